@@ -1,0 +1,145 @@
+//! The login page: e-mail and password. The full journey (anti-robot check, second factor,
+//! DSFR look) replaces this page's look, not its plumbing.
+
+use std::time::Duration;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Form,
+    extract::{Query, State},
+    http::{HeaderMap, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{Email, session::LoginSession, store};
+use crate::{
+    AppState,
+    error::PageError,
+    oidc::authorize::PendingAuthorization,
+    web::{client_ip::ClientIp, csrf, rate_limit},
+};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    authreq: String,
+    email: String,
+    error: Option<String>,
+    client_name: Option<String>,
+}
+
+/// Query of `GET /connexion`.
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    /// The pending authorization request that sent the person here.
+    #[serde(default)]
+    pub authreq: String,
+}
+
+/// `GET /connexion`: the login form.
+pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
+    let pending = PendingAuthorization::load(&state, &q.authreq).await?;
+    let email = pending.as_ref().and_then(|p| p.request.login_hint.clone()).unwrap_or_default();
+    let client_name = pending.map(|p| p.client_name);
+    render(&state, &headers, LoginPage { csrf: String::new(), authreq: q.authreq, email, error: None, client_name }, axum::http::StatusCode::OK)
+}
+
+fn render(state: &AppState, headers: &HeaderMap, mut page: LoginPage, status: axum::http::StatusCode) -> Result<Response, PageError> {
+    let token = csrf::token(headers, state.config.session.secure_cookies);
+    page.csrf = token.value;
+    let mut response = (status, page).into_response();
+    if let Some(cookie) = token.set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Fields of the login form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authreq: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The one message for every wrong e-mail or password: it must not tell which was wrong.
+const BAD_CREDENTIALS: &str = "Identifiant ou mot de passe incorrect.";
+
+/// `POST /connexion`: checks the credentials and starts a session.
+pub async fn submit(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let secure = state.config.session.secure_cookies;
+    if !csrf::verify(&headers, &form.csrf, secure) {
+        return Err(PageError::forbidden("Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer."));
+    }
+    let pending = PendingAuthorization::load(&state, &form.authreq).await?;
+    let client_name = pending.as_ref().map(|p| p.client_name.clone());
+    let again = |error: String| LoginPage {
+        csrf: String::new(),
+        authreq: form.authreq.clone(),
+        email: form.email.clone(),
+        error: Some(error),
+        client_name: client_name.clone(),
+    };
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(e) => return render(&state, &headers, again(e.to_string()), axum::http::StatusCode::BAD_REQUEST),
+    };
+    if form.password.is_empty() {
+        return render(&state, &headers, again("Veuillez saisir votre mot de passe.".into()), axum::http::StatusCode::BAD_REQUEST);
+    }
+    let limits = &state.config.limits;
+    let window = Duration::from_secs(limits.login_window_seconds);
+    rate_limit::hit(&state.ephemeral, "login-ip", &ip.key(), limits.login_per_ip, window).await??;
+    rate_limit::hit(&state.ephemeral, "login-account", email.as_str(), limits.login_per_account, window).await??;
+
+    let user = store::user_by_email(&state.db, &email).await?;
+    // Unknown accounts and accounts without a password verify against a dummy hash, so the
+    // answer takes as long as for a real one.
+    let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let valid = state.hasher.verify(&form.password, phc).await?;
+    let Some(user) = user.filter(|_| valid) else {
+        tracing::info!(login.outcome = "failure", "login refused");
+        return render(&state, &headers, again(BAD_CREDENTIALS.into()), axum::http::StatusCode::UNAUTHORIZED);
+    };
+    let (_, cookie) = LoginSession::start(&state, &headers, &user.id, vec!["pwd".into()]).await?;
+    tracing::info!(login.outcome = "success", user.id = %user.id, "login");
+    let target = if pending.is_some() {
+        format!("/authorize/continue?authreq={}", form.authreq)
+    } else {
+        "/".to_owned()
+    };
+    let mut response = Redirect::to(&target).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+struct HomePage {
+    name: Option<String>,
+}
+
+/// `GET /`: who is logged in here.
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    let name = match LoginSession::from_headers(&state, &headers).await? {
+        Some(session) => store::user_by_id(&state.db, &session.user_id)
+            .await?
+            .map(|u| format!("{} {}", u.given_name, u.family_name).trim().to_owned()),
+        None => None,
+    };
+    Ok(HomePage { name }.into_response())
+}

@@ -1,0 +1,237 @@
+//! The provider's configuration, read once at start-up.
+//!
+//! Sources, later ones winning: built-in defaults, an optional TOML file (`--config FILE` or
+//! `IDP_CONFIG`), then `IDP_*` environment variables where `__` separates sections
+//! (`IDP_TOKENS__ACCESS_TOKEN_TTL_SECONDS=300`). Every field is documented in
+//! `docs/configuration.md`; keep both in step.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// Everything the provider reads from its environment.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Issuer identifier: the exact `iss` of every token and the base of every URL we publish.
+    pub issuer: String,
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Durable storage: `sqlite://PATH?mode=rwc` (default) or `postgres://…`.
+    pub database_url: String,
+    /// Short-lived shared state. Empty: in-process (single node only); `redis://…`: shared by nodes.
+    pub redis_url: Option<String>,
+    /// Log format: `json` (default) or `pretty`.
+    pub log_format: LogFormat,
+    /// Signing keys.
+    pub keys: KeysConfig,
+    /// Token and code lifetimes.
+    pub tokens: TokensConfig,
+    /// Browser sessions.
+    pub session: SessionConfig,
+    /// Abuse limits.
+    pub limits: LimitsConfig,
+}
+
+/// Output format of the logs.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable lines, for a terminal.
+    Pretty,
+}
+
+/// Signing keys: where the key-encryption key lives and how keys rotate.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Key-encryption key (32 bytes, base64). Empty: read or create `<dir>/kek.key`.
+    pub kek: Option<String>,
+    /// Folder for local key material of a fresh install.
+    pub dir: PathBuf,
+    /// How long a new key is published in the JWKS before it signs.
+    pub prepublication_seconds: u64,
+    /// Age at which the scheduler rotates the signing key of each algorithm (0: never).
+    pub rotation_interval_seconds: u64,
+    /// How long a key stays published after it stopped signing, on top of the longest token lifetime.
+    pub retention_margin_seconds: u64,
+    /// How often each node reloads the key set from the database.
+    pub refresh_interval_seconds: u64,
+    /// RSA modulus size for new RS256 keys: 2048, 3072 or 4096.
+    pub rsa_bits: u32,
+}
+
+/// Lifetimes of what the token endpoint hands out.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokensConfig {
+    /// Authorization code lifetime (at most 60 s).
+    pub code_ttl_seconds: u64,
+    /// Access token lifetime.
+    pub access_token_ttl_seconds: u64,
+    /// ID token lifetime.
+    pub id_token_ttl_seconds: u64,
+    /// Refresh token lifetime (each rotation starts a new one).
+    pub refresh_token_ttl_seconds: u64,
+}
+
+/// Browser sessions on the provider.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Lifetime of a login session.
+    pub ttl_seconds: u64,
+    /// Send cookies with `Secure` and the `__Host-` prefix. Only turn off for plain-HTTP tests
+    /// with clients that refuse secure cookies on `http://localhost`.
+    pub secure_cookies: bool,
+}
+
+/// Abuse limits, counted in the shared store so they hold across nodes.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Failed logins allowed per account per window.
+    pub login_per_account: u64,
+    /// Login attempts allowed per IP per window.
+    pub login_per_ip: u64,
+    /// Window of the login limits.
+    pub login_window_seconds: u64,
+    /// Password hashes computed at once on this node; more wait, and past `hash_queue` get 503.
+    pub hash_concurrency: usize,
+    /// Password hashes allowed to wait for a slot.
+    pub hash_queue: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: "http://localhost:8080".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://data/idp.db?mode=rwc".into(),
+            redis_url: None,
+            log_format: LogFormat::Json,
+            keys: KeysConfig::default(),
+            tokens: TokensConfig::default(),
+            session: SessionConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            kek: None,
+            dir: PathBuf::from("keys"),
+            prepublication_seconds: 3600,
+            rotation_interval_seconds: 90 * 24 * 3600,
+            retention_margin_seconds: 3600,
+            refresh_interval_seconds: 60,
+            rsa_bits: 2048,
+        }
+    }
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            code_ttl_seconds: 60,
+            access_token_ttl_seconds: 600,
+            id_token_ttl_seconds: 600,
+            refresh_token_ttl_seconds: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { ttl_seconds: 8 * 3600, secure_cookies: true }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            login_per_account: 10,
+            login_per_ip: 100,
+            login_window_seconds: 900,
+            hash_concurrency: 4,
+            hash_queue: 64,
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or a value has the wrong type.
+    #[error("configuration illisible : {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value is present but out of bounds.
+    #[error("configuration invalide : {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file if given, then `IDP_*` variables, and checks bounds.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let config: Config = figment
+            .merge(
+                Env::prefixed("IDP_")
+                    // Variables of the command line and the test harness, not configuration.
+                    .filter(|k| {
+                        let k = k.as_str().to_ascii_lowercase();
+                        !matches!(k.as_str(), "config" | "log" | "new_user_password") && !k.starts_with("test_")
+                    })
+                    .split("__"),
+            )
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = url::Url::parse(&self.issuer)
+            .map_err(|e| ConfigError::Invalid(format!("issuer « {} » : {e}", self.issuer)))?;
+        if issuer.query().is_some() || issuer.fragment().is_some() || self.issuer.ends_with('/') {
+            return Err(ConfigError::Invalid(
+                "issuer : ni requête, ni fragment, ni « / » final (OpenID Connect Discovery §3)".into(),
+            ));
+        }
+        if !(1..=60).contains(&self.tokens.code_ttl_seconds) {
+            return Err(ConfigError::Invalid("tokens.code_ttl_seconds : entre 1 et 60".into()));
+        }
+        if ![2048, 3072, 4096].contains(&self.keys.rsa_bits) {
+            return Err(ConfigError::Invalid("keys.rsa_bits : 2048, 3072 ou 4096".into()));
+        }
+        if self.keys.refresh_interval_seconds == 0 {
+            return Err(ConfigError::Invalid("keys.refresh_interval_seconds : au moins 1".into()));
+        }
+        if self.limits.hash_concurrency == 0 {
+            return Err(ConfigError::Invalid("limits.hash_concurrency : au moins 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The longest lifetime of a signed token: a key stays published at least this long after
+    /// it stopped signing.
+    pub fn longest_signed_token_lifetime(&self) -> Duration {
+        Duration::from_secs(self.tokens.access_token_ttl_seconds.max(self.tokens.id_token_ttl_seconds))
+    }
+
+    /// `<issuer><path>`: every absolute URL we publish is built here.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}

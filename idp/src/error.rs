@@ -1,0 +1,208 @@
+//! The two error surfaces of the provider: pages (a French message in the page layout) and
+//! protocol endpoints (RFC 6749 `error` / `error_description` JSON). Internal failures are
+//! logged with context and shown as a generic message; their details never reach the client.
+
+use askama::Template;
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+
+use crate::{accounts::password::Overloaded, store::ephemeral::EphemeralError, web::rate_limit::LimitReached};
+
+/// An error shown to a person as a page.
+#[derive(Debug)]
+pub struct PageError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Page title.
+    pub title: &'static str,
+    /// The French message.
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+impl PageError {
+    /// A request we cannot serve, explained.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, title: "Requête invalide", message: message.into() }
+    }
+
+    /// Something the person may not do.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::FORBIDDEN, title: "Accès refusé", message: message.into() }
+    }
+
+    /// Nothing here.
+    pub fn not_found() -> Self {
+        Self { status: StatusCode::NOT_FOUND, title: "Page introuvable", message: "La page demandée n'existe pas.".into() }
+    }
+
+    /// A failure on our side: logged here, generic for the person.
+    pub fn internal(context: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error.context = context, error.message = %error, "internal error");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Erreur technique",
+            message: "Une erreur technique est survenue. Veuillez réessayer dans quelques instants.".into(),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let body = ErrorPage { title: self.title, message: &self.message }
+            .render()
+            .unwrap_or_else(|_| self.message.clone());
+        let mut response = (self.status, Html(body)).into_response();
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+impl From<sqlx::Error> for PageError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::internal("database", &e)
+    }
+}
+
+impl From<EphemeralError> for PageError {
+    fn from(e: EphemeralError) -> Self {
+        Self::internal("ephemeral store", &e)
+    }
+}
+
+impl From<Overloaded> for PageError {
+    fn from(_: Overloaded) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            title: "Service momentanément indisponible",
+            message: "Le service est très sollicité. Veuillez réessayer dans quelques instants.".into(),
+        }
+    }
+}
+
+impl From<LimitReached> for PageError {
+    fn from(limit: LimitReached) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            title: "Trop de tentatives",
+            message: format!(
+                "Trop de tentatives. Veuillez réessayer dans {}.",
+                crate::web::rate_limit::french_duration(limit.retry_after)
+            ),
+        }
+    }
+}
+
+/// An OAuth 2.0 error of a protocol endpoint (RFC 6749 §5.2).
+#[derive(Debug)]
+pub struct OAuthError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The `error` code.
+    pub error: &'static str,
+    /// Human-readable detail (`error_description`), French.
+    pub description: String,
+    /// `WWW-Authenticate` to send (401 answers).
+    pub www_authenticate: Option<String>,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self { status, error, description: description.into(), www_authenticate: None }
+    }
+
+    /// `invalid_request`.
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
+    }
+
+    /// `invalid_client`, 401 with a Basic challenge.
+    pub fn invalid_client(d: impl Into<String>) -> Self {
+        Self { www_authenticate: Some("Basic realm=\"efp-connect\"".into()), ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", d) }
+    }
+
+    /// `invalid_grant`.
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", d)
+    }
+
+    /// `unauthorized_client`.
+    pub fn unauthorized_client(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", d)
+    }
+
+    /// `unsupported_grant_type`.
+    pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", d)
+    }
+
+    /// `invalid_scope`.
+    pub fn invalid_scope(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", d)
+    }
+
+    /// `invalid_token` on a resource (RFC 6750): 401 with a Bearer challenge.
+    pub fn invalid_token(d: impl Into<String>) -> Self {
+        let d = d.into();
+        Self {
+            www_authenticate: Some(format!("Bearer error=\"invalid_token\", error_description=\"{}\"", d.replace('"', "'"))),
+            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_token", d)
+        }
+    }
+
+    /// `insufficient_scope` on a resource (RFC 6750): 403.
+    pub fn insufficient_scope(d: impl Into<String>) -> Self {
+        Self { www_authenticate: Some("Bearer error=\"insufficient_scope\"".into()), ..Self::new(StatusCode::FORBIDDEN, "insufficient_scope", d) }
+    }
+
+    /// `temporarily_unavailable`: overload.
+    pub fn unavailable() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "Service momentanément surchargé.")
+    }
+
+    /// `server_error`: logged here, generic for the client.
+    pub fn internal(context: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error.context = context, error.message = %error, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Erreur technique.")
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.error, "error_description": self.description });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(challenge) = self.www_authenticate.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for OAuthError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::internal("database", &e)
+    }
+}
+
+impl From<EphemeralError> for OAuthError {
+    fn from(e: EphemeralError) -> Self {
+        Self::internal("ephemeral store", &e)
+    }
+}
+
+impl From<Overloaded> for OAuthError {
+    fn from(_: Overloaded) -> Self {
+        Self::unavailable()
+    }
+}

@@ -1,0 +1,33 @@
+//! Liveness, readiness, and the page stylesheet.
+
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::AppState;
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the database and the shared store answer, and a signing key is loaded.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let db = state.db.ping().await.is_ok();
+    let store = state.ephemeral.ping().await.is_ok();
+    let keys = state.keys.current().signer(crate::keys::SigningAlg::RS256).is_some();
+    let status = if db && store && keys { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(json!({ "database": db, "store": store, "signing_key": keys }))).into_response()
+}
+
+/// `GET /static/idp.css`.
+pub async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../static/idp.css"),
+    )
+        .into_response()
+}

@@ -1,0 +1,102 @@
+//! Signing keys in the database.
+
+use sqlx::Row;
+
+use crate::store::Db;
+
+/// A stored key, private part sealed.
+#[derive(Clone, Debug)]
+pub struct KeyRow {
+    /// Key id.
+    pub kid: String,
+    /// `RS256` or `ES256`.
+    pub alg: String,
+    /// Public JWK as JSON.
+    pub public_jwk: String,
+    /// Sealed PKCS#8 DER.
+    pub private_key: Vec<u8>,
+    /// Created (and published) at.
+    pub created_at: i64,
+    /// Signs from.
+    pub activates_at: i64,
+    /// Stops signing at.
+    pub retired_at: Option<i64>,
+    /// Leaves the JWKS at.
+    pub remove_at: Option<i64>,
+    /// Revoked at.
+    pub revoked_at: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "kid, alg, public_jwk, private_key, created_at, activates_at, retired_at, remove_at, revoked_at";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<KeyRow, sqlx::Error> {
+    Ok(KeyRow {
+        kid: row.try_get("kid")?,
+        alg: row.try_get("alg")?,
+        public_jwk: row.try_get("public_jwk")?,
+        private_key: row.try_get("private_key")?,
+        created_at: row.try_get("created_at")?,
+        activates_at: row.try_get("activates_at")?,
+        retired_at: row.try_get("retired_at")?,
+        remove_at: row.try_get("remove_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+/// Every key ever stored, newest first.
+pub async fn all_keys(db: &Db) -> Result<Vec<KeyRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM signing_keys ORDER BY activates_at DESC, created_at DESC");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?.iter().map(from_row).collect()
+}
+
+/// Stores a new key.
+pub async fn insert_key(db: &Db, key: &KeyRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at, retired_at, remove_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&key.kid)
+    .bind(&key.alg)
+    .bind(&key.public_jwk)
+    .bind(&key.private_key)
+    .bind(key.created_at)
+    .bind(key.activates_at)
+    .bind(key.retired_at)
+    .bind(key.remove_at)
+    .bind(key.revoked_at)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Sets when a key stops signing and leaves the JWKS.
+pub async fn set_retirement(db: &Db, kid: &str, retired_at: i64, remove_at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE signing_keys SET retired_at = $1, remove_at = $2 WHERE kid = $3")
+        .bind(retired_at)
+        .bind(remove_at)
+        .bind(kid)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Moves a pending key's activation to `at`.
+pub async fn set_activation(db: &Db, kid: &str, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE signing_keys SET activates_at = $1 WHERE kid = $2")
+        .bind(at)
+        .bind(kid)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Marks a key revoked.
+pub async fn set_revoked(db: &Db, kid: &str, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE signing_keys SET revoked_at = $1 WHERE kid = $2 AND revoked_at IS NULL")
+        .bind(at)
+        .bind(kid)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}

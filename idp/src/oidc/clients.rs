@@ -1,0 +1,321 @@
+//! Relying parties registered with the provider, and their storage.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::{
+    keys::SigningAlg,
+    secrets,
+    store::{Db, now},
+};
+
+/// How a client proves itself at the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// HTTP Basic with the client secret.
+    ClientSecretBasic,
+    /// Client secret in the form body.
+    ClientSecretPost,
+    /// A JWT signed with the client's registered key (RFC 7523).
+    PrivateKeyJwt,
+    /// Public client: no secret, PKCE required.
+    None,
+}
+
+impl AuthMethod {
+    /// Registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+
+    /// From the registered name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+
+    /// Whether the client holds a shared secret.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+    }
+}
+
+/// Grant types a client may use.
+pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+
+/// A registered relying party.
+#[derive(Clone, Debug, Serialize)]
+pub struct Client {
+    /// Public identifier.
+    pub client_id: String,
+    /// Name shown to people.
+    pub name: String,
+    /// SHA-256 of the secret (secret clients only).
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+    /// Token endpoint authentication.
+    pub auth_method: AuthMethod,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allowed grant types.
+    pub grant_types: Vec<String>,
+    /// Scopes the client may obtain.
+    pub scopes: Vec<String>,
+    /// ID token (and access token) signing algorithm.
+    pub id_token_alg: SigningAlg,
+    /// Public keys for `private_key_jwt` (a JWKS document).
+    pub jwks: Option<serde_json::Value>,
+    /// First-party client: no consent screen.
+    pub skip_consent: bool,
+}
+
+impl Client {
+    /// Whether the client may use `grant_type`.
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    /// Whether `uri` is exactly one of the registered redirect URIs.
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// Whether `uri` is exactly one of the registered post-logout redirect URIs.
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// Whether the client is public (no secret, no key).
+    pub fn is_public(&self) -> bool {
+        self.auth_method == AuthMethod::None
+    }
+}
+
+/// A client registration, validated.
+#[derive(Clone, Debug)]
+pub struct ClientRegistration {
+    /// Identifier.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Authentication method.
+    pub auth_method: AuthMethod,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Grant types.
+    pub grant_types: Vec<String>,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Signing algorithm.
+    pub id_token_alg: SigningAlg,
+    /// JWKS for private_key_jwt.
+    pub jwks: Option<serde_json::Value>,
+    /// Skip consent.
+    pub skip_consent: bool,
+}
+
+/// Why a registration is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    /// Bad client id.
+    #[error("identifiant de client invalide « {0} » : 1 à 100 caractères parmi a-z, A-Z, 0-9, « - », « _ », « . »")]
+    ClientId(String),
+    /// Bad redirect URI.
+    #[error("URI de redirection invalide « {0} » : URI absolue sans fragment, en https (http seulement pour localhost ou 127.0.0.1)")]
+    RedirectUri(String),
+    /// Unknown grant type.
+    #[error("type d'autorisation inconnu « {0} » (authorization_code, refresh_token, client_credentials)")]
+    GrantType(String),
+    /// Code flow without redirect URI.
+    #[error("authorization_code demande au moins une URI de redirection")]
+    NoRedirectUri,
+    /// private_key_jwt without keys, or bad keys.
+    #[error("private_key_jwt demande un JWKS avec au moins une clé publique RSA ou EC")]
+    Jwks,
+    /// Public clients cannot use client_credentials.
+    #[error("un client public (auth_method none) ne peut pas utiliser client_credentials")]
+    PublicClientCredentials,
+    /// The id is taken.
+    #[error("le client « {0} » existe déjà")]
+    Exists(String),
+}
+
+/// Checks a redirect URI: absolute, no fragment, https except on loopback (RFC 8252 §7.3).
+pub fn valid_redirect_uri(uri: &str) -> bool {
+    let Ok(url) = url::Url::parse(uri) else { return false };
+    if url.fragment().is_some() || url.cannot_be_a_base() {
+        return false;
+    }
+    match url.scheme() {
+        "https" => true,
+        "http" => matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")),
+        _ => false,
+    }
+}
+
+impl ClientRegistration {
+    /// Validates a registration's fields.
+    pub fn validate(&self) -> Result<(), RegistrationError> {
+        let id_ok = !self.client_id.is_empty()
+            && self.client_id.len() <= 100
+            && self.client_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !id_ok {
+            return Err(RegistrationError::ClientId(self.client_id.clone()));
+        }
+        for uri in self.redirect_uris.iter().chain(&self.post_logout_redirect_uris) {
+            if !valid_redirect_uri(uri) {
+                return Err(RegistrationError::RedirectUri(uri.clone()));
+            }
+        }
+        for g in &self.grant_types {
+            if !GRANT_TYPES.contains(&g.as_str()) {
+                return Err(RegistrationError::GrantType(g.clone()));
+            }
+        }
+        if self.grant_types.iter().any(|g| g == "authorization_code") && self.redirect_uris.is_empty() {
+            return Err(RegistrationError::NoRedirectUri);
+        }
+        if self.auth_method == AuthMethod::None && self.grant_types.iter().any(|g| g == "client_credentials") {
+            return Err(RegistrationError::PublicClientCredentials);
+        }
+        if self.auth_method == AuthMethod::PrivateKeyJwt {
+            let keys = self.jwks.as_ref().and_then(|j| j["keys"].as_array());
+            if !keys.is_some_and(|k| !k.is_empty() && k.iter().all(|k| jsonwebtoken::jwk::Jwk::deserialize(k).is_ok())) {
+                return Err(RegistrationError::Jwks);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn json_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Client, sqlx::Error> {
+    let method: String = row.try_get("auth_method")?;
+    let alg: String = row.try_get("id_token_alg")?;
+    let jwks: Option<String> = row.try_get("jwks")?;
+    Ok(Client {
+        client_id: row.try_get("client_id")?,
+        name: row.try_get("name")?,
+        secret_hash: row.try_get("secret_hash")?,
+        auth_method: AuthMethod::parse(&method).unwrap_or(AuthMethod::ClientSecretBasic),
+        redirect_uris: json_list(&row.try_get::<String, _>("redirect_uris")?),
+        post_logout_redirect_uris: json_list(&row.try_get::<String, _>("post_logout_redirect_uris")?),
+        grant_types: json_list(&row.try_get::<String, _>("grant_types")?),
+        scopes: json_list(&row.try_get::<String, _>("scopes")?),
+        id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::RS256),
+        jwks: jwks.and_then(|j| serde_json::from_str(&j).ok()),
+        skip_consent: row.try_get::<i64, _>("skip_consent")? != 0,
+    })
+}
+
+const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent";
+
+/// The client with this id.
+pub async fn client_by_id(db: &Db, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(client_id).fetch_optional(&db.pool).await?.as_ref().map(from_row).transpose()
+}
+
+/// Every client, by id.
+pub async fn all_clients(db: &Db) -> Result<Vec<Client>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM clients ORDER BY client_id");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?.iter().map(from_row).collect()
+}
+
+fn to_json(v: &[String]) -> String {
+    serde_json::to_string(v).expect("string lists serialise")
+}
+
+/// Registers a client; returns its secret (shown once) for secret methods.
+pub async fn insert_client(db: &Db, reg: &ClientRegistration) -> Result<Result<Option<String>, RegistrationError>, sqlx::Error> {
+    if let Err(e) = reg.validate() {
+        return Ok(Err(e));
+    }
+    let secret = reg.auth_method.uses_secret().then(|| secrets::random_token(32));
+    let t = now();
+    let result = sqlx::query(
+        "INSERT INTO clients (client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (client_id) DO NOTHING",
+    )
+    .bind(&reg.client_id)
+    .bind(&reg.name)
+    .bind(secret.as_deref().map(secrets::hash))
+    .bind(reg.auth_method.as_str())
+    .bind(to_json(&reg.redirect_uris))
+    .bind(to_json(&reg.post_logout_redirect_uris))
+    .bind(to_json(&reg.grant_types))
+    .bind(to_json(&reg.scopes))
+    .bind(reg.id_token_alg.as_str())
+    .bind(reg.jwks.as_ref().map(|j| j.to_string()))
+    .bind(i64::from(reg.skip_consent))
+    .bind(t)
+    .execute(&db.pool)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Ok(Err(RegistrationError::Exists(reg.client_id.clone())));
+    }
+    Ok(Ok(secret))
+}
+
+/// Replaces a client's registration (not its secret). `false` when there is no such client.
+pub async fn update_client(db: &Db, reg: &ClientRegistration) -> Result<Result<bool, RegistrationError>, sqlx::Error> {
+    if let Err(e) = reg.validate() {
+        return Ok(Err(e));
+    }
+    let result = sqlx::query(
+        "UPDATE clients SET name = $2, auth_method = $3, redirect_uris = $4, post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, id_token_alg = $8, jwks = $9, skip_consent = $10, updated_at = $11 WHERE client_id = $1",
+    )
+    .bind(&reg.client_id)
+    .bind(&reg.name)
+    .bind(reg.auth_method.as_str())
+    .bind(to_json(&reg.redirect_uris))
+    .bind(to_json(&reg.post_logout_redirect_uris))
+    .bind(to_json(&reg.grant_types))
+    .bind(to_json(&reg.scopes))
+    .bind(reg.id_token_alg.as_str())
+    .bind(reg.jwks.as_ref().map(|j| j.to_string()))
+    .bind(i64::from(reg.skip_consent))
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    Ok(Ok(result.rows_affected() == 1))
+}
+
+/// Gives a secret client a new secret (returned once); `None` if no such secret client.
+pub async fn rotate_secret(db: &Db, client_id: &str) -> Result<Option<String>, sqlx::Error> {
+    let secret = secrets::random_token(32);
+    let result = sqlx::query("UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3 AND auth_method IN ('client_secret_basic', 'client_secret_post')")
+        .bind(secrets::hash(&secret))
+        .bind(now())
+        .bind(client_id)
+        .execute(&db.pool)
+        .await?;
+    Ok((result.rows_affected() == 1).then_some(secret))
+}
+
+/// Deletes a client and, by cascade, its consents and grants. `false` if there was none.
+pub async fn delete_client(db: &Db, client_id: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("DELETE FROM access_tokens WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
+    let result = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(result.rows_affected() == 1)
+}

@@ -1,0 +1,92 @@
+//! The consent page: the person allows (or refuses) what an application asks for.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Form,
+    extract::{Query, State},
+    http::{HeaderMap, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+
+use super::{
+    authorize::{self, PendingAuthorization, PendingQuery},
+    grants,
+};
+use crate::{AppState, accounts::session::LoginSession, error::PageError, web::csrf};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "consent.html")]
+struct ConsentPage {
+    csrf: String,
+    authreq: String,
+    client_name: String,
+    items: Vec<&'static str>,
+}
+
+/// What each scope means to a person.
+fn describe(scope: &str) -> Option<&'static str> {
+    match scope {
+        "openid" => Some("Votre identifiant EFP Connect"),
+        "email" => Some("Votre adresse e-mail"),
+        "profile" => Some("Votre civilité, votre nom, votre prénom et votre poste"),
+        "organization" => Some("Votre organisation (SIREN, SIRET, raison sociale)"),
+        "offline_access" => Some("L'accès à ces informations en votre absence"),
+        _ => None,
+    }
+}
+
+/// `GET /consentement`.
+pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PendingQuery>) -> Result<Response, PageError> {
+    let Some(pending) = PendingAuthorization::load(&state, &q.authreq).await? else {
+        return Err(PageError::bad_request("Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer."));
+    };
+    if LoginSession::from_headers(&state, &headers).await?.is_none() {
+        return Err(PageError::forbidden("Votre session a expiré. Veuillez retourner sur l'application et recommencer."));
+    }
+    let token = csrf::token(&headers, state.config.session.secure_cookies);
+    let page = ConsentPage {
+        csrf: token.value,
+        authreq: q.authreq,
+        client_name: pending.client_name,
+        items: pending.request.scopes.iter().filter_map(|s| describe(s)).collect(),
+    };
+    let mut response = page.into_response();
+    if let Some(cookie) = token.set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Fields of the consent form.
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authreq: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// `POST /consentement`: records the decision and resumes the request.
+pub async fn submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<ConsentForm>) -> Result<Response, PageError> {
+    if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
+        return Err(PageError::forbidden("Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer."));
+    }
+    let Some(session) = LoginSession::from_headers(&state, &headers).await? else {
+        return Err(PageError::forbidden("Votre session a expiré. Veuillez retourner sur l'application et recommencer."));
+    };
+    match form.decision.as_str() {
+        "allow" => {
+            let Some(pending) = PendingAuthorization::load(&state, &form.authreq).await? else {
+                return Err(PageError::bad_request("Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer."));
+            };
+            grants::record_consent(&state.db, &session.user_id, &pending.request.client_id, &pending.request.scopes).await?;
+            authorize::resume_pending(&state, &headers, &form.authreq, |r| r.consented = true).await
+        }
+        "deny" => authorize::deny(&state, &form.authreq).await,
+        _ => Err(PageError::bad_request("Veuillez choisir « Autoriser » ou « Refuser ».")),
+    }
+}

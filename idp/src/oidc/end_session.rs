@@ -1,0 +1,130 @@
+//! RP-initiated logout (`GET`/`POST /logout`, OpenID Connect RP-Initiated Logout 1.0).
+//!
+//! With a valid `id_token_hint` the session ends at once; without one the person confirms.
+//! `post_logout_redirect_uri` must exactly match one registered for the client named by the
+//! hint or by `client_id`; otherwise nobody is redirected.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    extract::{Query, RawForm, State},
+    http::{HeaderMap, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::clients::{self, Client};
+use crate::{AppState, accounts::session, error::PageError, web::csrf};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "logout_confirm.html")]
+struct ConfirmPage {
+    csrf: String,
+    client_id: String,
+    post_logout_redirect_uri: String,
+    state: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "logged_out.html")]
+struct LoggedOutPage {}
+
+#[derive(Deserialize)]
+struct HintClaims {
+    aud: Audience,
+    #[serde(default)]
+    azp: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `GET /logout`.
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<HashMap<String, String>>) -> Result<Response, PageError> {
+    logout(&state, &headers, params, false).await
+}
+
+/// `POST /logout`: the relying party's form, or the person's confirmation.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Result<Response, PageError> {
+    let params: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let confirmed = params.contains_key("csrf");
+    if confirmed && !csrf::verify(&headers, params.get("csrf").map(String::as_str).unwrap_or_default(), state.config.session.secure_cookies) {
+        return Err(PageError::forbidden("Le formulaire a expiré. Veuillez recharger la page et réessayer."));
+    }
+    logout(&state, &headers, params, confirmed).await
+}
+
+async fn logout(state: &AppState, headers: &HeaderMap, params: HashMap<String, String>, confirmed: bool) -> Result<Response, PageError> {
+    let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
+    let mut client: Option<Client> = None;
+    let hint_valid = match get("id_token_hint") {
+        None => false,
+        Some(hint) => {
+            // An expired ID token is still a fine hint of who is logging out (§2).
+            let claims: HintClaims = state
+                .keys
+                .current()
+                .verify(&hint, &state.config.issuer, false)
+                .map_err(|_| PageError::bad_request("Le jeton fourni par l'application (id_token_hint) n'est pas valide. Vous n'avez pas été déconnecté."))?;
+            let client_id = claims.azp.unwrap_or(match claims.aud {
+                Audience::One(a) => a,
+                Audience::Many(v) => v.into_iter().next().unwrap_or_default(),
+            });
+            client = clients::client_by_id(&state.db, &client_id).await?;
+            true
+        }
+    };
+    if let Some(id) = get("client_id") {
+        match &client {
+            Some(c) if c.client_id != id => {
+                return Err(PageError::bad_request("L'application indiquée ne correspond pas au jeton fourni. Vous n'avez pas été déconnecté."));
+            }
+            Some(_) => {}
+            None => client = clients::client_by_id(&state.db, &id).await?,
+        }
+    }
+    let redirect = match get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => match &client {
+            Some(c) if c.has_post_logout_redirect_uri(&uri) => Some(uri),
+            _ => {
+                return Err(PageError::bad_request("L'adresse de retour après déconnexion n'est pas enregistrée pour cette application. Par sécurité, vous n'y avez pas été redirigé."));
+            }
+        },
+    };
+
+    if !hint_valid && !confirmed {
+        let token = csrf::token(headers, state.config.session.secure_cookies);
+        let page = ConfirmPage {
+            csrf: token.value,
+            client_id: client.map(|c| c.client_id).unwrap_or_default(),
+            post_logout_redirect_uri: redirect.unwrap_or_default(),
+            state: get("state").unwrap_or_default(),
+        };
+        let mut response = page.into_response();
+        if let Some(cookie) = token.set_cookie {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        return Ok(response);
+    }
+
+    let clear = session::end(state, headers).await?;
+    let mut response = match redirect {
+        Some(uri) => {
+            let mut url = url::Url::parse(&uri).expect("registered URIs are absolute");
+            if let Some(s) = get("state") {
+                url.query_pairs_mut().append_pair("state", &s);
+            }
+            Redirect::to(url.as_str()).into_response()
+        }
+        None => LoggedOutPage {}.into_response(),
+    };
+    response.headers_mut().append(header::SET_COOKIE, clear);
+    Ok(response)
+}

@@ -1,0 +1,161 @@
+//! Minting the tokens: access tokens (JWT, RFC 9068 profile, recorded by `jti` so they can be
+//! revoked), ID tokens, and refresh tokens under a grant.
+
+use serde_json::{Map, Value, json};
+
+use super::{claims::{self, ClaimsRequest}, clients::Client, grants::{self, Grant}};
+use crate::{
+    AppState,
+    accounts::store::{self as users, User},
+    error::OAuthError,
+    keys::SigningAlg,
+    secrets,
+    store::now,
+};
+
+/// What the token endpoint returns.
+#[derive(Debug, serde::Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Granted scope.
+    pub scope: String,
+    /// ID token, for grants with `openid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// Refresh token, when the client may refresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// Claims of our access tokens.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// User id, or the client id for client_credentials.
+    pub sub: String,
+    /// Audience: the client.
+    pub aud: String,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Expires at.
+    pub exp: i64,
+    /// Token id.
+    pub jti: String,
+    /// Scope, space-separated.
+    pub scope: String,
+    /// When the user authenticated (user tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+}
+
+fn signer(state: &AppState, alg: SigningAlg) -> Result<std::sync::Arc<crate::keys::keyset::SigningKey>, OAuthError> {
+    state
+        .keys
+        .current()
+        .signer(alg)
+        .ok_or_else(|| OAuthError::internal("signing", &format!("no {} signing key", alg.as_str())))
+}
+
+/// Signs and records an access token.
+pub async fn access_token(state: &AppState, client: &Client, sub: &str, scope: &str, grant: Option<&Grant>) -> Result<(String, u64), OAuthError> {
+    let ttl = state.config.tokens.access_token_ttl_seconds;
+    let iat = now();
+    let claims = AccessClaims {
+        iss: state.config.issuer.clone(),
+        sub: sub.to_owned(),
+        aud: client.client_id.clone(),
+        client_id: client.client_id.clone(),
+        iat,
+        exp: iat + ttl as i64,
+        jti: secrets::random_token(16),
+        scope: scope.to_owned(),
+        auth_time: grant.map(|g| g.auth_time),
+    };
+    let token = signer(state, client.id_token_alg)?.sign("at+jwt", &claims);
+    grants::record_access_token(&state.db, &claims.jti, grant.map(|g| g.id.as_str()), &client.client_id, claims.exp).await?;
+    Ok((token, ttl))
+}
+
+/// Signs an ID token for `grant`.
+pub fn id_token(state: &AppState, client: &Client, grant: &Grant, user: &User, nonce: Option<&str>, access_token: &str) -> Result<String, OAuthError> {
+    let iat = now();
+    let mut body = Map::new();
+    body.insert("iss".into(), json!(state.config.issuer));
+    body.insert("sub".into(), json!(user.id));
+    body.insert("aud".into(), json!(client.client_id));
+    body.insert("azp".into(), json!(client.client_id));
+    body.insert("exp".into(), json!(iat + state.config.tokens.id_token_ttl_seconds as i64));
+    body.insert("iat".into(), json!(iat));
+    body.insert("auth_time".into(), json!(grant.auth_time));
+    if let Some(nonce) = nonce {
+        body.insert("nonce".into(), json!(nonce));
+    }
+    body.insert("acr".into(), json!(grant.acr));
+    body.insert("amr".into(), json!(grant.amr));
+    body.insert("sid".into(), json!(grant.sid));
+    body.insert("at_hash".into(), json!(secrets::half_hash(access_token)));
+    // User claims go to userinfo; the ID token carries only those the `claims` parameter asks
+    // for there (Core §5.4, §5.5).
+    if let Some(requested) = grant.claims.as_deref().and_then(|c| ClaimsRequest::parse(c).ok()) {
+        for (k, v) in claims::user_claims(user, std::iter::empty(), &requested.id_token) {
+            body.insert(k, v);
+        }
+    }
+    Ok(signer(state, client.id_token_alg)?.sign("JWT", &Value::Object(body)))
+}
+
+/// Issues access, ID and (if the client may refresh) refresh tokens under `grant`.
+pub async fn issue(state: &AppState, client: &Client, grant: &Grant, nonce: Option<&str>) -> Result<TokenResponse, OAuthError> {
+    let user = users::user_by_id(&state.db, &grant.user_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("Le compte n'existe plus."))?;
+    let (access_token, expires_in) = access_token(state, client, &user.id, &grant.scope, Some(grant)).await?;
+    let has_openid = grant.scope.split(' ').any(|s| s == "openid");
+    let id_token = if has_openid { Some(id_token(state, client, grant, &user, nonce, &access_token)?) } else { None };
+    let refresh_token = if client.allows_grant("refresh_token") {
+        Some(grants::issue_refresh_token(&state.db, &grant.id, state.config.tokens.refresh_token_ttl_seconds).await?)
+    } else {
+        None
+    };
+    Ok(TokenResponse { access_token, token_type: "Bearer", expires_in, scope: grant.scope.clone(), id_token, refresh_token })
+}
+
+/// Why an access token is not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessTokenError {
+    /// Not ours, tampered, expired, or not an access token.
+    #[error("jeton d'accès invalide ou expiré")]
+    Invalid,
+    /// Revoked (directly or through its grant).
+    #[error("jeton d'accès révoqué")]
+    Revoked,
+    /// Storage failure.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Verifies an access token: our signature with a published key, `typ` `at+jwt`, issuer,
+/// expiry, then that it was not revoked.
+pub async fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, AccessTokenError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| AccessTokenError::Invalid)?;
+    if header.typ.as_deref() != Some("at+jwt") {
+        return Err(AccessTokenError::Invalid);
+    }
+    let claims: AccessClaims = state
+        .keys
+        .current()
+        .verify(token, &state.config.issuer, true)
+        .map_err(|_| AccessTokenError::Invalid)?;
+    if !grants::access_token_live(&state.db, &claims.jti).await? {
+        return Err(AccessTokenError::Revoked);
+    }
+    Ok(claims)
+}

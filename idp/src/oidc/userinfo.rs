@@ -1,0 +1,86 @@
+//! The userinfo endpoint (`GET`/`POST /userinfo`, RFC 6750 bearer tokens).
+
+use std::collections::HashMap;
+
+use axum::{
+    Json,
+    extract::{RawForm, State},
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use super::{
+    claims::{self, ClaimsRequest},
+    grants,
+    tokens::{self, AccessTokenError},
+};
+use crate::{AppState, accounts::store as users, error::OAuthError};
+
+/// The bearer token of a request: the `Authorization` header, or `access_token` in a
+/// form body (RFC 6750 §2.2); never both.
+pub fn bearer(headers: &HeaderMap, form: Option<&HashMap<String, String>>) -> Result<String, OAuthError> {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_owned());
+    let from_form = form.and_then(|f| f.get("access_token")).filter(|t| !t.is_empty()).cloned();
+    match (from_header, from_form) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request("Jeton présenté deux fois.")),
+        (Some(t), None) | (None, Some(t)) => Ok(t),
+        (None, None) => {
+            let mut e = OAuthError::invalid_token("Jeton d'accès manquant.");
+            // RFC 6750 §3.1: no error code when the request carried no token at all.
+            e.www_authenticate = Some("Bearer realm=\"efp-connect\"".into());
+            Err(e)
+        }
+    }
+}
+
+/// `GET /userinfo`.
+pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    respond(&state, &headers, None).await
+}
+
+/// `POST /userinfo`.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+    let form = if body.is_empty() { None } else { super::token::parse_form(&body).ok() };
+    respond(&state, &headers, form.as_ref()).await
+}
+
+async fn respond(state: &AppState, headers: &HeaderMap, form: Option<&HashMap<String, String>>) -> Response {
+    match userinfo(state, headers, form).await {
+        Ok(body) => {
+            let mut response = Json(body).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn userinfo(state: &AppState, headers: &HeaderMap, form: Option<&HashMap<String, String>>) -> Result<Value, OAuthError> {
+    let token = bearer(headers, form)?;
+    let claims = tokens::verify_access_token(state, &token).await.map_err(|e| match e {
+        AccessTokenError::Db(e) => OAuthError::from(e),
+        other => OAuthError::invalid_token(other.to_string()),
+    })?;
+    let scopes: Vec<&str> = claims.scope.split(' ').collect();
+    if !scopes.contains(&"openid") {
+        return Err(OAuthError::insufficient_scope("Ce jeton ne donne pas accès à userinfo (scope openid requis)."));
+    }
+    let user = users::user_by_id(&state.db, &claims.sub).await?.ok_or_else(|| OAuthError::invalid_token("Le compte n'existe plus."))?;
+    // Claims asked for through the `claims` parameter of the authorization request.
+    let requested = match grant_claims(state, &claims.jti).await? {
+        Some(raw) => ClaimsRequest::parse(&raw).map(|c| c.userinfo).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut body = claims::user_claims(&user, scopes.iter().copied(), &requested);
+    body.insert("sub".into(), json!(user.id));
+    Ok(Value::Object(body))
+}
+
+async fn grant_claims(state: &AppState, jti: &str) -> Result<Option<String>, sqlx::Error> {
+    grants::claims_of_access_token(&state.db, jti).await
+}

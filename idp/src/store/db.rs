@@ -1,0 +1,114 @@
+//! The durable database. One `sqlx::AnyPool` so repository code is written once for SQLite and
+//! PostgreSQL: queries use `$1` placeholders (both engines accept them) and portable types
+//! (TEXT, BIGINT seconds, BLOB/BYTEA). Each engine has its own migrations folder.
+
+use std::str::FromStr;
+
+use sqlx::{AnyPool, any::AnyPoolOptions, migrate::Migrator};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which engine a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Embedded file database, the default.
+    Sqlite,
+    /// Production database shared by the nodes of a cluster.
+    Postgres,
+}
+
+/// The durable database pool.
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// Connection pool over either engine.
+    pub pool: AnyPool,
+    /// The engine behind the pool, for the rare query that differs.
+    pub engine: Engine,
+}
+
+/// Failure to open or migrate the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no engine we support.
+    #[error("base de données non prise en charge : {0} (sqlite:// ou postgres://)")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or opened.
+    #[error("connexion à la base de données impossible : {0}")]
+    Connect(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("migration de la base de données impossible : {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Db {
+    /// Opens the database named by `url`, creating a SQLite file (and its folder) if needed.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Engine::Postgres
+        } else {
+            return Err(DbError::UnsupportedUrl(redact(url)));
+        };
+        let mut options = AnyPoolOptions::new();
+        if engine == Engine::Sqlite {
+            ensure_sqlite_folder(url);
+            // WAL and a busy timeout let concurrent requests of one node share the file.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options
+            .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
+            .connect(url)
+            .await
+            .map_err(DbError::Connect)?;
+        Ok(Self { pool, engine })
+    }
+
+    /// Applies the pending migrations of this engine.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self.engine {
+            Engine::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Engine::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// `Ok` when the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+}
+
+fn ensure_sqlite_folder(url: &str) {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return;
+    }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        let _ = std::fs::create_dir_all(parent);
+    }
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::from_str(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against one storage backend, chosen by IDP_TEST_BACKEND:
+#   sqlite (default)  SQLite + in-process store, nothing to install;
+#   postgres          PostgreSQL (IDP_TEST_DATABASE_URL) + Redis (IDP_TEST_REDIS_URL).
+# Extra arguments go to `cargo test`, e.g. `bash scripts/test.sh -- login` to filter by name.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+backend="${IDP_TEST_BACKEND:-sqlite}"
+case "$backend" in
+  sqlite)
+    # The harness picks the backend from these variables: unset them so a value left in
+    # the shell cannot silently turn an embedded run into a PostgreSQL one.
+    unset IDP_TEST_DATABASE_URL IDP_TEST_REDIS_URL
+    echo "test backend: sqlite + in-process store"
+    ;;
+  postgres)
+    export IDP_TEST_DATABASE_URL="${IDP_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+    export IDP_TEST_REDIS_URL="${IDP_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+    echo "test backend: postgres ($IDP_TEST_DATABASE_URL) + redis ($IDP_TEST_REDIS_URL)"
+
+    # Check both servers first: one clear message beats hundreds of failing tests.
+    if ! psql "$IDP_TEST_DATABASE_URL" -Atqc 'select 1' >/dev/null; then
+      echo "error: PostgreSQL is not reachable at $IDP_TEST_DATABASE_URL" >&2
+      exit 1
+    fi
+    if [ "$(redis-cli -u "$IDP_TEST_REDIS_URL" ping 2>&1)" != PONG ]; then
+      echo "error: Redis is not reachable at $IDP_TEST_REDIS_URL" >&2
+      exit 1
+    fi
+
+    # The harness creates one database per test (idp_test_<uuid>) and drops it when the
+    # test ends; an interrupted run leaves some behind. Drop those nobody is connected
+    # to, so a run in progress elsewhere on the same server keeps its databases.
+    psql "$IDP_TEST_DATABASE_URL" -q -v ON_ERROR_STOP=1 <<'SQL'
+select format('drop database if exists %I', d.datname)
+from pg_database d
+where d.datname like 'idp\_test\_%'
+  and not exists (select 1 from pg_stat_activity a where a.datname = d.datname)
+\gexec
+SQL
+    ;;
+  *)
+    echo "error: IDP_TEST_BACKEND must be 'sqlite' or 'postgres', not '$backend'" >&2
+    exit 1
+    ;;
+esac
+
+exec cargo test --workspace --locked "$@"
