@@ -4,7 +4,13 @@ use crate::store::{Db, now};
 
 /// Appends an event. `actor` is a user id, a client id, `cli`, `scheduler` or `system`;
 /// `details` never holds a secret.
-pub async fn record(db: &Db, actor: &str, action: &str, target: &str, details: serde_json::Value) -> Result<(), sqlx::Error> {
+pub async fn record(
+    db: &Db,
+    actor: &str,
+    action: &str,
+    target: &str,
+    details: serde_json::Value,
+) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO audit_events (id, at, actor, action, target, details) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(now())
@@ -35,10 +41,12 @@ pub struct AuditEvent {
 /// The latest `limit` events, newest first.
 pub async fn latest(db: &Db, limit: i64) -> Result<Vec<AuditEvent>, sqlx::Error> {
     use sqlx::Row;
-    let rows = sqlx::query("SELECT at, actor, action, target, details FROM audit_events ORDER BY at DESC LIMIT $1")
-        .bind(limit)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT at, actor, action, target, details FROM audit_events ORDER BY at DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
     rows.iter()
         .map(|r| {
             Ok(AuditEvent {

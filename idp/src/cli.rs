@@ -9,7 +9,10 @@ use crate::{
     AppState, StartError,
     accounts::{Email, Password, store as users},
     config::{Config, ConfigError},
-    keys::{SigningAlg, rotation::{self, KeyPolicy}},
+    keys::{
+        SigningAlg,
+        rotation::{self, KeyPolicy},
+    },
     oidc::clients::{self, AuthMethod, ClientRegistration},
     store,
 };
@@ -237,7 +240,9 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            let db = store::Db::connect(&config.database_url).await.map_err(StartError::from)?;
+            let db = store::Db::connect(&config.database_url)
+                .await
+                .map_err(StartError::from)?;
             db.migrate().await.map_err(StartError::from)?;
             println!("migrations appliquées");
             Ok(())
@@ -278,7 +283,10 @@ async fn shutdown_signal() {
 
 fn date(t: Option<i64>) -> String {
     t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| "-".into())
 }
 
@@ -288,25 +296,47 @@ async fn keys(config: Config, cmd: KeysCommand) -> Result<(), CliError> {
     let now = store::now();
     match cmd {
         KeysCommand::List => {
-            println!("{:<44} {:<6} {:<9} {:<21} {:<21} {:<21}", "KID", "ALG", "ÉTAT", "SIGNE DEPUIS", "NE SIGNE PLUS", "RETIRÉE DU JWKS");
+            println!(
+                "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21}",
+                "KID", "ALG", "ÉTAT", "SIGNE DEPUIS", "NE SIGNE PLUS", "RETIRÉE DU JWKS"
+            );
             for k in rotation::list(&state.db, now).await? {
-                let state = serde_json::to_value(k.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                println!("{:<44} {:<6} {:<9} {:<21} {:<21} {:<21}", k.kid, k.alg, state, date(Some(k.activates_at)), date(k.retired_at), date(k.remove_at.or(k.revoked_at)));
+                let state = serde_json::to_value(k.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                println!(
+                    "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21}",
+                    k.kid,
+                    k.alg,
+                    state,
+                    date(Some(k.activates_at)),
+                    date(k.retired_at),
+                    date(k.remove_at.or(k.revoked_at))
+                );
             }
         }
         KeysCommand::Rotate { alg } => {
             let algs: Vec<SigningAlg> = alg.map_or(SigningAlg::ALL.to_vec(), |a| vec![a.into()]);
             for alg in algs {
                 let key = rotation::rotate(&state.db, &state.kek, &policy, alg, now, "cli").await?;
-                println!("{} : nouvelle clé {} publiée, signe à partir du {}", alg.as_str(), key.kid, date(Some(key.activates_at)));
+                println!(
+                    "{} : nouvelle clé {} publiée, signe à partir du {}",
+                    alg.as_str(),
+                    key.kid,
+                    date(Some(key.activates_at))
+                );
             }
         }
         KeysCommand::Retire { kid } => {
             rotation::retire(&state.db, &policy, &kid, now, "cli").await?;
-            println!("clé {kid} retirée : elle ne signe plus et reste publiée jusqu'à l'expiration des jetons signés");
+            println!(
+                "clé {kid} retirée : elle ne signe plus et reste publiée jusqu'à l'expiration des jetons signés"
+            );
         }
         KeysCommand::Revoke { kid } => {
-            let created = rotation::revoke(&state.db, &state.kek, &policy, &kid, now, "cli").await?;
+            let created =
+                rotation::revoke(&state.db, &state.kek, &policy, &kid, now, "cli").await?;
             println!("clé {kid} révoquée : retirée du JWKS");
             for kid in created {
                 println!("clé de remplacement {kid} créée, elle signe dès maintenant");
@@ -316,11 +346,16 @@ async fn keys(config: Config, cmd: KeysCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-fn registration(client_id: String, args: ClientArgs, base: Option<&clients::Client>) -> Result<ClientRegistration, CliError> {
+fn registration(
+    client_id: String,
+    args: ClientArgs,
+    base: Option<&clients::Client>,
+) -> Result<ClientRegistration, CliError> {
     let jwks = match &args.jwks_file {
         Some(path) => Some(
-            serde_json::from_str(&std::fs::read_to_string(path)?)
-                .map_err(|e| CliError::Invalid(format!("JWKS illisible ({}) : {e}", path.display())))?,
+            serde_json::from_str(&std::fs::read_to_string(path)?).map_err(|e| {
+                CliError::Invalid(format!("JWKS illisible ({}) : {e}", path.display()))
+            })?,
         ),
         None => base.and_then(|b| b.jwks.clone()),
     };
@@ -328,31 +363,67 @@ fn registration(client_id: String, args: ClientArgs, base: Option<&clients::Clie
         if !given.is_empty() {
             given
         } else {
-            old.cloned().unwrap_or_else(|| default.iter().map(|s| (*s).to_owned()).collect())
+            old.cloned()
+                .unwrap_or_else(|| default.iter().map(|s| (*s).to_owned()).collect())
         }
     };
     Ok(ClientRegistration {
-        name: args.name.or_else(|| base.map(|b| b.name.clone())).unwrap_or_else(|| client_id.clone()),
-        auth_method: args.auth_method.map(AuthMethod::from).or(base.map(|b| b.auth_method)).unwrap_or(AuthMethod::ClientSecretBasic),
+        name: args
+            .name
+            .or_else(|| base.map(|b| b.name.clone()))
+            .unwrap_or_else(|| client_id.clone()),
+        auth_method: args
+            .auth_method
+            .map(AuthMethod::from)
+            .or(base.map(|b| b.auth_method))
+            .unwrap_or(AuthMethod::ClientSecretBasic),
         redirect_uris: or(args.redirect_uris, base.map(|b| &b.redirect_uris), &[]),
-        post_logout_redirect_uris: or(args.post_logout_redirect_uris, base.map(|b| &b.post_logout_redirect_uris), &[]),
-        grant_types: or(args.grant_types, base.map(|b| &b.grant_types), &["authorization_code", "refresh_token"]),
-        scopes: or(args.scopes, base.map(|b| &b.scopes), &["openid", "email", "profile", "organization"]),
-        id_token_alg: args.alg.map(SigningAlg::from).or(base.map(|b| b.id_token_alg)).unwrap_or(SigningAlg::RS256),
+        post_logout_redirect_uris: or(
+            args.post_logout_redirect_uris,
+            base.map(|b| &b.post_logout_redirect_uris),
+            &[],
+        ),
+        grant_types: or(
+            args.grant_types,
+            base.map(|b| &b.grant_types),
+            &["authorization_code", "refresh_token"],
+        ),
+        scopes: or(
+            args.scopes,
+            base.map(|b| &b.scopes),
+            &["openid", "email", "profile", "organization"],
+        ),
+        id_token_alg: args
+            .alg
+            .map(SigningAlg::from)
+            .or(base.map(|b| b.id_token_alg))
+            .unwrap_or(SigningAlg::RS256),
         jwks,
-        skip_consent: args.skip_consent.or(base.map(|b| b.skip_consent)).unwrap_or(false),
+        skip_consent: args
+            .skip_consent
+            .or(base.map(|b| b.skip_consent))
+            .unwrap_or(false),
         client_id,
     })
 }
 
 async fn clients_cmd(config: Config, cmd: ClientsCommand) -> Result<(), CliError> {
-    let db = store::Db::connect(&config.database_url).await.map_err(StartError::from)?;
+    let db = store::Db::connect(&config.database_url)
+        .await
+        .map_err(StartError::from)?;
     db.migrate().await.map_err(StartError::from)?;
     match cmd {
         ClientsCommand::Create { client_id, args } => {
             let reg = registration(client_id, args, None)?;
             let secret = clients::insert_client(&db, &reg).await??;
-            crate::audit::record(&db, "cli", "client.created", &reg.client_id, serde_json::json!({})).await?;
+            crate::audit::record(
+                &db,
+                "cli",
+                "client.created",
+                &reg.client_id,
+                serde_json::json!({}),
+            )
+            .await?;
             println!("client {} enregistré", reg.client_id);
             if let Some(secret) = secret {
                 println!("secret (affiché une seule fois) : {secret}");
@@ -360,33 +431,68 @@ async fn clients_cmd(config: Config, cmd: ClientsCommand) -> Result<(), CliError
         }
         ClientsCommand::List => {
             for c in clients::all_clients(&db).await? {
-                println!("{:<30} {:<20} {:<8} {}", c.client_id, c.auth_method.as_str(), c.id_token_alg.as_str(), c.name);
+                println!(
+                    "{:<30} {:<20} {:<8} {}",
+                    c.client_id,
+                    c.auth_method.as_str(),
+                    c.id_token_alg.as_str(),
+                    c.name
+                );
             }
         }
         ClientsCommand::Show { client_id } => {
-            let c = clients::client_by_id(&db, &client_id).await?.ok_or(CliError::NotFound(client_id))?;
+            let c = clients::client_by_id(&db, &client_id)
+                .await?
+                .ok_or(CliError::NotFound(client_id))?;
             println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
         }
         ClientsCommand::Update { client_id, args } => {
-            let current = clients::client_by_id(&db, &client_id).await?.ok_or_else(|| CliError::NotFound(client_id.clone()))?;
+            let current = clients::client_by_id(&db, &client_id)
+                .await?
+                .ok_or_else(|| CliError::NotFound(client_id.clone()))?;
             let reg = registration(client_id, args, Some(&current))?;
             if reg.auth_method.uses_secret() && !current.auth_method.uses_secret() {
-                return Err(CliError::Invalid("passer à une méthode à secret : supprimez et recréez le client".into()));
+                return Err(CliError::Invalid(
+                    "passer à une méthode à secret : supprimez et recréez le client".into(),
+                ));
             }
             clients::update_client(&db, &reg).await??;
-            crate::audit::record(&db, "cli", "client.updated", &reg.client_id, serde_json::json!({})).await?;
+            crate::audit::record(
+                &db,
+                "cli",
+                "client.updated",
+                &reg.client_id,
+                serde_json::json!({}),
+            )
+            .await?;
             println!("client {} mis à jour", reg.client_id);
         }
         ClientsCommand::Delete { client_id } => {
             if !clients::delete_client(&db, &client_id).await? {
                 return Err(CliError::NotFound(client_id));
             }
-            crate::audit::record(&db, "cli", "client.deleted", &client_id, serde_json::json!({})).await?;
+            crate::audit::record(
+                &db,
+                "cli",
+                "client.deleted",
+                &client_id,
+                serde_json::json!({}),
+            )
+            .await?;
             println!("client {client_id} supprimé");
         }
         ClientsCommand::RotateSecret { client_id } => {
-            let secret = clients::rotate_secret(&db, &client_id).await?.ok_or_else(|| CliError::NotFound(format!("{client_id} (client à secret)")))?;
-            crate::audit::record(&db, "cli", "client.secret_rotated", &client_id, serde_json::json!({})).await?;
+            let secret = clients::rotate_secret(&db, &client_id)
+                .await?
+                .ok_or_else(|| CliError::NotFound(format!("{client_id} (client à secret)")))?;
+            crate::audit::record(
+                &db,
+                "cli",
+                "client.secret_rotated",
+                &client_id,
+                serde_json::json!({}),
+            )
+            .await?;
             println!("nouveau secret (affiché une seule fois) : {secret}");
         }
     }
@@ -394,21 +500,44 @@ async fn clients_cmd(config: Config, cmd: ClientsCommand) -> Result<(), CliError
 }
 
 async fn users_cmd(config: Config, cmd: UsersCommand) -> Result<(), CliError> {
-    let db = store::Db::connect(&config.database_url).await.map_err(StartError::from)?;
+    let db = store::Db::connect(&config.database_url)
+        .await
+        .map_err(StartError::from)?;
     db.migrate().await.map_err(StartError::from)?;
     match cmd {
-        UsersCommand::Create { email, given_name, family_name, agent } => {
+        UsersCommand::Create {
+            email,
+            given_name,
+            family_name,
+            agent,
+        } => {
             let email = Email::parse(&email).map_err(|e| CliError::Invalid(e.to_string()))?;
-            let clear = std::env::var("IDP_NEW_USER_PASSWORD")
-                .map_err(|_| CliError::Invalid("IDP_NEW_USER_PASSWORD doit contenir le mot de passe".into()))?;
+            let clear = std::env::var("IDP_NEW_USER_PASSWORD").map_err(|_| {
+                CliError::Invalid("IDP_NEW_USER_PASSWORD doit contenir le mot de passe".into())
+            })?;
             let password = Password::parse(&clear).map_err(|e| CliError::Invalid(e.to_string()))?;
             let hasher = crate::accounts::PasswordHasher::new(1, 1);
-            let phc = hasher.hash(&password).await.map_err(|e| CliError::Invalid(e.to_string()))?;
-            let new = users::NewUser { given_name, family_name, is_agent: agent, ..Default::default() };
+            let phc = hasher
+                .hash(&password)
+                .await
+                .map_err(|e| CliError::Invalid(e.to_string()))?;
+            let new = users::NewUser {
+                given_name,
+                family_name,
+                is_agent: agent,
+                ..Default::default()
+            };
             let user = users::insert_user(&db, &email, Some(&phc), &new)
                 .await?
                 .ok_or_else(|| CliError::Invalid(format!("un compte existe déjà pour {email}")))?;
-            crate::audit::record(&db, "cli", "user.created", &user.id, serde_json::json!({"agent": agent})).await?;
+            crate::audit::record(
+                &db,
+                "cli",
+                "user.created",
+                &user.id,
+                serde_json::json!({"agent": agent}),
+            )
+            .await?;
             println!("compte créé : {}", user.id);
         }
     }

@@ -25,6 +25,8 @@ pub struct Config {
     pub database_url: String,
     /// Short-lived shared state. Empty: in-process (single node only); `redis://…`: shared by nodes.
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    pub redis_key_prefix: String,
     /// Log format: `json` (default) or `pretty`.
     pub log_format: LogFormat,
     /// Signing keys.
@@ -115,6 +117,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://data/idp.db?mode=rwc".into(),
             redis_url: None,
+            redis_key_prefix: "efp:".into(),
             log_format: LogFormat::Json,
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
@@ -151,7 +154,10 @@ impl Default for TokensConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { ttl_seconds: 8 * 3600, secure_cookies: true }
+        Self {
+            ttl_seconds: 8 * 3600,
+            secure_cookies: true,
+        }
     }
 }
 
@@ -191,7 +197,8 @@ impl Config {
                     // Variables of the command line and the test harness, not configuration.
                     .filter(|k| {
                         let k = k.as_str().to_ascii_lowercase();
-                        !matches!(k.as_str(), "config" | "log" | "new_user_password") && !k.starts_with("test_")
+                        !matches!(k.as_str(), "config" | "log" | "new_user_password")
+                            && !k.starts_with("test_")
                     })
                     .split("__"),
             )
@@ -206,20 +213,29 @@ impl Config {
             .map_err(|e| ConfigError::Invalid(format!("issuer « {} » : {e}", self.issuer)))?;
         if issuer.query().is_some() || issuer.fragment().is_some() || self.issuer.ends_with('/') {
             return Err(ConfigError::Invalid(
-                "issuer : ni requête, ni fragment, ni « / » final (OpenID Connect Discovery §3)".into(),
+                "issuer : ni requête, ni fragment, ni « / » final (OpenID Connect Discovery §3)"
+                    .into(),
             ));
         }
         if !(1..=60).contains(&self.tokens.code_ttl_seconds) {
-            return Err(ConfigError::Invalid("tokens.code_ttl_seconds : entre 1 et 60".into()));
+            return Err(ConfigError::Invalid(
+                "tokens.code_ttl_seconds : entre 1 et 60".into(),
+            ));
         }
         if ![2048, 3072, 4096].contains(&self.keys.rsa_bits) {
-            return Err(ConfigError::Invalid("keys.rsa_bits : 2048, 3072 ou 4096".into()));
+            return Err(ConfigError::Invalid(
+                "keys.rsa_bits : 2048, 3072 ou 4096".into(),
+            ));
         }
         if self.keys.refresh_interval_seconds == 0 {
-            return Err(ConfigError::Invalid("keys.refresh_interval_seconds : au moins 1".into()));
+            return Err(ConfigError::Invalid(
+                "keys.refresh_interval_seconds : au moins 1".into(),
+            ));
         }
         if self.limits.hash_concurrency == 0 {
-            return Err(ConfigError::Invalid("limits.hash_concurrency : au moins 1".into()));
+            return Err(ConfigError::Invalid(
+                "limits.hash_concurrency : au moins 1".into(),
+            ));
         }
         Ok(())
     }
@@ -227,7 +243,11 @@ impl Config {
     /// The longest lifetime of a signed token: a key stays published at least this long after
     /// it stopped signing.
     pub fn longest_signed_token_lifetime(&self) -> Duration {
-        Duration::from_secs(self.tokens.access_token_ttl_seconds.max(self.tokens.id_token_ttl_seconds))
+        Duration::from_secs(
+            self.tokens
+                .access_token_ttl_seconds
+                .max(self.tokens.id_token_ttl_seconds),
+        )
     }
 
     /// `<issuer><path>`: every absolute URL we publish is built here.

@@ -8,7 +8,9 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
-use crate::{accounts::password::Overloaded, store::ephemeral::EphemeralError, web::rate_limit::LimitReached};
+use crate::{
+    accounts::password::Overloaded, store::ephemeral::EphemeralError, web::rate_limit::LimitReached,
+};
 
 /// An error shown to a person as a page.
 #[derive(Debug)]
@@ -31,17 +33,29 @@ struct ErrorPage<'a> {
 impl PageError {
     /// A request we cannot serve, explained.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, title: "Requête invalide", message: message.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            title: "Requête invalide",
+            message: message.into(),
+        }
     }
 
     /// Something the person may not do.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::FORBIDDEN, title: "Accès refusé", message: message.into() }
+        Self {
+            status: StatusCode::FORBIDDEN,
+            title: "Accès refusé",
+            message: message.into(),
+        }
     }
 
     /// Nothing here.
     pub fn not_found() -> Self {
-        Self { status: StatusCode::NOT_FOUND, title: "Page introuvable", message: "La page demandée n'existe pas.".into() }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            title: "Page introuvable",
+            message: "La page demandée n'existe pas.".into(),
+        }
     }
 
     /// A failure on our side: logged here, generic for the person.
@@ -50,18 +64,25 @@ impl PageError {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             title: "Erreur technique",
-            message: "Une erreur technique est survenue. Veuillez réessayer dans quelques instants.".into(),
+            message:
+                "Une erreur technique est survenue. Veuillez réessayer dans quelques instants."
+                    .into(),
         }
     }
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let body = ErrorPage { title: self.title, message: &self.message }
-            .render()
-            .unwrap_or_else(|_| self.message.clone());
+        let body = ErrorPage {
+            title: self.title,
+            message: &self.message,
+        }
+        .render()
+        .unwrap_or_else(|_| self.message.clone());
         let mut response = (self.status, Html(body)).into_response();
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 }
@@ -83,7 +104,8 @@ impl From<Overloaded> for PageError {
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,
             title: "Service momentanément indisponible",
-            message: "Le service est très sollicité. Veuillez réessayer dans quelques instants.".into(),
+            message: "Le service est très sollicité. Veuillez réessayer dans quelques instants."
+                .into(),
         }
     }
 }
@@ -116,7 +138,12 @@ pub struct OAuthError {
 
 impl OAuthError {
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        Self { status, error, description: description.into(), www_authenticate: None }
+        Self {
+            status,
+            error,
+            description: description.into(),
+            www_authenticate: None,
+        }
     }
 
     /// `invalid_request`.
@@ -126,7 +153,10 @@ impl OAuthError {
 
     /// `invalid_client`, 401 with a Basic challenge.
     pub fn invalid_client(d: impl Into<String>) -> Self {
-        Self { www_authenticate: Some("Basic realm=\"efp-connect\"".into()), ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", d) }
+        Self {
+            www_authenticate: Some("Basic realm=\"efp-connect\"".into()),
+            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", d)
+        }
     }
 
     /// `invalid_grant`.
@@ -153,36 +183,54 @@ impl OAuthError {
     pub fn invalid_token(d: impl Into<String>) -> Self {
         let d = d.into();
         Self {
-            www_authenticate: Some(format!("Bearer error=\"invalid_token\", error_description=\"{}\"", d.replace('"', "'"))),
+            www_authenticate: Some(format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                d.replace('"', "'")
+            )),
             ..Self::new(StatusCode::UNAUTHORIZED, "invalid_token", d)
         }
     }
 
     /// `insufficient_scope` on a resource (RFC 6750): 403.
     pub fn insufficient_scope(d: impl Into<String>) -> Self {
-        Self { www_authenticate: Some("Bearer error=\"insufficient_scope\"".into()), ..Self::new(StatusCode::FORBIDDEN, "insufficient_scope", d) }
+        Self {
+            www_authenticate: Some("Bearer error=\"insufficient_scope\"".into()),
+            ..Self::new(StatusCode::FORBIDDEN, "insufficient_scope", d)
+        }
     }
 
     /// `temporarily_unavailable`: overload.
     pub fn unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "Service momentanément surchargé.")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "Service momentanément surchargé.",
+        )
     }
 
     /// `server_error`: logged here, generic for the client.
     pub fn internal(context: &str, error: &dyn std::fmt::Display) -> Self {
         tracing::error!(error.context = context, error.message = %error, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Erreur technique.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "Erreur technique.",
+        )
     }
 }
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.error, "error_description": self.description });
+        let body =
+            serde_json::json!({ "error": self.error, "error_description": self.description });
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        if let Some(challenge) = self.www_authenticate.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        if let Some(challenge) = self
+            .www_authenticate
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         response

@@ -18,15 +18,30 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let db = state.db.ping().await.is_ok();
     let store = state.ephemeral.ping().await.is_ok();
-    let keys = state.keys.current().signer(crate::keys::SigningAlg::RS256).is_some();
-    let status = if db && store && keys { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(json!({ "database": db, "store": store, "signing_key": keys }))).into_response()
+    let keys = state
+        .keys
+        .current()
+        .signer(crate::keys::SigningAlg::RS256)
+        .is_some();
+    let status = if db && store && keys {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({ "database": db, "store": store, "signing_key": keys })),
+    )
+        .into_response()
 }
 
 /// `GET /static/idp.css`.
 pub async fn stylesheet() -> Response {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         include_str!("../static/idp.css"),
     )
         .into_response()

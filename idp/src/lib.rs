@@ -25,7 +25,11 @@ use axum::{
 use crate::{
     accounts::PasswordHasher,
     config::Config,
-    keys::{SharedKeySet, kek::Kek, rotation::{self, KeyPolicy}},
+    keys::{
+        SharedKeySet,
+        kek::Kek,
+        rotation::{self, KeyPolicy},
+    },
     store::{Db, Ephemeral},
 };
 
@@ -72,19 +76,28 @@ impl AppState {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let ephemeral = match config.redis_url.as_deref().filter(|u| !u.is_empty()) {
-            Some(url) => Ephemeral::redis(url).await?,
+            Some(url) => Ephemeral::redis(url, &config.redis_key_prefix).await?,
             None => Ephemeral::memory(),
         };
         let kek = Kek::load(config.keys.kek.as_deref(), &config.keys.dir)?;
         let policy = KeyPolicy::from_config(&config);
         let now = store::now();
         // Two nodes starting at once on an empty database must not both create keys.
-        if ephemeral.put_if_absent("lease:key-bootstrap", "1", Duration::from_secs(30)).await? {
+        if ephemeral
+            .put_if_absent("lease:key-bootstrap", "1", Duration::from_secs(30))
+            .await?
+        {
             rotation::ensure_signers(&db, &kek, &policy, now).await?;
             ephemeral.delete("lease:key-bootstrap").await?;
         } else {
             for _ in 0..60 {
-                if rotation::list(&db, now).await?.iter().filter(|k| k.state == rotation::KeyState::Active).count() >= 2 {
+                if rotation::list(&db, now)
+                    .await?
+                    .iter()
+                    .filter(|k| k.state == rotation::KeyState::Active)
+                    .count()
+                    >= 2
+                {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -93,7 +106,15 @@ impl AppState {
         let keyset = rotation::load(&db, &kek, store::now()).await?;
         let discovery = oidc::discovery::document(&config).to_string().into();
         let hasher = PasswordHasher::new(config.limits.hash_concurrency, config.limits.hash_queue);
-        Ok(Self { config: Arc::new(config), db, ephemeral, keys: SharedKeySet::new(keyset), kek: Arc::new(kek), hasher, discovery })
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            ephemeral,
+            keys: SharedKeySet::new(keyset),
+            kek: Arc::new(kek),
+            hasher,
+            discovery,
+        })
     }
 
     /// Reloads the key set from the database (every node, every refresh interval).
@@ -110,12 +131,17 @@ impl AppState {
         let lease = "lease:key-scheduler";
         let holds = match self.ephemeral.get(lease).await? {
             Some(holder) => holder == node_id,
-            None => self.ephemeral.put_if_absent(lease, node_id, interval * 3).await?,
+            None => {
+                self.ephemeral
+                    .put_if_absent(lease, node_id, interval * 3)
+                    .await?
+            }
         };
         if holds {
             self.ephemeral.put(lease, node_id, interval * 3).await?;
             let policy = KeyPolicy::from_config(&self.config);
-            let rotated = rotation::scheduled_rotation(&self.db, &self.kek, &policy, store::now()).await?;
+            let rotated =
+                rotation::scheduled_rotation(&self.db, &self.kek, &policy, store::now()).await?;
             for kid in rotated {
                 tracing::info!(key.kid = %kid, "scheduled key rotation started");
             }
@@ -127,10 +153,16 @@ impl AppState {
 
 /// Builds the router of the whole provider.
 pub fn router(state: AppState) -> Router {
-    use oidc::{authorize, consent, discovery, end_session, introspection, jwks, revocation, token, userinfo};
+    use oidc::{
+        authorize, consent, discovery, end_session, introspection, jwks, revocation, token,
+        userinfo,
+    };
     Router::new()
         .route("/", get(accounts::login::home))
-        .route("/.well-known/openid-configuration", get(discovery::discovery))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::discovery),
+        )
         .route("/jwks", get(jwks::jwks))
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/authorize/continue", get(authorize::resume))
@@ -139,7 +171,10 @@ pub fn router(state: AppState) -> Router {
         .route("/revoke", post(revocation::revoke))
         .route("/introspect", post(introspection::introspect))
         .route("/logout", get(end_session::get).post(end_session::post))
-        .route("/connexion", get(accounts::login::show).post(accounts::login::submit))
+        .route(
+            "/connexion",
+            get(accounts::login::show).post(accounts::login::submit),
+        )
         .route("/consentement", get(consent::show).post(consent::submit))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -159,7 +194,9 @@ pub async fn serve(
     let node_id = secrets::random_token(9);
     let ticker_state = state.clone();
     let ticker = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(Duration::from_secs(ticker_state.config.keys.refresh_interval_seconds));
+        let mut interval = tokio::time::interval(Duration::from_secs(
+            ticker_state.config.keys.refresh_interval_seconds,
+        ));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
@@ -169,7 +206,9 @@ pub async fn serve(
         }
     });
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     ticker.abort();
     result
 }

@@ -20,12 +20,20 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let filter = EnvFilter::try_from_env("IDP_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_env("IDP_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     // The server logs JSON for collectors; one-off commands talk to a person on stderr.
     if config.log_format == LogFormat::Json && matches!(cli.command, Command::Serve) {
-        tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(false)
+            .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
     }
     match idp::cli::run(cli, config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

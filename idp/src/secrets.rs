@@ -10,7 +10,9 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 /// `bytes` random bytes, base64url without padding (32 bytes: 256 bits, 43 characters).
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    SystemRandom::new().fill(&mut buf).expect("system randomness");
+    SystemRandom::new()
+        .fill(&mut buf)
+        .expect("system randomness");
     B64.encode(buf)
 }
 

@@ -1,0 +1,565 @@
+//! Test harness: the provider on port 0 with its own fresh database (a SQLite file, or a
+//! PostgreSQL database created for the test when `IDP_TEST_DATABASE_URL` is set) and its own
+//! Redis key space (when `IDP_TEST_REDIS_URL` is set), plus a browser-like HTTP client and
+//! helpers that speak the domain.
+
+use std::{net::SocketAddr, sync::Once, time::Duration};
+
+use base64::Engine;
+use idp::{
+    AppState,
+    accounts::{Email, Password, PasswordHasher, store as users},
+    config::Config,
+    keys::SigningAlg,
+    oidc::clients::{self, AuthMethod, ClientRegistration},
+};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+pub use openidconnect;
+pub use reqwest;
+
+/// A password that meets the rules, for test accounts.
+pub const PASSWORD: &str = "Motdepasse-solide-42";
+/// Redirect URI registered for test clients (nothing listens there: tests read the Location).
+pub const REDIRECT_URI: &str = "https://rp.example/callback";
+/// Post-logout redirect URI registered for test clients.
+pub const POST_LOGOUT_URI: &str = "https://rp.example/logged-out";
+
+static CRYPTO: Once = Once::new();
+
+fn install_crypto() {
+    CRYPTO.call_once(|| {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}
+
+/// Which storage the suite runs on, from the environment (see `scripts/test.sh`).
+#[derive(Clone, Debug)]
+pub struct Backend {
+    /// Admin URL of the PostgreSQL server, if PostgreSQL is selected.
+    pub postgres_admin: Option<String>,
+    /// Redis URL, if Redis is selected.
+    pub redis: Option<String>,
+}
+
+impl Backend {
+    /// From `IDP_TEST_DATABASE_URL` and `IDP_TEST_REDIS_URL`.
+    pub fn from_env() -> Self {
+        let var = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
+        Self {
+            postgres_admin: var("IDP_TEST_DATABASE_URL"),
+            redis: var("IDP_TEST_REDIS_URL"),
+        }
+    }
+
+    /// Whether several nodes can share state (PostgreSQL and Redis).
+    pub fn is_clustered(&self) -> bool {
+        self.postgres_admin.is_some() && self.redis.is_some()
+    }
+}
+
+/// Storage made for one test: dropped with it.
+struct Storage {
+    database_url: String,
+    redis_prefix: String,
+    kek: String,
+    dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl Storage {
+    async fn create(backend: &Backend) -> Self {
+        install_crypto();
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let name = format!("idp_test_{}", uuid::Uuid::new_v4().simple());
+        let (database_url, postgres) = match &backend.postgres_admin {
+            Some(admin) => {
+                use sqlx::Connection;
+                let mut conn = sqlx::AnyConnection::connect(admin)
+                    .await
+                    .expect("PostgreSQL reachable at IDP_TEST_DATABASE_URL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let mut url = url::Url::parse(admin).expect("admin URL");
+                url.set_path(&format!("/{name}"));
+                (url.to_string(), Some((admin.clone(), name)))
+            }
+            None => (
+                format!("sqlite://{}?mode=rwc", dir.path().join("idp.db").display()),
+                None,
+            ),
+        };
+        let mut kek = [0u8; 32];
+        kek.iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = (uuid::Uuid::new_v4().as_bytes()[i % 16]) ^ (i as u8));
+        Self {
+            database_url,
+            redis_prefix: format!("t{}:", uuid::Uuid::new_v4().simple()),
+            kek: base64::engine::general_purpose::STANDARD.encode(kek),
+            dir,
+            postgres,
+        }
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        // Drop the test database on a thread of its own: Drop cannot await.
+        if let Some((admin, name)) = self.postgres.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// One running provider node.
+pub struct TestApp {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its base URL (also the issuer for a single node).
+    pub base: String,
+    /// The issuer.
+    pub issuer: String,
+    /// Its state: direct access to storage and keys for assertions.
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+    storage: std::sync::Arc<Storage>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+    }
+}
+
+/// A registered test client.
+#[derive(Clone, Debug)]
+pub struct TestClient {
+    /// Client id.
+    pub id: String,
+    /// Secret (secret clients).
+    pub secret: Option<String>,
+}
+
+fn test_config(storage: &Storage, backend: &Backend, issuer: &str, listen: SocketAddr) -> Config {
+    let mut config = Config::default();
+    config.issuer = issuer.to_owned();
+    config.listen = listen;
+    config.database_url = storage.database_url.clone();
+    config.redis_url = backend.redis.clone();
+    config.redis_key_prefix = storage.redis_prefix.clone();
+    config.keys.kek = Some(storage.kek.clone());
+    config.keys.dir = storage.dir.path().join("keys");
+    config.keys.refresh_interval_seconds = 1;
+    // Plain-HTTP test clients do not send `Secure` cookies; one test checks the real ones.
+    config.session.secure_cookies = false;
+    config.limits.hash_concurrency = 2;
+    config
+}
+
+impl TestApp {
+    /// A fresh provider on the suite's backend with the default test configuration.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A fresh provider whose configuration `adjust` may change.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let backend = Backend::from_env();
+        let storage = std::sync::Arc::new(Storage::create(&backend).await);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let base = format!("http://127.0.0.1:{}", addr.port());
+        let mut config = test_config(&storage, &backend, &base, addr);
+        adjust(&mut config);
+        Self::start(config, listener, storage).await
+    }
+
+    /// Another node of the same deployment: same database, same Redis key space, same KEK and
+    /// issuer, its own port.
+    pub async fn another_node(&self) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let mut config = (*self.state.config).clone();
+        config.listen = listener.local_addr().expect("addr");
+        Self::start(config, listener, self.storage.clone()).await
+    }
+
+    async fn start(
+        config: Config,
+        listener: tokio::net::TcpListener,
+        storage: std::sync::Arc<Storage>,
+    ) -> Self {
+        let addr = listener.local_addr().expect("addr");
+        let issuer = config.issuer.clone();
+        let state = AppState::open(config).await.expect("provider starts");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server_state = state.clone();
+        let handle = tokio::spawn(async move {
+            let _ = idp::serve(server_state, listener, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Self {
+            addr,
+            base: format!("http://127.0.0.1:{}", addr.port()),
+            issuer,
+            state,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            storage,
+        }
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Registers a confidential client (client_secret_basic, RS256, code + refresh, consent
+    /// skipped) after `adjust` changes the registration.
+    pub async fn client_with(
+        &self,
+        id: &str,
+        adjust: impl FnOnce(&mut ClientRegistration),
+    ) -> TestClient {
+        let mut reg = ClientRegistration {
+            client_id: id.to_owned(),
+            name: format!("Application {id}"),
+            auth_method: AuthMethod::ClientSecretBasic,
+            redirect_uris: vec![REDIRECT_URI.to_owned()],
+            post_logout_redirect_uris: vec![POST_LOGOUT_URI.to_owned()],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            scopes: [
+                "openid",
+                "email",
+                "profile",
+                "organization",
+                "offline_access",
+            ]
+            .map(String::from)
+            .to_vec(),
+            id_token_alg: SigningAlg::RS256,
+            jwks: None,
+            skip_consent: true,
+        };
+        adjust(&mut reg);
+        let secret = clients::insert_client(&self.state.db, &reg)
+            .await
+            .expect("db")
+            .expect("valid registration");
+        TestClient {
+            id: id.to_owned(),
+            secret,
+        }
+    }
+
+    /// A confidential client with the defaults.
+    pub async fn client(&self, id: &str) -> TestClient {
+        self.client_with(id, |_| {}).await
+    }
+
+    /// An account with [`PASSWORD`].
+    pub async fn user(&self, email: &str) -> users::User {
+        let hasher = PasswordHasher::new(1, 1);
+        let phc = hasher
+            .hash(&Password::parse(PASSWORD).expect("test password"))
+            .await
+            .expect("hash");
+        let new = users::NewUser {
+            given_name: "Alice".into(),
+            family_name: "Martin".into(),
+            gender: Some("female".into()),
+            job: Some("Responsable formation".into()),
+            siret: Some("13002526500013".into()),
+            organization_label: Some("Centre de formation de test".into()),
+            is_agent: false,
+        };
+        users::insert_user(
+            &self.state.db,
+            &Email::parse(email).expect("email"),
+            Some(&phc),
+            &new,
+        )
+        .await
+        .expect("db")
+        .expect("new account")
+    }
+
+    /// A new browser (its own cookies) pointed at this node.
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    /// An HTTP client that follows no redirect, as `openidconnect` requires.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+}
+
+/// A browser: keeps cookies, follows no redirect by itself so tests see every hop.
+#[derive(Clone)]
+pub struct Browser {
+    /// The HTTP client with its cookie jar.
+    pub client: reqwest::Client,
+    base: String,
+}
+
+/// The hidden CSRF field of a page.
+pub fn csrf_of(html: &str) -> String {
+    hidden_field(html, "csrf").expect("page has a csrf field")
+}
+
+/// The value of hidden field `name`.
+pub fn hidden_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// The `Location` header of a response.
+pub fn location(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The query parameters of a URL.
+pub fn query_of(uri: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(uri)
+        .expect("absolute URL")
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+impl Browser {
+    /// A browser for a provider at `base`.
+    pub fn new(base: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            client,
+            base: base.to_owned(),
+        }
+    }
+
+    /// Points the same cookie jar at another node.
+    pub fn on(&self, base: &str) -> Self {
+        Self {
+            client: self.client.clone(),
+            base: base.to_owned(),
+        }
+    }
+
+    fn absolute(&self, uri: &str) -> String {
+        if uri.starts_with('/') {
+            format!("{}{}", self.base, uri)
+        } else {
+            uri.to_owned()
+        }
+    }
+
+    /// GET without following redirects.
+    pub async fn get(&self, uri: &str) -> reqwest::Response {
+        self.client
+            .get(self.absolute(uri))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    /// POST a form without following redirects.
+    pub async fn post_form(&self, uri: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.absolute(uri))
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Follows provider redirects from `uri` until one leaves the provider or a page is
+    /// shown; returns the last response and the URI it came from.
+    pub async fn follow(&self, uri: &str) -> (reqwest::Response, String) {
+        let mut current = self.absolute(uri);
+        for _ in 0..10 {
+            let response = self.get(&current).await;
+            match location(&response) {
+                Some(next) => {
+                    let next = self.absolute(&next);
+                    if !next.starts_with(&self.base) {
+                        return (response, current);
+                    }
+                    current = next;
+                }
+                None => return (response, current),
+            }
+        }
+        panic!("too many redirects from {uri}");
+    }
+
+    /// Submits the login form found at `page_uri` and returns the provider's answer.
+    pub async fn submit_login(
+        &self,
+        page_uri: &str,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let page = self.get(page_uri).await.text().await.expect("login page");
+        let csrf = csrf_of(&page);
+        let authreq = hidden_field(&page, "authreq").unwrap_or_default();
+        self.post_form(
+            "/connexion",
+            &[
+                ("csrf", &csrf),
+                ("authreq", &authreq),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// Runs an authorization request to its end: logs in with `email` and [`PASSWORD`] if the
+    /// provider asks, consents if asked, and returns where the provider finally redirects
+    /// (the client's redirect URI with `code` or `error`).
+    pub async fn authorize(&self, auth_url: &str, email: &str) -> String {
+        let (response, at) = self.follow(auth_url).await;
+        if let Some(out) = location(&response) {
+            return out;
+        }
+        assert!(
+            at.contains("/connexion"),
+            "expected the login page, got {at} ({})",
+            response.status()
+        );
+        let response = self.submit_login(&at, email, PASSWORD).await;
+        let next =
+            location(&response).unwrap_or_else(|| panic!("login failed: {}", response.status()));
+        let (response, at) = self.follow(&next).await;
+        if let Some(out) = location(&response) {
+            return out;
+        }
+        assert!(
+            at.contains("/consentement"),
+            "expected the consent page, got {at}"
+        );
+        self.consent(&at, "allow").await
+    }
+
+    /// Answers the consent page at `page_uri`; returns where the provider redirects.
+    pub async fn consent(&self, page_uri: &str, decision: &str) -> String {
+        let page = self.get(page_uri).await.text().await.expect("consent page");
+        let response = self
+            .post_form(
+                "/consentement",
+                &[
+                    ("csrf", &csrf_of(&page)),
+                    (
+                        "authreq",
+                        &hidden_field(&page, "authreq").unwrap_or_default(),
+                    ),
+                    ("decision", decision),
+                ],
+            )
+            .await;
+        let next = location(&response).expect("consent redirects");
+        let (response, _) = self.follow(&next).await;
+        location(&response).expect("back to the client")
+    }
+}
+
+/// A plain authorization URL for `client` with PKCE off.
+pub fn auth_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&app.url("/authorize")).expect("url");
+    url.query_pairs_mut()
+        .append_pair("client_id", &client.id)
+        .append_pair("redirect_uri", REDIRECT_URI)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email profile")
+        .append_pair("state", "etat-123")
+        .append_pair("nonce", "nonce-456");
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    url.to_string()
+}
+
+/// Exchanges `code` at `app`'s token endpoint with client_secret_basic.
+pub async fn exchange_code(
+    app: &TestApp,
+    client: &TestClient,
+    code: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT_URI),
+    ];
+    form.extend_from_slice(extra);
+    app.http()
+        .post(app.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&form)
+        .send()
+        .await
+        .expect("token request")
+}
+
+/// Waits until `check` holds, polling for at most `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

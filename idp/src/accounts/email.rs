@@ -35,8 +35,14 @@ impl Email {
             && !domain.ends_with('.')
             && !domain.contains("..")
             && !domain.contains('@')
-            && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';'));
-        if valid { Ok(Self(s)) } else { Err(EmailError::Malformed) }
+            && !s.chars().any(|c| {
+                c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';')
+            });
+        if valid {
+            Ok(Self(s))
+        } else {
+            Err(EmailError::Malformed)
+        }
     }
 
     /// The address.
@@ -57,12 +63,23 @@ mod tests {
 
     #[test]
     fn addresses_are_trimmed_and_lower_cased() {
-        assert_eq!(Email::parse("  Alice@Centre.FR ").unwrap().as_str(), "alice@centre.fr");
+        assert_eq!(
+            Email::parse("  Alice@Centre.FR ").unwrap().as_str(),
+            "alice@centre.fr"
+        );
     }
 
     #[test]
     fn malformed_addresses_are_refused() {
-        for bad in ["alice", "alice@", "@centre.fr", "alice@centre", "a b@centre.fr", "a@centre..fr", "a@b@c.fr"] {
+        for bad in [
+            "alice",
+            "alice@",
+            "@centre.fr",
+            "alice@centre",
+            "a b@centre.fr",
+            "a@centre..fr",
+            "a@b@c.fr",
+        ] {
             assert_eq!(Email::parse(bad), Err(EmailError::Malformed), "{bad}");
         }
         assert_eq!(Email::parse("  "), Err(EmailError::Empty));

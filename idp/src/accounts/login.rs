@@ -40,21 +40,47 @@ pub struct LoginQuery {
 }
 
 /// `GET /connexion`: the login form.
-pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, PageError> {
     let pending = PendingAuthorization::load(&state, &q.authreq).await?;
-    let email = pending.as_ref().and_then(|p| p.request.login_hint.clone()).unwrap_or_default();
+    let email = pending
+        .as_ref()
+        .and_then(|p| p.request.login_hint.clone())
+        .unwrap_or_default();
     let client_name = pending.map(|p| p.client_name);
-    render(&state, &headers, LoginPage { csrf: String::new(), authreq: q.authreq, email, error: None, client_name }, axum::http::StatusCode::OK)
+    render(
+        &state,
+        &headers,
+        LoginPage {
+            csrf: String::new(),
+            authreq: q.authreq,
+            email,
+            error: None,
+            client_name,
+        },
+        axum::http::StatusCode::OK,
+    )
 }
 
-fn render(state: &AppState, headers: &HeaderMap, mut page: LoginPage, status: axum::http::StatusCode) -> Result<Response, PageError> {
+fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut page: LoginPage,
+    status: axum::http::StatusCode,
+) -> Result<Response, PageError> {
     let token = csrf::token(headers, state.config.session.secure_cookies);
     page.csrf = token.value;
     let mut response = (status, page).into_response();
     if let Some(cookie) = token.set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
-    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     Ok(response)
 }
 
@@ -83,7 +109,9 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let secure = state.config.session.secure_cookies;
     if !csrf::verify(&headers, &form.csrf, secure) {
-        return Err(PageError::forbidden("Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer."));
+        return Err(PageError::forbidden(
+            "Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer.",
+        ));
     }
     let pending = PendingAuthorization::load(&state, &form.authreq).await?;
     let client_name = pending.as_ref().map(|p| p.client_name.clone());
@@ -96,15 +124,41 @@ pub async fn submit(
     };
     let email = match Email::parse(&form.email) {
         Ok(email) => email,
-        Err(e) => return render(&state, &headers, again(e.to_string()), axum::http::StatusCode::BAD_REQUEST),
+        Err(e) => {
+            return render(
+                &state,
+                &headers,
+                again(e.to_string()),
+                axum::http::StatusCode::BAD_REQUEST,
+            );
+        }
     };
     if form.password.is_empty() {
-        return render(&state, &headers, again("Veuillez saisir votre mot de passe.".into()), axum::http::StatusCode::BAD_REQUEST);
+        return render(
+            &state,
+            &headers,
+            again("Veuillez saisir votre mot de passe.".into()),
+            axum::http::StatusCode::BAD_REQUEST,
+        );
     }
     let limits = &state.config.limits;
     let window = Duration::from_secs(limits.login_window_seconds);
-    rate_limit::hit(&state.ephemeral, "login-ip", &ip.key(), limits.login_per_ip, window).await??;
-    rate_limit::hit(&state.ephemeral, "login-account", email.as_str(), limits.login_per_account, window).await??;
+    rate_limit::hit(
+        &state.ephemeral,
+        "login-ip",
+        &ip.key(),
+        limits.login_per_ip,
+        window,
+    )
+    .await??;
+    rate_limit::hit(
+        &state.ephemeral,
+        "login-account",
+        email.as_str(),
+        limits.login_per_account,
+        window,
+    )
+    .await??;
 
     let user = store::user_by_email(&state.db, &email).await?;
     // Unknown accounts and accounts without a password verify against a dummy hash, so the
@@ -113,7 +167,12 @@ pub async fn submit(
     let valid = state.hasher.verify(&form.password, phc).await?;
     let Some(user) = user.filter(|_| valid) else {
         tracing::info!(login.outcome = "failure", "login refused");
-        return render(&state, &headers, again(BAD_CREDENTIALS.into()), axum::http::StatusCode::UNAUTHORIZED);
+        return render(
+            &state,
+            &headers,
+            again(BAD_CREDENTIALS.into()),
+            axum::http::StatusCode::UNAUTHORIZED,
+        );
     };
     let (_, cookie) = LoginSession::start(&state, &headers, &user.id, vec!["pwd".into()]).await?;
     tracing::info!(login.outcome = "success", user.id = %user.id, "login");
@@ -134,11 +193,18 @@ struct HomePage {
 }
 
 /// `GET /`: who is logged in here.
-pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+pub async fn home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let name = match LoginSession::from_headers(&state, &headers).await? {
         Some(session) => store::user_by_id(&state.db, &session.user_id)
             .await?
-            .map(|u| format!("{} {}", u.given_name, u.family_name).trim().to_owned()),
+            .map(|u| {
+                format!("{} {}", u.given_name, u.family_name)
+                    .trim()
+                    .to_owned()
+            }),
         None => None,
     };
     Ok(HomePage { name }.into_response())

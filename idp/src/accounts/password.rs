@@ -27,7 +27,9 @@ pub enum PasswordError {
     #[error("Le mot de passe doit comporter au moins 12 caractères.")]
     TooShort,
     /// Fewer than 3 character classes.
-    #[error("Le mot de passe doit contenir au moins 3 des 4 types de caractères : minuscule, majuscule, chiffre, caractère spécial.")]
+    #[error(
+        "Le mot de passe doit contenir au moins 3 des 4 types de caractères : minuscule, majuscule, chiffre, caractère spécial."
+    )]
     TooFewClasses,
     /// Absurdly long (protects the hasher).
     #[error("Le mot de passe ne peut dépasser 128 caractères.")]
@@ -92,9 +94,21 @@ impl PasswordHasher {
         }
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Overloaded> {
-        let _in_line = self.queue.clone().try_acquire_owned().map_err(|_| Overloaded)?;
-        let _permit = self.permits.clone().acquire_owned().await.map_err(|_| Overloaded)?;
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Overloaded> {
+        let _in_line = self
+            .queue
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Overloaded)?;
+        let _permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Overloaded)?;
         tokio::task::spawn_blocking(f).await.map_err(|_| Overloaded)
     }
 
@@ -113,7 +127,11 @@ impl PasswordHasher {
         };
         self.run(move || {
             let ok = PasswordHash::new(&phc)
-                .map(|parsed| Argon2::default().verify_password(clear.as_bytes(), &parsed).is_ok())
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(clear.as_bytes(), &parsed)
+                        .is_ok()
+                })
                 .unwrap_or(false);
             ok && real
         })
@@ -134,9 +152,18 @@ mod tests {
 
     #[test]
     fn the_rules_say_which_one_failed() {
-        assert_eq!(Password::parse("Court1!").unwrap_err(), PasswordError::TooShort);
-        assert_eq!(Password::parse("toutenminuscules").unwrap_err(), PasswordError::TooFewClasses);
-        assert_eq!(Password::parse("minusculesETMAJ").unwrap_err(), PasswordError::TooFewClasses);
+        assert_eq!(
+            Password::parse("Court1!").unwrap_err(),
+            PasswordError::TooShort
+        );
+        assert_eq!(
+            Password::parse("toutenminuscules").unwrap_err(),
+            PasswordError::TooFewClasses
+        );
+        assert_eq!(
+            Password::parse("minusculesETMAJ").unwrap_err(),
+            PasswordError::TooFewClasses
+        );
         assert!(Password::parse("minusculesETMAJ7").is_ok());
         assert!(Password::parse("minuscules-et-7").is_ok());
     }

@@ -34,8 +34,15 @@ fn key(token: &str) -> String {
 
 impl LoginSession {
     /// The session of this browser, if it has a live one.
-    pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Option<Self>, EphemeralError> {
-        let Some(token) = cookies::get(headers, cookies::SESSION, state.config.session.secure_cookies) else {
+    pub async fn from_headers(
+        state: &AppState,
+        headers: &HeaderMap,
+    ) -> Result<Option<Self>, EphemeralError> {
+        let Some(token) = cookies::get(
+            headers,
+            cookies::SESSION,
+            state.config.session.secure_cookies,
+        ) else {
             return Ok(None);
         };
         let Some(raw) = state.ephemeral.get(&key(&token)).await? else {
@@ -58,13 +65,22 @@ impl LoginSession {
             sid: secrets::random_token(16),
             user_id: user_id.to_owned(),
             auth_time: now(),
-            acr: if amr.iter().any(|m| m == "otp") { "mfa".into() } else { "pwd".into() },
+            acr: if amr.iter().any(|m| m == "otp") {
+                "mfa".into()
+            } else {
+                "pwd".into()
+            },
             amr,
         };
         let ttl = Duration::from_secs(state.config.session.ttl_seconds);
         let value = serde_json::to_string(&session).expect("session serialises");
         state.ephemeral.put(&key(&token), &value, ttl).await?;
-        let cookie = cookies::set(cookies::SESSION, &token, state.config.session.secure_cookies, None);
+        let cookie = cookies::set(
+            cookies::SESSION,
+            &token,
+            state.config.session.secure_cookies,
+            None,
+        );
         Ok((session, cookie))
     }
 }

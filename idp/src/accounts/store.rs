@@ -73,7 +73,12 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
 }
 
 /// Creates an account with a verified e-mail; `None` when the address is taken.
-pub async fn insert_user(db: &Db, email: &Email, password_hash: Option<&str>, new: &NewUser) -> Result<Option<User>, sqlx::Error> {
+pub async fn insert_user(
+    db: &Db,
+    email: &Email,
+    password_hash: Option<&str>,
+    new: &NewUser,
+) -> Result<Option<User>, sqlx::Error> {
     let id = uuid::Uuid::new_v4().to_string();
     let t = now();
     let result = sqlx::query(
@@ -102,13 +107,25 @@ pub async fn insert_user(db: &Db, email: &Email, password_hash: Option<&str>, ne
 /// The account with this address.
 pub async fn user_by_email(db: &Db, email: &Email) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email.as_str()).fetch_optional(&db.pool).await?.as_ref().map(from_row).transpose()
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(email.as_str())
+        .fetch_optional(&db.pool)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
 /// The account with this id.
 pub async fn user_by_id(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?.as_ref().map(from_row).transpose()
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
 /// Replaces an account's password hash.

@@ -44,13 +44,18 @@ impl Kek {
             return Self::from_base64(encoded);
         }
         let path = dir.join("kek.key");
-        let file_err = |source| KekError::File { path: path.display().to_string(), source };
+        let file_err = |source| KekError::File {
+            path: path.display().to_string(),
+            source,
+        };
         match std::fs::read_to_string(&path) {
             Ok(encoded) => Self::from_base64(&encoded),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(dir).map_err(file_err)?;
                 let mut bytes = [0u8; 32];
-                SystemRandom::new().fill(&mut bytes).map_err(|_| KekError::Malformed)?;
+                SystemRandom::new()
+                    .fill(&mut bytes)
+                    .map_err(|_| KekError::Malformed)?;
                 let encoded = STANDARD.encode(bytes);
                 write_private(&path, &encoded).map_err(file_err)?;
                 Self::from_base64(&encoded)
@@ -61,7 +66,9 @@ impl Kek {
 
     /// From 32 bytes encoded in standard base64.
     pub fn from_base64(encoded: &str) -> Result<Self, KekError> {
-        let bytes = STANDARD.decode(encoded.trim()).map_err(|_| KekError::Malformed)?;
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| KekError::Malformed)?;
         let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KekError::Malformed)?;
         Ok(Self(LessSafeKey::new(key)))
     }
@@ -69,7 +76,9 @@ impl Kek {
     /// `nonce || ciphertext || tag`, bound to `kid`.
     pub fn seal(&self, kid: &str, plaintext: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new().fill(&mut nonce).expect("system randomness");
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .expect("system randomness");
         let mut in_out = plaintext.to_vec();
         self.0
             .seal_in_place_append_tag(

@@ -100,11 +100,13 @@ pub fn generate(alg: SigningAlg, rsa_bits: u32) -> Result<GeneratedKey, KeyError
             let pair = aws_lc_rs::rsa::KeyPair::generate(size).map_err(unusable)?;
             let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).map_err(unusable)?;
             let pkcs8 = der.as_ref().to_vec();
-            let parsed = RsaKeyPair::from_pkcs8(&pkcs8).map_err(|_| KeyError::Unusable("RS256".into()))?;
+            let parsed =
+                RsaKeyPair::from_pkcs8(&pkcs8).map_err(|_| KeyError::Unusable("RS256".into()))?;
             (pkcs8, rsa_jwk(&parsed))
         }
         SigningAlg::ES256 => {
-            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(unusable)?;
+            let pair =
+                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(unusable)?;
             let pkcs8 = pair.to_pkcs8v1().map_err(unusable)?.as_ref().to_vec();
             (pkcs8, ec_jwk(&pair))
         }
@@ -113,7 +115,12 @@ pub fn generate(alg: SigningAlg, rsa_bits: u32) -> Result<GeneratedKey, KeyError
     jwk["kid"] = json!(kid);
     jwk["alg"] = json!(alg.as_str());
     jwk["use"] = json!("sig");
-    Ok(GeneratedKey { kid, alg, pkcs8, public_jwk: jwk })
+    Ok(GeneratedKey {
+        kid,
+        alg,
+        pkcs8,
+        public_jwk: jwk,
+    })
 }
 
 fn rsa_jwk(pair: &RsaKeyPair) -> Value {
@@ -130,7 +137,11 @@ fn ec_jwk(pair: &EcdsaKeyPair) -> Value {
 /// RFC 7638 JWK thumbprint (SHA-256, base64url): members in lexicographic order, no spaces.
 fn thumbprint(jwk: &Value) -> String {
     let canonical = match jwk["kty"].as_str() {
-        Some("RSA") => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, jwk["e"].as_str().unwrap_or(""), jwk["n"].as_str().unwrap_or("")),
+        Some("RSA") => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            jwk["e"].as_str().unwrap_or(""),
+            jwk["n"].as_str().unwrap_or("")
+        ),
         _ => format!(
             r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
             jwk["crv"].as_str().unwrap_or(""),
@@ -162,10 +173,15 @@ impl SigningKey {
         let signer = match alg {
             SigningAlg::RS256 => Signer::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(unusable)?),
             SigningAlg::ES256 => Signer::Ec(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(unusable)?,
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                    .map_err(unusable)?,
             ),
         };
-        Ok(Self { kid: kid.to_owned(), alg, signer })
+        Ok(Self {
+            kid: kid.to_owned(),
+            alg,
+            signer,
+        })
     }
 
     /// A compact JWS of `claims` with header `{alg, typ, kid}`.
@@ -182,7 +198,11 @@ impl SigningKey {
                     .expect("RSA signing with a valid key");
                 sig
             }
-            Signer::Ec(pair) => pair.sign(&rng, token.as_bytes()).expect("ECDSA signing").as_ref().to_vec(),
+            Signer::Ec(pair) => pair
+                .sign(&rng, token.as_bytes())
+                .expect("ECDSA signing")
+                .as_ref()
+                .to_vec(),
         };
         token.push('.');
         token.push_str(&B64.encode(signature));
@@ -216,7 +236,10 @@ impl KeySet {
         let mut verifiers = HashMap::new();
         let mut published_kids = Vec::new();
         for jwk in &published {
-            let (Some(kid), Some(alg)) = (jwk["kid"].as_str(), jwk["alg"].as_str().and_then(SigningAlg::parse)) else {
+            let (Some(kid), Some(alg)) = (
+                jwk["kid"].as_str(),
+                jwk["alg"].as_str().and_then(SigningAlg::parse),
+            ) else {
                 continue;
             };
             let key = match alg {
@@ -304,7 +327,10 @@ mod tests {
             let key = generate(alg, 2048).unwrap();
             let signer = SigningKey::from_pkcs8(&key.kid, alg, &key.pkcs8).unwrap();
             let set = KeySet::new(vec![key.public_jwk.clone()], vec![signer]);
-            let token = set.signer(alg).unwrap().sign("JWT", &json!({"iss": "https://idp", "exp": 4_000_000_000u64}));
+            let token = set.signer(alg).unwrap().sign(
+                "JWT",
+                &json!({"iss": "https://idp", "exp": 4_000_000_000u64}),
+            );
             let claims: Value = set.verify(&token, "https://idp", true).unwrap();
             assert_eq!(claims["iss"], "https://idp");
             assert!(set.verify::<Value>(&token, "https://other", true).is_err());
@@ -318,6 +344,9 @@ mod tests {
     fn the_kid_is_the_rfc7638_thumbprint() {
         // RFC 7638 §3.1 example.
         let jwk = json!({"kty":"RSA","e":"AQAB","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"});
-        assert_eq!(thumbprint(&jwk), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            thumbprint(&jwk),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 }

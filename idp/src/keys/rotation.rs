@@ -165,7 +165,14 @@ fn pending_of(keys: &[KeyRow], alg: SigningAlg, now: i64) -> Option<&KeyRow> {
         .min_by_key(|k| k.activates_at)
 }
 
-async fn create(db: &Db, kek: &Kek, policy: &KeyPolicy, alg: SigningAlg, now: i64, activates_at: i64) -> Result<KeyRow, RotationError> {
+async fn create(
+    db: &Db,
+    kek: &Kek,
+    policy: &KeyPolicy,
+    alg: SigningAlg,
+    now: i64,
+    activates_at: i64,
+) -> Result<KeyRow, RotationError> {
     let bits = policy.rsa_bits;
     // RSA key generation takes tens of milliseconds: keep it off the async workers.
     let generated = tokio::task::spawn_blocking(move || keyset::generate(alg, bits))
@@ -188,7 +195,12 @@ async fn create(db: &Db, kek: &Kek, policy: &KeyPolicy, alg: SigningAlg, now: i6
 
 /// Gives every algorithm a signer, creating keys active at once where none is active or
 /// pending (a fresh install, or after a revocation). Returns the keys created.
-pub async fn ensure_signers(db: &Db, kek: &Kek, policy: &KeyPolicy, now: i64) -> Result<Vec<String>, RotationError> {
+pub async fn ensure_signers(
+    db: &Db,
+    kek: &Kek,
+    policy: &KeyPolicy,
+    now: i64,
+) -> Result<Vec<String>, RotationError> {
     let keys = store::all_keys(db).await?;
     let mut created = Vec::new();
     for alg in SigningAlg::ALL {
@@ -201,7 +213,14 @@ pub async fn ensure_signers(db: &Db, kek: &Kek, policy: &KeyPolicy, now: i64) ->
             continue;
         }
         let row = create(db, kek, policy, alg, now, now).await?;
-        audit::record(db, "system", "key.created", &row.kid, serde_json::json!({"alg": row.alg})).await?;
+        audit::record(
+            db,
+            "system",
+            "key.created",
+            &row.kid,
+            serde_json::json!({"alg": row.alg}),
+        )
+        .await?;
         created.push(row.kid);
     }
     Ok(created)
@@ -209,35 +228,72 @@ pub async fn ensure_signers(db: &Db, kek: &Kek, policy: &KeyPolicy, now: i64) ->
 
 /// Starts a rotation for `alg`: a new key published now, signing after the pre-publication
 /// period; the current signer retires then and stays published for the retention period.
-pub async fn rotate(db: &Db, kek: &Kek, policy: &KeyPolicy, alg: SigningAlg, now: i64, actor: &str) -> Result<KeyRow, RotationError> {
+pub async fn rotate(
+    db: &Db,
+    kek: &Kek,
+    policy: &KeyPolicy,
+    alg: SigningAlg,
+    now: i64,
+    actor: &str,
+) -> Result<KeyRow, RotationError> {
     let keys = store::all_keys(db).await?;
     if let Some(pending) = pending_of(&keys, alg, now) {
-        return Err(RotationError::WrongState { kid: pending.kid.clone(), state: KeyState::Pending });
+        return Err(RotationError::WrongState {
+            kid: pending.kid.clone(),
+            state: KeyState::Pending,
+        });
     }
     let current = signer_of(&keys, alg, now).cloned();
     let activates_at = now + secs(policy.prepublication);
     let new = create(db, kek, policy, alg, now, activates_at).await?;
     if let Some(current) = current {
-        store::set_retirement(db, &current.kid, activates_at, activates_at + secs(policy.retention)).await?;
+        store::set_retirement(
+            db,
+            &current.kid,
+            activates_at,
+            activates_at + secs(policy.retention),
+        )
+        .await?;
     }
-    audit::record(db, actor, "key.rotated", &new.kid, serde_json::json!({"alg": new.alg, "activates_at": activates_at})).await?;
+    audit::record(
+        db,
+        actor,
+        "key.rotated",
+        &new.kid,
+        serde_json::json!({"alg": new.alg, "activates_at": activates_at}),
+    )
+    .await?;
     Ok(new)
 }
 
 /// Stops a key signing now; it stays published for the retention period. Refused when it is
 /// its algorithm's only signer and no pending key can take over.
-pub async fn retire(db: &Db, policy: &KeyPolicy, kid: &str, now: i64, actor: &str) -> Result<(), RotationError> {
+pub async fn retire(
+    db: &Db,
+    policy: &KeyPolicy,
+    kid: &str,
+    now: i64,
+    actor: &str,
+) -> Result<(), RotationError> {
     let keys = store::all_keys(db).await?;
-    let key = keys.iter().find(|k| k.kid == kid).ok_or_else(|| RotationError::UnknownKey(kid.into()))?;
+    let key = keys
+        .iter()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| RotationError::UnknownKey(kid.into()))?;
     let state = KeyState::of(key, now);
     if !matches!(state, KeyState::Active | KeyState::Pending) {
-        return Err(RotationError::WrongState { kid: kid.into(), state });
+        return Err(RotationError::WrongState {
+            kid: kid.into(),
+            state,
+        });
     }
     let alg = SigningAlg::parse(&key.alg).unwrap_or(SigningAlg::RS256);
     let is_signer = signer_of(&keys, alg, now).is_some_and(|s| s.kid == kid);
     if is_signer {
         let successor = keys.iter().find(|k| {
-            k.kid != kid && k.alg == key.alg && matches!(KeyState::of(k, now), KeyState::Active | KeyState::Pending)
+            k.kid != kid
+                && k.alg == key.alg
+                && matches!(KeyState::of(k, now), KeyState::Active | KeyState::Pending)
         });
         match successor {
             // A pending successor has been published since its creation: it may sign now.
@@ -251,11 +307,24 @@ pub async fn retire(db: &Db, policy: &KeyPolicy, kid: &str, now: i64, actor: &st
 }
 
 /// Removes a compromised key at once; if it was signing, a replacement starts signing now.
-pub async fn revoke(db: &Db, kek: &Kek, policy: &KeyPolicy, kid: &str, now: i64, actor: &str) -> Result<Vec<String>, RotationError> {
+pub async fn revoke(
+    db: &Db,
+    kek: &Kek,
+    policy: &KeyPolicy,
+    kid: &str,
+    now: i64,
+    actor: &str,
+) -> Result<Vec<String>, RotationError> {
     let keys = store::all_keys(db).await?;
-    let key = keys.iter().find(|k| k.kid == kid).ok_or_else(|| RotationError::UnknownKey(kid.into()))?;
+    let key = keys
+        .iter()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| RotationError::UnknownKey(kid.into()))?;
     if key.revoked_at.is_some() {
-        return Err(RotationError::WrongState { kid: kid.into(), state: KeyState::Revoked });
+        return Err(RotationError::WrongState {
+            kid: kid.into(),
+            state: KeyState::Revoked,
+        });
     }
     store::set_revoked(db, kid, now).await?;
     audit::record(db, actor, "key.revoked", kid, serde_json::json!({})).await?;
@@ -263,7 +332,12 @@ pub async fn revoke(db: &Db, kek: &Kek, policy: &KeyPolicy, kid: &str, now: i64,
 }
 
 /// The scheduler's work: rotate every signer older than the rotation interval.
-pub async fn scheduled_rotation(db: &Db, kek: &Kek, policy: &KeyPolicy, now: i64) -> Result<Vec<String>, RotationError> {
+pub async fn scheduled_rotation(
+    db: &Db,
+    kek: &Kek,
+    policy: &KeyPolicy,
+    now: i64,
+) -> Result<Vec<String>, RotationError> {
     if policy.rotation_interval.is_zero() {
         return Ok(Vec::new());
     }

@@ -27,8 +27,7 @@ pub struct KeyRow {
     pub revoked_at: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "kid, alg, public_jwk, private_key, created_at, activates_at, retired_at, remove_at, revoked_at";
+const COLUMNS: &str = "kid, alg, public_jwk, private_key, created_at, activates_at, retired_at, remove_at, revoked_at";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<KeyRow, sqlx::Error> {
     Ok(KeyRow {
@@ -46,8 +45,14 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<KeyRow, sqlx::Error> {
 
 /// Every key ever stored, newest first.
 pub async fn all_keys(db: &Db) -> Result<Vec<KeyRow>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM signing_keys ORDER BY activates_at DESC, created_at DESC");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?.iter().map(from_row).collect()
+    let sql =
+        format!("SELECT {COLUMNS} FROM signing_keys ORDER BY activates_at DESC, created_at DESC");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
 /// Stores a new key.
@@ -71,7 +76,12 @@ pub async fn insert_key(db: &Db, key: &KeyRow) -> Result<(), sqlx::Error> {
 }
 
 /// Sets when a key stops signing and leaves the JWKS.
-pub async fn set_retirement(db: &Db, kid: &str, retired_at: i64, remove_at: i64) -> Result<(), sqlx::Error> {
+pub async fn set_retirement(
+    db: &Db,
+    kid: &str,
+    retired_at: i64,
+    remove_at: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE signing_keys SET retired_at = $1, remove_at = $2 WHERE kid = $3")
         .bind(retired_at)
         .bind(remove_at)

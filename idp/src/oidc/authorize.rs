@@ -78,12 +78,19 @@ impl PendingAuthorization {
         if id.is_empty() || id.len() > 64 {
             return Ok(None);
         }
-        Ok(state.ephemeral.get(&pending_key(id)).await?.and_then(|raw| serde_json::from_str(&raw).ok()))
+        Ok(state
+            .ephemeral
+            .get(&pending_key(id))
+            .await?
+            .and_then(|raw| serde_json::from_str(&raw).ok()))
     }
 
     async fn save(&self, state: &AppState, id: &str) -> Result<(), PageError> {
         let raw = serde_json::to_string(self).expect("pending request serialises");
-        state.ephemeral.put(&pending_key(id), &raw, PENDING_TTL).await?;
+        state
+            .ephemeral
+            .put(&pending_key(id), &raw, PENDING_TTL)
+            .await?;
         Ok(())
     }
 }
@@ -114,23 +121,37 @@ pub fn spent_code_key(code: &str) -> String {
 }
 
 /// `GET /authorize`.
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<Vec<(String, String)>>) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
     authorize(&state, &headers, params).await
 }
 
 /// `POST /authorize` (form-encoded, same parameters).
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
     let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     authorize(&state, &headers, params).await
 }
 
-async fn authorize(state: &AppState, headers: &HeaderMap, params: Vec<(String, String)>) -> Response {
+async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: Vec<(String, String)>,
+) -> Response {
     let (client, request) = match check(state, params).await {
         Ok(checked) => checked,
         Err(Refusal::Page(page)) => return page.into_response(),
         Err(Refusal::Redirect(redirect)) => return redirect.into_response(),
     };
-    proceed(state, headers, &client, request).await.unwrap_or_else(|e| e.into_response())
+    proceed(state, headers, &client, request)
+        .await
+        .unwrap_or_else(|e| e.into_response())
 }
 
 /// An authorization error sent back to the client.
@@ -139,13 +160,21 @@ pub struct ErrorRedirect {
 }
 
 impl ErrorRedirect {
-    fn new(state: &AppState, redirect_uri: &str, client_state: Option<&str>, error: &str, description: &str) -> Self {
+    fn new(
+        state: &AppState,
+        redirect_uri: &str,
+        client_state: Option<&str>,
+        error: &str,
+        description: &str,
+    ) -> Self {
         let mut pairs = vec![("error", error), ("error_description", description)];
         if let Some(s) = client_state {
             pairs.push(("state", s));
         }
         pairs.push(("iss", state.config.issuer.as_str()));
-        Self { uri: with_query(redirect_uri, &pairs) }
+        Self {
+            uri: with_query(redirect_uri, &pairs),
+        }
     }
 }
 
@@ -167,12 +196,31 @@ enum Refusal {
 }
 
 const PARAMS: [&str; 19] = [
-    "client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "prompt", "max_age", "login_hint",
-    "acr_values", "claims", "ui_locales", "display", "code_challenge", "code_challenge_method", "request",
-    "request_uri", "response_mode", "id_token_hint",
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "nonce",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "acr_values",
+    "claims",
+    "ui_locales",
+    "display",
+    "code_challenge",
+    "code_challenge_method",
+    "request",
+    "request_uri",
+    "response_mode",
+    "id_token_hint",
 ];
 
-async fn check(state: &AppState, pairs: Vec<(String, String)>) -> Result<(Client, AuthorizationRequest), Refusal> {
+async fn check(
+    state: &AppState,
+    pairs: Vec<(String, String)>,
+) -> Result<(Client, AuthorizationRequest), Refusal> {
     let mut params: HashMap<&str, String> = HashMap::new();
     let mut repeated = None;
     for (k, v) in &pairs {
@@ -186,47 +234,92 @@ async fn check(state: &AppState, pairs: Vec<(String, String)>) -> Result<(Client
     let get = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
 
     let Some(client_id) = get("client_id") else {
-        return Err(Refusal::Page(PageError::bad_request("La demande d'autorisation ne précise pas l'application (client_id manquant).")));
+        return Err(Refusal::Page(PageError::bad_request(
+            "La demande d'autorisation ne précise pas l'application (client_id manquant).",
+        )));
     };
     let client = match clients::client_by_id(&state.db, &client_id).await {
         Ok(Some(client)) => client,
-        Ok(None) => return Err(Refusal::Page(PageError::bad_request("L'application qui vous a redirigé ici n'est pas enregistrée auprès d'EFP Connect."))),
+        Ok(None) => {
+            return Err(Refusal::Page(PageError::bad_request(
+                "L'application qui vous a redirigé ici n'est pas enregistrée auprès d'EFP Connect.",
+            )));
+        }
         Err(e) => return Err(Refusal::Page(e.into())),
     };
     let Some(redirect_uri) = get("redirect_uri") else {
-        return Err(Refusal::Page(PageError::bad_request("La demande d'autorisation ne précise pas l'adresse de retour (redirect_uri manquant).")));
+        return Err(Refusal::Page(PageError::bad_request(
+            "La demande d'autorisation ne précise pas l'adresse de retour (redirect_uri manquant).",
+        )));
     };
     if !client.has_redirect_uri(&redirect_uri) {
-        return Err(Refusal::Page(PageError::bad_request("L'adresse de retour demandée n'est pas enregistrée pour cette application. Par sécurité, vous n'y avez pas été redirigé.")));
+        return Err(Refusal::Page(PageError::bad_request(
+            "L'adresse de retour demandée n'est pas enregistrée pour cette application. Par sécurité, vous n'y avez pas été redirigé.",
+        )));
     }
     if !client.allows_grant("authorization_code") {
-        return Err(Refusal::Page(PageError::bad_request("Cette application n'est pas autorisée à connecter des utilisateurs.")));
+        return Err(Refusal::Page(PageError::bad_request(
+            "Cette application n'est pas autorisée à connecter des utilisateurs.",
+        )));
     }
     // From here on the redirect URI is trusted: errors go back to the client.
     let client_state = get("state");
     let fail = |error: &str, description: &str| {
-        Refusal::Redirect(ErrorRedirect::new(state, &redirect_uri, client_state.as_deref(), error, description))
+        Refusal::Redirect(ErrorRedirect::new(
+            state,
+            &redirect_uri,
+            client_state.as_deref(),
+            error,
+            description,
+        ))
     };
     if let Some(name) = repeated {
-        return Err(fail("invalid_request", &format!("Le paramètre {name} est répété.")));
+        return Err(fail(
+            "invalid_request",
+            &format!("Le paramètre {name} est répété."),
+        ));
     }
     if get("request").is_some() {
-        return Err(fail("request_not_supported", "Les objets de requête (request) ne sont pas pris en charge."));
+        return Err(fail(
+            "request_not_supported",
+            "Les objets de requête (request) ne sont pas pris en charge.",
+        ));
     }
     if get("request_uri").is_some() {
-        return Err(fail("request_uri_not_supported", "Le paramètre request_uri n'est pas pris en charge."));
+        return Err(fail(
+            "request_uri_not_supported",
+            "Le paramètre request_uri n'est pas pris en charge.",
+        ));
     }
     match get("response_type").as_deref() {
         Some("code") => {}
-        None => return Err(fail("invalid_request", "Le paramètre response_type est obligatoire.")),
-        Some(_) => return Err(fail("unsupported_response_type", "Seul response_type=code est pris en charge.")),
+        None => {
+            return Err(fail(
+                "invalid_request",
+                "Le paramètre response_type est obligatoire.",
+            ));
+        }
+        Some(_) => {
+            return Err(fail(
+                "unsupported_response_type",
+                "Seul response_type=code est pris en charge.",
+            ));
+        }
     }
     if let Some(mode) = get("response_mode")
         && mode != "query"
     {
-        return Err(fail("invalid_request", "Seul response_mode=query est pris en charge."));
+        return Err(fail(
+            "invalid_request",
+            "Seul response_mode=query est pris en charge.",
+        ));
     }
-    let requested: Vec<String> = get("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let requested: Vec<String> = get("scope")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     if !requested.iter().any(|s| s == "openid") {
         return Err(fail("invalid_scope", "Le scope openid est obligatoire."));
     }
@@ -238,35 +331,76 @@ async fn check(state: &AppState, pairs: Vec<(String, String)>) -> Result<(Client
         }
     }
     let code_challenge = get("code_challenge");
-    match (code_challenge.as_deref(), get("code_challenge_method").as_deref()) {
+    match (
+        code_challenge.as_deref(),
+        get("code_challenge_method").as_deref(),
+    ) {
         (Some(_), Some("S256")) => {}
         (Some(_), None) | (Some(_), Some("plain")) => {
-            return Err(fail("invalid_request", "Seule la méthode PKCE S256 est acceptée (code_challenge_method=S256)."));
+            return Err(fail(
+                "invalid_request",
+                "Seule la méthode PKCE S256 est acceptée (code_challenge_method=S256).",
+            ));
         }
-        (Some(_), Some(_)) => return Err(fail("invalid_request", "Méthode PKCE inconnue : seule S256 est acceptée.")),
-        (None, Some(_)) => return Err(fail("invalid_request", "code_challenge_method sans code_challenge.")),
+        (Some(_), Some(_)) => {
+            return Err(fail(
+                "invalid_request",
+                "Méthode PKCE inconnue : seule S256 est acceptée.",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method sans code_challenge.",
+            ));
+        }
         (None, None) if client.is_public() => {
-            return Err(fail("invalid_request", "PKCE (code_challenge, S256) est obligatoire pour les applications publiques."));
+            return Err(fail(
+                "invalid_request",
+                "PKCE (code_challenge, S256) est obligatoire pour les applications publiques.",
+            ));
         }
         (None, None) => {}
     }
     if let Some(challenge) = &code_challenge
-        && (challenge.len() != 43 || !challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        && (challenge.len() != 43
+            || !challenge
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
     {
-        return Err(fail("invalid_request", "code_challenge doit être un SHA-256 en base64url (43 caractères)."));
+        return Err(fail(
+            "invalid_request",
+            "code_challenge doit être un SHA-256 en base64url (43 caractères).",
+        ));
     }
-    let prompt: Vec<String> = get("prompt").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    if prompt.iter().any(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account")) {
+    let prompt: Vec<String> = get("prompt")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if prompt
+        .iter()
+        .any(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account"))
+    {
         return Err(fail("invalid_request", "Valeur de prompt inconnue."));
     }
     if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-        return Err(fail("invalid_request", "prompt=none ne peut être combiné à une autre valeur."));
+        return Err(fail(
+            "invalid_request",
+            "prompt=none ne peut être combiné à une autre valeur.",
+        ));
     }
     let max_age = match get("max_age") {
         None => None,
         Some(raw) => match raw.parse::<i64>() {
             Ok(v) if v >= 0 => Some(v),
-            _ => return Err(fail("invalid_request", "max_age doit être un nombre entier de secondes.")),
+            _ => {
+                return Err(fail(
+                    "invalid_request",
+                    "max_age doit être un nombre entier de secondes.",
+                ));
+            }
         },
     };
     let claims = get("claims");
@@ -275,7 +409,12 @@ async fn check(state: &AppState, pairs: Vec<(String, String)>) -> Result<(Client
     {
         return Err(fail("invalid_request", &description));
     }
-    let acr_values = get("acr_values").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let acr_values = get("acr_values")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     let request = AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri,
@@ -296,9 +435,21 @@ async fn check(state: &AppState, pairs: Vec<(String, String)>) -> Result<(Client
 }
 
 /// Login, consent, then the code: each step resumes here through `/authorize/continue`.
-async fn proceed(state: &AppState, headers: &HeaderMap, client: &Client, request: AuthorizationRequest) -> Result<Response, PageError> {
+async fn proceed(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+    request: AuthorizationRequest,
+) -> Result<Response, PageError> {
     let fail = |error: &str, description: &str| {
-        ErrorRedirect::new(state, &request.redirect_uri, request.state.as_deref(), error, description).into_response()
+        ErrorRedirect::new(
+            state,
+            &request.redirect_uri,
+            request.state.as_deref(),
+            error,
+            description,
+        )
+        .into_response()
     };
     let prompt_none = request.prompt.iter().any(|p| p == "none");
     let session = LoginSession::from_headers(state, headers).await?;
@@ -307,28 +458,44 @@ async fn proceed(state: &AppState, headers: &HeaderMap, client: &Client, request
         None => true,
         // A login that happened during this request satisfies prompt=login and max_age.
         Some(s) if request.logged_in && s.auth_time >= request.created_at => false,
-        Some(s) => request.prompt.iter().any(|p| p == "login") || request.max_age.is_some_and(|max| t - s.auth_time > max),
+        Some(s) => {
+            request.prompt.iter().any(|p| p == "login")
+                || request.max_age.is_some_and(|max| t - s.auth_time > max)
+        }
     };
     if needs_login {
         if prompt_none {
             return Ok(fail("login_required", "L'utilisateur doit s'authentifier."));
         }
         let id = secrets::random_token(16);
-        let pending = PendingAuthorization { request: AuthorizationRequest { logged_in: true, ..request.clone() }, client_name: client.name.clone() };
+        let pending = PendingAuthorization {
+            request: AuthorizationRequest {
+                logged_in: true,
+                ..request.clone()
+            },
+            client_name: client.name.clone(),
+        };
         pending.save(state, &id).await?;
         return Ok(Redirect::to(&format!("/connexion?authreq={id}")).into_response());
     }
     let session = session.expect("a session exists when no login is needed");
 
     if !client.skip_consent && !request.consented {
-        let granted = grants::consented_scopes(&state.db, &session.user_id, &client.client_id).await?;
+        let granted =
+            grants::consented_scopes(&state.db, &session.user_id, &client.client_id).await?;
         let missing = request.scopes.iter().any(|s| !granted.contains(s));
         if missing || request.prompt.iter().any(|p| p == "consent") {
             if prompt_none {
-                return Ok(fail("consent_required", "L'utilisateur doit donner son consentement."));
+                return Ok(fail(
+                    "consent_required",
+                    "L'utilisateur doit donner son consentement.",
+                ));
             }
             let id = secrets::random_token(16);
-            let pending = PendingAuthorization { request: request.clone(), client_name: client.name.clone() };
+            let pending = PendingAuthorization {
+                request: request.clone(),
+                client_name: client.name.clone(),
+            };
             pending.save(state, &id).await?;
             return Ok(Redirect::to(&format!("/consentement?authreq={id}")).into_response());
         }
@@ -353,14 +520,24 @@ async fn proceed(state: &AppState, headers: &HeaderMap, client: &Client, request
         },
     };
     let ttl = Duration::from_secs(state.config.tokens.code_ttl_seconds);
-    state.ephemeral.put(&code_key(&code), &serde_json::to_string(&data).expect("code serialises"), ttl).await?;
+    state
+        .ephemeral
+        .put(
+            &code_key(&code),
+            &serde_json::to_string(&data).expect("code serialises"),
+            ttl,
+        )
+        .await?;
     let mut pairs = vec![("code", code.as_str())];
     if let Some(s) = &request.state {
         pairs.push(("state", s));
     }
     pairs.push(("iss", state.config.issuer.as_str()));
     let mut response = Redirect::to(&with_query(&request.redirect_uri, &pairs)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     Ok(response)
 }
 
@@ -373,18 +550,31 @@ pub struct PendingQuery {
 }
 
 /// `GET /authorize/continue`: resumes a pending request after login.
-pub async fn resume(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PendingQuery>) -> Result<Response, PageError> {
+pub async fn resume(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PendingQuery>,
+) -> Result<Response, PageError> {
     resume_pending(&state, &headers, &q.authreq, |_| {}).await
 }
 
 /// Resumes the pending request `id`, after `update` marks what the person just did.
-pub async fn resume_pending(state: &AppState, headers: &HeaderMap, id: &str, update: impl FnOnce(&mut AuthorizationRequest)) -> Result<Response, PageError> {
+pub async fn resume_pending(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    update: impl FnOnce(&mut AuthorizationRequest),
+) -> Result<Response, PageError> {
     let Some(mut pending) = PendingAuthorization::load(state, id).await? else {
-        return Err(PageError::bad_request("Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer."));
+        return Err(PageError::bad_request(
+            "Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer.",
+        ));
     };
     state.ephemeral.delete(&pending_key(id)).await?;
     let Some(client) = clients::client_by_id(&state.db, &pending.request.client_id).await? else {
-        return Err(PageError::bad_request("L'application qui vous a redirigé ici n'est plus enregistrée auprès d'EFP Connect."));
+        return Err(PageError::bad_request(
+            "L'application qui vous a redirigé ici n'est plus enregistrée auprès d'EFP Connect.",
+        ));
     };
     update(&mut pending.request);
     proceed(state, headers, &client, pending.request).await
@@ -393,9 +583,18 @@ pub async fn resume_pending(state: &AppState, headers: &HeaderMap, id: &str, upd
 /// An access-denied answer to the client for the pending request `id`.
 pub async fn deny(state: &AppState, id: &str) -> Result<Response, PageError> {
     let Some(pending) = PendingAuthorization::load(state, id).await? else {
-        return Err(PageError::bad_request("Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer."));
+        return Err(PageError::bad_request(
+            "Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer.",
+        ));
     };
     state.ephemeral.delete(&pending_key(id)).await?;
     let r = &pending.request;
-    Ok(ErrorRedirect::new(state, &r.redirect_uri, r.state.as_deref(), "access_denied", "L'utilisateur a refusé l'accès.").into_response())
+    Ok(ErrorRedirect::new(
+        state,
+        &r.redirect_uri,
+        r.state.as_deref(),
+        "access_denied",
+        "L'utilisateur a refusé l'accès.",
+    )
+    .into_response())
 }

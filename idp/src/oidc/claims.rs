@@ -45,18 +45,24 @@ impl ClaimsRequest {
     /// Parses the JSON parameter; `Err` with a French description when it is not an object of
     /// the §5.5 shape.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let value: Value = serde_json::from_str(raw).map_err(|_| "Le paramètre claims n'est pas un JSON valide.".to_owned())?;
+        let value: Value = serde_json::from_str(raw)
+            .map_err(|_| "Le paramètre claims n'est pas un JSON valide.".to_owned())?;
         let Value::Object(root) = value else {
             return Err("Le paramètre claims doit être un objet JSON.".into());
         };
         let mut out = Self::default();
-        for (section, target) in [("userinfo", &mut out.userinfo), ("id_token", &mut out.id_token)] {
+        for (section, target) in [
+            ("userinfo", &mut out.userinfo),
+            ("id_token", &mut out.id_token),
+        ] {
             match root.get(section) {
                 None | Some(Value::Null) => {}
                 Some(Value::Object(members)) => {
                     for (name, spec) in members {
                         if !(spec.is_null() || spec.is_object()) {
-                            return Err(format!("claims.{section}.{name} doit valoir null ou un objet."));
+                            return Err(format!(
+                                "claims.{section}.{name} doit valoir null ou un objet."
+                            ));
                         }
                         target.push(name.clone());
                     }
@@ -69,7 +75,8 @@ impl ClaimsRequest {
                 out.acr_values.push(v.to_owned());
             }
             if let Some(vs) = acr.get("values").and_then(Value::as_array) {
-                out.acr_values.extend(vs.iter().filter_map(Value::as_str).map(str::to_owned));
+                out.acr_values
+                    .extend(vs.iter().filter_map(Value::as_str).map(str::to_owned));
             }
         }
         Ok(out)
@@ -87,19 +94,32 @@ fn user_claim(user: &User, name: &str) -> Option<Value> {
         "job" => user.job.as_ref().map(|j| json!(j)),
         "updated_at" => Some(json!(user.updated_at)),
         "siret" => user.siret.as_ref().map(|s| json!(s)),
-        "siren" => user.siret.as_ref().filter(|s| s.len() == 14).map(|s| json!(&s[..9])),
+        "siren" => user
+            .siret
+            .as_ref()
+            .filter(|s| s.len() == 14)
+            .map(|s| json!(&s[..9])),
         "organization_label" => user.organization_label.as_ref().map(|o| json!(o)),
         _ => None,
     }
 }
 
 /// The user claims released for `scopes` plus the `extra` names asked for explicitly.
-pub fn user_claims<'a>(user: &User, scopes: impl IntoIterator<Item = &'a str>, extra: &[String]) -> Map<String, Value> {
+pub fn user_claims<'a>(
+    user: &User,
+    scopes: impl IntoIterator<Item = &'a str>,
+    extra: &[String],
+) -> Map<String, Value> {
     let mut out = Map::new();
     let names = scopes
         .into_iter()
         .flat_map(|s| claims_of_scope(s).iter().copied())
-        .chain(extra.iter().map(String::as_str).filter(|n| USER_CLAIMS.contains(n)));
+        .chain(
+            extra
+                .iter()
+                .map(String::as_str)
+                .filter(|n| USER_CLAIMS.contains(n)),
+        );
     for name in names {
         if !out.contains_key(name)
             && let Some(v) = user_claim(user, name)

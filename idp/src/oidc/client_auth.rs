@@ -24,21 +24,38 @@ struct AssertionClaims {
 
 fn url_decode(s: &str) -> Option<String> {
     // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
-    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}")).ok()?.pop().map(|(_, v)| v)
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+        .ok()?
+        .pop()
+        .map(|(_, v)| v)
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| OAuthError::invalid_client("En-tête Authorization illisible."))?;
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| OAuthError::invalid_client("Authentification Basic mal formée."))?;
-    let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::invalid_client("Authentification Basic mal formée."))?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(|| OAuthError::invalid_client("Authentification Basic mal formée."))?;
+    let value = value
+        .to_str()
+        .map_err(|_| OAuthError::invalid_client("En-tête Authorization illisible."))?;
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
+        return Ok(None);
+    };
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| OAuthError::invalid_client("Authentification Basic mal formée."))?;
+    let decoded = String::from_utf8(decoded)
+        .map_err(|_| OAuthError::invalid_client("Authentification Basic mal formée."))?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(|| OAuthError::invalid_client("Authentification Basic mal formée."))?;
     match (url_decode(id), url_decode(secret)) {
         (Some(id), Some(secret)) => Ok(Some((id, secret))),
-        _ => Err(OAuthError::invalid_client("Authentification Basic mal formée.")),
+        _ => Err(OAuthError::invalid_client(
+            "Authentification Basic mal formée.",
+        )),
     }
 }
 
@@ -46,19 +63,31 @@ const UNKNOWN: &str = "Authentification du client refusée.";
 
 /// Authenticates the calling client; `endpoint` is the URL called (an accepted assertion
 /// audience besides the issuer and the token endpoint).
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, form: &HashMap<String, String>, endpoint: &str) -> Result<Client, OAuthError> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    endpoint: &str,
+) -> Result<Client, OAuthError> {
     let basic = basic_credentials(headers)?;
     let form_secret = form.get("client_secret").filter(|s| !s.is_empty());
     let assertion = form.get("client_assertion").filter(|s| !s.is_empty());
-    let used = [basic.is_some(), form_secret.is_some(), assertion.is_some()].iter().filter(|b| **b).count();
+    let used = [basic.is_some(), form_secret.is_some(), assertion.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
     if used > 1 {
-        return Err(OAuthError::invalid_request("Une seule méthode d'authentification du client est permise."));
+        return Err(OAuthError::invalid_request(
+            "Une seule méthode d'authentification du client est permise.",
+        ));
     }
     let form_id = form.get("client_id").filter(|s| !s.is_empty()).cloned();
 
     if let Some((id, secret)) = basic {
         if form_id.as_ref().is_some_and(|f| *f != id) {
-            return Err(OAuthError::invalid_client("client_id ne correspond pas à l'authentification."));
+            return Err(OAuthError::invalid_client(
+                "client_id ne correspond pas à l'authentification.",
+            ));
         }
         return check_secret(state, &id, &secret, AuthMethod::ClientSecretBasic).await;
     }
@@ -68,23 +97,36 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, form: &HashMap<
     }
     if let Some(assertion) = assertion {
         if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
-            return Err(OAuthError::invalid_client("client_assertion_type non pris en charge."));
+            return Err(OAuthError::invalid_client(
+                "client_assertion_type non pris en charge.",
+            ));
         }
         return check_assertion(state, assertion, form_id.as_deref(), endpoint).await;
     }
-    let id = form_id.ok_or_else(|| OAuthError::invalid_client("Authentification du client requise."))?;
-    let client = clients::client_by_id(&state.db, &id).await?.ok_or_else(|| OAuthError::invalid_client(UNKNOWN))?;
+    let id =
+        form_id.ok_or_else(|| OAuthError::invalid_client("Authentification du client requise."))?;
+    let client = clients::client_by_id(&state.db, &id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_client(UNKNOWN))?;
     if client.auth_method != AuthMethod::None {
         return Err(OAuthError::invalid_client(UNKNOWN));
     }
     Ok(client)
 }
 
-async fn check_secret(state: &AppState, id: &str, secret: &str, method: AuthMethod) -> Result<Client, OAuthError> {
+async fn check_secret(
+    state: &AppState,
+    id: &str,
+    secret: &str,
+    method: AuthMethod,
+) -> Result<Client, OAuthError> {
     let client = clients::client_by_id(&state.db, id).await?;
     let presented = secrets::hash(secret);
     // Compare against a fixed dummy when the client is unknown, so timing tells nothing.
-    let stored = client.as_ref().and_then(|c| c.secret_hash.clone()).unwrap_or_else(|| secrets::hash("unknown-client"));
+    let stored = client
+        .as_ref()
+        .and_then(|c| c.secret_hash.clone())
+        .unwrap_or_else(|| secrets::hash("unknown-client"));
     let matches = secrets::constant_time_eq(presented.as_bytes(), stored.as_bytes());
     match client {
         Some(c) if matches && c.auth_method == method && c.secret_hash.is_some() => Ok(c),
@@ -92,20 +134,29 @@ async fn check_secret(state: &AppState, id: &str, secret: &str, method: AuthMeth
     }
 }
 
-async fn check_assertion(state: &AppState, assertion: &str, form_id: Option<&str>, endpoint: &str) -> Result<Client, OAuthError> {
+async fn check_assertion(
+    state: &AppState,
+    assertion: &str,
+    form_id: Option<&str>,
+    endpoint: &str,
+) -> Result<Client, OAuthError> {
     let refused = || OAuthError::invalid_client("Assertion du client refusée.");
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| refused())?;
     // The client is named by the unverified `iss`; nothing is trusted before the signature.
     let unverified: serde_json::Value = {
         let payload = assertion.split('.').nth(1).ok_or_else(refused)?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).map_err(|_| refused())?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| refused())?;
         serde_json::from_slice(&bytes).map_err(|_| refused())?
     };
     let id = unverified["iss"].as_str().ok_or_else(refused)?.to_owned();
     if form_id.is_some_and(|f| f != id) {
         return Err(refused());
     }
-    let client = clients::client_by_id(&state.db, &id).await?.ok_or_else(refused)?;
+    let client = clients::client_by_id(&state.db, &id)
+        .await?
+        .ok_or_else(refused)?;
     if client.auth_method != AuthMethod::PrivateKeyJwt {
         return Err(refused());
     }
@@ -113,9 +164,17 @@ async fn check_assertion(state: &AppState, assertion: &str, form_id: Option<&str
         .jwks
         .as_ref()
         .and_then(|j| j["keys"].as_array())
-        .map(|keys| keys.iter().filter_map(|k| serde_json::from_value(k.clone()).ok()).collect())
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| serde_json::from_value(k.clone()).ok())
+                .collect()
+        })
         .unwrap_or_default();
-    let audiences = [state.config.issuer.clone(), state.config.url("/token"), endpoint.to_owned()];
+    let audiences = [
+        state.config.issuer.clone(),
+        state.config.url("/token"),
+        endpoint.to_owned(),
+    ];
     let mut validation = Validation::new(header.alg);
     validation.set_audience(&audiences);
     validation.set_issuer(&[&id]);
@@ -134,9 +193,18 @@ async fn check_assertion(state: &AppState, assertion: &str, form_id: Option<&str
     }
     // One use per jti for as long as the assertion is valid (RFC 7523 §3, item 7).
     let ttl = Duration::from_secs(u64::try_from(claims.exp - now() + 60).unwrap_or(60).max(60));
-    let fresh = state.ephemeral.put_if_absent(&format!("jti:{}:{}", id, secrets::hash(&claims.jti)), "1", ttl).await?;
+    let fresh = state
+        .ephemeral
+        .put_if_absent(
+            &format!("jti:{}:{}", id, secrets::hash(&claims.jti)),
+            "1",
+            ttl,
+        )
+        .await?;
     if !fresh {
-        return Err(OAuthError::invalid_client("Assertion du client déjà utilisée."));
+        return Err(OAuthError::invalid_client(
+            "Assertion du client déjà utilisée.",
+        ));
     }
     Ok(client)
 }

@@ -133,13 +133,19 @@ pub struct ClientRegistration {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
     /// Bad client id.
-    #[error("identifiant de client invalide « {0} » : 1 à 100 caractères parmi a-z, A-Z, 0-9, « - », « _ », « . »")]
+    #[error(
+        "identifiant de client invalide « {0} » : 1 à 100 caractères parmi a-z, A-Z, 0-9, « - », « _ », « . »"
+    )]
     ClientId(String),
     /// Bad redirect URI.
-    #[error("URI de redirection invalide « {0} » : URI absolue sans fragment, en https (http seulement pour localhost ou 127.0.0.1)")]
+    #[error(
+        "URI de redirection invalide « {0} » : URI absolue sans fragment, en https (http seulement pour localhost ou 127.0.0.1)"
+    )]
     RedirectUri(String),
     /// Unknown grant type.
-    #[error("type d'autorisation inconnu « {0} » (authorization_code, refresh_token, client_credentials)")]
+    #[error(
+        "type d'autorisation inconnu « {0} » (authorization_code, refresh_token, client_credentials)"
+    )]
     GrantType(String),
     /// Code flow without redirect URI.
     #[error("authorization_code demande au moins une URI de redirection")]
@@ -157,7 +163,9 @@ pub enum RegistrationError {
 
 /// Checks a redirect URI: absolute, no fragment, https except on loopback (RFC 8252 §7.3).
 pub fn valid_redirect_uri(uri: &str) -> bool {
-    let Ok(url) = url::Url::parse(uri) else { return false };
+    let Ok(url) = url::Url::parse(uri) else {
+        return false;
+    };
     if url.fragment().is_some() || url.cannot_be_a_base() {
         return false;
     }
@@ -173,11 +181,18 @@ impl ClientRegistration {
     pub fn validate(&self) -> Result<(), RegistrationError> {
         let id_ok = !self.client_id.is_empty()
             && self.client_id.len() <= 100
-            && self.client_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && self
+                .client_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !id_ok {
             return Err(RegistrationError::ClientId(self.client_id.clone()));
         }
-        for uri in self.redirect_uris.iter().chain(&self.post_logout_redirect_uris) {
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
             if !valid_redirect_uri(uri) {
                 return Err(RegistrationError::RedirectUri(uri.clone()));
             }
@@ -187,15 +202,23 @@ impl ClientRegistration {
                 return Err(RegistrationError::GrantType(g.clone()));
             }
         }
-        if self.grant_types.iter().any(|g| g == "authorization_code") && self.redirect_uris.is_empty() {
+        if self.grant_types.iter().any(|g| g == "authorization_code")
+            && self.redirect_uris.is_empty()
+        {
             return Err(RegistrationError::NoRedirectUri);
         }
-        if self.auth_method == AuthMethod::None && self.grant_types.iter().any(|g| g == "client_credentials") {
+        if self.auth_method == AuthMethod::None
+            && self.grant_types.iter().any(|g| g == "client_credentials")
+        {
             return Err(RegistrationError::PublicClientCredentials);
         }
         if self.auth_method == AuthMethod::PrivateKeyJwt {
             let keys = self.jwks.as_ref().and_then(|j| j["keys"].as_array());
-            if !keys.is_some_and(|k| !k.is_empty() && k.iter().all(|k| jsonwebtoken::jwk::Jwk::deserialize(k).is_ok())) {
+            if !keys.is_some_and(|k| {
+                !k.is_empty()
+                    && k.iter()
+                        .all(|k| jsonwebtoken::jwk::Jwk::deserialize(k).is_ok())
+            }) {
                 return Err(RegistrationError::Jwks);
             }
         }
@@ -217,7 +240,9 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Client, sqlx::Error> {
         secret_hash: row.try_get("secret_hash")?,
         auth_method: AuthMethod::parse(&method).unwrap_or(AuthMethod::ClientSecretBasic),
         redirect_uris: json_list(&row.try_get::<String, _>("redirect_uris")?),
-        post_logout_redirect_uris: json_list(&row.try_get::<String, _>("post_logout_redirect_uris")?),
+        post_logout_redirect_uris: json_list(
+            &row.try_get::<String, _>("post_logout_redirect_uris")?,
+        ),
         grant_types: json_list(&row.try_get::<String, _>("grant_types")?),
         scopes: json_list(&row.try_get::<String, _>("scopes")?),
         id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::RS256),
@@ -231,13 +256,24 @@ const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris,
 /// The client with this id.
 pub async fn client_by_id(db: &Db, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(client_id).fetch_optional(&db.pool).await?.as_ref().map(from_row).transpose()
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(client_id)
+        .fetch_optional(&db.pool)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
 /// Every client, by id.
 pub async fn all_clients(db: &Db) -> Result<Vec<Client>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM clients ORDER BY client_id");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?.iter().map(from_row).collect()
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
 fn to_json(v: &[String]) -> String {
@@ -245,11 +281,17 @@ fn to_json(v: &[String]) -> String {
 }
 
 /// Registers a client; returns its secret (shown once) for secret methods.
-pub async fn insert_client(db: &Db, reg: &ClientRegistration) -> Result<Result<Option<String>, RegistrationError>, sqlx::Error> {
+pub async fn insert_client(
+    db: &Db,
+    reg: &ClientRegistration,
+) -> Result<Result<Option<String>, RegistrationError>, sqlx::Error> {
     if let Err(e) = reg.validate() {
         return Ok(Err(e));
     }
-    let secret = reg.auth_method.uses_secret().then(|| secrets::random_token(32));
+    let secret = reg
+        .auth_method
+        .uses_secret()
+        .then(|| secrets::random_token(32));
     let t = now();
     let result = sqlx::query(
         "INSERT INTO clients (client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, created_at, updated_at) \
@@ -276,7 +318,10 @@ pub async fn insert_client(db: &Db, reg: &ClientRegistration) -> Result<Result<O
 }
 
 /// Replaces a client's registration (not its secret). `false` when there is no such client.
-pub async fn update_client(db: &Db, reg: &ClientRegistration) -> Result<Result<bool, RegistrationError>, sqlx::Error> {
+pub async fn update_client(
+    db: &Db,
+    reg: &ClientRegistration,
+) -> Result<Result<bool, RegistrationError>, sqlx::Error> {
     if let Err(e) = reg.validate() {
         return Ok(Err(e));
     }
@@ -314,8 +359,14 @@ pub async fn rotate_secret(db: &Db, client_id: &str) -> Result<Option<String>, s
 /// Deletes a client and, by cascade, its consents and grants. `false` if there was none.
 pub async fn delete_client(db: &Db, client_id: &str) -> Result<bool, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM access_tokens WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
-    let result = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM access_tokens WHERE client_id = $1")
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+    let result = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(result.rows_affected() == 1)
 }

@@ -38,19 +38,35 @@ fn describe(scope: &str) -> Option<&'static str> {
 }
 
 /// `GET /consentement`.
-pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PendingQuery>) -> Result<Response, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PendingQuery>,
+) -> Result<Response, PageError> {
     let Some(pending) = PendingAuthorization::load(&state, &q.authreq).await? else {
-        return Err(PageError::bad_request("Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer."));
+        return Err(PageError::bad_request(
+            "Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer.",
+        ));
     };
-    if LoginSession::from_headers(&state, &headers).await?.is_none() {
-        return Err(PageError::forbidden("Votre session a expiré. Veuillez retourner sur l'application et recommencer."));
+    if LoginSession::from_headers(&state, &headers)
+        .await?
+        .is_none()
+    {
+        return Err(PageError::forbidden(
+            "Votre session a expiré. Veuillez retourner sur l'application et recommencer.",
+        ));
     }
     let token = csrf::token(&headers, state.config.session.secure_cookies);
     let page = ConsentPage {
         csrf: token.value,
         authreq: q.authreq,
         client_name: pending.client_name,
-        items: pending.request.scopes.iter().filter_map(|s| describe(s)).collect(),
+        items: pending
+            .request
+            .scopes
+            .iter()
+            .filter_map(|s| describe(s))
+            .collect(),
     };
     let mut response = page.into_response();
     if let Some(cookie) = token.set_cookie {
@@ -71,22 +87,40 @@ pub struct ConsentForm {
 }
 
 /// `POST /consentement`: records the decision and resumes the request.
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<ConsentForm>) -> Result<Response, PageError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ConsentForm>,
+) -> Result<Response, PageError> {
     if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::forbidden("Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer."));
+        return Err(PageError::forbidden(
+            "Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer.",
+        ));
     }
     let Some(session) = LoginSession::from_headers(&state, &headers).await? else {
-        return Err(PageError::forbidden("Votre session a expiré. Veuillez retourner sur l'application et recommencer."));
+        return Err(PageError::forbidden(
+            "Votre session a expiré. Veuillez retourner sur l'application et recommencer.",
+        ));
     };
     match form.decision.as_str() {
         "allow" => {
             let Some(pending) = PendingAuthorization::load(&state, &form.authreq).await? else {
-                return Err(PageError::bad_request("Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer."));
+                return Err(PageError::bad_request(
+                    "Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer.",
+                ));
             };
-            grants::record_consent(&state.db, &session.user_id, &pending.request.client_id, &pending.request.scopes).await?;
+            grants::record_consent(
+                &state.db,
+                &session.user_id,
+                &pending.request.client_id,
+                &pending.request.scopes,
+            )
+            .await?;
             authorize::resume_pending(&state, &headers, &form.authreq, |r| r.consented = true).await
         }
         "deny" => authorize::deny(&state, &form.authreq).await,
-        _ => Err(PageError::bad_request("Veuillez choisir « Autoriser » ou « Refuser ».")),
+        _ => Err(PageError::bad_request(
+            "Veuillez choisir « Autoriser » ou « Refuser ».",
+        )),
     }
 }

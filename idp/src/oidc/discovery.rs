@@ -12,7 +12,20 @@ use crate::{AppState, config::Config};
 
 /// The metadata document for this configuration.
 pub fn document(config: &Config) -> Value {
-    let mut claims = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash"];
+    let mut claims = vec![
+        "sub",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "sid",
+        "azp",
+        "at_hash",
+    ];
     claims.extend(USER_CLAIMS);
     json!({
         "issuer": config.issuer,
@@ -51,8 +64,18 @@ pub fn document(config: &Config) -> Value {
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn discovery(State(state): State<AppState>) -> Response {
-    let mut response = ([(header::CONTENT_TYPE, "application/json")], state.discovery.to_string()).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
-    response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    let mut response = (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.discovery.to_string(),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     response
 }

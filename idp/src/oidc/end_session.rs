@@ -46,21 +46,42 @@ enum Audience {
 }
 
 /// `GET /logout`.
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<HashMap<String, String>>) -> Result<Response, PageError> {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
     logout(&state, &headers, params, false).await
 }
 
 /// `POST /logout`: the relying party's form, or the person's confirmation.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Result<Response, PageError> {
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Result<Response, PageError> {
     let params: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let confirmed = params.contains_key("csrf");
-    if confirmed && !csrf::verify(&headers, params.get("csrf").map(String::as_str).unwrap_or_default(), state.config.session.secure_cookies) {
-        return Err(PageError::forbidden("Le formulaire a expiré. Veuillez recharger la page et réessayer."));
+    if confirmed
+        && !csrf::verify(
+            &headers,
+            params.get("csrf").map(String::as_str).unwrap_or_default(),
+            state.config.session.secure_cookies,
+        )
+    {
+        return Err(PageError::forbidden(
+            "Le formulaire a expiré. Veuillez recharger la page et réessayer.",
+        ));
     }
     logout(&state, &headers, params, confirmed).await
 }
 
-async fn logout(state: &AppState, headers: &HeaderMap, params: HashMap<String, String>, confirmed: bool) -> Result<Response, PageError> {
+async fn logout(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: HashMap<String, String>,
+    confirmed: bool,
+) -> Result<Response, PageError> {
     let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
     let mut client: Option<Client> = None;
     let hint_valid = match get("id_token_hint") {
@@ -83,7 +104,9 @@ async fn logout(state: &AppState, headers: &HeaderMap, params: HashMap<String, S
     if let Some(id) = get("client_id") {
         match &client {
             Some(c) if c.client_id != id => {
-                return Err(PageError::bad_request("L'application indiquée ne correspond pas au jeton fourni. Vous n'avez pas été déconnecté."));
+                return Err(PageError::bad_request(
+                    "L'application indiquée ne correspond pas au jeton fourni. Vous n'avez pas été déconnecté.",
+                ));
             }
             Some(_) => {}
             None => client = clients::client_by_id(&state.db, &id).await?,
@@ -94,7 +117,9 @@ async fn logout(state: &AppState, headers: &HeaderMap, params: HashMap<String, S
         Some(uri) => match &client {
             Some(c) if c.has_post_logout_redirect_uri(&uri) => Some(uri),
             _ => {
-                return Err(PageError::bad_request("L'adresse de retour après déconnexion n'est pas enregistrée pour cette application. Par sécurité, vous n'y avez pas été redirigé."));
+                return Err(PageError::bad_request(
+                    "L'adresse de retour après déconnexion n'est pas enregistrée pour cette application. Par sécurité, vous n'y avez pas été redirigé.",
+                ));
             }
         },
     };

@@ -81,20 +81,31 @@ pub async fn live_grant(db: &Db, id: &str) -> Result<Option<Grant>, sqlx::Error>
 pub async fn revoke_grant(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     let t = now();
     let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(t).bind(id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL").bind(t).bind(id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(t)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE access_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(t)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await
 }
 
 /// Revokes every grant of a user (password reset, account deletion).
 pub async fn revoke_user_grants(db: &Db, user_id: &str) -> Result<(), sqlx::Error> {
-    let ids: Vec<String> = sqlx::query("SELECT id FROM grants WHERE user_id = $1 AND revoked_at IS NULL")
-        .bind(user_id)
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
+    let ids: Vec<String> =
+        sqlx::query("SELECT id FROM grants WHERE user_id = $1 AND revoked_at IS NULL")
+            .bind(user_id)
+            .fetch_all(&db.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
     for id in ids {
         revoke_grant(db, &id).await?;
     }
@@ -102,7 +113,11 @@ pub async fn revoke_user_grants(db: &Db, user_id: &str) -> Result<(), sqlx::Erro
 }
 
 /// Stores a new refresh token of `grant_id`; returns the token (only its hash is kept).
-pub async fn issue_refresh_token(db: &Db, grant_id: &str, ttl_seconds: u64) -> Result<String, sqlx::Error> {
+pub async fn issue_refresh_token(
+    db: &Db,
+    grant_id: &str,
+    ttl_seconds: u64,
+) -> Result<String, sqlx::Error> {
     let token = secrets::random_token(32);
     let t = now();
     sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
@@ -147,23 +162,33 @@ pub async fn refresh_token(db: &Db, token: &str) -> Result<Option<RefreshToken>,
 
 /// Marks a refresh token spent; `false` if it already was (a concurrent reuse).
 pub async fn spend_refresh_token(db: &Db, token: &str) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
-        .bind(now())
-        .bind(secrets::hash(token))
-        .execute(&db.pool)
-        .await?;
+    let result = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+    )
+    .bind(now())
+    .bind(secrets::hash(token))
+    .execute(&db.pool)
+    .await?;
     Ok(result.rows_affected() == 1)
 }
 
 /// Records an issued access token so it can be revoked.
-pub async fn record_access_token(db: &Db, jti: &str, grant_id: Option<&str>, client_id: &str, expires_at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO access_tokens (jti, grant_id, client_id, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(jti)
-        .bind(grant_id)
-        .bind(client_id)
-        .bind(expires_at)
-        .execute(&db.pool)
-        .await?;
+pub async fn record_access_token(
+    db: &Db,
+    jti: &str,
+    grant_id: Option<&str>,
+    client_id: &str,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO access_tokens (jti, grant_id, client_id, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(jti)
+    .bind(grant_id)
+    .bind(client_id)
+    .bind(expires_at)
+    .execute(&db.pool)
+    .await?;
     Ok(())
 }
 
@@ -192,20 +217,33 @@ pub async fn revoke_access_token(db: &Db, jti: &str) -> Result<(), sqlx::Error> 
 }
 
 /// Scopes the user already consented to for the client.
-pub async fn consented_scopes(db: &Db, user_id: &str, client_id: &str) -> Result<Vec<String>, sqlx::Error> {
+pub async fn consented_scopes(
+    db: &Db,
+    user_id: &str,
+    client_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
     let row = sqlx::query("SELECT scopes FROM consents WHERE user_id = $1 AND client_id = $2")
         .bind(user_id)
         .bind(client_id)
         .fetch_optional(&db.pool)
         .await?;
     Ok(match row {
-        Some(r) => r.try_get::<String, _>("scopes")?.split_whitespace().map(str::to_owned).collect(),
+        Some(r) => r
+            .try_get::<String, _>("scopes")?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
         None => Vec::new(),
     })
 }
 
 /// Records consent to `scopes` (merged with earlier consent).
-pub async fn record_consent(db: &Db, user_id: &str, client_id: &str, scopes: &[String]) -> Result<(), sqlx::Error> {
+pub async fn record_consent(
+    db: &Db,
+    user_id: &str,
+    client_id: &str,
+    scopes: &[String],
+) -> Result<(), sqlx::Error> {
     let mut all = consented_scopes(db, user_id, client_id).await?;
     for s in scopes {
         if !all.contains(s) {
@@ -238,8 +276,14 @@ pub async fn claims_of_access_token(db: &Db, jti: &str) -> Result<Option<String>
 }
 
 /// The grant an access token belongs to, if any.
-pub async fn grant_of_access_token(db: &Db, jti: &str) -> Result<Option<(String, String)>, sqlx::Error> {
-    let row = sqlx::query("SELECT grant_id, client_id FROM access_tokens WHERE jti = $1").bind(jti).fetch_optional(&db.pool).await?;
+pub async fn grant_of_access_token(
+    db: &Db,
+    jti: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    let row = sqlx::query("SELECT grant_id, client_id FROM access_tokens WHERE jti = $1")
+        .bind(jti)
+        .fetch_optional(&db.pool)
+        .await?;
     Ok(match row {
         Some(r) => {
             let grant: Option<String> = r.try_get("grant_id")?;

@@ -14,11 +14,17 @@ use super::{client_auth, grants, token::parse_form, tokens};
 use crate::{AppState, error::OAuthError, store::now};
 
 /// `POST /introspect`.
-pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
     match run(&state, &headers, &body).await {
         Ok(body) => {
             let mut response = Json(body).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(e) => e.into_response(),
@@ -27,11 +33,17 @@ pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, RawFo
 
 async fn run(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
     let form = parse_form(body)?;
-    let client = client_auth::authenticate(state, headers, &form, &state.config.url("/introspect")).await?;
+    let client =
+        client_auth::authenticate(state, headers, &form, &state.config.url("/introspect")).await?;
     if client.is_public() {
-        return Err(OAuthError::invalid_client("L'introspection est réservée aux clients authentifiés."));
+        return Err(OAuthError::invalid_client(
+            "L'introspection est réservée aux clients authentifiés.",
+        ));
     }
-    let token = form.get("token").filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::invalid_request("Le paramètre token est obligatoire."))?;
+    let token = form
+        .get("token")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| OAuthError::invalid_request("Le paramètre token est obligatoire."))?;
     let hint = form.get("token_type_hint").map(String::as_str);
     if hint != Some("refresh_token") {
         match tokens::verify_access_token(state, token).await {

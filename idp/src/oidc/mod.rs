@@ -17,4 +17,10 @@ pub mod tokens;
 pub mod userinfo;
 
 /// Scopes the provider knows. Others are ignored in requests.
-pub const SUPPORTED_SCOPES: [&str; 5] = ["openid", "email", "profile", "organization", "offline_access"];
+pub const SUPPORTED_SCOPES: [&str; 5] = [
+    "openid",
+    "email",
+    "profile",
+    "organization",
+    "offline_access",
+];

@@ -12,11 +12,17 @@ use super::{client_auth, grants, token::parse_form, tokens::AccessClaims};
 use crate::{AppState, error::OAuthError};
 
 /// `POST /revoke`.
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
     match run(&state, &headers, &body).await {
         Ok(()) => {
             let mut response = StatusCode::OK.into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(e) => e.into_response(),
@@ -25,8 +31,12 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, RawForm(b
 
 async fn run(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
     let form = parse_form(body)?;
-    let client = client_auth::authenticate(state, headers, &form, &state.config.url("/revoke")).await?;
-    let token = form.get("token").filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::invalid_request("Le paramètre token est obligatoire."))?;
+    let client =
+        client_auth::authenticate(state, headers, &form, &state.config.url("/revoke")).await?;
+    let token = form
+        .get("token")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| OAuthError::invalid_request("Le paramètre token est obligatoire."))?;
     if let Some(stored) = grants::refresh_token(&state.db, token).await? {
         if let Some(grant) = grants::live_grant(&state.db, &stored.grant_id).await?
             && grant.client_id == client.client_id
@@ -36,7 +46,11 @@ async fn run(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), O
         return Ok(());
     }
     // An access token: ours if it verifies (expired or not); the client's if issued to it.
-    if let Ok(claims) = state.keys.current().verify::<AccessClaims>(token, &state.config.issuer, false)
+    if let Ok(claims) =
+        state
+            .keys
+            .current()
+            .verify::<AccessClaims>(token, &state.config.issuer, false)
         && claims.client_id == client.client_id
     {
         grants::revoke_access_token(&state.db, &claims.jti).await?;

@@ -23,19 +23,25 @@ const SPENT_CODE_MEMORY: std::time::Duration = std::time::Duration::from_secs(60
 
 /// Parses a form body, refusing repeated parameters (RFC 6749 §3.2).
 pub fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|_| OAuthError::invalid_request("Corps de requête illisible."))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| OAuthError::invalid_request("Corps de requête illisible."))?;
     let mut form = HashMap::new();
     for (k, v) in pairs {
         if form.insert(k.clone(), v).is_some() {
-            return Err(OAuthError::invalid_request(format!("Le paramètre {k} est répété.")));
+            return Err(OAuthError::invalid_request(format!(
+                "Le paramètre {k} est répété."
+            )));
         }
     }
     Ok(form)
 }
 
 /// `POST /token`.
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
     match exchange(&state, &headers, &body).await {
         Ok(response) => {
             let mut response = Json(response).into_response();
@@ -48,18 +54,35 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, RawForm(bo
     }
 }
 
-async fn exchange(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, OAuthError> {
+async fn exchange(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
     let form = parse_form(body)?;
-    let client = client_auth::authenticate(state, headers, &form, &state.config.url("/token")).await?;
-    let grant_type = form.get("grant_type").map(String::as_str).unwrap_or_default();
+    let client =
+        client_auth::authenticate(state, headers, &form, &state.config.url("/token")).await?;
+    let grant_type = form
+        .get("grant_type")
+        .map(String::as_str)
+        .unwrap_or_default();
     if grant_type.is_empty() {
-        return Err(OAuthError::invalid_request("Le paramètre grant_type est obligatoire."));
+        return Err(OAuthError::invalid_request(
+            "Le paramètre grant_type est obligatoire.",
+        ));
     }
-    if !matches!(grant_type, "authorization_code" | "refresh_token" | "client_credentials") {
-        return Err(OAuthError::unsupported_grant_type(format!("grant_type « {grant_type} » non pris en charge.")));
+    if !matches!(
+        grant_type,
+        "authorization_code" | "refresh_token" | "client_credentials"
+    ) {
+        return Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type « {grant_type} » non pris en charge."
+        )));
     }
     if !client.allows_grant(grant_type) {
-        return Err(OAuthError::unauthorized_client(format!("Ce client n'est pas autorisé à utiliser {grant_type}.")));
+        return Err(OAuthError::unauthorized_client(format!(
+            "Ce client n'est pas autorisé à utiliser {grant_type}."
+        )));
     }
     match grant_type {
         "authorization_code" => authorization_code(state, &client, &form).await,
@@ -68,45 +91,89 @@ async fn exchange(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<
     }
 }
 
-async fn authorization_code(state: &AppState, client: &Client, form: &HashMap<String, String>) -> Result<TokenResponse, OAuthError> {
-    let code = form.get("code").filter(|c| !c.is_empty()).ok_or_else(|| OAuthError::invalid_request("Le paramètre code est obligatoire."))?;
+async fn authorization_code(
+    state: &AppState,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<TokenResponse, OAuthError> {
+    let code = form
+        .get("code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| OAuthError::invalid_request("Le paramètre code est obligatoire."))?;
     let Some(raw) = state.ephemeral.take(&code_key(code)).await? else {
         // Spent before: whatever it produced is revoked (RFC 6749 §4.1.2).
         if let Some(grant_id) = state.ephemeral.get(&spent_code_key(code)).await? {
             grants::revoke_grant(&state.db, &grant_id).await?;
             tracing::warn!(grant.id = %grant_id, "authorization code reused: grant revoked");
         }
-        return Err(OAuthError::invalid_grant("Code d'autorisation invalide, expiré ou déjà utilisé."));
+        return Err(OAuthError::invalid_grant(
+            "Code d'autorisation invalide, expiré ou déjà utilisé.",
+        ));
     };
-    let data: CodeData = serde_json::from_str(&raw).map_err(|e| OAuthError::internal("code decoding", &e))?;
-    state.ephemeral.put(&spent_code_key(code), &data.grant.id, SPENT_CODE_MEMORY).await?;
+    let data: CodeData =
+        serde_json::from_str(&raw).map_err(|e| OAuthError::internal("code decoding", &e))?;
+    state
+        .ephemeral
+        .put(&spent_code_key(code), &data.grant.id, SPENT_CODE_MEMORY)
+        .await?;
     if data.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant("Ce code a été délivré à un autre client."));
+        return Err(OAuthError::invalid_grant(
+            "Ce code a été délivré à un autre client.",
+        ));
     }
     if form.get("redirect_uri") != Some(&data.redirect_uri) {
-        return Err(OAuthError::invalid_grant("redirect_uri ne correspond pas à celle de la demande d'autorisation."));
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri ne correspond pas à celle de la demande d'autorisation.",
+        ));
     }
     match (&data.code_challenge, form.get("code_verifier")) {
         (Some(challenge), Some(verifier)) => {
             let valid_verifier = (43..=128).contains(&verifier.len())
-                && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-            if !valid_verifier || !secrets::constant_time_eq(secrets::pkce_s256(verifier).as_bytes(), challenge.as_bytes()) {
-                return Err(OAuthError::invalid_grant("code_verifier ne correspond pas au code_challenge."));
+                && verifier
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+            if !valid_verifier
+                || !secrets::constant_time_eq(
+                    secrets::pkce_s256(verifier).as_bytes(),
+                    challenge.as_bytes(),
+                )
+            {
+                return Err(OAuthError::invalid_grant(
+                    "code_verifier ne correspond pas au code_challenge.",
+                ));
             }
         }
         (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier manquant.")),
-        (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier sans code_challenge dans la demande.")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier sans code_challenge dans la demande.",
+            ));
+        }
         (None, None) => {}
     }
     grants::insert_grant(&state.db, &data.grant).await?;
     tokens::issue(state, client, &data.grant, data.nonce.as_deref()).await
 }
 
-async fn refresh_token(state: &AppState, client: &Client, form: &HashMap<String, String>) -> Result<TokenResponse, OAuthError> {
-    let token = form.get("refresh_token").filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::invalid_request("Le paramètre refresh_token est obligatoire."))?;
-    let invalid = || OAuthError::invalid_grant("Jeton de rafraîchissement invalide, expiré ou révoqué.");
-    let stored = grants::refresh_token(&state.db, token).await?.ok_or_else(invalid)?;
-    let grant = grants::live_grant(&state.db, &stored.grant_id).await?.ok_or_else(invalid)?;
+async fn refresh_token(
+    state: &AppState,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<TokenResponse, OAuthError> {
+    let token = form
+        .get("refresh_token")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            OAuthError::invalid_request("Le paramètre refresh_token est obligatoire.")
+        })?;
+    let invalid =
+        || OAuthError::invalid_grant("Jeton de rafraîchissement invalide, expiré ou révoqué.");
+    let stored = grants::refresh_token(&state.db, token)
+        .await?
+        .ok_or_else(invalid)?;
+    let grant = grants::live_grant(&state.db, &stored.grant_id)
+        .await?
+        .ok_or_else(invalid)?;
     if grant.client_id != client.client_id {
         return Err(invalid());
     }
@@ -125,26 +192,59 @@ async fn refresh_token(state: &AppState, client: &Client, form: &HashMap<String,
             let held: Vec<&str> = grant.scope.split(' ').collect();
             let narrowed: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
             if narrowed.iter().any(|s| !held.contains(s)) {
-                return Err(OAuthError::invalid_scope("Le scope demandé dépasse celui de l'autorisation initiale."));
+                return Err(OAuthError::invalid_scope(
+                    "Le scope demandé dépasse celui de l'autorisation initiale.",
+                ));
             }
-            Grant { scope: narrowed.join(" "), ..grant }
+            Grant {
+                scope: narrowed.join(" "),
+                ..grant
+            }
         }
     };
     tokens::issue(state, client, &grant, None).await
 }
 
-async fn client_credentials(state: &AppState, client: &Client, form: &HashMap<String, String>) -> Result<TokenResponse, OAuthError> {
+async fn client_credentials(
+    state: &AppState,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<TokenResponse, OAuthError> {
     if client.is_public() {
-        return Err(OAuthError::unauthorized_client("Un client public ne peut pas utiliser client_credentials."));
+        return Err(OAuthError::unauthorized_client(
+            "Un client public ne peut pas utiliser client_credentials.",
+        ));
     }
-    let requested: Vec<&str> = form.get("scope").map(|s| s.split(' ').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let requested: Vec<&str> = form
+        .get("scope")
+        .map(|s| s.split(' ').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
     // Service scopes only: user scopes mean nothing without a user.
-    let service_scopes: Vec<&str> = client.scopes.iter().map(String::as_str).filter(|s| !super::SUPPORTED_SCOPES.contains(s)).collect();
-    let scope: Vec<&str> = if requested.is_empty() { service_scopes.clone() } else { requested };
+    let service_scopes: Vec<&str> = client
+        .scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !super::SUPPORTED_SCOPES.contains(s))
+        .collect();
+    let scope: Vec<&str> = if requested.is_empty() {
+        service_scopes.clone()
+    } else {
+        requested
+    };
     if let Some(bad) = scope.iter().find(|s| !service_scopes.contains(s)) {
-        return Err(OAuthError::invalid_scope(format!("Scope « {bad} » non autorisé pour ce client.")));
+        return Err(OAuthError::invalid_scope(format!(
+            "Scope « {bad} » non autorisé pour ce client."
+        )));
     }
     let scope = scope.join(" ");
-    let (access_token, expires_in) = tokens::access_token(state, client, &client.client_id, &scope, None).await?;
-    Ok(TokenResponse { access_token, token_type: "Bearer", expires_in, scope, id_token: None, refresh_token: None })
+    let (access_token, expires_in) =
+        tokens::access_token(state, client, &client.client_id, &scope, None).await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        scope,
+        id_token: None,
+        refresh_token: None,
+    })
 }

@@ -3,7 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{claims::{self, ClaimsRequest}, clients::Client, grants::{self, Grant}};
+use super::{
+    claims::{self, ClaimsRequest},
+    clients::Client,
+    grants::{self, Grant},
+};
 use crate::{
     AppState,
     accounts::store::{self as users, User},
@@ -56,7 +60,10 @@ pub struct AccessClaims {
     pub auth_time: Option<i64>,
 }
 
-fn signer(state: &AppState, alg: SigningAlg) -> Result<std::sync::Arc<crate::keys::keyset::SigningKey>, OAuthError> {
+fn signer(
+    state: &AppState,
+    alg: SigningAlg,
+) -> Result<std::sync::Arc<crate::keys::keyset::SigningKey>, OAuthError> {
     state
         .keys
         .current()
@@ -65,7 +72,13 @@ fn signer(state: &AppState, alg: SigningAlg) -> Result<std::sync::Arc<crate::key
 }
 
 /// Signs and records an access token.
-pub async fn access_token(state: &AppState, client: &Client, sub: &str, scope: &str, grant: Option<&Grant>) -> Result<(String, u64), OAuthError> {
+pub async fn access_token(
+    state: &AppState,
+    client: &Client,
+    sub: &str,
+    scope: &str,
+    grant: Option<&Grant>,
+) -> Result<(String, u64), OAuthError> {
     let ttl = state.config.tokens.access_token_ttl_seconds;
     let iat = now();
     let claims = AccessClaims {
@@ -80,19 +93,36 @@ pub async fn access_token(state: &AppState, client: &Client, sub: &str, scope: &
         auth_time: grant.map(|g| g.auth_time),
     };
     let token = signer(state, client.id_token_alg)?.sign("at+jwt", &claims);
-    grants::record_access_token(&state.db, &claims.jti, grant.map(|g| g.id.as_str()), &client.client_id, claims.exp).await?;
+    grants::record_access_token(
+        &state.db,
+        &claims.jti,
+        grant.map(|g| g.id.as_str()),
+        &client.client_id,
+        claims.exp,
+    )
+    .await?;
     Ok((token, ttl))
 }
 
 /// Signs an ID token for `grant`.
-pub fn id_token(state: &AppState, client: &Client, grant: &Grant, user: &User, nonce: Option<&str>, access_token: &str) -> Result<String, OAuthError> {
+pub fn id_token(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    user: &User,
+    nonce: Option<&str>,
+    access_token: &str,
+) -> Result<String, OAuthError> {
     let iat = now();
     let mut body = Map::new();
     body.insert("iss".into(), json!(state.config.issuer));
     body.insert("sub".into(), json!(user.id));
     body.insert("aud".into(), json!(client.client_id));
     body.insert("azp".into(), json!(client.client_id));
-    body.insert("exp".into(), json!(iat + state.config.tokens.id_token_ttl_seconds as i64));
+    body.insert(
+        "exp".into(),
+        json!(iat + state.config.tokens.id_token_ttl_seconds as i64),
+    );
     body.insert("iat".into(), json!(iat));
     body.insert("auth_time".into(), json!(grant.auth_time));
     if let Some(nonce) = nonce {
@@ -104,7 +134,11 @@ pub fn id_token(state: &AppState, client: &Client, grant: &Grant, user: &User, n
     body.insert("at_hash".into(), json!(secrets::half_hash(access_token)));
     // User claims go to userinfo; the ID token carries only those the `claims` parameter asks
     // for there (Core §5.4, §5.5).
-    if let Some(requested) = grant.claims.as_deref().and_then(|c| ClaimsRequest::parse(c).ok()) {
+    if let Some(requested) = grant
+        .claims
+        .as_deref()
+        .and_then(|c| ClaimsRequest::parse(c).ok())
+    {
         for (k, v) in claims::user_claims(user, std::iter::empty(), &requested.id_token) {
             body.insert(k, v);
         }
@@ -113,19 +147,43 @@ pub fn id_token(state: &AppState, client: &Client, grant: &Grant, user: &User, n
 }
 
 /// Issues access, ID and (if the client may refresh) refresh tokens under `grant`.
-pub async fn issue(state: &AppState, client: &Client, grant: &Grant, nonce: Option<&str>) -> Result<TokenResponse, OAuthError> {
+pub async fn issue(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    nonce: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
     let user = users::user_by_id(&state.db, &grant.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("Le compte n'existe plus."))?;
-    let (access_token, expires_in) = access_token(state, client, &user.id, &grant.scope, Some(grant)).await?;
+    let (access_token, expires_in) =
+        access_token(state, client, &user.id, &grant.scope, Some(grant)).await?;
     let has_openid = grant.scope.split(' ').any(|s| s == "openid");
-    let id_token = if has_openid { Some(id_token(state, client, grant, &user, nonce, &access_token)?) } else { None };
-    let refresh_token = if client.allows_grant("refresh_token") {
-        Some(grants::issue_refresh_token(&state.db, &grant.id, state.config.tokens.refresh_token_ttl_seconds).await?)
+    let id_token = if has_openid {
+        Some(id_token(state, client, grant, &user, nonce, &access_token)?)
     } else {
         None
     };
-    Ok(TokenResponse { access_token, token_type: "Bearer", expires_in, scope: grant.scope.clone(), id_token, refresh_token })
+    let refresh_token = if client.allows_grant("refresh_token") {
+        Some(
+            grants::issue_refresh_token(
+                &state.db,
+                &grant.id,
+                state.config.tokens.refresh_token_ttl_seconds,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        scope: grant.scope.clone(),
+        id_token,
+        refresh_token,
+    })
 }
 
 /// Why an access token is not accepted.
@@ -144,7 +202,10 @@ pub enum AccessTokenError {
 
 /// Verifies an access token: our signature with a published key, `typ` `at+jwt`, issuer,
 /// expiry, then that it was not revoked.
-pub async fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, AccessTokenError> {
+pub async fn verify_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<AccessClaims, AccessTokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| AccessTokenError::Invalid)?;
     if header.typ.as_deref() != Some("at+jwt") {
         return Err(AccessTokenError::Invalid);

@@ -19,13 +19,22 @@ use crate::{AppState, accounts::store as users, error::OAuthError};
 
 /// The bearer token of a request: the `Authorization` header, or `access_token` in a
 /// form body (RFC 6750 §2.2); never both.
-pub fn bearer(headers: &HeaderMap, form: Option<&HashMap<String, String>>) -> Result<String, OAuthError> {
+pub fn bearer(
+    headers: &HeaderMap,
+    form: Option<&HashMap<String, String>>,
+) -> Result<String, OAuthError> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(|t| t.trim().to_owned());
-    let from_form = form.and_then(|f| f.get("access_token")).filter(|t| !t.is_empty()).cloned();
+    let from_form = form
+        .and_then(|f| f.get("access_token"))
+        .filter(|t| !t.is_empty())
+        .cloned();
     match (from_header, from_form) {
         (Some(_), Some(_)) => Err(OAuthError::invalid_request("Jeton présenté deux fois.")),
         (Some(t), None) | (None, Some(t)) => Ok(t),
@@ -44,36 +53,62 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response 
 }
 
 /// `POST /userinfo`.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
-    let form = if body.is_empty() { None } else { super::token::parse_form(&body).ok() };
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    let form = if body.is_empty() {
+        None
+    } else {
+        super::token::parse_form(&body).ok()
+    };
     respond(&state, &headers, form.as_ref()).await
 }
 
-async fn respond(state: &AppState, headers: &HeaderMap, form: Option<&HashMap<String, String>>) -> Response {
+async fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Option<&HashMap<String, String>>,
+) -> Response {
     match userinfo(state, headers, form).await {
         Ok(body) => {
             let mut response = Json(body).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(e) => e.into_response(),
     }
 }
 
-async fn userinfo(state: &AppState, headers: &HeaderMap, form: Option<&HashMap<String, String>>) -> Result<Value, OAuthError> {
+async fn userinfo(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Option<&HashMap<String, String>>,
+) -> Result<Value, OAuthError> {
     let token = bearer(headers, form)?;
-    let claims = tokens::verify_access_token(state, &token).await.map_err(|e| match e {
-        AccessTokenError::Db(e) => OAuthError::from(e),
-        other => OAuthError::invalid_token(other.to_string()),
-    })?;
+    let claims = tokens::verify_access_token(state, &token)
+        .await
+        .map_err(|e| match e {
+            AccessTokenError::Db(e) => OAuthError::from(e),
+            other => OAuthError::invalid_token(other.to_string()),
+        })?;
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
     if !scopes.contains(&"openid") {
-        return Err(OAuthError::insufficient_scope("Ce jeton ne donne pas accès à userinfo (scope openid requis)."));
+        return Err(OAuthError::insufficient_scope(
+            "Ce jeton ne donne pas accès à userinfo (scope openid requis).",
+        ));
     }
-    let user = users::user_by_id(&state.db, &claims.sub).await?.ok_or_else(|| OAuthError::invalid_token("Le compte n'existe plus."))?;
+    let user = users::user_by_id(&state.db, &claims.sub)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("Le compte n'existe plus."))?;
     // Claims asked for through the `claims` parameter of the authorization request.
     let requested = match grant_claims(state, &claims.jti).await? {
-        Some(raw) => ClaimsRequest::parse(&raw).map(|c| c.userinfo).unwrap_or_default(),
+        Some(raw) => ClaimsRequest::parse(&raw)
+            .map(|c| c.userinfo)
+            .unwrap_or_default(),
         None => Vec::new(),
     };
     let mut body = claims::user_claims(&user, scopes.iter().copied(), &requested);

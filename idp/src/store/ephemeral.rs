@@ -23,8 +23,8 @@ pub struct EphemeralError(#[from] redis::RedisError);
 pub enum Ephemeral {
     /// In this process: lost on restart, invisible to other nodes.
     Memory(Arc<MemoryStore>),
-    /// Redis, shared by every node.
-    Redis(ConnectionManager),
+    /// Redis, shared by every node; every key starts with the prefix.
+    Redis(ConnectionManager, Arc<str>),
 }
 
 /// The in-process implementation.
@@ -67,12 +67,13 @@ impl Ephemeral {
         Self::Memory(Arc::new(MemoryStore::default()))
     }
 
-    /// Connects to Redis and checks it answers.
-    pub async fn redis(url: &str) -> Result<Self, EphemeralError> {
+    /// Connects to Redis and checks it answers. `prefix` starts every key, so that several
+    /// deployments (or test runs) can share one Redis.
+    pub async fn redis(url: &str, prefix: &str) -> Result<Self, EphemeralError> {
         let client = redis::Client::open(url)?;
         let mut manager = ConnectionManager::new(client).await?;
         let _: String = redis::cmd("PING").query_async(&mut manager).await?;
-        Ok(Self::Redis(manager))
+        Ok(Self::Redis(manager, prefix.into()))
     }
 
     /// Stores `value` under `key` for `ttl`, replacing any previous value.
@@ -82,8 +83,11 @@ impl Ephemeral {
                 m.with(|map, now| map.insert(key.to_owned(), (value.to_owned(), now + ttl)));
                 Ok(())
             }
-            Self::Redis(r) => {
-                let _: () = r.clone().set_ex(key, value, ttl.as_secs().max(1)).await?;
+            Self::Redis(r, p) => {
+                let _: () = r
+                    .clone()
+                    .set_ex(format!("{p}{key}"), value, ttl.as_secs().max(1))
+                    .await?;
                 Ok(())
             }
         }
@@ -105,9 +109,9 @@ impl Ephemeral {
                     true
                 }
             })),
-            Self::Redis(r) => {
+            Self::Redis(r, p) => {
                 let stored: Option<String> = redis::cmd("SET")
-                    .arg(key)
+                    .arg(format!("{p}{key}"))
                     .arg(value)
                     .arg("NX")
                     .arg("PX")
@@ -123,7 +127,7 @@ impl Ephemeral {
     pub async fn get(&self, key: &str) -> Result<Option<String>, EphemeralError> {
         match self {
             Self::Memory(m) => Ok(m.with(|map, now| live(map, key, now).map(|(v, _)| v.clone()))),
-            Self::Redis(r) => Ok(r.clone().get(key).await?),
+            Self::Redis(r, p) => Ok(r.clone().get(format!("{p}{key}")).await?),
         }
     }
 
@@ -136,7 +140,7 @@ impl Ephemeral {
                 map.remove(key);
                 value
             })),
-            Self::Redis(r) => Ok(r.clone().get_del(key).await?),
+            Self::Redis(r, p) => Ok(r.clone().get_del(format!("{p}{key}")).await?),
         }
     }
 
@@ -147,8 +151,8 @@ impl Ephemeral {
                 m.with(|map, _| map.remove(key));
                 Ok(())
             }
-            Self::Redis(r) => {
-                let _: () = r.clone().del(key).await?;
+            Self::Redis(r, p) => {
+                let _: () = r.clone().del(format!("{p}{key}")).await?;
                 Ok(())
             }
         }
@@ -156,7 +160,11 @@ impl Ephemeral {
 
     /// Adds one to the counter under `key`, which starts a `window` on its first hit, and
     /// returns the new count and the time left in the window.
-    pub async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration), EphemeralError> {
+    pub async fn hit(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<(u64, Duration), EphemeralError> {
         match self {
             Self::Memory(m) => Ok(m.with(|map, now| {
                 let entry = match live(map, key, now) {
@@ -170,18 +178,19 @@ impl Ephemeral {
                 entry.0 = count.to_string();
                 (count, entry.1.saturating_duration_since(now))
             })),
-            Self::Redis(r) => {
+            Self::Redis(r, p) => {
+                let key = format!("{p}{key}");
                 let (count, ttl_ms): (u64, i64) = redis::pipe()
                     .atomic()
                     .cmd("SET")
-                    .arg(key)
+                    .arg(&key)
                     .arg(0)
                     .arg("NX")
                     .arg("PX")
                     .arg(window.as_millis().max(1) as u64)
                     .ignore()
-                    .incr(key, 1)
-                    .pttl(key)
+                    .incr(&key, 1)
+                    .pttl(&key)
                     .query_async(&mut r.clone())
                     .await?;
                 Ok((count, Duration::from_millis(ttl_ms.max(0) as u64)))
@@ -193,7 +202,7 @@ impl Ephemeral {
     pub async fn ping(&self) -> Result<(), EphemeralError> {
         match self {
             Self::Memory(_) => Ok(()),
-            Self::Redis(r) => {
+            Self::Redis(r, _) => {
                 let _: String = redis::cmd("PING").query_async(&mut r.clone()).await?;
                 Ok(())
             }
@@ -202,7 +211,7 @@ impl Ephemeral {
 
     /// `true` when entries are visible to every node.
     pub fn is_shared(&self) -> bool {
-        matches!(self, Self::Redis(_))
+        matches!(self, Self::Redis(..))
     }
 }
 
@@ -224,8 +233,18 @@ mod tests {
         store.put("k", "v", Duration::from_millis(1)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(store.get("k").await.unwrap(), None);
-        assert!(store.put_if_absent("k", "w", Duration::from_secs(5)).await.unwrap());
-        assert!(!store.put_if_absent("k", "x", Duration::from_secs(5)).await.unwrap());
+        assert!(
+            store
+                .put_if_absent("k", "w", Duration::from_secs(5))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .put_if_absent("k", "x", Duration::from_secs(5))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]

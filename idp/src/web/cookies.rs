@@ -10,7 +10,11 @@ pub const CSRF: &str = "idp_csrf";
 
 /// The cookie's name on the wire.
 pub fn wire_name(name: &str, secure: bool) -> String {
-    if secure { format!("__Host-{name}") } else { name.to_owned() }
+    if secure {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
 }
 
 /// The value of cookie `name` in the request, if present.
@@ -28,7 +32,10 @@ pub fn get(headers: &HeaderMap, name: &str, secure: bool) -> Option<String> {
 
 /// A `Set-Cookie` value; `max_age` `None` is a session cookie, `Some(0)` deletes it.
 pub fn set(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> HeaderValue {
-    let mut cookie = format!("{}={value}; Path=/; HttpOnly; SameSite=Lax", wire_name(name, secure));
+    let mut cookie = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax",
+        wire_name(name, secure)
+    );
     if secure {
         cookie.push_str("; Secure");
     }

@@ -18,7 +18,10 @@ pub struct CsrfToken {
 /// Reads the browser's token or makes one.
 pub fn token(headers: &HeaderMap, secure: bool) -> CsrfToken {
     match cookies::get(headers, cookies::CSRF, secure).filter(|v| v.len() == 43) {
-        Some(value) => CsrfToken { value, set_cookie: None },
+        Some(value) => CsrfToken {
+            value,
+            set_cookie: None,
+        },
         None => {
             let value = secrets::random_token(32);
             let set_cookie = Some(cookies::set(cookies::CSRF, &value, secure, None));

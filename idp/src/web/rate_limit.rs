@@ -25,7 +25,11 @@ pub async fn hit(
 ) -> Result<Result<(), LimitReached>, EphemeralError> {
     let key = format!("rl:{bucket}:{}", secrets::hash(subject));
     let (count, left) = store.hit(&key, window).await?;
-    Ok(if count > max { Err(LimitReached { retry_after: left }) } else { Ok(()) })
+    Ok(if count > max {
+        Err(LimitReached { retry_after: left })
+    } else {
+        Ok(())
+    })
 }
 
 /// "3 minutes", "45 secondes": a wait time for a French message.
