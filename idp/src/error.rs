@@ -179,14 +179,11 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_scope", d)
     }
 
-    /// `invalid_token` on a resource (RFC 6750): 401 with a Bearer challenge.
+    /// `invalid_token` on a resource (RFC 6750): 401 with a Bearer challenge. The French
+    /// description stays in the body: RFC 6750 §3 allows only printable ASCII in the header.
     pub fn invalid_token(d: impl Into<String>) -> Self {
-        let d = d.into();
         Self {
-            www_authenticate: Some(format!(
-                "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                d.replace('"', "'")
-            )),
+            www_authenticate: Some("Bearer error=\"invalid_token\"".into()),
             ..Self::new(StatusCode::UNAUTHORIZED, "invalid_token", d)
         }
     }

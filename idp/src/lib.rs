@@ -91,7 +91,8 @@ impl AppState {
             ephemeral.delete("lease:key-bootstrap").await?;
         } else {
             for _ in 0..60 {
-                if rotation::list(&db, now)
+                // Read the clock at each look: keys made after our start are active by now.
+                if rotation::list(&db, store::now())
                     .await?
                     .iter()
                     .filter(|k| k.state == rotation::KeyState::Active)

@@ -19,12 +19,20 @@ use axum::{
     routing::get,
 };
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, TokenResponse,
     core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims},
 };
 
-type Client = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
 
 /// One browser's state on the relying party.
 #[derive(Default, Clone)]
@@ -64,7 +72,10 @@ fn page(title: &str, body: &str) -> Html<String> {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 async fn home(State(rp): State<Rp>, headers: HeaderMap) -> Response {
@@ -95,7 +106,11 @@ async fn login(State(rp): State<Rp>, headers: HeaderMap) -> Response {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = rp
         .client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
         .add_scope(Scope::new("email".into()))
         .add_scope(Scope::new("profile".into()))
         .add_scope(Scope::new("organization".into()))
@@ -103,42 +118,75 @@ async fn login(State(rp): State<Rp>, headers: HeaderMap) -> Response {
         .url();
     let id = session_id(&headers).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     if let Ok(mut sessions) = rp.sessions.lock() {
-        sessions.entry(id.clone()).or_default().pending =
-            Some((state.secret().clone(), nonce.secret().clone(), verifier.secret().clone()));
+        sessions.entry(id.clone()).or_default().pending = Some((
+            state.secret().clone(),
+            nonce.secret().clone(),
+            verifier.secret().clone(),
+        ));
     }
     let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
     ([(header::SET_COOKIE, cookie)], Redirect::to(url.as_str())).into_response()
 }
 
 fn error_page(message: &str) -> Response {
-    page("Erreur", &format!("<h1>Connexion impossible</h1><p>{}</p><p><a href=\"/\">Retour à l'accueil</a></p>", escape(message)))
-        .into_response()
+    page(
+        "Erreur",
+        &format!(
+            "<h1>Connexion impossible</h1><p>{}</p><p><a href=\"/\">Retour à l'accueil</a></p>",
+            escape(message)
+        ),
+    )
+    .into_response()
 }
 
-async fn callback(State(rp): State<Rp>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
-    let Some(id) = session_id(&headers) else { return error_page("Session expirée : veuillez recommencer.") };
-    let pending = rp.sessions.lock().ok().and_then(|mut s| s.get_mut(&id).and_then(|s| s.pending.take()));
-    let Some((state, nonce, verifier)) = pending else { return error_page("Session expirée : veuillez recommencer.") };
+async fn callback(
+    State(rp): State<Rp>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(id) = session_id(&headers) else {
+        return error_page("Session expirée : veuillez recommencer.");
+    };
+    let pending = rp
+        .sessions
+        .lock()
+        .ok()
+        .and_then(|mut s| s.get_mut(&id).and_then(|s| s.pending.take()));
+    let Some((state, nonce, verifier)) = pending else {
+        return error_page("Session expirée : veuillez recommencer.");
+    };
     if let Some(error) = q.get("error") {
         return error_page(&format!("EFP Connect a répondu : {error}."));
     }
     if q.get("state") != Some(&state) {
         return error_page("Réponse inattendue (state) : veuillez recommencer.");
     }
-    let Some(code) = q.get("code") else { return error_page("Réponse sans code d'autorisation.") };
-    let request = match rp.client.exchange_code(AuthorizationCode::new(code.clone())) {
+    let Some(code) = q.get("code") else {
+        return error_page("Réponse sans code d'autorisation.");
+    };
+    let request = match rp
+        .client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+    {
         Ok(r) => r,
         Err(e) => return error_page(&e.to_string()),
     };
-    let token = match request.set_pkce_verifier(PkceCodeVerifier::new(verifier)).request_async(&rp.http).await {
+    let token = match request
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier))
+        .request_async(&rp.http)
+        .await
+    {
         Ok(t) => t,
         Err(e) => return error_page(&format!("Échange du code refusé : {e}")),
     };
-    let Some(id_token) = token.id_token() else { return error_page("Pas de jeton d'identité.") };
+    let Some(id_token) = token.id_token() else {
+        return error_page("Pas de jeton d'identité.");
+    };
     if let Err(e) = id_token.claims(&rp.client.id_token_verifier(), &Nonce::new(nonce)) {
         return error_page(&format!("Jeton d'identité invalide : {e}"));
     }
-    let userinfo: CoreUserInfoClaims = match rp.client.user_info(token.access_token().clone(), None) {
+    let userinfo: CoreUserInfoClaims = match rp.client.user_info(token.access_token().clone(), None)
+    {
         Ok(r) => match r.request_async(&rp.http).await {
             Ok(u) => u,
             Err(e) => return error_page(&format!("userinfo : {e}")),
@@ -146,8 +194,22 @@ async fn callback(State(rp): State<Rp>, headers: HeaderMap, Query(q): Query<Hash
         Err(e) => return error_page(&e.to_string()),
     };
     // Extra claims (job, siret…) are kept as the provider sent them.
-    let raw: serde_json::Value = match rp.http.get(rp.client.user_info_url().map(|u| u.url().to_string()).unwrap_or_default()).bearer_auth(token.access_token().secret()).send().await {
-        Ok(r) => r.json().await.unwrap_or_else(|_| serde_json::to_value(&userinfo).unwrap_or_default()),
+    let raw: serde_json::Value = match rp
+        .http
+        .get(
+            rp.client
+                .user_info_url()
+                .map(|u| u.url().to_string())
+                .unwrap_or_default(),
+        )
+        .bearer_auth(token.access_token().secret())
+        .send()
+        .await
+    {
+        Ok(r) => r
+            .json()
+            .await
+            .unwrap_or_else(|_| serde_json::to_value(&userinfo).unwrap_or_default()),
         Err(_) => serde_json::to_value(&userinfo).unwrap_or_default(),
     };
     if let Ok(mut sessions) = rp.sessions.lock() {
@@ -160,7 +222,9 @@ async fn callback(State(rp): State<Rp>, headers: HeaderMap, Query(q): Query<Hash
 
 async fn logout(State(rp): State<Rp>, headers: HeaderMap) -> Response {
     let session = session_id(&headers).and_then(|id| rp.sessions.lock().ok()?.remove(&id));
-    let (Some(end_session), Some(id_token)) = (rp.end_session.clone(), session.and_then(|s| s.id_token)) else {
+    let (Some(end_session), Some(id_token)) =
+        (rp.end_session.clone(), session.and_then(|s| s.id_token))
+    else {
         return Redirect::to("/").into_response();
     };
     let mut url = match reqwest::Url::parse(&end_session) {
@@ -181,15 +245,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = var("RP_BASE_URL", "http://localhost:8081");
     let secret = std::env::var("RP_CLIENT_SECRET").map_err(|_| "RP_CLIENT_SECRET manquant")?;
     // The relying party must not follow redirects from the provider's endpoints (SSRF).
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(issuer)?, &http).await?;
-    let discovery: serde_json::Value = http.get(format!("{}/.well-known/openid-configuration", metadata.issuer().as_str())).send().await?.json().await?;
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(var("RP_CLIENT_ID", "ceres-demo")), Some(ClientSecret::new(secret)))
-        .set_redirect_uri(RedirectUrl::new(format!("{base}/callback"))?);
+    let discovery: serde_json::Value = http
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            metadata.issuer().as_str()
+        ))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(var("RP_CLIENT_ID", "ceres-demo")),
+        Some(ClientSecret::new(secret)),
+    )
+    .set_redirect_uri(RedirectUrl::new(format!("{base}/callback"))?);
     let rp = Rp {
         client,
         http,
-        end_session: discovery["end_session_endpoint"].as_str().map(str::to_owned),
+        end_session: discovery["end_session_endpoint"]
+            .as_str()
+            .map(str::to_owned),
         base: base.clone(),
         sessions: Arc::default(),
     };

@@ -167,12 +167,14 @@ pub struct TestClient {
 }
 
 fn test_config(storage: &Storage, backend: &Backend, issuer: &str, listen: SocketAddr) -> Config {
-    let mut config = Config::default();
-    config.issuer = issuer.to_owned();
-    config.listen = listen;
-    config.database_url = storage.database_url.clone();
-    config.redis_url = backend.redis.clone();
-    config.redis_key_prefix = storage.redis_prefix.clone();
+    let mut config = Config {
+        issuer: issuer.to_owned(),
+        listen,
+        database_url: storage.database_url.clone(),
+        redis_url: backend.redis.clone(),
+        redis_key_prefix: storage.redis_prefix.clone(),
+        ..Config::default()
+    };
     config.keys.kek = Some(storage.kek.clone());
     config.keys.dir = storage.dir.path().join("keys");
     config.keys.refresh_interval_seconds = 1;
@@ -503,6 +505,10 @@ impl Browser {
             )
             .await;
         let next = location(&response).expect("consent redirects");
+        // Allowing resumes the request at once: the answer may already be the client's URI.
+        if !self.absolute(&next).starts_with(&self.base) {
+            return next;
+        }
         let (response, _) = self.follow(&next).await;
         location(&response).expect("back to the client")
     }

@@ -116,7 +116,12 @@ fn kid_of(jwt: &str) -> String {
 }
 
 async fn served_jwks(app: &TestApp) -> Value {
-    let response = app.http().get(app.url("/jwks")).send().await.expect("GET /jwks");
+    let response = app
+        .http()
+        .get(app.url("/jwks"))
+        .send()
+        .await
+        .expect("GET /jwks");
     assert_eq!(response.status(), 200);
     response.json().await.expect("JWKS JSON")
 }
@@ -222,14 +227,26 @@ async fn a_rotated_key_is_published_before_it_signs_then_signs_while_the_old_one
         .expect("RS256 signer")
         .sign("JWT", &probe_claims(&app));
 
-    let new = rotate(db, &app.state.kek, &policy(0), SigningAlg::RS256, t0, "test")
-        .await
-        .expect("rotation starts");
+    let new = rotate(
+        db,
+        &app.state.kek,
+        &policy(0),
+        SigningAlg::RS256,
+        t0,
+        "test",
+    )
+    .await
+    .expect("rotation starts");
     assert_eq!(new.activates_at, t0 + PREPUBLICATION);
 
     // Pre-publication: the new key is in the JWKS, the old one still signs.
     for at in [t0, t0 + PREPUBLICATION - 1] {
-        assert_eq!(state_at(db, &new.kid, at).await, KeyState::Pending, "at t0+{}", at - t0);
+        assert_eq!(
+            state_at(db, &new.kid, at).await,
+            KeyState::Pending,
+            "at t0+{}",
+            at - t0
+        );
         assert_eq!(state_at(db, &old, at).await, KeyState::Active);
         let (kids, signer) = loaded(&app, at, SigningAlg::RS256).await;
         assert!(kids.contains(&new.kid) && kids.contains(&old), "{kids:?}");
@@ -240,7 +257,12 @@ async fn a_rotated_key_is_published_before_it_signs_then_signs_while_the_old_one
     // it signed still verify.
     let switch = new.activates_at;
     for at in [switch, switch + RETENTION - 1] {
-        assert_eq!(state_at(db, &new.kid, at).await, KeyState::Active, "at switch+{}", at - switch);
+        assert_eq!(
+            state_at(db, &new.kid, at).await,
+            KeyState::Active,
+            "at switch+{}",
+            at - switch
+        );
         assert_eq!(state_at(db, &old, at).await, KeyState::Retiring);
         let (kids, signer) = loaded(&app, at, SigningAlg::RS256).await;
         assert!(kids.contains(&new.kid) && kids.contains(&old), "{kids:?}");
@@ -309,9 +331,16 @@ async fn retiring_a_signer_hands_over_to_its_pending_successor_at_once() {
     let db = &app.state.db;
     let t0 = real_now() + 10;
     let old = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
-    let new = rotate(db, &app.state.kek, &policy(0), SigningAlg::RS256, t0, "test")
-        .await
-        .expect("rotation starts");
+    let new = rotate(
+        db,
+        &app.state.kek,
+        &policy(0),
+        SigningAlg::RS256,
+        t0,
+        "test",
+    )
+    .await
+    .expect("rotation starts");
 
     let t1 = t0 + 10;
     retire(db, &policy(0), &old, t1, "test")
@@ -371,9 +400,16 @@ async fn revoking_a_key_removes_it_at_once_and_makes_a_replacement_signer() {
             ..
         })
     ));
-    let pending = rotate(db, &app.state.kek, &policy(0), SigningAlg::ES256, t0, "test")
-        .await
-        .expect("rotation");
+    let pending = rotate(
+        db,
+        &app.state.kek,
+        &policy(0),
+        SigningAlg::ES256,
+        t0,
+        "test",
+    )
+    .await
+    .expect("rotation");
     let created = revoke(db, &app.state.kek, &policy(0), &pending.kid, t0, "test")
         .await
         .expect("revocation");
@@ -394,16 +430,26 @@ async fn revoking_the_signer_during_a_rotation_promotes_the_pending_key_at_once(
     let db = &app.state.db;
     let t0 = real_now() + 10;
     let old = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
-    let pending = rotate(db, &app.state.kek, &policy(0), SigningAlg::RS256, t0, "test")
-        .await
-        .expect("rotation");
+    let pending = rotate(
+        db,
+        &app.state.kek,
+        &policy(0),
+        SigningAlg::RS256,
+        t0,
+        "test",
+    )
+    .await
+    .expect("rotation");
     let count = keys_at(db, t0).await.len();
 
     let t1 = t0 + 5;
     let created = revoke(db, &app.state.kek, &policy(0), &old, t1, "test")
         .await
         .expect("revocation");
-    assert!(created.is_empty(), "the pending key takes over: {created:?}");
+    assert!(
+        created.is_empty(),
+        "the pending key takes over: {created:?}"
+    );
     assert_eq!(keys_at(db, t1).await.len(), count);
     assert_eq!(state_at(db, &pending.kid, t1).await, KeyState::Active);
     assert_eq!(
@@ -413,8 +459,75 @@ async fn revoking_the_signer_during_a_rotation_promotes_the_pending_key_at_once(
 }
 
 #[tokio::test]
+async fn withdrawing_a_pending_key_leaves_the_current_signer_signing() {
+    for withdraw in ["revoke", "retire"] {
+        let app = TestApp::spawn().await;
+        let db = &app.state.db;
+        let t0 = real_now() + 10;
+        let current = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
+        let pending = rotate(
+            db,
+            &app.state.kek,
+            &policy(0),
+            SigningAlg::RS256,
+            t0,
+            "test",
+        )
+        .await
+        .expect("rotation");
+
+        // The new key turns out to be unusable before it signs: it is withdrawn.
+        let t1 = t0 + 10;
+        match withdraw {
+            "revoke" => {
+                revoke(db, &app.state.kek, &policy(0), &pending.kid, t1, "test")
+                    .await
+                    .expect("revocation");
+            }
+            _ => retire(db, &policy(0), &pending.kid, t1, "test")
+                .await
+                .expect("retirement"),
+        }
+
+        // Past the time the withdrawn key would have taken over, RS256 still has a signer.
+        for at in [
+            t1,
+            pending.activates_at,
+            pending.activates_at + RETENTION + 1,
+        ] {
+            let (kids, signer) = loaded(&app, at, SigningAlg::RS256).await;
+            assert_eq!(
+                signer.as_deref(),
+                Some(current.as_str()),
+                "{withdraw}: signer at t0+{}",
+                at - t0
+            );
+            assert!(kids.contains(&current), "{withdraw}: {kids:?}");
+            assert_eq!(state_at(db, &current, at).await, KeyState::Active);
+        }
+        // And the next rotation works as usual.
+        let next = rotate(
+            db,
+            &app.state.kek,
+            &policy(0),
+            SigningAlg::RS256,
+            t1,
+            "test",
+        )
+        .await
+        .expect("a new rotation");
+        let switch = next.activates_at;
+        assert_eq!(
+            loaded(&app, switch, SigningAlg::RS256).await.1.as_deref(),
+            Some(next.kid.as_str())
+        );
+        assert_eq!(state_at(db, &current, switch).await, KeyState::Retiring);
+    }
+}
+
+#[tokio::test]
 async fn scheduled_rotation_rotates_only_keys_older_than_the_interval_and_not_while_one_is_pending()
- {
+{
     let app = TestApp::spawn().await;
     let db = &app.state.db;
     let kek = &app.state.kek;
@@ -516,7 +629,10 @@ async fn ensuring_signers_twice_creates_nothing_more() {
     let created = ensure_signers(db, &app.state.kek, &policy(0), t0)
         .await
         .expect("ensure");
-    assert!(created.is_empty(), "the provider made its keys at start: {created:?}");
+    assert!(
+        created.is_empty(),
+        "the provider made its keys at start: {created:?}"
+    );
     let keys = keys_at(db, t0).await;
     for alg in SigningAlg::ALL {
         only(db, alg, KeyState::Active, t0).await;
@@ -587,7 +703,10 @@ async fn a_running_provider_rotates_its_keys_without_breaking_tokens_and_a_revok
     assert!(signed_by_new, "new ID tokens carry the new kid: {latest}");
     let new_access_token = string(&latest, "access_token");
     assert_eq!(kid_of(&new_access_token), new_kid);
-    assert!(served_kids(&app).await.contains(&old_kid), "old key retiring, still published");
+    assert!(
+        served_kids(&app).await.contains(&old_kid),
+        "old key retiring, still published"
+    );
 
     // Tokens signed before the rotation still verify.
     assert_eq!(userinfo_status(&app, &old_access_token).await, 200);
@@ -774,7 +893,11 @@ async fn no_request_fails_while_the_keys_rotate() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     keys_cli(&app, KeysCommand::Rotate { alg: None }).await;
     let switched = eventually(Duration::from_secs(15), || async {
-        kids_seen.lock().expect("lock").iter().any(|k| *k != old_kid)
+        kids_seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|k| *k != old_kid)
     })
     .await;
     // Keep going a little after the switch, across a few key refreshes.
@@ -815,7 +938,11 @@ async fn private_keys_are_stored_encrypted() {
         let stored: Vec<u8> = row.try_get("private_key").expect("private_key");
 
         // The control: what the KEK opens is the PKCS#8 key, which the checks below recognise.
-        let plain = app.state.kek.open(&kid, &stored).expect("opens under the KEK");
+        let plain = app
+            .state
+            .kek
+            .open(&kid, &stored)
+            .expect("opens under the KEK");
         if alg == "RS256" {
             assert!(starts_like_pkcs8(&plain));
             assert!(aws_lc_rs::rsa::KeyPair::from_pkcs8(&plain).is_ok());
@@ -830,7 +957,10 @@ async fn private_keys_are_stored_encrypted() {
         }
 
         // What is stored is not.
-        assert!(!starts_like_pkcs8(&stored), "{alg} key {kid} stored in the clear");
+        assert!(
+            !starts_like_pkcs8(&stored),
+            "{alg} key {kid} stored in the clear"
+        );
         assert!(aws_lc_rs::rsa::KeyPair::from_pkcs8(&stored).is_err());
         assert!(
             aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
@@ -869,5 +999,8 @@ async fn a_provider_with_another_kek_refuses_to_start_on_the_same_database() {
     // Nothing was created or changed, and the running node still signs.
     let after = serde_json::to_value(keys_at(&app.state.db, real_now()).await).expect("json");
     assert_eq!(before, after);
-    app.state.reload_keys().await.expect("the right KEK still loads");
+    app.state
+        .reload_keys()
+        .await
+        .expect("the right KEK still loads");
 }

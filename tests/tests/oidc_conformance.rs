@@ -117,7 +117,10 @@ impl Done {
 
 /// The code of a successful authorization response, after checking `state` and `iss`.
 fn code_of(app: &TestApp, out: &str, state: &str) -> String {
-    assert!(out.starts_with(REDIRECT_URI), "not back to the client: {out}");
+    assert!(
+        out.starts_with(REDIRECT_URI),
+        "not back to the client: {out}"
+    );
     let q = query_of(out);
     assert!(!q.contains_key("error"), "authorization failed: {out}");
     assert_eq!(q.get("state").map(String::as_str), Some(state), "{out}");
@@ -229,7 +232,10 @@ async fn error_redirect(browser: &Browser, url: &str) -> HashMap<String, String>
 /// An error page: 400, HTML, and above all no `Location` (nobody is redirected).
 async fn assert_error_page(response: reqwest::Response) -> String {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(location(&response).is_none(), "an error page must not redirect");
+    assert!(
+        location(&response).is_none(),
+        "an error page must not redirect"
+    );
     let content_type = response.headers()[header::CONTENT_TYPE]
         .to_str()
         .expect("content type")
@@ -321,8 +327,8 @@ fn set_cookies(response: &reqwest::Response) -> Vec<String> {
 // Config OP: discovery and keys.
 // ---------------------------------------------------------------------------------------------
 
-/// oidcc-discovery-issuer-not-matching-config / Config OP: the issuer is exactly the one
-/// configured, and a strict relying party accepts the document.
+/// oidcc-discovery-endpoint-verification (Config OP), issuer: exactly the one configured,
+/// and a strict relying party accepts the document.
 #[tokio::test]
 async fn discovery_publishes_exactly_the_configured_issuer() {
     let app = TestApp::spawn().await;
@@ -347,8 +353,13 @@ async fn discovery_publishes_exactly_the_configured_issuer() {
         "revocation_endpoint",
         "introspection_endpoint",
     ] {
-        let url = doc[endpoint].as_str().unwrap_or_else(|| panic!("{endpoint}"));
-        assert!(url.starts_with(&format!("{}/", app.issuer)), "{endpoint}: {url}");
+        let url = doc[endpoint]
+            .as_str()
+            .unwrap_or_else(|| panic!("{endpoint}"));
+        assert!(
+            url.starts_with(&format!("{}/", app.issuer)),
+            "{endpoint}: {url}"
+        );
     }
 }
 
@@ -371,7 +382,10 @@ async fn the_discovery_document_matches_its_snapshot() {
     );
     let text = response.text().await.expect("body");
     let doc: Value = serde_json::from_str(&text.replace(&app.base, "http://issuer")).expect("JSON");
-    insta::assert_json_snapshot!("discovery_document", doc);
+    // Sorted, so the snapshot does not depend on serde_json's `preserve_order` feature.
+    insta::with_settings!({ sort_maps => true }, {
+        insta::assert_json_snapshot!("discovery_document", doc);
+    });
 }
 
 /// oidcc-discovery-endpoint-verification (Config OP): every endpoint the document names
@@ -398,7 +412,11 @@ async fn every_endpoint_named_by_discovery_answers() {
         .expect("GET");
     assert_error_page(r).await;
     // Token, revocation, introspection: an unauthenticated call is invalid_client.
-    for name in ["token_endpoint", "revocation_endpoint", "introspection_endpoint"] {
+    for name in [
+        "token_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
+    ] {
         let r = http
             .post(url(name))
             .form(&[("grant_type", "authorization_code"), ("token", "x")])
@@ -466,7 +484,10 @@ async fn every_published_key_has_kid_alg_and_use() {
         }
         algs.push(key["alg"].as_str().expect("alg").to_owned());
         for private in ["d", "p", "q", "dp", "dq", "qi"] {
-            assert!(key.get(private).is_none(), "private member {private} published");
+            assert!(
+                key.get(private).is_none(),
+                "private member {private} published"
+            );
         }
     }
     let unique: std::collections::HashSet<_> = kids.iter().collect();
@@ -514,10 +535,7 @@ async fn a_relying_party_completes_the_code_flow_and_verifies_everything() {
     let auth_time = done.int("auth_time");
     assert!(auth_time >= before && auth_time <= idp::store::now());
     // acr / amr: a password login.
-    assert_eq!(
-        claims.auth_context_ref().map(|a| a.as_str()),
-        Some("pwd")
-    );
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("pwd"));
     let amr: Vec<&str> = claims
         .auth_method_refs()
         .expect("amr")
@@ -591,6 +609,16 @@ async fn id_tokens_are_signed_with_rs256_by_a_published_key() {
     let forged: CoreIdToken = forged.parse().expect("still a JWT");
     let nonce = done.claims.nonce().expect("nonce").clone();
     assert!(forged.claims(&rp.id_token_verifier(), &nonce).is_err());
+    // The genuine token verifies under an RS256-only policy, not under an ES256-only one.
+    let genuine: CoreIdToken = done.raw_id_token.parse().expect("a JWT");
+    let rs256_only = rp
+        .id_token_verifier()
+        .set_allowed_algs(vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]);
+    assert!(genuine.claims(&rs256_only, &nonce).is_ok());
+    let es256_only = rp
+        .id_token_verifier()
+        .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+    assert!(genuine.claims(&es256_only, &nonce).is_err());
 }
 
 /// oidcc-idtoken-signature with a client registered for ES256: its ID token is ES256 and
@@ -616,8 +644,11 @@ async fn an_es256_client_gets_an_id_token_that_verifies_with_es256() {
         .expect("exchange");
     let id_token = tokens.id_token().expect("ID token");
     assert_eq!(jwt_part(&id_token.to_string(), 0)["alg"], "ES256");
-    // The default verifier only allows RS256.
-    assert!(id_token.claims(&rp.id_token_verifier(), &nonce).is_err());
+    // Under an RS256-only policy it does not verify: the algorithm really is ES256.
+    let rs256_only = rp
+        .id_token_verifier()
+        .set_allowed_algs(vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]);
+    assert!(id_token.claims(&rs256_only, &nonce).is_err());
     let verifier = rp
         .id_token_verifier()
         .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
@@ -678,10 +709,13 @@ async fn a_code_flow_request_without_nonce_succeeds() {
     let claims = tokens
         .id_token()
         .expect("ID token")
-        .claims(&rp.id_token_verifier(), |nonce: Option<&Nonce>| match nonce {
-            None => Ok(()),
-            Some(_) => Err("a nonce nobody sent".to_owned()),
-        })
+        .claims(
+            &rp.id_token_verifier(),
+            |nonce: Option<&Nonce>| match nonce {
+                None => Ok(()),
+                Some(_) => Err("a nonce nobody sent".to_owned()),
+            },
+        )
         .expect("verifies without nonce");
     assert!(claims.nonce().is_none());
 }
@@ -742,7 +776,8 @@ async fn userinfo_answers_a_post_with_the_token_in_the_form_body() {
     assert_eq!(body["sub"], json!(user.id));
 }
 
-/// RFC 6750 §3.1 (oidcc-userinfo-*): no token at all is a 401 with a bare Bearer challenge.
+/// oidcc-userinfo-get, negative (RFC 6750 §3.1): no token at all is a 401 with a bare Bearer
+/// challenge.
 #[tokio::test]
 async fn userinfo_without_a_token_is_refused_with_a_bearer_challenge() {
     let app = TestApp::spawn().await;
@@ -761,7 +796,7 @@ async fn userinfo_without_a_token_is_refused_with_a_bearer_challenge() {
     assert!(!challenge.contains("error="), "{challenge}");
 }
 
-/// RFC 6750 §3.1 (oidcc-userinfo-*): a token that is not ours is invalid_token.
+/// oidcc-userinfo-get, negative (RFC 6750 §3.1): a token that is not ours is invalid_token.
 #[tokio::test]
 async fn userinfo_refuses_a_garbage_token_as_invalid_token() {
     let app = TestApp::spawn().await;
@@ -814,7 +849,14 @@ async fn the_profile_scope_releases_the_profile_claims() {
     let (_, info) = userinfo_for_scopes("openid profile").await;
     assert_eq!(
         names(&info),
-        ["family_name", "gender", "given_name", "job", "sub", "updated_at"]
+        [
+            "family_name",
+            "gender",
+            "given_name",
+            "job",
+            "sub",
+            "updated_at"
+        ]
     );
     assert_eq!(info["given_name"], "Alice");
     assert_eq!(info["family_name"], "Martin");
@@ -832,8 +874,8 @@ async fn the_email_scope_releases_email_and_email_verified() {
     assert!(info["email_verified"].is_boolean());
 }
 
-/// The organization scope releases siren (the first nine digits of the siret), siret and
-/// organization_label.
+/// oidcc-scope-* for the provider's own scope: organization releases siren (the first nine
+/// digits of the siret), siret and organization_label.
 #[tokio::test]
 async fn the_organization_scope_releases_siren_siret_and_organization_label() {
     let (_, info) = userinfo_for_scopes("openid organization").await;
@@ -863,7 +905,8 @@ async fn scopes_in_another_order_succeed() {
     assert_eq!(info["email"], EMAIL);
 }
 
-/// Unknown scopes and scopes the client is not registered for are dropped, not refused.
+/// oidcc-scope-all, negative: unknown scopes and scopes the client is not registered for are
+/// dropped, not refused.
 #[tokio::test]
 async fn scopes_the_client_may_not_have_are_dropped() {
     let app = TestApp::spawn().await;
@@ -938,7 +981,8 @@ async fn claims_asked_for_in_the_id_token_section_appear_in_the_id_token() {
     assert!(done.payload.get("given_name").is_none(), "{}", done.payload);
 }
 
-/// A malformed claims parameter goes back to the client as invalid_request.
+/// oidcc-claims-essential, negative: a malformed claims parameter goes back to the client as
+/// invalid_request.
 #[tokio::test]
 async fn a_malformed_claims_parameter_is_invalid_request() {
     let app = TestApp::spawn().await;
@@ -973,20 +1017,31 @@ async fn a_reused_code_is_refused_and_revokes_its_first_tokens() {
     let first: Value = first.json().await.expect("JSON");
     let access_token = first["access_token"].as_str().expect("token");
     assert_eq!(userinfo_get(&app, access_token).await.status(), 200);
-    assert_eq!(introspect(&app, &client, access_token).await["active"], true);
+    assert_eq!(
+        introspect(&app, &client, access_token).await["active"],
+        true
+    );
 
     let second = exchange_code(&app, &client, &code, &[]).await;
     assert_oauth_error(second, 400, "invalid_grant").await;
 
     let response = userinfo_get(&app, access_token).await;
     assert_eq!(response.status(), 401);
-    assert_eq!(introspect(&app, &client, access_token).await, json!({"active": false}));
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        "Bearer error=\"invalid_token\""
+    );
+    assert_eq!(
+        introspect(&app, &client, access_token).await,
+        json!({"active": false})
+    );
     // The refresh token of the first exchange is gone with its grant.
     let refreshed = refresh(&app, &client, first["refresh_token"].as_str().expect("rt")).await;
     assert_oauth_error(refreshed, 400, "invalid_grant").await;
 }
 
-/// Code lifetime: a code used after it expired is invalid_grant.
+/// Code expiry (RFC 6749 §4.1.2; not a module, lifetime set to 1 s): a code used after it
+/// expired is invalid_grant.
 #[tokio::test]
 async fn an_expired_code_is_refused() {
     let app = TestApp::spawn_with(|c| c.tokens.code_ttl_seconds = 1).await;
@@ -1002,7 +1057,8 @@ async fn an_expired_code_is_refused() {
     assert_oauth_error(response, 400, "invalid_grant").await;
 }
 
-/// A code must be redeemed with the redirect_uri of its request (RFC 6749 §4.1.3).
+/// oidcc-ensure-registered-redirect-uri, at the token endpoint: a code must be redeemed with
+/// the redirect_uri of its request (RFC 6749 §4.1.3).
 #[tokio::test]
 async fn a_code_redeemed_with_another_redirect_uri_is_refused() {
     let app = TestApp::spawn().await;
@@ -1032,7 +1088,8 @@ async fn a_code_redeemed_with_another_redirect_uri_is_refused() {
     assert_oauth_error(response, 400, "invalid_grant").await;
 }
 
-/// A code issued to one client cannot be redeemed by another.
+/// oidcc-codereuse, by another client (RFC 6749 §4.1.3): a code issued to one client cannot be
+/// redeemed by another.
 #[tokio::test]
 async fn a_code_redeemed_by_another_client_is_refused() {
     let app = TestApp::spawn().await;
@@ -1086,6 +1143,23 @@ async fn prompt_none_with_a_session_gives_a_code() {
     assert_eq!(done.payload["sid"], first.payload["sid"]);
 }
 
+/// oidcc-server, across clients: one login is one session, every client of it gets the same
+/// `sid` (and auth_time).
+#[tokio::test]
+async fn two_clients_of_one_login_get_the_same_sid() {
+    let app = TestApp::spawn().await;
+    let client = app.client("rp").await;
+    let other = app.client("rp-other").await;
+    app.user(EMAIL).await;
+    let (browser, first) = logged_in(&app, &client).await;
+    let rp = relying_party(&app, &other).await;
+    let second = code_flow(&app, &rp, &browser, &[]).await;
+    assert_eq!(second.payload["sid"], first.payload["sid"]);
+    assert_eq!(second.int("auth_time"), first.int("auth_time"));
+    assert_eq!(second.claims.subject(), first.claims.subject());
+    assert_eq!(second.claims.audiences()[0].as_str(), other.id);
+}
+
 /// oidcc-prompt-login: the login page is shown again despite a session, and the new ID
 /// token's auth_time is the new login's.
 #[tokio::test]
@@ -1126,7 +1200,10 @@ async fn max_age_1_requires_a_fresh_login() {
     let out = browser.authorize(&started.url, EMAIL).await;
     let code = code_of(&app, &out, started.state.secret());
     let second = redeem(&app, &rp, code, started).await;
-    assert!(second.claims.auth_time().is_some(), "auth_time with max_age");
+    assert!(
+        second.claims.auth_time().is_some(),
+        "auth_time with max_age"
+    );
     assert!(second.int("auth_time") > first.int("auth_time"));
 }
 
@@ -1146,7 +1223,8 @@ async fn max_age_10000_reuses_the_session() {
     assert_eq!(second.int("auth_time"), first.int("auth_time"));
 }
 
-/// A max_age that is not a number goes back to the client as invalid_request.
+/// oidcc-max-age-*, negative: a max_age that is not a number goes back to the client as
+/// invalid_request.
 #[tokio::test]
 async fn a_max_age_that_is_not_a_number_is_invalid_request() {
     let app = TestApp::spawn().await;
@@ -1273,7 +1351,8 @@ async fn a_request_without_redirect_uri_gets_a_page() {
     assert_error_page(response).await;
 }
 
-/// An unknown client_id gets a page: there is no URI to trust.
+/// oidcc-ensure-registered-redirect-uri, unknown client: an unknown client_id gets a page:
+/// there is no URI to trust.
 #[tokio::test]
 async fn an_unknown_client_id_gets_a_page() {
     let app = TestApp::spawn().await;
@@ -1300,7 +1379,8 @@ async fn a_missing_response_type_is_invalid_request() {
     assert_eq!(q["iss"], app.issuer);
 }
 
-/// Only the code flow is offered: other response types are unsupported_response_type.
+/// oidcc-response-type-missing, variant (Basic OP offers only `code`): other response types are
+/// unsupported_response_type.
 #[tokio::test]
 async fn another_response_type_is_unsupported_response_type() {
     let app = TestApp::spawn().await;
@@ -1316,7 +1396,7 @@ async fn another_response_type_is_unsupported_response_type() {
     }
 }
 
-/// A request without the openid scope is invalid_scope.
+/// oidcc-server, negative (Core §3.1.2.1): a request without the openid scope is invalid_scope.
 #[tokio::test]
 async fn a_request_without_the_openid_scope_is_invalid_scope() {
     let app = TestApp::spawn().await;
@@ -1337,8 +1417,13 @@ async fn a_request_object_is_rejected_as_unsupported() {
     let client = app.client("rp").await;
     let header = B64.encode(br#"{"alg":"none"}"#);
     let body = B64.encode(
-        json!({"client_id": client.id, "response_type": "code", "scope": "openid", "redirect_uri": REDIRECT_URI})
-            .to_string(),
+        json!({
+            "client_id": client.id,
+            "response_type": "code",
+            "scope": "openid",
+            "redirect_uri": REDIRECT_URI,
+        })
+        .to_string(),
     );
     let request = format!("{header}.{body}.");
     let q = error_redirect(
@@ -1350,7 +1435,8 @@ async fn a_request_object_is_rejected_as_unsupported() {
     assert_eq!(q["state"], "etat-123");
 }
 
-/// request_uri is rejected as request_uri_not_supported.
+/// oidcc-request-uri-unsigned, rejected as unsupported: request_uri is rejected as
+/// request_uri_not_supported.
 #[tokio::test]
 async fn a_request_uri_is_rejected_as_unsupported() {
     let app = TestApp::spawn().await;
@@ -1368,7 +1454,8 @@ async fn a_request_uri_is_rejected_as_unsupported() {
     assert_eq!(q["state"], "etat-123");
 }
 
-/// A repeated parameter is invalid_request (RFC 6749 §3.1).
+/// oidcc-ensure-request-with-unknown-parameter-succeeds, counterpart: a repeated known
+/// parameter is invalid_request (RFC 6749 §3.1).
 #[tokio::test]
 async fn a_repeated_parameter_is_invalid_request() {
     let app = TestApp::spawn().await;
@@ -1379,7 +1466,8 @@ async fn a_repeated_parameter_is_invalid_request() {
     assert_eq!(q["state"], "etat-123");
 }
 
-/// Unknown parameters are ignored (Core §3.1.2.1): the flow succeeds.
+/// oidcc-ensure-request-with-unknown-parameter-succeeds (and oidcc-display-page): unknown
+/// parameters are ignored (Core §3.1.2.1), the flow succeeds.
 #[tokio::test]
 async fn unknown_parameters_are_ignored() {
     let app = TestApp::spawn().await;
@@ -1391,7 +1479,11 @@ async fn unknown_parameters_are_ignored() {
         &rp,
         &app.browser(),
         &["email"],
-        &[("extra_param", "1"), ("vendor_thing", "x"), ("display", "page")],
+        &[
+            ("extra_param", "1"),
+            ("vendor_thing", "x"),
+            ("display", "page"),
+        ],
     )
     .await;
     assert!(done.tokens.refresh_token().is_some());
@@ -1412,7 +1504,8 @@ async fn a_request_with_acr_values_succeeds() {
 // PKCE.
 // ---------------------------------------------------------------------------------------------
 
-/// PKCE plain is refused: back to the client with invalid_request.
+/// oidcc-ensure-request-with-valid-pkce-succeeds, negative (RFC 7636, S256 only): plain is
+/// refused, back to the client with invalid_request.
 #[tokio::test]
 async fn pkce_plain_is_refused() {
     let app = TestApp::spawn().await;
@@ -1446,7 +1539,7 @@ async fn public_client(app: &TestApp) -> TestClient {
     client
 }
 
-/// A public client must use PKCE.
+/// oidcc-ensure-request-with-valid-pkce-succeeds, negative: a public client must use PKCE.
 #[tokio::test]
 async fn a_public_client_without_pkce_is_refused() {
     let app = TestApp::spawn().await;
@@ -1456,7 +1549,8 @@ async fn a_public_client_without_pkce_is_refused() {
     assert_eq!(q["state"], "etat-123");
 }
 
-/// A public client with PKCE redeems its code with its client_id in the form and no secret.
+/// oidcc-ensure-request-with-valid-pkce-succeeds (public client): it redeems its code with its
+/// client_id in the form and no secret.
 #[tokio::test]
 async fn a_public_client_with_pkce_redeems_its_code_without_a_secret() {
     let app = TestApp::spawn().await;
@@ -1491,7 +1585,8 @@ async fn a_public_client_with_pkce_redeems_its_code_without_a_secret() {
     assert!(body["id_token"].is_string() && body["access_token"].is_string());
 }
 
-/// The same public client through openidconnect (client_id in the body, no secret).
+/// oidcc-ensure-request-with-valid-pkce-succeeds through openidconnect: a public client
+/// (client_id in the body, no secret).
 #[tokio::test]
 async fn a_public_client_completes_the_flow_through_openidconnect() {
     let app = TestApp::spawn().await;
@@ -1516,7 +1611,7 @@ async fn pkce_code(app: &TestApp, client: &TestClient) -> String {
     code_of(app, &out, "etat-123")
 }
 
-/// A wrong code_verifier is invalid_grant.
+/// oidcc-ensure-request-with-valid-pkce-succeeds, negative: a wrong code_verifier is invalid_grant.
 #[tokio::test]
 async fn a_wrong_code_verifier_is_invalid_grant() {
     let app = TestApp::spawn().await;
@@ -1534,7 +1629,8 @@ async fn a_wrong_code_verifier_is_invalid_grant() {
     assert_oauth_error(response, 400, "invalid_grant").await;
 }
 
-/// A code requested with a challenge cannot be redeemed without the verifier.
+/// oidcc-ensure-request-with-valid-pkce-succeeds, negative: a code requested with a challenge
+/// cannot be redeemed without the verifier.
 #[tokio::test]
 async fn a_missing_code_verifier_is_invalid_grant() {
     let app = TestApp::spawn().await;
@@ -1588,7 +1684,8 @@ async fn refresh_rotates_and_a_reused_refresh_token_revokes_the_family() {
     assert_eq!(userinfo_get(&app, &new_access).await.status(), 401);
 }
 
-/// A refresh token presented by another client is invalid_grant, and does not burn it.
+/// oidcc-refresh-token, negative: a refresh token presented by another client is invalid_grant,
+/// and does not burn it.
 #[tokio::test]
 async fn a_refresh_token_presented_by_another_client_is_refused() {
     let app = TestApp::spawn().await;
@@ -1607,7 +1704,8 @@ async fn a_refresh_token_presented_by_another_client_is_refused() {
 // Token endpoint answers.
 // ---------------------------------------------------------------------------------------------
 
-/// Token responses, successful or not, are never cached (RFC 6749 §5.1).
+/// oidcc-server, token endpoint headers: responses, successful or not, are never cached (RFC
+/// 6749 §5.1).
 #[tokio::test]
 async fn token_responses_carry_no_store_and_no_cache() {
     let app = TestApp::spawn().await;
@@ -1634,7 +1732,8 @@ async fn token_responses_carry_no_store_and_no_cache() {
     assert_eq!(refused.headers()[header::PRAGMA], "no-cache");
 }
 
-/// A wrong client secret is invalid_client, 401, with a WWW-Authenticate challenge.
+/// oidcc-server (client_secret_basic), negative: a wrong client secret is invalid_client, 401,
+/// with a WWW-Authenticate challenge.
 #[tokio::test]
 async fn a_wrong_client_secret_is_invalid_client_with_a_challenge() {
     let app = TestApp::spawn().await;
@@ -1677,11 +1776,15 @@ async fn to_consent_page(browser: &Browser, url: &str) -> String {
     } else {
         at
     };
-    assert!(at.contains("/consentement"), "expected the consent page, got {at}");
+    assert!(
+        at.contains("/consentement"),
+        "expected the consent page, got {at}"
+    );
     at
 }
 
-/// A client that asks for consent shows the page; refusing is access_denied with state.
+/// Consent (Core §3.1.2.4; the conformance suite consents through its browser script): the page
+/// is shown; refusing is access_denied with state.
 #[tokio::test]
 async fn refusing_consent_is_access_denied() {
     let app = TestApp::spawn().await;
@@ -1711,7 +1814,8 @@ async fn refusing_consent_is_access_denied() {
     assert!(!q.contains_key("code"));
 }
 
-/// Allowing gives a code, and the next authorization for the same scopes skips the page.
+/// Consent (Core §3.1.2.4): allowing gives a code, and the next authorization for the same
+/// scopes skips the page.
 #[tokio::test]
 async fn consent_given_once_is_remembered() {
     let app = TestApp::spawn().await;
@@ -1727,11 +1831,16 @@ async fn consent_given_once_is_remembered() {
     let out = location(&response).unwrap_or_else(|| panic!("a page again at {at}"));
     code_of(&app, &out, "etat-123");
     // A scope not consented to yet asks again.
-    let url = authz(&app, &client, &[("scope", Some("openid email organization"))]);
+    let url = authz(
+        &app,
+        &client,
+        &[("scope", Some("openid email organization"))],
+    );
     to_consent_page(&browser, &url).await;
 }
 
-/// prompt=consent shows the page even after consent was given.
+/// Consent, prompt=consent (Core §3.1.2.1; not a module): prompt=consent shows the page even
+/// after consent was given.
 #[tokio::test]
 async fn prompt_consent_asks_again() {
     let app = TestApp::spawn().await;
@@ -1746,7 +1855,7 @@ async fn prompt_consent_asks_again() {
     code_of(&app, &out, "etat-123");
 }
 
-/// prompt=none without consent is consent_required.
+/// oidcc-prompt-none-logged-in, without consent: consent_required.
 #[tokio::test]
 async fn prompt_none_without_consent_is_consent_required() {
     let app = TestApp::spawn().await;
@@ -1855,6 +1964,43 @@ async fn logout_with_a_modified_id_token_hint_gets_a_page() {
     assert!(has_session(&app, &client, &browser).await, "session kept");
 }
 
+/// oidcc-rp-initiated-logout-bad-post-logout-redirect-uri: a URI registered for another
+/// client than the hint's is not registered for this one.
+#[tokio::test]
+async fn logout_to_another_clients_post_logout_redirect_uri_gets_a_page() {
+    let app = TestApp::spawn().await;
+    let client = app.client("rp").await;
+    app.client_with("rp-other", |reg| {
+        reg.post_logout_redirect_uris = vec!["https://other.example/bye".into()];
+    })
+    .await;
+    app.user(EMAIL).await;
+    let (browser, done) = logged_in(&app, &client).await;
+    let response = browser
+        .get(&logout_url(
+            &app,
+            &[
+                ("id_token_hint", &done.raw_id_token),
+                ("post_logout_redirect_uri", "https://other.example/bye"),
+            ],
+        ))
+        .await;
+    assert_error_page(response).await;
+    // Naming the other client does not help: it does not match the hint.
+    let response = browser
+        .get(&logout_url(
+            &app,
+            &[
+                ("id_token_hint", &done.raw_id_token),
+                ("client_id", "rp-other"),
+                ("post_logout_redirect_uri", "https://other.example/bye"),
+            ],
+        ))
+        .await;
+    assert_error_page(response).await;
+    assert!(has_session(&app, &client, &browser).await, "session kept");
+}
+
 /// oidcc-rp-initiated-logout-no-state: back to the client without a state.
 #[tokio::test]
 async fn logout_without_state_returns_without_state() {
@@ -1895,7 +2041,10 @@ async fn logout_without_parameters_asks_for_confirmation() {
             "/logout",
             &[
                 ("csrf", &csrf_of(&page)),
-                ("client_id", &hidden_field(&page, "client_id").unwrap_or_default()),
+                (
+                    "client_id",
+                    &hidden_field(&page, "client_id").unwrap_or_default(),
+                ),
                 (
                     "post_logout_redirect_uri",
                     &hidden_field(&page, "post_logout_redirect_uri").unwrap_or_default(),
@@ -1909,7 +2058,7 @@ async fn logout_without_parameters_asks_for_confirmation() {
     assert!(!has_session(&app, &client, &browser).await);
 }
 
-/// The confirmation of a logout is CSRF-protected.
+/// oidcc-rp-initiated-logout-no-params, negative: the confirmation is CSRF-protected.
 #[tokio::test]
 async fn a_logout_confirmation_with_a_wrong_csrf_token_is_refused() {
     let app = TestApp::spawn().await;
@@ -1946,7 +2095,8 @@ async fn rp_initiated_logout_by_post_works() {
     assert!(!has_session(&app, &client, &browser).await);
 }
 
-/// post_logout_redirect_uri with client_id and no hint: the person confirms, then goes back.
+/// RP-Initiated Logout §2, client_id without id_token_hint (not a module): with client_id, the
+/// person confirms, then goes back.
 #[tokio::test]
 async fn logout_with_client_id_and_no_hint_confirms_then_redirects() {
     let app = TestApp::spawn().await;
@@ -1971,7 +2121,10 @@ async fn logout_with_client_id_and_no_hint_confirms_then_redirects() {
             "/logout",
             &[
                 ("csrf", &csrf_of(&page)),
-                ("client_id", &hidden_field(&page, "client_id").expect("client_id")),
+                (
+                    "client_id",
+                    &hidden_field(&page, "client_id").expect("client_id"),
+                ),
                 (
                     "post_logout_redirect_uri",
                     &hidden_field(&page, "post_logout_redirect_uri").expect("uri"),
@@ -1992,7 +2145,8 @@ async fn logout_with_client_id_and_no_hint_confirms_then_redirects() {
 
 const BAD_CREDENTIALS: &str = "Identifiant ou mot de passe incorrect.";
 
-/// A wrong password and an unknown e-mail get the same message, and no session.
+/// oidcc-server login step (not a module: the suite drives our page): a wrong password and an
+/// unknown e-mail get the same message, and no session.
 #[tokio::test]
 async fn wrong_credentials_get_one_generic_message() {
     let app = TestApp::spawn().await;
@@ -2023,7 +2177,8 @@ async fn wrong_credentials_get_one_generic_message() {
     assert_eq!(answers[0], answers[1], "same answer for both");
 }
 
-/// A login POST without the CSRF field is refused with 403 and starts no session.
+/// oidcc-server login step (not a module): a login POST without the CSRF field is refused with
+/// 403 and starts no session.
 #[tokio::test]
 async fn a_login_without_the_csrf_field_is_refused() {
     let app = TestApp::spawn().await;
@@ -2053,8 +2208,8 @@ async fn a_login_without_the_csrf_field_is_refused() {
     assert!(!has_session(&app, &client, &browser).await);
 }
 
-/// With secure cookies, the session cookie is `__Host-` prefixed, Secure, HttpOnly,
-/// SameSite=Lax, Path=/ and has no Domain.
+/// oidcc-server login step (not a module): with secure cookies, the session cookie is `__Host-`
+/// prefixed, Secure, HttpOnly, SameSite=Lax, Path=/ and has no Domain.
 #[tokio::test]
 async fn secure_cookies_use_the_host_prefix_and_every_attribute() {
     let app = TestApp::spawn_with(|c| c.session.secure_cookies = true).await;
@@ -2101,7 +2256,10 @@ async fn secure_cookies_use_the_host_prefix_and_every_attribute() {
             .map(|a| a.trim().to_ascii_lowercase())
             .collect();
         for wanted in ["secure", "httponly", "samesite=lax", "path=/"] {
-            assert!(attributes.iter().any(|a| a == wanted), "{wanted} in {cookie}");
+            assert!(
+                attributes.iter().any(|a| a == wanted),
+                "{wanted} in {cookie}"
+            );
         }
         assert!(
             !attributes.iter().any(|a| a.starts_with("domain")),
@@ -2127,4 +2285,62 @@ async fn secure_cookies_use_the_host_prefix_and_every_attribute() {
         .expect("authorize");
     let out = location(&response).expect("back to the client");
     code_of(&app, &out, "etat-123");
+}
+
+/// oidcc-claims-essential (negative): a claim of a scope the client is not registered for is
+/// not released through the claims parameter.
+#[tokio::test]
+async fn the_claims_parameter_cannot_reach_beyond_the_clients_scopes() {
+    let app = TestApp::spawn().await;
+    let client = app
+        .client_with("rp", |reg| {
+            reg.scopes = vec!["openid".into(), "email".into()]
+        })
+        .await;
+    app.user(EMAIL).await;
+    let claims =
+        r#"{"userinfo":{"siret":{"essential":true},"email":null},"id_token":{"family_name":null}}"#;
+    let tokens = raw_flow(
+        &app,
+        &client,
+        &app.browser(),
+        &authz(
+            &app,
+            &client,
+            &[("scope", Some("openid")), ("claims", Some(claims))],
+        ),
+    )
+    .await;
+    let info = userinfo_json(&app, tokens["access_token"].as_str().expect("token")).await;
+    assert_eq!(names(&info), ["email", "sub"]);
+    let payload = jwt_part(tokens["id_token"].as_str().expect("id_token"), 1);
+    assert!(payload.get("family_name").is_none(), "{payload}");
+}
+
+/// Consent covers the scope of a claim named in the claims parameter.
+#[tokio::test]
+async fn the_consent_page_lists_the_scope_of_a_claim_asked_for_by_name() {
+    let app = TestApp::spawn().await;
+    let client = app.client_with("rp", |reg| reg.skip_consent = false).await;
+    app.user(EMAIL).await;
+    let browser = app.browser();
+    let claims = r#"{"userinfo":{"siret":null}}"#;
+    let (response, at) = browser
+        .follow(&authz(
+            &app,
+            &client,
+            &[("scope", Some("openid")), ("claims", Some(claims))],
+        ))
+        .await;
+    assert!(at.contains("/connexion"), "{at} {}", response.status());
+    let response = browser.submit_login(&at, EMAIL, PASSWORD).await;
+    let (page, at) = browser
+        .follow(&location(&response).expect("redirect"))
+        .await;
+    assert!(at.contains("/consentement"), "{at}");
+    let html = page.text().await.expect("page");
+    assert!(
+        html.contains("Votre organisation (SIREN, SIRET, raison sociale)"),
+        "{html}"
+    );
 }

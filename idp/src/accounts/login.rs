@@ -174,12 +174,17 @@ pub async fn submit(
             axum::http::StatusCode::UNAUTHORIZED,
         );
     };
-    let (_, cookie) = LoginSession::start(&state, &headers, &user.id, vec!["pwd".into()]).await?;
+    let (session, cookie) =
+        LoginSession::start(&state, &headers, &user.id, vec!["pwd".into()]).await?;
     tracing::info!(login.outcome = "success", user.id = %user.id, "login");
-    let target = if pending.is_some() {
-        format!("/authorize/continue?authreq={}", form.authreq)
-    } else {
-        "/".to_owned()
+    let target = match pending {
+        Some(pending) => {
+            pending
+                .logged_in(&state, &form.authreq, &session.sid)
+                .await?;
+            format!("/authorize/continue?authreq={}", form.authreq)
+        }
+        None => "/".to_owned(),
     };
     let mut response = Redirect::to(&target).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -301,8 +301,36 @@ pub async fn retire(
             None => return Err(RotationError::LastSigner(kid.into(), alg.as_str())),
         }
     }
+    if state == KeyState::Pending {
+        keep_signer(db, &keys, key, now).await?;
+    }
     store::set_retirement(db, kid, now, now + secs(policy.retention)).await?;
     audit::record(db, actor, "key.retired", kid, serde_json::json!({})).await?;
+    Ok(())
+}
+
+/// A pending key is withdrawn before it signs: the signer it was to replace, whose retirement
+/// [`rotate`] scheduled for the handover, keeps signing (unless another key is pending).
+async fn keep_signer(
+    db: &Db,
+    keys: &[KeyRow],
+    withdrawn: &KeyRow,
+    now: i64,
+) -> Result<(), RotationError> {
+    let Some(alg) = SigningAlg::parse(&withdrawn.alg) else {
+        return Ok(());
+    };
+    let other_pending = keys.iter().any(|k| {
+        k.kid != withdrawn.kid
+            && k.alg == withdrawn.alg
+            && KeyState::of(k, now) == KeyState::Pending
+    });
+    if let Some(signer) = signer_of(keys, alg, now)
+        && signer.retired_at.is_some()
+        && !other_pending
+    {
+        store::clear_retirement(db, &signer.kid).await?;
+    }
     Ok(())
 }
 
@@ -325,6 +353,9 @@ pub async fn revoke(
             kid: kid.into(),
             state: KeyState::Revoked,
         });
+    }
+    if KeyState::of(key, now) == KeyState::Pending {
+        keep_signer(db, &keys, key, now).await?;
     }
     store::set_revoked(db, kid, now).await?;
     audit::record(db, actor, "key.revoked", kid, serde_json::json!({})).await?;

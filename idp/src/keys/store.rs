@@ -91,6 +91,15 @@ pub async fn set_retirement(
     Ok(())
 }
 
+/// Cancels a key's scheduled retirement: it keeps signing.
+pub async fn clear_retirement(db: &Db, kid: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE signing_keys SET retired_at = NULL, remove_at = NULL WHERE kid = $1")
+        .bind(kid)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
 /// Moves a pending key's activation to `at`.
 pub async fn set_activation(db: &Db, kid: &str, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE signing_keys SET activates_at = $1 WHERE kid = $2")

@@ -45,18 +45,37 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// Requested authentication levels.
     pub acr_values: Vec<String>,
-    /// The `claims` parameter, JSON.
+    /// The `claims` parameter, JSON, restricted to what the client may have.
     pub claims: Option<String>,
+    /// Scopes of the user claims named in `claims`: consented to like `scopes`, though only
+    /// the named claims are released.
+    #[serde(default)]
+    pub claim_scopes: Vec<String>,
     /// PKCE S256 challenge.
     pub code_challenge: Option<String>,
     /// When the request reached us (a login after this satisfies `prompt=login`/`max_age`).
     pub created_at: i64,
-    /// The person logged in during this request.
+    /// The session (`sid`) started by a login during this request: it satisfies
+    /// `prompt=login` and `max_age`. Set by the login page only, bound to the session it made.
     #[serde(default)]
-    pub logged_in: bool,
+    pub logged_in_sid: Option<String>,
     /// The person consented during this request.
     #[serde(default)]
     pub consented: bool,
+}
+
+impl AuthorizationRequest {
+    /// What the person consents to: the requested scopes and those of claims named in `claims`.
+    pub fn consent_scopes(&self) -> Vec<String> {
+        let mut all = self.scopes.clone();
+        all.extend(
+            self.claim_scopes
+                .iter()
+                .filter(|s| !self.scopes.contains(s))
+                .cloned(),
+        );
+        all
+    }
 }
 
 /// A request waiting for login or consent, in the shared store.
@@ -83,6 +102,17 @@ impl PendingAuthorization {
             .get(&pending_key(id))
             .await?
             .and_then(|raw| serde_json::from_str(&raw).ok()))
+    }
+
+    /// Records that the session `sid` was started by a login during this request.
+    pub async fn logged_in(
+        mut self,
+        state: &AppState,
+        id: &str,
+        sid: &str,
+    ) -> Result<(), PageError> {
+        self.request.logged_in_sid = Some(sid.to_owned());
+        self.save(state, id).await
     }
 
     async fn save(&self, state: &AppState, id: &str) -> Result<(), PageError> {
@@ -225,10 +255,10 @@ async fn check(
     let mut repeated = None;
     for (k, v) in &pairs {
         // Unknown parameters are ignored (Core §3.1.2.1); known ones must appear once.
-        if let Some(name) = PARAMS.iter().find(|p| **p == k) {
-            if params.insert(name, v.clone()).is_some() {
-                repeated = Some(*name);
-            }
+        if let Some(name) = PARAMS.iter().find(|p| **p == k)
+            && params.insert(name, v.clone()).is_some()
+        {
+            repeated = Some(*name);
         }
     }
     let get = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
@@ -403,12 +433,17 @@ async fn check(
             }
         },
     };
-    let claims = get("claims");
-    if let Some(raw) = &claims
-        && let Err(description) = ClaimsRequest::parse(raw)
-    {
-        return Err(fail("invalid_request", &description));
-    }
+    let mut claim_scopes = Vec::new();
+    let claims = match get("claims") {
+        None => None,
+        Some(raw) => {
+            ClaimsRequest::parse(&raw)
+                .map_err(|description| fail("invalid_request", &description))?;
+            let (restricted, implied) = super::claims::restrict(&raw, &client.scopes);
+            claim_scopes = implied;
+            Some(restricted)
+        }
+    };
     let acr_values = get("acr_values")
         .unwrap_or_default()
         .split(' ')
@@ -428,7 +463,8 @@ async fn check(
         claims,
         code_challenge,
         created_at: now(),
-        logged_in: false,
+        logged_in_sid: None,
+        claim_scopes,
         consented: false,
     };
     Ok((client, request))
@@ -457,7 +493,7 @@ async fn proceed(
     let needs_login = match &session {
         None => true,
         // A login that happened during this request satisfies prompt=login and max_age.
-        Some(s) if request.logged_in && s.auth_time >= request.created_at => false,
+        Some(s) if request.logged_in_sid.as_deref() == Some(s.sid.as_str()) => false,
         Some(s) => {
             request.prompt.iter().any(|p| p == "login")
                 || request.max_age.is_some_and(|max| t - s.auth_time > max)
@@ -469,10 +505,7 @@ async fn proceed(
         }
         let id = secrets::random_token(16);
         let pending = PendingAuthorization {
-            request: AuthorizationRequest {
-                logged_in: true,
-                ..request.clone()
-            },
+            request: request.clone(),
             client_name: client.name.clone(),
         };
         pending.save(state, &id).await?;
@@ -483,7 +516,10 @@ async fn proceed(
     if !client.skip_consent && !request.consented {
         let granted =
             grants::consented_scopes(&state.db, &session.user_id, &client.client_id).await?;
-        let missing = request.scopes.iter().any(|s| !granted.contains(s));
+        let missing = request
+            .consent_scopes()
+            .iter()
+            .any(|s| !granted.contains(s));
         if missing || request.prompt.iter().any(|p| p == "consent") {
             if prompt_none {
                 return Ok(fail(

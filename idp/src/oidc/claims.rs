@@ -83,6 +83,29 @@ impl ClaimsRequest {
     }
 }
 
+/// Keeps, in a parsed-valid `claims` parameter, only the user claims whose scope the client
+/// may have (other claims such as `acr` stay). Returns the restricted JSON and the scopes the
+/// kept user claims belong to: the person consents to those like to requested scopes.
+pub fn restrict(raw: &str, client_scopes: &[String]) -> (String, Vec<String>) {
+    let mut value: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+    let mut implied: Vec<String> = Vec::new();
+    for section in ["userinfo", "id_token"] {
+        if let Some(Value::Object(members)) = value.get_mut(section) {
+            members.retain(|name, _| match scope_of_claim(name) {
+                Some(scope) if client_scopes.iter().any(|s| s == scope) => {
+                    if !implied.iter().any(|s| s == scope) {
+                        implied.push(scope.to_owned());
+                    }
+                    true
+                }
+                Some(_) => false,
+                None => true,
+            });
+        }
+    }
+    (value.to_string(), implied)
+}
+
 /// The value of one user claim, `None` when the user has none.
 fn user_claim(user: &User, name: &str) -> Option<Value> {
     match name {
@@ -104,7 +127,16 @@ fn user_claim(user: &User, name: &str) -> Option<Value> {
     }
 }
 
-/// The user claims released for `scopes` plus the `extra` names asked for explicitly.
+/// The scope a user claim belongs to.
+pub fn scope_of_claim(claim: &str) -> Option<&'static str> {
+    ["email", "profile", "organization"]
+        .into_iter()
+        .find(|s| claims_of_scope(s).contains(&claim))
+}
+
+/// The user claims released for `scopes`, plus the `extra` names asked for explicitly through
+/// the `claims` parameter (already restricted by [`restrict`] to what the client may have and
+/// the person consented to).
 pub fn user_claims<'a>(
     user: &User,
     scopes: impl IntoIterator<Item = &'a str>,
@@ -138,7 +170,8 @@ mod tests {
     fn the_claims_parameter_names_its_sections() {
         let req = ClaimsRequest::parse(r#"{"userinfo":{"email":null},"id_token":{"family_name":{"essential":true},"acr":{"values":["pwd"]}}}"#).unwrap();
         assert_eq!(req.userinfo, ["email"]);
-        assert_eq!(req.id_token, ["family_name", "acr"]);
+        // serde_json maps are ordered by key.
+        assert_eq!(req.id_token, ["acr", "family_name"]);
         assert_eq!(req.acr_values, ["pwd"]);
         assert!(ClaimsRequest::parse("[1]").is_err());
         assert!(ClaimsRequest::parse(r#"{"userinfo":3}"#).is_err());

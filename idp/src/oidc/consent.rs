@@ -63,7 +63,7 @@ pub async fn show(
         client_name: pending.client_name,
         items: pending
             .request
-            .scopes
+            .consent_scopes()
             .iter()
             .filter_map(|s| describe(s))
             .collect(),
@@ -113,7 +113,7 @@ pub async fn submit(
                 &state.db,
                 &session.user_id,
                 &pending.request.client_id,
-                &pending.request.scopes,
+                &pending.request.consent_scopes(),
             )
             .await?;
             authorize::resume_pending(&state, &headers, &form.authreq, |r| r.consented = true).await

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::{
     Json,
-    extract::{RawForm, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
@@ -52,13 +52,18 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response 
     respond(&state, &headers, None).await
 }
 
-/// `POST /userinfo`.
+/// `POST /userinfo`: the token in the header (any body, often none and without a content
+/// type), or in a form-encoded body (RFC 6750 §2.2).
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawForm(body): RawForm,
+    body: axum::body::Bytes,
 ) -> Response {
-    let form = if body.is_empty() {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let form = if body.is_empty() || !is_form {
         None
     } else {
         super::token::parse_form(&body).ok()

@@ -1,0 +1,324 @@
+//! Two nodes of one deployment (same PostgreSQL database, same Redis key space): whatever one
+//! node hands out, the other honours. Only meaningful on PostgreSQL + Redis; on SQLite each
+//! test says so and returns.
+
+use std::time::Duration;
+
+use idp::{
+    keys::{
+        SigningAlg,
+        rotation::{self, KeyPolicy, KeyState},
+    },
+    store::now,
+};
+use idp_tests::*;
+use serde_json::Value;
+
+fn clustered(test: &str) -> bool {
+    if Backend::from_env().is_clustered() {
+        return true;
+    }
+    println!(
+        "{test}: runs in the PostgreSQL + Redis suite (IDP_TEST_DATABASE_URL and IDP_TEST_REDIS_URL)"
+    );
+    false
+}
+
+async fn json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn string(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {v}"))
+        .to_owned()
+}
+
+async fn userinfo(app: &TestApp, access_token: &str) -> (u16, Value) {
+    json(
+        app.http()
+            .get(app.url("/userinfo"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("GET /userinfo"),
+    )
+    .await
+}
+
+async fn refresh(app: &TestApp, client: &TestClient, refresh_token: &str) -> (u16, Value) {
+    json(
+        app.http()
+            .post(app.url("/token"))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ])
+            .send()
+            .await
+            .expect("token request"),
+    )
+    .await
+}
+
+async fn served_kids(app: &TestApp) -> Vec<String> {
+    let jwks: Value = app
+        .http()
+        .get(app.url("/jwks"))
+        .send()
+        .await
+        .expect("GET /jwks")
+        .json()
+        .await
+        .expect("JWKS");
+    jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| string(k, "kid"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_login_on_one_node_is_honoured_by_the_other() {
+    if !clustered("a_login_on_one_node_is_honoured_by_the_other") {
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let b = a.another_node().await;
+    assert_ne!(a.base, b.base);
+    let client = a.client("rp").await;
+    let user = a.user("alice@centre.fr").await;
+
+    // Log in on A; exchange the code at B.
+    let browser = a.browser();
+    let out = browser
+        .authorize(&auth_url(&a, &client, &[]), "alice@centre.fr")
+        .await;
+    let code = query_of(&out)["code"].clone();
+    let (status, tokens) = json(exchange_code(&b, &client, &code, &[]).await).await;
+    assert_eq!(status, 200, "{tokens}");
+
+    // A serves userinfo for B's access token; B refreshes.
+    let (status, info) = userinfo(&a, &string(&tokens, "access_token")).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["sub"], user.id.as_str());
+    let (status, refreshed) = refresh(&b, &client, &string(&tokens, "refresh_token")).await;
+    assert_eq!(status, 200, "{refreshed}");
+    let (status, _) = userinfo(&a, &string(&refreshed, "access_token")).await;
+    assert_eq!(status, 200);
+    // The spent refresh token is spent everywhere.
+    let (status, body) = refresh(&a, &client, &string(&tokens, "refresh_token")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // The session made on A lets B answer prompt=none with a code.
+    let on_b = browser.on(&b.base);
+    let (response, _) = on_b
+        .follow(&auth_url(&b, &client, &[("prompt", "none")]))
+        .await;
+    let out = location(&response).expect("B redirects back to the client");
+    let q = query_of(&out);
+    assert!(out.starts_with(REDIRECT_URI), "{out}");
+    assert!(q.contains_key("code"), "B honours A's session: {out}");
+    assert_eq!(q["iss"], a.issuer);
+    let (status, tokens) = json(exchange_code(&a, &client, &q["code"], &[]).await).await;
+    assert_eq!(status, 200, "{tokens}");
+
+    // A fresh browser without the session gets login_required from B.
+    let (response, _) = b
+        .browser()
+        .follow(&auth_url(&b, &client, &[("prompt", "none")]))
+        .await;
+    let out = location(&response).expect("redirect");
+    assert_eq!(query_of(&out)["error"], "login_required", "{out}");
+}
+
+#[tokio::test]
+async fn a_code_is_single_use_across_nodes() {
+    if !clustered("a_code_is_single_use_across_nodes") {
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let b = a.another_node().await;
+    let client = a.client("rp").await;
+    a.user("alice@centre.fr").await;
+    let out = a
+        .browser()
+        .authorize(&auth_url(&a, &client, &[]), "alice@centre.fr")
+        .await;
+    let code = query_of(&out)["code"].clone();
+
+    let (status, tokens) = json(exchange_code(&a, &client, &code, &[]).await).await;
+    assert_eq!(status, 200, "{tokens}");
+    let (status, body) = json(exchange_code(&b, &client, &code, &[]).await).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+
+    // The replay revoked what the code produced, on every node.
+    let (status, _) = userinfo(&b, &string(&tokens, "access_token")).await;
+    assert_eq!(status, 401);
+    let (status, body) = refresh(&a, &client, &string(&tokens, "refresh_token")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn a_key_rotated_through_one_node_is_published_by_the_other() {
+    if !clustered("a_key_rotated_through_one_node_is_published_by_the_other") {
+        return;
+    }
+    let a = TestApp::spawn_with(|c| c.keys.prepublication_seconds = 2).await;
+    let b = a.another_node().await;
+    let old = b
+        .state
+        .keys
+        .current()
+        .signer(SigningAlg::RS256)
+        .expect("B signs")
+        .kid
+        .clone();
+    let policy = KeyPolicy::from_config(&a.state.config);
+    let new = rotation::rotate(
+        &a.state.db,
+        &a.state.kek,
+        &policy,
+        SigningAlg::RS256,
+        now(),
+        "test",
+    )
+    .await
+    .expect("rotation on A");
+
+    let refresh = Duration::from_secs(a.state.config.keys.refresh_interval_seconds);
+    assert!(
+        eventually(refresh * 3, || async {
+            let kids = served_kids(&b).await;
+            kids.contains(&new.kid) && kids.contains(&old)
+        })
+        .await,
+        "B publishes the key rotated through A"
+    );
+    assert!(
+        eventually(refresh * 3 + Duration::from_secs(2), || async {
+            b.state
+                .keys
+                .current()
+                .signer(SigningAlg::RS256)
+                .is_some_and(|s| s.kid == new.kid)
+        })
+        .await,
+        "B signs with it once it activates"
+    );
+}
+
+#[tokio::test]
+async fn exactly_one_node_runs_a_due_scheduled_rotation() {
+    if !clustered("exactly_one_node_runs_a_due_scheduled_rotation") {
+        return;
+    }
+    // Keys are due for rotation after a second; the nodes' own tickers run once at start and
+    // then not for an hour, so the ticks below are the only ones in play.
+    let a = TestApp::spawn_with(|c| {
+        c.keys.rotation_interval_seconds = 1;
+        c.keys.prepublication_seconds = 0;
+        c.keys.refresh_interval_seconds = 3600;
+    })
+    .await;
+    let b = a.another_node().await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let lease = "lease:key-scheduler";
+    a.state.ephemeral.delete(lease).await.expect("free lease");
+    let before = rotation::list(&a.state.db, now()).await.expect("keys");
+    let (ra, rb) = tokio::join!(a.state.key_tick("node-a"), b.state.key_tick("node-b"));
+    ra.expect("tick on A");
+    rb.expect("tick on B");
+    let after = rotation::list(&a.state.db, now()).await.expect("keys");
+
+    assert_eq!(
+        after.len(),
+        before.len() + 2,
+        "one new key per algorithm, made by one node: {after:#?}"
+    );
+    for alg in SigningAlg::ALL {
+        let new: Vec<_> = after
+            .iter()
+            .filter(|k| k.alg == alg.as_str() && !before.iter().any(|o| o.kid == k.kid))
+            .collect();
+        assert_eq!(new.len(), 1, "{alg:?}: {new:#?}");
+        assert_ne!(new[0].state, KeyState::Revoked);
+    }
+    let holder = b
+        .state
+        .ephemeral
+        .get(lease)
+        .await
+        .expect("lease")
+        .expect("held");
+    assert!(holder == "node-a" || holder == "node-b", "{holder}");
+
+    // The other node, ticking again while the lease is held, does nothing.
+    let other = if holder == "node-a" {
+        (&b, "node-b")
+    } else {
+        (&a, "node-a")
+    };
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    other.0.state.key_tick(other.1).await.expect("tick");
+    let again = rotation::list(&a.state.db, now()).await.expect("keys");
+    assert_eq!(again.len(), after.len(), "the lease holder alone rotates");
+}
+
+#[tokio::test]
+async fn a_node_starting_while_another_bootstraps_the_keys_starts_as_soon_as_they_exist() {
+    if !clustered("a_node_starting_while_another_bootstraps_the_keys_starts_as_soon_as_they_exist")
+    {
+        return;
+    }
+    let a = TestApp::spawn().await;
+    // An empty key table, and another node holding the bootstrap lease: it is making the keys.
+    sqlx::query("DELETE FROM signing_keys")
+        .execute(&a.state.db.pool)
+        .await
+        .expect("delete keys");
+    let lease = "lease:key-bootstrap";
+    assert!(
+        a.state
+            .ephemeral
+            .put_if_absent(lease, "other-node", Duration::from_secs(30))
+            .await
+            .expect("lease")
+    );
+
+    let config = (*a.state.config).clone();
+    let starting = tokio::spawn(idp::AppState::open(config));
+    // The other node takes its time (keys made in a later second than the start).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!starting.is_finished(), "the node waits for the keys");
+    let policy = KeyPolicy::from_config(&a.state.config);
+    let created = rotation::ensure_signers(&a.state.db, &a.state.kek, &policy, now())
+        .await
+        .expect("keys made");
+    assert_eq!(created.len(), 2);
+    a.state.ephemeral.delete(lease).await.expect("release");
+
+    let started = tokio::time::timeout(Duration::from_secs(5), starting)
+        .await
+        .expect("the node starts within moments of the keys existing")
+        .expect("task")
+        .unwrap_or_else(|e| panic!("start: {e}"));
+    for alg in SigningAlg::ALL {
+        let signer = started.keys.current().signer(alg).expect("a signer");
+        assert!(created.contains(&signer.kid));
+    }
+    let keys = rotation::list(&a.state.db, now()).await.expect("keys");
+    assert_eq!(keys.len(), 2, "the waiting node made no keys of its own");
+}
