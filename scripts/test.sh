@@ -46,4 +46,16 @@ SQL
     ;;
 esac
 
-exec cargo test --workspace --locked "$@"
+# Library, binary and integration tests (no doc-tests: the crates have no examples to run).
+# A plain total closes the run, so a reader (or CI) sees at once how many tests ran.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked --lib --bins --tests "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+echo
+echo "$backend: $passed passed, $failed failed"
+exit "$status"
