@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts everything on embedded defaults: the provider (SQLite in data/, in-process store, keys
 # in keys/) on http://localhost:8080 and the demo CERES on http://localhost:8081, with a demo
-# client and a demo account. Nothing to install but Rust. Ctrl-C stops both.
+# client and a demo account. Nothing to install but Rust and npm. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,7 @@ export IDP_DATABASE_URL="${IDP_DATABASE_URL:-sqlite://data/idp.db?mode=rwc}"
 DEMO_EMAIL="demo@centre-formation.fr"
 DEMO_PASSWORD="Demo-EFP-Connect-2024"
 
+bash scripts/assets.sh
 cargo build --quiet -p idp -p relying-party-demo
 idp=target/debug/idp
 mkdir -p data

@@ -5,6 +5,7 @@
 # Extra arguments go to `cargo test`, e.g. `bash scripts/test.sh -- login` to filter by name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/assets.sh  # the design system the pages tests fetch (web/node_modules)
 
 backend="${IDP_TEST_BACKEND:-sqlite}"
 case "$backend" in
@@ -45,6 +46,11 @@ SQL
     exit 1
     ;;
 esac
+
+# The mail tests deliver to a real SMTP server, tests/smtp_sink.py (aiosmtpd): install it once.
+if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("aiosmtpd") != "1.4.6")' 2>/dev/null; then
+  python3 -m pip install --quiet aiosmtpd==1.4.6
+fi
 
 # Library, binary and integration tests (no doc-tests: the crates have no examples to run).
 # A plain total closes the run, so a reader (or CI) sees at once how many tests ran.

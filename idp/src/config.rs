@@ -29,6 +29,9 @@ pub struct Config {
     pub redis_key_prefix: String,
     /// Log format: `json` (default) or `pretty`.
     pub log_format: LogFormat,
+    /// The state design system's `dist` folder (npm `@gouvfr/dsfr`, installed by
+    /// `scripts/assets.sh`), served under `/static/dsfr/`. Missing: pages are unstyled.
+    pub static_dir: PathBuf,
     /// Signing keys.
     pub keys: KeysConfig,
     /// Token and code lifetimes.
@@ -37,6 +40,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Abuse limits.
     pub limits: LimitsConfig,
+    /// Outgoing e-mail.
+    pub mail: MailConfig,
 }
 
 /// Output format of the logs.
@@ -110,6 +115,69 @@ pub struct LimitsConfig {
     pub hash_queue: usize,
 }
 
+/// Outgoing e-mail: how messages leave the provider and who sends them.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `outbox` (default: `.eml` files in `outbox_dir`, shown at `/outbox`) or `smtp`.
+    pub transport: MailTransport,
+    /// Folder of the outbox transport.
+    pub outbox_dir: PathBuf,
+    /// SMTP server name (also the name its certificate must carry).
+    pub smtp_host: String,
+    /// SMTP server port.
+    pub smtp_port: u16,
+    /// How the SMTP connection is protected.
+    pub smtp_tls: SmtpTls,
+    /// SMTP user, if the server wants authentication.
+    pub smtp_username: Option<String>,
+    /// SMTP password: never logged, redacted from `Debug`.
+    pub smtp_password: Option<String>,
+    /// Sender of every message, `Nom <adresse>`.
+    pub from: String,
+}
+
+/// Where outgoing e-mail goes.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// Files in a local folder: the embedded default, for development and demonstrations.
+    Outbox,
+    /// An SMTP server.
+    Smtp,
+}
+
+/// Protection of the SMTP connection.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text: only for a sink on the same machine.
+    None,
+    /// Plain connection upgraded with `STARTTLS` (usually port 587); refused if not offered.
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+}
+
+// Hand-written so that the password never reaches a log line that prints the configuration.
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("transport", &self.transport)
+            .field("outbox_dir", &self.outbox_dir)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field(
+                "smtp_password",
+                &self.smtp_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -119,10 +187,12 @@ impl Default for Config {
             redis_url: None,
             redis_key_prefix: "efp:".into(),
             log_format: LogFormat::Json,
+            static_dir: PathBuf::from("web/node_modules/@gouvfr/dsfr/dist"),
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
             session: SessionConfig::default(),
             limits: LimitsConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -169,6 +239,22 @@ impl Default for LimitsConfig {
             login_window_seconds: 900,
             hash_concurrency: 4,
             hash_queue: 64,
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            transport: MailTransport::Outbox,
+            outbox_dir: PathBuf::from("data/outbox"),
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            // The sender the ministry's guide tells users to look for in their spam folder.
+            from: "EFP Connect <no-reply@emploi.gouv.fr>".into(),
         }
     }
 }
@@ -230,6 +316,16 @@ impl Config {
         if self.keys.refresh_interval_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "keys.refresh_interval_seconds : au moins 1".into(),
+            ));
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::Invalid(
+                "mail.from : une adresse, éventuellement précédée d'un nom (Nom <adresse>)".into(),
+            ));
+        }
+        if self.mail.transport == MailTransport::Smtp && self.mail.smtp_host.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "mail.smtp_host : obligatoire avec mail.transport = \"smtp\"".into(),
             ));
         }
         if self.limits.hash_concurrency == 0 {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod keys;
+pub mod mail;
 pub mod oidc;
 pub mod secrets;
 pub mod store;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// The discovery document, serialised once.
     pub discovery: Arc<str>,
+    /// Outgoing e-mail (SMTP or the local outbox).
+    pub mailer: mail::Mailer,
 }
 
 /// Why the provider could not start.
@@ -67,12 +70,16 @@ pub enum StartError {
     /// Signing keys.
     #[error(transparent)]
     Keys(#[from] rotation::RotationError),
+    /// Outgoing e-mail.
+    #[error(transparent)]
+    Mail(#[from] mail::MailError),
 }
 
 impl AppState {
     /// Opens storage (migrating it), loads the KEK, makes sure every algorithm has a signing
     /// key, and loads the key set.
     pub async fn open(config: Config) -> Result<Self, StartError> {
+        let mailer = mail::Mailer::from_config(&config.mail)?;
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let ephemeral = match config.redis_url.as_deref().filter(|u| !u.is_empty()) {
@@ -115,6 +122,7 @@ impl AppState {
             kek: Arc::new(kek),
             hasher,
             discovery,
+            mailer,
         })
     }
 
@@ -158,7 +166,15 @@ pub fn router(state: AppState) -> Router {
         authorize, consent, discovery, end_session, introspection, jwks, revocation, token,
         userinfo,
     };
+    // The outbox viewer is a development tool: mounted only when mail goes to the outbox.
+    let outbox = match state.mailer.outbox() {
+        Some(_) => Router::new()
+            .route("/outbox", get(mail::outbox::list))
+            .route("/outbox/{id}", get(mail::outbox::show)),
+        None => Router::new(),
+    };
     Router::new()
+        .merge(outbox)
         .route("/", get(accounts::login::home))
         .route(
             "/.well-known/openid-configuration",
@@ -180,6 +196,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/idp.css", get(health::stylesheet))
+        .nest_service("/static/dsfr", web::assets::dsfr(&state.config.static_dir))
         .layer(axum::middleware::from_fn(web::security_headers::add))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())

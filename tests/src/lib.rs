@@ -181,6 +181,8 @@ fn test_config(storage: &Storage, backend: &Backend, issuer: &str, listen: Socke
     // Plain-HTTP test clients do not send `Secure` cookies; one test checks the real ones.
     config.session.secure_cookies = false;
     config.limits.hash_concurrency = 2;
+    // The outbox of the default (embedded) transport goes with the test's storage.
+    config.mail.outbox_dir = storage.dir.path().join("outbox");
     config
 }
 
@@ -568,4 +570,135 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A real SMTP server on a free local port: `tests/smtp_sink.py` (aiosmtpd, installed by
+/// `scripts/test.sh`), which keeps every message it receives. Killed when dropped.
+pub struct SmtpSink {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    dir: tempfile::TempDir,
+    // Held so the process lives as long as the sink (`kill_on_drop`).
+    _child: tokio::process::Child,
+}
+
+/// A message the sink received, as Python's own e-mail parser reads it.
+#[derive(Clone, Debug)]
+pub struct ReceivedMail {
+    /// SMTP envelope sender (`MAIL FROM`).
+    pub mail_from: String,
+    /// SMTP envelope recipients (`RCPT TO`).
+    pub rcpt_tos: Vec<String>,
+    /// `From` header, decoded.
+    pub from: String,
+    /// `To` header, decoded.
+    pub to: String,
+    /// `Subject` header, decoded.
+    pub subject: String,
+    /// Top-level content type (`multipart/alternative`).
+    pub content_type: String,
+    /// The `text/plain` part, decoded.
+    pub text: String,
+    /// The `text/html` part, decoded.
+    pub html: String,
+}
+
+impl SmtpSink {
+    /// Starts the sink and waits until it answers.
+    pub async fn start() -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/smtp_sink.py");
+        // A free port may be taken again before the sink binds it: try a few.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = tokio::process::Command::new("python3")
+                .arg(script)
+                .arg(port.to_string())
+                .arg(dir.path())
+                .stdout(std::process::Stdio::piped())
+                // The sink exits when this pipe closes: no orphan if the test process dies.
+                .stdin(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("python3 runs tests/smtp_sink.py");
+            let stdout = child.stdout.take().expect("piped stdout");
+            let mut lines = tokio::io::BufReader::new(stdout).lines();
+            let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
+            if let Ok(Ok(Some(line))) = first
+                && line.trim() == "ready"
+            {
+                return Self {
+                    port,
+                    dir,
+                    _child: child,
+                };
+            }
+            let _ = child.kill().await;
+        }
+        panic!("the SMTP sink did not start (is aiosmtpd installed? scripts/test.sh installs it)");
+    }
+
+    /// Points `config` at this sink: SMTP, plain text (a local sink has no certificate).
+    pub fn configure(&self, config: &mut Config) {
+        config.mail.transport = idp::config::MailTransport::Smtp;
+        config.mail.smtp_host = "127.0.0.1".into();
+        config.mail.smtp_port = self.port;
+        config.mail.smtp_tls = idp::config::SmtpTls::None;
+    }
+
+    /// The messages received so far, oldest first.
+    pub fn messages(&self) -> Vec<ReceivedMail> {
+        let mut paths: Vec<_> = std::fs::read_dir(self.dir.path())
+            .expect("sink folder")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json");
+                let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+                ReceivedMail {
+                    mail_from: s("mail_from"),
+                    rcpt_tos: v["rcpt_tos"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|r| r.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    from: s("from"),
+                    to: s("to"),
+                    subject: s("subject"),
+                    content_type: s("content_type"),
+                    text: s("text"),
+                    html: s("html"),
+                }
+            })
+            .collect()
+    }
+
+    /// Waits (at most 10 s) until `count` messages arrived; returns them all.
+    pub async fn wait_for(&self, count: usize) -> Vec<ReceivedMail> {
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                self.messages().len() >= count
+            })
+            .await,
+            "the SMTP sink did not receive {count} message(s)"
+        );
+        self.messages()
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
 }

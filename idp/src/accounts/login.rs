@@ -1,5 +1,5 @@
-//! The login page: e-mail and password. The full journey (anti-robot check, second factor,
-//! DSFR look) replaces this page's look, not its plumbing.
+//! The login page: e-mail and password, in the DSFR look. The full journey (anti-robot check,
+//! second factor) will extend this page, not replace its plumbing.
 
 use std::time::Duration;
 
@@ -28,6 +28,10 @@ struct LoginPage {
     authreq: String,
     email: String,
     error: Option<String>,
+    /// The error concerns the e-mail field (marked invalid, described by the error).
+    email_invalid: bool,
+    /// The error concerns the password field.
+    password_invalid: bool,
     client_name: Option<String>,
 }
 
@@ -59,6 +63,8 @@ pub async fn show(
             authreq: q.authreq,
             email,
             error: None,
+            email_invalid: false,
+            password_invalid: false,
             client_name,
         },
         axum::http::StatusCode::OK,
@@ -115,11 +121,13 @@ pub async fn submit(
     }
     let pending = PendingAuthorization::load(&state, &form.authreq).await?;
     let client_name = pending.as_ref().map(|p| p.client_name.clone());
-    let again = |error: String| LoginPage {
+    let again = |error: String, email_invalid: bool, password_invalid: bool| LoginPage {
         csrf: String::new(),
         authreq: form.authreq.clone(),
         email: form.email.clone(),
         error: Some(error),
+        email_invalid,
+        password_invalid,
         client_name: client_name.clone(),
     };
     let email = match Email::parse(&form.email) {
@@ -128,7 +136,7 @@ pub async fn submit(
             return render(
                 &state,
                 &headers,
-                again(e.to_string()),
+                again(e.to_string(), true, false),
                 axum::http::StatusCode::BAD_REQUEST,
             );
         }
@@ -137,7 +145,7 @@ pub async fn submit(
         return render(
             &state,
             &headers,
-            again("Veuillez saisir votre mot de passe.".into()),
+            again("Veuillez saisir votre mot de passe.".into(), false, true),
             axum::http::StatusCode::BAD_REQUEST,
         );
     }
@@ -170,7 +178,7 @@ pub async fn submit(
         return render(
             &state,
             &headers,
-            again(BAD_CREDENTIALS.into()),
+            again(BAD_CREDENTIALS.into(), true, true),
             axum::http::StatusCode::UNAUTHORIZED,
         );
     };

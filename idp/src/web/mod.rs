@@ -1,6 +1,7 @@
 //! Thin HTTP layers shared by every domain: cookies, CSRF, security headers, rate limits,
-//! client addresses, and the shared page layout.
+//! client addresses, the shared page layout and the design system's files.
 
+pub mod assets;
 pub mod client_ip;
 pub mod cookies;
 pub mod csrf;
