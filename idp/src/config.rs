@@ -42,6 +42,25 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Outgoing e-mail.
     pub mail: MailConfig,
+    /// Account journeys.
+    pub accounts: AccountsConfig,
+}
+
+/// Account journeys (password reset).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// Lifetime of a password reset code and link, seconds (default 86400: the 24 hours the
+    /// e-mail announces).
+    pub reset_code_ttl_seconds: u64,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            reset_code_ttl_seconds: 24 * 3600,
+        }
+    }
 }
 
 /// Output format of the logs.
@@ -113,6 +132,12 @@ pub struct LimitsConfig {
     pub hash_concurrency: usize,
     /// Password hashes allowed to wait for a slot.
     pub hash_queue: usize,
+    /// Password reset requests allowed per IP per window.
+    pub reset_per_ip: u64,
+    /// Password reset requests allowed per address per window.
+    pub reset_per_address: u64,
+    /// Window of the password reset limits.
+    pub reset_window_seconds: u64,
 }
 
 /// Outgoing e-mail: how messages leave the provider and who sends them.
@@ -193,6 +218,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             limits: LimitsConfig::default(),
             mail: MailConfig::default(),
+            accounts: AccountsConfig::default(),
         }
     }
 }
@@ -239,6 +265,9 @@ impl Default for LimitsConfig {
             login_window_seconds: 900,
             hash_concurrency: 4,
             hash_queue: 64,
+            reset_per_ip: 30,
+            reset_per_address: 5,
+            reset_window_seconds: 3600,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod health;
 pub mod keys;
 pub mod mail;
 pub mod oidc;
+pub mod organizations;
 pub mod secrets;
 pub mod store;
 pub mod web;
@@ -193,6 +194,46 @@ pub fn router(state: AppState) -> Router {
             get(accounts::login::show).post(accounts::login::submit),
         )
         .route("/consentement", get(consent::show).post(consent::submit))
+        .route(
+            "/inscription",
+            get(accounts::signup::email::show).post(accounts::signup::email::submit),
+        )
+        .route(
+            "/inscription/code",
+            get(accounts::signup::code::show).post(accounts::signup::code::submit),
+        )
+        .route(
+            "/inscription/code/renvoyer",
+            post(accounts::signup::code::resend),
+        )
+        .route(
+            "/inscription/mot-de-passe",
+            get(accounts::signup::password::show).post(accounts::signup::password::submit),
+        )
+        .route(
+            "/inscription/identite",
+            get(accounts::signup::identity::show).post(accounts::signup::identity::submit),
+        )
+        .route(
+            "/inscription/organisation",
+            get(accounts::signup::organization::show).post(accounts::signup::organization::submit),
+        )
+        .route(
+            mail::messages::RESET_START_PATH,
+            get(accounts::reset::show_start).post(accounts::reset::submit_start),
+        )
+        .route(
+            accounts::reset::RESET_CODE_PATH,
+            get(accounts::reset::show_code).post(accounts::reset::submit_code),
+        )
+        .route(
+            mail::messages::RESET_LINK_PATH,
+            get(accounts::reset::follow_link),
+        )
+        .route(
+            accounts::reset::RESET_PASSWORD_PATH,
+            get(accounts::reset::show_password).post(accounts::reset::submit_password),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/idp.css", get(health::stylesheet))

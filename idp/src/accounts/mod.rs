@@ -3,7 +3,9 @@
 pub mod email;
 pub mod login;
 pub mod password;
+pub mod reset;
 pub mod session;
+pub mod signup;
 pub mod store;
 
 pub use email::Email;

@@ -75,6 +75,7 @@ impl LoginSession {
         let ttl = Duration::from_secs(state.config.session.ttl_seconds);
         let value = serde_json::to_string(&session).expect("session serialises");
         state.ephemeral.put(&key(&token), &value, ttl).await?;
+        remember(state, user_id, &key(&token), ttl).await?;
         let cookie = cookies::set(
             cookies::SESSION,
             &token,
@@ -92,4 +93,47 @@ pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, E
         state.ephemeral.delete(&key(&token)).await?;
     }
     Ok(cookies::set(cookies::SESSION, "", secure, Some(0)))
+}
+
+/// Where the keys of a user's sessions are listed, so a password reset can end them all.
+fn user_index_key(user_id: &str) -> String {
+    format!("user-sessions:{user_id}")
+}
+
+/// Adds a session key to its user's list (which lives as long as its newest session). Two
+/// logins of one account at the same instant on two nodes could lose an entry; a lost entry
+/// only means that session outlives a reset until its own expiry.
+async fn remember(
+    state: &AppState,
+    user_id: &str,
+    session_key: &str,
+    ttl: Duration,
+) -> Result<(), EphemeralError> {
+    let index = user_index_key(user_id);
+    let mut keys: Vec<String> = match state.ephemeral.get(&index).await? {
+        Some(raw) => serde_json::from_str(&raw).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    // Drop the keys of sessions already gone, so the list stays as small as the live ones.
+    let mut live = Vec::with_capacity(keys.len() + 1);
+    for k in keys.drain(..) {
+        if state.ephemeral.get(&k).await?.is_some() {
+            live.push(k);
+        }
+    }
+    live.push(session_key.to_owned());
+    let value = serde_json::to_string(&live).expect("keys serialise");
+    state.ephemeral.put(&index, &value, ttl).await
+}
+
+/// Ends every session of a user, on every browser (password reset).
+pub async fn end_all_for_user(state: &AppState, user_id: &str) -> Result<(), EphemeralError> {
+    let Some(raw) = state.ephemeral.take(&user_index_key(user_id)).await? else {
+        return Ok(());
+    };
+    let keys: Vec<String> = serde_json::from_str(&raw).unwrap_or_default();
+    for k in keys {
+        state.ephemeral.delete(&k).await?;
+    }
+    Ok(())
 }

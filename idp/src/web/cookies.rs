@@ -7,6 +7,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 pub const SESSION: &str = "idp_session";
 /// The CSRF double-submit token.
 pub const CSRF: &str = "idp_csrf";
+/// The password reset journey of this browser.
+pub const RESET: &str = "idp_reset";
 
 /// The cookie's name on the wire.
 pub fn wire_name(name: &str, secure: bool) -> String {

@@ -1,0 +1,364 @@
+//! Step 2 of sign-up: the 6-digit code e-mailed at step 1. Codes are stored hashed in the
+//! shared store, one per address (a new code replaces the old one), valid
+//! [`SIGNUP_CODE_TTL`], at most [`TRIES_PER_CODE`] tries; a new one may be asked for after
+//! [`RESEND_COOLDOWN`].
+
+use std::time::Duration;
+
+use askama::Template;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use axum::{Form, extract::State, http::HeaderMap, http::StatusCode, response::Response};
+use serde::{Deserialize, Serialize};
+
+use super::{Frame, Session, Step, check_csrf, email, reply, reply_with};
+use crate::{
+    AppState,
+    accounts::{Email, store},
+    error::PageError,
+    mail::messages::{self, SIGNUP_CODE_TTL},
+    secrets,
+    store::now,
+    web::{client_ip::ClientIp, rate_limit},
+};
+
+/// Wrong tries a code survives.
+pub const TRIES_PER_CODE: u64 = 5;
+/// Time before another code may be sent to the same address.
+pub const RESEND_COOLDOWN: Duration = Duration::from_secs(60);
+/// At most this many code checks per address per [`CHECK_WINDOW`] (all codes together).
+pub const CHECKS_PER_ADDRESS: u64 = 30;
+/// At most this many code checks per client address per [`CHECK_WINDOW`].
+pub const CHECKS_PER_IP: u64 = 60;
+/// Window of the code-check limits.
+pub const CHECK_WINDOW: Duration = Duration::from_secs(900);
+
+/// The pending code of an address.
+#[derive(Serialize, Deserialize)]
+struct PendingCode {
+    /// Random id of this code: its try counter is keyed on it, so a new code starts afresh.
+    id: String,
+    /// SHA-256 of address and code; `None` when the address already has an account, so that
+    /// no code validates (and the page still counts tries down the same way).
+    hash: Option<String>,
+}
+
+fn code_key(email: &Email) -> String {
+    format!("signup-code:{}", secrets::hash(email.as_str()))
+}
+
+/// Key of the resend cooldown of `email` in the shared store (tests clear it to skip the wait).
+pub fn cooldown_key(email: &Email) -> String {
+    format!("signup-cooldown:{}", secrets::hash(email.as_str()))
+}
+
+fn code_hash(email: &Email, code: &str) -> String {
+    secrets::hash(&format!("{}\n{code}", email.as_str()))
+}
+
+/// Six random digits (rejection sampling: no bias toward small values).
+fn random_code() -> String {
+    let rng = SystemRandom::new();
+    loop {
+        let mut buf = [0u8; 4];
+        rng.fill(&mut buf).expect("system randomness");
+        let n = u32::from_le_bytes(buf);
+        if n < 4_294_000_000 {
+            return format!("{:06}", n % 1_000_000);
+        }
+    }
+}
+
+/// Sends a new code to `email` (or the "account exists" e-mail), replacing the previous code.
+/// Within the cooldown nothing is sent and the wait left is returned.
+pub async fn send(state: &AppState, email: &Email) -> Result<Option<Duration>, PageError> {
+    let cooldown = cooldown_key(email);
+    let until = now() + RESEND_COOLDOWN.as_secs() as i64;
+    if !state
+        .ephemeral
+        .put_if_absent(&cooldown, &until.to_string(), RESEND_COOLDOWN)
+        .await?
+    {
+        let until: i64 = state
+            .ephemeral
+            .get(&cooldown)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        return Ok(Some(Duration::from_secs((until - now()).max(1) as u64)));
+    }
+    let exists = store::user_by_email(&state.db, email).await?.is_some();
+    let (pending, message) = if exists {
+        let message = messages::account_exists(&state.config.issuer, email);
+        (
+            PendingCode {
+                id: secrets::random_token(16),
+                hash: None,
+            },
+            message,
+        )
+    } else {
+        let code = random_code();
+        let message = messages::signup_code(email, &code);
+        (
+            PendingCode {
+                id: secrets::random_token(16),
+                hash: Some(code_hash(email, &code)),
+            },
+            message,
+        )
+    };
+    let raw =
+        serde_json::to_string(&pending).map_err(|e| PageError::internal("signup code", &e))?;
+    state
+        .ephemeral
+        .put(&code_key(email), &raw, SIGNUP_CODE_TTL)
+        .await?;
+    let sent = match message {
+        Ok(message) => state.mailer.send(&message).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        // Nothing arrived: the person may ask again at once.
+        state.ephemeral.delete(&cooldown).await?;
+        tracing::error!(error.message = %e, "sign-up e-mail not sent");
+        return Err(PageError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            title: "Envoi impossible",
+            message: "L'e-mail n'a pas pu être envoyé. Veuillez réessayer dans quelques instants."
+                .into(),
+        });
+    }
+    tracing::info!(signup.existing_account = exists, "sign-up e-mail sent");
+    Ok(None)
+}
+
+/// What a try at a code gives.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Check {
+    /// The right code: it is spent.
+    Valid,
+    /// Wrong; this many tries are left.
+    Wrong(u64),
+    /// No more tries for this code.
+    Exhausted,
+    /// No live code for the address.
+    Expired,
+}
+
+/// Tries `code` for `email`. Every try counts (atomically, across nodes) before the
+/// comparison, so concurrent guesses cannot exceed [`TRIES_PER_CODE`].
+pub async fn check(state: &AppState, email: &Email, code: &str) -> Result<Check, PageError> {
+    let Some(raw) = state.ephemeral.get(&code_key(email)).await? else {
+        return Ok(Check::Expired);
+    };
+    let Ok(pending) = serde_json::from_str::<PendingCode>(&raw) else {
+        return Ok(Check::Expired);
+    };
+    let (tries, _) = state
+        .ephemeral
+        .hit(&format!("signup-tries:{}", pending.id), SIGNUP_CODE_TTL)
+        .await?;
+    if tries > TRIES_PER_CODE {
+        return Ok(Check::Exhausted);
+    }
+    let submitted = code_hash(email, code);
+    let valid = pending
+        .hash
+        .as_deref()
+        .is_some_and(|h| secrets::constant_time_eq(h.as_bytes(), submitted.as_bytes()));
+    if valid {
+        state.ephemeral.delete(&code_key(email)).await?;
+        Ok(Check::Valid)
+    } else {
+        Ok(Check::Wrong(TRIES_PER_CODE - tries))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signup_code.html")]
+struct CodePage {
+    f: Frame,
+    notice: Option<String>,
+}
+
+fn page(session: &Session, state: &AppState, headers: &HeaderMap) -> CodePage {
+    CodePage {
+        f: session.frame(state, headers, Step::Code),
+        notice: None,
+    }
+}
+
+/// `GET /inscription/code`: step 2.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let session = Session::load(&state, &headers).await?;
+    if let Some(redirect) = session.guard(Step::Code) {
+        return Ok(redirect);
+    }
+    if session.journey.code_verified {
+        // Already proven: nothing to type again.
+        return Ok(session.redirect(session.journey.next_step().path()));
+    }
+    let mut page = page(&session, &state, &headers);
+    reply(page.f.take_cookies(), &page)
+}
+
+/// Fields of step 2.
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+const RESEND_HINT: &str = "Demandez un nouveau code avec le bouton « Envoyer le code ».";
+
+/// `POST /inscription/code`: checks the code, goes to step 3.
+pub async fn submit(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let mut session = Session::load(&state, &headers).await?;
+    if let Some(redirect) = session.guard(Step::Code) {
+        return Ok(redirect);
+    }
+    if session.journey.code_verified {
+        return Ok(session.redirect(session.journey.next_step().path()));
+    }
+    let Some(email) = session.email() else {
+        return Ok(session.redirect(Step::Email.path()));
+    };
+    let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
+    let error = if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
+        "Le code doit comporter 6 chiffres.".to_owned()
+    } else {
+        rate_limit::hit(
+            &state.ephemeral,
+            "signup-check-ip",
+            &ip.key(),
+            CHECKS_PER_IP,
+            CHECK_WINDOW,
+        )
+        .await??;
+        rate_limit::hit(
+            &state.ephemeral,
+            "signup-check-address",
+            email.as_str(),
+            CHECKS_PER_ADDRESS,
+            CHECK_WINDOW,
+        )
+        .await??;
+        match check(&state, &email, &code).await? {
+            Check::Valid => {
+                session.journey.code_verified = true;
+                session.save(&state).await?;
+                return Ok(session.redirect(Step::Password.path()));
+            }
+            Check::Wrong(0) => {
+                format!("Le code saisi est incorrect. Ce code n'est plus utilisable. {RESEND_HINT}")
+            }
+            Check::Wrong(1) => "Le code saisi est incorrect. Il vous reste 1 essai.".to_owned(),
+            Check::Wrong(n) => format!("Le code saisi est incorrect. Il vous reste {n} essais."),
+            Check::Exhausted => format!(
+                "Ce code n'est plus utilisable après {TRIES_PER_CODE} essais incorrects. {RESEND_HINT}"
+            ),
+            Check::Expired => format!("Ce code a expiré (il est valable 1 heure). {RESEND_HINT}"),
+        }
+    };
+    let mut page = page(&session, &state, &headers);
+    page.f = page.f.with_error("code", error);
+    reply_with(page.f.take_cookies(), &page, StatusCode::BAD_REQUEST)
+}
+
+/// Fields of the "Envoyer le code" form.
+#[derive(Deserialize)]
+pub struct ResendForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /inscription/code/renvoyer`: a new code, after the cooldown.
+pub async fn resend(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<ResendForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let session = Session::load(&state, &headers).await?;
+    if let Some(redirect) = session.guard(Step::Code) {
+        return Ok(redirect);
+    }
+    if session.journey.code_verified {
+        return Ok(session.redirect(session.journey.next_step().path()));
+    }
+    let Some(email) = session.email() else {
+        return Ok(session.redirect(Step::Email.path()));
+    };
+    let mut page = page(&session, &state, &headers);
+    if let Some(wait) = cooldown_left(&state, &email).await? {
+        page.f = page.f.with_error("", wait_message(wait));
+        return reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS);
+    }
+    rate_limit::hit(
+        &state.ephemeral,
+        "signup-send-ip",
+        &ip.key(),
+        email::SENDS_PER_IP,
+        email::SEND_WINDOW,
+    )
+    .await??;
+    rate_limit::hit(
+        &state.ephemeral,
+        "signup-send-address",
+        email.as_str(),
+        email::SENDS_PER_ADDRESS,
+        email::SEND_WINDOW,
+    )
+    .await??;
+    if let Some(wait) = send(&state, &email).await? {
+        page.f = page.f.with_error("", wait_message(wait));
+        return reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS);
+    }
+    page.notice = Some(
+        "Un nouveau code vous a été envoyé par e-mail. Le code précédent n'est plus valable."
+            .into(),
+    );
+    reply(page.f.take_cookies(), &page)
+}
+
+async fn cooldown_left(state: &AppState, email: &Email) -> Result<Option<Duration>, PageError> {
+    Ok(state
+        .ephemeral
+        .get(&cooldown_key(email))
+        .await?
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(|until| Duration::from_secs((until - now()).max(1) as u64)))
+}
+
+fn wait_message(wait: Duration) -> String {
+    format!(
+        "Un code vient de vous être envoyé. Vous pourrez demander un nouveau code dans {}.",
+        rate_limit::french_duration(wait)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits() {
+        for _ in 0..100 {
+            let code = random_code();
+            assert_eq!(code.len(), 6);
+            assert!(code.chars().all(|c| c.is_ascii_digit()));
+        }
+    }
+}

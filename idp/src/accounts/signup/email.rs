@@ -1,0 +1,144 @@
+//! Step 1 of sign-up: the e-mail address. A code is sent to it (or, when the address already
+//! has an account, the "account exists" e-mail instead — the page is the same either way).
+
+use std::time::Duration;
+
+use askama::Template;
+use axum::{Form, extract::State, http::HeaderMap, http::StatusCode, response::Response};
+use serde::Deserialize;
+
+use super::{Frame, Session, Step, check_csrf, code, reply, reply_with};
+use crate::{
+    AppState,
+    accounts::Email,
+    error::PageError,
+    web::{client_ip::ClientIp, rate_limit},
+};
+
+/// Local parts of shared or role mailboxes, refused because an account must be one person's
+/// (guide `002` §3.2: « il est interdit d'utiliser une adresse e-mail partagée »). Only what
+/// we can tell from the address itself; a shared `jean.dupont@` cannot be detected.
+pub const SHARED_MAILBOXES: &[&str] = &[
+    "accueil",
+    "admin",
+    "administration",
+    "compta",
+    "comptabilite",
+    "contact",
+    "direction",
+    "formation",
+    "info",
+    "infos",
+    "information",
+    "no-reply",
+    "noreply",
+    "rh",
+    "secretariat",
+    "service",
+    "support",
+];
+
+/// At most this many code requests per address per [`SEND_WINDOW`].
+pub const SENDS_PER_ADDRESS: u64 = 10;
+/// At most this many code requests per client address per [`SEND_WINDOW`].
+pub const SENDS_PER_IP: u64 = 30;
+/// Window of the step-1 limits.
+pub const SEND_WINDOW: Duration = Duration::from_secs(3600);
+
+/// The message for a shared mailbox.
+pub const SHARED_MAILBOX_MESSAGE: &str = "Pour des raisons de sécurité, il est interdit d'utiliser une adresse e-mail partagée (contact@, accueil@…) : saisissez votre adresse e-mail professionnelle personnelle.";
+
+/// Whether the address is a role mailbox of [`SHARED_MAILBOXES`].
+pub fn is_shared_mailbox(email: &Email) -> bool {
+    let local = email.as_str().split('@').next().unwrap_or_default();
+    // `contact+x@` and `contact.paris@` are the same role mailbox.
+    let head = local.split(['+', '.', '_']).next().unwrap_or_default();
+    SHARED_MAILBOXES.contains(&local) || SHARED_MAILBOXES.contains(&head)
+}
+
+#[derive(Template)]
+#[template(path = "signup_email.html")]
+struct EmailPage {
+    f: Frame,
+    email: String,
+}
+
+/// `GET /inscription`: step 1, filled in when coming back with "Modifier".
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let session = Session::load(&state, &headers).await?;
+    let mut page = EmailPage {
+        f: session.frame(&state, &headers, Step::Email),
+        email: session.journey.email.clone().unwrap_or_default(),
+    };
+    reply(page.f.take_cookies(), &page)
+}
+
+/// Fields of step 1.
+#[derive(Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /inscription`: checks the address, sends the code, goes to step 2.
+pub async fn submit(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let mut session = Session::load(&state, &headers).await?;
+    let again = |session: &Session, message: String| {
+        let mut page = EmailPage {
+            f: session
+                .frame(&state, &headers, Step::Email)
+                .with_error("email", message),
+            email: form.email.clone(),
+        };
+        reply_with(page.f.take_cookies(), &page, StatusCode::BAD_REQUEST)
+    };
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(e) => return again(&session, e.to_string()),
+    };
+    if is_shared_mailbox(&email) {
+        return again(&session, SHARED_MAILBOX_MESSAGE.into());
+    }
+    // Hook: the anti-robot check (web/anti_robot.rs, a later change) goes here, before
+    // anything is counted or sent.
+
+    // The same address again (a refresh, or "Modifier" without a change): keep what was done.
+    if session.journey.email.as_deref() == Some(email.as_str()) {
+        return Ok(session.redirect(session.journey.next_step().path()));
+    }
+    rate_limit::hit(
+        &state.ephemeral,
+        "signup-send-ip",
+        &ip.key(),
+        SENDS_PER_IP,
+        SEND_WINDOW,
+    )
+    .await??;
+    rate_limit::hit(
+        &state.ephemeral,
+        "signup-send-address",
+        email.as_str(),
+        SENDS_PER_ADDRESS,
+        SEND_WINDOW,
+    )
+    .await??;
+    // Within the cooldown the code sent a moment ago stays the valid one: go on to step 2.
+    code::send(&state, &email).await?;
+    // A new address: what was proven for the previous one no longer holds.
+    session.journey.email = Some(email.as_str().to_owned());
+    session.journey.code_verified = false;
+    session.journey.password_hash = None;
+    session.save(&state).await?;
+    Ok(session.redirect(Step::Code.path()))
+}

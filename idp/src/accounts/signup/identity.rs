@@ -1,0 +1,121 @@
+//! Step 4 of sign-up: civilité, nom, prénom — all required, trimmed, at most
+//! [`MAX_NAME_CHARS`] characters.
+
+use askama::Template;
+use axum::{Form, extract::State, http::HeaderMap, http::StatusCode, response::Response};
+use serde::Deserialize;
+
+use super::{Frame, Session, Step, check_csrf, reply, reply_with};
+use crate::{AppState, error::PageError};
+
+/// Longest nom or prénom accepted.
+pub const MAX_NAME_CHARS: usize = 100;
+
+#[derive(Template)]
+#[template(path = "signup_identity.html")]
+struct IdentityPage {
+    f: Frame,
+    /// `female`, `male` or empty.
+    gender: String,
+    family_name: String,
+    given_name: String,
+}
+
+/// `GET /inscription/identite`: step 4, filled in with what was typed before.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let session = Session::load(&state, &headers).await?;
+    if let Some(redirect) = session.guard(Step::Identity) {
+        return Ok(redirect);
+    }
+    let j = &session.journey;
+    let mut page = IdentityPage {
+        f: session.frame(&state, &headers, Step::Identity),
+        gender: j.gender.clone().unwrap_or_default(),
+        family_name: j.family_name.clone().unwrap_or_default(),
+        given_name: j.given_name.clone().unwrap_or_default(),
+    };
+    reply(page.f.take_cookies(), &page)
+}
+
+/// Fields of step 4.
+#[derive(Deserialize)]
+pub struct IdentityForm {
+    #[serde(default)]
+    csrf: String,
+    /// `madame` or `monsieur`.
+    #[serde(default)]
+    civilite: String,
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    prenom: String,
+}
+
+/// A required name: trimmed, not empty, bounded.
+fn name(input: &str, missing: &str, what: &str) -> Result<String, String> {
+    let s = input.trim();
+    if s.is_empty() {
+        Err(missing.to_owned())
+    } else if s.chars().count() > MAX_NAME_CHARS {
+        Err(format!(
+            "Le {what} ne peut dépasser {MAX_NAME_CHARS} caractères."
+        ))
+    } else if s.chars().any(char::is_control) {
+        Err(format!("Le {what} contient des caractères non autorisés."))
+    } else {
+        Ok(s.to_owned())
+    }
+}
+
+/// The gender, nom and prénom of the form, or the field in error and why.
+fn parse(form: &IdentityForm) -> Result<(&'static str, String, String), (&'static str, String)> {
+    let gender = match form.civilite.as_str() {
+        "madame" => "female",
+        "monsieur" => "male",
+        _ => return Err(("civilite", "Veuillez indiquer votre civilité.".to_owned())),
+    };
+    let family = name(&form.nom, "Veuillez saisir votre nom.", "nom").map_err(|m| ("nom", m))?;
+    let given =
+        name(&form.prenom, "Veuillez saisir votre prénom.", "prénom").map_err(|m| ("prenom", m))?;
+    Ok((gender, family, given))
+}
+
+/// `POST /inscription/identite`: goes to step 5.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<IdentityForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let mut session = Session::load(&state, &headers).await?;
+    if let Some(redirect) = session.guard(Step::Identity) {
+        return Ok(redirect);
+    }
+    match parse(&form) {
+        Ok((gender, family, given)) => {
+            session.journey.gender = Some(gender.to_owned());
+            session.journey.family_name = Some(family);
+            session.journey.given_name = Some(given);
+            session.save(&state).await?;
+            Ok(session.redirect(Step::Organization.path()))
+        }
+        Err((field, message)) => {
+            let mut page = IdentityPage {
+                f: session
+                    .frame(&state, &headers, Step::Identity)
+                    .with_error(field, message),
+                gender: match form.civilite.as_str() {
+                    "madame" => "female".into(),
+                    "monsieur" => "male".into(),
+                    _ => String::new(),
+                },
+                family_name: form.nom.clone(),
+                given_name: form.prenom.clone(),
+            };
+            reply_with(page.f.take_cookies(), &page, StatusCode::BAD_REQUEST)
+        }
+    }
+}

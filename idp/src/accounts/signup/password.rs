@@ -1,0 +1,182 @@
+//! Step 3 of sign-up: the password, typed twice. Beyond [`Password::parse`]'s rules, a new
+//! account's password may not contain its e-mail's local part nor a very common password.
+
+use askama::Template;
+use axum::{Form, extract::State, http::HeaderMap, http::StatusCode, response::Response};
+use serde::Deserialize;
+
+use super::{Frame, Session, Step, check_csrf, reply, reply_with};
+use crate::{
+    AppState,
+    accounts::{Email, Password},
+    error::PageError,
+};
+
+/// Very common passwords and password stems, refused anywhere in a new password (compared in
+/// lower case): what guessing lists try first, French ones included.
+pub const COMMON_PASSWORDS: &[&str] = &[
+    "123456",
+    "abcdef",
+    "azerty",
+    "qwerty",
+    "password",
+    "motdepasse",
+    "passw0rd",
+    "bonjour",
+    "soleil",
+    "doudou",
+    "loulou",
+    "marseille",
+    "nicolas",
+    "chocolat",
+    "iloveyou",
+    "welcome",
+    "admin",
+    "efpconnect",
+    "ministere",
+    "travail",
+];
+
+/// Why a password is refused at sign-up.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SignupPasswordError {
+    /// One of [`Password::parse`]'s rules.
+    Rule(String),
+    /// It contains the address's local part or a part of it.
+    ContainsEmail,
+    /// It contains a common password.
+    Common,
+}
+
+impl std::fmt::Display for SignupPasswordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Rule(message) => f.write_str(message),
+            Self::ContainsEmail => f.write_str(
+                "Le mot de passe ne doit pas contenir votre adresse e-mail ni une partie de celle-ci.",
+            ),
+            Self::Common => f.write_str(
+                "Ce mot de passe est trop courant et serait deviné facilement : choisissez-en un autre.",
+            ),
+        }
+    }
+}
+
+/// The sign-up rules: [`Password::parse`], then the address and the common passwords.
+pub fn parse_new_password(input: &str, email: &Email) -> Result<Password, SignupPasswordError> {
+    let password = Password::parse(input).map_err(|e| SignupPasswordError::Rule(e.to_string()))?;
+    let lower = input.to_lowercase();
+    let local = email.as_str().split('@').next().unwrap_or_default();
+    // The whole local part, and each of its parts long enough to mean something
+    // (jean.dupont → "dupont").
+    let contains_email = std::iter::once(local)
+        .chain(local.split(['.', '-', '_', '+']))
+        .filter(|part| part.chars().count() >= 3)
+        .any(|part| lower.contains(part));
+    if contains_email {
+        return Err(SignupPasswordError::ContainsEmail);
+    }
+    if COMMON_PASSWORDS.iter().any(|common| lower.contains(common)) {
+        return Err(SignupPasswordError::Common);
+    }
+    Ok(password)
+}
+
+#[derive(Template)]
+#[template(path = "signup_password.html")]
+struct PasswordPage {
+    f: Frame,
+    /// A password is already saved (coming back with "Modifier").
+    saved: bool,
+}
+
+/// `GET /inscription/mot-de-passe`: step 3.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let session = Session::load(&state, &headers).await?;
+    if let Some(redirect) = session.guard(Step::Password) {
+        return Ok(redirect);
+    }
+    let mut page = PasswordPage {
+        f: session.frame(&state, &headers, Step::Password),
+        saved: session.journey.password_hash.is_some(),
+    };
+    reply(page.f.take_cookies(), &page)
+}
+
+/// Fields of step 3.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirmation: String,
+}
+
+/// `POST /inscription/mot-de-passe`: checks and hashes the password, goes to step 4.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let mut session = Session::load(&state, &headers).await?;
+    if let Some(redirect) = session.guard(Step::Password) {
+        return Ok(redirect);
+    }
+    let Some(email) = session.email() else {
+        return Ok(session.redirect(Step::Email.path()));
+    };
+    let error = match parse_new_password(&form.password, &email) {
+        Err(e) => Some(("password", e.to_string())),
+        Ok(_) if form.password != form.confirmation => Some((
+            "confirmation",
+            "Les mots de passe ne correspondent pas.".to_owned(),
+        )),
+        Ok(password) => {
+            session.journey.password_hash = Some(state.hasher.hash(&password).await?);
+            None
+        }
+    };
+    if let Some((field, message)) = error {
+        let mut page = PasswordPage {
+            f: session
+                .frame(&state, &headers, Step::Password)
+                .with_error(field, message),
+            saved: session.journey.password_hash.is_some(),
+        };
+        return reply_with(page.f.take_cookies(), &page, StatusCode::BAD_REQUEST);
+    }
+    session.save(&state).await?;
+    Ok(session.redirect(session.journey.next_step().path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jean() -> Email {
+        Email::parse("jean.dupont@entreprise.fr").unwrap()
+    }
+
+    #[test]
+    fn each_sign_up_rule_says_why() {
+        assert!(matches!(
+            parse_new_password("Court1!", &jean()),
+            Err(SignupPasswordError::Rule(_))
+        ));
+        assert_eq!(
+            parse_new_password("Dupont-2024-Paris", &jean()).unwrap_err(),
+            SignupPasswordError::ContainsEmail
+        );
+        assert_eq!(
+            parse_new_password("Azerty-Tulipe-42", &jean()).unwrap_err(),
+            SignupPasswordError::Common
+        );
+        assert!(parse_new_password("Tulipe-Orage-42", &jean()).is_ok());
+    }
+}

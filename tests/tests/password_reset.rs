@@ -1,0 +1,529 @@
+//! The password reset journey (guide `002` §5.2): address, e-mailed code or link, new
+//! password; the code read from a real SMTP server.
+
+use idp::accounts::{Email, store as users};
+use idp_tests::{
+    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, auth_url, csrf_of, exchange_code,
+    free_port, location, query_of,
+};
+
+const ALICE: &str = "alice@centre.fr";
+const NEW_PASSWORD: &str = "Nouveau-mot-de-passe-2026";
+
+async fn app_mailing_to(sink: &SmtpSink) -> TestApp {
+    TestApp::spawn_with(|config| sink.configure(config)).await
+}
+
+/// The 6-digit code of a reset e-mail: the line that is only the code.
+fn code_of(mail: &ReceivedMail) -> String {
+    mail.text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("a code in {}", mail.text))
+        .to_owned()
+}
+
+/// The path and query of the link of a reset e-mail.
+fn link_of(app: &TestApp, mail: &ReceivedMail) -> String {
+    let start = mail
+        .text
+        .find("/mot-de-passe-oublie/lien?jeton=")
+        .expect("a link");
+    let link = mail.text[start..].lines().next().expect("line").trim();
+    assert!(mail.text.contains(&app.url(link)), "{}", mail.text);
+    link.to_owned()
+}
+
+/// Step 1: asks a code for `email`; returns the answer (a redirect to step 2 when accepted).
+async fn ask_code(browser: &Browser, email: &str) -> reqwest::Response {
+    let page = browser
+        .get("/mot-de-passe-oublie")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Étape 1 sur 3"), "{page}");
+    browser
+        .post_form(
+            "/mot-de-passe-oublie",
+            &[("csrf", &csrf_of(&page)), ("email", email)],
+        )
+        .await
+}
+
+/// Step 2: types `code`; returns the answer.
+async fn enter_code(browser: &Browser, code: &str) -> reqwest::Response {
+    let page = browser
+        .get("/mot-de-passe-oublie/code")
+        .await
+        .text()
+        .await
+        .unwrap();
+    browser
+        .post_form(
+            "/mot-de-passe-oublie/code",
+            &[("csrf", &csrf_of(&page)), ("code", code)],
+        )
+        .await
+}
+
+/// Step 3: chooses a password; returns the answer.
+async fn choose_password(
+    browser: &Browser,
+    password: &str,
+    confirmation: &str,
+) -> reqwest::Response {
+    let page = browser
+        .get("/mot-de-passe-oublie/nouveau")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Étape 3 sur 3"), "{page}");
+    browser
+        .post_form(
+            "/mot-de-passe-oublie/nouveau",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("password", password),
+                ("confirmation", confirmation),
+            ],
+        )
+        .await
+}
+
+/// Whether `email` / `password` opens a session in a fresh browser.
+async fn logs_in(app: &TestApp, email: &str, password: &str) -> bool {
+    let response = app
+        .browser()
+        .submit_login("/connexion", email, password)
+        .await;
+    response.status() == 303
+}
+
+async fn page_of(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    // Apostrophes come escaped in pages; the assertions quote the French text.
+    let text = response.text().await.unwrap();
+    (status, text.replace("&#39;", "'").replace("&#x27;", "'"))
+}
+
+/// Steps 1 and 2 for ALICE; returns the code e-mailed (the `n`-th message of the sink).
+async fn code_for_alice(browser: &Browser, sink: &SmtpSink, n: usize) -> String {
+    let answer = ask_code(browser, ALICE).await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/mot-de-passe-oublie/code")
+    );
+    code_of(&sink.wait_for(n).await[n - 1])
+}
+
+#[tokio::test]
+async fn the_full_journey_changes_the_password_and_only_the_new_one_logs_in() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let alice = app.user(ALICE).await;
+    let browser = app.browser();
+
+    let answer = ask_code(&browser, ALICE).await;
+    assert_eq!(answer.status(), 303);
+    let (_, step2) = page_of(browser.get("/mot-de-passe-oublie/code").await).await;
+    assert!(step2.contains("Étape 2 sur 3"), "{step2}");
+    assert!(step2.contains(
+        "Si un compte existe pour cette adresse, un e-mail contenant un code vous a été envoyé."
+    ));
+    let mail = &sink.wait_for(1).await[0];
+    assert_eq!(mail.rcpt_tos, [ALICE]);
+    assert_eq!(
+        mail.subject,
+        "Réinitialisation du mot de passe de votre compte EFP Connect"
+    );
+    let answer = enter_code(&browser, &code_of(mail)).await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/mot-de-passe-oublie/nouveau")
+    );
+    let (status, done) = page_of(choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD).await).await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done.contains("Votre mot de passe a été modifié avec succès"));
+    assert!(done.contains("href=\"/connexion\""));
+
+    assert!(!logs_in(&app, ALICE, PASSWORD).await);
+    assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
+    let events = idp::audit::latest(&app.state.db, 10).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "password.reset" && e.target == alice.id),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_login_page_links_to_the_reset_journey() {
+    let app = TestApp::spawn().await;
+    let page = app.browser().get("/connexion").await.text().await.unwrap();
+    assert!(page.contains("href=\"/mot-de-passe-oublie\""));
+    assert!(page.contains("Mot de passe oublié ?"));
+}
+
+#[tokio::test]
+async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    app.user(ALICE).await;
+
+    let known = app.browser();
+    let answer = ask_code(&known, ALICE).await;
+    let known_location = location(&answer);
+    let (_, known_page) = page_of(known.get("/mot-de-passe-oublie/code").await).await;
+    sink.wait_for(1).await;
+
+    let stranger = app.browser();
+    let answer = ask_code(&stranger, "personne@centre.fr").await;
+    assert_eq!(location(&answer), known_location);
+    let (status, page) = page_of(stranger.get("/mot-de-passe-oublie/code").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page.replace("personne@centre.fr", "X")
+            .replace(&csrf_of(&page), "T"),
+        known_page
+            .replace(ALICE, "X")
+            .replace(&csrf_of(&known_page), "T")
+    );
+    // Whatever code the stranger tries, it fails like a wrong one.
+    let (_, answer) = page_of(enter_code(&stranger, "123456").await).await;
+    assert!(answer.contains("Le code saisi est incorrect."), "{answer}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), 1, "no mail for an unknown address");
+}
+
+#[tokio::test]
+async fn a_wrong_code_counts_down_and_dies_after_five_tries() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    app.user(ALICE).await;
+    let browser = app.browser();
+    let code = code_for_alice(&browser, &sink, 1).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+
+    for left in [4, 3, 2] {
+        let (status, page) = page_of(enter_code(&browser, wrong).await).await;
+        assert_eq!(status, 400);
+        assert!(page.contains("Le code saisi est incorrect."), "{page}");
+        assert!(
+            page.contains(&format!("Il vous reste {left} essais.")),
+            "{page}"
+        );
+    }
+    let (_, page) = page_of(enter_code(&browser, wrong).await).await;
+    assert!(page.contains("Il vous reste 1 essai."), "{page}");
+    let (_, page) = page_of(enter_code(&browser, wrong).await).await;
+    assert!(page.contains("n'est plus valable"), "{page}");
+    // Dead: even the right code no longer works, and a new one can be asked.
+    let (status, page) = page_of(enter_code(&browser, &code).await).await;
+    assert_eq!(status, 410);
+    assert!(page.contains("Demandez un nouveau code"), "{page}");
+    assert!(page.contains("href=\"/mot-de-passe-oublie\""));
+    assert!(logs_in(&app, ALICE, PASSWORD).await);
+}
+
+#[tokio::test]
+async fn a_used_code_is_refused() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    app.user(ALICE).await;
+    let browser = app.browser();
+    let code = code_for_alice(&browser, &sink, 1).await;
+    enter_code(&browser, &code).await;
+    assert_eq!(
+        choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+
+    // Going back to step 2 and entering it again.
+    let (status, page) = page_of(enter_code(&browser, &code).await).await;
+    assert_eq!(status, 410);
+    assert!(
+        page.contains("Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code."),
+        "{page}"
+    );
+    assert!(page.contains("href=\"/mot-de-passe-oublie\""));
+    // Step 3 is closed too.
+    let answer = browser.get("/mot-de-passe-oublie/nouveau").await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/mot-de-passe-oublie/code")
+    );
+}
+
+#[tokio::test]
+async fn a_new_request_replaces_the_previous_code() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    app.user(ALICE).await;
+    let browser = app.browser();
+    let first = code_for_alice(&browser, &sink, 1).await;
+    let second = code_for_alice(&browser, &sink, 2).await;
+    if first != second {
+        let (_, page) = page_of(enter_code(&browser, &first).await).await;
+        assert!(page.contains("Le code saisi est incorrect."), "{page}");
+    }
+    let answer = enter_code(&browser, &second).await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/mot-de-passe-oublie/nouveau")
+    );
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|config| {
+        sink.configure(config);
+        config.accounts.reset_code_ttl_seconds = 1;
+    })
+    .await;
+    app.user(ALICE).await;
+    let browser = app.browser();
+    let answer = ask_code(&browser, ALICE).await;
+    let code = code_of(&sink.wait_for(1).await[0]);
+    let page = browser
+        .get(&location(&answer).unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let response = browser
+        .post_form(
+            "/mot-de-passe-oublie/code",
+            &[("csrf", &csrf_of(&page)), ("code", &code)],
+        )
+        .await;
+    let (status, page) = page_of(response).await;
+    assert_eq!(status, 410);
+    assert!(page.contains("Ce code a expiré"), "{page}");
+    assert!(page.contains("Demander un nouveau code"), "{page}");
+    assert!(logs_in(&app, ALICE, PASSWORD).await);
+}
+
+#[tokio::test]
+async fn the_emailed_link_skips_the_code() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    app.user(ALICE).await;
+    ask_code(&app.browser(), ALICE).await;
+    let link = link_of(&app, &sink.wait_for(1).await[0]);
+
+    // Opened in another browser, as from a mail client.
+    let browser = app.browser();
+    let answer = browser.get(&link).await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/mot-de-passe-oublie/nouveau")
+    );
+    let (status, _) = page_of(choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD).await).await;
+    assert_eq!(status, 200);
+    assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
+
+    // Spent with the password change.
+    let (status, page) = page_of(app.browser().get(&link).await).await;
+    assert_eq!(status, 410);
+    assert!(page.contains("Ce lien a expiré ou a déjà été utilisé."));
+}
+
+#[tokio::test]
+async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_nothing() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    app.user(ALICE).await;
+    let browser = app.browser();
+    let code = code_for_alice(&browser, &sink, 1).await;
+    enter_code(&browser, &code).await;
+
+    let (status, page) = page_of(choose_password(&browser, "court", "court").await).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("Le mot de passe doit comporter au moins 12 caractères."));
+    let (_, page) =
+        page_of(choose_password(&browser, "toutenminuscules", "toutenminuscules").await).await;
+    assert!(
+        page.contains("au moins 3 des 4 types de caractères"),
+        "{page}"
+    );
+    let (status, page) =
+        page_of(choose_password(&browser, NEW_PASSWORD, "Autre-mot-de-passe-2026").await).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("Les mots de passe ne correspondent pas."));
+    assert!(logs_in(&app, ALICE, PASSWORD).await);
+
+    // The journey survives the mistakes.
+    assert_eq!(
+        choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_form_without_csrf_is_refused() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    app.user(ALICE).await;
+    let browser = app.browser();
+    browser.get("/mot-de-passe-oublie").await;
+    let answer = browser
+        .post_form("/mot-de-passe-oublie", &[("email", ALICE)])
+        .await;
+    assert_eq!(answer.status(), 403);
+    let answer = browser
+        .post_form(
+            "/mot-de-passe-oublie",
+            &[("csrf", "faux-jeton"), ("email", ALICE)],
+        )
+        .await;
+    assert_eq!(answer.status(), 403);
+
+    let code = code_for_alice(&browser, &sink, 1).await;
+    let answer = browser
+        .post_form("/mot-de-passe-oublie/code", &[("code", &code)])
+        .await;
+    assert_eq!(answer.status(), 403);
+    enter_code(&browser, &code).await;
+    let answer = browser
+        .post_form(
+            "/mot-de-passe-oublie/nouveau",
+            &[("password", NEW_PASSWORD), ("confirmation", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(answer.status(), 403);
+    assert!(logs_in(&app, ALICE, PASSWORD).await);
+}
+
+#[tokio::test]
+async fn a_reset_ends_every_session_and_revokes_refresh_tokens() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    app.user(ALICE).await;
+    let client = app.client("ceres").await;
+
+    // Logged in on a first browser, with tokens at the client.
+    let laptop = app.browser();
+    let out = laptop.authorize(&auth_url(&app, &client, &[]), ALICE).await;
+    let code = query_of(&out).remove("code").expect("a code");
+    let tokens: serde_json::Value = exchange_code(&app, &client, &code, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh_token = tokens["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
+    let silent = auth_url(&app, &client, &[("prompt", "none")]);
+    let out = laptop.authorize(&silent, ALICE).await;
+    assert!(
+        query_of(&out).contains_key("code"),
+        "still logged in: {out}"
+    );
+
+    // The reset, on another browser.
+    let phone = app.browser();
+    let reset_code = code_for_alice(&phone, &sink, 1).await;
+    enter_code(&phone, &reset_code).await;
+    assert_eq!(
+        choose_password(&phone, NEW_PASSWORD, NEW_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+
+    let (response, _) = laptop.follow(&silent).await;
+    let out = location(&response).expect("back to the client");
+    assert_eq!(
+        query_of(&out).get("error").map(String::as_str),
+        Some("login_required"),
+        "{out}"
+    );
+    let answer = app
+        .http()
+        .post(app.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn past_the_limit_a_request_gets_a_wait_message() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|config| {
+        sink.configure(config);
+        config.limits.reset_per_address = 2;
+    })
+    .await;
+    let browser = app.browser();
+    for _ in 0..2 {
+        assert_eq!(ask_code(&browser, "personne@centre.fr").await.status(), 303);
+    }
+    let (status, page) = page_of(ask_code(&browser, "personne@centre.fr").await).await;
+    assert_eq!(status, 429);
+    assert!(
+        page.contains("Trop de demandes de réinitialisation. Veuillez réessayer dans 60 minutes."),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_sets_its_first_one() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    users::insert_user(
+        &app.state.db,
+        &Email::parse(ALICE).unwrap(),
+        None,
+        &users::NewUser::default(),
+    )
+    .await
+    .unwrap()
+    .expect("new account");
+    let browser = app.browser();
+    let code = code_for_alice(&browser, &sink, 1).await;
+    enter_code(&browser, &code).await;
+    assert_eq!(
+        choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
+}
+
+#[tokio::test]
+async fn a_mail_that_could_not_be_sent_is_not_shown_as_sent() {
+    let app = TestApp::spawn_with(|config| {
+        config.mail.transport = idp::config::MailTransport::Smtp;
+        config.mail.smtp_host = "127.0.0.1".into();
+        config.mail.smtp_port = free_port();
+        config.mail.smtp_tls = idp::config::SmtpTls::None;
+    })
+    .await;
+    app.user(ALICE).await;
+    let (status, page) = page_of(ask_code(&app.browser(), ALICE).await).await;
+    assert_eq!(status, 503);
+    assert!(
+        page.contains("L'e-mail contenant le code n'a pas pu être envoyé."),
+        "{page}"
+    );
+}

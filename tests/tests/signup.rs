@@ -1,0 +1,520 @@
+//! The sign-up journey (guide `002` §3.2): five steps under `/inscription`, the code read from
+//! a real SMTP server, the account then used through `/authorize`.
+
+use idp::accounts::{Email, signup, store as users};
+use idp_tests::{
+    Browser, ReceivedMail, SmtpSink, TestApp, auth_url, csrf_of, exchange_code, location, query_of,
+};
+
+const JEAN: &str = "jean.dupont@entreprise.fr";
+const GOOD_PASSWORD: &str = "Tulipe-Orage-42";
+/// DINUM's SIREN, with spaces as people type it.
+const SIREN: &str = "130 025 265";
+
+async fn app_mailing_to(sink: &SmtpSink) -> TestApp {
+    TestApp::spawn_with(|config| sink.configure(config)).await
+}
+
+/// The page's text with askama's escapes undone, for comparing French messages.
+fn text(html: &str) -> String {
+    html.replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// The 6-digit code of a sign-up e-mail: the line that is only the code.
+fn code_of(mail: &ReceivedMail) -> String {
+    mail.text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("a code in {}", mail.text))
+        .to_owned()
+}
+
+/// This browser's CSRF token (the same for every form).
+async fn csrf(browser: &Browser) -> String {
+    csrf_of(&browser.get("/inscription").await.text().await.unwrap())
+}
+
+/// Posts `fields` and the CSRF token to `path`.
+async fn post(browser: &Browser, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let token = csrf(browser).await;
+    let mut form = vec![("csrf", token.as_str())];
+    form.extend_from_slice(fields);
+    browser.post_form(path, &form).await
+}
+
+async fn page_of(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    (status, text(&response.text().await.unwrap()))
+}
+
+async fn get_page(browser: &Browser, path: &str) -> (u16, String) {
+    page_of(browser.get(path).await).await
+}
+
+/// Step 1 for `email`; the `n`-th message of the sink is the answer.
+async fn ask_code(browser: &Browser, sink: &SmtpSink, email: &str, n: usize) -> ReceivedMail {
+    let answer = post(browser, "/inscription", &[("email", email)]).await;
+    assert_eq!(location(&answer).as_deref(), Some("/inscription/code"));
+    sink.wait_for(n).await[n - 1].clone()
+}
+
+async fn enter_code(browser: &Browser, code: &str) -> reqwest::Response {
+    post(browser, "/inscription/code", &[("code", code)]).await
+}
+
+async fn choose_password(
+    browser: &Browser,
+    password: &str,
+    confirmation: &str,
+) -> reqwest::Response {
+    post(
+        browser,
+        "/inscription/mot-de-passe",
+        &[("password", password), ("confirmation", confirmation)],
+    )
+    .await
+}
+
+async fn identity(browser: &Browser, civilite: &str, nom: &str, prenom: &str) -> reqwest::Response {
+    post(
+        browser,
+        "/inscription/identite",
+        &[("civilite", civilite), ("nom", nom), ("prenom", prenom)],
+    )
+    .await
+}
+
+async fn organization(browser: &Browser, siren: &str, label: &str, cgu: bool) -> reqwest::Response {
+    let mut fields = vec![
+        ("poste", "DRH"),
+        ("siren", siren),
+        ("raison_sociale", label),
+    ];
+    if cgu {
+        fields.push(("cgu", "on"));
+    }
+    post(browser, "/inscription/organisation", &fields).await
+}
+
+/// Steps 1 to 4 for JEAN: the browser stands at step 5.
+async fn up_to_organization(browser: &Browser, sink: &SmtpSink) {
+    let mail = ask_code(browser, sink, JEAN, 1).await;
+    assert_eq!(mail.subject, "Validation de votre compte EFP CONNECT");
+    let answer = enter_code(browser, &code_of(&mail)).await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/inscription/mot-de-passe")
+    );
+    let answer = choose_password(browser, GOOD_PASSWORD, GOOD_PASSWORD).await;
+    assert_eq!(location(&answer).as_deref(), Some("/inscription/identite"));
+    let answer = identity(browser, "monsieur", " Dupont ", "Jean").await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/inscription/organisation")
+    );
+}
+
+#[tokio::test]
+async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let browser = app.browser();
+
+    let (status, page) = get_page(&browser, "/connexion").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("href=\"/inscription\""), "{page}");
+    let (_, page) = get_page(&browser, "/inscription").await;
+    assert!(page.contains("Étape 1 sur 5"), "{page}");
+
+    up_to_organization(&browser, &sink).await;
+    let (_, page) = get_page(&browser, "/inscription/organisation").await;
+    assert!(page.contains("Étape 5 sur 5"), "{page}");
+    assert!(page.contains("Identité : M. JEAN DUPONT"), "{page}");
+    let (status, page) = page_of(organization(&browser, SIREN, "DINUM", true).await).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Votre compte EFP Connect est créé"), "{page}");
+    assert!(page.contains("href=\"/connexion\""));
+
+    let user = users::user_by_email(&app.state.db, &Email::parse(JEAN).unwrap())
+        .await
+        .unwrap()
+        .expect("account created");
+    assert!(user.email_verified);
+    assert!(
+        user.password_hash
+            .as_deref()
+            .unwrap()
+            .starts_with("$argon2id$")
+    );
+    assert_eq!(user.gender.as_deref(), Some("male"));
+    assert_eq!(user.family_name, "Dupont");
+    assert_eq!(user.given_name, "Jean");
+    assert_eq!(user.job.as_deref(), Some("DRH"));
+    assert_eq!(user.siret, None, "a SIREN names no establishment");
+    assert_eq!(user.organization_label.as_deref(), Some("DINUM"));
+    let created = &sink.wait_for(2).await[1];
+    assert_eq!(created.subject, "Votre compte EFP Connect a été créé");
+    let audit = idp::audit::latest(&app.state.db, 10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "account.created" && e.target == user.id)
+    );
+
+    // The journey is over: its pages start again from step 1.
+    let answer = browser.get("/inscription/organisation").await;
+    assert_eq!(location(&answer).as_deref(), Some("/inscription"));
+
+    // The new account logs in through /authorize and gets a code the client can exchange.
+    let client = app.client("ceres").await;
+    let (response, at) = browser.follow(&auth_url(&app, &client, &[])).await;
+    assert!(at.contains("/connexion"), "{at} {}", response.status());
+    let response = browser.submit_login(&at, JEAN, GOOD_PASSWORD).await;
+    let next = location(&response).expect("logged in");
+    let (response, _) = browser.follow(&next).await;
+    let redirect = location(&response).expect("back to the client");
+    let code = query_of(&redirect)["code"].clone();
+    let tokens = exchange_code(&app, &client, &code, &[]).await;
+    assert_eq!(tokens.status(), 200);
+}
+
+#[tokio::test]
+async fn an_existing_address_sees_the_same_screens_gets_the_account_exists_mail_and_no_code_works()
+{
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    app.user(JEAN).await;
+
+    // A new address, for comparison.
+    let stranger = app.browser();
+    ask_code(&stranger, &sink, "paul.martin@entreprise.fr", 1).await;
+    let (_, new_page) = get_page(&stranger, "/inscription/code").await;
+    let (_, new_wrong) = page_of(enter_code(&stranger, "000000").await).await;
+
+    let browser = app.browser();
+    let mail = ask_code(&browser, &sink, JEAN, 2).await;
+    assert_eq!(
+        mail.subject,
+        "Création de compte EFP Connect : vous avez déjà un compte"
+    );
+    assert_eq!(mail.rcpt_tos, [JEAN]);
+    let (status, page) = get_page(&browser, "/inscription/code").await;
+    assert_eq!(status, 200);
+    let strip = |p: &str, email: &str| {
+        p.replace(email, "ADDRESS")
+            .lines()
+            .filter(|l| !l.contains("name=\"csrf\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        strip(&page, JEAN),
+        strip(&new_page, "paul.martin@entreprise.fr")
+    );
+    let (status, wrong) = page_of(enter_code(&browser, "000000").await).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        strip(&wrong, JEAN),
+        strip(&new_wrong, "paul.martin@entreprise.fr")
+    );
+    for code in ["123456", "111111", "999999", "654321"] {
+        let answer = enter_code(&browser, code).await;
+        assert_eq!(answer.status(), 400);
+    }
+    assert_eq!(
+        sink.messages().len(),
+        2,
+        "no code ever sent for the account"
+    );
+    let answer = browser.get("/inscription/mot-de-passe").await;
+    assert_eq!(location(&answer).as_deref(), Some("/inscription/code"));
+}
+
+#[tokio::test]
+async fn a_wrong_code_counts_down_and_the_code_dies_after_five_tries() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let browser = app.browser();
+    let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+
+    for left in ["4 essais", "3 essais", "2 essais", "1 essai."] {
+        let (status, page) = page_of(enter_code(&browser, wrong).await).await;
+        assert_eq!(status, 400);
+        assert!(page.contains("Le code saisi est incorrect."), "{page}");
+        assert!(page.contains(&format!("Il vous reste {left}")), "{page}");
+    }
+    let (_, page) = page_of(enter_code(&browser, wrong).await).await;
+    assert!(page.contains("Ce code n'est plus utilisable"), "{page}");
+    let (status, page) = page_of(enter_code(&browser, &code).await).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("après 5 essais incorrects"), "{page}");
+    assert!(page.contains("Envoyer le code"));
+
+    let (_, page) = page_of(enter_code(&browser, "12 34").await).await;
+    assert!(
+        page.contains("Le code doit comporter 6 chiffres."),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_code_is_refused_before_the_cooldown_and_after_it_replaces_the_old_one() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let browser = app.browser();
+    let old = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
+
+    let (status, page) = page_of(post(&browser, "/inscription/code/renvoyer", &[]).await).await;
+    assert_eq!(status, 429);
+    assert!(
+        page.contains("Vous pourrez demander un nouveau code dans"),
+        "{page}"
+    );
+    assert!(
+        page.contains("secondes") || page.contains("1 minute"),
+        "{page}"
+    );
+    assert_eq!(sink.messages().len(), 1);
+
+    // The cooldown is over (without waiting a minute).
+    let email = Email::parse(JEAN).unwrap();
+    app.state
+        .ephemeral
+        .delete(&signup::code::cooldown_key(&email))
+        .await
+        .unwrap();
+    let (status, page) = page_of(post(&browser, "/inscription/code/renvoyer", &[]).await).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Un nouveau code vous a été envoyé"), "{page}");
+    let new = code_of(&sink.wait_for(2).await[1]);
+    if new != old {
+        let (_, page) = page_of(enter_code(&browser, &old).await).await;
+        assert!(page.contains("Le code saisi est incorrect."), "{page}");
+    }
+    let answer = enter_code(&browser, &new).await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/inscription/mot-de-passe")
+    );
+}
+
+#[tokio::test]
+async fn weak_common_address_derived_and_mismatched_passwords_are_refused_with_the_rule() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let browser = app.browser();
+    let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
+    enter_code(&browser, &code).await;
+
+    let cases = [
+        ("Court-1", "Court-1", "au moins 12 caractères"),
+        ("toutenminuscules", "toutenminuscules", "3 des 4 types"),
+        ("Azerty-Tulipe-42", "Azerty-Tulipe-42", "trop courant"),
+        (idp_tests::PASSWORD, idp_tests::PASSWORD, "trop courant"),
+        (
+            "Dupont-Orage-42",
+            "Dupont-Orage-42",
+            "ne doit pas contenir votre adresse e-mail",
+        ),
+        (
+            GOOD_PASSWORD,
+            "Tulipe-Orage-43",
+            "Les mots de passe ne correspondent pas.",
+        ),
+    ];
+    for (password, confirmation, message) in cases {
+        let (status, page) = page_of(choose_password(&browser, password, confirmation).await).await;
+        assert_eq!(status, 400, "{password}");
+        assert!(page.contains(message), "{password}: {page}");
+        assert!(page.contains("Erreur - Je crée mon compte"));
+    }
+    let answer = browser.get("/inscription/identite").await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/inscription/mot-de-passe")
+    );
+}
+
+#[tokio::test]
+async fn missing_identity_fields_are_refused() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let browser = app.browser();
+    let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
+    enter_code(&browser, &code).await;
+    choose_password(&browser, GOOD_PASSWORD, GOOD_PASSWORD).await;
+
+    let cases = [
+        ("", "Dupont", "Jean", "Veuillez indiquer votre civilité."),
+        ("monsieur", "  ", "Jean", "Veuillez saisir votre nom."),
+        ("madame", "Dupont", "", "Veuillez saisir votre prénom."),
+    ];
+    for (civilite, nom, prenom, message) in cases {
+        let (status, page) = page_of(identity(&browser, civilite, nom, prenom).await).await;
+        assert_eq!(status, 400);
+        assert!(page.contains(message), "{page}");
+    }
+    let long = "a".repeat(101);
+    let (status, page) = page_of(identity(&browser, "madame", &long, "Jeanne").await).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("ne peut dépasser 100 caractères"), "{page}");
+    let answer = browser.get("/inscription/organisation").await;
+    assert_eq!(location(&answer).as_deref(), Some("/inscription/identite"));
+}
+
+#[tokio::test]
+async fn an_invalid_siren_or_unchecked_terms_are_refused_and_a_siret_is_stored() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let browser = app.browser();
+    up_to_organization(&browser, &sink).await;
+
+    for (siren, message) in [
+        ("130 025 266", "Ce numéro SIREN n'existe pas"),
+        ("1300252", "9 chiffres"),
+        ("", "Veuillez saisir le numéro SIREN"),
+    ] {
+        let (status, page) = page_of(organization(&browser, siren, "DINUM", true).await).await;
+        assert_eq!(status, 400);
+        assert!(page.contains(message), "{siren}: {page}");
+        // What was typed comes back.
+        assert!(page.contains(&format!("value=\"{siren}\"")), "{page}");
+    }
+    let (status, page) = page_of(organization(&browser, SIREN, "DINUM", false).await).await;
+    assert_eq!(status, 400);
+    assert!(
+        page.contains("Veuillez accepter les conditions générales d'utilisation"),
+        "{page}"
+    );
+    let (status, page) = page_of(organization(&browser, SIREN, "  ", true).await).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("Veuillez saisir la raison sociale"), "{page}");
+    let email = Email::parse(JEAN).unwrap();
+    assert!(
+        users::user_by_email(&app.state.db, &email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let (status, _) =
+        page_of(organization(&browser, "130 025 265 00013", "DINUM", true).await).await;
+    assert_eq!(status, 200);
+    let user = users::user_by_email(&app.state.db, &email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.siret.as_deref(), Some("13002526500013"));
+}
+
+#[tokio::test]
+async fn a_shared_mailbox_is_refused_and_nothing_is_sent() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let browser = app.browser();
+    for address in [
+        "contact@entreprise.fr",
+        "Accueil@entreprise.fr",
+        "noreply+x@entreprise.fr",
+    ] {
+        let (status, page) =
+            page_of(post(&browser, "/inscription", &[("email", address)]).await).await;
+        assert_eq!(status, 400);
+        assert!(
+            page.contains("interdit d'utiliser une adresse e-mail partagée (contact@"),
+            "{page}"
+        );
+    }
+    let (status, page) =
+        page_of(post(&browser, "/inscription", &[("email", "pas-une-adresse")]).await).await;
+    assert_eq!(status, 400);
+    assert!(
+        page.contains("Le format de l'adresse e-mail est invalide"),
+        "{page}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_form_without_its_csrf_token_is_refused() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let browser = app.browser();
+    let _ = csrf(&browser).await;
+    for path in [
+        "/inscription",
+        "/inscription/code",
+        "/inscription/code/renvoyer",
+        "/inscription/mot-de-passe",
+        "/inscription/identite",
+        "/inscription/organisation",
+    ] {
+        let answer = browser
+            .post_form(path, &[("email", JEAN), ("csrf", "faux")])
+            .await;
+        assert_eq!(answer.status(), 403, "{path}");
+        let answer = browser.post_form(path, &[("email", JEAN)]).await;
+        assert_eq!(answer.status(), 403, "{path}");
+    }
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn going_back_with_modifier_keeps_what_was_typed() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let browser = app.browser();
+
+    // Out of order: every step sends to the first one missing.
+    let answer = browser.get("/inscription/organisation").await;
+    assert_eq!(location(&answer).as_deref(), Some("/inscription"));
+
+    up_to_organization(&browser, &sink).await;
+    let (_, page) = page_of(organization(&browser, "12", "Ma société", true).await).await;
+    assert!(
+        page.contains("href=\"/inscription/identite\">Modifier</a>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("href=\"/inscription\">Modifier</a>"),
+        "{page}"
+    );
+
+    let (status, page) = get_page(&browser, "/inscription/identite").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("value=\"Dupont\""), "{page}");
+    assert!(page.contains("value=\"Jean\""), "{page}");
+    assert!(page.contains("value=\"monsieur\" checked"), "{page}");
+    let (_, page) = get_page(&browser, "/inscription").await;
+    assert!(page.contains(&format!("value=\"{JEAN}\"")), "{page}");
+    // Step 1 sent again with the same address: nothing is lost, no new code.
+    let answer = post(&browser, "/inscription", &[("email", JEAN)]).await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/inscription/organisation")
+    );
+    assert_eq!(sink.messages().len(), 1);
+
+    let answer = identity(&browser, "madame", "Durand", "Jeanne").await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/inscription/organisation")
+    );
+    let (_, page) = get_page(&browser, "/inscription/organisation").await;
+    assert!(page.contains("Identité : Mme JEANNE DURAND"), "{page}");
+    assert!(page.contains("value=\"Ma société\""), "{page}");
+    assert!(page.contains("value=\"DRH\""), "{page}");
+    // Refreshing a step already done changes nothing.
+    let answer = browser.get("/inscription/code").await;
+    assert_eq!(
+        location(&answer).as_deref(),
+        Some("/inscription/organisation")
+    );
+}
