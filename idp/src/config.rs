@@ -44,6 +44,32 @@ pub struct Config {
     pub mail: MailConfig,
     /// Account journeys.
     pub accounts: AccountsConfig,
+    /// The anti-robot check of the login, sign-up and reset forms.
+    pub anti_robot: AntiRobotConfig,
+}
+
+/// The anti-robot check (« Je ne suis pas un robot ») of the login form, sign-up step 1 and
+/// reset step 1: a proof of work solved by the page's script, or a question without script.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AntiRobotConfig {
+    /// Whether the forms are checked (default true).
+    pub enabled: bool,
+    /// Difficulty: the secret number lies in `[0, max_number]` (default 50000: well under a
+    /// second in a browser).
+    pub max_number: u64,
+    /// Lifetime of a challenge or question, seconds (default 600).
+    pub ttl_seconds: u64,
+}
+
+impl Default for AntiRobotConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_number: 50_000,
+            ttl_seconds: 600,
+        }
+    }
 }
 
 /// Account journeys (password reset).
@@ -219,6 +245,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             mail: MailConfig::default(),
             accounts: AccountsConfig::default(),
+            anti_robot: AntiRobotConfig::default(),
         }
     }
 }

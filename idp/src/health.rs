@@ -1,4 +1,4 @@
-//! Liveness, readiness, and the page stylesheet.
+//! Liveness, readiness, the page stylesheet and the anti-robot script.
 
 use axum::{
     extract::State,
@@ -43,6 +43,18 @@ pub async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../static/idp.css"),
+    )
+        .into_response()
+}
+
+/// `GET /static/anti_robot.js`: the anti-robot check's script (`web/anti_robot.rs`).
+pub async fn anti_robot_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/anti_robot.js"),
     )
         .into_response()
 }

@@ -193,6 +193,15 @@ pub fn router(state: AppState) -> Router {
             "/connexion",
             get(accounts::login::show).post(accounts::login::submit),
         )
+        .route("/connexion/code", post(accounts::totp::submit_code))
+        .route(
+            "/compte/double-authentification",
+            get(accounts::totp::show).post(accounts::totp::enrol),
+        )
+        .route(
+            "/compte/double-authentification/desactivation",
+            post(accounts::totp::disable),
+        )
         .route("/consentement", get(consent::show).post(consent::submit))
         .route(
             "/inscription",
@@ -237,6 +246,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/idp.css", get(health::stylesheet))
+        .route("/static/anti_robot.js", get(health::anti_robot_script))
         .nest_service("/static/dsfr", web::assets::dsfr(&state.config.static_dir))
         .layer(axum::middleware::from_fn(web::security_headers::add))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))

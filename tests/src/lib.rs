@@ -181,6 +181,8 @@ fn test_config(storage: &Storage, backend: &Backend, issuer: &str, listen: Socke
     // Plain-HTTP test clients do not send `Secure` cookies; one test checks the real ones.
     config.session.secure_cookies = false;
     config.limits.hash_concurrency = 2;
+    // Most tests are not about the anti-robot check (tests/tests/anti_robot.rs turns it on).
+    config.anti_robot.enabled = false;
     // The outbox of the default (embedded) transport goes with the test's storage.
     config.mail.outbox_dir = storage.dir.path().join("outbox");
     config

@@ -18,7 +18,7 @@ use crate::{
     AppState,
     error::PageError,
     oidc::authorize::PendingAuthorization,
-    web::{client_ip::ClientIp, csrf, rate_limit},
+    web::{anti_robot, client_ip::ClientIp, csrf, rate_limit},
 };
 
 #[derive(Template, WebTemplate)]
@@ -33,6 +33,8 @@ struct LoginPage {
     /// The error concerns the password field.
     password_invalid: bool,
     client_name: Option<String>,
+    /// The anti-robot check.
+    robot: anti_robot::AntiRobot,
 }
 
 /// Query of `GET /connexion`.
@@ -66,6 +68,7 @@ pub async fn show(
             email_invalid: false,
             password_invalid: false,
             client_name,
+            robot: Default::default(),
         },
         axum::http::StatusCode::OK,
     )
@@ -79,6 +82,7 @@ fn render(
 ) -> Result<Response, PageError> {
     let token = csrf::token(headers, state.config.session.secure_cookies);
     page.csrf = token.value;
+    page.robot = anti_robot::issue(state);
     let mut response = (status, page).into_response();
     if let Some(cookie) = token.set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -101,6 +105,8 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(flatten)]
+    robot: anti_robot::Fields,
 }
 
 /// The one message for every wrong e-mail or password: it must not tell which was wrong.
@@ -129,7 +135,17 @@ pub async fn submit(
         email_invalid,
         password_invalid,
         client_name: client_name.clone(),
+        robot: Default::default(),
     };
+    // Before anything is checked or counted.
+    if !anti_robot::verify(&state, &form.robot).await? {
+        return render(
+            &state,
+            &headers,
+            again(anti_robot::FAILED.into(), false, false),
+            axum::http::StatusCode::BAD_REQUEST,
+        );
+    }
     let email = match Email::parse(&form.email) {
         Ok(email) => email,
         Err(e) => {
@@ -182,10 +198,23 @@ pub async fn submit(
             axum::http::StatusCode::UNAUTHORIZED,
         );
     };
+    // Second factor: the password alone starts no session (accounts/totp.rs).
+    if super::totp::is_enrolled(&state.db, &user.id).await? {
+        return super::totp::ask_code(&state, &headers, &user.id, &form.authreq).await;
+    }
     let (session, cookie) =
         LoginSession::start(&state, &headers, &user.id, vec!["pwd".into()]).await?;
     tracing::info!(login.outcome = "success", user.id = %user.id, "login");
     let target = match pending {
+        // The client accepts only `mfa` (not `pwd`) and the account has no second factor:
+        // enrol first, then resume.
+        Some(p)
+            if p.request.acr_values.iter().any(|v| v == "mfa")
+                && !p.request.acr_values.iter().any(|v| v == "pwd") =>
+        {
+            super::totp::remember_return(&state, &session.sid, &form.authreq).await?;
+            "/compte/double-authentification".to_owned()
+        }
         Some(pending) => {
             pending
                 .logged_in(&state, &form.authreq, &session.sid)

@@ -7,6 +7,7 @@ pub mod reset;
 pub mod session;
 pub mod signup;
 pub mod store;
+pub mod totp;
 
 pub use email::Email;
 pub use password::{Password, PasswordHasher};

@@ -33,7 +33,7 @@ use crate::{
     mail::messages::{self, RESET_START_PATH},
     oidc::grants,
     secrets,
-    web::{client_ip::ClientIp, cookies, csrf, rate_limit},
+    web::{anti_robot, client_ip::ClientIp, cookies, csrf, rate_limit},
 };
 
 /// Step 2's page.
@@ -193,6 +193,7 @@ struct EmailPage {
     csrf: String,
     email: String,
     error: Option<String>,
+    robot: anti_robot::AntiRobot,
 }
 
 /// `GET /mot-de-passe-oublie`: step 1, the address.
@@ -202,6 +203,7 @@ pub async fn show_start(State(state): State<AppState>, headers: HeaderMap) -> Re
             csrf,
             email: String::new(),
             error: None,
+            robot: anti_robot::issue(&state),
         }
         .into_response()
     })
@@ -214,6 +216,8 @@ pub struct EmailForm {
     csrf: String,
     #[serde(default)]
     email: String,
+    #[serde(flatten)]
+    robot: anti_robot::Fields,
 }
 
 /// `POST /mot-de-passe-oublie`: records a request and e-mails its code when the account
@@ -231,6 +235,7 @@ pub async fn submit_start(
                 csrf,
                 email: form.email.clone(),
                 error: Some(error),
+                robot: anti_robot::issue(&state),
             }
             .into_response()
         })
@@ -239,6 +244,10 @@ pub async fn submit_start(
         Ok(email) => email,
         Err(e) => return Ok(again(e.to_string(), StatusCode::BAD_REQUEST)),
     };
+    // The anti-robot check, before anything is counted or sent.
+    if !anti_robot::verify(&state, &form.robot).await? {
+        return Ok(again(anti_robot::FAILED.into(), StatusCode::BAD_REQUEST));
+    }
     let limits = &state.config.limits;
     let window = Duration::from_secs(limits.reset_window_seconds);
     for (bucket, subject, max) in [

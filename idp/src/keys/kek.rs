@@ -5,12 +5,13 @@ use std::path::Path;
 
 use aws_lc_rs::{
     aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey},
+    hmac,
     rand::{SecureRandom, SystemRandom},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 
-/// The key-encryption key, never logged.
-pub struct Kek(LessSafeKey);
+/// The key-encryption key, never logged; also the root of labelled derived keys.
+pub struct Kek(LessSafeKey, hmac::Key);
 
 impl std::fmt::Debug for Kek {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -70,7 +71,18 @@ impl Kek {
             .decode(encoded.trim())
             .map_err(|_| KekError::Malformed)?;
         let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KekError::Malformed)?;
-        Ok(Self(LessSafeKey::new(key)))
+        Ok(Self(
+            LessSafeKey::new(key),
+            hmac::Key::new(hmac::HMAC_SHA256, &bytes),
+        ))
+    }
+
+    /// A 32-byte key for one purpose, `HMAC-SHA256(KEK, label)`: other secrets (the
+    /// anti-robot check's) without another file to keep, and independent of each other.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(hmac::sign(&self.1, label.as_bytes()).as_ref());
+        out
     }
 
     /// `nonce || ciphertext || tag`, bound to `kid`.

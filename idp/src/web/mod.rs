@@ -1,6 +1,7 @@
 //! Thin HTTP layers shared by every domain: cookies, CSRF, security headers, rate limits,
 //! client addresses, the shared page layout and the design system's files.
 
+pub mod anti_robot;
 pub mod assets;
 pub mod client_ip;
 pub mod cookies;

@@ -12,7 +12,7 @@ use crate::{
     AppState,
     accounts::Email,
     error::PageError,
-    web::{client_ip::ClientIp, rate_limit},
+    web::{anti_robot, client_ip::ClientIp, rate_limit},
 };
 
 /// Local parts of shared or role mailboxes, refused because an account must be one person's
@@ -61,6 +61,7 @@ pub fn is_shared_mailbox(email: &Email) -> bool {
 struct EmailPage {
     f: Frame,
     email: String,
+    robot: anti_robot::AntiRobot,
 }
 
 /// `GET /inscription`: step 1, filled in when coming back with "Modifier".
@@ -72,6 +73,7 @@ pub async fn show(
     let mut page = EmailPage {
         f: session.frame(&state, &headers, Step::Email),
         email: session.journey.email.clone().unwrap_or_default(),
+        robot: anti_robot::issue(&state),
     };
     reply(page.f.take_cookies(), &page)
 }
@@ -83,6 +85,8 @@ pub struct EmailForm {
     csrf: String,
     #[serde(default)]
     email: String,
+    #[serde(flatten)]
+    robot: anti_robot::Fields,
 }
 
 /// `POST /inscription`: checks the address, sends the code, goes to step 2.
@@ -100,6 +104,7 @@ pub async fn submit(
                 .frame(&state, &headers, Step::Email)
                 .with_error("email", message),
             email: form.email.clone(),
+            robot: anti_robot::issue(&state),
         };
         reply_with(page.f.take_cookies(), &page, StatusCode::BAD_REQUEST)
     };
@@ -110,8 +115,10 @@ pub async fn submit(
     if is_shared_mailbox(&email) {
         return again(&session, SHARED_MAILBOX_MESSAGE.into());
     }
-    // Hook: the anti-robot check (web/anti_robot.rs, a later change) goes here, before
-    // anything is counted or sent.
+    // The anti-robot check, before anything is counted or sent.
+    if !anti_robot::verify(&state, &form.robot).await? {
+        return again(&session, anti_robot::FAILED.into());
+    }
 
     // The same address again (a refresh, or "Modifier" without a change): keep what was done.
     if session.journey.email.as_deref() == Some(email.as_str()) {

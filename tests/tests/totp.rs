@@ -1,0 +1,407 @@
+//! Second factor (TOTP): enrolment, the login's code step, replays, recovery codes, disabling,
+//! storage at rest, CSRF, and `acr_values=mfa` leading to enrolment.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use idp_tests::{
+    Browser, PASSWORD, TestApp, auth_url, csrf_of, exchange_code, hidden_field, location, query_of,
+};
+use serde_json::Value;
+use sqlx::Row;
+use totp_rs::{Builder, Secret, Totp};
+
+const EMAIL: &str = "alice@centre.fr";
+const ENROL: &str = "/compte/double-authentification";
+const DISABLE: &str = "/compte/double-authentification/desactivation";
+
+fn totp_of(base32: &str) -> Totp {
+    Builder::new()
+        .with_secret(Secret::try_from_base32(base32).expect("base32 secret"))
+        .build()
+        .expect("totp")
+}
+
+fn now() -> u64 {
+    u64::try_from(idp::store::now()).expect("positive time")
+}
+
+/// The code of the step after the current one: the enrolment consumed the current step, and
+/// one step of drift is accepted.
+fn next_code(totp: &Totp) -> String {
+    totp.generate(now() + 30).to_string()
+}
+
+fn secret_on(page: &str) -> String {
+    let start = page.find("id=\"totp-secret\">").expect("secret shown") + 17;
+    let end = page[start..].find('<').expect("end of secret") + start;
+    page[start..end].to_owned()
+}
+
+fn recovery_codes_on(page: &str) -> Vec<String> {
+    page.split("<li><code>")
+        .skip(1)
+        .map(|s| s[..s.find('<').expect("end of code")].to_owned())
+        .collect()
+}
+
+async fn log_in_with_password(browser: &Browser) -> reqwest::Response {
+    browser.submit_login("/connexion", EMAIL, PASSWORD).await
+}
+
+/// Logs in (password only), enrols; returns the secret and the recovery codes.
+async fn enrol(browser: &Browser) -> (Totp, Vec<String>) {
+    let r = log_in_with_password(browser).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    let page = browser.get(ENROL).await.text().await.expect("page");
+    assert!(page.contains("data:image/png;base64,"), "{page}");
+    let totp = totp_of(&secret_on(&page));
+    let code = totp.generate(now()).to_string();
+    let r = browser
+        .post_form(ENROL, &[("csrf", &csrf_of(&page)), ("code", &code)])
+        .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("page");
+    let codes = recovery_codes_on(&page);
+    assert_eq!(codes.len(), 10, "{page}");
+    (totp, codes)
+}
+
+/// Password then code; returns the answer to the code.
+async fn log_in_with_code(browser: &Browser, page_uri: &str, code: &str) -> reqwest::Response {
+    let r = browser.submit_login(page_uri, EMAIL, PASSWORD).await;
+    assert_eq!(r.status(), 200, "the code page, no redirect");
+    assert!(location(&r).is_none());
+    let page = r.text().await.expect("code page");
+    assert!(page.contains("Code de vérification"));
+    browser
+        .post_form(
+            "/connexion/code",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("step", &hidden_field(&page, "step").expect("step")),
+                ("code", code),
+            ],
+        )
+        .await
+}
+
+async fn logged_in(browser: &Browser) -> bool {
+    let page = browser.get("/").await.text().await.expect("home");
+    page.contains("Alice")
+}
+
+#[tokio::test]
+async fn an_enrolled_account_logs_in_with_a_code_and_gets_mfa_in_the_id_token() {
+    let app = TestApp::spawn().await;
+    let client = app.client("rp").await;
+    app.user(EMAIL).await;
+    let (totp, _) = enrol(&app.browser()).await;
+
+    let browser = app.browser();
+    let (_, at) = browser.follow(&auth_url(&app, &client, &[])).await;
+    assert!(at.contains("/connexion"));
+    let r = log_in_with_code(&browser, &at, &next_code(&totp)).await;
+    let next = location(&r).expect("login continues");
+    assert!(next.starts_with("/authorize/continue"), "{next}");
+    let (r, _) = browser.follow(&next).await;
+    let out = location(&r).expect("back to the client");
+    let code = query_of(&out).get("code").cloned().expect("a code");
+    let tokens: Value = exchange_code(&app, &client, &code, &[])
+        .await
+        .json()
+        .await
+        .expect("tokens");
+    let id_token = tokens["id_token"].as_str().expect("id token");
+    let payload: Value = serde_json::from_slice(
+        &B64.decode(id_token.split('.').nth(1).expect("payload"))
+            .expect("base64url"),
+    )
+    .expect("JSON");
+    assert_eq!(payload["acr"], "mfa");
+    let amr: Vec<&str> = payload["amr"]
+        .as_array()
+        .expect("amr")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(amr.contains(&"otp") && amr.contains(&"mfa"), "{amr:?}");
+}
+
+#[tokio::test]
+async fn the_password_alone_starts_no_session_and_a_wrong_code_is_refused() {
+    let app = TestApp::spawn().await;
+    app.user(EMAIL).await;
+    let (totp, _) = enrol(&app.browser()).await;
+    let browser = app.browser();
+    let right = next_code(&totp);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let r = log_in_with_code(&browser, "/connexion", wrong).await;
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Code de vérification incorrect.")
+    );
+    assert!(!logged_in(&browser).await);
+}
+
+#[tokio::test]
+async fn a_code_is_accepted_once() {
+    let app = TestApp::spawn().await;
+    app.user(EMAIL).await;
+    let (totp, _) = enrol(&app.browser()).await;
+    let code = next_code(&totp);
+    let first = app.browser();
+    let r = log_in_with_code(&first, "/connexion", &code).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(logged_in(&first).await);
+
+    let second = app.browser();
+    let r = log_in_with_code(&second, "/connexion", &code).await;
+    assert_eq!(r.status(), 401);
+    assert!(!logged_in(&second).await);
+}
+
+#[tokio::test]
+async fn a_recovery_code_works_once() {
+    let app = TestApp::spawn().await;
+    app.user(EMAIL).await;
+    let (_, codes) = enrol(&app.browser()).await;
+    let first = app.browser();
+    let r = log_in_with_code(&first, "/connexion", &codes[3]).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert!(logged_in(&first).await);
+
+    let second = app.browser();
+    let r = log_in_with_code(&second, "/connexion", &codes[3]).await;
+    assert_eq!(r.status(), 401);
+    assert!(!logged_in(&second).await);
+}
+
+#[tokio::test]
+async fn disabling_requires_the_password_and_removes_the_second_factor() {
+    let app = TestApp::spawn().await;
+    let user = app.user(EMAIL).await;
+    let browser = app.browser();
+    enrol(&browser).await;
+    let page = browser.get(ENROL).await.text().await.expect("page");
+    let csrf = csrf_of(&page);
+
+    let r = browser
+        .post_form(DISABLE, &[("csrf", &csrf), ("password", "pas-le-bon")])
+        .await;
+    assert_eq!(r.status(), 401);
+    assert!(
+        idp::accounts::totp::is_enrolled(&app.state.db, &user.id)
+            .await
+            .expect("db")
+    );
+
+    let r = browser
+        .post_form(DISABLE, &[("csrf", &csrf), ("password", PASSWORD)])
+        .await;
+    assert_eq!(location(&r).as_deref(), Some(ENROL));
+    assert!(
+        !idp::accounts::totp::is_enrolled(&app.state.db, &user.id)
+            .await
+            .expect("db")
+    );
+    let codes: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM totp_recovery_codes WHERE user_id = $1")
+            .bind(&user.id)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("db")
+            .try_get("n")
+            .expect("n");
+    assert_eq!(codes, 0);
+    // The password alone logs in again.
+    let r = log_in_with_password(&app.browser()).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+}
+
+#[tokio::test]
+async fn the_secret_is_stored_encrypted_under_the_kek() {
+    let app = TestApp::spawn().await;
+    let user = app.user(EMAIL).await;
+    let browser = app.browser();
+    log_in_with_password(&browser).await;
+    let page = browser.get(ENROL).await.text().await.expect("page");
+    let base32 = secret_on(&page);
+    let totp = totp_of(&base32);
+    browser
+        .post_form(
+            ENROL,
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("code", &totp.generate(now()).to_string()),
+            ],
+        )
+        .await;
+    let stored: Vec<u8> = sqlx::query("SELECT secret FROM user_totp WHERE user_id = $1")
+        .bind(&user.id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .expect("db")
+        .try_get("secret")
+        .expect("secret");
+    let raw = Secret::try_from_base32(&base32).expect("base32");
+    assert!(!String::from_utf8_lossy(&stored).contains(&base32));
+    assert!(!stored.windows(raw.len()).any(|w| w == &raw[..]));
+    assert_eq!(
+        app.state.kek.open(&user.id, &stored).expect("opens"),
+        &raw[..]
+    );
+    assert!(app.state.kek.open("someone-else", &stored).is_err());
+}
+
+#[tokio::test]
+async fn every_form_requires_csrf() {
+    let app = TestApp::spawn().await;
+    let user = app.user(EMAIL).await;
+    let browser = app.browser();
+    log_in_with_password(&browser).await;
+    let page = browser.get(ENROL).await.text().await.expect("page");
+    let totp = totp_of(&secret_on(&page));
+    let r = browser
+        .post_form(ENROL, &[("code", &totp.generate(now()).to_string())])
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        !idp::accounts::totp::is_enrolled(&app.state.db, &user.id)
+            .await
+            .expect("db")
+    );
+    let r = browser
+        .post_form(
+            ENROL,
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("code", &totp.generate(now()).to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    let r = browser.post_form(DISABLE, &[("password", PASSWORD)]).await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        idp::accounts::totp::is_enrolled(&app.state.db, &user.id)
+            .await
+            .expect("db")
+    );
+
+    let other = app.browser();
+    let r = other.submit_login("/connexion", EMAIL, PASSWORD).await;
+    let page = r.text().await.expect("code page");
+    let r = other
+        .post_form(
+            "/connexion/code",
+            &[
+                ("step", &hidden_field(&page, "step").expect("step")),
+                ("code", &next_code(&totp)),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(!logged_in(&other).await);
+}
+
+#[tokio::test]
+async fn a_request_for_mfa_leads_an_account_without_it_through_enrolment() {
+    let app = TestApp::spawn().await;
+    let client = app.client("rp").await;
+    app.user(EMAIL).await;
+    let browser = app.browser();
+    let (_, at) = browser
+        .follow(&auth_url(&app, &client, &[("acr_values", "mfa")]))
+        .await;
+    let r = browser.submit_login(&at, EMAIL, PASSWORD).await;
+    assert_eq!(location(&r).as_deref(), Some(ENROL));
+    let page = browser.get(ENROL).await.text().await.expect("page");
+    let totp = totp_of(&secret_on(&page));
+    let r = browser
+        .post_form(
+            ENROL,
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("code", &totp.generate(now()).to_string()),
+            ],
+        )
+        .await;
+    let page = r.text().await.expect("page");
+    let start = page
+        .find("href=\"/authorize/continue?authreq=")
+        .expect("continue link")
+        + 6;
+    let end = page[start..].find('"').expect("end") + start;
+    let (r, _) = browser.follow(&page[start..end]).await;
+    let out = location(&r).expect("back to the client");
+    let code = query_of(&out).get("code").cloned().expect("a code");
+    let tokens: Value = exchange_code(&app, &client, &code, &[])
+        .await
+        .json()
+        .await
+        .expect("tokens");
+    let payload: Value = serde_json::from_slice(
+        &B64.decode(
+            tokens["id_token"]
+                .as_str()
+                .expect("id token")
+                .split('.')
+                .nth(1)
+                .expect("payload"),
+        )
+        .expect("base64url"),
+    )
+    .expect("JSON");
+    assert_eq!(payload["acr"], "mfa");
+}
+
+#[tokio::test]
+async fn past_the_limit_wrong_codes_get_a_wait_message() {
+    let app = TestApp::spawn_with(|config| config.limits.login_per_account = 2).await;
+    app.user(EMAIL).await;
+    let (totp, _) = enrol(&app.browser()).await;
+    let right = next_code(&totp);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let browser = app.browser();
+    let r = browser.submit_login("/connexion", EMAIL, PASSWORD).await;
+    let page = r.text().await.expect("code page");
+    let form = |code: &'static str| {
+        [
+            ("csrf", csrf_of(&page)),
+            ("step", hidden_field(&page, "step").expect("step")),
+            ("code", code.to_owned()),
+        ]
+    };
+    for _ in 0..2 {
+        let r = browser
+            .post_form("/connexion/code", &as_refs(&form(wrong)))
+            .await;
+        assert_eq!(r.status(), 401);
+    }
+    let r = browser
+        .post_form("/connexion/code", &as_refs(&form(wrong)))
+        .await;
+    assert_eq!(r.status(), 429);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Veuillez réessayer dans")
+    );
+    assert!(!logged_in(&browser).await);
+}
+
+fn as_refs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
