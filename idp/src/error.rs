@@ -49,6 +49,13 @@ impl PageError {
         }
     }
 
+    /// A form whose CSRF token does not match the browser's: the one message for every form.
+    pub fn form_expired() -> Self {
+        Self::forbidden(
+            "Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer.",
+        )
+    }
+
     /// Nothing here.
     pub fn not_found() -> Self {
         Self {

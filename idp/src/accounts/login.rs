@@ -121,9 +121,7 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let secure = state.config.session.secure_cookies;
     if !csrf::verify(&headers, &form.csrf, secure) {
-        return Err(PageError::forbidden(
-            "Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer.",
-        ));
+        return Err(PageError::form_expired());
     }
     let pending = PendingAuthorization::load(&state, &form.authreq).await?;
     let client_name = pending.as_ref().map(|p| p.client_name.clone());

@@ -49,7 +49,6 @@ const CODE_INCORRECT: &str = "Le code saisi est incorrect.";
 const CODE_EXPIRED: &str = "Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code.";
 const CODE_DEAD: &str = "Le code saisi est incorrect. Ce code n'est plus valable après 5 essais : demandez un nouveau code.";
 const LINK_EXPIRED: &str = "Ce lien a expiré ou a déjà été utilisé. Demandez un nouveau code.";
-const FORM_EXPIRED: &str = "Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer.";
 const MAIL_NOT_SENT: &str =
     "L'e-mail contenant le code n'a pas pu être envoyé. Veuillez réessayer dans quelques instants.";
 
@@ -117,7 +116,7 @@ fn csrf_ok(state: &AppState, headers: &HeaderMap, submitted: &str) -> Result<(),
     if csrf::verify(headers, submitted, state.config.session.secure_cookies) {
         Ok(())
     } else {
-        Err(PageError::forbidden(FORM_EXPIRED))
+        Err(PageError::form_expired())
     }
 }
 

@@ -39,8 +39,6 @@ const RECOVERY_CODES: usize = 10;
 /// Issuer shown in authenticator apps.
 const ISSUER: &str = "EFP Connect";
 
-const CSRF_MESSAGE: &str = "Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer.";
-
 // ---------------------------------------------------------------------------------------------
 // Storage.
 
@@ -277,7 +275,7 @@ pub async fn submit_code(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
     if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::forbidden(CSRF_MESSAGE));
+        return Err(PageError::form_expired());
     }
     let expired = || {
         PageError::bad_request(
@@ -392,11 +390,17 @@ impl EnrolPage {
 }
 
 /// The logged-in person, or the login page.
-async fn logged_in(
+/// The logged-in session of this browser and its account, if both still exist.
+async fn logged_in_user(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<LoginSession>, PageError> {
-    Ok(LoginSession::from_headers(state, headers).await?)
+) -> Result<Option<(LoginSession, users::User)>, PageError> {
+    let Some(session) = LoginSession::from_headers(state, headers).await? else {
+        return Ok(None);
+    };
+    Ok(users::user_by_id(&state.db, &session.user_id)
+        .await?
+        .map(|user| (session, user)))
 }
 
 /// A new secret for this session's enrolment (kept sealed in the shared store until the
@@ -444,10 +448,7 @@ pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some(session) = logged_in(&state, &headers).await? else {
-        return Ok(Redirect::to("/connexion").into_response());
-    };
-    let Some(user) = users::user_by_id(&state.db, &session.user_id).await? else {
+    let Some((session, user)) = logged_in_user(&state, &headers).await? else {
         return Ok(Redirect::to("/connexion").into_response());
     };
     if is_enrolled(&state.db, &user.id).await? {
@@ -476,12 +477,9 @@ pub async fn enrol(
     Form(form): Form<EnrolForm>,
 ) -> Result<Response, PageError> {
     if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::forbidden(CSRF_MESSAGE));
+        return Err(PageError::form_expired());
     }
-    let Some(session) = logged_in(&state, &headers).await? else {
-        return Ok(Redirect::to("/connexion").into_response());
-    };
-    let Some(user) = users::user_by_id(&state.db, &session.user_id).await? else {
+    let Some((session, user)) = logged_in_user(&state, &headers).await? else {
         return Ok(Redirect::to("/connexion").into_response());
     };
     if is_enrolled(&state.db, &user.id).await? {
@@ -593,12 +591,9 @@ pub async fn disable(
     Form(form): Form<DisableForm>,
 ) -> Result<Response, PageError> {
     if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::forbidden(CSRF_MESSAGE));
+        return Err(PageError::form_expired());
     }
-    let Some(session) = logged_in(&state, &headers).await? else {
-        return Ok(Redirect::to("/connexion").into_response());
-    };
-    let Some(user) = users::user_by_id(&state.db, &session.user_id).await? else {
+    let Some((_, user)) = logged_in_user(&state, &headers).await? else {
         return Ok(Redirect::to("/connexion").into_response());
     };
     let limits = &state.config.limits;

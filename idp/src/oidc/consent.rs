@@ -93,9 +93,7 @@ pub async fn submit(
     Form(form): Form<ConsentForm>,
 ) -> Result<Response, PageError> {
     if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::forbidden(
-            "Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer.",
-        ));
+        return Err(PageError::form_expired());
     }
     let Some(session) = LoginSession::from_headers(&state, &headers).await? else {
         return Err(PageError::forbidden(

@@ -69,9 +69,7 @@ pub async fn post(
             state.config.session.secure_cookies,
         )
     {
-        return Err(PageError::forbidden(
-            "Le formulaire a expiré. Veuillez recharger la page et réessayer.",
-        ));
+        return Err(PageError::form_expired());
     }
     logout(&state, &headers, params, confirmed).await
 }

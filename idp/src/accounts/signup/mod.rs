@@ -305,8 +305,6 @@ pub fn check_csrf(state: &AppState, headers: &HeaderMap, submitted: &str) -> Res
     if csrf::verify(headers, submitted, state.config.session.secure_cookies) {
         Ok(())
     } else {
-        Err(PageError::forbidden(
-            "Le formulaire a expiré ou n'a pas été envoyé depuis EFP Connect. Veuillez recharger la page et réessayer.",
-        ))
+        Err(PageError::form_expired())
     }
 }
