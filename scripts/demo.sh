@@ -9,10 +9,15 @@ export IDP_LOG_FORMAT="${IDP_LOG_FORMAT:-pretty}"
 export IDP_DATABASE_URL="${IDP_DATABASE_URL:-sqlite://data/idp.db?mode=rwc}"
 DEMO_EMAIL="demo@centre-formation.fr"
 DEMO_PASSWORD="Demo-EFP-Connect-2024"
+AGENT_EMAIL="agent@dreets.travail.gouv.fr"
+# AFPA Paris 15 in the sample register: the centre the demo's activation code is for.
+DEMO_SIRET="82416506200194"
 
 bash scripts/assets.sh
 cargo build --quiet -p idp -p relying-party-demo
-idp=target/debug/idp
+# Where cargo put the binaries (CARGO_TARGET_DIR when set).
+target_dir="${CARGO_TARGET_DIR:-target}"
+idp="$target_dir/debug/idp"
 mkdir -p data
 
 $idp migrate
@@ -22,13 +27,36 @@ if ! $idp clients show ceres-demo >/dev/null 2>&1; then
   $idp clients create ceres-demo --name "CERES (démo)" \
     --redirect-uri http://localhost:8081/callback \
     --post-logout-redirect-uri http://localhost:8081/ \
+    --grant-type authorization_code --grant-type refresh_token --grant-type client_credentials \
+    --scope openid --scope email --scope profile --scope organization --scope habilitations \
+    --scope offline_access --scope codes:issue \
     --skip-consent true | sed -n 's/^secret (affiché une seule fois) : //p' > "$secret_file"
 elif [ ! -s "$secret_file" ]; then
   $idp clients rotate-secret ceres-demo | sed -n 's/^nouveau secret (affiché une seule fois) : //p' > "$secret_file"
 fi
 chmod 600 "$secret_file"
+# A client kept from an older demo gets the grants and scopes of this one: people log in
+# (code + refresh), and the agents' area asks for activation codes with its own token
+# (client_credentials + codes:issue).
+$idp clients update ceres-demo \
+  --grant-type authorization_code --grant-type refresh_token --grant-type client_credentials \
+  --scope openid --scope email --scope profile --scope organization --scope habilitations \
+  --scope offline_access --scope codes:issue >/dev/null
+# The sample SIRENE register (docs/organizations.md): the sign-up searches it. Re-runnable.
+$idp sirene import data/sirene/StockEtablissement_sample.csv \
+  --unites-legales data/sirene/StockUniteLegale_sample.csv --progress-every 0
 IDP_NEW_USER_PASSWORD="$DEMO_PASSWORD" $idp users create --email "$DEMO_EMAIL" \
   --given-name Camille --family-name Durand >/dev/null 2>&1 || true
+IDP_NEW_USER_PASSWORD="$DEMO_PASSWORD" $idp users create --email "$AGENT_EMAIL" --agent \
+  --given-name Dominique --family-name Agent >/dev/null 2>&1 || true
+# The demo CERES belongs to the CERES service (seeded by the migrations): it sees CERES
+# habilitations. It shows its own « Vous n'avez pas accès » page (as CERES does), so the
+# provider lets people without a habilitation through; the provider's pages send people back
+# to its home page when they are done (docs/access.md).
+$idp services link-client ceres ceres-demo >/dev/null
+$idp services create ceres --label CERES --home-url http://localhost:8081/ >/dev/null
+# A fresh activation code for the demo centre at each start (the previous one is revoked).
+DEMO_CODE="$($idp codes issue --service ceres --siret "$DEMO_SIRET" | sed -n 's/^code d.activation : //p')"
 
 $idp serve &
 idp_pid=$!
@@ -43,6 +71,9 @@ cat <<MSG
   EFP Connect   http://localhost:8080
   CERES (démo)  http://localhost:8081   ← start here: « Se connecter avec EFP Connect »
   Demo account  $DEMO_EMAIL / $DEMO_PASSWORD
+  Agent         $AGENT_EMAIL / $DEMO_PASSWORD   (http://localhost:8080/agent)
+  Activation    SIRET $DEMO_SIRET, code $DEMO_CODE
+  E-mails       http://localhost:8080/outbox
 
 MSG
-RP_CLIENT_SECRET="$(cat "$secret_file")" target/debug/relying-party-demo
+RP_CLIENT_SECRET="$(cat "$secret_file")" "$target_dir/debug/relying-party-demo"

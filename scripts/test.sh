@@ -52,12 +52,49 @@ if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("aiosmt
   python3 -m pip install --quiet aiosmtpd==1.4.6
 fi
 
+# The browser journeys (tests/tests/browser.rs) drive Debian's Chromium with playwright-core
+# (`npx playwright install` cannot download a browser here): install both once.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "browser tests: apt-get install chromium"
+  # Package lists that are too old to know it are refreshed once.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium ||
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+fi
+# The demo CERES's PDF letter is read back by poppler's pdftotext, a reader we did not write.
+if ! command -v pdftotext >/dev/null; then
+  echo "letter tests: apt-get install poppler-utils"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils ||
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils; }
+fi
+# npm writes node_modules/.package-lock.json at each install: its age is the install's
+# (the same stamp as scripts/assets.sh).
+stamp=tests/browser/node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ tests/browser/package-lock.json -nt "$stamp" ]; then
+  echo "browser tests: npm ci in tests/browser/"
+  (cd tests/browser && npm ci --no-audit --no-fund)
+  touch "$stamp"
+fi
+
+# The interoperability tests (tests/tests/interop.rs) run third-party relying-party libraries:
+# npm openid-client in tests/interop/ (same stamp as above), PyPI authlib with requests.
+stamp=tests/interop/node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ tests/interop/package-lock.json -nt "$stamp" ]; then
+  echo "interop tests: npm ci in tests/interop/"
+  (cd tests/interop && npm ci --no-audit --no-fund)
+  touch "$stamp"
+fi
+pins="authlib==1.9.9 joserfc==1.8.0 requests==2.34.2"
+if ! python3 -c 'import importlib.metadata as m, sys
+sys.exit(any(m.version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))' $pins 2>/dev/null; then
+  python3 -m pip install --quiet $pins
+fi
+
 # Library, binary and integration tests (no doc-tests: the crates have no examples to run).
 # A plain total closes the run, so a reader (or CI) sees at once how many tests ran.
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace --locked --lib --bins --tests "$@" 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast --lib --bins --tests "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')

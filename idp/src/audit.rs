@@ -59,3 +59,51 @@ pub async fn latest(db: &Db, limit: i64) -> Result<Vec<AuditEvent>, sqlx::Error>
         })
         .collect()
 }
+
+/// An event with its actor's name, for the agents' pages.
+#[derive(Debug, Clone)]
+pub struct NamedEvent {
+    /// The event.
+    pub event: AuditEvent,
+    /// « Alice Martin » when the actor is an account that still exists.
+    pub actor_name: Option<String>,
+}
+
+/// The latest `limit` events about an establishment: those whose target is the SIRET or
+/// whose details name it (`"siret":"…"`, as every access event records it), newest first.
+/// `siret` must be a parsed SIRET (digits only), so it needs no escaping in the pattern.
+pub async fn for_establishment(
+    db: &Db,
+    siret: &crate::organizations::Siret,
+    limit: i64,
+) -> Result<Vec<NamedEvent>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT a.at, a.actor, a.action, a.target, a.details, u.given_name, u.family_name \
+         FROM audit_events a LEFT JOIN users u ON u.id = a.actor \
+         WHERE a.target = $1 OR a.details LIKE $2 ORDER BY a.at DESC LIMIT $3",
+    )
+    .bind(siret.as_str())
+    .bind(format!("%\"siret\":\"{}\"%", siret.as_str()))
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let given: Option<String> = r.try_get("given_name")?;
+            let family: Option<String> = r.try_get("family_name")?;
+            Ok(NamedEvent {
+                event: AuditEvent {
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    details: r.try_get("details")?,
+                },
+                actor_name: given
+                    .zip(family)
+                    .map(|(g, f)| format!("{g} {f}").trim().to_owned()),
+            })
+        })
+        .collect()
+}

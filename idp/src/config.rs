@@ -46,6 +46,96 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// The anti-robot check of the login, sign-up and reset forms.
     pub anti_robot: AntiRobotConfig,
+    /// The SIRENE register's optional INSEE API adapter.
+    pub sirene: SireneConfig,
+    /// Habilitations and activation codes.
+    pub access: AccessConfig,
+    /// The Prometheus endpoint `/metrics`.
+    pub metrics: MetricsConfig,
+}
+
+/// Who may read `/metrics`.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A bearer token the scraper sends (`Authorization: Bearer …`). Empty (default): only
+    /// requests from the node's own machine (loopback) are answered. Redacted from `Debug`.
+    pub token: Option<String>,
+}
+
+// Hand-written so that the token never reaches a log line that prints the configuration.
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// Habilitations and activation codes.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessConfig {
+    /// How long an activation code stays valid, days (default 90: the post takes days, and
+    /// the centre may not open the letter at once).
+    pub activation_code_ttl_days: u32,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            activation_code_ttl_days: 90,
+        }
+    }
+}
+
+/// The INSEE Sirene API, asked when the local register (`idp sirene import`) misses.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SireneConfig {
+    /// Base URL of the API, e.g. `https://api.insee.fr/api-sirene/3.11`. Empty (default): no
+    /// API, the local register only.
+    pub api_base_url: Option<String>,
+    /// The API key or token: never logged, redacted from `Debug`.
+    pub api_token: Option<String>,
+    /// How the token is sent: `api_key` (default, header `X-INSEE-Api-Key-Integration`) or
+    /// `bearer` (`Authorization: Bearer`).
+    pub api_auth: SireneAuth,
+    /// Timeout of one API call, seconds (default 5).
+    pub timeout_seconds: u64,
+}
+
+/// How the INSEE API token is sent.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SireneAuth {
+    /// Header `X-INSEE-Api-Key-Integration` (the API portal's keys).
+    ApiKey,
+    /// `Authorization: Bearer` (OAuth tokens of the former portal).
+    Bearer,
+}
+
+impl Default for SireneConfig {
+    fn default() -> Self {
+        Self {
+            api_base_url: None,
+            api_token: None,
+            api_auth: SireneAuth::ApiKey,
+            timeout_seconds: 5,
+        }
+    }
+}
+
+// Hand-written so that the token never reaches a log line that prints the configuration.
+impl std::fmt::Debug for SireneConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SireneConfig")
+            .field("api_base_url", &self.api_base_url)
+            .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
+            .field("api_auth", &self.api_auth)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .finish()
+    }
 }
 
 /// The anti-robot check (« Je ne suis pas un robot ») of the login form, sign-up step 1 and
@@ -246,6 +336,9 @@ impl Default for Config {
             mail: MailConfig::default(),
             accounts: AccountsConfig::default(),
             anti_robot: AntiRobotConfig::default(),
+            sirene: SireneConfig::default(),
+            access: AccessConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -382,6 +475,22 @@ impl Config {
         if self.mail.transport == MailTransport::Smtp && self.mail.smtp_host.trim().is_empty() {
             return Err(ConfigError::Invalid(
                 "mail.smtp_host : obligatoire avec mail.transport = \"smtp\"".into(),
+            ));
+        }
+        if let Some(base) = self
+            .sirene
+            .api_base_url
+            .as_deref()
+            .filter(|b| !b.is_empty())
+            && url::Url::parse(base).is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "sirene.api_base_url « {base} » : une URL http(s) attendue"
+            )));
+        }
+        if self.sirene.timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "sirene.timeout_seconds : au moins 1".into(),
             ));
         }
         if self.limits.hash_concurrency == 0 {

@@ -203,6 +203,24 @@ impl OAuthError {
         }
     }
 
+    /// An error of one of the provider's JSON APIs, in the same envelope as the protocol's
+    /// (`error`, `error_description`), with an error code of that API.
+    pub fn api(status: StatusCode, error: &'static str, d: impl Into<String>) -> Self {
+        Self::new(status, error, d)
+    }
+
+    /// Too many attempts: 429 with the wait in French.
+    pub fn rate_limited(reached: LimitReached) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!(
+                "Trop de tentatives. Veuillez réessayer dans {}.",
+                crate::web::rate_limit::french_duration(reached.retry_after)
+            ),
+        )
+    }
+
     /// `temporarily_unavailable`: overload.
     pub fn unavailable() -> Self {
         Self::new(

@@ -3,6 +3,7 @@
 //! HTTP handlers live in their domain module (`oidc`, `accounts`) and call down into domain
 //! logic and storage (`store`, `keys`); nothing below the handlers knows about HTTP.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod health;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod oidc;
 pub mod organizations;
 pub mod secrets;
@@ -54,6 +56,8 @@ pub struct AppState {
     pub discovery: Arc<str>,
     /// Outgoing e-mail (SMTP or the local outbox).
     pub mailer: mail::Mailer,
+    /// The INSEE Sirene API, when configured (`sirene.api_base_url`).
+    pub insee: Option<organizations::insee::InseeClient>,
 }
 
 /// Why the provider could not start.
@@ -115,6 +119,7 @@ impl AppState {
         let keyset = rotation::load(&db, &kek, store::now()).await?;
         let discovery = oidc::discovery::document(&config).to_string().into();
         let hasher = PasswordHasher::new(config.limits.hash_concurrency, config.limits.hash_queue);
+        let insee = organizations::insee::InseeClient::from_config(&config.sirene);
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -124,6 +129,7 @@ impl AppState {
             hasher,
             discovery,
             mailer,
+            insee,
         })
     }
 
@@ -167,6 +173,8 @@ pub fn router(state: AppState) -> Router {
         authorize, consent, discovery, end_session, introspection, jwks, revocation, token,
         userinfo,
     };
+    // Counters recorded before the recorder exists would be lost.
+    metrics::handle();
     // The outbox viewer is a development tool: mounted only when mail goes to the outbox.
     let outbox = match state.mailer.outbox() {
         Some(_) => Router::new()
@@ -201,6 +209,32 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/compte/double-authentification/desactivation",
             post(accounts::totp::disable),
+        )
+        .route("/compte", get(accounts::account::show))
+        .route(access::mine::PATH, get(access::mine::show))
+        .route(
+            accounts::account::profile::PATH,
+            get(accounts::account::profile::show).post(accounts::account::profile::submit),
+        )
+        .route(
+            accounts::account::password::PATH,
+            get(accounts::account::password::show).post(accounts::account::password::submit),
+        )
+        .route(
+            accounts::account::email::PATH,
+            get(accounts::account::email::show).post(accounts::account::email::submit),
+        )
+        .route(
+            accounts::account::email::CODE_PATH,
+            get(accounts::account::email::show_code).post(accounts::account::email::submit_code),
+        )
+        .route(
+            accounts::account::sessions::PATH,
+            get(accounts::account::sessions::show).post(accounts::account::sessions::end),
+        )
+        .route(
+            accounts::account::delete::PATH,
+            get(accounts::account::delete::show).post(accounts::account::delete::submit),
         )
         .route("/consentement", get(consent::show).post(consent::submit))
         .route(
@@ -243,14 +277,133 @@ pub fn router(state: AppState) -> Router {
             accounts::reset::RESET_PASSWORD_PATH,
             get(accounts::reset::show_password).post(accounts::reset::submit_password),
         )
+        .route("/api/v1/activation", post(access::api::redeem))
+        .route(
+            "/api/v1/establishments/{siret}",
+            get(access::api::establishment),
+        )
+        .route(
+            "/api/v1/codes",
+            get(access::api::list).post(access::api::issue),
+        )
+        .route(
+            "/api/v1/codes/{id}",
+            axum::routing::delete(access::api::revoke),
+        )
+        .route("/acces/{service}/gestion", get(access::manage::users))
+        .route(
+            "/acces/{service}/gestion/demandes",
+            get(access::manage::requests),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter",
+            get(access::invite::show_email).post(access::invite::submit_email),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/type",
+            get(access::invite::show_type).post(access::invite::submit_type),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/identite",
+            get(access::invite::show_identity).post(access::invite::submit_identity),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/organisation",
+            get(access::invite::show_organization).post(access::invite::submit_organization),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/habilitations",
+            get(access::invite::show_habilitations).post(access::invite::add_habilitation),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/habilitations/retirer",
+            post(access::invite::drop_habilitation),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/terminer",
+            post(access::invite::finish),
+        )
+        .route(
+            "/acces/{service}/gestion/invitations",
+            get(access::invite::list),
+        )
+        .route(
+            "/acces/{service}/gestion/invitations/{id}/relancer",
+            post(access::invite::resend),
+        )
+        .route(
+            "/acces/{service}/gestion/utilisateurs/{id}",
+            get(access::manage::user),
+        )
+        .route(
+            "/acces/{service}/gestion/utilisateurs/{id}/habilitations",
+            post(access::manage::add),
+        )
+        .route(
+            "/acces/{service}/gestion/utilisateurs/{id}/responsable",
+            post(access::manage::designate),
+        )
+        .route(
+            "/acces/{service}/gestion/utilisateurs/{id}/responsable/retirer",
+            post(access::manage::withdraw),
+        )
+        .route(
+            "/acces/{service}/gestion/habilitations/{id}/retirer",
+            post(access::manage::remove),
+        )
+        .route("/agent", get(access::agent::show))
+        .route("/agent/codes", post(access::agent::issue))
+        .route("/agent/codes/{id}/revoquer", post(access::agent::revoke))
+        .route("/acces/{service}", get(access::activation::show))
+        .route(
+            "/acces/{service}/activation",
+            post(access::activation::redeem),
+        )
+        .route(
+            "/acces/{service}/charte",
+            get(access::activation::show_charte).post(access::activation::accept_charte),
+        )
+        .route(
+            "/acces/{service}/mes-acces",
+            get(access::activation::show_self).post(access::activation::assign_self),
+        )
+        .route(
+            "/acces/{service}/demande",
+            get(access::request_pages::show).post(access::request_pages::submit),
+        )
+        .route(
+            "/acces/{service}/demande/envoyee",
+            get(access::request_pages::show_sent),
+        )
+        .route(
+            "/acces/{service}/demande/relance",
+            post(access::request_pages::resend),
+        )
+        .route(
+            "/acces/{service}/demandes/{id}",
+            get(access::request_pages::show_request).post(access::request_pages::decide),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
         .route("/static/idp.css", get(health::stylesheet))
         .route("/static/anti_robot.js", get(health::anti_robot_script))
         .nest_service("/static/dsfr", web::assets::dsfr(&state.config.static_dir))
+        // Innermost, so the route template is known (`MatchedPath`).
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn(web::security_headers::add))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(web::request_id::span)
+                .on_response(web::request_id::on_response),
+        )
+        // Outermost: the id exists before the span that carries it and goes back to the
+        // client (`x-request-id`), so a support request can name its log lines.
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ))
         .with_state(state)
 }
 
@@ -261,6 +414,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let node_id = secrets::random_token(9);
+    let upkeep = tokio::spawn(async {
+        let mut interval = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            interval.tick().await;
+            metrics::upkeep();
+        }
+    });
     let ticker_state = state.clone();
     let ticker = tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(
@@ -279,5 +439,6 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     ticker.abort();
+    upkeep.abort();
     result
 }

@@ -649,6 +649,11 @@ impl SmtpSink {
         config.mail.smtp_tls = idp::config::SmtpTls::None;
     }
 
+    /// The folder the sink writes to: `<n>.eml` and `<n>.json` per message (tests/smtp_sink.py).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// The messages received so far, oldest first.
     pub fn messages(&self) -> Vec<ReceivedMail> {
         let mut paths: Vec<_> = std::fs::read_dir(self.dir.path())
@@ -703,4 +708,26 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port()
+}
+
+/// The text of a PDF as poppler's `pdftotext -layout` reads it (Debian `poppler-utils`,
+/// installed by `scripts/test.sh`): a reader we did not write, so a letter that only our own
+/// code could read back would fail.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pdftotext (Debian poppler-utils; scripts/test.sh installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(pdf)
+        .expect("write the PDF");
+    let out = child.wait_with_output().expect("pdftotext runs");
+    assert!(out.status.success(), "pdftotext failed: {out:?}");
+    String::from_utf8(out.stdout).expect("UTF-8 text")
 }

@@ -100,6 +100,12 @@ async fn assert_refused(response: reqwest::Response) {
     assert!(!has_session, "no session cookie");
     let body = response.text().await.unwrap();
     assert!(body.contains(FAILED), "{body}");
+    // The question is marked invalid and tells why (people answering it without JavaScript).
+    assert!(
+        body.contains(r#"id="robot_answer""#)
+            && body.contains(r#"aria-invalid="true" aria-describedby="login-error""#),
+        "{body}"
+    );
     // A fresh challenge comes with the page.
     assert!(body.contains("data-challenge=\""), "{body}");
 }

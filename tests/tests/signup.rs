@@ -184,6 +184,35 @@ async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
 }
 
 #[tokio::test]
+async fn a_sign_up_started_from_a_services_login_page_goes_back_to_that_service() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let browser = app.browser();
+    let client = app.client("ceres").await;
+    let (_, at) = browser.follow(&auth_url(&app, &client, &[])).await;
+    let authreq = query_of(&at)["authreq"].clone();
+    let (_, page) = get_page(&browser, &at).await;
+    let link = format!("href=\"/inscription?authreq={authreq}\"");
+    assert!(page.contains(&link), "{page}");
+
+    let (status, _) = get_page(&browser, &format!("/inscription?authreq={authreq}")).await;
+    assert_eq!(status, 200);
+    up_to_organization(&browser, &sink).await;
+    let (status, page) = page_of(organization(&browser, SIREN, "DINUM", true).await).await;
+    assert_eq!(status, 200, "{page}");
+    let login = format!("/connexion?authreq={authreq}");
+    assert!(page.contains(&format!("href=\"{login}\"")), "{page}");
+
+    // « Se connecter »: the service's request resumes and the service gets its code.
+    let response = browser.submit_login(&login, JEAN, GOOD_PASSWORD).await;
+    let next = location(&response).expect("logged in");
+    assert_eq!(next, format!("/authorize/continue?authreq={authreq}"));
+    let (response, _) = browser.follow(&next).await;
+    let redirect = location(&response).expect("back to the client");
+    assert!(query_of(&redirect).contains_key("code"), "{redirect}");
+}
+
+#[tokio::test]
 async fn an_existing_address_sees_the_same_screens_gets_the_account_exists_mail_and_no_code_works()
 {
     let sink = SmtpSink::start().await;

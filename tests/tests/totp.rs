@@ -405,3 +405,132 @@ async fn past_the_limit_wrong_codes_get_a_wait_message() {
 fn as_refs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     form.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
+
+/// The claims of the ID token that `code` is exchanged for.
+async fn id_token_claims(app: &TestApp, client: &idp_tests::TestClient, code: &str) -> Value {
+    let tokens: Value = exchange_code(app, client, code, &[])
+        .await
+        .json()
+        .await
+        .expect("tokens");
+    let id_token = tokens["id_token"].as_str().expect("id token");
+    serde_json::from_slice(
+        &B64.decode(id_token.split('.').nth(1).expect("payload"))
+            .expect("base64url"),
+    )
+    .expect("JSON")
+}
+
+#[tokio::test]
+async fn a_password_session_steps_up_with_a_code_when_the_client_asks_for_mfa() {
+    let app = TestApp::spawn().await;
+    let client = app.client("rp").await;
+    app.user(EMAIL).await;
+    let browser = app.browser();
+    // Logged in with the password, then enrolled: the session itself is still `pwd`.
+    let (totp, _) = enrol(&browser).await;
+
+    // A client content with a password gets its code at once, acr `pwd`.
+    let (r, _) = browser.follow(&auth_url(&app, &client, &[])).await;
+    let out = location(&r).expect("straight back to the client");
+    let code = query_of(&out).get("code").cloned().expect("a code");
+    assert_eq!(id_token_claims(&app, &client, &code).await["acr"], "pwd");
+
+    // One that asks for `mfa` makes the person type a code first, with no new password.
+    let r = browser
+        .get(&auth_url(&app, &client, &[("acr_values", "mfa")]))
+        .await;
+    assert_eq!(r.status(), 200, "the code page, no redirect");
+    let page = r.text().await.expect("code page");
+    assert!(page.contains("Code de vérification"), "{page}");
+    assert!(!page.contains("name=\"password\""), "{page}");
+    let r = browser
+        .post_form(
+            "/connexion/code",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("step", &hidden_field(&page, "step").expect("step")),
+                ("code", &next_code(&totp)),
+            ],
+        )
+        .await;
+    let next = location(&r).expect("the request resumes");
+    assert!(next.starts_with("/authorize/continue"), "{next}");
+    let (r, _) = browser.follow(&next).await;
+    let out = location(&r).expect("back to the client");
+    let code = query_of(&out).get("code").cloned().expect("a code");
+    let claims = id_token_claims(&app, &client, &code).await;
+    assert_eq!(claims["acr"], "mfa");
+    assert!(
+        claims["amr"]
+            .as_array()
+            .expect("amr")
+            .iter()
+            .any(|m| m == "otp"),
+        "{claims}"
+    );
+
+    // The session is `mfa` now: a second such request needs nothing more.
+    let (r, _) = browser
+        .follow(&auth_url(&app, &client, &[("acr_values", "mfa")]))
+        .await;
+    let out = location(&r).expect("straight back to the client");
+    assert!(query_of(&out).contains_key("code"), "{out}");
+}
+
+#[tokio::test]
+async fn a_password_session_without_a_second_factor_is_led_to_enrol_on_a_request_for_mfa() {
+    let app = TestApp::spawn().await;
+    let client = app.client("rp").await;
+    app.user(EMAIL).await;
+    let browser = app.browser();
+    let r = log_in_with_password(&browser).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+
+    // `mfa pwd`: either will do, so the password session is enough.
+    let (r, _) = browser
+        .follow(&auth_url(&app, &client, &[("acr_values", "mfa pwd")]))
+        .await;
+    assert!(query_of(&location(&r).expect("back")).contains_key("code"));
+
+    // `prompt=none` cannot show the enrolment: the client is told so.
+    let (r, _) = browser
+        .follow(&auth_url(
+            &app,
+            &client,
+            &[("acr_values", "mfa"), ("prompt", "none")],
+        ))
+        .await;
+    let out = location(&r).expect("back to the client");
+    assert_eq!(
+        query_of(&out).get("error").map(String::as_str),
+        Some("interaction_required"),
+        "{out}"
+    );
+
+    let r = browser
+        .get(&auth_url(&app, &client, &[("acr_values", "mfa")]))
+        .await;
+    assert_eq!(location(&r).as_deref(), Some(ENROL));
+    let page = browser.get(ENROL).await.text().await.expect("page");
+    let totp = totp_of(&secret_on(&page));
+    let r = browser
+        .post_form(
+            ENROL,
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("code", &totp.generate(now()).to_string()),
+            ],
+        )
+        .await;
+    let page = r.text().await.expect("page");
+    let start = page
+        .find("href=\"/authorize/continue?authreq=")
+        .expect("continue link")
+        + 6;
+    let end = page[start..].find('"').expect("end") + start;
+    let (r, _) = browser.follow(&page[start..end]).await;
+    let out = location(&r).expect("back to the client");
+    let code = query_of(&out).get("code").cloned().expect("a code");
+    assert_eq!(id_token_claims(&app, &client, &code).await["acr"], "mfa");
+}

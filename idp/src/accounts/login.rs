@@ -26,6 +26,8 @@ use crate::{
 struct LoginPage {
     csrf: String,
     authreq: String,
+    /// Local page to go back to after a login that no client asked for (`retour`).
+    retour: String,
     email: String,
     error: Option<String>,
     /// The error concerns the e-mail field (marked invalid, described by the error).
@@ -43,6 +45,9 @@ pub struct LoginQuery {
     /// The pending authorization request that sent the person here.
     #[serde(default)]
     pub authreq: String,
+    /// A local page that sent the person here (`/compte`…), to go back to after the login.
+    #[serde(default)]
+    pub retour: String,
 }
 
 /// `GET /connexion`: the login form.
@@ -63,6 +68,9 @@ pub async fn show(
         LoginPage {
             csrf: String::new(),
             authreq: q.authreq,
+            retour: super::account::safe_return(&q.retour)
+                .unwrap_or_default()
+                .to_owned(),
             email,
             error: None,
             email_invalid: false,
@@ -82,7 +90,7 @@ fn render(
 ) -> Result<Response, PageError> {
     let token = csrf::token(headers, state.config.session.secure_cookies);
     page.csrf = token.value;
-    page.robot = anti_robot::issue(state);
+    page.robot = anti_robot::issue(state).failed_if(page.error.as_deref(), "login-error");
     let mut response = (status, page).into_response();
     if let Some(cookie) = token.set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -101,6 +109,8 @@ pub struct LoginForm {
     csrf: String,
     #[serde(default)]
     authreq: String,
+    #[serde(default)]
+    retour: String,
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -128,6 +138,9 @@ pub async fn submit(
     let again = |error: String, email_invalid: bool, password_invalid: bool| LoginPage {
         csrf: String::new(),
         authreq: form.authreq.clone(),
+        retour: super::account::safe_return(&form.retour)
+            .unwrap_or_default()
+            .to_owned(),
         email: form.email.clone(),
         error: Some(error),
         email_invalid,
@@ -189,6 +202,7 @@ pub async fn submit(
     let valid = state.hasher.verify(&form.password, phc).await?;
     let Some(user) = user.filter(|_| valid) else {
         tracing::info!(login.outcome = "failure", "login refused");
+        crate::metrics::login("failure");
         return render(
             &state,
             &headers,
@@ -198,18 +212,17 @@ pub async fn submit(
     };
     // Second factor: the password alone starts no session (accounts/totp.rs).
     if super::totp::is_enrolled(&state.db, &user.id).await? {
-        return super::totp::ask_code(&state, &headers, &user.id, &form.authreq).await;
+        let retour = super::account::safe_return(&form.retour).unwrap_or_default();
+        return super::totp::ask_code_then(&state, &headers, &user.id, &form.authreq, retour).await;
     }
     let (session, cookie) =
         LoginSession::start(&state, &headers, &user.id, vec!["pwd".into()]).await?;
     tracing::info!(login.outcome = "success", user.id = %user.id, "login");
+    crate::metrics::login("success");
     let target = match pending {
         // The client accepts only `mfa` (not `pwd`) and the account has no second factor:
         // enrol first, then resume.
-        Some(p)
-            if p.request.acr_values.iter().any(|v| v == "mfa")
-                && !p.request.acr_values.iter().any(|v| v == "pwd") =>
-        {
+        Some(p) if p.request.requires_mfa() => {
             super::totp::remember_return(&state, &session.sid, &form.authreq).await?;
             "/compte/double-authentification".to_owned()
         }
@@ -219,7 +232,9 @@ pub async fn submit(
                 .await?;
             format!("/authorize/continue?authreq={}", form.authreq)
         }
-        None => "/".to_owned(),
+        None => super::account::safe_return(&form.retour)
+            .unwrap_or("/")
+            .to_owned(),
     };
     let mut response = Redirect::to(&target).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -1,5 +1,6 @@
 //! Accounts: who people are and how they prove it (e-mail, password, sessions, login page).
 
+pub mod account;
 pub mod email;
 pub mod login;
 pub mod password;

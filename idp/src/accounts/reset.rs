@@ -33,6 +33,7 @@ use crate::{
     mail::messages::{self, RESET_START_PATH},
     oidc::grants,
     secrets,
+    store::ephemeral::EphemeralError,
     web::{anti_robot, client_ip::ClientIp, cookies, csrf, rate_limit},
 };
 
@@ -184,6 +185,45 @@ fn see_other(path: &str, cookie: Option<HeaderValue>) -> Response {
     response
 }
 
+/// A reset request just stored: what the e-mail carries.
+pub struct NewRequest {
+    /// The 6-digit code to type at step 2.
+    pub code: String,
+    /// The token of the link `/mot-de-passe-oublie/lien?jeton=…`, which skips step 2.
+    pub link_token: String,
+}
+
+/// Stores a new reset request for `email`, replacing its pending one, valid `ttl`: its code
+/// and link lead to step 3 (the new password) of this journey. `user_id` is `None` for an
+/// unknown address, whose request can never succeed. Also used by the invitations, whose
+/// link lets a person invited without a password choose their first one.
+pub async fn create_request(
+    state: &AppState,
+    email: &Email,
+    user_id: Option<&str>,
+    ttl: Duration,
+) -> Result<NewRequest, EphemeralError> {
+    let code = six_digits();
+    let link_token = secrets::random_token(32);
+    let rid = secrets::random_token(16);
+    let request = ResetRequest {
+        code_hash: code_hash(&rid, &code),
+        rid,
+        user_id: user_id.map(str::to_owned),
+        link_hash: secrets::hash(&link_token),
+    };
+    let value = serde_json::to_string(&request).expect("request serialises");
+    state
+        .ephemeral
+        .put(&request_key(email.as_str()), &value, ttl)
+        .await?;
+    state
+        .ephemeral
+        .put(&link_key(&link_token), email.as_str(), ttl)
+        .await?;
+    Ok(NewRequest { code, link_token })
+}
+
 // ---- Step 1: the address ----
 
 #[derive(Template, WebTemplate)]
@@ -233,8 +273,8 @@ pub async fn submit_start(
             EmailPage {
                 csrf,
                 email: form.email.clone(),
+                robot: anti_robot::issue(&state).failed_if(Some(&error), "reset-error"),
                 error: Some(error),
-                robot: anti_robot::issue(&state),
             }
             .into_response()
         })
@@ -270,25 +310,13 @@ pub async fn submit_start(
     let user = store::user_by_email(&state.db, &email).await?;
     // The same work for a known and an unknown address: a request is stored either way (an
     // unknown address's can never succeed), only the e-mail differs.
-    let code = six_digits();
-    let link_token = secrets::random_token(32);
-    let rid = secrets::random_token(16);
-    let request = ResetRequest {
-        code_hash: code_hash(&rid, &code),
-        rid,
-        user_id: user.as_ref().map(|u| u.id.clone()),
-        link_hash: secrets::hash(&link_token),
-    };
-    let ttl = ttl(&state);
-    let value = serde_json::to_string(&request).expect("request serialises");
-    state
-        .ephemeral
-        .put(&request_key(email.as_str()), &value, ttl)
-        .await?;
-    state
-        .ephemeral
-        .put(&link_key(&link_token), email.as_str(), ttl)
-        .await?;
+    let NewRequest { code, link_token } = create_request(
+        &state,
+        &email,
+        user.as_ref().map(|u| u.id.as_str()),
+        ttl(&state),
+    )
+    .await?;
     if let Some(user) = &user {
         let name = format!("{} {}", user.given_name, user.family_name);
         let name = Some(name.trim()).filter(|n| !n.is_empty());

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, header};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -26,7 +26,16 @@ pub struct LoginSession {
     pub amr: Vec<String>,
     /// Level reached (`pwd` or `mfa`).
     pub acr: String,
+    /// When the session started (seconds); 0 for sessions stored before it was recorded.
+    #[serde(default)]
+    pub started_at: i64,
+    /// The browser's `User-Agent` at login, cut to [`MAX_USER_AGENT_CHARS`]; empty if unknown.
+    #[serde(default)]
+    pub user_agent: String,
 }
+
+/// Longest `User-Agent` kept with a session (the sessions page shows a short form of it).
+pub const MAX_USER_AGENT_CHARS: usize = 256;
 
 fn key(token: &str) -> String {
     format!("session:{}", secrets::hash(token))
@@ -61,6 +70,14 @@ impl LoginSession {
     ) -> Result<(Self, HeaderValue), EphemeralError> {
         end(state, headers).await?;
         let token = secrets::random_token(32);
+        let user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_USER_AGENT_CHARS)
+            .collect();
         let session = Self {
             sid: secrets::random_token(16),
             user_id: user_id.to_owned(),
@@ -71,11 +88,14 @@ impl LoginSession {
                 "pwd".into()
             },
             amr,
+            started_at: now(),
+            user_agent,
         };
         let ttl = Duration::from_secs(state.config.session.ttl_seconds);
         let value = serde_json::to_string(&session).expect("session serialises");
         state.ephemeral.put(&key(&token), &value, ttl).await?;
         remember(state, user_id, &key(&token), ttl).await?;
+        crate::access::invitations::mark_connected(&state.db, user_id).await;
         let cookie = cookies::set(
             cookies::SESSION,
             &token,
@@ -136,4 +156,87 @@ pub async fn end_all_for_user(state: &AppState, user_id: &str) -> Result<(), Eph
         state.ephemeral.delete(&k).await?;
     }
     Ok(())
+}
+
+/// The live sessions of a user, oldest first, read through the per-user index (a session
+/// whose index entry was lost is not listed).
+pub async fn list_for_user(
+    state: &AppState,
+    user_id: &str,
+) -> Result<Vec<LoginSession>, EphemeralError> {
+    let mut sessions = Vec::new();
+    for k in indexed_keys(state, user_id).await? {
+        if let Some(raw) = state.ephemeral.get(&k).await?
+            && let Ok(session) = serde_json::from_str::<LoginSession>(&raw)
+            && session.user_id == user_id
+        {
+            sessions.push(session);
+        }
+    }
+    sessions.sort_by_key(|s| s.started_at);
+    Ok(sessions)
+}
+
+/// Ends the session `sid` of a user (on whatever browser holds it); `false` if the user has
+/// no such live session.
+pub async fn end_by_sid(
+    state: &AppState,
+    user_id: &str,
+    sid: &str,
+) -> Result<bool, EphemeralError> {
+    let mut ended = false;
+    for k in indexed_keys(state, user_id).await? {
+        if let Some(raw) = state.ephemeral.get(&k).await?
+            && let Ok(session) = serde_json::from_str::<LoginSession>(&raw)
+            && session.user_id == user_id
+            && secrets::constant_time_eq(session.sid.as_bytes(), sid.as_bytes())
+        {
+            state.ephemeral.delete(&k).await?;
+            ended = true;
+        }
+    }
+    Ok(ended)
+}
+
+/// Ends every session of a user except `keep_sid` (this browser's); returns how many ended.
+pub async fn end_others_for_user(
+    state: &AppState,
+    user_id: &str,
+    keep_sid: &str,
+) -> Result<usize, EphemeralError> {
+    let mut ended = 0;
+    for k in indexed_keys(state, user_id).await? {
+        let Some(raw) = state.ephemeral.get(&k).await? else {
+            continue;
+        };
+        let keep = serde_json::from_str::<LoginSession>(&raw)
+            .is_ok_and(|s| s.user_id == user_id && s.sid == keep_sid);
+        if !keep {
+            state.ephemeral.delete(&k).await?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+/// The session keys listed for a user.
+async fn indexed_keys(state: &AppState, user_id: &str) -> Result<Vec<String>, EphemeralError> {
+    Ok(match state.ephemeral.get(&user_index_key(user_id)).await? {
+        Some(raw) => serde_json::from_str(&raw).unwrap_or_default(),
+        None => Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_stored_before_started_at_and_user_agent_still_read() {
+        let old = r#"{"sid":"s1","user_id":"u1","auth_time":42,"amr":["pwd"],"acr":"pwd"}"#;
+        let session: LoginSession = serde_json::from_str(old).unwrap();
+        assert_eq!(session.sid, "s1");
+        assert_eq!(session.started_at, 0);
+        assert_eq!(session.user_agent, "");
+    }
 }

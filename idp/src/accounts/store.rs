@@ -138,3 +138,64 @@ pub async fn set_password_hash(db: &Db, id: &str, phc: &str) -> Result<(), sqlx:
         .await?;
     Ok(())
 }
+
+/// Replaces an account's civilité, nom, prénom and poste.
+pub async fn update_identity(
+    db: &Db,
+    id: &str,
+    gender: &str,
+    family_name: &str,
+    given_name: &str,
+    job: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET gender = $1, family_name = $2, given_name = $3, job = $4, updated_at = $5 WHERE id = $6",
+    )
+    .bind(gender)
+    .bind(family_name)
+    .bind(given_name)
+    .bind(job)
+    .bind(now())
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Gives an account a new (proven) address; `false` when another account has it.
+pub async fn set_email(db: &Db, id: &str, email: &Email) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE users SET email = $1, email_verified = 1, updated_at = $2 \
+         WHERE id = $3 AND NOT EXISTS (SELECT 1 FROM users WHERE email = $1)",
+    )
+    .bind(email.as_str())
+    .bind(now())
+    .bind(id)
+    .execute(&db.pool)
+    .await;
+    match result {
+        Ok(done) => Ok(done.rows_affected() == 1),
+        // Taken between the check and the write by a concurrent change.
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes an account and everything that hangs on it, in one transaction: its access and
+/// refresh tokens and grants (so every token stops working), consents, second factor, then
+/// the account itself. The audit trail is kept.
+pub async fn delete_user(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    for sql in [
+        "DELETE FROM access_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",
+        "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",
+        "DELETE FROM grants WHERE user_id = $1",
+        "DELETE FROM consents WHERE user_id = $1",
+        "DELETE FROM totp_recovery_codes WHERE user_id = $1",
+        "DELETE FROM user_totp WHERE user_id = $1",
+        "DELETE FROM users WHERE id = $1",
+    ] {
+        sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}

@@ -163,7 +163,7 @@ fn is_totp_code(code: &str) -> bool {
 }
 
 /// Checks a TOTP code or a recovery code for an enrolled account, consuming it.
-async fn verify_second_factor(
+pub(crate) async fn verify_second_factor(
     state: &AppState,
     user_id: &str,
     account: &str,
@@ -198,6 +198,9 @@ async fn verify_second_factor(
 struct SecondStep {
     user_id: String,
     authreq: String,
+    /// A local page to go back to when no client is waiting (`retour` of the login).
+    #[serde(default)]
+    retour: String,
 }
 
 fn second_step_key(token: &str) -> String {
@@ -239,10 +242,23 @@ pub async fn ask_code(
     user_id: &str,
     authreq: &str,
 ) -> Result<Response, PageError> {
+    ask_code_then(state, headers, user_id, authreq, "").await
+}
+
+/// [`ask_code`], coming back to the local page `retour` (already checked by the login) when
+/// no authorization request is waiting.
+pub async fn ask_code_then(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: &str,
+    authreq: &str,
+    retour: &str,
+) -> Result<Response, PageError> {
     let token = secrets::random_token(32);
     let value = serde_json::to_string(&SecondStep {
         user_id: user_id.to_owned(),
         authreq: authreq.to_owned(),
+        retour: retour.to_owned(),
     })
     .expect("second step serialises");
     state
@@ -324,7 +340,12 @@ pub async fn submit_code(
     let amr = ["pwd", "otp", "mfa"].map(String::from).to_vec();
     let (session, cookie) = LoginSession::start(&state, &headers, &user.id, amr).await?;
     tracing::info!(login.outcome = "success", user.id = %user.id, login.step = "totp", "login");
-    let target = continue_target(&state, &step.authreq, &session.sid).await?;
+    let mut target = continue_target(&state, &step.authreq, &session.sid).await?;
+    if target == "/"
+        && let Some(retour) = super::account::safe_return(&step.retour)
+    {
+        target = retour.to_owned();
+    }
     let mut response = Redirect::to(&target).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)

@@ -121,6 +121,7 @@ impl Mailer {
                         mail.attempt = attempt,
                         "e-mail sent"
                     );
+                    crate::metrics::mail(message.kind.as_str(), true);
                     return Ok(());
                 }
                 Err(failure) => failure,
@@ -134,6 +135,7 @@ impl Mailer {
                     error.message = %failure.reason,
                     "e-mail not sent"
                 );
+                crate::metrics::mail(message.kind.as_str(), false);
                 return Err(MailError::NotSent {
                     attempts: attempt,
                     reason: failure.reason,

@@ -19,7 +19,14 @@ use super::{
     clients::{self, Client},
     grants::{self, Grant},
 };
-use crate::{AppState, accounts::session::LoginSession, error::PageError, secrets, store::now};
+use crate::{
+    AppState,
+    access::{habilitations, services},
+    accounts::{session::LoginSession, totp},
+    error::PageError,
+    secrets,
+    store::now,
+};
 
 /// How long a person has to log in and consent before the request must start over.
 const PENDING_TTL: Duration = Duration::from_secs(30 * 60);
@@ -65,6 +72,12 @@ pub struct AuthorizationRequest {
 }
 
 impl AuthorizationRequest {
+    /// Whether the client accepts only a second-factor login: `acr_values` names `mfa` and
+    /// not `pwd` (values are in order of preference; one it would also take means no step-up).
+    pub fn requires_mfa(&self) -> bool {
+        self.acr_values.iter().any(|v| v == "mfa") && !self.acr_values.iter().any(|v| v == "pwd")
+    }
+
     /// What the person consents to: the requested scopes and those of claims named in `claims`.
     pub fn consent_scopes(&self) -> Vec<String> {
         let mut all = self.scopes.clone();
@@ -470,6 +483,23 @@ async fn check(
     Ok((client, request))
 }
 
+/// Keeps the request while the person goes through a page (login, second factor, access,
+/// consent); returns the id that page carries and resumes with.
+async fn park(
+    state: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+) -> Result<String, PageError> {
+    let id = secrets::random_token(16);
+    PendingAuthorization {
+        request: request.clone(),
+        client_name: client.name.clone(),
+    }
+    .save(state, &id)
+    .await?;
+    Ok(id)
+}
+
 /// Login, consent, then the code: each step resumes here through `/authorize/continue`.
 async fn proceed(
     state: &AppState,
@@ -503,15 +533,44 @@ async fn proceed(
         if prompt_none {
             return Ok(fail("login_required", "L'utilisateur doit s'authentifier."));
         }
-        let id = secrets::random_token(16);
-        let pending = PendingAuthorization {
-            request: request.clone(),
-            client_name: client.name.clone(),
-        };
-        pending.save(state, &id).await?;
+        let id = park(state, client, &request).await?;
         return Ok(Redirect::to(&format!("/connexion?authreq={id}")).into_response());
     }
     let session = session.expect("a session exists when no login is needed");
+
+    // Step-up: the client accepts only `mfa` and this session was opened with a password
+    // alone. The person proves the second factor (or enrols one) and the request resumes.
+    if request.requires_mfa() && session.acr != "mfa" {
+        if prompt_none {
+            return Ok(fail(
+                "interaction_required",
+                "L'utilisateur doit confirmer sa connexion avec un code de vérification.",
+            ));
+        }
+        let id = park(state, client, &request).await?;
+        if totp::is_enrolled(&state.db, &session.user_id).await? {
+            return totp::ask_code(state, headers, &session.user_id, &id).await;
+        }
+        totp::remember_return(state, &session.sid, &id).await?;
+        return Ok(Redirect::to("/compte/double-authentification").into_response());
+    }
+
+    // A client that requires a habilitation does not get a person without one: they see the
+    // service's no-access page (activation code, access request) and come back here after.
+    if let Some((service, true)) = services::of_client(&state.db, &client.client_id).await?
+        && habilitations::live(&state.db, &session.user_id, &service.code)
+            .await?
+            .is_empty()
+    {
+        if prompt_none {
+            return Ok(fail(
+                "interaction_required",
+                "L'utilisateur n'a pas d'habilitation pour ce service.",
+            ));
+        }
+        let id = park(state, client, &request).await?;
+        return Ok(Redirect::to(&format!("/acces/{}?authreq={id}", service.code)).into_response());
+    }
 
     if !client.skip_consent && !request.consented {
         let granted =
@@ -527,12 +586,7 @@ async fn proceed(
                     "L'utilisateur doit donner son consentement.",
                 ));
             }
-            let id = secrets::random_token(16);
-            let pending = PendingAuthorization {
-                request: request.clone(),
-                client_name: client.name.clone(),
-            };
-            pending.save(state, &id).await?;
+            let id = park(state, client, &request).await?;
             return Ok(Redirect::to(&format!("/consentement?authreq={id}")).into_response());
         }
     }

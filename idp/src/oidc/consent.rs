@@ -32,6 +32,9 @@ fn describe(scope: &str) -> Option<&'static str> {
         "email" => Some("Votre adresse e-mail"),
         "profile" => Some("Votre civilité, votre nom, votre prénom et votre poste"),
         "organization" => Some("Votre organisation (SIREN, SIRET, raison sociale)"),
+        "habilitations" => Some(
+            "Vos habilitations pour ce service (établissement, rôle, date de fin) et les établissements dont vous êtes responsable des accès",
+        ),
         "offline_access" => Some("L'accès à ces informations en votre absence"),
         _ => None,
     }

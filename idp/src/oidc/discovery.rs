@@ -27,6 +27,7 @@ pub fn document(config: &Config) -> Value {
         "at_hash",
     ];
     claims.extend(USER_CLAIMS);
+    claims.extend(crate::access::claims::CLAIMS);
     json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.url("/authorize"),

@@ -44,38 +44,63 @@ async fn run(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value
         .get("token")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("Le paramètre token est obligatoire."))?;
+    // The hint only decides which kind is looked up first: a token not found as the hinted
+    // kind is looked up as the other (RFC 7662 §2.1).
     let hint = form.get("token_type_hint").map(String::as_str);
-    if hint != Some("refresh_token") {
-        match tokens::verify_access_token(state, token).await {
-            Ok(c) => {
-                let mut out = json!({
-                    "active": true,
-                    "token_type": "Bearer",
-                    "scope": c.scope,
-                    "client_id": c.client_id,
-                    "sub": c.sub,
-                    "aud": c.aud,
-                    "iss": c.iss,
-                    "exp": c.exp,
-                    "iat": c.iat,
-                    "jti": c.jti,
-                });
-                if let Some(t) = c.auth_time {
-                    out["auth_time"] = json!(t);
-                }
-                return Ok(out);
-            }
-            Err(tokens::AccessTokenError::Db(e)) => return Err(e.into()),
-            Err(_) => {}
+    let found = if hint == Some("refresh_token") {
+        match refresh_token_info(state, &client.client_id, token).await? {
+            Some(info) => Some(info),
+            None => access_token_info(state, token).await?,
         }
+    } else {
+        match access_token_info(state, token).await? {
+            Some(info) => Some(info),
+            None => refresh_token_info(state, &client.client_id, token).await?,
+        }
+    };
+    Ok(found.unwrap_or_else(|| json!({ "active": false })))
+}
+
+/// An active access token's introspection answer, `None` when it is not one.
+async fn access_token_info(state: &AppState, token: &str) -> Result<Option<Value>, OAuthError> {
+    match tokens::verify_access_token(state, token).await {
+        Ok(c) => {
+            let mut out = json!({
+                "active": true,
+                "token_type": "Bearer",
+                "scope": c.scope,
+                "client_id": c.client_id,
+                "sub": c.sub,
+                "aud": c.aud,
+                "iss": c.iss,
+                "exp": c.exp,
+                "iat": c.iat,
+                "jti": c.jti,
+            });
+            if let Some(t) = c.auth_time {
+                out["auth_time"] = json!(t);
+            }
+            Ok(Some(out))
+        }
+        Err(tokens::AccessTokenError::Db(e)) => Err(e.into()),
+        Err(_) => Ok(None),
     }
+}
+
+/// A live refresh token of the asking client's, `None` otherwise (another client's refresh
+/// token is not disclosed).
+async fn refresh_token_info(
+    state: &AppState,
+    client_id: &str,
+    token: &str,
+) -> Result<Option<Value>, OAuthError> {
     if let Some(stored) = grants::refresh_token(&state.db, token).await?
         && stored.used_at.is_none()
         && stored.expires_at > now()
         && let Some(grant) = grants::live_grant(&state.db, &stored.grant_id).await?
-        && grant.client_id == client.client_id
+        && grant.client_id == client_id
     {
-        return Ok(json!({
+        return Ok(Some(json!({
             "active": true,
             "token_type": "refresh_token",
             "scope": grant.scope,
@@ -84,7 +109,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value
             "iss": state.config.issuer,
             "exp": stored.expires_at,
             "iat": stored.created_at,
-        }));
+        })));
     }
-    Ok(json!({ "active": false }))
+    Ok(None)
 }

@@ -17,10 +17,11 @@ pub mod tokens;
 pub mod userinfo;
 
 /// Scopes the provider knows. Others are ignored in requests.
-pub const SUPPORTED_SCOPES: [&str; 5] = [
+pub const SUPPORTED_SCOPES: [&str; 6] = [
     "openid",
     "email",
     "profile",
     "organization",
+    "habilitations",
     "offline_access",
 ];

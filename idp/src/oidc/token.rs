@@ -84,11 +84,21 @@ async fn exchange(
             "Ce client n'est pas autorisé à utiliser {grant_type}."
         )));
     }
-    match grant_type {
-        "authorization_code" => authorization_code(state, &client, &form).await,
-        "refresh_token" => refresh_token(state, &client, &form).await,
-        _ => client_credentials(state, &client, &form).await,
+    let (issued, label) = match grant_type {
+        "authorization_code" => (
+            authorization_code(state, &client, &form).await,
+            "authorization_code",
+        ),
+        "refresh_token" => (refresh_token(state, &client, &form).await, "refresh_token"),
+        _ => (
+            client_credentials(state, &client, &form).await,
+            "client_credentials",
+        ),
+    };
+    if issued.is_ok() {
+        crate::metrics::tokens_issued(label);
     }
+    issued
 }
 
 async fn authorization_code(

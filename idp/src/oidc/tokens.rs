@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     AppState,
+    access::claims as access_claims,
     accounts::store::{self as users, User},
     error::OAuthError,
     keys::SigningAlg,
@@ -112,6 +113,7 @@ pub fn id_token(
     user: &User,
     nonce: Option<&str>,
     access_token: &str,
+    access: Map<String, Value>,
 ) -> Result<String, OAuthError> {
     let iat = now();
     let mut body = Map::new();
@@ -143,6 +145,9 @@ pub fn id_token(
             body.insert(k, v);
         }
     }
+    // Habilitations are what relying parties decide on at login: the ID token carries them
+    // (fresh at each token, refresh included), not only userinfo.
+    body.extend(access);
     Ok(signer(state, client.id_token_alg)?.sign("JWT", &Value::Object(body)))
 }
 
@@ -160,7 +165,20 @@ pub async fn issue(
         access_token(state, client, &user.id, &grant.scope, Some(grant)).await?;
     let has_openid = grant.scope.split(' ').any(|s| s == "openid");
     let id_token = if has_openid {
-        Some(id_token(state, client, grant, &user, nonce, &access_token)?)
+        let access = if grant.scope.split(' ').any(|s| s == access_claims::SCOPE) {
+            access_claims::for_client(&state.db, &user, &client.client_id).await?
+        } else {
+            Map::new()
+        };
+        Some(id_token(
+            state,
+            client,
+            grant,
+            &user,
+            nonce,
+            &access_token,
+            access,
+        )?)
     } else {
         None
     };

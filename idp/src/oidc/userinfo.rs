@@ -15,7 +15,9 @@ use super::{
     grants,
     tokens::{self, AccessTokenError},
 };
-use crate::{AppState, accounts::store as users, error::OAuthError};
+use crate::{
+    AppState, access::claims as access_claims, accounts::store as users, error::OAuthError,
+};
 
 /// The bearer token of a request: the `Authorization` header, or `access_token` in a
 /// form body (RFC 6750 §2.2); never both.
@@ -117,6 +119,9 @@ async fn userinfo(
         None => Vec::new(),
     };
     let mut body = claims::user_claims(&user, scopes.iter().copied(), &requested);
+    if scopes.contains(&access_claims::SCOPE) {
+        body.extend(access_claims::for_client(&state.db, &user, &claims.client_id).await?);
+    }
     body.insert("sub".into(), json!(user.id));
     Ok(Value::Object(body))
 }

@@ -11,7 +11,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use redis::{AsyncCommands, aio::ConnectionManager};
+use redis::{
+    AsyncCommands,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
 
 /// A failure of the shared store (Redis unreachable, mostly).
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +74,18 @@ impl Ephemeral {
     /// deployments (or test runs) can share one Redis.
     pub async fn redis(url: &str, prefix: &str) -> Result<Self, EphemeralError> {
         let client = redis::Client::open(url)?;
-        let mut manager = ConnectionManager::new(client).await?;
+        // Chosen, not the crate's defaults: those retry a lost connection six times with a
+        // growing delay (about 9 s) inside every command, so a Redis outage made each page
+        // wait that long before its error, and /readyz too; and their 500 ms response timeout
+        // turned a busy machine into « Erreur technique ». One quick retry, then fail fast;
+        // a generous timeout for an answer (measured by tests/cluster/faults.py).
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(100))
+            .set_max_delay(Duration::from_millis(500))
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        let mut manager = ConnectionManager::new_with_config(client, config).await?;
         let _: String = redis::cmd("PING").query_async(&mut manager).await?;
         Ok(Self::Redis(manager, prefix.into()))
     }

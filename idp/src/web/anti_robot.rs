@@ -59,6 +59,18 @@ pub struct AntiRobot {
     pub question: String,
     /// Signed token binding the question's answer.
     pub question_token: String,
+    /// When the previous answer failed the check: the id of the page's error alert, which
+    /// then describes the question, marked invalid.
+    pub failed: Option<&'static str>,
+}
+
+impl AntiRobot {
+    /// Marks the question invalid, described by the alert `alert_id`, when the page's `error`
+    /// is [`FAILED`].
+    pub fn failed_if(mut self, error: Option<&str>, alert_id: &'static str) -> Self {
+        self.failed = (error == Some(FAILED)).then_some(alert_id);
+        self
+    }
 }
 
 /// The fields every protected form sends (flattened into its form struct).
@@ -152,6 +164,7 @@ pub fn issue_at(key: &hmac::Key, max_number: u64, expires: i64) -> AntiRobot {
             NUMBERS_FR[a as usize], NUMBERS_FR[b as usize]
         ),
         question_token: format!("{nonce}.{expires}.{tag}.{mac}"),
+        failed: None,
     }
 }
 

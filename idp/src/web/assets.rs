@@ -32,6 +32,11 @@ pub fn dsfr(dir: &Path) -> Router {
         .route_service("/dsfr.min.css", file("dsfr.min.css"))
         .route_service("/dsfr.module.min.js", file("dsfr.module.min.js"))
         .route_service("/dsfr.nomodule.min.js", file("dsfr.nomodule.min.js"))
+        // The `fr-icon-*` classes are not in dsfr.min.css; their SVGs are under /icons.
+        .route_service(
+            "/utility/icons/icons.min.css",
+            file("utility/icons/icons.min.css"),
+        )
         .nest_service("/fonts", ServeDir::new(dir.join("fonts")))
         .nest_service("/icons", ServeDir::new(dir.join("icons")))
         .nest_service("/favicon", ServeDir::new(dir.join("favicon")))

@@ -26,6 +26,7 @@ pub async fn hit(
     let key = format!("rl:{bucket}:{}", secrets::hash(subject));
     let (count, left) = store.hit(&key, window).await?;
     Ok(if count > max {
+        crate::metrics::rate_limited(bucket);
         Err(LimitReached { retry_after: left })
     } else {
         Ok(())

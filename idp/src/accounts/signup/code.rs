@@ -56,7 +56,7 @@ fn code_hash(email: &Email, code: &str) -> String {
 }
 
 /// Six random digits (rejection sampling: no bias toward small values).
-fn random_code() -> String {
+pub fn random_code() -> String {
     let rng = SystemRandom::new();
     loop {
         let mut buf = [0u8; 4];

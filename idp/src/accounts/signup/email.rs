@@ -4,7 +4,13 @@
 use std::time::Duration;
 
 use askama::Template;
-use axum::{Form, extract::State, http::HeaderMap, http::StatusCode, response::Response};
+use axum::{
+    Form,
+    extract::{Query, State},
+    http::HeaderMap,
+    http::StatusCode,
+    response::Response,
+};
 use serde::Deserialize;
 
 use super::{Frame, Session, Step, check_csrf, code, reply, reply_with};
@@ -12,6 +18,7 @@ use crate::{
     AppState,
     accounts::Email,
     error::PageError,
+    oidc::authorize::PendingAuthorization,
     web::{anti_robot, client_ip::ClientIp, rate_limit},
 };
 
@@ -64,12 +71,29 @@ struct EmailPage {
     robot: anti_robot::AntiRobot,
 }
 
+/// `?authreq=…`: the authorization request the login page was showing.
+#[derive(Deserialize, Default)]
+pub struct EmailQuery {
+    #[serde(default)]
+    authreq: String,
+}
+
 /// `GET /inscription`: step 1, filled in when coming back with "Modifier".
 pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Query(q): Query<EmailQuery>,
 ) -> Result<Response, PageError> {
-    let session = Session::load(&state, &headers).await?;
+    let mut session = Session::load(&state, &headers).await?;
+    // Kept only while it is a live request: the value goes back into a link at the end.
+    if !q.authreq.is_empty()
+        && PendingAuthorization::load(&state, &q.authreq)
+            .await?
+            .is_some()
+    {
+        session.journey.authreq = Some(q.authreq);
+        session.save(&state).await?;
+    }
     let mut page = EmailPage {
         f: session.frame(&state, &headers, Step::Email),
         email: session.journey.email.clone().unwrap_or_default(),
@@ -99,12 +123,13 @@ pub async fn submit(
     check_csrf(&state, &headers, &form.csrf)?;
     let mut session = Session::load(&state, &headers).await?;
     let again = |session: &Session, message: String| {
+        let robot = anti_robot::issue(&state).failed_if(Some(&message), "signup-error");
         let mut page = EmailPage {
             f: session
                 .frame(&state, &headers, Step::Email)
                 .with_error("email", message),
             email: form.email.clone(),
-            robot: anti_robot::issue(&state),
+            robot,
         };
         reply_with(page.f.take_cookies(), &page, StatusCode::BAD_REQUEST)
     };

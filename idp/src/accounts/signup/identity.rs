@@ -70,17 +70,44 @@ fn name(input: &str, missing: &str, what: &str) -> Result<String, String> {
     }
 }
 
-/// The gender, nom and prénom of the form, or the field in error and why.
-fn parse(form: &IdentityForm) -> Result<(&'static str, String, String), (&'static str, String)> {
-    let gender = match form.civilite.as_str() {
-        "madame" => "female",
-        "monsieur" => "male",
-        _ => return Err(("civilite", "Veuillez indiquer votre civilité.".to_owned())),
+/// Civilité, nom and prénom as checked at sign-up (step 4) and on the account page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// `female` (Madame) or `male` (Monsieur).
+    pub gender: &'static str,
+    /// Nom, trimmed.
+    pub family_name: String,
+    /// Prénom, trimmed.
+    pub given_name: String,
+}
+
+/// The civilité of a form (`madame`, `monsieur`) as an OIDC gender, if it is one.
+pub fn gender_of(civilite: &str) -> Option<&'static str> {
+    match civilite {
+        "madame" => Some("female"),
+        "monsieur" => Some("male"),
+        _ => None,
+    }
+}
+
+/// Parses the civilité (`madame` or `monsieur`), nom and prénom typed in a form; on error,
+/// the field in error (`civilite`, `nom`, `prenom`) and the French message.
+pub fn parse_identity(
+    civilite: &str,
+    nom: &str,
+    prenom: &str,
+) -> Result<Identity, (&'static str, String)> {
+    let Some(gender) = gender_of(civilite) else {
+        return Err(("civilite", "Veuillez indiquer votre civilité.".to_owned()));
     };
-    let family = name(&form.nom, "Veuillez saisir votre nom.", "nom").map_err(|m| ("nom", m))?;
-    let given =
-        name(&form.prenom, "Veuillez saisir votre prénom.", "prénom").map_err(|m| ("prenom", m))?;
-    Ok((gender, family, given))
+    let family_name = name(nom, "Veuillez saisir votre nom.", "nom").map_err(|m| ("nom", m))?;
+    let given_name =
+        name(prenom, "Veuillez saisir votre prénom.", "prénom").map_err(|m| ("prenom", m))?;
+    Ok(Identity {
+        gender,
+        family_name,
+        given_name,
+    })
 }
 
 /// `POST /inscription/identite`: goes to step 5.
@@ -94,11 +121,11 @@ pub async fn submit(
     if let Some(redirect) = session.guard(Step::Identity) {
         return Ok(redirect);
     }
-    match parse(&form) {
-        Ok((gender, family, given)) => {
-            session.journey.gender = Some(gender.to_owned());
-            session.journey.family_name = Some(family);
-            session.journey.given_name = Some(given);
+    match parse_identity(&form.civilite, &form.nom, &form.prenom) {
+        Ok(identity) => {
+            session.journey.gender = Some(identity.gender.to_owned());
+            session.journey.family_name = Some(identity.family_name);
+            session.journey.given_name = Some(identity.given_name);
             session.save(&state).await?;
             Ok(session.redirect(Step::Organization.path()))
         }
@@ -107,11 +134,7 @@ pub async fn submit(
                 f: session
                     .frame(&state, &headers, Step::Identity)
                     .with_error(field, message),
-                gender: match form.civilite.as_str() {
-                    "madame" => "female".into(),
-                    "monsieur" => "male".into(),
-                    _ => String::new(),
-                },
+                gender: gender_of(&form.civilite).unwrap_or_default().into(),
                 family_name: form.nom.clone(),
                 given_name: form.prenom.clone(),
             };

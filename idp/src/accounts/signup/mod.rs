@@ -50,6 +50,11 @@ pub struct Journey {
     pub siren: Option<String>,
     /// Step 5: raison sociale.
     pub organization_label: Option<String>,
+    /// The authorization request that sent the person to « Créer un compte », if any: the
+    /// last page's « Se connecter » resumes it, so a newcomer coming from a service goes back
+    /// there.
+    #[serde(default)]
+    pub authreq: Option<String>,
 }
 
 /// The five steps and their addresses.

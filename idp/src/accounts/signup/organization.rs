@@ -1,16 +1,22 @@
-//! Step 5 of sign-up: the organisation (poste, SIREN or SIRET, raison sociale) and the terms
-//! of use; then the account is created.
+//! Step 5 of sign-up: the organisation (poste, establishment) and the terms of use; then the
+//! account is created.
 //!
-//! Until the register search arrives (a later issue), the raison sociale is typed and the
-//! number is only checked (digits, Luhn). What is stored: a 14-digit SIRET goes to the
-//! account's `siret` column; a 9-digit SIREN names a company, not an establishment, so
-//! `siret` stays empty (the head office will be looked up in the register later) and the
-//! raison sociale goes to `organization_label` in both cases.
+//! With a SIRENE register (`idp sirene import`, or the INSEE API configured), the person
+//! searches their establishment by raison sociale, SIREN or SIRET with a plain GET form
+//! (`?recherche=…&page=…`, no script needed) and picks one of the results, listed as radio
+//! buttons ("3 résultats affichés sur 3"); closed establishments are shown "fermé" and cannot
+//! be picked. The chosen SIRET goes to the account's `siret` column and the register's name to
+//! `organization_label`.
+//!
+//! With an empty register (a fresh install that imported nothing), the raison sociale is typed
+//! and the number only checked (digits, Luhn): a 14-digit SIRET goes to `siret`; a 9-digit
+//! SIREN names a company, not an establishment, so `siret` stays empty. In both cases the
+//! raison sociale goes to `organization_label`.
 
 use askama::Template;
 use axum::{
     Form,
-    extract::State,
+    extract::{Query as UrlQuery, State},
     http::{HeaderMap, StatusCode, header},
     response::Response,
 };
@@ -23,11 +29,26 @@ use crate::{
     audit,
     error::PageError,
     mail::messages,
-    organizations::{Siren, SirenError, Siret},
+    oidc::authorize::PendingAuthorization,
+    organizations::{
+        Establishment, Query, Siren, SirenError, Siret, insee,
+        register::{self, SearchPage},
+    },
 };
 
 /// Longest poste or raison sociale accepted.
 pub const MAX_LABEL_CHARS: usize = 200;
+
+/// One search result as the page lists it.
+struct ResultRow {
+    siret: String,
+    siret_display: String,
+    name: String,
+    location: String,
+    active: bool,
+    head_office: bool,
+    checked: bool,
+}
 
 #[derive(Template)]
 #[template(path = "signup_organization.html")]
@@ -36,18 +57,130 @@ struct OrganizationPage {
     job: String,
     siren: String,
     organization_label: String,
+    /// Whether the register can be searched (otherwise: the typed form).
+    register: bool,
+    /// The search as typed.
+    query: String,
+    /// Why the search could not run.
+    search_error: Option<String>,
+    /// Whether a search ran (its summary is shown).
+    searched: bool,
+    /// "n résultats affichés sur N".
+    summary: String,
+    results: Vec<ResultRow>,
+    /// "Page 2 sur 3".
+    page_label: String,
+    /// The page shown, sent back with the form.
+    current_page: u32,
+    previous_href: Option<String>,
+    next_href: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "signup_done.html")]
 struct DonePage {
     email: String,
+    /// « Se connecter »: the login page, resuming the authorization request that led to the
+    /// sign-up while it is still waiting.
+    login_href: String,
 }
 
-/// `GET /inscription/organisation`: step 5.
+/// The search of the GET form (also sent back with the POST, to redraw the results).
+#[derive(Deserialize, Default)]
+pub struct SearchParams {
+    #[serde(default)]
+    recherche: String,
+    #[serde(default)]
+    page: String,
+}
+
+/// "130 025 265 00013".
+fn spaced(siret: &Siret) -> String {
+    let s = siret.as_str();
+    format!("{} {} {} {}", &s[..3], &s[3..6], &s[6..9], &s[9..])
+}
+
+fn search_href(query: &str, page: u32) -> String {
+    let q: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
+    format!("/inscription/organisation?recherche={q}&page={page}")
+}
+
+/// Whether the sign-up searches the register: it holds establishments, or the API is there.
+async fn register_available(state: &AppState) -> Result<bool, PageError> {
+    Ok(state.insee.is_some() || !register::is_empty(&state.db).await?)
+}
+
+/// Fills the search part of the page: runs `params`' search, or shows `chosen` alone.
+async fn fill_search(
+    state: &AppState,
+    page: &mut OrganizationPage,
+    params: &SearchParams,
+    chosen: Option<&Siret>,
+) -> Result<(), PageError> {
+    page.query = params.recherche.clone();
+    let number = params.page.trim().parse::<u32>().unwrap_or(1).max(1);
+    let found: Option<SearchPage> = if params.recherche.trim().is_empty() {
+        match chosen {
+            Some(siret) => insee::search(
+                &state.db,
+                state.insee.as_ref(),
+                &Query::Siret(siret.clone()),
+                1,
+            )
+            .await
+            .map(Some)?,
+            None => None,
+        }
+    } else {
+        match Query::parse(&params.recherche) {
+            Ok(query) => {
+                Some(insee::search(&state.db, state.insee.as_ref(), &query, number).await?)
+            }
+            Err(e) => {
+                page.search_error = Some(e.to_string());
+                None
+            }
+        }
+    };
+    if let Some(found) = found {
+        page.searched = true;
+        page.current_page = found.page;
+        page.summary = found.summary();
+        if found.pages() > 1 {
+            page.page_label = format!(
+                "Page {} sur {}",
+                found.page.min(found.pages()),
+                found.pages()
+            );
+            if found.page > 1 {
+                page.previous_href = Some(search_href(&params.recherche, found.page - 1));
+            }
+            if found.page < found.pages() {
+                page.next_href = Some(search_href(&params.recherche, found.page + 1));
+            }
+        }
+        page.results = found
+            .results
+            .iter()
+            .map(|e: &Establishment| ResultRow {
+                siret: e.siret.as_str().to_owned(),
+                siret_display: spaced(&e.siret),
+                name: e.name.clone(),
+                location: e.location(),
+                active: e.active,
+                head_office: e.head_office,
+                checked: e.active && chosen == Some(&e.siret),
+            })
+            .collect();
+    }
+    Ok(())
+}
+
+/// `GET /inscription/organisation`: step 5 (with `?recherche=…`: the register's answers).
 pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
+    UrlQuery(params): UrlQuery<SearchParams>,
 ) -> Result<Response, PageError> {
     let session = Session::load(&state, &headers).await?;
     if let Some(redirect) = session.guard(Step::Organization) {
@@ -59,7 +192,21 @@ pub async fn show(
         job: j.job.clone().unwrap_or_default(),
         siren: j.siren.clone().unwrap_or_default(),
         organization_label: j.organization_label.clone().unwrap_or_default(),
+        register: register_available(&state).await?,
+        query: String::new(),
+        search_error: None,
+        searched: false,
+        summary: String::new(),
+        results: Vec::new(),
+        page_label: String::new(),
+        current_page: 1,
+        previous_href: None,
+        next_href: None,
     };
+    if page.register {
+        let chosen = j.siren.as_deref().and_then(|s| Siret::parse(s).ok());
+        fill_search(&state, &mut page, &params, chosen.as_ref()).await?;
+    }
     reply(page.f.take_cookies(), &page)
 }
 
@@ -70,13 +217,35 @@ pub struct OrganizationForm {
     csrf: String,
     #[serde(default)]
     poste: String,
+    /// The establishment picked among the register's results.
+    #[serde(default)]
+    siret: String,
+    /// Typed number (empty register).
     #[serde(default)]
     siren: String,
+    /// Typed raison sociale (empty register).
     #[serde(default)]
     raison_sociale: String,
+    /// The search the results came from, to show them again if the form comes back.
+    #[serde(default)]
+    recherche: String,
+    #[serde(default)]
+    page: String,
     /// The terms-of-use box: present (`on`) only when ticked.
     #[serde(default)]
     cgu: Option<String>,
+}
+
+/// The poste as typed: trimmed, empty → none, at most [`MAX_LABEL_CHARS`] characters (also
+/// used by the account page).
+pub fn parse_job(input: &str) -> Result<Option<String>, String> {
+    let job = input.trim();
+    if job.chars().count() > MAX_LABEL_CHARS {
+        return Err(format!(
+            "Le poste ne peut dépasser {MAX_LABEL_CHARS} caractères."
+        ));
+    }
+    Ok((!job.is_empty()).then(|| job.to_owned()))
 }
 
 /// The company number as typed: a SIRET (14 digits) or a SIREN (9).
@@ -94,6 +263,45 @@ fn parse_number(input: &str) -> Result<Number, SirenError> {
     }
 }
 
+/// What the organisation part of the form resolves to, or the field and message to show.
+type Resolved = Result<(Number, String), (&'static str, String)>;
+
+/// An establishment picked (or typed) while the register is searchable: it must be known
+/// (locally or by the API) and open.
+async fn resolve_in_register(state: &AppState, siret: &Siret) -> Result<Resolved, PageError> {
+    let found = insee::lookup(&state.db, state.insee.as_ref(), siret).await?;
+    Ok(match found {
+        None => Err((
+            "siret",
+            "Cet établissement est introuvable dans le répertoire SIRENE : vérifiez le SIRET ou recherchez par raison sociale.".to_owned(),
+        )),
+        Some(e) if !e.active => Err((
+            "siret",
+            "Cet établissement est fermé : choisissez un établissement en activité.".to_owned(),
+        )),
+        Some(e) => Ok((Number::Siret(e.siret), e.name)),
+    })
+}
+
+/// The typed form of an empty register: number checked, raison sociale typed.
+fn resolve_typed(form: &OrganizationForm) -> Resolved {
+    let label = form.raison_sociale.trim();
+    let number = parse_number(&form.siren).map_err(|e| ("siren", e.to_string()))?;
+    if label.is_empty() {
+        return Err((
+            "raison_sociale",
+            "Veuillez saisir la raison sociale de l'entreprise.".to_owned(),
+        ));
+    }
+    if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
+        return Err((
+            "raison_sociale",
+            format!("La raison sociale ne peut dépasser {MAX_LABEL_CHARS} caractères."),
+        ));
+    }
+    Ok((number, label.to_owned()))
+}
+
 /// `POST /inscription/organisation`: creates the account.
 pub async fn submit(
     State(state): State<AppState>,
@@ -105,26 +313,57 @@ pub async fn submit(
     if let Some(redirect) = session.guard(Step::Organization) {
         return Ok(redirect);
     }
-    let job = form.poste.trim();
-    let label = form.raison_sociale.trim();
-    let number = parse_number(&form.siren);
-    let error = if job.chars().count() > MAX_LABEL_CHARS {
-        Some((
-            "poste",
-            format!("Le poste ne peut dépasser {MAX_LABEL_CHARS} caractères."),
+    let job = parse_job(&form.poste);
+    let register_on = register_available(&state).await?;
+    let picked = form.siret.trim();
+    let resolved: Resolved = if !picked.is_empty() {
+        match Siret::parse(picked) {
+            Ok(siret) => resolve_in_register(&state, &siret).await?,
+            Err(e) => Err(("siret", e.to_string())),
+        }
+    } else if register_on && form.siren.trim().is_empty() {
+        Err((
+            "siret",
+            "Veuillez rechercher votre établissement puis le sélectionner dans la liste."
+                .to_owned(),
         ))
-    } else if let Err(e) = &number {
-        Some(("siren", e.to_string()))
-    } else if label.is_empty() {
-        Some((
-            "raison_sociale",
-            "Veuillez saisir la raison sociale de l'entreprise.".to_owned(),
-        ))
-    } else if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-        Some((
-            "raison_sociale",
-            format!("La raison sociale ne peut dépasser {MAX_LABEL_CHARS} caractères."),
-        ))
+    } else if register_on {
+        // A number sent without the list (an older form): the register still decides.
+        match parse_number(&form.siren) {
+            Ok(Number::Siret(siret)) => resolve_in_register(&state, &siret).await?,
+            Ok(Number::Siren(siren)) => {
+                let found = insee::search(
+                    &state.db,
+                    state.insee.as_ref(),
+                    &Query::Siren(siren.clone()),
+                    1,
+                )
+                .await?;
+                match found.results.first() {
+                    None => Err((
+                        "siren",
+                        "Ce SIREN est introuvable dans le répertoire SIRENE.".to_owned(),
+                    )),
+                    Some(first) => {
+                        let typed = form.raison_sociale.trim();
+                        let label = if typed.is_empty() || typed.chars().count() > MAX_LABEL_CHARS {
+                            first.name.clone()
+                        } else {
+                            typed.to_owned()
+                        };
+                        Ok((Number::Siren(siren), label))
+                    }
+                }
+            }
+            Err(e) => Err(("siren", e.to_string())),
+        }
+    } else {
+        resolve_typed(&form)
+    };
+    let error = if let Err(message) = &job {
+        Some(("poste", message.clone()))
+    } else if let Err((field, message)) = &resolved {
+        Some((*field, message.clone()))
     } else if form.cgu.as_deref() != Some("on") {
         Some((
             "cgu",
@@ -134,10 +373,21 @@ pub async fn submit(
     } else {
         None
     };
-    // What was typed survives a "Modifier" trip to an earlier step.
+    // What was typed or picked survives a "Modifier" trip to an earlier step.
     session.journey.job = Some(form.poste.clone());
-    session.journey.siren = Some(form.siren.clone());
-    session.journey.organization_label = Some(form.raison_sociale.clone());
+    match &resolved {
+        Ok((Number::Siret(siret), label)) if register_on => {
+            session.journey.siren = Some(siret.as_str().to_owned());
+            session.journey.organization_label = Some(label.clone());
+        }
+        _ if !picked.is_empty() => {
+            session.journey.siren = Some(picked.to_owned());
+        }
+        _ => {
+            session.journey.siren = Some(form.siren.clone());
+            session.journey.organization_label = Some(form.raison_sociale.clone());
+        }
+    }
     session.save(&state).await?;
     if let Some((field, message)) = error {
         let mut page = OrganizationPage {
@@ -147,13 +397,32 @@ pub async fn submit(
             job: form.poste.clone(),
             siren: form.siren.clone(),
             organization_label: form.raison_sociale.clone(),
+            register: register_on,
+            query: String::new(),
+            search_error: None,
+            searched: false,
+            summary: String::new(),
+            results: Vec::new(),
+            page_label: String::new(),
+            current_page: 1,
+            previous_href: None,
+            next_href: None,
         };
+        if register_on {
+            let params = SearchParams {
+                recherche: form.recherche.clone(),
+                page: form.page.clone(),
+            };
+            let chosen = Siret::parse(picked).ok();
+            fill_search(&state, &mut page, &params, chosen.as_ref()).await?;
+        }
         return reply_with(page.f.take_cookies(), &page, StatusCode::BAD_REQUEST);
     }
-    let (Some(email), Some(phc), Ok(number)) = (
+    let (Some(email), Some(phc), Ok((number, label)), Ok(job)) = (
         session.email(),
         session.journey.password_hash.clone(),
-        number,
+        resolved,
+        job,
     ) else {
         return Ok(session.redirect(session.journey.next_step().path()));
     };
@@ -166,9 +435,9 @@ pub async fn submit(
         given_name: j.given_name.clone().unwrap_or_default(),
         family_name: j.family_name.clone().unwrap_or_default(),
         gender: j.gender.clone(),
-        job: (!job.is_empty()).then(|| job.to_owned()),
+        job,
         siret,
-        organization_label: Some(label.to_owned()),
+        organization_label: Some(label),
         is_agent: false,
     };
     let Some(user) = store::insert_user(&state.db, &email, Some(&phc), &new).await? else {
@@ -197,11 +466,25 @@ pub async fn submit(
         }
         Err(e) => tracing::warn!(error.message = %e, "account-created e-mail not composed"),
     }
+    let login_href = match session.journey.authreq.clone() {
+        Some(authreq)
+            if PendingAuthorization::load(&state, &authreq)
+                .await?
+                .is_some() =>
+        {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("authreq", &authreq)
+                .finish();
+            format!("/connexion?{query}")
+        }
+        _ => "/connexion".to_owned(),
+    };
     let clear = session.finish(&state).await?;
     let mut response = reply(
         Vec::new(),
         &DonePage {
             email: email.as_str().to_owned(),
+            login_href,
         },
     )?;
     response.headers_mut().append(header::SET_COOKIE, clear);

@@ -1,0 +1,236 @@
+//! The ministry agents' area (DESIGN journey 8): for an establishment (SIRET) and a service,
+//! the register entry, its Responsables des accès, its activation codes (issue, revoke; the
+//! code is shown once, for the postal letter) and its audit trail. Only accounts marked
+//! agent (`idp users create --agent`) enter; anyone else gets 403.
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{
+    codes::{self, CodeInfo},
+    dates,
+    managers::{self, AccessManager},
+    pages,
+    services::{self, Service},
+};
+use crate::{
+    AppState,
+    accounts::store::User,
+    audit::{self, NamedEvent},
+    error::PageError,
+    organizations::{Establishment, Siret, register},
+    web::page::{check_csrf, render},
+};
+
+/// How many audit events the page shows.
+const EVENTS_SHOWN: i64 = 100;
+
+async fn agent(
+    state: &AppState,
+    headers: &HeaderMap,
+    here: &str,
+) -> Result<Result<User, Response>, PageError> {
+    let (_, user) = match pages::person(state, headers, here).await? {
+        Ok(found) => found,
+        Err(login) => return Ok(Err(login)),
+    };
+    if !user.is_agent {
+        return Err(PageError::forbidden(
+            "Cet espace est réservé aux agents du ministère.",
+        ));
+    }
+    Ok(Ok(user))
+}
+
+/// `?siret=&service=`.
+#[derive(Debug, Default, Deserialize)]
+pub struct AgentQuery {
+    #[serde(default)]
+    siret: String,
+    #[serde(default)]
+    service: String,
+}
+
+/// What the page shows about the establishment looked up.
+struct Lookup {
+    siret: String,
+    establishment: Option<Establishment>,
+    managers: Vec<AccessManager>,
+    codes: Vec<CodeInfo>,
+    events: Vec<NamedEvent>,
+}
+
+#[derive(Template)]
+#[template(path = "access_agent.html")]
+struct AgentPage {
+    csrf: String,
+    services: Vec<Service>,
+    service: String,
+    siret_input: String,
+    lookup: Option<Lookup>,
+    error: Option<String>,
+}
+
+impl AgentPage {
+    fn date(&self, t: &i64) -> String {
+        dates::french_date_time(*t)
+    }
+}
+
+async fn lookup(state: &AppState, service: &str, siret: &Siret) -> Result<Lookup, PageError> {
+    Ok(Lookup {
+        siret: siret.to_string(),
+        establishment: register::by_siret(&state.db, siret).await?,
+        managers: managers::of_establishment(&state.db, service, siret.as_str()).await?,
+        codes: codes::list(&state.db, service, Some(siret.as_str())).await?,
+        events: audit::for_establishment(&state.db, siret, EVENTS_SHOWN).await?,
+    })
+}
+
+/// `GET /agent`: find an establishment by SIRET; what the provider knows of it.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AgentQuery>,
+) -> Result<Response, PageError> {
+    if let Err(login) = agent(&state, &headers, "/agent").await? {
+        return Ok(login);
+    }
+    let services = services::all(&state.db).await?;
+    let service = if q.service.is_empty() {
+        services.first().map(|s| s.code.clone()).unwrap_or_default()
+    } else {
+        q.service.clone()
+    };
+    if !services.iter().any(|s| s.code == service) && !q.siret.is_empty() {
+        return Err(PageError::not_found());
+    }
+    let (found, error, status) = if q.siret.trim().is_empty() {
+        (None, None, StatusCode::OK)
+    } else {
+        match Siret::parse(&q.siret) {
+            Ok(siret) => (
+                Some(lookup(&state, &service, &siret).await?),
+                None,
+                StatusCode::OK,
+            ),
+            Err(e) => (None, Some(format!("SIRET : {e}")), StatusCode::BAD_REQUEST),
+        }
+    };
+    render(&state, &headers, status, |csrf| AgentPage {
+        csrf,
+        services,
+        service,
+        siret_input: q.siret.trim().to_owned(),
+        lookup: found,
+        error,
+    })
+}
+
+/// The issue and revoke forms.
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    siret: String,
+    #[serde(default)]
+    service: String,
+}
+
+#[derive(Template)]
+#[template(path = "access_agent_code.html")]
+struct IssuedPage {
+    service: Service,
+    siret: String,
+    establishment: Option<Establishment>,
+    code: String,
+    expires: String,
+    redeem_url: String,
+}
+
+/// `POST /agent/codes`: « Éditer le courrier d'activation »: a new code (the unused previous
+/// one is revoked), shown once with what the letter needs.
+pub async fn issue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let user = match agent(&state, &headers, "/agent").await? {
+        Ok(u) => u,
+        Err(login) => return Ok(login),
+    };
+    let service = pages::service(&state, &form.service).await?;
+    let siret =
+        Siret::parse(&form.siret).map_err(|e| PageError::bad_request(format!("SIRET : {e}")))?;
+    let establishment = register::by_siret(&state.db, &siret).await?;
+    if establishment.as_ref().is_some_and(|e| !e.active) {
+        return Err(PageError::bad_request(
+            "Cet établissement est fermé dans le répertoire SIRENE : il ne peut pas recevoir de code d'activation.",
+        ));
+    }
+    let key = state.kek.derive(codes::HASH_KEY_LABEL);
+    let ttl = i64::from(state.config.access.activation_code_ttl_days) * 86_400;
+    let issued = codes::issue(
+        &state.db,
+        &key,
+        &service.code,
+        siret.as_str(),
+        &user.id,
+        ttl,
+    )
+    .await?;
+    audit::record(
+        &state.db,
+        &user.id,
+        "activation_code.issued",
+        siret.as_str(),
+        serde_json::json!({"service": service.code, "code_id": issued.id}),
+    )
+    .await?;
+    let redeem_url = state.config.url(&format!("/acces/{}", service.code));
+    render(&state, &headers, StatusCode::OK, |_| IssuedPage {
+        code: issued.code.as_str().to_owned(),
+        expires: dates::french_date(issued.expires_at),
+        siret: siret.to_string(),
+        establishment,
+        service,
+        redeem_url,
+    })
+}
+
+/// `POST /agent/codes/{id}/revoquer`.
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let user = match agent(&state, &headers, "/agent").await? {
+        Ok(u) => u,
+        Err(login) => return Ok(login),
+    };
+    let Some(code) = codes::by_id(&state.db, &id).await? else {
+        return Err(PageError::not_found());
+    };
+    if codes::revoke(&state.db, &id).await? {
+        audit::record(
+            &state.db,
+            &user.id,
+            "activation_code.revoked",
+            &code.siret,
+            serde_json::json!({"service": code.service_code, "code_id": id}),
+        )
+        .await?;
+    }
+    let back = format!("/agent?service={}&siret={}", code.service_code, code.siret);
+    Ok(Redirect::to(&back).into_response())
+}

@@ -1,0 +1,190 @@
+//! The Responsable des accès right: per person, service and establishment. Obtained by
+//! redeeming the establishment's activation code, or delegated by a colleague holding it.
+
+use sqlx::Row;
+
+use super::habilitations::GrantedHow;
+use crate::store::{Db, now};
+
+/// One Responsable des accès right.
+#[derive(Clone, Debug)]
+pub struct AccessManager {
+    /// Who holds it.
+    pub user_id: String,
+    /// Their name.
+    pub name: String,
+    /// Their address, for the notification e-mails.
+    pub email: String,
+    /// Service.
+    pub service_code: String,
+    /// Establishment.
+    pub siret: String,
+    /// Who delegated it (user id), if someone did.
+    pub granted_by: Option<String>,
+    /// That person's name.
+    pub granted_by_name: Option<String>,
+    /// How it was obtained.
+    pub granted_how: GrantedHow,
+    /// When.
+    pub granted_at: i64,
+}
+
+impl AccessManager {
+    /// « attribué par code d'activation le … ».
+    pub fn origin(&self) -> String {
+        self.granted_how
+            .describe(self.granted_by_name.as_deref(), self.granted_at)
+    }
+}
+
+const SELECT: &str = "SELECT m.user_id, m.service_code, m.siret, m.granted_by, m.granted_how, m.granted_at, \
+    u.given_name, u.family_name, u.email, g.given_name AS by_given, g.family_name AS by_family \
+    FROM access_managers m JOIN users u ON u.id = m.user_id LEFT JOIN users g ON g.id = m.granted_by";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<AccessManager, sqlx::Error> {
+    let name = |g: Option<String>, f: Option<String>| {
+        g.zip(f).map(|(g, f)| format!("{g} {f}").trim().to_owned())
+    };
+    Ok(AccessManager {
+        user_id: row.try_get("user_id")?,
+        name: name(row.try_get("given_name")?, row.try_get("family_name")?).unwrap_or_default(),
+        email: row.try_get("email")?,
+        service_code: row.try_get("service_code")?,
+        siret: row.try_get("siret")?,
+        granted_by: row.try_get("granted_by")?,
+        granted_by_name: name(row.try_get("by_given")?, row.try_get("by_family")?),
+        granted_how: GrantedHow::parse(&row.try_get::<String, _>("granted_how")?),
+        granted_at: row.try_get("granted_at")?,
+    })
+}
+
+async fn select(db: &Db, filter: &str, binds: &[&str]) -> Result<Vec<AccessManager>, sqlx::Error> {
+    let sql = format!("{SELECT} WHERE {filter} ORDER BY m.siret, m.granted_at");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        query = query.bind(*b);
+    }
+    query
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Gives the right (again: a second grant keeps the first origin).
+pub async fn grant(
+    db: &Db,
+    user_id: &str,
+    service_code: &str,
+    siret: &str,
+    granted_by: Option<&str>,
+    how: GrantedHow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO access_managers (user_id, service_code, siret, granted_by, granted_how, granted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(service_code)
+    .bind(siret)
+    .bind(granted_by)
+    .bind(how.as_str())
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Whether `user_id` is Responsable des accès of `siret` for the service.
+pub async fn is_manager(
+    db: &Db,
+    user_id: &str,
+    service_code: &str,
+    siret: &str,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM access_managers WHERE user_id = $1 AND service_code = $2 AND siret = $3",
+    )
+    .bind(user_id)
+    .bind(service_code)
+    .bind(siret)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n > 0)
+}
+
+/// The Responsables des accès of an establishment for a service.
+pub async fn of_establishment(
+    db: &Db,
+    service_code: &str,
+    siret: &str,
+) -> Result<Vec<AccessManager>, sqlx::Error> {
+    select(
+        db,
+        "m.service_code = $1 AND m.siret = $2",
+        &[service_code, siret],
+    )
+    .await
+}
+
+/// The establishments `user_id` manages for a service: the `access_manager_of` claim.
+pub async fn establishments_of(
+    db: &Db,
+    user_id: &str,
+    service_code: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query(
+        "SELECT siret FROM access_managers WHERE user_id = $1 AND service_code = $2 ORDER BY siret",
+    )
+    .bind(user_id)
+    .bind(service_code)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| r.try_get("siret"))
+    .collect()
+}
+
+/// Why a right could not be removed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveError {
+    /// The person does not hold it.
+    #[error("Cette personne n'est pas responsable des accès de cet établissement.")]
+    NotManager,
+    /// It is the establishment's last one and the caller did not confirm.
+    #[error(
+        "Cette personne est le dernier responsable des accès de cet établissement : l'établissement n'en aurait plus. Confirmez le retrait pour continuer."
+    )]
+    LastOne,
+    /// Storage.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Removes the right from `user_id`. Removing the establishment's last one needs
+/// `confirm_last`: nobody could then grant access there until a new activation code.
+pub async fn remove(
+    db: &Db,
+    user_id: &str,
+    service_code: &str,
+    siret: &str,
+    confirm_last: bool,
+) -> Result<(), RemoveError> {
+    let managers = of_establishment(db, service_code, siret).await?;
+    if !managers.iter().any(|m| m.user_id == user_id) {
+        return Err(RemoveError::NotManager);
+    }
+    if managers.len() == 1 && !confirm_last {
+        return Err(RemoveError::LastOne);
+    }
+    sqlx::query(
+        "DELETE FROM access_managers WHERE user_id = $1 AND service_code = $2 AND siret = $3",
+    )
+    .bind(user_id)
+    .bind(service_code)
+    .bind(siret)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,321 @@
+//! Services (démarches) such as CERES: their roles, their OIDC clients, and their versioned
+//! documents (CGU, « Charte du responsable des accès ») with who accepted which version.
+
+use sqlx::Row;
+
+use crate::store::{Db, now};
+
+/// A service of the ministry that relies on EFP Connect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    /// Stable code (`ceres`): in URLs, claims and the CLI.
+    pub code: String,
+    /// Name shown to people (`CERES`).
+    pub label: String,
+    /// One line on what it is for.
+    pub description: String,
+    /// Where people go back to when they are done here.
+    pub home_url: Option<String>,
+}
+
+/// A role within a service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// Stable code (`centre_agree`): the `role` claim.
+    pub code: String,
+    /// Label (`Centre agréé`): the `role_label` claim.
+    pub label: String,
+    /// What the role is for.
+    pub description: String,
+}
+
+/// Which document of a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// Conditions générales d'utilisation.
+    Cgu,
+    /// Charte du responsable des accès.
+    Charte,
+}
+
+impl DocumentKind {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cgu => "cgu",
+            Self::Charte => "charte",
+        }
+    }
+}
+
+/// One version of a document.
+#[derive(Clone, Debug)]
+pub struct Document {
+    /// Version number; the highest is current.
+    pub version: i64,
+    /// Title.
+    pub title: String,
+    /// Plain text, paragraphs separated by blank lines.
+    pub body: String,
+}
+
+impl Document {
+    /// The paragraphs, for pages.
+    pub fn paragraphs(&self) -> Vec<&str> {
+        self.body
+            .split("\n\n")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+}
+
+fn service_from_row(row: &sqlx::any::AnyRow) -> Result<Service, sqlx::Error> {
+    Ok(Service {
+        code: row.try_get("code")?,
+        label: row.try_get("label")?,
+        description: row.try_get("description")?,
+        home_url: row.try_get("home_url")?,
+    })
+}
+
+/// Every service, by label.
+pub async fn all(db: &Db) -> Result<Vec<Service>, sqlx::Error> {
+    sqlx::query("SELECT code, label, description, home_url FROM services ORDER BY label")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(service_from_row)
+        .collect()
+}
+
+/// The service with this code.
+pub async fn by_code(db: &Db, code: &str) -> Result<Option<Service>, sqlx::Error> {
+    sqlx::query("SELECT code, label, description, home_url FROM services WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&db.pool)
+        .await?
+        .as_ref()
+        .map(service_from_row)
+        .transpose()
+}
+
+/// The service an OIDC client belongs to, and whether it requires a habilitation to log in.
+pub async fn of_client(db: &Db, client_id: &str) -> Result<Option<(Service, bool)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT s.code, s.label, s.description, s.home_url, c.requires_habilitation \
+         FROM service_clients c JOIN services s ON s.code = c.service_code WHERE c.client_id = $1",
+    )
+    .bind(client_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| {
+        Ok((
+            service_from_row(&r)?,
+            r.try_get::<i64, _>("requires_habilitation")? != 0,
+        ))
+    })
+    .transpose()
+}
+
+/// Creates a service, or updates its label, description and home URL.
+pub async fn upsert(db: &Db, service: &Service) -> Result<(), sqlx::Error> {
+    let t = now();
+    sqlx::query(
+        "INSERT INTO services (code, label, description, home_url, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (code) DO UPDATE SET \
+         label = excluded.label, description = excluded.description, \
+         home_url = excluded.home_url, updated_at = excluded.updated_at",
+    )
+    .bind(&service.code)
+    .bind(&service.label)
+    .bind(&service.description)
+    .bind(&service.home_url)
+    .bind(t)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// The roles of a service, in their display order.
+pub async fn roles(db: &Db, service_code: &str) -> Result<Vec<Role>, sqlx::Error> {
+    sqlx::query(
+        "SELECT code, label, description FROM service_roles WHERE service_code = $1 \
+         ORDER BY position, label",
+    )
+    .bind(service_code)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Role {
+            code: r.try_get("code")?,
+            label: r.try_get("label")?,
+            description: r.try_get("description")?,
+        })
+    })
+    .collect()
+}
+
+/// One role of a service.
+pub async fn role(
+    db: &Db,
+    service_code: &str,
+    role_code: &str,
+) -> Result<Option<Role>, sqlx::Error> {
+    Ok(roles(db, service_code)
+        .await?
+        .into_iter()
+        .find(|r| r.code == role_code))
+}
+
+/// Adds a role to a service, or updates its label and description.
+pub async fn upsert_role(db: &Db, service_code: &str, role: &Role) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO service_roles (service_code, code, label, description, position) \
+         VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(position), 0) + 1 FROM service_roles WHERE service_code = $1)) \
+         ON CONFLICT (service_code, code) DO UPDATE SET label = excluded.label, description = excluded.description",
+    )
+    .bind(service_code)
+    .bind(&role.code)
+    .bind(&role.label)
+    .bind(&role.description)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Makes `client_id` one of the service's clients (moving it from another service).
+pub async fn link_client(
+    db: &Db,
+    service_code: &str,
+    client_id: &str,
+    requires_habilitation: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO service_clients (client_id, service_code, requires_habilitation) VALUES ($1, $2, $3) \
+         ON CONFLICT (client_id) DO UPDATE SET service_code = excluded.service_code, \
+         requires_habilitation = excluded.requires_habilitation",
+    )
+    .bind(client_id)
+    .bind(service_code)
+    .bind(i64::from(requires_habilitation))
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// The clients of a service.
+pub async fn clients(db: &Db, service_code: &str) -> Result<Vec<(String, bool)>, sqlx::Error> {
+    sqlx::query(
+        "SELECT client_id, requires_habilitation FROM service_clients WHERE service_code = $1 ORDER BY client_id",
+    )
+    .bind(service_code)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("client_id")?,
+            r.try_get::<i64, _>("requires_habilitation")? != 0,
+        ))
+    })
+    .collect()
+}
+
+/// The current version of a document.
+pub async fn current_document(
+    db: &Db,
+    service_code: &str,
+    kind: DocumentKind,
+) -> Result<Option<Document>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT version, title, body FROM service_documents WHERE service_code = $1 AND kind = $2 \
+         ORDER BY version DESC LIMIT 1",
+    )
+    .bind(service_code)
+    .bind(kind.as_str())
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| {
+        Ok(Document {
+            version: r.try_get("version")?,
+            title: r.try_get("title")?,
+            body: r.try_get("body")?,
+        })
+    })
+    .transpose()
+}
+
+/// Publishes a new version of a document; returns its number.
+pub async fn publish_document(
+    db: &Db,
+    service_code: &str,
+    kind: DocumentKind,
+    title: &str,
+    body: &str,
+) -> Result<i64, sqlx::Error> {
+    let version = current_document(db, service_code, kind)
+        .await?
+        .map_or(1, |d| d.version + 1);
+    sqlx::query(
+        "INSERT INTO service_documents (service_code, kind, version, title, body, published_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(service_code)
+    .bind(kind.as_str())
+    .bind(version)
+    .bind(title)
+    .bind(body)
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    Ok(version)
+}
+
+/// Records that `user_id` accepted `version` of a document (for `siret` when it is the
+/// charte of an establishment). Accepting twice keeps the first date.
+pub async fn accept_document(
+    db: &Db,
+    user_id: &str,
+    service_code: &str,
+    kind: DocumentKind,
+    version: i64,
+    siret: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO document_acceptances (user_id, service_code, kind, version, siret, accepted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(service_code)
+    .bind(kind.as_str())
+    .bind(version)
+    .bind(siret)
+    .bind(now())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// When `user_id` accepted `version` of a document, if they did.
+pub async fn accepted_at(
+    db: &Db,
+    user_id: &str,
+    service_code: &str,
+    kind: DocumentKind,
+    version: i64,
+    siret: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT accepted_at FROM document_acceptances WHERE user_id = $1 AND service_code = $2 \
+         AND kind = $3 AND version = $4 AND siret = $5",
+    )
+    .bind(user_id)
+    .bind(service_code)
+    .bind(kind.as_str())
+    .bind(version)
+    .bind(siret)
+    .fetch_optional(&db.pool)
+    .await
+}

@@ -1,0 +1,158 @@
+//! `/compte/suppression`: the owner deletes their account. They prove who they are again
+//! (password, and a TOTP or recovery code when the account has a second factor) and tick
+//! « Je comprends que cette suppression est définitive ». Then the account and everything
+//! hanging on it go in one transaction (`store::delete_user`: tokens, grants, consents,
+//! second factor), every session ends, the address gets a last e-mail, and the audit trail
+//! keeps an `account.deleted` event.
+
+use std::time::Duration;
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use serde::Deserialize;
+
+use super::{check_csrf, full_name, logged_in, login_then, password_matches, render, send_notice};
+use crate::{
+    AppState,
+    accounts::{Email, session, store as users, totp},
+    audit,
+    error::PageError,
+    mail::messages,
+    web::rate_limit,
+};
+
+/// The page.
+pub const PATH: &str = "/compte/suppression";
+
+#[derive(Template)]
+#[template(path = "account_delete.html")]
+struct DeletePage {
+    csrf: String,
+    totp_enrolled: bool,
+    error: Option<String>,
+    /// `confirmation`, `password`, `code` or `""`.
+    invalid: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "account_deleted.html")]
+struct DeletedPage;
+
+/// `GET /compte/suppression`: the form.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let Some((_, user)) = logged_in(&state, &headers).await? else {
+        return Ok(login_then(PATH));
+    };
+    let totp_enrolled = totp::is_enrolled(&state.db, &user.id).await?;
+    render(&state, &headers, StatusCode::OK, |csrf| DeletePage {
+        csrf,
+        totp_enrolled,
+        error: None,
+        invalid: "",
+    })
+}
+
+/// Fields of the form.
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    /// TOTP or recovery code, for an account with a second factor.
+    #[serde(default)]
+    code: String,
+    /// The « définitive » box: present (`on`) only when ticked.
+    #[serde(default)]
+    confirmation: Option<String>,
+}
+
+/// `POST /compte/suppression`: checks who is asking, then deletes the account.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<DeleteForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let Some((_, user)) = logged_in(&state, &headers).await? else {
+        return Ok(login_then(PATH));
+    };
+    let totp_enrolled = totp::is_enrolled(&state.db, &user.id).await?;
+    let again = |field: &'static str, message: &str, status: StatusCode| {
+        render(&state, &headers, status, |csrf| DeletePage {
+            csrf,
+            totp_enrolled,
+            error: Some(message.to_owned()),
+            invalid: field,
+        })
+    };
+    if form.confirmation.as_deref() != Some("on") {
+        return again(
+            "confirmation",
+            "Cochez la case « Je comprends que cette suppression est définitive » pour supprimer votre compte.",
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    if !password_matches(&state, &user, &form.password).await? {
+        return again(
+            "password",
+            "Le mot de passe actuel est incorrect.",
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    if totp_enrolled {
+        let limits = &state.config.limits;
+        rate_limit::hit(
+            &state.ephemeral,
+            "login-totp",
+            &user.id,
+            limits.login_per_account,
+            Duration::from_secs(limits.login_window_seconds),
+        )
+        .await??;
+        if !totp::verify_second_factor(&state, &user.id, &user.email, &form.code).await? {
+            return again(
+                "code",
+                "Code de vérification incorrect.",
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+    }
+    users::delete_user(&state.db, &user.id).await?;
+    session::end_all_for_user(&state, &user.id).await?;
+    let clear = session::end(&state, &headers).await?;
+    audit::record(
+        &state.db,
+        &user.id,
+        "account.deleted",
+        &user.id,
+        serde_json::json!({ "via": "account" }),
+    )
+    .await?;
+    tracing::info!(user.id = %user.id, "account deleted by its owner");
+    if let Ok(to) = Email::parse(&user.email) {
+        let name = full_name(&user);
+        send_notice(
+            &state,
+            messages::account_deleted(&state.config.issuer, &to, name.as_deref()),
+        )
+        .await;
+    }
+    let body = DeletedPage
+        .render()
+        .map_err(|e| PageError::internal("account template", &e))?;
+    let mut response = Html(body).into_response();
+    response.headers_mut().append(header::SET_COOKIE, clear);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

@@ -1,0 +1,126 @@
+//! `/compte/mot-de-passe`: a new password for a logged-in person, who types the current one
+//! again. The rules are the reset's (`Password::parse` and the confirmation). Afterwards every
+//! other session of the account ends, every grant is revoked (refresh and access tokens stop
+//! working), and the account's address is told by e-mail.
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
+use serde::Deserialize;
+
+use super::{
+    back_to_overview, check_csrf, full_name, logged_in, login_then, password_matches, render,
+    send_notice,
+};
+use crate::{
+    AppState,
+    accounts::{Email, Password, session, store as users},
+    audit,
+    error::PageError,
+    mail::messages,
+    oidc::grants,
+};
+
+/// The page.
+pub const PATH: &str = "/compte/mot-de-passe";
+
+#[derive(Template)]
+#[template(path = "account_password.html")]
+struct PasswordPage {
+    csrf: String,
+    error: Option<String>,
+    /// The field the error concerns: `current`, `password`, `confirmation` or `""`.
+    invalid: &'static str,
+}
+
+/// `GET /compte/mot-de-passe`: the form.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    if logged_in(&state, &headers).await?.is_none() {
+        return Ok(login_then(PATH));
+    }
+    render(&state, &headers, StatusCode::OK, |csrf| PasswordPage {
+        csrf,
+        error: None,
+        invalid: "",
+    })
+}
+
+/// Fields of the form.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirmation: String,
+}
+
+/// `POST /compte/mot-de-passe`: checks the current password, then sets the new one.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let Some((current, user)) = logged_in(&state, &headers).await? else {
+        return Ok(login_then(PATH));
+    };
+    let again = |field: &'static str, message: String, status: StatusCode| {
+        render(&state, &headers, status, |csrf| PasswordPage {
+            csrf,
+            error: Some(message),
+            invalid: field,
+        })
+    };
+    if !password_matches(&state, &user, &form.current).await? {
+        return again(
+            "current",
+            "Le mot de passe actuel est incorrect.".into(),
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    let password = match Password::parse(&form.password) {
+        Ok(password) => password,
+        Err(e) => return again("password", e.to_string(), StatusCode::BAD_REQUEST),
+    };
+    if form.password != form.confirmation {
+        return again(
+            "confirmation",
+            "Les mots de passe ne correspondent pas.".into(),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let phc = state.hasher.hash(&password).await?;
+    users::set_password_hash(&state.db, &user.id, &phc).await?;
+    // This browser stays logged in (it just proved the password); every other one is out.
+    session::end_others_for_user(&state, &user.id, &current.sid).await?;
+    grants::revoke_user_grants(&state.db, &user.id).await?;
+    audit::record(
+        &state.db,
+        &user.id,
+        "password.changed",
+        &user.id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tracing::info!(user.id = %user.id, "password changed");
+    if let Ok(to) = Email::parse(&user.email) {
+        let name = full_name(&user);
+        send_notice(
+            &state,
+            messages::password_changed(&state.config.issuer, &to, name.as_deref()),
+        )
+        .await;
+    }
+    Ok(back_to_overview("mot-de-passe"))
+}

@@ -1,0 +1,129 @@
+//! `/compte/identite`: civilité, nom, prénom (the sign-up rules, `signup::identity`) and
+//! poste (optional, as at sign-up, `signup::organization::parse_job`).
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
+use serde::Deserialize;
+
+use super::{back_to_overview, check_csrf, logged_in, login_then, render};
+use crate::{
+    AppState,
+    accounts::{
+        signup::{identity, organization},
+        store as users,
+    },
+    audit,
+    error::PageError,
+};
+
+/// The page.
+pub const PATH: &str = "/compte/identite";
+
+#[derive(Template)]
+#[template(path = "account_identity.html")]
+struct IdentityPage {
+    csrf: String,
+    /// `female`, `male` or empty.
+    gender: String,
+    family_name: String,
+    given_name: String,
+    job: String,
+    error: Option<String>,
+    /// The field the error concerns (`""`: none).
+    invalid: &'static str,
+}
+
+/// `GET /compte/identite`: the form, filled in with the account's values.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let Some((_, user)) = logged_in(&state, &headers).await? else {
+        return Ok(login_then(PATH));
+    };
+    render(&state, &headers, StatusCode::OK, |csrf| IdentityPage {
+        csrf,
+        gender: user.gender.clone().unwrap_or_default(),
+        family_name: user.family_name.clone(),
+        given_name: user.given_name.clone(),
+        job: user.job.clone().unwrap_or_default(),
+        error: None,
+        invalid: "",
+    })
+}
+
+/// Fields of the form.
+#[derive(Deserialize)]
+pub struct IdentityForm {
+    #[serde(default)]
+    csrf: String,
+    /// `madame` or `monsieur`.
+    #[serde(default)]
+    civilite: String,
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    prenom: String,
+    #[serde(default)]
+    poste: String,
+}
+
+/// `POST /compte/identite`: saves, or shows the form again with what was typed.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<IdentityForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let Some((_, user)) = logged_in(&state, &headers).await? else {
+        return Ok(login_then(PATH));
+    };
+    let parsed = identity::parse_identity(&form.civilite, &form.nom, &form.prenom).and_then(|id| {
+        Ok((
+            id,
+            organization::parse_job(&form.poste).map_err(|m| ("poste", m))?,
+        ))
+    });
+    let (id, job) = match parsed {
+        Ok(parsed) => parsed,
+        Err((field, message)) => {
+            return render(&state, &headers, StatusCode::BAD_REQUEST, |csrf| {
+                IdentityPage {
+                    csrf,
+                    gender: identity::gender_of(&form.civilite)
+                        .unwrap_or_default()
+                        .into(),
+                    family_name: form.nom.clone(),
+                    given_name: form.prenom.clone(),
+                    job: form.poste.clone(),
+                    error: Some(message),
+                    invalid: field,
+                }
+            });
+        }
+    };
+    users::update_identity(
+        &state.db,
+        &user.id,
+        id.gender,
+        &id.family_name,
+        &id.given_name,
+        job.as_deref(),
+    )
+    .await?;
+    audit::record(
+        &state.db,
+        &user.id,
+        "account.identity_changed",
+        &user.id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tracing::info!(user.id = %user.id, "identity changed");
+    Ok(back_to_overview("identite"))
+}

@@ -1,0 +1,186 @@
+//! Prometheus metrics (`GET /metrics`, text exposition format 0.0.4).
+//!
+//! Counters and histograms go through the `metrics` facade into one process-wide
+//! `metrics-exporter-prometheus` recorder, installed on first use; the signing keys are read
+//! from the database at each scrape and appended, so their ages and states are exact rather
+//! than a gauge left over from an earlier state.
+//!
+//! What is counted (docs/operations.md):
+//! - `idp_http_requests_total{route,method,status}` and `idp_http_request_duration_seconds`
+//!   `{route,method}`: `route` is the matched route template (`/acces/{service}`), never the
+//!   raw path, so labels stay few whatever the clients send;
+//! - `idp_logins_total{outcome}`, `idp_rate_limited_total{bucket}`,
+//!   `idp_mails_total{kind,outcome}`, `idp_tokens_issued_total{grant_type}`;
+//! - `idp_signing_key_age_seconds{kid,alg,state}` for every published key.
+
+use std::{fmt::Write as _, sync::OnceLock, time::Instant};
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::{HeaderMap, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use subtle::ConstantTimeEq;
+
+use crate::{
+    AppState,
+    keys::{rotation::KeyState, store as key_store},
+    store::now,
+    web::client_ip::ClientIp,
+};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Latency buckets, seconds: from a cached discovery document (well under a millisecond) to
+/// a password hash queued behind others (seconds).
+const BUCKETS: [f64; 14] = [
+    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The recorder's handle, installing the recorder on first call. A program embedding the
+/// library that installed its own recorder first keeps it: our handle then renders only what
+/// reached ours (nothing), and the keys.
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("idp_http_request_duration_seconds".into()),
+                &BUCKETS,
+            )
+            .map(PrometheusBuilder::build_recorder)
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let handle = recorder.handle();
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Drains the histograms' buffers into their buckets: the server calls it periodically so
+/// memory stays flat between scrapes.
+pub fn upkeep() {
+    handle().run_upkeep();
+}
+
+fn method_label(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "HEAD" => "HEAD",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        _ => "other",
+    }
+}
+
+/// Middleware: counts and times every request under its route template.
+pub async fn track(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(request.method());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(
+        "idp_http_requests_total",
+        "route" => route.clone(),
+        "method" => method,
+        "status" => status
+    )
+    .increment(1);
+    metrics::histogram!(
+        "idp_http_request_duration_seconds",
+        "route" => route,
+        "method" => method
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A login form's outcome: `success` or `failure` (wrong credentials).
+pub fn login(outcome: &'static str) {
+    metrics::counter!("idp_logins_total", "outcome" => outcome).increment(1);
+}
+
+/// A request refused by the rate limit `bucket`.
+pub fn rate_limited(bucket: &str) {
+    metrics::counter!("idp_rate_limited_total", "bucket" => bucket.to_owned()).increment(1);
+}
+
+/// An e-mail of `kind` sent, or given up after its retries.
+pub fn mail(kind: &'static str, sent: bool) {
+    let outcome = if sent { "sent" } else { "failed" };
+    metrics::counter!("idp_mails_total", "kind" => kind, "outcome" => outcome).increment(1);
+}
+
+/// Tokens issued by the token endpoint for `grant_type`.
+pub fn tokens_issued(grant_type: &'static str) {
+    metrics::counter!("idp_tokens_issued_total", "grant_type" => grant_type).increment(1);
+}
+
+/// Whether the scraper may read: the configured bearer token (compared in constant time), or,
+/// when none is configured, a request from this machine.
+fn allowed(state: &AppState, headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> bool {
+    match state
+        .config
+        .metrics
+        .token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    {
+        Some(expected) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| bool::from(given.as_bytes().ct_eq(expected.as_bytes()))),
+        None => peer.is_some_and(|ip| ip.is_loopback()),
+    }
+}
+
+/// `GET /metrics`.
+pub async fn scrape(State(state): State<AppState>, headers: HeaderMap, peer: ClientIp) -> Response {
+    if !allowed(&state, &headers, peer.0) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mut body = handle().render();
+    match key_store::all_keys(&state.db).await {
+        Ok(keys) => {
+            let t = now();
+            body.push_str(
+                "# HELP idp_signing_key_age_seconds Age of each published signing key.\n\
+                 # TYPE idp_signing_key_age_seconds gauge\n",
+            );
+            for key in &keys {
+                let key_state = KeyState::of(key, t);
+                if !key_state.is_published() {
+                    continue;
+                }
+                let label = serde_json::to_value(key_state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    body,
+                    "idp_signing_key_age_seconds{{kid=\"{}\",alg=\"{}\",state=\"{label}\"}} {}",
+                    key.kid,
+                    key.alg,
+                    t - key.created_at
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error.message = %e, "metrics: signing keys not read"),
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}

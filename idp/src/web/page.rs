@@ -1,0 +1,59 @@
+//! The plumbing every server-rendered page shares: rendering with this browser's CSRF token
+//! and `no-store`, refusing a form without it, and the way to the login and back.
+
+use askama::Template;
+use axum::{
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+
+use crate::{AppState, error::PageError, mail::messages::LOGIN_PATH, web::csrf};
+
+/// A local path safe to go back to after the login: it starts with one `/` (not `//`, and no
+/// `\`, which browsers read as `/`), so it cannot name another site.
+pub fn safe_return(input: &str) -> Option<&str> {
+    let ok = input.starts_with('/')
+        && !input.starts_with("//")
+        && input.len() <= 512
+        && !input.contains('\\')
+        && !input.chars().any(|c| c.is_control() || c.is_whitespace());
+    ok.then_some(input)
+}
+
+/// The login page, coming back to `path` afterwards.
+pub fn login_then(path: &str) -> Response {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("retour", path)
+        .finish();
+    Redirect::to(&format!("{LOGIN_PATH}?{query}")).into_response()
+}
+
+/// Renders a page with a CSRF token (`build` gets it), never cached.
+pub fn render<T: Template>(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    build: impl FnOnce(String) -> T,
+) -> Result<Response, PageError> {
+    let token = csrf::token(headers, state.config.session.secure_cookies);
+    let body = build(token.value)
+        .render()
+        .map_err(|e| PageError::internal("page template", &e))?;
+    let mut response = (status, Html(body)).into_response();
+    if let Some(cookie) = token.set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Refuses a form without this browser's CSRF token.
+pub fn check_csrf(state: &AppState, headers: &HeaderMap, submitted: &str) -> Result<(), PageError> {
+    if csrf::verify(headers, submitted, state.config.session.secure_cookies) {
+        Ok(())
+    } else {
+        Err(PageError::form_expired())
+    }
+}

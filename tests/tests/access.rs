@@ -1,0 +1,664 @@
+//! Services, habilitations, Responsables des accès and activation codes: the storage rules,
+//! the operators' commands, and the `habilitations` claims as relying parties see them.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use clap::Parser;
+use idp::{
+    access::{
+        ActivationCode, EndDate, claims, codes,
+        codes::RedeemError,
+        dates,
+        habilitations::{self, GrantedHow, NewHabilitation},
+        managers, requests, services,
+    },
+    cli::{Cli, CliError},
+    organizations::{Establishment, Siret, register},
+};
+use idp_tests::{REDIRECT_URI, TestApp, TestClient, exchange_code, location, query_of};
+use serde_json::Value;
+
+/// Establishments with valid SIRETs (Luhn).
+const CENTRE: &str = "13002526500013";
+const OTHER_CENTRE: &str = "73282932000074";
+
+fn key(app: &TestApp) -> [u8; 32] {
+    app.state.kek.derive(codes::HASH_KEY_LABEL)
+}
+
+async fn run_cli(app: &TestApp, args: &[&str]) -> Result<(), CliError> {
+    let mut argv = vec!["idp"];
+    argv.extend_from_slice(args);
+    idp::cli::run(Cli::parse_from(argv), (*app.state.config).clone()).await
+}
+
+async fn establishment(app: &TestApp, siret: &str, name: &str, active: bool) {
+    register::upsert(
+        &app.state.db,
+        &[Establishment {
+            siret: Siret::parse(siret).expect("siret"),
+            name: name.into(),
+            address: "1 RUE DE LA PAIX".into(),
+            postcode: "75002".into(),
+            commune: "PARIS".into(),
+            active,
+            head_office: true,
+        }],
+        idp::store::now(),
+    )
+    .await
+    .expect("register");
+}
+
+#[tokio::test]
+async fn access_ceres_is_seeded_with_its_two_roles_and_its_documents() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let ceres = services::by_code(db, "ceres")
+        .await
+        .unwrap()
+        .expect("CERES");
+    assert_eq!(ceres.label, "CERES");
+    let roles: Vec<(String, String)> = services::roles(db, "ceres")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.code, r.label))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("centre_agree".to_owned(), "Centre agréé".to_owned()),
+            (
+                "gestionnaire_centres".to_owned(),
+                "Gestionnaire CENTRES".to_owned()
+            )
+        ]
+    );
+    for kind in [services::DocumentKind::Cgu, services::DocumentKind::Charte] {
+        let doc = services::current_document(db, "ceres", kind)
+            .await
+            .unwrap()
+            .expect("a document");
+        assert_eq!(doc.version, 1);
+        assert!(doc.paragraphs().len() >= 2);
+    }
+    let charte = services::current_document(db, "ceres", services::DocumentKind::Charte)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(charte.title, "Charte du responsable des accès");
+}
+
+#[tokio::test]
+async fn access_a_code_is_redeemed_once_and_makes_its_redeemer_responsable_des_acces() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let alice = app.user("alice@centre.fr").await;
+    let bob = app.user("bob@centre.fr").await;
+    let issued = codes::issue(db, &key(&app), "ceres", CENTRE, "agent", 3600)
+        .await
+        .unwrap();
+    // Stored only as a keyed hash.
+    let stored: String = sqlx::query_scalar("SELECT code_hash FROM activation_codes")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_ne!(stored, issued.code.as_str());
+    assert!(!stored.contains(issued.code.as_str()));
+
+    // Typed loosely: lower case, spaces.
+    let typed = issued.code.as_str().to_lowercase();
+    let typed = format!("{} {}", &typed[..6], &typed[6..]);
+    let code = ActivationCode::parse(&typed).unwrap();
+    let done = codes::redeem(db, &key(&app), &code, "ceres", Some(CENTRE), &alice.id)
+        .await
+        .expect("redeemed");
+    assert_eq!(done.siret, CENTRE);
+    assert!(
+        managers::is_manager(db, &alice.id, "ceres", CENTRE)
+            .await
+            .unwrap()
+    );
+    let m = &managers::of_establishment(db, "ceres", CENTRE)
+        .await
+        .unwrap()[0];
+    assert_eq!(m.granted_how, GrantedHow::ActivationCode);
+    assert!(m.origin().starts_with("attribué par code d'activation le "));
+
+    let again = codes::redeem(db, &key(&app), &code, "ceres", None, &bob.id).await;
+    assert!(matches!(again, Err(RedeemError::AlreadyUsed)), "{again:?}");
+    assert!(
+        !managers::is_manager(db, &bob.id, "ceres", CENTRE)
+            .await
+            .unwrap()
+    );
+    let listed = codes::list(db, "ceres", Some(CENTRE)).await.unwrap();
+    assert_eq!(
+        listed[0].status,
+        codes::CodeStatus::Redeemed(alice.id.clone())
+    );
+}
+
+#[tokio::test]
+async fn access_wrong_expired_revoked_and_replaced_codes_each_get_their_own_refusal() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let k = key(&app);
+    let alice = app.user("alice@centre.fr").await;
+
+    // Unknown code, and a code of another service.
+    let unknown = ActivationCode::generate();
+    let r = codes::redeem(db, &k, &unknown, "ceres", None, &alice.id).await;
+    assert!(matches!(r, Err(RedeemError::Unknown)), "{r:?}");
+
+    // A new code replaces the previous one for the same establishment.
+    let first = codes::issue(db, &k, "ceres", CENTRE, "agent", 3600)
+        .await
+        .unwrap();
+    let second = codes::issue(db, &k, "ceres", CENTRE, "agent", 3600)
+        .await
+        .unwrap();
+    let r = codes::redeem(db, &k, &first.code, "ceres", None, &alice.id).await;
+    assert!(matches!(r, Err(RedeemError::Revoked)), "{r:?}");
+
+    // The SIRET typed with the code must be the code's.
+    let r = codes::redeem(db, &k, &second.code, "ceres", Some(OTHER_CENTRE), &alice.id).await;
+    assert!(matches!(r, Err(RedeemError::WrongSiret)), "{r:?}");
+
+    // Revoked by an agent.
+    assert!(codes::revoke(db, &second.id).await.unwrap());
+    assert!(!codes::revoke(db, &second.id).await.unwrap(), "once");
+    let r = codes::redeem(db, &k, &second.code, "ceres", None, &alice.id).await;
+    assert!(matches!(r, Err(RedeemError::Revoked)), "{r:?}");
+
+    // Expired.
+    let old = codes::issue(db, &k, "ceres", OTHER_CENTRE, "agent", -1)
+        .await
+        .unwrap();
+    let r = codes::redeem(db, &k, &old.code, "ceres", None, &alice.id).await;
+    assert!(matches!(r, Err(RedeemError::Expired)), "{r:?}");
+
+    // None of that made anyone a manager, and every message is distinct.
+    assert!(
+        managers::establishments_of(db, &alice.id, "ceres")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let messages: std::collections::HashSet<String> = [
+        RedeemError::Unknown,
+        RedeemError::WrongSiret,
+        RedeemError::Expired,
+        RedeemError::Revoked,
+        RedeemError::AlreadyUsed,
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    assert_eq!(messages.len(), 5);
+}
+
+#[tokio::test]
+async fn access_concurrent_redemptions_of_one_code_make_exactly_one_manager() {
+    let app = TestApp::spawn().await;
+    let k = key(&app);
+    let issued = codes::issue(&app.state.db, &k, "ceres", CENTRE, "agent", 3600)
+        .await
+        .unwrap();
+    let mut users = Vec::new();
+    for i in 0..6 {
+        users.push(app.user(&format!("personne{i}@centre.fr")).await);
+    }
+    let tasks: Vec<_> = users
+        .iter()
+        .map(|u| {
+            let db = app.state.db.clone();
+            let code = issued.code.clone();
+            let id = u.id.clone();
+            tokio::spawn(async move { codes::redeem(&db, &k, &code, "ceres", None, &id).await })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(RedeemError::AlreadyUsed) => {}
+            Err(e) => panic!("unexpected: {e:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(
+        managers::of_establishment(&app.state.db, "ceres", CENTRE)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn access_the_last_responsable_des_acces_is_removed_only_when_confirmed() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let alice = app.user("alice@centre.fr").await;
+    let bob = app.user("bob@centre.fr").await;
+    managers::grant(
+        db,
+        &alice.id,
+        "ceres",
+        CENTRE,
+        None,
+        GrantedHow::ActivationCode,
+    )
+    .await
+    .unwrap();
+    managers::grant(
+        db,
+        &bob.id,
+        "ceres",
+        CENTRE,
+        Some(&alice.id),
+        GrantedHow::Delegation,
+    )
+    .await
+    .unwrap();
+    let bob_right = managers::of_establishment(db, "ceres", CENTRE)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.user_id == bob.id)
+        .unwrap();
+    assert!(
+        bob_right
+            .origin()
+            .starts_with("Habilité par Alice Martin le ")
+    );
+
+    managers::remove(db, &bob.id, "ceres", CENTRE, false)
+        .await
+        .unwrap();
+    let r = managers::remove(db, &alice.id, "ceres", CENTRE, false).await;
+    assert!(matches!(r, Err(managers::RemoveError::LastOne)), "{r:?}");
+    assert!(
+        managers::is_manager(db, &alice.id, "ceres", CENTRE)
+            .await
+            .unwrap()
+    );
+    managers::remove(db, &alice.id, "ceres", CENTRE, true)
+        .await
+        .unwrap();
+    assert!(
+        managers::of_establishment(db, "ceres", CENTRE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let r = managers::remove(db, &alice.id, "ceres", CENTRE, true).await;
+    assert!(matches!(r, Err(managers::RemoveError::NotManager)), "{r:?}");
+}
+
+/// A client of `service` that may ask for the habilitations scope.
+async fn service_client(app: &TestApp, id: &str, service: &str) -> TestClient {
+    let client = app
+        .client_with(id, |reg| reg.scopes.push("habilitations".into()))
+        .await;
+    services::link_client(&app.state.db, service, id, false)
+        .await
+        .unwrap();
+    client
+}
+
+fn url_with_scope(app: &TestApp, client: &TestClient, scope: &str) -> String {
+    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &client.id)
+        .append_pair("redirect_uri", REDIRECT_URI)
+        .append_pair("response_type", "code")
+        .append_pair("scope", scope)
+        .append_pair("state", "s")
+        .append_pair("nonce", "n");
+    url.to_string()
+}
+
+fn payload(jwt: &str) -> Value {
+    serde_json::from_slice(&B64.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    establishment(&app, CENTRE, "CENTRE DE FORMATION DU LAC", true).await;
+    services::upsert(
+        db,
+        &services::Service {
+            code: "autre".into(),
+            label: "Autre service".into(),
+            description: String::new(),
+            home_url: None,
+        },
+    )
+    .await
+    .unwrap();
+    services::upsert_role(
+        db,
+        "autre",
+        &services::Role {
+            code: "lecteur".into(),
+            label: "Lecteur".into(),
+            description: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let ceres = service_client(&app, "ceres-app", "ceres").await;
+    let other = service_client(&app, "autre-app", "autre").await;
+    let alice = app.user("alice@centre.fr").await;
+    let grant =
+        |siret: &'static str, service: &'static str, role: &'static str, end: Option<EndDate>| {
+            let id = alice.id.clone();
+            async move {
+                habilitations::grant(
+                    db,
+                    &NewHabilitation {
+                        user_id: &id,
+                        service_code: service,
+                        siret,
+                        role,
+                        end_date: end,
+                        granted_by: None,
+                        how: GrantedHow::Operator,
+                    },
+                )
+                .await
+                .unwrap()
+            }
+        };
+    let end = EndDate::parse("31/12/2099", dates::today()).unwrap();
+    grant(CENTRE, "ceres", "centre_agree", Some(end)).await;
+    grant(OTHER_CENTRE, "autre", "lecteur", None).await;
+    // Ended yesterday: counts nowhere.
+    let ended = grant(OTHER_CENTRE, "ceres", "gestionnaire_centres", None).await;
+    sqlx::query("UPDATE habilitations SET end_date = '2000-01-01' WHERE id = $1")
+        .bind(&ended)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    managers::grant(
+        db,
+        &alice.id,
+        "ceres",
+        CENTRE,
+        None,
+        GrantedHow::ActivationCode,
+    )
+    .await
+    .unwrap();
+
+    let browser = app.browser();
+    let (_, at) = browser
+        .follow(&url_with_scope(
+            &app,
+            &ceres,
+            "openid habilitations offline_access",
+        ))
+        .await;
+    let r = browser
+        .submit_login(&at, "alice@centre.fr", idp_tests::PASSWORD)
+        .await;
+    let (r, _) = browser.follow(&location(&r).unwrap()).await;
+    let code = query_of(&location(&r).unwrap())["code"].clone();
+    let tokens: Value = exchange_code(&app, &ceres, &code, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = payload(tokens["id_token"].as_str().unwrap());
+    assert_eq!(
+        id["habilitations"],
+        serde_json::json!([{
+            "siret": CENTRE,
+            "establishment": "CENTRE DE FORMATION DU LAC",
+            "role": "centre_agree",
+            "role_label": "Centre agréé",
+            "expires_at": "2099-12-31",
+        }])
+    );
+    assert_eq!(id["access_manager_of"], serde_json::json!([CENTRE]));
+    assert_eq!(id["pending_access_requests"], 0);
+    assert_eq!(id["ministry_agent"], false);
+    // A colleague asks for access to the centre Alice manages: userinfo (always fresh) counts
+    // it for her badge; an agent's standing shows as it is now.
+    let colleague = app.user("bob@centre.fr").await;
+    requests::create(db, &colleague.id, "ceres", CENTRE, "Bonjour")
+        .await
+        .unwrap()
+        .expect("a new request");
+    sqlx::query("UPDATE users SET is_agent = 1 WHERE id = $1")
+        .bind(&alice.id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let info: Value = app
+        .http()
+        .get(app.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["habilitations"], id["habilitations"]);
+    assert_eq!(info["access_manager_of"], id["access_manager_of"]);
+    assert_eq!(info["pending_access_requests"], 1);
+    assert_eq!(info["ministry_agent"], true);
+
+    // A new habilitation shows at the next token, refresh included.
+    grant(OTHER_CENTRE, "ceres", "centre_agree", None).await;
+    let refreshed: Value = app
+        .http()
+        .post(app.url("/token"))
+        .basic_auth(&ceres.id, ceres.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = payload(
+        refreshed["id_token"]
+            .as_str()
+            .expect("an ID token on refresh"),
+    );
+    let sirets: Vec<&str> = id["habilitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["siret"].as_str().unwrap())
+        .collect();
+    assert_eq!(sirets, [CENTRE, OTHER_CENTRE]);
+    assert_eq!(id["habilitations"][1]["establishment"], Value::Null);
+
+    // The other service's client sees its own habilitation and no CERES right.
+    let seen = claims::for_client(db, &alice, &other.id).await.unwrap();
+    assert_eq!(seen["habilitations"].as_array().unwrap().len(), 1);
+    assert_eq!(seen["habilitations"][0]["role"], "lecteur");
+    assert_eq!(seen["access_manager_of"], serde_json::json!([]));
+    assert_eq!(
+        seen["pending_access_requests"], 0,
+        "CERES requests are not its business"
+    );
+    // A client of no service sees nothing.
+    let plain = app.client("plain").await;
+    let seen = claims::for_client(db, &alice, &plain.id).await.unwrap();
+    assert_eq!(seen["habilitations"], serde_json::json!([]));
+
+    // Without the scope, no habilitation claim at all.
+    let browser = app.browser();
+    let (_, at) = browser
+        .follow(&url_with_scope(&app, &ceres, "openid"))
+        .await;
+    let r = browser
+        .submit_login(&at, "alice@centre.fr", idp_tests::PASSWORD)
+        .await;
+    let (r, _) = browser.follow(&location(&r).unwrap()).await;
+    let code = query_of(&location(&r).unwrap())["code"].clone();
+    let tokens: Value = exchange_code(&app, &ceres, &code, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = payload(tokens["id_token"].as_str().unwrap());
+    assert!(id.get("habilitations").is_none(), "{id}");
+}
+
+#[tokio::test]
+async fn access_operators_manage_services_codes_and_habilitations_from_the_command_line() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    app.client("ceres-demo").await;
+    run_cli(
+        &app,
+        &[
+            "services",
+            "link-client",
+            "ceres",
+            "ceres-demo",
+            "--requires-habilitation",
+        ],
+    )
+    .await
+    .unwrap();
+    let (service, required) = services::of_client(db, "ceres-demo")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(service.code, "ceres");
+    assert!(required);
+
+    run_cli(&app, &["services", "create", "vae", "--label", "VAE"])
+        .await
+        .unwrap();
+    run_cli(
+        &app,
+        &[
+            "services",
+            "add-role",
+            "vae",
+            "jury",
+            "--label",
+            "Membre de jury",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        services::roles(db, "vae").await.unwrap()[0].label,
+        "Membre de jury"
+    );
+
+    // Typed refusals that change nothing.
+    let r = run_cli(&app, &["services", "create", "Pas Bon", "--label", "x"]).await;
+    assert!(matches!(r, Err(CliError::Invalid(_))), "{r:?}");
+    let r = run_cli(
+        &app,
+        &["codes", "issue", "--service", "inconnu", "--siret", CENTRE],
+    )
+    .await;
+    assert!(matches!(r, Err(CliError::NotFound(_))), "{r:?}");
+    let r = run_cli(&app, &["codes", "issue", "--siret", "13002526500014"]).await;
+    assert!(matches!(r, Err(CliError::Invalid(_))), "{r:?}");
+    establishment(&app, OTHER_CENTRE, "CENTRE FERMÉ", false).await;
+    let r = run_cli(&app, &["codes", "issue", "--siret", OTHER_CENTRE]).await;
+    assert!(matches!(r, Err(CliError::Invalid(_))), "{r:?}");
+    assert!(codes::list(db, "ceres", None).await.unwrap().is_empty());
+
+    run_cli(
+        &app,
+        &["codes", "issue", "--siret", "130 025 265 00013", "--json"],
+    )
+    .await
+    .unwrap();
+    let listed = codes::list(db, "ceres", Some(CENTRE)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, codes::CodeStatus::Live);
+    run_cli(&app, &["codes", "revoke", &listed[0].id])
+        .await
+        .unwrap();
+    assert_eq!(
+        codes::list(db, "ceres", Some(CENTRE)).await.unwrap()[0].status,
+        codes::CodeStatus::Revoked
+    );
+    let r = run_cli(&app, &["codes", "revoke", &listed[0].id]).await;
+    assert!(matches!(r, Err(CliError::NotFound(_))), "{r:?}");
+
+    let alice = app.user("alice@centre.fr").await;
+    run_cli(
+        &app,
+        &[
+            "habilitations",
+            "grant",
+            "--email",
+            "alice@centre.fr",
+            "--siret",
+            CENTRE,
+            "--role",
+            "centre_agree",
+            "--end-date",
+            "31/12/2099",
+            "--manager",
+        ],
+    )
+    .await
+    .unwrap();
+    let live = habilitations::live(db, &alice.id, "ceres").await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].end_date.unwrap().french(), "31/12/2099");
+    assert!(
+        managers::is_manager(db, &alice.id, "ceres", CENTRE)
+            .await
+            .unwrap()
+    );
+    let r = run_cli(
+        &app,
+        &[
+            "habilitations",
+            "grant",
+            "--email",
+            "alice@centre.fr",
+            "--siret",
+            CENTRE,
+            "--role",
+            "pilote",
+        ],
+    )
+    .await;
+    assert!(matches!(r, Err(CliError::NotFound(_))), "{r:?}");
+    let r = run_cli(
+        &app,
+        &[
+            "habilitations",
+            "grant",
+            "--email",
+            "alice@centre.fr",
+            "--siret",
+            OTHER_CENTRE,
+            "--role",
+            "centre_agree",
+        ],
+    )
+    .await;
+    assert!(matches!(r, Err(CliError::Invalid(_))), "closed: {r:?}");
+    let events: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action IN ('activation_code.issued', 'activation_code.revoked', 'habilitation.granted')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(events, 3);
+}

@@ -1,0 +1,175 @@
+//! The ministry agents' area: look up an establishment, issue (« Éditer le courrier
+//! d'activation ») and revoke its codes, read its audit trail; agents only.
+
+use idp::access::{ActivationCode, codes, managers};
+use idp::organizations::{Establishment, Siret, register};
+use idp_tests::{Browser, PASSWORD, TestApp, csrf_of, location};
+
+const CENTRE: &str = "13002526500013";
+const CLOSED: &str = "73282932000074";
+
+fn text(html: &str) -> String {
+    html.replace("&#39;", "'").replace("&#x27;", "'")
+}
+
+async fn log_in(app: &TestApp, email: &str) -> Browser {
+    let browser = app.browser();
+    let r = browser.submit_login("/connexion", email, PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    browser
+}
+
+fn code_on(page: &str) -> String {
+    let start = page
+        .find("id=\"code-activation\">")
+        .expect("the code is shown")
+        + 21;
+    page[start..start + 12].to_owned()
+}
+
+#[tokio::test]
+async fn access_agent_issues_and_revokes_codes_and_reads_the_journal() {
+    let app = TestApp::spawn().await;
+    register::upsert(
+        &app.state.db,
+        &[CENTRE, CLOSED].map(|s| Establishment {
+            siret: Siret::parse(s).unwrap(),
+            name: if s == CENTRE {
+                "CENTRE DU LAC".into()
+            } else {
+                "ANCIEN CENTRE".into()
+            },
+            address: "1 RUE DU LAC".into(),
+            postcode: "74000".into(),
+            commune: "ANNECY".into(),
+            active: s == CENTRE,
+            head_office: true,
+        }),
+        idp::store::now(),
+    )
+    .await
+    .unwrap();
+    let agent = app.user("agent@dreets.gouv.fr").await;
+    sqlx::query("UPDATE users SET is_agent = 1 WHERE id = $1")
+        .bind(&agent.id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let alice = app.user("alice@centre.fr").await;
+
+    // Not for everyone.
+    let r = app.browser().get("/agent").await;
+    assert!(location(&r).unwrap().starts_with("/connexion"));
+    let r = log_in(&app, "alice@centre.fr").await.get("/agent").await;
+    assert_eq!(r.status(), 403);
+
+    let browser = log_in(&app, "agent@dreets.gouv.fr").await;
+    let r = browser.get("/agent?siret=123").await;
+    assert_eq!(r.status(), 400);
+    let page = text(
+        &browser
+            .get(&format!("/agent?service=ceres&siret={CENTRE}"))
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(page.contains("CENTRE DU LAC"), "{page}");
+    assert!(page.contains("Aucun responsable des accès"));
+    let csrf = csrf_of(&page);
+
+    let issue = |siret: &'static str| {
+        let browser = browser.clone();
+        let csrf = csrf.clone();
+        async move {
+            browser
+                .post_form(
+                    "/agent/codes",
+                    &[("csrf", &csrf), ("siret", siret), ("service", "ceres")],
+                )
+                .await
+        }
+    };
+    let r = issue(CENTRE).await;
+    assert_eq!(r.status(), 200);
+    let shown = text(&r.text().await.unwrap());
+    assert!(shown.contains("Objet : Modalités d'accès à l'applicatif CERES"));
+    let first = code_on(&shown);
+    let second = code_on(&text(&issue(CENTRE).await.text().await.unwrap()));
+    assert_ne!(first, second);
+    let r = issue(CLOSED).await;
+    assert_eq!(r.status(), 400, "closed establishments get no code");
+    let r = browser
+        .post_form(
+            "/agent/codes",
+            &[("csrf", "faux"), ("siret", CENTRE), ("service", "ceres")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    // The first code was replaced; the second works.
+    let key = app.state.kek.derive(codes::HASH_KEY_LABEL);
+    let db = &app.state.db;
+    let r = codes::redeem(
+        db,
+        &key,
+        &ActivationCode::parse(&first).unwrap(),
+        "ceres",
+        None,
+        &alice.id,
+    )
+    .await;
+    assert!(matches!(r, Err(codes::RedeemError::Revoked)), "{r:?}");
+    codes::redeem(
+        db,
+        &key,
+        &ActivationCode::parse(&second).unwrap(),
+        "ceres",
+        None,
+        &alice.id,
+    )
+    .await
+    .unwrap();
+    assert!(
+        managers::is_manager(db, &alice.id, "ceres", CENTRE)
+            .await
+            .unwrap()
+    );
+
+    // A third code, revoked from the page.
+    code_on(&text(&issue(CENTRE).await.text().await.unwrap()));
+    let live = codes::list(db, "ceres", Some(CENTRE)).await.unwrap();
+    assert_eq!(live[0].status, codes::CodeStatus::Live);
+    let r = browser
+        .post_form(
+            &format!("/agent/codes/{}/revoquer", live[0].id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        location(&r).as_deref(),
+        Some(format!("/agent?service=ceres&siret={CENTRE}").as_str())
+    );
+    assert_eq!(
+        codes::list(db, "ceres", Some(CENTRE)).await.unwrap()[0].status,
+        codes::CodeStatus::Revoked
+    );
+
+    // The page now shows the manager, the codes and the journal with the agent's name.
+    let page = text(
+        &browser
+            .get(&format!("/agent?service=ceres&siret={CENTRE}"))
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(page.contains("alice@centre.fr"));
+    assert!(page.contains("révoqué") && page.contains("utilisé"));
+    assert!(page.contains("activation_code.issued") && page.contains("activation_code.revoked"));
+    assert!(
+        page.contains("Alice Martin"),
+        "the agent's name as actor: {page}"
+    );
+    assert!(!page.contains(&second), "codes are never shown again");
+}

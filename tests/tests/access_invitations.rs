@@ -1,0 +1,607 @@
+//! « Inviter un utilisateur » and the « Invitations » tab (guide `002` §6.2–6.3): a
+//! Responsable des accès invites a new person (account created without a password, who
+//! chooses one from the e-mailed link) or an existing account (habilitation only); pending
+//! invitations can be relaunched once expired; nothing outside the manager's establishments.
+
+use idp::{
+    access::{
+        habilitations::{self, GrantedHow},
+        invitations, managers,
+        services::{self, DocumentKind},
+    },
+    accounts::{Email, store as users},
+    organizations::{Establishment, Siret, register},
+};
+use idp_tests::{Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, csrf_of, location};
+
+const CENTRE: &str = "13002526500013";
+const OTHER: &str = "73282932000074";
+const COMPANY: &str = "35600000000048";
+const NEW_PASSWORD: &str = "Nouveau-mot-de-passe-2026";
+const SUBJECT: &str =
+    "Vous avez obtenu une nouvelle habilitation d'accès au service numérique CERES";
+
+fn text(html: &str) -> String {
+    html.replace("&#39;", "'").replace("&#x27;", "'")
+}
+
+async fn make_manager(app: &TestApp, user_id: &str, siret: &str) {
+    managers::grant(
+        &app.state.db,
+        user_id,
+        "ceres",
+        siret,
+        None,
+        GrantedHow::ActivationCode,
+    )
+    .await
+    .unwrap();
+    services::accept_document(
+        &app.state.db,
+        user_id,
+        "ceres",
+        DocumentKind::Charte,
+        1,
+        siret,
+    )
+    .await
+    .unwrap();
+}
+
+async fn with_register(app: &TestApp) {
+    let establishment = |siret: &str, name: &str| Establishment {
+        siret: Siret::parse(siret).unwrap(),
+        name: name.into(),
+        address: "1 RUE DU LAC".into(),
+        postcode: "74000".into(),
+        commune: "ANNECY".into(),
+        active: true,
+        head_office: true,
+    };
+    register::upsert(
+        &app.state.db,
+        &[
+            establishment(CENTRE, "CENTRE DE FORMATION DU LAC"),
+            establishment(COMPANY, "BOURSIDIERE CENTRE D AFFAIRES"),
+        ],
+        idp::store::now(),
+    )
+    .await
+    .unwrap();
+}
+
+async fn log_in(app: &TestApp, email: &str) -> Browser {
+    let browser = app.browser();
+    let r = browser.submit_login("/connexion", email, PASSWORD).await;
+    assert_eq!(r.status(), 303, "{email} logs in");
+    browser
+}
+
+async fn page(browser: &Browser, path: &str) -> (u16, String) {
+    let r = browser.get(path).await;
+    (r.status().as_u16(), text(&r.text().await.unwrap()))
+}
+
+/// Posts a form of the page at `path` (its CSRF token added); returns status, location, body.
+async fn submit(
+    browser: &Browser,
+    path: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> (u16, Option<String>, String) {
+    let (status, html) = page(browser, path).await;
+    assert_eq!(status, 200, "{path}: {html}");
+    let csrf = csrf_of(&html);
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    let r = browser.post_form(action, &form).await;
+    let status = r.status().as_u16();
+    let to = location(&r);
+    (status, to, text(&r.text().await.unwrap()))
+}
+
+const INVITE: &str = "/acces/ceres/gestion/inviter";
+
+/// Adds a habilitation at step 5.
+async fn add(
+    browser: &Browser,
+    siret: &str,
+    role: &str,
+    end: &str,
+) -> (u16, Option<String>, String) {
+    let step5 = format!("{INVITE}/habilitations");
+    submit(
+        browser,
+        &step5,
+        &step5,
+        &[("siret", siret), ("role", role), ("date_fin", end)],
+    )
+    .await
+}
+
+async fn finish(browser: &Browser) -> (u16, Option<String>, String) {
+    submit(
+        browser,
+        &format!("{INVITE}/habilitations"),
+        &format!("{INVITE}/terminer"),
+        &[],
+    )
+    .await
+}
+
+fn link_of(app: &TestApp, mail: &ReceivedMail) -> String {
+    let start = mail
+        .text
+        .find("/mot-de-passe-oublie/lien?jeton=")
+        .expect("a link");
+    let link = mail.text[start..].lines().next().expect("line").trim();
+    assert!(mail.text.contains(&app.url(link)), "{}", mail.text);
+    link.to_owned()
+}
+
+async fn pending_count(app: &TestApp) -> usize {
+    invitations::pending(&app.state.db, "ceres", &[CENTRE.to_owned()])
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_and_log_in() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    with_register(&app).await;
+    let alice = app.user("alice@centre.fr").await;
+    make_manager(&app, &alice.id, CENTRE).await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+
+    // The button on the users tab, and the tab itself.
+    let (_, users_tab) = page(&browser, "/acces/ceres/gestion").await;
+    assert!(users_tab.contains("Inviter un utilisateur") && users_tab.contains("Invitations"));
+
+    // Step 1: the e-mail.
+    let (status, html) = page(&browser, &format!("{INVITE}?nouveau")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Étape 1 sur 5"), "{html}");
+    let (status, to, _) = submit(&browser, INVITE, INVITE, &[("email", "pas-une-adresse")]).await;
+    assert_eq!((status, to), (400, None));
+    let (_, to, _) = submit(
+        &browser,
+        INVITE,
+        INVITE,
+        &[("email", "Jean.Dupont@Boursidiere.fr")],
+    )
+    .await;
+    assert_eq!(to.as_deref(), Some("/acces/ceres/gestion/inviter/type"));
+
+    // Step 2: the type of account.
+    let step2 = format!("{INVITE}/type");
+    let (_, html) = page(&browser, &step2).await;
+    assert!(
+        html.contains("Étape 2 sur 5") && html.contains("✓ E-mail : jean.dupont@boursidiere.fr"),
+        "{html}"
+    );
+    let (_, to, _) = submit(
+        &browser,
+        &step2,
+        &step2,
+        &[("type_compte", "professionnel")],
+    )
+    .await;
+    assert_eq!(to.as_deref(), Some("/acces/ceres/gestion/inviter/identite"));
+
+    // Step 3: the identity, with the sign-up's rules.
+    let step3 = format!("{INVITE}/identite");
+    let (status, _, html) = submit(
+        &browser,
+        &step3,
+        &step3,
+        &[("civilite", "monsieur"), ("nom", ""), ("prenom", "Jean")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains("Veuillez saisir le nom de l'utilisateur."),
+        "{html}"
+    );
+    let (_, to, _) = submit(
+        &browser,
+        &step3,
+        &step3,
+        &[
+            ("civilite", "monsieur"),
+            ("nom", "Dupont"),
+            ("prenom", "Jean"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        to.as_deref(),
+        Some("/acces/ceres/gestion/inviter/organisation")
+    );
+
+    // Step 4: the organisation, searched in the register without script.
+    let step4 = format!("{INVITE}/organisation");
+    let (_, html) = page(&browser, &format!("{step4}?recherche=boursidiere")).await;
+    assert!(html.contains("Étape 4 sur 5"), "{html}");
+    assert!(
+        html.contains("✓ Type de compte : Professionnel")
+            && html.contains("✓ Identité : M. Jean Dupont"),
+        "{html}"
+    );
+    assert!(html.contains("1 résultat"), "{html}");
+    assert!(html.contains(&format!("value=\"{COMPANY}\"")), "{html}");
+    let (status, _, _) = submit(&browser, &step4, &step4, &[("poste", "Responsable RH")]).await;
+    assert_eq!(status, 400, "an establishment must be picked");
+    let (_, to, _) = submit(
+        &browser,
+        &step4,
+        &step4,
+        &[("poste", "Responsable RH"), ("siret", COMPANY)],
+    )
+    .await;
+    assert_eq!(
+        to.as_deref(),
+        Some("/acces/ceres/gestion/inviter/habilitations")
+    );
+
+    // Step 5: the habilitations, kept until « Terminer ».
+    let (_, html) = page(&browser, &format!("{INVITE}/habilitations")).await;
+    assert!(html.contains("Étape 5 sur 5"), "{html}");
+    assert!(
+        html.contains("Attribuez des habilitations à M. Jean Dupont"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "✓ Organisation de rattachement de l'utilisateur : BOURSIDIERE CENTRE D AFFAIRES"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("Laissez le champ vide pour une durée indéterminée"));
+    let (_, to, _) = add(&browser, CENTRE, "centre_agree", "").await;
+    assert_eq!(
+        to.as_deref(),
+        Some("/acces/ceres/gestion/inviter/habilitations")
+    );
+    let (_, html) = page(&browser, &format!("{INVITE}/habilitations")).await;
+    assert!(
+        html.contains("Liste des habilitations de M. Jean Dupont")
+            && html.contains("Ajouter une autre habilitation"),
+        "{html}"
+    );
+    let (_, to, _) = add(&browser, CENTRE, "gestionnaire_centres", "2099-12-31").await;
+    assert!(to.is_some());
+    assert!(
+        users::user_by_email(
+            &app.state.db,
+            &Email::parse("jean.dupont@boursidiere.fr").unwrap()
+        )
+        .await
+        .unwrap()
+        .is_none(),
+        "nothing before « Terminer »"
+    );
+
+    // « Terminer »: the account, the habilitations, the invitation, the e-mail.
+    let (_, to, _) = finish(&browser).await;
+    assert_eq!(
+        to.as_deref(),
+        Some("/acces/ceres/gestion/invitations?fait=envoyee")
+    );
+    let jean = users::user_by_email(
+        &app.state.db,
+        &Email::parse("jean.dupont@boursidiere.fr").unwrap(),
+    )
+    .await
+    .unwrap()
+    .expect("account created");
+    assert!(jean.password_hash.is_none());
+    assert_eq!(
+        (jean.given_name.as_str(), jean.family_name.as_str()),
+        ("Jean", "Dupont")
+    );
+    assert_eq!(jean.siret.as_deref(), Some(COMPANY));
+    assert_eq!(jean.job.as_deref(), Some("Responsable RH"));
+    let live = habilitations::live(&app.state.db, &jean.id, "ceres")
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 2);
+    assert!(
+        live.iter()
+            .all(|h| h.granted_how == GrantedHow::Invitation && h.siret == CENTRE)
+    );
+    assert!(
+        live[0]
+            .origin()
+            .starts_with("Habilité par Alice Martin le "),
+        "{}",
+        live[0].origin()
+    );
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0].subject, SUBJECT);
+    assert_eq!(mails[0].rcpt_tos, ["jean.dupont@boursidiere.fr"]);
+    assert!(mails[0].text.contains("Alice Martin") && mails[0].text.contains("Centre agréé"));
+    assert!(mails[0].text.contains("Gestionnaire CENTRES") && mails[0].text.contains("31/12/2099"));
+    assert!(
+        mails[0].text.contains("CENTRE DE FORMATION DU LAC"),
+        "{}",
+        mails[0].text
+    );
+    let audited: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'invitation.sent'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+
+    // The « Invitations » tab.
+    let (status, html) = page(&browser, "/acces/ceres/gestion/invitations").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("1 invitation en attente de connexion"),
+        "{html}"
+    );
+    assert!(html.contains("M. Jean Dupont") && html.contains("jean.dupont@boursidiere.fr"));
+    assert!(html.contains("Invitation envoyée le "));
+    assert!(
+        html.contains("Vous pourrez relancer cette invitation dans 1 jour."),
+        "{html}"
+    );
+
+    // Jean follows the link, chooses a password, logs in: no longer pending.
+    let link = link_of(&app, &mails[0]);
+    let jeans = app.browser();
+    let r = jeans.get(&link).await;
+    assert_eq!(
+        location(&r).as_deref(),
+        Some("/mot-de-passe-oublie/nouveau")
+    );
+    let (_, html) = page(&jeans, "/mot-de-passe-oublie/nouveau").await;
+    let r = jeans
+        .post_form(
+            "/mot-de-passe-oublie/nouveau",
+            &[
+                ("csrf", &csrf_of(&html)),
+                ("password", NEW_PASSWORD),
+                ("confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(pending_count(&app).await, 1);
+    let r = app
+        .browser()
+        .submit_login("/connexion", "jean.dupont@boursidiere.fr", NEW_PASSWORD)
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(pending_count(&app).await, 0);
+    let (_, html) = page(&browser, "/acces/ceres/gestion/invitations").await;
+    assert!(
+        html.contains("0 invitation en attente de connexion"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn access_invite_an_existing_account_skips_to_the_habilitations() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let alice = app.user("alice@centre.fr").await;
+    let bob = app.user("bob@centre.fr").await;
+    make_manager(&app, &alice.id, CENTRE).await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+
+    page(&browser, &format!("{INVITE}?nouveau")).await;
+    let (_, to, _) = submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    assert_eq!(
+        to.as_deref(),
+        Some("/acces/ceres/gestion/inviter/habilitations")
+    );
+    // Steps 2–4 do not apply.
+    for step in ["type", "identite", "organisation"] {
+        let r = browser.get(&format!("{INVITE}/{step}")).await;
+        assert_eq!(
+            location(&r).as_deref(),
+            Some("/acces/ceres/gestion/inviter/habilitations")
+        );
+    }
+    let (_, html) = page(&browser, &format!("{INVITE}/habilitations")).await;
+    assert!(
+        html.contains("Étape 5 sur 5")
+            && html.contains("Attribuez des habilitations à Mme Alice Martin"),
+        "{html}"
+    );
+    add(&browser, CENTRE, "centre_agree", "").await;
+    let (_, to, _) = finish(&browser).await;
+    assert_eq!(
+        to.as_deref(),
+        Some("/acces/ceres/gestion/invitations?fait=envoyee")
+    );
+
+    let live = habilitations::live(&app.state.db, &bob.id, "ceres")
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].granted_how, GrantedHow::Invitation);
+    let bob_now = users::user_by_id(&app.state.db, &bob.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        bob_now.password_hash, bob.password_hash,
+        "the account is untouched"
+    );
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0].subject, SUBJECT);
+    assert!(
+        !mails[0].text.contains("/mot-de-passe-oublie/lien"),
+        "{}",
+        mails[0].text
+    );
+    assert!(mails[0].text.contains("Accéder à CERES"));
+}
+
+#[tokio::test]
+async fn access_invite_relaunch_is_refused_early_and_allowed_once_expired() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let alice = app.user("alice@centre.fr").await;
+    app.user("bob@centre.fr").await;
+    make_manager(&app, &alice.id, CENTRE).await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+    page(&browser, &format!("{INVITE}?nouveau")).await;
+    submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    add(&browser, CENTRE, "centre_agree", "").await;
+    finish(&browser).await;
+    sink.wait_for(1).await;
+    let pending = invitations::pending(&app.state.db, "ceres", &[CENTRE.to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    let id = pending[0].id.clone();
+    let relaunch = format!("/acces/ceres/gestion/invitations/{id}/relancer");
+    let tab = "/acces/ceres/gestion/invitations";
+
+    // Too early: refused, nothing sent.
+    let (status, _, html) = submit(&browser, tab, &relaunch, &[]).await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains("Vous pourrez relancer cette invitation dans"),
+        "{html}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), 1);
+
+    // Expired: « Relancer l'invitation » works and sends a new e-mail.
+    sqlx::query("UPDATE invitations SET expires_at = expires_at - 86401 WHERE id = $1")
+        .bind(&id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let (_, html) = page(&browser, tab).await;
+    assert!(
+        html.contains(&relaunch) && !html.contains("Vous pourrez relancer"),
+        "{html}"
+    );
+    let (_, to, _) = submit(&browser, tab, &relaunch, &[]).await;
+    assert_eq!(
+        to.as_deref(),
+        Some("/acces/ceres/gestion/invitations?fait=relancee")
+    );
+    let mails = sink.wait_for(2).await;
+    assert_eq!(mails[1].subject, SUBJECT);
+    let again = invitations::by_id(&app.state.db, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again.expires_at > idp::store::now() + 86_000);
+    let audited: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'invitation.resent'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+    // And not twice in a row.
+    let (status, _, _) = submit(&browser, tab, &relaunch, &[]).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let alice = app.user("alice@centre.fr").await;
+    let dave = app.user("dave@autre.fr").await;
+    let bob = app.user("bob@centre.fr").await;
+    make_manager(&app, &alice.id, CENTRE).await;
+    make_manager(&app, &dave.id, OTHER).await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+    page(&browser, &format!("{INVITE}?nouveau")).await;
+    submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+
+    // An establishment Alice does not manage: 403, nothing kept.
+    let (status, _, _) = add(&browser, OTHER, "centre_agree", "").await;
+    assert_eq!(status, 403);
+    // « Terminer » with no habilitation.
+    let (status, _, html) = finish(&browser).await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains("Ajoutez au moins une habilitation avant de terminer l'invitation."),
+        "{html}"
+    );
+    // A forged form.
+    let r = browser
+        .post_form(
+            &format!("{INVITE}/habilitations"),
+            &[
+                ("csrf", "faux"),
+                ("siret", CENTRE),
+                ("role", "centre_agree"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = browser
+        .post_form(&format!("{INVITE}/terminer"), &[("csrf", "faux")])
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        habilitations::of_user(&app.state.db, &bob.id, "ceres")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(pending_count(&app).await, 0);
+
+    // Dave's invitation is not Alice's to relaunch.
+    let daves = log_in(&app, "dave@autre.fr").await;
+    page(&daves, &format!("{INVITE}?nouveau")).await;
+    submit(&daves, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    add(&daves, OTHER, "centre_agree", "").await;
+    finish(&daves).await;
+    let theirs = invitations::pending(&app.state.db, "ceres", &[OTHER.to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+    sqlx::query("UPDATE invitations SET expires_at = 0")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let (_, html) = page(&browser, "/acces/ceres/gestion/invitations").await;
+    assert!(
+        html.contains("0 invitation en attente de connexion"),
+        "{html}"
+    );
+    let (status, _, _) = submit(
+        &browser,
+        INVITE,
+        &format!("/acces/ceres/gestion/invitations/{}/relancer", theirs[0].id),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let after = invitations::by_id(&app.state.db, &theirs[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.expires_at, 0, "nothing changed");
+}
+
+#[tokio::test]
+async fn access_invite_is_for_responsables_des_acces_only() {
+    let app = TestApp::spawn().await;
+    app.user("bob@centre.fr").await;
+    let browser = log_in(&app, "bob@centre.fr").await;
+    for path in [
+        INVITE,
+        "/acces/ceres/gestion/invitations",
+        "/acces/ceres/gestion/inviter/habilitations",
+    ] {
+        let (status, _) = page(&browser, path).await;
+        assert_eq!(status, 403, "{path}");
+    }
+    // Logged out: the login page first.
+    let r = app.browser().get(INVITE).await;
+    assert!(location(&r).unwrap_or_default().starts_with("/connexion"));
+}

@@ -1,0 +1,666 @@
+//! First access with an activation code, in the provider's pages (guide `002` §3.2 steps
+//! 13–24) and through the JSON API a relying party calls; the codes API of a service's back
+//! office.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use idp::access::{codes, habilitations, managers, services};
+use idp::organizations::{Establishment, Siret, register};
+use idp_tests::{
+    Browser, PASSWORD, REDIRECT_URI, TestApp, TestClient, csrf_of, exchange_code, hidden_field,
+    location, query_of,
+};
+use serde_json::{Value, json};
+
+const CENTRE: &str = "13002526500013";
+const OTHER: &str = "73282932000074";
+const ALICE: &str = "alice@centre.fr";
+
+/// A page's text with askama's apostrophe escape undone, so tests read French as written.
+fn text(html: &str) -> String {
+    html.replace("&#39;", "'").replace("&#x27;", "'")
+}
+
+fn key(app: &TestApp) -> [u8; 32] {
+    app.state.kek.derive(codes::HASH_KEY_LABEL)
+}
+
+async fn issue(app: &TestApp, siret: &str) -> String {
+    codes::issue(&app.state.db, &key(app), "ceres", siret, "agent", 3600)
+        .await
+        .unwrap()
+        .code
+        .as_str()
+        .to_owned()
+}
+
+async fn ceres_client(app: &TestApp, id: &str, requires: bool) -> TestClient {
+    let client = app
+        .client_with(id, |reg| reg.scopes.push("habilitations".into()))
+        .await;
+    services::link_client(&app.state.db, "ceres", id, requires)
+        .await
+        .unwrap();
+    client
+}
+
+fn authorize_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &client.id)
+        .append_pair("redirect_uri", REDIRECT_URI)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid habilitations")
+        .append_pair("state", "s")
+        .append_pair("nonce", "n");
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    url.to_string()
+}
+
+async fn logged_in_browser(app: &TestApp) -> Browser {
+    let browser = app.browser();
+    let r = browser.submit_login("/connexion", ALICE, PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    browser
+}
+
+/// Posts the activation form of `/acces/ceres` (with `authreq` when given).
+async fn submit_code(
+    browser: &Browser,
+    authreq: &str,
+    siret: &str,
+    code: &str,
+) -> reqwest::Response {
+    let page = browser
+        .get(&format!("/acces/ceres?authreq={authreq}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    browser
+        .post_form(
+            "/acces/ceres/activation",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("authreq", authreq),
+                ("siret", siret),
+                ("code", code),
+            ],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_and_lands_in_the_service()
+ {
+    let app = TestApp::spawn().await;
+    register::upsert(
+        &app.state.db,
+        &[Establishment {
+            siret: Siret::parse(CENTRE).unwrap(),
+            name: "CENTRE DE FORMATION DU LAC".into(),
+            address: "1 RUE DU LAC".into(),
+            postcode: "74000".into(),
+            commune: "ANNECY".into(),
+            active: true,
+            head_office: true,
+        }],
+        idp::store::now(),
+    )
+    .await
+    .unwrap();
+    let client = ceres_client(&app, "ceres-app", true).await;
+    let alice = app.user(ALICE).await;
+    let code = issue(&app, CENTRE).await;
+
+    // prompt=none cannot show the no-access page.
+    let browser = logged_in_browser(&app).await;
+    let (r, _) = browser
+        .follow(&authorize_url(&app, &client, &[("prompt", "none")]))
+        .await;
+    let out = location(&r).unwrap();
+    assert_eq!(query_of(&out)["error"], "interaction_required");
+
+    // The service requires a habilitation: the no-access page, not the client.
+    let (r, at) = browser.follow(&authorize_url(&app, &client, &[])).await;
+    assert!(at.contains("/acces/ceres?authreq="), "{at}");
+    let page = text(&r.text().await.unwrap());
+    assert!(
+        page.contains("Vous n'avez pas accès au service numérique CERES."),
+        "{page}"
+    );
+    assert!(page.contains("Demander l'accès"));
+    let authreq = hidden_field(&page, "authreq").unwrap();
+
+    // Bad input: a clear message, nothing changes.
+    for (siret, typed, expected) in [
+        ("1234", code.as_str(), "SIRET"),
+        (CENTRE, "ABC", "12 caractères"),
+        (CENTRE, "KBJ9SLMSN8F7", "n'est pas valide"),
+        (OTHER, code.as_str(), "ne correspond pas au SIRET"),
+    ] {
+        let r = submit_code(&browser, &authreq, siret, typed).await;
+        assert_eq!(r.status(), 400, "{siret} {typed}");
+        let body = text(&r.text().await.unwrap());
+        assert!(body.contains(expected), "{expected}: {body}");
+    }
+    assert!(
+        !managers::is_manager(&app.state.db, &alice.id, "ceres", CENTRE)
+            .await
+            .unwrap()
+    );
+    // A forged form.
+    let r = browser
+        .post_form(
+            "/acces/ceres/activation",
+            &[("csrf", "faux"), ("siret", CENTRE), ("code", &code)],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    // The right code (typed with spaces, lower case) → the charte.
+    let spaced = format!("{} {}", &code[..6], &code[6..]).to_lowercase();
+    let r = submit_code(&browser, &authreq, "130 025 265 00013", &spaced).await;
+    let next = location(&r).expect("to the charte");
+    assert!(next.starts_with("/acces/ceres/charte?"), "{next}");
+    assert!(
+        managers::is_manager(&app.state.db, &alice.id, "ceres", CENTRE)
+            .await
+            .unwrap()
+    );
+
+    // « Gestion de mes accès » is not shown before the charte is accepted.
+    let r = browser
+        .get(&format!(
+            "/acces/ceres/mes-acces?authreq={authreq}&siret={CENTRE}"
+        ))
+        .await;
+    assert!(location(&r).unwrap().starts_with("/acces/ceres/charte?"));
+
+    let page = browser.get(&next).await.text().await.unwrap();
+    assert!(page.contains("Charte du responsable des accès"), "{page}");
+    assert!(page.contains("CENTRE DE FORMATION DU LAC"));
+    let form = |extra: Option<(&'static str, &'static str)>, csrf: String| {
+        let mut f = vec![
+            ("csrf", csrf),
+            ("authreq", authreq.clone()),
+            ("siret", CENTRE.to_owned()),
+        ];
+        if let Some((k, v)) = extra {
+            f.push((k, v.to_owned()));
+        }
+        f
+    };
+    let post = |f: Vec<(&'static str, String)>, path: &'static str| {
+        let browser = browser.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.post_form(path, &pairs).await
+        }
+    };
+    let r = post(form(None, csrf_of(&page)), "/acces/ceres/charte").await;
+    assert_eq!(r.status(), 400, "the box must be ticked");
+    let r = post(
+        form(Some(("accepte", "oui")), csrf_of(&page)),
+        "/acces/ceres/charte",
+    )
+    .await;
+    let next = location(&r).expect("to « Gestion de mes accès »");
+    assert!(next.starts_with("/acces/ceres/mes-acces?"), "{next}");
+
+    let page = browser.get(&next).await.text().await.unwrap();
+    assert!(page.contains("Gestion de mes accès"));
+    assert!(page.contains("Gestionnaire CENTRES"));
+    // « Terminer » with no habilitation yet.
+    let r = post(
+        form(Some(("action", "terminer")), csrf_of(&page)),
+        "/acces/ceres/mes-acces",
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    // A past end date.
+    let mut f = form(Some(("action", "ajouter")), csrf_of(&page));
+    f.push(("role", "centre_agree".into()));
+    f.push(("date_fin", "2001-01-01".into()));
+    let r = post(f, "/acces/ceres/mes-acces").await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("antérieure"));
+    // An unknown role.
+    let mut f = form(Some(("action", "ajouter")), csrf_of(&page));
+    f.push(("role", "pilote".into()));
+    let r = post(f, "/acces/ceres/mes-acces").await;
+    assert_eq!(r.status(), 400);
+
+    let mut f = form(Some(("action", "ajouter")), csrf_of(&page));
+    f.push(("role", "centre_agree".into()));
+    f.push(("date_fin", "2099-06-30".into()));
+    let r = post(f, "/acces/ceres/mes-acces").await;
+    let back = location(&r).unwrap();
+    let page = text(&browser.get(&back).await.text().await.unwrap());
+    assert!(page.contains("Liste de vos habilitations"), "{page}");
+    assert!(page.contains("jusqu'au 30/06/2099"), "{page}");
+
+    let r = post(
+        form(Some(("action", "terminer")), csrf_of(&page)),
+        "/acces/ceres/mes-acces",
+    )
+    .await;
+    let next = location(&r).unwrap();
+    assert!(next.starts_with("/authorize/continue?authreq="), "{next}");
+    let (r, _) = browser.follow(&next).await;
+    let out = location(&r).expect("back to the client");
+    let code = query_of(&out)["code"].clone();
+    let tokens: Value = exchange_code(&app, &client, &code, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id: Value = serde_json::from_slice(
+        &B64.decode(
+            tokens["id_token"]
+                .as_str()
+                .unwrap()
+                .split('.')
+                .nth(1)
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(id["habilitations"][0]["role"], "centre_agree");
+    assert_eq!(id["habilitations"][0]["expires_at"], "2099-06-30");
+    assert_eq!(id["access_manager_of"], json!([CENTRE]));
+
+    // The origin is recorded, and the audit trail has the redemption and the grant.
+    let h = &habilitations::live(&app.state.db, &alice.id, "ceres")
+        .await
+        .unwrap()[0];
+    assert!(
+        h.origin().starts_with("Habilité par Alice Martin le "),
+        "{}",
+        h.origin()
+    );
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events ORDER BY at")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    for a in [
+        "activation_code.refused",
+        "activation_code.redeemed",
+        "charte.accepted",
+        "habilitation.granted",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+
+    // Next time, straight through.
+    let (r, _) = browser.follow(&authorize_url(&app, &client, &[])).await;
+    assert!(query_of(&location(&r).unwrap()).contains_key("code"));
+}
+
+#[tokio::test]
+async fn access_pages_refuse_strangers_and_send_the_logged_out_to_the_login() {
+    let app = TestApp::spawn().await;
+    app.user(ALICE).await;
+    let anonymous = app.browser();
+    let r = anonymous.get("/acces/ceres").await;
+    let to = location(&r).unwrap();
+    assert!(to.starts_with("/connexion"), "{to}");
+    let r = anonymous.get("/acces/inconnu").await;
+    assert_eq!(r.status(), 404);
+
+    let browser = logged_in_browser(&app).await;
+    for path in [
+        format!("/acces/ceres/charte?siret={CENTRE}"),
+        format!("/acces/ceres/mes-acces?siret={CENTRE}"),
+        "/acces/ceres/charte?siret=abc".to_owned(),
+    ] {
+        let r = browser.get(&path).await;
+        assert_eq!(r.status(), 403, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn access_mes_habilitations_lists_each_services_rights_with_their_origin() {
+    let app = TestApp::spawn().await;
+    let alice = app.user(ALICE).await;
+    let anonymous = app.browser();
+    let r = anonymous.get("/compte/habilitations").await;
+    assert_eq!(
+        location(&r).as_deref(),
+        Some("/connexion?retour=%2Fcompte%2Fhabilitations")
+    );
+
+    // Nothing yet: the ways to get an access.
+    let browser = logged_in_browser(&app).await;
+    let page = text(
+        &browser
+            .get("/compte/habilitations")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        page.contains("Vous n'avez pas d'habilitation pour CERES."),
+        "{page}"
+    );
+    assert!(page.contains("href=\"/acces/ceres/demande\""), "{page}");
+
+    let db = &app.state.db;
+    let granted = |role: &'static str, end: Option<&'static str>| {
+        let id = alice.id.clone();
+        async move {
+            let h = habilitations::grant(
+                db,
+                &habilitations::NewHabilitation {
+                    user_id: &id,
+                    service_code: "ceres",
+                    siret: CENTRE,
+                    role,
+                    end_date: None,
+                    granted_by: None,
+                    how: habilitations::GrantedHow::ActivationCode,
+                },
+            )
+            .await
+            .unwrap();
+            if let Some(end) = end {
+                sqlx::query("UPDATE habilitations SET end_date = $1 WHERE id = $2")
+                    .bind(end)
+                    .bind(&h)
+                    .execute(&db.pool)
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    granted("centre_agree", Some("2099-06-30")).await;
+    granted("gestionnaire_centres", Some("2001-01-31")).await;
+    managers::grant(
+        db,
+        &alice.id,
+        "ceres",
+        CENTRE,
+        None,
+        habilitations::GrantedHow::ActivationCode,
+    )
+    .await
+    .unwrap();
+    let page = text(
+        &browser
+            .get("/compte/habilitations")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let live = page.find("Centre agréé").expect("the live one");
+    let ended = page.find("Gestionnaire CENTRES").expect("the ended one");
+    assert!(live < ended, "live ones first");
+    assert!(page.contains("30/06/2099"), "{page}");
+    assert!(page.contains("Terminée"), "{page}");
+    assert!(page.contains("code d'activation"), "{page}");
+    assert!(page.contains("Responsable des accès"), "{page}");
+    assert!(page.contains("href=\"/acces/ceres/gestion\""), "{page}");
+    assert!(!page.contains("J'ai un code d'activation"), "{page}");
+}
+
+async fn user_token(app: &TestApp, client: &TestClient) -> String {
+    let browser = app.browser();
+    let out = browser
+        .authorize(&authorize_url(app, client, &[]), ALICE)
+        .await;
+    let code = query_of(&out)["code"].clone();
+    let tokens: Value = exchange_code(app, client, &code, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    tokens["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn api(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .http()
+        .post(app.url("/api/v1/activation"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn access_a_relying_party_redeems_a_code_with_the_persons_token() {
+    let app = TestApp::spawn().await;
+    let client = ceres_client(&app, "ceres-app", false).await;
+    let alice = app.user(ALICE).await;
+    let token = user_token(&app, &client).await;
+    let code = issue(&app, CENTRE).await;
+
+    let (s, b) = api(&app, "pas-un-jeton", json!({"code": code})).await;
+    assert_eq!((s, b["error"].as_str()), (401, Some("invalid_token")));
+    let r = app
+        .http()
+        .post(app.url("/api/v1/activation"))
+        .bearer_auth(&token)
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let (s, b) = api(&app, &token, json!({"code": "AB"})).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_code")));
+    let (s, b) = api(&app, &token, json!({"code": code, "siret": "123"})).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_siret")));
+    let (s, b) = api(&app, &token, json!({"code": code, "siret": OTHER})).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("wrong_siret")));
+    assert!(b["error_description"].as_str().unwrap().contains("SIRET"));
+
+    let (s, b) = api(&app, &token, json!({"code": code, "siret": CENTRE})).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["siret"], CENTRE);
+    assert_eq!(b["access_manager"], true);
+    assert_eq!(
+        b["next"],
+        app.url(&format!("/acces/ceres/charte?siret={CENTRE}"))
+    );
+    assert!(
+        managers::is_manager(&app.state.db, &alice.id, "ceres", CENTRE)
+            .await
+            .unwrap()
+    );
+    let (s, b) = api(&app, &token, json!({"code": code})).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("used_code")));
+
+    // A client of no service cannot redeem.
+    let plain = app
+        .client_with("plain", |reg| reg.scopes.push("habilitations".into()))
+        .await;
+    let other_token = user_token(&app, &plain).await;
+    let (s, b) = api(
+        &app,
+        &other_token,
+        json!({"code": issue(&app, OTHER).await}),
+    )
+    .await;
+    assert_eq!((s, b["error"].as_str()), (403, Some("no_service")));
+}
+
+#[tokio::test]
+async fn access_guessing_codes_is_limited_per_person() {
+    let app = TestApp::spawn().await;
+    let client = ceres_client(&app, "ceres-app", false).await;
+    app.user(ALICE).await;
+    let token = user_token(&app, &client).await;
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let guess = codes::ActivationCode::generate();
+        let (s, _) = api(&app, &token, json!({"code": guess.as_str()})).await;
+        statuses.push(s);
+    }
+    assert!(statuses[..10].iter().all(|s| *s == 400), "{statuses:?}");
+    assert_eq!(statuses[10], 429);
+    // The right code is refused too while the limit holds: guessing gains nothing.
+    let code = issue(&app, CENTRE).await;
+    let (s, b) = api(&app, &token, json!({"code": code})).await;
+    assert_eq!((s, b["error"].as_str()), (429, Some("too_many_requests")));
+}
+
+async fn back_office_token(app: &TestApp, id: &str, scope: &str) -> String {
+    let client = app
+        .client_with(id, |reg| {
+            reg.grant_types = vec!["client_credentials".into()];
+            reg.redirect_uris = vec![];
+            reg.post_logout_redirect_uris = vec![];
+            reg.scopes = vec![scope.into()];
+        })
+        .await;
+    services::link_client(&app.state.db, "ceres", id, false)
+        .await
+        .unwrap();
+    let tokens: Value = app
+        .http()
+        .post(app.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["access_token"].as_str().expect("a token").to_owned()
+}
+
+#[tokio::test]
+async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
+    let app = TestApp::spawn().await;
+    register::upsert(
+        &app.state.db,
+        &[Establishment {
+            siret: Siret::parse(OTHER).unwrap(),
+            name: "CENTRE FERMÉ".into(),
+            address: String::new(),
+            postcode: String::new(),
+            commune: String::new(),
+            active: false,
+            head_office: false,
+        }],
+        idp::store::now(),
+    )
+    .await
+    .unwrap();
+    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let http = app.http();
+    let r = http
+        .post(app.url("/api/v1/codes"))
+        .bearer_auth(&token)
+        .json(&json!({"siret": CENTRE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let issued: Value = r.json().await.unwrap();
+    let code = issued["code"].as_str().unwrap();
+    assert_eq!(code.len(), 12);
+    assert_eq!(issued["service_label"], "CERES");
+    assert_eq!(issued["redeem_url"], app.url("/acces/ceres"));
+
+    let r = http
+        .post(app.url("/api/v1/codes"))
+        .bearer_auth(&token)
+        .json(&json!({"siret": OTHER}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "closed establishment");
+
+    // The register's entry an agent checks before printing a letter.
+    let lookup = |siret: &str, token: &str| {
+        http.get(app.url(&format!("/api/v1/establishments/{siret}")))
+            .bearer_auth(token)
+            .send()
+    };
+    let r = lookup(OTHER, &token).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let found: Value = r.json().await.unwrap();
+    assert_eq!(
+        (found["name"].as_str(), found["active"].as_bool()),
+        (Some("CENTRE FERMÉ"), Some(false))
+    );
+    assert_eq!(found["siren"], &OTHER[..9]);
+    let r = lookup(CENTRE, &token).await.unwrap();
+    let missing: Value = r.json().await.unwrap();
+    assert_eq!(missing["error"], "not_found", "not in this register");
+    let r = lookup("12345678901234", &token).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_siret");
+    let r = lookup(OTHER, "not-a-token").await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    let listed: Value = http
+        .get(app.url(&format!("/api/v1/codes?siret={CENTRE}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["codes"][0]["status"], "live");
+    assert!(!listed.to_string().contains(code), "never the code itself");
+    let id = listed["codes"][0]["id"].as_str().unwrap();
+    let r = http
+        .delete(app.url(&format!("/api/v1/codes/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = http
+        .delete(app.url(&format!("/api/v1/codes/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+
+    // Without the scope: refused. A code of another service: not found.
+    let weak = back_office_token(&app, "ceres-lecture", "autre:scope").await;
+    let r = http
+        .post(app.url("/api/v1/codes"))
+        .bearer_auth(&weak)
+        .json(&json!({"siret": CENTRE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = lookup(OTHER, &weak).await.unwrap();
+    assert_eq!(r.status(), 403, "the register lookup needs the scope too");
+    services::upsert(
+        &app.state.db,
+        &services::Service {
+            code: "vae".into(),
+            label: "VAE".into(),
+            description: String::new(),
+            home_url: None,
+        },
+    )
+    .await
+    .unwrap();
+    let foreign = codes::issue(&app.state.db, &key(&app), "vae", CENTRE, "x", 60)
+        .await
+        .unwrap();
+    let r = http
+        .delete(app.url(&format!("/api/v1/codes/{}", foreign.id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

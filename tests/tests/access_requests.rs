@@ -1,0 +1,925 @@
+//! Access requests (guide `002` §4 and §6.1): a person without access asks the Responsables
+//! des accès of their establishment, who accept or refuse from the e-mail's link. E-mails are
+//! read from a real SMTP server.
+
+use idp::access::{
+    claims, dates,
+    habilitations::{self, GrantedHow},
+    managers,
+    services::{self, DocumentKind},
+};
+use idp::accounts::{Email, Password, PasswordHasher, store as users};
+use idp::organizations::{Establishment, Siret, register};
+use idp_tests::{
+    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, csrf_of, hidden_field, location,
+};
+
+const CENTRE: &str = "13002526500013";
+const OTHER: &str = "73282932000074";
+const CLOSED: &str = "44200038500009";
+const REQUESTER: &str = "bob@centre.fr";
+const MANAGER: &str = "jeanne@centre.fr";
+const MANAGER2: &str = "paul@centre.fr";
+const STRANGER: &str = "zoe@autre.fr";
+
+/// A page's text with askama's apostrophe escape undone, so tests read French as written.
+fn text(html: &str) -> String {
+    html.replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+}
+
+fn establishment(siret: &str, name: &str, active: bool) -> Establishment {
+    Establishment {
+        siret: Siret::parse(siret).unwrap(),
+        name: name.into(),
+        address: "1 RUE DU LAC".into(),
+        postcode: "74000".into(),
+        commune: "ANNECY".into(),
+        active,
+        head_office: true,
+    }
+}
+
+async fn person(app: &TestApp, email: &str, given: &str, family: &str, siret: &str) -> String {
+    let phc = PasswordHasher::new(1, 1)
+        .hash(&Password::parse(PASSWORD).unwrap())
+        .await
+        .unwrap();
+    let new = users::NewUser {
+        given_name: given.into(),
+        family_name: family.into(),
+        gender: Some("male".into()),
+        job: Some("Formateur".into()),
+        siret: Some(siret.into()),
+        organization_label: None,
+        is_agent: false,
+    };
+    users::insert_user(
+        &app.state.db,
+        &Email::parse(email).unwrap(),
+        Some(&phc),
+        &new,
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .id
+}
+
+/// Makes `user_id` Responsable des accès of `siret` for CERES, charte accepted.
+async fn make_manager(app: &TestApp, user_id: &str, siret: &str) {
+    managers::grant(
+        &app.state.db,
+        user_id,
+        "ceres",
+        siret,
+        None,
+        GrantedHow::ActivationCode,
+    )
+    .await
+    .unwrap();
+    services::accept_document(
+        &app.state.db,
+        user_id,
+        "ceres",
+        DocumentKind::Charte,
+        1,
+        siret,
+    )
+    .await
+    .unwrap();
+}
+
+struct World {
+    sink: SmtpSink,
+    app: TestApp,
+    requester: String,
+    manager: String,
+    manager2: String,
+    stranger: String,
+}
+
+/// A provider mailing to a sink; CENTRE with two managers, OTHER with one (the stranger),
+/// CLOSED closed; the requester works at CENTRE.
+async fn world() -> World {
+    world_mailing(true).await
+}
+
+/// [`world`], its e-mails going to the sink, or (`reachable` false) to a port nobody listens on.
+async fn world_mailing(reachable: bool) -> World {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|config| {
+        sink.configure(config);
+        if !reachable {
+            config.mail.smtp_port = idp_tests::free_port();
+        }
+    })
+    .await;
+    register::upsert(
+        &app.state.db,
+        &[
+            establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true),
+            establishment(OTHER, "AUTRE CENTRE", true),
+            establishment(CLOSED, "CENTRE FERME", false),
+        ],
+        idp::store::now(),
+    )
+    .await
+    .unwrap();
+    let requester = person(&app, REQUESTER, "Bob", "Durand", CENTRE).await;
+    let manager = person(&app, MANAGER, "Jeanne", "Martin", CENTRE).await;
+    let manager2 = person(&app, MANAGER2, "Paul", "Leroy", CENTRE).await;
+    let stranger = person(&app, STRANGER, "Zoé", "Petit", OTHER).await;
+    make_manager(&app, &manager, CENTRE).await;
+    make_manager(&app, &manager2, CENTRE).await;
+    make_manager(&app, &stranger, OTHER).await;
+    World {
+        sink,
+        app,
+        requester,
+        manager,
+        manager2,
+        stranger,
+    }
+}
+
+async fn logged_in(app: &TestApp, email: &str) -> Browser {
+    let browser = app.browser();
+    let r = browser.submit_login("/connexion", email, PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    browser
+}
+
+/// Submits the request form for `siret`.
+async fn ask(browser: &Browser, siret: &str, message: &str) -> reqwest::Response {
+    let page = browser
+        .get("/acces/ceres/demande")
+        .await
+        .text()
+        .await
+        .unwrap();
+    browser
+        .post_form(
+            "/acces/ceres/demande",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("authreq", ""),
+                ("siret", siret),
+                ("message", message),
+            ],
+        )
+        .await
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+}
+
+async fn request_id(app: &TestApp) -> String {
+    sqlx::query_scalar("SELECT id FROM access_requests")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+}
+
+async fn status_of(app: &TestApp, id: &str) -> String {
+    sqlx::query_scalar("SELECT status FROM access_requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+}
+
+/// The link of a manager's e-mail.
+fn link_of(mail: &ReceivedMail) -> String {
+    mail.text
+        .lines()
+        .find(|l| l.contains("/acces/ceres/demandes/"))
+        .expect("link in the e-mail")
+        .trim()
+        .to_owned()
+}
+
+/// The request's page as its manager sees it; asserts 200.
+async fn manage_page(browser: &Browser, path: &str) -> String {
+    let r = browser.get(path).await;
+    assert_eq!(r.status(), 200, "{path}");
+    text(&r.text().await.unwrap())
+}
+
+/// A valid CSRF token of this browser, from a page that always has a form.
+async fn any_csrf(browser: &Browser) -> String {
+    let page = browser
+        .get("/acces/ceres/demande")
+        .await
+        .text()
+        .await
+        .unwrap();
+    csrf_of(&page)
+}
+
+async fn decide(browser: &Browser, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    let page = browser.get(path).await.text().await.unwrap();
+    let csrf = csrf_of(&page);
+    let mut all = vec![("csrf", csrf.as_str())];
+    all.extend_from_slice(form);
+    browser.post_form(path, &all).await
+}
+
+#[tokio::test]
+async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_days() {
+    let w = world().await;
+    let app = &w.app;
+    let browser = logged_in(app, REQUESTER).await;
+
+    // The form is pre-filled with the person's own establishment; the register is searchable.
+    let page = text(
+        &browser
+            .get("/acces/ceres/demande")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        page.contains("Vous souhaitez demander un accès au service numérique CERES ?"),
+        "{page}"
+    );
+    assert!(page.contains("1 résultats affichés sur 1"), "{page}");
+    assert!(
+        page.contains(&format!("value=\"{CENTRE}\" checked")),
+        "{page}"
+    );
+    let found = text(
+        &browser
+            .get("/acces/ceres/demande?recherche=autre")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(found.contains("AUTRE CENTRE"), "{found}");
+    assert!(found.contains(&format!("value=\"{OTHER}\"")), "{found}");
+
+    // A too long message: nothing stored.
+    let r = ask(&browser, CENTRE, &"x".repeat(1001)).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 0);
+
+    let r = ask(&browser, CENTRE, "Je suis formateur depuis lundi.").await;
+    assert_eq!(r.status(), 303);
+    let status_path = location(&r).unwrap();
+    assert_eq!(
+        status_path,
+        format!("/acces/ceres/demande/envoyee?siret={CENTRE}")
+    );
+
+    // Both managers are e-mailed, with the link to the request.
+    let mails = w.sink.wait_for(2).await;
+    let mut to: Vec<String> = mails.iter().map(|m| m.rcpt_tos.join(",")).collect();
+    to.sort();
+    assert_eq!(to, vec![MANAGER.to_owned(), MANAGER2.to_owned()]);
+    let id = request_id(app).await;
+    for m in &mails {
+        assert_eq!(
+            m.subject,
+            "Nouvelle demande d'accès au service numérique CERES"
+        );
+        assert!(
+            m.text.contains("Monsieur Bob Durand (bob@centre.fr)"),
+            "{}",
+            m.text
+        );
+        assert!(
+            m.text
+                .contains("CENTRE DE FORMATION DU LAC (SIRET 13002526500013)")
+        );
+        assert!(m.text.contains("Je suis formateur depuis lundi."));
+        assert_eq!(link_of(m), app.url(&format!("/acces/ceres/demandes/{id}")));
+        assert!(m.html.contains(&format!("/acces/ceres/demandes/{id}")));
+    }
+
+    // The status page: when, and « Relancer ma demande » not before 30 days.
+    let sent_at: i64 = sqlx::query_scalar("SELECT sent_at FROM access_requests")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    assert!(
+        page.contains(&format!(
+            "Un e-mail a été envoyé à votre Responsable des accès, le {} :",
+            dates::french_date_time(sent_at)
+        )),
+        "{page}"
+    );
+    assert!(page.contains("Dès que celui-ci aura validé votre accès, vous recevrez un e-mail"));
+    assert!(page.contains("Retourner à l'accueil"));
+    assert!(page.contains("disabled aria-describedby=\"relance-hint\">Relancer ma demande"));
+    assert!(page.contains("Vous pourrez relancer la demande dans 30 jours."));
+
+    // The server refuses an early resend; asking again shows the same request.
+    let r = browser
+        .post_form(
+            "/acces/ceres/demande/relance",
+            &[("csrf", &csrf_of(&page)), ("siret", CENTRE)],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        text(&r.text().await.unwrap()).contains("Vous pourrez relancer la demande dans 30 jours.")
+    );
+    let r = ask(&browser, CENTRE, "Encore moi").await;
+    assert_eq!(location(&r).unwrap(), status_path);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(w.sink.messages().len(), 2);
+    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 1);
+
+    // 30 days later (29 days and a bit: still 1 day to wait).
+    sqlx::query("UPDATE access_requests SET sent_at = sent_at - 29 * 86400 - 60")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    assert!(
+        page.contains("Vous pourrez relancer la demande dans 1 jour."),
+        "{page}"
+    );
+    sqlx::query("UPDATE access_requests SET sent_at = sent_at - 86400")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    assert!(!page.contains("disabled"), "{page}");
+    assert!(!page.contains("Vous pourrez relancer"));
+    let r = browser
+        .post_form(
+            "/acces/ceres/demande/relance",
+            &[("csrf", &csrf_of(&page)), ("siret", CENTRE)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r).unwrap(), status_path);
+    let mails = w.sink.wait_for(4).await;
+    assert!(
+        mails[2..]
+            .iter()
+            .all(|m| m.subject.contains("Nouvelle demande"))
+    );
+    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    assert!(page.contains("Vous pourrez relancer la demande dans 30 jours."));
+
+    for action in ["access_request.created", "access_request.resent"] {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = $1")
+            .bind(action)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "{action}");
+    }
+    // The managers' lists and badge.
+    let list = idp::access::requests::pending_for_manager(&app.state.db, &w.manager, "ceres")
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].user_id, w.requester);
+    for (who, n) in [(&w.manager, 1), (&w.manager2, 1), (&w.stranger, 0)] {
+        assert_eq!(
+            idp::access::requests::count_pending_for_manager(&app.state.db, who, "ceres")
+                .await
+                .unwrap(),
+            n
+        );
+    }
+}
+
+#[tokio::test]
+async fn access_request_without_manager_explains_the_activation_code_and_stores_nothing() {
+    let w = world().await;
+    let app = &w.app;
+    sqlx::query("DELETE FROM access_managers WHERE siret = $1")
+        .bind(OTHER)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let browser = logged_in(app, REQUESTER).await;
+    let r = ask(&browser, OTHER, "").await;
+    assert_eq!(r.status(), 200);
+    let page = text(&r.text().await.unwrap());
+    assert!(
+        page.contains("n'a pas encore de responsable des accès pour le service numérique CERES"),
+        "{page}"
+    );
+    assert!(page.contains("DREETS ou DDETS"));
+    assert!(page.contains("code d'activation"));
+    assert!(page.contains("courrier postal"));
+    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(w.sink.messages().is_empty());
+
+    // A closed establishment: refused, nothing stored.
+    let r = ask(&browser, CLOSED, "").await;
+    assert_eq!(r.status(), 400);
+    assert!(text(&r.text().await.unwrap()).contains("Cet établissement est fermé"));
+    // Not a SIRET: refused.
+    let r = ask(&browser, "123", "").await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 0);
+}
+
+#[tokio::test]
+async fn access_request_accepted_from_the_email_link_is_handled_once() {
+    let w = world().await;
+    let app = &w.app;
+    let client = app
+        .client_with("ceres-app", |reg| reg.scopes.push("habilitations".into()))
+        .await;
+    services::link_client(&app.state.db, "ceres", &client.id, false)
+        .await
+        .unwrap();
+    let requester = logged_in(app, REQUESTER).await;
+    assert_eq!(ask(&requester, CENTRE, "Merci").await.status(), 303);
+    let mails = w.sink.wait_for(2).await;
+    let link = link_of(mails.iter().find(|m| m.rcpt_tos == [MANAGER]).unwrap());
+    let path = link.strip_prefix(&app.base).unwrap().to_owned();
+
+    // The manager, not logged in, goes through the login and comes back.
+    let manager = app.browser();
+    let r = manager.get(&link).await;
+    let login = location(&r).unwrap();
+    assert!(login.starts_with("/connexion?retour="), "{login}");
+    let page = manager.get(&login).await.text().await.unwrap();
+    let r = manager
+        .post_form(
+            "/connexion",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("retour", &hidden_field(&page, "retour").unwrap()),
+                ("email", MANAGER),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r).unwrap(), path);
+    let page = manage_page(&manager, &path).await;
+    for expected in [
+        "Monsieur Durand Bob",
+        "bob@centre.fr",
+        "Formateur",
+        "Demande d'accès pour : <strong>SIRET 13002526500013</strong>",
+        "« Merci »",
+        "Nom de l'établissement",
+        "Rôle *",
+        "Laissez le champ vide pour une durée indéterminée",
+        "Ajouter l'habilitation",
+        "Refuser la demande",
+    ] {
+        assert!(page.contains(expected), "{expected}: {page}");
+    }
+
+    // Bad input: a message, still pending.
+    let r = decide(
+        &manager,
+        &path,
+        &[("action", "accepter"), ("role", "pilote")],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let r = decide(
+        &manager,
+        &path,
+        &[
+            ("action", "accepter"),
+            ("role", "centre_agree"),
+            ("date_fin", "01/01/2001"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let id = request_id(app).await;
+    assert_eq!(status_of(app, &id).await, "pending");
+
+    let r = decide(
+        &manager,
+        &path,
+        &[
+            ("action", "accepter"),
+            ("role", "centre_agree"),
+            ("date_fin", "31/12/2099"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(status_of(app, &id).await, "accepted");
+
+    // The requester is told, and the habilitation is in the claims.
+    let mails = w.sink.wait_for(3).await;
+    let mail = &mails[2];
+    assert_eq!(mail.rcpt_tos, [REQUESTER]);
+    assert_eq!(
+        mail.subject,
+        "Votre demande d'accès au service numérique CERES a été acceptée"
+    );
+    assert!(mail.text.contains("« Centre agréé »"), "{}", mail.text);
+    assert!(mail.text.contains("CENTRE DE FORMATION DU LAC"));
+    assert!(mail.text.contains("jusqu'au 31/12/2099"));
+    let requester_account = idp::accounts::store::user_by_id(&app.state.db, &w.requester)
+        .await
+        .unwrap()
+        .unwrap();
+    let claims = claims::for_client(&app.state.db, &requester_account, &client.id)
+        .await
+        .unwrap();
+    let list = claims["habilitations"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["siret"], CENTRE);
+    assert_eq!(list[0]["role"], "centre_agree");
+    assert_eq!(list[0]["expires_at"], "2099-12-31");
+    let h = &habilitations::live(&app.state.db, &w.requester, "ceres")
+        .await
+        .unwrap()[0];
+    assert_eq!(h.granted_how, GrantedHow::Request);
+    assert_eq!(h.granted_by.as_deref(), Some(w.manager.as_str()));
+    assert_eq!(
+        h.origin(),
+        format!(
+            "Habilité par Jeanne Martin le {}",
+            dates::french_date(h.granted_at)
+        )
+    );
+
+    // Handled once: the other manager sees who did it, and cannot refuse it now.
+    let other = logged_in(app, MANAGER2).await;
+    let page = manage_page(&other, &path).await;
+    assert!(page.contains("Cette demande a déjà été traitée."), "{page}");
+    assert!(
+        page.contains("Demande acceptée par Jeanne Martin le "),
+        "{page}"
+    );
+    assert!(!page.contains("Ajouter l'habilitation"));
+    let csrf = any_csrf(&other).await;
+    let r = other
+        .post_form(
+            &path,
+            &[("csrf", &csrf), ("action", "refuser"), ("motif", "Non")],
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(status_of(app, &id).await, "accepted");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(w.sink.messages().len(), 3);
+    // The requester's status page now leads back to the service.
+    let r = requester
+        .get(&format!("/acces/ceres/demande/envoyee?siret={CENTRE}"))
+        .await;
+    assert_eq!(location(&r).unwrap(), "/acces/ceres");
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'access_request.accepted' AND actor = $1",
+    )
+    .bind(&w.manager)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        idp::access::requests::count_pending_for_manager(&app.state.db, &w.manager, "ceres")
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn access_request_refused_tells_the_requester_why() {
+    let w = world().await;
+    let app = &w.app;
+    let requester = logged_in(app, REQUESTER).await;
+    assert_eq!(ask(&requester, CENTRE, "").await.status(), 303);
+    w.sink.wait_for(2).await;
+    let id = request_id(app).await;
+    let path = format!("/acces/ceres/demandes/{id}");
+    let manager = logged_in(app, MANAGER2).await;
+    let r = decide(
+        &manager,
+        &path,
+        &[
+            ("action", "refuser"),
+            ("motif", "Vous ne faites pas partie de l'établissement."),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(status_of(app, &id).await, "refused");
+    let mails = w.sink.wait_for(3).await;
+    let mail = &mails[2];
+    assert_eq!(mail.rcpt_tos, [REQUESTER]);
+    assert_eq!(
+        mail.subject,
+        "Votre demande d'accès au service numérique CERES a été refusée"
+    );
+    assert!(
+        mail.text
+            .contains("Motif : « Vous ne faites pas partie de l'établissement. »"),
+        "{}",
+        mail.text
+    );
+    assert!(
+        habilitations::live(&app.state.db, &w.requester, "ceres")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let page = manage_page(&manager, &path).await;
+    assert!(page.contains("Demande refusée par vous le "), "{page}");
+    // Accepting after the refusal: refused, nothing granted.
+    let r = manager
+        .post_form(
+            &path,
+            &[
+                ("csrf", &any_csrf(&manager).await),
+                ("action", "accepter"),
+                ("role", "centre_agree"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    assert!(
+        habilitations::live(&app.state.db, &w.requester, "ceres")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'access_request.refused'",
+    )
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn access_request_outsiders_get_403_and_change_nothing() {
+    let w = world().await;
+    let app = &w.app;
+    let requester = logged_in(app, REQUESTER).await;
+    assert_eq!(ask(&requester, CENTRE, "").await.status(), 303);
+    w.sink.wait_for(2).await;
+    let id = request_id(app).await;
+    let path = format!("/acces/ceres/demandes/{id}");
+
+    // The manager of another establishment, and the requester themselves.
+    for (email, who) in [(STRANGER, &w.stranger), (REQUESTER, &w.requester)] {
+        let browser = logged_in(app, email).await;
+        let r = browser.get(&path).await;
+        assert_eq!(r.status(), 403, "{email}");
+        // A valid CSRF token of this browser, from another page.
+        let page = browser
+            .get("/acces/ceres/demande")
+            .await
+            .text()
+            .await
+            .unwrap();
+        for action in ["accepter", "refuser"] {
+            let r = browser
+                .post_form(
+                    &path,
+                    &[
+                        ("csrf", &csrf_of(&page)),
+                        ("action", action),
+                        ("role", "centre_agree"),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status(), 403, "{email} {action}");
+        }
+        assert_eq!(
+            idp::access::requests::pending_for_manager(&app.state.db, who, "ceres")
+                .await
+                .unwrap()
+                .len(),
+            0
+        );
+    }
+    // The right manager with a forged CSRF token.
+    let manager = logged_in(app, MANAGER).await;
+    manage_page(&manager, &path).await;
+    let r = manager
+        .post_form(
+            &path,
+            &[
+                ("csrf", "forged"),
+                ("action", "accepter"),
+                ("role", "centre_agree"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    // Another service's URL for this request: not found.
+    services::upsert(
+        &app.state.db,
+        &services::Service {
+            code: "vae".into(),
+            label: "VAE".into(),
+            description: String::new(),
+            home_url: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        manager
+            .get(&format!("/acces/vae/demandes/{id}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        manager.get("/acces/ceres/demandes/inconnue").await.status(),
+        404
+    );
+
+    assert_eq!(status_of(app, &id).await, "pending");
+    assert!(
+        habilitations::live(&app.state.db, &w.requester, "ceres")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(w.sink.messages().len(), 2);
+
+    // A manager who has not accepted the current charte goes to it first.
+    services::publish_document(
+        &app.state.db,
+        "ceres",
+        DocumentKind::Charte,
+        "Charte du responsable des accès",
+        "Version 2.",
+    )
+    .await
+    .unwrap();
+    let r = manager.get(&path).await;
+    // The charte, coming back to the request once accepted.
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("siret", CENTRE)
+        .append_pair("retour", &path)
+        .finish();
+    assert_eq!(
+        location(&r).unwrap(),
+        format!("/acces/ceres/charte?{query}")
+    );
+    services::accept_document(
+        &app.state.db,
+        &w.manager,
+        "ceres",
+        DocumentKind::Charte,
+        2,
+        CENTRE,
+    )
+    .await
+    .unwrap();
+
+    // The establishment closed since the request: no new habilitation.
+    register::upsert(
+        &app.state.db,
+        &[establishment(CENTRE, "CENTRE DE FORMATION DU LAC", false)],
+        idp::store::now(),
+    )
+    .await
+    .unwrap();
+    let r = decide(
+        &manager,
+        &path,
+        &[("action", "accepter"), ("role", "centre_agree")],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(text(&r.text().await.unwrap()).contains("Cet établissement est fermé"));
+    assert_eq!(status_of(app, &id).await, "pending");
+    assert!(
+        habilitations::live(&app.state.db, &w.requester, "ceres")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn access_request_pages_send_the_logged_out_to_the_login() {
+    let w = world().await;
+    let anonymous = w.app.browser();
+    for path in [
+        "/acces/ceres/demande".to_owned(),
+        format!("/acces/ceres/demande/envoyee?siret={CENTRE}"),
+        "/acces/ceres/demandes/abc".to_owned(),
+    ] {
+        let r = anonymous.get(&path).await;
+        assert_eq!(r.status(), 303, "{path}");
+        let to = location(&r).unwrap();
+        assert!(to.starts_with("/connexion?retour="), "{to}");
+    }
+    assert_eq!(anonymous.get("/acces/inconnu/demande").await.status(), 404);
+}
+
+#[tokio::test]
+async fn access_request_decided_at_once_on_two_nodes_is_handled_once() {
+    let w = world().await;
+    let app = &w.app;
+    let node2 = app.another_node().await;
+    let requester = logged_in(app, REQUESTER).await;
+    assert_eq!(ask(&requester, CENTRE, "").await.status(), 303);
+    w.sink.wait_for(2).await;
+    let id = request_id(app).await;
+    let path = format!("/acces/ceres/demandes/{id}");
+    let first = logged_in(app, MANAGER).await;
+    let second = logged_in(&node2, MANAGER2).await;
+    let (csrf1, csrf2) = (
+        csrf_of(&manage_page(&first, &path).await),
+        csrf_of(&manage_page(&second, &path).await),
+    );
+    let accept = [
+        ("csrf", csrf1.as_str()),
+        ("action", "accepter"),
+        ("role", "gestionnaire_centres"),
+    ];
+    let refuse = [("csrf", csrf2.as_str()), ("action", "refuser")];
+    let (a, b) = tokio::join!(
+        first.post_form(&path, &accept),
+        second.post_form(&path, &refuse)
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 409]);
+    let status = status_of(app, &id).await;
+    let live = habilitations::live(&app.state.db, &w.requester, "ceres")
+        .await
+        .unwrap();
+    // The habilitation exists exactly when the acceptance won.
+    assert_eq!(live.len(), usize::from(status == "accepted"), "{status}");
+    // One e-mail to the requester, whichever won.
+    let mails = w.sink.wait_for(3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(w.sink.messages().len(), 3);
+    assert_eq!(mails[2].rcpt_tos, [REQUESTER]);
+}
+
+#[tokio::test]
+async fn access_request_tells_the_requester_when_no_manager_could_be_mailed() {
+    let w = world_mailing(false).await;
+    let app = &w.app;
+    let browser = logged_in(app, REQUESTER).await;
+    let r = ask(&browser, CENTRE, "").await;
+    assert_eq!(r.status(), 303);
+    let page = text(
+        &browser
+            .get(&location(&r).unwrap())
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        page.contains("aucun e-mail n'a pu être envoyé à votre responsable des accès"),
+        "{page}"
+    );
+    assert!(!page.contains("Un e-mail a été envoyé"));
+    // Sending again is allowed at once.
+    assert!(!page.contains("disabled"), "{page}");
+    assert_eq!(
+        idp::access::requests::count_pending_for_manager(&app.state.db, &w.manager, "ceres")
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn access_request_creation_is_limited_per_person() {
+    let w = world().await;
+    let app = &w.app;
+    let browser = logged_in(app, REQUESTER).await;
+    for _ in 0..10 {
+        assert_eq!(ask(&browser, CENTRE, "").await.status(), 303);
+        // Handled meanwhile: the next one is a new request.
+        sqlx::query("UPDATE access_requests SET status = 'refused'")
+            .execute(&app.state.db.pool)
+            .await
+            .unwrap();
+    }
+    let r = ask(&browser, CENTRE, "").await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 10);
+    assert_eq!(
+        count(
+            app,
+            "SELECT COUNT(*) FROM access_requests WHERE status = 'pending'"
+        )
+        .await,
+        0
+    );
+}

@@ -1,0 +1,436 @@
+//! The account journeys in a real browser: `tests/browser/journeys.mjs` drives Debian's
+//! Chromium (playwright-core) through sign-up, login, logout, password reset and TOTP, reading
+//! the codes from the SMTP sink, and runs axe-core on every page. `scripts/test.sh` installs
+//! Chromium and the npm packages; this test starts the providers and runs the script.
+//! `tests/browser/access.mjs` does the same for the access pages (guide 002 journeys 4–6 and
+//! the agents' area), set up through the library by `browser_access_journeys_pass_axe_on_every_page`.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use idp_tests::*;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace holds tests/")
+        .to_owned()
+}
+
+/// The DSFR `dist` folder installed by `scripts/assets.sh`: the pages as users see them.
+fn dsfr_dist() -> PathBuf {
+    repo().join("web/node_modules/@gouvfr/dsfr/dist")
+}
+
+/// Where the screenshots go: `IDP_BROWSER_SCREENSHOTS`, or target/browser-screenshots/<backend>.
+fn screenshot_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("IDP_BROWSER_SCREENSHOTS").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let backend = if Backend::from_env().postgres_admin.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    repo().join("target/browser-screenshots").join(backend)
+}
+
+#[tokio::test]
+async fn browser_account_journeys_pass_axe_on_every_page() {
+    let script = repo().join("tests/browser/journeys.mjs");
+    assert!(
+        repo()
+            .join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "run scripts/test.sh first (npm ci in tests/browser)"
+    );
+    assert!(
+        dsfr_dist().join("dsfr.min.css").is_file(),
+        "run scripts/assets.sh first"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).is_file(),
+        "{chromium} is missing (scripts/test.sh installs Debian's chromium)"
+    );
+
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|c| {
+        c.static_dir = dsfr_dist();
+        sink.configure(c);
+    })
+    .await;
+    let client = app.client("navigateur").await;
+    // A second provider with the anti-robot check on, as in production.
+    let robot = TestApp::spawn_with(|c| {
+        c.static_dir = dsfr_dist();
+        c.anti_robot.enabled = true;
+    })
+    .await;
+    let robot_user = robot.user("robot.teste@organisme-formation.fr").await;
+
+    let screenshots = screenshot_dir();
+    let _ = std::fs::remove_dir_all(&screenshots);
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+
+    let started = std::time::Instant::now();
+    let child = tokio::process::Command::new("node")
+        .arg(&script)
+        .env("BASE_URL", &app.base)
+        .env("AUTH_URL", auth_url(&app, &client, &[]))
+        .env("ROBOT_BASE_URL", &robot.base)
+        .env("ROBOT_EMAIL", robot_user.email.as_str())
+        .env("ROBOT_PASSWORD", PASSWORD)
+        .env("MAIL_DIR", sink.dir())
+        .env("SCREENSHOT_DIR", &screenshots)
+        .env("CHROMIUM", &chromium)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs tests/browser/journeys.mjs");
+    let output = tokio::time::timeout(Duration::from_secs(240), child.wait_with_output())
+        .await
+        .expect("the browser journeys finish within 4 minutes")
+        .expect("node output");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    println!(
+        "browser journeys: {:.1} s, screenshots in {}",
+        started.elapsed().as_secs_f64(),
+        screenshots.display()
+    );
+    assert!(
+        output.status.success(),
+        "the browser journeys failed ({}): see the output above and the screenshots in {}",
+        output.status,
+        screenshots.display()
+    );
+}
+
+/// Runs `tests/browser/<script>` with node and `envs`, within `limit`; fails with its output.
+async fn run_script(script: &str, envs: &[(&str, String)], limit: Duration) {
+    assert!(
+        repo()
+            .join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "run scripts/test.sh first (npm ci in tests/browser)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).is_file(),
+        "{chromium} is missing (scripts/test.sh installs Debian's chromium)"
+    );
+    let started = std::time::Instant::now();
+    let child = tokio::process::Command::new("node")
+        .arg(repo().join("tests/browser").join(script))
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .env("CHROMIUM", &chromium)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs the script");
+    let output = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .expect("the browser journeys finish in time")
+        .expect("node output");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    println!("{script}: {:.1} s", started.elapsed().as_secs_f64());
+    assert!(
+        output.status.success(),
+        "{script} failed ({}): see the output above and the screenshots",
+        output.status
+    );
+}
+
+/// The access journeys of guide 002 (`tests/browser/access.mjs`): first access with an
+/// activation code from a client linked with `--requires-habilitation`, an access request
+/// handled from the manager's e-mail, « Gérer les accès de mon entreprise » with an invitation,
+/// and the agents' area; axe-core on every page.
+#[tokio::test]
+async fn browser_access_journeys_pass_axe_on_every_page() {
+    use idp::access::{codes, services};
+    use idp::organizations::{Establishment, Siret, register};
+
+    const SIRET: &str = "13002526500013";
+    const NAME: &str = "CENTRE DE FORMATION DU LAC";
+    const MANAGER: &str = "alice.responsable@centre-du-lac.fr";
+    const REQUESTER: &str = "paul.formateur@centre-du-lac.fr";
+    const AGENT: &str = "agent@dreets.gouv.fr";
+    const PENDING: &str = "claire.stagiaire@centre-du-lac.fr";
+    assert!(
+        dsfr_dist().join("dsfr.min.css").is_file(),
+        "run scripts/assets.sh first"
+    );
+
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|c| {
+        c.static_dir = dsfr_dist();
+        sink.configure(c);
+    })
+    .await;
+    let db = &app.state.db;
+    register::upsert(
+        db,
+        &[Establishment {
+            siret: Siret::parse(SIRET).unwrap(),
+            name: NAME.into(),
+            address: "1 RUE DU LAC".into(),
+            postcode: "74000".into(),
+            commune: "ANNECY".into(),
+            active: true,
+            head_office: true,
+        }],
+        idp::store::now(),
+    )
+    .await
+    .unwrap();
+    let client = app
+        .client_with("ceres-app", |reg| reg.scopes.push("habilitations".into()))
+        .await;
+    services::link_client(db, "ceres", "ceres-app", true)
+        .await
+        .unwrap();
+    let code = codes::issue(
+        db,
+        &app.state.kek.derive(codes::HASH_KEY_LABEL),
+        "ceres",
+        SIRET,
+        "agent",
+        3600,
+    )
+    .await
+    .unwrap()
+    .code
+    .as_str()
+    .to_owned();
+    let mut ids = Vec::new();
+    for (email, given, family) in [
+        (MANAGER, "Alice", "Responsable"),
+        (REQUESTER, "Paul", "Formateur"),
+        (AGENT, "Agathe", "Agent"),
+        (PENDING, "Claire", "Stagiaire"),
+    ] {
+        let user = app.user(email).await;
+        sqlx::query(
+            "UPDATE users SET given_name = $1, family_name = $2, is_agent = $3 WHERE id = $4",
+        )
+        .bind(given)
+        .bind(family)
+        .bind(i64::from(email == AGENT))
+        .bind(&user.id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        ids.push(user.id);
+    }
+    // A request left pending: the red badge of « Demandes d'accès » in journey 6.
+    let claire = ids.last().expect("the accounts above");
+    idp::access::requests::create(db, claire, "ceres", SIRET, "")
+        .await
+        .unwrap()
+        .expect("a new request");
+    let mut authorize = url::Url::parse(&app.url("/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", &client.id)
+        .append_pair("redirect_uri", REDIRECT_URI)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid habilitations")
+        .append_pair("state", "etat-456")
+        .append_pair("nonce", "n");
+
+    // A sibling of the account journeys' folder, which their test empties when it starts.
+    let accounts = screenshot_dir();
+    let mut name = accounts.file_name().unwrap_or_default().to_owned();
+    name.push("-access");
+    let screenshots = accounts.with_file_name(name);
+    let _ = std::fs::remove_dir_all(&screenshots);
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    run_script(
+        "access.mjs",
+        &[
+            ("BASE_URL", app.base.clone()),
+            ("AUTH_URL", authorize.to_string()),
+            ("REDIRECT_URI", REDIRECT_URI.into()),
+            ("SIRET", SIRET.into()),
+            ("SIRET_NAME", NAME.into()),
+            ("CODE", code),
+            ("MANAGER_EMAIL", MANAGER.into()),
+            ("REQUESTER_EMAIL", REQUESTER.into()),
+            ("AGENT_EMAIL", AGENT.into()),
+            ("PASSWORD", PASSWORD.into()),
+            ("INVITEE_EMAIL", "louis.invite@centre-du-lac.fr".into()),
+            ("MAIL_DIR", sink.dir().display().to_string()),
+            ("SCREENSHOT_DIR", screenshots.display().to_string()),
+        ],
+        Duration::from_secs(180),
+    )
+    .await;
+}
+
+/// The newcomer's walk of the demo (`tests/browser/demo_walk.mjs`), from the demo CERES's home
+/// page: sign-up with the code read in the provider's outbox (`/outbox`), login into CERES, the
+/// activation code typed in CERES, the charte and « Gestion de mes accès » at the provider, the
+/// dashboard as Responsable des accès, an invitation of a colleague, logout, and the colleague's
+/// first password and login into CERES with the granted role. The demo CERES runs in-process on
+/// `localhost`, the provider on `127.0.0.1`: two hosts, two cookie jars, as in production.
+#[tokio::test]
+async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
+    use idp::access::{codes, services};
+    use idp::organizations::{Establishment, Siret, register};
+
+    const SIRET: &str = "13002526500013";
+    const NAME: &str = "CENTRE DE FORMATION DU LAC";
+    assert!(
+        dsfr_dist().join("dsfr.min.css").is_file(),
+        "run scripts/assets.sh first"
+    );
+
+    // The provider on the test configuration's mail transport: the outbox, read at /outbox.
+    let app = TestApp::spawn_with(|c| c.static_dir = dsfr_dist()).await;
+    assert_eq!(
+        app.state.config.mail.transport,
+        idp::config::MailTransport::Outbox,
+        "the newcomer reads the e-mails at /outbox"
+    );
+    let db = &app.state.db;
+    register::upsert(
+        db,
+        &[Establishment {
+            siret: Siret::parse(SIRET).unwrap(),
+            name: NAME.into(),
+            address: "1 RUE DU LAC".into(),
+            postcode: "74000".into(),
+            commune: "ANNECY".into(),
+            active: true,
+            head_office: true,
+        }],
+        idp::store::now(),
+    )
+    .await
+    .unwrap();
+
+    // The demo CERES's address first: the provider sends people back to it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let rp = format!(
+        "http://localhost:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    let ceres = services::by_code(db, "ceres")
+        .await
+        .unwrap()
+        .expect("CERES is seeded");
+    services::upsert(
+        db,
+        &services::Service {
+            home_url: Some(format!("{rp}/")),
+            ..ceres
+        },
+    )
+    .await
+    .unwrap();
+    let client = app
+        .client_with("ceres-demo", |reg| {
+            reg.name = "CERES (démo)".into();
+            reg.redirect_uris = vec![format!("{rp}/callback")];
+            reg.post_logout_redirect_uris = vec![format!("{rp}/")];
+            reg.grant_types = ["authorization_code", "refresh_token", "client_credentials"]
+                .map(String::from)
+                .to_vec();
+            reg.scopes = [
+                "openid",
+                "email",
+                "profile",
+                "organization",
+                "habilitations",
+                "offline_access",
+                "codes:issue",
+            ]
+            .map(String::from)
+            .to_vec();
+        })
+        .await;
+    services::link_client(db, "ceres", &client.id, false)
+        .await
+        .unwrap();
+    let code = codes::issue(
+        db,
+        &app.state.kek.derive(codes::HASH_KEY_LABEL),
+        "ceres",
+        SIRET,
+        "agent",
+        3600,
+    )
+    .await
+    .unwrap()
+    .code
+    .as_str()
+    .to_owned();
+
+    // The demo CERES, in-process, configured as scripts/demo.sh does through RP_* variables.
+    let rp_dir = tempfile::tempdir().expect("temp dir");
+    let rp_vars = [
+        ("RP_ISSUER", app.issuer.clone()),
+        ("RP_CLIENT_ID", client.id.clone()),
+        (
+            "RP_CLIENT_SECRET",
+            client.secret.clone().expect("a confidential client"),
+        ),
+        (
+            "RP_LISTEN",
+            listener.local_addr().expect("addr").to_string(),
+        ),
+        ("RP_BASE_URL", rp.clone()),
+        (
+            "RP_DATABASE_URL",
+            format!(
+                "sqlite://{}?mode=rwc",
+                rp_dir.path().join("ceres-demo.db").display()
+            ),
+        ),
+        ("RP_STATIC_DIR", dsfr_dist().display().to_string()),
+    ];
+    let config = relying_party_demo::Config::from_lookup(|k| {
+        rp_vars
+            .iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("the demo CERES's configuration");
+    let router = relying_party_demo::build(config)
+        .await
+        .expect("the demo CERES starts");
+    let rp_server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+
+    // A sibling of the account journeys' folder, which their test empties when it starts.
+    let accounts = screenshot_dir();
+    let mut name = accounts.file_name().unwrap_or_default().to_owned();
+    name.push("-demo");
+    let screenshots = accounts.with_file_name(name);
+    let _ = std::fs::remove_dir_all(&screenshots);
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    run_script(
+        "demo_walk.mjs",
+        &[
+            ("BASE_URL", app.base.clone()),
+            ("RP_URL", rp.clone()),
+            ("SIRET", SIRET.into()),
+            ("SIRET_NAME", NAME.into()),
+            ("CODE", code),
+            ("NEWCOMER_EMAIL", "lea.nouvelle@centre-du-lac.fr".into()),
+            ("COLLEAGUE_EMAIL", "marc.collegue@centre-du-lac.fr".into()),
+            ("SCREENSHOT_DIR", screenshots.display().to_string()),
+        ],
+        Duration::from_secs(240),
+    )
+    .await;
+    rp_server.abort();
+}

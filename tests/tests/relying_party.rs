@@ -1,0 +1,598 @@
+//! The demo CERES relying party (`relying-party-demo`) against a real provider: login with
+//! the `openidconnect` crate, CGU, dashboard from the claims, the no-access page and its
+//! activation code, the provider's errors as French pages, the agent's letter as a PDF,
+//! key rotation, token refresh and RP-initiated logout.
+
+use std::time::Duration;
+
+use idp::{
+    access::{
+        ActivationCode, EndDate, codes, dates,
+        habilitations::{self, GrantedHow, NewHabilitation},
+        managers, services,
+    },
+    keys::{
+        SigningAlg,
+        rotation::{KeyPolicy, KeyState, list, revoke},
+    },
+    organizations::{Establishment, Siret, register},
+};
+use idp_tests::{Browser, TestApp, csrf_of, eventually, location, query_of};
+use relying_party_demo::Config;
+
+const CENTRE: &str = "13002526500013";
+const CENTRE_NAME: &str = "CENTRE DE FORMATION DU LAC";
+const CLIENT_ID: &str = "ceres-demo";
+
+/// The demo relying party on port 0, with its own SQLite file; stopped when dropped.
+struct Rp {
+    base: String,
+    handle: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Rp {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+/// Registers the demo at `app` as a client of CERES and starts it.
+async fn spawn_rp(app: &TestApp) -> Rp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let base = format!("http://127.0.0.1:{}", addr.port());
+    let client = app
+        .client_with(CLIENT_ID, |reg| {
+            reg.redirect_uris = vec![format!("{base}/callback")];
+            reg.post_logout_redirect_uris = vec![format!("{base}/")];
+            reg.grant_types.push("client_credentials".into());
+            reg.scopes
+                .extend(["habilitations", "codes:issue"].map(String::from));
+        })
+        .await;
+    services::link_client(&app.state.db, "ceres", CLIENT_ID, false)
+        .await
+        .expect("link");
+    let dir = tempfile::tempdir().expect("dir");
+    let config = Config {
+        issuer: app.issuer.clone(),
+        client_id: CLIENT_ID.into(),
+        client_secret: client.secret.expect("secret"),
+        listen: addr,
+        base_url: base.clone(),
+        service: "ceres".into(),
+        database_url: format!("sqlite://{}?mode=rwc", dir.path().join("rp.db").display()),
+        static_dir: dir.path().join("no-dsfr"),
+        cgu_version: "2024-01".into(),
+    };
+    let router = relying_party_demo::build(config)
+        .await
+        .expect("the RP starts");
+    let handle = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Rp {
+        base,
+        handle,
+        _dir: dir,
+    }
+}
+
+async fn establishment(app: &TestApp, siret: &str, name: &str, active: bool) {
+    register::upsert(
+        &app.state.db,
+        &[Establishment {
+            siret: Siret::parse(siret).expect("siret"),
+            name: name.into(),
+            address: "1 RUE DE LA PAIX".into(),
+            postcode: "75002".into(),
+            commune: "PARIS".into(),
+            active,
+            head_office: true,
+        }],
+        idp::store::now(),
+    )
+    .await
+    .expect("register");
+}
+
+async fn grant(app: &TestApp, user_id: &str, role: &str, end: Option<&str>) {
+    habilitations::grant(
+        &app.state.db,
+        &NewHabilitation {
+            user_id,
+            service_code: "ceres",
+            siret: CENTRE,
+            role,
+            end_date: end.map(|e| EndDate::parse(e, dates::today()).expect("end date")),
+            granted_by: None,
+            how: GrantedHow::Operator,
+        },
+    )
+    .await
+    .expect("grant");
+}
+
+/// HTML text with askama's escapes undone, for assertions on French sentences.
+fn text(html: &str) -> String {
+    html.replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// Logs `email` in through the demo; returns the browser (cookies of both sites) pointed at
+/// the demo, after the callback.
+async fn login(app: &TestApp, rp: &Rp, email: &str) -> Browser {
+    let provider = app.browser();
+    let browser = provider.on(&rp.base);
+    let start = browser.get("/login").await;
+    let auth = location(&start).expect("to the provider");
+    assert!(auth.starts_with(&app.base), "{auth}");
+    let back = provider.authorize(&auth, email).await;
+    assert!(back.starts_with(&format!("{}/callback", rp.base)), "{back}");
+    let done = browser.get(&back).await;
+    assert_eq!(
+        done.status(),
+        303,
+        "{}",
+        done.text().await.unwrap_or_default()
+    );
+    assert_eq!(location(&done).as_deref(), Some("/"));
+    browser
+}
+
+async fn page(browser: &Browser, path: &str) -> (u16, String) {
+    let r = browser.get(path).await;
+    let status = r.status().as_u16();
+    (status, text(&r.text().await.expect("body")))
+}
+
+#[tokio::test]
+async fn relying_party_login_asks_the_cgu_once_then_shows_the_dashboard_with_the_name() {
+    let app = TestApp::spawn().await;
+    let rp = spawn_rp(&app).await;
+    establishment(&app, CENTRE, CENTRE_NAME, true).await;
+    let alice = app.user("alice@centre.fr").await;
+    grant(&app, &alice.id, "centre_agree", None).await;
+
+    let (status, landing) = page(&Browser::new(&rp.base), "/").await;
+    assert_eq!(status, 200);
+    assert!(landing.contains("Se connecter avec EFP Connect"));
+    assert!(landing.contains("lang=\"fr\""));
+
+    let browser = login(&app, &rp, "alice@centre.fr").await;
+    let (status, cgu) = page(&browser, "/").await;
+    assert_eq!(status, 200);
+    assert!(cgu.contains("J'ai lu et j'accepte les CGU"), "{cgu}");
+    assert!(!cgu.contains("Votre tableau de bord"));
+
+    // Not ticked: refused, with the message tied to the box.
+    let refused = browser.post_form("/cgu", &[("csrf", &csrf_of(&cgu))]).await;
+    assert_eq!(refused.status(), 400);
+    let refused = text(&refused.text().await.unwrap());
+    assert!(refused.contains("Vous devez accepter les CGU"));
+    assert!(refused.contains("aria-describedby=\"cgu-error\""));
+    // A forged form is refused.
+    let forged = browser
+        .post_form("/cgu", &[("csrf", "forged"), ("accept", "oui")])
+        .await;
+    assert_eq!(forged.status(), 400);
+
+    let accepted = browser
+        .post_form("/cgu", &[("csrf", &csrf_of(&cgu)), ("accept", "oui")])
+        .await;
+    assert_eq!(accepted.status(), 303);
+    let (status, dashboard) = page(&browser, "/").await;
+    assert_eq!(status, 200);
+    assert!(dashboard.contains("Votre tableau de bord"), "{dashboard}");
+    assert!(dashboard.contains("Alice Martin"));
+    assert_eq!(dashboard.matches("<h1").count(), 1);
+
+    // Asked once: a new login goes straight to the dashboard.
+    let again = login(&app, &rp, "alice@centre.fr").await;
+    let (_, dashboard) = page(&again, "/").await;
+    assert!(dashboard.contains("Votre tableau de bord"));
+}
+
+#[tokio::test]
+async fn relying_party_dashboard_lists_habilitations_with_role_end_date_and_manager_links() {
+    let app = TestApp::spawn().await;
+    let rp = spawn_rp(&app).await;
+    establishment(&app, CENTRE, CENTRE_NAME, true).await;
+    let alice = app.user("alice@centre.fr").await;
+    grant(&app, &alice.id, "centre_agree", Some("31/12/2099")).await;
+    grant(&app, &alice.id, "gestionnaire_centres", None).await;
+
+    let browser = login(&app, &rp, "alice@centre.fr").await;
+    let (_, cgu) = page(&browser, "/").await;
+    browser
+        .post_form("/cgu", &[("csrf", &csrf_of(&cgu)), ("accept", "oui")])
+        .await;
+    let (_, dashboard) = page(&browser, "/").await;
+    for expected in [
+        CENTRE_NAME,
+        CENTRE,
+        "Centre agréé",
+        "31/12/2099",
+        "Gestionnaire CENTRES",
+        "sans date de fin",
+        "saisir les résultats",
+        "Gérer mon compte",
+        "Gérer mes habilitations",
+    ] {
+        assert!(
+            dashboard.contains(expected),
+            "{expected} missing: {dashboard}"
+        );
+    }
+    assert!(dashboard.contains(&format!("{}/compte/habilitations", app.base)));
+    // Not a Responsable des accès: no management links.
+    assert!(!dashboard.contains("Gérer les accès de mon entreprise"));
+
+    managers::grant(
+        &app.state.db,
+        &alice.id,
+        "ceres",
+        CENTRE,
+        None,
+        GrantedHow::ActivationCode,
+    )
+    .await
+    .unwrap();
+    // Userinfo is read at each view: the new right shows at once.
+    let (_, dashboard) = page(&browser, "/").await;
+    assert!(dashboard.contains("Gérer les accès de mon entreprise"));
+    assert!(dashboard.contains(&format!("{}/acces/ceres/gestion/demandes", app.base)));
+}
+
+#[tokio::test]
+async fn relying_party_no_access_page_redeems_a_code_and_shows_the_apis_french_errors() {
+    let app = TestApp::spawn().await;
+    let rp = spawn_rp(&app).await;
+    establishment(&app, CENTRE, CENTRE_NAME, true).await;
+    let bob = app.user("bob@centre.fr").await;
+    let key = app.state.kek.derive(codes::HASH_KEY_LABEL);
+    let issued = codes::issue(&app.state.db, &key, "ceres", CENTRE, "agent", 3600)
+        .await
+        .unwrap();
+
+    let browser = login(&app, &rp, "bob@centre.fr").await;
+    let (status, no_access) = page(&browser, "/").await;
+    assert_eq!(status, 200);
+    assert!(
+        no_access.contains("Vous n'avez pas accès au service numérique CERES"),
+        "{no_access}"
+    );
+    assert!(no_access.contains(&format!("{}/acces/ceres/demande", app.base)));
+    assert!(no_access.contains("Faire une demande d'accès"));
+    assert!(no_access.contains("<label class=\"fr-label\" for=\"code\">"));
+    let csrf = csrf_of(&no_access);
+
+    // Wrong code: the API's French refusal, under the code field.
+    let wrong = browser
+        .post_form(
+            "/activation",
+            &[("csrf", &csrf), ("siret", CENTRE), ("code", "AAAABBBBCCCC")],
+        )
+        .await;
+    assert_eq!(wrong.status(), 400);
+    let wrong = text(&wrong.text().await.unwrap());
+    assert!(
+        wrong.contains("Ce code d'activation n'est pas valide"),
+        "{wrong}"
+    );
+    assert!(wrong.contains("id=\"code-error\""));
+    assert!(!wrong.contains("invalid_code"), "no raw error codes");
+    // Malformed code: refused before the API, in French.
+    let short = browser
+        .post_form("/activation", &[("csrf", &csrf), ("code", "ABC")])
+        .await;
+    assert_eq!(short.status(), 400);
+    assert!(text(&short.text().await.unwrap()).contains("12 caractères"));
+
+    let typed = issued.code.as_str().to_lowercase();
+    let done = browser
+        .post_form(
+            "/activation",
+            &[("csrf", &csrf), ("siret", CENTRE), ("code", &typed)],
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+    let next = location(&done).expect("to the charte");
+    assert!(
+        next.starts_with(&format!("{}/acces/ceres/charte", app.base)),
+        "{next}"
+    );
+    assert!(
+        managers::is_manager(&app.state.db, &bob.id, "ceres", CENTRE)
+            .await
+            .unwrap()
+    );
+    // The next view gets fresh tokens (refresh grant) for the new rights, and later views
+    // still work with the rotated refresh token.
+    let refresh_tokens = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM refresh_tokens")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap()
+    };
+    let before = refresh_tokens().await;
+    let (status, _) = page(&browser, "/").await;
+    assert_eq!(status, 200);
+    assert_eq!(refresh_tokens().await, before + 1, "one refresh");
+    let (status, _) = page(&browser, "/").await;
+    assert_eq!(status, 200);
+    assert_eq!(refresh_tokens().await, before + 1, "no refresh needed");
+}
+
+#[tokio::test]
+async fn relying_party_callback_errors_end_on_french_pages_not_json() {
+    let app = TestApp::spawn().await;
+    let rp = spawn_rp(&app).await;
+    let browser = app.browser().on(&rp.base);
+
+    // Unknown state.
+    let start = browser.get("/login").await;
+    let state = query_of(&location(&start).unwrap())["state"].clone();
+    let r = browser.get("/callback?code=abc&state=not-the-state").await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let body = text(&r.text().await.unwrap());
+    assert!(body.contains("Connexion impossible"), "{body}");
+    assert!(!body.trim_start().starts_with('{'));
+    // The login is spent: replaying the right state now fails too.
+    let r = browser
+        .get(&format!("/callback?code=abc&state={state}"))
+        .await;
+    assert_eq!(r.status(), 400);
+
+    // The provider refused.
+    let start = browser.get("/login").await;
+    let state = query_of(&location(&start).unwrap())["state"].clone();
+    let r = browser
+        .get(&format!(
+            "/callback?error=access_denied&error_description=%7B%22x%22%7D&state={state}"
+        ))
+        .await;
+    assert_eq!(r.status(), 403);
+    let body = text(&r.text().await.unwrap());
+    assert!(body.contains("Connexion impossible"));
+    assert!(body.contains("La connexion a été refusée ou annulée"));
+    assert!(!body.contains("{\"x\"}"), "the description is not echoed");
+    assert!(body.contains("href=\"/\""));
+
+    let start = browser.get("/login").await;
+    let state = query_of(&location(&start).unwrap())["state"].clone();
+    let r = browser
+        .get(&format!("/callback?error=login_required&state={state}"))
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(text(&r.text().await.unwrap()).contains("Vous devez vous connecter à EFP Connect"));
+
+    // A forged code with the right state: the exchange is refused, in French.
+    let start = browser.get("/login").await;
+    let state = query_of(&location(&start).unwrap())["state"].clone();
+    let r = browser
+        .get(&format!("/callback?code=forged&state={state}"))
+        .await;
+    assert_eq!(r.status(), 401);
+    assert!(text(&r.text().await.unwrap()).contains("Connexion impossible"));
+
+    // No session at all.
+    let stranger = Browser::new(&rp.base);
+    let r = stranger.get("/callback?code=abc&state=x").await;
+    assert_eq!(r.status(), 400);
+    let r = stranger.get("/nulle-part").await;
+    assert_eq!(r.status(), 404);
+    assert!(text(&r.text().await.unwrap()).contains("Page introuvable"));
+}
+
+#[tokio::test]
+async fn relying_party_agent_area_is_refused_to_others_and_prints_the_letter_for_agents() {
+    let app = TestApp::spawn().await;
+    let rp = spawn_rp(&app).await;
+    establishment(&app, CENTRE, CENTRE_NAME, true).await;
+    let alice_user = app.user("alice@centre.fr").await;
+    let agent = app.user("agent@dreets.gouv.fr").await;
+    sqlx::query("UPDATE users SET is_agent = 1 WHERE id = $1")
+        .bind(&agent.id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+
+    let alice = login(&app, &rp, "alice@centre.fr").await;
+    let (status, body) = page(&alice, "/agent").await;
+    assert_eq!(status, 403);
+    assert!(body.contains("Accès refusé"));
+    // Not logged in: to the login.
+    let r = Browser::new(&rp.base).get("/agent").await;
+    assert_eq!(location(&r).as_deref(), Some("/login"));
+
+    let browser = login(&app, &rp, "agent@dreets.gouv.fr").await;
+    let (status, search) = page(&browser, "/agent").await;
+    assert_eq!(status, 200);
+    assert!(search.contains("Rechercher un centre par SIRET"));
+    let (status, found) = page(&browser, &format!("/agent?siret={CENTRE}")).await;
+    assert_eq!(status, 200, "{found}");
+    assert!(found.contains(CENTRE_NAME));
+    assert!(found.contains("1 RUE DE LA PAIX"));
+    assert!(found.contains("ouvert"));
+    assert!(found.contains("Éditer le courrier d'activation"));
+    let (status, bad) = page(&browser, "/agent?siret=123").await;
+    assert_eq!(status, 400);
+    assert!(bad.contains("14 chiffres"));
+
+    // Without the CSRF token: refused.
+    let forged = browser
+        .post_form("/agent/courrier", &[("csrf", "x"), ("siret", CENTRE)])
+        .await;
+    assert_eq!(forged.status(), 400);
+    assert!(
+        codes::list(&app.state.db, "ceres", Some(CENTRE))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let r = browser
+        .post_form(
+            "/agent/courrier",
+            &[("csrf", &csrf_of(&found)), ("siret", CENTRE)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    assert_eq!(h["content-type"], "application/pdf");
+    assert_eq!(
+        h["content-disposition"],
+        format!("attachment; filename=\"courrier-activation-{CENTRE}.pdf\"").as_str()
+    );
+    assert_eq!(h["cache-control"], "no-store");
+    let pdf = r.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let letter = idp_tests::pdf_text(&pdf);
+    assert!(
+        letter.contains("Objet : Modalit\u{e9}s d'acc\u{e8}s \u{e0} l'applicatif CERES"),
+        "{letter}"
+    );
+    assert!(letter.contains(CENTRE_NAME));
+    let line = letter
+        .lines()
+        .find(|l| l.contains("Code d'activation : "))
+        .expect("the code line");
+    assert!(line.contains(&format!("SIRET : {CENTRE}")));
+    let code = line.rsplit("Code d'activation : ").next().unwrap().trim();
+    assert_eq!(code.len(), 12, "{code}");
+    // The printed code is the live one.
+    let listed = codes::list(&app.state.db, "ceres", Some(CENTRE))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, codes::CodeStatus::Live);
+    let key = app.state.kek.derive(codes::HASH_KEY_LABEL);
+    codes::redeem(
+        &app.state.db,
+        &key,
+        &ActivationCode::parse(code).unwrap(),
+        "ceres",
+        Some(CENTRE),
+        &alice_user.id,
+    )
+    .await
+    .expect("the printed code works");
+}
+
+#[tokio::test]
+async fn relying_party_keeps_logging_in_after_the_provider_replaces_its_signing_key() {
+    let app = TestApp::spawn().await;
+    let rp = spawn_rp(&app).await;
+    app.user("alice@centre.fr").await;
+    let db = &app.state.db;
+    let now = idp::store::now();
+    let old = list(db, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.alg == SigningAlg::RS256.as_str() && k.state == KeyState::Active)
+        .expect("RS256 signer")
+        .kid;
+    let policy = KeyPolicy {
+        prepublication: Duration::ZERO,
+        retention: Duration::from_secs(600),
+        rotation_interval: Duration::from_secs(86_400),
+        rsa_bits: 2048,
+    };
+    // The RP discovered the JWKS at start-up: the replacement key is unknown to it.
+    revoke(db, &app.state.kek, &policy, &old, now, "test")
+        .await
+        .expect("revoked");
+    let http = app.http();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            let jwks = http
+                .get(app.url("/jwks"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            !jwks.contains(&old)
+        })
+        .await
+    );
+    let browser = login(&app, &rp, "alice@centre.fr").await;
+    let (status, body) = page(&browser, "/").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Alice Martin"));
+}
+
+#[tokio::test]
+async fn relying_party_refreshes_tokens_about_to_expire_with_the_rotated_refresh_token() {
+    let app = TestApp::spawn_with(|c| c.tokens.access_token_ttl_seconds = 20).await;
+    let rp = spawn_rp(&app).await;
+    app.user("alice@centre.fr").await;
+    let browser = login(&app, &rp, "alice@centre.fr").await;
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM refresh_tokens")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap()
+    };
+    let before = count().await;
+    // 20 s tokens are within the 30 s margin: each view refreshes first. Were an old refresh
+    // token reused, the provider would revoke the grant and the third view would fail.
+    for _ in 0..3 {
+        let (status, body) = page(&browser, "/").await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("Vous n'avez pas accès"));
+    }
+    assert!(count().await >= before + 3, "three refreshes");
+}
+
+#[tokio::test]
+async fn relying_party_logout_ends_both_sessions_through_the_end_session_endpoint() {
+    let app = TestApp::spawn().await;
+    let rp = spawn_rp(&app).await;
+    app.user("alice@centre.fr").await;
+    let browser = login(&app, &rp, "alice@centre.fr").await;
+    let (_, home) = page(&browser, "/").await;
+    assert!(home.contains("Me déconnecter"));
+
+    let forged = browser.post_form("/logout", &[("csrf", "x")]).await;
+    assert_eq!(forged.status(), 400);
+
+    let out = browser
+        .post_form("/logout", &[("csrf", &csrf_of(&home))])
+        .await;
+    assert_eq!(out.status(), 303);
+    let end = location(&out).expect("to the provider");
+    assert!(end.starts_with(&format!("{}/logout?", app.base)), "{end}");
+    let q = query_of(&end);
+    assert!(q["id_token_hint"].split('.').count() == 3);
+    assert_eq!(q["post_logout_redirect_uri"], format!("{}/", rp.base));
+    // The demo's session is gone.
+    let (_, home) = page(&browser, "/").await;
+    assert!(home.contains("Se connecter avec EFP Connect"));
+
+    // The provider's too: it sends the browser back, and the next login asks again.
+    let provider = browser.on(&app.base);
+    let (r, _) = provider.follow(&end).await;
+    let back = location(&r).expect("back to the demo");
+    assert!(back.starts_with(&format!("{}/", rp.base)), "{back}");
+    let start = browser.get("/login").await;
+    let (_, at) = provider.follow(&location(&start).unwrap()).await;
+    assert!(
+        at.contains("/connexion"),
+        "logged out of the provider: {at}"
+    );
+}
