@@ -45,6 +45,45 @@ pub enum Command {
     /// Accounts.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// The local SIRENE register of establishments.
+    #[command(subcommand)]
+    Sirene(SireneCommand),
+    /// Services (démarches), their roles, clients and documents.
+    #[command(subcommand)]
+    Services(crate::access::commands::ServicesCommand),
+    /// Activation codes.
+    #[command(subcommand)]
+    Codes(crate::access::commands::CodesCommand),
+    /// Habilitations (support and bootstrapping).
+    #[command(subcommand)]
+    Habilitations(crate::access::commands::HabilitationsCommand),
+}
+
+/// `idp sirene …`.
+#[derive(Subcommand, Debug)]
+pub enum SireneCommand {
+    /// Imports INSEE's StockEtablissement CSV file (re-runnable: updates in place).
+    Import {
+        /// The StockEtablissement CSV file.
+        file: PathBuf,
+        /// INSEE's StockUniteLegale CSV file, for the companies' raison sociale.
+        #[arg(long)]
+        unites_legales: Option<PathBuf>,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = crate::organizations::import::DEFAULT_BATCH)]
+        batch_size: usize,
+        /// A progress line on stderr every this many lines (0: none).
+        #[arg(long, default_value_t = 100_000)]
+        progress_every: u64,
+    },
+    /// Searches the register by raison sociale (prefix), SIREN or SIRET.
+    Search {
+        /// Raison sociale, SIREN or SIRET.
+        query: String,
+        /// Page of results, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+    },
 }
 
 /// `idp keys …`.
@@ -60,12 +99,15 @@ pub enum KeysCommand {
     },
     /// Stops a key signing now; it stays published until the tokens it signed expire.
     Retire {
-        /// Key id.
+        /// Key id (as `idp keys list` prints it).
+        // A thumbprint is base64url and may start with `-`: without this, clap takes it for a flag.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Removes a compromised key from the JWKS at once (tokens it signed are refused).
     Revoke {
-        /// Key id.
+        /// Key id (as `idp keys list` prints it).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
@@ -233,6 +275,12 @@ pub enum CliError {
     /// I/O.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// SIRENE import.
+    #[error("import SIRENE : {0}")]
+    Import(#[from] crate::organizations::import::ImportError),
+    /// SIRENE search.
+    #[error("recherche SIRENE : {0}")]
+    Search(#[from] crate::organizations::register::QueryError),
 }
 
 /// Runs a parsed command with the loaded configuration.
@@ -250,6 +298,12 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Keys(cmd) => keys(config, cmd).await,
         Command::Clients(cmd) => clients_cmd(config, cmd).await,
         Command::Users(cmd) => users_cmd(config, cmd).await,
+        Command::Sirene(cmd) => sirene_cmd(config, cmd).await,
+        Command::Services(cmd) => crate::access::commands::services_cmd(config, cmd).await,
+        Command::Codes(cmd) => crate::access::commands::codes_cmd(config, cmd).await,
+        Command::Habilitations(cmd) => {
+            crate::access::commands::habilitations_cmd(config, cmd).await
+        }
     }
 }
 
@@ -542,4 +596,95 @@ async fn users_cmd(config: Config, cmd: UsersCommand) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+async fn sirene_cmd(config: Config, cmd: SireneCommand) -> Result<(), CliError> {
+    use crate::organizations::{import, insee, register};
+    match cmd {
+        SireneCommand::Import {
+            file,
+            unites_legales,
+            batch_size,
+            progress_every,
+        } => {
+            let options = import::ImportOptions {
+                batch: batch_size,
+                progress_every,
+            };
+            // Check the files before touching the database.
+            for path in std::iter::once(&file).chain(unites_legales.as_ref()) {
+                std::fs::File::open(path).map_err(|source| import::ImportError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            let db = store::Db::connect(&config.database_url)
+                .await
+                .map_err(StartError::from)?;
+            db.migrate().await.map_err(StartError::from)?;
+            let started = std::time::Instant::now();
+            let report = import::import(&db, &file, unites_legales.as_deref(), &options, |r| {
+                eprintln!(
+                    "… {} lignes lues, {} établissements enregistrés, {} lignes invalides, {} unités légales lues ({} s)",
+                    r.read,
+                    r.imported,
+                    r.invalid,
+                    r.legal_units_read,
+                    started.elapsed().as_secs()
+                );
+            })
+            .await?;
+            for (line, reason) in &report.invalid_samples {
+                eprintln!("ligne {line} ignorée : {reason}");
+            }
+            println!(
+                "import terminé : {} lignes lues, {} établissements enregistrés dont {} nouveaux, {} lignes invalides ignorées, {} établissements renommés d'après leur unité légale",
+                report.read, report.imported, report.created, report.invalid, report.renamed
+            );
+        }
+        SireneCommand::Search { query, page } => {
+            let query = register::Query::parse(&query)?;
+            let db = store::Db::connect(&config.database_url)
+                .await
+                .map_err(StartError::from)?;
+            db.migrate().await.map_err(StartError::from)?;
+            let api = insee::InseeClient::from_config(&config.sirene);
+            let found = insee::search(&db, api.as_ref(), &query, page).await?;
+            for e in &found.results {
+                println!(
+                    "{}  {:<40} {}{}{}",
+                    e.siret,
+                    e.name,
+                    e.location(),
+                    if e.head_office { "  (siège)" } else { "" },
+                    if e.active { "" } else { "  FERMÉ" }
+                );
+            }
+            println!(
+                "{} (page {} sur {})",
+                found.summary(),
+                found.page,
+                found.pages()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ids_starting_with_a_hyphen_are_taken_as_key_ids() {
+        // About one thumbprint in 64 starts with `-`; operators paste it as `keys list` prints it.
+        for verb in ["retire", "revoke"] {
+            let cli = Cli::try_parse_from(["idp", "keys", verb, "-4xYz_kid"]).expect("parses");
+            let kid = match cli.command {
+                Command::Keys(KeysCommand::Retire { kid } | KeysCommand::Revoke { kid }) => kid,
+                other => panic!("unexpected command {other:?}"),
+            };
+            assert_eq!(kid, "-4xYz_kid");
+        }
+    }
 }
