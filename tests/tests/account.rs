@@ -875,6 +875,25 @@ async fn account_sessions_are_listed_and_ended() {
 }
 
 #[tokio::test]
+async fn account_a_login_past_the_session_cap_ends_the_oldest_session() {
+    // More logins of one account than its login limit allows by default.
+    let app = TestApp::spawn_with(|c| c.limits.login_per_account = 100).await;
+    app.user(ALICE).await;
+    let max = idp::accounts::session::MAX_SESSIONS_PER_USER;
+    let mut browsers = Vec::new();
+    for _ in 0..max {
+        browsers.push(logged_in_as(&app, ALICE).await);
+    }
+    assert!(has_session(&browsers[0]).await);
+    let newest = logged_in_as(&app, ALICE).await;
+    assert!(!has_session(&browsers[0]).await, "the oldest session ended");
+    for browser in &browsers[1..] {
+        assert!(has_session(browser).await);
+    }
+    assert!(has_session(&newest).await);
+}
+
+#[tokio::test]
 async fn account_sessions_of_another_account_cannot_be_ended() {
     let app = TestApp::spawn().await;
     app.user(ALICE).await;

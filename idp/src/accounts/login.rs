@@ -133,6 +133,11 @@ pub async fn submit(
     if !csrf::verify(&headers, &form.csrf, secure) {
         return Err(PageError::form_expired());
     }
+    // Under a flood, the attempts the hasher cannot take are shed before they cost a store or
+    // database round trip: what is left of the cores goes to the hashes (docs/performance.md).
+    if state.hasher.is_saturated() {
+        return Err(crate::accounts::password::Overloaded.into());
+    }
     let pending = PendingAuthorization::load(&state, &form.authreq).await?;
     let client_name = pending.as_ref().map(|p| p.client_name.clone());
     let again = |error: String, email_invalid: bool, password_invalid: bool| LoginPage {

@@ -1,13 +1,13 @@
-//! Passwords: the rules a new password must meet, and argon2id hashing bounded by a
-//! concurrency limit so a flood of logins queues or is shed instead of exhausting memory.
+//! Passwords: the rules a new password must meet, and argon2id hashing on a fixed pool of
+//! threads so a flood of logins queues or is shed instead of exhausting memory.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::{
-    Argon2,
-    password_hash::{PasswordHasher as _, PasswordVerifier, phc::PasswordHash},
+    Algorithm, Argon2, Block, Params, Version,
+    password_hash::{PasswordHasher as _, phc::PasswordHash},
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 /// A password that meets the rules: at least 12 characters and 3 of the 4 classes
 /// (lower case, upper case, digit, special).
@@ -73,10 +73,20 @@ impl Password {
 #[error("service momentanément surchargé")]
 pub struct Overloaded;
 
+/// A piece of hashing work, given the memory of the thread that runs it.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
 /// argon2id with OWASP parameters (m=19 MiB, t=2, p=1), at most `concurrency` hashes at once.
+///
+/// The hashes run on `concurrency` threads of their own, each keeping its 19 MiB of argon2
+/// memory from one verification to the next. Allocating it per call (what `verify_password`
+/// does) on tokio's blocking threads let glibc's allocator keep the freed blocks: the resident
+/// memory climbed past 1 GiB under a login flood (bench/run.py). Reused, it stays at
+/// `concurrency` × 19 MiB, and no time goes to faulting fresh pages in.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
+    /// Hashes running or waiting; past `concurrency + queue` the caller is shed at once.
     queue: Arc<Semaphore>,
     /// A hash of a random password, verified when the account does not exist so that both
     /// cases cost the same time.
@@ -87,35 +97,65 @@ impl PasswordHasher {
     /// A hasher running `concurrency` hashes at once with `queue` waiting.
     pub fn new(concurrency: usize, queue: usize) -> Self {
         let dummy = hash_blocking(&uuid::Uuid::new_v4().to_string());
+        let (jobs, received) = mpsc::channel::<Job>();
+        let received = Arc::new(Mutex::new(received));
+        for n in 0..concurrency.max(1) {
+            let received = Arc::clone(&received);
+            // The threads end when the last hasher (and so the last sender) is dropped.
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    let mut memory = Vec::new();
+                    loop {
+                        let job = match received.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut memory),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error.message = %e, "argon2 thread not started");
+            }
+        }
         Self {
-            permits: Arc::new(Semaphore::new(concurrency)),
-            queue: Arc::new(Semaphore::new(concurrency + queue)),
+            jobs,
+            queue: Arc::new(Semaphore::new(concurrency.max(1) + queue)),
             dummy_hash: dummy.into(),
         }
     }
 
+    /// Whether a hash asked now would be shed. Lets a flood be answered before any database or
+    /// store work is spent on it; `run` still decides for real.
+    pub fn is_saturated(&self) -> bool {
+        self.queue.available_permits() == 0
+    }
+
     async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> T + Send + 'static,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, Overloaded> {
         let _in_line = self
             .queue
             .clone()
             .try_acquire_owned()
             .map_err(|_| Overloaded)?;
-        let _permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Overloaded)?;
-        tokio::task::spawn_blocking(f).await.map_err(|_| Overloaded)
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            // The caller may have gone (client disconnected): nothing to tell.
+            let _ = done.send(f(memory));
+        });
+        self.jobs.send(job).map_err(|_| Overloaded)?;
+        result.await.map_err(|_| Overloaded)
     }
 
     /// The PHC string of `password`.
     pub async fn hash(&self, password: &Password) -> Result<String, Overloaded> {
         let clear = password.expose().to_owned();
-        self.run(move || hash_blocking(&clear)).await
+        self.run(move |_| hash_blocking(&clear)).await
     }
 
     /// Whether `clear` matches `phc`; with `None`, spends the same time and answers `false`.
@@ -125,18 +165,42 @@ impl PasswordHasher {
             Some(p) => (p.to_owned(), true),
             None => (self.dummy_hash.to_string(), false),
         };
-        self.run(move || {
-            let ok = PasswordHash::new(&phc)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(clear.as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false);
-            ok && real
-        })
-        .await
+        self.run(move |memory| verify_in(memory, clear.as_bytes(), &phc) && real)
+            .await
     }
+}
+
+/// What `PasswordVerifier::verify_password` answers, computed in `memory` (grown to the
+/// hash's parameters when it is too small) instead of a fresh allocation.
+fn verify_in(memory: &mut Vec<Block>, clear: &[u8], phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut out = [0u8; 64];
+    let Some(out) = out.get_mut(..expected.as_bytes().len()) else {
+        return false;
+    };
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(clear, salt, out, &mut memory[..blocks])
+        .is_ok()
+        && crate::secrets::constant_time_eq(out, expected.as_bytes())
 }
 
 fn hash_blocking(clear: &str) -> String {
@@ -177,5 +241,57 @@ mod tests {
         assert!(hasher.verify("Correct-Horse-42", Some(&phc)).await.unwrap());
         assert!(!hasher.verify("correct-horse-42", Some(&phc)).await.unwrap());
         assert!(!hasher.verify("Correct-Horse-42", None).await.unwrap());
+    }
+
+    #[test]
+    fn reused_memory_verifies_like_the_crate_and_refuses_what_it_refuses() {
+        use argon2::password_hash::PasswordVerifier;
+        let phc = hash_blocking("Correct-Horse-42");
+        let parsed = PasswordHash::new(&phc).unwrap();
+        let mut memory = Vec::new();
+        for (clear, right) in [("Correct-Horse-42", true), ("Correct-Horse-43", false)] {
+            assert_eq!(
+                Argon2::default()
+                    .verify_password(clear.as_bytes(), &parsed)
+                    .is_ok(),
+                right
+            );
+            // Twice: the second time in the memory the first one left behind.
+            assert_eq!(verify_in(&mut memory, clear.as_bytes(), &phc), right);
+            assert_eq!(verify_in(&mut memory, clear.as_bytes(), &phc), right);
+        }
+        // Other parameters (m=8 MiB, t=1, argon2i) grow or reuse the same memory.
+        let other = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"Autre-Mot-De-Passe-1")
+        .unwrap()
+        .to_string();
+        assert!(verify_in(&mut memory, b"Autre-Mot-De-Passe-1", &other));
+        assert!(!verify_in(&mut memory, b"Autre-Mot-De-Passe-2", &other));
+        for bad in [
+            "",
+            "$argon2id$v=19$m=19456,t=2,p=1$",
+            "pas un hachage",
+            "$argon2id$v=99$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA",
+        ] {
+            assert!(!verify_in(&mut memory, b"x", bad), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn past_the_queue_the_caller_is_shed() {
+        let hasher = PasswordHasher::new(1, 0);
+        let phc = hash_blocking("Correct-Horse-42");
+        let (a, b) = tokio::join!(
+            hasher.verify("Correct-Horse-42", Some(&phc)),
+            hasher.verify("Correct-Horse-42", Some(&phc)),
+        );
+        // One slot, no queue: of two at once, one is answered and the other shed.
+        assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+        assert!(!hasher.is_saturated());
+        assert!(hasher.verify("Correct-Horse-42", Some(&phc)).await.unwrap());
     }
 }

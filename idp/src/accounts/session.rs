@@ -120,9 +120,18 @@ fn user_index_key(user_id: &str) -> String {
     format!("user-sessions:{user_id}")
 }
 
-/// Adds a session key to its user's list (which lives as long as its newest session). Two
-/// logins of one account at the same instant on two nodes could lose an entry; a lost entry
-/// only means that session outlives a reset until its own expiry.
+/// Sessions one account holds at once; a login beyond ends the oldest.
+///
+/// It bounds the per-user index that every login rewrites: the index used to be pruned by
+/// reading each listed session, one store round trip each, so an account logged in thousands
+/// of times made each new login thousands of round trips (bench/run.py, on Redis).
+pub const MAX_SESSIONS_PER_USER: usize = 20;
+
+/// Adds a session key to its user's list (which lives as long as its newest session), ending
+/// the oldest sessions past [`MAX_SESSIONS_PER_USER`]. Entries of expired sessions stay until
+/// pushed out: sessions share one lifetime, so they are always the oldest ones. Two logins of
+/// one account at the same instant on two nodes could lose an entry; a lost entry only means
+/// that session outlives a reset until its own expiry.
 async fn remember(
     state: &AppState,
     user_id: &str,
@@ -134,15 +143,12 @@ async fn remember(
         Some(raw) => serde_json::from_str(&raw).unwrap_or_default(),
         None => Vec::new(),
     };
-    // Drop the keys of sessions already gone, so the list stays as small as the live ones.
-    let mut live = Vec::with_capacity(keys.len() + 1);
-    for k in keys.drain(..) {
-        if state.ephemeral.get(&k).await?.is_some() {
-            live.push(k);
-        }
+    keys.push(session_key.to_owned());
+    let excess = keys.len().saturating_sub(MAX_SESSIONS_PER_USER);
+    for oldest in keys.drain(..excess) {
+        state.ephemeral.delete(&oldest).await?;
     }
-    live.push(session_key.to_owned());
-    let value = serde_json::to_string(&live).expect("keys serialise");
+    let value = serde_json::to_string(&keys).expect("keys serialise");
     state.ephemeral.put(&index, &value, ttl).await
 }
 
