@@ -559,10 +559,16 @@ async fn a_mail_that_could_not_be_sent_answers_as_an_unknown_address_and_is_with
     for attempt in 1.. {
         let (status, page) = page_of(enter_code(&known, "123456").await).await;
         if status == 410 {
-            assert!(page.contains("Ce code a expiré ou a déjà été utilisé."), "{page}");
+            assert!(
+                page.contains("Ce code a expiré ou a déjà été utilisé."),
+                "{page}"
+            );
             break;
         }
-        assert!(attempt < 4, "the request was not withdrawn: {status} {page}");
+        assert!(
+            attempt < 4,
+            "the request was not withdrawn: {status} {page}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
