@@ -232,6 +232,8 @@ pub struct SessionConfig {
     /// Send cookies with `Secure` and the `__Host-` prefix. Only turn off for plain-HTTP tests
     /// with clients that refuse secure cookies on `http://localhost`.
     pub secure_cookies: bool,
+    /// Live sessions one account may hold; a login beyond ends the oldest.
+    pub max_per_account: usize,
 }
 
 /// Abuse limits, counted in the shared store so they hold across nodes.
@@ -374,6 +376,10 @@ impl Default for SessionConfig {
         Self {
             ttl_seconds: 8 * 3600,
             secure_cookies: true,
+            // With the default login limits an account cannot reach it (10 logins per 15 min
+            // make at most 320 sessions in their 8 hours): it bounds the per-account index when
+            // the limits are raised, as the cluster checker and the load bench do.
+            max_per_account: 1000,
         }
     }
 }
@@ -494,6 +500,11 @@ impl Config {
         if self.sirene.timeout_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "sirene.timeout_seconds : au moins 1".into(),
+            ));
+        }
+        if self.session.max_per_account == 0 {
+            return Err(ConfigError::Invalid(
+                "session.max_per_account : au moins 1".into(),
             ));
         }
         if self.limits.hash_concurrency == 0 {

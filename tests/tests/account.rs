@@ -876,10 +876,9 @@ async fn account_sessions_are_listed_and_ended() {
 
 #[tokio::test]
 async fn account_a_login_past_the_session_cap_ends_the_oldest_session() {
-    // More logins of one account than its login limit allows by default.
-    let app = TestApp::spawn_with(|c| c.limits.login_per_account = 100).await;
+    let app = TestApp::spawn_with(|c| c.session.max_per_account = 3).await;
     app.user(ALICE).await;
-    let max = idp::accounts::session::MAX_SESSIONS_PER_USER;
+    let max = 3;
     let mut browsers = Vec::new();
     for _ in 0..max {
         browsers.push(logged_in_as(&app, ALICE).await);

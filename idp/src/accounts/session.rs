@@ -120,18 +120,37 @@ fn user_index_key(user_id: &str) -> String {
     format!("user-sessions:{user_id}")
 }
 
-/// Sessions one account holds at once; a login beyond ends the oldest.
-///
-/// It bounds the per-user index that every login rewrites: the index used to be pruned by
-/// reading each listed session, one store round trip each, so an account logged in thousands
-/// of times made each new login thousands of round trips (bench/run.py, on Redis).
-pub const MAX_SESSIONS_PER_USER: usize = 20;
+/// One entry of a user's session index: the session's key and when it expires (a session's
+/// lifetime is fixed at login), so expired entries are dropped without asking the store. The
+/// index used to hold bare keys and be pruned by reading each listed session, one store round
+/// trip each: thousands for an account logged in thousands of times (bench/run.py, on Redis).
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum IndexEntry {
+    Dated {
+        key: String,
+        until: i64,
+    },
+    /// An entry written before the dates: kept until pushed out by the cap.
+    Plain(String),
+}
 
-/// Adds a session key to its user's list (which lives as long as its newest session), ending
-/// the oldest sessions past [`MAX_SESSIONS_PER_USER`]. Entries of expired sessions stay until
-/// pushed out: sessions share one lifetime, so they are always the oldest ones. Two logins of
-/// one account at the same instant on two nodes could lose an entry; a lost entry only means
-/// that session outlives a reset until its own expiry.
+impl IndexEntry {
+    fn key(&self) -> &str {
+        match self {
+            Self::Dated { key, .. } | Self::Plain(key) => key,
+        }
+    }
+
+    fn expired(&self, now: i64) -> bool {
+        matches!(self, Self::Dated { until, .. } if *until <= now)
+    }
+}
+
+/// Adds a session key to its user's list (which lives as long as its newest session): expired
+/// entries are dropped, and the oldest sessions past `session.max_per_account` are ended. Two
+/// logins of one account at the same instant on two nodes could lose an entry; a lost entry
+/// only means that session outlives a reset until its own expiry.
 async fn remember(
     state: &AppState,
     user_id: &str,
@@ -139,16 +158,20 @@ async fn remember(
     ttl: Duration,
 ) -> Result<(), EphemeralError> {
     let index = user_index_key(user_id);
-    let mut keys: Vec<String> = match state.ephemeral.get(&index).await? {
-        Some(raw) => serde_json::from_str(&raw).unwrap_or_default(),
-        None => Vec::new(),
-    };
-    keys.push(session_key.to_owned());
-    let excess = keys.len().saturating_sub(MAX_SESSIONS_PER_USER);
-    for oldest in keys.drain(..excess) {
-        state.ephemeral.delete(&oldest).await?;
+    let at = now();
+    let mut entries = index_entries(state, user_id).await?;
+    entries.retain(|e| !e.expired(at));
+    entries.push(IndexEntry::Dated {
+        key: session_key.to_owned(),
+        until: at + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
+    });
+    let excess = entries
+        .len()
+        .saturating_sub(state.config.session.max_per_account);
+    for oldest in entries.drain(..excess) {
+        state.ephemeral.delete(oldest.key()).await?;
     }
-    let value = serde_json::to_string(&keys).expect("keys serialise");
+    let value = serde_json::to_string(&entries).expect("index entries serialise");
     state.ephemeral.put(&index, &value, ttl).await
 }
 
@@ -157,9 +180,9 @@ pub async fn end_all_for_user(state: &AppState, user_id: &str) -> Result<(), Eph
     let Some(raw) = state.ephemeral.take(&user_index_key(user_id)).await? else {
         return Ok(());
     };
-    let keys: Vec<String> = serde_json::from_str(&raw).unwrap_or_default();
-    for k in keys {
-        state.ephemeral.delete(&k).await?;
+    let entries: Vec<IndexEntry> = serde_json::from_str(&raw).unwrap_or_default();
+    for e in entries {
+        state.ephemeral.delete(e.key()).await?;
     }
     Ok(())
 }
@@ -225,17 +248,49 @@ pub async fn end_others_for_user(
     Ok(ended)
 }
 
-/// The session keys listed for a user.
-async fn indexed_keys(state: &AppState, user_id: &str) -> Result<Vec<String>, EphemeralError> {
+/// The entries of a user's session index, oldest first.
+async fn index_entries(state: &AppState, user_id: &str) -> Result<Vec<IndexEntry>, EphemeralError> {
     Ok(match state.ephemeral.get(&user_index_key(user_id)).await? {
         Some(raw) => serde_json::from_str(&raw).unwrap_or_default(),
         None => Vec::new(),
     })
 }
 
+/// The keys of a user's sessions that have not expired.
+async fn indexed_keys(state: &AppState, user_id: &str) -> Result<Vec<String>, EphemeralError> {
+    let at = now();
+    Ok(index_entries(state, user_id)
+        .await?
+        .into_iter()
+        .filter(|e| !e.expired(at))
+        .map(|e| match e {
+            IndexEntry::Dated { key, .. } | IndexEntry::Plain(key) => key,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_entries_read_both_forms_and_know_when_they_expire() {
+        let entries: Vec<IndexEntry> =
+            serde_json::from_str(r#"["session:old",{"key":"session:new","until":100}]"#).unwrap();
+        assert_eq!(entries[0].key(), "session:old");
+        assert_eq!(entries[1].key(), "session:new");
+        assert!(
+            !entries[0].expired(i64::MAX),
+            "an undated entry waits for the cap"
+        );
+        assert!(!entries[1].expired(99));
+        assert!(entries[1].expired(100));
+        let again = serde_json::to_string(&entries).unwrap();
+        assert_eq!(
+            again,
+            r#"["session:old",{"key":"session:new","until":100}]"#
+        );
+    }
 
     #[test]
     fn sessions_stored_before_started_at_and_user_agent_still_read() {
