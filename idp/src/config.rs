@@ -36,6 +36,8 @@ pub struct Config {
     pub keys: KeysConfig,
     /// Token and code lifetimes.
     pub tokens: TokensConfig,
+    /// Registered clients.
+    pub clients: ClientsConfig,
     /// Browser sessions.
     pub session: SessionConfig,
     /// Abuse limits.
@@ -223,6 +225,22 @@ pub struct TokensConfig {
     pub refresh_token_ttl_seconds: u64,
 }
 
+/// Registered clients (relying parties).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientsConfig {
+    /// How long a node keeps a client registration before reading it again: a change made
+    /// with `idp clients` (deletion, new secret, redirect URIs) reaches every node within this
+    /// time. 0 reads the registration at every request.
+    pub cache_seconds: u64,
+}
+
+impl Default for ClientsConfig {
+    fn default() -> Self {
+        Self { cache_seconds: 5 }
+    }
+}
+
 /// Browser sessions on the provider.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -334,6 +352,7 @@ impl Default for Config {
             static_dir: PathBuf::from("web/node_modules/@gouvfr/dsfr/dist"),
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
+            clients: ClientsConfig::default(),
             session: SessionConfig::default(),
             limits: LimitsConfig::default(),
             mail: MailConfig::default(),

@@ -58,6 +58,10 @@ pub struct AppState {
     pub mailer: mail::Mailer,
     /// The INSEE Sirene API, when configured (`sirene.api_base_url`).
     pub insee: Option<organizations::insee::InseeClient>,
+    /// Client registrations, as this node last read them.
+    pub clients: oidc::clients::ClientCache,
+    /// Revoked access tokens, as this node last read them.
+    pub revocations: oidc::denylist::DenyList,
 }
 
 /// Why the provider could not start.
@@ -78,6 +82,9 @@ pub enum StartError {
     /// Outgoing e-mail.
     #[error(transparent)]
     Mail(#[from] mail::MailError),
+    /// A read or write of the database failed.
+    #[error("base de données : {0}")]
+    Storage(#[from] sqlx::Error),
 }
 
 impl AppState {
@@ -120,6 +127,9 @@ impl AppState {
         let discovery = oidc::discovery::document(&config).to_string().into();
         let hasher = PasswordHasher::new(config.limits.hash_concurrency, config.limits.hash_queue);
         let insee = organizations::insee::InseeClient::from_config(&config.sirene);
+        let clients =
+            oidc::clients::ClientCache::new(Duration::from_secs(config.clients.cache_seconds));
+        let revocations = oidc::denylist::DenyList::load(&db).await?;
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -130,6 +140,8 @@ impl AppState {
             discovery,
             mailer,
             insee,
+            clients,
+            revocations,
         })
     }
 
@@ -160,6 +172,11 @@ impl AppState {
                 rotation::scheduled_rotation(&self.db, &self.kek, &policy, store::now()).await?;
             for kid in rotated {
                 tracing::info!(key.kid = %kid, "scheduled key rotation started");
+            }
+            // The same node purges revocations no token can need any more.
+            let purged = oidc::denylist::purge(&self.db).await?;
+            if purged > 0 {
+                tracing::info!(purged, "expired revocations purged");
             }
         }
         self.reload_keys().await?;

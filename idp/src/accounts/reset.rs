@@ -31,7 +31,7 @@ use crate::{
     AppState, audit,
     error::PageError,
     mail::messages::{self, RESET_START_PATH},
-    oidc::grants,
+    oidc::tokens,
     secrets,
     store::ephemeral::EphemeralError,
     web::{anti_robot, client_ip::ClientIp, cookies, csrf, rate_limit},
@@ -636,7 +636,7 @@ pub async fn submit_password(
     }
     store::set_password_hash(&state.db, &verified.user_id, &phc).await?;
     session::end_all_for_user(&state, &verified.user_id).await?;
-    grants::revoke_user_grants(&state.db, &verified.user_id).await?;
+    tokens::revoke_user_grants(&state, &verified.user_id).await?;
     audit::record(
         &state.db,
         &verified.user_id,

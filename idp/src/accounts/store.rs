@@ -181,13 +181,14 @@ pub async fn set_email(db: &Db, id: &str, email: &Email) -> Result<bool, sqlx::E
     }
 }
 
-/// Deletes an account and everything that hangs on it, in one transaction: its access and
-/// refresh tokens and grants (so every token stops working), consents, second factor, then
-/// the account itself. The audit trail is kept.
-pub async fn delete_user(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+/// Deletes an account and everything that hangs on it, in one transaction: its grants are
+/// listed as revoked for as long as their access tokens (`access_ttl`) can live, then its
+/// refresh tokens and grants go (so every token stops working), consents, second factor, and
+/// the account itself. The audit trail is kept. Nodes' revocation lists must be told after.
+pub async fn delete_user(db: &Db, id: &str, access_ttl: u64) -> Result<(), sqlx::Error> {
     let mut tx = db.pool.begin().await?;
+    crate::oidc::grants::list_user_grants_revoked(&mut tx, id, access_ttl).await?;
     for sql in [
-        "DELETE FROM access_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",
         "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",
         "DELETE FROM grants WHERE user_id = $1",
         "DELETE FROM consents WHERE user_id = $1",

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     claims::ClaimsRequest,
-    clients::{self, Client},
+    clients::Client,
     grants::{self, Grant},
 };
 use crate::{
@@ -281,7 +281,7 @@ async fn check(
             "La demande d'autorisation ne précise pas l'application (client_id manquant).",
         )));
     };
-    let client = match clients::client_by_id(&state.db, &client_id).await {
+    let client = match state.clients.get(&state.db, &client_id).await {
         Ok(Some(client)) => client,
         Ok(None) => {
             return Err(Refusal::Page(PageError::bad_request(
@@ -661,7 +661,11 @@ pub async fn resume_pending(
         ));
     };
     state.ephemeral.delete(&pending_key(id)).await?;
-    let Some(client) = clients::client_by_id(&state.db, &pending.request.client_id).await? else {
+    let Some(client) = state
+        .clients
+        .get(&state.db, &pending.request.client_id)
+        .await?
+    else {
         return Err(PageError::bad_request(
             "L'application qui vous a redirigé ici n'est plus enregistrée auprès d'EFP Connect.",
         ));

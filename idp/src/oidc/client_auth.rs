@@ -9,7 +9,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use jsonwebtoken::{DecodingKey, Validation, jwk::Jwk};
 use serde::Deserialize;
 
-use super::clients::{self, AuthMethod, Client};
+use super::clients::{AuthMethod, Client};
 use crate::{AppState, error::OAuthError, secrets, store::now};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -105,7 +105,9 @@ pub async fn authenticate(
     }
     let id =
         form_id.ok_or_else(|| OAuthError::invalid_client("Authentification du client requise."))?;
-    let client = clients::client_by_id(&state.db, &id)
+    let client = state
+        .clients
+        .get(&state.db, &id)
         .await?
         .ok_or_else(|| OAuthError::invalid_client(UNKNOWN))?;
     if client.auth_method != AuthMethod::None {
@@ -120,7 +122,7 @@ async fn check_secret(
     secret: &str,
     method: AuthMethod,
 ) -> Result<Client, OAuthError> {
-    let client = clients::client_by_id(&state.db, id).await?;
+    let client = state.clients.get(&state.db, id).await?;
     let presented = secrets::hash(secret);
     // Compare against a fixed dummy when the client is unknown, so timing tells nothing.
     let stored = client
@@ -154,7 +156,9 @@ async fn check_assertion(
     if form_id.is_some_and(|f| f != id) {
         return Err(refused());
     }
-    let client = clients::client_by_id(&state.db, &id)
+    let client = state
+        .clients
+        .get(&state.db, &id)
         .await?
         .ok_or_else(refused)?;
     if client.auth_method != AuthMethod::PrivateKeyJwt {

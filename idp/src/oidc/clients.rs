@@ -1,4 +1,10 @@
-//! Relying parties registered with the provider, and their storage.
+//! Relying parties registered with the provider, their storage, and each node's cache of them.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -80,6 +86,10 @@ pub struct Client {
     pub jwks: Option<serde_json::Value>,
     /// First-party client: no consent screen.
     pub skip_consent: bool,
+    /// When this registration was made: tokens issued earlier were issued to a deleted
+    /// client of the same id.
+    #[serde(skip)]
+    pub created_at: i64,
 }
 
 impl Client {
@@ -248,10 +258,71 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Client, sqlx::Error> {
         id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::RS256),
         jwks: jwks.and_then(|j| serde_json::from_str(&j).ok()),
         skip_consent: row.try_get::<i64, _>("skip_consent")? != 0,
+        created_at: row.try_get("created_at")?,
     })
 }
 
-const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent";
+const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, created_at";
+
+/// Registrations as this node last read them, each kept for a set time.
+///
+/// Every token, introspection and authorization request names its client: reading it from
+/// the database each time was one round trip per request. Registrations change through the
+/// `idp clients` command, in another process, so a node cannot be told: it reads a client
+/// again once its copy is `ttl` old. A deleted client, a rotated secret or a changed redirect
+/// URI thus takes effect on every node within `ttl` (`clients.cache_seconds`; 0 reads every
+/// time). Unknown ids are not kept, so made-up ids cannot fill the cache.
+#[derive(Clone)]
+pub struct ClientCache {
+    ttl: Duration,
+    entries: Arc<RwLock<HashMap<String, (Client, Instant)>>>,
+}
+
+/// Registrations kept at most, so the cache stays small even with many clients.
+const CACHE_CAPACITY: usize = 10_000;
+
+impl ClientCache {
+    /// A cache keeping each registration `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Arc::default(),
+        }
+    }
+
+    /// The client with this id, from the cache when fresh enough.
+    pub async fn get(&self, db: &Db, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
+        if let Some((client, read_at)) = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(client_id)
+            && read_at.elapsed() < self.ttl
+        {
+            return Ok(Some(client.clone()));
+        }
+        let client = client_by_id(db, client_id).await?;
+        if !self.ttl.is_zero() {
+            // A poisoned lock only means a panic between two map operations: the map is whole.
+            let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+            match &client {
+                Some(c) => {
+                    if entries.len() >= CACHE_CAPACITY {
+                        entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
+                        if entries.len() >= CACHE_CAPACITY {
+                            entries.clear();
+                        }
+                    }
+                    entries.insert(client_id.to_owned(), (c.clone(), Instant::now()));
+                }
+                None => {
+                    entries.remove(client_id);
+                }
+            }
+        }
+        Ok(client)
+    }
+}
 
 /// The client with this id.
 pub async fn client_by_id(db: &Db, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
@@ -356,13 +427,11 @@ pub async fn rotate_secret(db: &Db, client_id: &str) -> Result<Option<String>, s
     Ok((result.rows_affected() == 1).then_some(secret))
 }
 
-/// Deletes a client and, by cascade, its consents and grants. `false` if there was none.
+/// Deletes a client and, by cascade, its consents and grants. Its access tokens are refused
+/// from then on (their client is gone, or registered again after they were issued). `false`
+/// if there was none.
 pub async fn delete_client(db: &Db, client_id: &str) -> Result<bool, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM access_tokens WHERE client_id = $1")
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await?;
     let result = sqlx::query("DELETE FROM clients WHERE client_id = $1")
         .bind(client_id)
         .execute(&mut *tx)

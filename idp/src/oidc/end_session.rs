@@ -15,7 +15,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::clients::{self, Client};
+use super::clients::Client;
 use crate::{AppState, accounts::session, error::PageError, web::csrf};
 
 #[derive(Template, WebTemplate)]
@@ -95,7 +95,7 @@ async fn logout(
                 Audience::One(a) => a,
                 Audience::Many(v) => v.into_iter().next().unwrap_or_default(),
             });
-            client = clients::client_by_id(&state.db, &client_id).await?;
+            client = state.clients.get(&state.db, &client_id).await?;
             true
         }
     };
@@ -107,7 +107,7 @@ async fn logout(
                 ));
             }
             Some(_) => {}
-            None => client = clients::client_by_id(&state.db, &id).await?,
+            None => client = state.clients.get(&state.db, &id).await?,
         }
     }
     let redirect = match get("post_logout_redirect_uri") {

@@ -1,12 +1,14 @@
 //! Grants and the tokens issued under them, in the database.
 //!
 //! A grant is what a user allowed a client at one authorization; its refresh tokens form one
-//! family (each use rotates the token; reusing a spent one revokes the whole grant), and its
-//! access tokens are listed by `jti` so that revoking the grant revokes them too.
+//! family (each use rotates the token; reusing a spent one revokes the whole grant). Its access
+//! tokens name it (`gid`), so revoking the grant lists it in `revoked_tokens` and they stop
+//! working too (see [`super::denylist`]).
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use super::denylist;
 use crate::{
     secrets,
     store::{Db, now},
@@ -77,8 +79,27 @@ pub async fn live_grant(db: &Db, id: &str) -> Result<Option<Grant>, sqlx::Error>
     .transpose()
 }
 
-/// Revokes a grant: its refresh tokens and access tokens stop working.
-pub async fn revoke_grant(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+/// Lists a revocation until `until`; a later revocation of the same key extends it.
+async fn list_revoked(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+    until: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO revoked_tokens (key, until) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET until = excluded.until",
+    )
+    .bind(key)
+    .bind(until)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Revokes a grant: its refresh tokens and its access tokens stop working. Access tokens
+/// live `access_ttl` at most, so the grant is listed that long (the node's list must be
+/// told afterwards: [`denylist::DenyList::changed`]).
+pub async fn revoke_grant(db: &Db, id: &str, access_ttl: u64) -> Result<(), sqlx::Error> {
     let t = now();
     let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
@@ -86,18 +107,28 @@ pub async fn revoke_grant(db: &Db, id: &str) -> Result<(), sqlx::Error> {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "UPDATE access_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+    list_revoked(
+        &mut tx,
+        &denylist::grant_key(id),
+        listed_until(t, access_ttl),
     )
-    .bind(t)
-    .bind(id)
-    .execute(&mut *tx)
     .await?;
     tx.commit().await
 }
 
-/// Revokes every grant of a user (password reset, account deletion).
-pub async fn revoke_user_grants(db: &Db, user_id: &str) -> Result<(), sqlx::Error> {
+/// Until when a revocation made at `t` must be listed: the longest an access token issued
+/// before `t` can live, plus the verification leeway.
+pub fn listed_until(t: i64, access_ttl: u64) -> i64 {
+    t.saturating_add(i64::try_from(access_ttl).unwrap_or(i64::MAX / 2))
+        .saturating_add(60)
+}
+
+/// Revokes every grant of a user (password reset, password change).
+pub async fn revoke_user_grants(
+    db: &Db,
+    user_id: &str,
+    access_ttl: u64,
+) -> Result<(), sqlx::Error> {
     let ids: Vec<String> =
         sqlx::query("SELECT id FROM grants WHERE user_id = $1 AND revoked_at IS NULL")
             .bind(user_id)
@@ -107,7 +138,27 @@ pub async fn revoke_user_grants(db: &Db, user_id: &str) -> Result<(), sqlx::Erro
             .map(|r| r.try_get("id"))
             .collect::<Result<_, _>>()?;
     for id in ids {
-        revoke_grant(db, &id).await?;
+        revoke_grant(db, &id, access_ttl).await?;
+    }
+    Ok(())
+}
+
+/// Lists the grants of a user (inside the caller's transaction, before they are deleted).
+pub async fn list_user_grants_revoked(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    access_ttl: u64,
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<String> = sqlx::query("SELECT id FROM grants WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    let until = listed_until(now(), access_ttl);
+    for id in ids {
+        list_revoked(&mut *conn, &denylist::grant_key(&id), until).await?;
     }
     Ok(())
 }
@@ -172,48 +223,15 @@ pub async fn spend_refresh_token(db: &Db, token: &str) -> Result<bool, sqlx::Err
     Ok(result.rows_affected() == 1)
 }
 
-/// Records an issued access token so it can be revoked.
-pub async fn record_access_token(
-    db: &Db,
-    jti: &str,
-    grant_id: Option<&str>,
-    client_id: &str,
-    expires_at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO access_tokens (jti, grant_id, client_id, expires_at) VALUES ($1, $2, $3, $4)",
+/// Revokes one access token, listed until it expires.
+pub async fn revoke_access_token(db: &Db, jti: &str, expires_at: i64) -> Result<(), sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    list_revoked(
+        &mut conn,
+        &denylist::jti_key(jti),
+        expires_at.saturating_add(60),
     )
-    .bind(jti)
-    .bind(grant_id)
-    .bind(client_id)
-    .bind(expires_at)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
-}
-
-/// Whether the access token `jti` is still good: recorded, not revoked, and its grant live.
-pub async fn access_token_live(db: &Db, jti: &str) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT a.revoked_at AS a_revoked, g.revoked_at AS g_revoked, a.grant_id AS grant_id FROM access_tokens a LEFT JOIN grants g ON g.id = a.grant_id WHERE a.jti = $1",
-    )
-    .bind(jti)
-    .fetch_optional(&db.pool)
-    .await?;
-    let Some(row) = row else { return Ok(false) };
-    let a_revoked: Option<i64> = row.try_get("a_revoked")?;
-    let g_revoked: Option<i64> = row.try_get("g_revoked")?;
-    Ok(a_revoked.is_none() && g_revoked.is_none())
-}
-
-/// Revokes one access token.
-pub async fn revoke_access_token(db: &Db, jti: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL")
-        .bind(now())
-        .bind(jti)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+    .await
 }
 
 /// Scopes the user already consented to for the client.
@@ -261,34 +279,4 @@ pub async fn record_consent(
     .execute(&db.pool)
     .await?;
     Ok(())
-}
-
-/// The `claims` request parameter of the grant an access token belongs to.
-pub async fn claims_of_access_token(db: &Db, jti: &str) -> Result<Option<String>, sqlx::Error> {
-    let row = sqlx::query("SELECT g.claims AS claims FROM access_tokens a JOIN grants g ON g.id = a.grant_id WHERE a.jti = $1")
-        .bind(jti)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(match row {
-        Some(r) => r.try_get("claims")?,
-        None => None,
-    })
-}
-
-/// The grant an access token belongs to, if any.
-pub async fn grant_of_access_token(
-    db: &Db,
-    jti: &str,
-) -> Result<Option<(String, String)>, sqlx::Error> {
-    let row = sqlx::query("SELECT grant_id, client_id FROM access_tokens WHERE jti = $1")
-        .bind(jti)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(match row {
-        Some(r) => {
-            let grant: Option<String> = r.try_get("grant_id")?;
-            Some((grant.unwrap_or_default(), r.try_get("client_id")?))
-        }
-        None => None,
-    })
 }

@@ -6,6 +6,7 @@ pub mod claims;
 pub mod client_auth;
 pub mod clients;
 pub mod consent;
+pub mod denylist;
 pub mod discovery;
 pub mod end_session;
 pub mod grants;

@@ -8,7 +8,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{client_auth, grants, token::parse_form, tokens::AccessClaims};
+use super::{
+    client_auth, grants,
+    token::parse_form,
+    tokens::{self, AccessClaims},
+};
 use crate::{AppState, error::OAuthError};
 
 /// `POST /revoke`.
@@ -41,7 +45,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), O
         if let Some(grant) = grants::live_grant(&state.db, &stored.grant_id).await?
             && grant.client_id == client.client_id
         {
-            grants::revoke_grant(&state.db, &grant.id).await?;
+            tokens::revoke_grant(state, &grant.id).await?;
         }
         return Ok(());
     }
@@ -53,7 +57,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), O
             .verify::<AccessClaims>(token, &state.config.issuer, false)
         && claims.client_id == client.client_id
     {
-        grants::revoke_access_token(&state.db, &claims.jti).await?;
+        tokens::revoke_access_token(state, &claims).await?;
     }
     Ok(())
 }

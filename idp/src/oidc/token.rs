@@ -113,7 +113,7 @@ async fn authorization_code(
     let Some(raw) = state.ephemeral.take(&code_key(code)).await? else {
         // Spent before: whatever it produced is revoked (RFC 6749 §4.1.2).
         if let Some(grant_id) = state.ephemeral.get(&spent_code_key(code)).await? {
-            grants::revoke_grant(&state.db, &grant_id).await?;
+            tokens::revoke_grant(state, &grant_id).await?;
             tracing::warn!(grant.id = %grant_id, "authorization code reused: grant revoked");
         }
         return Err(OAuthError::invalid_grant(
@@ -189,7 +189,7 @@ async fn refresh_token(
     }
     if stored.used_at.is_some() || !grants::spend_refresh_token(&state.db, token).await? {
         // A spent token came back: it was stolen, or the client leaks. End the family.
-        grants::revoke_grant(&state.db, &grant.id).await?;
+        tokens::revoke_grant(state, &grant.id).await?;
         tracing::warn!(grant.id = %grant.id, "refresh token reused: family revoked");
         return Err(invalid());
     }
@@ -248,7 +248,7 @@ async fn client_credentials(
     }
     let scope = scope.join(" ");
     let (access_token, expires_in) =
-        tokens::access_token(state, client, &client.client_id, &scope, None).await?;
+        tokens::access_token(state, client, &client.client_id, &scope, None)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

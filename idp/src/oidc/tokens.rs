@@ -1,11 +1,12 @@
-//! Minting the tokens: access tokens (JWT, RFC 9068 profile, recorded by `jti` so they can be
-//! revoked), ID tokens, and refresh tokens under a grant.
+//! Minting the tokens: access tokens (JWT, RFC 9068 profile, not recorded: revoked ones are
+//! listed, see [`super::denylist`]), ID tokens, and refresh tokens under a grant.
 
 use serde_json::{Map, Value, json};
 
 use super::{
     claims::{self, ClaimsRequest},
     clients::Client,
+    denylist::TokenRef,
     grants::{self, Grant},
 };
 use crate::{
@@ -59,6 +60,9 @@ pub struct AccessClaims {
     /// When the user authenticated (user tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The grant the token was issued under (user tokens): revoking the grant revokes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
 }
 
 fn signer(
@@ -72,8 +76,8 @@ fn signer(
         .ok_or_else(|| OAuthError::internal("signing", &format!("no {} signing key", alg.as_str())))
 }
 
-/// Signs and records an access token.
-pub async fn access_token(
+/// Signs an access token.
+pub fn access_token(
     state: &AppState,
     client: &Client,
     sub: &str,
@@ -92,16 +96,9 @@ pub async fn access_token(
         jti: secrets::random_token(16),
         scope: scope.to_owned(),
         auth_time: grant.map(|g| g.auth_time),
+        gid: grant.map(|g| g.id.clone()),
     };
     let token = signer(state, client.id_token_alg)?.sign("at+jwt", &claims);
-    grants::record_access_token(
-        &state.db,
-        &claims.jti,
-        grant.map(|g| g.id.as_str()),
-        &client.client_id,
-        claims.exp,
-    )
-    .await?;
     Ok((token, ttl))
 }
 
@@ -162,7 +159,7 @@ pub async fn issue(
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("Le compte n'existe plus."))?;
     let (access_token, expires_in) =
-        access_token(state, client, &user.id, &grant.scope, Some(grant)).await?;
+        access_token(state, client, &user.id, &grant.scope, Some(grant))?;
     let has_openid = grant.scope.split(' ').any(|s| s == "openid");
     let id_token = if has_openid {
         let access = if grant.scope.split(' ').any(|s| s == access_claims::SCOPE) {
@@ -219,7 +216,7 @@ pub enum AccessTokenError {
 }
 
 /// Verifies an access token: our signature with a published key, `typ` `at+jwt`, issuer,
-/// expiry, then that it was not revoked.
+/// expiry, then that neither it, its grant nor its client was revoked.
 pub async fn verify_access_token(
     state: &AppState,
     token: &str,
@@ -233,8 +230,53 @@ pub async fn verify_access_token(
         .current()
         .verify(token, &state.config.issuer, true)
         .map_err(|_| AccessTokenError::Invalid)?;
-    if !grants::access_token_live(&state.db, &claims.jti).await? {
+    // A user token names its grant; one without (issued before grants were named) cannot be
+    // checked against its grant's revocation, so it is refused.
+    if claims.gid.is_none() && claims.sub != claims.client_id {
+        return Err(AccessTokenError::Invalid);
+    }
+    // Its client must still be registered, and registered before the token was issued (not
+    // a new client that took a deleted one's id).
+    match state.clients.get(&state.db, &claims.client_id).await? {
+        Some(client) if client.created_at <= claims.iat => {}
+        _ => return Err(AccessTokenError::Revoked),
+    }
+    let token_ref = TokenRef {
+        jti: &claims.jti,
+        grant: claims.gid.as_deref(),
+    };
+    if state
+        .revocations
+        .is_revoked(&state.db, &state.ephemeral, token_ref)
+        .await?
+    {
         return Err(AccessTokenError::Revoked);
     }
     Ok(claims)
+}
+
+/// Revokes a grant (its refresh and access tokens) and tells every node.
+pub async fn revoke_grant(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
+    grants::revoke_grant(&state.db, id, state.config.tokens.access_token_ttl_seconds).await?;
+    state.revocations.changed(&state.db, &state.ephemeral).await
+}
+
+/// Revokes every grant of a user (password reset or change) and tells every node.
+pub async fn revoke_user_grants(state: &AppState, user_id: &str) -> Result<(), sqlx::Error> {
+    grants::revoke_user_grants(
+        &state.db,
+        user_id,
+        state.config.tokens.access_token_ttl_seconds,
+    )
+    .await?;
+    state.revocations.changed(&state.db, &state.ephemeral).await
+}
+
+/// Revokes one access token and tells every node.
+pub async fn revoke_access_token(
+    state: &AppState,
+    claims: &AccessClaims,
+) -> Result<(), sqlx::Error> {
+    grants::revoke_access_token(&state.db, &claims.jti, claims.exp).await?;
+    state.revocations.changed(&state.db, &state.ephemeral).await
 }

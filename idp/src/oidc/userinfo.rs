@@ -112,8 +112,12 @@ async fn userinfo(
         .await?
         .ok_or_else(|| OAuthError::invalid_token("Le compte n'existe plus."))?;
     // Claims asked for through the `claims` parameter of the authorization request.
-    let requested = match grant_claims(state, &claims.jti).await? {
-        Some(raw) => ClaimsRequest::parse(&raw)
+    let requested = match &claims.gid {
+        Some(gid) => grants::live_grant(&state.db, gid)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_token("Jeton d'accès révoqué."))?
+            .claims
+            .and_then(|raw| ClaimsRequest::parse(&raw).ok())
             .map(|c| c.userinfo)
             .unwrap_or_default(),
         None => Vec::new(),
@@ -124,8 +128,4 @@ async fn userinfo(
     }
     body.insert("sub".into(), json!(user.id));
     Ok(Value::Object(body))
-}
-
-async fn grant_claims(state: &AppState, jti: &str) -> Result<Option<String>, sqlx::Error> {
-    grants::claims_of_access_token(&state.db, jti).await
 }

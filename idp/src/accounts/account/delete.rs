@@ -126,7 +126,16 @@ pub async fn submit(
             );
         }
     }
-    users::delete_user(&state.db, &user.id).await?;
+    users::delete_user(
+        &state.db,
+        &user.id,
+        state.config.tokens.access_token_ttl_seconds,
+    )
+    .await?;
+    state
+        .revocations
+        .changed(&state.db, &state.ephemeral)
+        .await?;
     session::end_all_for_user(&state, &user.id).await?;
     let clear = session::end(&state, &headers).await?;
     audit::record(

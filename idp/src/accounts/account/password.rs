@@ -22,7 +22,7 @@ use crate::{
     audit,
     error::PageError,
     mail::messages,
-    oidc::grants,
+    oidc::tokens,
 };
 
 /// The page.
@@ -104,7 +104,7 @@ pub async fn submit(
     users::set_password_hash(&state.db, &user.id, &phc).await?;
     // This browser stays logged in (it just proved the password); every other one is out.
     session::end_others_for_user(&state, &user.id, &current.sid).await?;
-    grants::revoke_user_grants(&state.db, &user.id).await?;
+    tokens::revoke_user_grants(&state, &user.id).await?;
     audit::record(
         &state.db,
         &user.id,

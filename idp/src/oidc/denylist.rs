@@ -1,0 +1,251 @@
+//! Revoked access tokens: which unexpired tokens must be refused although their signature,
+//! issuer and expiry hold.
+//!
+//! Access tokens are not recorded when issued: recording each one cost a write per token and
+//! a read per check, and the table only grew. What is recorded is the exception, in
+//! `revoked_tokens`: a token's `jti` (revoked at `/revoke`) or a grant (refresh token reuse,
+//! code replay, revocation of a refresh token, password change or reset, account deletion).
+//! A deleted client's tokens are refused on another ground: the client is gone, or was
+//! registered again after they were issued (`tokens::verify_access_token`).
+//! A row is kept while a token it names can still be presented (`until`), so the list stays
+//! as small as the revocations of one access-token lifetime.
+//!
+//! Each node keeps that list in memory and checks tokens against it without a round trip to
+//! the database. Staleness is bounded:
+//! - a revocation made on this node reloads the list before it returns;
+//! - with Redis (several nodes), a revocation also writes a fresh random value under one key,
+//!   and every check reads that key (one Redis round trip, no database): a value other than
+//!   the one the list was loaded with reloads it first. The key is read before the database,
+//!   so a list tagged with a value holds every revocation committed before that value was set.
+//!   When Redis cannot be read, the check asks the database directly;
+//! - the list is reloaded at least every [`RELOAD_EVERY`], for revocations written by another
+//!   process without Redis (the `idp` command line on an embedded database).
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
+use sqlx::Row;
+
+use crate::{
+    secrets,
+    store::{Db, Ephemeral, now},
+};
+
+/// Longest a node goes without reloading the list.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(10);
+
+/// The shared key whose value changes at every revocation.
+const VERSION_KEY: &str = "revocations:version";
+
+/// How long the version key lives (any value, even none, is a valid version).
+const VERSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// What an access token is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRef<'a> {
+    /// Its `jti`.
+    pub jti: &'a str,
+    /// Its grant (user tokens).
+    pub grant: Option<&'a str>,
+}
+
+/// Key of a revoked token in `revoked_tokens`.
+pub fn jti_key(jti: &str) -> String {
+    format!("jti:{jti}")
+}
+
+/// Key of a revoked grant.
+pub fn grant_key(grant: &str) -> String {
+    format!("grant:{grant}")
+}
+
+#[derive(Default)]
+struct Snapshot {
+    jtis: HashSet<String>,
+    grants: HashSet<String>,
+    /// The shared version this was loaded under (`None`: the key was absent or unused).
+    version: Option<String>,
+    loaded: Option<Instant>,
+}
+
+impl Snapshot {
+    fn names(&self, token: TokenRef<'_>) -> bool {
+        self.jtis.contains(token.jti) || token.grant.is_some_and(|g| self.grants.contains(g))
+    }
+
+    fn fresh(&self, version: Option<&Option<String>>) -> bool {
+        self.loaded.is_some_and(|at| at.elapsed() < RELOAD_EVERY)
+            && version.is_none_or(|v| *v == self.version)
+    }
+}
+
+/// The in-memory list of revocations, shared by the handlers of one node.
+#[derive(Clone, Default)]
+pub struct DenyList {
+    snapshot: Arc<RwLock<Arc<Snapshot>>>,
+    // One reload at a time: a burst of checks after a revocation waits for one query.
+    reloading: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl DenyList {
+    /// The list as the database holds it now.
+    pub async fn load(db: &Db) -> Result<Self, sqlx::Error> {
+        let list = Self::default();
+        list.reload(db, None, true).await?;
+        Ok(list)
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        // A poisoned lock only means a panic while swapping an Arc: the value is whole.
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    async fn reload(
+        &self,
+        db: &Db,
+        version: Option<Option<String>>,
+        force: bool,
+    ) -> Result<Arc<Snapshot>, sqlx::Error> {
+        let _one = self.reloading.lock().await;
+        let current = self.current();
+        if !force && current.fresh(version.as_ref()) {
+            return Ok(current);
+        }
+        let rows = sqlx::query("SELECT key FROM revoked_tokens WHERE until >= $1")
+            .bind(now())
+            .fetch_all(&db.pool)
+            .await?;
+        let mut next = Snapshot {
+            version: version.unwrap_or_else(|| current.version.clone()),
+            loaded: Some(Instant::now()),
+            ..Snapshot::default()
+        };
+        for row in rows {
+            let key: String = row.try_get("key")?;
+            if let Some(jti) = key.strip_prefix("jti:") {
+                next.jtis.insert(jti.to_owned());
+            } else if let Some(grant) = key.strip_prefix("grant:") {
+                next.grants.insert(grant.to_owned());
+            }
+        }
+        let next = Arc::new(next);
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = next.clone();
+        Ok(next)
+    }
+
+    /// Whether `token` is revoked.
+    pub async fn is_revoked(
+        &self,
+        db: &Db,
+        ephemeral: &Ephemeral,
+        token: TokenRef<'_>,
+    ) -> Result<bool, sqlx::Error> {
+        let version = match ephemeral {
+            Ephemeral::Memory(_) => None,
+            Ephemeral::Redis(..) => match ephemeral.get(VERSION_KEY).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation version unreadable: checking the database");
+                    return revoked_in_db(db, token).await;
+                }
+            },
+        };
+        let snapshot = self.current();
+        let snapshot = if snapshot.fresh(version.as_ref()) {
+            snapshot
+        } else {
+            self.reload(db, version, false).await?
+        };
+        Ok(snapshot.names(token))
+    }
+
+    /// To call once revocations are committed: reloads this node's list and tells the others.
+    pub async fn changed(&self, db: &Db, ephemeral: &Ephemeral) -> Result<(), sqlx::Error> {
+        let version = match ephemeral {
+            Ephemeral::Memory(_) => None,
+            Ephemeral::Redis(..) => {
+                let v = secrets::random_token(12);
+                if let Err(e) = ephemeral.put(VERSION_KEY, &v, VERSION_TTL).await {
+                    // The revocation is committed; other nodes see it at their next periodic
+                    // reload, or at once if they cannot read Redis either (they ask the
+                    // database).
+                    tracing::warn!(error = %e, "revocation version not published");
+                }
+                Some(Some(v))
+            }
+        };
+        self.reload(db, version, true).await?;
+        Ok(())
+    }
+}
+
+/// The slow path, when the shared version cannot be read.
+async fn revoked_in_db(db: &Db, token: TokenRef<'_>) -> Result<bool, sqlx::Error> {
+    let grant = token.grant.map(grant_key).unwrap_or_default();
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM revoked_tokens WHERE key IN ($1, $2) AND until >= $3",
+    )
+    .bind(jti_key(token.jti))
+    .bind(grant)
+    .bind(now())
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
+/// Removes rows no token can need any more.
+pub async fn purge(db: &Db) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM revoked_tokens WHERE until < $1")
+        .bind(now())
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            jtis: ["j1".to_owned()].into(),
+            grants: ["g1".to_owned()].into(),
+            version: Some("v1".into()),
+            loaded: Some(Instant::now()),
+        }
+    }
+
+    #[test]
+    fn a_token_is_refused_by_its_jti_or_its_grant() {
+        let s = snapshot();
+        let ok = TokenRef {
+            jti: "j2",
+            grant: Some("g2"),
+        };
+        assert!(!s.names(ok));
+        assert!(s.names(TokenRef { jti: "j1", ..ok }));
+        assert!(s.names(TokenRef {
+            grant: Some("g1"),
+            ..ok
+        }));
+        assert!(!s.names(TokenRef { grant: None, ..ok }));
+    }
+
+    #[test]
+    fn another_shared_version_or_age_makes_the_list_stale() {
+        let mut s = snapshot();
+        assert!(s.fresh(None));
+        assert!(s.fresh(Some(&Some("v1".into()))));
+        assert!(!s.fresh(Some(&Some("v2".into()))));
+        // The key vanished (Redis restarted empty): reload, the list may predate anything.
+        assert!(!s.fresh(Some(&None)));
+        s.loaded = Some(Instant::now() - RELOAD_EVERY);
+        assert!(!s.fresh(None));
+    }
+}

@@ -1,0 +1,241 @@
+//! Revoked access tokens without recorded tokens: each node checks a token against its
+//! in-memory list of revocations (`oidc::denylist`) and its cached client registrations. These
+//! tests pin down what must stop working, when, and on which node.
+
+use std::time::Duration;
+
+use idp::{oidc::clients, store::now};
+use idp_tests::*;
+use serde_json::Value;
+use sqlx::Row;
+
+async fn json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn string(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {v}"))
+        .to_owned()
+}
+
+/// Tokens of `client` for a user logged in on `app`.
+async fn tokens(app: &TestApp, client: &TestClient, email: &str) -> Value {
+    let out = app
+        .browser()
+        .authorize(&auth_url(app, client, &[]), email)
+        .await;
+    let code = query_of(&out)["code"].clone();
+    let (status, tokens) = json(exchange_code(app, client, &code, &[]).await).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+async fn introspect(app: &TestApp, by: &TestClient, token: &str) -> Value {
+    json(
+        app.http()
+            .post(app.url("/introspect"))
+            .basic_auth(&by.id, by.secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("introspection"),
+    )
+    .await
+    .1
+}
+
+async fn userinfo_status(app: &TestApp, token: &str) -> u16 {
+    app.http()
+        .get(app.url("/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("userinfo")
+        .status()
+        .as_u16()
+}
+
+async fn revoke(app: &TestApp, client: &TestClient, token: &str) {
+    let status = app
+        .http()
+        .post(app.url("/revoke"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("revocation")
+        .status();
+    assert_eq!(status, 200);
+}
+
+async fn refresh(app: &TestApp, client: &TestClient, refresh_token: &str) -> (u16, Value) {
+    json(
+        app.http()
+            .post(app.url("/token"))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ])
+            .send()
+            .await
+            .expect("refresh"),
+    )
+    .await
+}
+
+async fn listed(app: &TestApp) -> Vec<String> {
+    sqlx::query("SELECT key FROM revoked_tokens ORDER BY key")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .expect("db")
+        .iter()
+        .map(|r| r.try_get("key").expect("key"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_revoked_access_token_stops_alone_and_a_revoked_refresh_token_stops_its_grant() {
+    let app = TestApp::spawn().await;
+    let rp = app.client("rp").await;
+    let rs = app.client("rs").await;
+    app.user("alice@centre.fr").await;
+    let first = tokens(&app, &rp, "alice@centre.fr").await;
+    let access = string(&first, "access_token");
+    assert_eq!(introspect(&app, &rs, &access).await["active"], true);
+    // Nothing is written for an issued token: only revocations are listed.
+    assert!(listed(&app).await.is_empty());
+
+    revoke(&app, &rp, &access).await;
+    assert_eq!(introspect(&app, &rs, &access).await["active"], false);
+    assert_eq!(userinfo_status(&app, &access).await, 401);
+    let keys = listed(&app).await;
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].starts_with("jti:"), "{keys:?}");
+
+    // The grant lives on: its refresh token gives a working access token.
+    let (status, second) = refresh(&app, &rp, &string(&first, "refresh_token")).await;
+    assert_eq!(status, 200, "{second}");
+    let access2 = string(&second, "access_token");
+    assert_eq!(introspect(&app, &rs, &access2).await["active"], true);
+    assert_eq!(userinfo_status(&app, &access2).await, 200);
+
+    // Revoking the refresh token ends the grant: the access token issued with it stops too.
+    revoke(&app, &rp, &string(&second, "refresh_token")).await;
+    assert_eq!(introspect(&app, &rs, &access2).await["active"], false);
+    assert_eq!(userinfo_status(&app, &access2).await, 401);
+    assert!(
+        listed(&app).await.iter().any(|k| k.starts_with("grant:")),
+        "the grant is listed"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_client_loses_its_tokens_even_when_its_id_is_registered_again() {
+    // Registrations are re-read every second here, so the deletion shows without waiting 5 s.
+    let app = TestApp::spawn_with(|c| c.clients.cache_seconds = 1).await;
+    let rp = app.client("rp").await;
+    let rs = app.client("rs").await;
+    app.user("alice@centre.fr").await;
+    let issued = tokens(&app, &rp, "alice@centre.fr").await;
+    let access = string(&issued, "access_token");
+    assert_eq!(introspect(&app, &rs, &access).await["active"], true);
+
+    assert!(
+        clients::delete_client(&app.state.db, "rp")
+            .await
+            .expect("db")
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(introspect(&app, &rs, &access).await["active"], false);
+    assert_eq!(userinfo_status(&app, &access).await, 401);
+    // Its secret no longer authenticates it.
+    let (status, body) = refresh(&app, &rp, &string(&issued, "refresh_token")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+
+    // A new client under the same id does not inherit the old one's tokens.
+    let again = app.client("rp").await;
+    assert_eq!(introspect(&app, &rs, &access).await["active"], false);
+    assert_eq!(userinfo_status(&app, &access).await, 401);
+    let fresh = tokens(&app, &again, "alice@centre.fr").await;
+    assert_eq!(
+        introspect(&app, &rs, &string(&fresh, "access_token")).await["active"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn revocations_are_purged_once_no_token_they_name_can_live() {
+    let app = TestApp::spawn().await;
+    let rp = app.client("rp").await;
+    app.user("alice@centre.fr").await;
+    let issued = tokens(&app, &rp, "alice@centre.fr").await;
+    revoke(&app, &rp, &string(&issued, "access_token")).await;
+    sqlx::query("INSERT INTO revoked_tokens (key, until) VALUES ('jti:old', $1)")
+        .bind(now() - 1)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("db");
+    assert_eq!(listed(&app).await.len(), 2);
+
+    // The purge is done by the node holding the scheduler's lease (this app's own scheduler
+    // may have taken it already).
+    let holder = app
+        .state
+        .ephemeral
+        .get("lease:key-scheduler")
+        .await
+        .expect("store")
+        .unwrap_or_else(|| "node-1".into());
+    app.state.key_tick(&holder).await.expect("scheduler round");
+    let keys = listed(&app).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].starts_with("jti:") && keys[0] != "jti:old");
+}
+
+#[tokio::test]
+async fn a_revocation_on_one_node_holds_at_once_on_the_other() {
+    if !Backend::from_env().is_clustered() {
+        println!("runs in the PostgreSQL + Redis suite");
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let b = a.another_node().await;
+    let rp = a.client("rp").await;
+    let rs = a.client("rs").await;
+    a.user("alice@centre.fr").await;
+    let issued = tokens(&a, &rp, "alice@centre.fr").await;
+    let access = string(&issued, "access_token");
+    // B has the list loaded and warm before the revocation.
+    assert_eq!(introspect(&b, &rs, &access).await["active"], true);
+
+    revoke(&a, &rp, &access).await;
+    assert_eq!(introspect(&b, &rs, &access).await["active"], false);
+    assert_eq!(userinfo_status(&b, &access).await, 401);
+
+    // A grant revoked through B is refused by A at once.
+    let (status, second) = refresh(&a, &rp, &string(&issued, "refresh_token")).await;
+    assert_eq!(status, 200, "{second}");
+    let access2 = string(&second, "access_token");
+    assert_eq!(userinfo_status(&a, &access2).await, 200);
+    revoke(&b, &rp, &string(&second, "refresh_token")).await;
+    assert_eq!(userinfo_status(&a, &access2).await, 401);
+
+    // Redis wiped (its shared version gone): the nodes reload from the database and still
+    // refuse both tokens.
+    a.state
+        .ephemeral
+        .delete("revocations:version")
+        .await
+        .expect("redis");
+    for node in [&a, &b] {
+        assert_eq!(introspect(node, &rs, &access).await["active"], false);
+        assert_eq!(introspect(node, &rs, &access2).await["active"], false);
+    }
+}
