@@ -332,7 +332,7 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("shutdown requested");
 }
 
 fn date(t: Option<i64>) -> String {

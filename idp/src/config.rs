@@ -21,6 +21,9 @@ pub struct Config {
     pub issuer: String,
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
+    /// After SIGTERM, how long the node keeps serving while `/readyz` answers 503, so that the
+    /// load balancer stops sending it requests before it stops accepting them.
+    pub shutdown_drain_seconds: u64,
     /// Durable storage: `sqlite://PATH?mode=rwc` (default) or `postgres://…`.
     pub database_url: String,
     /// Short-lived shared state. Empty: in-process (single node only); `redis://…`: shared by nodes.
@@ -345,6 +348,7 @@ impl Default for Config {
         Self {
             issuer: "http://localhost:8080".into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            shutdown_drain_seconds: 1,
             database_url: "sqlite://data/idp.db?mode=rwc".into(),
             redis_url: None,
             redis_key_prefix: "efp:".into(),

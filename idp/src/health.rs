@@ -14,8 +14,16 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the database and the shared store answer, and a signing key is loaded.
+/// `GET /readyz`: the database and the shared store answer, a signing key is loaded, and the
+/// node is not shutting down.
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "draining": true })),
+        )
+            .into_response();
+    }
     // Bounded: a load balancer's check must get an answer while a dependency hangs.
     let limit = std::time::Duration::from_secs(1);
     let (db, store) = tokio::join!(

@@ -62,6 +62,8 @@ pub struct AppState {
     pub clients: oidc::clients::ClientCache,
     /// Revoked access tokens, as this node last read them.
     pub revocations: oidc::denylist::DenyList,
+    /// Set once shutdown began: `/readyz` answers 503 while in-flight work finishes.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Why the provider could not start.
@@ -142,6 +144,7 @@ impl AppState {
             insee,
             clients,
             revocations,
+            draining: Arc::default(),
         })
     }
 
@@ -451,6 +454,19 @@ pub async fn serve(
             }
         }
     });
+    let draining = state.draining.clone();
+    let drain = Duration::from_secs(state.config.shutdown_drain_seconds);
+    let shutdown = async move {
+        shutdown.await;
+        // The load balancer sees /readyz fail and stops sending requests; those it still
+        // sends meanwhile are served. Then the node stops accepting and finishes what it has.
+        draining.store(true, std::sync::atomic::Ordering::SeqCst);
+        if !drain.is_zero() {
+            tracing::info!(seconds = drain.as_secs(), "draining: /readyz answers 503");
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!("no longer accepting: finishing in-flight requests");
+    };
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
