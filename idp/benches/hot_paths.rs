@@ -1,5 +1,7 @@
 //! Criterion benchmarks of the functions on the hot paths: signing and verifying tokens,
-//! password hashing, secrets, and the in-process short-lived store.
+//! password hashing, secrets, the in-process short-lived store, and the middleware every
+//! request goes through (`router`: `GET /jwks` through the real router, then through the bare
+//! routes with one layer at a time, so each layer's price is the difference).
 //! Run: `cargo bench -p idp --bench hot_paths`; results in docs/performance.md.
 
 use std::{hint::black_box, time::Duration};
@@ -84,5 +86,97 @@ fn secrets_and_store(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, signing, passwords, secrets_and_store);
+/// A provider on a fresh SQLite file, as `idp serve` opens it.
+fn app_state(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> idp::AppState {
+    let mut config = idp::config::Config {
+        database_url: format!("sqlite://{}?mode=rwc", dir.join("idp.db").display()),
+        ..idp::config::Config::default()
+    };
+    config.keys.kek = Some(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        [7u8; 32],
+    ));
+    config.keys.dir = dir.join("keys");
+    config.mail.outbox_dir = dir.join("outbox");
+    rt.block_on(idp::AppState::open(config))
+        .expect("provider starts")
+}
+
+fn router(c: &mut Criterion) {
+    use axum::{Router, body::Body, http::Request};
+    use tower::ServiceExt;
+
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // As the load bench runs the server (`IDP_LOG=warn`, JSON): spans and events below the
+    // level must cost what they cost there, not nothing (no subscriber) nor a write.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IDP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_writer(std::io::sink)
+        .try_init();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = app_state(&rt, dir.path());
+    idp::metrics::handle();
+
+    let variants: Vec<(&str, Router)> = vec![
+        ("full router", idp::router(state.clone())),
+        (
+            "bare + one layer of nothing",
+            idp::routes(state.clone()).layer(tower::layer::util::Identity::new()),
+        ),
+        ("bare routes", idp::routes(state.clone())),
+        (
+            "bare + metrics",
+            idp::routes(state.clone()).layer(idp::metrics::TrackLayer),
+        ),
+        (
+            "bare + security_headers",
+            idp::routes(state.clone()).layer(idp::web::security_headers::SecurityHeadersLayer),
+        ),
+        (
+            "bare + body limit",
+            idp::routes(state.clone())
+                .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024)),
+        ),
+        (
+            "bare + trace",
+            idp::routes(state.clone()).layer(
+                tower_http::trace::TraceLayer::new_for_http()
+                    .make_span_with(idp::web::request_id::span)
+                    .on_response(idp::web::request_id::on_response),
+            ),
+        ),
+        (
+            "bare + request id",
+            idp::routes(state.clone()).layer(
+                tower::ServiceBuilder::new()
+                    .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+                        idp::web::request_id::MakeRequestUuid,
+                    ))
+                    .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id()),
+            ),
+        ),
+    ];
+    let mut group = c.benchmark_group("router");
+    for path in ["/jwks", "/.well-known/openid-configuration"] {
+        for (name, app) in &variants {
+            group.bench_function(format!("GET {path} {name}"), |b| {
+                b.to_async(&rt).iter(|| async {
+                    let request = Request::get(path).body(Body::empty()).expect("request");
+                    let response = app.clone().oneshot(request).await.expect("infallible");
+                    axum::body::to_bytes(response.into_body(), usize::MAX)
+                        .await
+                        .expect("body")
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, signing, passwords, secrets_and_store, router);
 criterion_main!(benches);

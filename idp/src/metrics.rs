@@ -13,12 +13,19 @@
 //!   `idp_mails_total{kind,outcome}`, `idp_tokens_issued_total{grant_type}`;
 //! - `idp_signing_key_age_seconds{kid,alg,state}` for every published key.
 
-use std::{fmt::Write as _, sync::OnceLock, time::Instant};
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    fmt::Write as _,
+    pin::Pin,
+    sync::OnceLock,
+    task::{Context, Poll},
+    time::Instant,
+};
 
 use axum::{
-    extract::{MatchedPath, Request, State},
-    http::{HeaderMap, StatusCode, header},
-    middleware::Next,
+    extract::{MatchedPath, State},
+    http::{self, HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -77,29 +84,139 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 }
 
 /// Middleware: counts and times every request under its route template.
-pub async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = method_label(request.method());
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!(
-        "idp_http_requests_total",
-        "route" => route.clone(),
-        "method" => method,
-        "status" => status
-    )
-    .increment(1);
-    metrics::histogram!(
-        "idp_http_request_duration_seconds",
-        "route" => route,
-        "method" => method
-    )
-    .record(started.elapsed().as_secs_f64());
-    response
+///
+/// A tower layer rather than `axum::middleware::from_fn`, and with the label handles resolved
+/// once per thread: the macros build, hash and free a label set per call, and `from_fn` boxes
+/// the inner service and the future, which together cost more than serving `/jwks` itself.
+#[derive(Clone, Copy, Default)]
+pub struct TrackLayer;
+
+impl<S> tower::Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track { inner }
+    }
+}
+
+/// The service of [`TrackLayer`].
+#[derive(Clone)]
+pub struct Track<S> {
+    inner: S,
+}
+
+impl<S, B, ResB> tower::Service<http::Request<B>> for Track<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<ResB>>,
+{
+    type Response = http::Response<ResB>;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let method = method_label(request.method());
+        TrackFuture {
+            started: Instant::now(),
+            route,
+            method,
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Track`]: records when the inner service answers.
+    pub struct TrackFuture<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        route: Option<MatchedPath>,
+        method: &'static str,
+    }
+}
+
+impl<F, ResB, E> Future for TrackFuture<F>
+where
+    F: Future<Output = Result<http::Response<ResB>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let Ok(response) = &result {
+            let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            record(
+                route,
+                this.method,
+                response.status().as_u16(),
+                this.started.elapsed().as_secs_f64(),
+            );
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// The handles of one route template, by method and status.
+#[derive(Default)]
+struct RouteHandles {
+    by_method: Vec<MethodHandles>,
+}
+
+struct MethodHandles {
+    method: &'static str,
+    duration: metrics::Histogram,
+    by_status: Vec<(u16, metrics::Counter)>,
+}
+
+thread_local! {
+    // Per thread, so a hit takes no lock and touches no line another core writes. The recorder
+    // never drops a series (no idle timeout is configured), so a handle stays valid for the
+    // process; the entries are bounded by templates x methods x statuses.
+    static HANDLES: RefCell<HashMap<Box<str>, RouteHandles>> = RefCell::new(HashMap::new());
+}
+
+fn record(route: &str, method: &'static str, status: u16, seconds: f64) {
+    HANDLES.with_borrow_mut(|handles| {
+        let by_route = match handles.get_mut(route) {
+            Some(found) => found,
+            None => handles.entry(route.into()).or_default(),
+        };
+        let by_method = match by_route.by_method.iter().position(|m| m.method == method) {
+            Some(i) => &mut by_route.by_method[i],
+            None => {
+                by_route.by_method.push(MethodHandles {
+                    method,
+                    duration: metrics::histogram!(
+                        "idp_http_request_duration_seconds",
+                        "route" => route.to_owned(),
+                        "method" => method
+                    ),
+                    by_status: Vec::new(),
+                });
+                by_route.by_method.last_mut().expect("just pushed")
+            }
+        };
+        by_method.duration.record(seconds);
+        match by_method.by_status.iter().find(|(s, _)| *s == status) {
+            Some((_, counter)) => counter.increment(1),
+            None => {
+                let counter = metrics::counter!(
+                    "idp_http_requests_total",
+                    "route" => route.to_owned(),
+                    "method" => method,
+                    "status" => status.to_string()
+                );
+                counter.increment(1);
+                by_method.by_status.push((status, counter));
+            }
+        }
+    });
 }
 
 /// A login form's outcome: `success` or `failure` (wrong credentials).

@@ -6,14 +6,34 @@
 use std::time::Duration;
 
 use axum::{
-    body::Body,
+    body::Bytes,
     extract::MatchedPath,
-    http::{Request, Response},
+    http::{HeaderValue, Request, Response},
 };
+use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing::Span;
 
+/// Random version-4 UUIDs for requests that came without an id.
+///
+/// The id names log lines and must be unique, not secret: a thread-local fast generator
+/// (`fastrand`) rather than `Uuid::new_v4`, which asks the kernel (`getrandom`) per request.
+#[derive(Clone, Copy, Default)]
+pub struct MakeRequestUuid;
+
+impl MakeRequestId for MakeRequestUuid {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let uuid = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid.hyphenated().encode_lower(&mut text);
+        // One allocation, shared by the request header, its extension and the response header.
+        HeaderValue::from_maybe_shared(Bytes::from_owner(text))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
 /// The request's span.
-pub fn span(request: &Request<Body>) -> Span {
+pub fn span<B>(request: &Request<B>) -> Span {
     let id = request
         .headers()
         .get("x-request-id")
@@ -32,7 +52,7 @@ pub fn span(request: &Request<Body>) -> Span {
 }
 
 /// One line per answered request, inside its span.
-pub fn on_response(response: &Response<Body>, latency: Duration, _: &Span) {
+pub fn on_response<B>(response: &Response<B>, latency: Duration, _: &Span) {
     tracing::info!(
         http.status = response.status().as_u16(),
         latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
