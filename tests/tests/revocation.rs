@@ -239,3 +239,50 @@ async fn a_revocation_on_one_node_holds_at_once_on_the_other() {
         assert_eq!(introspect(node, &rs, &access2).await["active"], false);
     }
 }
+
+#[tokio::test]
+async fn a_refused_refresh_leaves_the_refresh_token_usable_and_a_reuse_ends_the_family() {
+    let app = TestApp::spawn().await;
+    let rp = app.client("rp").await;
+    app.user("alice@centre.fr").await;
+    let issued = tokens(&app, &rp, "alice@centre.fr").await;
+    let refresh_token = string(&issued, "refresh_token");
+
+    // A scope beyond the grant is refused, and the token is not spent by the refusal.
+    let (status, body) = json(
+        app.http()
+            .post(app.url("/token"))
+            .basic_auth(&rp.id, rp.secret.as_deref())
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.as_str()),
+                ("scope", "openid habilitations"),
+            ])
+            .send()
+            .await
+            .expect("refresh"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    let (status, rotated) = refresh(&app, &rp, &refresh_token).await;
+    assert_eq!(status, 200, "{rotated}");
+
+    // The spent token presented again ends the family: its successor and access token too.
+    let (status, body) = refresh(&app, &rp, &refresh_token).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, body) = refresh(&app, &rp, &string(&rotated, "refresh_token")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        userinfo_status(&app, &string(&rotated, "access_token")).await,
+        401
+    );
+}

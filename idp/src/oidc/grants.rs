@@ -37,24 +37,81 @@ pub struct Grant {
     pub sid: String,
 }
 
-/// Records a new grant.
-pub async fn insert_grant(db: &Db, grant: &Grant) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO grants (id, user_id, client_id, scope, claims, auth_time, acr, amr, sid, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(&grant.id)
-    .bind(&grant.user_id)
-    .bind(&grant.client_id)
-    .bind(&grant.scope)
-    .bind(&grant.claims)
-    .bind(grant.auth_time)
-    .bind(&grant.acr)
-    .bind(serde_json::to_string(&grant.amr).expect("amr serialises"))
-    .bind(&grant.sid)
-    .bind(now())
-    .execute(&db.pool)
-    .await?;
-    Ok(())
+/// What a token response writes along with its refresh token, in the same transaction.
+#[derive(Debug, Clone, Copy)]
+pub enum Issue<'a> {
+    /// An authorization code was exchanged: its grant is recorded now.
+    NewGrant,
+    /// A refresh token was exchanged: it is spent now (rotation).
+    Rotation {
+        /// The refresh token presented.
+        spent: &'a str,
+    },
+}
+
+/// The refresh token presented had been spent meanwhile (a concurrent reuse).
+#[derive(Debug)]
+pub struct AlreadySpent;
+
+/// Records what a token response changes, in one transaction (one commit): the new grant or
+/// the spending of the presented refresh token, and the new refresh token when `refresh_ttl`
+/// is given (returned in clear; only its hash is kept). Nothing is written when the presented
+/// refresh token was spent already.
+pub async fn record_issue(
+    db: &Db,
+    grant: &Grant,
+    issue: Issue<'_>,
+    refresh_ttl: Option<u64>,
+) -> Result<Result<Option<String>, AlreadySpent>, sqlx::Error> {
+    let t = now();
+    let mut tx = db.pool.begin().await?;
+    match issue {
+        Issue::NewGrant => {
+            sqlx::query(
+                "INSERT INTO grants (id, user_id, client_id, scope, claims, auth_time, acr, amr, sid, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&grant.id)
+            .bind(&grant.user_id)
+            .bind(&grant.client_id)
+            .bind(&grant.scope)
+            .bind(&grant.claims)
+            .bind(grant.auth_time)
+            .bind(&grant.acr)
+            .bind(serde_json::to_string(&grant.amr).expect("amr serialises"))
+            .bind(&grant.sid)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Issue::Rotation { spent } => {
+            let done = sqlx::query(
+                "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+            )
+            .bind(t)
+            .bind(secrets::hash(spent))
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Ok(Err(AlreadySpent));
+            }
+        }
+    }
+    let token = match refresh_ttl {
+        Some(ttl) => {
+            let token = secrets::random_token(32);
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(secrets::hash(&token))
+                .bind(&grant.id)
+                .bind(t)
+                .bind(t.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX / 2)))
+                .execute(&mut *tx)
+                .await?;
+            Some(token)
+        }
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(Ok(token))
 }
 
 /// A live (not revoked) grant by id.
@@ -163,24 +220,6 @@ pub async fn list_user_grants_revoked(
     Ok(())
 }
 
-/// Stores a new refresh token of `grant_id`; returns the token (only its hash is kept).
-pub async fn issue_refresh_token(
-    db: &Db,
-    grant_id: &str,
-    ttl_seconds: u64,
-) -> Result<String, sqlx::Error> {
-    let token = secrets::random_token(32);
-    let t = now();
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(secrets::hash(&token))
-        .bind(grant_id)
-        .bind(t)
-        .bind(t.saturating_add(i64::try_from(ttl_seconds).unwrap_or(i64::MAX / 2)))
-        .execute(&db.pool)
-        .await?;
-    Ok(token)
-}
-
 /// A refresh token as stored.
 #[derive(Debug, Clone)]
 pub struct RefreshToken {
@@ -209,18 +248,6 @@ pub async fn refresh_token(db: &Db, token: &str) -> Result<Option<RefreshToken>,
         })
     })
     .transpose()
-}
-
-/// Marks a refresh token spent; `false` if it already was (a concurrent reuse).
-pub async fn spend_refresh_token(db: &Db, token: &str) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
-    )
-    .bind(now())
-    .bind(secrets::hash(token))
-    .execute(&db.pool)
-    .await?;
-    Ok(result.rows_affected() == 1)
 }
 
 /// Revokes one access token, listed until it expires.

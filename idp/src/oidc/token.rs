@@ -13,7 +13,7 @@ use super::{
     authorize::{CodeData, code_key, spent_code_key},
     client_auth,
     clients::Client,
-    grants::{self, Grant},
+    grants::{self, Grant, Issue},
     tokens::{self, TokenResponse},
 };
 use crate::{AppState, error::OAuthError, secrets, store::now};
@@ -161,8 +161,14 @@ async fn authorization_code(
         }
         (None, None) => {}
     }
-    grants::insert_grant(&state.db, &data.grant).await?;
-    tokens::issue(state, client, &data.grant, data.nonce.as_deref()).await
+    tokens::issue(
+        state,
+        client,
+        &data.grant,
+        data.nonce.as_deref(),
+        Issue::NewGrant,
+    )
+    .await
 }
 
 async fn refresh_token(
@@ -187,7 +193,7 @@ async fn refresh_token(
     if grant.client_id != client.client_id {
         return Err(invalid());
     }
-    if stored.used_at.is_some() || !grants::spend_refresh_token(&state.db, token).await? {
+    if stored.used_at.is_some() {
         // A spent token came back: it was stolen, or the client leaks. End the family.
         tokens::revoke_grant(state, &grant.id).await?;
         tracing::warn!(grant.id = %grant.id, "refresh token reused: family revoked");
@@ -212,7 +218,16 @@ async fn refresh_token(
             }
         }
     };
-    tokens::issue(state, client, &grant, None).await
+    // Spent in the same transaction as its successor is recorded: a failure in between can no
+    // longer leave the client without a working refresh token.
+    tokens::issue(
+        state,
+        client,
+        &grant,
+        None,
+        Issue::Rotation { spent: token },
+    )
+    .await
 }
 
 async fn client_credentials(

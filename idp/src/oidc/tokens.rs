@@ -7,7 +7,7 @@ use super::{
     claims::{self, ClaimsRequest},
     clients::Client,
     denylist::TokenRef,
-    grants::{self, Grant},
+    grants::{self, AlreadySpent, Grant, Issue},
 };
 use crate::{
     AppState,
@@ -148,12 +148,14 @@ pub fn id_token(
     Ok(signer(state, client.id_token_alg)?.sign("JWT", &Value::Object(body)))
 }
 
-/// Issues access, ID and (if the client may refresh) refresh tokens under `grant`.
+/// Issues access, ID and (if the client may refresh) refresh tokens under `grant`, and
+/// records what `how` says in the same transaction as the new refresh token.
 pub async fn issue(
     state: &AppState,
     client: &Client,
     grant: &Grant,
     nonce: Option<&str>,
+    how: Issue<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     let user = users::user_by_id(&state.db, &grant.user_id)
         .await?
@@ -179,17 +181,20 @@ pub async fn issue(
     } else {
         None
     };
-    let refresh_token = if client.allows_grant("refresh_token") {
-        Some(
-            grants::issue_refresh_token(
-                &state.db,
-                &grant.id,
-                state.config.tokens.refresh_token_ttl_seconds,
-            )
-            .await?,
-        )
-    } else {
-        None
+    let refresh_ttl = client
+        .allows_grant("refresh_token")
+        .then_some(state.config.tokens.refresh_token_ttl_seconds);
+    // Signed first, written last: nothing is recorded for a response that is not sent.
+    let refresh_token = match grants::record_issue(&state.db, grant, how, refresh_ttl).await? {
+        Ok(token) => token,
+        Err(AlreadySpent) => {
+            // Spent between our read and our write: a concurrent reuse. End the family.
+            revoke_grant(state, &grant.id).await?;
+            tracing::warn!(grant.id = %grant.id, "refresh token reused: family revoked");
+            return Err(OAuthError::invalid_grant(
+                "Jeton de rafraîchissement invalide, expiré ou révoqué.",
+            ));
+        }
     };
     Ok(TokenResponse {
         access_token,
