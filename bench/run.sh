@@ -5,10 +5,10 @@
 #   bash bench/run.sh --no-write # measure and print only
 #   BENCH_ARGS="--duration 5" bash bench/run.sh   # extra arguments for bench/run.py
 #
-# Builds `idp` in release mode, measures the argon2id verification time with criterion (the
-# login capacity the login figures are compared with), installs wrk (Debian) and the peer
-# (npm oidc-provider, bench/peer/) when missing, then runs bench/run.py: our provider embedded,
-# our provider on PostgreSQL 127.0.0.1:5432 (a database of its own, dropped at the end) + Redis
+# Builds `idp` in release mode and the criterion benchmarks (run.py times argon2id on every
+# core with them just before each target's logins: the capacity those are compared with),
+# installs wrk (Debian) and the peer (npm oidc-provider, bench/peer/) when missing, then runs
+# bench/run.py: our provider embedded, our provider on PostgreSQL 127.0.0.1:5432 (a database of its own, dropped at the end) + Redis
 # 127.0.0.1:6379 (a key prefix of its own), and the peer, one after the other on loopback.
 # Run it on an otherwise idle machine: the load generator shares the cores with the server.
 set -euo pipefail
@@ -32,19 +32,13 @@ pg_isready -h 127.0.0.1 -p 5432 >/dev/null || { echo "PostgreSQL is not reachabl
 echo "== cargo build --release -p idp"
 cargo build --release --locked -p idp --quiet
 
-echo "== argon2id verification time (criterion, hot_paths)"
-out="$(cargo bench --locked -p idp --bench hot_paths -- 'argon2id' --warm-up-time 2 --measurement-time 6 --noplot 2>&1)"
-# "time:   [low unit estimate unit high unit]": the middle figure is criterion's estimate.
-estimate="$(printf '%s\n' "$out" | awk '/argon2id/ {f=1} f && /time:/ {gsub(/[][]/, ""); print $4, $5; exit}')"
-argon2_ms="${estimate% *}"
-unit="${estimate#* }"
-[ "$unit" = ms ] || { echo "unexpected criterion output:" >&2; printf '%s\n' "$out" >&2; exit 2; }
-echo "   $argon2_ms ms per verification"
+echo "== cargo bench --no-run (run.py times argon2id with it before each target's logins)"
+cargo bench --locked -p idp --bench hot_paths --no-run --quiet
 
 echo "== peer: npm ci in bench/peer"
 python3 -c "import sys; sys.path.insert(0, 'bench'); import peer; peer.ensure_installed()"
 
 echo "== load"
 # shellcheck disable=SC2086
-python3 -u bench/run.py --idp "${CARGO_TARGET_DIR:-target}/release/idp" --argon2-ms "$argon2_ms" "${write[@]}" ${BENCH_ARGS:-}
+python3 -u bench/run.py --idp "${CARGO_TARGET_DIR:-target}/release/idp" "${write[@]}" ${BENCH_ARGS:-}
 echo "bench: $(($(date +%s) - started)) s in all"

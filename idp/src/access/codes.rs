@@ -164,7 +164,7 @@ pub async fn issue(
     let t = now();
     let code = ActivationCode::generate();
     let id = uuid::Uuid::new_v4().to_string();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE activation_codes SET revoked_at = $1 WHERE service_code = $2 AND siret = $3 \
          AND redeemed_at IS NULL AND revoked_at IS NULL",
@@ -351,7 +351,7 @@ pub async fn redeem(
         CodeStatus::Revoked => return Err(RedeemError::Revoked),
         CodeStatus::Redeemed(_) => return Err(RedeemError::AlreadyUsed),
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let done = sqlx::query(
         "UPDATE activation_codes SET redeemed_at = $1, redeemed_by = $2 WHERE id = $3 \
          AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $1",

@@ -290,7 +290,7 @@ pub async fn accept(
     grant: &NewHabilitation<'_>,
 ) -> Result<Option<String>, sqlx::Error> {
     let t = now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let done = sqlx::query(
         "UPDATE access_requests SET status = 'accepted', handled_by = $2, handled_at = $3 \
          WHERE id = $1 AND status = 'pending'",

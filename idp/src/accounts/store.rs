@@ -186,7 +186,7 @@ pub async fn set_email(db: &Db, id: &str, email: &Email) -> Result<bool, sqlx::E
 /// refresh tokens and grants go (so every token stops working), consents, second factor, and
 /// the account itself. The audit trail is kept. Nodes' revocation lists must be told after.
 pub async fn delete_user(db: &Db, id: &str, access_ttl: u64) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     crate::oidc::grants::list_user_grants_revoked(&mut tx, id, access_ttl).await?;
     for sql in [
         "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",

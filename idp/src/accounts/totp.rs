@@ -61,7 +61,7 @@ async fn insert_totp(
     accepted_step: i64,
     code_hashes: &[String],
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM totp_recovery_codes WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)
@@ -91,7 +91,7 @@ async fn insert_totp(
 
 /// Removes the secret and the recovery codes.
 async fn delete_totp(db: &Db, user_id: &str) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM totp_recovery_codes WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)

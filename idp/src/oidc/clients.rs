@@ -431,7 +431,7 @@ pub async fn rotate_secret(db: &Db, client_id: &str) -> Result<Option<String>, s
 /// from then on (their client is gone, or registered again after they were issued). `false`
 /// if there was none.
 pub async fn delete_client(db: &Db, client_id: &str) -> Result<bool, sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let result = sqlx::query("DELETE FROM clients WHERE client_id = $1")
         .bind(client_id)
         .execute(&mut *tx)

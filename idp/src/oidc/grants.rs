@@ -64,7 +64,7 @@ pub async fn record_issue(
     refresh_ttl: Option<u64>,
 ) -> Result<Result<Option<String>, AlreadySpent>, sqlx::Error> {
     let t = now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     match issue {
         Issue::NewGrant => {
             sqlx::query(
@@ -158,7 +158,7 @@ async fn list_revoked(
 /// told afterwards: [`denylist::DenyList::changed`]).
 pub async fn revoke_grant(db: &Db, id: &str, access_ttl: u64) -> Result<(), sqlx::Error> {
     let t = now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(t)
         .bind(id)

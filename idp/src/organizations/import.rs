@@ -401,7 +401,7 @@ async fn rename_from_legal_units(
     while let Some(chunk) = rx.recv().await {
         let (names, read) = chunk?;
         let now = store::now();
-        let mut txn = db.pool.begin().await?;
+        let mut txn = db.begin().await?;
         for (siren, name) in &names {
             report.renamed += register::rename_company(&mut txn, siren, name, now).await?;
         }

@@ -250,7 +250,7 @@ fn upsert_sql(rows: usize) -> String {
 
 /// Inserts or updates `batch` in one transaction (a re-import updates in place).
 pub async fn upsert(db: &Db, batch: &[Establishment], now: i64) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
         let sql = upsert_sql(chunk.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -275,7 +275,7 @@ pub async fn upsert(db: &Db, batch: &[Establishment], now: i64) -> Result<(), sq
 /// Gives every establishment of `siren` the raison sociale `name` (the unités légales pass of
 /// an import). Returns how many rows changed.
 pub async fn rename_company(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     siren: &Siren,
     name: &str,
     now: i64,
@@ -287,7 +287,7 @@ pub async fn rename_company(
     .bind(fold(name))
     .bind(now)
     .bind(siren.as_str().to_owned())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected())
 }
