@@ -563,6 +563,57 @@ pub async fn exchange_code(
         .expect("token request")
 }
 
+/// A response's status and JSON body (`null` when the body is not JSON).
+pub async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// The string member `key` of `v`; panics naming it when absent.
+pub fn string(v: &serde_json::Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {v}"))
+        .to_owned()
+}
+
+/// `GET /userinfo` with `access_token`: status and body.
+pub async fn userinfo(app: &TestApp, access_token: &str) -> (u16, serde_json::Value) {
+    json(
+        app.http()
+            .get(app.url("/userinfo"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("GET /userinfo"),
+    )
+    .await
+}
+
+/// A refresh at `app`'s token endpoint with client_secret_basic: status and body.
+pub async fn refresh(
+    app: &TestApp,
+    client: &TestClient,
+    refresh_token: &str,
+) -> (u16, serde_json::Value) {
+    json(
+        app.http()
+            .post(app.url("/token"))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ])
+            .send()
+            .await
+            .expect("token request"),
+    )
+    .await
+}
+
 /// Waits until `check` holds, polling for at most `limit`.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where

@@ -24,46 +24,6 @@ fn clustered(test: &str) -> bool {
     false
 }
 
-async fn json(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-fn string(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} in {v}"))
-        .to_owned()
-}
-
-async fn userinfo(app: &TestApp, access_token: &str) -> (u16, Value) {
-    json(
-        app.http()
-            .get(app.url("/userinfo"))
-            .bearer_auth(access_token)
-            .send()
-            .await
-            .expect("GET /userinfo"),
-    )
-    .await
-}
-
-async fn refresh(app: &TestApp, client: &TestClient, refresh_token: &str) -> (u16, Value) {
-    json(
-        app.http()
-            .post(app.url("/token"))
-            .basic_auth(&client.id, client.secret.as_deref())
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-            ])
-            .send()
-            .await
-            .expect("token request"),
-    )
-    .await
-}
-
 async fn served_kids(app: &TestApp) -> Vec<String> {
     let jwks: Value = app
         .http()

@@ -9,18 +9,6 @@ use idp_tests::*;
 use serde_json::Value;
 use sqlx::Row;
 
-async fn json(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-fn string(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} in {v}"))
-        .to_owned()
-}
-
 /// Tokens of `client` for a user logged in on `app`.
 async fn tokens(app: &TestApp, client: &TestClient, email: &str) -> Value {
     let out = app
@@ -48,14 +36,7 @@ async fn introspect(app: &TestApp, by: &TestClient, token: &str) -> Value {
 }
 
 async fn userinfo_status(app: &TestApp, token: &str) -> u16 {
-    app.http()
-        .get(app.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("userinfo")
-        .status()
-        .as_u16()
+    userinfo(app, token).await.0
 }
 
 async fn revoke(app: &TestApp, client: &TestClient, token: &str) {
@@ -69,22 +50,6 @@ async fn revoke(app: &TestApp, client: &TestClient, token: &str) {
         .expect("revocation")
         .status();
     assert_eq!(status, 200);
-}
-
-async fn refresh(app: &TestApp, client: &TestClient, refresh_token: &str) -> (u16, Value) {
-    json(
-        app.http()
-            .post(app.url("/token"))
-            .basic_auth(&client.id, client.secret.as_deref())
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-            ])
-            .send()
-            .await
-            .expect("refresh"),
-    )
-    .await
 }
 
 async fn listed(app: &TestApp) -> Vec<String> {
