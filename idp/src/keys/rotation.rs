@@ -357,9 +357,32 @@ pub async fn revoke(
     if KeyState::of(key, now) == KeyState::Pending {
         keep_signer(db, &keys, key, now).await?;
     }
+    // The successor signs before the key is revoked: a node reloading its keys between the
+    // two writes would otherwise find no signer for this algorithm until its next reload.
+    let mut created = Vec::new();
+    if let Some(alg) = SigningAlg::parse(&key.alg)
+        && signer_of(&keys, alg, now).is_some_and(|s| s.kid == kid)
+    {
+        match pending_of(&keys, alg, now) {
+            Some(pending) => store::set_activation(db, &pending.kid, now).await?,
+            None => {
+                let row = create(db, kek, policy, alg, now, now).await?;
+                audit::record(
+                    db,
+                    "system",
+                    "key.created",
+                    &row.kid,
+                    serde_json::json!({"alg": row.alg}),
+                )
+                .await?;
+                created.push(row.kid);
+            }
+        }
+    }
     store::set_revoked(db, kid, now).await?;
     audit::record(db, actor, "key.revoked", kid, serde_json::json!({})).await?;
-    ensure_signers(db, kek, policy, now).await
+    created.extend(ensure_signers(db, kek, policy, now).await?);
+    Ok(created)
 }
 
 /// The scheduler's work: rotate every signer older than the rotation interval.
