@@ -1,11 +1,16 @@
 //! The audit trail: who did what to what, and when. Append-only.
+//!
+//! An event is written in the transaction of the change it records ([`record`]): a change that
+//! rolls back leaves no event, and no change commits without its event. An event that records no
+//! change (a refusal, a look-up) stands alone ([`record_alone`]).
 
-use crate::store::{Db, now};
+use crate::store::Db;
 
-/// Appends an event. `actor` is a user id, a client id, `cli`, `scheduler` or `system`;
-/// `details` never holds a secret.
+/// Appends an event inside the caller's transaction, at `at` (the action's clock). `actor` is a
+/// user id, a client id, `cli`, `scheduler` or `system`; `details` never holds a secret.
 pub async fn record(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
+    at: i64,
     actor: &str,
     action: &str,
     target: &str,
@@ -13,14 +18,40 @@ pub async fn record(
 ) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO audit_events (id, at, actor, action, target, details) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(uuid::Uuid::new_v4().to_string())
-        .bind(now())
+        .bind(at)
         .bind(actor)
         .bind(action)
         .bind(target)
         .bind(details.to_string())
-        .execute(&db.pool)
+        .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Appends an event that records no change of its own (a refusal, a look-up): one row, its own
+/// transaction.
+pub async fn record_alone(
+    db: &Db,
+    at: i64,
+    actor: &str,
+    action: &str,
+    target: &str,
+    details: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    record(&mut tx, at, actor, action, target, details).await?;
+    tx.commit().await
+}
+
+/// The old form, for call sites that still write their change and its event apart.
+pub async fn record_on_pool(
+    db: &Db,
+    actor: &str,
+    action: &str,
+    target: &str,
+    details: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    record_alone(db, crate::store::now(), actor, action, target, details).await
 }
 
 /// One audit event.

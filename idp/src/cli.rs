@@ -470,7 +470,7 @@ async fn clients_cmd(config: Config, cmd: ClientsCommand) -> Result<(), CliError
         ClientsCommand::Create { client_id, args } => {
             let reg = registration(client_id, args, None)?;
             let secret = clients::insert_client(&db, &reg).await??;
-            crate::audit::record(
+            crate::audit::record_on_pool(
                 &db,
                 "cli",
                 "client.created",
@@ -511,7 +511,7 @@ async fn clients_cmd(config: Config, cmd: ClientsCommand) -> Result<(), CliError
                 ));
             }
             clients::update_client(&db, &reg).await??;
-            crate::audit::record(
+            crate::audit::record_on_pool(
                 &db,
                 "cli",
                 "client.updated",
@@ -525,7 +525,7 @@ async fn clients_cmd(config: Config, cmd: ClientsCommand) -> Result<(), CliError
             if !clients::delete_client(&db, &client_id).await? {
                 return Err(CliError::NotFound(client_id));
             }
-            crate::audit::record(
+            crate::audit::record_on_pool(
                 &db,
                 "cli",
                 "client.deleted",
@@ -539,7 +539,7 @@ async fn clients_cmd(config: Config, cmd: ClientsCommand) -> Result<(), CliError
             let secret = clients::rotate_secret(&db, &client_id)
                 .await?
                 .ok_or_else(|| CliError::NotFound(format!("{client_id} (client à secret)")))?;
-            crate::audit::record(
+            crate::audit::record_on_pool(
                 &db,
                 "cli",
                 "client.secret_rotated",
@@ -584,7 +584,7 @@ async fn users_cmd(config: Config, cmd: UsersCommand) -> Result<(), CliError> {
             let user = users::insert_user(&db, &email, Some(&phc), &new)
                 .await?
                 .ok_or_else(|| CliError::Invalid(format!("un compte existe déjà pour {email}")))?;
-            crate::audit::record(
+            crate::audit::record_on_pool(
                 &db,
                 "cli",
                 "user.created",

@@ -9,7 +9,10 @@ use axum::{
 };
 
 use crate::{
-    accounts::password::Overloaded, store::ephemeral::EphemeralError, web::rate_limit::LimitReached,
+    accounts::password::Overloaded,
+    action::{Refusal, RefusalKind},
+    store::ephemeral::EphemeralError,
+    web::rate_limit::LimitReached,
 };
 
 /// An error shown to a person as a page.
@@ -62,6 +65,23 @@ impl PageError {
             status: StatusCode::NOT_FOUND,
             title: "Page introuvable",
             message: "La page demandée n'existe pas.".into(),
+        }
+    }
+
+    /// An action's refusal as a page: its French message, the status of its kind.
+    pub fn refused(refusal: &impl Refusal) -> Self {
+        let (status, title) = match refusal.kind() {
+            RefusalKind::Invalid => (StatusCode::BAD_REQUEST, "Requête invalide"),
+            RefusalKind::Forbidden => (StatusCode::FORBIDDEN, "Accès refusé"),
+            RefusalKind::NotFound => (StatusCode::NOT_FOUND, "Page introuvable"),
+            RefusalKind::Conflict => (StatusCode::CONFLICT, "Action impossible"),
+            RefusalKind::TooMany => (StatusCode::TOO_MANY_REQUESTS, "Trop de tentatives"),
+            RefusalKind::Internal => return Self::internal(refusal.code(), refusal),
+        };
+        Self {
+            status,
+            title,
+            message: refusal.to_string(),
         }
     }
 
@@ -207,6 +227,20 @@ impl OAuthError {
     /// (`error`, `error_description`), with an error code of that API.
     pub fn api(status: StatusCode, error: &'static str, d: impl Into<String>) -> Self {
         Self::new(status, error, d)
+    }
+
+    /// An action's refusal in the JSON envelope: its stable code as `error`, its French message
+    /// as `error_description`, the status of its kind.
+    pub fn refused(refusal: &impl Refusal) -> Self {
+        let status = match refusal.kind() {
+            RefusalKind::Invalid => StatusCode::BAD_REQUEST,
+            RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+            RefusalKind::NotFound => StatusCode::NOT_FOUND,
+            RefusalKind::Conflict => StatusCode::CONFLICT,
+            RefusalKind::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            RefusalKind::Internal => return Self::internal(refusal.code(), refusal),
+        };
+        Self::new(status, refusal.code(), refusal.to_string())
     }
 
     /// Too many attempts: 429 with the wait in French.

@@ -72,3 +72,14 @@ pub async fn anti_robot_script() -> Response {
     )
         .into_response()
 }
+
+/// Liveness, readiness, metrics and the provider's own static files.
+pub fn routes() -> axum::Router<crate::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::scrape))
+        .route("/static/idp.css", get(stylesheet))
+        .route("/static/anti_robot.js", get(anti_robot_script))
+}

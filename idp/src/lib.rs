@@ -5,8 +5,10 @@
 
 pub mod access;
 pub mod accounts;
+pub mod action;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod health;
@@ -21,10 +23,7 @@ pub mod web;
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{
-    Router,
-    routing::{get, post},
-};
+use axum::{Router, routing::get};
 
 use crate::{
     accounts::PasswordHasher,
@@ -58,6 +57,8 @@ pub struct AppStateInner {
     pub config: Arc<Config>,
     /// Durable storage.
     pub db: Db,
+    /// The time actions read (tests move it forward).
+    pub clock: clock::Clock,
     /// Short-lived shared storage.
     pub ephemeral: Ephemeral,
     /// Published and signing keys.
@@ -149,6 +150,7 @@ impl AppState {
         Ok(Self(Arc::new(AppStateInner {
             config: Arc::new(config),
             db,
+            clock: clock::Clock::system(),
             ephemeral,
             keys: SharedKeySet::new(keyset),
             kek: Arc::new(kek),
@@ -210,10 +212,6 @@ pub fn router(state: AppState) -> Router {
 /// price each layer against this bare router.
 #[doc(hidden)]
 pub fn routes(state: AppState) -> Router {
-    use oidc::{
-        authorize, consent, discovery, end_session, introspection, jwks, revocation, token,
-        userinfo,
-    };
     // The outbox viewer is a development tool: mounted only when mail goes to the outbox.
     let outbox = match state.mailer.outbox() {
         Some(_) => Router::new()
@@ -223,210 +221,10 @@ pub fn routes(state: AppState) -> Router {
     };
     Router::new()
         .merge(outbox)
-        .route("/", get(accounts::login::home))
-        .route(
-            "/.well-known/openid-configuration",
-            get(discovery::discovery),
-        )
-        .route("/jwks", get(jwks::jwks))
-        .route("/authorize", get(authorize::get).post(authorize::post))
-        .route("/authorize/continue", get(authorize::resume))
-        .route("/token", post(token::token))
-        .route("/userinfo", get(userinfo::get).post(userinfo::post))
-        .route("/revoke", post(revocation::revoke))
-        .route("/introspect", post(introspection::introspect))
-        .route("/logout", get(end_session::get).post(end_session::post))
-        .route(
-            "/connexion",
-            get(accounts::login::show).post(accounts::login::submit),
-        )
-        .route("/connexion/code", post(accounts::totp::submit_code))
-        .route(
-            "/compte/double-authentification",
-            get(accounts::totp::show).post(accounts::totp::enrol),
-        )
-        .route(
-            "/compte/double-authentification/desactivation",
-            post(accounts::totp::disable),
-        )
-        .route("/compte", get(accounts::account::show))
-        .route(access::mine::PATH, get(access::mine::show))
-        .route(
-            accounts::account::profile::PATH,
-            get(accounts::account::profile::show).post(accounts::account::profile::submit),
-        )
-        .route(
-            accounts::account::password::PATH,
-            get(accounts::account::password::show).post(accounts::account::password::submit),
-        )
-        .route(
-            accounts::account::email::PATH,
-            get(accounts::account::email::show).post(accounts::account::email::submit),
-        )
-        .route(
-            accounts::account::email::CODE_PATH,
-            get(accounts::account::email::show_code).post(accounts::account::email::submit_code),
-        )
-        .route(
-            accounts::account::sessions::PATH,
-            get(accounts::account::sessions::show).post(accounts::account::sessions::end),
-        )
-        .route(
-            accounts::account::delete::PATH,
-            get(accounts::account::delete::show).post(accounts::account::delete::submit),
-        )
-        .route("/consentement", get(consent::show).post(consent::submit))
-        .route(
-            "/inscription",
-            get(accounts::signup::email::show).post(accounts::signup::email::submit),
-        )
-        .route(
-            "/inscription/code",
-            get(accounts::signup::code::show).post(accounts::signup::code::submit),
-        )
-        .route(
-            "/inscription/code/renvoyer",
-            post(accounts::signup::code::resend),
-        )
-        .route(
-            "/inscription/mot-de-passe",
-            get(accounts::signup::password::show).post(accounts::signup::password::submit),
-        )
-        .route(
-            "/inscription/identite",
-            get(accounts::signup::identity::show).post(accounts::signup::identity::submit),
-        )
-        .route(
-            "/inscription/organisation",
-            get(accounts::signup::organization::show).post(accounts::signup::organization::submit),
-        )
-        .route(
-            mail::messages::RESET_START_PATH,
-            get(accounts::reset::show_start).post(accounts::reset::submit_start),
-        )
-        .route(
-            accounts::reset::RESET_CODE_PATH,
-            get(accounts::reset::show_code).post(accounts::reset::submit_code),
-        )
-        .route(
-            mail::messages::RESET_LINK_PATH,
-            get(accounts::reset::follow_link),
-        )
-        .route(
-            accounts::reset::RESET_PASSWORD_PATH,
-            get(accounts::reset::show_password).post(accounts::reset::submit_password),
-        )
-        .route("/api/v1/activation", post(access::api::redeem))
-        .route(
-            "/api/v1/establishments/{siret}",
-            get(access::api::establishment),
-        )
-        .route(
-            "/api/v1/codes",
-            get(access::api::list).post(access::api::issue),
-        )
-        .route(
-            "/api/v1/codes/{id}",
-            axum::routing::delete(access::api::revoke),
-        )
-        .route("/acces/{service}/gestion", get(access::manage::users))
-        .route(
-            "/acces/{service}/gestion/demandes",
-            get(access::manage::requests),
-        )
-        .route(
-            "/acces/{service}/gestion/inviter",
-            get(access::invite::show_email).post(access::invite::submit_email),
-        )
-        .route(
-            "/acces/{service}/gestion/inviter/type",
-            get(access::invite::show_type).post(access::invite::submit_type),
-        )
-        .route(
-            "/acces/{service}/gestion/inviter/identite",
-            get(access::invite::show_identity).post(access::invite::submit_identity),
-        )
-        .route(
-            "/acces/{service}/gestion/inviter/organisation",
-            get(access::invite::show_organization).post(access::invite::submit_organization),
-        )
-        .route(
-            "/acces/{service}/gestion/inviter/habilitations",
-            get(access::invite::show_habilitations).post(access::invite::add_habilitation),
-        )
-        .route(
-            "/acces/{service}/gestion/inviter/habilitations/retirer",
-            post(access::invite::drop_habilitation),
-        )
-        .route(
-            "/acces/{service}/gestion/inviter/terminer",
-            post(access::invite::finish),
-        )
-        .route(
-            "/acces/{service}/gestion/invitations",
-            get(access::invite::list),
-        )
-        .route(
-            "/acces/{service}/gestion/invitations/{id}/relancer",
-            post(access::invite::resend),
-        )
-        .route(
-            "/acces/{service}/gestion/utilisateurs/{id}",
-            get(access::manage::user),
-        )
-        .route(
-            "/acces/{service}/gestion/utilisateurs/{id}/habilitations",
-            post(access::manage::add),
-        )
-        .route(
-            "/acces/{service}/gestion/utilisateurs/{id}/responsable",
-            post(access::manage::designate),
-        )
-        .route(
-            "/acces/{service}/gestion/utilisateurs/{id}/responsable/retirer",
-            post(access::manage::withdraw),
-        )
-        .route(
-            "/acces/{service}/gestion/habilitations/{id}/retirer",
-            post(access::manage::remove),
-        )
-        .route("/agent", get(access::agent::show))
-        .route("/agent/codes", post(access::agent::issue))
-        .route("/agent/codes/{id}/revoquer", post(access::agent::revoke))
-        .route("/acces/{service}", get(access::activation::show))
-        .route(
-            "/acces/{service}/activation",
-            post(access::activation::redeem),
-        )
-        .route(
-            "/acces/{service}/charte",
-            get(access::activation::show_charte).post(access::activation::accept_charte),
-        )
-        .route(
-            "/acces/{service}/mes-acces",
-            get(access::activation::show_self).post(access::activation::assign_self),
-        )
-        .route(
-            "/acces/{service}/demande",
-            get(access::request_pages::show).post(access::request_pages::submit),
-        )
-        .route(
-            "/acces/{service}/demande/envoyee",
-            get(access::request_pages::show_sent),
-        )
-        .route(
-            "/acces/{service}/demande/relance",
-            post(access::request_pages::resend),
-        )
-        .route(
-            "/acces/{service}/demandes/{id}",
-            get(access::request_pages::show_request).post(access::request_pages::decide),
-        )
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::scrape))
-        .route("/static/idp.css", get(health::stylesheet))
-        .route("/static/anti_robot.js", get(health::anti_robot_script))
+        .merge(oidc::routes())
+        .merge(accounts::routes())
+        .merge(access::routes())
+        .merge(health::routes())
         .nest_service("/static/dsfr", web::assets::dsfr(&state.config.static_dir))
         .with_state(state)
 }

@@ -328,6 +328,55 @@ impl TestApp {
         .expect("new account")
     }
 
+    /// Makes every later audit event `action` fail to be written, as a crash between an
+    /// action's writes would: the fault tests then check that nothing of that action remains.
+    /// The audit event is an action's last write, so its failure rolls back all the others.
+    pub async fn fail_audit_of(&self, action: &str) {
+        // Test-only SQL, with the action name checked so it cannot break out of the literal.
+        assert!(
+            action
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_'),
+            "audit action names are plain: {action}"
+        );
+        let statements = match self.state.db.engine {
+            idp::store::db::Engine::Sqlite => vec![format!(
+                "CREATE TRIGGER fail_{name} BEFORE INSERT ON audit_events \
+                 WHEN NEW.action = '{action}' BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+                name = action.replace('.', "_")
+            )],
+            idp::store::db::Engine::Postgres => vec![
+                "CREATE OR REPLACE FUNCTION idp_test_injected_fault() RETURNS trigger \
+                 LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$"
+                    .to_owned(),
+                format!(
+                    "CREATE TRIGGER fail_{name} BEFORE INSERT ON audit_events FOR EACH ROW \
+                     WHEN (NEW.action = '{action}') EXECUTE FUNCTION idp_test_injected_fault()",
+                    name = action.replace('.', "_")
+                ),
+            ],
+        };
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&self.state.db.pool)
+                .await
+                .expect("install the fault trigger");
+        }
+    }
+
+    /// How many rows `sql` (a `SELECT count(*) …` with `$1` bound to `arg`) counts: for the
+    /// fault tests' « nothing remains » checks.
+    pub async fn count(&self, sql: &str, arg: &str) -> i64 {
+        use sqlx::Row;
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .bind(arg.to_owned())
+            .fetch_one(&self.state.db.pool)
+            .await
+            .expect("count query")
+            .try_get::<i64, _>(0)
+            .expect("a count")
+    }
+
     /// A new browser (its own cookies) pointed at this node.
     pub fn browser(&self) -> Browser {
         Browser::new(&self.base)

@@ -167,7 +167,7 @@ pub async fn redeem(
     .await
     {
         Ok(done) => {
-            audit::record(
+            audit::record_on_pool(
                 &state.db,
                 &user.id,
                 "activation_code.redeemed",
@@ -185,7 +185,7 @@ pub async fn redeem(
         }
         Err(codes::RedeemError::Db(e)) => Err(e.into()),
         Err(refused) => {
-            audit::record(
+            audit::record_on_pool(
                 &state.db,
                 &user.id,
                 "activation_code.refused",
@@ -381,7 +381,7 @@ pub async fn accept_charte(
         siret.as_str(),
     )
     .await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "charte.accepted",
@@ -636,7 +636,7 @@ pub async fn assign_self(
         },
     )
     .await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "habilitation.granted",

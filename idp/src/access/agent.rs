@@ -187,7 +187,7 @@ pub async fn issue(
         ttl,
     )
     .await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "activation_code.issued",
@@ -222,7 +222,7 @@ pub async fn revoke(
         return Err(PageError::not_found());
     };
     if codes::revoke(&state.db, &id).await? {
-        audit::record(
+        audit::record_on_pool(
             &state.db,
             &user.id,
             "activation_code.revoked",

@@ -136,7 +136,7 @@ pub async fn redeem(
     .await
     {
         Ok(done) => {
-            audit::record(
+            audit::record_on_pool(
                 &state.db,
                 &claims.sub,
                 "activation_code.redeemed",
@@ -171,7 +171,7 @@ pub async fn redeem(
                 codes::RedeemError::Revoked => "revoked_code",
                 _ => "used_code",
             };
-            audit::record(
+            audit::record_on_pool(
                 &state.db,
                 &claims.sub,
                 "activation_code.refused",
@@ -255,7 +255,7 @@ pub async fn issue(
         ttl,
     )
     .await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &claims.client_id,
         "activation_code.issued",
@@ -339,7 +339,7 @@ pub async fn revoke(
             "Ce code a déjà été utilisé ou révoqué.",
         ));
     }
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &claims.client_id,
         "activation_code.revoked",

@@ -260,7 +260,8 @@ pub async fn services_cmd(config: Config, cmd: ServicesCommand) -> Result<(), Cl
                 },
             )
             .await?;
-            crate::audit::record(&db, "cli", "service.saved", &code, serde_json::json!({})).await?;
+            crate::audit::record_on_pool(&db, "cli", "service.saved", &code, serde_json::json!({}))
+                .await?;
             println!("service {code} enregistré");
         }
         ServicesCommand::AddRole {
@@ -284,7 +285,7 @@ pub async fn services_cmd(config: Config, cmd: ServicesCommand) -> Result<(), Cl
                 },
             )
             .await?;
-            crate::audit::record(
+            crate::audit::record_on_pool(
                 &db,
                 "cli",
                 "service.role_saved",
@@ -307,7 +308,7 @@ pub async fn services_cmd(config: Config, cmd: ServicesCommand) -> Result<(), Cl
                 return Err(CliError::NotFound(format!("client {client_id}")));
             }
             services::link_client(&db, &s.code, &client_id, requires_habilitation).await?;
-            crate::audit::record(
+            crate::audit::record_on_pool(
                 &db,
                 "cli",
                 "service.client_linked",
@@ -335,7 +336,7 @@ pub async fn services_cmd(config: Config, cmd: ServicesCommand) -> Result<(), Cl
             let version =
                 services::publish_document(&db, &s.code, kind.into(), title.trim(), body.trim())
                     .await?;
-            crate::audit::record(
+            crate::audit::record_on_pool(
                 &db,
                 "cli",
                 "service.document_published",
@@ -375,7 +376,7 @@ pub async fn codes_cmd(config: Config, cmd: CodesCommand) -> Result<(), CliError
             let key = kek.derive(codes::HASH_KEY_LABEL);
             let ttl = i64::from(config.access.activation_code_ttl_days) * 86_400;
             let issued = codes::issue(&db, &key, &s.code, siret.as_str(), "cli", ttl).await?;
-            crate::audit::record(
+            crate::audit::record_on_pool(
                 &db,
                 "cli",
                 "activation_code.issued",
@@ -436,7 +437,7 @@ pub async fn codes_cmd(config: Config, cmd: CodesCommand) -> Result<(), CliError
                     "code {id} (ou déjà utilisé ou révoqué)"
                 )));
             }
-            crate::audit::record(
+            crate::audit::record_on_pool(
                 &db,
                 "cli",
                 "activation_code.revoked",
@@ -539,7 +540,7 @@ pub async fn habilitations_cmd(config: Config, cmd: HabilitationsCommand) -> Res
                 )
                 .await?;
             }
-            crate::audit::record(
+            crate::audit::record_on_pool(
                 &db,
                 "cli",
                 "habilitation.granted",

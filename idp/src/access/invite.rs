@@ -986,7 +986,7 @@ pub async fn finish(
         }
     };
     if created {
-        audit::record(
+        audit::record_on_pool(
             &state.db,
             &m.user.id,
             "account.created",
@@ -1034,7 +1034,7 @@ pub async fn finish(
             },
         )
         .await?;
-        audit::record(
+        audit::record_on_pool(
             &state.db,
             &m.user.id,
             "invitation.sent",
@@ -1271,7 +1271,7 @@ pub async fn resend(
         return Err(PageError::not_found());
     };
     let email = Email::parse(&user.email).map_err(|e| PageError::bad_request(e.to_string()))?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &m.user.id,
         "invitation.resent",

@@ -454,7 +454,7 @@ pub async fn add(
         },
     )
     .await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &m.user.id,
         "habilitation.granted",
@@ -497,7 +497,7 @@ pub async fn remove(
         return Err(not_manager(&m.service));
     }
     habilitations::remove(&state.db, &h.id).await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &m.user.id,
         "habilitation.removed",
@@ -561,7 +561,7 @@ pub async fn designate(
         GrantedHow::Delegation,
     )
     .await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &m.user.id,
         "access_manager.granted",
@@ -611,7 +611,7 @@ pub async fn withdraw(
         Err(RemoveError::NotManager) => return Err(PageError::not_found()),
         Err(RemoveError::Db(e)) => return Err(e.into()),
     }
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &m.user.id,
         "access_manager.removed",

@@ -2,6 +2,7 @@
 //! the Responsable des accès right, activation codes. The claims of the `habilitations` scope
 //! are read here; the OIDC layer only decides when to release them.
 
+pub mod actions;
 pub mod activation;
 pub mod agent;
 pub mod api;
@@ -17,9 +18,106 @@ pub mod managers;
 pub mod mine;
 pub mod notices;
 pub mod pages;
+pub mod refusal;
 pub mod request_pages;
 pub mod requests;
+pub mod rules;
 pub mod services;
 
 pub use codes::ActivationCode;
 pub use dates::EndDate;
+
+/// The access pages and the access JSON API.
+pub fn routes() -> axum::Router<crate::AppState> {
+    use axum::routing::{delete, get, post};
+    axum::Router::new()
+        .route(mine::PATH, get(mine::show))
+        .route("/api/v1/activation", post(api::redeem))
+        .route("/api/v1/establishments/{siret}", get(api::establishment))
+        .route("/api/v1/codes", get(api::list).post(api::issue))
+        .route("/api/v1/codes/{id}", delete(api::revoke))
+        .route("/acces/{service}/gestion", get(manage::users))
+        .route("/acces/{service}/gestion/demandes", get(manage::requests))
+        .route(
+            "/acces/{service}/gestion/inviter",
+            get(invite::show_email).post(invite::submit_email),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/type",
+            get(invite::show_type).post(invite::submit_type),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/identite",
+            get(invite::show_identity).post(invite::submit_identity),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/organisation",
+            get(invite::show_organization).post(invite::submit_organization),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/habilitations",
+            get(invite::show_habilitations).post(invite::add_habilitation),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/habilitations/retirer",
+            post(invite::drop_habilitation),
+        )
+        .route(
+            "/acces/{service}/gestion/inviter/terminer",
+            post(invite::finish),
+        )
+        .route("/acces/{service}/gestion/invitations", get(invite::list))
+        .route(
+            "/acces/{service}/gestion/invitations/{id}/relancer",
+            post(invite::resend),
+        )
+        .route(
+            "/acces/{service}/gestion/utilisateurs/{id}",
+            get(manage::user),
+        )
+        .route(
+            "/acces/{service}/gestion/utilisateurs/{id}/habilitations",
+            post(manage::add),
+        )
+        .route(
+            "/acces/{service}/gestion/utilisateurs/{id}/responsable",
+            post(manage::designate),
+        )
+        .route(
+            "/acces/{service}/gestion/utilisateurs/{id}/responsable/retirer",
+            post(manage::withdraw),
+        )
+        .route(
+            "/acces/{service}/gestion/habilitations/{id}/retirer",
+            post(manage::remove),
+        )
+        .route("/agent", get(agent::show))
+        .route("/agent/codes", post(agent::issue))
+        .route("/agent/codes/{id}/revoquer", post(agent::revoke))
+        .route("/acces/{service}", get(activation::show))
+        .route("/acces/{service}/activation", post(activation::redeem))
+        .route(
+            "/acces/{service}/charte",
+            get(activation::show_charte).post(activation::accept_charte),
+        )
+        .route(
+            "/acces/{service}/mes-acces",
+            get(activation::show_self).post(activation::assign_self),
+        )
+        .route(
+            "/acces/{service}/demande",
+            get(request_pages::show).post(request_pages::submit),
+        )
+        .route(
+            "/acces/{service}/demande/envoyee",
+            get(request_pages::show_sent),
+        )
+        .route(
+            "/acces/{service}/demande/relance",
+            post(request_pages::resend),
+        )
+        .route(
+            "/acces/{service}/demandes/{id}",
+            get(request_pages::show_request).post(request_pages::decide),
+        )
+}

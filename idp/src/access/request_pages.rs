@@ -467,7 +467,7 @@ pub async fn submit(
     }
     let managers = managers::of_establishment(&state.db, &service.code, siret.as_str()).await?;
     if managers.is_empty() {
-        audit::record(
+        audit::record_on_pool(
             &state.db,
             &user.id,
             "access_request.no_manager",
@@ -499,7 +499,7 @@ pub async fn submit(
             Redirect::to(&sent_path(&service, &form.authreq, siret.as_str())).into_response(),
         );
     };
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "access_request.created",
@@ -636,7 +636,7 @@ pub async fn resend(
         )
         .await;
     }
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "access_request.resent",
@@ -742,7 +742,7 @@ async fn managed_request(
         .filter(|r| r.service_code == service.code)
         .ok_or_else(PageError::not_found)?;
     if !managers::is_manager(&state.db, &user.id, &service.code, &request.siret).await? {
-        audit::record(
+        audit::record_on_pool(
             &state.db,
             &user.id,
             "access_request.forbidden",
@@ -904,7 +904,7 @@ pub async fn decide(
                     .ok_or_else(PageError::not_found)?;
                 return handled(now_handled).await;
             }
-            audit::record(
+            audit::record_on_pool(
                 &state.db,
                 &manager.id,
                 "access_request.refused",
@@ -998,7 +998,7 @@ pub async fn decide(
                     .ok_or_else(PageError::not_found)?;
                 return handled(now_handled).await;
             };
-            audit::record(
+            audit::record_on_pool(
                 &state.db,
                 &manager.id,
                 "access_request.accepted",
@@ -1006,7 +1006,7 @@ pub async fn decide(
                 serde_json::json!({"service": service.code, "siret": request.siret, "request_id": request.id, "role": role.code, "end_date": end_date.map(|d| d.iso()), "habilitation_id": habilitation_id}),
             )
             .await?;
-            audit::record(
+            audit::record_on_pool(
                 &state.db,
                 &manager.id,
                 "habilitation.granted",

@@ -9,6 +9,87 @@ pub mod session;
 pub mod signup;
 pub mod store;
 pub mod totp;
+pub mod user_id;
 
 pub use email::Email;
 pub use password::{Password, PasswordHasher};
+pub use user_id::UserId;
+
+/// The account pages: login, second factor, « Mon compte », sign-up and password reset.
+pub fn routes() -> axum::Router<crate::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/", get(login::home))
+        .route("/connexion", get(login::show).post(login::submit))
+        .route("/connexion/code", post(totp::submit_code))
+        .route(
+            "/compte/double-authentification",
+            get(totp::show).post(totp::enrol),
+        )
+        .route(
+            "/compte/double-authentification/desactivation",
+            post(totp::disable),
+        )
+        .route("/compte", get(account::show))
+        .route(
+            account::profile::PATH,
+            get(account::profile::show).post(account::profile::submit),
+        )
+        .route(
+            account::password::PATH,
+            get(account::password::show).post(account::password::submit),
+        )
+        .route(
+            account::email::PATH,
+            get(account::email::show).post(account::email::submit),
+        )
+        .route(
+            account::email::CODE_PATH,
+            get(account::email::show_code).post(account::email::submit_code),
+        )
+        .route(
+            account::sessions::PATH,
+            get(account::sessions::show).post(account::sessions::end),
+        )
+        .route(
+            account::delete::PATH,
+            get(account::delete::show).post(account::delete::submit),
+        )
+        .route(
+            "/inscription",
+            get(signup::email::show).post(signup::email::submit),
+        )
+        .route(
+            "/inscription/code",
+            get(signup::code::show).post(signup::code::submit),
+        )
+        .route("/inscription/code/renvoyer", post(signup::code::resend))
+        .route(
+            "/inscription/mot-de-passe",
+            get(signup::password::show).post(signup::password::submit),
+        )
+        .route(
+            "/inscription/identite",
+            get(signup::identity::show).post(signup::identity::submit),
+        )
+        .route(
+            "/inscription/organisation",
+            get(signup::organization::show).post(signup::organization::submit),
+        )
+        .route(
+            crate::mail::messages::RESET_START_PATH,
+            get(reset::show_start).post(reset::submit_start),
+        )
+        .route(
+            reset::RESET_CODE_PATH,
+            get(reset::show_code).post(reset::submit_code),
+        )
+        .route(
+            crate::mail::messages::RESET_LINK_PATH,
+            get(reset::follow_link),
+        )
+        .route(
+            reset::RESET_PASSWORD_PATH,
+            get(reset::show_password).post(reset::submit_password),
+        )
+}

@@ -637,7 +637,7 @@ pub async fn submit_password(
     store::set_password_hash(&state.db, &verified.user_id, &phc).await?;
     session::end_all_for_user(&state, &verified.user_id).await?;
     tokens::revoke_user_grants(&state, &verified.user_id).await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &verified.user_id,
         "password.reset",

@@ -563,7 +563,7 @@ pub async fn enrol(
     let hashes: Vec<String> = codes.iter().map(|c| secrets::hash(c)).collect();
     let sealed = state.kek.seal(&user.id, totp.secret());
     insert_totp(&state.db, &user.id, &sealed, step, &hashes).await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "totp.enrol",
@@ -641,7 +641,7 @@ pub async fn disable(
         }));
     }
     delete_totp(&state.db, &user.id).await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "totp.disable",

@@ -213,7 +213,7 @@ pub async fn ensure_signers(
             continue;
         }
         let row = create(db, kek, policy, alg, now, now).await?;
-        audit::record(
+        audit::record_on_pool(
             db,
             "system",
             "key.created",
@@ -255,7 +255,7 @@ pub async fn rotate(
         )
         .await?;
     }
-    audit::record(
+    audit::record_on_pool(
         db,
         actor,
         "key.rotated",
@@ -305,7 +305,7 @@ pub async fn retire(
         keep_signer(db, &keys, key, now).await?;
     }
     store::set_retirement(db, kid, now, now + secs(policy.retention)).await?;
-    audit::record(db, actor, "key.retired", kid, serde_json::json!({})).await?;
+    audit::record_on_pool(db, actor, "key.retired", kid, serde_json::json!({})).await?;
     Ok(())
 }
 
@@ -367,7 +367,7 @@ pub async fn revoke(
             Some(pending) => store::set_activation(db, &pending.kid, now).await?,
             None => {
                 let row = create(db, kek, policy, alg, now, now).await?;
-                audit::record(
+                audit::record_on_pool(
                     db,
                     "system",
                     "key.created",
@@ -380,7 +380,7 @@ pub async fn revoke(
         }
     }
     store::set_revoked(db, kid, now).await?;
-    audit::record(db, actor, "key.revoked", kid, serde_json::json!({})).await?;
+    audit::record_on_pool(db, actor, "key.revoked", kid, serde_json::json!({})).await?;
     created.extend(ensure_signers(db, kek, policy, now).await?);
     Ok(created)
 }

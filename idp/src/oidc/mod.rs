@@ -26,3 +26,22 @@ pub const SUPPORTED_SCOPES: [&str; 6] = [
     "habilitations",
     "offline_access",
 ];
+
+/// The protocol's endpoints.
+pub fn routes() -> axum::Router<crate::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::discovery),
+        )
+        .route("/jwks", get(jwks::jwks))
+        .route("/authorize", get(authorize::get).post(authorize::post))
+        .route("/authorize/continue", get(authorize::resume))
+        .route("/token", post(token::token))
+        .route("/userinfo", get(userinfo::get).post(userinfo::post))
+        .route("/revoke", post(revocation::revoke))
+        .route("/introspect", post(introspection::introspect))
+        .route("/logout", get(end_session::get).post(end_session::post))
+        .route("/consentement", get(consent::show).post(consent::submit))
+}

@@ -294,11 +294,19 @@ pub async fn rename_company(
 
 /// The establishment `siret`, if the register has it.
 pub async fn by_siret(db: &Db, siret: &Siret) -> Result<Option<Establishment>, sqlx::Error> {
+    by_siret_in(&mut *db.pool.acquire().await?, siret).await
+}
+
+/// [`by_siret`] inside a transaction (an action's rules read the register there).
+pub async fn by_siret_in(
+    conn: &mut sqlx::AnyConnection,
+    siret: &Siret,
+) -> Result<Option<Establishment>, sqlx::Error> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM establishments WHERE siret = $1"
     )))
     .bind(siret.as_str().to_owned())
-    .fetch_optional(&db.pool)
+    .fetch_optional(conn)
     .await?;
     match row {
         Some(row) => from_row(&row),

@@ -138,7 +138,7 @@ pub async fn submit(
         .await?;
     session::end_all_for_user(&state, &user.id).await?;
     let clear = session::end(&state, &headers).await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "account.deleted",

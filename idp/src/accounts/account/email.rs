@@ -349,7 +349,7 @@ pub async fn submit_code(
             invalid: "email",
         });
     }
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "email.changed",

@@ -105,7 +105,7 @@ pub async fn submit(
     // This browser stays logged in (it just proved the password); every other one is out.
     session::end_others_for_user(&state, &user.id, &current.sid).await?;
     tokens::revoke_user_grants(&state, &user.id).await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "password.changed",

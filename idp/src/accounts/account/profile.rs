@@ -116,7 +116,7 @@ pub async fn submit(
         job.as_deref(),
     )
     .await?;
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "account.identity_changed",

@@ -161,7 +161,7 @@ pub async fn end(
         )
         .await;
     };
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "session.ended",

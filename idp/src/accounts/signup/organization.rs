@@ -447,7 +447,7 @@ pub async fn submit(
             "Un compte EFP Connect existe déjà pour cette adresse e-mail. Connectez-vous ou réinitialisez votre mot de passe.",
         ));
     };
-    audit::record(
+    audit::record_on_pool(
         &state.db,
         &user.id,
         "account.created",

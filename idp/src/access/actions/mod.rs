@@ -1,0 +1,1 @@
+//! The access use cases, one file each (see `crate::action`).

@@ -1,0 +1,47 @@
+//! Why an access action says no: one typed refusal for the whole domain, so the page, the JSON
+//! API and the CLI give the same refusal for the same rule (its French message on pages, its
+//! [`Refusal::code`] as the JSON `error` and as the audit's `reason`).
+
+use crate::action::{Refusal, RefusalKind};
+
+/// What new access a closed establishment was about to receive: the message names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewAccess {
+    /// A Responsable des accès (activation code redeemed, request for access).
+    Access,
+    /// A habilitation.
+    Habilitation,
+    /// An activation code.
+    Code,
+}
+
+/// A refusal of an access action.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessRefusal {
+    /// The register has the establishment closed.
+    #[error("Cet établissement est fermé dans le répertoire SIRENE : il ne peut pas recevoir {}.", match .0 {
+        NewAccess::Access => "de nouvel accès",
+        NewAccess::Habilitation => "de nouvelle habilitation",
+        NewAccess::Code => "de code d'activation",
+    })]
+    ClosedEstablishment(NewAccess),
+    /// Storage failed.
+    #[error("base de données : {0}")]
+    Storage(#[from] sqlx::Error),
+}
+
+impl Refusal for AccessRefusal {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::ClosedEstablishment(_) => "closed_establishment",
+            Self::Storage(_) => "server_error",
+        }
+    }
+
+    fn kind(&self) -> RefusalKind {
+        match self {
+            Self::ClosedEstablishment(_) => RefusalKind::Conflict,
+            Self::Storage(_) => RefusalKind::Internal,
+        }
+    }
+}

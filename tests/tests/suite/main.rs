@@ -1,0 +1,27 @@
+//! The integration tests: one binary, one module per journey or protocol area, all on the
+//! shared harness (`idp_tests`).
+
+mod access;
+mod access_agent;
+mod access_invitations;
+mod access_manage;
+mod access_pages;
+mod access_requests;
+mod account;
+mod anti_robot;
+mod browser;
+mod client_auth;
+mod cluster;
+mod interop;
+mod keys_rotation;
+mod mail;
+mod metrics;
+mod oidc_conformance;
+mod pages;
+mod password_reset;
+mod relying_party;
+mod revocation;
+mod signup;
+mod sirene;
+mod smoke;
+mod totp;
