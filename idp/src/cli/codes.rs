@@ -14,6 +14,7 @@ use crate::{
     config::Config,
     keys::kek::Kek,
     organizations::{Siret, register},
+    store::Db,
 };
 
 /// `idp codes …`.
@@ -61,59 +62,7 @@ pub async fn run(config: Config, cmd: CodesCommand) -> Result<(), CliError> {
             service: code,
             siret,
             json,
-        } => {
-            let s = service(&db, &code).await?;
-            let siret = siret_arg(&siret)?;
-            let establishment = register::by_siret(&db, &siret).await?;
-            if establishment.as_ref().is_some_and(|e| !e.active) {
-                return Err(CliError::Invalid(format!(
-                    "l'établissement {siret} est fermé : il ne peut pas recevoir de code d'activation"
-                )));
-            }
-            let kek = Kek::load(config.keys.kek.as_deref(), &config.keys.dir)
-                .map_err(crate::StartError::from)?;
-            let key = kek.derive(codes::HASH_KEY_LABEL);
-            let ttl = i64::from(config.access.activation_code_ttl_days) * 86_400;
-            // TODO(issue 12, lead): the access action `issue_code` here.
-            let issued = codes::issue(&db, &key, &s.code, siret.as_str(), "cli", ttl).await?;
-            audit::record_alone(
-                &db,
-                Clock::system().now(),
-                "cli",
-                "activation_code.issued",
-                siret.as_str(),
-                serde_json::json!({"service": s.code, "code_id": issued.id}),
-            )
-            .await?;
-            let (name, location) = establishment
-                .map(|e| (e.name.clone(), e.location()))
-                .unwrap_or_default();
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "id": issued.id,
-                        "code": issued.code.as_str(),
-                        "service": s.code,
-                        "service_label": s.label,
-                        "siret": issued.siret,
-                        "establishment": name,
-                        "address": location,
-                        "expires_at": issued.expires_at,
-                    })
-                );
-            } else {
-                println!("code d'activation : {}", issued.code.as_str());
-                println!("identifiant : {}", issued.id);
-                println!("service : {} ({})", s.label, s.code);
-                println!("établissement : {} {name}", issued.siret);
-                println!("adresse : {location}");
-                println!(
-                    "valable jusqu'au : {}",
-                    dates::french_date(issued.expires_at)
-                );
-            }
-        }
+        } => issue(&db, &config, &code, &siret, json).await,
         CodesCommand::List {
             service: code,
             siret,
@@ -131,25 +80,89 @@ pub async fn run(config: Config, cmd: CodesCommand) -> Result<(), CliError> {
                     dates::french_date(c.expires_at)
                 );
             }
+            Ok(())
         }
-        CodesCommand::Revoke { id } => {
-            // TODO(issue 12, lead): the access action `revoke_code` here.
-            if !codes::revoke(&db, &id).await? {
-                return Err(CliError::NotFound(format!(
-                    "code {id} (ou déjà utilisé ou révoqué)"
-                )));
-            }
-            audit::record_alone(
-                &db,
-                Clock::system().now(),
-                "cli",
-                "activation_code.revoked",
-                &id,
-                serde_json::json!({}),
-            )
-            .await?;
-            println!("code {id} révoqué");
-        }
+        CodesCommand::Revoke { id } => revoke(&db, &id).await,
     }
+}
+
+async fn issue(
+    db: &Db,
+    config: &Config,
+    code: &str,
+    siret: &str,
+    json: bool,
+) -> Result<(), CliError> {
+    let s = service(db, code).await?;
+    let siret = siret_arg(siret)?;
+    let establishment = register::by_siret(db, &siret).await?;
+    if establishment.as_ref().is_some_and(|e| !e.active) {
+        return Err(CliError::Invalid(format!(
+            "l'établissement {siret} est fermé : il ne peut pas recevoir de code d'activation"
+        )));
+    }
+    let kek =
+        Kek::load(config.keys.kek.as_deref(), &config.keys.dir).map_err(crate::StartError::from)?;
+    let key = kek.derive(codes::HASH_KEY_LABEL);
+    let ttl = i64::from(config.access.activation_code_ttl_days) * 86_400;
+    // TODO(issue 12, lead): the access action `issue_code` here (it applies the closed and
+    // unknown-establishment rules, and records `activation_code.issued` in its transaction).
+    let issued = codes::issue(db, &key, &s.code, siret.as_str(), "cli", ttl).await?;
+    audit::record_alone(
+        db,
+        Clock::system().now(),
+        "cli",
+        "activation_code.issued",
+        siret.as_str(),
+        serde_json::json!({"service": s.code, "code_id": issued.id}),
+    )
+    .await?;
+    let (name, location) = establishment
+        .map(|e| (e.name.clone(), e.location()))
+        .unwrap_or_default();
+    if json {
+        let letter = serde_json::json!({
+            "id": issued.id,
+            "code": issued.code.as_str(),
+            "service": s.code,
+            "service_label": s.label,
+            "siret": issued.siret,
+            "establishment": name,
+            "address": location,
+            "expires_at": issued.expires_at,
+        });
+        println!("{letter}");
+    } else {
+        println!("code d'activation : {}", issued.code.as_str());
+        println!("identifiant : {}", issued.id);
+        println!("service : {} ({})", s.label, s.code);
+        println!("établissement : {} {name}", issued.siret);
+        println!("adresse : {location}");
+        println!(
+            "valable jusqu'au : {}",
+            dates::french_date(issued.expires_at)
+        );
+    }
+    Ok(())
+}
+
+async fn revoke(db: &Db, id: &str) -> Result<(), CliError> {
+    // TODO(issue 12, lead): the access action `revoke_code` here (with `activation_code.revoked`
+    // in its transaction).
+    if !codes::revoke(db, id).await? {
+        return Err(CliError::NotFound(format!(
+            "introuvable : code {id} (ou déjà utilisé ou révoqué)"
+        )));
+    }
+    audit::record_alone(
+        db,
+        Clock::system().now(),
+        "cli",
+        "activation_code.revoked",
+        id,
+        serde_json::json!({}),
+    )
+    .await?;
+    println!("code {id} révoqué");
     Ok(())
 }

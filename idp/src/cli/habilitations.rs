@@ -17,7 +17,8 @@ use crate::{
     audit,
     clock::Clock,
     config::Config,
-    organizations::register,
+    organizations::{Siret, register},
+    store::Db,
 };
 
 /// `idp habilitations …`.
@@ -59,38 +60,11 @@ pub enum HabilitationsCommand {
 /// Runs `idp habilitations …`.
 pub async fn run(config: Config, cmd: HabilitationsCommand) -> Result<(), CliError> {
     let db = open(&config).await?;
-    let user_of = |email: &str| {
-        let db = db.clone();
-        let email = email.to_owned();
-        async move {
-            let parsed = Email::parse(&email).map_err(|e| CliError::Invalid(e.to_string()))?;
-            users::user_by_email(&db, &parsed)
-                .await?
-                .ok_or_else(|| CliError::NotFound(format!("introuvable : compte {email}")))
-        }
-    };
     match cmd {
         HabilitationsCommand::List {
             email,
             service: code,
-        } => {
-            let user = user_of(&email).await?;
-            let s = service(&db, &code).await?;
-            for siret in managers::establishments_of(&db, &user.id, &s.code).await? {
-                println!("responsable des accès\t{siret}");
-            }
-            for h in habilitations::of_user(&db, &user.id, &s.code).await? {
-                let end = h.end_date.map_or("-".to_owned(), |d| d.french());
-                let live = if h.is_live() { "" } else { "\t(terminée)" };
-                println!(
-                    "{}\t{}\t{}\tfin : {end}\t{}{live}",
-                    h.id,
-                    h.siret,
-                    h.role_label,
-                    h.origin()
-                );
-            }
-        }
+        } => list(&db, &email, &code).await,
         HabilitationsCommand::Grant {
             email,
             service: code,
@@ -99,64 +73,101 @@ pub async fn run(config: Config, cmd: HabilitationsCommand) -> Result<(), CliErr
             end_date,
             manager,
         } => {
-            let user = user_of(&email).await?;
+            let user = user_of(&db, &email).await?;
             let s = service(&db, &code).await?;
             let siret = siret_arg(&siret)?;
-            if register::by_siret(&db, &siret)
-                .await?
-                .is_some_and(|e| !e.active)
-            {
-                return Err(CliError::Invalid(format!(
-                    "l'établissement {siret} est fermé : il ne peut pas recevoir de nouvelle habilitation"
-                )));
-            }
-            if services::role(&db, &s.code, &role).await?.is_none() {
-                return Err(CliError::NotFound(format!(
-                    "rôle {role} du service {}",
-                    s.code
-                )));
-            }
-            let end_date = end_date
-                .as_deref()
-                .map(|d| EndDate::parse(d, dates::today()))
-                .transpose()
-                .map_err(|e| CliError::Invalid(e.to_string()))?;
-            // TODO(issue 12, lead): the access add-habilitation action here (with `manager`).
-            let id = habilitations::grant(
+            grant(
                 &db,
-                &NewHabilitation {
-                    user_id: &user.id,
-                    service_code: &s.code,
-                    siret: siret.as_str(),
-                    role: &role,
-                    end_date,
-                    granted_by: None,
-                    how: GrantedHow::Operator,
-                },
+                &user,
+                &s.code,
+                &siret,
+                &role,
+                end_date.as_deref(),
+                manager,
             )
-            .await?;
-            if manager {
-                managers::grant(
-                    &db,
-                    &user.id,
-                    &s.code,
-                    siret.as_str(),
-                    None,
-                    GrantedHow::Operator,
-                )
-                .await?;
-            }
-            audit::record_alone(
-                &db,
-                Clock::system().now(),
-                "cli",
-                "habilitation.granted",
-                &user.id,
-                serde_json::json!({"service": s.code, "siret": siret.as_str(), "role": role, "manager": manager}),
-            )
-            .await?;
-            println!("habilitation {id} accordée");
+            .await
         }
     }
+}
+
+async fn user_of(db: &Db, email: &str) -> Result<users::User, CliError> {
+    let parsed = Email::parse(email).map_err(|e| CliError::Invalid(e.to_string()))?;
+    users::user_by_email(db, &parsed)
+        .await?
+        .ok_or_else(|| CliError::NotFound(format!("introuvable : compte {email}")))
+}
+
+async fn list(db: &Db, email: &str, code: &str) -> Result<(), CliError> {
+    let user = user_of(db, email).await?;
+    let s = service(db, code).await?;
+    for siret in managers::establishments_of(db, &user.id, &s.code).await? {
+        println!("responsable des accès\t{siret}");
+    }
+    for h in habilitations::of_user(db, &user.id, &s.code).await? {
+        let end = h.end_date.map_or("-".to_owned(), |d| d.french());
+        let live = if h.is_live() { "" } else { "\t(terminée)" };
+        println!(
+            "{}\t{}\t{}\tfin : {end}\t{}{live}",
+            h.id,
+            h.siret,
+            h.role_label,
+            h.origin()
+        );
+    }
+    Ok(())
+}
+
+async fn grant(
+    db: &Db,
+    user: &users::User,
+    service: &str,
+    siret: &Siret,
+    role: &str,
+    end_date: Option<&str>,
+    manager: bool,
+) -> Result<(), CliError> {
+    if register::by_siret(db, siret)
+        .await?
+        .is_some_and(|e| !e.active)
+    {
+        return Err(CliError::Invalid(format!(
+            "l'établissement {siret} est fermé : il ne peut pas recevoir de nouvelle habilitation"
+        )));
+    }
+    if services::role(db, service, role).await?.is_none() {
+        return Err(CliError::NotFound(format!(
+            "introuvable : rôle {role} du service {service}"
+        )));
+    }
+    let end_date = end_date
+        .map(|d| EndDate::parse(d, dates::today()))
+        .transpose()
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    // TODO(issue 12, lead): the access add-habilitation action here (habilitation, manager
+    // right when `manager`, and `habilitation.granted` in one transaction).
+    let new = NewHabilitation {
+        user_id: &user.id,
+        service_code: service,
+        siret: siret.as_str(),
+        role,
+        end_date,
+        granted_by: None,
+        how: GrantedHow::Operator,
+    };
+    let id = habilitations::grant(db, &new).await?;
+    if manager {
+        let how = GrantedHow::Operator;
+        managers::grant(db, &user.id, service, siret.as_str(), None, how).await?;
+    }
+    audit::record_alone(
+        db,
+        Clock::system().now(),
+        "cli",
+        "habilitation.granted",
+        &user.id,
+        serde_json::json!({"service": service, "siret": siret.as_str(), "role": role, "manager": manager}),
+    )
+    .await?;
+    println!("habilitation {id} accordée");
     Ok(())
 }

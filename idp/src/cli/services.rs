@@ -151,15 +151,8 @@ pub async fn run(config: Config, cmd: ServicesCommand) -> Result<(), CliError> {
             client_id,
             requires_habilitation,
         } => {
-            service_link_client::link_client(
-                &db,
-                &code,
-                &client_id,
-                requires_habilitation,
-                now,
-                "cli",
-            )
-            .await?;
+            let required = requires_habilitation;
+            service_link_client::link_client(&db, &code, &client_id, required, now, "cli").await?;
             println!("client {client_id} rattaché au service {code}");
         }
         ServicesCommand::Publish {
@@ -171,17 +164,10 @@ pub async fn run(config: Config, cmd: ServicesCommand) -> Result<(), CliError> {
             let body = std::fs::read_to_string(&file).map_err(|e| {
                 CliError::Invalid(format!("lecture de {} impossible : {e}", file.display()))
             })?;
-            let version = service_publish::publish_document(
-                &db,
-                &code,
-                kind.into(),
-                &title,
-                &body,
-                now,
-                "cli",
-            )
-            .await?;
-            println!("version {version} publiée");
+            let kind = DocumentKind::from(kind);
+            let published =
+                service_publish::publish_document(&db, &code, kind, &title, &body, now, "cli");
+            println!("version {} publiée", published.await?);
         }
     }
     Ok(())

@@ -1,11 +1,14 @@
 //! `idp sirene …`: the local copy of INSEE's SIRENE register.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
 use super::{CliError, open};
-use crate::config::Config;
+use crate::{
+    config::Config,
+    organizations::{import, insee, register},
+};
 
 /// `idp sirene …`.
 #[derive(Subcommand, Debug)]
@@ -36,7 +39,6 @@ pub enum SireneCommand {
 
 /// Runs `idp sirene …`.
 pub async fn run(config: Config, cmd: SireneCommand) -> Result<(), CliError> {
-    use crate::organizations::{import, insee, register};
     match cmd {
         SireneCommand::Import {
             file,
@@ -48,33 +50,7 @@ pub async fn run(config: Config, cmd: SireneCommand) -> Result<(), CliError> {
                 batch: batch_size,
                 progress_every,
             };
-            // Check the files before touching the database.
-            for path in std::iter::once(&file).chain(unites_legales.as_ref()) {
-                std::fs::File::open(path).map_err(|source| import::ImportError::Open {
-                    path: path.clone(),
-                    source,
-                })?;
-            }
-            let db = open(&config).await?;
-            let started = std::time::Instant::now();
-            let report = import::import(&db, &file, unites_legales.as_deref(), &options, |r| {
-                eprintln!(
-                    "… {} lignes lues, {} établissements enregistrés, {} lignes invalides, {} unités légales lues ({} s)",
-                    r.read,
-                    r.imported,
-                    r.invalid,
-                    r.legal_units_read,
-                    started.elapsed().as_secs()
-                );
-            })
-            .await?;
-            for (line, reason) in &report.invalid_samples {
-                eprintln!("ligne {line} ignorée : {reason}");
-            }
-            println!(
-                "import terminé : {} lignes lues, {} établissements enregistrés dont {} nouveaux, {} lignes invalides ignorées, {} établissements renommés d'après leur unité légale",
-                report.read, report.imported, report.created, report.invalid, report.renamed
-            );
+            import_files(&config, &file, unites_legales.as_deref(), &options).await
         }
         SireneCommand::Search { query, page } => {
             let query = register::Query::parse(&query)?;
@@ -91,13 +67,45 @@ pub async fn run(config: Config, cmd: SireneCommand) -> Result<(), CliError> {
                     if e.active { "" } else { "  FERMÉ" }
                 );
             }
-            println!(
-                "{} (page {} sur {})",
-                found.summary(),
-                found.page,
-                found.pages()
-            );
+            let (page, pages) = (found.page, found.pages());
+            println!("{} (page {page} sur {pages})", found.summary());
+            Ok(())
         }
     }
+}
+
+async fn import_files(
+    config: &Config,
+    file: &Path,
+    unites_legales: Option<&Path>,
+    options: &import::ImportOptions,
+) -> Result<(), CliError> {
+    // Check the files before touching the database.
+    for path in std::iter::once(file).chain(unites_legales) {
+        std::fs::File::open(path).map_err(|source| import::ImportError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    let db = open(config).await?;
+    let started = std::time::Instant::now();
+    let report = import::import(&db, file, unites_legales, options, |r| {
+        eprintln!(
+            "… {} lignes lues, {} établissements enregistrés, {} lignes invalides, {} unités légales lues ({} s)",
+            r.read,
+            r.imported,
+            r.invalid,
+            r.legal_units_read,
+            started.elapsed().as_secs()
+        );
+    })
+    .await?;
+    for (line, reason) in &report.invalid_samples {
+        eprintln!("ligne {line} ignorée : {reason}");
+    }
+    println!(
+        "import terminé : {} lignes lues, {} établissements enregistrés dont {} nouveaux, {} lignes invalides ignorées, {} établissements renommés d'après leur unité légale",
+        report.read, report.imported, report.created, report.invalid, report.renamed
+    );
     Ok(())
 }
