@@ -10,7 +10,7 @@ use jsonwebtoken::{DecodingKey, Validation, jwk::Jwk};
 use serde::Deserialize;
 
 use super::clients::{AuthMethod, Client};
-use crate::{AppState, error::OAuthError, secrets, store::now};
+use crate::{AppState, error::OAuthError, secrets};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -208,7 +208,11 @@ async fn check_assertion(
     ];
     let claims = verified_claims(&client, assertion, &header, &audiences).ok_or_else(refused)?;
     // One use per jti for as long as the assertion is valid (RFC 7523 §3, item 7).
-    let ttl = Duration::from_secs(u64::try_from(claims.exp - now() + 60).unwrap_or(60).max(60));
+    let ttl = Duration::from_secs(
+        u64::try_from(claims.exp - state.clock.now() + 60)
+            .unwrap_or(60)
+            .max(60),
+    );
     let fresh = state
         .ephemeral
         .put_if_absent(
