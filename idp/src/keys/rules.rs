@@ -131,3 +131,84 @@ pub fn signer_to_keep<'k>(keys: &'k [KeyRow], withdrawn: &KeyRow, now: i64) -> O
     });
     signer_of(keys, alg, now).filter(|signer| signer.retired_at.is_some() && !other_pending)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(kid: &str, alg: SigningAlg, activates_at: i64, retired_at: Option<i64>) -> KeyRow {
+        KeyRow {
+            kid: kid.into(),
+            alg: alg.as_str().into(),
+            public_jwk: String::new(),
+            private_key: Vec::new(),
+            created_at: 0,
+            activates_at,
+            retired_at,
+            remove_at: retired_at.map(|t| t + 100),
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn the_newest_active_key_signs_and_the_earliest_pending_one_is_next() {
+        let keys = [
+            key("old", SigningAlg::RS256, 0, Some(50)),
+            key("current", SigningAlg::RS256, 10, None),
+            key("next", SigningAlg::RS256, 100, None),
+            key("later", SigningAlg::RS256, 200, None),
+            key("ec", SigningAlg::ES256, 0, None),
+        ];
+        assert_eq!(
+            signer_of(&keys, SigningAlg::RS256, 20).unwrap().kid,
+            "current"
+        );
+        assert_eq!(
+            pending_of(&keys, SigningAlg::RS256, 20).unwrap().kid,
+            "next"
+        );
+        assert_eq!(
+            signer_of(&keys, SigningAlg::RS256, 150).unwrap().kid,
+            "next"
+        );
+        assert!(is_signer(&keys, &keys[4], 20));
+        assert!(
+            !is_signer(&keys, &keys[0], 60),
+            "a retiring key no longer signs"
+        );
+        assert_eq!(KeyState::of(&keys[0], 60), KeyState::Retiring);
+        assert_eq!(KeyState::of(&keys[0], 150), KeyState::Removed);
+    }
+
+    #[test]
+    fn a_withdrawn_pending_key_keeps_the_signer_whose_retirement_it_scheduled() {
+        let keys = [
+            key("current", SigningAlg::RS256, 0, Some(100)),
+            key("next", SigningAlg::RS256, 100, None),
+        ];
+        assert_eq!(signer_to_keep(&keys, &keys[1], 50).unwrap().kid, "current");
+        assert_eq!(successor_of(&keys, &keys[0], 50).unwrap().kid, "next");
+        let with_another = [
+            keys[0].clone(),
+            keys[1].clone(),
+            key("other", SigningAlg::RS256, 150, None),
+        ];
+        assert!(
+            signer_to_keep(&with_another, &with_another[1], 50).is_none(),
+            "another pending key still takes over"
+        );
+    }
+
+    #[test]
+    fn rotation_is_due_after_the_interval_and_never_with_a_zero_interval() {
+        let policy = |interval| KeyPolicy {
+            prepublication: Duration::from_secs(10),
+            retention: Duration::from_secs(20),
+            rotation_interval: Duration::from_secs(interval),
+            rsa_bits: 2048,
+        };
+        assert!(policy(100).rotation_due(0, 100));
+        assert!(!policy(100).rotation_due(0, 99));
+        assert!(!policy(0).rotation_due(0, 1_000_000));
+    }
+}
