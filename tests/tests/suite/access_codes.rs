@@ -288,3 +288,101 @@ async fn access_codes_an_issue_whose_audit_fails_leaves_the_previous_code_live()
         "the previous one still works"
     );
 }
+
+/// Alice on her pages, Responsable des accès of CENTRE by its code.
+async fn new_manager() -> Surfaces {
+    let app = app_with_centre().await;
+    let code = issue(&app).await;
+    let s = surfaces(app).await;
+    s.app
+        .redeem_code(
+            &ActivationCode::parse(&code).unwrap(),
+            Some(CENTRE),
+            &s.alice,
+        )
+        .await
+        .expect("redeemed");
+    s
+}
+
+/// Posts the form of the page at `path` (its CSRF token read there) with `fields`.
+async fn post_on(s: &Surfaces, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let page = s.browser.get(&format!("{path}?siret={CENTRE}")).await;
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let mut form = vec![("csrf", csrf.as_str()), ("siret", CENTRE)];
+    form.extend_from_slice(fields);
+    s.browser.post_form(path, &form).await
+}
+
+#[tokio::test]
+async fn access_codes_a_charte_acceptance_whose_audit_fails_is_not_recorded() {
+    let s = new_manager().await;
+    s.app.fail_audit_of("charte.accepted").await;
+    let r = post_on(&s, "/acces/ceres/charte", &[("accepte", "oui")]).await;
+    assert_eq!(r.status(), 500);
+    let accepted = "SELECT count(*) FROM document_acceptances WHERE user_id = $1";
+    assert_eq!(s.app.count(accepted, &s.alice).await, 0);
+    // Still asked for it.
+    let r = s
+        .browser
+        .get(&format!("/acces/ceres/mes-acces?siret={CENTRE}"))
+        .await;
+    assert!(
+        idp_tests::location(&r)
+            .unwrap()
+            .starts_with("/acces/ceres/charte?")
+    );
+}
+
+#[tokio::test]
+async fn access_codes_an_own_habilitation_whose_audit_fails_is_not_granted() {
+    let s = new_manager().await;
+    let r = post_on(&s, "/acces/ceres/charte", &[("accepte", "oui")]).await;
+    assert_eq!(r.status(), 303);
+    s.app.fail_audit_of("habilitation.granted").await;
+    let fields = [("action", "ajouter"), ("role", "centre_agree")];
+    let r = post_on(&s, "/acces/ceres/mes-acces", &fields).await;
+    assert_eq!(r.status(), 500);
+    let granted = "SELECT count(*) FROM habilitations WHERE user_id = $1";
+    assert_eq!(s.app.count(granted, &s.alice).await, 0);
+}
+
+#[tokio::test]
+async fn access_codes_a_closed_establishment_gets_no_new_own_habilitation() {
+    let s = new_manager().await;
+    let r = post_on(&s, "/acces/ceres/charte", &[("accepte", "oui")]).await;
+    assert_eq!(r.status(), 303);
+    s.app.establishment(CENTRE, "CENTRE DU LAC", false).await;
+    let fields = [("action", "ajouter"), ("role", "centre_agree")];
+    let r = post_on(&s, "/acces/ceres/mes-acces", &fields).await;
+    assert_eq!(r.status(), 400);
+    let closed = AccessRefusal::ClosedEstablishment(idp::access::refusal::NewAccess::Habilitation);
+    assert!(text(&r.text().await.unwrap()).contains(&closed.to_string()));
+    let granted = "SELECT count(*) FROM habilitations WHERE user_id = $1";
+    assert_eq!(s.app.count(granted, &s.alice).await, 0);
+}
+
+#[tokio::test]
+async fn access_codes_a_revocation_whose_audit_fails_leaves_the_code_live() {
+    let app = app_with_centre().await;
+    issue(&app).await;
+    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let id = codes::list(&app.state.db, "ceres", Some(CENTRE))
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    app.fail_audit_of("activation_code.revoked").await;
+    let r = app
+        .http()
+        .delete(app.url(&format!("/api/v1/codes/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    let listed = codes::list(&app.state.db, "ceres", Some(CENTRE))
+        .await
+        .unwrap();
+    assert_eq!(listed[0].status, codes::CodeStatus::Live);
+}
