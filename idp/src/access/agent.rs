@@ -93,7 +93,7 @@ async fn lookup(state: &AppState, service: &str, siret: &Siret) -> Result<Lookup
         siret: siret.to_string(),
         establishment: register::by_siret(&state.db, siret).await?,
         managers: managers::of_establishment(&state.db, service, siret.as_str()).await?,
-        codes: codes::list(&state.db, service, Some(siret.as_str())).await?,
+        codes: codes::list_at(&state.db, service, Some(siret.as_str()), state.clock.now()).await?,
         events: audit::for_establishment(&state.db, siret, EVENTS_SHOWN).await?,
     })
 }

@@ -244,7 +244,8 @@ pub async fn list(
         .filter(|s| !s.is_empty())
         .map(siret_of)
         .transpose()?;
-    let list = codes::list(&state.db, &service.code, siret.as_ref().map(Siret::as_str)).await?;
+    let siret = siret.as_ref().map(Siret::as_str);
+    let list = codes::list_at(&state.db, &service.code, siret, state.clock.now()).await?;
     Ok(Json(json!({
         "service": service.code,
         "codes": list.iter().map(code_json).collect::<Vec<_>>(),

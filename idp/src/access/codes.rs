@@ -280,7 +280,16 @@ pub async fn list(
     service_code: &str,
     siret: Option<&str>,
 ) -> Result<Vec<CodeInfo>, sqlx::Error> {
-    let t = now();
+    list_at(db, service_code, siret, now()).await
+}
+
+/// [`list`], each code's status as it stands at `t` (the pages' clock).
+pub async fn list_at(
+    db: &Db,
+    service_code: &str,
+    siret: Option<&str>,
+    t: i64,
+) -> Result<Vec<CodeInfo>, sqlx::Error> {
     let rows = match siret {
         Some(siret) => sqlx::query(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE service_code = $1 AND siret = $2 ORDER BY issued_at DESC, {LIVE_FIRST}"

@@ -574,6 +574,9 @@ async fn access_operators_manage_services_codes_and_habilitations_from_the_comma
     let r = run_cli(&app, &["codes", "issue", "--siret", "13002526500014"]).await;
     assert!(matches!(r, Err(CliError::Invalid(_))), "{r:?}");
     app.establishment(OTHER_CENTRE, "CENTRE FERMÉ", false).await;
+    // Codes go to open establishments of the register (the issue action's rule).
+    app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true)
+        .await;
     let r = run_cli(&app, &["codes", "issue", "--siret", OTHER_CENTRE]).await;
     assert!(matches!(r, Err(CliError::Invalid(_))), "{r:?}");
     assert!(codes::list(db, "ceres", None).await.unwrap().is_empty());

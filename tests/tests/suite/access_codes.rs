@@ -132,6 +132,18 @@ async fn access_codes_an_expired_code_is_refused_alike() {
     app.state.clock.advance(Duration::from_secs(3601));
     let s = surfaces(app).await;
     refused_alike(&s, CENTRE, &code, AccessRefusal::ExpiredCode, 400).await;
+    // The back office sees it expired by the same clock.
+    let token = back_office_token(&s.app, "ceres-batch", "codes:issue").await;
+    let listed = s
+        .app
+        .http()
+        .get(s.app.url(&format!("/api/v1/codes?siret={CENTRE}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (_, listed) = idp_tests::json(listed).await;
+    assert_eq!(listed["codes"][0]["status"], "expired", "{listed}");
 }
 
 #[tokio::test]
