@@ -398,3 +398,21 @@ async fn access_codes_a_revocation_whose_audit_fails_leaves_the_code_live() {
         .unwrap();
     assert_eq!(listed[0].status, codes::CodeStatus::Live);
 }
+
+#[tokio::test]
+async fn access_codes_the_page_and_the_api_count_tries_in_the_same_buckets() {
+    let s = surfaces(app_with_centre().await).await;
+    for _ in 0..10 {
+        let guess = ActivationCode::generate();
+        let r = submit_code(&s.browser, "", CENTRE, guess.as_str()).await;
+        assert_eq!(r.status(), 400);
+    }
+    let guess = ActivationCode::generate();
+    let (status, body) = api(&s.app, &s.token, json!({"code": guess.as_str()})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("too_many_requests"))
+    );
+    let r = submit_code(&s.browser, "", CENTRE, guess.as_str()).await;
+    assert_eq!(r.status(), 429);
+}
