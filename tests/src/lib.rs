@@ -838,3 +838,67 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     assert!(out.status.success(), "pdftotext failed: {out:?}");
     String::from_utf8(out.stdout).expect("UTF-8 text")
 }
+
+// Activation codes: the fixtures of the access tests.
+impl TestApp {
+    /// The key activation codes are hashed under.
+    pub fn code_key(&self) -> [u8; 32] {
+        self.state.kek.derive(idp::access::codes::HASH_KEY_LABEL)
+    }
+
+    /// A new account marked ministry agent (`idp users create --agent`).
+    pub async fn agent(&self, email: &str) -> users::User {
+        let agent = self.user(email).await;
+        sqlx::query("UPDATE users SET is_agent = 1 WHERE id = $1")
+            .bind(&agent.id)
+            .execute(&self.state.db.pool)
+            .await
+            .expect("mark the agent");
+        agent
+    }
+
+    /// Puts an establishment in the register (open or closed), as the SIRENE import would.
+    pub async fn establishment(&self, siret: &str, name: &str, active: bool) {
+        idp::organizations::register::upsert(
+            &self.state.db,
+            &[idp::organizations::Establishment {
+                siret: idp::organizations::Siret::parse(siret).expect("siret"),
+                name: name.into(),
+                address: "1 RUE DE LA PAIX".into(),
+                postcode: "75002".into(),
+                commune: "PARIS".into(),
+                active,
+                head_office: true,
+            }],
+            self.state.clock.now(),
+        )
+        .await
+        .expect("register");
+    }
+
+    /// Redeems `code` for `user_id` through the action the page and the JSON API call.
+    pub async fn redeem_code(
+        &self,
+        code: &idp::access::ActivationCode,
+        siret: Option<&str>,
+        user_id: &str,
+    ) -> Result<idp::access::actions::redeem_code::Redeemed, idp::access::refusal::AccessRefusal>
+    {
+        let siret = siret.map(|s| idp::organizations::Siret::parse(s).expect("siret"));
+        let by = idp::accounts::UserId::from_stored(user_id);
+        let input = idp::access::actions::redeem_code::Redemption {
+            by: &by,
+            service_code: "ceres",
+            siret: siret.as_ref(),
+            code,
+            via: None,
+        };
+        idp::access::actions::redeem_code::redeem_code(
+            &self.state.db,
+            &self.state.clock,
+            &self.code_key(),
+            &input,
+        )
+        .await
+    }
+}

@@ -13,10 +13,15 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
+    actions::{
+        issue_code::{CodeIssue, issue_code},
+        revoke_code::revoke_code,
+    },
     codes::{self, CodeInfo},
     dates,
     managers::{self, AccessManager},
     pages,
+    refusal::AccessRefusal,
     services::{self, Service},
 };
 use crate::{
@@ -88,7 +93,7 @@ async fn lookup(state: &AppState, service: &str, siret: &Siret) -> Result<Lookup
         siret: siret.to_string(),
         establishment: register::by_siret(&state.db, siret).await?,
         managers: managers::of_establishment(&state.db, service, siret.as_str()).await?,
-        codes: codes::list(&state.db, service, Some(siret.as_str())).await?,
+        codes: codes::list_at(&state.db, service, Some(siret.as_str()), state.clock.now()).await?,
         events: audit::for_establishment(&state.db, siret, EVENTS_SHOWN).await?,
     })
 }
@@ -155,8 +160,9 @@ struct IssuedPage {
     redeem_url: String,
 }
 
-/// `POST /agent/codes`: « Éditer le courrier d'activation »: a new code (the unused previous
-/// one is revoked), shown once with what the letter needs.
+/// `POST /agent/codes`: « Éditer le courrier d'activation »: a new code for an open
+/// establishment of the register (the unused previous one is revoked), shown once with what
+/// the letter needs. A refusal is the page of its French message, 400.
 pub async fn issue(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -170,43 +176,31 @@ pub async fn issue(
     let service = pages::service(&state, &form.service).await?;
     let siret =
         Siret::parse(&form.siret).map_err(|e| PageError::bad_request(format!("SIRET : {e}")))?;
-    let establishment = register::by_siret(&state.db, &siret).await?;
-    if establishment.as_ref().is_some_and(|e| !e.active) {
-        return Err(PageError::bad_request(
-            "Cet établissement est fermé dans le répertoire SIRENE : il ne peut pas recevoir de code d'activation.",
-        ));
-    }
+    let input = CodeIssue {
+        by: &user.id,
+        service_code: &service.code,
+        siret: &siret,
+        ttl_seconds: i64::from(state.config.access.activation_code_ttl_days) * 86_400,
+    };
     let key = state.kek.derive(codes::HASH_KEY_LABEL);
-    let ttl = i64::from(state.config.access.activation_code_ttl_days) * 86_400;
-    let issued = codes::issue(
-        &state.db,
-        &key,
-        &service.code,
-        siret.as_str(),
-        &user.id,
-        ttl,
-    )
-    .await?;
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "activation_code.issued",
-        siret.as_str(),
-        serde_json::json!({"service": service.code, "code_id": issued.id}),
-    )
-    .await?;
+    let issued = match issue_code(&state.db, &state.clock, &key, &input).await {
+        Ok(issued) => issued,
+        Err(AccessRefusal::Storage(e)) => return Err(e.into()),
+        Err(refused) => return Err(PageError::bad_request(refused.to_string())),
+    };
     let redeem_url = state.config.url(&format!("/acces/{}", service.code));
     render(&state, &headers, StatusCode::OK, |_| IssuedPage {
-        code: issued.code.as_str().to_owned(),
-        expires: dates::french_date(issued.expires_at),
+        code: issued.code.code.as_str().to_owned(),
+        expires: dates::french_date(issued.code.expires_at),
         siret: siret.to_string(),
-        establishment,
+        establishment: Some(issued.establishment),
         service,
         redeem_url,
     })
 }
 
-/// `POST /agent/codes/{id}/revoquer`.
+/// `POST /agent/codes/{id}/revoquer`: revokes the code (one already used or revoked stays as
+/// it is), back to the establishment's page.
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -218,19 +212,14 @@ pub async fn revoke(
         Ok(u) => u,
         Err(login) => return Ok(login),
     };
-    let Some(code) = codes::by_id(&state.db, &id).await? else {
-        return Err(PageError::not_found());
+    let code = match revoke_code(&state.db, &state.clock, &user.id, &id, None).await {
+        Ok(code) => code,
+        Err(AccessRefusal::NotRevocable) => codes::by_id(&state.db, &id)
+            .await?
+            .ok_or_else(PageError::not_found)?,
+        Err(AccessRefusal::NoSuchCode) => return Err(PageError::not_found()),
+        Err(refused) => return Err(PageError::refused(&refused)),
     };
-    if codes::revoke(&state.db, &id).await? {
-        audit::record_on_pool(
-            &state.db,
-            &user.id,
-            "activation_code.revoked",
-            &code.siret,
-            serde_json::json!({"service": code.service_code, "code_id": id}),
-        )
-        .await?;
-    }
     let back = format!("/agent?service={}&siret={}", code.service_code, code.siret);
     Ok(Redirect::to(&back).into_response())
 }

@@ -21,19 +21,25 @@ use serde_json::json;
 
 use super::{
     ActivationCode,
-    activation::{ATTEMPT_WINDOW, ATTEMPTS_PER_IP, ATTEMPTS_PER_USER},
+    actions::{
+        issue_code::{CodeIssue, Issued, issue_code},
+        redeem_code::{Redemption, redeem_code},
+        revoke_code::revoke_code,
+    },
+    activation::count_attempt,
     codes, pages,
     services::{self, Service},
 };
 use crate::{
-    AppState, audit,
+    AppState,
+    accounts::UserId,
     error::OAuthError,
     oidc::{
         tokens::{self, AccessClaims, AccessTokenError},
         userinfo::bearer,
     },
     organizations::{Siret, register},
-    web::{client_ip::ClientIp, rate_limit},
+    web::client_ip::ClientIp,
 };
 
 /// The scope a service's back-office client needs for the codes API.
@@ -85,7 +91,8 @@ struct RedeemBody {
     siret: Option<String>,
 }
 
-/// `POST /api/v1/activation` `{"code": "…", "siret": "…"?}` with the person's bearer token.
+/// `POST /api/v1/activation` `{"code": "…", "siret": "…"?}` with the person's bearer token:
+/// the same action as the page ([`redeem_code`]), its refusal's code as `error`.
 pub async fn redeem(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -105,87 +112,34 @@ pub async fn redeem(
     let siret = form.siret.as_deref().map(siret_of).transpose()?;
     let code = ActivationCode::parse(&form.code)
         .map_err(|e| OAuthError::api(StatusCode::BAD_REQUEST, "invalid_code", e.to_string()))?;
-    rate_limit::hit(
-        &state.ephemeral,
-        "activation-user",
-        &claims.sub,
-        ATTEMPTS_PER_USER,
-        ATTEMPT_WINDOW,
-    )
-    .await?
-    .map_err(OAuthError::rate_limited)?;
-    rate_limit::hit(
-        &state.ephemeral,
-        "activation-ip",
-        &ip.key(),
-        ATTEMPTS_PER_IP,
-        ATTEMPT_WINDOW,
-    )
-    .await?
-    .map_err(OAuthError::rate_limited)?;
+    count_attempt(&state, &claims.sub, &ip)
+        .await?
+        .map_err(OAuthError::rate_limited)?;
+    let by = UserId::from_stored(claims.sub.clone());
+    let input = Redemption {
+        by: &by,
+        service_code: &service.code,
+        siret: siret.as_ref(),
+        code: &code,
+        via: Some(&claims.client_id),
+    };
     let key = state.kek.derive(codes::HASH_KEY_LABEL);
-    let siret_str = siret.as_ref().map(Siret::as_str);
-    match codes::redeem(
-        &state.db,
-        &key,
-        &code,
-        &service.code,
-        siret_str,
-        &claims.sub,
-    )
-    .await
-    {
-        Ok(done) => {
-            audit::record_on_pool(
-                &state.db,
-                &claims.sub,
-                "activation_code.redeemed",
-                &done.siret,
-                json!({"service": service.code, "code_id": done.id, "via": claims.client_id}),
-            )
-            .await?;
-            let establishment = match Siret::parse(&done.siret) {
-                Ok(s) => register::by_siret(&state.db, &s).await?.map(|e| e.name),
-                Err(_) => None,
-            };
-            let next = state.config.url(&pages::with_query(
-                &format!("/acces/{}/charte", service.code),
-                "",
-                &done.siret,
-            ));
-            Ok(Json(json!({
-                "service": service.code,
-                "siret": done.siret,
-                "establishment": establishment,
-                "access_manager": true,
-                "next": next,
-            }))
-            .into_response())
-        }
-        Err(codes::RedeemError::Db(e)) => Err(e.into()),
-        Err(refused) => {
-            let error = match refused {
-                codes::RedeemError::Unknown => "invalid_code",
-                codes::RedeemError::WrongSiret => "wrong_siret",
-                codes::RedeemError::Expired => "expired_code",
-                codes::RedeemError::Revoked => "revoked_code",
-                _ => "used_code",
-            };
-            audit::record_on_pool(
-                &state.db,
-                &claims.sub,
-                "activation_code.refused",
-                siret_str.unwrap_or(""),
-                json!({"service": service.code, "reason": error, "via": claims.client_id}),
-            )
-            .await?;
-            Err(OAuthError::api(
-                StatusCode::BAD_REQUEST,
-                error,
-                refused.to_string(),
-            ))
-        }
-    }
+    let done = redeem_code(&state.db, &state.clock, &key, &input)
+        .await
+        .map_err(|refused| OAuthError::refused(&refused))?;
+    let next = state.config.url(&pages::with_query(
+        &format!("/acces/{}/charte", service.code),
+        "",
+        done.siret.as_str(),
+    ));
+    Ok(Json(json!({
+        "service": service.code,
+        "siret": done.siret.as_str(),
+        "establishment": done.establishment,
+        "access_manager": true,
+        "next": next,
+    }))
+    .into_response())
 }
 
 /// The service of a back-office token with the codes scope.
@@ -225,9 +179,9 @@ struct IssueBody {
     siret: String,
 }
 
-/// `POST /api/v1/codes` `{"siret": "…"}`: a new code for that establishment (the previous
-/// unused one is revoked); the answer has what the postal letter needs, the code included
-/// (the only time it is given).
+/// `POST /api/v1/codes` `{"siret": "…"}`: a new code for that establishment, open in the
+/// register (the previous unused one is revoked); the answer has what the postal letter needs,
+/// the code included (the only time it is given).
 pub async fn issue(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -236,43 +190,29 @@ pub async fn issue(
     let (claims, service) = back_office(&state, &headers).await?;
     let form: IssueBody = body(&raw)?;
     let siret = siret_of(&form.siret)?;
-    let establishment = register::by_siret(&state.db, &siret).await?;
-    if establishment.as_ref().is_some_and(|e| !e.active) {
-        return Err(OAuthError::api(
-            StatusCode::CONFLICT,
-            "closed_establishment",
-            "Cet établissement est fermé dans le répertoire SIRENE : il ne peut pas recevoir de code d'activation.",
-        ));
-    }
+    let input = CodeIssue {
+        by: &claims.client_id,
+        service_code: &service.code,
+        siret: &siret,
+        ttl_seconds: i64::from(state.config.access.activation_code_ttl_days) * 86_400,
+    };
     let key = state.kek.derive(codes::HASH_KEY_LABEL);
-    let ttl = i64::from(state.config.access.activation_code_ttl_days) * 86_400;
-    let issued = codes::issue(
-        &state.db,
-        &key,
-        &service.code,
-        siret.as_str(),
-        &claims.client_id,
-        ttl,
-    )
-    .await?;
-    audit::record_on_pool(
-        &state.db,
-        &claims.client_id,
-        "activation_code.issued",
-        siret.as_str(),
-        json!({"service": service.code, "code_id": issued.id}),
-    )
-    .await?;
+    let Issued {
+        code: issued,
+        establishment,
+    } = issue_code(&state.db, &state.clock, &key, &input)
+        .await
+        .map_err(|refused| OAuthError::refused(&refused))?;
     let body = json!({
         "id": issued.id,
         "code": issued.code.as_str(),
         "service": service.code,
         "service_label": service.label,
         "siret": issued.siret,
-        "establishment": establishment.as_ref().map(|e| e.name.clone()),
-        "address": establishment.as_ref().map(|e| e.address.clone()),
-        "postcode": establishment.as_ref().map(|e| e.postcode.clone()),
-        "commune": establishment.as_ref().map(|e| e.commune.clone()),
+        "establishment": establishment.name,
+        "address": establishment.address,
+        "postcode": establishment.postcode,
+        "commune": establishment.commune,
         "expires_at": issued.expires_at,
         "redeem_url": state.config.url(&format!("/acces/{}", service.code)),
     });
@@ -304,7 +244,8 @@ pub async fn list(
         .filter(|s| !s.is_empty())
         .map(siret_of)
         .transpose()?;
-    let list = codes::list(&state.db, &service.code, siret.as_ref().map(Siret::as_str)).await?;
+    let siret = siret.as_ref().map(Siret::as_str);
+    let list = codes::list_at(&state.db, &service.code, siret, state.clock.now()).await?;
     Ok(Json(json!({
         "service": service.code,
         "codes": list.iter().map(code_json).collect::<Vec<_>>(),
@@ -319,34 +260,15 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Response, OAuthError> {
     let (claims, service) = back_office(&state, &headers).await?;
-    let not_found = || {
-        OAuthError::api(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "Aucun code de ce service ne porte cet identifiant.",
-        )
-    };
-    let Some(code) = codes::by_id(&state.db, &id).await? else {
-        return Err(not_found());
-    };
-    if code.service_code != service.code {
-        return Err(not_found());
-    }
-    if !codes::revoke(&state.db, &id).await? {
-        return Err(OAuthError::api(
-            StatusCode::CONFLICT,
-            "not_revocable",
-            "Ce code a déjà été utilisé ou révoqué.",
-        ));
-    }
-    audit::record_on_pool(
+    revoke_code(
         &state.db,
+        &state.clock,
         &claims.client_id,
-        "activation_code.revoked",
-        &code.siret,
-        json!({"service": service.code, "code_id": id}),
+        &id,
+        Some(&service.code),
     )
-    .await?;
+    .await
+    .map_err(|refused| OAuthError::refused(&refused))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -12,8 +12,11 @@ use aws_lc_rs::{hmac, rand::SecureRandom};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sqlx::Row;
 
-use super::habilitations::GrantedHow;
-use crate::store::{Db, now};
+use crate::{
+    accounts::UserId,
+    organizations::Siret,
+    store::{Db, now},
+};
 
 /// The characters of a code.
 pub const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -151,8 +154,32 @@ pub struct IssuedCode {
     pub expires_at: i64,
 }
 
-/// Issues a code for an establishment and a service; the codes issued before for the same
-/// pair that were not used are revoked (only the newest letter works).
+/// Issues a code for an establishment and a service at `now`; the codes issued before for the
+/// same pair that were not used are revoked (only the newest letter works). Inside the
+/// caller's transaction: the issue action checks the register and records the event there.
+pub async fn issue_in(
+    conn: &mut sqlx::AnyConnection,
+    key: &[u8; 32],
+    service_code: &str,
+    siret: &Siret,
+    issued_by: &str,
+    now: i64,
+    ttl_seconds: i64,
+) -> Result<IssuedCode, sqlx::Error> {
+    store_new(
+        conn,
+        key,
+        service_code,
+        siret.as_str(),
+        issued_by,
+        now,
+        ttl_seconds,
+    )
+    .await
+}
+
+/// [`issue_in`] in a transaction of its own, without the register check nor the audit: the old
+/// form the command line still calls (until it calls `actions::issue_code`).
 pub async fn issue(
     db: &Db,
     key: &[u8; 32],
@@ -161,10 +188,32 @@ pub async fn issue(
     issued_by: &str,
     ttl_seconds: i64,
 ) -> Result<IssuedCode, sqlx::Error> {
-    let t = now();
+    let mut tx = db.begin().await?;
+    let issued = store_new(
+        &mut tx,
+        key,
+        service_code,
+        siret,
+        issued_by,
+        now(),
+        ttl_seconds,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+async fn store_new(
+    conn: &mut sqlx::AnyConnection,
+    key: &[u8; 32],
+    service_code: &str,
+    siret: &str,
+    issued_by: &str,
+    t: i64,
+    ttl_seconds: i64,
+) -> Result<IssuedCode, sqlx::Error> {
     let code = ActivationCode::generate();
     let id = uuid::Uuid::new_v4().to_string();
-    let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE activation_codes SET revoked_at = $1 WHERE service_code = $2 AND siret = $3 \
          AND redeemed_at IS NULL AND revoked_at IS NULL",
@@ -172,7 +221,7 @@ pub async fn issue(
     .bind(t)
     .bind(service_code)
     .bind(siret)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query(
         "INSERT INTO activation_codes (id, code_hash, service_code, siret, issued_by, issued_at, expires_at) \
@@ -185,9 +234,8 @@ pub async fn issue(
     .bind(issued_by)
     .bind(t)
     .bind(t + ttl_seconds)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(IssuedCode {
         id,
         code,
@@ -232,7 +280,16 @@ pub async fn list(
     service_code: &str,
     siret: Option<&str>,
 ) -> Result<Vec<CodeInfo>, sqlx::Error> {
-    let t = now();
+    list_at(db, service_code, siret, now()).await
+}
+
+/// [`list`], each code's status as it stands at `t` (the pages' clock).
+pub async fn list_at(
+    db: &Db,
+    service_code: &str,
+    siret: Option<&str>,
+    t: i64,
+) -> Result<Vec<CodeInfo>, sqlx::Error> {
     let rows = match siret {
         Some(siret) => sqlx::query(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE service_code = $1 AND siret = $2 ORDER BY issued_at DESC, {LIVE_FIRST}"
@@ -255,132 +312,86 @@ pub async fn list(
 
 /// One code by id.
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<CodeInfo>, sqlx::Error> {
-    let t = now();
+    by_id_in(&mut *db.pool.acquire().await?, id, now()).await
+}
+
+/// One code by id, as it stands at `now`, inside the caller's transaction.
+pub async fn by_id_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    now: i64,
+) -> Result<Option<CodeInfo>, sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&db.pool)
+        .bind(id.to_owned())
+        .fetch_optional(conn)
         .await?
         .as_ref()
-        .map(|r| from_row(r, t))
+        .map(|r| from_row(r, now))
         .transpose()
 }
 
-/// Revokes a code that was not used; `false` when there is no such live or expired code.
-pub async fn revoke(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE activation_codes SET revoked_at = $1 WHERE id = $2 AND redeemed_at IS NULL AND revoked_at IS NULL",
-    )
-    .bind(now())
-    .bind(id)
-    .execute(&db.pool)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-/// Why a code was not accepted; each has its own message.
-#[derive(Debug, thiserror::Error)]
-pub enum RedeemError {
-    /// No code of that service is this one.
-    #[error(
-        "Ce code d'activation n'est pas valide. Vérifiez le code indiqué dans le courrier que vous avez reçu."
-    )]
-    Unknown,
-    /// The code is for another establishment than the SIRET typed with it.
-    #[error(
-        "Ce code d'activation ne correspond pas au SIRET indiqué. Vérifiez le SIRET de l'établissement destinataire du courrier."
-    )]
-    WrongSiret,
-    /// Past its expiry.
-    #[error(
-        "Ce code d'activation a expiré. Demandez un nouveau courrier d'activation à votre DREETS ou DDETS."
-    )]
-    Expired,
-    /// Revoked or replaced.
-    #[error(
-        "Ce code d'activation a été révoqué ou remplacé par un code plus récent. Utilisez le code du dernier courrier reçu."
-    )]
-    Revoked,
-    /// Someone redeemed it already.
-    #[error(
-        "Ce code d'activation a déjà été utilisé. Adressez-vous au responsable des accès de votre établissement ou demandez un nouveau code."
-    )]
-    AlreadyUsed,
-    /// Storage.
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
-/// What a redemption gave.
-#[derive(Clone, Debug)]
-pub struct Redeemed {
-    /// The code's id.
-    pub id: String,
-    /// The establishment the person now manages.
-    pub siret: String,
-}
-
-/// Redeems `code` for `service_code` as `user_id`: exactly one redemption succeeds, even on
-/// concurrent tries on several nodes; it makes the person Responsable des accès of the code's
-/// establishment in the same transaction. `siret`, when the page asked for it, must match.
-pub async fn redeem(
-    db: &Db,
+/// The code of `service_code` that `code` is, as it stands at `now`.
+pub async fn find_in(
+    conn: &mut sqlx::AnyConnection,
     key: &[u8; 32],
     code: &ActivationCode,
     service_code: &str,
-    siret: Option<&str>,
-    user_id: &str,
-) -> Result<Redeemed, RedeemError> {
-    let t = now();
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    now: i64,
+) -> Result<Option<CodeInfo>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "{SELECT} WHERE code_hash = $1 AND service_code = $2"
     )))
     .bind(code.hash(key))
-    .bind(service_code)
-    .fetch_optional(&db.pool)
-    .await?;
-    let Some(row) = row else {
-        return Err(RedeemError::Unknown);
-    };
-    let info = from_row(&row, t)?;
-    if siret.is_some_and(|s| s != info.siret) {
-        return Err(RedeemError::WrongSiret);
-    }
-    match info.status {
-        CodeStatus::Live => {}
-        CodeStatus::Expired => return Err(RedeemError::Expired),
-        CodeStatus::Revoked => return Err(RedeemError::Revoked),
-        CodeStatus::Redeemed(_) => return Err(RedeemError::AlreadyUsed),
-    }
-    let mut tx = db.begin().await?;
+    .bind(service_code.to_owned())
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(|r| from_row(r, now))
+    .transpose()
+}
+
+/// Marks the live code `id` redeemed by `user_id` at `now`; `false` when it is no longer live
+/// (someone else was quicker, on this node or another, or it was revoked meanwhile): the
+/// conditional update lets exactly one concurrent redemption through on both engines.
+pub async fn take_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    user_id: &UserId,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE activation_codes SET redeemed_at = $1, redeemed_by = $2 WHERE id = $3 \
          AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
     )
-    .bind(t)
-    .bind(user_id)
-    .bind(&info.id)
-    .execute(&mut *tx)
+    .bind(now)
+    .bind(user_id.as_str().to_owned())
+    .bind(id.to_owned())
+    .execute(conn)
     .await?;
-    if done.rows_affected() != 1 {
-        // Someone else was quicker, or it was revoked meanwhile.
-        return Err(RedeemError::AlreadyUsed);
-    }
-    sqlx::query(
-        "INSERT INTO access_managers (user_id, service_code, siret, granted_by, granted_how, granted_at) \
-         VALUES ($1, $2, $3, NULL, $4, $5) ON CONFLICT DO NOTHING",
+    Ok(done.rows_affected() == 1)
+}
+
+/// Revokes a code that was not used, at `now`; `false` when there is no such live or expired
+/// code.
+pub async fn revoke_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE activation_codes SET revoked_at = $1 WHERE id = $2 AND redeemed_at IS NULL AND revoked_at IS NULL",
     )
-    .bind(user_id)
-    .bind(service_code)
-    .bind(&info.siret)
-    .bind(GrantedHow::ActivationCode.as_str())
-    .bind(t)
-    .execute(&mut *tx)
+    .bind(now)
+    .bind(id.to_owned())
+    .execute(conn)
     .await?;
-    tx.commit().await?;
-    Ok(Redeemed {
-        id: info.id,
-        siret: info.siret,
-    })
+    Ok(done.rows_affected() > 0)
+}
+
+/// [`revoke_in`] on its own, without the audit: the old form the command line still calls
+/// (until it calls `actions::revoke_code`).
+pub async fn revoke(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    revoke_in(&mut *db.pool.acquire().await?, id, now()).await
 }
 
 #[cfg(test)]

@@ -256,3 +256,38 @@ pub async fn of_establishment(
     )
     .await
 }
+
+/// [`grant`] at `at`, inside the caller's transaction. Returns the habilitation's id.
+pub async fn grant_in(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewHabilitation<'_>,
+    at: i64,
+) -> Result<String, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO habilitations (id, user_id, service_code, siret, role_code, end_date, granted_by, granted_how, granted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (user_id, service_code, siret, role_code) DO UPDATE SET \
+         end_date = excluded.end_date, granted_by = excluded.granted_by, \
+         granted_how = excluded.granted_how, granted_at = excluded.granted_at",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(new.user_id.to_owned())
+    .bind(new.service_code.to_owned())
+    .bind(new.siret.to_owned())
+    .bind(new.role.to_owned())
+    .bind(new.end_date.map(|d| d.iso()))
+    .bind(new.granted_by.map(str::to_owned))
+    .bind(new.how.as_str())
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_scalar(
+        "SELECT id FROM habilitations WHERE user_id = $1 AND service_code = $2 AND siret = $3 AND role_code = $4",
+    )
+    .bind(new.user_id.to_owned())
+    .bind(new.service_code.to_owned())
+    .bind(new.siret.to_owned())
+    .bind(new.role.to_owned())
+    .fetch_one(conn)
+    .await
+}

@@ -188,3 +188,29 @@ pub async fn remove(
     .await?;
     Ok(())
 }
+
+/// Gives the right at `at`, inside the caller's transaction (again: a second grant keeps the
+/// first origin).
+pub async fn insert_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &crate::accounts::UserId,
+    service_code: &str,
+    siret: &crate::organizations::Siret,
+    granted_by: Option<&crate::accounts::UserId>,
+    how: GrantedHow,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO access_managers (user_id, service_code, siret, granted_by, granted_how, granted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id.as_str().to_owned())
+    .bind(service_code.to_owned())
+    .bind(siret.as_str().to_owned())
+    .bind(granted_by.map(|u| u.as_str().to_owned()))
+    .bind(how.as_str())
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -28,6 +28,46 @@ pub enum AccessRefusal {
     /// Service administration (`idp services …`) refused.
     #[error(transparent)]
     Service(#[from] ServiceRefusal),
+    // Activation codes.
+    /// No code of that service is this one.
+    #[error(
+        "Ce code d'activation n'est pas valide. Vérifiez le code indiqué dans le courrier que vous avez reçu."
+    )]
+    UnknownCode,
+    /// The code is for another establishment than the SIRET typed with it.
+    #[error(
+        "Ce code d'activation ne correspond pas au SIRET indiqué. Vérifiez le SIRET de l'établissement destinataire du courrier."
+    )]
+    WrongSiret,
+    /// The code is past its expiry.
+    #[error(
+        "Ce code d'activation a expiré. Demandez un nouveau courrier d'activation à votre DREETS ou DDETS."
+    )]
+    ExpiredCode,
+    /// The code was revoked or replaced by a newer one.
+    #[error(
+        "Ce code d'activation a été révoqué ou remplacé par un code plus récent. Utilisez le code du dernier courrier reçu."
+    )]
+    RevokedCode,
+    /// Someone redeemed the code already.
+    #[error(
+        "Ce code d'activation a déjà été utilisé. Adressez-vous au responsable des accès de votre établissement ou demandez un nouveau code."
+    )]
+    UsedCode,
+    /// A code is issued only for an establishment the register holds.
+    #[error(
+        "Aucun établissement du répertoire SIRENE ne porte ce SIRET : un code d'activation n'est édité que pour un établissement ouvert du répertoire."
+    )]
+    UnknownEstablishment,
+    /// No code of this service has that id.
+    #[error("Aucun code de ce service ne porte cet identifiant.")]
+    NoSuchCode,
+    /// The code was used or revoked already: nothing to revoke.
+    #[error("Ce code a déjà été utilisé ou révoqué.")]
+    NotRevocable,
+    /// The service has no charte to accept.
+    #[error("Ce service numérique n'a pas de charte du responsable des accès.")]
+    NoCharte,
     /// Storage failed.
     #[error("base de données : {0}")]
     Storage(#[from] sqlx::Error),
@@ -38,14 +78,29 @@ impl Refusal for AccessRefusal {
         match self {
             Self::ClosedEstablishment(_) => "closed_establishment",
             Self::Service(r) => r.code(),
+            Self::UnknownCode => "invalid_code",
+            Self::WrongSiret => "wrong_siret",
+            Self::ExpiredCode => "expired_code",
+            Self::RevokedCode => "revoked_code",
+            Self::UsedCode => "used_code",
+            Self::UnknownEstablishment => "unknown_establishment",
+            Self::NoSuchCode => "not_found",
+            Self::NotRevocable => "not_revocable",
+            Self::NoCharte => "no_charte",
             Self::Storage(_) => "server_error",
         }
     }
 
     fn kind(&self) -> RefusalKind {
         match self {
-            Self::ClosedEstablishment(_) => RefusalKind::Conflict,
             Self::Service(r) => r.kind(),
+            Self::ClosedEstablishment(_) | Self::NotRevocable => RefusalKind::Conflict,
+            Self::UnknownCode
+            | Self::WrongSiret
+            | Self::ExpiredCode
+            | Self::RevokedCode
+            | Self::UsedCode => RefusalKind::Invalid,
+            Self::UnknownEstablishment | Self::NoSuchCode | Self::NoCharte => RefusalKind::NotFound,
             Self::Storage(_) => RefusalKind::Internal,
         }
     }

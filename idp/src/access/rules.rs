@@ -18,6 +18,20 @@ pub async fn establishment_accepts_new_access(
     }
 }
 
+/// An activation code is issued only for an establishment that the register holds and has
+/// open: the letter goes to the register's address, and a code for a SIRET nobody can check
+/// would make whoever types it Responsable des accès of an establishment that does not exist.
+pub async fn code_may_be_issued_for(
+    conn: &mut sqlx::AnyConnection,
+    siret: &Siret,
+) -> Result<register::Establishment, AccessRefusal> {
+    match register::by_siret_in(conn, siret).await? {
+        None => Err(AccessRefusal::UnknownEstablishment),
+        Some(found) if !found.active => Err(AccessRefusal::ClosedEstablishment(NewAccess::Code)),
+        Some(found) => Ok(found),
+    }
+}
+
 // --- Service administration (helper "platform") ---
 
 use super::{

@@ -382,3 +382,30 @@ pub async fn accepted_at(
     .fetch_optional(&db.pool)
     .await
 }
+
+/// Records at `at`, inside the caller's transaction, that `user_id` accepted `version` of a
+/// document (for `siret` when it is the charte of an establishment). Accepting twice keeps the
+/// first date.
+pub async fn accept_document_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &crate::accounts::UserId,
+    service_code: &str,
+    kind: DocumentKind,
+    version: i64,
+    siret: &crate::organizations::Siret,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO document_acceptances (user_id, service_code, kind, version, siret, accepted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id.as_str().to_owned())
+    .bind(service_code.to_owned())
+    .bind(kind.as_str())
+    .bind(version)
+    .bind(siret.as_str().to_owned())
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

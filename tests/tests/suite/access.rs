@@ -5,14 +5,15 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use clap::Parser;
 use idp::{
     access::{
-        ActivationCode, EndDate, claims, codes,
-        codes::RedeemError,
-        dates,
+        ActivationCode, EndDate,
+        actions::redeem_code::{Redemption, redeem_code},
+        claims, codes, dates,
         habilitations::{self, GrantedHow, NewHabilitation},
-        managers, requests, services,
+        managers,
+        refusal::AccessRefusal,
+        requests, services,
     },
     cli::{Cli, CliError},
-    organizations::{Establishment, Siret, register},
 };
 use idp_tests::{REDIRECT_URI, TestApp, TestClient, exchange_code, location, query_of};
 use serde_json::Value;
@@ -29,24 +30,6 @@ async fn run_cli(app: &TestApp, args: &[&str]) -> Result<(), CliError> {
     let mut argv = vec!["idp"];
     argv.extend_from_slice(args);
     idp::cli::run(Cli::parse_from(argv), (*app.state.config).clone()).await
-}
-
-async fn establishment(app: &TestApp, siret: &str, name: &str, active: bool) {
-    register::upsert(
-        &app.state.db,
-        &[Establishment {
-            siret: Siret::parse(siret).expect("siret"),
-            name: name.into(),
-            address: "1 RUE DE LA PAIX".into(),
-            postcode: "75002".into(),
-            commune: "PARIS".into(),
-            active,
-            head_office: true,
-        }],
-        idp::store::now(),
-    )
-    .await
-    .expect("register");
 }
 
 #[tokio::test]
@@ -110,10 +93,11 @@ async fn access_a_code_is_redeemed_once_and_makes_its_redeemer_responsable_des_a
     let typed = issued.code.as_str().to_lowercase();
     let typed = format!("{} {}", &typed[..6], &typed[6..]);
     let code = ActivationCode::parse(&typed).unwrap();
-    let done = codes::redeem(db, &key(&app), &code, "ceres", Some(CENTRE), &alice.id)
+    let done = app
+        .redeem_code(&code, Some(CENTRE), &alice.id)
         .await
         .expect("redeemed");
-    assert_eq!(done.siret, CENTRE);
+    assert_eq!(done.siret.as_str(), CENTRE);
     assert!(
         managers::is_manager(db, &alice.id, "ceres", CENTRE)
             .await
@@ -125,8 +109,8 @@ async fn access_a_code_is_redeemed_once_and_makes_its_redeemer_responsable_des_a
     assert_eq!(m.granted_how, GrantedHow::ActivationCode);
     assert!(m.origin().starts_with("attribué par code d'activation le "));
 
-    let again = codes::redeem(db, &key(&app), &code, "ceres", None, &bob.id).await;
-    assert!(matches!(again, Err(RedeemError::AlreadyUsed)), "{again:?}");
+    let again = app.redeem_code(&code, None, &bob.id).await;
+    assert!(matches!(again, Err(AccessRefusal::UsedCode)), "{again:?}");
     assert!(
         !managers::is_manager(db, &bob.id, "ceres", CENTRE)
             .await
@@ -148,8 +132,8 @@ async fn access_wrong_expired_revoked_and_replaced_codes_each_get_their_own_refu
 
     // Unknown code, and a code of another service.
     let unknown = ActivationCode::generate();
-    let r = codes::redeem(db, &k, &unknown, "ceres", None, &alice.id).await;
-    assert!(matches!(r, Err(RedeemError::Unknown)), "{r:?}");
+    let r = app.redeem_code(&unknown, None, &alice.id).await;
+    assert!(matches!(r, Err(AccessRefusal::UnknownCode)), "{r:?}");
 
     // A new code replaces the previous one for the same establishment.
     let first = codes::issue(db, &k, "ceres", CENTRE, "agent", 3600)
@@ -158,25 +142,30 @@ async fn access_wrong_expired_revoked_and_replaced_codes_each_get_their_own_refu
     let second = codes::issue(db, &k, "ceres", CENTRE, "agent", 3600)
         .await
         .unwrap();
-    let r = codes::redeem(db, &k, &first.code, "ceres", None, &alice.id).await;
-    assert!(matches!(r, Err(RedeemError::Revoked)), "{r:?}");
+    let r = app.redeem_code(&first.code, None, &alice.id).await;
+    assert!(matches!(r, Err(AccessRefusal::RevokedCode)), "{r:?}");
 
     // The SIRET typed with the code must be the code's.
-    let r = codes::redeem(db, &k, &second.code, "ceres", Some(OTHER_CENTRE), &alice.id).await;
-    assert!(matches!(r, Err(RedeemError::WrongSiret)), "{r:?}");
+    let r = app
+        .redeem_code(&second.code, Some(OTHER_CENTRE), &alice.id)
+        .await;
+    assert!(matches!(r, Err(AccessRefusal::WrongSiret)), "{r:?}");
 
     // Revoked by an agent.
     assert!(codes::revoke(db, &second.id).await.unwrap());
     assert!(!codes::revoke(db, &second.id).await.unwrap(), "once");
-    let r = codes::redeem(db, &k, &second.code, "ceres", None, &alice.id).await;
-    assert!(matches!(r, Err(RedeemError::Revoked)), "{r:?}");
+    let r = app.redeem_code(&second.code, None, &alice.id).await;
+    assert!(matches!(r, Err(AccessRefusal::RevokedCode)), "{r:?}");
 
-    // Expired.
-    let old = codes::issue(db, &k, "ceres", OTHER_CENTRE, "agent", -1)
+    // Expired: an hour later, a code valid for an hour.
+    let old = codes::issue(db, &k, "ceres", OTHER_CENTRE, "agent", 3600)
         .await
         .unwrap();
-    let r = codes::redeem(db, &k, &old.code, "ceres", None, &alice.id).await;
-    assert!(matches!(r, Err(RedeemError::Expired)), "{r:?}");
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(3601));
+    let r = app.redeem_code(&old.code, None, &alice.id).await;
+    assert!(matches!(r, Err(AccessRefusal::ExpiredCode)), "{r:?}");
 
     // None of that made anyone a manager, and every message is distinct.
     assert!(
@@ -186,11 +175,11 @@ async fn access_wrong_expired_revoked_and_replaced_codes_each_get_their_own_refu
             .is_empty()
     );
     let messages: std::collections::HashSet<String> = [
-        RedeemError::Unknown,
-        RedeemError::WrongSiret,
-        RedeemError::Expired,
-        RedeemError::Revoked,
-        RedeemError::AlreadyUsed,
+        AccessRefusal::UnknownCode,
+        AccessRefusal::WrongSiret,
+        AccessRefusal::ExpiredCode,
+        AccessRefusal::RevokedCode,
+        AccessRefusal::UsedCode,
     ]
     .iter()
     .map(ToString::to_string)
@@ -213,16 +202,26 @@ async fn access_concurrent_redemptions_of_one_code_make_exactly_one_manager() {
         .iter()
         .map(|u| {
             let db = app.state.db.clone();
+            let clock = app.state.clock.clone();
             let code = issued.code.clone();
-            let id = u.id.clone();
-            tokio::spawn(async move { codes::redeem(&db, &k, &code, "ceres", None, &id).await })
+            let by = idp::accounts::UserId::from_stored(u.id.clone());
+            tokio::spawn(async move {
+                let input = Redemption {
+                    by: &by,
+                    service_code: "ceres",
+                    siret: None,
+                    code: &code,
+                    via: None,
+                };
+                redeem_code(&db, &clock, &k, &input).await
+            })
         })
         .collect();
     let mut won = 0;
     for t in tasks {
         match t.await.unwrap() {
             Ok(_) => won += 1,
-            Err(RedeemError::AlreadyUsed) => {}
+            Err(AccessRefusal::UsedCode) => {}
             Err(e) => panic!("unexpected: {e:?}"),
         }
     }
@@ -328,7 +327,8 @@ fn payload(jwt: &str) -> Value {
 async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only() {
     let app = TestApp::spawn().await;
     let db = &app.state.db;
-    establishment(&app, CENTRE, "CENTRE DE FORMATION DU LAC", true).await;
+    app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true)
+        .await;
     services::upsert(
         db,
         &services::Service {
@@ -573,7 +573,10 @@ async fn access_operators_manage_services_codes_and_habilitations_from_the_comma
     assert!(matches!(r, Err(CliError::NotFound(_))), "{r:?}");
     let r = run_cli(&app, &["codes", "issue", "--siret", "13002526500014"]).await;
     assert!(matches!(r, Err(CliError::Invalid(_))), "{r:?}");
-    establishment(&app, OTHER_CENTRE, "CENTRE FERMÉ", false).await;
+    app.establishment(OTHER_CENTRE, "CENTRE FERMÉ", false).await;
+    // Codes go to open establishments of the register (the issue action's rule).
+    app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true)
+        .await;
     let r = run_cli(&app, &["codes", "issue", "--siret", OTHER_CENTRE]).await;
     assert!(matches!(r, Err(CliError::Invalid(_))), "{r:?}");
     assert!(codes::list(db, "ceres", None).await.unwrap().is_empty());

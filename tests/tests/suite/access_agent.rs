@@ -1,7 +1,7 @@
 //! The ministry agents' area: look up an establishment, issue (« Éditer le courrier
 //! d'activation ») and revoke its codes, read its audit trail; agents only.
 
-use idp::access::{ActivationCode, codes, managers};
+use idp::access::{ActivationCode, codes, managers, refusal::AccessRefusal};
 use idp::organizations::{Establishment, Siret, register};
 use idp_tests::{Browser, PASSWORD, TestApp, csrf_of, location};
 
@@ -49,12 +49,7 @@ async fn access_agent_issues_and_revokes_codes_and_reads_the_journal() {
     )
     .await
     .unwrap();
-    let agent = app.user("agent@dreets.gouv.fr").await;
-    sqlx::query("UPDATE users SET is_agent = 1 WHERE id = $1")
-        .bind(&agent.id)
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    app.agent("agent@dreets.gouv.fr").await;
     let alice = app.user("alice@centre.fr").await;
 
     // Not for everyone.
@@ -108,28 +103,14 @@ async fn access_agent_issues_and_revokes_codes_and_reads_the_journal() {
     assert_eq!(r.status(), 403);
 
     // The first code was replaced; the second works.
-    let key = app.state.kek.derive(codes::HASH_KEY_LABEL);
     let db = &app.state.db;
-    let r = codes::redeem(
-        db,
-        &key,
-        &ActivationCode::parse(&first).unwrap(),
-        "ceres",
-        None,
-        &alice.id,
-    )
-    .await;
-    assert!(matches!(r, Err(codes::RedeemError::Revoked)), "{r:?}");
-    codes::redeem(
-        db,
-        &key,
-        &ActivationCode::parse(&second).unwrap(),
-        "ceres",
-        None,
-        &alice.id,
-    )
-    .await
-    .unwrap();
+    let r = app
+        .redeem_code(&ActivationCode::parse(&first).unwrap(), None, &alice.id)
+        .await;
+    assert!(matches!(r, Err(AccessRefusal::RevokedCode)), "{r:?}");
+    app.redeem_code(&ActivationCode::parse(&second).unwrap(), None, &alice.id)
+        .await
+        .unwrap();
     assert!(
         managers::is_manager(db, &alice.id, "ceres", CENTRE)
             .await

@@ -11,12 +11,12 @@ use idp_tests::{
 };
 use serde_json::{Value, json};
 
-const CENTRE: &str = "13002526500013";
-const OTHER: &str = "73282932000074";
-const ALICE: &str = "alice@centre.fr";
+pub(crate) const CENTRE: &str = "13002526500013";
+pub(crate) const OTHER: &str = "73282932000074";
+pub(crate) const ALICE: &str = "alice@centre.fr";
 
 /// A page's text with askama's apostrophe escape undone, so tests read French as written.
-fn text(html: &str) -> String {
+pub(crate) fn text(html: &str) -> String {
     html.replace("&#39;", "'").replace("&#x27;", "'")
 }
 
@@ -33,7 +33,7 @@ async fn issue(app: &TestApp, siret: &str) -> String {
         .to_owned()
 }
 
-async fn ceres_client(app: &TestApp, id: &str, requires: bool) -> TestClient {
+pub(crate) async fn ceres_client(app: &TestApp, id: &str, requires: bool) -> TestClient {
     let client = app
         .client_with(id, |reg| reg.scopes.push("habilitations".into()))
         .await;
@@ -43,7 +43,7 @@ async fn ceres_client(app: &TestApp, id: &str, requires: bool) -> TestClient {
     client
 }
 
-fn authorize_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
     let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
     url.query_pairs_mut()
         .append_pair("client_id", &client.id)
@@ -58,7 +58,7 @@ fn authorize_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> 
     url.to_string()
 }
 
-async fn logged_in_browser(app: &TestApp) -> Browser {
+pub(crate) async fn logged_in_browser(app: &TestApp) -> Browser {
     let browser = app.browser();
     let r = browser.submit_login("/connexion", ALICE, PASSWORD).await;
     assert_eq!(r.status(), 303);
@@ -66,7 +66,7 @@ async fn logged_in_browser(app: &TestApp) -> Browser {
 }
 
 /// Posts the activation form of `/acces/ceres` (with `authreq` when given).
-async fn submit_code(
+pub(crate) async fn submit_code(
     browser: &Browser,
     authreq: &str,
     siret: &str,
@@ -407,7 +407,7 @@ async fn access_mes_habilitations_lists_each_services_rights_with_their_origin()
     assert!(!page.contains("J'ai un code d'activation"), "{page}");
 }
 
-async fn user_token(app: &TestApp, client: &TestClient) -> String {
+pub(crate) async fn user_token(app: &TestApp, client: &TestClient) -> String {
     let browser = app.browser();
     let out = browser
         .authorize(&authorize_url(app, client, &[]), ALICE)
@@ -421,7 +421,7 @@ async fn user_token(app: &TestApp, client: &TestClient) -> String {
     tokens["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn api(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn api(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
     let r = app
         .http()
         .post(app.url("/api/v1/activation"))
@@ -511,7 +511,7 @@ async fn access_guessing_codes_is_limited_per_person() {
     assert_eq!((s, b["error"].as_str()), (429, Some("too_many_requests")));
 }
 
-async fn back_office_token(app: &TestApp, id: &str, scope: &str) -> String {
+pub(crate) async fn back_office_token(app: &TestApp, id: &str, scope: &str) -> String {
     let client = app
         .client_with(id, |reg| {
             reg.grant_types = vec!["client_credentials".into()];
@@ -557,13 +557,17 @@ async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
     .unwrap();
     let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
     let http = app.http();
-    let r = http
-        .post(app.url("/api/v1/codes"))
-        .bearer_auth(&token)
-        .json(&json!({"siret": CENTRE}))
-        .send()
-        .await
-        .unwrap();
+    let issue = |siret: &'static str| {
+        http.post(app.url("/api/v1/codes"))
+            .bearer_auth(&token)
+            .json(&json!({ "siret": siret }))
+            .send()
+    };
+    // Codes go only to establishments the register holds open.
+    let r = issue(CENTRE).await.unwrap();
+    assert_eq!(r.status(), 404, "not in the register");
+    app.establishment(CENTRE, "CENTRE DU LAC", true).await;
+    let r = issue(CENTRE).await.unwrap();
     assert_eq!(r.status(), 201);
     let issued: Value = r.json().await.unwrap();
     let code = issued["code"].as_str().unwrap();
@@ -571,13 +575,7 @@ async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
     assert_eq!(issued["service_label"], "CERES");
     assert_eq!(issued["redeem_url"], app.url("/acces/ceres"));
 
-    let r = http
-        .post(app.url("/api/v1/codes"))
-        .bearer_auth(&token)
-        .json(&json!({"siret": OTHER}))
-        .send()
-        .await
-        .unwrap();
+    let r = issue(OTHER).await.unwrap();
     assert_eq!(r.status(), 409, "closed establishment");
 
     // The register's entry an agent checks before printing a letter.
@@ -594,7 +592,7 @@ async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
         (Some("CENTRE FERMÉ"), Some(false))
     );
     assert_eq!(found["siren"], &OTHER[..9]);
-    let r = lookup(CENTRE, &token).await.unwrap();
+    let r = lookup("00000000000000", &token).await.unwrap();
     let missing: Value = r.json().await.unwrap();
     assert_eq!(missing["error"], "not_found", "not in this register");
     let r = lookup("12345678901234", &token).await.unwrap();

@@ -478,12 +478,8 @@ async fn relying_party_agent_area_is_refused_to_others_and_prints_the_letter_for
         .unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].status, codes::CodeStatus::Live);
-    let key = app.state.kek.derive(codes::HASH_KEY_LABEL);
-    codes::redeem(
-        &app.state.db,
-        &key,
+    app.redeem_code(
         &ActivationCode::parse(code).unwrap(),
-        "ceres",
         Some(CENTRE),
         &alice_user.id,
     )

@@ -1,0 +1,268 @@
+//! First access to a service with an activation code (guide `002` §3.2 steps 13–24):
+//! « Vous n'avez pas accès au service numérique CERES » → the code and the SIRET (here) → the
+//! « Charte du responsable des accès » ([`charte`]) → « Gestion de mes accès », where the new
+//! Responsable des accès gives themselves habilitations ([`own`]) → « Terminer », back to the
+//! service.
+
+mod charte;
+mod own;
+
+use std::time::Duration;
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+pub use charte::{accept_charte, show_charte};
+pub use own::{assign_self, show_self};
+
+use super::{
+    ActivationCode,
+    actions::redeem_code::{Redemption, redeem_code},
+    codes, habilitations, managers,
+    pages::{self, AccessQuery},
+    refusal::AccessRefusal,
+    services::{self, DocumentKind, Service},
+};
+use crate::{
+    AppState,
+    accounts::{UserId, store::User},
+    error::PageError,
+    organizations::{Siret, register},
+    store::ephemeral::EphemeralError,
+    web::page::{check_csrf, render},
+    web::{
+        client_ip::ClientIp,
+        rate_limit::{self, LimitReached},
+    },
+};
+
+/// Tries of activation codes allowed per person and per client address in
+/// [`ATTEMPT_WINDOW`]: a person with the letter needs one or two; 60 bits cannot be guessed
+/// at this pace. The page and the JSON API count in the same buckets ([`count_attempt`]).
+pub const ATTEMPTS_PER_USER: u64 = 10;
+/// Per client address.
+pub const ATTEMPTS_PER_IP: u64 = 30;
+/// The window of both.
+pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Counts one try of a well-formed activation code by `user_id` from `ip`, on the page or
+/// through the JSON API alike: refused once either limit is reached.
+pub async fn count_attempt(
+    state: &AppState,
+    user_id: &str,
+    ip: &ClientIp,
+) -> Result<Result<(), LimitReached>, EphemeralError> {
+    let per_user = rate_limit::hit(
+        &state.ephemeral,
+        "activation-user",
+        user_id,
+        ATTEMPTS_PER_USER,
+        ATTEMPT_WINDOW,
+    )
+    .await?;
+    if per_user.is_err() {
+        return Ok(per_user);
+    }
+    rate_limit::hit(
+        &state.ephemeral,
+        "activation-ip",
+        &ip.key(),
+        ATTEMPTS_PER_IP,
+        ATTEMPT_WINDOW,
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "access_denied.html")]
+struct NoAccessPage {
+    csrf: String,
+    service: Service,
+    authreq: String,
+    code: String,
+    siret: String,
+    error: Option<String>,
+    /// Which field the error is about: `code`, `siret` or empty.
+    invalid: &'static str,
+}
+
+/// `GET /acces/{service}`: « Vous n'avez pas accès au service numérique … ». A person who has
+/// a live habilitation by now is sent on.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Query(q): Query<AccessQuery>,
+) -> Result<Response, PageError> {
+    let (service, user) = match pages::visitor(&state, &headers, &code, "", &q.authreq, "").await? {
+        Ok(found) => found,
+        Err(login) => return Ok(login),
+    };
+    if !habilitations::live(&state.db, &user.id, &service.code)
+        .await?
+        .is_empty()
+    {
+        return pages::finish(&state, &service, &q.authreq).await;
+    }
+    render(&state, &headers, StatusCode::OK, |csrf| NoAccessPage {
+        csrf,
+        service,
+        authreq: q.authreq,
+        code: String::new(),
+        siret: String::new(),
+        error: None,
+        invalid: "",
+    })
+}
+
+/// The activation form.
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authreq: String,
+    #[serde(default)]
+    siret: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /acces/{service}/activation`: redeems the code ([`redeem_code`]); the person becomes
+/// Responsable des accès of the code's establishment and goes on to the charte.
+pub async fn redeem(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    Path(code): Path<String>,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let (service, user) =
+        match pages::visitor(&state, &headers, &code, "", &form.authreq, "").await? {
+            Ok(found) => found,
+            Err(login) => return Ok(login),
+        };
+    let again = |error: String, invalid: &'static str| {
+        render(&state, &headers, StatusCode::BAD_REQUEST, |csrf| {
+            NoAccessPage {
+                csrf,
+                service: service.clone(),
+                authreq: form.authreq.clone(),
+                code: form.code.trim().to_owned(),
+                siret: form.siret.trim().to_owned(),
+                error: Some(error),
+                invalid,
+            }
+        })
+    };
+    let siret = match Siret::parse(&form.siret) {
+        Ok(s) => s,
+        Err(e) => return again(format!("SIRET : {e}"), "siret"),
+    };
+    let typed = match ActivationCode::parse(&form.code) {
+        Ok(c) => c,
+        Err(e) => return again(e.to_string(), "code"),
+    };
+    // Counted only for well-formed tries: a typo in the format costs nothing.
+    count_attempt(&state, &user.id, &ip).await??;
+    let by = UserId::from_stored(user.id.clone());
+    let input = Redemption {
+        by: &by,
+        service_code: &service.code,
+        siret: Some(&siret),
+        code: &typed,
+        via: None,
+    };
+    let key = state.kek.derive(codes::HASH_KEY_LABEL);
+    match redeem_code(&state.db, &state.clock, &key, &input).await {
+        Ok(done) => {
+            let charte = format!("/acces/{}/charte", service.code);
+            let next = pages::with_query(&charte, &form.authreq, done.siret.as_str());
+            Ok(Redirect::to(&next).into_response())
+        }
+        Err(AccessRefusal::Storage(e)) => Err(e.into()),
+        Err(refused @ (AccessRefusal::WrongSiret | AccessRefusal::ClosedEstablishment(_))) => {
+            again(refused.to_string(), "siret")
+        }
+        Err(refused) => again(refused.to_string(), "code"),
+    }
+}
+
+/// The service of `/acces/{code}{suffix}`, the logged-in person and the establishment of
+/// `siret` they manage there: how the charte and « Gestion de mes accès » start. A person who
+/// does not manage it is refused; one logged out goes to the login page, coming back.
+async fn manager_visit(
+    state: &AppState,
+    headers: &HeaderMap,
+    code: &str,
+    suffix: &str,
+    authreq: &str,
+    siret: &str,
+) -> Result<Result<(Service, User, Siret), Response>, PageError> {
+    let (service, user) = match pages::visitor(state, headers, code, suffix, authreq, siret).await?
+    {
+        Ok(found) => found,
+        Err(login) => return Ok(Err(login)),
+    };
+    let siret = managed(state, &user.id, &service, siret).await?;
+    Ok(Ok((service, user, siret)))
+}
+
+/// The establishment of `?siret=` that this person manages for the service, or a refusal.
+async fn managed(
+    state: &AppState,
+    user_id: &str,
+    service: &Service,
+    siret: &str,
+) -> Result<Siret, PageError> {
+    let refused = || {
+        PageError::forbidden(format!(
+            "Vous n'êtes pas responsable des accès de cet établissement pour le service numérique {}.",
+            service.label
+        ))
+    };
+    let siret = Siret::parse(siret).map_err(|_| refused())?;
+    if managers::is_manager(&state.db, user_id, &service.code, siret.as_str()).await? {
+        Ok(siret)
+    } else {
+        Err(refused())
+    }
+}
+
+async fn establishment_name(state: &AppState, siret: &Siret) -> Result<String, PageError> {
+    Ok(register::by_siret(&state.db, siret)
+        .await?
+        .map(|e| e.name)
+        .unwrap_or_default())
+}
+
+/// Whether the person accepted the current charte for this establishment.
+pub async fn charte_accepted(
+    state: &AppState,
+    user_id: &str,
+    service: &Service,
+    siret: &str,
+) -> Result<bool, PageError> {
+    let Some(doc) =
+        services::current_document(&state.db, &service.code, DocumentKind::Charte).await?
+    else {
+        return Ok(true);
+    };
+    Ok(services::accepted_at(
+        &state.db,
+        user_id,
+        &service.code,
+        DocumentKind::Charte,
+        doc.version,
+        siret,
+    )
+    .await?
+    .is_some())
+}

@@ -1,0 +1,239 @@
+//! « Gestion de mes accès » (guide `002` §3.2): the new Responsable des accès gives themselves
+//! habilitations of their establishment, then « Terminer » goes back to the service.
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{charte_accepted, establishment_name, manager_visit};
+use crate::{
+    AppState,
+    access::{
+        EndDate,
+        actions::assign_own_habilitations::{OwnHabilitation, assign_own_habilitation},
+        dates,
+        habilitations::{self, Habilitation},
+        pages::{self, AccessQuery},
+        refusal::AccessRefusal,
+        services::{self, Role, Service},
+    },
+    accounts::{UserId, store::User},
+    error::PageError,
+    organizations::Siret,
+    web::page::{check_csrf, render},
+};
+
+#[derive(Template)]
+#[template(path = "access_self.html")]
+struct SelfPage {
+    csrf: String,
+    service: Service,
+    authreq: String,
+    siret: String,
+    establishment: String,
+    roles: Vec<Role>,
+    mine: Vec<Habilitation>,
+    role: String,
+    end_date: String,
+    error: Option<String>,
+    invalid: &'static str,
+}
+
+struct SelfForm<'a> {
+    role: &'a str,
+    end_date: &'a str,
+    error: Option<String>,
+    invalid: &'static str,
+}
+
+async fn self_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    service: Service,
+    user_id: &str,
+    authreq: String,
+    siret: &Siret,
+    form: SelfForm<'_>,
+) -> Result<Response, PageError> {
+    let roles = services::roles(&state.db, &service.code).await?;
+    let mine = habilitations::of_user(&state.db, user_id, &service.code)
+        .await?
+        .into_iter()
+        .filter(|h| h.siret == siret.as_str() && h.is_live())
+        .collect();
+    let establishment = establishment_name(state, siret).await?;
+    let status = if form.error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(state, headers, status, |csrf| SelfPage {
+        csrf,
+        service,
+        authreq,
+        siret: siret.to_string(),
+        establishment,
+        roles,
+        mine,
+        role: form.role.to_owned(),
+        end_date: form.end_date.to_owned(),
+        error: form.error,
+        invalid: form.invalid,
+    })
+}
+
+/// `GET /acces/{service}/mes-acces?siret=…`: « Gestion de mes accès ». The charte comes first.
+pub async fn show_self(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Query(q): Query<AccessQuery>,
+) -> Result<Response, PageError> {
+    let visit = manager_visit(&state, &headers, &code, "/mes-acces", &q.authreq, &q.siret);
+    let (service, user, siret) = match visit.await? {
+        Ok(found) => found,
+        Err(login) => return Ok(login),
+    };
+    if !charte_accepted(&state, &user.id, &service, siret.as_str()).await? {
+        let to = pages::with_query(
+            &format!("/acces/{}/charte", service.code),
+            &q.authreq,
+            siret.as_str(),
+        );
+        return Ok(Redirect::to(&to).into_response());
+    }
+    let form = SelfForm {
+        role: "",
+        end_date: "",
+        error: None,
+        invalid: "",
+    };
+    self_page(&state, &headers, service, &user.id, q.authreq, &siret, form).await
+}
+
+/// The self-assignment form.
+#[derive(Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authreq: String,
+    #[serde(default)]
+    siret: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    date_fin: String,
+    /// `ajouter` (« Ajouter l'habilitation ») or `terminer` (« Terminer »).
+    #[serde(default)]
+    action: String,
+}
+
+/// What the form asked, done; or the message and the field to show it on.
+type Outcome = Result<Response, (String, &'static str)>;
+
+/// `POST /acces/{service}/mes-acces`: « Ajouter l'habilitation » or « Terminer ».
+pub async fn assign_self(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Form(form): Form<AssignForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let visit = manager_visit(
+        &state,
+        &headers,
+        &code,
+        "/mes-acces",
+        &form.authreq,
+        &form.siret,
+    );
+    let (service, user, siret) = match visit.await? {
+        Ok(found) => found,
+        Err(login) => return Ok(login),
+    };
+    if !charte_accepted(&state, &user.id, &service, siret.as_str()).await? {
+        return Err(PageError::forbidden(
+            "Acceptez d'abord la charte du responsable des accès.",
+        ));
+    }
+    let outcome = if form.action == "terminer" {
+        finish(&state, &service, &user, &form).await?
+    } else {
+        add(&state, &service, &user, &siret, &form).await?
+    };
+    let (error, invalid) = match outcome {
+        Ok(done) => return Ok(done),
+        Err(refused) => refused,
+    };
+    let again = SelfForm {
+        role: &form.role,
+        end_date: &form.date_fin,
+        error: Some(error),
+        invalid,
+    };
+    let authreq = form.authreq.clone();
+    self_page(&state, &headers, service, &user.id, authreq, &siret, again).await
+}
+
+/// « Terminer »: back to the service, once the person holds a habilitation.
+async fn finish(
+    state: &AppState,
+    service: &Service,
+    user: &User,
+    form: &AssignForm,
+) -> Result<Outcome, PageError> {
+    if habilitations::live(&state.db, &user.id, &service.code)
+        .await?
+        .is_empty()
+    {
+        let error = "Attribuez-vous au moins une habilitation avant de terminer.";
+        return Ok(Err((error.into(), "role")));
+    }
+    Ok(Ok(pages::finish(state, service, &form.authreq).await?))
+}
+
+/// « Ajouter l'habilitation » (the action `assign_own_habilitation`), then the page again.
+async fn add(
+    state: &AppState,
+    service: &Service,
+    user: &User,
+    siret: &Siret,
+    form: &AssignForm,
+) -> Result<Outcome, PageError> {
+    let Some(role) = services::role(&state.db, &service.code, &form.role).await? else {
+        return Ok(Err(("Sélectionnez votre rôle.".into(), "role")));
+    };
+    let end_date = if form.date_fin.trim().is_empty() {
+        None
+    } else {
+        match EndDate::parse(&form.date_fin, dates::today()) {
+            Ok(d) => Some(d),
+            Err(e) => return Ok(Err((e.to_string(), "date_fin"))),
+        }
+    };
+    let by = UserId::from_stored(user.id.clone());
+    let input = OwnHabilitation {
+        by: &by,
+        service_code: &service.code,
+        siret,
+        role: &role.code,
+        end_date,
+    };
+    match assign_own_habilitation(&state.db, &state.clock, &input).await {
+        Ok(_) => {}
+        Err(AccessRefusal::Storage(e)) => return Err(e.into()),
+        Err(refused) => return Ok(Err((refused.to_string(), ""))),
+    }
+    let next = pages::with_query(
+        &format!("/acces/{}/mes-acces", service.code),
+        &form.authreq,
+        siret.as_str(),
+    );
+    Ok(Ok(Redirect::to(&next).into_response()))
+}

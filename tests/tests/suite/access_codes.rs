@@ -1,0 +1,418 @@
+//! Activation codes, one action behind every surface: each refusal of a redemption is the same
+//! through the page and through the JSON API (the same audit `reason`); codes are issued only
+//! for open establishments of the register; a redemption or an issue whose audit event fails
+//! leaves nothing behind (run on SQLite and on PostgreSQL).
+
+use std::time::Duration;
+
+use idp::access::{
+    ActivationCode,
+    actions::issue_code::{CodeIssue, issue_code},
+    codes,
+    refusal::AccessRefusal,
+};
+use idp_tests::{Browser, TestApp, csrf_of};
+use serde_json::{Value, json};
+
+use crate::access_pages::{
+    ALICE, CENTRE, OTHER, api, back_office_token, ceres_client, logged_in_browser, submit_code,
+    text, user_token,
+};
+
+/// Alice, logged in on the provider's pages and holding a token of the CERES relying party.
+struct Surfaces {
+    app: TestApp,
+    alice: String,
+    browser: Browser,
+    token: String,
+}
+
+/// `app` with CENTRE open in the register.
+async fn app_with_centre() -> TestApp {
+    let app = TestApp::spawn().await;
+    app.establishment(CENTRE, "CENTRE DU LAC", true).await;
+    app
+}
+
+/// Alice's two ways in, opened after whatever the test did to the clock.
+async fn surfaces(app: TestApp) -> Surfaces {
+    let client = ceres_client(&app, "ceres-app", false).await;
+    let alice = app.user(ALICE).await.id;
+    let token = user_token(&app, &client).await;
+    let browser = logged_in_browser(&app).await;
+    Surfaces {
+        app,
+        alice,
+        browser,
+        token,
+    }
+}
+
+/// A live code of CENTRE for an hour, issued by the action the agents' page calls.
+async fn issue(app: &TestApp) -> String {
+    let siret = idp::organizations::Siret::parse(CENTRE).unwrap();
+    let input = CodeIssue {
+        by: "agent",
+        service_code: "ceres",
+        siret: &siret,
+        ttl_seconds: 3600,
+    };
+    let issued = issue_code(&app.state.db, &app.state.clock, &app.code_key(), &input)
+        .await
+        .expect("issued");
+    issued.code.code.as_str().to_owned()
+}
+
+/// How many refusals of a redemption the audit holds with this reason.
+async fn refusals(app: &TestApp, reason: &str) -> i64 {
+    app.count(
+        "SELECT count(*) FROM audit_events WHERE action = 'activation_code.refused' AND details LIKE $1",
+        &format!("%\"reason\":\"{reason}\"%"),
+    )
+    .await
+}
+
+/// `code` typed with `siret` is refused on the page (400, the French message, beside the
+/// field) and through the JSON API (`status`, the refusal's code), audited alike both times.
+async fn refused_alike(s: &Surfaces, siret: &str, code: &str, refusal: AccessRefusal, status: u16) {
+    let reason = idp::action::Refusal::code(&refusal);
+    let message = refusal.to_string();
+    let r = submit_code(&s.browser, "", siret, code).await;
+    assert_eq!(r.status(), 400, "page: {reason}");
+    let page = text(&r.text().await.unwrap());
+    assert!(page.contains(&message), "page: {message} in {page}");
+    assert_eq!(
+        refusals(&s.app, reason).await,
+        1,
+        "page audited as {reason}"
+    );
+
+    let (got, body) = api(&s.app, &s.token, json!({"code": code, "siret": siret})).await;
+    assert_eq!(
+        (got, body["error"].as_str()),
+        (status, Some(reason)),
+        "{body}"
+    );
+    assert_eq!(body["error_description"], Value::from(message));
+    assert_eq!(refusals(&s.app, reason).await, 2, "API audited as {reason}");
+    let managers = "SELECT count(*) FROM access_managers WHERE user_id = $1";
+    assert_eq!(
+        s.app.count(managers, &s.alice).await,
+        0,
+        "nobody became manager"
+    );
+}
+
+#[tokio::test]
+async fn access_codes_an_unknown_code_is_refused_alike_on_the_page_and_the_api() {
+    let s = surfaces(app_with_centre().await).await;
+    let unknown = ActivationCode::generate();
+    refused_alike(
+        &s,
+        CENTRE,
+        unknown.as_str(),
+        AccessRefusal::UnknownCode,
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn access_codes_a_code_of_another_establishment_is_refused_alike() {
+    let app = app_with_centre().await;
+    let code = issue(&app).await;
+    let s = surfaces(app).await;
+    refused_alike(&s, OTHER, &code, AccessRefusal::WrongSiret, 400).await;
+}
+
+#[tokio::test]
+async fn access_codes_an_expired_code_is_refused_alike() {
+    let app = app_with_centre().await;
+    let code = issue(&app).await;
+    app.state.clock.advance(Duration::from_secs(3601));
+    let s = surfaces(app).await;
+    refused_alike(&s, CENTRE, &code, AccessRefusal::ExpiredCode, 400).await;
+    // The back office sees it expired by the same clock.
+    let token = back_office_token(&s.app, "ceres-batch", "codes:issue").await;
+    let listed = s
+        .app
+        .http()
+        .get(s.app.url(&format!("/api/v1/codes?siret={CENTRE}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (_, listed) = idp_tests::json(listed).await;
+    assert_eq!(listed["codes"][0]["status"], "expired", "{listed}");
+}
+
+#[tokio::test]
+async fn access_codes_a_revoked_code_is_refused_alike() {
+    let app = app_with_centre().await;
+    let code = issue(&app).await;
+    issue(&app).await;
+    let s = surfaces(app).await;
+    refused_alike(&s, CENTRE, &code, AccessRefusal::RevokedCode, 400).await;
+}
+
+#[tokio::test]
+async fn access_codes_a_used_code_is_refused_alike() {
+    let app = app_with_centre().await;
+    let code = issue(&app).await;
+    let bob = app.user("bob@centre.fr").await;
+    app.redeem_code(&ActivationCode::parse(&code).unwrap(), None, &bob.id)
+        .await
+        .expect("bob was first");
+    let s = surfaces(app).await;
+    refused_alike(&s, CENTRE, &code, AccessRefusal::UsedCode, 400).await;
+}
+
+#[tokio::test]
+async fn access_codes_a_closed_establishments_code_is_refused_alike_the_api_too() {
+    let app = app_with_centre().await;
+    let code = issue(&app).await;
+    // Closed in the register after the letter went out.
+    app.establishment(CENTRE, "CENTRE DU LAC", false).await;
+    let s = surfaces(app).await;
+    let closed = AccessRefusal::ClosedEstablishment(idp::access::refusal::NewAccess::Access);
+    refused_alike(&s, CENTRE, &code, closed, 409).await;
+    // Without the SIRET, the code's establishment is the one checked.
+    let (got, body) = api(&s.app, &s.token, json!({"code": code})).await;
+    assert_eq!(
+        (got, body["error"].as_str()),
+        (409, Some("closed_establishment"))
+    );
+    let live = codes::list(&s.app.state.db, "ceres", Some(CENTRE))
+        .await
+        .unwrap();
+    assert_eq!(
+        live[0].status,
+        codes::CodeStatus::Live,
+        "the code stays unused"
+    );
+}
+
+#[tokio::test]
+async fn access_codes_are_issued_only_for_establishments_the_register_holds_open() {
+    let app = TestApp::spawn().await;
+    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let post = |siret: &'static str| {
+        app.http()
+            .post(app.url("/api/v1/codes"))
+            .bearer_auth(&token)
+            .json(&json!({ "siret": siret }))
+            .send()
+    };
+    // Luhn-valid, but no establishment of the register.
+    let (status, body) = idp_tests::json(post("00000000000000").await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("unknown_establishment"))
+    );
+    let stored = "SELECT count(*) FROM activation_codes WHERE siret = $1";
+    assert_eq!(app.count(stored, "00000000000000").await, 0);
+
+    // The agents' page says it in French.
+    app.agent("agent@dreets.gouv.fr").await;
+    let browser = app.browser();
+    let r = browser
+        .submit_login("/connexion", "agent@dreets.gouv.fr", idp_tests::PASSWORD)
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = browser
+        .get("/agent?service=ceres&siret=00000000000000")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("csrf", csrf_of(&page)),
+        ("siret", "00000000000000".to_owned()),
+        ("service", "ceres".to_owned()),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = browser.post_form("/agent/codes", &pairs).await;
+    assert_eq!(r.status(), 400);
+    let body = text(&r.text().await.unwrap());
+    assert!(
+        body.contains(&AccessRefusal::UnknownEstablishment.to_string()),
+        "{body}"
+    );
+    assert_eq!(app.count(stored, "00000000000000").await, 0);
+
+    // Open in the register: issued.
+    app.establishment(CENTRE, "CENTRE DU LAC", true).await;
+    assert_eq!(post(CENTRE).await.unwrap().status(), 201);
+}
+
+#[tokio::test]
+async fn access_codes_a_redemption_whose_audit_fails_leaves_the_code_live_and_no_manager() {
+    let app = app_with_centre().await;
+    let code = issue(&app).await;
+    let s = surfaces(app).await;
+    s.app.fail_audit_of("activation_code.redeemed").await;
+
+    let r = submit_code(&s.browser, "", CENTRE, &code).await;
+    assert_eq!(r.status(), 500);
+    let (status, _) = api(&s.app, &s.token, json!({"code": code})).await;
+    assert_eq!(status, 500);
+
+    let managers = "SELECT count(*) FROM access_managers WHERE user_id = $1";
+    assert_eq!(s.app.count(managers, &s.alice).await, 0);
+    let listed = codes::list(&s.app.state.db, "ceres", Some(CENTRE))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed[0].status,
+        codes::CodeStatus::Live,
+        "still redeemable"
+    );
+    let redeemed = "SELECT count(*) FROM audit_events WHERE action = $1";
+    assert_eq!(s.app.count(redeemed, "activation_code.redeemed").await, 0);
+}
+
+#[tokio::test]
+async fn access_codes_an_issue_whose_audit_fails_leaves_the_previous_code_live() {
+    let app = app_with_centre().await;
+    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let issue = || {
+        app.http()
+            .post(app.url("/api/v1/codes"))
+            .bearer_auth(&token)
+            .json(&json!({ "siret": CENTRE }))
+            .send()
+    };
+    let (status, first) = idp_tests::json(issue().await.unwrap()).await;
+    assert_eq!(status, 201);
+    app.fail_audit_of("activation_code.issued").await;
+
+    let (status, _) = idp_tests::json(issue().await.unwrap()).await;
+    assert_eq!(status, 500);
+
+    let listed = codes::list(&app.state.db, "ceres", Some(CENTRE))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "no new code");
+    assert_eq!(listed[0].id, first["id"].as_str().unwrap());
+    assert_eq!(
+        listed[0].status,
+        codes::CodeStatus::Live,
+        "the previous one still works"
+    );
+}
+
+/// Alice on her pages, Responsable des accès of CENTRE by its code.
+async fn new_manager() -> Surfaces {
+    let app = app_with_centre().await;
+    let code = issue(&app).await;
+    let s = surfaces(app).await;
+    s.app
+        .redeem_code(
+            &ActivationCode::parse(&code).unwrap(),
+            Some(CENTRE),
+            &s.alice,
+        )
+        .await
+        .expect("redeemed");
+    s
+}
+
+/// Posts the form of the page at `path` (its CSRF token read there) with `fields`.
+async fn post_on(s: &Surfaces, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let page = s.browser.get(&format!("{path}?siret={CENTRE}")).await;
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let mut form = vec![("csrf", csrf.as_str()), ("siret", CENTRE)];
+    form.extend_from_slice(fields);
+    s.browser.post_form(path, &form).await
+}
+
+#[tokio::test]
+async fn access_codes_a_charte_acceptance_whose_audit_fails_is_not_recorded() {
+    let s = new_manager().await;
+    s.app.fail_audit_of("charte.accepted").await;
+    let r = post_on(&s, "/acces/ceres/charte", &[("accepte", "oui")]).await;
+    assert_eq!(r.status(), 500);
+    let accepted = "SELECT count(*) FROM document_acceptances WHERE user_id = $1";
+    assert_eq!(s.app.count(accepted, &s.alice).await, 0);
+    // Still asked for it.
+    let r = s
+        .browser
+        .get(&format!("/acces/ceres/mes-acces?siret={CENTRE}"))
+        .await;
+    assert!(
+        idp_tests::location(&r)
+            .unwrap()
+            .starts_with("/acces/ceres/charte?")
+    );
+}
+
+#[tokio::test]
+async fn access_codes_an_own_habilitation_whose_audit_fails_is_not_granted() {
+    let s = new_manager().await;
+    let r = post_on(&s, "/acces/ceres/charte", &[("accepte", "oui")]).await;
+    assert_eq!(r.status(), 303);
+    s.app.fail_audit_of("habilitation.granted").await;
+    let fields = [("action", "ajouter"), ("role", "centre_agree")];
+    let r = post_on(&s, "/acces/ceres/mes-acces", &fields).await;
+    assert_eq!(r.status(), 500);
+    let granted = "SELECT count(*) FROM habilitations WHERE user_id = $1";
+    assert_eq!(s.app.count(granted, &s.alice).await, 0);
+}
+
+#[tokio::test]
+async fn access_codes_a_closed_establishment_gets_no_new_own_habilitation() {
+    let s = new_manager().await;
+    let r = post_on(&s, "/acces/ceres/charte", &[("accepte", "oui")]).await;
+    assert_eq!(r.status(), 303);
+    s.app.establishment(CENTRE, "CENTRE DU LAC", false).await;
+    let fields = [("action", "ajouter"), ("role", "centre_agree")];
+    let r = post_on(&s, "/acces/ceres/mes-acces", &fields).await;
+    assert_eq!(r.status(), 400);
+    let closed = AccessRefusal::ClosedEstablishment(idp::access::refusal::NewAccess::Habilitation);
+    assert!(text(&r.text().await.unwrap()).contains(&closed.to_string()));
+    let granted = "SELECT count(*) FROM habilitations WHERE user_id = $1";
+    assert_eq!(s.app.count(granted, &s.alice).await, 0);
+}
+
+#[tokio::test]
+async fn access_codes_a_revocation_whose_audit_fails_leaves_the_code_live() {
+    let app = app_with_centre().await;
+    issue(&app).await;
+    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let id = codes::list(&app.state.db, "ceres", Some(CENTRE))
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    app.fail_audit_of("activation_code.revoked").await;
+    let r = app
+        .http()
+        .delete(app.url(&format!("/api/v1/codes/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    let listed = codes::list(&app.state.db, "ceres", Some(CENTRE))
+        .await
+        .unwrap();
+    assert_eq!(listed[0].status, codes::CodeStatus::Live);
+}
+
+#[tokio::test]
+async fn access_codes_the_page_and_the_api_count_tries_in_the_same_buckets() {
+    let s = surfaces(app_with_centre().await).await;
+    for _ in 0..10 {
+        let guess = ActivationCode::generate();
+        let r = submit_code(&s.browser, "", CENTRE, guess.as_str()).await;
+        assert_eq!(r.status(), 400);
+    }
+    let guess = ActivationCode::generate();
+    let (status, body) = api(&s.app, &s.token, json!({"code": guess.as_str()})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("too_many_requests"))
+    );
+    let r = submit_code(&s.browser, "", CENTRE, guess.as_str()).await;
+    assert_eq!(r.status(), 429);
+}
