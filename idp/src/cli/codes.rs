@@ -1,19 +1,22 @@
-//! `idp codes …`: activation codes sent by post to establishments.
-//!
-//! TODO(issue 12, lead): `issue` and `revoke` still call `access::codes::{issue, revoke}` and
-//! write their event apart; wire them to the access actions `issue_code` / `revoke_code` (another
-//! helper's) after the merge: see the two marked calls below.
+//! `idp codes …`: activation codes sent by post to establishments (the access actions
+//! `issue_code` and `revoke_code`, as the agents' pages and the codes API call them).
 
 use clap::Subcommand;
 
 use super::{CliError, open, services::service};
 use crate::{
-    access::{codes, dates},
-    audit,
+    access::{
+        actions::{
+            issue_code::{CodeIssue, Issued, issue_code},
+            revoke_code::revoke_code,
+        },
+        codes, dates,
+        refusal::AccessRefusal,
+    },
     clock::Clock,
     config::Config,
     keys::kek::Kek,
-    organizations::{Siret, register},
+    organizations::Siret,
     store::Db,
 };
 
@@ -95,31 +98,20 @@ async fn issue(
 ) -> Result<(), CliError> {
     let s = service(db, code).await?;
     let siret = siret_arg(siret)?;
-    let establishment = register::by_siret(db, &siret).await?;
-    if establishment.as_ref().is_some_and(|e| !e.active) {
-        return Err(CliError::Invalid(format!(
-            "l'établissement {siret} est fermé : il ne peut pas recevoir de code d'activation"
-        )));
-    }
     let kek =
         Kek::load(config.keys.kek.as_deref(), &config.keys.dir).map_err(crate::StartError::from)?;
     let key = kek.derive(codes::HASH_KEY_LABEL);
-    let ttl = i64::from(config.access.activation_code_ttl_days) * 86_400;
-    // TODO(issue 12, lead): the access action `issue_code` here (it applies the closed and
-    // unknown-establishment rules, and records `activation_code.issued` in its transaction).
-    let issued = codes::issue(db, &key, &s.code, siret.as_str(), "cli", ttl).await?;
-    audit::record_alone(
-        db,
-        Clock::system().now(),
-        "cli",
-        "activation_code.issued",
-        siret.as_str(),
-        serde_json::json!({"service": s.code, "code_id": issued.id}),
-    )
-    .await?;
-    let (name, location) = establishment
-        .map(|e| (e.name.clone(), e.location()))
-        .unwrap_or_default();
+    let input = CodeIssue {
+        by: "cli",
+        service_code: &s.code,
+        siret: &siret,
+        ttl_seconds: i64::from(config.access.activation_code_ttl_days) * 86_400,
+    };
+    let Issued {
+        code: issued,
+        establishment,
+    } = issue_code(db, &Clock::system(), &key, &input).await?;
+    let (name, location) = (establishment.name.clone(), establishment.location());
     if json {
         let letter = serde_json::json!({
             "id": issued.id,
@@ -147,22 +139,15 @@ async fn issue(
 }
 
 async fn revoke(db: &Db, id: &str) -> Result<(), CliError> {
-    // TODO(issue 12, lead): the access action `revoke_code` here (with `activation_code.revoked`
-    // in its transaction).
-    if !codes::revoke(db, id).await? {
-        return Err(CliError::NotFound(format!(
+    match revoke_code(db, &Clock::system(), "cli", id, None).await {
+        Ok(_) => {
+            println!("code {id} révoqué");
+            Ok(())
+        }
+        // As before the action: a used or revoked code is « introuvable » for revocation.
+        Err(AccessRefusal::NotRevocable) => Err(CliError::NotFound(format!(
             "introuvable : code {id} (ou déjà utilisé ou révoqué)"
-        )));
+        ))),
+        Err(refusal) => Err(refusal.into()),
     }
-    audit::record_alone(
-        db,
-        Clock::system().now(),
-        "cli",
-        "activation_code.revoked",
-        id,
-        serde_json::json!({}),
-    )
-    .await?;
-    println!("code {id} révoqué");
-    Ok(())
 }

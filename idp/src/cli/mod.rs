@@ -90,7 +90,8 @@ pub enum CliError {
     /// A key action refused (`idp keys …`).
     #[error(transparent)]
     Keys(#[from] RotationError),
-    /// A bad argument, or an action's refusal of kind [`RefusalKind::Invalid`].
+    /// A bad argument, or an action's refusal of kind [`RefusalKind::Invalid`] or
+    /// [`RefusalKind::Conflict`].
     #[error("{0}")]
     Invalid(String),
     /// Nothing by that name (« introuvable : … »), or an action's refusal of kind
@@ -122,7 +123,7 @@ impl CliError {
     fn refused(refusal: &impl Refusal) -> Self {
         let message = refusal.to_string();
         match refusal.kind() {
-            RefusalKind::Invalid => Self::Invalid(message),
+            RefusalKind::Invalid | RefusalKind::Conflict => Self::Invalid(message),
             RefusalKind::NotFound => Self::NotFound(message),
             _ => Self::Refused {
                 code: refusal.code(),
