@@ -77,13 +77,6 @@ fn basic(client: &TestClient) -> Auth<'_> {
     Auth::Basic(&client.id, secret(client))
 }
 
-fn string(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} in {v}"))
-        .to_owned()
-}
-
 fn part(jwt: &str, index: usize) -> Value {
     let segment = jwt.split('.').nth(index).expect("JWS segment");
     serde_json::from_slice(&B64.decode(segment).expect("base64url")).expect("JSON")
@@ -113,15 +106,9 @@ async fn user_tokens(app: &TestApp, browser: &Browser, client: &TestClient) -> V
     answer.body
 }
 
+/// The status `GET /userinfo` answers for `access_token`.
 async fn userinfo_status(app: &TestApp, access_token: &str) -> u16 {
-    app.http()
-        .get(app.url("/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .expect("GET /userinfo")
-        .status()
-        .as_u16()
+    userinfo(app, access_token).await.0
 }
 
 async fn refresh(app: &TestApp, client: &TestClient, refresh_token: &str) -> Answer {

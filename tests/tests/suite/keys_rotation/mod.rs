@@ -140,28 +140,9 @@ async fn served_kids(app: &TestApp) -> HashSet<String> {
         .collect()
 }
 
+/// The status `GET /userinfo` answers for `access_token`.
 async fn userinfo_status(app: &TestApp, access_token: &str) -> u16 {
-    app.http()
-        .get(app.url("/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .expect("GET /userinfo")
-        .status()
-        .as_u16()
-}
-
-async fn refresh(app: &TestApp, client: &TestClient, refresh_token: &str) -> reqwest::Response {
-    app.http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ])
-        .send()
-        .await
-        .expect("token request")
+    userinfo(app, access_token).await.0
 }
 
 /// A user logged in through `client`: the browser (with its session) and the token response.
@@ -174,13 +155,6 @@ async fn logged_in(app: &TestApp, client: &TestClient) -> (Browser, Value) {
     let response = exchange_code(app, client, &query_of(&out)["code"], &[]).await;
     assert_eq!(response.status(), 200);
     (browser, response.json().await.expect("token JSON"))
-}
-
-fn string(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} in {v}"))
-        .to_owned()
 }
 
 /// Runs an `idp keys …` command in-process, as the binary does.
