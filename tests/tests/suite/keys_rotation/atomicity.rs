@@ -62,9 +62,7 @@ async fn a_retirement_whose_audit_fails_hands_nothing_over() {
     let (app, t0, _) = with_failing_audit("key.retired").await;
     let db = &app.state.db;
     let signer = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
-    let pending = rotate(db, &app.state.kek, &policy(0), SigningAlg::RS256, t0, "t")
-        .await
-        .expect("rotation");
+    let pending = start_rotation(&app, SigningAlg::RS256, t0).await;
     let before = serde_json::to_value(keys_at(db, t0 + 1).await).expect("serialises");
     let failed = retire(db, &policy(0), &signer, t0 + 1, "t").await;
     failed_and_unchanged(&app, failed, t0 + 1, &before).await;

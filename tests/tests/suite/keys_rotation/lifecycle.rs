@@ -19,16 +19,7 @@ async fn a_rotated_key_is_published_before_it_signs_then_signs_while_the_old_one
         .expect("RS256 signer")
         .sign("JWT", &probe_claims(&app));
 
-    let new = rotate(
-        db,
-        &app.state.kek,
-        &policy(0),
-        SigningAlg::RS256,
-        t0,
-        "test",
-    )
-    .await
-    .expect("rotation starts");
+    let new = start_rotation(&app, SigningAlg::RS256, t0).await;
     assert_eq!(new.activates_at, t0 + PREPUBLICATION);
 
     // Pre-publication: the new key is in the JWKS, the old one still signs.
@@ -123,16 +114,7 @@ async fn retiring_a_signer_hands_over_to_its_pending_successor_at_once() {
     let db = &app.state.db;
     let t0 = real_now() + 10;
     let old = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
-    let new = rotate(
-        db,
-        &app.state.kek,
-        &policy(0),
-        SigningAlg::RS256,
-        t0,
-        "test",
-    )
-    .await
-    .expect("rotation starts");
+    let new = start_rotation(&app, SigningAlg::RS256, t0).await;
 
     let t1 = t0 + 10;
     retire(db, &policy(0), &old, t1, "test")
@@ -192,16 +174,7 @@ async fn revoking_a_key_removes_it_at_once_and_makes_a_replacement_signer() {
             ..
         })
     ));
-    let pending = rotate(
-        db,
-        &app.state.kek,
-        &policy(0),
-        SigningAlg::ES256,
-        t0,
-        "test",
-    )
-    .await
-    .expect("rotation");
+    let pending = start_rotation(&app, SigningAlg::ES256, t0).await;
     let created = revoke(db, &app.state.kek, &policy(0), &pending.kid, t0, "test")
         .await
         .expect("revocation");
@@ -222,16 +195,7 @@ async fn revoking_the_signer_during_a_rotation_promotes_the_pending_key_at_once(
     let db = &app.state.db;
     let t0 = real_now() + 10;
     let old = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
-    let pending = rotate(
-        db,
-        &app.state.kek,
-        &policy(0),
-        SigningAlg::RS256,
-        t0,
-        "test",
-    )
-    .await
-    .expect("rotation");
+    let pending = start_rotation(&app, SigningAlg::RS256, t0).await;
     let count = keys_at(db, t0).await.len();
 
     let t1 = t0 + 5;
@@ -257,16 +221,7 @@ async fn withdrawing_a_pending_key_leaves_the_current_signer_signing() {
         let db = &app.state.db;
         let t0 = real_now() + 10;
         let current = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
-        let pending = rotate(
-            db,
-            &app.state.kek,
-            &policy(0),
-            SigningAlg::RS256,
-            t0,
-            "test",
-        )
-        .await
-        .expect("rotation");
+        let pending = start_rotation(&app, SigningAlg::RS256, t0).await;
 
         // The new key turns out to be unusable before it signs: it is withdrawn.
         let t1 = t0 + 10;
@@ -298,16 +253,7 @@ async fn withdrawing_a_pending_key_leaves_the_current_signer_signing() {
             assert_eq!(state_at(db, &current, at).await, KeyState::Active);
         }
         // And the next rotation works as usual.
-        let next = rotate(
-            db,
-            &app.state.kek,
-            &policy(0),
-            SigningAlg::RS256,
-            t1,
-            "test",
-        )
-        .await
-        .expect("a new rotation");
+        let next = start_rotation(&app, SigningAlg::RS256, t1).await;
         let switch = next.activates_at;
         assert_eq!(
             loaded(&app, switch, SigningAlg::RS256).await.1.as_deref(),

@@ -24,6 +24,7 @@ use idp::{
             KeyInfo, KeyPolicy, KeyState, RotationError, ensure_signers, list, load, retire,
             revoke, rotate, scheduled_rotation,
         },
+        store::KeyRow,
     },
     store::{Db, now as real_now},
 };
@@ -72,6 +73,13 @@ async fn key_at(db: &Db, kid: &str, at: i64) -> KeyInfo {
 
 async fn state_at(db: &Db, kid: &str, at: i64) -> KeyState {
     key_at(db, kid, at).await.state
+}
+
+/// Starts a rotation of `alg` at `at` with the test policy: the new key, pending.
+async fn start_rotation(app: &TestApp, alg: SigningAlg, at: i64) -> KeyRow {
+    rotate(&app.state.db, &app.state.kek, &policy(0), alg, at, "test")
+        .await
+        .expect("rotation starts")
 }
 
 /// The kid of the only key of `alg` in `state` at `at`.
