@@ -150,6 +150,25 @@ async fn an_old_id_token_verifies_with_the_served_jwk_of_its_kid_while_the_key_r
     assert_eq!(claims["nonce"], "nonce-456");
 }
 
+/// Calls userinfo with the access token of `tokens`: counted in `ok` when it answers 200,
+/// else noted in `failures`.
+async fn userinfo_counted(
+    app: &TestApp,
+    tokens: &Value,
+    ok: &AtomicUsize,
+    failures: &Mutex<Vec<String>>,
+) {
+    let status = userinfo_status(app, &string(tokens, "access_token")).await;
+    if status == 200 {
+        ok.fetch_add(1, Ordering::Relaxed);
+    } else {
+        failures
+            .lock()
+            .expect("lock")
+            .push(format!("userinfo {status}"));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_request_fails_while_the_keys_rotate() {
     let app = Arc::new(short_timings().await);
@@ -194,15 +213,7 @@ async fn no_request_fails_while_the_keys_rotate() {
                         .push(format!("kid {kid} not in the served JWKS"));
                 }
                 kids_seen.lock().expect("lock").insert(kid);
-                let status = userinfo_status(&app, &string(&body, "access_token")).await;
-                if status == 200 {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    failures
-                        .lock()
-                        .expect("lock")
-                        .push(format!("userinfo {status}"));
-                }
+                userinfo_counted(&app, &body, &ok, &failures).await;
             }
         })
     };
@@ -238,15 +249,7 @@ async fn no_request_fails_while_the_keys_rotate() {
                         .push(format!("code exchange {status}: {body}"));
                     continue;
                 }
-                let status = userinfo_status(&app, &string(&body, "access_token")).await;
-                if status == 200 {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    failures
-                        .lock()
-                        .expect("lock")
-                        .push(format!("userinfo {status}"));
-                }
+                userinfo_counted(&app, &body, &ok, &failures).await;
             }
         })
     };
