@@ -482,6 +482,86 @@ async fn keys_revoke_removes_the_key_and_makes_a_replacement() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Services
+// ---------------------------------------------------------------------------------------------
+
+impl Idp {
+    /// How many audit events name `action`.
+    async fn events(&self, action: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = $1")
+            .bind(action)
+            .fetch_one(&self.db().await.pool)
+            .await
+            .expect("count")
+    }
+}
+
+#[tokio::test]
+async fn services_commands_save_with_one_event_each_and_refuse_with_the_reason() {
+    let idp = Idp::new();
+    idp.run(&["services", "create", "vae", "--label", "VAE"])
+        .ok();
+    idp.run(&["services", "create", "Pas Bon", "--label", "X"])
+        .refused("code invalide « Pas Bon »");
+    idp.run(&["services", "create", "vae2", "--label", " "])
+        .refused("ne peut pas être vide");
+    idp.run(&[
+        "services",
+        "create",
+        "vae3",
+        "--label",
+        "V",
+        "--home-url",
+        "pas une url",
+    ])
+    .refused("pas une url");
+    assert_eq!(
+        idp.events("service.saved").await,
+        1,
+        "refusals record nothing"
+    );
+
+    idp.run(&["services", "add-role", "vae", "jury", "--label", "Jury"])
+        .ok();
+    idp.run(&["services", "add-role", "inconnu", "jury", "--label", "Jury"])
+        .refused("introuvable : service inconnu");
+    assert_eq!(idp.events("service.role_saved").await, 1);
+
+    idp.run(&["services", "link-client", "vae", "nobody"])
+        .refused("introuvable : client nobody");
+    idp.run(&[
+        "clients",
+        "create",
+        "rp-vae",
+        "--redirect-uri",
+        "https://rp.example/cb",
+    ])
+    .ok();
+    idp.run(&["services", "link-client", "vae", "rp-vae"]).ok();
+    assert_eq!(idp.events("service.client_linked").await, 1);
+    let shown = idp.run(&["services", "show", "vae"]).ok();
+    assert!(shown.stdout.contains("client : rp-vae"), "{shown:#?}");
+
+    let text = idp.dir.path().join("charte.txt");
+    std::fs::write(&text, "Premier paragraphe.\n\nSecond.").expect("write");
+    let file = text.to_str().expect("utf-8 path");
+    let published = idp
+        .run(&[
+            "services", "publish", "vae", "--kind", "charte", "--title", "Charte", "--file", file,
+        ])
+        .ok();
+    assert!(
+        published.stdout.contains("version 1 publiée"),
+        "{published:#?}"
+    );
+    idp.run(&[
+        "services", "publish", "vae", "--kind", "cgu", "--title", " ", "--file", file,
+    ])
+    .refused("ne peuvent pas être vides");
+    assert_eq!(idp.events("service.document_published").await, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Users and configuration
 // ---------------------------------------------------------------------------------------------
 

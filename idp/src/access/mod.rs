@@ -8,7 +8,6 @@ pub mod agent;
 pub mod api;
 pub mod claims;
 pub mod codes;
-pub mod commands;
 pub mod dates;
 pub mod habilitations;
 pub mod invitations;

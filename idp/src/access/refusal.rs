@@ -25,6 +25,9 @@ pub enum AccessRefusal {
         NewAccess::Code => "de code d'activation",
     })]
     ClosedEstablishment(NewAccess),
+    /// Service administration (`idp services …`) refused.
+    #[error(transparent)]
+    Service(#[from] ServiceRefusal),
     // Activation codes.
     /// No code of that service is this one.
     #[error(
@@ -74,6 +77,7 @@ impl Refusal for AccessRefusal {
     fn code(&self) -> &'static str {
         match self {
             Self::ClosedEstablishment(_) => "closed_establishment",
+            Self::Service(r) => r.code(),
             Self::UnknownCode => "invalid_code",
             Self::WrongSiret => "wrong_siret",
             Self::ExpiredCode => "expired_code",
@@ -89,6 +93,7 @@ impl Refusal for AccessRefusal {
 
     fn kind(&self) -> RefusalKind {
         match self {
+            Self::Service(r) => r.kind(),
             Self::ClosedEstablishment(_) | Self::NotRevocable => RefusalKind::Conflict,
             Self::UnknownCode
             | Self::WrongSiret
@@ -97,6 +102,51 @@ impl Refusal for AccessRefusal {
             | Self::UsedCode => RefusalKind::Invalid,
             Self::UnknownEstablishment | Self::NoSuchCode | Self::NoCharte => RefusalKind::NotFound,
             Self::Storage(_) => RefusalKind::Internal,
+        }
+    }
+}
+
+// --- Service administration (helper "platform") ---
+
+/// Why a service administration action says no.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceRefusal {
+    /// A service or role code that is not lower-case letters, digits and `_`.
+    #[error("code invalide « {0} » : lettres minuscules, chiffres et _ (40 au plus)")]
+    InvalidCode(String),
+    /// An empty label.
+    #[error("le libellé (--label) ne peut pas être vide")]
+    EmptyLabel,
+    /// A home page that is not a URL.
+    #[error("page d'accueil (--home-url) invalide : {0}")]
+    InvalidHomeUrl(String),
+    /// A document without title or text.
+    #[error("le titre et le texte ne peuvent pas être vides")]
+    EmptyDocument,
+    /// No such service.
+    #[error("introuvable : service {0}")]
+    UnknownService(String),
+    /// No such OIDC client.
+    #[error("introuvable : client {0}")]
+    UnknownClient(String),
+}
+
+impl Refusal for ServiceRefusal {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidCode(_) => "invalid_code_name",
+            Self::EmptyLabel => "empty_label",
+            Self::InvalidHomeUrl(_) => "invalid_home_url",
+            Self::EmptyDocument => "empty_document",
+            Self::UnknownService(_) => "unknown_service",
+            Self::UnknownClient(_) => "unknown_client",
+        }
+    }
+
+    fn kind(&self) -> RefusalKind {
+        match self {
+            Self::UnknownService(_) | Self::UnknownClient(_) => RefusalKind::NotFound,
+            _ => RefusalKind::Invalid,
         }
     }
 }

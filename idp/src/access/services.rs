@@ -91,9 +91,17 @@ pub async fn all(db: &Db) -> Result<Vec<Service>, sqlx::Error> {
 
 /// The service with this code.
 pub async fn by_code(db: &Db, code: &str) -> Result<Option<Service>, sqlx::Error> {
+    by_code_in(&mut *db.pool.acquire().await?, code).await
+}
+
+/// The service with this code, read on `conn` (an action's transaction).
+pub async fn by_code_in(
+    conn: &mut sqlx::AnyConnection,
+    code: &str,
+) -> Result<Option<Service>, sqlx::Error> {
     sqlx::query("SELECT code, label, description, home_url FROM services WHERE code = $1")
         .bind(code)
-        .fetch_optional(&db.pool)
+        .fetch_optional(conn)
         .await?
         .as_ref()
         .map(service_from_row)
@@ -118,9 +126,18 @@ pub async fn of_client(db: &Db, client_id: &str) -> Result<Option<(Service, bool
     .transpose()
 }
 
-/// Creates a service, or updates its label, description and home URL.
+/// Creates a service, or updates its label, description and home URL (seeding and tests;
+/// operators go through `access::actions::service_create`).
 pub async fn upsert(db: &Db, service: &Service) -> Result<(), sqlx::Error> {
-    let t = now();
+    upsert_in(&mut *db.pool.acquire().await?, service, now()).await
+}
+
+/// [`upsert`] on an action's connection, at `t`.
+pub async fn upsert_in(
+    conn: &mut sqlx::AnyConnection,
+    service: &Service,
+    t: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO services (code, label, description, home_url, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (code) DO UPDATE SET \
@@ -132,7 +149,7 @@ pub async fn upsert(db: &Db, service: &Service) -> Result<(), sqlx::Error> {
     .bind(&service.description)
     .bind(&service.home_url)
     .bind(t)
-    .execute(&db.pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -169,8 +186,17 @@ pub async fn role(
         .find(|r| r.code == role_code))
 }
 
-/// Adds a role to a service, or updates its label and description.
+/// Adds a role to a service, or updates its label and description (seeding and tests).
 pub async fn upsert_role(db: &Db, service_code: &str, role: &Role) -> Result<(), sqlx::Error> {
+    upsert_role_in(&mut *db.pool.acquire().await?, service_code, role).await
+}
+
+/// [`upsert_role`] on an action's connection.
+pub async fn upsert_role_in(
+    conn: &mut sqlx::AnyConnection,
+    service_code: &str,
+    role: &Role,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO service_roles (service_code, code, label, description, position) \
          VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(position), 0) + 1 FROM service_roles WHERE service_code = $1)) \
@@ -180,14 +206,26 @@ pub async fn upsert_role(db: &Db, service_code: &str, role: &Role) -> Result<(),
     .bind(&role.code)
     .bind(&role.label)
     .bind(&role.description)
-    .execute(&db.pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Makes `client_id` one of the service's clients (moving it from another service).
+/// Makes `client_id` one of the service's clients (seeding and tests).
 pub async fn link_client(
     db: &Db,
+    service_code: &str,
+    client_id: &str,
+    requires_habilitation: bool,
+) -> Result<(), sqlx::Error> {
+    let conn = &mut *db.pool.acquire().await?;
+    link_client_in(conn, service_code, client_id, requires_habilitation).await
+}
+
+/// Makes `client_id` one of the service's clients (moving it from another service), on an
+/// action's connection.
+pub async fn link_client_in(
+    conn: &mut sqlx::AnyConnection,
     service_code: &str,
     client_id: &str,
     requires_habilitation: bool,
@@ -200,7 +238,7 @@ pub async fn link_client(
     .bind(client_id)
     .bind(service_code)
     .bind(i64::from(requires_habilitation))
-    .execute(&db.pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -229,13 +267,22 @@ pub async fn current_document(
     service_code: &str,
     kind: DocumentKind,
 ) -> Result<Option<Document>, sqlx::Error> {
+    current_document_in(&mut *db.pool.acquire().await?, service_code, kind).await
+}
+
+/// [`current_document`] read on `conn` (an action's transaction).
+pub async fn current_document_in(
+    conn: &mut sqlx::AnyConnection,
+    service_code: &str,
+    kind: DocumentKind,
+) -> Result<Option<Document>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT version, title, body FROM service_documents WHERE service_code = $1 AND kind = $2 \
          ORDER BY version DESC LIMIT 1",
     )
     .bind(service_code)
     .bind(kind.as_str())
-    .fetch_optional(&db.pool)
+    .fetch_optional(conn)
     .await?;
     row.map(|r| {
         Ok(Document {
@@ -247,7 +294,7 @@ pub async fn current_document(
     .transpose()
 }
 
-/// Publishes a new version of a document; returns its number.
+/// Publishes a new version of a document; returns its number (seeding and tests).
 pub async fn publish_document(
     db: &Db,
     service_code: &str,
@@ -255,7 +302,23 @@ pub async fn publish_document(
     title: &str,
     body: &str,
 ) -> Result<i64, sqlx::Error> {
-    let version = current_document(db, service_code, kind)
+    let mut tx = db.begin().await?;
+    let version = publish_document_in(&mut tx, service_code, kind, title, body, now()).await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Publishes a new version of a document at `at`, on an action's connection; returns its
+/// number.
+pub async fn publish_document_in(
+    conn: &mut sqlx::AnyConnection,
+    service_code: &str,
+    kind: DocumentKind,
+    title: &str,
+    body: &str,
+    at: i64,
+) -> Result<i64, sqlx::Error> {
+    let version = current_document_in(&mut *conn, service_code, kind)
         .await?
         .map_or(1, |d| d.version + 1);
     sqlx::query(
@@ -267,8 +330,8 @@ pub async fn publish_document(
     .bind(version)
     .bind(title)
     .bind(body)
-    .bind(now())
-    .execute(&db.pool)
+    .bind(at)
+    .execute(conn)
     .await?;
     Ok(version)
 }

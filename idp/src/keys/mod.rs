@@ -5,9 +5,12 @@
 //! until `remove_at` (longer than any token it signed can live), then leaves the JWKS.
 //! `revoked_at` removes a compromised key at once.
 
+pub mod actions;
 pub mod kek;
 pub mod keyset;
+pub mod refusal;
 pub mod rotation;
+pub mod rules;
 pub mod store;
 
 pub use keyset::{KeySet, SharedKeySet, SigningAlg};

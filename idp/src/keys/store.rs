@@ -45,10 +45,15 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<KeyRow, sqlx::Error> {
 
 /// Every key ever stored, newest first.
 pub async fn all_keys(db: &Db) -> Result<Vec<KeyRow>, sqlx::Error> {
+    all_keys_in(&mut *db.pool.acquire().await?).await
+}
+
+/// Every key ever stored, newest first, read on `conn` (an action's transaction).
+pub async fn all_keys_in(conn: &mut sqlx::AnyConnection) -> Result<Vec<KeyRow>, sqlx::Error> {
     let sql =
         format!("SELECT {COLUMNS} FROM signing_keys ORDER BY activates_at DESC, created_at DESC");
     sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&db.pool)
+        .fetch_all(conn)
         .await?
         .iter()
         .map(from_row)
@@ -56,7 +61,7 @@ pub async fn all_keys(db: &Db) -> Result<Vec<KeyRow>, sqlx::Error> {
 }
 
 /// Stores a new key.
-pub async fn insert_key(db: &Db, key: &KeyRow) -> Result<(), sqlx::Error> {
+pub async fn insert_key(conn: &mut sqlx::AnyConnection, key: &KeyRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at, retired_at, remove_at, revoked_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -70,14 +75,14 @@ pub async fn insert_key(db: &Db, key: &KeyRow) -> Result<(), sqlx::Error> {
     .bind(key.retired_at)
     .bind(key.remove_at)
     .bind(key.revoked_at)
-    .execute(&db.pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
 /// Sets when a key stops signing and leaves the JWKS.
 pub async fn set_retirement(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
     kid: &str,
     retired_at: i64,
     remove_at: i64,
@@ -86,36 +91,47 @@ pub async fn set_retirement(
         .bind(retired_at)
         .bind(remove_at)
         .bind(kid)
-        .execute(&db.pool)
+        .execute(conn)
         .await?;
     Ok(())
 }
 
 /// Cancels a key's scheduled retirement: it keeps signing.
-pub async fn clear_retirement(db: &Db, kid: &str) -> Result<(), sqlx::Error> {
+pub async fn clear_retirement(
+    conn: &mut sqlx::AnyConnection,
+    kid: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE signing_keys SET retired_at = NULL, remove_at = NULL WHERE kid = $1")
         .bind(kid)
-        .execute(&db.pool)
+        .execute(conn)
         .await?;
     Ok(())
 }
 
 /// Moves a pending key's activation to `at`.
-pub async fn set_activation(db: &Db, kid: &str, at: i64) -> Result<(), sqlx::Error> {
+pub async fn set_activation(
+    conn: &mut sqlx::AnyConnection,
+    kid: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE signing_keys SET activates_at = $1 WHERE kid = $2")
         .bind(at)
         .bind(kid)
-        .execute(&db.pool)
+        .execute(conn)
         .await?;
     Ok(())
 }
 
 /// Marks a key revoked.
-pub async fn set_revoked(db: &Db, kid: &str, at: i64) -> Result<(), sqlx::Error> {
+pub async fn set_revoked(
+    conn: &mut sqlx::AnyConnection,
+    kid: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE signing_keys SET revoked_at = $1 WHERE kid = $2 AND revoked_at IS NULL")
         .bind(at)
         .bind(kid)
-        .execute(&db.pool)
+        .execute(conn)
         .await?;
     Ok(())
 }

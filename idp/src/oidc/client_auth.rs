@@ -10,7 +10,7 @@ use jsonwebtoken::{DecodingKey, Validation, jwk::Jwk};
 use serde::Deserialize;
 
 use super::clients::{AuthMethod, Client};
-use crate::{AppState, error::OAuthError, secrets, store::now};
+use crate::{AppState, error::OAuthError, secrets};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -136,6 +136,50 @@ async fn check_secret(
     }
 }
 
+/// The `iss` of an assertion, read before any check: it names the client whose keys verify it.
+fn unverified_issuer(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let unverified: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    unverified["iss"].as_str().map(str::to_owned)
+}
+
+/// The assertion's claims, if one of the client's registered keys verifies it for one of
+/// `audiences`, issued and subject by the client itself.
+fn verified_claims(
+    client: &Client,
+    assertion: &str,
+    header: &jsonwebtoken::Header,
+    audiences: &[String],
+) -> Option<AssertionClaims> {
+    let id = &client.client_id;
+    let keys: Vec<Jwk> = client
+        .jwks
+        .as_ref()
+        .and_then(|j| j["keys"].as_array())
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| serde_json::from_value(k.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(audiences);
+    validation.set_issuer(&[id]);
+    validation.sub = Some(id.clone());
+    validation.set_required_spec_claims(&["iss", "sub", "aud", "exp"]);
+    validation.leeway = 30;
+    let claims = keys
+        .iter()
+        .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
+        .filter_map(|k| DecodingKey::from_jwk(k).ok())
+        .find_map(|key| jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation).ok())?
+        .claims;
+    (claims.iss == *id && claims.sub == *id && !claims.jti.is_empty()).then_some(claims)
+}
+
 async fn check_assertion(
     state: &AppState,
     assertion: &str,
@@ -145,14 +189,7 @@ async fn check_assertion(
     let refused = || OAuthError::invalid_client("Assertion du client refusée.");
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| refused())?;
     // The client is named by the unverified `iss`; nothing is trusted before the signature.
-    let unverified: serde_json::Value = {
-        let payload = assertion.split('.').nth(1).ok_or_else(refused)?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| refused())?;
-        serde_json::from_slice(&bytes).map_err(|_| refused())?
-    };
-    let id = unverified["iss"].as_str().ok_or_else(refused)?.to_owned();
+    let id = unverified_issuer(assertion).ok_or_else(refused)?;
     if form_id.is_some_and(|f| f != id) {
         return Err(refused());
     }
@@ -164,39 +201,18 @@ async fn check_assertion(
     if client.auth_method != AuthMethod::PrivateKeyJwt {
         return Err(refused());
     }
-    let keys: Vec<Jwk> = client
-        .jwks
-        .as_ref()
-        .and_then(|j| j["keys"].as_array())
-        .map(|keys| {
-            keys.iter()
-                .filter_map(|k| serde_json::from_value(k.clone()).ok())
-                .collect()
-        })
-        .unwrap_or_default();
     let audiences = [
         state.config.issuer.clone(),
         state.config.url("/token"),
         endpoint.to_owned(),
     ];
-    let mut validation = Validation::new(header.alg);
-    validation.set_audience(&audiences);
-    validation.set_issuer(&[&id]);
-    validation.sub = Some(id.clone());
-    validation.set_required_spec_claims(&["iss", "sub", "aud", "exp"]);
-    validation.leeway = 30;
-    let claims = keys
-        .iter()
-        .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
-        .filter_map(|k| DecodingKey::from_jwk(k).ok())
-        .find_map(|key| jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation).ok())
-        .ok_or_else(refused)?
-        .claims;
-    if claims.iss != id || claims.sub != id || claims.jti.is_empty() {
-        return Err(refused());
-    }
+    let claims = verified_claims(&client, assertion, &header, &audiences).ok_or_else(refused)?;
     // One use per jti for as long as the assertion is valid (RFC 7523 §3, item 7).
-    let ttl = Duration::from_secs(u64::try_from(claims.exp - now() + 60).unwrap_or(60).max(60));
+    let ttl = Duration::from_secs(
+        u64::try_from(claims.exp - state.clock.now() + 60)
+            .unwrap_or(60)
+            .max(60),
+    );
     let fresh = state
         .ephemeral
         .put_if_absent(

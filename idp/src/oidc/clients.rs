@@ -171,6 +171,59 @@ pub enum RegistrationError {
     Exists(String),
 }
 
+/// Why a client administration action says no.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientRefusal {
+    /// The registration is invalid or its id taken.
+    #[error(transparent)]
+    Registration(#[from] RegistrationError),
+    /// No such client.
+    #[error("introuvable : {0}")]
+    Unknown(String),
+    /// Rotating the secret of a client that has none.
+    #[error("introuvable : {0} (client à secret)")]
+    NoSecret(String),
+    /// A client without secret cannot be given one by an update.
+    #[error("passer à une méthode à secret : supprimez et recréez le client")]
+    SecretMethodSwitch,
+    /// Storage failed.
+    #[error("base de données : {0}")]
+    Storage(#[from] sqlx::Error),
+}
+
+impl crate::action::Refusal for ClientRefusal {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Registration(RegistrationError::Exists(_)) => "client_exists",
+            Self::Registration(_) => "invalid_client_metadata",
+            Self::Unknown(_) | Self::NoSecret(_) => "unknown_client",
+            Self::SecretMethodSwitch => "secret_method_switch",
+            Self::Storage(_) => "server_error",
+        }
+    }
+
+    fn kind(&self) -> crate::action::RefusalKind {
+        use crate::action::RefusalKind;
+        match self {
+            Self::Registration(RegistrationError::Exists(_)) => RefusalKind::Conflict,
+            Self::Registration(_) | Self::SecretMethodSwitch => RefusalKind::Invalid,
+            Self::Unknown(_) | Self::NoSecret(_) => RefusalKind::NotFound,
+            Self::Storage(_) => RefusalKind::Internal,
+        }
+    }
+}
+
+impl Client {
+    /// The rule of an update: a client registered without secret never gets one by an update
+    /// (nobody would ever see it): it is deleted and registered again.
+    pub fn may_become(&self, reg: &ClientRegistration) -> Result<(), ClientRefusal> {
+        if reg.auth_method.uses_secret() && !self.auth_method.uses_secret() {
+            return Err(ClientRefusal::SecretMethodSwitch);
+        }
+        Ok(())
+    }
+}
+
 /// Checks a redirect URI: absolute, no fragment, https except on loopback (RFC 8252 §7.3).
 pub fn valid_redirect_uri(uri: &str) -> bool {
     let Ok(url) = url::Url::parse(uri) else {
@@ -326,10 +379,18 @@ impl ClientCache {
 
 /// The client with this id.
 pub async fn client_by_id(db: &Db, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
+    client_by_id_in(&mut *db.pool.acquire().await?, client_id).await
+}
+
+/// The client with this id, read on `conn` (an action's transaction).
+pub async fn client_by_id_in(
+    conn: &mut sqlx::AnyConnection,
+    client_id: &str,
+) -> Result<Option<Client>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(client_id)
-        .fetch_optional(&db.pool)
+        .fetch_optional(conn)
         .await?
         .as_ref()
         .map(from_row)
@@ -351,7 +412,8 @@ fn to_json(v: &[String]) -> String {
     serde_json::to_string(v).expect("string lists serialise")
 }
 
-/// Registers a client; returns its secret (shown once) for secret methods.
+/// Registers a client; returns its secret (shown once) for secret methods. Without an audit
+/// event: for tests and seeding; operators go through `oidc::actions::client_create`.
 pub async fn insert_client(
     db: &Db,
     reg: &ClientRegistration,
@@ -359,11 +421,23 @@ pub async fn insert_client(
     if let Err(e) = reg.validate() {
         return Ok(Err(e));
     }
+    let mut tx = db.begin().await?;
+    let secret = insert_client_in(&mut tx, reg, now()).await?;
+    tx.commit().await?;
+    Ok(secret.ok_or_else(|| RegistrationError::Exists(reg.client_id.clone())))
+}
+
+/// Stores a validated registration at `at`: `Some(secret)` (shown once; `None` inside for a
+/// method without secret), or `None` when the id is taken.
+pub async fn insert_client_in(
+    conn: &mut sqlx::AnyConnection,
+    reg: &ClientRegistration,
+    at: i64,
+) -> Result<Option<Option<String>>, sqlx::Error> {
     let secret = reg
         .auth_method
         .uses_secret()
         .then(|| secrets::random_token(32));
-    let t = now();
     let result = sqlx::query(
         "INSERT INTO clients (client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (client_id) DO NOTHING",
@@ -379,23 +453,19 @@ pub async fn insert_client(
     .bind(reg.id_token_alg.as_str())
     .bind(reg.jwks.as_ref().map(|j| j.to_string()))
     .bind(i64::from(reg.skip_consent))
-    .bind(t)
-    .execute(&db.pool)
+    .bind(at)
+    .execute(conn)
     .await?;
-    if result.rows_affected() == 0 {
-        return Ok(Err(RegistrationError::Exists(reg.client_id.clone())));
-    }
-    Ok(Ok(secret))
+    Ok((result.rows_affected() == 1).then_some(secret))
 }
 
-/// Replaces a client's registration (not its secret). `false` when there is no such client.
-pub async fn update_client(
-    db: &Db,
+/// Replaces a validated registration (not its secret) at `at`. `false` when there is no such
+/// client.
+pub async fn update_client_in(
+    conn: &mut sqlx::AnyConnection,
     reg: &ClientRegistration,
-) -> Result<Result<bool, RegistrationError>, sqlx::Error> {
-    if let Err(e) = reg.validate() {
-        return Ok(Err(e));
-    }
+    at: i64,
+) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
         "UPDATE clients SET name = $2, auth_method = $3, redirect_uris = $4, post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, id_token_alg = $8, jwks = $9, skip_consent = $10, updated_at = $11 WHERE client_id = $1",
     )
@@ -409,33 +479,47 @@ pub async fn update_client(
     .bind(reg.id_token_alg.as_str())
     .bind(reg.jwks.as_ref().map(|j| j.to_string()))
     .bind(i64::from(reg.skip_consent))
-    .bind(now())
-    .execute(&db.pool)
+    .bind(at)
+    .execute(conn)
     .await?;
-    Ok(Ok(result.rows_affected() == 1))
+    Ok(result.rows_affected() == 1)
 }
 
-/// Gives a secret client a new secret (returned once); `None` if no such secret client.
-pub async fn rotate_secret(db: &Db, client_id: &str) -> Result<Option<String>, sqlx::Error> {
+/// Gives a secret client a new secret (returned once) at `at`; `None` if no such secret client.
+pub async fn rotate_secret_in(
+    conn: &mut sqlx::AnyConnection,
+    client_id: &str,
+    at: i64,
+) -> Result<Option<String>, sqlx::Error> {
     let secret = secrets::random_token(32);
     let result = sqlx::query("UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3 AND auth_method IN ('client_secret_basic', 'client_secret_post')")
         .bind(secrets::hash(&secret))
-        .bind(now())
+        .bind(at)
         .bind(client_id)
-        .execute(&db.pool)
+        .execute(conn)
         .await?;
     Ok((result.rows_affected() == 1).then_some(secret))
 }
 
 /// Deletes a client and, by cascade, its consents and grants. Its access tokens are refused
 /// from then on (their client is gone, or registered again after they were issued). `false`
-/// if there was none.
+/// if there was none. Without an audit event: for tests; operators go through
+/// `oidc::actions::client_delete`.
 pub async fn delete_client(db: &Db, client_id: &str) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
+    let deleted = delete_client_in(&mut tx, client_id).await?;
+    tx.commit().await?;
+    Ok(deleted)
+}
+
+/// [`delete_client`] on an action's connection.
+pub async fn delete_client_in(
+    conn: &mut sqlx::AnyConnection,
+    client_id: &str,
+) -> Result<bool, sqlx::Error> {
     let result = sqlx::query("DELETE FROM clients WHERE client_id = $1")
         .bind(client_id)
-        .execute(&mut *tx)
+        .execute(conn)
         .await?;
-    tx.commit().await?;
     Ok(result.rows_affected() == 1)
 }

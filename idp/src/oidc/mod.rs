@@ -1,6 +1,7 @@
 //! The OpenID Connect protocol: discovery, keys, authorization, tokens, userinfo, revocation,
 //! introspection and logout. Pages (login, consent) only hand back to it.
 
+pub mod actions;
 pub mod authorize;
 pub mod claims;
 pub mod client_auth;

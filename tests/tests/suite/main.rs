@@ -9,6 +9,7 @@ mod access_manage;
 mod access_pages;
 mod access_requests;
 mod account;
+mod admin;
 mod anti_robot;
 mod browser;
 mod client_auth;

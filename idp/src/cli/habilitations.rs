@@ -1,0 +1,173 @@
+//! `idp habilitations …`: a person's habilitations, and granting one (support, bootstrapping).
+//!
+//! TODO(issue 12, lead): `grant` still calls `access::habilitations::grant` and
+//! `access::managers::grant` and writes its event apart; wire it to the access add-habilitation
+//! action (another helper's) after the merge: see the marked call below.
+
+use clap::Subcommand;
+
+use super::{CliError, codes::siret_arg, open, services::service};
+use crate::{
+    access::{
+        EndDate, dates,
+        habilitations::{self, GrantedHow, NewHabilitation},
+        managers, services,
+    },
+    accounts::{Email, store as users},
+    audit,
+    clock::Clock,
+    config::Config,
+    organizations::{Siret, register},
+    store::Db,
+};
+
+/// `idp habilitations …`.
+#[derive(Subcommand, Debug)]
+pub enum HabilitationsCommand {
+    /// Lists a person's habilitations and Responsable des accès rights for a service.
+    List {
+        /// The person's e-mail.
+        #[arg(long)]
+        email: String,
+        /// Service code.
+        #[arg(long, default_value = "ceres")]
+        service: String,
+    },
+    /// Grants a habilitation (support and bootstrapping); `--manager` also makes the person
+    /// Responsable des accès of the establishment.
+    Grant {
+        /// The person's e-mail.
+        #[arg(long)]
+        email: String,
+        /// Service code.
+        #[arg(long, default_value = "ceres")]
+        service: String,
+        /// Establishment.
+        #[arg(long)]
+        siret: String,
+        /// Role code.
+        #[arg(long)]
+        role: String,
+        /// Last day (JJ/MM/AAAA or AAAA-MM-JJ).
+        #[arg(long)]
+        end_date: Option<String>,
+        /// Also Responsable des accès.
+        #[arg(long)]
+        manager: bool,
+    },
+}
+
+/// Runs `idp habilitations …`.
+pub async fn run(config: Config, cmd: HabilitationsCommand) -> Result<(), CliError> {
+    let db = open(&config).await?;
+    match cmd {
+        HabilitationsCommand::List {
+            email,
+            service: code,
+        } => list(&db, &email, &code).await,
+        HabilitationsCommand::Grant {
+            email,
+            service: code,
+            siret,
+            role,
+            end_date,
+            manager,
+        } => {
+            let user = user_of(&db, &email).await?;
+            let s = service(&db, &code).await?;
+            let siret = siret_arg(&siret)?;
+            grant(
+                &db,
+                &user,
+                &s.code,
+                &siret,
+                &role,
+                end_date.as_deref(),
+                manager,
+            )
+            .await
+        }
+    }
+}
+
+async fn user_of(db: &Db, email: &str) -> Result<users::User, CliError> {
+    let parsed = Email::parse(email).map_err(|e| CliError::Invalid(e.to_string()))?;
+    users::user_by_email(db, &parsed)
+        .await?
+        .ok_or_else(|| CliError::NotFound(format!("introuvable : compte {email}")))
+}
+
+async fn list(db: &Db, email: &str, code: &str) -> Result<(), CliError> {
+    let user = user_of(db, email).await?;
+    let s = service(db, code).await?;
+    for siret in managers::establishments_of(db, &user.id, &s.code).await? {
+        println!("responsable des accès\t{siret}");
+    }
+    for h in habilitations::of_user(db, &user.id, &s.code).await? {
+        let end = h.end_date.map_or("-".to_owned(), |d| d.french());
+        let live = if h.is_live() { "" } else { "\t(terminée)" };
+        println!(
+            "{}\t{}\t{}\tfin : {end}\t{}{live}",
+            h.id,
+            h.siret,
+            h.role_label,
+            h.origin()
+        );
+    }
+    Ok(())
+}
+
+async fn grant(
+    db: &Db,
+    user: &users::User,
+    service: &str,
+    siret: &Siret,
+    role: &str,
+    end_date: Option<&str>,
+    manager: bool,
+) -> Result<(), CliError> {
+    if register::by_siret(db, siret)
+        .await?
+        .is_some_and(|e| !e.active)
+    {
+        return Err(CliError::Invalid(format!(
+            "l'établissement {siret} est fermé : il ne peut pas recevoir de nouvelle habilitation"
+        )));
+    }
+    if services::role(db, service, role).await?.is_none() {
+        return Err(CliError::NotFound(format!(
+            "introuvable : rôle {role} du service {service}"
+        )));
+    }
+    let end_date = end_date
+        .map(|d| EndDate::parse(d, dates::today()))
+        .transpose()
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    // TODO(issue 12, lead): the access add-habilitation action here (habilitation, manager
+    // right when `manager`, and `habilitation.granted` in one transaction).
+    let new = NewHabilitation {
+        user_id: &user.id,
+        service_code: service,
+        siret: siret.as_str(),
+        role,
+        end_date,
+        granted_by: None,
+        how: GrantedHow::Operator,
+    };
+    let id = habilitations::grant(db, &new).await?;
+    if manager {
+        let how = GrantedHow::Operator;
+        managers::grant(db, &user.id, service, siret.as_str(), None, how).await?;
+    }
+    audit::record_alone(
+        db,
+        Clock::system().now(),
+        "cli",
+        "habilitation.granted",
+        &user.id,
+        serde_json::json!({"service": service, "siret": siret.as_str(), "role": role, "manager": manager}),
+    )
+    .await?;
+    println!("habilitation {id} accordée");
+    Ok(())
+}
