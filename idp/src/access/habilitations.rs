@@ -153,17 +153,20 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Habilitation, sqlx::Error> {
 }
 
 async fn select(db: &Db, filter: &str, binds: &[&str]) -> Result<Vec<Habilitation>, sqlx::Error> {
+    select_in(&mut *db.pool.acquire().await?, filter, binds).await
+}
+
+async fn select_in(
+    conn: &mut sqlx::AnyConnection,
+    filter: &str,
+    binds: &[&str],
+) -> Result<Vec<Habilitation>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE {filter} ORDER BY h.siret, r.position, h.granted_at");
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for b in binds {
         query = query.bind(*b);
     }
-    query
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    query.fetch_all(conn).await?.iter().map(from_row).collect()
 }
 
 /// Grants a habilitation; granting one that exists (same person, service, establishment and
@@ -290,4 +293,39 @@ pub async fn grant_in(
     .bind(new.role.to_owned())
     .fetch_one(conn)
     .await
+}
+
+/// [`by_id`] inside the caller's transaction.
+pub async fn by_id_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> Result<Option<Habilitation>, sqlx::Error> {
+    Ok(select_in(conn, "h.id = $1", &[id])
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// [`live`] inside the caller's transaction.
+pub async fn live_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &crate::accounts::UserId,
+    service_code: &str,
+) -> Result<Vec<Habilitation>, sqlx::Error> {
+    let today = dates::today_iso();
+    select_in(
+        conn,
+        "h.user_id = $1 AND h.service_code = $2 AND (h.end_date IS NULL OR h.end_date >= $3)",
+        &[user_id.as_str(), service_code, &today],
+    )
+    .await
+}
+
+/// [`remove`] inside the caller's transaction.
+pub async fn remove_in(conn: &mut sqlx::AnyConnection, id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM habilitations WHERE id = $1")
+        .bind(id.to_owned())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
 }

@@ -27,7 +27,9 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    EndDate, dates,
+    EndDate,
+    actions::look_up_invitee,
+    dates,
     habilitations::{self, GrantedHow, NewHabilitation},
     invitations::{self, Invitation, InvitedRole, NewInvitation},
     manage::{Establishment, Manager, manager, not_manager},
@@ -36,7 +38,7 @@ use super::{
 use crate::{
     AppState,
     accounts::{
-        Email,
+        Email, UserId,
         account::{full_name, send_notice},
         reset,
         signup::{
@@ -424,7 +426,18 @@ pub async fn submit_email(
             ..Wizard::default()
         };
     }
-    w.existing = users::user_by_email(&state.db, &email).await?.map(|u| u.id);
+    let by = UserId::from_stored(m.user.id.clone());
+    w.existing = look_up_invitee::look_up_invitee(
+        &state.db,
+        &state.ephemeral,
+        &state.clock,
+        &by,
+        &m.service,
+        &email,
+    )
+    .await
+    .map_err(|refused| PageError::refused(&refused))?
+    .map(|id| id.as_str().to_owned());
     save(&state, &m, &w).await?;
     Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response())
 }

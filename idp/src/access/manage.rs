@@ -16,19 +16,23 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    EndDate, activation, dates,
-    habilitations::{self, GrantedHow, Habilitation, NewHabilitation},
-    managers::{self, AccessManager, RemoveError},
+    EndDate,
+    actions::{add_habilitation, designate_manager, remove_habilitation, withdraw_manager},
+    activation, dates,
+    habilitations::{self, Habilitation},
+    managers::{self, AccessManager},
     notices, pages,
+    refusal::AccessRefusal,
+    rules,
     services::{self, Role, Service},
 };
 use crate::{
     AppState,
     accounts::{
+        UserId,
         account::full_name,
         store::{self as users, User},
     },
-    audit,
     error::PageError,
     organizations::{Siret, register},
     web::page::{check_csrf, render},
@@ -319,12 +323,15 @@ async fn user_page(
             .into_iter()
             .filter(|h| h.is_live() && m.manages(&h.siret))
             .collect();
-    let is_self = person.id == m.user.id;
-    if rights.is_empty() && habilitations.is_empty() && !is_self {
-        return Err(PageError::forbidden(
-            "Cette personne n'a pas d'accès aux établissements dont vous êtes responsable des accès.",
-        ));
-    }
+    // Whom the page shows is whom the actions may change: the same rule.
+    rules::may_manage(
+        &mut *state.db.pool.acquire().await?,
+        &UserId::from_stored(m.user.id.clone()),
+        &m.service,
+        &UserId::from_stored(person.id.clone()),
+    )
+    .await
+    .map_err(|refused| PageError::refused(&refused))?;
     let can_designate = m
         .establishments
         .iter()
@@ -414,60 +421,41 @@ pub async fn add(
         Err(redirect) => return Ok(redirect),
     };
     let p = person(&state, &id).await?;
-    let Some(establishment) = m.establishment(&form.siret).cloned() else {
-        return Err(not_manager(&m.service));
-    };
-    let again = |error: &str| UserPageState {
+    let again = |error: String| UserPageState {
         siret: form.siret.clone(),
         role: form.role.clone(),
         end: form.date_fin.clone(),
-        error: Some(error.to_owned()),
+        error: Some(error),
         confirm_last: None,
     };
-    if !establishment.active {
-        let page = again(
-            "Cet établissement est fermé dans le répertoire SIRENE : il ne peut pas recevoir de nouvelle habilitation.",
-        );
-        return user_page(&state, &headers, m, p, page).await;
-    }
-    let Some(role) = services::role(&state.db, &m.service.code, &form.role).await? else {
-        return user_page(&state, &headers, m, p, again("Sélectionnez un rôle.")).await;
-    };
-    let end_date = if form.date_fin.trim().is_empty() {
-        None
-    } else {
-        match EndDate::parse(&form.date_fin, dates::today()) {
+    let siret = Siret::parse(&form.siret).map_err(|_| not_manager(&m.service))?;
+    let end_date = match form.date_fin.trim() {
+        "" => None,
+        typed => match EndDate::parse(typed, dates::today()) {
             Ok(d) => Some(d),
-            Err(e) => return user_page(&state, &headers, m, p, again(&e.to_string())).await,
-        }
-    };
-    let hid = habilitations::grant(
-        &state.db,
-        &NewHabilitation {
-            user_id: &p.id,
-            service_code: &m.service.code,
-            siret: &establishment.siret,
-            role: &role.code,
-            end_date,
-            granted_by: Some(&m.user.id),
-            how: GrantedHow::Manager,
+            Err(e) => return user_page(&state, &headers, m, p, again(e.to_string())).await,
         },
-    )
-    .await?;
-    audit::record_on_pool(
-        &state.db,
-        &m.user.id,
-        "habilitation.granted",
-        &p.id,
-        serde_json::json!({"service": m.service.code, "siret": establishment.siret, "role": role.code, "end_date": end_date.map(|d| d.iso()), "how": "manager"}),
-    )
-    .await?;
-    if p.id != m.user.id
-        && let Some(h) = habilitations::by_id(&state.db, &hid).await?
-    {
-        notices::habilitation_granted(&state, &m.service, &p, &h, &m.user).await;
+    };
+    let input = add_habilitation::AddHabilitation {
+        by: &UserId::from_stored(m.user.id.clone()),
+        person: &UserId::from_stored(p.id.clone()),
+        service: &m.service,
+        siret: &siret,
+        role: &form.role,
+        end_date,
+    };
+    match add_habilitation::add_habilitation(&state.db, &state.clock, &input).await {
+        Ok(h) => {
+            if p.id != m.user.id {
+                notices::habilitation_granted(&state, &m.service, &p, &h, &m.user).await;
+            }
+            Ok(back_to(&m.service, &p.id))
+        }
+        Err(refused @ (AccessRefusal::ClosedEstablishment(_) | AccessRefusal::UnknownRole)) => {
+            user_page(&state, &headers, m, p, again(refused.to_string())).await
+        }
+        Err(refused) => Err(PageError::refused(&refused)),
     }
-    Ok(back_to(&m.service, &p.id))
 }
 
 /// A form with only the CSRF token.
@@ -490,21 +478,11 @@ pub async fn remove(
         Ok(m) => m,
         Err(redirect) => return Ok(redirect),
     };
-    let Some(h) = habilitations::by_id(&state.db, &hid).await? else {
-        return Err(PageError::not_found());
-    };
-    if h.service_code != m.service.code || !m.manages(&h.siret) {
-        return Err(not_manager(&m.service));
-    }
-    habilitations::remove(&state.db, &h.id).await?;
-    audit::record_on_pool(
-        &state.db,
-        &m.user.id,
-        "habilitation.removed",
-        &h.user_id,
-        serde_json::json!({"service": m.service.code, "siret": h.siret, "role": h.role}),
-    )
-    .await?;
+    let by = UserId::from_stored(m.user.id.clone());
+    let h =
+        remove_habilitation::remove_habilitation(&state.db, &state.clock, &by, &m.service, &hid)
+            .await
+            .map_err(|refused| PageError::refused(&refused))?;
     if h.user_id != m.user.id
         && let Some(p) = users::user_by_id(&state.db, &h.user_id).await?
     {
@@ -539,37 +517,16 @@ pub async fn designate(
         Ok(m) => m,
         Err(redirect) => return Ok(redirect),
     };
-    if !m.manages(&form.siret) {
-        return Err(not_manager(&m.service));
-    }
+    let siret = Siret::parse(&form.siret).map_err(|_| not_manager(&m.service))?;
     let p = person(&state, &id).await?;
-    let has_access = habilitations::live(&state.db, &p.id, &m.service.code)
-        .await?
-        .iter()
-        .any(|h| h.siret == form.siret);
-    if !has_access {
-        return Err(PageError::forbidden(
-            "Seule une personne habilitée pour cet établissement peut en devenir responsable des accès.",
-        ));
-    }
-    managers::grant(
-        &state.db,
-        &p.id,
-        &m.service.code,
-        &form.siret,
-        Some(&m.user.id),
-        GrantedHow::Delegation,
-    )
-    .await?;
-    audit::record_on_pool(
-        &state.db,
-        &m.user.id,
-        "access_manager.granted",
-        &p.id,
-        serde_json::json!({"service": m.service.code, "siret": form.siret}),
-    )
-    .await?;
-    notices::manager_granted(&state, &m.service, &p, &form.siret, &m.user).await;
+    let (by, whom) = (
+        UserId::from_stored(m.user.id.clone()),
+        UserId::from_stored(p.id.clone()),
+    );
+    designate_manager::designate_manager(&state.db, &state.clock, &by, &m.service, &whom, &siret)
+        .await
+        .map_err(|refused| PageError::refused(&refused))?;
+    notices::manager_granted(&state, &m.service, &p, siret.as_str(), &m.user).await;
     Ok(back_to(&m.service, &p.id))
 }
 
@@ -587,38 +544,33 @@ pub async fn withdraw(
         Ok(m) => m,
         Err(redirect) => return Ok(redirect),
     };
-    if !m.manages(&form.siret) {
-        return Err(not_manager(&m.service));
-    }
     let p = person(&state, &id).await?;
-    match managers::remove(
+    let (by, whom) = (
+        UserId::from_stored(m.user.id.clone()),
+        UserId::from_stored(p.id.clone()),
+    );
+    let confirmed = form.confirmer.is_some();
+    let done = withdraw_manager::withdraw_manager(
         &state.db,
-        &p.id,
-        &m.service.code,
+        &state.clock,
+        &by,
+        &m.service,
+        &whom,
         &form.siret,
-        form.confirmer.is_some(),
+        confirmed,
     )
-    .await
-    {
+    .await;
+    match done {
         Ok(()) => {}
-        Err(RemoveError::LastOne) => {
+        Err(AccessRefusal::LastManager) => {
             let page = UserPageState {
                 confirm_last: Some(form.siret.clone()),
                 ..UserPageState::default()
             };
             return user_page(&state, &headers, m, p, page).await;
         }
-        Err(RemoveError::NotManager) => return Err(PageError::not_found()),
-        Err(RemoveError::Db(e)) => return Err(e.into()),
+        Err(refused) => return Err(PageError::refused(&refused)),
     }
-    audit::record_on_pool(
-        &state.db,
-        &m.user.id,
-        "access_manager.removed",
-        &p.id,
-        serde_json::json!({"service": m.service.code, "siret": form.siret, "last": form.confirmer.is_some()}),
-    )
-    .await?;
     if p.id != m.user.id {
         notices::manager_removed(&state, &m.service, &p, &form.siret).await;
         return Ok(back_to(&m.service, &p.id));

@@ -59,17 +59,20 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<AccessManager, sqlx::Error> {
 }
 
 async fn select(db: &Db, filter: &str, binds: &[&str]) -> Result<Vec<AccessManager>, sqlx::Error> {
+    select_in(&mut *db.pool.acquire().await?, filter, binds).await
+}
+
+async fn select_in(
+    conn: &mut sqlx::AnyConnection,
+    filter: &str,
+    binds: &[&str],
+) -> Result<Vec<AccessManager>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE {filter} ORDER BY m.siret, m.granted_at");
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for b in binds {
         query = query.bind(*b);
     }
-    query
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    query.fetch_all(conn).await?.iter().map(from_row).collect()
 }
 
 /// Gives the right (again: a second grant keeps the first origin).
@@ -146,49 +149,6 @@ pub async fn establishments_of(
     .collect()
 }
 
-/// Why a right could not be removed.
-#[derive(Debug, thiserror::Error)]
-pub enum RemoveError {
-    /// The person does not hold it.
-    #[error("Cette personne n'est pas responsable des accès de cet établissement.")]
-    NotManager,
-    /// It is the establishment's last one and the caller did not confirm.
-    #[error(
-        "Cette personne est le dernier responsable des accès de cet établissement : l'établissement n'en aurait plus. Confirmez le retrait pour continuer."
-    )]
-    LastOne,
-    /// Storage.
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
-/// Removes the right from `user_id`. Removing the establishment's last one needs
-/// `confirm_last`: nobody could then grant access there until a new activation code.
-pub async fn remove(
-    db: &Db,
-    user_id: &str,
-    service_code: &str,
-    siret: &str,
-    confirm_last: bool,
-) -> Result<(), RemoveError> {
-    let managers = of_establishment(db, service_code, siret).await?;
-    if !managers.iter().any(|m| m.user_id == user_id) {
-        return Err(RemoveError::NotManager);
-    }
-    if managers.len() == 1 && !confirm_last {
-        return Err(RemoveError::LastOne);
-    }
-    sqlx::query(
-        "DELETE FROM access_managers WHERE user_id = $1 AND service_code = $2 AND siret = $3",
-    )
-    .bind(user_id)
-    .bind(service_code)
-    .bind(siret)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
-}
-
 /// Gives the right at `at`, inside the caller's transaction (again: a second grant keeps the
 /// first origin).
 pub async fn insert_in(
@@ -210,6 +170,56 @@ pub async fn insert_in(
     .bind(granted_by.map(|u| u.as_str().to_owned()))
     .bind(how.as_str())
     .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The establishments `user_id` manages for the service, inside the caller's transaction.
+pub async fn establishments_of_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &crate::accounts::UserId,
+    service_code: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query(
+        "SELECT siret FROM access_managers WHERE user_id = $1 AND service_code = $2 ORDER BY siret",
+    )
+    .bind(user_id.as_str().to_owned())
+    .bind(service_code.to_owned())
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|r| r.try_get("siret"))
+    .collect()
+}
+
+/// The Responsables des accès of an establishment, inside the caller's transaction.
+pub async fn of_establishment_in(
+    conn: &mut sqlx::AnyConnection,
+    service_code: &str,
+    siret: &str,
+) -> Result<Vec<AccessManager>, sqlx::Error> {
+    select_in(
+        conn,
+        "m.service_code = $1 AND m.siret = $2",
+        &[service_code, siret],
+    )
+    .await
+}
+
+/// Deletes the right, inside the caller's transaction (the rules decided it may go).
+pub async fn delete_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &crate::accounts::UserId,
+    service_code: &str,
+    siret: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM access_managers WHERE user_id = $1 AND service_code = $2 AND siret = $3",
+    )
+    .bind(user_id.as_str().to_owned())
+    .bind(service_code.to_owned())
+    .bind(siret.to_owned())
     .execute(conn)
     .await?;
     Ok(())

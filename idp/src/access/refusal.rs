@@ -68,6 +68,42 @@ pub enum AccessRefusal {
     /// The service has no charte to accept.
     #[error("Ce service numérique n'a pas de charte du responsable des accès.")]
     NoCharte,
+    // « Gérer les accès de mon entreprise ».
+    /// The person does not manage that establishment for the service (its label).
+    #[error(
+        "Vous n'êtes pas responsable des accès de cet établissement pour le service numérique {0}."
+    )]
+    NotManager(String),
+    /// The person acted upon has nothing in the manager's establishments.
+    #[error(
+        "Cette personne n'a pas d'accès aux établissements dont vous êtes responsable des accès."
+    )]
+    NotYourPerson,
+    /// The role is not one of the service's.
+    #[error("Sélectionnez un rôle.")]
+    UnknownRole,
+    /// No such habilitation (or none of this service).
+    #[error("La page demandée n'existe pas.")]
+    NoSuchHabilitation,
+    /// Only a person habilitated for the establishment may become its Responsable des accès.
+    #[error(
+        "Seule une personne habilitée pour cet établissement peut en devenir responsable des accès."
+    )]
+    NotHabilitated,
+    /// The person does not hold the right that was to be withdrawn.
+    #[error("Cette personne n'est pas responsable des accès de cet établissement.")]
+    NotAManager,
+    /// Withdrawing the establishment's last Responsable des accès needs a confirmation.
+    #[error(
+        "Cette personne est le dernier responsable des accès de cet établissement : l'établissement n'en aurait plus. Confirmez le retrait pour continuer."
+    )]
+    LastManager,
+    /// Too many address look-ups in the invitation wizard.
+    #[error("Trop de tentatives. Veuillez réessayer dans {}.", crate::web::rate_limit::french_duration(*.0))]
+    TooManyLookups(std::time::Duration),
+    /// The shared store (rate limits) failed.
+    #[error("stockage partagé : {0}")]
+    Unavailable(String),
     /// Storage failed.
     #[error("base de données : {0}")]
     Storage(#[from] sqlx::Error),
@@ -87,7 +123,15 @@ impl Refusal for AccessRefusal {
             Self::NoSuchCode => "not_found",
             Self::NotRevocable => "not_revocable",
             Self::NoCharte => "no_charte",
-            Self::Storage(_) => "server_error",
+            Self::NotManager(_) => "not_manager",
+            Self::NotYourPerson => "not_your_person",
+            Self::UnknownRole => "unknown_role",
+            Self::NoSuchHabilitation => "not_found",
+            Self::NotHabilitated => "not_habilitated",
+            Self::NotAManager => "not_a_manager",
+            Self::LastManager => "last_manager",
+            Self::TooManyLookups(_) => "too_many_requests",
+            Self::Unavailable(_) | Self::Storage(_) => "server_error",
         }
     }
 
@@ -100,7 +144,18 @@ impl Refusal for AccessRefusal {
             | Self::ExpiredCode
             | Self::RevokedCode
             | Self::UsedCode => RefusalKind::Invalid,
-            Self::UnknownEstablishment | Self::NoSuchCode | Self::NoCharte => RefusalKind::NotFound,
+            Self::UnknownEstablishment
+            | Self::NoSuchCode
+            | Self::NoCharte
+            | Self::NoSuchHabilitation
+            | Self::NotAManager => RefusalKind::NotFound,
+            Self::NotManager(_) | Self::NotYourPerson | Self::NotHabilitated => {
+                RefusalKind::Forbidden
+            }
+            Self::UnknownRole => RefusalKind::Invalid,
+            Self::LastManager => RefusalKind::Conflict,
+            Self::TooManyLookups(_) => RefusalKind::TooMany,
+            Self::Unavailable(_) => RefusalKind::Internal,
             Self::Storage(_) => RefusalKind::Internal,
         }
     }

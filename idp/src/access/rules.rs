@@ -87,3 +87,85 @@ pub async fn service_exists(
         .await?
         .ok_or_else(|| ServiceRefusal::UnknownService(code.to_owned()).into())
 }
+
+// --- « Gérer les accès de mon entreprise » ---
+
+/// A Responsable des accès acts only on the establishments they manage for the service.
+pub async fn manages(
+    conn: &mut sqlx::AnyConnection,
+    by: &crate::accounts::UserId,
+    service: &Service,
+    siret: &str,
+) -> Result<(), AccessRefusal> {
+    let theirs = super::managers::establishments_of_in(conn, by, &service.code).await?;
+    if theirs.iter().any(|s| s == siret) {
+        Ok(())
+    } else {
+        Err(AccessRefusal::NotManager(service.label.clone()))
+    }
+}
+
+/// Whom a Responsable des accès may see and change: themselves, and whoever holds a live
+/// habilitation or the Responsable des accès right in one of the establishments they manage for
+/// the service. Reading a person's page and changing their access both go through here, so a
+/// manager cannot reach, by an account's id, someone they cannot see: a habilitation reaches a
+/// new person only through an invitation or that person's own request.
+pub async fn may_manage(
+    conn: &mut sqlx::AnyConnection,
+    by: &crate::accounts::UserId,
+    service: &Service,
+    person: &crate::accounts::UserId,
+) -> Result<(), AccessRefusal> {
+    if by == person {
+        return Ok(());
+    }
+    let theirs = super::managers::establishments_of_in(conn, by, &service.code).await?;
+    let habilitated = super::habilitations::live_in(conn, person, &service.code)
+        .await?
+        .iter()
+        .any(|h| theirs.contains(&h.siret));
+    if habilitated {
+        return Ok(());
+    }
+    let manages_there = super::managers::establishments_of_in(conn, person, &service.code)
+        .await?
+        .iter()
+        .any(|s| theirs.contains(s));
+    if manages_there {
+        Ok(())
+    } else {
+        Err(AccessRefusal::NotYourPerson)
+    }
+}
+
+/// Only a person with a live habilitation for an establishment may become its Responsable des
+/// accès.
+pub async fn may_become_manager(
+    conn: &mut sqlx::AnyConnection,
+    person: &crate::accounts::UserId,
+    service: &Service,
+    siret: &str,
+) -> Result<(), AccessRefusal> {
+    let habilitated = super::habilitations::live_in(conn, person, &service.code)
+        .await?
+        .iter()
+        .any(|h| h.siret == siret);
+    if habilitated {
+        Ok(())
+    } else {
+        Err(AccessRefusal::NotHabilitated)
+    }
+}
+
+/// A habilitation names one of the service's roles.
+pub async fn role_of_service(
+    conn: &mut sqlx::AnyConnection,
+    service: &Service,
+    role: &str,
+) -> Result<services::Role, AccessRefusal> {
+    services::roles_in(conn, &service.code)
+        .await?
+        .into_iter()
+        .find(|r| r.code == role)
+        .ok_or(AccessRefusal::UnknownRole)
+}

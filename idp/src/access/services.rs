@@ -156,12 +156,20 @@ pub async fn upsert_in(
 
 /// The roles of a service, in their display order.
 pub async fn roles(db: &Db, service_code: &str) -> Result<Vec<Role>, sqlx::Error> {
+    roles_in(&mut *db.pool.acquire().await?, service_code).await
+}
+
+/// [`roles`] inside the caller's transaction.
+pub async fn roles_in(
+    conn: &mut sqlx::AnyConnection,
+    service_code: &str,
+) -> Result<Vec<Role>, sqlx::Error> {
     sqlx::query(
         "SELECT code, label, description FROM service_roles WHERE service_code = $1 \
          ORDER BY position, label",
     )
-    .bind(service_code)
-    .fetch_all(&db.pool)
+    .bind(service_code.to_owned())
+    .fetch_all(conn)
     .await?
     .iter()
     .map(|r| {

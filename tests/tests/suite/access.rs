@@ -273,27 +273,49 @@ async fn access_the_last_responsable_des_acces_is_removed_only_when_confirmed() 
             .starts_with("Habilité par Alice Martin le ")
     );
 
-    managers::remove(db, &bob.id, "ceres", CENTRE, false)
+    // The right is withdrawn through the action the page calls.
+    let ceres = idp::access::services::by_code(db, "ceres")
         .await
+        .unwrap()
         .unwrap();
-    let r = managers::remove(db, &alice.id, "ceres", CENTRE, false).await;
-    assert!(matches!(r, Err(managers::RemoveError::LastOne)), "{r:?}");
+    let (a, b) = (
+        idp::accounts::UserId::from_stored(alice.id.clone()),
+        idp::accounts::UserId::from_stored(bob.id.clone()),
+    );
+    let clock = &app.state.clock;
+    let withdraw = |person: idp::accounts::UserId, confirm: bool| {
+        let (ceres, a) = (ceres.clone(), a.clone());
+        async move {
+            idp::access::actions::withdraw_manager::withdraw_manager(
+                db, clock, &a, &ceres, &person, CENTRE, confirm,
+            )
+            .await
+        }
+    };
+    withdraw(b.clone(), false).await.unwrap();
+    let r = withdraw(a.clone(), false).await;
+    assert!(
+        matches!(r, Err(idp::access::refusal::AccessRefusal::LastManager)),
+        "{r:?}"
+    );
     assert!(
         managers::is_manager(db, &alice.id, "ceres", CENTRE)
             .await
             .unwrap()
     );
-    managers::remove(db, &alice.id, "ceres", CENTRE, true)
-        .await
-        .unwrap();
+    withdraw(a.clone(), true).await.unwrap();
     assert!(
         managers::of_establishment(db, "ceres", CENTRE)
             .await
             .unwrap()
             .is_empty()
     );
-    let r = managers::remove(db, &alice.id, "ceres", CENTRE, true).await;
-    assert!(matches!(r, Err(managers::RemoveError::NotManager)), "{r:?}");
+    // No longer a Responsable des accès there: nothing more to withdraw.
+    let r = withdraw(a.clone(), true).await;
+    assert!(
+        matches!(r, Err(idp::access::refusal::AccessRefusal::NotManager(_))),
+        "{r:?}"
+    );
 }
 
 /// A client of `service` that may ask for the habilitations scope.

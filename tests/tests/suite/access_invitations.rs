@@ -605,3 +605,48 @@ async fn access_invite_is_for_responsables_des_acces_only() {
     let r = app.browser().get(INVITE).await;
     assert!(location(&r).unwrap_or_default().starts_with("/connexion"));
 }
+
+/// Hole closed by issue 12: step 1 told any Responsable des accès, without limit, whether an
+/// address has an account. Now each look-up is in the audit (the address only as a hash) and
+/// past the limit the wizard answers with the wait.
+#[tokio::test]
+async fn access_invite_address_look_ups_are_audited_and_limited_per_manager() {
+    use idp::access::actions::look_up_invitee::LOOKUPS_PER_MANAGER;
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice@centre.fr").await;
+    let bob = app.user("bob@centre.fr").await;
+    make_manager(&app, &alice.id, CENTRE).await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+    page(&browser, &format!("{INVITE}?nouveau")).await;
+
+    let (_, to, _) = submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    assert!(to.is_some(), "the first look-up goes on");
+    let events = idp::audit::latest(&app.state.db, 50).await.unwrap();
+    let looked_up: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "invitation.address_looked_up")
+        .collect();
+    assert_eq!(looked_up.len(), 1);
+    assert_eq!(looked_up[0].actor, alice.id);
+    assert_eq!(looked_up[0].target, bob.id);
+    assert!(!looked_up[0].details.contains("bob@centre.fr"));
+
+    for i in 1..LOOKUPS_PER_MANAGER {
+        let address = format!("personne{i}@ailleurs.fr");
+        let (status, _, _) = submit(&browser, INVITE, INVITE, &[("email", &address)]).await;
+        assert_eq!(status, 303, "look-up {i}");
+    }
+    let (status, _, html) = submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    assert_eq!(status, 429, "{html}");
+    assert!(
+        html.contains("Trop de tentatives. Veuillez réessayer dans"),
+        "{html}"
+    );
+    let counted = idp::audit::latest(&app.state.db, 500)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "invitation.address_looked_up")
+        .count();
+    assert_eq!(counted as u64, LOOKUPS_PER_MANAGER);
+}

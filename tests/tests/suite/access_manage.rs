@@ -379,3 +379,108 @@ async fn access_manage_the_requests_tab_lists_pending_requests_with_a_badge() {
     );
     assert!(list.contains(&format!("/acces/ceres/demandes/{}", mine.id)));
 }
+
+/// Hole closed by issue 12: the add form reached any account by its id, although that
+/// person's page was refused. Whom a manager may see is whom they may change.
+#[tokio::test]
+async fn access_manage_a_habilitation_cannot_be_added_to_someone_outside_the_establishments() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice@centre.fr").await;
+    let bob = app.user("bob@centre.fr").await;
+    let stranger = app.user("stranger@ailleurs.fr").await;
+    make_manager(&app, &alice.id, CENTRE, true).await;
+    habilitate(&app, &bob.id, CENTRE, "centre_agree").await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+    let (_, bob_page) = page(
+        &browser,
+        &format!("/acces/ceres/gestion/utilisateurs/{}", bob.id),
+    )
+    .await;
+    let csrf = csrf_of(&bob_page);
+
+    let r = browser
+        .post_form(
+            &format!(
+                "/acces/ceres/gestion/utilisateurs/{}/habilitations",
+                stranger.id
+            ),
+            &[
+                ("csrf", &csrf),
+                ("siret", CENTRE),
+                ("role", "centre_agree"),
+                ("date_fin", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let html = text(&r.text().await.unwrap());
+    assert!(
+        html.contains(
+            "Cette personne n'a pas d'accès aux établissements dont vous êtes responsable des accès."
+        ),
+        "{html}"
+    );
+    let theirs = habilitations::of_user(&app.state.db, &stranger.id, "ceres")
+        .await
+        .unwrap();
+    assert!(theirs.is_empty(), "{theirs:?}");
+    // Still out of reach afterwards: their page and the Responsable des accès form.
+    let (status, _) = page(
+        &browser,
+        &format!("/acces/ceres/gestion/utilisateurs/{}", stranger.id),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let r = browser
+        .post_form(
+            &format!(
+                "/acces/ceres/gestion/utilisateurs/{}/responsable",
+                stranger.id
+            ),
+            &[("csrf", &csrf), ("siret", CENTRE)],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        !managers::is_manager(&app.state.db, &stranger.id, "ceres", CENTRE)
+            .await
+            .unwrap()
+    );
+}
+
+/// Adding a habilitation is one transaction with its audit event: when the event cannot be
+/// written, no habilitation remains and no e-mail goes.
+#[tokio::test]
+async fn access_manage_an_added_habilitation_whose_audit_fails_is_not_granted() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let alice = app.user("alice@centre.fr").await;
+    let bob = app.user("bob@centre.fr").await;
+    make_manager(&app, &alice.id, CENTRE, true).await;
+    habilitate(&app, &bob.id, CENTRE, "centre_agree").await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+    let bob_page = format!("/acces/ceres/gestion/utilisateurs/{}", bob.id);
+    let (_, html) = page(&browser, &bob_page).await;
+    app.fail_audit_of("habilitation.granted").await;
+
+    let r = browser
+        .post_form(
+            &format!("{bob_page}/habilitations"),
+            &[
+                ("csrf", &csrf_of(&html)),
+                ("siret", CENTRE),
+                ("role", "gestionnaire_centres"),
+                ("date_fin", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 500);
+    let roles: Vec<String> = habilitations::of_user(&app.state.db, &bob.id, "ceres")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.role)
+        .collect();
+    assert_eq!(roles, vec!["centre_agree".to_owned()]);
+    assert!(sink.messages().is_empty());
+}

@@ -1,0 +1,46 @@
+//! A Responsable des accès removes a habilitation of one of their establishments
+//! (`POST /acces/{service}/gestion/habilitations/{id}/retirer`).
+
+use crate::{
+    access::{
+        habilitations::{self, Habilitation},
+        refusal::AccessRefusal,
+        rules,
+        services::Service,
+    },
+    accounts::UserId,
+    audit,
+    clock::Clock,
+    store::Db,
+};
+
+/// Removes it in one transaction with its `habilitation.removed` event; a habilitation of
+/// another service is not found, one of another establishment is refused. Returns what was
+/// removed, for the e-mail.
+pub async fn remove_habilitation(
+    db: &Db,
+    clock: &Clock,
+    by: &UserId,
+    service: &Service,
+    habilitation_id: &str,
+) -> Result<Habilitation, AccessRefusal> {
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let found = habilitations::by_id_in(&mut tx, habilitation_id)
+        .await?
+        .filter(|h| h.service_code == service.code)
+        .ok_or(AccessRefusal::NoSuchHabilitation)?;
+    rules::manages(&mut tx, by, service, &found.siret).await?;
+    habilitations::remove_in(&mut tx, &found.id).await?;
+    audit::record(
+        &mut tx,
+        now,
+        by.as_str(),
+        "habilitation.removed",
+        &found.user_id,
+        serde_json::json!({"service": service.code, "siret": found.siret, "role": found.role}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(found)
+}
