@@ -1,9 +1,11 @@
 //! Accounts: who people are and how they prove it (e-mail, password, sessions, login page).
 
 pub mod account;
+pub mod actions;
 pub mod email;
 pub mod login;
 pub mod password;
+pub mod refusal;
 pub mod reset;
 pub mod session;
 pub mod signup;

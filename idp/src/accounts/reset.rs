@@ -26,12 +26,11 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Email, Password, session, store};
+use super::{Email, Password, UserId, actions::reset_password::reset_password, session, store};
 use crate::{
-    AppState, audit,
+    AppState,
     error::PageError,
     mail::messages::{self, RESET_START_PATH},
-    oidc::tokens,
     secrets,
     store::ephemeral::EphemeralError,
     web::{anti_robot, client_ip::ClientIp, cookies, csrf, rate_limit},
@@ -634,17 +633,14 @@ pub async fn submit_password(
             return Ok(response);
         }
     }
-    store::set_password_hash(&state.db, &verified.user_id, &phc).await?;
+    let id = UserId::from_stored(verified.user_id.clone());
+    let ttl = state.config.tokens.access_token_ttl_seconds;
+    reset_password(&state.db, state.clock.now(), &id, &phc, &verified.via, ttl).await?;
+    state
+        .revocations
+        .changed(&state.db, &state.ephemeral)
+        .await?;
     session::end_all_for_user(&state, &verified.user_id).await?;
-    tokens::revoke_user_grants(&state, &verified.user_id).await?;
-    audit::record_on_pool(
-        &state.db,
-        &verified.user_id,
-        "password.reset",
-        &verified.user_id,
-        serde_json::json!({ "via": verified.via }),
-    )
-    .await?;
     tracing::info!(user.id = %verified.user_id, "password reset");
     // The journey stays, back at step 2: going back and re-entering the code says it is spent.
     save_flow(&state, &token, &flow).await?;

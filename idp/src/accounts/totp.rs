@@ -20,9 +20,17 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use totp_rs::{Builder, Totp};
 
-use super::{session::LoginSession, store as users};
+use super::{
+    UserId,
+    actions::{
+        enrol_totp::{Enrolment, enrol_totp},
+        remove_totp::remove_totp,
+    },
+    session::LoginSession,
+    store as users,
+};
 use crate::{
-    AppState, audit,
+    AppState,
     error::PageError,
     oidc::authorize::PendingAuthorization,
     secrets,
@@ -51,56 +59,6 @@ pub async fn is_enrolled(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
             .await?
             .is_some(),
     )
-}
-
-/// Stores a sealed secret and the hashes of the recovery codes, in one transaction.
-async fn insert_totp(
-    db: &Db,
-    user_id: &str,
-    sealed: &[u8],
-    accepted_step: i64,
-    code_hashes: &[String],
-) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM totp_recovery_codes WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM user_totp WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO user_totp (user_id, secret, last_step, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(user_id)
-    .bind(sealed.to_vec())
-    .bind(accepted_step)
-    .bind(now())
-    .execute(&mut *tx)
-    .await?;
-    for hash in code_hashes {
-        sqlx::query("INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-            .bind(user_id)
-            .bind(hash)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await
-}
-
-/// Removes the secret and the recovery codes.
-async fn delete_totp(db: &Db, user_id: &str) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM totp_recovery_codes WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM user_totp WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
 }
 
 /// The sealed secret of an account.
@@ -562,15 +520,13 @@ pub async fn enrol(
         .collect();
     let hashes: Vec<String> = codes.iter().map(|c| secrets::hash(c)).collect();
     let sealed = state.kek.seal(&user.id, totp.secret());
-    insert_totp(&state.db, &user.id, &sealed, step, &hashes).await?;
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "totp.enrol",
-        &user.id,
-        serde_json::json!({}),
-    )
-    .await?;
+    let enrolment = Enrolment {
+        sealed: &sealed,
+        accepted_step: step,
+        code_hashes: &hashes,
+    };
+    let id = UserId::from_stored(user.id.clone());
+    enrol_totp(&state.db, state.clock.now(), &id, &enrolment).await?;
     tracing::info!(user.id = %user.id, "second factor enrolled");
 
     // A login that asked for `mfa` resumes with a session that now has it.
@@ -640,15 +596,8 @@ pub async fn disable(
             }
         }));
     }
-    delete_totp(&state.db, &user.id).await?;
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "totp.disable",
-        &user.id,
-        serde_json::json!({}),
-    )
-    .await?;
+    let id = UserId::from_stored(user.id.clone());
+    remove_totp(&state.db, state.clock.now(), &id).await?;
     tracing::info!(user.id = %user.id, "second factor disabled");
     Ok(Redirect::to("/compte/double-authentification").into_response())
 }

@@ -1,8 +1,8 @@
 //! `/compte/suppression`: the owner deletes their account. They prove who they are again
 //! (password, and a TOTP or recovery code when the account has a second factor) and tick
 //! « Je comprends que cette suppression est définitive ». Then the account and everything
-//! hanging on it go in one transaction (`store::delete_user`: tokens, grants, consents,
-//! second factor), every session ends, the address gets a last e-mail, and the audit trail
+//! hanging on it go in one transaction (`actions::delete_account`: tokens, grants,
+//! consents, second factor), every session ends, the address gets a last e-mail, and the audit trail
 //! keeps an `account.deleted` event.
 
 use std::time::Duration;
@@ -19,8 +19,7 @@ use serde::Deserialize;
 use super::{check_csrf, full_name, logged_in, login_then, password_matches, render, send_notice};
 use crate::{
     AppState,
-    accounts::{Email, session, store as users, totp},
-    audit,
+    accounts::{Email, UserId, actions::delete_account::delete_account, session, totp},
     error::PageError,
     mail::messages,
     web::rate_limit,
@@ -126,26 +125,15 @@ pub async fn submit(
             );
         }
     }
-    users::delete_user(
-        &state.db,
-        &user.id,
-        state.config.tokens.access_token_ttl_seconds,
-    )
-    .await?;
+    let id = UserId::from_stored(user.id.clone());
+    let ttl = state.config.tokens.access_token_ttl_seconds;
+    delete_account(&state.db, state.clock.now(), &id, ttl).await?;
     state
         .revocations
         .changed(&state.db, &state.ephemeral)
         .await?;
     session::end_all_for_user(&state, &user.id).await?;
     let clear = session::end(&state, &headers).await?;
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "account.deleted",
-        &user.id,
-        serde_json::json!({ "via": "account" }),
-    )
-    .await?;
     tracing::info!(user.id = %user.id, "account deleted by its owner");
     if let Ok(to) = Email::parse(&user.email) {
         let name = full_name(&user);

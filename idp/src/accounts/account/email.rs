@@ -29,14 +29,15 @@ use super::{
 use crate::{
     AppState,
     accounts::{
-        Email,
+        Email, UserId,
+        actions::change_email::change_email,
+        refusal::AccountRefusal,
         signup::{
             code::{CHECK_WINDOW, CHECKS_PER_ADDRESS, TRIES_PER_CODE, random_code},
             email::{SEND_WINDOW, SENDS_PER_ADDRESS, SHARED_MAILBOX_MESSAGE, is_shared_mailbox},
         },
         store as users,
     },
-    audit,
     error::PageError,
     mail::messages::{self, EMAIL_CHANGE_CODE_TTL},
     secrets,
@@ -339,7 +340,9 @@ pub async fn submit_code(
     }
     let new_email =
         Email::parse(&pending.email).map_err(|e| PageError::internal("pending e-mail", &e))?;
-    if !users::set_email(&state.db, &user.id, &new_email).await? {
+    let id = UserId::from_stored(user.id.clone());
+    let changed = change_email(&state.db, state.clock.now(), &id, &new_email).await;
+    if let Err(AccountRefusal::EmailTaken) = changed {
         tracing::info!(user.id = %user.id, "e-mail change refused: address taken meanwhile");
         return render(&state, &headers, StatusCode::CONFLICT, |csrf| EmailPage {
             csrf,
@@ -349,14 +352,7 @@ pub async fn submit_code(
             invalid: "email",
         });
     }
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "email.changed",
-        &user.id,
-        serde_json::json!({}),
-    )
-    .await?;
+    changed?;
     tracing::info!(user.id = %user.id, "e-mail changed");
     if let Ok(old) = Email::parse(&user.email) {
         let name = full_name(&user);

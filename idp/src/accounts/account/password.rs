@@ -18,11 +18,9 @@ use super::{
 };
 use crate::{
     AppState,
-    accounts::{Email, Password, session, store as users},
-    audit,
+    accounts::{Email, Password, UserId, actions::change_password::change_password, session},
     error::PageError,
     mail::messages,
-    oidc::tokens,
 };
 
 /// The page.
@@ -101,18 +99,15 @@ pub async fn submit(
         );
     }
     let phc = state.hasher.hash(&password).await?;
-    users::set_password_hash(&state.db, &user.id, &phc).await?;
+    let id = UserId::from_stored(user.id.clone());
+    let ttl = state.config.tokens.access_token_ttl_seconds;
+    change_password(&state.db, state.clock.now(), &id, &phc, ttl).await?;
+    state
+        .revocations
+        .changed(&state.db, &state.ephemeral)
+        .await?;
     // This browser stays logged in (it just proved the password); every other one is out.
     session::end_others_for_user(&state, &user.id, &current.sid).await?;
-    tokens::revoke_user_grants(&state, &user.id).await?;
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "password.changed",
-        &user.id,
-        serde_json::json!({}),
-    )
-    .await?;
     tracing::info!(user.id = %user.id, "password changed");
     if let Ok(to) = Email::parse(&user.email) {
         let name = full_name(&user);

@@ -14,10 +14,11 @@ use super::{back_to_overview, check_csrf, logged_in, login_then, render};
 use crate::{
     AppState,
     accounts::{
+        UserId,
+        actions::update_profile::update_profile,
         signup::{identity, organization},
-        store as users,
+        store::Identity,
     },
-    audit,
     error::PageError,
 };
 
@@ -107,23 +108,14 @@ pub async fn submit(
             });
         }
     };
-    users::update_identity(
-        &state.db,
-        &user.id,
-        id.gender,
-        &id.family_name,
-        &id.given_name,
-        job.as_deref(),
-    )
-    .await?;
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "account.identity_changed",
-        &user.id,
-        serde_json::json!({}),
-    )
-    .await?;
+    let identity = Identity {
+        gender: id.gender,
+        family_name: &id.family_name,
+        given_name: &id.given_name,
+        job: job.as_deref(),
+    };
+    let user_id = UserId::from_stored(user.id.clone());
+    update_profile(&state.db, state.clock.now(), &user_id, &identity).await?;
     tracing::info!(user.id = %user.id, "identity changed");
     Ok(back_to_overview("identite"))
 }

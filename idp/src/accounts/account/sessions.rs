@@ -161,8 +161,9 @@ pub async fn end(
         )
         .await;
     };
-    audit::record_on_pool(
+    audit::record_alone(
         &state.db,
+        state.clock.now(),
         &user.id,
         "session.ended",
         &user.id,

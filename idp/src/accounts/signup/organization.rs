@@ -25,8 +25,7 @@ use serde::Deserialize;
 use super::{Frame, Session, Step, check_csrf, reply, reply_with};
 use crate::{
     AppState,
-    accounts::store::{self, NewUser},
-    audit,
+    accounts::{actions::sign_up::sign_up, refusal::AccountRefusal, store::NewUser},
     error::PageError,
     mail::messages,
     oidc::authorize::PendingAuthorization,
@@ -440,28 +439,22 @@ pub async fn submit(
         organization_label: Some(label),
         is_agent: false,
     };
-    let Some(user) = store::insert_user(&state.db, &email, Some(&phc), &new).await? else {
-        // The address got an account since its code was sent (another journey finished first).
-        session.finish(&state).await?;
-        return Err(PageError::bad_request(
-            "Un compte EFP Connect existe déjà pour cette adresse e-mail. Connectez-vous ou réinitialisez votre mot de passe.",
-        ));
+    let user = match sign_up(&state.db, state.clock.now(), &email, &phc, &new, &siren).await {
+        Ok(user) => user,
+        Err(refusal @ AccountRefusal::EmailTaken) => {
+            // The address got an account since its code was sent (another journey finished first).
+            session.finish(&state).await?;
+            return Err(PageError::bad_request(refusal.to_string()));
+        }
+        Err(refusal) => return Err(refusal.into()),
     };
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "account.created",
-        &user.id,
-        serde_json::json!({ "via": "signup", "siren": siren.as_str() }),
-    )
-    .await?;
-    tracing::info!(user.id = %user.id, "account created by sign-up");
+    tracing::info!(user.id = %user, "account created by sign-up");
     let name = format!("{} {}", new.given_name, new.family_name);
     // The account exists: a failed notification must not make the page say otherwise.
     match messages::account_created(&state.config.issuer, &email, Some(&name)) {
         Ok(message) => {
             if let Err(e) = state.mailer.send(&message).await {
-                tracing::warn!(error.message = %e, user.id = %user.id, "account-created e-mail not sent");
+                tracing::warn!(error.message = %e, user.id = %user, "account-created e-mail not sent");
             }
         }
         Err(e) => tracing::warn!(error.message = %e, "account-created e-mail not composed"),
