@@ -79,17 +79,14 @@ pub fn routes() -> axum::Router<crate::AppState> {
             get(signup::organization::show).post(signup::organization::submit),
         )
         .route(
-            crate::mail::messages::RESET_START_PATH,
+            reset::RESET_START_PATH,
             get(reset::show_start).post(reset::submit_start),
         )
         .route(
             reset::RESET_CODE_PATH,
             get(reset::show_code).post(reset::submit_code),
         )
-        .route(
-            crate::mail::messages::RESET_LINK_PATH,
-            get(reset::follow_link),
-        )
+        .route(reset::RESET_LINK_PATH, get(reset::follow_link))
         .route(
             reset::RESET_PASSWORD_PATH,
             get(reset::show_password).post(reset::submit_password),

@@ -32,7 +32,7 @@ use super::{
 use crate::{
     AppState,
     error::PageError,
-    oidc::authorize::PendingAuthorization,
+    oidc::pending::PendingAuthorization,
     secrets,
     store::{Db, now},
     web::{csrf, rate_limit},
@@ -300,7 +300,7 @@ pub async fn submit_code(
     tracing::info!(login.outcome = "success", user.id = %user.id, login.step = "totp", "login");
     let mut target = continue_target(&state, &step.authreq, &session.sid).await?;
     if target == "/"
-        && let Some(retour) = super::account::safe_return(&step.retour)
+        && let Some(retour) = crate::web::page::safe_return(&step.retour)
     {
         target = retour.to_owned();
     }

@@ -33,8 +33,11 @@ use crate::{
         actions::change_email::change_email,
         refusal::AccountRefusal,
         signup::{
-            code::{CHECK_WINDOW, CHECKS_PER_ADDRESS, TRIES_PER_CODE, random_code},
-            email::{SEND_WINDOW, SENDS_PER_ADDRESS, SHARED_MAILBOX_MESSAGE, is_shared_mailbox},
+            code::{
+                CHECK_WINDOW, CHECKS_PER_ADDRESS, SEND_WINDOW, SENDS_PER_ADDRESS, TRIES_PER_CODE,
+                random_code,
+            },
+            email::{SHARED_MAILBOX_MESSAGE, is_shared_mailbox},
         },
         store as users,
     },

@@ -28,7 +28,7 @@ use crate::{
     accounts::{actions::sign_up::sign_up, refusal::AccountRefusal, store::NewUser},
     error::PageError,
     mail::messages,
-    oidc::authorize::PendingAuthorization,
+    oidc::pending::PendingAuthorization,
     organizations::{
         Establishment, Query, Siren, SirenError, Siret, insee,
         register::{self, SearchPage},
