@@ -3,6 +3,7 @@
 pub mod account;
 pub mod actions;
 pub mod email;
+pub mod logged_in;
 pub mod login;
 pub mod password;
 pub mod refusal;
@@ -14,6 +15,7 @@ pub mod totp;
 pub mod user_id;
 
 pub use email::Email;
+pub use logged_in::LoggedIn;
 pub use password::{Password, PasswordHasher};
 pub use user_id::UserId;
 
@@ -23,15 +25,9 @@ pub fn routes() -> axum::Router<crate::AppState> {
     axum::Router::new()
         .route("/", get(login::home))
         .route("/connexion", get(login::show).post(login::submit))
-        .route("/connexion/code", post(totp::submit_code))
-        .route(
-            "/compte/double-authentification",
-            get(totp::show).post(totp::enrol),
-        )
-        .route(
-            "/compte/double-authentification/desactivation",
-            post(totp::disable),
-        )
+        .route(totp::CODE_PATH, post(totp::submit_code))
+        .route(totp::PATH, get(totp::show).post(totp::enrol))
+        .route(totp::DISABLE_PATH, post(totp::disable))
         .route("/compte", get(account::show))
         .route(
             account::profile::PATH,

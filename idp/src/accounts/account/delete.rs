@@ -16,9 +16,10 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{check_csrf, full_name, logged_in, login_then, password_matches, render, send_notice};
+use super::{check_csrf, full_name, password_matches, render, send_notice};
 use crate::{
     AppState,
+    accounts::logged_in::LoggedIn,
     accounts::{Email, UserId, actions::delete_account::delete_account, session, totp},
     error::PageError,
     mail::messages,
@@ -45,11 +46,9 @@ struct DeletedPage;
 /// `GET /compte/suppression`: the form.
 pub async fn show(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let totp_enrolled = totp::is_enrolled(&state.db, &user.id).await?;
     render(&state, &headers, StatusCode::OK, |csrf| DeletePage {
         csrf,
@@ -77,13 +76,11 @@ pub struct DeleteForm {
 /// `POST /compte/suppression`: checks who is asking, then deletes the account.
 pub async fn submit(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &headers, &form.csrf)?;
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let totp_enrolled = totp::is_enrolled(&state.db, &user.id).await?;
     let again = |field: &'static str, message: &str, status: StatusCode| {
         render(&state, &headers, status, |csrf| DeletePage {

@@ -22,12 +22,10 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    back_to_overview, check_csrf, full_name, logged_in, login_then, password_matches, render,
-    send_notice,
-};
+use super::{back_to_overview, check_csrf, full_name, password_matches, render, send_notice};
 use crate::{
     AppState,
+    accounts::logged_in::LoggedIn,
     accounts::{
         Email, UserId,
         actions::change_email::change_email,
@@ -98,11 +96,9 @@ struct EmailPage {
 /// `GET /compte/adresse-electronique`: step 1.
 pub async fn show(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     render(&state, &headers, StatusCode::OK, |csrf| EmailPage {
         csrf,
         current_email: user.email.clone(),
@@ -126,13 +122,11 @@ pub struct EmailForm {
 /// `POST /compte/adresse-electronique`: checks the address and the password, sends the code.
 pub async fn submit(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
     Form(form): Form<EmailForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &headers, &form.csrf)?;
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let again = |field: &'static str, message: &str, status: StatusCode| {
         render(&state, &headers, status, |csrf| EmailPage {
             csrf,
@@ -233,11 +227,9 @@ struct CodePage {
 /// `GET /compte/adresse-electronique/code`: step 2.
 pub async fn show_code(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let Some(pending) = load_pending(&state, &user.id).await? else {
         return Ok(Redirect::to(PATH).into_response());
     };
@@ -260,13 +252,11 @@ pub struct CodeForm {
 /// `POST /compte/adresse-electronique/code`: checks the code and changes the address.
 pub async fn submit_code(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &headers, &form.csrf)?;
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let key = pending_key(&user.id);
     let pending = load_pending(&state, &user.id).await?;
     let again = |email: &str, message: String, status: StatusCode| {

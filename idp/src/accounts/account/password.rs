@@ -12,12 +12,10 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{
-    back_to_overview, check_csrf, full_name, logged_in, login_then, password_matches, render,
-    send_notice,
-};
+use super::{back_to_overview, check_csrf, full_name, password_matches, render, send_notice};
 use crate::{
     AppState,
+    accounts::logged_in::LoggedIn,
     accounts::{Email, Password, UserId, actions::change_password::change_password, session},
     error::PageError,
     mail::messages,
@@ -38,11 +36,9 @@ struct PasswordPage {
 /// `GET /compte/mot-de-passe`: the form.
 pub async fn show(
     State(state): State<AppState>,
+    _: LoggedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    if logged_in(&state, &headers).await?.is_none() {
-        return Ok(login_then(PATH));
-    }
     render(&state, &headers, StatusCode::OK, |csrf| PasswordPage {
         csrf,
         error: None,
@@ -66,13 +62,14 @@ pub struct PasswordForm {
 /// `POST /compte/mot-de-passe`: checks the current password, then sets the new one.
 pub async fn submit(
     State(state): State<AppState>,
+    LoggedIn {
+        session: current,
+        user,
+    }: LoggedIn,
     headers: HeaderMap,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &headers, &form.csrf)?;
-    let Some((current, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let again = |field: &'static str, message: String, status: StatusCode| {
         render(&state, &headers, status, |csrf| PasswordPage {
             csrf,
