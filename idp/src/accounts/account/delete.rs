@@ -5,8 +5,6 @@
 //! consents, second factor), every session ends, the address gets a last e-mail, and the audit trail
 //! keeps an `account.deleted` event.
 
-use std::time::Duration;
-
 use askama::Template;
 use axum::{
     Form,
@@ -23,7 +21,6 @@ use crate::{
     accounts::{Email, UserId, actions::delete_account::delete_account, session, totp},
     error::PageError,
     mail::messages,
-    web::rate_limit,
 };
 
 /// The page.
@@ -104,23 +101,14 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
         );
     }
-    if totp_enrolled {
-        let limits = &state.config.limits;
-        rate_limit::hit(
-            &state.ephemeral,
-            "login-totp",
-            &user.id,
-            limits.login_per_account,
-            Duration::from_secs(limits.login_window_seconds),
-        )
-        .await??;
-        if !totp::verify_second_factor(&state, &user.id, &user.email, &form.code).await? {
-            return again(
-                "code",
-                "Code de vérification incorrect.",
-                StatusCode::UNAUTHORIZED,
-            );
-        }
+    if totp_enrolled
+        && !totp::verify_second_factor(&state, &user.id, &user.email, &form.code).await?
+    {
+        return again(
+            "code",
+            "Code de vérification incorrect.",
+            StatusCode::UNAUTHORIZED,
+        );
     }
     let id = UserId::from_stored(user.id.clone());
     let ttl = state.config.tokens.access_token_ttl_seconds;

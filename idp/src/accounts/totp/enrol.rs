@@ -2,7 +2,7 @@
 //! confirming code, the recovery codes shown once; and disabling the second factor.
 
 use super::*;
-use crate::accounts::logged_in::LoggedIn;
+use crate::accounts::{account::password_matches, logged_in::LoggedIn};
 
 fn enrolment_key(sid: &str) -> String {
     format!("totp-enrol:{}", secrets::hash(sid))
@@ -219,21 +219,7 @@ pub async fn disable(
     if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
         return Err(PageError::form_expired());
     }
-    let limits = &state.config.limits;
-    rate_limit::hit(
-        &state.ephemeral,
-        "login-account",
-        &user.email,
-        limits.login_per_account,
-        Duration::from_secs(limits.login_window_seconds),
-    )
-    .await??;
-    let valid = !form.password.is_empty()
-        && state
-            .hasher
-            .verify(&form.password, user.password_hash.as_deref())
-            .await?;
-    if !valid {
+    if !password_matches(&state, &user, &form.password).await? {
         return Ok(render(&state, &headers, StatusCode::UNAUTHORIZED, |csrf| {
             EnrolPage {
                 enrolled: true,

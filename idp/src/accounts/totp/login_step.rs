@@ -101,15 +101,6 @@ pub async fn submit_code(
     let Some(user) = users::user_by_id(&state.db, &step.user_id).await? else {
         return Err(expired());
     };
-    let limits = &state.config.limits;
-    rate_limit::hit(
-        &state.ephemeral,
-        "login-totp",
-        &user.id,
-        limits.login_per_account,
-        Duration::from_secs(limits.login_window_seconds),
-    )
-    .await??;
     if !verify_second_factor(&state, &user.id, &user.email, &form.code).await? {
         tracing::info!(
             login.outcome = "failure",

@@ -132,13 +132,24 @@ fn is_totp_code(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Checks a TOTP code or a recovery code for an enrolled account, consuming it.
+/// Checks a TOTP code or a recovery code for an enrolled account, consuming it. Counted with
+/// the per-account limit of second-factor checks (the login's second step and the account
+/// pages share it).
 pub(crate) async fn verify_second_factor(
     state: &AppState,
     user_id: &str,
     account: &str,
     code: &str,
 ) -> Result<bool, PageError> {
+    let limits = &state.config.limits;
+    rate_limit::hit(
+        &state.ephemeral,
+        "login-totp",
+        user_id,
+        limits.login_per_account,
+        Duration::from_secs(limits.login_window_seconds),
+    )
+    .await??;
     let code = normalise(code);
     if is_totp_code(&code) {
         let Some(sealed) = sealed_secret(&state.db, user_id).await? else {
