@@ -98,6 +98,63 @@ pub struct EnrolForm {
     code: String,
 }
 
+/// The enrolment page again after a wrong code, with the same secret, so the app already set
+/// up keeps working.
+fn wrong_code(state: &AppState, headers: &HeaderMap, totp: &Totp) -> Result<Response, PageError> {
+    let qr = totp
+        .to_qr_base64()
+        .map_err(|e| PageError::internal("totp qr", &e))?;
+    let secret = totp.secret().to_base32();
+    Ok(render(state, headers, StatusCode::BAD_REQUEST, |csrf| {
+        EnrolPage {
+        qr,
+        secret,
+        error: Some("Code de vérification incorrect. Saisissez le code à 6 chiffres affiché par votre application.".into()),
+        ..EnrolPage::new(csrf)
+    }
+    }))
+}
+
+/// Stores the confirmed secret (its `step` spent) with new recovery codes; returns the codes,
+/// shown once.
+async fn store_enrolment(
+    state: &AppState,
+    user: &users::User,
+    totp: &Totp,
+    step: i64,
+) -> Result<Vec<String>, PageError> {
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| secrets::random_token(12))
+        .collect();
+    let hashes: Vec<String> = codes.iter().map(|c| secrets::hash(c)).collect();
+    let sealed = state.kek.seal(&user.id, totp.secret());
+    let enrolment = Enrolment {
+        sealed: &sealed,
+        accepted_step: step,
+        code_hashes: &hashes,
+    };
+    let id = UserId::from_stored(user.id.clone());
+    enrol_totp(&state.db, state.clock.now(), &id, &enrolment).await?;
+    tracing::info!(user.id = %user.id, "second factor enrolled");
+    Ok(codes)
+}
+
+/// A login that asked for `mfa` resumes with a session that now has it: where to continue,
+/// and the new session's cookie.
+async fn resume_login(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &LoginSession,
+) -> Result<(String, Option<header::HeaderValue>), PageError> {
+    let Some(authreq) = state.ephemeral.take(&return_key(&session.sid)).await? else {
+        return Ok(("/".to_owned(), None));
+    };
+    let amr = ["pwd", "otp", "mfa"].map(String::from).to_vec();
+    let (new_session, cookie) = LoginSession::start(state, headers, &session.user_id, amr).await?;
+    let continue_to = continue_target(state, &authreq, &new_session.sid).await?;
+    Ok((continue_to, Some(cookie)))
+}
+
 /// `POST /compte/double-authentification`: the code confirming the app; stores the secret and
 /// shows the recovery codes once.
 pub async fn enrol(
@@ -115,12 +172,14 @@ pub async fn enrol(
         ));
     }
     let limits = &state.config.limits;
+    let window = Duration::from_secs(limits.login_window_seconds);
+    let per_account = limits.login_per_account;
     rate_limit::hit(
         &state.ephemeral,
         "totp-enrol",
         &user.id,
-        limits.login_per_account,
-        Duration::from_secs(limits.login_window_seconds),
+        per_account,
+        window,
     )
     .await??;
     let key = enrolment_key(&session.sid);
@@ -129,67 +188,25 @@ pub async fn enrol(
         None => None,
     };
     let Some(secret) = sealed.and_then(|s| state.kek.open(&user.id, &s).ok()) else {
-        return new_enrolment(
-            &state,
-            &headers,
-            &session,
-            &user.email,
-            Some("Le délai est dépassé : scannez ce nouveau QR code.".into()),
-        )
-        .await;
+        let late = Some("Le délai est dépassé : scannez ce nouveau QR code.".into());
+        return new_enrolment(&state, &headers, &session, &user.email, late).await;
     };
     let totp = totp_for(secret, &user.email)?;
     let code = normalise(&form.code);
-    let step = is_totp_code(&code)
-        .then(|| matching_step(&totp, &code))
-        .flatten();
-    let Some(step) = step else {
-        // Same secret again, so the app already set up keeps working.
-        let qr = totp
-            .to_qr_base64()
-            .map_err(|e| PageError::internal("totp qr", &e))?;
-        let secret = totp.secret().to_base32();
-        return Ok(render(&state, &headers, StatusCode::BAD_REQUEST, |csrf| {
-            EnrolPage {
-                qr,
-                secret,
-                error: Some("Code de vérification incorrect. Saisissez le code à 6 chiffres affiché par votre application.".into()),
-                ..EnrolPage::new(csrf)
-            }
-        }));
+    let step = is_totp_code(&code).then(|| matching_step(&totp, &code));
+    let Some(step) = step.flatten() else {
+        return wrong_code(&state, &headers, &totp);
     };
     if state.ephemeral.take(&key).await?.is_none() {
         return Err(PageError::bad_request(
             "Cette activation a déjà été confirmée.",
         ));
     }
-    let codes: Vec<String> = (0..RECOVERY_CODES)
-        .map(|_| secrets::random_token(12))
-        .collect();
-    let hashes: Vec<String> = codes.iter().map(|c| secrets::hash(c)).collect();
-    let sealed = state.kek.seal(&user.id, totp.secret());
-    let enrolment = Enrolment {
-        sealed: &sealed,
-        accepted_step: step,
-        code_hashes: &hashes,
-    };
-    let id = UserId::from_stored(user.id.clone());
-    enrol_totp(&state.db, state.clock.now(), &id, &enrolment).await?;
-    tracing::info!(user.id = %user.id, "second factor enrolled");
-
-    // A login that asked for `mfa` resumes with a session that now has it.
-    let mut cookie = None;
-    let mut continue_to = "/".to_owned();
-    if let Some(authreq) = state.ephemeral.take(&return_key(&session.sid)).await? {
-        let amr = ["pwd", "otp", "mfa"].map(String::from).to_vec();
-        let (new_session, set_cookie) =
-            LoginSession::start(&state, &headers, &user.id, amr).await?;
-        continue_to = continue_target(&state, &authreq, &new_session.sid).await?;
-        cookie = Some(set_cookie);
-    }
+    let recovery_codes = store_enrolment(&state, &user, &totp, step).await?;
+    let (continue_to, cookie) = resume_login(&state, &headers, &session).await?;
     let mut response = render(&state, &headers, StatusCode::OK, |csrf| EnrolPage {
         enrolled: true,
-        recovery_codes: codes,
+        recovery_codes,
         continue_to,
         ..EnrolPage::new(csrf)
     });
