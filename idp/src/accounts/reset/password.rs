@@ -42,6 +42,53 @@ pub struct PasswordForm {
     confirmation: String,
 }
 
+/// Spends the pending request of `email` if it is still the one verified (`rid`), atomically:
+/// of two browsers holding the same code, one changes the password. A newer request taken by
+/// mistake is put back untouched.
+async fn spend_request(
+    state: &AppState,
+    email: &str,
+    rid: &str,
+) -> Result<Option<ResetRequest>, PageError> {
+    let key = request_key(email);
+    let spent = state
+        .ephemeral
+        .take(&key)
+        .await?
+        .and_then(|raw| serde_json::from_str::<ResetRequest>(&raw).ok());
+    match spent {
+        Some(request) if request.rid == rid => Ok(Some(request)),
+        other => {
+            if let Some(request) = other {
+                put_back(state, email, &request).await?;
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Stores a request again, as it was.
+async fn put_back(state: &AppState, email: &str, request: &ResetRequest) -> Result<(), PageError> {
+    let value = serde_json::to_string(request).expect("request serialises");
+    let key = request_key(email);
+    state.ephemeral.put(&key, &value, ttl(state)).await?;
+    Ok(())
+}
+
+/// The end of the journey: `message`, with `status`, never cached.
+fn outcome(success: bool, message: &str, status: StatusCode) -> Response {
+    let mut response = MessagePage {
+        success,
+        message: message.into(),
+    }
+    .into_response();
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// `POST /mot-de-passe-oublie/nouveau`: sets the password, spends the request, ends every
 /// session and token of the account.
 pub async fn submit_password(
@@ -74,34 +121,18 @@ pub async fn submit_password(
         return Ok(again("Les mots de passe ne correspondent pas.".into()));
     }
     let phc = state.hasher.hash(&password).await?;
-    // Spent here, atomically: of two browsers holding the same code, one changes the password.
-    let key = request_key(&flow.email);
-    let spent = state
-        .ephemeral
-        .take(&key)
-        .await?
-        .and_then(|raw| serde_json::from_str::<ResetRequest>(&raw).ok());
-    match spent {
-        Some(request) if request.rid == verified.rid => {}
-        other => {
-            // Taken by mistake (a newer request): put it back untouched.
-            if let Some(request) = other {
-                let value = serde_json::to_string(&request).expect("request serialises");
-                state.ephemeral.put(&key, &value, ttl(&state)).await?;
-            }
-            save_flow(&state, &token, &flow).await?;
-            let mut response = MessagePage {
-                success: false,
-                message: CODE_EXPIRED.into(),
-            }
-            .into_response();
-            *response.status_mut() = StatusCode::GONE;
-            return Ok(response);
-        }
-    }
+    let Some(request) = spend_request(&state, &flow.email, &verified.rid).await? else {
+        save_flow(&state, &token, &flow).await?;
+        return Ok(outcome(false, CODE_EXPIRED, StatusCode::GONE));
+    };
     let id = UserId::from_stored(verified.user_id.clone());
     let ttl = state.config.tokens.access_token_ttl_seconds;
-    reset_password(&state.db, state.clock.now(), &id, &phc, &verified.via, ttl).await?;
+    let now = state.clock.now();
+    if let Err(refusal) = reset_password(&state.db, now, &id, &phc, &verified.via, ttl).await {
+        // Nothing changed: the code stays usable, the journey at step 3.
+        put_back(&state, &flow.email, &request).await?;
+        return Err(refusal.into());
+    }
     state
         .revocations
         .changed(&state.db, &state.ephemeral)
@@ -110,13 +141,6 @@ pub async fn submit_password(
     tracing::info!(user.id = %verified.user_id, "password reset");
     // The journey stays, back at step 2: going back and re-entering the code says it is spent.
     save_flow(&state, &token, &flow).await?;
-    let mut response = MessagePage {
-        success: true,
-        message: "Votre mot de passe a été modifié avec succès.".into(),
-    }
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    let done = "Votre mot de passe a été modifié avec succès.";
+    Ok(outcome(true, done, StatusCode::OK))
 }
