@@ -37,6 +37,55 @@ pub struct CodeForm {
     code: String,
 }
 
+/// Checks `code` against the pending request of `email`, counting the try; the proof for step
+/// 3, or the message and status to show step 2 again with.
+async fn check_code(
+    state: &AppState,
+    email: &str,
+    code: &str,
+) -> Result<Result<Verified, (String, StatusCode)>, PageError> {
+    let refused = |message: &str, status| Ok(Err((message.to_owned(), status)));
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return refused(
+            "Le code doit comporter 6 chiffres.",
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let key = request_key(email);
+    let stored = state.ephemeral.get(&key).await?;
+    let Some(request) = stored.and_then(|raw| serde_json::from_str::<ResetRequest>(&raw).ok())
+    else {
+        return refused(CODE_EXPIRED, StatusCode::GONE);
+    };
+    // Counted before the comparison, atomically: concurrent guesses cannot exceed the limit.
+    let tries_key = format!("reset:tries:{}", request.rid);
+    let (tries, _) = state.ephemeral.hit(&tries_key, ttl(state)).await?;
+    if tries > MAX_CODE_TRIES {
+        state.ephemeral.delete(&key).await?;
+        return refused(CODE_DEAD, StatusCode::GONE);
+    }
+    let right = secrets::constant_time_eq(
+        code_hash(&request.rid, code).as_bytes(),
+        request.code_hash.as_bytes(),
+    );
+    if let Some(user_id) = request.user_id.filter(|_| right) {
+        let via = "code".into();
+        let rid = request.rid;
+        return Ok(Ok(Verified { user_id, rid, via }));
+    }
+    let left = MAX_CODE_TRIES - tries;
+    if left == 0 {
+        state.ephemeral.delete(&key).await?;
+        return refused(CODE_DEAD, StatusCode::BAD_REQUEST);
+    }
+    let message = if left == 1 {
+        format!("{CODE_INCORRECT} Il vous reste 1 essai.")
+    } else {
+        format!("{CODE_INCORRECT} Il vous reste {left} essais.")
+    };
+    refused(&message, StatusCode::BAD_REQUEST)
+}
+
 /// `POST /mot-de-passe-oublie/code`: checks the code, 5 wrong tries at most.
 pub async fn submit_code(
     State(state): State<AppState>,
@@ -47,67 +96,20 @@ pub async fn submit_code(
     let Some((token, mut flow)) = load_flow(&state, &headers).await? else {
         return Ok(see_other(RESET_START_PATH, None));
     };
-    let again = |error: &str, status: StatusCode| {
-        page(&state, &headers, status, |csrf| {
-            CodePage {
-                csrf,
-                email: flow.email.clone(),
-                error: Some(error.to_owned()),
-            }
-            .into_response()
-        })
-    };
     let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
-    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(again(
-            "Le code doit comporter 6 chiffres.",
-            StatusCode::BAD_REQUEST,
-        ));
-    }
-    let key = request_key(&flow.email);
-    let Some(request) = state
-        .ephemeral
-        .get(&key)
-        .await?
-        .and_then(|raw| serde_json::from_str::<ResetRequest>(&raw).ok())
-    else {
-        return Ok(again(CODE_EXPIRED, StatusCode::GONE));
-    };
-    // Counted before the comparison, atomically: concurrent guesses cannot exceed the limit.
-    let (tries, _) = state
-        .ephemeral
-        .hit(&format!("reset:tries:{}", request.rid), ttl(&state))
-        .await?;
-    if tries > MAX_CODE_TRIES {
-        state.ephemeral.delete(&key).await?;
-        return Ok(again(CODE_DEAD, StatusCode::GONE));
-    }
-    let right = secrets::constant_time_eq(
-        code_hash(&request.rid, &code).as_bytes(),
-        request.code_hash.as_bytes(),
-    );
-    match request.user_id {
-        Some(user_id) if right => {
-            flow.verified = Some(Verified {
-                user_id,
-                rid: request.rid,
-                via: "code".into(),
-            });
+    match check_code(&state, &flow.email, &code).await? {
+        Ok(verified) => {
+            flow.verified = Some(verified);
             save_flow(&state, &token, &flow).await?;
             Ok(see_other(RESET_PASSWORD_PATH, None))
         }
-        _ => {
-            let left = MAX_CODE_TRIES - tries;
-            if left == 0 {
-                state.ephemeral.delete(&key).await?;
-                return Ok(again(CODE_DEAD, StatusCode::BAD_REQUEST));
+        Err((error, status)) => Ok(page(&state, &headers, status, |csrf| {
+            CodePage {
+                csrf,
+                email: flow.email.clone(),
+                error: Some(error),
             }
-            let message = if left == 1 {
-                format!("{CODE_INCORRECT} Il vous reste 1 essai.")
-            } else {
-                format!("{CODE_INCORRECT} Il vous reste {left} essais.")
-            };
-            Ok(again(&message, StatusCode::BAD_REQUEST))
-        }
+            .into_response()
+        })),
     }
 }
