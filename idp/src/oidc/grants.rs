@@ -181,24 +181,17 @@ pub fn listed_until(t: i64, access_ttl: u64) -> i64 {
         .saturating_add(60)
 }
 
-/// Revokes every grant of a user (password reset, password change).
+/// Revokes every live grant of a user, in a transaction of its own (the accounts actions call
+/// [`revoke_user_grants_in`] inside theirs).
 pub async fn revoke_user_grants(
     db: &Db,
     user_id: &str,
     access_ttl: u64,
 ) -> Result<(), sqlx::Error> {
-    let ids: Vec<String> =
-        sqlx::query("SELECT id FROM grants WHERE user_id = $1 AND revoked_at IS NULL")
-            .bind(user_id)
-            .fetch_all(&db.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
-    for id in ids {
-        revoke_grant(db, &id, access_ttl).await?;
-    }
-    Ok(())
+    let mut tx = db.begin().await?;
+    let user = UserId::from_stored(user_id);
+    revoke_user_grants_in(&mut tx, &user, now(), access_ttl).await?;
+    tx.commit().await
 }
 
 /// Revokes every live grant of a user at `now`, inside the caller's transaction (password
