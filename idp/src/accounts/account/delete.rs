@@ -122,12 +122,14 @@ pub async fn submit(
     tracing::info!(user.id = %user.id, "account deleted by its owner");
     if let Ok(to) = Email::parse(&user.email) {
         let name = full_name(&user);
-        send_notice(
-            &state,
-            messages::account_deleted(&state.config.issuer, &to, name.as_deref()),
-        )
-        .await;
+        let notice = messages::account_deleted(&state.config.issuer, &to, name.as_deref());
+        send_notice(&state, notice).await;
     }
+    deleted_page(clear)
+}
+
+/// « Votre compte a été supprimé », clearing the session cookie.
+fn deleted_page(clear: HeaderValue) -> Result<Response, PageError> {
     let body = DeletedPage
         .render()
         .map_err(|e| PageError::internal("account template", &e))?;
