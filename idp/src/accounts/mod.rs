@@ -22,6 +22,7 @@ pub use user_id::UserId;
 /// The account pages: login, second factor, « Mon compte », sign-up and password reset.
 pub fn routes() -> axum::Router<crate::AppState> {
     use axum::routing::{get, post};
+    use signup::Step;
     axum::Router::new()
         .route("/", get(login::home))
         .route("/connexion", get(login::show).post(login::submit))
@@ -54,24 +55,24 @@ pub fn routes() -> axum::Router<crate::AppState> {
             get(account::delete::show).post(account::delete::submit),
         )
         .route(
-            "/inscription",
+            Step::Email.path(),
             get(signup::email::show).post(signup::email::submit),
         )
         .route(
-            "/inscription/code",
+            Step::Code.path(),
             get(signup::code::show).post(signup::code::submit),
         )
-        .route("/inscription/code/renvoyer", post(signup::code::resend))
+        .route(signup::code::RESEND_PATH, post(signup::code::resend))
         .route(
-            "/inscription/mot-de-passe",
+            Step::Password.path(),
             get(signup::password::show).post(signup::password::submit),
         )
         .route(
-            "/inscription/identite",
+            Step::Identity.path(),
             get(signup::identity::show).post(signup::identity::submit),
         )
         .route(
-            "/inscription/organisation",
+            Step::Organization.path(),
             get(signup::organization::show).post(signup::organization::submit),
         )
         .route(

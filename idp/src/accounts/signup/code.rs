@@ -45,6 +45,8 @@ pub async fn count_send(state: &AppState, ip: &ClientIp, email: &Email) -> Resul
     Ok(())
 }
 
+/// Where step 2's « Renvoyer un code » posts.
+pub const RESEND_PATH: &str = "/inscription/code/renvoyer";
 /// Wrong tries a code survives.
 pub const TRIES_PER_CODE: u64 = 5;
 /// Time before another code may be sent to the same address.
