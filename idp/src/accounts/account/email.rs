@@ -264,19 +264,27 @@ pub struct CodeForm {
     code: String,
 }
 
-/// Checks the code typed against the pending change and spends it; or the message and status
-/// to show the step again with.
+/// Why the code of step 2 is refused.
+enum CodeRefused {
+    /// Wrong, malformed or dead: the message and status.
+    Wrong(String, StatusCode),
+    /// Spent meanwhile (another tab changed the address with it).
+    Spent,
+}
+
+/// Checks the code typed against the pending change and spends it; or why the step is shown
+/// again.
 async fn check_code(
     state: &AppState,
     user: &User,
     pending: &PendingChange,
     typed: &str,
-) -> Result<Result<(), (String, StatusCode)>, PageError> {
+) -> Result<Result<(), CodeRefused>, PageError> {
     let key = pending_key(&user.id);
     let code: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         let message = "Le code doit comporter 6 chiffres.".to_owned();
-        return Ok(Err((message, StatusCode::BAD_REQUEST)));
+        return Ok(Err(CodeRefused::Wrong(message, StatusCode::BAD_REQUEST)));
     }
     let limits = &state.ephemeral;
     let bucket = "account-email-check";
@@ -292,7 +300,7 @@ async fn check_code(
         let message = format!(
             "Ce code n'est plus utilisable après {TRIES_PER_CODE} essais incorrects. {ASK_AGAIN}"
         );
-        return Ok(Err((message, StatusCode::GONE)));
+        return Ok(Err(CodeRefused::Wrong(message, StatusCode::GONE)));
     }
     let submitted = code_hash(&pending.id, &pending.email, &code);
     let right = pending
@@ -308,11 +316,11 @@ async fn check_code(
             1 => "Le code saisi est incorrect. Il vous reste 1 essai.".to_owned(),
             n => format!("Le code saisi est incorrect. Il vous reste {n} essais."),
         };
-        return Ok(Err((message, StatusCode::BAD_REQUEST)));
+        return Ok(Err(CodeRefused::Wrong(message, StatusCode::BAD_REQUEST)));
     }
     // Spent here: of two tabs sending the right code, one changes the address.
     if state.ephemeral.take(&key).await?.is_none() {
-        return Ok(Err((String::new(), StatusCode::GONE)));
+        return Ok(Err(CodeRefused::Spent));
     }
     Ok(Ok(()))
 }
@@ -338,9 +346,10 @@ pub async fn submit_code(
     };
     match check_code(&state, &user, &pending, &form.code).await? {
         Ok(()) => {}
-        // Spent meanwhile by another tab.
-        Err((message, status)) if message.is_empty() => return again("", gone, status),
-        Err((message, status)) => return again(&pending.email, message, status),
+        Err(CodeRefused::Spent) => return again("", gone, StatusCode::GONE),
+        Err(CodeRefused::Wrong(message, status)) => {
+            return again(&pending.email, message, status);
+        }
     }
     let new_email =
         Email::parse(&pending.email).map_err(|e| PageError::internal("pending e-mail", &e))?;
