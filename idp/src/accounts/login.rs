@@ -17,8 +17,8 @@ use super::{Email, session::LoginSession, store};
 use crate::{
     AppState,
     error::PageError,
-    oidc::authorize::PendingAuthorization,
-    web::{anti_robot, client_ip::ClientIp, csrf, rate_limit},
+    oidc::pending::PendingAuthorization,
+    web::{anti_robot, client_ip::ClientIp, csrf, page::safe_return, rate_limit},
 };
 
 #[derive(Template, WebTemplate)]
@@ -68,9 +68,7 @@ pub async fn show(
         LoginPage {
             csrf: String::new(),
             authreq: q.authreq,
-            retour: super::account::safe_return(&q.retour)
-                .unwrap_or_default()
-                .to_owned(),
+            retour: safe_return(&q.retour).unwrap_or_default().to_owned(),
             email,
             error: None,
             email_invalid: false,
@@ -122,6 +120,66 @@ pub struct LoginForm {
 /// The one message for every wrong e-mail or password: it must not tell which was wrong.
 const BAD_CREDENTIALS: &str = "Identifiant ou mot de passe incorrect.";
 
+/// Why the form is shown again: the message, which fields it concerns, the status.
+struct Again {
+    error: String,
+    email_invalid: bool,
+    password_invalid: bool,
+    status: axum::http::StatusCode,
+}
+
+impl Again {
+    fn new(error: impl Into<String>, email: bool, password: bool) -> Self {
+        Self {
+            error: error.into(),
+            email_invalid: email,
+            password_invalid: password,
+            status: axum::http::StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// The account whose e-mail and password the form holds, after the anti-robot check and the
+/// login limits (per client address and per account); or why the form is shown again.
+async fn check_credentials(
+    state: &AppState,
+    ip: &ClientIp,
+    form: &LoginForm,
+) -> Result<Result<store::User, Again>, PageError> {
+    // Before anything is checked or counted.
+    if !anti_robot::verify(state, &form.robot).await? {
+        return Ok(Err(Again::new(anti_robot::FAILED, false, false)));
+    }
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(e) => return Ok(Err(Again::new(e.to_string(), true, false))),
+    };
+    if form.password.is_empty() {
+        let message = "Veuillez saisir votre mot de passe.";
+        return Ok(Err(Again::new(message, false, true)));
+    }
+    let limits = &state.config.limits;
+    let window = Duration::from_secs(limits.login_window_seconds);
+    let store_ = &state.ephemeral;
+    rate_limit::hit(store_, "login-ip", &ip.key(), limits.login_per_ip, window).await??;
+    let per_account = limits.login_per_account;
+    rate_limit::hit(store_, "login-account", email.as_str(), per_account, window).await??;
+
+    let user = store::user_by_email(&state.db, &email).await?;
+    // Unknown accounts and accounts without a password verify against a dummy hash, so the
+    // answer takes as long as for a real one.
+    let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let valid = state.hasher.verify(&form.password, phc).await?;
+    let Some(user) = user.filter(|_| valid) else {
+        tracing::info!(login.outcome = "failure", "login refused");
+        crate::metrics::login("failure");
+        let mut again = Again::new(BAD_CREDENTIALS, true, true);
+        again.status = axum::http::StatusCode::UNAUTHORIZED;
+        return Ok(Err(again));
+    };
+    Ok(Ok(user))
+}
+
 /// `POST /connexion`: checks the credentials and starts a session.
 pub async fn submit(
     State(state): State<AppState>,
@@ -139,111 +197,57 @@ pub async fn submit(
         return Err(crate::accounts::password::Overloaded.into());
     }
     let pending = PendingAuthorization::load(&state, &form.authreq).await?;
-    let client_name = pending.as_ref().map(|p| p.client_name.clone());
-    let again = |error: String, email_invalid: bool, password_invalid: bool| LoginPage {
-        csrf: String::new(),
-        authreq: form.authreq.clone(),
-        retour: super::account::safe_return(&form.retour)
-            .unwrap_or_default()
-            .to_owned(),
-        email: form.email.clone(),
-        error: Some(error),
-        email_invalid,
-        password_invalid,
-        client_name: client_name.clone(),
-        robot: Default::default(),
-    };
-    // Before anything is checked or counted.
-    if !anti_robot::verify(&state, &form.robot).await? {
-        return render(
-            &state,
-            &headers,
-            again(anti_robot::FAILED.into(), false, false),
-            axum::http::StatusCode::BAD_REQUEST,
-        );
-    }
-    let email = match Email::parse(&form.email) {
-        Ok(email) => email,
-        Err(e) => {
-            return render(
-                &state,
-                &headers,
-                again(e.to_string(), true, false),
-                axum::http::StatusCode::BAD_REQUEST,
-            );
+    let user = match check_credentials(&state, &ip, &form).await? {
+        Ok(user) => user,
+        Err(again) => {
+            let page = LoginPage {
+                csrf: String::new(),
+                authreq: form.authreq.clone(),
+                retour: safe_return(&form.retour).unwrap_or_default().to_owned(),
+                email: form.email.clone(),
+                error: Some(again.error),
+                email_invalid: again.email_invalid,
+                password_invalid: again.password_invalid,
+                client_name: pending.map(|p| p.client_name),
+                robot: Default::default(),
+            };
+            return render(&state, &headers, page, again.status);
         }
     };
-    if form.password.is_empty() {
-        return render(
-            &state,
-            &headers,
-            again("Veuillez saisir votre mot de passe.".into(), false, true),
-            axum::http::StatusCode::BAD_REQUEST,
-        );
-    }
-    let limits = &state.config.limits;
-    let window = Duration::from_secs(limits.login_window_seconds);
-    rate_limit::hit(
-        &state.ephemeral,
-        "login-ip",
-        &ip.key(),
-        limits.login_per_ip,
-        window,
-    )
-    .await??;
-    rate_limit::hit(
-        &state.ephemeral,
-        "login-account",
-        email.as_str(),
-        limits.login_per_account,
-        window,
-    )
-    .await??;
-
-    let user = store::user_by_email(&state.db, &email).await?;
-    // Unknown accounts and accounts without a password verify against a dummy hash, so the
-    // answer takes as long as for a real one.
-    let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let valid = state.hasher.verify(&form.password, phc).await?;
-    let Some(user) = user.filter(|_| valid) else {
-        tracing::info!(login.outcome = "failure", "login refused");
-        crate::metrics::login("failure");
-        return render(
-            &state,
-            &headers,
-            again(BAD_CREDENTIALS.into(), true, true),
-            axum::http::StatusCode::UNAUTHORIZED,
-        );
-    };
-    // Second factor: the password alone starts no session (accounts/totp.rs).
+    // Second factor: the password alone starts no session (accounts/totp).
     if super::totp::is_enrolled(&state.db, &user.id).await? {
-        let retour = super::account::safe_return(&form.retour).unwrap_or_default();
+        let retour = safe_return(&form.retour).unwrap_or_default();
         return super::totp::ask_code_then(&state, &headers, &user.id, &form.authreq, retour).await;
     }
     let (session, cookie) =
         LoginSession::start(&state, &headers, &user.id, vec!["pwd".into()]).await?;
     tracing::info!(login.outcome = "success", user.id = %user.id, "login");
     crate::metrics::login("success");
-    let target = match pending {
-        // The client accepts only `mfa` (not `pwd`) and the account has no second factor:
-        // enrol first, then resume.
-        Some(p) if p.request.requires_mfa() => {
-            super::totp::remember_return(&state, &session.sid, &form.authreq).await?;
-            "/compte/double-authentification".to_owned()
-        }
-        Some(pending) => {
-            pending
-                .logged_in(&state, &form.authreq, &session.sid)
-                .await?;
-            format!("/authorize/continue?authreq={}", form.authreq)
-        }
-        None => super::account::safe_return(&form.retour)
-            .unwrap_or("/")
-            .to_owned(),
-    };
+    let target = next_page(&state, pending, &form, &session.sid).await?;
     let mut response = Redirect::to(&target).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
+}
+
+/// Where a password login goes: enrolment of a second factor when the client accepts only
+/// `mfa` (not `pwd`), back to the waiting authorization request, or to the local `retour`.
+async fn next_page(
+    state: &AppState,
+    pending: Option<PendingAuthorization>,
+    form: &LoginForm,
+    sid: &str,
+) -> Result<String, PageError> {
+    Ok(match pending {
+        Some(p) if p.request.requires_mfa() => {
+            super::totp::remember_return(state, sid, &form.authreq).await?;
+            super::totp::PATH.to_owned()
+        }
+        Some(pending) => {
+            pending.logged_in(state, &form.authreq, sid).await?;
+            format!("/authorize/continue?authreq={}", form.authreq)
+        }
+        None => safe_return(&form.retour).unwrap_or("/").to_owned(),
+    })
 }
 
 #[derive(Template, WebTemplate)]

@@ -1,9 +1,12 @@
 //! Accounts: who people are and how they prove it (e-mail, password, sessions, login page).
 
 pub mod account;
+pub mod actions;
 pub mod email;
+pub mod logged_in;
 pub mod login;
 pub mod password;
+pub mod refusal;
 pub mod reset;
 pub mod session;
 pub mod signup;
@@ -12,24 +15,20 @@ pub mod totp;
 pub mod user_id;
 
 pub use email::Email;
+pub use logged_in::LoggedIn;
 pub use password::{Password, PasswordHasher};
 pub use user_id::UserId;
 
 /// The account pages: login, second factor, « Mon compte », sign-up and password reset.
 pub fn routes() -> axum::Router<crate::AppState> {
     use axum::routing::{get, post};
+    use signup::Step;
     axum::Router::new()
         .route("/", get(login::home))
         .route("/connexion", get(login::show).post(login::submit))
-        .route("/connexion/code", post(totp::submit_code))
-        .route(
-            "/compte/double-authentification",
-            get(totp::show).post(totp::enrol),
-        )
-        .route(
-            "/compte/double-authentification/desactivation",
-            post(totp::disable),
-        )
+        .route(totp::CODE_PATH, post(totp::submit_code))
+        .route(totp::PATH, get(totp::show).post(totp::enrol))
+        .route(totp::DISABLE_PATH, post(totp::disable))
         .route("/compte", get(account::show))
         .route(
             account::profile::PATH,
@@ -56,38 +55,35 @@ pub fn routes() -> axum::Router<crate::AppState> {
             get(account::delete::show).post(account::delete::submit),
         )
         .route(
-            "/inscription",
+            Step::Email.path(),
             get(signup::email::show).post(signup::email::submit),
         )
         .route(
-            "/inscription/code",
+            Step::Code.path(),
             get(signup::code::show).post(signup::code::submit),
         )
-        .route("/inscription/code/renvoyer", post(signup::code::resend))
+        .route(signup::code::RESEND_PATH, post(signup::code::resend))
         .route(
-            "/inscription/mot-de-passe",
+            Step::Password.path(),
             get(signup::password::show).post(signup::password::submit),
         )
         .route(
-            "/inscription/identite",
+            Step::Identity.path(),
             get(signup::identity::show).post(signup::identity::submit),
         )
         .route(
-            "/inscription/organisation",
+            Step::Organization.path(),
             get(signup::organization::show).post(signup::organization::submit),
         )
         .route(
-            crate::mail::messages::RESET_START_PATH,
+            reset::RESET_START_PATH,
             get(reset::show_start).post(reset::submit_start),
         )
         .route(
             reset::RESET_CODE_PATH,
             get(reset::show_code).post(reset::submit_code),
         )
-        .route(
-            crate::mail::messages::RESET_LINK_PATH,
-            get(reset::follow_link),
-        )
+        .route(reset::RESET_LINK_PATH, get(reset::follow_link))
         .route(
             reset::RESET_PASSWORD_PATH,
             get(reset::show_password).post(reset::submit_password),

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::Email;
+use super::{Email, UserId};
 use crate::store::{Db, now};
 
 /// An account.
@@ -79,13 +79,30 @@ pub async fn insert_user(
     password_hash: Option<&str>,
     new: &NewUser,
 ) -> Result<Option<User>, sqlx::Error> {
-    let id = uuid::Uuid::new_v4().to_string();
-    let t = now();
+    let mut tx = db.begin().await?;
+    let id = insert_user_in(&mut tx, email, password_hash, new, now()).await?;
+    tx.commit().await?;
+    match id {
+        Some(id) => user_by_id(db, id.as_str()).await,
+        None => Ok(None),
+    }
+}
+
+/// Creates an account with a verified e-mail at `now`, inside the caller's transaction; `None`
+/// when the address is taken.
+pub async fn insert_user_in(
+    conn: &mut sqlx::AnyConnection,
+    email: &Email,
+    password_hash: Option<&str>,
+    new: &NewUser,
+    now: i64,
+) -> Result<Option<UserId>, sqlx::Error> {
+    let id = UserId::generate();
     let result = sqlx::query(
         "INSERT INTO users (id, email, email_verified, password_hash, given_name, family_name, gender, job, siret, organization_label, is_agent, created_at, updated_at) \
          VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (email) DO NOTHING",
     )
-    .bind(&id)
+    .bind(id.as_str())
     .bind(email.as_str())
     .bind(password_hash)
     .bind(&new.given_name)
@@ -95,13 +112,10 @@ pub async fn insert_user(
     .bind(&new.siret)
     .bind(&new.organization_label)
     .bind(i64::from(new.is_agent))
-    .bind(t)
-    .execute(&db.pool)
+    .bind(now)
+    .execute(conn)
     .await?;
-    if result.rows_affected() == 0 {
-        return Ok(None);
-    }
-    user_by_id(db, &id).await
+    Ok((result.rows_affected() == 1).then_some(id))
 }
 
 /// The account with this address.
@@ -128,50 +142,57 @@ pub async fn user_by_id(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> 
         .transpose()
 }
 
-/// Replaces an account's password hash.
-pub async fn set_password_hash(db: &Db, id: &str, phc: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-        .bind(phc)
-        .bind(now())
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
-
-/// Replaces an account's civilité, nom, prénom and poste.
-pub async fn update_identity(
-    db: &Db,
-    id: &str,
-    gender: &str,
-    family_name: &str,
-    given_name: &str,
-    job: Option<&str>,
+/// Replaces an account's civilité, nom, prénom and poste at `now`, inside the caller's
+/// transaction.
+pub async fn update_identity_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    identity: &Identity<'_>,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE users SET gender = $1, family_name = $2, given_name = $3, job = $4, updated_at = $5 WHERE id = $6",
     )
-    .bind(gender)
-    .bind(family_name)
-    .bind(given_name)
-    .bind(job)
-    .bind(now())
-    .bind(id)
-    .execute(&db.pool)
+    .bind(identity.gender)
+    .bind(identity.family_name)
+    .bind(identity.given_name)
+    .bind(identity.job)
+    .bind(now)
+    .bind(user.as_str())
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Gives an account a new (proven) address; `false` when another account has it.
-pub async fn set_email(db: &Db, id: &str, email: &Email) -> Result<bool, sqlx::Error> {
+/// What « Mon compte » lets a person change about who they are.
+#[derive(Clone, Copy, Debug)]
+pub struct Identity<'a> {
+    /// `female` or `male`.
+    pub gender: &'a str,
+    /// Nom.
+    pub family_name: &'a str,
+    /// Prénom.
+    pub given_name: &'a str,
+    /// Poste.
+    pub job: Option<&'a str>,
+}
+
+/// Gives an account a new (proven) address at `now`, inside the caller's transaction; `false`
+/// when another account has it.
+pub async fn set_email_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    email: &Email,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
         "UPDATE users SET email = $1, email_verified = 1, updated_at = $2 \
          WHERE id = $3 AND NOT EXISTS (SELECT 1 FROM users WHERE email = $1)",
     )
     .bind(email.as_str())
-    .bind(now())
-    .bind(id)
-    .execute(&db.pool)
+    .bind(now)
+    .bind(user.as_str())
+    .execute(conn)
     .await;
     match result {
         Ok(done) => Ok(done.rows_affected() == 1),
@@ -181,22 +202,80 @@ pub async fn set_email(db: &Db, id: &str, email: &Email) -> Result<bool, sqlx::E
     }
 }
 
-/// Deletes an account and everything that hangs on it, in one transaction: its grants are
-/// listed as revoked for as long as their access tokens (`access_ttl`) can live, then its
-/// refresh tokens and grants go (so every token stops working), consents, second factor, and
-/// the account itself. The audit trail is kept. Nodes' revocation lists must be told after.
-pub async fn delete_user(db: &Db, id: &str, access_ttl: u64) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
-    crate::oidc::grants::list_user_grants_revoked(&mut tx, id, access_ttl).await?;
+/// Deletes an account and what the accounts domain keeps about it (second factor, recovery
+/// codes), inside the caller's transaction. The OIDC rows go through
+/// [`crate::oidc::grants::delete_for_user`] in the same transaction; the audit trail is kept.
+pub async fn delete_user_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+) -> Result<(), sqlx::Error> {
+    delete_totp_in(&mut *conn, user).await?;
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Replaces an account's password hash at `now`, inside the caller's transaction.
+pub async fn set_password_hash_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    phc: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(phc)
+        .bind(now)
+        .bind(user.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stores a sealed TOTP secret (its `accepted_step` spent) and the hashes of the recovery
+/// codes at `now`, replacing any earlier ones, inside the caller's transaction.
+pub async fn replace_totp_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    sealed: &[u8],
+    accepted_step: i64,
+    code_hashes: &[String],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    delete_totp_in(&mut *conn, user).await?;
+    sqlx::query(
+        "INSERT INTO user_totp (user_id, secret, last_step, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user.as_str())
+    .bind(sealed.to_vec())
+    .bind(accepted_step)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    for hash in code_hashes {
+        sqlx::query("INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+            .bind(user.as_str())
+            .bind(hash)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Removes an account's TOTP secret and recovery codes, inside the caller's transaction.
+pub async fn delete_totp_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+) -> Result<(), sqlx::Error> {
     for sql in [
-        "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",
-        "DELETE FROM grants WHERE user_id = $1",
-        "DELETE FROM consents WHERE user_id = $1",
         "DELETE FROM totp_recovery_codes WHERE user_id = $1",
         "DELETE FROM user_totp WHERE user_id = $1",
-        "DELETE FROM users WHERE id = $1",
     ] {
-        sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        sqlx::query(sql)
+            .bind(user.as_str())
+            .execute(&mut *conn)
+            .await?;
     }
-    tx.commit().await
+    Ok(())
 }

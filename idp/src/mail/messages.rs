@@ -10,7 +10,7 @@ use std::{fmt, time::Duration};
 use askama::Template;
 
 use super::MailError;
-use crate::accounts::Email;
+use crate::accounts::email::Email;
 
 /// How long a sign-up validation code is valid, as the e-mail states it ("1 heure").
 pub const SIGNUP_CODE_TTL: Duration = Duration::from_secs(3600);
@@ -19,10 +19,7 @@ pub const RESET_CODE_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The login page.
 pub const LOGIN_PATH: &str = "/connexion";
-/// The start of the password-reset journey (e-mail + anti-robot check).
-pub const RESET_START_PATH: &str = "/mot-de-passe-oublie";
-/// Where the reset link leads, with the request's token in `jeton`.
-pub const RESET_LINK_PATH: &str = "/mot-de-passe-oublie/lien";
+pub use crate::accounts::reset::{RESET_LINK_PATH, RESET_START_PATH};
 /// The account pages (« Gérer mon compte »).
 pub const ACCOUNT_PATH: &str = "/compte";
 /// How long an e-mail change code is valid, as the e-mail states it ("1 heure").

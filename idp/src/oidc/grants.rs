@@ -10,6 +10,7 @@ use sqlx::Row;
 
 use super::denylist;
 use crate::{
+    accounts::UserId,
     secrets,
     store::{Db, now},
 };
@@ -180,42 +181,67 @@ pub fn listed_until(t: i64, access_ttl: u64) -> i64 {
         .saturating_add(60)
 }
 
-/// Revokes every grant of a user (password reset, password change).
+/// Revokes every live grant of a user, in a transaction of its own (the accounts actions call
+/// [`revoke_user_grants_in`] inside theirs).
 pub async fn revoke_user_grants(
     db: &Db,
     user_id: &str,
     access_ttl: u64,
 ) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let user = UserId::from_stored(user_id);
+    revoke_user_grants_in(&mut tx, &user, now(), access_ttl).await?;
+    tx.commit().await
+}
+
+/// Revokes every live grant of a user at `now`, inside the caller's transaction (password
+/// reset, password change). Nodes' revocation lists must be told after the commit.
+pub async fn revoke_user_grants_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    now: i64,
+    access_ttl: u64,
+) -> Result<(), sqlx::Error> {
     let ids: Vec<String> =
         sqlx::query("SELECT id FROM grants WHERE user_id = $1 AND revoked_at IS NULL")
-            .bind(user_id)
-            .fetch_all(&db.pool)
+            .bind(user.as_str())
+            .fetch_all(&mut *conn)
             .await?
             .iter()
             .map(|r| r.try_get("id"))
             .collect::<Result<_, _>>()?;
+    let until = listed_until(now, access_ttl);
     for id in ids {
-        revoke_grant(db, &id, access_ttl).await?;
+        sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
+        list_revoked(&mut *conn, &denylist::grant_key(&id), until).await?;
     }
     Ok(())
 }
 
-/// Lists the grants of a user (inside the caller's transaction, before they are deleted).
-pub async fn list_user_grants_revoked(
+/// Deletes everything the OIDC domain holds about a user, inside the caller's transaction
+/// (account deletion): its live grants are revoked (listed for as long as their access tokens
+/// can live; revoked ones were listed when revoked), then its refresh tokens, grants and
+/// consents go. Nodes' revocation lists must be told after the commit.
+pub async fn delete_for_user(
     conn: &mut sqlx::AnyConnection,
-    user_id: &str,
+    user: &UserId,
+    now: i64,
     access_ttl: u64,
 ) -> Result<(), sqlx::Error> {
-    let ids: Vec<String> = sqlx::query("SELECT id FROM grants WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
-    let until = listed_until(now(), access_ttl);
-    for id in ids {
-        list_revoked(&mut *conn, &denylist::grant_key(&id), until).await?;
+    revoke_user_grants_in(&mut *conn, user, now, access_ttl).await?;
+    for sql in [
+        "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",
+        "DELETE FROM grants WHERE user_id = $1",
+        "DELETE FROM consents WHERE user_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(user.as_str())
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod end_session;
 pub mod grants;
 pub mod introspection;
 pub mod jwks;
+pub mod pending;
 pub mod revocation;
 pub mod token;
 pub mod tokens;

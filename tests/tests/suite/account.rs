@@ -121,6 +121,32 @@ async fn assert_refused(app: &TestApp, client: &idp_tests::TestClient, refresh_t
     assert_eq!(body["error"], "invalid_grant");
 }
 
+/// Alice on two browsers: her phone logged in to a client (which holds a refresh token), and
+/// her laptop logged in to the account pages.
+struct TwoBrowsers {
+    alice: users::User,
+    client: idp_tests::TestClient,
+    phone: Browser,
+    refresh_token: String,
+    laptop: Browser,
+}
+
+async fn alice_on_two_browsers(app: &TestApp) -> TwoBrowsers {
+    let alice = app.user(ALICE).await;
+    let client = app.client("ceres").await;
+    let phone = app.browser();
+    let refresh_token = refresh_token_of(app, &phone, &client).await;
+    assert!(has_session(&phone).await);
+    let laptop = logged_in_as(app, ALICE).await;
+    TwoBrowsers {
+        alice,
+        client,
+        phone,
+        refresh_token,
+        laptop,
+    }
+}
+
 // ---- Overview and login ----
 
 #[tokio::test]
@@ -358,7 +384,12 @@ async fn account_identity_errors_show_the_form_again_and_change_nothing() {
         )
         .await;
     assert_eq!(forged.status(), 403);
-    let after = user(&app, ALICE).await.unwrap();
+    assert_identity_unchanged(&app).await;
+}
+
+/// Alice's identity is the one she was created with.
+async fn assert_identity_unchanged(app: &TestApp) {
+    let after = user(app, ALICE).await.unwrap();
     assert_eq!(
         (after.family_name.as_str(), after.given_name.as_str()),
         ("Martin", "Alice")
@@ -391,12 +422,13 @@ async fn change_password(
 async fn account_password_change_ends_other_sessions_revokes_tokens_and_tells_the_owner() {
     let sink = SmtpSink::start().await;
     let app = app_mailing_to(&sink).await;
-    app.user(ALICE).await;
-    let client = app.client("ceres").await;
-    let phone = app.browser();
-    let refresh_token = refresh_token_of(&app, &phone, &client).await;
-    assert!(has_session(&phone).await);
-    let laptop = logged_in_as(&app, ALICE).await;
+    let TwoBrowsers {
+        client,
+        phone,
+        refresh_token,
+        laptop,
+        ..
+    } = alice_on_two_browsers(&app).await;
 
     let answer = change_password(&laptop, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(
@@ -749,14 +781,21 @@ async fn account_address_of_another_account_is_refused_without_saying_so() {
     assert_eq!(user(&app, BOB).await.unwrap().email, BOB);
 }
 
+/// Alice, logged in, asks to change her address to [`NEW_ADDRESS`]: her browser and the code
+/// sent there.
+async fn alice_asks_for_new_address(app: &TestApp, sink: &SmtpSink) -> (Browser, String) {
+    app.user(ALICE).await;
+    let browser = logged_in_as(app, ALICE).await;
+    ask_address_change(&browser, NEW_ADDRESS, PASSWORD).await;
+    let code = code_of(&sink.wait_for(1).await[0]);
+    (browser, code)
+}
+
 #[tokio::test]
 async fn account_address_taken_meanwhile_is_not_changed() {
     let sink = SmtpSink::start().await;
     let app = app_mailing_to(&sink).await;
-    app.user(ALICE).await;
-    let browser = logged_in_as(&app, ALICE).await;
-    ask_address_change(&browser, NEW_ADDRESS, PASSWORD).await;
-    let code = code_of(&sink.wait_for(1).await[0]);
+    let (browser, code) = alice_asks_for_new_address(&app, &sink).await;
     // Someone signs up with that address before the code is typed.
     app.user(NEW_ADDRESS).await;
     let (status, page) = page_of(enter_address_code(&browser, &code).await).await;
@@ -927,11 +966,13 @@ async fn delete_account(browser: &Browser, form: &[(&str, &str)]) -> reqwest::Re
 async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
     let sink = SmtpSink::start().await;
     let app = app_mailing_to(&sink).await;
-    let alice = app.user(ALICE).await;
-    let client = app.client("ceres").await;
-    let phone = app.browser();
-    let refresh_token = refresh_token_of(&app, &phone, &client).await;
-    let laptop = logged_in_as(&app, ALICE).await;
+    let TwoBrowsers {
+        alice,
+        client,
+        phone,
+        refresh_token,
+        laptop,
+    } = alice_on_two_browsers(&app).await;
 
     let (status, page) =
         page_of(delete_account(&laptop, &[("password", PASSWORD), ("confirmation", "on")]).await)
@@ -1123,4 +1164,79 @@ async fn account_deletion_with_a_second_factor_needs_a_code() {
     .await;
     assert_eq!(status, 200);
     assert!(user(&app, ALICE).await.is_none());
+}
+
+// ---- Atomicity: a failing audit write leaves nothing of the action ----
+
+/// After a failed action: Alice's account, password, grant, sessions and refresh token are as
+/// they were, and no e-mail went out.
+async fn assert_untouched(app: &TestApp, sink: &SmtpSink, two: TwoBrowsers) {
+    assert!(user(app, ALICE).await.is_some(), "the account is there");
+    let live = "SELECT count(*) FROM grants WHERE user_id = $1 AND revoked_at IS NULL";
+    assert_eq!(app.count(live, &two.alice.id).await, 1, "its grant is live");
+    assert!(has_session(&two.laptop).await);
+    assert!(has_session(&two.phone).await);
+    let refreshed = refresh(app, &two.client, &two.refresh_token).await;
+    assert_eq!(refreshed.status(), 200);
+    assert!(logs_in(app, ALICE, PASSWORD).await, "the password works");
+    assert!(sink.messages().is_empty(), "no e-mail announces it");
+}
+
+#[tokio::test]
+async fn account_deletion_is_atomic_when_its_audit_fails() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let two = alice_on_two_browsers(&app).await;
+    app.fail_audit_of("account.deleted").await;
+
+    let form = [("password", PASSWORD), ("confirmation", "on")];
+    assert_eq!(delete_account(&two.laptop, &form).await.status(), 500);
+
+    assert_untouched(&app, &sink, two).await;
+}
+
+#[tokio::test]
+async fn account_password_change_is_atomic_when_its_audit_fails() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let two = alice_on_two_browsers(&app).await;
+    app.fail_audit_of("password.changed").await;
+
+    let answer = change_password(&two.laptop, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(answer.status(), 500);
+
+    assert!(!logs_in(&app, ALICE, NEW_PASSWORD).await);
+    assert_untouched(&app, &sink, two).await;
+}
+
+#[tokio::test]
+async fn account_identity_change_is_atomic_when_its_audit_fails() {
+    let app = TestApp::spawn().await;
+    app.user(ALICE).await;
+    let browser = logged_in_as(&app, ALICE).await;
+    app.fail_audit_of("account.identity_changed").await;
+
+    let form = [
+        ("civilite", "monsieur"),
+        ("nom", "Autre"),
+        ("prenom", "Nom"),
+    ];
+    let answer = submit(&browser, "/compte/identite", "/compte/identite", &form).await;
+    assert_eq!(answer.status(), 500);
+
+    assert_identity_unchanged(&app).await;
+}
+
+#[tokio::test]
+async fn account_address_change_is_atomic_when_its_audit_fails() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let (browser, code) = alice_asks_for_new_address(&app, &sink).await;
+    app.fail_audit_of("email.changed").await;
+
+    assert_eq!(enter_address_code(&browser, &code).await.status(), 500);
+
+    assert!(user(&app, ALICE).await.is_some(), "the old address stays");
+    assert!(user(&app, NEW_ADDRESS).await.is_none());
+    assert_eq!(sink.messages().len(), 1, "only the code was sent");
 }

@@ -573,3 +573,33 @@ async fn a_mail_that_could_not_be_sent_answers_as_an_unknown_address_and_is_with
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn a_reset_is_atomic_when_its_audit_fails() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let alice = app.user(ALICE).await;
+    let laptop = app.browser();
+    let login = laptop.submit_login("/connexion", ALICE, PASSWORD).await;
+    assert_eq!(location(&login).as_deref(), Some("/"));
+    let phone = app.browser();
+    let reset_code = code_for_alice(&phone, &sink, 1).await;
+    enter_code(&phone, &reset_code).await;
+    app.fail_audit_of("password.reset").await;
+
+    let answer = choose_password(&phone, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(answer.status(), 500);
+    // The code was not spent by the change that rolled back: trying again is not "expired".
+    let again = choose_password(&phone, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(again.status(), 500);
+
+    assert!(
+        logs_in(&app, ALICE, PASSWORD).await,
+        "the old password works"
+    );
+    assert!(!logs_in(&app, ALICE, NEW_PASSWORD).await);
+    let still = laptop.get("/compte").await;
+    assert_eq!(still.status(), 200, "the session is intact");
+    let revoked = "SELECT count(*) FROM grants WHERE user_id = $1 AND revoked_at IS NOT NULL";
+    assert_eq!(app.count(revoked, &alice.id).await, 0);
+}

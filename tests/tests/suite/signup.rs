@@ -547,3 +547,21 @@ async fn going_back_with_modifier_keeps_what_was_typed() {
         Some("/inscription/organisation")
     );
 }
+
+#[tokio::test]
+async fn the_last_step_is_atomic_when_its_audit_fails() {
+    let sink = SmtpSink::start().await;
+    let app = app_mailing_to(&sink).await;
+    let browser = app.browser();
+    up_to_organization(&browser, &sink).await;
+    app.fail_audit_of("account.created").await;
+
+    let answer = organization(&browser, SIREN, "DINUM", true).await;
+    assert_eq!(answer.status(), 500);
+
+    let account = users::user_by_email(&app.state.db, &Email::parse(JEAN).unwrap())
+        .await
+        .unwrap();
+    assert!(account.is_none(), "no account");
+    assert_eq!(sink.messages().len(), 1, "only the code was sent");
+}

@@ -534,3 +534,52 @@ async fn a_password_session_without_a_second_factor_is_led_to_enrol_on_a_request
     let code = query_of(&out).get("code").cloned().expect("a code");
     assert_eq!(id_token_claims(&app, &client, &code).await["acr"], "mfa");
 }
+
+#[tokio::test]
+async fn enrolment_is_atomic_when_its_audit_fails() {
+    let app = TestApp::spawn().await;
+    let user = app.user(EMAIL).await;
+    let browser = app.browser();
+    let r = log_in_with_password(&browser).await;
+    assert_eq!(location(&r).as_deref(), Some("/"));
+    let page = browser.get(ENROL).await.text().await.expect("page");
+    let code = totp_of(&secret_on(&page)).generate(now()).to_string();
+    app.fail_audit_of("totp.enrol").await;
+
+    let r = browser
+        .post_form(ENROL, &[("csrf", &csrf_of(&page)), ("code", &code)])
+        .await;
+    assert_eq!(r.status(), 500);
+
+    let secrets = "SELECT count(*) FROM user_totp WHERE user_id = $1";
+    assert_eq!(app.count(secrets, &user.id).await, 0, "no secret");
+    let codes = "SELECT count(*) FROM totp_recovery_codes WHERE user_id = $1";
+    assert_eq!(app.count(codes, &user.id).await, 0, "no recovery codes");
+}
+
+#[tokio::test]
+async fn disabling_is_atomic_when_its_audit_fails() {
+    let app = TestApp::spawn().await;
+    let user = app.user(EMAIL).await;
+    let browser = app.browser();
+    enrol(&browser).await;
+    let page = browser.get(ENROL).await.text().await.expect("page");
+    app.fail_audit_of("totp.disable").await;
+
+    let r = browser
+        .post_form(
+            DISABLE,
+            &[("csrf", &csrf_of(&page)), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 500);
+
+    let secrets = "SELECT count(*) FROM user_totp WHERE user_id = $1";
+    assert_eq!(app.count(secrets, &user.id).await, 1, "the secret stays");
+    let codes = "SELECT count(*) FROM totp_recovery_codes WHERE user_id = $1";
+    assert_eq!(
+        app.count(codes, &user.id).await,
+        10,
+        "with its recovery codes"
+    );
+}

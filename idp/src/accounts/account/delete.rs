@@ -1,11 +1,9 @@
 //! `/compte/suppression`: the owner deletes their account. They prove who they are again
 //! (password, and a TOTP or recovery code when the account has a second factor) and tick
 //! « Je comprends que cette suppression est définitive ». Then the account and everything
-//! hanging on it go in one transaction (`store::delete_user`: tokens, grants, consents,
-//! second factor), every session ends, the address gets a last e-mail, and the audit trail
+//! hanging on it go in one transaction (`actions::delete_account`: tokens, grants,
+//! consents, second factor), every session ends, the address gets a last e-mail, and the audit trail
 //! keeps an `account.deleted` event.
-
-use std::time::Duration;
 
 use askama::Template;
 use axum::{
@@ -16,14 +14,13 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{check_csrf, full_name, logged_in, login_then, password_matches, render, send_notice};
+use super::{check_csrf, full_name, password_matches, render, send_notice};
 use crate::{
     AppState,
-    accounts::{Email, session, store as users, totp},
-    audit,
+    accounts::logged_in::LoggedIn,
+    accounts::{Email, UserId, actions::delete_account::delete_account, session, totp},
     error::PageError,
     mail::messages,
-    web::rate_limit,
 };
 
 /// The page.
@@ -46,11 +43,9 @@ struct DeletedPage;
 /// `GET /compte/suppression`: the form.
 pub async fn show(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let totp_enrolled = totp::is_enrolled(&state.db, &user.id).await?;
     render(&state, &headers, StatusCode::OK, |csrf| DeletePage {
         csrf,
@@ -78,13 +73,11 @@ pub struct DeleteForm {
 /// `POST /compte/suppression`: checks who is asking, then deletes the account.
 pub async fn submit(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &headers, &form.csrf)?;
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let totp_enrolled = totp::is_enrolled(&state.db, &user.id).await?;
     let again = |field: &'static str, message: &str, status: StatusCode| {
         render(&state, &headers, status, |csrf| DeletePage {
@@ -108,53 +101,35 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
         );
     }
-    if totp_enrolled {
-        let limits = &state.config.limits;
-        rate_limit::hit(
-            &state.ephemeral,
-            "login-totp",
-            &user.id,
-            limits.login_per_account,
-            Duration::from_secs(limits.login_window_seconds),
-        )
-        .await??;
-        if !totp::verify_second_factor(&state, &user.id, &user.email, &form.code).await? {
-            return again(
-                "code",
-                "Code de vérification incorrect.",
-                StatusCode::UNAUTHORIZED,
-            );
-        }
+    if totp_enrolled
+        && !totp::verify_second_factor(&state, &user.id, &user.email, &form.code).await?
+    {
+        return again(
+            "code",
+            "Code de vérification incorrect.",
+            StatusCode::UNAUTHORIZED,
+        );
     }
-    users::delete_user(
-        &state.db,
-        &user.id,
-        state.config.tokens.access_token_ttl_seconds,
-    )
-    .await?;
+    let id = UserId::from_stored(user.id.clone());
+    let ttl = state.config.tokens.access_token_ttl_seconds;
+    delete_account(&state.db, state.clock.now(), &id, ttl).await?;
     state
         .revocations
         .changed(&state.db, &state.ephemeral)
         .await?;
     session::end_all_for_user(&state, &user.id).await?;
     let clear = session::end(&state, &headers).await?;
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "account.deleted",
-        &user.id,
-        serde_json::json!({ "via": "account" }),
-    )
-    .await?;
     tracing::info!(user.id = %user.id, "account deleted by its owner");
     if let Ok(to) = Email::parse(&user.email) {
         let name = full_name(&user);
-        send_notice(
-            &state,
-            messages::account_deleted(&state.config.issuer, &to, name.as_deref()),
-        )
-        .await;
+        let notice = messages::account_deleted(&state.config.issuer, &to, name.as_deref());
+        send_notice(&state, notice).await;
     }
+    deleted_page(clear)
+}
+
+/// « Votre compte a été supprimé », clearing the session cookie.
+fn deleted_page(clear: HeaderValue) -> Result<Response, PageError> {
     let body = DeletedPage
         .render()
         .map_err(|e| PageError::internal("account template", &e))?;

@@ -22,21 +22,23 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    back_to_overview, check_csrf, full_name, logged_in, login_then, password_matches, render,
-    send_notice,
-};
+use super::{back_to_overview, check_csrf, full_name, password_matches, render, send_notice};
 use crate::{
     AppState,
+    accounts::logged_in::LoggedIn,
     accounts::{
-        Email,
+        Email, UserId,
+        actions::change_email::change_email,
+        refusal::AccountRefusal,
         signup::{
-            code::{CHECK_WINDOW, CHECKS_PER_ADDRESS, TRIES_PER_CODE, random_code},
-            email::{SEND_WINDOW, SENDS_PER_ADDRESS, SHARED_MAILBOX_MESSAGE, is_shared_mailbox},
+            code::{
+                CHECK_WINDOW, CHECKS_PER_ADDRESS, SEND_WINDOW, SENDS_PER_ADDRESS, TRIES_PER_CODE,
+                random_code,
+            },
+            email::{SHARED_MAILBOX_MESSAGE, is_shared_mailbox},
         },
-        store as users,
+        store::{self as users, User},
     },
-    audit,
     error::PageError,
     mail::messages::{self, EMAIL_CHANGE_CODE_TTL},
     secrets,
@@ -94,11 +96,9 @@ struct EmailPage {
 /// `GET /compte/adresse-electronique`: step 1.
 pub async fn show(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     render(&state, &headers, StatusCode::OK, |csrf| EmailPage {
         csrf,
         current_email: user.email.clone(),
@@ -119,79 +119,65 @@ pub struct EmailForm {
     password: String,
 }
 
-/// `POST /compte/adresse-electronique`: checks the address and the password, sends the code.
-pub async fn submit(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<EmailForm>,
-) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
-    let again = |field: &'static str, message: &str, status: StatusCode| {
-        render(&state, &headers, status, |csrf| EmailPage {
-            csrf,
-            current_email: user.email.clone(),
-            email: form.email.clone(),
-            error: Some(message.to_owned()),
-            invalid: field,
-        })
-    };
+/// Why step 1 is shown again: the field, the message, the status.
+type Again = (&'static str, String, StatusCode);
+
+/// The new address of the form, if it can be asked for: a valid, personal address other than
+/// the account's, with the right current password.
+async fn check_request(
+    state: &AppState,
+    user: &User,
+    form: &EmailForm,
+) -> Result<Result<Email, Again>, PageError> {
+    let bad = |message: &str| Ok(Err(("email", message.to_owned(), StatusCode::BAD_REQUEST)));
     let email = match Email::parse(&form.email) {
         Ok(email) => email,
-        Err(e) => return again("email", &e.to_string(), StatusCode::BAD_REQUEST),
+        Err(e) => return bad(&e.to_string()),
     };
     if is_shared_mailbox(&email) {
-        return again("email", SHARED_MAILBOX_MESSAGE, StatusCode::BAD_REQUEST);
+        return bad(SHARED_MAILBOX_MESSAGE);
     }
     if email.as_str() == user.email {
-        return again(
-            "email",
-            "Cette adresse est déjà celle de votre compte.",
-            StatusCode::BAD_REQUEST,
-        );
+        return bad("Cette adresse est déjà celle de votre compte.");
     }
-    if !password_matches(&state, &user, &form.password).await? {
-        return again(
-            "password",
-            "Le mot de passe actuel est incorrect.",
-            StatusCode::UNAUTHORIZED,
-        );
+    if !password_matches(state, user, &form.password).await? {
+        let message = "Le mot de passe actuel est incorrect.".to_owned();
+        return Ok(Err(("password", message, StatusCode::UNAUTHORIZED)));
     }
     for (bucket, subject) in [
         ("account-email-send", user.id.as_str()),
         ("account-email-send-address", email.as_str()),
     ] {
-        if let Err(limit) = rate_limit::hit(
-            &state.ephemeral,
-            bucket,
-            subject,
-            SENDS_PER_ADDRESS,
-            SEND_WINDOW,
-        )
-        .await?
-        {
+        let limits = &state.ephemeral;
+        let hit = rate_limit::hit(limits, bucket, subject, SENDS_PER_ADDRESS, SEND_WINDOW).await?;
+        if let Err(limit) = hit {
             let message = format!(
                 "Trop de demandes de changement d'adresse. Veuillez réessayer dans {}.",
                 rate_limit::french_duration(limit.retry_after)
             );
-            return again("", &message, StatusCode::TOO_MANY_REQUESTS);
+            return Ok(Err(("", message, StatusCode::TOO_MANY_REQUESTS)));
         }
     }
-    let taken = users::user_by_email(&state.db, &email).await?.is_some();
+    Ok(Ok(email))
+}
+
+/// Records the pending change and e-mails its code to the new address (or, when another
+/// account has it, the "address taken" e-mail, without a code); `false` when the e-mail could
+/// not be sent (then nothing is pending).
+async fn send_code(state: &AppState, user: &User, email: &Email) -> Result<bool, PageError> {
+    let taken = users::user_by_email(&state.db, email).await?.is_some();
     let id = secrets::random_token(16);
     let (hash, message) = if taken {
         (
             None,
-            messages::email_change_taken(&state.config.issuer, &email),
+            messages::email_change_taken(&state.config.issuer, email),
         )
     } else {
         let code = random_code();
-        let name = full_name(&user);
+        let name = full_name(user);
         (
             Some(code_hash(&id, email.as_str(), &code)),
-            messages::email_change_code(&email, name.as_deref(), &code),
+            messages::email_change_code(email, name.as_deref(), &code),
         )
     };
     let pending = PendingChange {
@@ -212,9 +198,36 @@ pub async fn submit(
     if let Err(e) = sent {
         tracing::error!(user.id = %user.id, error.message = %e, "e-mail change code not sent");
         state.ephemeral.delete(&key).await?;
-        return again("", NOT_SENT, StatusCode::SERVICE_UNAVAILABLE);
+        return Ok(false);
     }
     tracing::info!(user.id = %user.id, "e-mail change code sent");
+    Ok(true)
+}
+
+/// `POST /compte/adresse-electronique`: checks the address and the password, sends the code.
+pub async fn submit(
+    State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
+    headers: HeaderMap,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let again = |(field, message, status): Again| {
+        render(&state, &headers, status, |csrf| EmailPage {
+            csrf,
+            current_email: user.email.clone(),
+            email: form.email.clone(),
+            error: Some(message),
+            invalid: field,
+        })
+    };
+    let email = match check_request(&state, &user, &form).await? {
+        Ok(email) => email,
+        Err(refused) => return again(refused),
+    };
+    if !send_code(&state, &user, &email).await? {
+        return again(("", NOT_SENT.to_owned(), StatusCode::SERVICE_UNAVAILABLE));
+    }
     Ok(Redirect::to(CODE_PATH).into_response())
 }
 
@@ -229,11 +242,9 @@ struct CodePage {
 /// `GET /compte/adresse-electronique/code`: step 2.
 pub async fn show_code(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let Some(pending) = load_pending(&state, &user.id).await? else {
         return Ok(Redirect::to(PATH).into_response());
     };
@@ -253,65 +264,43 @@ pub struct CodeForm {
     code: String,
 }
 
-/// `POST /compte/adresse-electronique/code`: checks the code and changes the address.
-pub async fn submit_code(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<CodeForm>,
-) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
+/// Why the code of step 2 is refused.
+enum CodeRefused {
+    /// Wrong, malformed or dead: the message and status.
+    Wrong(String, StatusCode),
+    /// Spent meanwhile (another tab changed the address with it).
+    Spent,
+}
+
+/// Checks the code typed against the pending change and spends it; or why the step is shown
+/// again.
+async fn check_code(
+    state: &AppState,
+    user: &User,
+    pending: &PendingChange,
+    typed: &str,
+) -> Result<Result<(), CodeRefused>, PageError> {
     let key = pending_key(&user.id);
-    let pending = load_pending(&state, &user.id).await?;
-    let again = |email: &str, message: String, status: StatusCode| {
-        render(&state, &headers, status, |csrf| CodePage {
-            csrf,
-            email: email.to_owned(),
-            error: Some(message),
-        })
-    };
-    let Some(pending) = pending else {
-        return again(
-            "",
-            format!("Ce code a expiré ou a déjà été utilisé. {ASK_AGAIN}"),
-            StatusCode::GONE,
-        );
-    };
-    let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
+    let code: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return again(
-            &pending.email,
-            "Le code doit comporter 6 chiffres.".into(),
-            StatusCode::BAD_REQUEST,
-        );
+        let message = "Le code doit comporter 6 chiffres.".to_owned();
+        return Ok(Err(CodeRefused::Wrong(message, StatusCode::BAD_REQUEST)));
     }
-    rate_limit::hit(
-        &state.ephemeral,
-        "account-email-check",
-        &user.id,
-        CHECKS_PER_ADDRESS,
-        CHECK_WINDOW,
-    )
-    .await??;
+    let limits = &state.ephemeral;
+    let bucket = "account-email-check";
+    rate_limit::hit(limits, bucket, &user.id, CHECKS_PER_ADDRESS, CHECK_WINDOW).await??;
     // Counted before the comparison, atomically: concurrent guesses cannot exceed the limit.
+    let tries_key = format!("account-email-tries:{}", pending.id);
     let (tries, _) = state
         .ephemeral
-        .hit(
-            &format!("account-email-tries:{}", pending.id),
-            EMAIL_CHANGE_CODE_TTL,
-        )
+        .hit(&tries_key, EMAIL_CHANGE_CODE_TTL)
         .await?;
     if tries > TRIES_PER_CODE {
         state.ephemeral.delete(&key).await?;
-        return again(
-            &pending.email,
-            format!(
-                "Ce code n'est plus utilisable après {TRIES_PER_CODE} essais incorrects. {ASK_AGAIN}"
-            ),
-            StatusCode::GONE,
+        let message = format!(
+            "Ce code n'est plus utilisable après {TRIES_PER_CODE} essais incorrects. {ASK_AGAIN}"
         );
+        return Ok(Err(CodeRefused::Wrong(message, StatusCode::GONE)));
     }
     let submitted = code_hash(&pending.id, &pending.email, &code);
     let right = pending
@@ -327,19 +316,46 @@ pub async fn submit_code(
             1 => "Le code saisi est incorrect. Il vous reste 1 essai.".to_owned(),
             n => format!("Le code saisi est incorrect. Il vous reste {n} essais."),
         };
-        return again(&pending.email, message, StatusCode::BAD_REQUEST);
+        return Ok(Err(CodeRefused::Wrong(message, StatusCode::BAD_REQUEST)));
     }
     // Spent here: of two tabs sending the right code, one changes the address.
     if state.ephemeral.take(&key).await?.is_none() {
-        return again(
-            "",
-            format!("Ce code a expiré ou a déjà été utilisé. {ASK_AGAIN}"),
-            StatusCode::GONE,
-        );
+        return Ok(Err(CodeRefused::Spent));
+    }
+    Ok(Ok(()))
+}
+
+/// `POST /compte/adresse-electronique/code`: checks the code and changes the address.
+pub async fn submit_code(
+    State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let again = |email: &str, message: String, status: StatusCode| {
+        render(&state, &headers, status, |csrf| CodePage {
+            csrf,
+            email: email.to_owned(),
+            error: Some(message),
+        })
+    };
+    let gone = format!("Ce code a expiré ou a déjà été utilisé. {ASK_AGAIN}");
+    let Some(pending) = load_pending(&state, &user.id).await? else {
+        return again("", gone, StatusCode::GONE);
+    };
+    match check_code(&state, &user, &pending, &form.code).await? {
+        Ok(()) => {}
+        Err(CodeRefused::Spent) => return again("", gone, StatusCode::GONE),
+        Err(CodeRefused::Wrong(message, status)) => {
+            return again(&pending.email, message, status);
+        }
     }
     let new_email =
         Email::parse(&pending.email).map_err(|e| PageError::internal("pending e-mail", &e))?;
-    if !users::set_email(&state.db, &user.id, &new_email).await? {
+    let id = UserId::from_stored(user.id.clone());
+    let changed = change_email(&state.db, state.clock.now(), &id, &new_email).await;
+    if let Err(AccountRefusal::EmailTaken) = changed {
         tracing::info!(user.id = %user.id, "e-mail change refused: address taken meanwhile");
         return render(&state, &headers, StatusCode::CONFLICT, |csrf| EmailPage {
             csrf,
@@ -349,22 +365,13 @@ pub async fn submit_code(
             invalid: "email",
         });
     }
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "email.changed",
-        &user.id,
-        serde_json::json!({}),
-    )
-    .await?;
+    changed?;
     tracing::info!(user.id = %user.id, "e-mail changed");
     if let Ok(old) = Email::parse(&user.email) {
         let name = full_name(&user);
-        send_notice(
-            &state,
-            messages::email_changed(&state.config.issuer, &old, name.as_deref(), &new_email),
-        )
-        .await;
+        let notice =
+            messages::email_changed(&state.config.issuer, &old, name.as_deref(), &new_email);
+        send_notice(&state, notice).await;
     }
     Ok(back_to_overview("adresse"))
 }

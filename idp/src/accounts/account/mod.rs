@@ -19,10 +19,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{
-    session::LoginSession,
-    store::{self as users, User},
-};
+use super::{logged_in::LoggedIn, session::LoginSession, store::User};
 pub use crate::web::page::{check_csrf, login_then, render, safe_return};
 use crate::{
     AppState,
@@ -31,17 +28,16 @@ use crate::{
     web::rate_limit,
 };
 
-/// The logged-in session of this browser and its account, if both still exist.
+/// The logged-in session of this browser and its account, if both still exist. Pages take
+/// [`LoggedIn`] as an argument instead; this is for the pages that render something else
+/// without a login.
 pub async fn logged_in(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(LoginSession, User)>, PageError> {
-    let Some(session) = LoginSession::from_headers(state, headers).await? else {
-        return Ok(None);
-    };
-    Ok(users::user_by_id(&state.db, &session.user_id)
+    Ok(LoggedIn::of(state, headers)
         .await?
-        .map(|user| (session, user)))
+        .map(|LoggedIn { session, user }| (session, user)))
 }
 
 /// Checks the current password typed again on an account page. Counted with the login's
@@ -136,12 +132,10 @@ pub struct OverviewQuery {
 /// `GET /compte`: « Gérer mon compte », what the account holds and the actions.
 pub async fn show(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
     Query(q): Query<OverviewQuery>,
 ) -> Result<Response, PageError> {
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(ACCOUNT_PATH));
-    };
     let totp_enrolled = super::totp::is_enrolled(&state.db, &user.id).await?;
     render(&state, &headers, StatusCode::OK, |_| OverviewPage {
         notice: notice_of(&q.fait),

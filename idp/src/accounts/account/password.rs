@@ -12,17 +12,13 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{
-    back_to_overview, check_csrf, full_name, logged_in, login_then, password_matches, render,
-    send_notice,
-};
+use super::{back_to_overview, check_csrf, full_name, password_matches, render, send_notice};
 use crate::{
     AppState,
-    accounts::{Email, Password, session, store as users},
-    audit,
+    accounts::logged_in::LoggedIn,
+    accounts::{Email, Password, UserId, actions::change_password::change_password, session},
     error::PageError,
     mail::messages,
-    oidc::tokens,
 };
 
 /// The page.
@@ -40,11 +36,9 @@ struct PasswordPage {
 /// `GET /compte/mot-de-passe`: the form.
 pub async fn show(
     State(state): State<AppState>,
+    _: LoggedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    if logged_in(&state, &headers).await?.is_none() {
-        return Ok(login_then(PATH));
-    }
     render(&state, &headers, StatusCode::OK, |csrf| PasswordPage {
         csrf,
         error: None,
@@ -68,13 +62,14 @@ pub struct PasswordForm {
 /// `POST /compte/mot-de-passe`: checks the current password, then sets the new one.
 pub async fn submit(
     State(state): State<AppState>,
+    LoggedIn {
+        session: current,
+        user,
+    }: LoggedIn,
     headers: HeaderMap,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &headers, &form.csrf)?;
-    let Some((current, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let again = |field: &'static str, message: String, status: StatusCode| {
         render(&state, &headers, status, |csrf| PasswordPage {
             csrf,
@@ -101,18 +96,15 @@ pub async fn submit(
         );
     }
     let phc = state.hasher.hash(&password).await?;
-    users::set_password_hash(&state.db, &user.id, &phc).await?;
+    let id = UserId::from_stored(user.id.clone());
+    let ttl = state.config.tokens.access_token_ttl_seconds;
+    change_password(&state.db, state.clock.now(), &id, &phc, ttl).await?;
+    state
+        .revocations
+        .changed(&state.db, &state.ephemeral)
+        .await?;
     // This browser stays logged in (it just proved the password); every other one is out.
     session::end_others_for_user(&state, &user.id, &current.sid).await?;
-    tokens::revoke_user_grants(&state, &user.id).await?;
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "password.changed",
-        &user.id,
-        serde_json::json!({}),
-    )
-    .await?;
     tracing::info!(user.id = %user.id, "password changed");
     if let Ok(to) = Email::parse(&user.email) {
         let name = full_name(&user);

@@ -10,14 +10,16 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{back_to_overview, check_csrf, logged_in, login_then, render};
+use super::{back_to_overview, check_csrf, render};
 use crate::{
     AppState,
+    accounts::logged_in::LoggedIn,
     accounts::{
+        UserId,
+        actions::update_profile::update_profile,
         signup::{identity, organization},
-        store as users,
+        store::Identity,
     },
-    audit,
     error::PageError,
 };
 
@@ -41,11 +43,9 @@ struct IdentityPage {
 /// `GET /compte/identite`: the form, filled in with the account's values.
 pub async fn show(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     render(&state, &headers, StatusCode::OK, |csrf| IdentityPage {
         csrf,
         gender: user.gender.clone().unwrap_or_default(),
@@ -76,13 +76,11 @@ pub struct IdentityForm {
 /// `POST /compte/identite`: saves, or shows the form again with what was typed.
 pub async fn submit(
     State(state): State<AppState>,
+    LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
     Form(form): Form<IdentityForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &headers, &form.csrf)?;
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let parsed = identity::parse_identity(&form.civilite, &form.nom, &form.prenom).and_then(|id| {
         Ok((
             id,
@@ -107,23 +105,14 @@ pub async fn submit(
             });
         }
     };
-    users::update_identity(
-        &state.db,
-        &user.id,
-        id.gender,
-        &id.family_name,
-        &id.given_name,
-        job.as_deref(),
-    )
-    .await?;
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "account.identity_changed",
-        &user.id,
-        serde_json::json!({}),
-    )
-    .await?;
+    let identity = Identity {
+        gender: id.gender,
+        family_name: &id.family_name,
+        given_name: &id.given_name,
+        job: job.as_deref(),
+    };
+    let user_id = UserId::from_stored(user.id.clone());
+    update_profile(&state.db, state.clock.now(), &user_id, &identity).await?;
     tracing::info!(user.id = %user.id, "identity changed");
     Ok(back_to_overview("identite"))
 }

@@ -12,8 +12,13 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{check_csrf, logged_in, login_then, render};
-use crate::{AppState, accounts::session, audit, error::PageError};
+use super::{check_csrf, render};
+use crate::{
+    AppState,
+    accounts::{logged_in::LoggedIn, session},
+    audit,
+    error::PageError,
+};
 
 /// The page.
 pub const PATH: &str = "/compte/sessions";
@@ -82,12 +87,13 @@ pub fn short_user_agent(ua: &str) -> String {
 async fn page(
     state: &AppState,
     headers: &HeaderMap,
+    LoggedIn {
+        session: current,
+        user,
+    }: &LoggedIn,
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let Some((current, user)) = logged_in(state, headers).await? else {
-        return Ok(login_then(PATH));
-    };
     let mut sessions: Vec<SessionLine> = session::list_for_user(state, &user.id)
         .await?
         .into_iter()
@@ -111,9 +117,10 @@ async fn page(
 /// `GET /compte/sessions`: the list.
 pub async fn show(
     State(state): State<AppState>,
+    me: LoggedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    page(&state, &headers, StatusCode::OK, None).await
+    page(&state, &headers, &me, StatusCode::OK, None).await
 }
 
 /// Fields of the forms of the page: one session (`sid`) or every other one (`autres`).
@@ -130,19 +137,19 @@ pub struct EndForm {
 /// `POST /compte/sessions`: ends one session of the account, or all but this browser's.
 pub async fn end(
     State(state): State<AppState>,
+    me: LoggedIn,
     headers: HeaderMap,
     Form(form): Form<EndForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &headers, &form.csrf)?;
-    let Some((current, user)) = logged_in(&state, &headers).await? else {
-        return Ok(login_then(PATH));
-    };
+    let (current, user) = (&me.session, &me.user);
     let ended = if !form.autres.is_empty() {
         session::end_others_for_user(&state, &user.id, &current.sid).await?
     } else if form.sid == current.sid {
         return page(
             &state,
             &headers,
+            &me,
             StatusCode::BAD_REQUEST,
             Some("Pour fermer la session de ce navigateur, utilisez « Me déconnecter ».".into()),
         )
@@ -156,13 +163,15 @@ pub async fn end(
         return page(
             &state,
             &headers,
+            &me,
             StatusCode::NOT_FOUND,
             Some("Cette session est déjà terminée.".into()),
         )
         .await;
     };
-    audit::record_on_pool(
+    audit::record_alone(
         &state.db,
+        state.clock.now(),
         &user.id,
         "session.ended",
         &user.id,

@@ -10,7 +10,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::{Form, extract::State, http::HeaderMap, http::StatusCode, response::Response};
 use serde::{Deserialize, Serialize};
 
-use super::{Frame, Session, Step, check_csrf, email, reply, reply_with};
+use super::{Frame, Session, Step, check_csrf, reply, reply_with};
 use crate::{
     AppState,
     accounts::{Email, store},
@@ -21,6 +21,32 @@ use crate::{
     web::{client_ip::ClientIp, rate_limit},
 };
 
+/// At most this many code requests per address per [`SEND_WINDOW`].
+pub const SENDS_PER_ADDRESS: u64 = 10;
+/// At most this many code requests per client address per [`SEND_WINDOW`].
+pub const SENDS_PER_IP: u64 = 30;
+/// Window of the step-1 limits.
+pub const SEND_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Counts the sending of a code (step 1, or « Renvoyer un code ») against the limits per
+/// client address and per address.
+pub async fn count_send(state: &AppState, ip: &ClientIp, email: &Email) -> Result<(), PageError> {
+    let window = SEND_WINDOW;
+    let limits = &state.ephemeral;
+    rate_limit::hit(limits, "signup-send-ip", &ip.key(), SENDS_PER_IP, window).await??;
+    rate_limit::hit(
+        limits,
+        "signup-send-address",
+        email.as_str(),
+        SENDS_PER_ADDRESS,
+        window,
+    )
+    .await??;
+    Ok(())
+}
+
+/// Where step 2's « Renvoyer un code » posts.
+pub const RESEND_PATH: &str = "/inscription/code/renvoyer";
 /// Wrong tries a code survives.
 pub const TRIES_PER_CODE: u64 = 5;
 /// Time before another code may be sent to the same address.
@@ -306,22 +332,7 @@ pub async fn resend(
         page.f = page.f.with_error("", wait_message(wait));
         return reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS);
     }
-    rate_limit::hit(
-        &state.ephemeral,
-        "signup-send-ip",
-        &ip.key(),
-        email::SENDS_PER_IP,
-        email::SEND_WINDOW,
-    )
-    .await??;
-    rate_limit::hit(
-        &state.ephemeral,
-        "signup-send-address",
-        email.as_str(),
-        email::SENDS_PER_ADDRESS,
-        email::SEND_WINDOW,
-    )
-    .await??;
+    count_send(&state, &ip, &email).await?;
     if let Some(wait) = send(&state, &email).await? {
         page.f = page.f.with_error("", wait_message(wait));
         return reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS);

@@ -1,8 +1,6 @@
 //! Step 1 of sign-up: the e-mail address. A code is sent to it (or, when the address already
 //! has an account, the "account exists" e-mail instead — the page is the same either way).
 
-use std::time::Duration;
-
 use askama::Template;
 use axum::{
     Form,
@@ -18,8 +16,8 @@ use crate::{
     AppState,
     accounts::Email,
     error::PageError,
-    oidc::authorize::PendingAuthorization,
-    web::{anti_robot, client_ip::ClientIp, rate_limit},
+    oidc::pending::PendingAuthorization,
+    web::{anti_robot, client_ip::ClientIp},
 };
 
 /// Local parts of shared or role mailboxes, refused because an account must be one person's
@@ -44,13 +42,6 @@ pub const SHARED_MAILBOXES: &[&str] = &[
     "service",
     "support",
 ];
-
-/// At most this many code requests per address per [`SEND_WINDOW`].
-pub const SENDS_PER_ADDRESS: u64 = 10;
-/// At most this many code requests per client address per [`SEND_WINDOW`].
-pub const SENDS_PER_IP: u64 = 30;
-/// Window of the step-1 limits.
-pub const SEND_WINDOW: Duration = Duration::from_secs(3600);
 
 /// The message for a shared mailbox.
 pub const SHARED_MAILBOX_MESSAGE: &str = "Pour des raisons de sécurité, il est interdit d'utiliser une adresse e-mail partagée (contact@, accueil@…) : saisissez votre adresse e-mail professionnelle personnelle.";
@@ -149,22 +140,7 @@ pub async fn submit(
     if session.journey.email.as_deref() == Some(email.as_str()) {
         return Ok(session.redirect(session.journey.next_step().path()));
     }
-    rate_limit::hit(
-        &state.ephemeral,
-        "signup-send-ip",
-        &ip.key(),
-        SENDS_PER_IP,
-        SEND_WINDOW,
-    )
-    .await??;
-    rate_limit::hit(
-        &state.ephemeral,
-        "signup-send-address",
-        email.as_str(),
-        SENDS_PER_ADDRESS,
-        SEND_WINDOW,
-    )
-    .await??;
+    code::count_send(&state, &ip, &email).await?;
     // Within the cooldown the code sent a moment ago stays the valid one: go on to step 2.
     code::send(&state, &email).await?;
     // A new address: what was proven for the previous one no longer holds.

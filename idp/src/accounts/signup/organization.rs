@@ -25,11 +25,10 @@ use serde::Deserialize;
 use super::{Frame, Session, Step, check_csrf, reply, reply_with};
 use crate::{
     AppState,
-    accounts::store::{self, NewUser},
-    audit,
+    accounts::{Email, UserId, actions::sign_up::sign_up, refusal::AccountRefusal, store::NewUser},
     error::PageError,
     mail::messages,
-    oidc::authorize::PendingAuthorization,
+    oidc::pending::PendingAuthorization,
     organizations::{
         Establishment, Query, Siren, SirenError, Siret, insee,
         register::{self, SearchPage},
@@ -302,67 +301,70 @@ fn resolve_typed(form: &OrganizationForm) -> Resolved {
     Ok((number, label.to_owned()))
 }
 
-/// `POST /inscription/organisation`: creates the account.
-pub async fn submit(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<OrganizationForm>,
-) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
-    let mut session = Session::load(&state, &headers).await?;
-    if let Some(redirect) = session.guard(Step::Organization) {
-        return Ok(redirect);
-    }
-    let job = parse_job(&form.poste);
-    let register_on = register_available(&state).await?;
+/// The establishment of the form: picked in the register's list, typed while the register is
+/// searchable (an older form: the register still decides), or typed without the register.
+async fn resolve(
+    state: &AppState,
+    form: &OrganizationForm,
+    register_on: bool,
+) -> Result<Resolved, PageError> {
     let picked = form.siret.trim();
-    let resolved: Resolved = if !picked.is_empty() {
-        match Siret::parse(picked) {
-            Ok(siret) => resolve_in_register(&state, &siret).await?,
-            Err(e) => Err(("siret", e.to_string())),
-        }
-    } else if register_on && form.siren.trim().is_empty() {
-        Err((
+    if !picked.is_empty() {
+        return match Siret::parse(picked) {
+            Ok(siret) => resolve_in_register(state, &siret).await,
+            Err(e) => Ok(Err(("siret", e.to_string()))),
+        };
+    }
+    if !register_on {
+        return Ok(resolve_typed(form));
+    }
+    if form.siren.trim().is_empty() {
+        return Ok(Err((
             "siret",
             "Veuillez rechercher votre établissement puis le sélectionner dans la liste."
                 .to_owned(),
-        ))
-    } else if register_on {
-        // A number sent without the list (an older form): the register still decides.
-        match parse_number(&form.siren) {
-            Ok(Number::Siret(siret)) => resolve_in_register(&state, &siret).await?,
-            Ok(Number::Siren(siren)) => {
-                let found = insee::search(
-                    &state.db,
-                    state.insee.as_ref(),
-                    &Query::Siren(siren.clone()),
-                    1,
-                )
-                .await?;
-                match found.results.first() {
-                    None => Err((
-                        "siren",
-                        "Ce SIREN est introuvable dans le répertoire SIRENE.".to_owned(),
-                    )),
-                    Some(first) => {
-                        let typed = form.raison_sociale.trim();
-                        let label = if typed.is_empty() || typed.chars().count() > MAX_LABEL_CHARS {
-                            first.name.clone()
-                        } else {
-                            typed.to_owned()
-                        };
-                        Ok((Number::Siren(siren), label))
-                    }
-                }
-            }
-            Err(e) => Err(("siren", e.to_string())),
-        }
-    } else {
-        resolve_typed(&form)
+        )));
+    }
+    match parse_number(&form.siren) {
+        Ok(Number::Siret(siret)) => resolve_in_register(state, &siret).await,
+        Ok(Number::Siren(siren)) => resolve_siren_in_register(state, form, siren).await,
+        Err(e) => Ok(Err(("siren", e.to_string()))),
+    }
+}
+
+/// A SIREN typed while the register is searchable: it must be in the register; the label is
+/// the one typed, or the register's.
+async fn resolve_siren_in_register(
+    state: &AppState,
+    form: &OrganizationForm,
+    siren: Siren,
+) -> Result<Resolved, PageError> {
+    let query = Query::Siren(siren.clone());
+    let found = insee::search(&state.db, state.insee.as_ref(), &query, 1).await?;
+    let Some(first) = found.results.first() else {
+        return Ok(Err((
+            "siren",
+            "Ce SIREN est introuvable dans le répertoire SIRENE.".to_owned(),
+        )));
     };
-    let error = if let Err(message) = &job {
+    let typed = form.raison_sociale.trim();
+    let label = if typed.is_empty() || typed.chars().count() > MAX_LABEL_CHARS {
+        first.name.clone()
+    } else {
+        typed.to_owned()
+    };
+    Ok(Ok((Number::Siren(siren), label)))
+}
+
+/// The first thing wrong with the form, as (field, message).
+fn first_error(
+    job: &Result<Option<String>, String>,
+    resolved: &Resolved,
+    form: &OrganizationForm,
+) -> Option<(&'static str, String)> {
+    if let Err(message) = job {
         Some(("poste", message.clone()))
-    } else if let Err((field, message)) = &resolved {
+    } else if let Err((field, message)) = resolved {
         Some((*field, message.clone()))
     } else if form.cgu.as_deref() != Some("on") {
         Some((
@@ -372,60 +374,79 @@ pub async fn submit(
         ))
     } else {
         None
-    };
-    // What was typed or picked survives a "Modifier" trip to an earlier step.
-    session.journey.job = Some(form.poste.clone());
-    match &resolved {
+    }
+}
+
+/// Keeps what was typed or picked, so it survives a "Modifier" trip to an earlier step.
+fn remember(
+    session: &mut Session,
+    form: &OrganizationForm,
+    resolved: &Resolved,
+    register_on: bool,
+) {
+    let picked = form.siret.trim();
+    let journey = &mut session.journey;
+    journey.job = Some(form.poste.clone());
+    match resolved {
         Ok((Number::Siret(siret), label)) if register_on => {
-            session.journey.siren = Some(siret.as_str().to_owned());
-            session.journey.organization_label = Some(label.clone());
+            journey.siren = Some(siret.as_str().to_owned());
+            journey.organization_label = Some(label.clone());
         }
         _ if !picked.is_empty() => {
-            session.journey.siren = Some(picked.to_owned());
+            journey.siren = Some(picked.to_owned());
         }
         _ => {
-            session.journey.siren = Some(form.siren.clone());
-            session.journey.organization_label = Some(form.raison_sociale.clone());
+            journey.siren = Some(form.siren.clone());
+            journey.organization_label = Some(form.raison_sociale.clone());
         }
     }
-    session.save(&state).await?;
-    if let Some((field, message)) = error {
-        let mut page = OrganizationPage {
-            f: session
-                .frame(&state, &headers, Step::Organization)
-                .with_error(field, message),
-            job: form.poste.clone(),
-            siren: form.siren.clone(),
-            organization_label: form.raison_sociale.clone(),
-            register: register_on,
-            query: String::new(),
-            search_error: None,
-            searched: false,
-            summary: String::new(),
-            results: Vec::new(),
-            page_label: String::new(),
-            current_page: 1,
-            previous_href: None,
-            next_href: None,
-        };
-        if register_on {
-            let params = SearchParams {
-                recherche: form.recherche.clone(),
-                page: form.page.clone(),
-            };
-            let chosen = Siret::parse(picked).ok();
-            fill_search(&state, &mut page, &params, chosen.as_ref()).await?;
-        }
-        return reply_with(page.f.take_cookies(), &page, StatusCode::BAD_REQUEST);
-    }
-    let (Some(email), Some(phc), Ok((number, label)), Ok(job)) = (
-        session.email(),
-        session.journey.password_hash.clone(),
-        resolved,
-        job,
-    ) else {
-        return Ok(session.redirect(session.journey.next_step().path()));
+}
+
+/// The step again, with `message` on `field` and what was typed.
+async fn show_again(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &Session,
+    form: &OrganizationForm,
+    register_on: bool,
+    (field, message): (&'static str, String),
+) -> Result<Response, PageError> {
+    let mut page = OrganizationPage {
+        f: session
+            .frame(state, headers, Step::Organization)
+            .with_error(field, message),
+        job: form.poste.clone(),
+        siren: form.siren.clone(),
+        organization_label: form.raison_sociale.clone(),
+        register: register_on,
+        query: String::new(),
+        search_error: None,
+        searched: false,
+        summary: String::new(),
+        results: Vec::new(),
+        page_label: String::new(),
+        current_page: 1,
+        previous_href: None,
+        next_href: None,
     };
+    if register_on {
+        let params = SearchParams {
+            recherche: form.recherche.clone(),
+            page: form.page.clone(),
+        };
+        let chosen = Siret::parse(form.siret.trim()).ok();
+        fill_search(state, &mut page, &params, chosen.as_ref()).await?;
+    }
+    reply_with(page.f.take_cookies(), &page, StatusCode::BAD_REQUEST)
+}
+
+/// The account to create from the journey and this step.
+fn new_user(
+    session: &Session,
+    number: Number,
+    label: String,
+    job: Option<String>,
+) -> (NewUser, Siren) {
     let j = &session.journey;
     let (siret, siren) = match &number {
         Number::Siret(siret) => (Some(siret.as_str().to_owned()), siret.siren()),
@@ -440,38 +461,71 @@ pub async fn submit(
         organization_label: Some(label),
         is_agent: false,
     };
-    let Some(user) = store::insert_user(&state.db, &email, Some(&phc), &new).await? else {
-        // The address got an account since its code was sent (another journey finished first).
-        session.finish(&state).await?;
-        return Err(PageError::bad_request(
-            "Un compte EFP Connect existe déjà pour cette adresse e-mail. Connectez-vous ou réinitialisez votre mot de passe.",
-        ));
+    (new, siren)
+}
+
+/// `POST /inscription/organisation`: creates the account.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<OrganizationForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &headers, &form.csrf)?;
+    let mut session = Session::load(&state, &headers).await?;
+    if let Some(redirect) = session.guard(Step::Organization) {
+        return Ok(redirect);
+    }
+    let job = parse_job(&form.poste);
+    let register_on = register_available(&state).await?;
+    let resolved = resolve(&state, &form, register_on).await?;
+    let error = first_error(&job, &resolved, &form);
+    remember(&mut session, &form, &resolved, register_on);
+    session.save(&state).await?;
+    if let Some(error) = error {
+        return show_again(&state, &headers, &session, &form, register_on, error).await;
+    }
+    let (Some(email), Some(phc), Ok((number, label)), Ok(job)) = (
+        session.email(),
+        session.journey.password_hash.clone(),
+        resolved,
+        job,
+    ) else {
+        return Ok(session.redirect(session.journey.next_step().path()));
     };
-    audit::record_on_pool(
-        &state.db,
-        &user.id,
-        "account.created",
-        &user.id,
-        serde_json::json!({ "via": "signup", "siren": siren.as_str() }),
-    )
-    .await?;
-    tracing::info!(user.id = %user.id, "account created by sign-up");
+    let (new, siren) = new_user(&session, number, label, job);
+    let user = match sign_up(&state.db, state.clock.now(), &email, &phc, &new, &siren).await {
+        Ok(user) => user,
+        Err(refusal @ AccountRefusal::EmailTaken) => {
+            // The address got an account since its code was sent (another journey finished first).
+            session.finish(&state).await?;
+            return Err(PageError::bad_request(refusal.to_string()));
+        }
+        Err(refusal) => return Err(refusal.into()),
+    };
+    tracing::info!(user.id = %user, "account created by sign-up");
     let name = format!("{} {}", new.given_name, new.family_name);
-    // The account exists: a failed notification must not make the page say otherwise.
-    match messages::account_created(&state.config.issuer, &email, Some(&name)) {
+    welcome(&state, &email, &name, &user).await;
+    done(&state, session, &email).await
+}
+
+/// The account-created e-mail: the account exists, so a failed notification must not make the
+/// page say otherwise.
+async fn welcome(state: &AppState, email: &Email, name: &str, user: &UserId) {
+    match messages::account_created(&state.config.issuer, email, Some(name)) {
         Ok(message) => {
             if let Err(e) = state.mailer.send(&message).await {
-                tracing::warn!(error.message = %e, user.id = %user.id, "account-created e-mail not sent");
+                tracing::warn!(error.message = %e, user.id = %user, "account-created e-mail not sent");
             }
         }
         Err(e) => tracing::warn!(error.message = %e, "account-created e-mail not composed"),
     }
+}
+
+/// The journey ends: the page saying the account is created, with the way to log in (back to
+/// the service's request when one is waiting).
+async fn done(state: &AppState, session: Session, email: &Email) -> Result<Response, PageError> {
     let login_href = match session.journey.authreq.clone() {
-        Some(authreq)
-            if PendingAuthorization::load(&state, &authreq)
-                .await?
-                .is_some() =>
-        {
+        Some(authreq) if PendingAuthorization::load(state, &authreq).await?.is_some() => {
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("authreq", &authreq)
                 .finish();
@@ -479,7 +533,7 @@ pub async fn submit(
         }
         _ => "/connexion".to_owned(),
     };
-    let clear = session.finish(&state).await?;
+    let clear = session.finish(state).await?;
     let mut response = reply(
         Vec::new(),
         &DonePage {

@@ -1,0 +1,34 @@
+//! The accounts use cases, one file each: typed input and the time (`now`, from the state's
+//! clock) → one transaction with its audit event (the last write) → a typed outcome or an
+//! [`AccountRefusal`](super::refusal::AccountRefusal). None sees HTTP; sessions (ephemeral
+//! storage), nodes' revocation lists and e-mails are the caller's, after the commit.
+
+pub mod change_email;
+pub mod change_password;
+pub mod delete_account;
+pub mod enrol_totp;
+pub mod remove_totp;
+pub mod reset_password;
+pub mod sign_up;
+pub mod update_profile;
+
+use super::{UserId, refusal::AccountRefusal, store};
+use crate::{audit, oidc::grants, store::Db};
+
+/// Sets a new password hash, revokes every live grant of the account, and records `action`
+/// (with `details`), in one transaction: what a password reset and a password change share.
+async fn replace_password(
+    db: &Db,
+    now: i64,
+    user: &UserId,
+    phc: &str,
+    access_ttl: u64,
+    (action, details): (&str, serde_json::Value),
+) -> Result<(), AccountRefusal> {
+    let mut tx = db.begin().await?;
+    store::set_password_hash_in(&mut tx, user, phc, now).await?;
+    grants::revoke_user_grants_in(&mut tx, user, now, access_ttl).await?;
+    audit::record(&mut tx, now, user.as_str(), action, user.as_str(), details).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! Why an accounts action says no: one typed refusal for the domain (its French message on
+//! pages, its [`Refusal::code`] as the JSON `error` and as the audit's `reason`).
+
+use crate::action::{Refusal, RefusalKind};
+
+/// A refusal of an accounts action.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountRefusal {
+    /// Another account has the address (it got one since the code was sent).
+    #[error(
+        "Un compte EFP Connect existe déjà pour cette adresse e-mail. Connectez-vous ou réinitialisez votre mot de passe."
+    )]
+    EmailTaken,
+    /// Storage failed.
+    #[error("base de données : {0}")]
+    Storage(#[from] sqlx::Error),
+}
+
+impl Refusal for AccountRefusal {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::EmailTaken => "email_taken",
+            Self::Storage(_) => "server_error",
+        }
+    }
+
+    fn kind(&self) -> RefusalKind {
+        match self {
+            Self::EmailTaken => RefusalKind::Conflict,
+            Self::Storage(_) => RefusalKind::Internal,
+        }
+    }
+}
+
+impl From<AccountRefusal> for crate::error::PageError {
+    fn from(refusal: AccountRefusal) -> Self {
+        Self::refused(&refusal)
+    }
+}

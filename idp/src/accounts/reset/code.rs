@@ -1,0 +1,115 @@
+//! Step 2 of the reset: the e-mailed code (`/mot-de-passe-oublie/code`).
+
+use super::*;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reset_code.html")]
+struct CodePage {
+    csrf: String,
+    email: String,
+    error: Option<String>,
+}
+
+/// `GET /mot-de-passe-oublie/code`: step 2, the e-mailed code.
+pub async fn show_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let Some((_, flow)) = load_flow(&state, &headers).await? else {
+        return Ok(see_other(RESET_START_PATH, None));
+    };
+    Ok(page(&state, &headers, StatusCode::OK, |csrf| {
+        CodePage {
+            csrf,
+            email: flow.email,
+            error: None,
+        }
+        .into_response()
+    }))
+}
+
+/// Fields of step 2.
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Checks `code` against the pending request of `email`, counting the try; the proof for step
+/// 3, or the message and status to show step 2 again with.
+async fn check_code(
+    state: &AppState,
+    email: &str,
+    code: &str,
+) -> Result<Result<Verified, (String, StatusCode)>, PageError> {
+    let refused = |message: &str, status| Ok(Err((message.to_owned(), status)));
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return refused(
+            "Le code doit comporter 6 chiffres.",
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let key = request_key(email);
+    let stored = state.ephemeral.get(&key).await?;
+    let Some(request) = stored.and_then(|raw| serde_json::from_str::<ResetRequest>(&raw).ok())
+    else {
+        return refused(CODE_EXPIRED, StatusCode::GONE);
+    };
+    // Counted before the comparison, atomically: concurrent guesses cannot exceed the limit.
+    let tries_key = format!("reset:tries:{}", request.rid);
+    let (tries, _) = state.ephemeral.hit(&tries_key, ttl(state)).await?;
+    if tries > MAX_CODE_TRIES {
+        state.ephemeral.delete(&key).await?;
+        return refused(CODE_DEAD, StatusCode::GONE);
+    }
+    let right = secrets::constant_time_eq(
+        code_hash(&request.rid, code).as_bytes(),
+        request.code_hash.as_bytes(),
+    );
+    if let Some(user_id) = request.user_id.filter(|_| right) {
+        let via = "code".into();
+        let rid = request.rid;
+        return Ok(Ok(Verified { user_id, rid, via }));
+    }
+    let left = MAX_CODE_TRIES - tries;
+    if left == 0 {
+        state.ephemeral.delete(&key).await?;
+        return refused(CODE_DEAD, StatusCode::BAD_REQUEST);
+    }
+    let message = if left == 1 {
+        format!("{CODE_INCORRECT} Il vous reste 1 essai.")
+    } else {
+        format!("{CODE_INCORRECT} Il vous reste {left} essais.")
+    };
+    refused(&message, StatusCode::BAD_REQUEST)
+}
+
+/// `POST /mot-de-passe-oublie/code`: checks the code, 5 wrong tries at most.
+pub async fn submit_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    csrf_ok(&state, &headers, &form.csrf)?;
+    let Some((token, mut flow)) = load_flow(&state, &headers).await? else {
+        return Ok(see_other(RESET_START_PATH, None));
+    };
+    let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
+    match check_code(&state, &flow.email, &code).await? {
+        Ok(verified) => {
+            flow.verified = Some(verified);
+            save_flow(&state, &token, &flow).await?;
+            Ok(see_other(RESET_PASSWORD_PATH, None))
+        }
+        Err((error, status)) => Ok(page(&state, &headers, status, |csrf| {
+            CodePage {
+                csrf,
+                email: flow.email.clone(),
+                error: Some(error),
+            }
+            .into_response()
+        })),
+    }
+}

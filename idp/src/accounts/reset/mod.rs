@@ -1,0 +1,240 @@
+//! The password reset journey, in three steps (guide `002` §5.2):
+//!
+//! 1. `/mot-de-passe-oublie`: the address. The answer is the same whether or not an account
+//!    exists; when one does, a 6-digit code and a link token are e-mailed.
+//! 2. `/mot-de-passe-oublie/code`: the code (or the e-mailed link
+//!    `/mot-de-passe-oublie/lien?jeton=…`, which skips typing it).
+//! 3. `/mot-de-passe-oublie/nouveau`: the new password; every session and token of the account
+//!    ends with the old password.
+//!
+//! Everything lives in the shared store. Per address, one pending request
+//! (`reset:req:<hash of address>`: the hashes of its code and link token), so a new request
+//! replaces the previous code; per browser, the journey (`reset:flow:<hash of cookie token>`),
+//! so going back or refreshing never loses or corrupts it. The request is `take`n when the
+//! password changes: a code or link works once, across nodes.
+mod code;
+mod link;
+mod password;
+mod start;
+
+pub use code::{CodeForm, show_code, submit_code};
+pub use link::{LinkQuery, follow_link};
+pub use password::{PasswordForm, show_password, submit_password};
+pub use start::{EmailForm, show_start, submit_start};
+
+use std::time::Duration;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use axum::{
+    Form,
+    extract::{Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Email, Password, UserId, actions::reset_password::reset_password, session, store};
+use crate::{
+    AppState,
+    error::PageError,
+    secrets,
+    store::ephemeral::EphemeralError,
+    web::{anti_robot, client_ip::ClientIp, cookies, csrf, rate_limit},
+};
+/// Step 1's page, where the journey starts (e-mail + anti-robot check).
+pub const RESET_START_PATH: &str = "/mot-de-passe-oublie";
+/// Where the e-mailed link leads, with the request's token in `jeton`.
+pub const RESET_LINK_PATH: &str = "/mot-de-passe-oublie/lien";
+
+/// Step 2's page.
+pub const RESET_CODE_PATH: &str = "/mot-de-passe-oublie/code";
+/// Step 3's page.
+pub const RESET_PASSWORD_PATH: &str = "/mot-de-passe-oublie/nouveau";
+/// How much longer a browser's journey lives than its code.
+const FLOW_EXTRA_LIFETIME: Duration = Duration::from_secs(3600);
+/// Wrong codes allowed per request; the next one kills the code.
+pub const MAX_CODE_TRIES: u64 = 5;
+
+const CODE_INCORRECT: &str = "Le code saisi est incorrect.";
+const CODE_EXPIRED: &str = "Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code.";
+const CODE_DEAD: &str = "Le code saisi est incorrect. Ce code n'est plus valable après 5 essais : demandez un nouveau code.";
+const LINK_EXPIRED: &str = "Ce lien a expiré ou a déjà été utilisé. Demandez un nouveau code.";
+/// A pending reset request of one address.
+#[derive(Serialize, Deserialize)]
+struct ResetRequest {
+    /// Id of this request: salts the code hash, keys the tries counter.
+    rid: String,
+    /// `None` for an unknown address: the same work is done, but no code can succeed.
+    user_id: Option<String>,
+    code_hash: String,
+    link_hash: String,
+}
+
+/// One browser's journey.
+#[derive(Serialize, Deserialize)]
+struct Flow {
+    email: String,
+    /// Set once the code (or link) was checked.
+    verified: Option<Verified>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Verified {
+    user_id: String,
+    rid: String,
+    via: String,
+}
+
+fn request_key(email: &str) -> String {
+    format!("reset:req:{}", secrets::hash(email))
+}
+
+fn link_key(token: &str) -> String {
+    format!("reset:link:{}", secrets::hash(token))
+}
+
+fn flow_key(token: &str) -> String {
+    format!("reset:flow:{}", secrets::hash(token))
+}
+
+fn code_hash(rid: &str, code: &str) -> String {
+    secrets::hash(&format!("{rid}.{code}"))
+}
+
+fn ttl(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.accounts.reset_code_ttl_seconds)
+}
+
+/// Six random digits, uniformly drawn.
+fn six_digits() -> String {
+    let rng = SystemRandom::new();
+    loop {
+        let mut buf = [0u8; 4];
+        rng.fill(&mut buf).expect("system randomness");
+        let n = u32::from_be_bytes(buf);
+        // Reject the top of the range so every code is equally likely.
+        if n < 4_294_000_000 {
+            return format!("{:06}", n % 1_000_000);
+        }
+    }
+}
+
+fn csrf_ok(state: &AppState, headers: &HeaderMap, submitted: &str) -> Result<(), PageError> {
+    if csrf::verify(headers, submitted, state.config.session.secure_cookies) {
+        Ok(())
+    } else {
+        Err(PageError::form_expired())
+    }
+}
+
+async fn load_flow(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(String, Flow)>, PageError> {
+    let Some(token) = cookies::get(headers, cookies::RESET, state.config.session.secure_cookies)
+    else {
+        return Ok(None);
+    };
+    let Some(raw) = state.ephemeral.get(&flow_key(&token)).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_str(&raw).ok().map(|flow| (token, flow)))
+}
+
+async fn save_flow(state: &AppState, token: &str, flow: &Flow) -> Result<(), PageError> {
+    let value = serde_json::to_string(flow).expect("flow serialises");
+    // The journey outlives its code, so an expired code is explained, not a restart.
+    let lifetime = ttl(state) + FLOW_EXTRA_LIFETIME;
+    state
+        .ephemeral
+        .put(&flow_key(token), &value, lifetime)
+        .await?;
+    Ok(())
+}
+
+/// A new journey for this browser; returns its `Set-Cookie`.
+async fn start_flow(state: &AppState, flow: &Flow) -> Result<HeaderValue, PageError> {
+    let token = secrets::random_token(32);
+    save_flow(state, &token, flow).await?;
+    Ok(cookies::set(
+        cookies::RESET,
+        &token,
+        state.config.session.secure_cookies,
+        None,
+    ))
+}
+
+/// A page with a CSRF token, never cached.
+fn page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    build: impl FnOnce(String) -> Response,
+) -> Response {
+    let token = csrf::token(headers, state.config.session.secure_cookies);
+    let mut response = build(token.value);
+    *response.status_mut() = status;
+    if let Some(cookie) = token.set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn see_other(path: &str, cookie: Option<HeaderValue>) -> Response {
+    let mut response = Redirect::to(path).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// A reset request just stored: what the e-mail carries.
+pub struct NewRequest {
+    /// The 6-digit code to type at step 2.
+    pub code: String,
+    /// The token of the link `/mot-de-passe-oublie/lien?jeton=…`, which skips step 2.
+    pub link_token: String,
+}
+
+/// Stores a new reset request for `email`, replacing its pending one, valid `ttl`: its code
+/// and link lead to step 3 (the new password) of this journey. `user_id` is `None` for an
+/// unknown address, whose request can never succeed. Also used by the invitations, whose
+/// link lets a person invited without a password choose their first one.
+pub async fn create_request(
+    state: &AppState,
+    email: &Email,
+    user_id: Option<&str>,
+    ttl: Duration,
+) -> Result<NewRequest, EphemeralError> {
+    let code = six_digits();
+    let link_token = secrets::random_token(32);
+    let rid = secrets::random_token(16);
+    let request = ResetRequest {
+        code_hash: code_hash(&rid, &code),
+        rid,
+        user_id: user_id.map(str::to_owned),
+        link_hash: secrets::hash(&link_token),
+    };
+    let value = serde_json::to_string(&request).expect("request serialises");
+    state
+        .ephemeral
+        .put(&request_key(email.as_str()), &value, ttl)
+        .await?;
+    state
+        .ephemeral
+        .put(&link_key(&link_token), email.as_str(), ttl)
+        .await?;
+    Ok(NewRequest { code, link_token })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reset_message.html")]
+struct MessagePage {
+    success: bool,
+    message: String,
+}

@@ -1,0 +1,146 @@
+//! Step 3 of the reset: the new password (`/mot-de-passe-oublie/nouveau`).
+
+use super::*;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reset_password.html")]
+struct PasswordPage {
+    csrf: String,
+    email: String,
+    error: Option<String>,
+}
+
+/// `GET /mot-de-passe-oublie/nouveau`: step 3, the new password.
+pub async fn show_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let Some((_, flow)) = load_flow(&state, &headers).await? else {
+        return Ok(see_other(RESET_START_PATH, None));
+    };
+    if flow.verified.is_none() {
+        return Ok(see_other(RESET_CODE_PATH, None));
+    }
+    Ok(page(&state, &headers, StatusCode::OK, |csrf| {
+        PasswordPage {
+            csrf,
+            email: flow.email,
+            error: None,
+        }
+        .into_response()
+    }))
+}
+
+/// Fields of step 3.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirmation: String,
+}
+
+/// Spends the pending request of `email` if it is still the one verified (`rid`), atomically:
+/// of two browsers holding the same code, one changes the password. A newer request taken by
+/// mistake is put back untouched.
+async fn spend_request(
+    state: &AppState,
+    email: &str,
+    rid: &str,
+) -> Result<Option<ResetRequest>, PageError> {
+    let key = request_key(email);
+    let spent = state
+        .ephemeral
+        .take(&key)
+        .await?
+        .and_then(|raw| serde_json::from_str::<ResetRequest>(&raw).ok());
+    match spent {
+        Some(request) if request.rid == rid => Ok(Some(request)),
+        other => {
+            if let Some(request) = other {
+                put_back(state, email, &request).await?;
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Stores a request again, as it was.
+async fn put_back(state: &AppState, email: &str, request: &ResetRequest) -> Result<(), PageError> {
+    let value = serde_json::to_string(request).expect("request serialises");
+    let key = request_key(email);
+    state.ephemeral.put(&key, &value, ttl(state)).await?;
+    Ok(())
+}
+
+/// The end of the journey: `message`, with `status`, never cached.
+fn outcome(success: bool, message: &str, status: StatusCode) -> Response {
+    let mut response = MessagePage {
+        success,
+        message: message.into(),
+    }
+    .into_response();
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /mot-de-passe-oublie/nouveau`: sets the password, spends the request, ends every
+/// session and token of the account.
+pub async fn submit_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    csrf_ok(&state, &headers, &form.csrf)?;
+    let Some((token, mut flow)) = load_flow(&state, &headers).await? else {
+        return Ok(see_other(RESET_START_PATH, None));
+    };
+    let Some(verified) = flow.verified.take() else {
+        return Ok(see_other(RESET_CODE_PATH, None));
+    };
+    let again = |error: String| {
+        page(&state, &headers, StatusCode::BAD_REQUEST, |csrf| {
+            PasswordPage {
+                csrf,
+                email: flow.email.clone(),
+                error: Some(error),
+            }
+            .into_response()
+        })
+    };
+    let password = match Password::parse(&form.password) {
+        Ok(password) => password,
+        Err(e) => return Ok(again(e.to_string())),
+    };
+    if form.password != form.confirmation {
+        return Ok(again("Les mots de passe ne correspondent pas.".into()));
+    }
+    let phc = state.hasher.hash(&password).await?;
+    let Some(request) = spend_request(&state, &flow.email, &verified.rid).await? else {
+        save_flow(&state, &token, &flow).await?;
+        return Ok(outcome(false, CODE_EXPIRED, StatusCode::GONE));
+    };
+    let id = UserId::from_stored(verified.user_id.clone());
+    let ttl = state.config.tokens.access_token_ttl_seconds;
+    let now = state.clock.now();
+    if let Err(refusal) = reset_password(&state.db, now, &id, &phc, &verified.via, ttl).await {
+        // Nothing changed: the code stays usable, the journey at step 3.
+        put_back(&state, &flow.email, &request).await?;
+        return Err(refusal.into());
+    }
+    state
+        .revocations
+        .changed(&state.db, &state.ephemeral)
+        .await?;
+    session::end_all_for_user(&state, &verified.user_id).await?;
+    tracing::info!(user.id = %verified.user_id, "password reset");
+    // The journey stays, back at step 2: going back and re-entering the code says it is spent.
+    save_flow(&state, &token, &flow).await?;
+    let done = "Votre mot de passe a été modifié avec succès.";
+    Ok(outcome(true, done, StatusCode::OK))
+}

@@ -1,0 +1,139 @@
+//! Step 1 of the reset: the address (`/mot-de-passe-oublie`).
+
+use super::*;
+use crate::mail::messages;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reset_email.html")]
+struct EmailPage {
+    csrf: String,
+    email: String,
+    error: Option<String>,
+    robot: anti_robot::AntiRobot,
+}
+
+/// `GET /mot-de-passe-oublie`: step 1, the address.
+pub async fn show_start(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    page(&state, &headers, StatusCode::OK, |csrf| {
+        EmailPage {
+            csrf,
+            email: String::new(),
+            error: None,
+            robot: anti_robot::issue(&state),
+        }
+        .into_response()
+    })
+}
+
+/// Fields of step 1.
+#[derive(Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(flatten)]
+    robot: anti_robot::Fields,
+}
+
+/// Counts a request against the limits per client address and per address; the message to
+/// show when one is reached.
+async fn limit_requests(
+    state: &AppState,
+    ip: &ClientIp,
+    email: &Email,
+) -> Result<Option<String>, PageError> {
+    let limits = &state.config.limits;
+    let window = Duration::from_secs(limits.reset_window_seconds);
+    let address = email.as_str().to_owned();
+    for (bucket, subject, max) in [
+        ("reset-ip", ip.key(), limits.reset_per_ip),
+        ("reset-address", address, limits.reset_per_address),
+    ] {
+        if let Err(limit) = rate_limit::hit(&state.ephemeral, bucket, &subject, max, window).await?
+        {
+            return Ok(Some(format!(
+                "Trop de demandes de réinitialisation. Veuillez réessayer dans {}.",
+                rate_limit::french_duration(limit.retry_after)
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// E-mails the code and link of a request to the account's owner, after the answer, never
+/// before: waiting for the SMTP server would make a known address's answer tens of
+/// milliseconds slower than an unknown one's, and tell them apart (measured by
+/// tests/cluster/probe.py). A failed delivery is logged and counted; the person sees no e-mail
+/// and asks again, as with an unknown address.
+fn send_later(state: &AppState, email: &Email, user: store::User, request: NewRequest) {
+    let state = state.clone();
+    let email = email.clone();
+    tokio::spawn(async move {
+        let NewRequest { code, link_token } = request;
+        let name = format!("{} {}", user.given_name, user.family_name);
+        let name = Some(name.trim()).filter(|n| !n.is_empty());
+        let issuer = &state.config.issuer;
+        let sent = match messages::password_reset(issuer, &email, name, &code, &link_token) {
+            Ok(message) => state.mailer.send(&message).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            tracing::error!(user.id = %user.id, error.message = %e, "password reset e-mail not sent");
+            // The code nobody received stays unusable; the next request makes a new one.
+            for key in [request_key(email.as_str()), link_key(&link_token)] {
+                if let Err(e) = state.ephemeral.delete(&key).await {
+                    tracing::warn!(error.message = %e, "unsent reset request not deleted");
+                }
+            }
+        }
+    });
+}
+
+/// `POST /mot-de-passe-oublie`: records a request and e-mails its code when the account
+/// exists; the answer is the same either way.
+pub async fn submit_start(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, PageError> {
+    csrf_ok(&state, &headers, &form.csrf)?;
+    let again = |error: String, status: StatusCode| {
+        page(&state, &headers, status, |csrf| {
+            EmailPage {
+                csrf,
+                email: form.email.clone(),
+                robot: anti_robot::issue(&state).failed_if(Some(&error), "reset-error"),
+                error: Some(error),
+            }
+            .into_response()
+        })
+    };
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(e) => return Ok(again(e.to_string(), StatusCode::BAD_REQUEST)),
+    };
+    // The anti-robot check, before anything is counted or sent.
+    if !anti_robot::verify(&state, &form.robot).await? {
+        return Ok(again(anti_robot::FAILED.into(), StatusCode::BAD_REQUEST));
+    }
+    if let Some(message) = limit_requests(&state, &ip, &email).await? {
+        return Ok(again(message, StatusCode::TOO_MANY_REQUESTS));
+    }
+    let user = store::user_by_email(&state.db, &email).await?;
+    // The same work for a known and an unknown address: a request is stored either way (an
+    // unknown address's can never succeed), only the e-mail differs.
+    let user_id = user.as_ref().map(|u| u.id.as_str());
+    let request = create_request(&state, &email, user_id, ttl(&state)).await?;
+    if let Some(user) = user {
+        tracing::info!(user.id = %user.id, "password reset requested");
+        send_later(&state, &email, user, request);
+    }
+    let flow = Flow {
+        email: email.as_str().to_owned(),
+        verified: None,
+    };
+    let cookie = start_flow(&state, &flow).await?;
+    Ok(see_other(RESET_CODE_PATH, Some(cookie)))
+}

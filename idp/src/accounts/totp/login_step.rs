@@ -1,0 +1,135 @@
+//! The login's second step (`/connexion/code`): after the password of an account with a second
+//! factor, a TOTP or recovery code before the session starts.
+
+use super::*;
+
+/// What is remembered between the password and the code.
+#[derive(Serialize, Deserialize)]
+struct SecondStep {
+    user_id: String,
+    authreq: String,
+    /// A local page to go back to when no client is waiting (`retour` of the login).
+    #[serde(default)]
+    retour: String,
+}
+
+fn second_step_key(token: &str) -> String {
+    format!("login-totp:{}", secrets::hash(token))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "totp_login.html")]
+struct CodePage {
+    csrf: String,
+    step: String,
+    authreq: String,
+    error: Option<String>,
+}
+
+/// Called by the login once the password is right for an account with a second factor:
+/// remembers that for a few minutes and shows the code page. No session yet.
+pub async fn ask_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: &str,
+    authreq: &str,
+) -> Result<Response, PageError> {
+    ask_code_then(state, headers, user_id, authreq, "").await
+}
+
+/// [`ask_code`], coming back to the local page `retour` (already checked by the login) when
+/// no authorization request is waiting.
+pub async fn ask_code_then(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: &str,
+    authreq: &str,
+    retour: &str,
+) -> Result<Response, PageError> {
+    let token = secrets::random_token(32);
+    let value = serde_json::to_string(&SecondStep {
+        user_id: user_id.to_owned(),
+        authreq: authreq.to_owned(),
+        retour: retour.to_owned(),
+    })
+    .expect("second step serialises");
+    state
+        .ephemeral
+        .put(&second_step_key(&token), &value, SECOND_STEP_TTL)
+        .await?;
+    Ok(render(state, headers, StatusCode::OK, |csrf| CodePage {
+        csrf,
+        step: token,
+        authreq: authreq.to_owned(),
+        error: None,
+    }))
+}
+
+/// Fields of the code form.
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    step: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /connexion/code`: the second factor; right → the session starts (acr `mfa`).
+pub async fn submit_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
+        return Err(PageError::form_expired());
+    }
+    let expired = || {
+        PageError::bad_request(
+            "Votre connexion a expiré. Veuillez saisir à nouveau votre identifiant et votre mot de passe.",
+        )
+    };
+    if form.step.is_empty() || form.step.len() > 64 {
+        return Err(expired());
+    }
+    let key = second_step_key(&form.step);
+    let Some(raw) = state.ephemeral.get(&key).await? else {
+        return Err(expired());
+    };
+    let step: SecondStep = serde_json::from_str(&raw).map_err(|_| expired())?;
+    let Some(user) = users::user_by_id(&state.db, &step.user_id).await? else {
+        return Err(expired());
+    };
+    if !verify_second_factor(&state, &user.id, &user.email, &form.code).await? {
+        tracing::info!(
+            login.outcome = "failure",
+            login.step = "totp",
+            "second factor refused"
+        );
+        return Ok(render(&state, &headers, StatusCode::UNAUTHORIZED, |csrf| {
+            CodePage {
+                csrf,
+                step: form.step.clone(),
+                authreq: step.authreq.clone(),
+                error: Some("Code de vérification incorrect.".into()),
+            }
+        }));
+    }
+    // Taken only now: a wrong code may be retried (within the rate limit), a right one once.
+    if state.ephemeral.take(&key).await?.is_none() {
+        return Err(expired());
+    }
+    let amr = ["pwd", "otp", "mfa"].map(String::from).to_vec();
+    let (session, cookie) = LoginSession::start(&state, &headers, &user.id, amr).await?;
+    tracing::info!(login.outcome = "success", user.id = %user.id, login.step = "totp", "login");
+    let mut target = continue_target(&state, &step.authreq, &session.sid).await?;
+    if target == "/"
+        && let Some(retour) = crate::web::page::safe_return(&step.retour)
+    {
+        target = retour.to_owned();
+    }
+    let mut response = Redirect::to(&target).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
