@@ -1,23 +1,17 @@
-//! `idp habilitations …`: a person's habilitations, and granting one (support, bootstrapping).
-//!
-//! TODO(issue 12, lead): `grant` still calls `access::habilitations::grant` and
-//! `access::managers::grant` and writes its event apart; wire it to the access add-habilitation
-//! action (another helper's) after the merge: see the marked call below.
+//! `idp habilitations …`: a person's habilitations, and granting one (support, bootstrapping,
+//! through the same rules as the pages: `access::actions::grant_habilitation`).
 
 use clap::Subcommand;
 
 use super::{CliError, codes::siret_arg, open, services::service};
 use crate::{
     access::{
-        EndDate, dates,
-        habilitations::{self, GrantedHow, NewHabilitation},
-        managers, services,
+        EndDate, actions::grant_habilitation, dates, habilitations, managers, services::Service,
     },
-    accounts::{Email, store as users},
-    audit,
+    accounts::{Email, UserId, store as users},
     clock::Clock,
     config::Config,
-    organizations::{Siret, register},
+    organizations::Siret,
     store::Db,
 };
 
@@ -76,16 +70,7 @@ pub async fn run(config: Config, cmd: HabilitationsCommand) -> Result<(), CliErr
             let user = user_of(&db, &email).await?;
             let s = service(&db, &code).await?;
             let siret = siret_arg(&siret)?;
-            grant(
-                &db,
-                &user,
-                &s.code,
-                &siret,
-                &role,
-                end_date.as_deref(),
-                manager,
-            )
-            .await
+            grant(&db, &user, &s, &siret, &role, end_date.as_deref(), manager).await
         }
     }
 }
@@ -120,54 +105,26 @@ async fn list(db: &Db, email: &str, code: &str) -> Result<(), CliError> {
 async fn grant(
     db: &Db,
     user: &users::User,
-    service: &str,
+    service: &Service,
     siret: &Siret,
     role: &str,
     end_date: Option<&str>,
     manager: bool,
 ) -> Result<(), CliError> {
-    if register::by_siret(db, siret)
-        .await?
-        .is_some_and(|e| !e.active)
-    {
-        return Err(CliError::Invalid(format!(
-            "l'établissement {siret} est fermé : il ne peut pas recevoir de nouvelle habilitation"
-        )));
-    }
-    if services::role(db, service, role).await?.is_none() {
-        return Err(CliError::NotFound(format!(
-            "introuvable : rôle {role} du service {service}"
-        )));
-    }
     let end_date = end_date
         .map(|d| EndDate::parse(d, dates::today()))
         .transpose()
         .map_err(|e| CliError::Invalid(e.to_string()))?;
-    // TODO(issue 12, lead): the access add-habilitation action here (habilitation, manager
-    // right when `manager`, and `habilitation.granted` in one transaction).
-    let new = NewHabilitation {
-        user_id: &user.id,
-        service_code: service,
-        siret: siret.as_str(),
+    let input = grant_habilitation::OperatorGrant {
+        by: "cli",
+        person: &UserId::from_stored(user.id.clone()),
+        service,
+        siret,
         role,
         end_date,
-        granted_by: None,
-        how: GrantedHow::Operator,
+        manager,
     };
-    let id = habilitations::grant(db, &new).await?;
-    if manager {
-        let how = GrantedHow::Operator;
-        managers::grant(db, &user.id, service, siret.as_str(), None, how).await?;
-    }
-    audit::record_alone(
-        db,
-        Clock::system().now(),
-        "cli",
-        "habilitation.granted",
-        &user.id,
-        serde_json::json!({"service": service, "siret": siret.as_str(), "role": role, "manager": manager}),
-    )
-    .await?;
+    let id = grant_habilitation::grant_habilitation(db, &Clock::system(), &input).await?;
     println!("habilitation {id} accordée");
     Ok(())
 }

@@ -4,8 +4,7 @@ use clap::Subcommand;
 
 use super::{CliError, open};
 use crate::{
-    accounts::{Email, Password, store as users},
-    audit,
+    accounts::{Email, Password, actions::create_account, refusal::AccountRefusal, store as users},
     clock::Clock,
     config::Config,
 };
@@ -57,21 +56,16 @@ pub async fn run(config: Config, cmd: UsersCommand) -> Result<(), CliError> {
                 is_agent: agent,
                 ..Default::default()
             };
-            // TODO(issue 12, lead): call the accounts' create-account action once it exists;
-            // until then the account and its event are written apart, as before.
-            let user = users::insert_user(&db, &email, Some(&phc), &new)
-                .await?
-                .ok_or_else(|| CliError::Invalid(format!("un compte existe déjà pour {email}")))?;
-            audit::record_alone(
-                &db,
-                Clock::system().now(),
-                "cli",
-                "user.created",
-                &user.id,
-                serde_json::json!({"agent": agent}),
-            )
-            .await?;
-            println!("compte créé : {}", user.id);
+            let now = Clock::system().now();
+            let user = create_account::create_account(&db, now, "cli", &email, &phc, &new)
+                .await
+                .map_err(|refused| match refused {
+                    AccountRefusal::Storage(e) => CliError::Db(e),
+                    AccountRefusal::EmailTaken => {
+                        CliError::Invalid(format!("un compte existe déjà pour {email}"))
+                    }
+                })?;
+            println!("compte créé : {user}");
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 
 pub mod change_email;
 pub mod change_password;
+pub mod create_account;
 pub mod delete_account;
 pub mod enrol_totp;
 pub mod remove_totp;
