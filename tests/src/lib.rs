@@ -56,6 +56,17 @@ impl Backend {
     pub fn is_clustered(&self) -> bool {
         self.postgres_admin.is_some() && self.redis.is_some()
     }
+
+    /// For the tests that need two nodes on shared storage: they are compiled in with the
+    /// `clustered` feature (`scripts/test.sh` turns it on for the PostgreSQL run) and reported as
+    /// skipped without it. Run with the feature but without the servers, such a test fails here
+    /// rather than passing without having tested anything.
+    pub fn require_cluster() {
+        assert!(
+            Self::from_env().is_clustered(),
+            "this test needs PostgreSQL and Redis (IDP_TEST_DATABASE_URL and IDP_TEST_REDIS_URL)"
+        );
+    }
 }
 
 /// Storage made for one test: dropped with it.

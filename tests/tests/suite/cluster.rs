@@ -1,6 +1,6 @@
 //! Two nodes of one deployment (same PostgreSQL database, same Redis key space): whatever one
-//! node hands out, the other honours. Only meaningful on PostgreSQL + Redis; on SQLite each
-//! test says so and returns.
+//! node hands out, the other honours. Only meaningful on PostgreSQL + Redis: on SQLite these
+//! tests are reported as skipped (the `clustered` feature, `Backend::require_cluster`).
 
 use std::time::Duration;
 
@@ -13,16 +13,6 @@ use idp::{
 };
 use idp_tests::*;
 use serde_json::Value;
-
-fn clustered(test: &str) -> bool {
-    if Backend::from_env().is_clustered() {
-        return true;
-    }
-    println!(
-        "{test}: runs in the PostgreSQL + Redis suite (IDP_TEST_DATABASE_URL and IDP_TEST_REDIS_URL)"
-    );
-    false
-}
 
 async fn served_kids(app: &TestApp) -> Vec<String> {
     let jwks: Value = app
@@ -43,10 +33,9 @@ async fn served_kids(app: &TestApp) -> Vec<String> {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_login_on_one_node_is_honoured_by_the_other() {
-    if !clustered("a_login_on_one_node_is_honoured_by_the_other") {
-        return;
-    }
+    Backend::require_cluster();
     let a = TestApp::spawn().await;
     let b = a.another_node().await;
     assert_ne!(a.base, b.base);
@@ -100,10 +89,9 @@ async fn a_login_on_one_node_is_honoured_by_the_other() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_code_is_single_use_across_nodes() {
-    if !clustered("a_code_is_single_use_across_nodes") {
-        return;
-    }
+    Backend::require_cluster();
     let a = TestApp::spawn().await;
     let b = a.another_node().await;
     let client = a.client("rp").await;
@@ -131,10 +119,9 @@ async fn a_code_is_single_use_across_nodes() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_key_rotated_through_one_node_is_published_by_the_other() {
-    if !clustered("a_key_rotated_through_one_node_is_published_by_the_other") {
-        return;
-    }
+    Backend::require_cluster();
     let a = TestApp::spawn_with(|c| c.keys.prepublication_seconds = 2).await;
     let b = a.another_node().await;
     let old = b
@@ -180,10 +167,9 @@ async fn a_key_rotated_through_one_node_is_published_by_the_other() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn exactly_one_node_runs_a_due_scheduled_rotation() {
-    if !clustered("exactly_one_node_runs_a_due_scheduled_rotation") {
-        return;
-    }
+    Backend::require_cluster();
     // Keys are due for rotation after a second; the nodes' own tickers run once at start and
     // then not for an hour, so the ticks below are the only ones in play.
     let a = TestApp::spawn_with(|c| {
@@ -238,11 +224,9 @@ async fn exactly_one_node_runs_a_due_scheduled_rotation() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_node_starting_while_another_bootstraps_the_keys_starts_as_soon_as_they_exist() {
-    if !clustered("a_node_starting_while_another_bootstraps_the_keys_starts_as_soon_as_they_exist")
-    {
-        return;
-    }
+    Backend::require_cluster();
     let a = TestApp::spawn().await;
     // An empty key table, and another node holding the bootstrap lease: it is making the keys.
     sqlx::query("DELETE FROM signing_keys")

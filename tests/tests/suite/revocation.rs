@@ -165,11 +165,9 @@ async fn revocations_are_purged_once_no_token_they_name_can_live() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_revocation_on_one_node_holds_at_once_on_the_other() {
-    if !Backend::from_env().is_clustered() {
-        println!("runs in the PostgreSQL + Redis suite");
-        return;
-    }
+    Backend::require_cluster();
     let a = TestApp::spawn().await;
     let b = a.another_node().await;
     let rp = a.client("rp").await;
