@@ -451,7 +451,7 @@ pub async fn add(
             }
             Ok(back_to(&m.service, &p.id))
         }
-        Err(refused @ (AccessRefusal::ClosedEstablishment(_) | AccessRefusal::UnknownRole)) => {
+        Err(refused @ (AccessRefusal::ClosedEstablishment(_) | AccessRefusal::UnknownRole(_))) => {
             user_page(&state, &headers, m, p, again(refused.to_string())).await
         }
         Err(refused) => Err(PageError::refused(&refused)),

@@ -80,8 +80,8 @@ pub enum AccessRefusal {
     )]
     NotYourPerson,
     /// The role is not one of the service's.
-    #[error("Sélectionnez un rôle.")]
-    UnknownRole,
+    #[error("Sélectionnez un rôle : ce service numérique n'a pas de rôle « {0} ».")]
+    UnknownRole(String),
     /// No such habilitation (or none of this service).
     #[error("La page demandée n'existe pas.")]
     NoSuchHabilitation,
@@ -125,7 +125,7 @@ impl Refusal for AccessRefusal {
             Self::NoCharte => "no_charte",
             Self::NotManager(_) => "not_manager",
             Self::NotYourPerson => "not_your_person",
-            Self::UnknownRole => "unknown_role",
+            Self::UnknownRole(_) => "unknown_role",
             Self::NoSuchHabilitation => "not_found",
             Self::NotHabilitated => "not_habilitated",
             Self::NotAManager => "not_a_manager",
@@ -148,11 +148,11 @@ impl Refusal for AccessRefusal {
             | Self::NoSuchCode
             | Self::NoCharte
             | Self::NoSuchHabilitation
-            | Self::NotAManager => RefusalKind::NotFound,
+            | Self::NotAManager
+            | Self::UnknownRole(_) => RefusalKind::NotFound,
             Self::NotManager(_) | Self::NotYourPerson | Self::NotHabilitated => {
                 RefusalKind::Forbidden
             }
-            Self::UnknownRole => RefusalKind::Invalid,
             Self::LastManager => RefusalKind::Conflict,
             Self::TooManyLookups(_) => RefusalKind::TooMany,
             Self::Unavailable(_) => RefusalKind::Internal,

@@ -167,5 +167,5 @@ pub async fn role_of_service(
         .await?
         .into_iter()
         .find(|r| r.code == role)
-        .ok_or(AccessRefusal::UnknownRole)
+        .ok_or_else(|| AccessRefusal::UnknownRole(role.to_owned()))
 }

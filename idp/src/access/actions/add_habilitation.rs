@@ -10,7 +10,6 @@ use crate::{
         services::Service,
     },
     accounts::UserId,
-    audit,
     clock::Clock,
     organizations::Siret,
     store::Db,
@@ -47,38 +46,20 @@ pub async fn add_habilitation(
     rules::may_manage(&mut tx, input.by, input.service, input.person).await?;
     rules::establishment_accepts_new_access(&mut tx, input.siret, NewAccess::Habilitation).await?;
     let role = rules::role_of_service(&mut tx, input.service, input.role).await?;
-    let id = habilitations::grant_in(
-        &mut tx,
-        &NewHabilitation {
-            user_id: input.person.as_str(),
-            service_code: &input.service.code,
-            siret: input.siret.as_str(),
-            role: &role.code,
-            end_date: input.end_date,
-            granted_by: Some(input.by.as_str()),
-            how: GrantedHow::Manager,
-        },
-        now,
-    )
-    .await?;
+    let new = NewHabilitation {
+        user_id: input.person.as_str(),
+        service_code: &input.service.code,
+        siret: input.siret.as_str(),
+        role: &role.code,
+        end_date: input.end_date,
+        granted_by: Some(input.by.as_str()),
+        how: GrantedHow::Manager,
+    };
+    let id =
+        super::grant_and_record(&mut tx, now, input.by.as_str(), &new, ("manager", false)).await?;
     let granted = habilitations::by_id_in(&mut tx, &id)
         .await?
         .ok_or(AccessRefusal::NoSuchHabilitation)?;
-    audit::record(
-        &mut tx,
-        now,
-        input.by.as_str(),
-        "habilitation.granted",
-        input.person.as_str(),
-        serde_json::json!({
-            "service": input.service.code,
-            "siret": input.siret.as_str(),
-            "role": role.code,
-            "end_date": input.end_date.map(|d| d.iso()),
-            "how": "manager",
-        }),
-    )
-    .await?;
     tx.commit().await?;
     Ok(granted)
 }

@@ -4,12 +4,11 @@
 use crate::{
     access::{
         EndDate,
-        habilitations::{self, GrantedHow, NewHabilitation},
+        habilitations::{GrantedHow, NewHabilitation},
         refusal::{AccessRefusal, NewAccess},
         rules,
     },
     accounts::UserId,
-    audit,
     clock::Clock,
     organizations::Siret,
     store::Db,
@@ -40,35 +39,17 @@ pub async fn assign_own_habilitation(
     let now = clock.now();
     let mut tx = db.begin().await?;
     rules::establishment_accepts_new_access(&mut tx, input.siret, NewAccess::Habilitation).await?;
-    let id = habilitations::grant_in(
-        &mut tx,
-        &NewHabilitation {
-            user_id: input.by.as_str(),
-            service_code: input.service_code,
-            siret: input.siret.as_str(),
-            role: input.role,
-            end_date: input.end_date,
-            granted_by: Some(input.by.as_str()),
-            how: GrantedHow::Manager,
-        },
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        input.by.as_str(),
-        "habilitation.granted",
-        input.by.as_str(),
-        serde_json::json!({
-            "service": input.service_code,
-            "siret": input.siret.as_str(),
-            "role": input.role,
-            "end_date": input.end_date.map(|d| d.iso()),
-            "how": "self",
-        }),
-    )
-    .await?;
+    let new = NewHabilitation {
+        user_id: input.by.as_str(),
+        service_code: input.service_code,
+        siret: input.siret.as_str(),
+        role: input.role,
+        end_date: input.end_date,
+        granted_by: Some(input.by.as_str()),
+        how: GrantedHow::Manager,
+    };
+    let id =
+        super::grant_and_record(&mut tx, now, input.by.as_str(), &new, ("self", false)).await?;
     tx.commit().await?;
     Ok(id)
 }

@@ -4,14 +4,13 @@
 use crate::{
     access::{
         EndDate,
-        habilitations::{self, GrantedHow, NewHabilitation},
+        habilitations::{GrantedHow, NewHabilitation},
         managers,
         refusal::{AccessRefusal, NewAccess},
         rules,
         services::Service,
     },
     accounts::UserId,
-    audit,
     clock::Clock,
     organizations::Siret,
     store::Db,
@@ -57,27 +56,12 @@ pub async fn grant_habilitation(
         granted_by: None,
         how: GrantedHow::Operator,
     };
-    let id = habilitations::grant_in(&mut tx, &new, now).await?;
     if input.manager {
         let (service, how) = (&input.service.code, GrantedHow::Operator);
         managers::insert_in(&mut tx, input.person, service, input.siret, None, how, now).await?;
     }
-    audit::record(
-        &mut tx,
-        now,
-        input.by,
-        "habilitation.granted",
-        input.person.as_str(),
-        serde_json::json!({
-            "service": input.service.code,
-            "siret": input.siret.as_str(),
-            "role": role.code,
-            "end_date": input.end_date.map(|d| d.iso()),
-            "manager": input.manager,
-            "how": "operator",
-        }),
-    )
-    .await?;
+    let how = ("operator", input.manager);
+    let id = super::grant_and_record(&mut tx, now, input.by, &new, how).await?;
     tx.commit().await?;
     Ok(id)
 }
