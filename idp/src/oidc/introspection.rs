@@ -11,7 +11,7 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{client_auth, grants, token::parse_form, tokens};
-use crate::{AppState, error::OAuthError, store::now};
+use crate::{AppState, error::OAuthError};
 
 /// `POST /introspect`.
 pub async fn introspect(
@@ -96,7 +96,7 @@ async fn refresh_token_info(
 ) -> Result<Option<Value>, OAuthError> {
     if let Some(stored) = grants::refresh_token(&state.db, token).await?
         && stored.used_at.is_none()
-        && stored.expires_at > now()
+        && stored.expires_at > state.clock.now()
         && let Some(grant) = grants::live_grant(&state.db, &stored.grant_id).await?
         && grant.client_id == client_id
     {

@@ -16,7 +16,7 @@ use super::{
     grants::{self, Grant, Issue},
     tokens::{self, TokenResponse},
 };
-use crate::{AppState, error::OAuthError, secrets, store::now};
+use crate::{AppState, error::OAuthError, secrets};
 
 /// How long a spent code is remembered, to revoke what it produced if it comes back.
 const SPENT_CODE_MEMORY: std::time::Duration = std::time::Duration::from_secs(600);
@@ -199,7 +199,7 @@ async fn refresh_token(
         tracing::warn!(grant.id = %grant.id, "refresh token reused: family revoked");
         return Err(invalid());
     }
-    if stored.expires_at <= now() {
+    if stored.expires_at <= state.clock.now() {
         return Err(invalid());
     }
     let grant = match form.get("scope").filter(|s| !s.is_empty()) {

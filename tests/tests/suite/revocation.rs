@@ -249,3 +249,27 @@ async fn a_refused_refresh_leaves_the_refresh_token_usable_and_a_reuse_ends_the_
         401
     );
 }
+
+/// A refresh token past its lifetime (read on the provider's clock) neither refreshes nor
+/// introspects as active; before that it does both.
+#[tokio::test]
+async fn an_expired_refresh_token_is_refused_on_the_provider_clock() {
+    let app = TestApp::spawn().await;
+    let rp = app.client("rp").await;
+    app.user("alice@centre.fr").await;
+    let issued = tokens(&app, &rp, "alice@centre.fr").await;
+    let first = string(&issued, "refresh_token");
+    assert_eq!(introspect(&app, &rp, &first).await["active"], true);
+    let (status, renewed) = refresh(&app, &rp, &first).await;
+    assert_eq!(status, 200, "{renewed}");
+    let second = string(&renewed, "refresh_token");
+
+    let ttl = app.state.config.tokens.refresh_token_ttl_seconds;
+    app.state.clock.advance(Duration::from_secs(ttl + 1));
+    assert_eq!(introspect(&app, &rp, &second).await["active"], false);
+    let (status, body) = refresh(&app, &rp, &second).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
