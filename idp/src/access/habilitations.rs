@@ -169,6 +169,18 @@ async fn select(db: &Db, filter: &str, binds: &[&str]) -> Result<Vec<Habilitatio
 /// Grants a habilitation; granting one that exists (same person, service, establishment and
 /// role) replaces its end date and origin. Returns its id.
 pub async fn grant(db: &Db, new: &NewHabilitation<'_>) -> Result<String, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let id = grant_in(&mut tx, new, now()).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`grant`] inside the caller's transaction, at `at`.
+pub async fn grant_in(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewHabilitation<'_>,
+    at: i64,
+) -> Result<String, sqlx::Error> {
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(
         "INSERT INTO habilitations (id, user_id, service_code, siret, role_code, end_date, granted_by, granted_how, granted_at) \
@@ -185,19 +197,18 @@ pub async fn grant(db: &Db, new: &NewHabilitation<'_>) -> Result<String, sqlx::E
     .bind(new.end_date.map(|d| d.iso()))
     .bind(new.granted_by)
     .bind(new.how.as_str())
-    .bind(now())
-    .execute(&db.pool)
+    .bind(at)
+    .execute(&mut *conn)
     .await?;
-    let id: String = sqlx::query_scalar(
+    sqlx::query_scalar(
         "SELECT id FROM habilitations WHERE user_id = $1 AND service_code = $2 AND siret = $3 AND role_code = $4",
     )
     .bind(new.user_id)
     .bind(new.service_code)
     .bind(new.siret)
     .bind(new.role)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(id)
+    .fetch_one(conn)
+    .await
 }
 
 /// One habilitation by id.

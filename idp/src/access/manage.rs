@@ -17,14 +17,20 @@ use serde::Deserialize;
 
 use super::{
     EndDate, activation, dates,
-    habilitations::{self, GrantedHow, Habilitation, NewHabilitation},
+    habilitations::{self, GrantedHow, Habilitation},
     managers::{self, AccessManager, RemoveError},
     notices, pages,
     services::{self, Role, Service},
 };
+use super::{
+    actions::add_habilitation::{AddHabilitation, add_habilitation},
+    refusal::AccessRefusal,
+    rules,
+};
 use crate::{
     AppState,
     accounts::{
+        UserId,
         account::full_name,
         store::{self as users, User},
     },
@@ -319,12 +325,6 @@ async fn user_page(
             .into_iter()
             .filter(|h| h.is_live() && m.manages(&h.siret))
             .collect();
-    let is_self = person.id == m.user.id;
-    if rights.is_empty() && habilitations.is_empty() && !is_self {
-        return Err(PageError::forbidden(
-            "Cette personne n'a pas d'accès aux établissements dont vous êtes responsable des accès.",
-        ));
-    }
     let can_designate = m
         .establishments
         .iter()
@@ -363,6 +363,24 @@ async fn person(state: &AppState, id: &str) -> Result<User, PageError> {
         .ok_or_else(PageError::not_found)
 }
 
+/// The person, if the manager may see and change them ([`rules::may_manage`]): 404 for no
+/// account, 403 for someone with nothing in the manager's establishments.
+async fn managed_person(state: &AppState, m: &Manager, id: &str) -> Result<User, PageError> {
+    let p = person(state, id).await?;
+    let sirets: Vec<String> = m.establishments.iter().map(|e| e.siret.clone()).collect();
+    let mut conn = state.db.pool.acquire().await?;
+    rules::may_manage(
+        &mut conn,
+        &UserId::from_stored(m.user.id.clone()),
+        &m.service.code,
+        &sirets,
+        &UserId::from_stored(p.id.clone()),
+    )
+    .await
+    .map_err(|r| PageError::refused(&r))?;
+    Ok(p)
+}
+
 /// `GET /acces/{service}/gestion/utilisateurs/{id}`: « Coordonnées », the Responsable des
 /// accès right, the habilitations.
 pub async fn user(
@@ -375,7 +393,7 @@ pub async fn user(
         Ok(m) => m,
         Err(redirect) => return Ok(redirect),
     };
-    let p = person(&state, &id).await?;
+    let p = managed_person(&state, &m, &id).await?;
     user_page(&state, &headers, m, p, UserPageState::default()).await
 }
 
@@ -414,54 +432,43 @@ pub async fn add(
         Err(redirect) => return Ok(redirect),
     };
     let p = person(&state, &id).await?;
-    let Some(establishment) = m.establishment(&form.siret).cloned() else {
-        return Err(not_manager(&m.service));
-    };
-    let again = |error: &str| UserPageState {
+    let again = |error: String| UserPageState {
         siret: form.siret.clone(),
         role: form.role.clone(),
         end: form.date_fin.clone(),
-        error: Some(error.to_owned()),
+        error: Some(error),
         confirm_last: None,
-    };
-    if !establishment.active {
-        let page = again(
-            "Cet établissement est fermé dans le répertoire SIRENE : il ne peut pas recevoir de nouvelle habilitation.",
-        );
-        return user_page(&state, &headers, m, p, page).await;
-    }
-    let Some(role) = services::role(&state.db, &m.service.code, &form.role).await? else {
-        return user_page(&state, &headers, m, p, again("Sélectionnez un rôle.")).await;
     };
     let end_date = if form.date_fin.trim().is_empty() {
         None
     } else {
         match EndDate::parse(&form.date_fin, dates::today()) {
             Ok(d) => Some(d),
-            Err(e) => return user_page(&state, &headers, m, p, again(&e.to_string())).await,
+            Err(e) => return user_page(&state, &headers, m, p, again(e.to_string())).await,
         }
     };
-    let hid = habilitations::grant(
+    let sirets: Vec<String> = m.establishments.iter().map(|e| e.siret.clone()).collect();
+    let added = add_habilitation(
         &state.db,
-        &NewHabilitation {
-            user_id: &p.id,
-            service_code: &m.service.code,
-            siret: &establishment.siret,
-            role: &role.code,
+        state.clock.now(),
+        &AddHabilitation {
+            manager: &UserId::from_stored(m.user.id.clone()),
+            service: &m.service.code,
+            managed: &sirets,
+            person: &UserId::from_stored(p.id.clone()),
+            siret: &form.siret,
+            role: &form.role,
             end_date,
-            granted_by: Some(&m.user.id),
-            how: GrantedHow::Manager,
         },
     )
-    .await?;
-    audit::record_on_pool(
-        &state.db,
-        &m.user.id,
-        "habilitation.granted",
-        &p.id,
-        serde_json::json!({"service": m.service.code, "siret": establishment.siret, "role": role.code, "end_date": end_date.map(|d| d.iso()), "how": "manager"}),
-    )
-    .await?;
+    .await;
+    let hid = match added {
+        Ok(hid) => hid,
+        Err(r @ (AccessRefusal::ClosedEstablishment(_) | AccessRefusal::UnknownRole)) => {
+            return user_page(&state, &headers, m, p, again(r.to_string())).await;
+        }
+        Err(r) => return Err(PageError::refused(&r)),
+    };
     if p.id != m.user.id
         && let Some(h) = habilitations::by_id(&state.db, &hid).await?
     {
@@ -542,7 +549,7 @@ pub async fn designate(
     if !m.manages(&form.siret) {
         return Err(not_manager(&m.service));
     }
-    let p = person(&state, &id).await?;
+    let p = managed_person(&state, &m, &id).await?;
     let has_access = habilitations::live(&state.db, &p.id, &m.service.code)
         .await?
         .iter()
@@ -590,7 +597,7 @@ pub async fn withdraw(
     if !m.manages(&form.siret) {
         return Err(not_manager(&m.service));
     }
-    let p = person(&state, &id).await?;
+    let p = managed_person(&state, &m, &id).await?;
     match managers::remove(
         &state.db,
         &p.id,

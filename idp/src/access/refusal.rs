@@ -25,6 +25,20 @@ pub enum AccessRefusal {
         NewAccess::Code => "de code d'activation",
     })]
     ClosedEstablishment(NewAccess),
+    /// The person has nothing in the manager's establishments for this service (no habilitation,
+    /// manager right, pending request or invitation): not the manager's to see or change.
+    #[error(
+        "Cette personne n'a pas d'accès aux établissements dont vous êtes responsable des accès."
+    )]
+    NotManagedPerson,
+    /// The manager asked for an establishment they do not manage for this service.
+    #[error(
+        "Vous n'êtes pas responsable des accès de cet établissement pour le service numérique {0}."
+    )]
+    NotManagerOf(String),
+    /// The role is not one of the service's roles.
+    #[error("Sélectionnez un rôle.")]
+    UnknownRole,
     /// Storage failed.
     #[error("base de données : {0}")]
     Storage(#[from] sqlx::Error),
@@ -34,6 +48,9 @@ impl Refusal for AccessRefusal {
     fn code(&self) -> &'static str {
         match self {
             Self::ClosedEstablishment(_) => "closed_establishment",
+            Self::NotManagedPerson => "not_managed_person",
+            Self::NotManagerOf(_) => "not_manager",
+            Self::UnknownRole => "unknown_role",
             Self::Storage(_) => "server_error",
         }
     }
@@ -41,6 +58,8 @@ impl Refusal for AccessRefusal {
     fn kind(&self) -> RefusalKind {
         match self {
             Self::ClosedEstablishment(_) => RefusalKind::Conflict,
+            Self::NotManagedPerson | Self::NotManagerOf(_) => RefusalKind::Forbidden,
+            Self::UnknownRole => RefusalKind::Invalid,
             Self::Storage(_) => RefusalKind::Internal,
         }
     }

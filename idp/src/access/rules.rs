@@ -17,3 +17,24 @@ pub async fn establishment_accepts_new_access(
         _ => Ok(()),
     }
 }
+
+// --- whom a Responsable des accès may see and change (helper "manage") ---
+
+/// Whom a Responsable des accès may see and change: themselves, or a person who has a
+/// habilitation, a manager right, a pending request or an invitation in one of the `sirets` the
+/// manager manages for `service`. Reading a person's page and every change to them go through
+/// this one rule, so a habilitation reaches someone new only through an invitation or their
+/// own request.
+pub async fn may_manage(
+    conn: &mut sqlx::AnyConnection,
+    manager: &crate::accounts::UserId,
+    service: &str,
+    sirets: &[String],
+    person: &crate::accounts::UserId,
+) -> Result<(), AccessRefusal> {
+    if manager == person || super::people::known_in(conn, person, service, sirets).await? {
+        Ok(())
+    } else {
+        Err(AccessRefusal::NotManagedPerson)
+    }
+}

@@ -379,3 +379,96 @@ async fn access_manage_the_requests_tab_lists_pending_requests_with_a_badge() {
     );
     assert!(list.contains(&format!("/acces/ceres/demandes/{}", mine.id)));
 }
+
+/// Hole 1 of issue 12: a habilitation reaches someone new only through an invitation or their
+/// own request. Adding one to a stranger is refused like reading their page, and leaves them a
+/// stranger (no habilitation, page still 403, not designable).
+#[tokio::test]
+async fn access_manage_a_responsable_cannot_habilitate_a_stranger_by_id() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice@centre.fr").await;
+    let bob = app.user("bob@centre.fr").await;
+    let eve = app.user("eve@ailleurs.fr").await;
+    make_manager(&app, &alice.id, CENTRE, true).await;
+    habilitate(&app, &bob.id, CENTRE, "centre_agree").await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+    let (_, html) = page(
+        &browser,
+        &format!("/acces/ceres/gestion/utilisateurs/{}", bob.id),
+    )
+    .await;
+    let csrf = csrf_of(&html);
+    let eves = format!("/acces/ceres/gestion/utilisateurs/{}", eve.id);
+
+    let r = browser
+        .post_form(
+            &format!("{eves}/habilitations"),
+            &[("csrf", &csrf), ("siret", CENTRE), ("role", "centre_agree")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        text(&r.text().await.unwrap()).contains(
+            "Cette personne n'a pas d'accès aux établissements dont vous êtes responsable"
+        )
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM habilitations WHERE user_id = $1",
+            &eve.id
+        )
+        .await,
+        0
+    );
+    let (status, _) = page(&browser, &eves).await;
+    assert_eq!(status, 403);
+    let r = browser
+        .post_form(
+            &format!("{eves}/responsable"),
+            &[("csrf", &csrf), ("siret", CENTRE)],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        !managers::is_manager(&app.state.db, &eve.id, "ceres", CENTRE)
+            .await
+            .unwrap()
+    );
+}
+
+/// Adding a habilitation is one action: when its audit event cannot be written, no habilitation
+/// remains and no e-mail leaves.
+#[tokio::test]
+async fn access_manage_adding_a_habilitation_is_atomic() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let alice = app.user("alice@centre.fr").await;
+    let bob = app.user("bob@centre.fr").await;
+    make_manager(&app, &alice.id, CENTRE, true).await;
+    habilitate(&app, &bob.id, CENTRE, "centre_agree").await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+    let bob_page = format!("/acces/ceres/gestion/utilisateurs/{}", bob.id);
+    let (_, html) = page(&browser, &bob_page).await;
+    let csrf = csrf_of(&html);
+    app.fail_audit_of("habilitation.granted").await;
+    let r = browser
+        .post_form(
+            &format!("{bob_page}/habilitations"),
+            &[
+                ("csrf", &csrf),
+                ("siret", CENTRE),
+                ("role", "gestionnaire_centres"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM habilitations WHERE user_id = $1",
+            &bob.id
+        )
+        .await,
+        1
+    );
+    assert!(sink.messages().is_empty());
+}

@@ -1,1 +1,4 @@
 //! The access use cases, one file each (see `crate::action`).
+
+// --- helper "manage": what a Responsable des accès does for their establishments ---
+pub mod add_habilitation;
