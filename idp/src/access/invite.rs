@@ -54,7 +54,10 @@ use crate::{
     },
     secrets,
     store::now,
-    web::page::{check_csrf, render},
+    web::{
+        page::{check_csrf, render},
+        rate_limit,
+    },
 };
 
 /// How long an unfinished wizard is kept.
@@ -424,9 +427,45 @@ pub async fn submit_email(
             ..Wizard::default()
         };
     }
-    w.existing = users::user_by_email(&state.db, &email).await?.map(|u| u.id);
+    w.existing = look_up(&state, &m, &email).await?;
     save(&state, &m, &w).await?;
     Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response())
+}
+
+/// How many addresses one Responsable des accès may look up in the wizard per window: the
+/// answer (an account or not, and its name) is what login, reset and sign-up take care not to
+/// tell, so it is limited and audited.
+pub const LOOKUPS_PER_MANAGER: u64 = 20;
+/// The window of [`LOOKUPS_PER_MANAGER`].
+pub const LOOKUP_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Whether `email` has an account: counted against [`LOOKUPS_PER_MANAGER`] (429 past it) and
+/// audited as `invitation.lookup` (the account's id as target when found; the address only
+/// hashed).
+async fn look_up(
+    state: &AppState,
+    m: &Manager,
+    email: &Email,
+) -> Result<Option<String>, PageError> {
+    rate_limit::hit(
+        &state.ephemeral,
+        "invitation-lookup",
+        &m.user.id,
+        LOOKUPS_PER_MANAGER,
+        LOOKUP_WINDOW,
+    )
+    .await??;
+    let found = users::user_by_email(&state.db, email).await?.map(|u| u.id);
+    audit::record_alone(
+        &state.db,
+        state.clock.now(),
+        &m.user.id,
+        "invitation.lookup",
+        found.as_deref().unwrap_or(""),
+        serde_json::json!({"service": m.service.code, "found": found.is_some(), "email_hash": secrets::hash(email.as_str())}),
+    )
+    .await?;
+    Ok(found)
 }
 
 // ---- Step 2: the type of account ----

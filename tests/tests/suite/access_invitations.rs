@@ -605,3 +605,55 @@ async fn access_invite_is_for_responsables_des_acces_only() {
     let r = app.browser().get(INVITE).await;
     assert!(location(&r).unwrap_or_default().starts_with("/connexion"));
 }
+
+/// Hole 3 of issue 12: whether an address has an account is told at most
+/// `LOOKUPS_PER_MANAGER` times an hour to one Responsable des accès, each look-up audited
+/// without the address in clear; the next one is a 429 with the wait.
+#[tokio::test]
+async fn access_invite_address_look_ups_are_limited_and_audited() {
+    use idp::access::invite::LOOKUPS_PER_MANAGER;
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice@centre.fr").await;
+    let bob = app.user("bob@centre.fr").await;
+    make_manager(&app, &alice.id, CENTRE).await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+    for i in 0..LOOKUPS_PER_MANAGER {
+        let email = if i == 0 {
+            "bob@centre.fr".to_owned()
+        } else {
+            format!("personne{i}@ailleurs.fr")
+        };
+        let (status, _, body) = submit(&browser, INVITE, INVITE, &[("email", &email)]).await;
+        assert_eq!(status, 303, "look-up {i}: {body}");
+    }
+    let (status, _, body) =
+        submit(&browser, INVITE, INVITE, &[("email", "carol@ailleurs.fr")]).await;
+    assert_eq!(status, 429);
+    assert!(
+        body.contains("Trop de tentatives. Veuillez réessayer dans"),
+        "{body}"
+    );
+    let lookups = app
+        .count(
+            "SELECT count(*) FROM audit_events WHERE action = 'invitation.lookup' AND actor = $1",
+            &alice.id,
+        )
+        .await;
+    assert_eq!(lookups, LOOKUPS_PER_MANAGER as i64);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_events WHERE action = 'invitation.lookup' AND target = $1",
+            &bob.id,
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_events WHERE details LIKE $1",
+            "%@ailleurs.fr%",
+        )
+        .await,
+        0
+    );
+}
