@@ -211,6 +211,15 @@ pub async fn grant_in(
     .await
 }
 
+/// Deletes a habilitation inside the caller's transaction.
+pub async fn delete_in(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM habilitations WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// One habilitation by id.
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Habilitation>, sqlx::Error> {
     Ok(select(db, "h.id = $1", &[id]).await?.into_iter().next())

@@ -17,13 +17,18 @@ use serde::Deserialize;
 
 use super::{
     EndDate, activation, dates,
-    habilitations::{self, GrantedHow, Habilitation},
-    managers::{self, AccessManager, RemoveError},
+    habilitations::{self, Habilitation},
+    managers::{self, AccessManager},
     notices, pages,
     services::{self, Role, Service},
 };
 use super::{
-    actions::add_habilitation::{AddHabilitation, add_habilitation},
+    actions::{
+        add_habilitation::{AddHabilitation, add_habilitation},
+        designate_manager::designate_manager,
+        remove_habilitation::remove_habilitation,
+        withdraw_manager::withdraw_manager,
+    },
     refusal::AccessRefusal,
     rules,
 };
@@ -34,7 +39,6 @@ use crate::{
         account::full_name,
         store::{self as users, User},
     },
-    audit,
     error::PageError,
     organizations::{Siret, register},
     web::page::{check_csrf, render},
@@ -363,11 +367,15 @@ async fn person(state: &AppState, id: &str) -> Result<User, PageError> {
         .ok_or_else(PageError::not_found)
 }
 
+fn managed_sirets(m: &Manager) -> Vec<String> {
+    m.establishments.iter().map(|e| e.siret.clone()).collect()
+}
+
 /// The person, if the manager may see and change them ([`rules::may_manage`]): 404 for no
 /// account, 403 for someone with nothing in the manager's establishments.
 async fn managed_person(state: &AppState, m: &Manager, id: &str) -> Result<User, PageError> {
     let p = person(state, id).await?;
-    let sirets: Vec<String> = m.establishments.iter().map(|e| e.siret.clone()).collect();
+    let sirets = managed_sirets(m);
     let mut conn = state.db.pool.acquire().await?;
     rules::may_manage(
         &mut conn,
@@ -447,7 +455,7 @@ pub async fn add(
             Err(e) => return user_page(&state, &headers, m, p, again(e.to_string())).await,
         }
     };
-    let sirets: Vec<String> = m.establishments.iter().map(|e| e.siret.clone()).collect();
+    let sirets = managed_sirets(&m);
     let added = add_habilitation(
         &state.db,
         state.clock.now(),
@@ -503,15 +511,14 @@ pub async fn remove(
     if h.service_code != m.service.code || !m.manages(&h.siret) {
         return Err(not_manager(&m.service));
     }
-    habilitations::remove(&state.db, &h.id).await?;
-    audit::record_on_pool(
+    remove_habilitation(
         &state.db,
-        &m.user.id,
-        "habilitation.removed",
-        &h.user_id,
-        serde_json::json!({"service": m.service.code, "siret": h.siret, "role": h.role}),
+        state.clock.now(),
+        &UserId::from_stored(m.user.id.clone()),
+        &h,
     )
-    .await?;
+    .await
+    .map_err(|r| PageError::refused(&r))?;
     if h.user_id != m.user.id
         && let Some(p) = users::user_by_id(&state.db, &h.user_id).await?
     {
@@ -550,32 +557,17 @@ pub async fn designate(
         return Err(not_manager(&m.service));
     }
     let p = managed_person(&state, &m, &id).await?;
-    let has_access = habilitations::live(&state.db, &p.id, &m.service.code)
-        .await?
-        .iter()
-        .any(|h| h.siret == form.siret);
-    if !has_access {
-        return Err(PageError::forbidden(
-            "Seule une personne habilitée pour cet établissement peut en devenir responsable des accès.",
-        ));
-    }
-    managers::grant(
+    designate_manager(
         &state.db,
-        &p.id,
+        state.clock.now(),
+        &UserId::from_stored(m.user.id.clone()),
         &m.service.code,
+        &managed_sirets(&m),
+        &UserId::from_stored(p.id.clone()),
         &form.siret,
-        Some(&m.user.id),
-        GrantedHow::Delegation,
     )
-    .await?;
-    audit::record_on_pool(
-        &state.db,
-        &m.user.id,
-        "access_manager.granted",
-        &p.id,
-        serde_json::json!({"service": m.service.code, "siret": form.siret}),
-    )
-    .await?;
+    .await
+    .map_err(|r| PageError::refused(&r))?;
     notices::manager_granted(&state, &m.service, &p, &form.siret, &m.user).await;
     Ok(back_to(&m.service, &p.id))
 }
@@ -598,34 +590,28 @@ pub async fn withdraw(
         return Err(not_manager(&m.service));
     }
     let p = managed_person(&state, &m, &id).await?;
-    match managers::remove(
+    let withdrawn = withdraw_manager(
         &state.db,
-        &p.id,
+        state.clock.now(),
+        &UserId::from_stored(m.user.id.clone()),
         &m.service.code,
+        &managed_sirets(&m),
+        &UserId::from_stored(p.id.clone()),
         &form.siret,
         form.confirmer.is_some(),
     )
-    .await
-    {
+    .await;
+    match withdrawn {
         Ok(()) => {}
-        Err(RemoveError::LastOne) => {
+        Err(AccessRefusal::LastManager) => {
             let page = UserPageState {
                 confirm_last: Some(form.siret.clone()),
                 ..UserPageState::default()
             };
             return user_page(&state, &headers, m, p, page).await;
         }
-        Err(RemoveError::NotManager) => return Err(PageError::not_found()),
-        Err(RemoveError::Db(e)) => return Err(e.into()),
+        Err(r) => return Err(PageError::refused(&r)),
     }
-    audit::record_on_pool(
-        &state.db,
-        &m.user.id,
-        "access_manager.removed",
-        &p.id,
-        serde_json::json!({"service": m.service.code, "siret": form.siret, "last": form.confirmer.is_some()}),
-    )
-    .await?;
     if p.id != m.user.id {
         notices::manager_removed(&state, &m.service, &p, &form.siret).await;
         return Ok(back_to(&m.service, &p.id));

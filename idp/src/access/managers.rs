@@ -96,6 +96,62 @@ pub async fn grant(
     Ok(())
 }
 
+/// [`grant`] inside the caller's transaction, at `at`.
+pub async fn grant_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    service_code: &str,
+    siret: &str,
+    granted_by: Option<&str>,
+    how: GrantedHow,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO access_managers (user_id, service_code, siret, granted_by, granted_how, granted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(service_code)
+    .bind(siret)
+    .bind(granted_by)
+    .bind(how.as_str())
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The account ids holding the right for `siret`, read inside the caller's transaction.
+pub async fn holders_in(
+    conn: &mut sqlx::AnyConnection,
+    service_code: &str,
+    siret: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT user_id FROM access_managers WHERE service_code = $1 AND siret = $2")
+        .bind(service_code)
+        .bind(siret)
+        .fetch_all(conn)
+        .await
+}
+
+/// Deletes `user_id`'s right for `siret`, inside the caller's transaction.
+pub async fn delete_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    service_code: &str,
+    siret: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM access_managers WHERE user_id = $1 AND service_code = $2 AND siret = $3",
+    )
+    .bind(user_id)
+    .bind(service_code)
+    .bind(siret)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Whether `user_id` is Responsable des accès of `siret` for the service.
 pub async fn is_manager(
     db: &Db,

@@ -35,3 +35,25 @@ pub async fn known_in(
     }
     Ok(query.fetch_one(conn).await? > 0)
 }
+
+/// `true` when `person` has a habilitation for `service` at `siret` that counts on `today`
+/// (ISO date).
+pub async fn live_habilitation_in(
+    conn: &mut sqlx::AnyConnection,
+    person: &UserId,
+    service: &str,
+    siret: &str,
+    today: &str,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM habilitations WHERE user_id = $1 AND service_code = $2 AND siret = $3 \
+         AND (end_date IS NULL OR end_date >= $4)",
+    )
+    .bind(person.as_str())
+    .bind(service)
+    .bind(siret)
+    .bind(today)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}

@@ -39,6 +39,19 @@ pub enum AccessRefusal {
     /// The role is not one of the service's roles.
     #[error("Sélectionnez un rôle.")]
     UnknownRole,
+    /// Only a person habilitated for the establishment may become its Responsable des accès.
+    #[error(
+        "Seule une personne habilitée pour cet établissement peut en devenir responsable des accès."
+    )]
+    NotHabilitatedThere,
+    /// The person does not hold the Responsable des accès right being withdrawn.
+    #[error("Cette personne n'est pas responsable des accès de cet établissement.")]
+    NotHolder,
+    /// Withdrawing the establishment's last Responsable des accès needs a confirmation.
+    #[error(
+        "Cette personne est le dernier responsable des accès de cet établissement : l'établissement n'en aurait plus. Confirmez le retrait pour continuer."
+    )]
+    LastManager,
     /// Storage failed.
     #[error("base de données : {0}")]
     Storage(#[from] sqlx::Error),
@@ -51,6 +64,9 @@ impl Refusal for AccessRefusal {
             Self::NotManagedPerson => "not_managed_person",
             Self::NotManagerOf(_) => "not_manager",
             Self::UnknownRole => "unknown_role",
+            Self::NotHabilitatedThere => "not_habilitated_there",
+            Self::NotHolder => "not_holder",
+            Self::LastManager => "last_manager",
             Self::Storage(_) => "server_error",
         }
     }
@@ -60,6 +76,9 @@ impl Refusal for AccessRefusal {
             Self::ClosedEstablishment(_) => RefusalKind::Conflict,
             Self::NotManagedPerson | Self::NotManagerOf(_) => RefusalKind::Forbidden,
             Self::UnknownRole => RefusalKind::Invalid,
+            Self::NotHabilitatedThere => RefusalKind::Forbidden,
+            Self::NotHolder => RefusalKind::NotFound,
+            Self::LastManager => RefusalKind::Conflict,
             Self::Storage(_) => RefusalKind::Internal,
         }
     }

@@ -38,3 +38,41 @@ pub async fn may_manage(
         Err(AccessRefusal::NotManagedPerson)
     }
 }
+
+/// Only a person with a live habilitation for `siret` may become its Responsable des accès.
+pub async fn habilitated_there(
+    conn: &mut sqlx::AnyConnection,
+    person: &crate::accounts::UserId,
+    service: &str,
+    siret: &str,
+    now: i64,
+) -> Result<(), AccessRefusal> {
+    let today = jiff::Timestamp::from_second(now)
+        .map(super::dates::today_at)
+        .map(|d| d.to_string())
+        .unwrap_or_else(|_| super::dates::today_iso());
+    if super::people::live_habilitation_in(conn, person, service, siret, &today).await? {
+        Ok(())
+    } else {
+        Err(AccessRefusal::NotHabilitatedThere)
+    }
+}
+
+/// A right is withdrawn only from its holder; the establishment's last one only once confirmed
+/// (nobody could grant access there any more until a new activation code).
+pub async fn may_withdraw_right(
+    conn: &mut sqlx::AnyConnection,
+    person: &crate::accounts::UserId,
+    service: &str,
+    siret: &str,
+    confirm_last: bool,
+) -> Result<(), AccessRefusal> {
+    let holders = super::managers::holders_in(conn, service, siret).await?;
+    if !holders.iter().any(|h| h == person.as_str()) {
+        return Err(AccessRefusal::NotHolder);
+    }
+    if holders.len() == 1 && !confirm_last {
+        return Err(AccessRefusal::LastManager);
+    }
+    Ok(())
+}
