@@ -81,19 +81,18 @@ pub async fn grant(
     granted_by: Option<&str>,
     how: GrantedHow,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO access_managers (user_id, service_code, siret, granted_by, granted_how, granted_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    let mut tx = db.begin().await?;
+    grant_in(
+        &mut tx,
+        user_id,
+        service_code,
+        siret,
+        granted_by,
+        how,
+        now(),
     )
-    .bind(user_id)
-    .bind(service_code)
-    .bind(siret)
-    .bind(granted_by)
-    .bind(how.as_str())
-    .bind(now())
-    .execute(&db.pool)
     .await?;
-    Ok(())
+    tx.commit().await
 }
 
 /// [`grant`] inside the caller's transaction, at `at`.
