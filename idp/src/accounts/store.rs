@@ -200,3 +200,35 @@ pub async fn delete_user(db: &Db, id: &str, access_ttl: u64) -> Result<(), sqlx:
     }
     tx.commit().await
 }
+
+// --- appended by helper "manage" (invitation finish creates the account in its transaction) ---
+
+/// [`insert_user`] inside the caller's transaction, at `at`: the new account's id, or `None`
+/// when the address is taken.
+pub async fn insert_user_in(
+    conn: &mut sqlx::AnyConnection,
+    email: &Email,
+    password_hash: Option<&str>,
+    new: &NewUser,
+    at: i64,
+) -> Result<Option<crate::accounts::UserId>, sqlx::Error> {
+    let id = crate::accounts::UserId::generate();
+    let result = sqlx::query(
+        "INSERT INTO users (id, email, email_verified, password_hash, given_name, family_name, gender, job, siret, organization_label, is_agent, created_at, updated_at) \
+         VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(id.as_str())
+    .bind(email.as_str())
+    .bind(password_hash)
+    .bind(&new.given_name)
+    .bind(&new.family_name)
+    .bind(&new.gender)
+    .bind(&new.job)
+    .bind(&new.siret)
+    .bind(&new.organization_label)
+    .bind(i64::from(new.is_agent))
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok((result.rows_affected() > 0).then_some(id))
+}
