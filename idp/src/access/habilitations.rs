@@ -172,6 +172,18 @@ async fn select_in(
 /// Grants a habilitation; granting one that exists (same person, service, establishment and
 /// role) replaces its end date and origin. Returns its id.
 pub async fn grant(db: &Db, new: &NewHabilitation<'_>) -> Result<String, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let id = grant_in(&mut tx, new, now()).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`grant`] inside the caller's transaction, at `at`.
+pub async fn grant_in(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewHabilitation<'_>,
+    at: i64,
+) -> Result<String, sqlx::Error> {
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(
         "INSERT INTO habilitations (id, user_id, service_code, siret, role_code, end_date, granted_by, granted_how, granted_at) \
@@ -188,19 +200,27 @@ pub async fn grant(db: &Db, new: &NewHabilitation<'_>) -> Result<String, sqlx::E
     .bind(new.end_date.map(|d| d.iso()))
     .bind(new.granted_by)
     .bind(new.how.as_str())
-    .bind(now())
-    .execute(&db.pool)
+    .bind(at)
+    .execute(&mut *conn)
     .await?;
-    let id: String = sqlx::query_scalar(
+    sqlx::query_scalar(
         "SELECT id FROM habilitations WHERE user_id = $1 AND service_code = $2 AND siret = $3 AND role_code = $4",
     )
     .bind(new.user_id)
     .bind(new.service_code)
     .bind(new.siret)
     .bind(new.role)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Deletes a habilitation inside the caller's transaction.
+pub async fn delete_in(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM habilitations WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// One habilitation by id.
@@ -257,41 +277,6 @@ pub async fn of_establishment(
         "h.service_code = $1 AND h.siret = $2",
         &[service_code, siret],
     )
-    .await
-}
-
-/// [`grant`] at `at`, inside the caller's transaction. Returns the habilitation's id.
-pub async fn grant_in(
-    conn: &mut sqlx::AnyConnection,
-    new: &NewHabilitation<'_>,
-    at: i64,
-) -> Result<String, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO habilitations (id, user_id, service_code, siret, role_code, end_date, granted_by, granted_how, granted_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (user_id, service_code, siret, role_code) DO UPDATE SET \
-         end_date = excluded.end_date, granted_by = excluded.granted_by, \
-         granted_how = excluded.granted_how, granted_at = excluded.granted_at",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(new.user_id.to_owned())
-    .bind(new.service_code.to_owned())
-    .bind(new.siret.to_owned())
-    .bind(new.role.to_owned())
-    .bind(new.end_date.map(|d| d.iso()))
-    .bind(new.granted_by.map(str::to_owned))
-    .bind(new.how.as_str())
-    .bind(at)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query_scalar(
-        "SELECT id FROM habilitations WHERE user_id = $1 AND service_code = $2 AND siret = $3 AND role_code = $4",
-    )
-    .bind(new.user_id.to_owned())
-    .bind(new.service_code.to_owned())
-    .bind(new.siret.to_owned())
-    .bind(new.role.to_owned())
-    .fetch_one(conn)
     .await
 }
 

@@ -94,8 +94,19 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Invitation, sqlx::Error> {
 
 /// Stores an invitation just sent; returns its id.
 pub async fn create(db: &Db, new: &NewInvitation<'_>) -> Result<String, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let id = create_in(&mut tx, new, now()).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`create`] inside the caller's transaction, at `at`.
+pub async fn create_in(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewInvitation<'_>,
+    at: i64,
+) -> Result<String, sqlx::Error> {
     let id = uuid::Uuid::new_v4().to_string();
-    let t = now();
     let roles = serde_json::to_string(new.roles).expect("roles serialise");
     sqlx::query(
         "INSERT INTO invitations (id, email, user_id, service_code, siret, roles, invited_by, created_at, sent_at, expires_at, accepted_at) \
@@ -108,9 +119,9 @@ pub async fn create(db: &Db, new: &NewInvitation<'_>) -> Result<String, sqlx::Er
     .bind(new.siret)
     .bind(&roles)
     .bind(new.invited_by)
-    .bind(t)
-    .bind(t + LIFETIME_SECONDS)
-    .execute(&db.pool)
+    .bind(at)
+    .bind(at + LIFETIME_SECONDS)
+    .execute(conn)
     .await?;
     Ok(id)
 }

@@ -26,12 +26,12 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::actions::finish_invitation::{FinishInvitation, Finished, Grant, finish_invitation};
 use super::{
     EndDate,
     actions::look_up_invitee,
     dates,
-    habilitations::{self, GrantedHow, NewHabilitation},
-    invitations::{self, Invitation, InvitedRole, NewInvitation},
+    invitations::{self, Invitation, InvitedRole},
     manage::{Establishment, Manager, manager, not_manager},
     services::{self, Role, Service},
 };
@@ -969,100 +969,57 @@ pub async fn finish(
     }
     let email = Email::parse(w.email.as_deref().unwrap_or_default())
         .map_err(|e| PageError::bad_request(e.to_string()))?;
-    let (user, created) = match users::user_by_email(&state.db, &email).await? {
-        Some(user) => (user, false),
-        None => {
-            if w.given_name.is_none() || w.organization.is_none() {
-                // The account the wizard found was deleted meanwhile: its identity is unknown.
-                let mut w = w.clone();
-                w.existing = None;
-                save(&state, &m, &w).await?;
-                return Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response());
-            }
-            let new = NewUser {
-                given_name: w.given_name.clone().unwrap_or_default(),
-                family_name: w.family_name.clone().unwrap_or_default(),
-                gender: w.gender.clone(),
-                job: w.job.clone(),
-                siret: w.siret.clone(),
-                organization_label: w.organization.clone(),
-                is_agent: false,
-            };
-            match users::insert_user(&state.db, &email, None, &new).await? {
-                Some(user) => (user, true),
-                // Taken meanwhile (a sign-up finished first): that account is invited.
-                None => match users::user_by_email(&state.db, &email).await? {
-                    Some(user) => (user, false),
-                    None => return Err(PageError::bad_request(NO_HABILITATION)),
-                },
-            }
+    let new_user = (w.given_name.is_some() && w.organization.is_some()).then(|| NewUser {
+        given_name: w.given_name.clone().unwrap_or_default(),
+        family_name: w.family_name.clone().unwrap_or_default(),
+        gender: w.gender.clone(),
+        job: w.job.clone(),
+        siret: w.siret.clone(),
+        organization_label: w.organization.clone(),
+        is_agent: false,
+    });
+    let grants: Vec<Grant> = w
+        .grants
+        .iter()
+        .map(|g| Grant {
+            siret: g.siret.clone(),
+            role: g.role.clone(),
+            end_date: g.end_date.clone(),
+        })
+        .collect();
+    let finished = finish_invitation(
+        &state.db,
+        state.clock.now(),
+        &FinishInvitation {
+            manager: &UserId::from_stored(m.user.id.clone()),
+            service: &m.service.code,
+            email: &email,
+            new_user: new_user.as_ref(),
+            grants: &grants,
+        },
+    )
+    .await
+    .map_err(|r| PageError::refused(&r))?;
+    let (user_id, created, sent) = match finished {
+        Finished::Sent {
+            user,
+            created,
+            sent,
+        } => (user, created, sent),
+        Finished::IdentityUnknown => {
+            // The account the wizard found was deleted meanwhile: its identity is unknown.
+            let mut w = w.clone();
+            w.existing = None;
+            save(&state, &m, &w).await?;
+            return Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response());
         }
     };
     if created {
-        audit::record_on_pool(
-            &state.db,
-            &m.user.id,
-            "account.created",
-            &user.id,
-            serde_json::json!({ "via": "invitation", "service": m.service.code }),
-        )
-        .await?;
-        tracing::info!(user.id = %user.id, "account created by invitation");
+        tracing::info!(user.id = %user_id.as_str(), "account created by invitation");
     }
-    let mut by_siret: Vec<(String, Vec<InvitedRole>)> = Vec::new();
-    for g in &w.grants {
-        habilitations::grant(
-            &state.db,
-            &NewHabilitation {
-                user_id: &user.id,
-                service_code: &m.service.code,
-                siret: &g.siret,
-                role: &g.role,
-                end_date: g.end_date.as_deref().and_then(EndDate::from_stored),
-                granted_by: Some(&m.user.id),
-                how: GrantedHow::Invitation,
-            },
-        )
-        .await?;
-        let role = InvitedRole {
-            role: g.role.clone(),
-            end_date: g.end_date.clone(),
-        };
-        match by_siret.iter_mut().find(|(s, _)| *s == g.siret) {
-            Some((_, list)) => list.push(role),
-            None => by_siret.push((g.siret.clone(), vec![role])),
-        }
-    }
-    let mut sent = Vec::new();
-    for (siret, invited) in &by_siret {
-        let id = invitations::create(
-            &state.db,
-            &NewInvitation {
-                email: email.as_str(),
-                user_id: &user.id,
-                service_code: &m.service.code,
-                siret,
-                roles: invited,
-                invited_by: &m.user.id,
-            },
-        )
-        .await?;
-        audit::record_on_pool(
-            &state.db,
-            &m.user.id,
-            "invitation.sent",
-            &user.id,
-            serde_json::json!({
-                "invitation": id,
-                "service": m.service.code,
-                "siret": siret,
-                "roles": invited,
-                "new_account": created,
-            }),
-        )
-        .await?;
-        sent.push((siret.clone(), invited.clone()));
-    }
+    let user = users::user_by_id(&state.db, user_id.as_str())
+        .await?
+        .ok_or_else(PageError::not_found)?;
     send_invitation(&state, &m, &user, &email, &sent, &roles).await?;
     state.ephemeral.delete(&wizard_key(&m)).await?;
     Ok(Redirect::to(&format!(

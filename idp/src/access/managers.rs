@@ -84,6 +84,30 @@ pub async fn grant(
     granted_by: Option<&str>,
     how: GrantedHow,
 ) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    grant_in(
+        &mut tx,
+        user_id,
+        service_code,
+        siret,
+        granted_by,
+        how,
+        now(),
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// [`grant`] inside the caller's transaction, at `at`.
+pub async fn grant_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    service_code: &str,
+    siret: &str,
+    granted_by: Option<&str>,
+    how: GrantedHow,
+    at: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO access_managers (user_id, service_code, siret, granted_by, granted_how, granted_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -93,8 +117,8 @@ pub async fn grant(
     .bind(siret)
     .bind(granted_by)
     .bind(how.as_str())
-    .bind(now())
-    .execute(&db.pool)
+    .bind(at)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -160,19 +184,17 @@ pub async fn insert_in(
     how: GrantedHow,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO access_managers (user_id, service_code, siret, granted_by, granted_how, granted_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    let by = granted_by.map(crate::accounts::UserId::as_str);
+    grant_in(
+        conn,
+        user_id.as_str(),
+        service_code,
+        siret.as_str(),
+        by,
+        how,
+        at,
     )
-    .bind(user_id.as_str().to_owned())
-    .bind(service_code.to_owned())
-    .bind(siret.as_str().to_owned())
-    .bind(granted_by.map(|u| u.as_str().to_owned()))
-    .bind(how.as_str())
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The establishments `user_id` manages for the service, inside the caller's transaction.

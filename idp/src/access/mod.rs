@@ -17,6 +17,7 @@ pub mod managers;
 pub mod mine;
 pub mod notices;
 pub mod pages;
+pub mod people;
 pub mod refusal;
 pub mod request_pages;
 pub mod requests;

@@ -105,11 +105,11 @@ pub async fn manages(
     }
 }
 
-/// Whom a Responsable des accès may see and change: themselves, and whoever holds a live
-/// habilitation or the Responsable des accès right in one of the establishments they manage for
-/// the service. Reading a person's page and changing their access both go through here, so a
-/// manager cannot reach, by an account's id, someone they cannot see: a habilitation reaches a
-/// new person only through an invitation or that person's own request.
+/// Whom a Responsable des accès may see and change: themselves, and whoever has a habilitation,
+/// the Responsable des accès right, a pending request for access or an invitation in one of the
+/// establishments they manage for the service. Reading a person's page and changing their access
+/// both go through here, so a manager cannot reach, by an account's id, someone they cannot see:
+/// a habilitation reaches a new person only through an invitation or that person's own request.
 pub async fn may_manage(
     conn: &mut sqlx::AnyConnection,
     by: &crate::accounts::UserId,
@@ -120,18 +120,7 @@ pub async fn may_manage(
         return Ok(());
     }
     let theirs = super::managers::establishments_of_in(conn, by, &service.code).await?;
-    let habilitated = super::habilitations::live_in(conn, person, &service.code)
-        .await?
-        .iter()
-        .any(|h| theirs.contains(&h.siret));
-    if habilitated {
-        return Ok(());
-    }
-    let manages_there = super::managers::establishments_of_in(conn, person, &service.code)
-        .await?
-        .iter()
-        .any(|s| theirs.contains(s));
-    if manages_there {
+    if super::people::known_in(conn, person, &service.code, &theirs).await? {
         Ok(())
     } else {
         Err(AccessRefusal::NotYourPerson)

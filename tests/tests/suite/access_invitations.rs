@@ -650,3 +650,56 @@ async fn access_invite_address_look_ups_are_audited_and_limited_per_manager() {
         .count();
     assert_eq!(counted as u64, LOOKUPS_PER_MANAGER);
 }
+
+/// Finishing an invitation is one action: when its last audit event cannot be written, nothing
+/// of it remains (no account, no habilitation, no invitation) and no e-mail leaves.
+#[tokio::test]
+async fn access_invite_finishing_is_atomic() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    with_register(&app).await;
+    let alice = app.user("alice@centre.fr").await;
+    make_manager(&app, &alice.id, CENTRE).await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+    page(&browser, &format!("{INVITE}?nouveau")).await;
+    let steps: [(&str, Vec<(&str, &str)>); 4] = [
+        ("", vec![("email", "jean.dupont@boursidiere.fr")]),
+        ("/type", vec![("type_compte", "professionnel")]),
+        (
+            "/identite",
+            vec![
+                ("civilite", "monsieur"),
+                ("nom", "Dupont"),
+                ("prenom", "Jean"),
+            ],
+        ),
+        (
+            "/organisation",
+            vec![("poste", "Responsable RH"), ("siret", COMPANY)],
+        ),
+    ];
+    for (step, fields) in &steps {
+        let path = format!("{INVITE}{step}");
+        let (status, _, body) = submit(&browser, &path, &path, fields).await;
+        assert_eq!(status, 303, "{step}: {body}");
+    }
+    add(&browser, CENTRE, "centre_agree", "").await;
+    app.fail_audit_of("invitation.sent").await;
+    let (status, _, _) = finish(&browser).await;
+    assert_eq!(status, 500);
+    let email = "jean.dupont@boursidiere.fr";
+    for sql in [
+        "SELECT count(*) FROM users WHERE email = $1",
+        "SELECT count(*) FROM invitations WHERE email = $1",
+        "SELECT count(*) FROM habilitations h JOIN users u ON u.id = h.user_id WHERE u.email = $1",
+        "SELECT count(*) FROM audit_events WHERE action = 'account.created' AND details LIKE $1",
+    ] {
+        let arg = if sql.contains("LIKE") {
+            "%invitation%"
+        } else {
+            email
+        };
+        assert_eq!(app.count(sql, arg).await, 0, "{sql}");
+    }
+    assert!(sink.messages().is_empty());
+}

@@ -4,6 +4,7 @@ pub mod accept_charte;
 pub mod add_habilitation;
 pub mod assign_own_habilitations;
 pub mod designate_manager;
+pub mod finish_invitation;
 pub mod grant_habilitation;
 pub mod issue_code;
 pub mod look_up_invitee;

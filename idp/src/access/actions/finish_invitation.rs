@@ -1,0 +1,162 @@
+//! « Envoyer l'invitation », the last step of the invitation wizard
+//! (`POST /acces/{service}/gestion/inviter/terminer`): the account (created when new), each
+//! habilitation, one invitation per establishment and their audit events, in one transaction.
+//! The e-mail is the caller's, after commit.
+
+use crate::{
+    access::{
+        EndDate,
+        habilitations::{self, GrantedHow, NewHabilitation},
+        invitations::{self, InvitedRole, NewInvitation},
+        refusal::{AccessRefusal, NewAccess},
+        rules,
+    },
+    accounts::{
+        Email, UserId,
+        store::{self as users, NewUser},
+    },
+    audit,
+    organizations::Siret,
+    store::Db,
+};
+
+/// One habilitation of the wizard.
+pub struct Grant {
+    /// Establishment (one the manager manages).
+    pub siret: String,
+    /// Role code (checked against the service's roles by the caller).
+    pub role: String,
+    /// Last day, `YYYY-MM-DD`, or none.
+    pub end_date: Option<String>,
+}
+
+/// What the wizard collected.
+pub struct FinishInvitation<'a> {
+    /// The acting Responsable des accès.
+    pub manager: &'a UserId,
+    /// The service of the page.
+    pub service: &'a str,
+    /// The address invited.
+    pub email: &'a Email,
+    /// The identity of a new account; `None` when the wizard found an account.
+    pub new_user: Option<&'a NewUser>,
+    /// The habilitations.
+    pub grants: &'a [Grant],
+}
+
+/// What was done.
+pub enum Finished {
+    /// Invited: the account, whether it was created, the roles per establishment.
+    Sent {
+        /// The invited account.
+        user: UserId,
+        /// Created by this invitation.
+        created: bool,
+        /// Roles per establishment, as stored in the invitations.
+        sent: Vec<(String, Vec<InvitedRole>)>,
+    },
+    /// The account the wizard found is gone and the identity of a new one is unknown.
+    IdentityUnknown,
+}
+
+/// Runs the invitation in one transaction.
+pub async fn finish_invitation(
+    db: &Db,
+    now: i64,
+    input: &FinishInvitation<'_>,
+) -> Result<Finished, AccessRefusal> {
+    let existing = users::user_by_email(db, input.email).await?;
+    let mut tx = db.begin().await?;
+    for g in input.grants {
+        if let Ok(siret) = Siret::parse(&g.siret) {
+            rules::establishment_accepts_new_access(&mut tx, &siret, NewAccess::Habilitation)
+                .await?;
+        }
+    }
+    let (user, created) = match (existing, input.new_user) {
+        (Some(user), _) => (UserId::from_stored(user.id), false),
+        (None, None) => return Ok(Finished::IdentityUnknown),
+        (None, Some(new)) => {
+            match users::insert_user_in(&mut tx, input.email, None, new, now).await? {
+                Some(id) => {
+                    audit::record(
+                        &mut tx,
+                        now,
+                        input.manager.as_str(),
+                        "account.created",
+                        id.as_str(),
+                        serde_json::json!({ "via": "invitation", "service": input.service }),
+                    )
+                    .await?;
+                    (id, true)
+                }
+                // Taken meanwhile (a sign-up finished first): that account is invited.
+                None => match users::user_by_email(db, input.email).await? {
+                    Some(user) => (UserId::from_stored(user.id), false),
+                    None => return Ok(Finished::IdentityUnknown),
+                },
+            }
+        }
+    };
+    let mut by_siret: Vec<(String, Vec<InvitedRole>)> = Vec::new();
+    for g in input.grants {
+        habilitations::grant_in(
+            &mut tx,
+            &NewHabilitation {
+                user_id: user.as_str(),
+                service_code: input.service,
+                siret: &g.siret,
+                role: &g.role,
+                end_date: g.end_date.as_deref().and_then(EndDate::from_stored),
+                granted_by: Some(input.manager.as_str()),
+                how: GrantedHow::Invitation,
+            },
+            now,
+        )
+        .await?;
+        let role = InvitedRole {
+            role: g.role.clone(),
+            end_date: g.end_date.clone(),
+        };
+        match by_siret.iter_mut().find(|(s, _)| *s == g.siret) {
+            Some((_, list)) => list.push(role),
+            None => by_siret.push((g.siret.clone(), vec![role])),
+        }
+    }
+    for (siret, invited) in &by_siret {
+        let id = invitations::create_in(
+            &mut tx,
+            &NewInvitation {
+                email: input.email.as_str(),
+                user_id: user.as_str(),
+                service_code: input.service,
+                siret,
+                roles: invited,
+                invited_by: input.manager.as_str(),
+            },
+            now,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            now,
+            input.manager.as_str(),
+            "invitation.sent",
+            user.as_str(),
+            serde_json::json!({
+                "invitation": id,
+                "service": input.service,
+                "siret": siret,
+                "roles": invited,
+                "new_account": created,
+            }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Finished::Sent {
+        user,
+        created,
+        sent: by_siret,
+    })
+}
