@@ -24,17 +24,18 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    EndDate, activation, dates,
-    habilitations::{GrantedHow, NewHabilitation},
-    managers,
+    EndDate,
+    actions::decide_request::{self as decide, Decided, decide_request},
+    activation, dates, managers,
     pages::{self, AccessQuery},
+    refusal::AccessRefusal,
     requests::{self, AccessRequest, MAX_MESSAGE_CHARS, Status},
     services::{self, Role, Service},
 };
 use crate::{
     AppState,
     accounts::{
-        Email,
+        Email, UserId,
         account::{civilite_label, full_name, send_notice},
         store::{self, User},
     },
@@ -898,20 +899,18 @@ pub async fn decide(
                 )
                 .await;
             }
-            if !requests::refuse(&state.db, &request.id, &manager.id).await? {
+            let decision = decide::Decision::Refuse { reason };
+            let by = UserId::from_stored(manager.id.clone());
+            let decided =
+                decide_request(&state.db, &state.clock, &by, &service, &request, &decision)
+                    .await
+                    .map_err(|refused| PageError::refused(&refused))?;
+            if matches!(decided, Decided::AlreadyHandled) {
                 let now_handled = requests::by_id(&state.db, &request.id)
                     .await?
                     .ok_or_else(PageError::not_found)?;
                 return handled(now_handled).await;
             }
-            audit::record_on_pool(
-                &state.db,
-                &manager.id,
-                "access_request.refused",
-                &request.user_id,
-                serde_json::json!({"service": service.code, "siret": request.siret, "request_id": request.id, "reason": reason}),
-            )
-            .await?;
             if let Some(to) = requester_email {
                 let content = mail_of(&service, &requester_line, &establishment, "");
                 send_notice(
@@ -928,19 +927,6 @@ pub async fn decide(
             }
         }
         "accepter" => {
-            let Some(role) = services::role(&state.db, &service.code, &form.role).await? else {
-                let d = again("Sélectionnez le rôle du demandeur.".into(), "role");
-                return manage_page(
-                    &state,
-                    &headers,
-                    service,
-                    request,
-                    &manager.id,
-                    StatusCode::BAD_REQUEST,
-                    d,
-                )
-                .await;
-            };
             let end_date = if form.date_fin.trim().is_empty() {
                 None
             } else {
@@ -961,59 +947,44 @@ pub async fn decide(
                     }
                 }
             };
-            let siret = Siret::parse(&request.siret).map_err(|_| PageError::not_found())?;
-            if register::by_siret(&state.db, &siret)
-                .await?
-                .is_some_and(|e| !e.active)
-            {
-                let d = again(
-                    "Cet établissement est fermé dans le répertoire SIRENE : il ne peut pas recevoir de nouvelle habilitation.".into(),
-                    "",
-                );
-                return manage_page(
-                    &state,
-                    &headers,
-                    service,
-                    request,
-                    &manager.id,
-                    StatusCode::BAD_REQUEST,
-                    d,
-                )
-                .await;
-            }
-            let grant = NewHabilitation {
-                user_id: &request.user_id,
-                service_code: &service.code,
-                siret: &request.siret,
-                role: &role.code,
+            let decision = decide::Decision::Accept {
+                role: &form.role,
                 end_date,
-                granted_by: Some(&manager.id),
-                how: GrantedHow::Request,
             };
-            let Some(habilitation_id) =
-                requests::accept(&state.db, &request.id, &manager.id, &grant).await?
-            else {
-                let now_handled = requests::by_id(&state.db, &request.id)
-                    .await?
-                    .ok_or_else(PageError::not_found)?;
-                return handled(now_handled).await;
+            let by = UserId::from_stored(manager.id.clone());
+            let outcome =
+                decide_request(&state.db, &state.clock, &by, &service, &request, &decision).await;
+            let role = match outcome {
+                Ok(Decided::Accepted(role)) => role,
+                Ok(_) => {
+                    let now_handled = requests::by_id(&state.db, &request.id)
+                        .await?
+                        .ok_or_else(PageError::not_found)?;
+                    return handled(now_handled).await;
+                }
+                Err(
+                    refused @ (AccessRefusal::UnknownRole(_)
+                    | AccessRefusal::ClosedEstablishment(_)),
+                ) => {
+                    let d = match refused {
+                        AccessRefusal::UnknownRole(_) => {
+                            again("Sélectionnez le rôle du demandeur.".into(), "role")
+                        }
+                        other => again(other.to_string(), ""),
+                    };
+                    return manage_page(
+                        &state,
+                        &headers,
+                        service,
+                        request,
+                        &manager.id,
+                        StatusCode::BAD_REQUEST,
+                        d,
+                    )
+                    .await;
+                }
+                Err(refused) => return Err(PageError::refused(&refused)),
             };
-            audit::record_on_pool(
-                &state.db,
-                &manager.id,
-                "access_request.accepted",
-                &request.user_id,
-                serde_json::json!({"service": service.code, "siret": request.siret, "request_id": request.id, "role": role.code, "end_date": end_date.map(|d| d.iso()), "habilitation_id": habilitation_id}),
-            )
-            .await?;
-            audit::record_on_pool(
-                &state.db,
-                &manager.id,
-                "habilitation.granted",
-                &request.user_id,
-                serde_json::json!({"service": service.code, "siret": request.siret, "role": role.code, "end_date": end_date.map(|d| d.iso()), "how": "request"}),
-            )
-            .await?;
             if let Some(to) = requester_email {
                 let content = mail_of(&service, &requester_line, &establishment, "");
                 let end = end_date.map_or("sans date de fin".to_owned(), |d| {

@@ -7,7 +7,6 @@
 
 use sqlx::Row;
 
-use super::habilitations::NewHabilitation;
 use crate::store::{Db, now};
 
 /// Seconds between two e-mails of the same request to the managers: 30 days.
@@ -281,71 +280,25 @@ pub async fn mark_unsent(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Accepts a pending request and grants `grant`, in one transaction; `Ok(None)` when the
-/// request was already handled (nothing is granted). Returns the habilitation's id.
-pub async fn accept(
-    db: &Db,
+/// Marks a pending request `status` (`accepted` or `refused`) by `manager_id` at `at`, inside
+/// the caller's transaction; `false` when it was no longer pending (another Responsable des
+/// accès decided first).
+pub async fn decide_in(
+    conn: &mut sqlx::AnyConnection,
     id: &str,
     manager_id: &str,
-    grant: &NewHabilitation<'_>,
-) -> Result<Option<String>, sqlx::Error> {
-    let t = now();
-    let mut tx = db.begin().await?;
+    status: &str,
+    at: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE access_requests SET status = 'accepted', handled_by = $2, handled_at = $3 \
+        "UPDATE access_requests SET status = $4, handled_by = $2, handled_at = $3 \
          WHERE id = $1 AND status = 'pending'",
     )
-    .bind(id)
-    .bind(manager_id)
-    .bind(t)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        tx.rollback().await?;
-        return Ok(None);
-    }
-    // As `habilitations::grant`, inside the transaction.
-    sqlx::query(
-        "INSERT INTO habilitations (id, user_id, service_code, siret, role_code, end_date, granted_by, granted_how, granted_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (user_id, service_code, siret, role_code) DO UPDATE SET \
-         end_date = excluded.end_date, granted_by = excluded.granted_by, \
-         granted_how = excluded.granted_how, granted_at = excluded.granted_at",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(grant.user_id)
-    .bind(grant.service_code)
-    .bind(grant.siret)
-    .bind(grant.role)
-    .bind(grant.end_date.map(|d| d.iso()))
-    .bind(grant.granted_by)
-    .bind(grant.how.as_str())
-    .bind(t)
-    .execute(&mut *tx)
-    .await?;
-    let hab: String = sqlx::query_scalar(
-        "SELECT id FROM habilitations WHERE user_id = $1 AND service_code = $2 AND siret = $3 AND role_code = $4",
-    )
-    .bind(grant.user_id)
-    .bind(grant.service_code)
-    .bind(grant.siret)
-    .bind(grant.role)
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(Some(hab))
-}
-
-/// Refuses a pending request; `false` when it was already handled.
-pub async fn refuse(db: &Db, id: &str, manager_id: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE access_requests SET status = 'refused', handled_by = $2, handled_at = $3 \
-         WHERE id = $1 AND status = 'pending'",
-    )
-    .bind(id)
-    .bind(manager_id)
-    .bind(now())
-    .execute(&db.pool)
+    .bind(id.to_owned())
+    .bind(manager_id.to_owned())
+    .bind(at)
+    .bind(status.to_owned())
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -923,3 +923,36 @@ async fn access_request_creation_is_limited_per_person() {
         0
     );
 }
+
+/// Deciding a request is one action: when its event cannot be written, the request stays
+/// pending, no habilitation is granted and the requester gets no e-mail.
+#[tokio::test]
+async fn access_request_accepted_whose_audit_fails_stays_pending_and_grants_nothing() {
+    let w = world().await;
+    let app = &w.app;
+    let requester = logged_in(app, REQUESTER).await;
+    assert_eq!(ask(&requester, CENTRE, "Merci").await.status(), 303);
+    w.sink.wait_for(2).await;
+    let id = request_id(app).await;
+    let path = format!("/acces/ceres/demandes/{id}");
+    let manager = logged_in(app, MANAGER).await;
+    app.fail_audit_of("access_request.accepted").await;
+
+    let r = decide(
+        &manager,
+        &path,
+        &[("action", "accepter"), ("role", "centre_agree")],
+    )
+    .await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(status_of(app, &id).await, "pending");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM habilitations WHERE user_id = $1",
+            &w.requester
+        )
+        .await,
+        0
+    );
+    assert_eq!(w.sink.messages().len(), 2, "only the managers' two e-mails");
+}
