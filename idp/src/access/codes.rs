@@ -178,8 +178,8 @@ pub async fn issue_in(
     .await
 }
 
-/// [`issue_in`] in a transaction of its own, without the register check nor the audit: the old
-/// form the command line still calls (until it calls `actions::issue_code`).
+/// [`issue_in`] in a transaction of its own, without the register check nor the audit: for
+/// seeding tests only; every surface issues through `actions::issue_code`.
 pub async fn issue(
     db: &Db,
     key: &[u8; 32],
@@ -388,8 +388,8 @@ pub async fn revoke_in(
     Ok(done.rows_affected() > 0)
 }
 
-/// [`revoke_in`] on its own, without the audit: the old form the command line still calls
-/// (until it calls `actions::revoke_code`).
+/// [`revoke_in`] on its own, without the audit: for seeding tests only; every surface revokes
+/// through `actions::revoke_code`.
 pub async fn revoke(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     revoke_in(&mut *db.pool.acquire().await?, id, now()).await
 }

@@ -161,7 +161,7 @@ impl Refusal for AccessRefusal {
     }
 }
 
-// --- Service administration (helper "platform") ---
+// --- Service administration ---
 
 /// Why a service administration action says no.
 #[derive(Debug, thiserror::Error)]

@@ -32,7 +32,7 @@ pub async fn code_may_be_issued_for(
     }
 }
 
-// --- Service administration (helper "platform") ---
+// --- Service administration ---
 
 use super::{
     refusal::ServiceRefusal,

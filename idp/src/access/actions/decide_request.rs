@@ -75,7 +75,8 @@ pub async fn decide_request(
             Decided::Refused
         }
         Decision::Accept { role, end_date } => {
-            let siret = Siret::parse(&request.siret).map_err(|_| AccessRefusal::NotYourPerson)?;
+            let siret =
+                Siret::parse(&request.siret).map_err(|_| AccessRefusal::NoSuchHabilitation)?;
             rules::establishment_accepts_new_access(&mut tx, &siret, NewAccess::Habilitation)
                 .await?;
             let role = rules::role_of_service(&mut tx, service, role).await?;

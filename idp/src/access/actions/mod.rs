@@ -14,7 +14,7 @@ pub mod remove_habilitation;
 pub mod revoke_code;
 pub mod withdraw_manager;
 
-// --- Service administration (helper "platform") ---
+// --- Service administration ---
 pub mod service_add_role;
 pub mod service_create;
 pub mod service_link_client;
