@@ -43,17 +43,6 @@ pub async fn record_alone(
     tx.commit().await
 }
 
-/// The old form, for call sites that still write their change and its event apart.
-pub async fn record_on_pool(
-    db: &Db,
-    actor: &str,
-    action: &str,
-    target: &str,
-    details: serde_json::Value,
-) -> Result<(), sqlx::Error> {
-    record_alone(db, crate::store::now(), actor, action, target, details).await
-}
-
 /// One audit event.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditEvent {

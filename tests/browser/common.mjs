@@ -164,7 +164,8 @@ export async function runJourneys(journeys, { knownErrors = [] } = {}) {
         viewport: { width: 1280, height: 900 },
       });
       const page = await context.newPage();
-      page.setDefaultTimeout(15_000);
+      // Generous: CI runs this beside the whole suite on two cores.
+      page.setDefaultTimeout(30_000);
       page.on('console', (m) => {
         if (m.type() !== 'error') return;
         // The error states come with a 4xx status, which Chromium reports for the page itself.

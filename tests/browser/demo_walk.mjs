@@ -34,13 +34,13 @@ const PASSWORD = 'Velo-Rouge-Printemps-2024';
 const COLLEAGUE_PASSWORD = 'Ciel-Bleu-Automne-2025';
 
 /** Opens the provider's outbox in a new tab, as the README tells newcomers, waits (at most
- * 10 s) for a message to `to` whose subject contains `subject`, opens it and returns its text
+ * 30 s) for a message to `to` whose subject contains `subject`, opens it and returns its text
  * part; the list and the message are screenshotted and checked by axe as `name`-*. */
 async function readMail(context, to, subject, name) {
   const tab = await context.newPage();
-  tab.setDefaultTimeout(15_000);
+  tab.setDefaultTimeout(30_000);
   try {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     let row;
     for (;;) {
       await tab.goto(`${BASE_URL}/outbox`);

@@ -128,10 +128,19 @@ pub async fn create_in(
 
 /// One invitation by id.
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Invitation>, sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    by_id_in(&mut conn, id).await
+}
+
+/// [`by_id`] inside the caller's transaction.
+pub async fn by_id_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> Result<Option<Invitation>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM invitations WHERE id = $1");
     sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(&db.pool)
+        .bind(id.to_owned())
+        .fetch_optional(conn)
         .await?
         .as_ref()
         .map(from_row)
@@ -163,18 +172,22 @@ pub async fn pending(
     Ok(all)
 }
 
-/// Marks a pending invitation sent again, only once it has expired: `false` when it has not
-/// (or was accepted meanwhile). Atomic: of two concurrent relaunches, one wins.
-pub async fn resend(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
-    let t = now();
+/// Marks a pending invitation sent again at `at`, inside the caller's transaction, only once it
+/// has expired: `false` when it has not (or was accepted meanwhile). Of two concurrent
+/// relaunches, one wins.
+pub async fn resend_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    at: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE invitations SET sent_at = $1, expires_at = $2 \
          WHERE id = $3 AND expires_at <= $1 AND accepted_at IS NULL",
     )
-    .bind(t)
-    .bind(t + LIFETIME_SECONDS)
-    .bind(id)
-    .execute(&db.pool)
+    .bind(at)
+    .bind(at + LIFETIME_SECONDS)
+    .bind(id.to_owned())
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
 }

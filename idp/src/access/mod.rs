@@ -13,13 +13,14 @@ pub mod habilitations;
 pub mod invitations;
 pub mod invite;
 pub mod manage;
+pub mod manager;
 pub mod managers;
 pub mod mine;
 pub mod notices;
 pub mod pages;
 pub mod people;
 pub mod refusal;
-pub mod request_pages;
+pub mod request;
 pub mod requests;
 pub mod rules;
 pub mod services;
@@ -106,18 +107,12 @@ pub fn routes() -> axum::Router<crate::AppState> {
         )
         .route(
             "/acces/{service}/demande",
-            get(request_pages::show).post(request_pages::submit),
+            get(request::show).post(request::submit),
         )
-        .route(
-            "/acces/{service}/demande/envoyee",
-            get(request_pages::show_sent),
-        )
-        .route(
-            "/acces/{service}/demande/relance",
-            post(request_pages::resend),
-        )
+        .route("/acces/{service}/demande/envoyee", get(request::show_sent))
+        .route("/acces/{service}/demande/relance", post(request::resend))
         .route(
             "/acces/{service}/demandes/{id}",
-            get(request_pages::show_request).post(request_pages::decide),
+            get(request::show_request).post(request::decide),
         )
 }

@@ -80,7 +80,7 @@ pub enum AccessRefusal {
     )]
     NotYourPerson,
     /// The role is not one of the service's.
-    #[error("Sélectionnez un rôle : ce service numérique n'a pas de rôle « {0} ».")]
+    #[error("{}", if .0.is_empty() { "Sélectionnez un rôle.".to_owned() } else { format!("Sélectionnez un rôle : ce service numérique n'a pas de rôle « {} ».", .0) })]
     UnknownRole(String),
     /// No such habilitation (or none of this service).
     #[error("La page demandée n'existe pas.")]
@@ -98,9 +98,31 @@ pub enum AccessRefusal {
         "Cette personne est le dernier responsable des accès de cet établissement : l'établissement n'en aurait plus. Confirmez le retrait pour continuer."
     )]
     LastManager,
-    /// Too many address look-ups in the invitation wizard.
+    /// Too many attempts (address look-ups in the invitation wizard, requests for access).
     #[error("Trop de tentatives. Veuillez réessayer dans {}.", crate::web::rate_limit::french_duration(*.0))]
-    TooManyLookups(std::time::Duration),
+    TooManyAttempts(std::time::Duration),
+    // Requests for access and invitations.
+    /// The message to the Responsables des accès is too long (the limit).
+    #[error("Le message ne doit pas dépasser {0} caractères.")]
+    MessageTooLong(usize),
+    /// The reason of a refusal given to the requester is too long (the limit).
+    #[error("Le motif ne doit pas dépasser {0} caractères.")]
+    ReasonTooLong(usize),
+    /// « Terminer » an invitation without any habilitation.
+    #[error("Ajoutez au moins une habilitation avant de terminer l'invitation.")]
+    NoHabilitation,
+    /// No pending request or invitation of this person, service and establishment.
+    #[error("La page demandée n'existe pas.")]
+    NoSuchRequest,
+    /// « Relancer ma demande » before 30 days: the whole days left.
+    #[error("Vous pourrez relancer la demande dans {days} jour{plural}.", days = .0, plural = if *.0 > 1 { "s" } else { "" })]
+    RequestRelaunchTooEarly(i64),
+    /// « Relancer l'invitation » before it expired: how long is left, in words.
+    #[error("Vous pourrez relancer cette invitation dans {0}.")]
+    InvitationRelaunchTooEarly(String),
+    /// The invited person logged in already.
+    #[error("Cette personne s'est déjà connectée : l'invitation n'est plus en attente.")]
+    AlreadyConnected,
     /// The shared store (rate limits) failed.
     #[error("stockage partagé : {0}")]
     Unavailable(String),
@@ -130,7 +152,13 @@ impl Refusal for AccessRefusal {
             Self::NotHabilitated => "not_habilitated",
             Self::NotAManager => "not_a_manager",
             Self::LastManager => "last_manager",
-            Self::TooManyLookups(_) => "too_many_requests",
+            Self::TooManyAttempts(_) => "too_many_requests",
+            Self::MessageTooLong(_) => "message_too_long",
+            Self::ReasonTooLong(_) => "reason_too_long",
+            Self::NoHabilitation => "no_habilitation",
+            Self::NoSuchRequest => "not_found",
+            Self::RequestRelaunchTooEarly(_) | Self::InvitationRelaunchTooEarly(_) => "too_early",
+            Self::AlreadyConnected => "already_connected",
             Self::Unavailable(_) | Self::Storage(_) => "server_error",
         }
     }
@@ -154,7 +182,14 @@ impl Refusal for AccessRefusal {
                 RefusalKind::Forbidden
             }
             Self::LastManager => RefusalKind::Conflict,
-            Self::TooManyLookups(_) => RefusalKind::TooMany,
+            Self::TooManyAttempts(_) => RefusalKind::TooMany,
+            Self::MessageTooLong(_) | Self::ReasonTooLong(_) | Self::NoHabilitation => {
+                RefusalKind::Invalid
+            }
+            Self::NoSuchRequest => RefusalKind::NotFound,
+            Self::RequestRelaunchTooEarly(_)
+            | Self::InvitationRelaunchTooEarly(_)
+            | Self::AlreadyConnected => RefusalKind::Invalid,
             Self::Unavailable(_) => RefusalKind::Internal,
             Self::Storage(_) => RefusalKind::Internal,
         }

@@ -7,7 +7,7 @@
 
 use sqlx::Row;
 
-use crate::store::{Db, now};
+use crate::{accounts::UserId, organizations::Siret, store::Db};
 
 /// Seconds between two e-mails of the same request to the managers: 30 days.
 pub const RESEND_AFTER: i64 = 30 * 24 * 3600;
@@ -150,22 +150,58 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<AccessRequest, sqlx::Error> {
 }
 
 async fn select(db: &Db, filter: &str, binds: &[&str]) -> Result<Vec<AccessRequest>, sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    select_in(&mut conn, filter, binds).await
+}
+
+async fn select_in(
+    conn: &mut sqlx::AnyConnection,
+    filter: &str,
+    binds: &[&str],
+) -> Result<Vec<AccessRequest>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE {filter} ORDER BY r.created_at, r.id");
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for b in binds {
-        query = query.bind(*b);
+        query = query.bind(b.to_string());
     }
-    query
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    query.fetch_all(conn).await?.iter().map(from_row).collect()
 }
 
-/// Stores a new pending request (its e-mails counted as sent now) and returns it; `None`
-/// when the person already has one pending for this establishment (a concurrent duplicate:
-/// the unique index `access_requests_one_pending` lets one insert through).
+/// Stores a new pending request at `at` (its e-mails counted as sent then), inside the
+/// caller's transaction, and returns it; `None` when the person already has one pending for
+/// this establishment (a concurrent duplicate: the unique index `access_requests_one_pending`
+/// lets one insert through).
+pub async fn create_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &UserId,
+    service_code: &str,
+    siret: &Siret,
+    message: &str,
+    at: i64,
+) -> Result<Option<AccessRequest>, sqlx::Error> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let done = sqlx::query(
+        "INSERT INTO access_requests (id, user_id, service_code, siret, message, status, created_at, sent_at) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(id.clone())
+    .bind(user_id.as_str().to_owned())
+    .bind(service_code.to_owned())
+    .bind(siret.as_str().to_owned())
+    .bind(message.to_owned())
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    Ok(select_in(conn, "r.id = $1", &[&id])
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// [`create_in`] in a transaction of its own, now: for seeding a request (tests, demo).
 pub async fn create(
     db: &Db,
     user_id: &str,
@@ -173,24 +209,13 @@ pub async fn create(
     siret: &str,
     message: &str,
 ) -> Result<Option<AccessRequest>, sqlx::Error> {
-    let id = uuid::Uuid::new_v4().to_string();
-    let t = now();
-    let done = sqlx::query(
-        "INSERT INTO access_requests (id, user_id, service_code, siret, message, status, created_at, sent_at) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(&id)
-    .bind(user_id)
-    .bind(service_code)
-    .bind(siret)
-    .bind(message)
-    .bind(t)
-    .execute(&db.pool)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(None);
-    }
-    by_id(db, &id).await
+    let siret = Siret::parse(siret).map_err(|e| sqlx::Error::InvalidArgument(e.to_string()))?;
+    let user_id = UserId::from_stored(user_id.to_owned());
+    let mut tx = db.begin().await?;
+    let at = crate::store::now();
+    let created = create_in(&mut tx, &user_id, service_code, &siret, message, at).await?;
+    tx.commit().await?;
+    Ok(created)
 }
 
 /// One request by id.
@@ -209,6 +234,23 @@ pub async fn pending_for(
         db,
         "r.user_id = $1 AND r.service_code = $2 AND r.siret = $3 AND r.status = 'pending'",
         &[user_id, service_code, siret],
+    )
+    .await?
+    .into_iter()
+    .last())
+}
+
+/// [`pending_for`] inside the caller's transaction.
+pub async fn pending_for_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &UserId,
+    service_code: &str,
+    siret: &str,
+) -> Result<Option<AccessRequest>, sqlx::Error> {
+    Ok(select_in(
+        conn,
+        "r.user_id = $1 AND r.service_code = $2 AND r.siret = $3 AND r.status = 'pending'",
+        &[user_id.as_str(), service_code, siret],
     )
     .await?
     .into_iter()
@@ -256,17 +298,21 @@ pub async fn count_pending_for_manager(
         .await
 }
 
-/// Records that the managers were e-mailed again at `at`, if the request is still pending and
-/// its last e-mail is at least [`RESEND_AFTER`] old; `false` otherwise (of two concurrent
-/// « Relancer », one wins).
-pub async fn mark_resent(db: &Db, id: &str, at: i64) -> Result<bool, sqlx::Error> {
+/// Records that the managers were e-mailed again at `at`, inside the caller's transaction, if
+/// the request is still pending and its last e-mail is at least [`RESEND_AFTER`] old; `false`
+/// otherwise (of two concurrent « Relancer », one wins).
+pub async fn mark_resent_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    at: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE access_requests SET sent_at = $2 WHERE id = $1 AND status = 'pending' AND sent_at <= $3",
     )
-    .bind(id)
+    .bind(id.to_owned())
     .bind(at)
     .bind(at - RESEND_AFTER)
-    .execute(&db.pool)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -158,3 +158,41 @@ pub async fn role_of_service(
         .find(|r| r.code == role)
         .ok_or_else(|| AccessRefusal::UnknownRole(role.to_owned()))
 }
+
+// --- Requests for access ---
+
+/// The message to the Responsables des accès, trimmed, holds at most
+/// [`super::requests::MAX_MESSAGE_CHARS`] characters.
+pub fn request_message(message: &str) -> Result<&str, AccessRefusal> {
+    let message = message.trim();
+    let max = super::requests::MAX_MESSAGE_CHARS;
+    if message.chars().count() > max {
+        Err(AccessRefusal::MessageTooLong(max))
+    } else {
+        Ok(message)
+    }
+}
+
+/// The reason of a refusal, trimmed, holds at most [`super::requests::MAX_MESSAGE_CHARS`]
+/// characters.
+pub fn refusal_reason(reason: &str) -> Result<&str, AccessRefusal> {
+    let reason = reason.trim();
+    let max = super::requests::MAX_MESSAGE_CHARS;
+    if reason.chars().count() > max {
+        Err(AccessRefusal::ReasonTooLong(max))
+    } else {
+        Ok(reason)
+    }
+}
+
+/// A request for access goes only to an establishment that has a Responsable des accès for the
+/// service: otherwise nobody could answer it (the person is sent to the activation code).
+pub async fn has_manager(
+    conn: &mut sqlx::AnyConnection,
+    service: &Service,
+    siret: &Siret,
+) -> Result<bool, AccessRefusal> {
+    let managers =
+        super::managers::of_establishment_in(conn, &service.code, siret.as_str()).await?;
+    Ok(!managers.is_empty())
+}

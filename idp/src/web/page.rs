@@ -57,3 +57,50 @@ pub fn check_csrf(state: &AppState, headers: &HeaderMap, submitted: &str) -> Res
         Err(PageError::form_expired())
     }
 }
+
+/// A form that carries this browser's CSRF token in its `csrf` field.
+pub trait WithCsrf {
+    /// The submitted token.
+    fn csrf(&self) -> &str;
+}
+
+/// Implements [`WithCsrf`] for forms whose token is their `csrf` field.
+#[macro_export]
+macro_rules! with_csrf {
+    ($($form:ty),+ $(,)?) => {
+        $(impl $crate::web::page::WithCsrf for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+
+/// A posted form whose CSRF token was checked: a handler taking it never sees a forged form
+/// (refused with « formulaire expiré » before the handler runs).
+pub struct CsrfForm<T>(pub T);
+
+impl<T> axum::extract::FromRequest<AppState> for CsrfForm<T>
+where
+    T: serde::de::DeserializeOwned + WithCsrf + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let axum::Form(form) = axum::Form::<T>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        check_csrf(state, &headers, form.csrf()).map_err(IntoResponse::into_response)?;
+        Ok(Self(form))
+    }
+}
+
+/// A form with only the CSRF token (a button).
+#[derive(serde::Deserialize)]
+pub struct PlainForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+crate::with_csrf!(PlainForm);

@@ -45,7 +45,7 @@ pub enum Decided {
     AlreadyHandled,
 }
 
-/// Decides in one transaction: the manager manages the request's establishment; for an
+/// Decides in one transaction (a refusal's reason within the limit): the manager manages the request's establishment; for an
 /// acceptance the establishment accepts new access and the role is the service's, then the
 /// habilitation; the request's status and the events (`access_request.accepted` with
 /// `habilitation.granted`, or `access_request.refused`).
@@ -57,6 +57,9 @@ pub async fn decide_request(
     request: &AccessRequest,
     decision: &Decision<'_>,
 ) -> Result<Decided, AccessRefusal> {
+    if let Decision::Refuse { reason } = decision {
+        rules::refusal_reason(reason)?;
+    }
     let now = clock.now();
     let mut tx = db.begin().await?;
     rules::manages(&mut tx, by, service, &request.siret).await?;

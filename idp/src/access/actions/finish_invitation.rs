@@ -10,6 +10,7 @@ use crate::{
         invitations::{self, InvitedRole, NewInvitation},
         refusal::{AccessRefusal, NewAccess},
         rules,
+        services::{Role, Service},
     },
     accounts::{
         Email, UserId,
@@ -24,7 +25,7 @@ use crate::{
 pub struct Grant {
     /// Establishment (one the manager manages).
     pub siret: String,
-    /// Role code (checked against the service's roles by the caller).
+    /// Role code (one of the service's).
     pub role: String,
     /// Last day, `YYYY-MM-DD`, or none.
     pub end_date: Option<String>,
@@ -35,7 +36,7 @@ pub struct FinishInvitation<'a> {
     /// The acting Responsable des accès.
     pub manager: &'a UserId,
     /// The service of the page.
-    pub service: &'a str,
+    pub service: &'a Service,
     /// The address invited.
     pub email: &'a Email,
     /// The identity of a new account; `None` when the wizard found an account.
@@ -59,20 +60,40 @@ pub enum Finished {
     IdentityUnknown,
 }
 
-/// Runs the invitation in one transaction.
+/// The rules of one habilitation of an invitation, when the wizard adds it and again at
+/// « Terminer »: an open establishment the manager manages, a role of the service.
+pub async fn check_grant(
+    conn: &mut sqlx::AnyConnection,
+    manager: &UserId,
+    service: &Service,
+    siret: &str,
+    role: &str,
+) -> Result<(Siret, Role), AccessRefusal> {
+    rules::manages(conn, manager, service, siret).await?;
+    let siret =
+        Siret::parse(siret).map_err(|_| AccessRefusal::NotManager(service.label.clone()))?;
+    rules::establishment_accepts_new_access(conn, &siret, NewAccess::Habilitation).await?;
+    let role = rules::role_of_service(conn, service, role).await?;
+    Ok((siret, role))
+}
+
+/// Runs the invitation in one transaction. Each habilitation is checked again (the wizard kept
+/// it for a while): at least one, each for an open establishment the manager manages, with a
+/// role of the service.
 pub async fn finish_invitation(
     db: &Db,
     now: i64,
     input: &FinishInvitation<'_>,
 ) -> Result<Finished, AccessRefusal> {
+    if input.grants.is_empty() {
+        return Err(AccessRefusal::NoHabilitation);
+    }
     let existing = users::user_by_email(db, input.email).await?;
     let mut tx = db.begin().await?;
     for g in input.grants {
-        if let Ok(siret) = Siret::parse(&g.siret) {
-            rules::establishment_accepts_new_access(&mut tx, &siret, NewAccess::Habilitation)
-                .await?;
-        }
+        check_grant(&mut tx, input.manager, input.service, &g.siret, &g.role).await?;
     }
+    let service = input.service.code.as_str();
     let (user, created) = match (existing, input.new_user) {
         (Some(user), _) => (UserId::from_stored(user.id), false),
         (None, None) => return Ok(Finished::IdentityUnknown),
@@ -85,7 +106,7 @@ pub async fn finish_invitation(
                         input.manager.as_str(),
                         "account.created",
                         id.as_str(),
-                        serde_json::json!({ "via": "invitation", "service": input.service }),
+                        serde_json::json!({ "via": "invitation", "service": service }),
                     )
                     .await?;
                     (id, true)
@@ -104,7 +125,7 @@ pub async fn finish_invitation(
             &mut tx,
             &NewHabilitation {
                 user_id: user.as_str(),
-                service_code: input.service,
+                service_code: service,
                 siret: &g.siret,
                 role: &g.role,
                 end_date: g.end_date.as_deref().and_then(EndDate::from_stored),
@@ -129,7 +150,7 @@ pub async fn finish_invitation(
             &NewInvitation {
                 email: input.email.as_str(),
                 user_id: user.as_str(),
-                service_code: input.service,
+                service_code: service,
                 siret,
                 roles: invited,
                 invited_by: input.manager.as_str(),
@@ -145,7 +166,7 @@ pub async fn finish_invitation(
             user.as_str(),
             serde_json::json!({
                 "invitation": id,
-                "service": input.service,
+                "service": service,
                 "siret": siret,
                 "roles": invited,
                 "new_account": created,

@@ -42,7 +42,7 @@ pub async fn look_up_invitee(
     )
     .await
     .map_err(|e| AccessRefusal::Unavailable(e.to_string()))?
-    .map_err(|reached| AccessRefusal::TooManyLookups(reached.retry_after))?;
+    .map_err(|reached| AccessRefusal::TooManyAttempts(reached.retry_after))?;
     let found = users::user_by_email(db, email)
         .await?
         .map(|u| UserId::from_stored(u.id));

@@ -10,7 +10,10 @@ pub mod grant_habilitation;
 pub mod issue_code;
 pub mod look_up_invitee;
 pub mod redeem_code;
+pub mod relaunch_invitation;
+pub mod relaunch_request;
 pub mod remove_habilitation;
+pub mod request_access;
 pub mod revoke_code;
 pub mod withdraw_manager;
 

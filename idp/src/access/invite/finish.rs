@@ -1,0 +1,162 @@
+//! « Terminer »: the invitation as one action, then its e-mail.
+
+use super::*;
+
+/// `POST /acces/{service}/gestion/inviter/terminer`: creates the account if new, grants the
+/// habilitations, stores and sends the invitation, shows the « Invitations » tab.
+pub async fn finish(
+    State(state): State<AppState>,
+    m: Manager,
+    headers: HeaderMap,
+    CsrfForm(_): CsrfForm<PlainForm>,
+) -> Result<Response, PageError> {
+    let w = open_or_return!(state, m, Step::Habilitations);
+    let email = Email::parse(w.email.as_deref().unwrap_or_default())
+        .map_err(|e| PageError::bad_request(e.to_string()))?;
+    let new_user = (w.given_name.is_some() && w.organization.is_some()).then(|| NewUser {
+        given_name: w.given_name.clone().unwrap_or_default(),
+        family_name: w.family_name.clone().unwrap_or_default(),
+        gender: w.gender.clone(),
+        job: w.job.clone(),
+        siret: w.siret.clone(),
+        organization_label: w.organization.clone(),
+        is_agent: false,
+    });
+    let grants: Vec<Grant> = w
+        .grants
+        .iter()
+        .map(|g| Grant {
+            siret: g.siret.clone(),
+            role: g.role.clone(),
+            end_date: g.end_date.clone(),
+        })
+        .collect();
+    let input = FinishInvitation {
+        manager: &m.id,
+        service: &m.service,
+        email: &email,
+        new_user: new_user.as_ref(),
+        grants: &grants,
+    };
+    let finished = match finish_invitation(&state.db, state.clock.now(), &input).await {
+        Ok(finished) => finished,
+        Err(
+            refused @ (AccessRefusal::NoHabilitation
+            | AccessRefusal::ClosedEstablishment(_)
+            | AccessRefusal::UnknownRole(_)),
+        ) => {
+            let error = Some(("grants", refused.to_string()));
+            return habilitations_page(&state, &headers, &m, &w, None, error).await;
+        }
+        Err(refused) => return Err(PageError::refused(&refused)),
+    };
+    let (user_id, created, sent) = match finished {
+        Finished::Sent {
+            user,
+            created,
+            sent,
+        } => (user, created, sent),
+        Finished::IdentityUnknown => {
+            // The account the wizard found was deleted meanwhile: its identity is unknown.
+            let mut w = w.clone();
+            w.existing = None;
+            save(&state, &m, &w).await?;
+            return Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response());
+        }
+    };
+    if created {
+        tracing::info!(user.id = %user_id.as_str(), "account created by invitation");
+    }
+    let user = users::user_by_id(&state.db, user_id.as_str())
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    let roles = services::roles(&state.db, &m.service.code).await?;
+    send_invitation(&state, &m, &user, &email, &sent, &roles).await?;
+    state.ephemeral.delete(&wizard_key(&m)).await?;
+    Ok(Redirect::to(&format!(
+        "/acces/{}/gestion/invitations?fait=envoyee",
+        m.service.code
+    ))
+    .into_response())
+}
+
+/// « Vous avez obtenu une nouvelle habilitation d'accès au service numérique CERES »: who
+/// invited, the establishments, roles and end dates; for an account without a password, a
+/// link to choose one (24 hours), else a link to the service. A failed send is logged.
+pub(super) async fn send_invitation(
+    state: &AppState,
+    m: &Manager,
+    to: &User,
+    email: &Email,
+    sent: &[(String, Vec<InvitedRole>)],
+    roles: &[Role],
+) -> Result<(), PageError> {
+    let by = full_name(&m.user).unwrap_or_else(|| "Votre responsable des accès".into());
+    let mut lines = vec![format!(
+        "{by} vous a invité à utiliser le service numérique {} et vous a attribué :",
+        m.service.label
+    )];
+    for (siret, invited) in sent {
+        let establishment = match m.establishment(siret) {
+            Some(e) if !e.name.is_empty() => format!("{} (SIRET {siret})", e.name),
+            _ => format!("SIRET {siret}"),
+        };
+        for r in invited {
+            let label = roles
+                .iter()
+                .find(|x| x.code == r.role)
+                .map_or(r.role.as_str(), |x| x.label.as_str());
+            let end = r
+                .end_date
+                .as_deref()
+                .and_then(EndDate::from_stored)
+                .map_or("sans date de fin".to_owned(), |d| format!("jusqu'au {d}"));
+            lines.push(format!(
+                "- l'habilitation « {label} » pour l'établissement {establishment}, {end} ;"
+            ));
+        }
+    }
+    let (link_label, link) = if to.password_hash.is_none() {
+        let request = reset::create_request(state, email, Some(&to.id), PASSWORD_LINK_TTL).await?;
+        lines.push(format!(
+            "Un compte EFP Connect a été créé pour vous avec l'adresse {}. Choisissez votre mot de passe avec le lien ci-dessous, valable 24 heures, puis connectez-vous au service numérique {}.",
+            email.as_str(),
+            m.service.label
+        ));
+        let link = format!(
+            "{}?{}",
+            absolute(&state.config.issuer, RESET_LINK_PATH),
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("jeton", &request.link_token)
+                .finish()
+        );
+        ("Choisir mon mot de passe".to_owned(), link)
+    } else {
+        lines.push(format!(
+            "Vous pouvez dès maintenant vous connecter au service numérique {} avec votre compte EFP Connect.",
+            m.service.label
+        ));
+        let link = m
+            .service
+            .home_url
+            .clone()
+            .unwrap_or_else(|| absolute(&state.config.issuer, "/"));
+        (format!("Accéder à {}", m.service.label), link)
+    };
+    let subject = format!(
+        "Vous avez obtenu une nouvelle habilitation d'accès au service numérique {}",
+        m.service.label
+    );
+    let message = notice(
+        MessageKind::Invitation,
+        email,
+        &subject,
+        full_name(to).as_deref(),
+        &lines,
+        &link_label,
+        &link,
+        "Si vous ne connaissez pas cet établissement, ignorez ce message et signalez-le à l'assistance de votre service numérique.",
+    );
+    send_notice(state, message).await;
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! Steps 1 to 3 of the wizard: the e-mail, the type of account, the identity.
+
+use super::*;
+
+// ---- Step 1: the e-mail ----
+
+/// `GET /acces/{service}/gestion/inviter`: step 1 (`?nouveau` starts over).
+pub async fn show_email(
+    State(state): State<AppState>,
+    m: Manager,
+    headers: HeaderMap,
+    UrlQuery(q): UrlQuery<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let mut w = open_or_return!(state, m, Step::Email);
+    if q.contains_key("nouveau") {
+        w = Wizard::default();
+        save(&state, &m, &w).await?;
+    }
+    let page = InvitePage {
+        email: w.email.clone().unwrap_or_default(),
+        ..InvitePage::at(&m, Step::Email)
+    };
+    show_page(&state, &headers, &m, &w, Step::Email, page).await
+}
+
+/// Fields of step 1.
+#[derive(Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /acces/{service}/gestion/inviter`: an existing account goes to step 5.
+pub async fn submit_email(
+    State(state): State<AppState>,
+    m: Manager,
+    headers: HeaderMap,
+    CsrfForm(form): CsrfForm<EmailForm>,
+) -> Result<Response, PageError> {
+    let mut w = open_or_return!(state, m, Step::Email);
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(e) => {
+            let page = InvitePage {
+                email: form.email.clone(),
+                ..InvitePage::at(&m, Step::Email)
+            }
+            .with_error("email", e.to_string());
+            return show_page(&state, &headers, &m, &w, Step::Email, page).await;
+        }
+    };
+    if w.email.as_deref() != Some(email.as_str()) {
+        // Another person: nothing typed for the previous one applies.
+        w = Wizard {
+            email: Some(email.as_str().to_owned()),
+            ..Wizard::default()
+        };
+    }
+    let by = UserId::from_stored(m.user.id.clone());
+    w.existing = look_up_invitee::look_up_invitee(
+        &state.db,
+        &state.ephemeral,
+        &state.clock,
+        &by,
+        &m.service,
+        &email,
+    )
+    .await
+    .map_err(|refused| PageError::refused(&refused))?
+    .map(|id| id.as_str().to_owned());
+    save(&state, &m, &w).await?;
+    Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response())
+}
+
+// ---- Step 2: the type of account ----
+
+/// `GET /acces/{service}/gestion/inviter/type`.
+pub async fn show_type(
+    State(state): State<AppState>,
+    m: Manager,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let w = open_or_return!(state, m, Step::Type);
+    let page = InvitePage::at(&m, Step::Type);
+    show_page(&state, &headers, &m, &w, Step::Type, page).await
+}
+
+/// Fields of step 2.
+#[derive(Deserialize)]
+pub struct TypeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    type_compte: String,
+}
+
+/// `POST /acces/{service}/gestion/inviter/type`.
+pub async fn submit_type(
+    State(state): State<AppState>,
+    m: Manager,
+    headers: HeaderMap,
+    CsrfForm(form): CsrfForm<TypeForm>,
+) -> Result<Response, PageError> {
+    let mut w = open_or_return!(state, m, Step::Type);
+    if form.type_compte != "professionnel" {
+        let page = InvitePage::at(&m, Step::Type)
+            .with_error("type_compte", "Veuillez choisir le type de compte.");
+        return show_page(&state, &headers, &m, &w, Step::Type, page).await;
+    }
+    w.account_type = Some(form.type_compte);
+    save(&state, &m, &w).await?;
+    Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response())
+}
+
+// ---- Step 3: the identity ----
+
+/// `GET /acces/{service}/gestion/inviter/identite`.
+pub async fn show_identity(
+    State(state): State<AppState>,
+    m: Manager,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let w = open_or_return!(state, m, Step::Identity);
+    let page = InvitePage {
+        gender: w.gender.clone().unwrap_or_default(),
+        family_name: w.family_name.clone().unwrap_or_default(),
+        given_name: w.given_name.clone().unwrap_or_default(),
+        ..InvitePage::at(&m, Step::Identity)
+    };
+    show_page(&state, &headers, &m, &w, Step::Identity, page).await
+}
+
+/// Fields of step 3.
+#[derive(Deserialize)]
+pub struct IdentityForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    civilite: String,
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    prenom: String,
+}
+
+/// `POST /acces/{service}/gestion/inviter/identite`: the sign-up's rules.
+pub async fn submit_identity(
+    State(state): State<AppState>,
+    m: Manager,
+    headers: HeaderMap,
+    CsrfForm(form): CsrfForm<IdentityForm>,
+) -> Result<Response, PageError> {
+    let mut w = open_or_return!(state, m, Step::Identity);
+    match parse_identity(&form.civilite, &form.nom, &form.prenom) {
+        Ok(identity) => {
+            w.gender = Some(identity.gender.to_owned());
+            w.family_name = Some(identity.family_name);
+            w.given_name = Some(identity.given_name);
+            save(&state, &m, &w).await?;
+            Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response())
+        }
+        Err((field, message)) => {
+            // The sign-up speaks to the person; here the manager speaks of someone else.
+            let message = message
+                .replace("votre civilité", "la civilité de l'utilisateur")
+                .replace("votre nom", "le nom de l'utilisateur")
+                .replace("votre prénom", "le prénom de l'utilisateur");
+            let page = InvitePage {
+                gender: gender_of(&form.civilite).unwrap_or_default().into(),
+                family_name: form.nom.clone(),
+                given_name: form.prenom.clone(),
+                ..InvitePage::at(&m, Step::Identity)
+            }
+            .with_error(field, message);
+            show_page(&state, &headers, &m, &w, Step::Identity, page).await
+        }
+    }
+}
+
+with_csrf!(EmailForm, TypeForm, IdentityForm);

@@ -1,0 +1,13 @@
+//! « Gérer les accès de mon entreprise » (guide `002` §6): the Responsable des accès lists
+//! the users of their establishments, opens one, adds and removes habilitations, designates
+//! or removes a Responsable des accès. Everything is limited to the establishments the
+//! person manages for this service, with the current charte accepted: anything else is 403
+//! and changes nothing.
+
+mod person;
+mod requests;
+mod users;
+
+pub use person::{AddForm, RightForm, add, designate, remove, user, withdraw};
+pub use requests::requests;
+pub use users::{UserRow, UsersQuery, users};

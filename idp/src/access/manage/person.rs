@@ -1,0 +1,311 @@
+//! A person's page in « Gérer les accès de mon entreprise »: « Coordonnées », the Responsable
+//! des accès right and the habilitations, with the forms that change them (each one action).
+
+use askama::Template;
+use axum::{
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use crate::{
+    AppState,
+    access::{
+        EndDate,
+        actions::{add_habilitation, designate_manager, remove_habilitation, withdraw_manager},
+        dates,
+        habilitations::{self, Habilitation},
+        manager::{Establishment, Manager},
+        managers::{self, AccessManager},
+        notices,
+        refusal::AccessRefusal,
+        rules,
+        services::{self, Role, Service},
+    },
+    accounts::{
+        UserId,
+        account::full_name,
+        store::{self as users, User},
+    },
+    error::PageError,
+    organizations::Siret,
+    web::page::{CsrfForm, PlainForm, render},
+    with_csrf,
+};
+
+#[derive(Template)]
+#[template(path = "access_manage_user.html")]
+struct UserPage {
+    csrf: String,
+    service: Service,
+    person: User,
+    name: String,
+    /// The person's Responsable des accès rights in the manager's establishments.
+    rights: Vec<AccessManager>,
+    /// The manager's establishments where the person is not Responsable des accès yet.
+    can_designate: Vec<Establishment>,
+    habilitations: Vec<Habilitation>,
+    establishments: Vec<Establishment>,
+    roles: Vec<Role>,
+    form_siret: String,
+    form_role: String,
+    form_end: String,
+    error: Option<String>,
+    confirm_last: Option<String>,
+}
+
+/// What a user page shows of the form, the error and a pending confirmation.
+#[derive(Default)]
+struct UserPageState {
+    siret: String,
+    role: String,
+    end: String,
+    error: Option<String>,
+    confirm_last: Option<String>,
+}
+
+/// The person's rights and habilitations within the manager's establishments; `None` when
+/// the person has nothing there (then the manager may not see them).
+async fn user_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    m: Manager,
+    person: User,
+    page: UserPageState,
+) -> Result<Response, PageError> {
+    let rights: Vec<AccessManager> = {
+        let mut all = Vec::new();
+        for e in &m.establishments {
+            all.extend(
+                managers::of_establishment(&state.db, &m.service.code, &e.siret)
+                    .await?
+                    .into_iter()
+                    .filter(|a| a.user_id == person.id),
+            );
+        }
+        all
+    };
+    let habilitations: Vec<Habilitation> =
+        habilitations::of_user(&state.db, &person.id, &m.service.code)
+            .await?
+            .into_iter()
+            .filter(|h| h.is_live() && m.manages(&h.siret))
+            .collect();
+    // Whom the page shows is whom the actions may change: the same rule.
+    rules::may_manage(
+        &mut *state.db.pool.acquire().await?,
+        &m.id,
+        &m.service,
+        &UserId::from_stored(person.id.clone()),
+    )
+    .await
+    .map_err(|refused| PageError::refused(&refused))?;
+    let can_designate = m
+        .establishments
+        .iter()
+        .filter(|e| !rights.iter().any(|r| r.siret == e.siret))
+        .filter(|e| habilitations.iter().any(|h| h.siret == e.siret))
+        .cloned()
+        .collect();
+    let roles = services::roles(&state.db, &m.service.code).await?;
+    let status = if page.error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let name = full_name(&person).unwrap_or_else(|| person.email.clone());
+    render(state, headers, status, |csrf| UserPage {
+        csrf,
+        service: m.service,
+        name,
+        rights,
+        can_designate,
+        habilitations,
+        establishments: m.establishments,
+        roles,
+        form_siret: page.siret,
+        form_role: page.role,
+        form_end: page.end,
+        error: page.error,
+        confirm_last: page.confirm_last,
+        person,
+    })
+}
+
+async fn person(state: &AppState, id: &str) -> Result<User, PageError> {
+    users::user_by_id(&state.db, id)
+        .await?
+        .ok_or_else(PageError::not_found)
+}
+
+/// `GET /acces/{service}/gestion/utilisateurs/{id}`: « Coordonnées », the Responsable des
+/// accès right, the habilitations.
+pub async fn user(
+    State(state): State<AppState>,
+    m: Manager,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let p = person(&state, &id).await?;
+    user_page(&state, &headers, m, p, UserPageState::default()).await
+}
+
+fn back_to(service: &Service, user_id: &str) -> Response {
+    Redirect::to(&format!(
+        "/acces/{}/gestion/utilisateurs/{user_id}",
+        service.code
+    ))
+    .into_response()
+}
+
+/// « Ajouter l'habilitation » on a user page.
+#[derive(Deserialize)]
+pub struct AddForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    siret: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    date_fin: String,
+}
+
+/// `POST /acces/{service}/gestion/utilisateurs/{id}/habilitations`.
+pub async fn add(
+    State(state): State<AppState>,
+    m: Manager,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    CsrfForm(form): CsrfForm<AddForm>,
+) -> Result<Response, PageError> {
+    let p = person(&state, &id).await?;
+    let again = |error: String| UserPageState {
+        siret: form.siret.clone(),
+        role: form.role.clone(),
+        end: form.date_fin.clone(),
+        error: Some(error),
+        confirm_last: None,
+    };
+    let siret = Siret::parse(&form.siret).map_err(|_| m.not_manager())?;
+    let end_date = match form.date_fin.trim() {
+        "" => None,
+        typed => match EndDate::parse(typed, dates::today()) {
+            Ok(d) => Some(d),
+            Err(e) => return user_page(&state, &headers, m, p, again(e.to_string())).await,
+        },
+    };
+    let input = add_habilitation::AddHabilitation {
+        by: &m.id,
+        person: &UserId::from_stored(p.id.clone()),
+        service: &m.service,
+        siret: &siret,
+        role: &form.role,
+        end_date,
+    };
+    match add_habilitation::add_habilitation(&state.db, &state.clock, &input).await {
+        Ok(h) => {
+            if p.id != m.user.id {
+                notices::habilitation_granted(&state, &m.service, &p, &h, &m.user).await;
+            }
+            Ok(back_to(&m.service, &p.id))
+        }
+        Err(refused @ (AccessRefusal::ClosedEstablishment(_) | AccessRefusal::UnknownRole(_))) => {
+            user_page(&state, &headers, m, p, again(refused.to_string())).await
+        }
+        Err(refused) => Err(PageError::refused(&refused)),
+    }
+}
+
+/// `POST /acces/{service}/gestion/habilitations/{id}/retirer`.
+pub async fn remove(
+    State(state): State<AppState>,
+    m: Manager,
+    Path((_, hid)): Path<(String, String)>,
+    CsrfForm(_): CsrfForm<PlainForm>,
+) -> Result<Response, PageError> {
+    let h =
+        remove_habilitation::remove_habilitation(&state.db, &state.clock, &m.id, &m.service, &hid)
+            .await
+            .map_err(|refused| PageError::refused(&refused))?;
+    if h.user_id != m.user.id
+        && let Some(p) = users::user_by_id(&state.db, &h.user_id).await?
+    {
+        notices::habilitation_removed(&state, &m.service, &p, &h).await;
+    }
+    Ok(back_to(&m.service, &h.user_id))
+}
+
+/// The Responsable des accès forms: which establishment, and the confirmation of removing
+/// the last one.
+#[derive(Deserialize)]
+pub struct RightForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    siret: String,
+    #[serde(default)]
+    confirmer: Option<String>,
+}
+
+/// `POST /acces/{service}/gestion/utilisateurs/{id}/responsable`: designates a colleague who
+/// has a habilitation there as Responsable des accès of one of the manager's establishments.
+pub async fn designate(
+    State(state): State<AppState>,
+    m: Manager,
+    Path((_, id)): Path<(String, String)>,
+    CsrfForm(form): CsrfForm<RightForm>,
+) -> Result<Response, PageError> {
+    let siret = Siret::parse(&form.siret).map_err(|_| m.not_manager())?;
+    let p = person(&state, &id).await?;
+    let whom = UserId::from_stored(p.id.clone());
+    designate_manager::designate_manager(&state.db, &state.clock, &m.id, &m.service, &whom, &siret)
+        .await
+        .map_err(|refused| PageError::refused(&refused))?;
+    notices::manager_granted(&state, &m.service, &p, siret.as_str(), &m.user).await;
+    Ok(back_to(&m.service, &p.id))
+}
+
+/// `POST /acces/{service}/gestion/utilisateurs/{id}/responsable/retirer`: removes the right
+/// (« Retirer »); removing the establishment's last one asks to confirm first.
+pub async fn withdraw(
+    State(state): State<AppState>,
+    m: Manager,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+    CsrfForm(form): CsrfForm<RightForm>,
+) -> Result<Response, PageError> {
+    let p = person(&state, &id).await?;
+    let whom = UserId::from_stored(p.id.clone());
+    let confirmed = form.confirmer.is_some();
+    let done = withdraw_manager::withdraw_manager(
+        &state.db,
+        &state.clock,
+        &m.id,
+        &m.service,
+        &whom,
+        &form.siret,
+        confirmed,
+    )
+    .await;
+    match done {
+        Ok(()) => {}
+        Err(AccessRefusal::LastManager) => {
+            let page = UserPageState {
+                confirm_last: Some(form.siret.clone()),
+                ..UserPageState::default()
+            };
+            return user_page(&state, &headers, m, p, page).await;
+        }
+        Err(refused) => return Err(PageError::refused(&refused)),
+    }
+    if p.id != m.user.id {
+        notices::manager_removed(&state, &m.service, &p, &form.siret).await;
+        return Ok(back_to(&m.service, &p.id));
+    }
+    // Removing one's own right: the manager's pages may no longer be theirs.
+    Ok(Redirect::to(&format!("/acces/{}", m.service.code)).into_response())
+}
+
+with_csrf!(AddForm, RightForm);

@@ -1,0 +1,332 @@
+//! The requester's form: the establishment searched in the register, the message, « Demander
+//! l'accès ».
+
+use super::*;
+
+/// One search result as the page lists it.
+struct ResultRow {
+    siret: String,
+    siret_display: String,
+    name: String,
+    location: String,
+    active: bool,
+    head_office: bool,
+    checked: bool,
+}
+
+/// A pending request of the person, linked from the form.
+struct PendingRow {
+    label: String,
+    href: String,
+}
+
+#[derive(Template)]
+#[template(path = "access_request.html")]
+struct RequestPage {
+    csrf: String,
+    service: Service,
+    authreq: String,
+    back: String,
+    pending: Vec<PendingRow>,
+    error: Option<String>,
+    invalid: &'static str,
+    register: bool,
+    query: String,
+    search_error: Option<String>,
+    searched: bool,
+    summary: String,
+    results: Vec<ResultRow>,
+    page_label: String,
+    current_page: u32,
+    previous_href: Option<String>,
+    next_href: Option<String>,
+    typed_siret: String,
+    message: String,
+    max_message: usize,
+}
+
+/// `?authreq=…&recherche=…&page=…`.
+#[derive(Deserialize, Default)]
+pub struct SearchParams {
+    #[serde(default)]
+    authreq: String,
+    #[serde(default)]
+    recherche: String,
+    #[serde(default)]
+    page: String,
+}
+
+/// The request form.
+#[derive(Deserialize)]
+pub struct RequestForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authreq: String,
+    #[serde(default)]
+    recherche: String,
+    #[serde(default)]
+    page: String,
+    #[serde(default)]
+    siret: String,
+    #[serde(default)]
+    message: String,
+}
+
+struct Draft<'a> {
+    query: &'a str,
+    page: &'a str,
+    siret: &'a str,
+    message: &'a str,
+    error: Option<String>,
+    invalid: &'static str,
+}
+
+async fn request_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    service: Service,
+    user: &User,
+    authreq: String,
+    draft: Draft<'_>,
+) -> Result<Response, PageError> {
+    let register_on = state.insee.is_some() || !register::is_empty(&state.db).await?;
+    let pending = requests::pending_of_user(&state.db, &user.id, &service.code)
+        .await?
+        .iter()
+        .map(|r| PendingRow {
+            label: r.establishment_label(),
+            href: sent_path(&service, &authreq, &r.siret),
+        })
+        .collect();
+    // The SIRET chosen, else the person's own organisation's.
+    let chosen = Siret::parse(draft.siret)
+        .ok()
+        .or_else(|| user.siret.as_deref().and_then(|s| Siret::parse(s).ok()));
+    let mut page = RequestPage {
+        csrf: String::new(),
+        back: pages::with_query(&format!("/acces/{}", service.code), &authreq, ""),
+        service,
+        authreq,
+        pending,
+        error: draft.error,
+        invalid: draft.invalid,
+        register: register_on,
+        query: draft.query.to_owned(),
+        search_error: None,
+        searched: false,
+        summary: String::new(),
+        results: Vec::new(),
+        page_label: String::new(),
+        current_page: 1,
+        previous_href: None,
+        next_href: None,
+        typed_siret: if draft.siret.is_empty() {
+            user.siret.clone().unwrap_or_default()
+        } else {
+            draft.siret.to_owned()
+        },
+        message: draft.message.to_owned(),
+        max_message: MAX_MESSAGE_CHARS,
+    };
+    if register_on {
+        let number = draft.page.trim().parse::<u32>().unwrap_or(1).max(1);
+        let found = if draft.query.trim().is_empty() {
+            match &chosen {
+                Some(siret) => Some(
+                    insee::search(
+                        &state.db,
+                        state.insee.as_ref(),
+                        &Query::Siret(siret.clone()),
+                        1,
+                    )
+                    .await?,
+                ),
+                None => None,
+            }
+        } else {
+            match Query::parse(draft.query) {
+                Ok(query) => {
+                    Some(insee::search(&state.db, state.insee.as_ref(), &query, number).await?)
+                }
+                Err(e) => {
+                    page.search_error = Some(e.to_string());
+                    None
+                }
+            }
+        };
+        if let Some(found) = found {
+            page.searched = true;
+            page.current_page = found.page;
+            page.summary = found.summary();
+            if found.pages() > 1 {
+                page.page_label = format!(
+                    "Page {} sur {}",
+                    found.page.min(found.pages()),
+                    found.pages()
+                );
+                if found.page > 1 {
+                    page.previous_href = Some(search_href(
+                        &page.service,
+                        &page.authreq,
+                        draft.query,
+                        found.page - 1,
+                    ));
+                }
+                if found.page < found.pages() {
+                    page.next_href = Some(search_href(
+                        &page.service,
+                        &page.authreq,
+                        draft.query,
+                        found.page + 1,
+                    ));
+                }
+            }
+            page.results = found
+                .results
+                .iter()
+                .map(|e: &Establishment| ResultRow {
+                    siret: e.siret.as_str().to_owned(),
+                    siret_display: spaced(&e.siret),
+                    name: e.name.clone(),
+                    location: e.location(),
+                    active: e.active,
+                    head_office: e.head_office,
+                    checked: e.active && chosen.as_ref() == Some(&e.siret),
+                })
+                .collect();
+        }
+    }
+    let status = if page.error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(state, headers, status, |csrf| RequestPage { csrf, ..page })
+}
+
+/// `GET /acces/{service}/demande`: « Vous souhaitez demander un accès au service numérique … ».
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    UrlQuery(q): UrlQuery<SearchParams>,
+) -> Result<Response, PageError> {
+    let service = pages::service(&state, &code).await?;
+    let here = if q.recherche.is_empty() {
+        pages::with_query(&form_path(&service), &q.authreq, "")
+    } else {
+        search_href(
+            &service,
+            &q.authreq,
+            &q.recherche,
+            q.page.parse().unwrap_or(1),
+        )
+    };
+    let (_, user) = match pages::person(&state, &headers, &here).await? {
+        Ok(found) => found,
+        Err(login) => return Ok(login),
+    };
+    request_page(
+        &state,
+        &headers,
+        service,
+        &user,
+        q.authreq,
+        Draft {
+            query: &q.recherche,
+            page: &q.page,
+            siret: "",
+            message: "",
+            error: None,
+            invalid: "",
+        },
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "access_request_no_manager.html")]
+struct NoManagerPage {
+    service: Service,
+    establishment: String,
+    code_href: String,
+    back: String,
+}
+
+/// `POST /acces/{service}/demande`: « Demander l'accès » (the action `request_access`), then the
+/// e-mails to the establishment's Responsables des accès.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    CsrfForm(form): CsrfForm<RequestForm>,
+) -> Result<Response, PageError> {
+    let service = pages::service(&state, &code).await?;
+    let here = pages::with_query(&form_path(&service), &form.authreq, "");
+    let (_, user) = match pages::person(&state, &headers, &here).await? {
+        Ok(found) => found,
+        Err(login) => return Ok(login),
+    };
+    let again = |error: String, invalid: &'static str| Draft {
+        query: &form.recherche,
+        page: &form.page,
+        siret: form.siret.trim(),
+        message: form.message.trim(),
+        error: Some(error),
+        invalid,
+    };
+    let Ok(siret) = Siret::parse(&form.siret) else {
+        let e = "Recherchez puis sélectionnez votre établissement (SIRET à 14 chiffres).";
+        let d = again(e.into(), "siret");
+        return request_page(&state, &headers, service, &user, form.authreq.clone(), d).await;
+    };
+    let by = UserId::from_stored(user.id.clone());
+    let (db, clock) = (&state.db, &state.clock);
+    let done = request_access(
+        db,
+        &state.ephemeral,
+        clock,
+        &by,
+        &service,
+        &siret,
+        &form.message,
+    );
+    let sent = sent_path(&service, &form.authreq, siret.as_str());
+    match done.await {
+        Ok(Requested::Created(request)) => {
+            let mails = mail_managers(&state, &service, &request).await;
+            tracing::info!(access.service = %service.code, mails, "access request created");
+            Ok(Redirect::to(&sent).into_response())
+        }
+        Ok(Requested::AlreadyPending) => Ok(Redirect::to(&sent).into_response()),
+        Ok(Requested::NoManager) => {
+            let found = register::by_siret(&state.db, &siret).await?;
+            let page = NoManagerPage {
+                establishment: establishment_label(&siret, found.as_ref()),
+                code_href: pages::with_query(
+                    &format!("/acces/{}", service.code),
+                    &form.authreq,
+                    "",
+                ),
+                back: pages::with_query(&form_path(&service), &form.authreq, ""),
+                service,
+            };
+            render(&state, &headers, StatusCode::OK, |_| page)
+        }
+        Err(
+            refused @ (AccessRefusal::MessageTooLong(_) | AccessRefusal::ClosedEstablishment(_)),
+        ) => {
+            let field = if matches!(refused, AccessRefusal::MessageTooLong(_)) {
+                "message"
+            } else {
+                "siret"
+            };
+            let d = again(refused.to_string(), field);
+            request_page(&state, &headers, service, &user, form.authreq.clone(), d).await
+        }
+        Err(refused) => Err(PageError::refused(&refused)),
+    }
+}
+
+with_csrf!(RequestForm);
