@@ -74,13 +74,12 @@ pub async fn post(
     logout(&state, &headers, params, confirmed).await
 }
 
-async fn logout(
+/// The client named by the request (its ID token hint, else its `client_id`) and whether the
+/// hint was a valid ID token of ours.
+async fn client_of(
     state: &AppState,
-    headers: &HeaderMap,
-    params: HashMap<String, String>,
-    confirmed: bool,
-) -> Result<Response, PageError> {
-    let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(Option<Client>, bool), PageError> {
     let mut client: Option<Client> = None;
     let hint_valid = match get("id_token_hint") {
         None => false,
@@ -110,6 +109,17 @@ async fn logout(
             None => client = state.clients.get(&state.db, &id).await?,
         }
     }
+    Ok((client, hint_valid))
+}
+
+async fn logout(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: HashMap<String, String>,
+    confirmed: bool,
+) -> Result<Response, PageError> {
+    let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
+    let (client, hint_valid) = client_of(state, get).await?;
     let redirect = match get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => match &client {

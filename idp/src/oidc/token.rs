@@ -101,6 +101,36 @@ async fn exchange(
     issued
 }
 
+/// The `code_verifier` against the request's `code_challenge` (RFC 7636 §4.6, S256 only).
+fn verify_pkce(challenge: Option<&str>, verifier: Option<&String>) -> Result<(), OAuthError> {
+    match (challenge, verifier) {
+        (Some(challenge), Some(verifier)) => {
+            let valid_verifier = (43..=128).contains(&verifier.len())
+                && verifier
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+            if !valid_verifier
+                || !secrets::constant_time_eq(
+                    secrets::pkce_s256(verifier).as_bytes(),
+                    challenge.as_bytes(),
+                )
+            {
+                return Err(OAuthError::invalid_grant(
+                    "code_verifier ne correspond pas au code_challenge.",
+                ));
+            }
+        }
+        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier manquant.")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier sans code_challenge dans la demande.",
+            ));
+        }
+        (None, None) => {}
+    }
+    Ok(())
+}
+
 async fn authorization_code(
     state: &AppState,
     client: &Client,
@@ -136,31 +166,7 @@ async fn authorization_code(
             "redirect_uri ne correspond pas à celle de la demande d'autorisation.",
         ));
     }
-    match (&data.code_challenge, form.get("code_verifier")) {
-        (Some(challenge), Some(verifier)) => {
-            let valid_verifier = (43..=128).contains(&verifier.len())
-                && verifier
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-            if !valid_verifier
-                || !secrets::constant_time_eq(
-                    secrets::pkce_s256(verifier).as_bytes(),
-                    challenge.as_bytes(),
-                )
-            {
-                return Err(OAuthError::invalid_grant(
-                    "code_verifier ne correspond pas au code_challenge.",
-                ));
-            }
-        }
-        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier manquant.")),
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier sans code_challenge dans la demande.",
-            ));
-        }
-        (None, None) => {}
-    }
+    verify_pkce(data.code_challenge.as_deref(), form.get("code_verifier"))?;
     tokens::issue(
         state,
         client,

@@ -4,6 +4,7 @@
 
 pub mod import;
 pub mod insee;
+pub mod picker;
 pub mod register;
 pub mod siret;
 

@@ -46,15 +46,15 @@ use crate::{
         reset,
         signup::{
             identity::{gender_of, parse_identity},
-            organization::{MAX_LABEL_CHARS, parse_job},
+            organization::parse_job,
         },
         store::{self as users, NewUser, User},
     },
     error::PageError,
     mail::messages::{MessageKind, RESET_LINK_PATH, absolute, notice},
     organizations::{
-        Query as SearchQuery, Siret, insee,
-        register::{self, SearchPage},
+        Siret,
+        picker::{self, Picker},
     },
     secrets,
     store::now,
@@ -187,15 +187,6 @@ struct RecapItem {
     href: Option<String>,
 }
 
-/// One search result of step 4.
-struct ResultRow {
-    siret: String,
-    name: String,
-    location: String,
-    active: bool,
-    checked: bool,
-}
-
 /// One habilitation of step 5's list.
 struct GrantRow {
     index: usize,
@@ -221,14 +212,7 @@ struct InvitePage {
     given_name: String,
     job: String,
     register: bool,
-    query: String,
-    search_error: Option<String>,
-    searched: bool,
-    summary: String,
-    results: Vec<ResultRow>,
-    current_page: u32,
-    previous_href: Option<String>,
-    next_href: Option<String>,
+    picker: Picker,
     organization: String,
     typed_siret: String,
     person: String,
@@ -246,7 +230,6 @@ impl InvitePage {
             service_code: m.service.code.clone(),
             service_label: m.service.label.clone(),
             step: step as u8,
-            current_page: 1,
             ..Self::default()
         }
     }

@@ -13,10 +13,6 @@ pub struct SearchParams {
     page: String,
 }
 
-pub(super) async fn register_available(state: &AppState) -> Result<bool, PageError> {
-    Ok(state.insee.is_some() || !register::is_empty(&state.db).await?)
-}
-
 pub(super) fn search_href(service: &str, query: &str, page: u32) -> String {
     let q: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
     format!(
@@ -25,70 +21,15 @@ pub(super) fn search_href(service: &str, query: &str, page: u32) -> String {
     )
 }
 
-/// Runs the search of `params` (or shows `chosen` alone) into the page.
-pub(super) async fn fill_search(
+/// The register's answers to `params` (or `chosen` alone) for step 4.
+async fn search(
     state: &AppState,
-    page: &mut InvitePage,
+    m: &Manager,
     params: &SearchParams,
     chosen: Option<&Siret>,
-) -> Result<(), PageError> {
-    page.query = params.recherche.clone();
-    let number = params.page.trim().parse::<u32>().unwrap_or(1).max(1);
-    let found: Option<SearchPage> = if params.recherche.trim().is_empty() {
-        match chosen {
-            Some(siret) => Some(
-                insee::search(
-                    &state.db,
-                    state.insee.as_ref(),
-                    &SearchQuery::Siret(siret.clone()),
-                    1,
-                )
-                .await?,
-            ),
-            None => None,
-        }
-    } else {
-        match SearchQuery::parse(&params.recherche) {
-            Ok(query) => {
-                Some(insee::search(&state.db, state.insee.as_ref(), &query, number).await?)
-            }
-            Err(e) => {
-                page.search_error = Some(e.to_string());
-                None
-            }
-        }
-    };
-    if let Some(found) = found {
-        page.searched = true;
-        page.current_page = found.page;
-        page.summary = found.summary();
-        if found.page > 1 {
-            page.previous_href = Some(search_href(
-                &page.service_code,
-                &params.recherche,
-                found.page - 1,
-            ));
-        }
-        if found.page < found.pages() {
-            page.next_href = Some(search_href(
-                &page.service_code,
-                &params.recherche,
-                found.page + 1,
-            ));
-        }
-        page.results = found
-            .results
-            .iter()
-            .map(|e| ResultRow {
-                siret: e.siret.as_str().to_owned(),
-                name: e.name.clone(),
-                location: e.location(),
-                active: e.active,
-                checked: e.active && chosen == Some(&e.siret),
-            })
-            .collect();
-    }
-    Ok(())
+) -> Result<Picker, PageError> {
+    let href = |query: &str, page: u32| search_href(&m.service.code, query, page);
+    Picker::search(state, &params.recherche, &params.page, chosen, href).await
 }
 
 /// `GET /acces/{service}/gestion/inviter/organisation` (with `?recherche=…`: the register's
@@ -102,14 +43,14 @@ pub async fn show_organization(
     let w = open_or_return!(state, m, Step::Organization);
     let mut page = InvitePage {
         job: w.job.clone().unwrap_or_default(),
-        register: register_available(&state).await?,
+        register: picker::register_available(&state).await?,
         organization: w.organization.clone().unwrap_or_default(),
         typed_siret: w.siret.clone().unwrap_or_default(),
         ..InvitePage::at(&m, Step::Organization)
     };
     if page.register {
         let chosen = w.siret.as_deref().and_then(|s| Siret::parse(s).ok());
-        fill_search(&state, &mut page, &params, chosen.as_ref()).await?;
+        page.picker = search(&state, &m, &params, chosen.as_ref()).await?;
     }
     show_page(&state, &headers, &m, &w, Step::Organization, page).await
 }
@@ -133,17 +74,16 @@ pub struct OrganizationForm {
     page: String,
 }
 
-/// `POST /acces/{service}/gestion/inviter/organisation`.
-pub async fn submit_organization(
-    State(state): State<AppState>,
-    m: Manager,
-    headers: HeaderMap,
-    CsrfForm(form): CsrfForm<OrganizationForm>,
-) -> Result<Response, PageError> {
-    let mut w = open_or_return!(state, m, Step::Organization);
-    let register_on = register_available(&state).await?;
+/// The organisation of the form: an open establishment picked in the register's list, or
+/// (an empty register) a raison sociale typed with an optional SIRET; else the field and
+/// message to show.
+async fn resolve(
+    state: &AppState,
+    form: &OrganizationForm,
+    register_on: bool,
+) -> Result<Result<(Option<String>, String), (&'static str, String)>, PageError> {
     let picked = form.siret.trim();
-    let resolved: Result<(Option<String>, String), (&'static str, String)> = if register_on {
+    Ok(if register_on {
         if picked.is_empty() {
             Err((
                 "siret",
@@ -153,41 +93,38 @@ pub async fn submit_organization(
         } else {
             match Siret::parse(picked) {
                 Err(e) => Err(("siret", e.to_string())),
-                Ok(siret) => match insee::lookup(&state.db, state.insee.as_ref(), &siret).await? {
-                    None => Err((
-                        "siret",
-                        "Cet établissement est introuvable dans le répertoire SIRENE.".to_owned(),
-                    )),
-                    Some(e) if !e.active => Err((
-                        "siret",
-                        "Cet établissement est fermé : choisissez un établissement en activité."
-                            .to_owned(),
-                    )),
-                    Some(e) => Ok((Some(e.siret.as_str().to_owned()), e.name)),
-                },
+                Ok(siret) => {
+                    let unknown = "Cet établissement est introuvable dans le répertoire SIRENE.";
+                    match picker::open_establishment(state, &siret, unknown).await? {
+                        Ok(e) => Ok((Some(e.siret.as_str().to_owned()), e.name)),
+                        Err(message) => Err(("siret", message)),
+                    }
+                }
             }
         }
     } else {
-        let label = form.raison_sociale.trim();
-        if label.is_empty() {
-            Err((
-                "raison_sociale",
-                "Veuillez saisir la raison sociale de l'entreprise.".to_owned(),
-            ))
-        } else if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-            Err((
-                "raison_sociale",
-                format!("La raison sociale ne peut dépasser {MAX_LABEL_CHARS} caractères."),
-            ))
-        } else if picked.is_empty() {
-            Ok((None, label.to_owned()))
-        } else {
-            match Siret::parse(picked) {
-                Ok(siret) => Ok((Some(siret.as_str().to_owned()), label.to_owned())),
+        match picker::typed_label(&form.raison_sociale) {
+            Err(message) => Err(("raison_sociale", message)),
+            Ok(label) if picked.is_empty() => Ok((None, label)),
+            Ok(label) => match Siret::parse(picked) {
+                Ok(siret) => Ok((Some(siret.as_str().to_owned()), label)),
                 Err(e) => Err(("siret", e.to_string())),
-            }
+            },
         }
-    };
+    })
+}
+
+/// `POST /acces/{service}/gestion/inviter/organisation`.
+pub async fn submit_organization(
+    State(state): State<AppState>,
+    m: Manager,
+    headers: HeaderMap,
+    CsrfForm(form): CsrfForm<OrganizationForm>,
+) -> Result<Response, PageError> {
+    let mut w = open_or_return!(state, m, Step::Organization);
+    let register_on = picker::register_available(&state).await?;
+    let picked = form.siret.trim();
+    let resolved = resolve(&state, &form, register_on).await?;
     let job = parse_job(&form.poste);
     let error = match (&job, &resolved) {
         (Err(message), _) => Some(("poste", message.clone())),
@@ -216,7 +153,7 @@ pub async fn submit_organization(
             page: form.page.clone(),
         };
         let chosen = Siret::parse(picked).ok();
-        fill_search(&state, &mut page, &params, chosen.as_ref()).await?;
+        page.picker = search(&state, &m, &params, chosen.as_ref()).await?;
     }
     show_page(&state, &headers, &m, &w, Step::Organization, page).await
 }

@@ -3,17 +3,6 @@
 
 use super::*;
 
-/// One search result as the page lists it.
-struct ResultRow {
-    siret: String,
-    siret_display: String,
-    name: String,
-    location: String,
-    active: bool,
-    head_office: bool,
-    checked: bool,
-}
-
 /// A pending request of the person, linked from the form.
 struct PendingRow {
     label: String,
@@ -31,15 +20,7 @@ struct RequestPage {
     error: Option<String>,
     invalid: &'static str,
     register: bool,
-    query: String,
-    search_error: Option<String>,
-    searched: bool,
-    summary: String,
-    results: Vec<ResultRow>,
-    page_label: String,
-    current_page: u32,
-    previous_href: Option<String>,
-    next_href: Option<String>,
+    picker: Picker,
     typed_siret: String,
     message: String,
     max_message: usize,
@@ -90,7 +71,7 @@ async fn request_page(
     authreq: String,
     draft: Draft<'_>,
 ) -> Result<Response, PageError> {
-    let register_on = state.insee.is_some() || !register::is_empty(&state.db).await?;
+    let register_on = picker::register_available(state).await?;
     let pending = requests::pending_of_user(&state.db, &user.id, &service.code)
         .await?
         .iter()
@@ -103,7 +84,13 @@ async fn request_page(
     let chosen = Siret::parse(draft.siret)
         .ok()
         .or_else(|| user.siret.as_deref().and_then(|s| Siret::parse(s).ok()));
-    let mut page = RequestPage {
+    let picker = if register_on {
+        let href = |query: &str, page: u32| search_href(&service, &authreq, query, page);
+        Picker::search(state, draft.query, draft.page, chosen.as_ref(), href).await?
+    } else {
+        Picker::default()
+    };
+    let page = RequestPage {
         csrf: String::new(),
         back: pages::with_query(&format!("/acces/{}", service.code), &authreq, ""),
         service,
@@ -112,15 +99,7 @@ async fn request_page(
         error: draft.error,
         invalid: draft.invalid,
         register: register_on,
-        query: draft.query.to_owned(),
-        search_error: None,
-        searched: false,
-        summary: String::new(),
-        results: Vec::new(),
-        page_label: String::new(),
-        current_page: 1,
-        previous_href: None,
-        next_href: None,
+        picker,
         typed_siret: if draft.siret.is_empty() {
             user.siret.clone().unwrap_or_default()
         } else {
@@ -129,74 +108,6 @@ async fn request_page(
         message: draft.message.to_owned(),
         max_message: MAX_MESSAGE_CHARS,
     };
-    if register_on {
-        let number = draft.page.trim().parse::<u32>().unwrap_or(1).max(1);
-        let found = if draft.query.trim().is_empty() {
-            match &chosen {
-                Some(siret) => Some(
-                    insee::search(
-                        &state.db,
-                        state.insee.as_ref(),
-                        &Query::Siret(siret.clone()),
-                        1,
-                    )
-                    .await?,
-                ),
-                None => None,
-            }
-        } else {
-            match Query::parse(draft.query) {
-                Ok(query) => {
-                    Some(insee::search(&state.db, state.insee.as_ref(), &query, number).await?)
-                }
-                Err(e) => {
-                    page.search_error = Some(e.to_string());
-                    None
-                }
-            }
-        };
-        if let Some(found) = found {
-            page.searched = true;
-            page.current_page = found.page;
-            page.summary = found.summary();
-            if found.pages() > 1 {
-                page.page_label = format!(
-                    "Page {} sur {}",
-                    found.page.min(found.pages()),
-                    found.pages()
-                );
-                if found.page > 1 {
-                    page.previous_href = Some(search_href(
-                        &page.service,
-                        &page.authreq,
-                        draft.query,
-                        found.page - 1,
-                    ));
-                }
-                if found.page < found.pages() {
-                    page.next_href = Some(search_href(
-                        &page.service,
-                        &page.authreq,
-                        draft.query,
-                        found.page + 1,
-                    ));
-                }
-            }
-            page.results = found
-                .results
-                .iter()
-                .map(|e: &Establishment| ResultRow {
-                    siret: e.siret.as_str().to_owned(),
-                    siret_display: spaced(&e.siret),
-                    name: e.name.clone(),
-                    location: e.location(),
-                    active: e.active,
-                    head_office: e.head_office,
-                    checked: e.active && chosen.as_ref() == Some(&e.siret),
-                })
-                .collect();
-        }
-    }
     let status = if page.error.is_some() {
         StatusCode::BAD_REQUEST
     } else {

@@ -43,17 +43,15 @@ use crate::{
     audit,
     error::PageError,
     mail::messages::{self, AccessRequestMail},
-    organizations::{Establishment, Query, Siret, insee, register},
+    organizations::{
+        Establishment, Siret,
+        picker::{self, Picker},
+        register,
+    },
     store::now,
     web::page::{CsrfForm, render},
     with_csrf,
 };
-
-/// "130 025 265 00013".
-pub(super) fn spaced(siret: &Siret) -> String {
-    let s = siret.as_str();
-    format!("{} {} {} {}", &s[..3], &s[3..6], &s[6..9], &s[9..])
-}
 
 pub(super) fn form_path(service: &Service) -> String {
     format!("/acces/{}/demande", service.code)

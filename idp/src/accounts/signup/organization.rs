@@ -30,24 +30,13 @@ use crate::{
     mail::messages,
     oidc::pending::PendingAuthorization,
     organizations::{
-        Establishment, Query, Siren, SirenError, Siret, insee,
-        register::{self, SearchPage},
+        Query, Siren, SirenError, Siret, insee,
+        picker::{self, Picker},
     },
 };
 
 /// Longest poste or raison sociale accepted.
-pub const MAX_LABEL_CHARS: usize = 200;
-
-/// One search result as the page lists it.
-struct ResultRow {
-    siret: String,
-    siret_display: String,
-    name: String,
-    location: String,
-    active: bool,
-    head_office: bool,
-    checked: bool,
-}
+pub use crate::organizations::picker::MAX_LABEL_CHARS;
 
 #[derive(Template)]
 #[template(path = "signup_organization.html")]
@@ -58,21 +47,8 @@ struct OrganizationPage {
     organization_label: String,
     /// Whether the register can be searched (otherwise: the typed form).
     register: bool,
-    /// The search as typed.
-    query: String,
-    /// Why the search could not run.
-    search_error: Option<String>,
-    /// Whether a search ran (its summary is shown).
-    searched: bool,
-    /// "n résultats affichés sur N".
-    summary: String,
-    results: Vec<ResultRow>,
-    /// "Page 2 sur 3".
-    page_label: String,
-    /// The page shown, sent back with the form.
-    current_page: u32,
-    previous_href: Option<String>,
-    next_href: Option<String>,
+    /// The register's answers.
+    picker: Picker,
 }
 
 #[derive(Template)]
@@ -93,86 +69,18 @@ pub struct SearchParams {
     page: String,
 }
 
-/// "130 025 265 00013".
-fn spaced(siret: &Siret) -> String {
-    let s = siret.as_str();
-    format!("{} {} {} {}", &s[..3], &s[3..6], &s[6..9], &s[9..])
-}
-
 fn search_href(query: &str, page: u32) -> String {
     let q: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
     format!("/inscription/organisation?recherche={q}&page={page}")
 }
 
-/// Whether the sign-up searches the register: it holds establishments, or the API is there.
-async fn register_available(state: &AppState) -> Result<bool, PageError> {
-    Ok(state.insee.is_some() || !register::is_empty(&state.db).await?)
-}
-
-/// Fills the search part of the page: runs `params`' search, or shows `chosen` alone.
-async fn fill_search(
+/// The register's answers to `params`, or `chosen` alone.
+async fn search(
     state: &AppState,
-    page: &mut OrganizationPage,
     params: &SearchParams,
     chosen: Option<&Siret>,
-) -> Result<(), PageError> {
-    page.query = params.recherche.clone();
-    let number = params.page.trim().parse::<u32>().unwrap_or(1).max(1);
-    let found: Option<SearchPage> = if params.recherche.trim().is_empty() {
-        match chosen {
-            Some(siret) => insee::search(
-                &state.db,
-                state.insee.as_ref(),
-                &Query::Siret(siret.clone()),
-                1,
-            )
-            .await
-            .map(Some)?,
-            None => None,
-        }
-    } else {
-        match Query::parse(&params.recherche) {
-            Ok(query) => {
-                Some(insee::search(&state.db, state.insee.as_ref(), &query, number).await?)
-            }
-            Err(e) => {
-                page.search_error = Some(e.to_string());
-                None
-            }
-        }
-    };
-    if let Some(found) = found {
-        page.searched = true;
-        page.current_page = found.page;
-        page.summary = found.summary();
-        if found.pages() > 1 {
-            page.page_label = format!(
-                "Page {} sur {}",
-                found.page.min(found.pages()),
-                found.pages()
-            );
-            if found.page > 1 {
-                page.previous_href = Some(search_href(&params.recherche, found.page - 1));
-            }
-            if found.page < found.pages() {
-                page.next_href = Some(search_href(&params.recherche, found.page + 1));
-            }
-        }
-        page.results = found
-            .results
-            .iter()
-            .map(|e: &Establishment| ResultRow {
-                siret: e.siret.as_str().to_owned(),
-                siret_display: spaced(&e.siret),
-                name: e.name.clone(),
-                location: e.location(),
-                active: e.active,
-                head_office: e.head_office,
-                checked: e.active && chosen == Some(&e.siret),
-            })
-            .collect();
-    }
-    Ok(())
+) -> Result<Picker, PageError> {
+    Picker::search(state, &params.recherche, &params.page, chosen, search_href).await
 }
 
 /// `GET /inscription/organisation`: step 5 (with `?recherche=…`: the register's answers).
@@ -191,20 +99,12 @@ pub async fn show(
         job: j.job.clone().unwrap_or_default(),
         siren: j.siren.clone().unwrap_or_default(),
         organization_label: j.organization_label.clone().unwrap_or_default(),
-        register: register_available(&state).await?,
-        query: String::new(),
-        search_error: None,
-        searched: false,
-        summary: String::new(),
-        results: Vec::new(),
-        page_label: String::new(),
-        current_page: 1,
-        previous_href: None,
-        next_href: None,
+        register: picker::register_available(&state).await?,
+        picker: Picker::default(),
     };
     if page.register {
         let chosen = j.siren.as_deref().and_then(|s| Siret::parse(s).ok());
-        fill_search(&state, &mut page, &params, chosen.as_ref()).await?;
+        page.picker = search(&state, &params, chosen.as_ref()).await?;
     }
     reply(page.f.take_cookies(), &page)
 }
@@ -268,37 +168,18 @@ type Resolved = Result<(Number, String), (&'static str, String)>;
 /// An establishment picked (or typed) while the register is searchable: it must be known
 /// (locally or by the API) and open.
 async fn resolve_in_register(state: &AppState, siret: &Siret) -> Result<Resolved, PageError> {
-    let found = insee::lookup(&state.db, state.insee.as_ref(), siret).await?;
-    Ok(match found {
-        None => Err((
-            "siret",
-            "Cet établissement est introuvable dans le répertoire SIRENE : vérifiez le SIRET ou recherchez par raison sociale.".to_owned(),
-        )),
-        Some(e) if !e.active => Err((
-            "siret",
-            "Cet établissement est fermé : choisissez un établissement en activité.".to_owned(),
-        )),
-        Some(e) => Ok((Number::Siret(e.siret), e.name)),
-    })
+    let unknown = "Cet établissement est introuvable dans le répertoire SIRENE : vérifiez le SIRET ou recherchez par raison sociale.";
+    Ok(picker::open_establishment(state, siret, unknown)
+        .await?
+        .map(|e| (Number::Siret(e.siret), e.name))
+        .map_err(|message| ("siret", message)))
 }
 
 /// The typed form of an empty register: number checked, raison sociale typed.
 fn resolve_typed(form: &OrganizationForm) -> Resolved {
-    let label = form.raison_sociale.trim();
     let number = parse_number(&form.siren).map_err(|e| ("siren", e.to_string()))?;
-    if label.is_empty() {
-        return Err((
-            "raison_sociale",
-            "Veuillez saisir la raison sociale de l'entreprise.".to_owned(),
-        ));
-    }
-    if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-        return Err((
-            "raison_sociale",
-            format!("La raison sociale ne peut dépasser {MAX_LABEL_CHARS} caractères."),
-        ));
-    }
-    Ok((number, label.to_owned()))
+    let label = picker::typed_label(&form.raison_sociale).map_err(|m| ("raison_sociale", m))?;
+    Ok((number, label))
 }
 
 /// The establishment of the form: picked in the register's list, typed while the register is
@@ -419,15 +300,7 @@ async fn show_again(
         siren: form.siren.clone(),
         organization_label: form.raison_sociale.clone(),
         register: register_on,
-        query: String::new(),
-        search_error: None,
-        searched: false,
-        summary: String::new(),
-        results: Vec::new(),
-        page_label: String::new(),
-        current_page: 1,
-        previous_href: None,
-        next_href: None,
+        picker: Picker::default(),
     };
     if register_on {
         let params = SearchParams {
@@ -435,7 +308,7 @@ async fn show_again(
             page: form.page.clone(),
         };
         let chosen = Siret::parse(form.siret.trim()).ok();
-        fill_search(state, &mut page, &params, chosen.as_ref()).await?;
+        page.picker = search(state, &params, chosen.as_ref()).await?;
     }
     reply_with(page.f.take_cookies(), &page, StatusCode::BAD_REQUEST)
 }
@@ -476,7 +349,7 @@ pub async fn submit(
         return Ok(redirect);
     }
     let job = parse_job(&form.poste);
-    let register_on = register_available(&state).await?;
+    let register_on = picker::register_available(&state).await?;
     let resolved = resolve(&state, &form, register_on).await?;
     let error = first_error(&job, &resolved, &form);
     remember(&mut session, &form, &resolved, register_on);

@@ -1,0 +1,384 @@
+//! The authorization endpoint (`GET`/`POST /authorize`): checks the request, sends the person
+//! through login and consent as needed, and returns a single-use code to the client.
+//!
+//! Errors about the client or its redirect URI are shown as a page and never redirect (an
+//! unregistered URI must not receive anything); every other error goes back to the client
+//! with `error`, `error_description`, `state` and `iss` (RFC 9207).
+
+mod params;
+
+use params::check;
+use std::time::Duration;
+
+use axum::{
+    extract::{Query, RawForm, State},
+    http::{HeaderMap, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::{Deserialize, Serialize};
+
+pub use super::pending::{AuthorizationRequest, PendingAuthorization};
+use super::{
+    claims::ClaimsRequest,
+    clients::Client,
+    grants::{self, Grant},
+    pending::pending_key,
+};
+use crate::{
+    AppState,
+    access::{habilitations, services},
+    accounts::{session::LoginSession, totp},
+    error::PageError,
+    secrets,
+    store::now,
+};
+
+/// What a code stands for until it is exchanged.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CodeData {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The redirect URI it was sent to (must be repeated at the token endpoint).
+    pub redirect_uri: String,
+    /// Nonce for the ID token.
+    pub nonce: Option<String>,
+    /// PKCE challenge.
+    pub code_challenge: Option<String>,
+    /// The grant to create at exchange.
+    pub grant: Grant,
+}
+
+/// Key of a live code in the shared store.
+pub fn code_key(code: &str) -> String {
+    format!("code:{}", secrets::hash(code))
+}
+
+/// Key of a spent code's tombstone: a second use revokes what the first produced.
+pub fn spent_code_key(code: &str) -> String {
+    format!("code-spent:{}", secrets::hash(code))
+}
+
+/// `GET /authorize`.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    authorize(&state, &headers, params).await
+}
+
+/// `POST /authorize` (form-encoded, same parameters).
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    authorize(&state, &headers, params).await
+}
+
+async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: Vec<(String, String)>,
+) -> Response {
+    let (client, request) = match check(state, params).await {
+        Ok(checked) => checked,
+        Err(Refusal::Page(page)) => return page.into_response(),
+        Err(Refusal::Redirect(redirect)) => return redirect.into_response(),
+    };
+    proceed(state, headers, &client, request)
+        .await
+        .unwrap_or_else(|e| e.into_response())
+}
+
+/// An authorization error sent back to the client.
+pub struct ErrorRedirect {
+    uri: String,
+}
+
+impl ErrorRedirect {
+    fn new(
+        state: &AppState,
+        redirect_uri: &str,
+        client_state: Option<&str>,
+        error: &str,
+        description: &str,
+    ) -> Self {
+        let mut pairs = vec![("error", error), ("error_description", description)];
+        if let Some(s) = client_state {
+            pairs.push(("state", s));
+        }
+        pairs.push(("iss", state.config.issuer.as_str()));
+        Self {
+            uri: with_query(redirect_uri, &pairs),
+        }
+    }
+}
+
+impl IntoResponse for ErrorRedirect {
+    fn into_response(self) -> Response {
+        Redirect::to(&self.uri).into_response()
+    }
+}
+
+fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(uri).expect("registered redirect URIs are absolute URLs");
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.to_string()
+}
+
+enum Refusal {
+    Page(PageError),
+    Redirect(ErrorRedirect),
+}
+
+/// Keeps the request while the person goes through a page (login, second factor, access,
+/// consent); returns the id that page carries and resumes with.
+async fn park(
+    state: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+) -> Result<String, PageError> {
+    let id = secrets::random_token(16);
+    PendingAuthorization {
+        request: request.clone(),
+        client_name: client.name.clone(),
+    }
+    .save(state, &id)
+    .await?;
+    Ok(id)
+}
+
+/// What the person must go through before the code, in this order.
+enum Interaction {
+    /// No session, or one too old or refused by `prompt=login`.
+    Login,
+    /// The client accepts only `mfa` and this session was opened with a password alone: the
+    /// person proves the second factor (or enrols one).
+    SecondFactor,
+    /// The client requires a habilitation of this service and the person has none: the
+    /// service's no-access page (activation code, access request).
+    Access(String),
+    /// Scopes not consented to yet, or `prompt=consent`.
+    Consent,
+}
+
+impl Interaction {
+    /// The `error` and description when `prompt=none` forbids it.
+    fn refused(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::Login => ("login_required", "L'utilisateur doit s'authentifier."),
+            Self::SecondFactor => (
+                "interaction_required",
+                "L'utilisateur doit confirmer sa connexion avec un code de vérification.",
+            ),
+            Self::Access(_) => (
+                "interaction_required",
+                "L'utilisateur n'a pas d'habilitation pour ce service.",
+            ),
+            Self::Consent => (
+                "consent_required",
+                "L'utilisateur doit donner son consentement.",
+            ),
+        }
+    }
+
+    /// The page of the interaction, which resumes the parked request `id` afterwards.
+    async fn page(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        session: Option<&LoginSession>,
+        id: &str,
+    ) -> Result<Response, PageError> {
+        let to = match (self, session) {
+            (Self::SecondFactor, Some(session)) => {
+                if totp::is_enrolled(&state.db, &session.user_id).await? {
+                    return totp::ask_code(state, headers, &session.user_id, id).await;
+                }
+                totp::remember_return(state, &session.sid, id).await?;
+                "/compte/double-authentification".to_owned()
+            }
+            (Self::Access(service), _) => format!("/acces/{service}?authreq={id}"),
+            (Self::Consent, _) => format!("/consentement?authreq={id}"),
+            _ => format!("/connexion?authreq={id}"),
+        };
+        Ok(Redirect::to(&to).into_response())
+    }
+}
+
+/// The first interaction this request still needs with this session, if any.
+async fn interaction(
+    state: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+    session: Option<&LoginSession>,
+) -> Result<Option<Interaction>, PageError> {
+    let Some(session) = session else {
+        return Ok(Some(Interaction::Login));
+    };
+    // A login that happened during this request satisfies prompt=login and max_age.
+    let fresh = request.logged_in_sid.as_deref() == Some(session.sid.as_str());
+    let too_old = request.prompt.iter().any(|p| p == "login")
+        || request
+            .max_age
+            .is_some_and(|max| now() - session.auth_time > max);
+    if !fresh && too_old {
+        return Ok(Some(Interaction::Login));
+    }
+    if request.requires_mfa() && session.acr != "mfa" {
+        return Ok(Some(Interaction::SecondFactor));
+    }
+    if let Some((service, true)) = services::of_client(&state.db, &client.client_id).await?
+        && habilitations::live(&state.db, &session.user_id, &service.code)
+            .await?
+            .is_empty()
+    {
+        return Ok(Some(Interaction::Access(service.code)));
+    }
+    if !client.skip_consent && !request.consented {
+        let granted =
+            grants::consented_scopes(&state.db, &session.user_id, &client.client_id).await?;
+        let missing = request
+            .consent_scopes()
+            .iter()
+            .any(|s| !granted.contains(s));
+        if missing || request.prompt.iter().any(|p| p == "consent") {
+            return Ok(Some(Interaction::Consent));
+        }
+    }
+    Ok(None)
+}
+
+/// Login, second factor, access, consent, then the code: each step resumes here through
+/// `/authorize/continue`.
+async fn proceed(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+    request: AuthorizationRequest,
+) -> Result<Response, PageError> {
+    let session = LoginSession::from_headers(state, headers).await?;
+    let Some(needed) = interaction(state, client, &request, session.as_ref()).await? else {
+        let session = session.expect("a session exists when no interaction is needed");
+        return issue_code(state, client, &request, &session).await;
+    };
+    if request.prompt.iter().any(|p| p == "none") {
+        let (error, description) = needed.refused();
+        let (to, client_state) = (&request.redirect_uri, request.state.as_deref());
+        let redirect = ErrorRedirect::new(state, to, client_state, error, description);
+        return Ok(redirect.into_response());
+    }
+    let id = park(state, client, &request).await?;
+    needed.page(state, headers, session.as_ref(), &id).await
+}
+
+/// The authorization code, kept for its lifetime, and the redirect that carries it.
+async fn issue_code(
+    state: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+    session: &LoginSession,
+) -> Result<Response, PageError> {
+    let code = secrets::random_token(32);
+    let data = CodeData {
+        client_id: client.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        grant: Grant {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: session.user_id.clone(),
+            client_id: client.client_id.clone(),
+            scope: request.scopes.join(" "),
+            claims: request.claims.clone(),
+            auth_time: session.auth_time,
+            acr: session.acr.clone(),
+            amr: session.amr.clone(),
+            sid: session.sid.clone(),
+        },
+    };
+    let ttl = Duration::from_secs(state.config.tokens.code_ttl_seconds);
+    state
+        .ephemeral
+        .put(
+            &code_key(&code),
+            &serde_json::to_string(&data).expect("code serialises"),
+            ttl,
+        )
+        .await?;
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(s) = &request.state {
+        pairs.push(("state", s));
+    }
+    pairs.push(("iss", state.config.issuer.as_str()));
+    let mut response = Redirect::to(&with_query(&request.redirect_uri, &pairs)).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// Query naming a pending request.
+#[derive(Deserialize)]
+pub struct PendingQuery {
+    /// Pending request id.
+    #[serde(default)]
+    pub authreq: String,
+}
+
+/// `GET /authorize/continue`: resumes a pending request after login.
+pub async fn resume(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PendingQuery>,
+) -> Result<Response, PageError> {
+    resume_pending(&state, &headers, &q.authreq, |_| {}).await
+}
+
+/// Resumes the pending request `id`, after `update` marks what the person just did.
+pub async fn resume_pending(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    update: impl FnOnce(&mut AuthorizationRequest),
+) -> Result<Response, PageError> {
+    let Some(mut pending) = PendingAuthorization::load(state, id).await? else {
+        return Err(PageError::bad_request(
+            "Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer.",
+        ));
+    };
+    state.ephemeral.delete(&pending_key(id)).await?;
+    let Some(client) = state
+        .clients
+        .get(&state.db, &pending.request.client_id)
+        .await?
+    else {
+        return Err(PageError::bad_request(
+            "L'application qui vous a redirigé ici n'est plus enregistrée auprès d'EFP Connect.",
+        ));
+    };
+    update(&mut pending.request);
+    proceed(state, headers, &client, pending.request).await
+}
+
+/// An access-denied answer to the client for the pending request `id`.
+pub async fn deny(state: &AppState, id: &str) -> Result<Response, PageError> {
+    let Some(pending) = PendingAuthorization::load(state, id).await? else {
+        return Err(PageError::bad_request(
+            "Cette demande de connexion a expiré. Veuillez retourner sur l'application et recommencer.",
+        ));
+    };
+    state.ephemeral.delete(&pending_key(id)).await?;
+    let r = &pending.request;
+    Ok(ErrorRedirect::new(
+        state,
+        &r.redirect_uri,
+        r.state.as_deref(),
+        "access_denied",
+        "L'utilisateur a refusé l'accès.",
+    )
+    .into_response())
+}
