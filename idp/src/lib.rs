@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod action;
 pub mod audit;
+pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -59,6 +60,8 @@ pub struct AppStateInner {
     pub db: Db,
     /// The time actions read (tests move it forward).
     pub clock: clock::Clock,
+    /// Work spawned after an answer.
+    pub background: background::Background,
     /// Short-lived shared storage.
     pub ephemeral: Ephemeral,
     /// Published and signing keys.
@@ -151,6 +154,7 @@ impl AppState {
             config: Arc::new(config),
             db,
             clock: clock::Clock::system(),
+            background: background::Background::default(),
             ephemeral,
             keys: SharedKeySet::new(keyset),
             kek: Arc::new(kek),
@@ -258,7 +262,8 @@ pub fn with_middleware(routes: Router) -> Router {
         )
 }
 
-/// Runs the server until `shutdown` resolves; in-flight requests finish first.
+/// Runs the server until `shutdown` resolves; in-flight requests and the work they spawned
+/// finish first.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -298,10 +303,13 @@ pub async fn serve(
         }
         tracing::info!("no longer accepting: finishing in-flight requests");
     };
+    let background = state.background.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
+    // E-mails promised after an answer go before the node stops.
+    background.idle().await;
     ticker.abort();
     upkeep.abort();
     result

@@ -81,14 +81,14 @@ impl LoginSession {
         let session = Self {
             sid: secrets::random_token(16),
             user_id: user_id.to_owned(),
-            auth_time: now(),
+            auth_time: state.clock.now(),
             acr: if amr.iter().any(|m| m == "otp") {
                 "mfa".into()
             } else {
                 "pwd".into()
             },
             amr,
-            started_at: now(),
+            started_at: state.clock.now(),
             user_agent,
         };
         let ttl = Duration::from_secs(state.config.session.ttl_seconds);

@@ -156,6 +156,11 @@ async fn authorization_code(
         .ephemeral
         .put(&spent_code_key(code), &data.grant.id, SPENT_CODE_MEMORY)
         .await?;
+    if data.expires_at.is_some_and(|at| state.clock.now() >= at) {
+        return Err(OAuthError::invalid_grant(
+            "Code d'autorisation invalide, expiré ou déjà utilisé.",
+        ));
+    }
     if data.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(
             "Ce code a été délivré à un autre client.",

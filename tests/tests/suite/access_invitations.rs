@@ -470,15 +470,12 @@ async fn access_invite_relaunch_is_refused_early_and_allowed_once_expired() {
         html.contains("Vous pourrez relancer cette invitation dans"),
         "{html}"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(sink.messages().len(), 1);
 
     // Expired: « Relancer l'invitation » works and sends a new e-mail.
-    sqlx::query("UPDATE invitations SET expires_at = expires_at - 86401 WHERE id = $1")
-        .bind(&id)
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(86_401));
     let (_, html) = page(&browser, tab).await;
     assert!(
         html.contains(&relaunch) && !html.contains("Vous pourrez relancer"),
@@ -564,10 +561,9 @@ async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused
         .await
         .unwrap();
     assert_eq!(theirs.len(), 1);
-    sqlx::query("UPDATE invitations SET expires_at = 0")
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(86_401));
     let (_, html) = page(&browser, "/acces/ceres/gestion/invitations").await;
     assert!(
         html.contains("0 invitation en attente de connexion"),
@@ -585,7 +581,7 @@ async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(after.expires_at, 0, "nothing changed");
+    assert_eq!(after.expires_at, theirs[0].expires_at, "nothing changed");
 }
 
 #[tokio::test]
@@ -702,4 +698,43 @@ async fn access_invite_finishing_is_atomic() {
         assert_eq!(app.count(sql, arg).await, 0, "{sql}");
     }
     assert!(sink.messages().is_empty());
+}
+
+/// « Relancer l'invitation » and its `invitation.resent` event are one transaction: when the
+/// event cannot be written, the invitation keeps its dates and no e-mail goes.
+#[tokio::test]
+async fn access_invite_relaunch_whose_audit_fails_changes_nothing() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let alice = app.user("alice@centre.fr").await;
+    app.user("bob@centre.fr").await;
+    make_manager(&app, &alice.id, CENTRE).await;
+    let browser = log_in(&app, "alice@centre.fr").await;
+    page(&browser, &format!("{INVITE}?nouveau")).await;
+    submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    add(&browser, CENTRE, "centre_agree", "").await;
+    finish(&browser).await;
+    sink.wait_for(1).await;
+    let before = invitations::pending(&app.state.db, "ceres", &[CENTRE.to_owned()])
+        .await
+        .unwrap()
+        .remove(0);
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(86_401));
+    app.fail_audit_of("invitation.resent").await;
+
+    let tab = "/acces/ceres/gestion/invitations";
+    let relaunch = format!("{tab}/{}/relancer", before.id);
+    let (status, _, _) = submit(&browser, tab, &relaunch, &[]).await;
+    assert_eq!(status, 500);
+    let after = invitations::by_id(&app.state.db, &before.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (after.sent_at, after.expires_at),
+        (before.sent_at, before.expires_at)
+    );
+    assert_eq!(sink.messages().len(), 1, "no second e-mail");
 }

@@ -334,24 +334,21 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
     );
     let r = ask(&browser, CENTRE, "Encore moi").await;
     assert_eq!(location(&r).unwrap(), status_path);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(w.sink.messages().len(), 2);
     assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 1);
 
-    // 30 days later (29 days and a bit: still 1 day to wait).
-    sqlx::query("UPDATE access_requests SET sent_at = sent_at - 29 * 86400 - 60")
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    // 30 days later (29 days and a bit: still 1 day to wait), on the provider's clock.
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(29 * 86_400 + 60));
     let page = text(&browser.get(&status_path).await.text().await.unwrap());
     assert!(
         page.contains("Vous pourrez relancer la demande dans 1 jour."),
         "{page}"
     );
-    sqlx::query("UPDATE access_requests SET sent_at = sent_at - 86400")
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(86_400));
     let page = text(&browser.get(&status_path).await.text().await.unwrap());
     assert!(!page.contains("disabled"), "{page}");
     assert!(!page.contains("Vous pourrez relancer"));
@@ -417,7 +414,6 @@ async fn access_request_without_manager_explains_the_activation_code_and_stores_
     assert!(page.contains("code d'activation"));
     assert!(page.contains("courrier postal"));
     assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 0);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(w.sink.messages().is_empty());
 
     // A closed establishment: refused, nothing stored.
@@ -570,7 +566,6 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
         .await;
     assert_eq!(r.status(), 409);
     assert_eq!(status_of(app, &id).await, "accepted");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(w.sink.messages().len(), 3);
     // The requester's status page now leads back to the service.
     let r = requester
@@ -750,7 +745,6 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
             .unwrap()
             .is_empty()
     );
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(w.sink.messages().len(), 2);
 
     // A manager who has not accepted the current charte goes to it first.
@@ -863,7 +857,6 @@ async fn access_request_decided_at_once_on_two_nodes_is_handled_once() {
     assert_eq!(live.len(), usize::from(status == "accepted"), "{status}");
     // One e-mail to the requester, whichever won.
     let mails = w.sink.wait_for(3).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(w.sink.messages().len(), 3);
     assert_eq!(mails[2].rcpt_tos, [REQUESTER]);
 }
@@ -955,4 +948,64 @@ async fn access_request_accepted_whose_audit_fails_stays_pending_and_grants_noth
         0
     );
     assert_eq!(w.sink.messages().len(), 2, "only the managers' two e-mails");
+}
+
+/// The request and its `access_request.created` event are one transaction: when the event
+/// cannot be written, no request remains and no manager is e-mailed.
+#[tokio::test]
+async fn access_request_whose_audit_fails_stores_nothing_and_mails_nobody() {
+    let w = world().await;
+    let app = &w.app;
+    let requester = logged_in(app, REQUESTER).await;
+    app.fail_audit_of("access_request.created").await;
+
+    let r = ask(&requester, CENTRE, "Bonjour").await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 0);
+    assert!(
+        w.sink.messages().is_empty(),
+        "no e-mail for a request that was rolled back"
+    );
+}
+
+/// « Relancer ma demande » and its `access_request.resent` event are one transaction: when the
+/// event cannot be written, the last e-mail's date stays and nobody is e-mailed again.
+#[tokio::test]
+async fn access_request_relaunch_whose_audit_fails_changes_nothing() {
+    let w = world().await;
+    let app = &w.app;
+    let requester = logged_in(app, REQUESTER).await;
+    assert_eq!(ask(&requester, CENTRE, "Bonjour").await.status(), 303);
+    assert_eq!(w.sink.wait_for(2).await.len(), 2);
+    let id = request_id(app).await;
+    let sent_at = |app: &TestApp| {
+        let (db, id) = (app.state.db.clone(), id.clone());
+        async move {
+            idp::access::requests::by_id(&db, &id)
+                .await
+                .unwrap()
+                .expect("the request")
+                .sent_at
+        }
+    };
+    let before = sent_at(app).await;
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(31 * 86_400));
+    app.fail_audit_of("access_request.resent").await;
+
+    let csrf = any_csrf(&requester).await;
+    let r = requester
+        .post_form(
+            "/acces/ceres/demande/relance",
+            &[("csrf", &csrf), ("siret", CENTRE)],
+        )
+        .await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(sent_at(app).await, before);
+    assert_eq!(
+        w.sink.messages().len(),
+        2,
+        "the managers are not e-mailed again"
+    );
 }

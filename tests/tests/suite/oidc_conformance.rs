@@ -1041,7 +1041,7 @@ async fn a_reused_code_is_refused_and_revokes_its_first_tokens() {
 }
 
 /// Code expiry (RFC 6749 §4.1.2; not a module, lifetime set to 1 s): a code used after it
-/// expired is invalid_grant.
+/// expired (the provider's clock moved on) is invalid_grant.
 #[tokio::test]
 async fn an_expired_code_is_refused() {
     let app = TestApp::spawn_with(|c| c.tokens.code_ttl_seconds = 1).await;
@@ -1052,7 +1052,7 @@ async fn an_expired_code_is_refused() {
         .authorize(&authz(&app, &client, &[]), EMAIL)
         .await;
     let code = code_of(&app, &out, "etat-123");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.state.clock.advance(Duration::from_secs(2));
     let response = exchange_code(&app, &client, &code, &[]).await;
     assert_oauth_error(response, 400, "invalid_grant").await;
 }
@@ -1168,8 +1168,8 @@ async fn prompt_login_asks_to_log_in_again() {
     let client = app.client("rp").await;
     app.user(EMAIL).await;
     let (browser, first) = logged_in(&app, &client).await;
-    // auth_time has a one-second resolution.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // auth_time has a one-second resolution: the provider's clock moves on.
+    app.state.clock.advance(Duration::from_secs(2));
     let rp = relying_party(&app, &client).await;
     let started = start(&rp, &[], &[("prompt", "login")]);
     let (response, at) = browser.follow(&started.url).await;
@@ -1191,7 +1191,7 @@ async fn max_age_1_requires_a_fresh_login() {
     let client = app.client("rp").await;
     app.user(EMAIL).await;
     let (browser, first) = logged_in(&app, &client).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.state.clock.advance(Duration::from_secs(2));
     let rp = relying_party(&app, &client).await;
     let started = start(&rp, &[], &[("max_age", "1")]);
     let (response, at) = browser.follow(&started.url).await;

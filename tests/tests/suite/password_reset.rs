@@ -195,7 +195,7 @@ async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
     // Whatever code the stranger tries, it fails like a wrong one.
     let (_, answer) = page_of(enter_code(&stranger, "123456").await).await;
     assert!(answer.contains("Le code saisi est incorrect."), "{answer}");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.state.background.idle().await;
     assert_eq!(sink.messages().len(), 1, "no mail for an unknown address");
 }
 
@@ -297,7 +297,7 @@ async fn an_expired_code_is_refused() {
         .text()
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.state.clock.advance(std::time::Duration::from_secs(2));
     let response = browser
         .post_form(
             "/mot-de-passe-oublie/code",
@@ -532,46 +532,30 @@ async fn a_mail_that_could_not_be_sent_answers_as_an_unknown_address_and_is_with
         unknown.headers().get("location")
     );
 
-    // Once the mailer gives up (3 attempts), the request nobody received is withdrawn.
+    // Once the mailer gives up (3 attempts), the request nobody received is withdrawn, in the
+    // task that sent it after the answer.
+    app.state.background.idle().await;
     // The counter is the process's (shared by the tests of this file): any count will do.
     let failed = r#"idp_mails_total{kind="password_reset",outcome="failed"} "#;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let metrics = app
-            .http()
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.contains(failed) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the mailer never gave up:\n{metrics}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    // The withdrawal follows the count in the same task: a wrong code may still meet the
-    // request for an instant (it allows 5 tries), never for long.
-    for attempt in 1.. {
-        let (status, page) = page_of(enter_code(&known, "123456").await).await;
-        if status == 410 {
-            assert!(
-                page.contains("Ce code a expiré ou a déjà été utilisé."),
-                "{page}"
-            );
-            break;
-        }
-        assert!(
-            attempt < 4,
-            "the request was not withdrawn: {status} {page}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let metrics = app
+        .http()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(failed),
+        "the mailer never gave up:\n{metrics}"
+    );
+    let (status, page) = page_of(enter_code(&known, "123456").await).await;
+    assert_eq!(status, 410, "the request was not withdrawn: {page}");
+    assert!(
+        page.contains("Ce code a expiré ou a déjà été utilisé."),
+        "{page}"
+    );
 }
 
 #[tokio::test]

@@ -114,6 +114,8 @@ async fn a_deleted_client_loses_its_tokens_even_when_its_id_is_registered_again(
             .await
             .expect("db")
     );
+    // Also a second later than the token: registrations and tokens are dated to the second,
+    // and a client registered in the second of a token would validate it (a known limit).
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(introspect(&app, &rs, &access).await["active"], false);
     assert_eq!(userinfo_status(&app, &access).await, 401);

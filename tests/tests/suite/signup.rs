@@ -467,7 +467,6 @@ async fn a_shared_mailbox_is_refused_and_nothing_is_sent() {
         page.contains("Le format de l'adresse e-mail est invalide"),
         "{page}"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(sink.messages().is_empty());
 }
 

@@ -57,7 +57,6 @@ use crate::{
         picker::{self, Picker},
     },
     secrets,
-    store::now,
     web::page::{CsrfForm, PlainForm, render},
     with_csrf,
 };

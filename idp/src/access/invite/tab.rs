@@ -42,7 +42,7 @@ pub async fn list(
 ) -> Result<Response, PageError> {
     let sirets: Vec<String> = m.establishments.iter().map(|e| e.siret.clone()).collect();
     let roles = services::roles(&state.db, &m.service.code).await?;
-    let t = now();
+    let t = state.clock.now();
     let mut cards = Vec::new();
     for inv in invitations::pending(&state.db, &m.service.code, &sirets).await? {
         let user = users::user_by_id(&state.db, &inv.user_id).await?;

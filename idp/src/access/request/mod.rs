@@ -48,7 +48,6 @@ use crate::{
         picker::{self, Picker},
         register,
     },
-    store::now,
     web::page::{CsrfForm, render},
     with_csrf,
 };

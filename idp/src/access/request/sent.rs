@@ -25,7 +25,7 @@ pub(super) async fn sent_page(
     request: &AccessRequest,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let t = now();
+    let t = state.clock.now();
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {

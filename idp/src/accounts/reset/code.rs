@@ -53,8 +53,7 @@ async fn check_code(
     }
     let key = request_key(email);
     let stored = state.ephemeral.get(&key).await?;
-    let Some(request) = stored.and_then(|raw| serde_json::from_str::<ResetRequest>(&raw).ok())
-    else {
+    let Some(request) = stored.and_then(|raw| ResetRequest::read(&raw, state.clock.now())) else {
         return refused(CODE_EXPIRED, StatusCode::GONE);
     };
     // Counted before the comparison, atomically: concurrent guesses cannot exceed the limit.

@@ -35,7 +35,7 @@ pub async fn follow_link(
         .ephemeral
         .get(&request_key(&email))
         .await?
-        .and_then(|raw| serde_json::from_str::<ResetRequest>(&raw).ok());
+        .and_then(|raw| ResetRequest::read(&raw, state.clock.now()));
     let Some(request) = request else {
         return Ok(expired());
     };

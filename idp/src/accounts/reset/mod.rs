@@ -70,6 +70,18 @@ struct ResetRequest {
     user_id: Option<String>,
     code_hash: String,
     link_hash: String,
+    /// When it dies (seconds, the provider's clock); the shared store forgets it then too.
+    #[serde(default)]
+    expires_at: Option<i64>,
+}
+
+impl ResetRequest {
+    /// The stored request, if it is one and still live at `now`.
+    fn read(raw: &str, now: i64) -> Option<Self> {
+        serde_json::from_str::<Self>(raw)
+            .ok()
+            .filter(|r| r.expires_at.is_none_or(|at| now < at))
+    }
 }
 
 /// One browser's journey.
@@ -219,6 +231,7 @@ pub async fn create_request(
         rid,
         user_id: user_id.map(str::to_owned),
         link_hash: secrets::hash(&link_token),
+        expires_at: Some(state.clock.now() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
     };
     let value = serde_json::to_string(&request).expect("request serialises");
     state

@@ -55,7 +55,7 @@ async fn spend_request(
         .ephemeral
         .take(&key)
         .await?
-        .and_then(|raw| serde_json::from_str::<ResetRequest>(&raw).ok());
+        .and_then(|raw| ResetRequest::read(&raw, state.clock.now()));
     match spent {
         Some(request) if request.rid == rid => Ok(Some(request)),
         other => {

@@ -67,9 +67,9 @@ async fn limit_requests(
 /// tests/cluster/probe.py). A failed delivery is logged and counted; the person sees no e-mail
 /// and asks again, as with an unknown address.
 fn send_later(state: &AppState, email: &Email, user: store::User, request: NewRequest) {
-    let state = state.clone();
+    let (background, state) = (state.background.clone(), state.clone());
     let email = email.clone();
-    tokio::spawn(async move {
+    background.spawn(async move {
         let NewRequest { code, link_token } = request;
         let name = format!("{} {}", user.given_name, user.family_name);
         let name = Some(name.trim()).filter(|n| !n.is_empty());

@@ -46,6 +46,10 @@ pub struct CodeData {
     pub code_challenge: Option<String>,
     /// The grant to create at exchange.
     pub grant: Grant,
+    /// When it stops being redeemable (seconds, the provider's clock); the shared store also
+    /// forgets it then.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
 }
 
 /// Key of a live code in the shared store.
@@ -223,7 +227,7 @@ async fn interaction(
     let too_old = request.prompt.iter().any(|p| p == "login")
         || request
             .max_age
-            .is_some_and(|max| now() - session.auth_time > max);
+            .is_some_and(|max| state.clock.now() - session.auth_time > max);
     if !fresh && too_old {
         return Ok(Some(Interaction::Login));
     }
@@ -298,6 +302,10 @@ async fn issue_code(
             amr: session.amr.clone(),
             sid: session.sid.clone(),
         },
+        expires_at: Some(
+            state.clock.now()
+                + i64::try_from(state.config.tokens.code_ttl_seconds).unwrap_or(i64::MAX),
+        ),
     };
     let ttl = Duration::from_secs(state.config.tokens.code_ttl_seconds);
     state
