@@ -212,14 +212,11 @@ pub async fn revoke(
         Ok(u) => u,
         Err(login) => return Ok(login),
     };
-    let code = match revoke_code(&state.db, &state.clock, &user.id, &id, None).await {
-        Ok(code) => code,
-        Err(AccessRefusal::NotRevocable) => codes::by_id(&state.db, &id)
-            .await?
-            .ok_or_else(PageError::not_found)?,
-        Err(AccessRefusal::NoSuchCode) => return Err(PageError::not_found()),
-        Err(refused) => return Err(PageError::refused(&refused)),
-    };
+    // A used or already revoked code is refused as through the API: the agent learns that the
+    // letter's code did its work, or that someone revoked it first.
+    let code = revoke_code(&state.db, &state.clock, &user.id, &id, None)
+        .await
+        .map_err(|refused| PageError::refused(&refused))?;
     let back = format!("/agent?service={}&siret={}", code.service_code, code.siret);
     Ok(Redirect::to(&back).into_response())
 }

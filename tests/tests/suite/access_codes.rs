@@ -416,3 +416,107 @@ async fn access_codes_the_page_and_the_api_count_tries_in_the_same_buckets() {
     let r = submit_code(&s.browser, "", CENTRE, guess.as_str()).await;
     assert_eq!(r.status(), 429);
 }
+
+/// An agent logged in on the provider's pages, with a CSRF token of the agents' page.
+async fn agent_on_the_page(app: &TestApp) -> (Browser, String) {
+    app.agent("agent@dreets.gouv.fr").await;
+    let browser = app.browser();
+    let r = browser
+        .submit_login("/connexion", "agent@dreets.gouv.fr", idp_tests::PASSWORD)
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = browser
+        .get(&format!("/agent?service=ceres&siret={CENTRE}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&page);
+    (browser, csrf)
+}
+
+/// A code for a closed establishment is refused alike by the agents' page (the French message)
+/// and the codes API (`closed_establishment`); none is stored either way.
+#[tokio::test]
+async fn access_codes_a_closed_establishment_gets_no_code_alike_on_the_page_and_the_api() {
+    let app = TestApp::spawn().await;
+    app.establishment(CENTRE, "CENTRE DU LAC", false).await;
+    let refusal = AccessRefusal::ClosedEstablishment(idp::access::refusal::NewAccess::Code);
+    let stored = "SELECT count(*) FROM activation_codes WHERE siret = $1";
+
+    let (browser, csrf) = agent_on_the_page(&app).await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("siret", CENTRE),
+        ("service", "ceres"),
+    ];
+    let r = browser.post_form("/agent/codes", &form).await;
+    assert_eq!(r.status(), 400);
+    let page = text(&r.text().await.unwrap());
+    assert!(page.contains(&refusal.to_string()), "{page}");
+    assert_eq!(app.count(stored, CENTRE).await, 0);
+
+    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let r = app
+        .http()
+        .post(app.url("/api/v1/codes"))
+        .bearer_auth(&token)
+        .json(&json!({ "siret": CENTRE }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = idp_tests::json(r).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some(idp::action::Refusal::code(&refusal)))
+    );
+    assert_eq!(body["error_description"], Value::from(refusal.to_string()));
+    assert_eq!(app.count(stored, CENTRE).await, 0);
+}
+
+/// A code that was used cannot be revoked, alike on the agents' page and through the API: the
+/// same refusal, and the code stays used.
+#[tokio::test]
+async fn access_codes_a_used_code_is_not_revocable_alike_on_the_page_and_the_api() {
+    let app = app_with_centre().await;
+    let code = issue(&app).await;
+    let bob = app.user("bob@centre.fr").await;
+    app.redeem_code(&ActivationCode::parse(&code).unwrap(), None, &bob.id)
+        .await
+        .expect("redeemed");
+    let id = codes::list(&app.state.db, "ceres", Some(CENTRE))
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    let refusal = AccessRefusal::NotRevocable;
+
+    let (browser, csrf) = agent_on_the_page(&app).await;
+    let r = browser
+        .post_form(&format!("/agent/codes/{id}/revoquer"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status(), 409);
+    let page = text(&r.text().await.unwrap());
+    assert!(page.contains(&refusal.to_string()), "{page}");
+
+    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let r = app
+        .http()
+        .delete(app.url(&format!("/api/v1/codes/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = idp_tests::json(r).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some(idp::action::Refusal::code(&refusal)))
+    );
+    let listed = codes::list(&app.state.db, "ceres", Some(CENTRE))
+        .await
+        .unwrap();
+    assert!(
+        matches!(listed[0].status, codes::CodeStatus::Redeemed(_)),
+        "the code stays used"
+    );
+}
