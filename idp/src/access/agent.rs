@@ -5,7 +5,6 @@
 
 use askama::Template;
 use axum::{
-    Form,
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
@@ -24,13 +23,14 @@ use super::{
     refusal::AccessRefusal,
     services::{self, Service},
 };
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::store::User,
     audit::{self, NamedEvent},
     error::PageError,
     organizations::{Establishment, Siret, register},
-    web::page::{check_csrf, render},
+    web::page::render,
 };
 
 /// How many audit events the page shows.
@@ -166,9 +166,8 @@ struct IssuedPage {
 pub async fn issue(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<CodeForm>,
+    CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let user = match agent(&state, &headers, "/agent").await? {
         Ok(u) => u,
         Err(login) => return Ok(login),
@@ -205,9 +204,8 @@ pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<CodeForm>,
+    CsrfForm(_): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let user = match agent(&state, &headers, "/agent").await? {
         Ok(u) => u,
         Err(login) => return Ok(login),
@@ -220,3 +218,5 @@ pub async fn revoke(
     let back = format!("/agent?service={}&siret={}", code.service_code, code.siret);
     Ok(Redirect::to(&back).into_response())
 }
+
+crate::with_csrf!(CodeForm);

@@ -3,7 +3,6 @@
 
 use askama::Template;
 use axum::{
-    Form,
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
@@ -11,6 +10,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{establishment_name, manager_visit};
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     access::{
@@ -22,7 +22,7 @@ use crate::{
     accounts::UserId,
     error::PageError,
     organizations::Siret,
-    web::page::{check_csrf, render, safe_return},
+    web::page::{render, safe_return},
 };
 
 #[derive(Template)]
@@ -106,9 +106,8 @@ pub async fn accept_charte(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(code): Path<String>,
-    Form(form): Form<CharteForm>,
+    CsrfForm(form): CsrfForm<CharteForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let visit = manager_visit(
         &state,
         &headers,
@@ -152,3 +151,5 @@ pub async fn accept_charte(
     );
     Ok(Redirect::to(&next).into_response())
 }
+
+crate::with_csrf!(CharteForm);

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::{
-    Form,
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
@@ -29,13 +28,14 @@ use super::{
     refusal::AccessRefusal,
     services::{self, DocumentKind, Service},
 };
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::{UserId, store::User},
     error::PageError,
     organizations::{Siret, register},
     store::ephemeral::EphemeralError,
-    web::page::{check_csrf, render},
+    web::page::render,
     web::{
         client_ip::ClientIp,
         rate_limit::{self, LimitReached},
@@ -141,9 +141,8 @@ pub async fn redeem(
     headers: HeaderMap,
     ip: ClientIp,
     Path(code): Path<String>,
-    Form(form): Form<CodeForm>,
+    CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let (service, user) =
         match pages::visitor(&state, &headers, &code, "", &form.authreq, "").await? {
             Ok(found) => found,
@@ -266,3 +265,5 @@ pub async fn charte_accepted(
     .await?
     .is_some())
 }
+
+crate::with_csrf!(CodeForm);

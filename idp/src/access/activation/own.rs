@@ -3,7 +3,6 @@
 
 use askama::Template;
 use axum::{
-    Form,
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
@@ -11,6 +10,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{charte_accepted, establishment_name, manager_visit};
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     access::{
@@ -25,7 +25,7 @@ use crate::{
     accounts::{UserId, store::User},
     error::PageError,
     organizations::Siret,
-    web::page::{check_csrf, render},
+    web::page::render,
 };
 
 #[derive(Template)]
@@ -142,9 +142,8 @@ pub async fn assign_self(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(code): Path<String>,
-    Form(form): Form<AssignForm>,
+    CsrfForm(form): CsrfForm<AssignForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let visit = manager_visit(
         &state,
         &headers,
@@ -237,3 +236,5 @@ async fn add(
     );
     Ok(Ok(Redirect::to(&next).into_response()))
 }
+
+crate::with_csrf!(AssignForm);

@@ -13,24 +13,7 @@ pub async fn finish(
     let w = open_or_return!(state, m, Step::Habilitations);
     let email = Email::parse(w.email.as_deref().unwrap_or_default())
         .map_err(|e| PageError::bad_request(e.to_string()))?;
-    let new_user = (w.given_name.is_some() && w.organization.is_some()).then(|| NewUser {
-        given_name: w.given_name.clone().unwrap_or_default(),
-        family_name: w.family_name.clone().unwrap_or_default(),
-        gender: w.gender.clone(),
-        job: w.job.clone(),
-        siret: w.siret.clone(),
-        organization_label: w.organization.clone(),
-        is_agent: false,
-    });
-    let grants: Vec<Grant> = w
-        .grants
-        .iter()
-        .map(|g| Grant {
-            siret: g.siret.clone(),
-            role: g.role.clone(),
-            end_date: g.end_date.clone(),
-        })
-        .collect();
+    let (new_user, grants) = (w.new_user(), w.grants_to_send());
     let input = FinishInvitation {
         manager: &m.id,
         service: &m.service,
@@ -64,20 +47,42 @@ pub async fn finish(
             return Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response());
         }
     };
-    if created {
-        tracing::info!(user.id = %user_id.as_str(), "account created by invitation");
-    }
+    tracing::info!(user.id = %user_id.as_str(), created, "invitation sent");
     let user = users::user_by_id(&state.db, user_id.as_str())
         .await?
         .ok_or_else(PageError::not_found)?;
     let roles = services::roles(&state.db, &m.service.code).await?;
     send_invitation(&state, &m, &user, &email, &sent, &roles).await?;
     state.ephemeral.delete(&wizard_key(&m)).await?;
-    Ok(Redirect::to(&format!(
-        "/acces/{}/gestion/invitations?fait=envoyee",
-        m.service.code
-    ))
-    .into_response())
+    let done = format!("/acces/{}/gestion/invitations?fait=envoyee", m.service.code);
+    Ok(Redirect::to(&done).into_response())
+}
+
+impl Wizard {
+    /// The identity typed in steps 2 to 4, when the address had no account.
+    fn new_user(&self) -> Option<NewUser> {
+        (self.given_name.is_some() && self.organization.is_some()).then(|| NewUser {
+            given_name: self.given_name.clone().unwrap_or_default(),
+            family_name: self.family_name.clone().unwrap_or_default(),
+            gender: self.gender.clone(),
+            job: self.job.clone(),
+            siret: self.siret.clone(),
+            organization_label: self.organization.clone(),
+            is_agent: false,
+        })
+    }
+
+    /// The habilitations of step 5, for the action.
+    fn grants_to_send(&self) -> Vec<Grant> {
+        self.grants
+            .iter()
+            .map(|g| Grant {
+                siret: g.siret.clone(),
+                role: g.role.clone(),
+                end_date: g.end_date.clone(),
+            })
+            .collect()
+    }
 }
 
 /// « Vous avez obtenu une nouvelle habilitation d'accès au service numérique CERES »: who

@@ -73,6 +73,23 @@ pub async fn users(
     if !q.siret.is_empty() && !m.manages(&q.siret) {
         return Err(m.not_manager());
     }
+    let rows = rows(&state, &m, &q).await?;
+    let roles = services::roles(&state.db, &m.service.code).await?;
+    let pending =
+        requests::count_pending_for_manager(&state.db, &m.user.id, &m.service.code).await?;
+    render(&state, &headers, StatusCode::OK, |_| UsersPage {
+        service: m.service,
+        establishments: m.establishments,
+        roles,
+        role: q.role,
+        siret: q.siret,
+        rows,
+        pending,
+    })
+}
+
+/// The people of the manager's establishments that the filters keep, by name.
+async fn rows(state: &AppState, m: &Manager, q: &UsersQuery) -> Result<Vec<UserRow>, PageError> {
     let mut rows: BTreeMap<String, UserRow> = BTreeMap::new();
     for e in m
         .establishments
@@ -83,7 +100,7 @@ pub async fn users(
             if !h.is_live() || (!q.role.is_empty() && q.role != "responsable" && q.role != h.role) {
                 continue;
             }
-            let row = row_for(&state, &mut rows, &h.user_id).await?;
+            let row = row_for(state, &mut rows, &h.user_id).await?;
             if let Some(row) = row {
                 row.roles.push(h.role_label.clone());
                 if !row.sirets.contains(&h.siret) {
@@ -99,7 +116,7 @@ pub async fn users(
                 }
                 continue;
             }
-            if let Some(row) = row_for(&state, &mut rows, &a.user_id).await? {
+            if let Some(row) = row_for(state, &mut rows, &a.user_id).await? {
                 row.is_manager = true;
                 if !row.sirets.contains(&a.siret) {
                     row.sirets.push(a.siret.clone());
@@ -116,18 +133,7 @@ pub async fn users(
         r.roles.sort();
         r.roles.dedup();
     }
-    let roles = services::roles(&state.db, &m.service.code).await?;
-    let pending =
-        requests::count_pending_for_manager(&state.db, &m.user.id, &m.service.code).await?;
-    render(&state, &headers, StatusCode::OK, |_| UsersPage {
-        service: m.service,
-        establishments: m.establishments,
-        roles,
-        role: q.role,
-        siret: q.siret,
-        rows,
-        pending,
-    })
+    Ok(rows)
 }
 
 async fn row_for<'a>(

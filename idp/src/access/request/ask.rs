@@ -165,6 +165,24 @@ struct NoManagerPage {
     back: String,
 }
 
+/// « Votre établissement n'a pas de responsable des accès »: the activation code is the way in.
+async fn no_manager(
+    state: &AppState,
+    headers: &HeaderMap,
+    service: Service,
+    siret: &Siret,
+    authreq: &str,
+) -> Result<Response, PageError> {
+    let found = register::by_siret(&state.db, siret).await?;
+    let page = NoManagerPage {
+        establishment: establishment_label(siret, found.as_ref()),
+        code_href: pages::with_query(&format!("/acces/{}", service.code), authreq, ""),
+        back: pages::with_query(&form_path(&service), authreq, ""),
+        service,
+    };
+    render(state, headers, StatusCode::OK, |_| page)
+}
+
 /// `POST /acces/{service}/demande`: « Demander l'accès » (the action `request_access`), then the
 /// e-mails to the establishment's Responsables des accès.
 pub async fn submit(
@@ -193,16 +211,8 @@ pub async fn submit(
         return request_page(&state, &headers, service, &user, form.authreq.clone(), d).await;
     };
     let by = UserId::from_stored(user.id.clone());
-    let (db, clock) = (&state.db, &state.clock);
-    let done = request_access(
-        db,
-        &state.ephemeral,
-        clock,
-        &by,
-        &service,
-        &siret,
-        &form.message,
-    );
+    let (db, ephemeral, clock) = (&state.db, &state.ephemeral, &state.clock);
+    let done = request_access(db, ephemeral, clock, &by, &service, &siret, &form.message);
     let sent = sent_path(&service, &form.authreq, siret.as_str());
     match done.await {
         Ok(Requested::Created(request)) => {
@@ -212,26 +222,14 @@ pub async fn submit(
         }
         Ok(Requested::AlreadyPending) => Ok(Redirect::to(&sent).into_response()),
         Ok(Requested::NoManager) => {
-            let found = register::by_siret(&state.db, &siret).await?;
-            let page = NoManagerPage {
-                establishment: establishment_label(&siret, found.as_ref()),
-                code_href: pages::with_query(
-                    &format!("/acces/{}", service.code),
-                    &form.authreq,
-                    "",
-                ),
-                back: pages::with_query(&form_path(&service), &form.authreq, ""),
-                service,
-            };
-            render(&state, &headers, StatusCode::OK, |_| page)
+            no_manager(&state, &headers, service, &siret, &form.authreq).await
         }
         Err(
             refused @ (AccessRefusal::MessageTooLong(_) | AccessRefusal::ClosedEstablishment(_)),
         ) => {
-            let field = if matches!(refused, AccessRefusal::MessageTooLong(_)) {
-                "message"
-            } else {
-                "siret"
+            let field = match refused {
+                AccessRefusal::MessageTooLong(_) => "message",
+                _ => "siret",
             };
             let d = again(refused.to_string(), field);
             request_page(&state, &headers, service, &user, form.authreq.clone(), d).await

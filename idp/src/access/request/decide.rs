@@ -212,16 +212,8 @@ pub async fn decide(
                 return Ok(Redirect::to(&request_path(&service.code, &request.id)).into_response());
             }
             Err(refused) => {
-                let field = match refused {
-                    AccessRefusal::UnknownRole(_) => "role",
-                    AccessRefusal::ReasonTooLong(_) => "motif",
-                    AccessRefusal::ClosedEstablishment(_) => "",
-                    _ => return Err(PageError::refused(&refused)),
-                };
-                let error = match refused {
-                    AccessRefusal::UnknownRole(_) => "Sélectionnez le rôle du demandeur.".into(),
-                    other => other.to_string(),
-                };
+                let (field, error) =
+                    in_form(&refused).ok_or_else(|| PageError::refused(&refused))?;
                 (status, d) = (StatusCode::BAD_REQUEST, again(error, field));
             }
         }
@@ -231,6 +223,19 @@ pub async fn decide(
         .await?
         .ok_or_else(PageError::not_found)?;
     manage_page(&state, &headers, service, request, viewer, status, d).await
+}
+
+/// The field and message of a refusal the form shows again; `None` for the others (a page of
+/// their own).
+fn in_form(refused: &AccessRefusal) -> Option<(&'static str, String)> {
+    match refused {
+        AccessRefusal::UnknownRole(_) => {
+            Some(("role", "Sélectionnez le rôle du demandeur.".into()))
+        }
+        AccessRefusal::ReasonTooLong(_) => Some(("motif", refused.to_string())),
+        AccessRefusal::ClosedEstablishment(_) => Some(("", refused.to_string())),
+        _ => None,
+    }
 }
 
 /// The decision the form asks for; the message and the field of a date that does not parse.

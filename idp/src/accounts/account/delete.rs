@@ -7,14 +7,14 @@
 
 use askama::Template;
 use axum::{
-    Form,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
 
-use super::{check_csrf, full_name, password_matches, render, send_notice};
+use super::{full_name, password_matches, render, send_notice};
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::logged_in::LoggedIn,
@@ -75,9 +75,8 @@ pub async fn submit(
     State(state): State<AppState>,
     LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
-    Form(form): Form<DeleteForm>,
+    CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let totp_enrolled = totp::is_enrolled(&state.db, &user.id).await?;
     let again = |field: &'static str, message: &str, status: StatusCode| {
         render(&state, &headers, status, |csrf| DeletePage {
@@ -140,3 +139,5 @@ fn deleted_page(clear: HeaderValue) -> Result<Response, PageError> {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
+
+crate::with_csrf!(DeleteForm);

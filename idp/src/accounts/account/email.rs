@@ -15,14 +15,14 @@
 
 use askama::Template;
 use axum::{
-    Form,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{back_to_overview, check_csrf, full_name, password_matches, render, send_notice};
+use super::{back_to_overview, full_name, password_matches, render, send_notice};
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::logged_in::LoggedIn,
@@ -209,9 +209,8 @@ pub async fn submit(
     State(state): State<AppState>,
     LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
-    Form(form): Form<EmailForm>,
+    CsrfForm(form): CsrfForm<EmailForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let again = |(field, message, status): Again| {
         render(&state, &headers, status, |csrf| EmailPage {
             csrf,
@@ -330,9 +329,8 @@ pub async fn submit_code(
     State(state): State<AppState>,
     LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
-    Form(form): Form<CodeForm>,
+    CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let again = |email: &str, message: String, status: StatusCode| {
         render(&state, &headers, status, |csrf| CodePage {
             csrf,
@@ -375,3 +373,5 @@ pub async fn submit_code(
     }
     Ok(back_to_overview("adresse"))
 }
+
+crate::with_csrf!(CodeForm, EmailForm);

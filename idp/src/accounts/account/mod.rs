@@ -20,7 +20,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{logged_in::LoggedIn, session::LoginSession, store::User};
-pub use crate::web::page::{check_csrf, login_then, render, safe_return};
+pub use crate::web::page::{login_then, render, safe_return};
 use crate::{
     AppState,
     error::PageError,

@@ -5,14 +5,14 @@
 
 use askama::Template;
 use axum::{
-    Form,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::Response,
 };
 use serde::Deserialize;
 
-use super::{back_to_overview, check_csrf, full_name, password_matches, render, send_notice};
+use super::{back_to_overview, full_name, password_matches, render, send_notice};
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::logged_in::LoggedIn,
@@ -67,9 +67,8 @@ pub async fn submit(
         user,
     }: LoggedIn,
     headers: HeaderMap,
-    Form(form): Form<PasswordForm>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let again = |field: &'static str, message: String, status: StatusCode| {
         render(&state, &headers, status, |csrf| PasswordPage {
             csrf,
@@ -116,3 +115,5 @@ pub async fn submit(
     }
     Ok(back_to_overview("mot-de-passe"))
 }
+
+crate::with_csrf!(PasswordForm);

@@ -3,14 +3,14 @@
 
 use askama::Template;
 use axum::{
-    Form,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::Response,
 };
 use serde::Deserialize;
 
-use super::{back_to_overview, check_csrf, render};
+use super::{back_to_overview, render};
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::logged_in::LoggedIn,
@@ -78,9 +78,8 @@ pub async fn submit(
     State(state): State<AppState>,
     LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
-    Form(form): Form<IdentityForm>,
+    CsrfForm(form): CsrfForm<IdentityForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let parsed = identity::parse_identity(&form.civilite, &form.nom, &form.prenom).and_then(|id| {
         Ok((
             id,
@@ -116,3 +115,5 @@ pub async fn submit(
     tracing::info!(user.id = %user.id, "identity changed");
     Ok(back_to_overview("identite"))
 }
+
+crate::with_csrf!(IdentityForm);

@@ -5,14 +5,14 @@
 
 use askama::Template;
 use axum::{
-    Form,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 
-use super::{check_csrf, render};
+use super::render;
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::{logged_in::LoggedIn, session},
@@ -139,9 +139,8 @@ pub async fn end(
     State(state): State<AppState>,
     me: LoggedIn,
     headers: HeaderMap,
-    Form(form): Form<EndForm>,
+    CsrfForm(form): CsrfForm<EndForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let (current, user) = (&me.session, &me.user);
     let ended = if !form.autres.is_empty() {
         session::end_others_for_user(&state, &user.id, &current.sid).await?
@@ -215,3 +214,5 @@ mod tests {
         assert_eq!(french_time(0), "");
     }
 }
+
+crate::with_csrf!(EndForm);

@@ -1,6 +1,7 @@
 //! Step 2 of the reset: the e-mailed code (`/mot-de-passe-oublie/code`).
 
 use super::*;
+use crate::web::page::CsrfForm;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "reset_code.html")]
@@ -89,9 +90,8 @@ async fn check_code(
 pub async fn submit_code(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<CodeForm>,
+    CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    csrf_ok(&state, &headers, &form.csrf)?;
     let Some((token, mut flow)) = load_flow(&state, &headers).await? else {
         return Ok(see_other(RESET_START_PATH, None));
     };
@@ -112,3 +112,5 @@ pub async fn submit_code(
         })),
     }
 }
+
+crate::with_csrf!(CodeForm);

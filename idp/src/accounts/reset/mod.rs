@@ -28,7 +28,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::{
-    Form,
     extract::{Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
@@ -130,14 +129,6 @@ fn six_digits() -> String {
         if n < 4_294_000_000 {
             return format!("{:06}", n % 1_000_000);
         }
-    }
-}
-
-fn csrf_ok(state: &AppState, headers: &HeaderMap, submitted: &str) -> Result<(), PageError> {
-    if csrf::verify(headers, submitted, state.config.session.secure_cookies) {
-        Ok(())
-    } else {
-        Err(PageError::form_expired())
     }
 }
 

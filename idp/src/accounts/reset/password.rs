@@ -1,6 +1,7 @@
 //! Step 3 of the reset: the new password (`/mot-de-passe-oublie/nouveau`).
 
 use super::*;
+use crate::web::page::CsrfForm;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "reset_password.html")]
@@ -94,9 +95,8 @@ fn outcome(success: bool, message: &str, status: StatusCode) -> Response {
 pub async fn submit_password(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<PasswordForm>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, PageError> {
-    csrf_ok(&state, &headers, &form.csrf)?;
     let Some((token, mut flow)) = load_flow(&state, &headers).await? else {
         return Ok(see_other(RESET_START_PATH, None));
     };
@@ -144,3 +144,5 @@ pub async fn submit_password(
     let done = "Votre mot de passe a été modifié avec succès.";
     Ok(outcome(true, done, StatusCode::OK))
 }
+
+crate::with_csrf!(PasswordForm);

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::mail::messages;
+use crate::web::page::CsrfForm;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "reset_email.html")]
@@ -96,9 +97,8 @@ pub async fn submit_start(
     State(state): State<AppState>,
     ip: ClientIp,
     headers: HeaderMap,
-    Form(form): Form<EmailForm>,
+    CsrfForm(form): CsrfForm<EmailForm>,
 ) -> Result<Response, PageError> {
-    csrf_ok(&state, &headers, &form.csrf)?;
     let again = |error: String, status: StatusCode| {
         page(&state, &headers, status, |csrf| {
             EmailPage {
@@ -137,3 +137,5 @@ pub async fn submit_start(
     let cookie = start_flow(&state, &flow).await?;
     Ok(see_other(RESET_CODE_PATH, Some(cookie)))
 }
+
+crate::with_csrf!(EmailForm);

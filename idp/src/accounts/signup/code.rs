@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use askama::Template;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use axum::{Form, extract::State, http::HeaderMap, http::StatusCode, response::Response};
+use axum::{extract::State, http::HeaderMap, http::StatusCode, response::Response};
 use serde::{Deserialize, Serialize};
 
-use super::{Frame, Session, Step, check_csrf, reply, reply_with};
+use super::{Frame, Session, Step, reply, reply_with};
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::{Email, store},
@@ -247,9 +248,8 @@ pub async fn submit(
     State(state): State<AppState>,
     ip: ClientIp,
     headers: HeaderMap,
-    Form(form): Form<CodeForm>,
+    CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let mut session = Session::load(&state, &headers).await?;
     if let Some(redirect) = session.guard(Step::Code) {
         return Ok(redirect);
@@ -314,9 +314,8 @@ pub async fn resend(
     State(state): State<AppState>,
     ip: ClientIp,
     headers: HeaderMap,
-    Form(form): Form<ResendForm>,
+    CsrfForm(_): CsrfForm<ResendForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let session = Session::load(&state, &headers).await?;
     if let Some(redirect) = session.guard(Step::Code) {
         return Ok(redirect);
@@ -373,3 +372,5 @@ mod tests {
         }
     }
 }
+
+crate::with_csrf!(CodeForm, ResendForm);

@@ -3,7 +3,6 @@
 
 use askama::Template;
 use axum::{
-    Form,
     extract::{Query, State},
     http::HeaderMap,
     http::StatusCode,
@@ -11,7 +10,8 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{Frame, Session, Step, check_csrf, code, reply, reply_with};
+use super::{Frame, Session, Step, code, reply, reply_with};
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::Email,
@@ -109,9 +109,8 @@ pub async fn submit(
     State(state): State<AppState>,
     ip: ClientIp,
     headers: HeaderMap,
-    Form(form): Form<EmailForm>,
+    CsrfForm(form): CsrfForm<EmailForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let mut session = Session::load(&state, &headers).await?;
     let again = |session: &Session, message: String| {
         let robot = anti_robot::issue(&state).failed_if(Some(&message), "signup-error");
@@ -150,3 +149,5 @@ pub async fn submit(
     session.save(&state).await?;
     Ok(session.redirect(Step::Code.path()))
 }
+
+crate::with_csrf!(EmailForm);

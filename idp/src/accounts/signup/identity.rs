@@ -2,10 +2,11 @@
 //! [`MAX_NAME_CHARS`] characters.
 
 use askama::Template;
-use axum::{Form, extract::State, http::HeaderMap, http::StatusCode, response::Response};
+use axum::{extract::State, http::HeaderMap, http::StatusCode, response::Response};
 use serde::Deserialize;
 
-use super::{Frame, Session, Step, check_csrf, reply, reply_with};
+use super::{Frame, Session, Step, reply, reply_with};
+use crate::web::page::CsrfForm;
 use crate::{AppState, error::PageError};
 
 /// Longest nom or prénom accepted.
@@ -114,9 +115,8 @@ pub fn parse_identity(
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<IdentityForm>,
+    CsrfForm(form): CsrfForm<IdentityForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let mut session = Session::load(&state, &headers).await?;
     if let Some(redirect) = session.guard(Step::Identity) {
         return Ok(redirect);
@@ -142,3 +142,5 @@ pub async fn submit(
         }
     }
 }
+
+crate::with_csrf!(IdentityForm);

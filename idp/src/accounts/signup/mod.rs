@@ -304,12 +304,3 @@ impl Frame {
         std::mem::take(&mut self.set_cookies)
     }
 }
-
-/// Refuses a form without the CSRF token of this browser.
-pub fn check_csrf(state: &AppState, headers: &HeaderMap, submitted: &str) -> Result<(), PageError> {
-    if csrf::verify(headers, submitted, state.config.session.secure_cookies) {
-        Ok(())
-    } else {
-        Err(PageError::form_expired())
-    }
-}

@@ -15,14 +15,14 @@
 
 use askama::Template;
 use axum::{
-    Form,
     extract::{Query as UrlQuery, State},
     http::{HeaderMap, StatusCode, header},
     response::Response,
 };
 use serde::Deserialize;
 
-use super::{Frame, Session, Step, check_csrf, reply, reply_with};
+use super::{Frame, Session, Step, reply, reply_with};
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::{Email, UserId, actions::sign_up::sign_up, refusal::AccountRefusal, store::NewUser},
@@ -341,9 +341,8 @@ fn new_user(
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<OrganizationForm>,
+    CsrfForm(form): CsrfForm<OrganizationForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let mut session = Session::load(&state, &headers).await?;
     if let Some(redirect) = session.guard(Step::Organization) {
         return Ok(redirect);
@@ -417,3 +416,5 @@ async fn done(state: &AppState, session: Session, email: &Email) -> Result<Respo
     response.headers_mut().append(header::SET_COOKIE, clear);
     Ok(response)
 }
+
+crate::with_csrf!(OrganizationForm);

@@ -2,10 +2,11 @@
 //! account's password may not contain its e-mail's local part nor a very common password.
 
 use askama::Template;
-use axum::{Form, extract::State, http::HeaderMap, http::StatusCode, response::Response};
+use axum::{extract::State, http::HeaderMap, http::StatusCode, response::Response};
 use serde::Deserialize;
 
-use super::{Frame, Session, Step, check_csrf, reply, reply_with};
+use super::{Frame, Session, Step, reply, reply_with};
+use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::{Email, Password},
@@ -121,9 +122,8 @@ pub struct PasswordForm {
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<PasswordForm>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &headers, &form.csrf)?;
     let mut session = Session::load(&state, &headers).await?;
     if let Some(redirect) = session.guard(Step::Password) {
         return Ok(redirect);
@@ -180,3 +180,5 @@ mod tests {
         assert!(parse_new_password("Tulipe-Orage-42", &jean()).is_ok());
     }
 }
+
+crate::with_csrf!(PasswordForm);
