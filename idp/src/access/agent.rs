@@ -55,10 +55,9 @@ async fn agent(
 
 /// `?siret=&service=`.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct AgentQuery {
-    #[serde(default)]
     siret: String,
-    #[serde(default)]
     service: String,
 }
 
@@ -139,13 +138,11 @@ pub async fn show(
 }
 
 /// The issue and revoke forms.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct CodeForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     siret: String,
-    #[serde(default)]
     service: String,
 }
 

@@ -18,15 +18,13 @@ use crate::{
 
 /// `?authreq=…&siret=…` carried through the access pages.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct AccessQuery {
     /// A pending authorization request to resume when done.
-    #[serde(default)]
     pub authreq: String,
     /// The establishment the page is about.
-    #[serde(default)]
     pub siret: String,
     /// Where the charte page goes back to once accepted (a local path).
-    #[serde(default)]
     pub retour: String,
 }
 

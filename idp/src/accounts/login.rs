@@ -40,13 +40,12 @@ struct LoginPage {
 }
 
 /// Query of `GET /connexion`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct LoginQuery {
     /// The pending authorization request that sent the person here.
-    #[serde(default)]
     pub authreq: String,
     /// A local page that sent the person here (`/compte`…), to go back to after the login.
-    #[serde(default)]
     pub retour: String,
 }
 

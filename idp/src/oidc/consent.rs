@@ -79,13 +79,11 @@ pub async fn show(
 }
 
 /// Fields of the consent form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct ConsentForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     authreq: String,
-    #[serde(default)]
     decision: String,
 }
 

@@ -95,30 +95,23 @@ struct UniteLegale {
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
+#[serde(default)]
 struct Adresse {
-    #[serde(default)]
     numero_voie_etablissement: Option<String>,
-    #[serde(default)]
     type_voie_etablissement: Option<String>,
-    #[serde(default)]
     libelle_voie_etablissement: Option<String>,
-    #[serde(default)]
     code_postal_etablissement: Option<String>,
-    #[serde(default)]
     libelle_commune_etablissement: Option<String>,
 }
 
 /// One period of the establishment's history; the current one has no `dateFin`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
+#[serde(default)]
 struct Periode {
-    #[serde(default)]
     date_fin: Option<String>,
-    #[serde(default)]
     etat_administratif_etablissement: Option<String>,
-    #[serde(default)]
     enseigne1_etablissement: Option<String>,
-    #[serde(default)]
     denomination_usuelle_etablissement: Option<String>,
 }
 

@@ -75,15 +75,13 @@ impl AntiRobot {
 
 /// The fields every protected form sends (flattened into its form struct).
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Fields {
     /// Base64 JSON solution of the proof of work (filled by the script).
-    #[serde(default)]
     pub altcha: String,
     /// The question's signed token.
-    #[serde(default)]
     pub robot_token: String,
     /// The answer typed to the question.
-    #[serde(default)]
     pub robot_answer: String,
 }
 

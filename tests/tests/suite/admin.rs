@@ -215,3 +215,81 @@ async fn service_actions_refuse_unknown_services_and_clients_and_bad_codes() {
     );
     assert!(services::by_code(db, "Pas Bon").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_service_or_role_saved_whose_audit_fails_changes_nothing() {
+    use idp::access::actions::service_add_role;
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let now = app.state.clock.now();
+    let before = services::by_code(db, "ceres")
+        .await
+        .unwrap()
+        .expect("CERES");
+
+    app.fail_audit_of("service.saved").await;
+    let input = service_create::ServiceInput {
+        code: "ceres".into(),
+        label: "Autre libellé".into(),
+        description: None,
+        home_url: None,
+    };
+    failed_on_audit(service_create::save_service(db, input, now, "t").await);
+    let new = service_create::ServiceInput {
+        code: "nouveau".into(),
+        label: "Nouveau service".into(),
+        description: None,
+        home_url: None,
+    };
+    failed_on_audit(service_create::save_service(db, new, now, "t").await);
+    let after = services::by_code(db, "ceres")
+        .await
+        .unwrap()
+        .expect("CERES");
+    assert_eq!(after.label, before.label, "the label stays");
+    assert!(services::by_code(db, "nouveau").await.unwrap().is_none());
+
+    app.fail_audit_of("service.role_saved").await;
+    let roles = services::roles(db, "ceres").await.unwrap();
+    let role = services::Role {
+        code: "nouveau_role".into(),
+        label: "Nouveau rôle".into(),
+        description: String::new(),
+    };
+    failed_on_audit(service_add_role::save_role(db, "ceres", role, now, "t").await);
+    assert_eq!(
+        services::roles(db, "ceres").await.unwrap().len(),
+        roles.len()
+    );
+}
+
+#[tokio::test]
+async fn a_client_update_whose_audit_fails_keeps_the_registration() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let now = app.state.clock.now();
+    let created = client_create::create_client(
+        db,
+        &registration("rp-update", AuthMethod::ClientSecretBasic),
+        now,
+        "t",
+    )
+    .await;
+    assert!(created.is_ok(), "{created:?}");
+    app.fail_audit_of("client.updated").await;
+    let mut changed = registration("rp-update", AuthMethod::ClientSecretBasic);
+    changed.name = "Nouveau nom".into();
+    changed.redirect_uris = vec!["https://rp.example/autre".into()];
+    let failed = client_update::update_client(db, &changed, now, "t").await;
+    assert!(
+        matches!(failed, Err(ClientRefusal::Storage(_))),
+        "{failed:?}"
+    );
+    let kept = clients::client_by_id(db, "rp-update")
+        .await
+        .unwrap()
+        .expect("the client");
+    assert_eq!(kept.name, "rp-update");
+    assert!(kept.has_redirect_uri("https://rp.example/cb"));
+    assert!(!kept.has_redirect_uri("https://rp.example/autre"));
+}

@@ -3,6 +3,7 @@
 
 mod access;
 mod access_agent;
+mod access_atomicity;
 mod access_codes;
 mod access_invitations;
 mod access_manage;

@@ -86,17 +86,13 @@ pub async fn show_charte(
 }
 
 /// The charte form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct CharteForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     authreq: String,
-    #[serde(default)]
     siret: String,
-    #[serde(default)]
     retour: String,
-    #[serde(default)]
     accepte: Option<String>,
 }
 

@@ -122,15 +122,12 @@ pub async fn show(
 }
 
 /// The activation form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct CodeForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     authreq: String,
-    #[serde(default)]
     siret: String,
-    #[serde(default)]
     code: String,
 }
 

@@ -117,20 +117,15 @@ pub async fn show_self(
 }
 
 /// The self-assignment form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct AssignForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     authreq: String,
-    #[serde(default)]
     siret: String,
-    #[serde(default)]
     role: String,
-    #[serde(default)]
     date_fin: String,
     /// `ajouter` (« Ajouter l'habilitation ») or `terminer` (« Terminer »).
-    #[serde(default)]
     action: String,
 }
 

@@ -78,15 +78,12 @@ pub async fn show_habilitations(
 }
 
 /// « Ajouter l'habilitation » of step 5.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct AddForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     siret: String,
-    #[serde(default)]
     role: String,
-    #[serde(default)]
     date_fin: String,
 }
 
@@ -137,11 +134,10 @@ pub async fn add_habilitation(
 }
 
 /// « Retirer » of one habilitation of the wizard's list.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct DropForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     index: usize,
 }
 

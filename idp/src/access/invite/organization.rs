@@ -6,10 +6,9 @@ use super::*;
 
 /// The search of step 4's GET form.
 #[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct SearchParams {
-    #[serde(default)]
     recherche: String,
-    #[serde(default)]
     page: String,
 }
 
@@ -56,21 +55,16 @@ pub async fn show_organization(
 }
 
 /// Fields of step 4.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct OrganizationForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     poste: String,
     /// Picked among the results (or typed, with an empty register).
-    #[serde(default)]
     siret: String,
     /// Typed raison sociale (empty register).
-    #[serde(default)]
     raison_sociale: String,
-    #[serde(default)]
     recherche: String,
-    #[serde(default)]
     page: String,
 }
 

@@ -24,11 +24,10 @@ pub async fn show_email(
 }
 
 /// Fields of step 1.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct EmailForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     email: String,
 }
 
@@ -88,11 +87,10 @@ pub async fn show_type(
 }
 
 /// Fields of step 2.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct TypeForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     type_compte: String,
 }
 
@@ -133,15 +131,12 @@ pub async fn show_identity(
 }
 
 /// Fields of step 3.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct IdentityForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     civilite: String,
-    #[serde(default)]
     nom: String,
-    #[serde(default)]
     prenom: String,
 }
 

@@ -160,15 +160,12 @@ fn back_to(service: &Service, user_id: &str) -> Response {
 }
 
 /// « Ajouter l'habilitation » on a user page.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct AddForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     siret: String,
-    #[serde(default)]
     role: String,
-    #[serde(default)]
     date_fin: String,
 }
 
@@ -239,13 +236,11 @@ pub async fn remove(
 
 /// The Responsable des accès forms: which establishment, and the confirmation of removing
 /// the last one.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct RightForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     siret: String,
-    #[serde(default)]
     confirmer: Option<String>,
 }
 

@@ -54,12 +54,11 @@ struct UsersPage {
 
 /// `?role=&siret=` filters of the users list.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct UsersQuery {
     /// « Accès en tant que »: a role code, or `responsable`.
-    #[serde(default)]
     role: String,
     /// « Accès pour »: one of the manager's establishments.
-    #[serde(default)]
     siret: String,
 }
 

@@ -28,29 +28,22 @@ struct RequestPage {
 
 /// `?authreq=…&recherche=…&page=…`.
 #[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct SearchParams {
-    #[serde(default)]
     authreq: String,
-    #[serde(default)]
     recherche: String,
-    #[serde(default)]
     page: String,
 }
 
 /// The request form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct RequestForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     authreq: String,
-    #[serde(default)]
     recherche: String,
-    #[serde(default)]
     page: String,
-    #[serde(default)]
     siret: String,
-    #[serde(default)]
     message: String,
 }
 

@@ -149,18 +149,14 @@ pub async fn show_request(
 }
 
 /// The manager's form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct DecisionForm {
-    #[serde(default)]
     csrf: String,
     /// `accepter` or `refuser`.
-    #[serde(default)]
     action: String,
-    #[serde(default)]
     role: String,
-    #[serde(default)]
     date_fin: String,
-    #[serde(default)]
     motif: String,
 }
 

@@ -76,13 +76,11 @@ pub async fn show_sent(
 }
 
 /// « Relancer ma demande ».
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct ResendForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     authreq: String,
-    #[serde(default)]
     siret: String,
 }
 

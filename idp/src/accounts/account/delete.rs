@@ -56,17 +56,14 @@ pub async fn show(
 }
 
 /// Fields of the form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct DeleteForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     password: String,
     /// TOTP or recovery code, for an account with a second factor.
-    #[serde(default)]
     code: String,
     /// The « définitive » box: present (`on`) only when ticked.
-    #[serde(default)]
     confirmation: Option<String>,
 }
 

@@ -109,13 +109,11 @@ pub async fn show(
 }
 
 /// Fields of step 1.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct EmailForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     password: String,
 }
 
@@ -255,11 +253,10 @@ pub async fn show_code(
 }
 
 /// Fields of step 2.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct CodeForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     code: String,
 }
 

@@ -58,18 +58,14 @@ pub async fn show(
 }
 
 /// Fields of the form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct IdentityForm {
-    #[serde(default)]
     csrf: String,
     /// `madame` or `monsieur`.
-    #[serde(default)]
     civilite: String,
-    #[serde(default)]
     nom: String,
-    #[serde(default)]
     prenom: String,
-    #[serde(default)]
     poste: String,
 }
 

@@ -124,13 +124,11 @@ pub async fn show(
 }
 
 /// Fields of the forms of the page: one session (`sid`) or every other one (`autres`).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct EndForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     sid: String,
-    #[serde(default)]
     autres: String,
 }
 

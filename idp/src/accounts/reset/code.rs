@@ -30,11 +30,10 @@ pub async fn show_code(
 }
 
 /// Fields of step 2.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct CodeForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     code: String,
 }
 

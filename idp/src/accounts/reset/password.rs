@@ -33,13 +33,11 @@ pub async fn show_password(
 }
 
 /// Fields of step 3.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct PasswordForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     password: String,
-    #[serde(default)]
     confirmation: String,
 }
 

@@ -233,11 +233,10 @@ pub async fn show(
 }
 
 /// Fields of step 2.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct CodeForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     code: String,
 }
 

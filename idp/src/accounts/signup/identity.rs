@@ -42,16 +42,13 @@ pub async fn show(
 }
 
 /// Fields of step 4.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct IdentityForm {
-    #[serde(default)]
     csrf: String,
     /// `madame` or `monsieur`.
-    #[serde(default)]
     civilite: String,
-    #[serde(default)]
     nom: String,
-    #[serde(default)]
     prenom: String,
 }
 

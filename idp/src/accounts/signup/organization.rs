@@ -62,10 +62,9 @@ struct DonePage {
 
 /// The search of the GET form (also sent back with the POST, to redraw the results).
 #[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct SearchParams {
-    #[serde(default)]
     recherche: String,
-    #[serde(default)]
     page: String,
 }
 
@@ -110,28 +109,21 @@ pub async fn show(
 }
 
 /// Fields of step 5.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct OrganizationForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     poste: String,
     /// The establishment picked among the register's results.
-    #[serde(default)]
     siret: String,
     /// Typed number (empty register).
-    #[serde(default)]
     siren: String,
     /// Typed raison sociale (empty register).
-    #[serde(default)]
     raison_sociale: String,
     /// The search the results came from, to show them again if the form comes back.
-    #[serde(default)]
     recherche: String,
-    #[serde(default)]
     page: String,
     /// The terms-of-use box: present (`on`) only when ticked.
-    #[serde(default)]
     cgu: Option<String>,
 }
 

@@ -108,13 +108,11 @@ pub async fn show(
 }
 
 /// Fields of step 3.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct PasswordForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     password: String,
-    #[serde(default)]
     confirmation: String,
 }
 

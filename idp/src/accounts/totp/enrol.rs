@@ -90,11 +90,10 @@ pub async fn show(
 }
 
 /// Fields of the enrolment form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct EnrolForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     code: String,
 }
 
@@ -217,11 +216,10 @@ pub async fn enrol(
 }
 
 /// Fields of the disabling form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct DisableForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     password: String,
 }
 

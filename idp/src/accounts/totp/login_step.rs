@@ -66,13 +66,11 @@ pub async fn ask_code_then(
 }
 
 /// Fields of the code form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct CodeForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     step: String,
-    #[serde(default)]
     code: String,
 }
 
