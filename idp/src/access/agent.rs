@@ -36,21 +36,35 @@ use crate::{
 /// How many audit events the page shows.
 const EVENTS_SHOWN: i64 = 100;
 
-async fn agent(
-    state: &AppState,
-    headers: &HeaderMap,
-    here: &str,
-) -> Result<Result<User, Response>, PageError> {
-    let (_, user) = match pages::person(state, headers, here).await? {
-        Ok(found) => found,
-        Err(login) => return Ok(Err(login)),
-    };
-    if !user.is_agent {
-        return Err(PageError::forbidden(
-            "Cet espace est réservé aux agents du ministère.",
-        ));
+/// A ministry agent, logged in: as a handler argument, the agents' pages need no check of
+/// their own. Anyone else logged in gets 403; nobody logged in goes to the login, back to
+/// `/agent`.
+pub struct Agent(pub User);
+
+impl axum::extract::FromRequestParts<AppState> for Agent {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let logged_in = crate::accounts::logged_in::LoggedIn::of(state, &parts.headers).await;
+        match logged_in {
+            Ok(Some(l)) if l.user.is_agent => Ok(Self(l.user)),
+            Ok(Some(_)) => Err(PageError::forbidden(
+                "Cet espace est réservé aux agents du ministère.",
+            )
+            .into_response()),
+            Ok(None) => {
+                let here = match parts.uri.query() {
+                    Some(q) if parts.method == axum::http::Method::GET => format!("/agent?{q}"),
+                    _ => "/agent".to_owned(),
+                };
+                Err(crate::web::page::login_then(&here))
+            }
+            Err(e) => Err(e.into_response()),
+        }
     }
-    Ok(Ok(user))
 }
 
 /// `?siret=&service=`.
@@ -100,12 +114,10 @@ async fn lookup(state: &AppState, service: &str, siret: &Siret) -> Result<Lookup
 /// `GET /agent`: find an establishment by SIRET; what the provider knows of it.
 pub async fn show(
     State(state): State<AppState>,
+    _: Agent,
     headers: HeaderMap,
     Query(q): Query<AgentQuery>,
 ) -> Result<Response, PageError> {
-    if let Err(login) = agent(&state, &headers, "/agent").await? {
-        return Ok(login);
-    }
     let services = services::all(&state.db).await?;
     let service = if q.service.is_empty() {
         services.first().map(|s| s.code.clone()).unwrap_or_default()
@@ -162,13 +174,10 @@ struct IssuedPage {
 /// the letter needs. A refusal is the page of its French message, 400.
 pub async fn issue(
     State(state): State<AppState>,
+    Agent(user): Agent,
     headers: HeaderMap,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    let user = match agent(&state, &headers, "/agent").await? {
-        Ok(u) => u,
-        Err(login) => return Ok(login),
-    };
     let service = pages::service(&state, &form.service).await?;
     let siret =
         Siret::parse(&form.siret).map_err(|e| PageError::bad_request(format!("SIRET : {e}")))?;
@@ -199,14 +208,10 @@ pub async fn issue(
 /// it is), back to the establishment's page.
 pub async fn revoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Agent(user): Agent,
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    let user = match agent(&state, &headers, "/agent").await? {
-        Ok(u) => u,
-        Err(login) => return Ok(login),
-    };
     // A used or already revoked code is refused as through the API: the agent learns that the
     // letter's code did its work, or that someone revoked it first.
     let code = revoke_code(&state.db, &state.clock, &user.id, &id, None)
