@@ -44,7 +44,7 @@ pub async fn record_alone(
 }
 
 /// One audit event.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct AuditEvent {
     /// When (seconds).
     pub at: i64,
@@ -60,24 +60,12 @@ pub struct AuditEvent {
 
 /// The latest `limit` events, newest first.
 pub async fn latest(db: &Db, limit: i64) -> Result<Vec<AuditEvent>, sqlx::Error> {
-    use sqlx::Row;
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT at, actor, action, target, details FROM audit_events ORDER BY at DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AuditEvent {
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                target: r.try_get("target")?,
-                details: r.try_get("details")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// An event with its actor's name, for the agents' pages.
@@ -97,8 +85,14 @@ pub async fn for_establishment(
     siret: &crate::organizations::Siret,
     limit: i64,
 ) -> Result<Vec<NamedEvent>, sqlx::Error> {
-    use sqlx::Row;
-    let rows = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        event: AuditEvent,
+        given_name: Option<String>,
+        family_name: Option<String>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT a.at, a.actor, a.action, a.target, a.details, u.given_name, u.family_name \
          FROM audit_events a LEFT JOIN users u ON u.id = a.actor \
          WHERE a.target = $1 OR a.details LIKE $2 ORDER BY a.at DESC LIMIT $3",
@@ -108,22 +102,14 @@ pub async fn for_establishment(
     .bind(limit)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let given: Option<String> = r.try_get("given_name")?;
-            let family: Option<String> = r.try_get("family_name")?;
-            Ok(NamedEvent {
-                event: AuditEvent {
-                    at: r.try_get("at")?,
-                    actor: r.try_get("actor")?,
-                    action: r.try_get("action")?,
-                    target: r.try_get("target")?,
-                    details: r.try_get("details")?,
-                },
-                actor_name: given
-                    .zip(family)
-                    .map(|(g, f)| format!("{g} {f}").trim().to_owned()),
-            })
+    Ok(rows
+        .into_iter()
+        .map(|r| NamedEvent {
+            event: r.event,
+            actor_name: r
+                .given_name
+                .zip(r.family_name)
+                .map(|(g, f)| format!("{g} {f}").trim().to_owned()),
         })
-        .collect()
+        .collect())
 }

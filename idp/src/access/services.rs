@@ -6,7 +6,7 @@ use sqlx::Row;
 use crate::store::{Db, now};
 
 /// A service of the ministry that relies on EFP Connect.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Service {
     /// Stable code (`ceres`): in URLs, claims and the CLI.
     pub code: String,
@@ -19,7 +19,7 @@ pub struct Service {
 }
 
 /// A role within a service.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Role {
     /// Stable code (`centre_agree`): the `role` claim.
     pub code: String,
@@ -49,7 +49,7 @@ impl DocumentKind {
 }
 
 /// One version of a document.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Document {
     /// Version number; the highest is current.
     pub version: i64,
@@ -71,12 +71,7 @@ impl Document {
 }
 
 fn service_from_row(row: &sqlx::any::AnyRow) -> Result<Service, sqlx::Error> {
-    Ok(Service {
-        code: row.try_get("code")?,
-        label: row.try_get("label")?,
-        description: row.try_get("description")?,
-        home_url: row.try_get("home_url")?,
-    })
+    sqlx::FromRow::from_row(row)
 }
 
 /// Every service, by label.
@@ -164,22 +159,13 @@ pub async fn roles_in(
     conn: &mut sqlx::AnyConnection,
     service_code: &str,
 ) -> Result<Vec<Role>, sqlx::Error> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT code, label, description FROM service_roles WHERE service_code = $1 \
          ORDER BY position, label",
     )
     .bind(service_code.to_owned())
     .fetch_all(conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(Role {
-            code: r.try_get("code")?,
-            label: r.try_get("label")?,
-            description: r.try_get("description")?,
-        })
-    })
-    .collect()
+    .await
 }
 
 /// One role of a service.
@@ -284,22 +270,14 @@ pub async fn current_document_in(
     service_code: &str,
     kind: DocumentKind,
 ) -> Result<Option<Document>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT version, title, body FROM service_documents WHERE service_code = $1 AND kind = $2 \
          ORDER BY version DESC LIMIT 1",
     )
     .bind(service_code)
     .bind(kind.as_str())
     .fetch_optional(conn)
-    .await?;
-    row.map(|r| {
-        Ok(Document {
-            version: r.try_get("version")?,
-            title: r.try_get("title")?,
-            body: r.try_get("body")?,
-        })
-    })
-    .transpose()
+    .await
 }
 
 /// Publishes a new version of a document; returns its number (seeding and tests).

@@ -1,11 +1,9 @@
 //! Signing keys in the database.
 
-use sqlx::Row;
-
 use crate::store::Db;
 
 /// A stored key, private part sealed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct KeyRow {
     /// Key id.
     pub kid: String,
@@ -30,17 +28,7 @@ pub struct KeyRow {
 const COLUMNS: &str = "kid, alg, public_jwk, private_key, created_at, activates_at, retired_at, remove_at, revoked_at";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<KeyRow, sqlx::Error> {
-    Ok(KeyRow {
-        kid: row.try_get("kid")?,
-        alg: row.try_get("alg")?,
-        public_jwk: row.try_get("public_jwk")?,
-        private_key: row.try_get("private_key")?,
-        created_at: row.try_get("created_at")?,
-        activates_at: row.try_get("activates_at")?,
-        retired_at: row.try_get("retired_at")?,
-        remove_at: row.try_get("remove_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
+    sqlx::FromRow::from_row(row)
 }
 
 /// Every key ever stored, newest first.

@@ -247,7 +247,7 @@ pub async fn delete_for_user(
 }
 
 /// A refresh token as stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RefreshToken {
     /// Its grant.
     pub grant_id: String,
@@ -261,19 +261,10 @@ pub struct RefreshToken {
 
 /// Looks a refresh token up by its clear value.
 pub async fn refresh_token(db: &Db, token: &str) -> Result<Option<RefreshToken>, sqlx::Error> {
-    let row = sqlx::query("SELECT grant_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1")
+    sqlx::query_as("SELECT grant_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1")
         .bind(secrets::hash(token))
         .fetch_optional(&db.pool)
-        .await?;
-    row.map(|r| {
-        Ok(RefreshToken {
-            grant_id: r.try_get("grant_id")?,
-            created_at: r.try_get("created_at")?,
-            expires_at: r.try_get("expires_at")?,
-            used_at: r.try_get("used_at")?,
-        })
-    })
-    .transpose()
+        .await
 }
 
 /// Revokes one access token, listed until it expires.
