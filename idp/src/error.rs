@@ -106,11 +106,7 @@ impl IntoResponse for PageError {
         }
         .render()
         .unwrap_or_else(|_| self.message.clone());
-        let mut response = (self.status, Html(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        crate::web::no_store((self.status, Html(body)))
     }
 }
 

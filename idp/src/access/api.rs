@@ -216,12 +216,7 @@ pub async fn issue(
         "expires_at": issued.expires_at,
         "redeem_url": state.config.url(&format!("/acces/{}", service.code)),
     });
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    Ok(crate::web::no_store((StatusCode::CREATED, Json(body))))
 }
 
 /// `?siret=`.

@@ -5,7 +5,7 @@
 use axum::{
     Json,
     extract::{RawForm, State},
-    http::{HeaderMap, HeaderValue, header},
+    http::HeaderMap,
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
@@ -20,13 +20,7 @@ pub async fn introspect(
     RawForm(body): RawForm,
 ) -> Response {
     match run(&state, &headers, &body).await {
-        Ok(body) => {
-            let mut response = Json(body).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(body) => crate::web::no_store(Json(body)),
         Err(e) => e.into_response(),
     }
 }

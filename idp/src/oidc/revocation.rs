@@ -4,7 +4,7 @@
 
 use axum::{
     extract::{RawForm, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 
@@ -22,13 +22,7 @@ pub async fn revoke(
     RawForm(body): RawForm,
 ) -> Response {
     match run(&state, &headers, &body).await {
-        Ok(()) => {
-            let mut response = StatusCode::OK.into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(()) => crate::web::no_store(StatusCode::OK),
         Err(e) => e.into_response(),
     }
 }

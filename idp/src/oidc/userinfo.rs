@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, header},
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
@@ -79,13 +79,7 @@ async fn respond(
     form: Option<&HashMap<String, String>>,
 ) -> Response {
     match userinfo(state, headers, form).await {
-        Ok(body) => {
-            let mut response = Json(body).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(body) => crate::web::no_store(Json(body)),
         Err(e) => e.into_response(),
     }
 }

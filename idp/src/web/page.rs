@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::{
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
 
@@ -43,10 +43,7 @@ pub fn render<T: Template>(
     if let Some(cookie) = token.set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(crate::web::no_store(response))
 }
 
 /// Refuses a form without this browser's CSRF token.

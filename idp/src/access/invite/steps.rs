@@ -130,15 +130,8 @@ pub async fn show_identity(
     show_page(&state, &headers, &m, &w, Step::Identity, page).await
 }
 
-/// Fields of step 3.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct IdentityForm {
-    csrf: String,
-    civilite: String,
-    nom: String,
-    prenom: String,
-}
+/// Fields of step 3: those of the sign-up's identity step.
+pub use crate::accounts::signup::identity::IdentityForm;
 
 /// `POST /acces/{service}/gestion/inviter/identite`: the sign-up's rules.
 pub async fn submit_identity(
@@ -174,4 +167,4 @@ pub async fn submit_identity(
     }
 }
 
-with_csrf!(EmailForm, TypeForm, IdentityForm);
+with_csrf!(EmailForm, TypeForm);

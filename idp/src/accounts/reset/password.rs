@@ -32,14 +32,8 @@ pub async fn show_password(
     }))
 }
 
-/// Fields of step 3.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct PasswordForm {
-    csrf: String,
-    password: String,
-    confirmation: String,
-}
+/// Fields of step 3: those of the sign-up's password step.
+pub use crate::accounts::signup::password::PasswordForm;
 
 /// Spends the pending request of `email` if it is still the one verified (`rid`), atomically:
 /// of two browsers holding the same code, one changes the password. A newer request taken by
@@ -142,5 +136,3 @@ pub async fn submit_password(
     let done = "Votre mot de passe a été modifié avec succès.";
     Ok(outcome(true, done, StatusCode::OK))
 }
-
-crate::with_csrf!(PasswordForm);

@@ -41,15 +41,15 @@ pub async fn show(
     reply(page.f.take_cookies(), &page)
 }
 
-/// Fields of step 4.
+/// Fields of step 4 (also step 3 of an invitation, about someone else).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct IdentityForm {
-    csrf: String,
+    pub(crate) csrf: String,
     /// `madame` or `monsieur`.
-    civilite: String,
-    nom: String,
-    prenom: String,
+    pub(crate) civilite: String,
+    pub(crate) nom: String,
+    pub(crate) prenom: String,
 }
 
 /// A required name: trimmed, not empty, bounded.

@@ -107,13 +107,13 @@ pub async fn show(
     reply(page.f.take_cookies(), &page)
 }
 
-/// Fields of step 3.
+/// Fields of step 3 (also of the password reset's last step).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct PasswordForm {
-    csrf: String,
-    password: String,
-    confirmation: String,
+    pub(crate) csrf: String,
+    pub(crate) password: String,
+    pub(crate) confirmation: String,
 }
 
 /// `POST /inscription/mot-de-passe`: checks and hashes the password, goes to step 4.

@@ -183,11 +183,7 @@ pub(super) fn render<T: IntoResponse>(
     if let Some(cookie) = token.set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
+    crate::web::no_store(response)
 }
 
 /// Where a login goes next: back to its authorization request, or home.

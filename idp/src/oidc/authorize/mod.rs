@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::{
     extract::{Query, RawForm, State},
-    http::{HeaderMap, header},
+    http::HeaderMap,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -321,12 +321,8 @@ async fn issue_code(
         pairs.push(("state", s));
     }
     pairs.push(("iss", state.config.issuer.as_str()));
-    let mut response = Redirect::to(&with_query(&request.redirect_uri, &pairs)).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    let to = with_query(&request.redirect_uri, &pairs);
+    Ok(crate::web::no_store(Redirect::to(&to)))
 }
 
 /// Query naming a pending request.
