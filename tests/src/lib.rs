@@ -15,7 +15,11 @@ use idp::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 
+pub mod access;
+pub mod pages;
+
 pub use openidconnect;
+pub use pages::{code_of, page_of, text};
 pub use reqwest;
 
 /// A password that meets the rules, for test accounts.
@@ -587,18 +591,48 @@ impl Browser {
 
 /// A plain authorization URL for `client` with PKCE off.
 pub fn auth_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
+    auth_url_for(app, client, "openid email profile", extra)
+}
+
+/// [`auth_url`] asking for `scope`.
+pub fn auth_url_for(
+    app: &TestApp,
+    client: &TestClient,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let mut url = url::Url::parse(&app.url("/authorize")).expect("url");
     url.query_pairs_mut()
         .append_pair("client_id", &client.id)
         .append_pair("redirect_uri", REDIRECT_URI)
         .append_pair("response_type", "code")
-        .append_pair("scope", "openid email profile")
+        .append_pair("scope", scope)
         .append_pair("state", "etat-123")
         .append_pair("nonce", "nonce-456");
     for (k, v) in extra {
         url.query_pairs_mut().append_pair(k, v);
     }
     url.to_string()
+}
+
+impl Browser {
+    /// Runs `auth_url` to its end as `email` ([`Browser::authorize`]) and exchanges the code:
+    /// the token endpoint's JSON answer.
+    pub async fn tokens(
+        &self,
+        app: &TestApp,
+        client: &TestClient,
+        auth_url: &str,
+        email: &str,
+    ) -> serde_json::Value {
+        let out = self.authorize(auth_url, email).await;
+        let code = query_of(&out).remove("code").expect("a code");
+        exchange_code(app, client, &code, &[])
+            .await
+            .json()
+            .await
+            .expect("token answer")
+    }
 }
 
 /// Exchanges `code` at `app`'s token endpoint with client_secret_basic.
@@ -860,11 +894,7 @@ impl TestApp {
     /// A new account marked ministry agent (`idp users create --agent`).
     pub async fn agent(&self, email: &str) -> users::User {
         let agent = self.user(email).await;
-        sqlx::query("UPDATE users SET is_agent = 1 WHERE id = $1")
-            .bind(&agent.id)
-            .execute(&self.state.db.pool)
-            .await
-            .expect("mark the agent");
+        self.set_agent(&agent.id, true).await;
         agent
     }
 
