@@ -9,9 +9,9 @@ use idp::access::{
     requests::{self, AccessRequest},
     services::{self, DocumentKind},
 };
-use idp::accounts::{Email, Password, PasswordHasher, store as users};
+use idp::accounts::store as users;
 
-use crate::{Browser, PASSWORD, TestApp, TestClient, auth_url_for, csrf_of};
+use crate::{Browser, TestApp, TestClient, auth_url_for, csrf_of};
 
 /// A training centre open in the tests' register.
 pub const CENTRE: &str = "13002526500013";
@@ -19,12 +19,8 @@ pub const CENTRE: &str = "13002526500013";
 pub const OTHER: &str = "73282932000074";
 
 impl TestApp {
-    /// An account with [`PASSWORD`] working at `siret`; returns its id.
+    /// An account with [`crate::PASSWORD`] working at `siret`; returns its id.
     pub async fn person(&self, email: &str, given: &str, family: &str, siret: &str) -> String {
-        let phc = PasswordHasher::new(1, 1)
-            .hash(&Password::parse(PASSWORD).expect("test password"))
-            .await
-            .expect("hash");
         let new = users::NewUser {
             given_name: given.into(),
             family_name: family.into(),
@@ -34,16 +30,7 @@ impl TestApp {
             organization_label: None,
             is_agent: false,
         };
-        users::insert_user(
-            &self.state.db,
-            &Email::parse(email).expect("email"),
-            Some(&phc),
-            &new,
-        )
-        .await
-        .expect("db")
-        .expect("new account")
-        .id
+        self.user_with(email, new).await.id
     }
 
     /// Makes `user_id` Responsable des accès of `siret` for CERES (by an activation code),

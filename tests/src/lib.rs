@@ -17,6 +17,7 @@ use tokio::{sync::oneshot, task::JoinHandle};
 
 pub mod access;
 pub mod pages;
+pub mod store;
 
 pub use openidconnect;
 pub use pages::{code_of, page_of, text};
@@ -209,6 +210,11 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// A fresh provider whose e-mails go to `sink`.
+    pub async fn mailing_to(sink: &SmtpSink) -> Self {
+        Self::spawn_with(|config| sink.configure(config)).await
+    }
+
     /// A fresh provider whose configuration `adjust` may change.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let backend = Backend::from_env();
@@ -318,20 +324,28 @@ impl TestApp {
 
     /// An account with [`PASSWORD`].
     pub async fn user(&self, email: &str) -> users::User {
+        self.user_with(
+            email,
+            users::NewUser {
+                given_name: "Alice".into(),
+                family_name: "Martin".into(),
+                gender: Some("female".into()),
+                job: Some("Responsable formation".into()),
+                siret: Some("13002526500013".into()),
+                organization_label: Some("Centre de formation de test".into()),
+                is_agent: false,
+            },
+        )
+        .await
+    }
+
+    /// An account `new` with [`PASSWORD`].
+    pub async fn user_with(&self, email: &str, new: users::NewUser) -> users::User {
         let hasher = PasswordHasher::new(1, 1);
         let phc = hasher
             .hash(&Password::parse(PASSWORD).expect("test password"))
             .await
             .expect("hash");
-        let new = users::NewUser {
-            given_name: "Alice".into(),
-            family_name: "Martin".into(),
-            gender: Some("female".into()),
-            job: Some("Responsable formation".into()),
-            siret: Some("13002526500013".into()),
-            organization_label: Some("Centre de formation de test".into()),
-            is_agent: false,
-        };
         users::insert_user(
             &self.state.db,
             &Email::parse(email).expect("email"),
@@ -395,6 +409,21 @@ impl TestApp {
     /// A new browser (its own cookies) pointed at this node.
     pub fn browser(&self) -> Browser {
         Browser::new(&self.base)
+    }
+
+    /// `GET path` on this node, asserted 200: the JSON body (the JWKS, the discovery document).
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .http()
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(response.status(), 200, "GET {path}");
+        response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
     }
 
     /// An HTTP client that follows no redirect, as `openidconnect` requires.
@@ -687,25 +716,31 @@ pub async fn userinfo(app: &TestApp, access_token: &str) -> (u16, serde_json::Va
     .await
 }
 
-/// A refresh at `app`'s token endpoint with client_secret_basic: status and body.
+/// A refresh at `app`'s token endpoint with client_secret_basic: the answer.
+pub async fn refresh_response(
+    app: &TestApp,
+    client: &TestClient,
+    refresh_token: &str,
+) -> reqwest::Response {
+    app.http()
+        .post(app.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .send()
+        .await
+        .expect("token request")
+}
+
+/// [`refresh_response`]: status and body.
 pub async fn refresh(
     app: &TestApp,
     client: &TestClient,
     refresh_token: &str,
 ) -> (u16, serde_json::Value) {
-    json(
-        app.http()
-            .post(app.url("/token"))
-            .basic_auth(&client.id, client.secret.as_deref())
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-            ])
-            .send()
-            .await
-            .expect("token request"),
-    )
-    .await
+    json(refresh_response(app, client, refresh_token).await).await
 }
 
 /// Waits until `check` holds, polling for at most `limit`.
