@@ -232,16 +232,7 @@ async fn access_the_last_responsable_des_acces_is_removed_only_when_confirmed() 
     let db = &app.state.db;
     let alice = app.user("alice@centre.fr").await;
     let bob = app.user("bob@centre.fr").await;
-    managers::grant(
-        db,
-        &alice.id,
-        "ceres",
-        CENTRE,
-        None,
-        GrantedHow::ActivationCode,
-    )
-    .await
-    .unwrap();
+    app.grant_manager(&alice.id, CENTRE).await;
     managers::grant(
         db,
         &bob.id,
@@ -370,16 +361,7 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     // Ended yesterday: counts nowhere.
     let ended = grant(OTHER_CENTRE, "ceres", "gestionnaire_centres", None).await;
     app.end_habilitation(&ended, Some("2000-01-01")).await;
-    managers::grant(
-        db,
-        &alice.id,
-        "ceres",
-        CENTRE,
-        None,
-        GrantedHow::ActivationCode,
-    )
-    .await
-    .unwrap();
+    app.grant_manager(&alice.id, CENTRE).await;
 
     let browser = app.browser();
     let (_, at) = browser

@@ -152,7 +152,7 @@ async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_
     f.push(("date_fin", "2099-06-30".into()));
     let r = post(f, "/acces/ceres/mes-acces").await;
     let back = location(&r).unwrap();
-    let page = text(&browser.get(&back).await.text().await.unwrap());
+    let page = browser.page(&back).await.1;
     assert!(page.contains("Liste de vos habilitations"), "{page}");
     assert!(page.contains("jusqu'au 30/06/2099"), "{page}");
 
@@ -246,14 +246,7 @@ async fn access_mes_habilitations_lists_each_services_rights_with_their_origin()
 
     // Nothing yet: the ways to get an access.
     let browser = app.log_in(ALICE).await;
-    let page = text(
-        &browser
-            .get("/compte/habilitations")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let page = browser.page("/compte/habilitations").await.1;
     assert!(
         page.contains("Vous n'avez pas d'habilitation pour CERES."),
         "{page}"
@@ -286,24 +279,8 @@ async fn access_mes_habilitations_lists_each_services_rights_with_their_origin()
     };
     granted("centre_agree", Some("2099-06-30")).await;
     granted("gestionnaire_centres", Some("2001-01-31")).await;
-    managers::grant(
-        db,
-        &alice.id,
-        "ceres",
-        CENTRE,
-        None,
-        habilitations::GrantedHow::ActivationCode,
-    )
-    .await
-    .unwrap();
-    let page = text(
-        &browser
-            .get("/compte/habilitations")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    app.grant_manager(&alice.id, CENTRE).await;
+    let page = browser.page("/compte/habilitations").await.1;
     let live = page.find("Centre agréé").expect("the live one");
     let ended = page.find("Gestionnaire CENTRES").expect("the ended one");
     assert!(live < ended, "live ones first");

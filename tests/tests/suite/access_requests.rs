@@ -96,14 +96,7 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
     let browser = app.log_in(REQUESTER).await;
 
     // The form is pre-filled with the person's own establishment; the register is searchable.
-    let page = text(
-        &browser
-            .get("/acces/ceres/demande")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let page = browser.page("/acces/ceres/demande").await.1;
     assert!(
         page.contains("Vous souhaitez demander un accès au service numérique CERES ?"),
         "{page}"
@@ -113,14 +106,7 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
         page.contains(&format!("value=\"{CENTRE}\" checked")),
         "{page}"
     );
-    let found = text(
-        &browser
-            .get("/acces/ceres/demande?recherche=autre")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let found = browser.page("/acces/ceres/demande?recherche=autre").await.1;
     assert!(found.contains("AUTRE CENTRE"), "{found}");
     assert!(found.contains(&format!("value=\"{OTHER}\"")), "{found}");
 
@@ -164,7 +150,7 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
 
     // The status page: when, and « Relancer ma demande » not before 30 days.
     let sent_at = app.only_access_request().await.sent_at;
-    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    let page = browser.page(&status_path).await.1;
     assert!(
         page.contains(&format!(
             "Un e-mail a été envoyé à votre Responsable des accès, le {} :",
@@ -196,13 +182,13 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
 
     // 30 days later (29 days and a bit: still 1 day to wait).
     app.age_access_requests(29 * 86400 + 60).await;
-    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    let page = browser.page(&status_path).await.1;
     assert!(
         page.contains("Vous pourrez relancer la demande dans 1 jour."),
         "{page}"
     );
     app.age_access_requests(86400).await;
-    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    let page = browser.page(&status_path).await.1;
     assert!(!page.contains("disabled"), "{page}");
     assert!(!page.contains("Vous pourrez relancer"));
     let r = browser
@@ -219,7 +205,7 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
             .iter()
             .all(|m| m.subject.contains("Nouvelle demande"))
     );
-    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    let page = browser.page(&status_path).await.1;
     assert!(page.contains("Vous pourrez relancer la demande dans 30 jours."));
 
     for action in ["access_request.created", "access_request.resent"] {
@@ -702,14 +688,7 @@ async fn access_request_tells_the_requester_when_no_manager_could_be_mailed() {
     let browser = app.log_in(REQUESTER).await;
     let r = ask(&browser, CENTRE, "").await;
     assert_eq!(r.status(), 303);
-    let page = text(
-        &browser
-            .get(&location(&r).unwrap())
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let page = browser.page(&location(&r).unwrap()).await.1;
     assert!(
         page.contains("aucun e-mail n'a pu être envoyé à votre responsable des accès"),
         "{page}"

@@ -589,16 +589,11 @@ async fn account_address_changes_with_the_code_sent_to_the_new_address() {
 
 /// Posts a code without loading the page first (it redirects once the change is done).
 async fn enter_address_code_without_page(browser: &Browser, code: &str) -> reqwest::Response {
-    let page = browser
-        .get("/compte/adresse-electronique")
-        .await
-        .text()
-        .await
-        .unwrap();
     browser
-        .post_form(
+        .post_from(
+            "/compte/adresse-electronique",
             "/compte/adresse-electronique/code",
-            &[("csrf", &csrf_of(&page)), ("code", code)],
+            &[("code", code)],
         )
         .await
 }

@@ -40,16 +40,11 @@ async fn ask_code(browser: &Browser, email: &str) -> reqwest::Response {
 
 /// Step 2: types `code`; returns the answer.
 async fn enter_code(browser: &Browser, code: &str) -> reqwest::Response {
-    let page = browser
-        .get("/mot-de-passe-oublie/code")
-        .await
-        .text()
-        .await
-        .unwrap();
     browser
-        .post_form(
+        .post_from(
             "/mot-de-passe-oublie/code",
-            &[("csrf", &csrf_of(&page)), ("code", code)],
+            "/mot-de-passe-oublie/code",
+            &[("code", code)],
         )
         .await
 }

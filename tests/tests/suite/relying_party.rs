@@ -206,16 +206,7 @@ async fn relying_party_dashboard_lists_habilitations_with_role_end_date_and_mana
     // Not a Responsable des accès: no management links.
     assert!(!dashboard.contains("Gérer les accès de mon entreprise"));
 
-    managers::grant(
-        &app.state.db,
-        &alice.id,
-        "ceres",
-        CENTRE,
-        None,
-        GrantedHow::ActivationCode,
-    )
-    .await
-    .unwrap();
+    app.grant_manager(&alice.id, CENTRE).await;
     // Userinfo is read at each view: the new right shows at once.
     let (_, dashboard) = page(&browser, "/").await;
     assert!(dashboard.contains("Gérer les accès de mon entreprise"));
