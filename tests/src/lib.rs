@@ -15,7 +15,12 @@ use idp::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 
+pub mod access;
+pub mod pages;
+pub mod store;
+
 pub use openidconnect;
+pub use pages::{code_of, page_of, text};
 pub use reqwest;
 
 /// A password that meets the rules, for test accounts.
@@ -205,6 +210,11 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// A fresh provider whose e-mails go to `sink`.
+    pub async fn mailing_to(sink: &SmtpSink) -> Self {
+        Self::spawn_with(|config| sink.configure(config)).await
+    }
+
     /// A fresh provider whose configuration `adjust` may change.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let backend = Backend::from_env();
@@ -314,20 +324,28 @@ impl TestApp {
 
     /// An account with [`PASSWORD`].
     pub async fn user(&self, email: &str) -> users::User {
+        self.user_with(
+            email,
+            users::NewUser {
+                given_name: "Alice".into(),
+                family_name: "Martin".into(),
+                gender: Some("female".into()),
+                job: Some("Responsable formation".into()),
+                siret: Some("13002526500013".into()),
+                organization_label: Some("Centre de formation de test".into()),
+                is_agent: false,
+            },
+        )
+        .await
+    }
+
+    /// An account `new` with [`PASSWORD`].
+    pub async fn user_with(&self, email: &str, new: users::NewUser) -> users::User {
         let hasher = PasswordHasher::new(1, 1);
         let phc = hasher
             .hash(&Password::parse(PASSWORD).expect("test password"))
             .await
             .expect("hash");
-        let new = users::NewUser {
-            given_name: "Alice".into(),
-            family_name: "Martin".into(),
-            gender: Some("female".into()),
-            job: Some("Responsable formation".into()),
-            siret: Some("13002526500013".into()),
-            organization_label: Some("Centre de formation de test".into()),
-            is_agent: false,
-        };
         users::insert_user(
             &self.state.db,
             &Email::parse(email).expect("email"),
@@ -391,6 +409,21 @@ impl TestApp {
     /// A new browser (its own cookies) pointed at this node.
     pub fn browser(&self) -> Browser {
         Browser::new(&self.base)
+    }
+
+    /// `GET path` on this node, asserted 200: the JSON body (the JWKS, the discovery document).
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .http()
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(response.status(), 200, "GET {path}");
+        response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
     }
 
     /// An HTTP client that follows no redirect, as `openidconnect` requires.
@@ -587,18 +620,48 @@ impl Browser {
 
 /// A plain authorization URL for `client` with PKCE off.
 pub fn auth_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
+    auth_url_for(app, client, "openid email profile", extra)
+}
+
+/// [`auth_url`] asking for `scope`.
+pub fn auth_url_for(
+    app: &TestApp,
+    client: &TestClient,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let mut url = url::Url::parse(&app.url("/authorize")).expect("url");
     url.query_pairs_mut()
         .append_pair("client_id", &client.id)
         .append_pair("redirect_uri", REDIRECT_URI)
         .append_pair("response_type", "code")
-        .append_pair("scope", "openid email profile")
+        .append_pair("scope", scope)
         .append_pair("state", "etat-123")
         .append_pair("nonce", "nonce-456");
     for (k, v) in extra {
         url.query_pairs_mut().append_pair(k, v);
     }
     url.to_string()
+}
+
+impl Browser {
+    /// Runs `auth_url` to its end as `email` ([`Browser::authorize`]) and exchanges the code:
+    /// the token endpoint's JSON answer.
+    pub async fn tokens(
+        &self,
+        app: &TestApp,
+        client: &TestClient,
+        auth_url: &str,
+        email: &str,
+    ) -> serde_json::Value {
+        let out = self.authorize(auth_url, email).await;
+        let code = query_of(&out).remove("code").expect("a code");
+        exchange_code(app, client, &code, &[])
+            .await
+            .json()
+            .await
+            .expect("token answer")
+    }
 }
 
 /// Exchanges `code` at `app`'s token endpoint with client_secret_basic.
@@ -653,25 +716,31 @@ pub async fn userinfo(app: &TestApp, access_token: &str) -> (u16, serde_json::Va
     .await
 }
 
-/// A refresh at `app`'s token endpoint with client_secret_basic: status and body.
+/// A refresh at `app`'s token endpoint with client_secret_basic: the answer.
+pub async fn refresh_response(
+    app: &TestApp,
+    client: &TestClient,
+    refresh_token: &str,
+) -> reqwest::Response {
+    app.http()
+        .post(app.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .send()
+        .await
+        .expect("token request")
+}
+
+/// [`refresh_response`]: status and body.
 pub async fn refresh(
     app: &TestApp,
     client: &TestClient,
     refresh_token: &str,
 ) -> (u16, serde_json::Value) {
-    json(
-        app.http()
-            .post(app.url("/token"))
-            .basic_auth(&client.id, client.secret.as_deref())
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-            ])
-            .send()
-            .await
-            .expect("token request"),
-    )
-    .await
+    json(refresh_response(app, client, refresh_token).await).await
 }
 
 /// Waits until `check` holds, polling for at most `limit`.
@@ -860,11 +929,7 @@ impl TestApp {
     /// A new account marked ministry agent (`idp users create --agent`).
     pub async fn agent(&self, email: &str) -> users::User {
         let agent = self.user(email).await;
-        sqlx::query("UPDATE users SET is_agent = 1 WHERE id = $1")
-            .bind(&agent.id)
-            .execute(&self.state.db.pool)
-            .await
-            .expect("mark the agent");
+        self.set_agent(&agent.id, true).await;
         agent
     }
 

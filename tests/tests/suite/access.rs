@@ -15,16 +15,10 @@ use idp::{
     },
     cli::{Cli, CliError},
 };
-use idp_tests::{REDIRECT_URI, TestApp, TestClient, exchange_code, location, query_of};
+use idp_tests::{TestApp, auth_url_for, exchange_code, location, query_of};
 use serde_json::Value;
 
-/// Establishments with valid SIRETs (Luhn).
-const CENTRE: &str = "13002526500013";
-const OTHER_CENTRE: &str = "73282932000074";
-
-fn key(app: &TestApp) -> [u8; 32] {
-    app.state.kek.derive(codes::HASH_KEY_LABEL)
-}
+use idp_tests::access::{CENTRE, OTHER as OTHER_CENTRE};
 
 async fn run_cli(app: &TestApp, args: &[&str]) -> Result<(), CliError> {
     let mut argv = vec!["idp"];
@@ -78,14 +72,11 @@ async fn access_a_code_is_redeemed_once_and_makes_its_redeemer_responsable_des_a
     let db = &app.state.db;
     let alice = app.user("alice@centre.fr").await;
     let bob = app.user("bob@centre.fr").await;
-    let issued = codes::issue(db, &key(&app), "ceres", CENTRE, "agent", 3600)
+    let issued = codes::issue(db, &app.code_key(), "ceres", CENTRE, "agent", 3600)
         .await
         .unwrap();
     // Stored only as a keyed hash.
-    let stored: String = sqlx::query_scalar("SELECT code_hash FROM activation_codes")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let stored = app.stored_code_hashes().await.remove(0);
     assert_ne!(stored, issued.code.as_str());
     assert!(!stored.contains(issued.code.as_str()));
 
@@ -127,7 +118,7 @@ async fn access_a_code_is_redeemed_once_and_makes_its_redeemer_responsable_des_a
 async fn access_wrong_expired_revoked_and_replaced_codes_each_get_their_own_refusal() {
     let app = TestApp::spawn().await;
     let db = &app.state.db;
-    let k = key(&app);
+    let k = app.code_key();
     let alice = app.user("alice@centre.fr").await;
 
     // Unknown code, and a code of another service.
@@ -190,7 +181,7 @@ async fn access_wrong_expired_revoked_and_replaced_codes_each_get_their_own_refu
 #[tokio::test]
 async fn access_concurrent_redemptions_of_one_code_make_exactly_one_manager() {
     let app = TestApp::spawn().await;
-    let k = key(&app);
+    let k = app.code_key();
     let issued = codes::issue(&app.state.db, &k, "ceres", CENTRE, "agent", 3600)
         .await
         .unwrap();
@@ -241,16 +232,7 @@ async fn access_the_last_responsable_des_acces_is_removed_only_when_confirmed() 
     let db = &app.state.db;
     let alice = app.user("alice@centre.fr").await;
     let bob = app.user("bob@centre.fr").await;
-    managers::grant(
-        db,
-        &alice.id,
-        "ceres",
-        CENTRE,
-        None,
-        GrantedHow::ActivationCode,
-    )
-    .await
-    .unwrap();
+    app.grant_manager(&alice.id, CENTRE).await;
     managers::grant(
         db,
         &bob.id,
@@ -318,29 +300,6 @@ async fn access_the_last_responsable_des_acces_is_removed_only_when_confirmed() 
     );
 }
 
-/// A client of `service` that may ask for the habilitations scope.
-async fn service_client(app: &TestApp, id: &str, service: &str) -> TestClient {
-    let client = app
-        .client_with(id, |reg| reg.scopes.push("habilitations".into()))
-        .await;
-    services::link_client(&app.state.db, service, id, false)
-        .await
-        .unwrap();
-    client
-}
-
-fn url_with_scope(app: &TestApp, client: &TestClient, scope: &str) -> String {
-    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", &client.id)
-        .append_pair("redirect_uri", REDIRECT_URI)
-        .append_pair("response_type", "code")
-        .append_pair("scope", scope)
-        .append_pair("state", "s")
-        .append_pair("nonce", "n");
-    url.to_string()
-}
-
 fn payload(jwt: &str) -> Value {
     serde_json::from_slice(&B64.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }
@@ -373,8 +332,8 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     )
     .await
     .unwrap();
-    let ceres = service_client(&app, "ceres-app", "ceres").await;
-    let other = service_client(&app, "autre-app", "autre").await;
+    let ceres = app.service_client("ceres-app", "ceres", false).await;
+    let other = app.service_client("autre-app", "autre", false).await;
     let alice = app.user("alice@centre.fr").await;
     let grant =
         |siret: &'static str, service: &'static str, role: &'static str, end: Option<EndDate>| {
@@ -401,28 +360,16 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     grant(OTHER_CENTRE, "autre", "lecteur", None).await;
     // Ended yesterday: counts nowhere.
     let ended = grant(OTHER_CENTRE, "ceres", "gestionnaire_centres", None).await;
-    sqlx::query("UPDATE habilitations SET end_date = '2000-01-01' WHERE id = $1")
-        .bind(&ended)
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    managers::grant(
-        db,
-        &alice.id,
-        "ceres",
-        CENTRE,
-        None,
-        GrantedHow::ActivationCode,
-    )
-    .await
-    .unwrap();
+    app.end_habilitation(&ended, Some("2000-01-01")).await;
+    app.grant_manager(&alice.id, CENTRE).await;
 
     let browser = app.browser();
     let (_, at) = browser
-        .follow(&url_with_scope(
+        .follow(&auth_url_for(
             &app,
             &ceres,
             "openid habilitations offline_access",
+            &[],
         ))
         .await;
     let r = browser
@@ -456,11 +403,7 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
         .await
         .unwrap()
         .expect("a new request");
-    sqlx::query("UPDATE users SET is_agent = 1 WHERE id = $1")
-        .bind(&alice.id)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    app.set_agent(&alice.id, true).await;
     let info: Value = app
         .http()
         .get(app.url("/userinfo"))
@@ -523,7 +466,7 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     // Without the scope, no habilitation claim at all.
     let browser = app.browser();
     let (_, at) = browser
-        .follow(&url_with_scope(&app, &ceres, "openid"))
+        .follow(&auth_url_for(&app, &ceres, "openid", &[]))
         .await;
     let r = browser
         .submit_login(&at, "alice@centre.fr", idp_tests::PASSWORD)
@@ -679,11 +622,13 @@ async fn access_operators_manage_services_codes_and_habilitations_from_the_comma
     )
     .await;
     assert!(matches!(r, Err(CliError::Invalid(_))), "closed: {r:?}");
-    let events: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_events WHERE action IN ('activation_code.issued', 'activation_code.revoked', 'habilitation.granted')",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let mut events = 0;
+    for action in [
+        "activation_code.issued",
+        "activation_code.revoked",
+        "habilitation.granted",
+    ] {
+        events += app.audit_count(action).await;
+    }
     assert_eq!(events, 3);
 }

@@ -2,22 +2,10 @@
 //! d'activation ») and revoke its codes, read its audit trail; agents only.
 
 use idp::access::{ActivationCode, codes, managers, refusal::AccessRefusal};
-use idp::organizations::{Establishment, Siret, register};
-use idp_tests::{Browser, PASSWORD, TestApp, csrf_of, location};
+use idp_tests::access::CENTRE;
+use idp_tests::{TestApp, csrf_of, location, text};
 
-const CENTRE: &str = "13002526500013";
 const CLOSED: &str = "73282932000074";
-
-fn text(html: &str) -> String {
-    html.replace("&#39;", "'").replace("&#x27;", "'")
-}
-
-async fn log_in(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    let r = browser.submit_login("/connexion", email, PASSWORD).await;
-    assert_eq!(r.status(), 303);
-    browser
-}
 
 fn code_on(page: &str) -> String {
     let start = page
@@ -30,45 +18,24 @@ fn code_on(page: &str) -> String {
 #[tokio::test]
 async fn access_agent_issues_and_revokes_codes_and_reads_the_journal() {
     let app = TestApp::spawn().await;
-    register::upsert(
-        &app.state.db,
-        &[CENTRE, CLOSED].map(|s| Establishment {
-            siret: Siret::parse(s).unwrap(),
-            name: if s == CENTRE {
-                "CENTRE DU LAC".into()
-            } else {
-                "ANCIEN CENTRE".into()
-            },
-            address: "1 RUE DU LAC".into(),
-            postcode: "74000".into(),
-            commune: "ANNECY".into(),
-            active: s == CENTRE,
-            head_office: true,
-        }),
-        idp::store::now(),
-    )
-    .await
-    .unwrap();
+    app.establishment(CENTRE, "CENTRE DU LAC", true).await;
+    app.establishment(CLOSED, "ANCIEN CENTRE", false).await;
     app.agent("agent@dreets.gouv.fr").await;
     let alice = app.user("alice@centre.fr").await;
 
     // Not for everyone.
     let r = app.browser().get("/agent").await;
     assert!(location(&r).unwrap().starts_with("/connexion"));
-    let r = log_in(&app, "alice@centre.fr").await.get("/agent").await;
+    let r = app.log_in("alice@centre.fr").await.get("/agent").await;
     assert_eq!(r.status(), 403);
 
-    let browser = log_in(&app, "agent@dreets.gouv.fr").await;
+    let browser = app.log_in("agent@dreets.gouv.fr").await;
     let r = browser.get("/agent?siret=123").await;
     assert_eq!(r.status(), 400);
-    let page = text(
-        &browser
-            .get(&format!("/agent?service=ceres&siret={CENTRE}"))
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let page = browser
+        .page(&format!("/agent?service=ceres&siret={CENTRE}"))
+        .await
+        .1;
     assert!(page.contains("CENTRE DU LAC"), "{page}");
     assert!(page.contains("Aucun responsable des accès"));
     let csrf = csrf_of(&page);
@@ -145,14 +112,10 @@ async fn access_agent_issues_and_revokes_codes_and_reads_the_journal() {
     );
 
     // The page now shows the manager, the codes and the journal with the agent's name.
-    let page = text(
-        &browser
-            .get(&format!("/agent?service=ceres&siret={CENTRE}"))
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let page = browser
+        .page(&format!("/agent?service=ceres&siret={CENTRE}"))
+        .await
+        .1;
     assert!(page.contains("alice@centre.fr"));
     assert!(page.contains("révoqué") && page.contains("utilisé"));
     assert!(page.contains("activation_code.issued") && page.contains("activation_code.revoked"));

@@ -11,13 +11,11 @@ use idp::access::{
     codes,
     refusal::AccessRefusal,
 };
-use idp_tests::{Browser, TestApp, csrf_of};
+use idp_tests::access::{CENTRE, OTHER};
+use idp_tests::{Browser, TestApp, csrf_of, text};
 use serde_json::{Value, json};
 
-use crate::access_pages::{
-    ALICE, CENTRE, OTHER, api, back_office_token, ceres_client, logged_in_browser, submit_code,
-    text, user_token,
-};
+const ALICE: &str = "alice@centre.fr";
 
 /// Alice, logged in on the provider's pages and holding a token of the CERES relying party.
 struct Surfaces {
@@ -36,10 +34,10 @@ async fn app_with_centre() -> TestApp {
 
 /// Alice's two ways in, opened after whatever the test did to the clock.
 async fn surfaces(app: TestApp) -> Surfaces {
-    let client = ceres_client(&app, "ceres-app", false).await;
+    let client = app.service_client("ceres-app", "ceres", false).await;
     let alice = app.user(ALICE).await.id;
-    let token = user_token(&app, &client).await;
-    let browser = logged_in_browser(&app).await;
+    let token = app.user_token(&client, ALICE).await;
+    let browser = app.log_in(ALICE).await;
     Surfaces {
         app,
         alice,
@@ -77,7 +75,7 @@ async fn refusals(app: &TestApp, reason: &str) -> i64 {
 async fn refused_alike(s: &Surfaces, siret: &str, code: &str, refusal: AccessRefusal, status: u16) {
     let reason = idp::action::Refusal::code(&refusal);
     let message = refusal.to_string();
-    let r = submit_code(&s.browser, "", siret, code).await;
+    let r = s.browser.submit_code("", siret, code).await;
     assert_eq!(r.status(), 400, "page: {reason}");
     let page = text(&r.text().await.unwrap());
     assert!(page.contains(&message), "page: {message} in {page}");
@@ -87,7 +85,10 @@ async fn refused_alike(s: &Surfaces, siret: &str, code: &str, refusal: AccessRef
         "page audited as {reason}"
     );
 
-    let (got, body) = api(&s.app, &s.token, json!({"code": code, "siret": siret})).await;
+    let (got, body) = s
+        .app
+        .activation_api(&s.token, json!({"code": code, "siret": siret}))
+        .await;
     assert_eq!(
         (got, body["error"].as_str()),
         (status, Some(reason)),
@@ -133,7 +134,7 @@ async fn access_codes_an_expired_code_is_refused_alike() {
     let s = surfaces(app).await;
     refused_alike(&s, CENTRE, &code, AccessRefusal::ExpiredCode, 400).await;
     // The back office sees it expired by the same clock.
-    let token = back_office_token(&s.app, "ceres-batch", "codes:issue").await;
+    let token = s.app.back_office_token("ceres-batch", "codes:issue").await;
     let listed = s
         .app
         .http()
@@ -177,7 +178,7 @@ async fn access_codes_a_closed_establishments_code_is_refused_alike_the_api_too(
     let closed = AccessRefusal::ClosedEstablishment(idp::access::refusal::NewAccess::Access);
     refused_alike(&s, CENTRE, &code, closed, 409).await;
     // Without the SIRET, the code's establishment is the one checked.
-    let (got, body) = api(&s.app, &s.token, json!({"code": code})).await;
+    let (got, body) = s.app.activation_api(&s.token, json!({"code": code})).await;
     assert_eq!(
         (got, body["error"].as_str()),
         (409, Some("closed_establishment"))
@@ -195,7 +196,7 @@ async fn access_codes_a_closed_establishments_code_is_refused_alike_the_api_too(
 #[tokio::test]
 async fn access_codes_are_issued_only_for_establishments_the_register_holds_open() {
     let app = TestApp::spawn().await;
-    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let token = app.back_office_token("ceres-batch", "codes:issue").await;
     let post = |siret: &'static str| {
         app.http()
             .post(app.url("/api/v1/codes"))
@@ -252,9 +253,9 @@ async fn access_codes_a_redemption_whose_audit_fails_leaves_the_code_live_and_no
     let s = surfaces(app).await;
     s.app.fail_audit_of("activation_code.redeemed").await;
 
-    let r = submit_code(&s.browser, "", CENTRE, &code).await;
+    let r = s.browser.submit_code("", CENTRE, &code).await;
     assert_eq!(r.status(), 500);
-    let (status, _) = api(&s.app, &s.token, json!({"code": code})).await;
+    let (status, _) = s.app.activation_api(&s.token, json!({"code": code})).await;
     assert_eq!(status, 500);
 
     let managers = "SELECT count(*) FROM access_managers WHERE user_id = $1";
@@ -274,7 +275,7 @@ async fn access_codes_a_redemption_whose_audit_fails_leaves_the_code_live_and_no
 #[tokio::test]
 async fn access_codes_an_issue_whose_audit_fails_leaves_the_previous_code_live() {
     let app = app_with_centre().await;
-    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let token = app.back_office_token("ceres-batch", "codes:issue").await;
     let issue = || {
         app.http()
             .post(app.url("/api/v1/codes"))
@@ -319,11 +320,10 @@ async fn new_manager() -> Surfaces {
 
 /// Posts the form of the page at `path` (its CSRF token read there) with `fields`.
 async fn post_on(s: &Surfaces, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let page = s.browser.get(&format!("{path}?siret={CENTRE}")).await;
-    let csrf = csrf_of(&page.text().await.unwrap());
-    let mut form = vec![("csrf", csrf.as_str()), ("siret", CENTRE)];
+    let mut form = vec![("siret", CENTRE)];
     form.extend_from_slice(fields);
-    s.browser.post_form(path, &form).await
+    let page = format!("{path}?siret={CENTRE}");
+    s.browser.post_from(&page, path, &form).await
 }
 
 #[tokio::test]
@@ -378,7 +378,7 @@ async fn access_codes_a_closed_establishment_gets_no_new_own_habilitation() {
 async fn access_codes_a_revocation_whose_audit_fails_leaves_the_code_live() {
     let app = app_with_centre().await;
     issue(&app).await;
-    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let token = app.back_office_token("ceres-batch", "codes:issue").await;
     let id = codes::list(&app.state.db, "ceres", Some(CENTRE))
         .await
         .unwrap()[0]
@@ -404,16 +404,19 @@ async fn access_codes_the_page_and_the_api_count_tries_in_the_same_buckets() {
     let s = surfaces(app_with_centre().await).await;
     for _ in 0..10 {
         let guess = ActivationCode::generate();
-        let r = submit_code(&s.browser, "", CENTRE, guess.as_str()).await;
+        let r = s.browser.submit_code("", CENTRE, guess.as_str()).await;
         assert_eq!(r.status(), 400);
     }
     let guess = ActivationCode::generate();
-    let (status, body) = api(&s.app, &s.token, json!({"code": guess.as_str()})).await;
+    let (status, body) = s
+        .app
+        .activation_api(&s.token, json!({"code": guess.as_str()}))
+        .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (429, Some("too_many_requests"))
     );
-    let r = submit_code(&s.browser, "", CENTRE, guess.as_str()).await;
+    let r = s.browser.submit_code("", CENTRE, guess.as_str()).await;
     assert_eq!(r.status(), 429);
 }
 
@@ -456,7 +459,7 @@ async fn access_codes_a_closed_establishment_gets_no_code_alike_on_the_page_and_
     assert!(page.contains(&refusal.to_string()), "{page}");
     assert_eq!(app.count(stored, CENTRE).await, 0);
 
-    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let token = app.back_office_token("ceres-batch", "codes:issue").await;
     let r = app
         .http()
         .post(app.url("/api/v1/codes"))
@@ -499,7 +502,7 @@ async fn access_codes_a_used_code_is_not_revocable_alike_on_the_page_and_the_api
     let page = text(&r.text().await.unwrap());
     assert!(page.contains(&refusal.to_string()), "{page}");
 
-    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    let token = app.back_office_token("ceres-batch", "codes:issue").await;
     let r = app
         .http()
         .delete(app.url(&format!("/api/v1/codes/{id}")))

@@ -6,98 +6,23 @@
 use idp::{
     access::{
         habilitations::{self, GrantedHow},
-        invitations, managers,
-        services::{self, DocumentKind},
+        invitations,
     },
     accounts::{Email, store as users},
-    organizations::{Establishment, Siret, register},
 };
-use idp_tests::{Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, csrf_of, location};
+use idp_tests::access::{CENTRE, OTHER};
+use idp_tests::{Browser, ReceivedMail, SmtpSink, TestApp, csrf_of, location};
 
-const CENTRE: &str = "13002526500013";
-const OTHER: &str = "73282932000074";
 const COMPANY: &str = "35600000000048";
 const NEW_PASSWORD: &str = "Nouveau-mot-de-passe-2026";
 const SUBJECT: &str =
     "Vous avez obtenu une nouvelle habilitation d'accès au service numérique CERES";
 
-fn text(html: &str) -> String {
-    html.replace("&#39;", "'").replace("&#x27;", "'")
-}
-
-async fn make_manager(app: &TestApp, user_id: &str, siret: &str) {
-    managers::grant(
-        &app.state.db,
-        user_id,
-        "ceres",
-        siret,
-        None,
-        GrantedHow::ActivationCode,
-    )
-    .await
-    .unwrap();
-    services::accept_document(
-        &app.state.db,
-        user_id,
-        "ceres",
-        DocumentKind::Charte,
-        1,
-        siret,
-    )
-    .await
-    .unwrap();
-}
-
 async fn with_register(app: &TestApp) {
-    let establishment = |siret: &str, name: &str| Establishment {
-        siret: Siret::parse(siret).unwrap(),
-        name: name.into(),
-        address: "1 RUE DU LAC".into(),
-        postcode: "74000".into(),
-        commune: "ANNECY".into(),
-        active: true,
-        head_office: true,
-    };
-    register::upsert(
-        &app.state.db,
-        &[
-            establishment(CENTRE, "CENTRE DE FORMATION DU LAC"),
-            establishment(COMPANY, "BOURSIDIERE CENTRE D AFFAIRES"),
-        ],
-        idp::store::now(),
-    )
-    .await
-    .unwrap();
-}
-
-async fn log_in(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    let r = browser.submit_login("/connexion", email, PASSWORD).await;
-    assert_eq!(r.status(), 303, "{email} logs in");
-    browser
-}
-
-async fn page(browser: &Browser, path: &str) -> (u16, String) {
-    let r = browser.get(path).await;
-    (r.status().as_u16(), text(&r.text().await.unwrap()))
-}
-
-/// Posts a form of the page at `path` (its CSRF token added); returns status, location, body.
-async fn submit(
-    browser: &Browser,
-    path: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> (u16, Option<String>, String) {
-    let (status, html) = page(browser, path).await;
-    assert_eq!(status, 200, "{path}: {html}");
-    let csrf = csrf_of(&html);
-    let mut form = vec![("csrf", csrf.as_str())];
-    form.extend_from_slice(fields);
-    let r = browser.post_form(action, &form).await;
-    let status = r.status().as_u16();
-    let to = location(&r);
-    (status, to, text(&r.text().await.unwrap()))
+    app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true)
+        .await;
+    app.establishment(COMPANY, "BOURSIDIERE CENTRE D AFFAIRES", true)
+        .await;
 }
 
 const INVITE: &str = "/acces/ceres/gestion/inviter";
@@ -110,23 +35,23 @@ async fn add(
     end: &str,
 ) -> (u16, Option<String>, String) {
     let step5 = format!("{INVITE}/habilitations");
-    submit(
-        browser,
-        &step5,
-        &step5,
-        &[("siret", siret), ("role", role), ("date_fin", end)],
-    )
-    .await
+    browser
+        .submit(
+            &step5,
+            &step5,
+            &[("siret", siret), ("role", role), ("date_fin", end)],
+        )
+        .await
 }
 
 async fn finish(browser: &Browser) -> (u16, Option<String>, String) {
-    submit(
-        browser,
-        &format!("{INVITE}/habilitations"),
-        &format!("{INVITE}/terminer"),
-        &[],
-    )
-    .await
+    browser
+        .submit(
+            &format!("{INVITE}/habilitations"),
+            &format!("{INVITE}/terminer"),
+            &[],
+        )
+        .await
 }
 
 fn link_of(app: &TestApp, mail: &ReceivedMail) -> String {
@@ -152,69 +77,63 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     let app = TestApp::spawn_with(|c| sink.configure(c)).await;
     with_register(&app).await;
     let alice = app.user("alice@centre.fr").await;
-    make_manager(&app, &alice.id, CENTRE).await;
-    let browser = log_in(&app, "alice@centre.fr").await;
+    app.make_manager(&alice.id, CENTRE).await;
+    let browser = app.log_in("alice@centre.fr").await;
 
     // The button on the users tab, and the tab itself.
-    let (_, users_tab) = page(&browser, "/acces/ceres/gestion").await;
+    let (_, users_tab) = browser.page("/acces/ceres/gestion").await;
     assert!(users_tab.contains("Inviter un utilisateur") && users_tab.contains("Invitations"));
 
     // Step 1: the e-mail.
-    let (status, html) = page(&browser, &format!("{INVITE}?nouveau")).await;
+    let (status, html) = browser.page(&format!("{INVITE}?nouveau")).await;
     assert_eq!(status, 200);
     assert!(html.contains("Étape 1 sur 5"), "{html}");
-    let (status, to, _) = submit(&browser, INVITE, INVITE, &[("email", "pas-une-adresse")]).await;
+    let (status, to, _) = browser
+        .submit(INVITE, INVITE, &[("email", "pas-une-adresse")])
+        .await;
     assert_eq!((status, to), (400, None));
-    let (_, to, _) = submit(
-        &browser,
-        INVITE,
-        INVITE,
-        &[("email", "Jean.Dupont@Boursidiere.fr")],
-    )
-    .await;
+    let (_, to, _) = browser
+        .submit(INVITE, INVITE, &[("email", "Jean.Dupont@Boursidiere.fr")])
+        .await;
     assert_eq!(to.as_deref(), Some("/acces/ceres/gestion/inviter/type"));
 
     // Step 2: the type of account.
     let step2 = format!("{INVITE}/type");
-    let (_, html) = page(&browser, &step2).await;
+    let (_, html) = browser.page(&step2).await;
     assert!(
         html.contains("Étape 2 sur 5") && html.contains("✓ E-mail : jean.dupont@boursidiere.fr"),
         "{html}"
     );
-    let (_, to, _) = submit(
-        &browser,
-        &step2,
-        &step2,
-        &[("type_compte", "professionnel")],
-    )
-    .await;
+    let (_, to, _) = browser
+        .submit(&step2, &step2, &[("type_compte", "professionnel")])
+        .await;
     assert_eq!(to.as_deref(), Some("/acces/ceres/gestion/inviter/identite"));
 
     // Step 3: the identity, with the sign-up's rules.
     let step3 = format!("{INVITE}/identite");
-    let (status, _, html) = submit(
-        &browser,
-        &step3,
-        &step3,
-        &[("civilite", "monsieur"), ("nom", ""), ("prenom", "Jean")],
-    )
-    .await;
+    let (status, _, html) = browser
+        .submit(
+            &step3,
+            &step3,
+            &[("civilite", "monsieur"), ("nom", ""), ("prenom", "Jean")],
+        )
+        .await;
     assert_eq!(status, 400);
     assert!(
         html.contains("Veuillez saisir le nom de l'utilisateur."),
         "{html}"
     );
-    let (_, to, _) = submit(
-        &browser,
-        &step3,
-        &step3,
-        &[
-            ("civilite", "monsieur"),
-            ("nom", "Dupont"),
-            ("prenom", "Jean"),
-        ],
-    )
-    .await;
+    let (_, to, _) = browser
+        .submit(
+            &step3,
+            &step3,
+            &[
+                ("civilite", "monsieur"),
+                ("nom", "Dupont"),
+                ("prenom", "Jean"),
+            ],
+        )
+        .await;
     assert_eq!(
         to.as_deref(),
         Some("/acces/ceres/gestion/inviter/organisation")
@@ -222,7 +141,9 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
 
     // Step 4: the organisation, searched in the register without script.
     let step4 = format!("{INVITE}/organisation");
-    let (_, html) = page(&browser, &format!("{step4}?recherche=boursidiere")).await;
+    let (_, html) = browser
+        .page(&format!("{step4}?recherche=boursidiere"))
+        .await;
     assert!(html.contains("Étape 4 sur 5"), "{html}");
     assert!(
         html.contains("✓ Type de compte : Professionnel")
@@ -231,22 +152,24 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     );
     assert!(html.contains("1 résultat"), "{html}");
     assert!(html.contains(&format!("value=\"{COMPANY}\"")), "{html}");
-    let (status, _, _) = submit(&browser, &step4, &step4, &[("poste", "Responsable RH")]).await;
+    let (status, _, _) = browser
+        .submit(&step4, &step4, &[("poste", "Responsable RH")])
+        .await;
     assert_eq!(status, 400, "an establishment must be picked");
-    let (_, to, _) = submit(
-        &browser,
-        &step4,
-        &step4,
-        &[("poste", "Responsable RH"), ("siret", COMPANY)],
-    )
-    .await;
+    let (_, to, _) = browser
+        .submit(
+            &step4,
+            &step4,
+            &[("poste", "Responsable RH"), ("siret", COMPANY)],
+        )
+        .await;
     assert_eq!(
         to.as_deref(),
         Some("/acces/ceres/gestion/inviter/habilitations")
     );
 
     // Step 5: the habilitations, kept until « Terminer ».
-    let (_, html) = page(&browser, &format!("{INVITE}/habilitations")).await;
+    let (_, html) = browser.page(&format!("{INVITE}/habilitations")).await;
     assert!(html.contains("Étape 5 sur 5"), "{html}");
     assert!(
         html.contains("Attribuez des habilitations à M. Jean Dupont"),
@@ -264,7 +187,7 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
         to.as_deref(),
         Some("/acces/ceres/gestion/inviter/habilitations")
     );
-    let (_, html) = page(&browser, &format!("{INVITE}/habilitations")).await;
+    let (_, html) = browser.page(&format!("{INVITE}/habilitations")).await;
     assert!(
         html.contains("Liste des habilitations de M. Jean Dupont")
             && html.contains("Ajouter une autre habilitation"),
@@ -328,15 +251,11 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
         "{}",
         mails[0].text
     );
-    let audited: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'invitation.sent'")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
+    let audited: i64 = app.audit_count("invitation.sent").await;
     assert_eq!(audited, 1);
 
     // The « Invitations » tab.
-    let (status, html) = page(&browser, "/acces/ceres/gestion/invitations").await;
+    let (status, html) = browser.page("/acces/ceres/gestion/invitations").await;
     assert_eq!(status, 200);
     assert!(
         html.contains("1 invitation en attente de connexion"),
@@ -357,7 +276,7 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
         location(&r).as_deref(),
         Some("/mot-de-passe-oublie/nouveau")
     );
-    let (_, html) = page(&jeans, "/mot-de-passe-oublie/nouveau").await;
+    let (_, html) = jeans.page("/mot-de-passe-oublie/nouveau").await;
     let r = jeans
         .post_form(
             "/mot-de-passe-oublie/nouveau",
@@ -376,7 +295,7 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(pending_count(&app).await, 0);
-    let (_, html) = page(&browser, "/acces/ceres/gestion/invitations").await;
+    let (_, html) = browser.page("/acces/ceres/gestion/invitations").await;
     assert!(
         html.contains("0 invitation en attente de connexion"),
         "{html}"
@@ -389,11 +308,13 @@ async fn access_invite_an_existing_account_skips_to_the_habilitations() {
     let app = TestApp::spawn_with(|c| sink.configure(c)).await;
     let alice = app.user("alice@centre.fr").await;
     let bob = app.user("bob@centre.fr").await;
-    make_manager(&app, &alice.id, CENTRE).await;
-    let browser = log_in(&app, "alice@centre.fr").await;
+    app.make_manager(&alice.id, CENTRE).await;
+    let browser = app.log_in("alice@centre.fr").await;
 
-    page(&browser, &format!("{INVITE}?nouveau")).await;
-    let (_, to, _) = submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    browser.page(&format!("{INVITE}?nouveau")).await;
+    let (_, to, _) = browser
+        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
+        .await;
     assert_eq!(
         to.as_deref(),
         Some("/acces/ceres/gestion/inviter/habilitations")
@@ -406,7 +327,7 @@ async fn access_invite_an_existing_account_skips_to_the_habilitations() {
             Some("/acces/ceres/gestion/inviter/habilitations")
         );
     }
-    let (_, html) = page(&browser, &format!("{INVITE}/habilitations")).await;
+    let (_, html) = browser.page(&format!("{INVITE}/habilitations")).await;
     assert!(
         html.contains("Étape 5 sur 5")
             && html.contains("Attribuez des habilitations à Mme Alice Martin"),
@@ -448,10 +369,12 @@ async fn access_invite_relaunch_is_refused_early_and_allowed_once_expired() {
     let app = TestApp::spawn_with(|c| sink.configure(c)).await;
     let alice = app.user("alice@centre.fr").await;
     app.user("bob@centre.fr").await;
-    make_manager(&app, &alice.id, CENTRE).await;
-    let browser = log_in(&app, "alice@centre.fr").await;
-    page(&browser, &format!("{INVITE}?nouveau")).await;
-    submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    app.make_manager(&alice.id, CENTRE).await;
+    let browser = app.log_in("alice@centre.fr").await;
+    browser.page(&format!("{INVITE}?nouveau")).await;
+    browser
+        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
+        .await;
     add(&browser, CENTRE, "centre_agree", "").await;
     finish(&browser).await;
     sink.wait_for(1).await;
@@ -464,7 +387,7 @@ async fn access_invite_relaunch_is_refused_early_and_allowed_once_expired() {
     let tab = "/acces/ceres/gestion/invitations";
 
     // Too early: refused, nothing sent.
-    let (status, _, html) = submit(&browser, tab, &relaunch, &[]).await;
+    let (status, _, html) = browser.submit(tab, &relaunch, &[]).await;
     assert_eq!(status, 400);
     assert!(
         html.contains("Vous pourrez relancer cette invitation dans"),
@@ -476,12 +399,12 @@ async fn access_invite_relaunch_is_refused_early_and_allowed_once_expired() {
     app.state
         .clock
         .advance(std::time::Duration::from_secs(86_401));
-    let (_, html) = page(&browser, tab).await;
+    let (_, html) = browser.page(tab).await;
     assert!(
         html.contains(&relaunch) && !html.contains("Vous pourrez relancer"),
         "{html}"
     );
-    let (_, to, _) = submit(&browser, tab, &relaunch, &[]).await;
+    let (_, to, _) = browser.submit(tab, &relaunch, &[]).await;
     assert_eq!(
         to.as_deref(),
         Some("/acces/ceres/gestion/invitations?fait=relancee")
@@ -493,14 +416,10 @@ async fn access_invite_relaunch_is_refused_early_and_allowed_once_expired() {
         .unwrap()
         .unwrap();
     assert!(again.expires_at > idp::store::now() + 86_000);
-    let audited: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'invitation.resent'")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
+    let audited: i64 = app.audit_count("invitation.resent").await;
     assert_eq!(audited, 1);
     // And not twice in a row.
-    let (status, _, _) = submit(&browser, tab, &relaunch, &[]).await;
+    let (status, _, _) = browser.submit(tab, &relaunch, &[]).await;
     assert_eq!(status, 400);
 }
 
@@ -511,11 +430,13 @@ async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused
     let alice = app.user("alice@centre.fr").await;
     let dave = app.user("dave@autre.fr").await;
     let bob = app.user("bob@centre.fr").await;
-    make_manager(&app, &alice.id, CENTRE).await;
-    make_manager(&app, &dave.id, OTHER).await;
-    let browser = log_in(&app, "alice@centre.fr").await;
-    page(&browser, &format!("{INVITE}?nouveau")).await;
-    submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    app.make_manager(&alice.id, CENTRE).await;
+    app.make_manager(&dave.id, OTHER).await;
+    let browser = app.log_in("alice@centre.fr").await;
+    browser.page(&format!("{INVITE}?nouveau")).await;
+    browser
+        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
+        .await;
 
     // An establishment Alice does not manage: 403, nothing kept.
     let (status, _, _) = add(&browser, OTHER, "centre_agree", "").await;
@@ -552,9 +473,11 @@ async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused
     assert_eq!(pending_count(&app).await, 0);
 
     // Dave's invitation is not Alice's to relaunch.
-    let daves = log_in(&app, "dave@autre.fr").await;
-    page(&daves, &format!("{INVITE}?nouveau")).await;
-    submit(&daves, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    let daves = app.log_in("dave@autre.fr").await;
+    daves.page(&format!("{INVITE}?nouveau")).await;
+    daves
+        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
+        .await;
     add(&daves, OTHER, "centre_agree", "").await;
     finish(&daves).await;
     let theirs = invitations::pending(&app.state.db, "ceres", &[OTHER.to_owned()])
@@ -564,18 +487,18 @@ async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused
     app.state
         .clock
         .advance(std::time::Duration::from_secs(86_401));
-    let (_, html) = page(&browser, "/acces/ceres/gestion/invitations").await;
+    let (_, html) = browser.page("/acces/ceres/gestion/invitations").await;
     assert!(
         html.contains("0 invitation en attente de connexion"),
         "{html}"
     );
-    let (status, _, _) = submit(
-        &browser,
-        INVITE,
-        &format!("/acces/ceres/gestion/invitations/{}/relancer", theirs[0].id),
-        &[],
-    )
-    .await;
+    let (status, _, _) = browser
+        .submit(
+            INVITE,
+            &format!("/acces/ceres/gestion/invitations/{}/relancer", theirs[0].id),
+            &[],
+        )
+        .await;
     assert_eq!(status, 403);
     let after = invitations::by_id(&app.state.db, &theirs[0].id)
         .await
@@ -588,13 +511,13 @@ async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused
 async fn access_invite_is_for_responsables_des_acces_only() {
     let app = TestApp::spawn().await;
     app.user("bob@centre.fr").await;
-    let browser = log_in(&app, "bob@centre.fr").await;
+    let browser = app.log_in("bob@centre.fr").await;
     for path in [
         INVITE,
         "/acces/ceres/gestion/invitations",
         "/acces/ceres/gestion/inviter/habilitations",
     ] {
-        let (status, _) = page(&browser, path).await;
+        let (status, _) = browser.page(path).await;
         assert_eq!(status, 403, "{path}");
     }
     // Logged out: the login page first.
@@ -611,11 +534,13 @@ async fn access_invite_address_look_ups_are_audited_and_limited_per_manager() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice@centre.fr").await;
     let bob = app.user("bob@centre.fr").await;
-    make_manager(&app, &alice.id, CENTRE).await;
-    let browser = log_in(&app, "alice@centre.fr").await;
-    page(&browser, &format!("{INVITE}?nouveau")).await;
+    app.make_manager(&alice.id, CENTRE).await;
+    let browser = app.log_in("alice@centre.fr").await;
+    browser.page(&format!("{INVITE}?nouveau")).await;
 
-    let (_, to, _) = submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    let (_, to, _) = browser
+        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
+        .await;
     assert!(to.is_some(), "the first look-up goes on");
     let events = idp::audit::latest(&app.state.db, 50).await.unwrap();
     let looked_up: Vec<_> = events
@@ -629,10 +554,12 @@ async fn access_invite_address_look_ups_are_audited_and_limited_per_manager() {
 
     for i in 1..LOOKUPS_PER_MANAGER {
         let address = format!("personne{i}@ailleurs.fr");
-        let (status, _, _) = submit(&browser, INVITE, INVITE, &[("email", &address)]).await;
+        let (status, _, _) = browser.submit(INVITE, INVITE, &[("email", &address)]).await;
         assert_eq!(status, 303, "look-up {i}");
     }
-    let (status, _, html) = submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    let (status, _, html) = browser
+        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
+        .await;
     assert_eq!(status, 429, "{html}");
     assert!(
         html.contains("Trop de tentatives. Veuillez réessayer dans"),
@@ -655,9 +582,9 @@ async fn access_invite_finishing_is_atomic() {
     let app = TestApp::spawn_with(|c| sink.configure(c)).await;
     with_register(&app).await;
     let alice = app.user("alice@centre.fr").await;
-    make_manager(&app, &alice.id, CENTRE).await;
-    let browser = log_in(&app, "alice@centre.fr").await;
-    page(&browser, &format!("{INVITE}?nouveau")).await;
+    app.make_manager(&alice.id, CENTRE).await;
+    let browser = app.log_in("alice@centre.fr").await;
+    browser.page(&format!("{INVITE}?nouveau")).await;
     let steps: [(&str, Vec<(&str, &str)>); 4] = [
         ("", vec![("email", "jean.dupont@boursidiere.fr")]),
         ("/type", vec![("type_compte", "professionnel")]),
@@ -676,7 +603,7 @@ async fn access_invite_finishing_is_atomic() {
     ];
     for (step, fields) in &steps {
         let path = format!("{INVITE}{step}");
-        let (status, _, body) = submit(&browser, &path, &path, fields).await;
+        let (status, _, body) = browser.submit(&path, &path, fields).await;
         assert_eq!(status, 303, "{step}: {body}");
     }
     add(&browser, CENTRE, "centre_agree", "").await;
@@ -708,10 +635,12 @@ async fn access_invite_relaunch_whose_audit_fails_changes_nothing() {
     let app = TestApp::spawn_with(|c| sink.configure(c)).await;
     let alice = app.user("alice@centre.fr").await;
     app.user("bob@centre.fr").await;
-    make_manager(&app, &alice.id, CENTRE).await;
-    let browser = log_in(&app, "alice@centre.fr").await;
-    page(&browser, &format!("{INVITE}?nouveau")).await;
-    submit(&browser, INVITE, INVITE, &[("email", "bob@centre.fr")]).await;
+    app.make_manager(&alice.id, CENTRE).await;
+    let browser = app.log_in("alice@centre.fr").await;
+    browser.page(&format!("{INVITE}?nouveau")).await;
+    browser
+        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
+        .await;
     add(&browser, CENTRE, "centre_agree", "").await;
     finish(&browser).await;
     sink.wait_for(1).await;
@@ -726,7 +655,7 @@ async fn access_invite_relaunch_whose_audit_fails_changes_nothing() {
 
     let tab = "/acces/ceres/gestion/invitations";
     let relaunch = format!("{tab}/{}/relancer", before.id);
-    let (status, _, _) = submit(&browser, tab, &relaunch, &[]).await;
+    let (status, _, _) = browser.submit(tab, &relaunch, &[]).await;
     assert_eq!(status, 500);
     let after = invitations::by_id(&app.state.db, &before.id)
         .await

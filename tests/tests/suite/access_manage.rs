@@ -2,73 +2,9 @@
 //! establishments, adds and removes habilitations, designates and removes Responsables des
 //! accès; nothing outside their establishments, every change e-mailed to the person.
 
-use idp::access::{
-    habilitations::{self, GrantedHow, NewHabilitation},
-    managers,
-    services::{self, DocumentKind},
-};
-use idp_tests::{Browser, PASSWORD, SmtpSink, TestApp, csrf_of, location};
-
-const CENTRE: &str = "13002526500013";
-const OTHER: &str = "73282932000074";
-
-fn text(html: &str) -> String {
-    html.replace("&#39;", "'").replace("&#x27;", "'")
-}
-
-async fn make_manager(app: &TestApp, user_id: &str, siret: &str, accept: bool) {
-    managers::grant(
-        &app.state.db,
-        user_id,
-        "ceres",
-        siret,
-        None,
-        GrantedHow::ActivationCode,
-    )
-    .await
-    .unwrap();
-    if accept {
-        services::accept_document(
-            &app.state.db,
-            user_id,
-            "ceres",
-            DocumentKind::Charte,
-            1,
-            siret,
-        )
-        .await
-        .unwrap();
-    }
-}
-
-async fn habilitate(app: &TestApp, user_id: &str, siret: &str, role: &str) -> String {
-    habilitations::grant(
-        &app.state.db,
-        &NewHabilitation {
-            user_id,
-            service_code: "ceres",
-            siret,
-            role,
-            end_date: None,
-            granted_by: None,
-            how: GrantedHow::Operator,
-        },
-    )
-    .await
-    .unwrap()
-}
-
-async fn log_in(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    let r = browser.submit_login("/connexion", email, PASSWORD).await;
-    assert_eq!(r.status(), 303, "{email} logs in");
-    browser
-}
-
-async fn page(browser: &Browser, path: &str) -> (u16, String) {
-    let r = browser.get(path).await;
-    (r.status().as_u16(), text(&r.text().await.unwrap()))
-}
+use idp::access::{habilitations, managers};
+use idp_tests::access::{CENTRE, OTHER};
+use idp_tests::{SmtpSink, TestApp, csrf_of, location, text};
 
 #[tokio::test]
 async fn access_manage_a_responsable_sees_and_changes_only_their_establishments() {
@@ -78,14 +14,14 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
     let bob = app.user("bob@centre.fr").await;
     let carol = app.user("carol@autre.fr").await;
     let dave = app.user("dave@autre.fr").await;
-    make_manager(&app, &alice.id, CENTRE, true).await;
-    make_manager(&app, &dave.id, OTHER, true).await;
-    habilitate(&app, &bob.id, CENTRE, "centre_agree").await;
-    let carols = habilitate(&app, &carol.id, OTHER, "centre_agree").await;
-    let browser = log_in(&app, "alice@centre.fr").await;
+    app.make_manager(&alice.id, CENTRE).await;
+    app.make_manager(&dave.id, OTHER).await;
+    app.habilitate(&bob.id, CENTRE, "centre_agree").await;
+    let carols = app.habilitate(&carol.id, OTHER, "centre_agree").await;
+    let browser = app.log_in("alice@centre.fr").await;
 
     // The list: Alice (Responsable des accès) and Bob, never Carol.
-    let (status, list) = page(&browser, "/acces/ceres/gestion").await;
+    let (status, list) = browser.page("/acces/ceres/gestion").await;
     assert_eq!(status, 200, "{list}");
     assert!(list.contains("Gérer les accès de mon entreprise"));
     assert!(
@@ -93,24 +29,24 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         "{list}"
     );
     assert!(!list.contains("carol@autre.fr"));
-    let (_, filtered) = page(&browser, "/acces/ceres/gestion?role=centre_agree").await;
+    let (_, filtered) = browser.page("/acces/ceres/gestion?role=centre_agree").await;
     assert!(filtered.contains("bob@centre.fr") && !filtered.contains("alice@centre.fr"));
-    let (_, filtered) = page(&browser, "/acces/ceres/gestion?role=responsable").await;
+    let (_, filtered) = browser.page("/acces/ceres/gestion?role=responsable").await;
     assert!(!filtered.contains("bob@centre.fr") && filtered.contains("alice@centre.fr"));
-    let (status, _) = page(&browser, &format!("/acces/ceres/gestion?siret={OTHER}")).await;
+    let (status, _) = browser
+        .page(&format!("/acces/ceres/gestion?siret={OTHER}"))
+        .await;
     assert_eq!(status, 403);
 
     // Bob's page; Carol's is not Alice's business.
     let bob_page = format!("/acces/ceres/gestion/utilisateurs/{}", bob.id);
-    let (status, html) = page(&browser, &bob_page).await;
+    let (status, html) = browser.page(&bob_page).await;
     assert_eq!(status, 200);
     assert!(html.contains("Coordonnées") && html.contains("Centre agréé"));
     assert!(html.contains("attribué par l'administration le "), "{html}");
-    let (status, _) = page(
-        &browser,
-        &format!("/acces/ceres/gestion/utilisateurs/{}", carol.id),
-    )
-    .await;
+    let (status, _) = browser
+        .page(&format!("/acces/ceres/gestion/utilisateurs/{}", carol.id))
+        .await;
     assert_eq!(status, 403);
 
     // Add a habilitation to Bob: stored with its origin, Bob is told.
@@ -248,10 +184,10 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         mails[2].subject,
         "Vous êtes responsable des accès du service numérique CERES"
     );
-    let bobs = log_in(&app, "bob@centre.fr").await;
+    let bobs = app.log_in("bob@centre.fr").await;
     let r = bobs.get("/acces/ceres/gestion").await;
     assert!(location(&r).unwrap().starts_with("/acces/ceres/charte?"));
-    let (_, html) = page(&browser, &bob_page).await;
+    let (_, html) = browser.page(&bob_page).await;
     assert!(html.contains("Habilité par Alice Martin le "), "{html}");
 
     // Alice removes Bob's right (not the last one: done at once), then her own (the last
@@ -295,7 +231,7 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
             .unwrap()
             .is_empty()
     );
-    let (status, _) = page(&browser, "/acces/ceres/gestion").await;
+    let (status, _) = browser.page("/acces/ceres/gestion").await;
     assert_eq!(status, 403, "no longer a manager");
 }
 
@@ -305,10 +241,10 @@ async fn access_manage_needs_a_login_and_the_charte() {
     let alice = app.user("alice@centre.fr").await;
     let r = app.browser().get("/acces/ceres/gestion").await;
     assert!(location(&r).unwrap().starts_with("/connexion"));
-    let browser = log_in(&app, "alice@centre.fr").await;
-    let (status, _) = page(&browser, "/acces/ceres/gestion").await;
+    let browser = app.log_in("alice@centre.fr").await;
+    let (status, _) = browser.page("/acces/ceres/gestion").await;
     assert_eq!(status, 403, "not a manager");
-    make_manager(&app, &alice.id, CENTRE, false).await;
+    app.grant_manager(&alice.id, CENTRE).await;
     let r = browser.get("/acces/ceres/gestion").await;
     let charte = location(&r).unwrap();
     assert_eq!(
@@ -351,7 +287,7 @@ async fn access_manage_the_requests_tab_lists_pending_requests_with_a_badge() {
     let alice = app.user("alice@centre.fr").await;
     let bob = app.user("bob@centre.fr").await;
     let carol = app.user("carol@autre.fr").await;
-    make_manager(&app, &alice.id, CENTRE, true).await;
+    app.make_manager(&alice.id, CENTRE).await;
     let mine = idp::access::requests::create(&app.state.db, &bob.id, "ceres", CENTRE, "Merci")
         .await
         .unwrap()
@@ -366,10 +302,10 @@ async fn access_manage_the_requests_tab_lists_pending_requests_with_a_badge() {
     idp::access::requests::create(&app.state.db, &carol.id, "ceres", OTHER, "")
         .await
         .unwrap();
-    let browser = log_in(&app, "alice@centre.fr").await;
-    let (_, users) = page(&browser, "/acces/ceres/gestion").await;
+    let browser = app.log_in("alice@centre.fr").await;
+    let (_, users) = browser.page("/acces/ceres/gestion").await;
     assert!(users.contains("aria-label=\"1 en attente\""), "{users}");
-    let (status, list) = page(&browser, "/acces/ceres/gestion/demandes").await;
+    let (status, list) = browser.page("/acces/ceres/gestion/demandes").await;
     assert_eq!(status, 200);
     assert!(list.contains("1 demande d'accès en attente"), "{list}");
     assert!(list.contains("bob@centre.fr") && list.contains("« Merci »"));
@@ -388,14 +324,12 @@ async fn access_manage_a_habilitation_cannot_be_added_to_someone_outside_the_est
     let alice = app.user("alice@centre.fr").await;
     let bob = app.user("bob@centre.fr").await;
     let stranger = app.user("stranger@ailleurs.fr").await;
-    make_manager(&app, &alice.id, CENTRE, true).await;
-    habilitate(&app, &bob.id, CENTRE, "centre_agree").await;
-    let browser = log_in(&app, "alice@centre.fr").await;
-    let (_, bob_page) = page(
-        &browser,
-        &format!("/acces/ceres/gestion/utilisateurs/{}", bob.id),
-    )
-    .await;
+    app.make_manager(&alice.id, CENTRE).await;
+    app.habilitate(&bob.id, CENTRE, "centre_agree").await;
+    let browser = app.log_in("alice@centre.fr").await;
+    let (_, bob_page) = browser
+        .page(&format!("/acces/ceres/gestion/utilisateurs/{}", bob.id))
+        .await;
     let csrf = csrf_of(&bob_page);
 
     let r = browser
@@ -425,11 +359,12 @@ async fn access_manage_a_habilitation_cannot_be_added_to_someone_outside_the_est
         .unwrap();
     assert!(theirs.is_empty(), "{theirs:?}");
     // Still out of reach afterwards: their page and the Responsable des accès form.
-    let (status, _) = page(
-        &browser,
-        &format!("/acces/ceres/gestion/utilisateurs/{}", stranger.id),
-    )
-    .await;
+    let (status, _) = browser
+        .page(&format!(
+            "/acces/ceres/gestion/utilisateurs/{}",
+            stranger.id
+        ))
+        .await;
     assert_eq!(status, 403);
     let r = browser
         .post_form(
@@ -456,11 +391,11 @@ async fn access_manage_an_added_habilitation_whose_audit_fails_is_not_granted() 
     let app = TestApp::spawn_with(|c| sink.configure(c)).await;
     let alice = app.user("alice@centre.fr").await;
     let bob = app.user("bob@centre.fr").await;
-    make_manager(&app, &alice.id, CENTRE, true).await;
-    habilitate(&app, &bob.id, CENTRE, "centre_agree").await;
-    let browser = log_in(&app, "alice@centre.fr").await;
+    app.make_manager(&alice.id, CENTRE).await;
+    app.habilitate(&bob.id, CENTRE, "centre_agree").await;
+    let browser = app.log_in("alice@centre.fr").await;
     let bob_page = format!("/acces/ceres/gestion/utilisateurs/{}", bob.id);
-    let (_, html) = page(&browser, &bob_page).await;
+    let (_, html) = browser.page(&bob_page).await;
     app.fail_audit_of("habilitation.granted").await;
 
     let r = browser

@@ -4,118 +4,31 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use idp::access::{codes, habilitations, managers, services};
-use idp::organizations::{Establishment, Siret, register};
+use idp_tests::access::{CENTRE, OTHER};
 use idp_tests::{
-    Browser, PASSWORD, REDIRECT_URI, TestApp, TestClient, csrf_of, exchange_code, hidden_field,
-    location, query_of,
+    TestApp, TestClient, auth_url_for, csrf_of, exchange_code, hidden_field, location, query_of,
+    text,
 };
 use serde_json::{Value, json};
 
-pub(crate) const CENTRE: &str = "13002526500013";
-pub(crate) const OTHER: &str = "73282932000074";
-pub(crate) const ALICE: &str = "alice@centre.fr";
+const ALICE: &str = "alice@centre.fr";
 
-/// A page's text with askama's apostrophe escape undone, so tests read French as written.
-pub(crate) fn text(html: &str) -> String {
-    html.replace("&#39;", "'").replace("&#x27;", "'")
-}
-
-fn key(app: &TestApp) -> [u8; 32] {
-    app.state.kek.derive(codes::HASH_KEY_LABEL)
-}
-
-async fn issue(app: &TestApp, siret: &str) -> String {
-    codes::issue(&app.state.db, &key(app), "ceres", siret, "agent", 3600)
-        .await
-        .unwrap()
-        .code
-        .as_str()
-        .to_owned()
-}
-
-pub(crate) async fn ceres_client(app: &TestApp, id: &str, requires: bool) -> TestClient {
-    let client = app
-        .client_with(id, |reg| reg.scopes.push("habilitations".into()))
-        .await;
-    services::link_client(&app.state.db, "ceres", id, requires)
-        .await
-        .unwrap();
-    client
-}
-
-pub(crate) fn authorize_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", &client.id)
-        .append_pair("redirect_uri", REDIRECT_URI)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid habilitations")
-        .append_pair("state", "s")
-        .append_pair("nonce", "n");
-    for (k, v) in extra {
-        url.query_pairs_mut().append_pair(k, v);
-    }
-    url.to_string()
-}
-
-pub(crate) async fn logged_in_browser(app: &TestApp) -> Browser {
-    let browser = app.browser();
-    let r = browser.submit_login("/connexion", ALICE, PASSWORD).await;
-    assert_eq!(r.status(), 303);
-    browser
-}
-
-/// Posts the activation form of `/acces/ceres` (with `authreq` when given).
-pub(crate) async fn submit_code(
-    browser: &Browser,
-    authreq: &str,
-    siret: &str,
-    code: &str,
-) -> reqwest::Response {
-    let page = browser
-        .get(&format!("/acces/ceres?authreq={authreq}"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    browser
-        .post_form(
-            "/acces/ceres/activation",
-            &[
-                ("csrf", &csrf_of(&page)),
-                ("authreq", authreq),
-                ("siret", siret),
-                ("code", code),
-            ],
-        )
-        .await
+fn authorize_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
+    auth_url_for(app, client, "openid habilitations", extra)
 }
 
 #[tokio::test]
 async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_and_lands_in_the_service()
  {
     let app = TestApp::spawn().await;
-    register::upsert(
-        &app.state.db,
-        &[Establishment {
-            siret: Siret::parse(CENTRE).unwrap(),
-            name: "CENTRE DE FORMATION DU LAC".into(),
-            address: "1 RUE DU LAC".into(),
-            postcode: "74000".into(),
-            commune: "ANNECY".into(),
-            active: true,
-            head_office: true,
-        }],
-        idp::store::now(),
-    )
-    .await
-    .unwrap();
-    let client = ceres_client(&app, "ceres-app", true).await;
+    app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true)
+        .await;
+    let client = app.service_client("ceres-app", "ceres", true).await;
     let alice = app.user(ALICE).await;
-    let code = issue(&app, CENTRE).await;
+    let code = app.issue_code(CENTRE).await;
 
     // prompt=none cannot show the no-access page.
-    let browser = logged_in_browser(&app).await;
+    let browser = app.log_in(ALICE).await;
     let (r, _) = browser
         .follow(&authorize_url(&app, &client, &[("prompt", "none")]))
         .await;
@@ -140,7 +53,7 @@ async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_
         (CENTRE, "KBJ9SLMSN8F7", "n'est pas valide"),
         (OTHER, code.as_str(), "ne correspond pas au SIRET"),
     ] {
-        let r = submit_code(&browser, &authreq, siret, typed).await;
+        let r = browser.submit_code(&authreq, siret, typed).await;
         assert_eq!(r.status(), 400, "{siret} {typed}");
         let body = text(&r.text().await.unwrap());
         assert!(body.contains(expected), "{expected}: {body}");
@@ -161,7 +74,9 @@ async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_
 
     // The right code (typed with spaces, lower case) → the charte.
     let spaced = format!("{} {}", &code[..6], &code[6..]).to_lowercase();
-    let r = submit_code(&browser, &authreq, "130 025 265 00013", &spaced).await;
+    let r = browser
+        .submit_code(&authreq, "130 025 265 00013", &spaced)
+        .await;
     let next = location(&r).expect("to the charte");
     assert!(next.starts_with("/acces/ceres/charte?"), "{next}");
     assert!(
@@ -237,7 +152,7 @@ async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_
     f.push(("date_fin", "2099-06-30".into()));
     let r = post(f, "/acces/ceres/mes-acces").await;
     let back = location(&r).unwrap();
-    let page = text(&browser.get(&back).await.text().await.unwrap());
+    let page = browser.page(&back).await.1;
     assert!(page.contains("Liste de vos habilitations"), "{page}");
     assert!(page.contains("jusqu'au 30/06/2099"), "{page}");
 
@@ -281,10 +196,7 @@ async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_
         "{}",
         h.origin()
     );
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events ORDER BY at")
-        .fetch_all(&app.state.db.pool)
-        .await
-        .unwrap();
+    let actions = app.audit_actions().await;
     for a in [
         "activation_code.refused",
         "activation_code.redeemed",
@@ -310,7 +222,7 @@ async fn access_pages_refuse_strangers_and_send_the_logged_out_to_the_login() {
     let r = anonymous.get("/acces/inconnu").await;
     assert_eq!(r.status(), 404);
 
-    let browser = logged_in_browser(&app).await;
+    let browser = app.log_in(ALICE).await;
     for path in [
         format!("/acces/ceres/charte?siret={CENTRE}"),
         format!("/acces/ceres/mes-acces?siret={CENTRE}"),
@@ -333,15 +245,8 @@ async fn access_mes_habilitations_lists_each_services_rights_with_their_origin()
     );
 
     // Nothing yet: the ways to get an access.
-    let browser = logged_in_browser(&app).await;
-    let page = text(
-        &browser
-            .get("/compte/habilitations")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let browser = app.log_in(ALICE).await;
+    let page = browser.page("/compte/habilitations").await.1;
     assert!(
         page.contains("Vous n'avez pas d'habilitation pour CERES."),
         "{page}"
@@ -349,6 +254,7 @@ async fn access_mes_habilitations_lists_each_services_rights_with_their_origin()
     assert!(page.contains("href=\"/acces/ceres/demande\""), "{page}");
 
     let db = &app.state.db;
+    let app = &app;
     let granted = |role: &'static str, end: Option<&'static str>| {
         let id = alice.id.clone();
         async move {
@@ -367,35 +273,14 @@ async fn access_mes_habilitations_lists_each_services_rights_with_their_origin()
             .await
             .unwrap();
             if let Some(end) = end {
-                sqlx::query("UPDATE habilitations SET end_date = $1 WHERE id = $2")
-                    .bind(end)
-                    .bind(&h)
-                    .execute(&db.pool)
-                    .await
-                    .unwrap();
+                app.end_habilitation(&h, Some(end)).await;
             }
         }
     };
     granted("centre_agree", Some("2099-06-30")).await;
     granted("gestionnaire_centres", Some("2001-01-31")).await;
-    managers::grant(
-        db,
-        &alice.id,
-        "ceres",
-        CENTRE,
-        None,
-        habilitations::GrantedHow::ActivationCode,
-    )
-    .await
-    .unwrap();
-    let page = text(
-        &browser
-            .get("/compte/habilitations")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    app.grant_manager(&alice.id, CENTRE).await;
+    let page = browser.page("/compte/habilitations").await.1;
     let live = page.find("Centre agréé").expect("the live one");
     let ended = page.find("Gestionnaire CENTRES").expect("the ended one");
     assert!(live < ended, "live ones first");
@@ -407,42 +292,17 @@ async fn access_mes_habilitations_lists_each_services_rights_with_their_origin()
     assert!(!page.contains("J'ai un code d'activation"), "{page}");
 }
 
-pub(crate) async fn user_token(app: &TestApp, client: &TestClient) -> String {
-    let browser = app.browser();
-    let out = browser
-        .authorize(&authorize_url(app, client, &[]), ALICE)
-        .await;
-    let code = query_of(&out)["code"].clone();
-    let tokens: Value = exchange_code(app, client, &code, &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    tokens["access_token"].as_str().unwrap().to_owned()
-}
-
-pub(crate) async fn api(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
-    let r = app
-        .http()
-        .post(app.url("/api/v1/activation"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn access_a_relying_party_redeems_a_code_with_the_persons_token() {
     let app = TestApp::spawn().await;
-    let client = ceres_client(&app, "ceres-app", false).await;
+    let client = app.service_client("ceres-app", "ceres", false).await;
     let alice = app.user(ALICE).await;
-    let token = user_token(&app, &client).await;
-    let code = issue(&app, CENTRE).await;
+    let token = app.user_token(&client, ALICE).await;
+    let code = app.issue_code(CENTRE).await;
 
-    let (s, b) = api(&app, "pas-un-jeton", json!({"code": code})).await;
+    let (s, b) = app
+        .activation_api("pas-un-jeton", json!({"code": code}))
+        .await;
     assert_eq!((s, b["error"].as_str()), (401, Some("invalid_token")));
     let r = app
         .http()
@@ -453,15 +313,21 @@ async fn access_a_relying_party_redeems_a_code_with_the_persons_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let (s, b) = api(&app, &token, json!({"code": "AB"})).await;
+    let (s, b) = app.activation_api(&token, json!({"code": "AB"})).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_code")));
-    let (s, b) = api(&app, &token, json!({"code": code, "siret": "123"})).await;
+    let (s, b) = app
+        .activation_api(&token, json!({"code": code, "siret": "123"}))
+        .await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_siret")));
-    let (s, b) = api(&app, &token, json!({"code": code, "siret": OTHER})).await;
+    let (s, b) = app
+        .activation_api(&token, json!({"code": code, "siret": OTHER}))
+        .await;
     assert_eq!((s, b["error"].as_str()), (400, Some("wrong_siret")));
     assert!(b["error_description"].as_str().unwrap().contains("SIRET"));
 
-    let (s, b) = api(&app, &token, json!({"code": code, "siret": CENTRE})).await;
+    let (s, b) = app
+        .activation_api(&token, json!({"code": code, "siret": CENTRE}))
+        .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["siret"], CENTRE);
     assert_eq!(b["access_manager"], true);
@@ -474,88 +340,47 @@ async fn access_a_relying_party_redeems_a_code_with_the_persons_token() {
             .await
             .unwrap()
     );
-    let (s, b) = api(&app, &token, json!({"code": code})).await;
+    let (s, b) = app.activation_api(&token, json!({"code": code})).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("used_code")));
 
     // A client of no service cannot redeem.
     let plain = app
         .client_with("plain", |reg| reg.scopes.push("habilitations".into()))
         .await;
-    let other_token = user_token(&app, &plain).await;
-    let (s, b) = api(
-        &app,
-        &other_token,
-        json!({"code": issue(&app, OTHER).await}),
-    )
-    .await;
+    let other_token = app.user_token(&plain, ALICE).await;
+    let (s, b) = app
+        .activation_api(&other_token, json!({"code": app.issue_code(OTHER).await}))
+        .await;
     assert_eq!((s, b["error"].as_str()), (403, Some("no_service")));
 }
 
 #[tokio::test]
 async fn access_guessing_codes_is_limited_per_person() {
     let app = TestApp::spawn().await;
-    let client = ceres_client(&app, "ceres-app", false).await;
+    let client = app.service_client("ceres-app", "ceres", false).await;
     app.user(ALICE).await;
-    let token = user_token(&app, &client).await;
+    let token = app.user_token(&client, ALICE).await;
     let mut statuses = Vec::new();
     for _ in 0..11 {
         let guess = codes::ActivationCode::generate();
-        let (s, _) = api(&app, &token, json!({"code": guess.as_str()})).await;
+        let (s, _) = app
+            .activation_api(&token, json!({"code": guess.as_str()}))
+            .await;
         statuses.push(s);
     }
     assert!(statuses[..10].iter().all(|s| *s == 400), "{statuses:?}");
     assert_eq!(statuses[10], 429);
     // The right code is refused too while the limit holds: guessing gains nothing.
-    let code = issue(&app, CENTRE).await;
-    let (s, b) = api(&app, &token, json!({"code": code})).await;
+    let code = app.issue_code(CENTRE).await;
+    let (s, b) = app.activation_api(&token, json!({"code": code})).await;
     assert_eq!((s, b["error"].as_str()), (429, Some("too_many_requests")));
-}
-
-pub(crate) async fn back_office_token(app: &TestApp, id: &str, scope: &str) -> String {
-    let client = app
-        .client_with(id, |reg| {
-            reg.grant_types = vec!["client_credentials".into()];
-            reg.redirect_uris = vec![];
-            reg.post_logout_redirect_uris = vec![];
-            reg.scopes = vec![scope.into()];
-        })
-        .await;
-    services::link_client(&app.state.db, "ceres", id, false)
-        .await
-        .unwrap();
-    let tokens: Value = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tokens["access_token"].as_str().expect("a token").to_owned()
 }
 
 #[tokio::test]
 async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
     let app = TestApp::spawn().await;
-    register::upsert(
-        &app.state.db,
-        &[Establishment {
-            siret: Siret::parse(OTHER).unwrap(),
-            name: "CENTRE FERMÉ".into(),
-            address: String::new(),
-            postcode: String::new(),
-            commune: String::new(),
-            active: false,
-            head_office: false,
-        }],
-        idp::store::now(),
-    )
-    .await
-    .unwrap();
-    let token = back_office_token(&app, "ceres-batch", "codes:issue").await;
+    app.establishment(OTHER, "CENTRE FERMÉ", false).await;
+    let token = app.back_office_token("ceres-batch", "codes:issue").await;
     let http = app.http();
     let issue = |siret: &'static str| {
         http.post(app.url("/api/v1/codes"))
@@ -629,7 +454,7 @@ async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
     assert_eq!(r.status(), 409);
 
     // Without the scope: refused. A code of another service: not found.
-    let weak = back_office_token(&app, "ceres-lecture", "autre:scope").await;
+    let weak = app.back_office_token("ceres-lecture", "autre:scope").await;
     let r = http
         .post(app.url("/api/v1/codes"))
         .bearer_auth(&weak)
@@ -651,7 +476,7 @@ async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
     )
     .await
     .unwrap();
-    let foreign = codes::issue(&app.state.db, &key(&app), "vae", CENTRE, "x", 60)
+    let foreign = codes::issue(&app.state.db, &app.code_key(), "vae", CENTRE, "x", 60)
         .await
         .unwrap();
     let r = http

@@ -5,91 +5,19 @@
 use idp::access::{
     claims, dates,
     habilitations::{self, GrantedHow},
-    managers,
+    requests,
     services::{self, DocumentKind},
 };
-use idp::accounts::{Email, Password, PasswordHasher, store as users};
-use idp::organizations::{Establishment, Siret, register};
+use idp_tests::access::{CENTRE, OTHER};
 use idp_tests::{
-    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, csrf_of, hidden_field, location,
+    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, csrf_of, hidden_field, location, text,
 };
 
-const CENTRE: &str = "13002526500013";
-const OTHER: &str = "73282932000074";
 const CLOSED: &str = "44200038500009";
 const REQUESTER: &str = "bob@centre.fr";
 const MANAGER: &str = "jeanne@centre.fr";
 const MANAGER2: &str = "paul@centre.fr";
 const STRANGER: &str = "zoe@autre.fr";
-
-/// A page's text with askama's apostrophe escape undone, so tests read French as written.
-fn text(html: &str) -> String {
-    html.replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-}
-
-fn establishment(siret: &str, name: &str, active: bool) -> Establishment {
-    Establishment {
-        siret: Siret::parse(siret).unwrap(),
-        name: name.into(),
-        address: "1 RUE DU LAC".into(),
-        postcode: "74000".into(),
-        commune: "ANNECY".into(),
-        active,
-        head_office: true,
-    }
-}
-
-async fn person(app: &TestApp, email: &str, given: &str, family: &str, siret: &str) -> String {
-    let phc = PasswordHasher::new(1, 1)
-        .hash(&Password::parse(PASSWORD).unwrap())
-        .await
-        .unwrap();
-    let new = users::NewUser {
-        given_name: given.into(),
-        family_name: family.into(),
-        gender: Some("male".into()),
-        job: Some("Formateur".into()),
-        siret: Some(siret.into()),
-        organization_label: None,
-        is_agent: false,
-    };
-    users::insert_user(
-        &app.state.db,
-        &Email::parse(email).unwrap(),
-        Some(&phc),
-        &new,
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .id
-}
-
-/// Makes `user_id` Responsable des accès of `siret` for CERES, charte accepted.
-async fn make_manager(app: &TestApp, user_id: &str, siret: &str) {
-    managers::grant(
-        &app.state.db,
-        user_id,
-        "ceres",
-        siret,
-        None,
-        GrantedHow::ActivationCode,
-    )
-    .await
-    .unwrap();
-    services::accept_document(
-        &app.state.db,
-        user_id,
-        "ceres",
-        DocumentKind::Charte,
-        1,
-        siret,
-    )
-    .await
-    .unwrap();
-}
 
 struct World {
     sink: SmtpSink,
@@ -116,24 +44,17 @@ async fn world_mailing(reachable: bool) -> World {
         }
     })
     .await;
-    register::upsert(
-        &app.state.db,
-        &[
-            establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true),
-            establishment(OTHER, "AUTRE CENTRE", true),
-            establishment(CLOSED, "CENTRE FERME", false),
-        ],
-        idp::store::now(),
-    )
-    .await
-    .unwrap();
-    let requester = person(&app, REQUESTER, "Bob", "Durand", CENTRE).await;
-    let manager = person(&app, MANAGER, "Jeanne", "Martin", CENTRE).await;
-    let manager2 = person(&app, MANAGER2, "Paul", "Leroy", CENTRE).await;
-    let stranger = person(&app, STRANGER, "Zoé", "Petit", OTHER).await;
-    make_manager(&app, &manager, CENTRE).await;
-    make_manager(&app, &manager2, CENTRE).await;
-    make_manager(&app, &stranger, OTHER).await;
+    app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true)
+        .await;
+    app.establishment(OTHER, "AUTRE CENTRE", true).await;
+    app.establishment(CLOSED, "CENTRE FERME", false).await;
+    let requester = app.person(REQUESTER, "Bob", "Durand", CENTRE).await;
+    let manager = app.person(MANAGER, "Jeanne", "Martin", CENTRE).await;
+    let manager2 = app.person(MANAGER2, "Paul", "Leroy", CENTRE).await;
+    let stranger = app.person(STRANGER, "Zoé", "Petit", OTHER).await;
+    app.make_manager(&manager, CENTRE).await;
+    app.make_manager(&manager2, CENTRE).await;
+    app.make_manager(&stranger, OTHER).await;
     World {
         sink,
         app,
@@ -144,54 +65,11 @@ async fn world_mailing(reachable: bool) -> World {
     }
 }
 
-async fn logged_in(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    let r = browser.submit_login("/connexion", email, PASSWORD).await;
-    assert_eq!(r.status(), 303);
-    browser
-}
-
 /// Submits the request form for `siret`.
 async fn ask(browser: &Browser, siret: &str, message: &str) -> reqwest::Response {
-    let page = browser
-        .get("/acces/ceres/demande")
-        .await
-        .text()
-        .await
-        .unwrap();
-    browser
-        .post_form(
-            "/acces/ceres/demande",
-            &[
-                ("csrf", &csrf_of(&page)),
-                ("authreq", ""),
-                ("siret", siret),
-                ("message", message),
-            ],
-        )
-        .await
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap()
-}
-
-async fn request_id(app: &TestApp) -> String {
-    sqlx::query_scalar("SELECT id FROM access_requests")
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap()
-}
-
-async fn status_of(app: &TestApp, id: &str) -> String {
-    sqlx::query_scalar("SELECT status FROM access_requests WHERE id = $1")
-        .bind(id)
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap()
+    let fields = [("authreq", ""), ("siret", siret), ("message", message)];
+    let form = "/acces/ceres/demande";
+    browser.post_from(form, form, &fields).await
 }
 
 /// The link of a manager's e-mail.
@@ -211,40 +89,14 @@ async fn manage_page(browser: &Browser, path: &str) -> String {
     text(&r.text().await.unwrap())
 }
 
-/// A valid CSRF token of this browser, from a page that always has a form.
-async fn any_csrf(browser: &Browser) -> String {
-    let page = browser
-        .get("/acces/ceres/demande")
-        .await
-        .text()
-        .await
-        .unwrap();
-    csrf_of(&page)
-}
-
-async fn decide(browser: &Browser, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    let page = browser.get(path).await.text().await.unwrap();
-    let csrf = csrf_of(&page);
-    let mut all = vec![("csrf", csrf.as_str())];
-    all.extend_from_slice(form);
-    browser.post_form(path, &all).await
-}
-
 #[tokio::test]
 async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_days() {
     let w = world().await;
     let app = &w.app;
-    let browser = logged_in(app, REQUESTER).await;
+    let browser = app.log_in(REQUESTER).await;
 
     // The form is pre-filled with the person's own establishment; the register is searchable.
-    let page = text(
-        &browser
-            .get("/acces/ceres/demande")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let page = browser.page("/acces/ceres/demande").await.1;
     assert!(
         page.contains("Vous souhaitez demander un accès au service numérique CERES ?"),
         "{page}"
@@ -254,21 +106,14 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
         page.contains(&format!("value=\"{CENTRE}\" checked")),
         "{page}"
     );
-    let found = text(
-        &browser
-            .get("/acces/ceres/demande?recherche=autre")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let found = browser.page("/acces/ceres/demande?recherche=autre").await.1;
     assert!(found.contains("AUTRE CENTRE"), "{found}");
     assert!(found.contains(&format!("value=\"{OTHER}\"")), "{found}");
 
     // A too long message: nothing stored.
     let r = ask(&browser, CENTRE, &"x".repeat(1001)).await;
     assert_eq!(r.status(), 400);
-    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 0);
+    assert_eq!(app.access_requests().await.len(), 0);
 
     let r = ask(&browser, CENTRE, "Je suis formateur depuis lundi.").await;
     assert_eq!(r.status(), 303);
@@ -283,7 +128,7 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
     let mut to: Vec<String> = mails.iter().map(|m| m.rcpt_tos.join(",")).collect();
     to.sort();
     assert_eq!(to, vec![MANAGER.to_owned(), MANAGER2.to_owned()]);
-    let id = request_id(app).await;
+    let id = app.only_access_request().await.id;
     for m in &mails {
         assert_eq!(
             m.subject,
@@ -304,11 +149,8 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
     }
 
     // The status page: when, and « Relancer ma demande » not before 30 days.
-    let sent_at: i64 = sqlx::query_scalar("SELECT sent_at FROM access_requests")
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap();
-    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    let sent_at = app.only_access_request().await.sent_at;
+    let page = browser.page(&status_path).await.1;
     assert!(
         page.contains(&format!(
             "Un e-mail a été envoyé à votre Responsable des accès, le {} :",
@@ -335,13 +177,13 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
     let r = ask(&browser, CENTRE, "Encore moi").await;
     assert_eq!(location(&r).unwrap(), status_path);
     assert_eq!(w.sink.messages().len(), 2);
-    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 1);
+    assert_eq!(app.access_requests().await.len(), 1);
 
     // 30 days later (29 days and a bit: still 1 day to wait), on the provider's clock.
     app.state
         .clock
         .advance(std::time::Duration::from_secs(29 * 86_400 + 60));
-    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    let page = browser.page(&status_path).await.1;
     assert!(
         page.contains("Vous pourrez relancer la demande dans 1 jour."),
         "{page}"
@@ -349,7 +191,7 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
     app.state
         .clock
         .advance(std::time::Duration::from_secs(86_400));
-    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    let page = browser.page(&status_path).await.1;
     assert!(!page.contains("disabled"), "{page}");
     assert!(!page.contains("Vous pourrez relancer"));
     let r = browser
@@ -366,16 +208,11 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
             .iter()
             .all(|m| m.subject.contains("Nouvelle demande"))
     );
-    let page = text(&browser.get(&status_path).await.text().await.unwrap());
+    let page = browser.page(&status_path).await.1;
     assert!(page.contains("Vous pourrez relancer la demande dans 30 jours."));
 
     for action in ["access_request.created", "access_request.resent"] {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = $1")
-            .bind(action)
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
-        assert_eq!(n, 1, "{action}");
+        assert_eq!(app.audit_count(action).await, 1, "{action}");
     }
     // The managers' lists and badge.
     let list = idp::access::requests::pending_for_manager(&app.state.db, &w.manager, "ceres")
@@ -397,12 +234,8 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
 async fn access_request_without_manager_explains_the_activation_code_and_stores_nothing() {
     let w = world().await;
     let app = &w.app;
-    sqlx::query("DELETE FROM access_managers WHERE siret = $1")
-        .bind(OTHER)
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
-    let browser = logged_in(app, REQUESTER).await;
+    app.withdraw_manager(&w.stranger, OTHER).await;
+    let browser = app.log_in(REQUESTER).await;
     let r = ask(&browser, OTHER, "").await;
     assert_eq!(r.status(), 200);
     let page = text(&r.text().await.unwrap());
@@ -413,7 +246,7 @@ async fn access_request_without_manager_explains_the_activation_code_and_stores_
     assert!(page.contains("DREETS ou DDETS"));
     assert!(page.contains("code d'activation"));
     assert!(page.contains("courrier postal"));
-    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 0);
+    assert_eq!(app.access_requests().await.len(), 0);
     assert!(w.sink.messages().is_empty());
 
     // A closed establishment: refused, nothing stored.
@@ -423,7 +256,7 @@ async fn access_request_without_manager_explains_the_activation_code_and_stores_
     // Not a SIRET: refused.
     let r = ask(&browser, "123", "").await;
     assert_eq!(r.status(), 400);
-    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 0);
+    assert_eq!(app.access_requests().await.len(), 0);
 }
 
 #[tokio::test]
@@ -436,7 +269,7 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
     services::link_client(&app.state.db, "ceres", &client.id, false)
         .await
         .unwrap();
-    let requester = logged_in(app, REQUESTER).await;
+    let requester = app.log_in(REQUESTER).await;
     assert_eq!(ask(&requester, CENTRE, "Merci").await.status(), 303);
     let mails = w.sink.wait_for(2).await;
     let link = link_of(mails.iter().find(|m| m.rcpt_tos == [MANAGER]).unwrap());
@@ -478,39 +311,38 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
     }
 
     // Bad input: a message, still pending.
-    let r = decide(
-        &manager,
-        &path,
-        &[("action", "accepter"), ("role", "pilote")],
-    )
-    .await;
+    let r = manager
+        .post_from(&path, &path, &[("action", "accepter"), ("role", "pilote")])
+        .await;
     assert_eq!(r.status(), 400);
-    let r = decide(
-        &manager,
-        &path,
-        &[
-            ("action", "accepter"),
-            ("role", "centre_agree"),
-            ("date_fin", "01/01/2001"),
-        ],
-    )
-    .await;
+    let r = manager
+        .post_from(
+            &path,
+            &path,
+            &[
+                ("action", "accepter"),
+                ("role", "centre_agree"),
+                ("date_fin", "01/01/2001"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 400);
-    let id = request_id(app).await;
-    assert_eq!(status_of(app, &id).await, "pending");
+    let id = app.only_access_request().await.id;
+    assert_eq!(app.request_status(&id).await, "pending");
 
-    let r = decide(
-        &manager,
-        &path,
-        &[
-            ("action", "accepter"),
-            ("role", "centre_agree"),
-            ("date_fin", "31/12/2099"),
-        ],
-    )
-    .await;
+    let r = manager
+        .post_from(
+            &path,
+            &path,
+            &[
+                ("action", "accepter"),
+                ("role", "centre_agree"),
+                ("date_fin", "31/12/2099"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(status_of(app, &id).await, "accepted");
+    assert_eq!(app.request_status(&id).await, "accepted");
 
     // The requester is told, and the habilitation is in the claims.
     let mails = w.sink.wait_for(3).await;
@@ -549,7 +381,7 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
     );
 
     // Handled once: the other manager sees who did it, and cannot refuse it now.
-    let other = logged_in(app, MANAGER2).await;
+    let other = app.log_in(MANAGER2).await;
     let page = manage_page(&other, &path).await;
     assert!(page.contains("Cette demande a déjà été traitée."), "{page}");
     assert!(
@@ -557,7 +389,7 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
         "{page}"
     );
     assert!(!page.contains("Ajouter l'habilitation"));
-    let csrf = any_csrf(&other).await;
+    let csrf = other.csrf_at("/acces/ceres/demande").await;
     let r = other
         .post_form(
             &path,
@@ -565,20 +397,16 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
         )
         .await;
     assert_eq!(r.status(), 409);
-    assert_eq!(status_of(app, &id).await, "accepted");
+    assert_eq!(app.request_status(&id).await, "accepted");
     assert_eq!(w.sink.messages().len(), 3);
     // The requester's status page now leads back to the service.
     let r = requester
         .get(&format!("/acces/ceres/demande/envoyee?siret={CENTRE}"))
         .await;
     assert_eq!(location(&r).unwrap(), "/acces/ceres");
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_events WHERE action = 'access_request.accepted' AND actor = $1",
-    )
-    .bind(&w.manager)
-    .fetch_one(&app.state.db.pool)
-    .await
-    .unwrap();
+    let n = app
+        .audit_count_by("access_request.accepted", &w.manager)
+        .await;
     assert_eq!(n, 1);
     assert_eq!(
         idp::access::requests::count_pending_for_manager(&app.state.db, &w.manager, "ceres")
@@ -592,23 +420,24 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
 async fn access_request_refused_tells_the_requester_why() {
     let w = world().await;
     let app = &w.app;
-    let requester = logged_in(app, REQUESTER).await;
+    let requester = app.log_in(REQUESTER).await;
     assert_eq!(ask(&requester, CENTRE, "").await.status(), 303);
     w.sink.wait_for(2).await;
-    let id = request_id(app).await;
+    let id = app.only_access_request().await.id;
     let path = format!("/acces/ceres/demandes/{id}");
-    let manager = logged_in(app, MANAGER2).await;
-    let r = decide(
-        &manager,
-        &path,
-        &[
-            ("action", "refuser"),
-            ("motif", "Vous ne faites pas partie de l'établissement."),
-        ],
-    )
-    .await;
+    let manager = app.log_in(MANAGER2).await;
+    let r = manager
+        .post_from(
+            &path,
+            &path,
+            &[
+                ("action", "refuser"),
+                ("motif", "Vous ne faites pas partie de l'établissement."),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(status_of(app, &id).await, "refused");
+    assert_eq!(app.request_status(&id).await, "refused");
     let mails = w.sink.wait_for(3).await;
     let mail = &mails[2];
     assert_eq!(mail.rcpt_tos, [REQUESTER]);
@@ -635,7 +464,7 @@ async fn access_request_refused_tells_the_requester_why() {
         .post_form(
             &path,
             &[
-                ("csrf", &any_csrf(&manager).await),
+                ("csrf", &manager.csrf_at("/acces/ceres/demande").await),
                 ("action", "accepter"),
                 ("role", "centre_agree"),
             ],
@@ -648,28 +477,22 @@ async fn access_request_refused_tells_the_requester_why() {
             .unwrap()
             .is_empty()
     );
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_events WHERE action = 'access_request.refused'",
-    )
-    .fetch_one(&app.state.db.pool)
-    .await
-    .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(app.audit_count("access_request.refused").await, 1);
 }
 
 #[tokio::test]
 async fn access_request_outsiders_get_403_and_change_nothing() {
     let w = world().await;
     let app = &w.app;
-    let requester = logged_in(app, REQUESTER).await;
+    let requester = app.log_in(REQUESTER).await;
     assert_eq!(ask(&requester, CENTRE, "").await.status(), 303);
     w.sink.wait_for(2).await;
-    let id = request_id(app).await;
+    let id = app.only_access_request().await.id;
     let path = format!("/acces/ceres/demandes/{id}");
 
     // The manager of another establishment, and the requester themselves.
     for (email, who) in [(STRANGER, &w.stranger), (REQUESTER, &w.requester)] {
-        let browser = logged_in(app, email).await;
+        let browser = app.log_in(email).await;
         let r = browser.get(&path).await;
         assert_eq!(r.status(), 403, "{email}");
         // A valid CSRF token of this browser, from another page.
@@ -701,7 +524,7 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
         );
     }
     // The right manager with a forged CSRF token.
-    let manager = logged_in(app, MANAGER).await;
+    let manager = app.log_in(MANAGER).await;
     manage_page(&manager, &path).await;
     let r = manager
         .post_form(
@@ -738,7 +561,7 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
         404
     );
 
-    assert_eq!(status_of(app, &id).await, "pending");
+    assert_eq!(app.request_status(&id).await, "pending");
     assert!(
         habilitations::live(&app.state.db, &w.requester, "ceres")
             .await
@@ -779,22 +602,18 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
     .unwrap();
 
     // The establishment closed since the request: no new habilitation.
-    register::upsert(
-        &app.state.db,
-        &[establishment(CENTRE, "CENTRE DE FORMATION DU LAC", false)],
-        idp::store::now(),
-    )
-    .await
-    .unwrap();
-    let r = decide(
-        &manager,
-        &path,
-        &[("action", "accepter"), ("role", "centre_agree")],
-    )
-    .await;
+    app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", false)
+        .await;
+    let r = manager
+        .post_from(
+            &path,
+            &path,
+            &[("action", "accepter"), ("role", "centre_agree")],
+        )
+        .await;
     assert_eq!(r.status(), 400);
     assert!(text(&r.text().await.unwrap()).contains("Cet établissement est fermé"));
-    assert_eq!(status_of(app, &id).await, "pending");
+    assert_eq!(app.request_status(&id).await, "pending");
     assert!(
         habilitations::live(&app.state.db, &w.requester, "ceres")
             .await
@@ -825,13 +644,13 @@ async fn access_request_decided_at_once_on_two_nodes_is_handled_once() {
     let w = world().await;
     let app = &w.app;
     let node2 = app.another_node().await;
-    let requester = logged_in(app, REQUESTER).await;
+    let requester = app.log_in(REQUESTER).await;
     assert_eq!(ask(&requester, CENTRE, "").await.status(), 303);
     w.sink.wait_for(2).await;
-    let id = request_id(app).await;
+    let id = app.only_access_request().await.id;
     let path = format!("/acces/ceres/demandes/{id}");
-    let first = logged_in(app, MANAGER).await;
-    let second = logged_in(&node2, MANAGER2).await;
+    let first = app.log_in(MANAGER).await;
+    let second = node2.log_in(MANAGER2).await;
     let (csrf1, csrf2) = (
         csrf_of(&manage_page(&first, &path).await),
         csrf_of(&manage_page(&second, &path).await),
@@ -849,7 +668,7 @@ async fn access_request_decided_at_once_on_two_nodes_is_handled_once() {
     let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     statuses.sort_unstable();
     assert_eq!(statuses, [303, 409]);
-    let status = status_of(app, &id).await;
+    let status = app.request_status(&id).await;
     let live = habilitations::live(&app.state.db, &w.requester, "ceres")
         .await
         .unwrap();
@@ -865,17 +684,10 @@ async fn access_request_decided_at_once_on_two_nodes_is_handled_once() {
 async fn access_request_tells_the_requester_when_no_manager_could_be_mailed() {
     let w = world_mailing(false).await;
     let app = &w.app;
-    let browser = logged_in(app, REQUESTER).await;
+    let browser = app.log_in(REQUESTER).await;
     let r = ask(&browser, CENTRE, "").await;
     assert_eq!(r.status(), 303);
-    let page = text(
-        &browser
-            .get(&location(&r).unwrap())
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let page = browser.page(&location(&r).unwrap()).await.1;
     assert!(
         page.contains("aucun e-mail n'a pu être envoyé à votre responsable des accès"),
         "{page}"
@@ -895,24 +707,21 @@ async fn access_request_tells_the_requester_when_no_manager_could_be_mailed() {
 async fn access_request_creation_is_limited_per_person() {
     let w = world().await;
     let app = &w.app;
-    let browser = logged_in(app, REQUESTER).await;
+    let browser = app.log_in(REQUESTER).await;
     for _ in 0..10 {
         assert_eq!(ask(&browser, CENTRE, "").await.status(), 303);
         // Handled meanwhile: the next one is a new request.
-        sqlx::query("UPDATE access_requests SET status = 'refused'")
-            .execute(&app.state.db.pool)
-            .await
-            .unwrap();
+        app.refuse_all_access_requests().await;
     }
     let r = ask(&browser, CENTRE, "").await;
     assert_eq!(r.status(), 429);
-    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 10);
+    assert_eq!(app.access_requests().await.len(), 10);
     assert_eq!(
-        count(
-            app,
-            "SELECT COUNT(*) FROM access_requests WHERE status = 'pending'"
-        )
-        .await,
+        app.access_requests()
+            .await
+            .iter()
+            .filter(|r| r.status == requests::Status::Pending)
+            .count(),
         0
     );
 }
@@ -923,30 +732,24 @@ async fn access_request_creation_is_limited_per_person() {
 async fn access_request_accepted_whose_audit_fails_stays_pending_and_grants_nothing() {
     let w = world().await;
     let app = &w.app;
-    let requester = logged_in(app, REQUESTER).await;
+    let requester = app.log_in(REQUESTER).await;
     assert_eq!(ask(&requester, CENTRE, "Merci").await.status(), 303);
     w.sink.wait_for(2).await;
-    let id = request_id(app).await;
+    let id = app.only_access_request().await.id;
     let path = format!("/acces/ceres/demandes/{id}");
-    let manager = logged_in(app, MANAGER).await;
+    let manager = app.log_in(MANAGER).await;
     app.fail_audit_of("access_request.accepted").await;
 
-    let r = decide(
-        &manager,
-        &path,
-        &[("action", "accepter"), ("role", "centre_agree")],
-    )
-    .await;
-    assert_eq!(r.status(), 500);
-    assert_eq!(status_of(app, &id).await, "pending");
-    assert_eq!(
-        app.count(
-            "SELECT count(*) FROM habilitations WHERE user_id = $1",
-            &w.requester
+    let r = manager
+        .post_from(
+            &path,
+            &path,
+            &[("action", "accepter"), ("role", "centre_agree")],
         )
-        .await,
-        0
-    );
+        .await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(app.request_status(&id).await, "pending");
+    assert_eq!(app.habilitation_count(&w.requester).await, 0);
     assert_eq!(w.sink.messages().len(), 2, "only the managers' two e-mails");
 }
 
@@ -956,12 +759,12 @@ async fn access_request_accepted_whose_audit_fails_stays_pending_and_grants_noth
 async fn access_request_whose_audit_fails_stores_nothing_and_mails_nobody() {
     let w = world().await;
     let app = &w.app;
-    let requester = logged_in(app, REQUESTER).await;
+    let requester = app.log_in(REQUESTER).await;
     app.fail_audit_of("access_request.created").await;
 
     let r = ask(&requester, CENTRE, "Bonjour").await;
     assert_eq!(r.status(), 500);
-    assert_eq!(count(app, "SELECT COUNT(*) FROM access_requests").await, 0);
+    assert_eq!(app.access_requests().await.len(), 0);
     assert!(
         w.sink.messages().is_empty(),
         "no e-mail for a request that was rolled back"
@@ -974,35 +777,25 @@ async fn access_request_whose_audit_fails_stores_nothing_and_mails_nobody() {
 async fn access_request_relaunch_whose_audit_fails_changes_nothing() {
     let w = world().await;
     let app = &w.app;
-    let requester = logged_in(app, REQUESTER).await;
+    let requester = app.log_in(REQUESTER).await;
     assert_eq!(ask(&requester, CENTRE, "Bonjour").await.status(), 303);
     assert_eq!(w.sink.wait_for(2).await.len(), 2);
-    let id = request_id(app).await;
-    let sent_at = |app: &TestApp| {
-        let (db, id) = (app.state.db.clone(), id.clone());
-        async move {
-            idp::access::requests::by_id(&db, &id)
-                .await
-                .unwrap()
-                .expect("the request")
-                .sent_at
-        }
-    };
-    let before = sent_at(app).await;
+    let before = app.only_access_request().await.sent_at;
     app.state
         .clock
         .advance(std::time::Duration::from_secs(31 * 86_400));
     app.fail_audit_of("access_request.resent").await;
 
-    let csrf = any_csrf(&requester).await;
+    let status_page = format!("/acces/ceres/demande/envoyee?siret={CENTRE}");
     let r = requester
-        .post_form(
+        .post_from(
+            &status_page,
             "/acces/ceres/demande/relance",
-            &[("csrf", &csrf), ("siret", CENTRE)],
+            &[("siret", CENTRE)],
         )
         .await;
     assert_eq!(r.status(), 500);
-    assert_eq!(sent_at(app).await, before);
+    assert_eq!(app.only_access_request().await.sent_at, before);
     assert_eq!(
         w.sink.messages().len(),
         2,

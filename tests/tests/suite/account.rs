@@ -3,8 +3,8 @@
 
 use idp::accounts::{Email, store as users};
 use idp_tests::{
-    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, auth_url, csrf_of, exchange_code,
-    hidden_field, location, query_of,
+    Browser, PASSWORD, SmtpSink, TestApp, auth_url, code_of, csrf_of, exchange_code, hidden_field,
+    location, page_of, query_of, refresh_response as refresh,
 };
 use totp_rs::{Builder, Secret, Totp};
 
@@ -14,23 +14,12 @@ const NEW_PASSWORD: &str = "Nouveau-mot-de-passe-2026";
 const NEW_ADDRESS: &str = "alice.martin@nouveau-centre.fr";
 const FORGED: &str = "jeton-forge-0000000000000000000000000000000";
 
-async fn app_mailing_to(sink: &SmtpSink) -> TestApp {
-    TestApp::spawn_with(|config| sink.configure(config)).await
-}
-
 /// A browser logged in as `email` with [`PASSWORD`].
 async fn logged_in_as(app: &TestApp, email: &str) -> Browser {
     let browser = app.browser();
     let answer = browser.submit_login("/connexion", email, PASSWORD).await;
     assert_eq!(location(&answer).as_deref(), Some("/"), "login of {email}");
     browser
-}
-
-async fn page_of(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    // Apostrophes come escaped in pages; the assertions quote the French text.
-    let text = response.text().await.unwrap();
-    (status, text.replace("&#39;", "'").replace("&#x27;", "'"))
 }
 
 /// GETs `path` for its CSRF token, then POSTs `form` (plus the token) to `action`.
@@ -61,16 +50,6 @@ async fn has_session(browser: &Browser) -> bool {
     browser.get("/compte").await.status() == 200
 }
 
-/// The 6-digit code of an e-mail: the line that is only the code.
-fn code_of(mail: &ReceivedMail) -> String {
-    mail.text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
-        .unwrap_or_else(|| panic!("a code in {}", mail.text))
-        .to_owned()
-}
-
 async fn user(app: &TestApp, email: &str) -> Option<users::User> {
     users::user_by_email(&app.state.db, &Email::parse(email).unwrap())
         .await
@@ -94,24 +73,6 @@ async fn refresh_token_of(
         .as_str()
         .expect("a refresh token")
         .to_owned()
-}
-
-/// The answer of the token endpoint to `refresh_token`.
-async fn refresh(
-    app: &TestApp,
-    client: &idp_tests::TestClient,
-    refresh_token: &str,
-) -> reqwest::Response {
-    app.http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ])
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn assert_refused(app: &TestApp, client: &idp_tests::TestClient, refresh_token: &str) {
@@ -421,7 +382,7 @@ async fn change_password(
 #[tokio::test]
 async fn account_password_change_ends_other_sessions_revokes_tokens_and_tells_the_owner() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let TwoBrowsers {
         client,
         phone,
@@ -454,7 +415,7 @@ async fn account_password_change_ends_other_sessions_revokes_tokens_and_tells_th
 #[tokio::test]
 async fn account_password_change_refuses_bad_inputs_and_changes_nothing() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     let other = logged_in_as(&app, ALICE).await;
@@ -570,7 +531,7 @@ fn wrong(code: &str) -> String {
 #[tokio::test]
 async fn account_address_changes_with_the_code_sent_to_the_new_address() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let alice = app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
 
@@ -628,16 +589,11 @@ async fn account_address_changes_with_the_code_sent_to_the_new_address() {
 
 /// Posts a code without loading the page first (it redirects once the change is done).
 async fn enter_address_code_without_page(browser: &Browser, code: &str) -> reqwest::Response {
-    let page = browser
-        .get("/compte/adresse-electronique")
-        .await
-        .text()
-        .await
-        .unwrap();
     browser
-        .post_form(
+        .post_from(
+            "/compte/adresse-electronique",
             "/compte/adresse-electronique/code",
-            &[("csrf", &csrf_of(&page)), ("code", code)],
+            &[("code", code)],
         )
         .await
 }
@@ -645,7 +601,7 @@ async fn enter_address_code_without_page(browser: &Browser, code: &str) -> reqwe
 #[tokio::test]
 async fn account_address_change_refuses_bad_inputs_and_changes_nothing() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     for (email, password, status, message) in [
@@ -706,7 +662,7 @@ async fn account_address_change_refuses_bad_inputs_and_changes_nothing() {
 #[tokio::test]
 async fn account_address_code_dies_after_five_wrong_tries_or_when_expired() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let alice = app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
 
@@ -747,7 +703,7 @@ async fn account_address_code_dies_after_five_wrong_tries_or_when_expired() {
 #[tokio::test]
 async fn account_address_of_another_account_is_refused_without_saying_so() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
     app.user(BOB).await;
     let browser = logged_in_as(&app, ALICE).await;
@@ -794,7 +750,7 @@ async fn alice_asks_for_new_address(app: &TestApp, sink: &SmtpSink) -> (Browser,
 #[tokio::test]
 async fn account_address_taken_meanwhile_is_not_changed() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let (browser, code) = alice_asks_for_new_address(&app, &sink).await;
     // Someone signs up with that address before the code is typed.
     app.user(NEW_ADDRESS).await;
@@ -965,7 +921,7 @@ async fn delete_account(browser: &Browser, form: &[(&str, &str)]) -> reqwest::Re
 #[tokio::test]
 async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let TwoBrowsers {
         alice,
         client,
@@ -992,16 +948,7 @@ async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
             .any(|e| e.action == "account.deleted" && e.target == alice.id)
     );
     for table in ["grants", "consents", "user_totp", "totp_recovery_codes"] {
-        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE user_id = $1");
-        let n: i64 = sqlx::Row::get(
-            &sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&alice.id)
-                .fetch_one(&app.state.db.pool)
-                .await
-                .unwrap(),
-            "n",
-        );
-        assert_eq!(n, 0, "{table}");
+        assert_eq!(app.rows_of_user(table, &alice.id).await, 0, "{table}");
     }
 
     let mail = &sink.wait_for(1).await[0];
@@ -1014,7 +961,7 @@ async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
 #[tokio::test]
 async fn account_deletion_needs_the_password_and_the_confirmation() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     let (status, page) = page_of(delete_account(&browser, &[("password", PASSWORD)]).await).await;
@@ -1185,7 +1132,7 @@ async fn assert_untouched(app: &TestApp, sink: &SmtpSink, two: TwoBrowsers) {
 #[tokio::test]
 async fn account_deletion_is_atomic_when_its_audit_fails() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let two = alice_on_two_browsers(&app).await;
     app.fail_audit_of("account.deleted").await;
 
@@ -1198,7 +1145,7 @@ async fn account_deletion_is_atomic_when_its_audit_fails() {
 #[tokio::test]
 async fn account_password_change_is_atomic_when_its_audit_fails() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let two = alice_on_two_browsers(&app).await;
     app.fail_audit_of("password.changed").await;
 
@@ -1230,7 +1177,7 @@ async fn account_identity_change_is_atomic_when_its_audit_fails() {
 #[tokio::test]
 async fn account_address_change_is_atomic_when_its_audit_fails() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let (browser, code) = alice_asks_for_new_address(&app, &sink).await;
     app.fail_audit_of("email.changed").await;
 

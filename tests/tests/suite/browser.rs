@@ -34,6 +34,18 @@ fn screenshot_dir() -> PathBuf {
     repo().join("target/browser-screenshots").join(backend)
 }
 
+/// A sibling of the account journeys' folder named with `suffix` (their test empties theirs
+/// when it starts), emptied.
+fn sibling_screenshot_dir(suffix: &str) -> PathBuf {
+    let accounts = screenshot_dir();
+    let mut name = accounts.file_name().unwrap_or_default().to_owned();
+    name.push(suffix);
+    let screenshots = accounts.with_file_name(name);
+    let _ = std::fs::remove_dir_all(&screenshots);
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    screenshots
+}
+
 #[tokio::test]
 async fn browser_account_journeys_pass_axe_on_every_page() {
     let script = repo().join("tests/browser/journeys.mjs");
@@ -152,9 +164,6 @@ async fn run_script(script: &str, envs: &[(&str, String)], limit: Duration) {
 /// and the agents' area; axe-core on every page.
 #[tokio::test]
 async fn browser_access_journeys_pass_axe_on_every_page() {
-    use idp::access::{codes, services};
-    use idp::organizations::{Establishment, Siret, register};
-
     const SIRET: &str = "13002526500013";
     const NAME: &str = "CENTRE DE FORMATION DU LAC";
     const MANAGER: &str = "alice.responsable@centre-du-lac.fr";
@@ -173,40 +182,9 @@ async fn browser_access_journeys_pass_axe_on_every_page() {
     })
     .await;
     let db = &app.state.db;
-    register::upsert(
-        db,
-        &[Establishment {
-            siret: Siret::parse(SIRET).unwrap(),
-            name: NAME.into(),
-            address: "1 RUE DU LAC".into(),
-            postcode: "74000".into(),
-            commune: "ANNECY".into(),
-            active: true,
-            head_office: true,
-        }],
-        idp::store::now(),
-    )
-    .await
-    .unwrap();
-    let client = app
-        .client_with("ceres-app", |reg| reg.scopes.push("habilitations".into()))
-        .await;
-    services::link_client(db, "ceres", "ceres-app", true)
-        .await
-        .unwrap();
-    let code = codes::issue(
-        db,
-        &app.state.kek.derive(codes::HASH_KEY_LABEL),
-        "ceres",
-        SIRET,
-        "agent",
-        3600,
-    )
-    .await
-    .unwrap()
-    .code
-    .as_str()
-    .to_owned();
+    app.establishment(SIRET, NAME, true).await;
+    let client = app.service_client("ceres-app", "ceres", true).await;
+    let code = app.issue_code(SIRET).await;
     let mut ids = Vec::new();
     for (email, given, family) in [
         (MANAGER, "Alice", "Responsable"),
@@ -214,18 +192,9 @@ async fn browser_access_journeys_pass_axe_on_every_page() {
         (AGENT, "Agathe", "Agent"),
         (PENDING, "Claire", "Stagiaire"),
     ] {
-        let user = app.user(email).await;
-        sqlx::query(
-            "UPDATE users SET given_name = $1, family_name = $2, is_agent = $3 WHERE id = $4",
-        )
-        .bind(given)
-        .bind(family)
-        .bind(i64::from(email == AGENT))
-        .bind(&user.id)
-        .execute(&db.pool)
-        .await
-        .unwrap();
-        ids.push(user.id);
+        let id = app.person(email, given, family, SIRET).await;
+        app.set_agent(&id, email == AGENT).await;
+        ids.push(id);
     }
     // A request left pending: the red badge of « Demandes d'accès » in journey 6.
     let claire = ids.last().expect("the accounts above");
@@ -233,28 +202,14 @@ async fn browser_access_journeys_pass_axe_on_every_page() {
         .await
         .unwrap()
         .expect("a new request");
-    let mut authorize = url::Url::parse(&app.url("/authorize")).unwrap();
-    authorize
-        .query_pairs_mut()
-        .append_pair("client_id", &client.id)
-        .append_pair("redirect_uri", REDIRECT_URI)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid habilitations")
-        .append_pair("state", "etat-456")
-        .append_pair("nonce", "n");
+    let authorize = idp_tests::auth_url_for(&app, &client, "openid habilitations", &[]);
 
-    // A sibling of the account journeys' folder, which their test empties when it starts.
-    let accounts = screenshot_dir();
-    let mut name = accounts.file_name().unwrap_or_default().to_owned();
-    name.push("-access");
-    let screenshots = accounts.with_file_name(name);
-    let _ = std::fs::remove_dir_all(&screenshots);
-    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    let screenshots = sibling_screenshot_dir("-access");
     run_script(
         "access.mjs",
         &[
             ("BASE_URL", app.base.clone()),
-            ("AUTH_URL", authorize.to_string()),
+            ("AUTH_URL", authorize),
             ("REDIRECT_URI", REDIRECT_URI.into()),
             ("SIRET", SIRET.into()),
             ("SIRET_NAME", NAME.into()),
@@ -280,8 +235,7 @@ async fn browser_access_journeys_pass_axe_on_every_page() {
 /// `localhost`, the provider on `127.0.0.1`: two hosts, two cookie jars, as in production.
 #[tokio::test]
 async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
-    use idp::access::{codes, services};
-    use idp::organizations::{Establishment, Siret, register};
+    use idp::access::services;
 
     const SIRET: &str = "13002526500013";
     const NAME: &str = "CENTRE DE FORMATION DU LAC";
@@ -298,21 +252,7 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
         "the newcomer reads the e-mails at /outbox"
     );
     let db = &app.state.db;
-    register::upsert(
-        db,
-        &[Establishment {
-            siret: Siret::parse(SIRET).unwrap(),
-            name: NAME.into(),
-            address: "1 RUE DU LAC".into(),
-            postcode: "74000".into(),
-            commune: "ANNECY".into(),
-            active: true,
-            head_office: true,
-        }],
-        idp::store::now(),
-    )
-    .await
-    .unwrap();
+    app.establishment(SIRET, NAME, true).await;
 
     // The demo CERES's address first: the provider sends people back to it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -359,19 +299,7 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
     services::link_client(db, "ceres", &client.id, false)
         .await
         .unwrap();
-    let code = codes::issue(
-        db,
-        &app.state.kek.derive(codes::HASH_KEY_LABEL),
-        "ceres",
-        SIRET,
-        "agent",
-        3600,
-    )
-    .await
-    .unwrap()
-    .code
-    .as_str()
-    .to_owned();
+    let code = app.issue_code(SIRET).await;
 
     // The demo CERES, in-process, configured as scripts/demo.sh does through RP_* variables.
     let rp_dir = tempfile::tempdir().expect("temp dir");
@@ -410,13 +338,7 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
         let _ = axum::serve(listener, router).await;
     });
 
-    // A sibling of the account journeys' folder, which their test empties when it starts.
-    let accounts = screenshot_dir();
-    let mut name = accounts.file_name().unwrap_or_default().to_owned();
-    name.push("-demo");
-    let screenshots = accounts.with_file_name(name);
-    let _ = std::fs::remove_dir_all(&screenshots);
-    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    let screenshots = sibling_screenshot_dir("-demo");
     run_script(
         "demo_walk.mjs",
         &[

@@ -12,18 +12,9 @@ use idp::{
     store::now,
 };
 use idp_tests::*;
-use serde_json::Value;
 
 async fn served_kids(app: &TestApp) -> Vec<String> {
-    let jwks: Value = app
-        .http()
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .expect("GET /jwks")
-        .json()
-        .await
-        .expect("JWKS");
+    let jwks = app.get_json("/jwks").await;
     jwks["keys"]
         .as_array()
         .expect("keys")
@@ -229,10 +220,7 @@ async fn a_node_starting_while_another_bootstraps_the_keys_starts_as_soon_as_the
     Backend::require_cluster();
     let a = TestApp::spawn().await;
     // An empty key table, and another node holding the bootstrap lease: it is making the keys.
-    sqlx::query("DELETE FROM signing_keys")
-        .execute(&a.state.db.pool)
-        .await
-        .expect("delete keys");
+    a.delete_signing_keys().await;
     let lease = "lease:key-bootstrap";
     assert!(
         a.state

@@ -20,6 +20,7 @@ use idp_tests::{
             CoreProviderMetadata, CoreResponseType, CoreTokenResponse, CoreUserInfoClaims,
         },
     },
+    refresh_response as refresh,
     reqwest::{self, StatusCode, header},
     *,
 };
@@ -272,19 +273,6 @@ async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
     response.json().await.expect("JSON")
 }
 
-async fn refresh(app: &TestApp, client: &TestClient, refresh_token: &str) -> reqwest::Response {
-    app.http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ])
-        .send()
-        .await
-        .expect("refresh request")
-}
-
 /// Asserts an OAuth error answer of the token endpoint.
 async fn assert_oauth_error(response: reqwest::Response, status: u16, error: &str) -> Value {
     assert_eq!(response.status().as_u16(), status);
@@ -334,15 +322,7 @@ async fn discovery_publishes_exactly_the_configured_issuer() {
     let app = TestApp::spawn().await;
     let metadata = discover(&app).await;
     assert_eq!(metadata.issuer().as_str(), app.issuer);
-    let doc: Value = app
-        .http()
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("JSON");
+    let doc = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(doc["issuer"], json!(app.issuer));
     for endpoint in [
         "authorization_endpoint",
@@ -578,15 +558,7 @@ async fn id_tokens_are_signed_with_rs256_by_a_published_key() {
     let header = jwt_part(&done.raw_id_token, 0);
     assert_eq!(header["alg"], "RS256");
     assert_eq!(header["typ"], "JWT");
-    let jwks: Value = app
-        .http()
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("JSON");
+    let jwks = app.get_json("/jwks").await;
     let key = jwks["keys"]
         .as_array()
         .expect("keys")

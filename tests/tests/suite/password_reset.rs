@@ -3,26 +3,12 @@
 
 use idp::accounts::{Email, store as users};
 use idp_tests::{
-    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, auth_url, csrf_of, exchange_code,
-    free_port, location, query_of,
+    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, auth_url, code_of, csrf_of, exchange_code,
+    free_port, location, page_of, query_of,
 };
 
 const ALICE: &str = "alice@centre.fr";
 const NEW_PASSWORD: &str = "Nouveau-mot-de-passe-2026";
-
-async fn app_mailing_to(sink: &SmtpSink) -> TestApp {
-    TestApp::spawn_with(|config| sink.configure(config)).await
-}
-
-/// The 6-digit code of a reset e-mail: the line that is only the code.
-fn code_of(mail: &ReceivedMail) -> String {
-    mail.text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
-        .unwrap_or_else(|| panic!("a code in {}", mail.text))
-        .to_owned()
-}
 
 /// The path and query of the link of a reset e-mail.
 fn link_of(app: &TestApp, mail: &ReceivedMail) -> String {
@@ -54,16 +40,11 @@ async fn ask_code(browser: &Browser, email: &str) -> reqwest::Response {
 
 /// Step 2: types `code`; returns the answer.
 async fn enter_code(browser: &Browser, code: &str) -> reqwest::Response {
-    let page = browser
-        .get("/mot-de-passe-oublie/code")
-        .await
-        .text()
-        .await
-        .unwrap();
     browser
-        .post_form(
+        .post_from(
             "/mot-de-passe-oublie/code",
-            &[("csrf", &csrf_of(&page)), ("code", code)],
+            "/mot-de-passe-oublie/code",
+            &[("code", code)],
         )
         .await
 }
@@ -102,13 +83,6 @@ async fn logs_in(app: &TestApp, email: &str, password: &str) -> bool {
     response.status() == 303
 }
 
-async fn page_of(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    // Apostrophes come escaped in pages; the assertions quote the French text.
-    let text = response.text().await.unwrap();
-    (status, text.replace("&#39;", "'").replace("&#x27;", "'"))
-}
-
 /// Steps 1 and 2 for ALICE; returns the code e-mailed (the `n`-th message of the sink).
 async fn code_for_alice(browser: &Browser, sink: &SmtpSink, n: usize) -> String {
     let answer = ask_code(browser, ALICE).await;
@@ -122,7 +96,7 @@ async fn code_for_alice(browser: &Browser, sink: &SmtpSink, n: usize) -> String 
 #[tokio::test]
 async fn the_full_journey_changes_the_password_and_only_the_new_one_logs_in() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let alice = app.user(ALICE).await;
     let browser = app.browser();
 
@@ -171,7 +145,7 @@ async fn the_login_page_links_to_the_reset_journey() {
 #[tokio::test]
 async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
 
     let known = app.browser();
@@ -202,7 +176,7 @@ async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
 #[tokio::test]
 async fn a_wrong_code_counts_down_and_dies_after_five_tries() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
     let browser = app.browser();
     let code = code_for_alice(&browser, &sink, 1).await;
@@ -232,7 +206,7 @@ async fn a_wrong_code_counts_down_and_dies_after_five_tries() {
 #[tokio::test]
 async fn a_used_code_is_refused() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
     let browser = app.browser();
     let code = code_for_alice(&browser, &sink, 1).await;
@@ -263,7 +237,7 @@ async fn a_used_code_is_refused() {
 #[tokio::test]
 async fn a_new_request_replaces_the_previous_code() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
     let browser = app.browser();
     let first = code_for_alice(&browser, &sink, 1).await;
@@ -314,7 +288,7 @@ async fn an_expired_code_is_refused() {
 #[tokio::test]
 async fn the_emailed_link_skips_the_code() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
     ask_code(&app.browser(), ALICE).await;
     let link = link_of(&app, &sink.wait_for(1).await[0]);
@@ -339,7 +313,7 @@ async fn the_emailed_link_skips_the_code() {
 #[tokio::test]
 async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_nothing() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
     let browser = app.browser();
     let code = code_for_alice(&browser, &sink, 1).await;
@@ -372,7 +346,7 @@ async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_no
 #[tokio::test]
 async fn a_form_without_csrf_is_refused() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
     let browser = app.browser();
     browser.get("/mot-de-passe-oublie").await;
@@ -407,7 +381,7 @@ async fn a_form_without_csrf_is_refused() {
 #[tokio::test]
 async fn a_reset_ends_every_session_and_revokes_refresh_tokens() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(ALICE).await;
     let client = app.client("ceres").await;
 
@@ -488,7 +462,7 @@ async fn past_the_limit_a_request_gets_a_wait_message() {
 #[tokio::test]
 async fn an_account_without_a_password_sets_its_first_one() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     users::insert_user(
         &app.state.db,
         &Email::parse(ALICE).unwrap(),
@@ -561,7 +535,7 @@ async fn a_mail_that_could_not_be_sent_answers_as_an_unknown_address_and_is_with
 #[tokio::test]
 async fn a_reset_is_atomic_when_its_audit_fails() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let alice = app.user(ALICE).await;
     let laptop = app.browser();
     let login = laptop.submit_login("/connexion", ALICE, PASSWORD).await;

@@ -15,9 +15,8 @@ use idp::{
         SigningAlg,
         rotation::{KeyPolicy, KeyState, list, revoke},
     },
-    organizations::{Establishment, Siret, register},
 };
-use idp_tests::{Browser, TestApp, csrf_of, eventually, location, query_of};
+use idp_tests::{Browser, TestApp, csrf_of, eventually, location, query_of, text};
 use relying_party_demo::Config;
 
 const CENTRE: &str = "13002526500013";
@@ -81,24 +80,6 @@ async fn spawn_rp(app: &TestApp) -> Rp {
     }
 }
 
-async fn establishment(app: &TestApp, siret: &str, name: &str, active: bool) {
-    register::upsert(
-        &app.state.db,
-        &[Establishment {
-            siret: Siret::parse(siret).expect("siret"),
-            name: name.into(),
-            address: "1 RUE DE LA PAIX".into(),
-            postcode: "75002".into(),
-            commune: "PARIS".into(),
-            active,
-            head_office: true,
-        }],
-        idp::store::now(),
-    )
-    .await
-    .expect("register");
-}
-
 async fn grant(app: &TestApp, user_id: &str, role: &str, end: Option<&str>) {
     habilitations::grant(
         &app.state.db,
@@ -114,14 +95,6 @@ async fn grant(app: &TestApp, user_id: &str, role: &str, end: Option<&str>) {
     )
     .await
     .expect("grant");
-}
-
-/// HTML text with askama's escapes undone, for assertions on French sentences.
-fn text(html: &str) -> String {
-    html.replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
 }
 
 /// Logs `email` in through the demo; returns the browser (cookies of both sites) pointed at
@@ -155,7 +128,7 @@ async fn page(browser: &Browser, path: &str) -> (u16, String) {
 async fn relying_party_login_asks_the_cgu_once_then_shows_the_dashboard_with_the_name() {
     let app = TestApp::spawn().await;
     let rp = spawn_rp(&app).await;
-    establishment(&app, CENTRE, CENTRE_NAME, true).await;
+    app.establishment(CENTRE, CENTRE_NAME, true).await;
     let alice = app.user("alice@centre.fr").await;
     grant(&app, &alice.id, "centre_agree", None).await;
 
@@ -202,7 +175,7 @@ async fn relying_party_login_asks_the_cgu_once_then_shows_the_dashboard_with_the
 async fn relying_party_dashboard_lists_habilitations_with_role_end_date_and_manager_links() {
     let app = TestApp::spawn().await;
     let rp = spawn_rp(&app).await;
-    establishment(&app, CENTRE, CENTRE_NAME, true).await;
+    app.establishment(CENTRE, CENTRE_NAME, true).await;
     let alice = app.user("alice@centre.fr").await;
     grant(&app, &alice.id, "centre_agree", Some("31/12/2099")).await;
     grant(&app, &alice.id, "gestionnaire_centres", None).await;
@@ -233,16 +206,7 @@ async fn relying_party_dashboard_lists_habilitations_with_role_end_date_and_mana
     // Not a Responsable des accès: no management links.
     assert!(!dashboard.contains("Gérer les accès de mon entreprise"));
 
-    managers::grant(
-        &app.state.db,
-        &alice.id,
-        "ceres",
-        CENTRE,
-        None,
-        GrantedHow::ActivationCode,
-    )
-    .await
-    .unwrap();
+    app.grant_manager(&alice.id, CENTRE).await;
     // Userinfo is read at each view: the new right shows at once.
     let (_, dashboard) = page(&browser, "/").await;
     assert!(dashboard.contains("Gérer les accès de mon entreprise"));
@@ -253,7 +217,7 @@ async fn relying_party_dashboard_lists_habilitations_with_role_end_date_and_mana
 async fn relying_party_no_access_page_redeems_a_code_and_shows_the_apis_french_errors() {
     let app = TestApp::spawn().await;
     let rp = spawn_rp(&app).await;
-    establishment(&app, CENTRE, CENTRE_NAME, true).await;
+    app.establishment(CENTRE, CENTRE_NAME, true).await;
     let bob = app.user("bob@centre.fr").await;
     let key = app.state.kek.derive(codes::HASH_KEY_LABEL);
     let issued = codes::issue(&app.state.db, &key, "ceres", CENTRE, "agent", 3600)
@@ -314,12 +278,7 @@ async fn relying_party_no_access_page_redeems_a_code_and_shows_the_apis_french_e
     );
     // The next view gets fresh tokens (refresh grant) for the new rights, and later views
     // still work with the rotated refresh token.
-    let refresh_tokens = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM refresh_tokens")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap()
-    };
+    let refresh_tokens = || app.refresh_token_count();
     let before = refresh_tokens().await;
     let (status, _) = page(&browser, "/").await;
     assert_eq!(status, 200);
@@ -400,14 +359,10 @@ async fn relying_party_callback_errors_end_on_french_pages_not_json() {
 async fn relying_party_agent_area_is_refused_to_others_and_prints_the_letter_for_agents() {
     let app = TestApp::spawn().await;
     let rp = spawn_rp(&app).await;
-    establishment(&app, CENTRE, CENTRE_NAME, true).await;
+    app.establishment(CENTRE, CENTRE_NAME, true).await;
     let alice_user = app.user("alice@centre.fr").await;
     let agent = app.user("agent@dreets.gouv.fr").await;
-    sqlx::query("UPDATE users SET is_agent = 1 WHERE id = $1")
-        .bind(&agent.id)
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    app.set_agent(&agent.id, true).await;
 
     let alice = login(&app, &rp, "alice@centre.fr").await;
     let (status, body) = page(&alice, "/agent").await;
@@ -538,12 +493,7 @@ async fn relying_party_refreshes_tokens_about_to_expire_with_the_rotated_refresh
     let rp = spawn_rp(&app).await;
     app.user("alice@centre.fr").await;
     let browser = login(&app, &rp, "alice@centre.fr").await;
-    let count = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM refresh_tokens")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap()
-    };
+    let count = || app.refresh_token_count();
     let before = count().await;
     // 20 s tokens are within the 30 s margin: each view refreshes first. Were an old refresh
     // token reused, the provider would revoke the grant and the third view would fail.

@@ -7,7 +7,6 @@ use std::time::Duration;
 use idp::{oidc::clients, store::now};
 use idp_tests::*;
 use serde_json::Value;
-use sqlx::Row;
 
 /// Tokens of `client` for a user logged in on `app`.
 async fn tokens(app: &TestApp, client: &TestClient, email: &str) -> Value {
@@ -52,16 +51,6 @@ async fn revoke(app: &TestApp, client: &TestClient, token: &str) {
     assert_eq!(status, 200);
 }
 
-async fn listed(app: &TestApp) -> Vec<String> {
-    sqlx::query("SELECT key FROM revoked_tokens ORDER BY key")
-        .fetch_all(&app.state.db.pool)
-        .await
-        .expect("db")
-        .iter()
-        .map(|r| r.try_get("key").expect("key"))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_revoked_access_token_stops_alone_and_a_revoked_refresh_token_stops_its_grant() {
     let app = TestApp::spawn().await;
@@ -72,12 +61,12 @@ async fn a_revoked_access_token_stops_alone_and_a_revoked_refresh_token_stops_it
     let access = string(&first, "access_token");
     assert_eq!(introspect(&app, &rs, &access).await["active"], true);
     // Nothing is written for an issued token: only revocations are listed.
-    assert!(listed(&app).await.is_empty());
+    assert!(app.revoked_keys().await.is_empty());
 
     revoke(&app, &rp, &access).await;
     assert_eq!(introspect(&app, &rs, &access).await["active"], false);
     assert_eq!(userinfo_status(&app, &access).await, 401);
-    let keys = listed(&app).await;
+    let keys = app.revoked_keys().await;
     assert_eq!(keys.len(), 1);
     assert!(keys[0].starts_with("jti:"), "{keys:?}");
 
@@ -93,7 +82,10 @@ async fn a_revoked_access_token_stops_alone_and_a_revoked_refresh_token_stops_it
     assert_eq!(introspect(&app, &rs, &access2).await["active"], false);
     assert_eq!(userinfo_status(&app, &access2).await, 401);
     assert!(
-        listed(&app).await.iter().any(|k| k.starts_with("grant:")),
+        app.revoked_keys()
+            .await
+            .iter()
+            .any(|k| k.starts_with("grant:")),
         "the grant is listed"
     );
 }
@@ -144,12 +136,8 @@ async fn revocations_are_purged_once_no_token_they_name_can_live() {
     app.user("alice@centre.fr").await;
     let issued = tokens(&app, &rp, "alice@centre.fr").await;
     revoke(&app, &rp, &string(&issued, "access_token")).await;
-    sqlx::query("INSERT INTO revoked_tokens (key, until) VALUES ('jti:old', $1)")
-        .bind(now() - 1)
-        .execute(&app.state.db.pool)
-        .await
-        .expect("db");
-    assert_eq!(listed(&app).await.len(), 2);
+    app.add_revocation("jti:old", now() - 1).await;
+    assert_eq!(app.revoked_keys().await.len(), 2);
 
     // The purge is done by the node holding the scheduler's lease (this app's own scheduler
     // may have taken it already).
@@ -161,7 +149,7 @@ async fn revocations_are_purged_once_no_token_they_name_can_live() {
         .expect("store")
         .unwrap_or_else(|| "node-1".into());
     app.state.key_tick(&holder).await.expect("scheduler round");
-    let keys = listed(&app).await;
+    let keys = app.revoked_keys().await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].starts_with("jti:") && keys[0] != "jti:old");
 }

@@ -3,36 +3,14 @@
 
 use idp::accounts::{Email, signup, store as users};
 use idp_tests::{
-    Browser, ReceivedMail, SmtpSink, TestApp, auth_url, csrf_of, exchange_code, location, query_of,
+    Browser, ReceivedMail, SmtpSink, TestApp, auth_url, code_of, csrf_of, exchange_code, location,
+    page_of, query_of,
 };
 
 const JEAN: &str = "jean.dupont@entreprise.fr";
 const GOOD_PASSWORD: &str = "Tulipe-Orage-42";
 /// DINUM's SIREN, with spaces as people type it.
 const SIREN: &str = "130 025 265";
-
-async fn app_mailing_to(sink: &SmtpSink) -> TestApp {
-    TestApp::spawn_with(|config| sink.configure(config)).await
-}
-
-/// The page's text with askama's escapes undone, for comparing French messages.
-fn text(html: &str) -> String {
-    html.replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&#34;", "\"")
-        .replace("&amp;", "&")
-}
-
-/// The 6-digit code of a sign-up e-mail: the line that is only the code.
-fn code_of(mail: &ReceivedMail) -> String {
-    mail.text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
-        .unwrap_or_else(|| panic!("a code in {}", mail.text))
-        .to_owned()
-}
 
 /// This browser's CSRF token (the same for every form).
 async fn csrf(browser: &Browser) -> String {
@@ -45,11 +23,6 @@ async fn post(browser: &Browser, path: &str, fields: &[(&str, &str)]) -> reqwest
     let mut form = vec![("csrf", token.as_str())];
     form.extend_from_slice(fields);
     browser.post_form(path, &form).await
-}
-
-async fn page_of(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    (status, text(&response.text().await.unwrap()))
 }
 
 async fn get_page(browser: &Browser, path: &str) -> (u16, String) {
@@ -122,7 +95,7 @@ async fn up_to_organization(browser: &Browser, sink: &SmtpSink) {
 #[tokio::test]
 async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let browser = app.browser();
 
     let (status, page) = get_page(&browser, "/connexion").await;
@@ -186,7 +159,7 @@ async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
 #[tokio::test]
 async fn a_sign_up_started_from_a_services_login_page_goes_back_to_that_service() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let browser = app.browser();
     let client = app.client("ceres").await;
     let (_, at) = browser.follow(&auth_url(&app, &client, &[])).await;
@@ -216,7 +189,7 @@ async fn a_sign_up_started_from_a_services_login_page_goes_back_to_that_service(
 async fn an_existing_address_sees_the_same_screens_gets_the_account_exists_mail_and_no_code_works()
 {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     app.user(JEAN).await;
 
     // A new address, for comparison.
@@ -267,7 +240,7 @@ async fn an_existing_address_sees_the_same_screens_gets_the_account_exists_mail_
 #[tokio::test]
 async fn a_wrong_code_counts_down_and_the_code_dies_after_five_tries() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let browser = app.browser();
     let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -295,7 +268,7 @@ async fn a_wrong_code_counts_down_and_the_code_dies_after_five_tries() {
 #[tokio::test]
 async fn a_new_code_is_refused_before_the_cooldown_and_after_it_replaces_the_old_one() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let browser = app.browser();
     let old = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
 
@@ -336,7 +309,7 @@ async fn a_new_code_is_refused_before_the_cooldown_and_after_it_replaces_the_old
 #[tokio::test]
 async fn weak_common_address_derived_and_mismatched_passwords_are_refused_with_the_rule() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let browser = app.browser();
     let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
     enter_code(&browser, &code).await;
@@ -373,7 +346,7 @@ async fn weak_common_address_derived_and_mismatched_passwords_are_refused_with_t
 #[tokio::test]
 async fn missing_identity_fields_are_refused() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let browser = app.browser();
     let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
     enter_code(&browser, &code).await;
@@ -400,7 +373,7 @@ async fn missing_identity_fields_are_refused() {
 #[tokio::test]
 async fn an_invalid_siren_or_unchecked_terms_are_refused_and_a_siret_is_stored() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let browser = app.browser();
     up_to_organization(&browser, &sink).await;
 
@@ -445,7 +418,7 @@ async fn an_invalid_siren_or_unchecked_terms_are_refused_and_a_siret_is_stored()
 #[tokio::test]
 async fn a_shared_mailbox_is_refused_and_nothing_is_sent() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let browser = app.browser();
     for address in [
         "contact@entreprise.fr",
@@ -473,7 +446,7 @@ async fn a_shared_mailbox_is_refused_and_nothing_is_sent() {
 #[tokio::test]
 async fn a_form_without_its_csrf_token_is_refused() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let browser = app.browser();
     let _ = csrf(&browser).await;
     for path in [
@@ -497,7 +470,7 @@ async fn a_form_without_its_csrf_token_is_refused() {
 #[tokio::test]
 async fn going_back_with_modifier_keeps_what_was_typed() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let browser = app.browser();
 
     // Out of order: every step sends to the first one missing.
@@ -550,7 +523,7 @@ async fn going_back_with_modifier_keeps_what_was_typed() {
 #[tokio::test]
 async fn the_last_step_is_atomic_when_its_audit_fails() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink).await;
+    let app = TestApp::mailing_to(&sink).await;
     let browser = app.browser();
     up_to_organization(&browser, &sink).await;
     app.fail_audit_of("account.created").await;

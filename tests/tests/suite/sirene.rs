@@ -24,9 +24,8 @@ use idp::{
         insee::{self, InseeClient},
         register,
     },
-    store::db::Engine,
 };
-use idp_tests::{Browser, ReceivedMail, SmtpSink, TestApp, csrf_of, location};
+use idp_tests::{Browser, SmtpSink, TestApp, code_of, csrf_of, location, text};
 use serde_json::{Value, json};
 
 /// The sample shipped for the demo and the tests.
@@ -324,31 +323,7 @@ async fn sirene_the_name_search_uses_its_index() {
     let app = seeded().await;
     let sql =
         "SELECT siret FROM establishments WHERE name_search >= 'afpa' AND name_search < 'afpa~'";
-    let plan: Vec<String> = match app.state.db.engine {
-        Engine::Sqlite => {
-            use sqlx::Row;
-            sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                .fetch_all(&app.state.db.pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.try_get::<String, _>("detail").unwrap())
-                .collect()
-        }
-        Engine::Postgres => {
-            let mut conn = app.state.db.pool.acquire().await.unwrap();
-            // A few dozen rows: without this the planner rightly prefers a scan.
-            sqlx::query("SET enable_seqscan = off")
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
-                .fetch_all(&mut *conn)
-                .await
-                .unwrap()
-        }
-    };
-    let plan = plan.join("\n");
+    let plan = app.query_plan(sql).await;
     assert!(plan.contains("establishments_name_search"), "{plan}");
 }
 
@@ -672,24 +647,6 @@ async fn sirene_the_commands_import_search_and_explain_their_errors_in_french() 
 
 const JEANNE: &str = "jeanne.martin@centre-formation.fr";
 const GOOD_PASSWORD: &str = "Tulipe-Orage-42";
-
-fn text(html: &str) -> String {
-    html.replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&#34;", "\"")
-        .replace("&#38;", "&")
-        .replace("&amp;", "&")
-}
-
-fn code_of(mail: &ReceivedMail) -> String {
-    mail.text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
-        .unwrap()
-        .to_owned()
-}
 
 async fn post(browser: &Browser, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     let token = csrf_of(&browser.get("/inscription").await.text().await.unwrap());

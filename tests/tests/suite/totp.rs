@@ -6,7 +6,6 @@ use idp_tests::{
     Browser, PASSWORD, TestApp, auth_url, csrf_of, exchange_code, hidden_field, location, query_of,
 };
 use serde_json::Value;
-use sqlx::Row;
 use totp_rs::{Builder, Secret, Totp};
 
 const EMAIL: &str = "alice@centre.fr";
@@ -210,14 +209,7 @@ async fn disabling_requires_the_password_and_removes_the_second_factor() {
             .await
             .expect("db")
     );
-    let codes: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM totp_recovery_codes WHERE user_id = $1")
-            .bind(&user.id)
-            .fetch_one(&app.state.db.pool)
-            .await
-            .expect("db")
-            .try_get("n")
-            .expect("n");
+    let codes = app.rows_of_user("totp_recovery_codes", &user.id).await;
     assert_eq!(codes, 0);
     // The password alone logs in again.
     let r = log_in_with_password(&app.browser()).await;
@@ -242,13 +234,7 @@ async fn the_secret_is_stored_encrypted_under_the_kek() {
             ],
         )
         .await;
-    let stored: Vec<u8> = sqlx::query("SELECT secret FROM user_totp WHERE user_id = $1")
-        .bind(&user.id)
-        .fetch_one(&app.state.db.pool)
-        .await
-        .expect("db")
-        .try_get("secret")
-        .expect("secret");
+    let stored = app.stored_totp_secret(&user.id).await;
     let raw = Secret::try_from_base32(&base32).expect("base32");
     assert!(!String::from_utf8_lossy(&stored).contains(&base32));
     assert!(!stored.windows(raw.len()).any(|w| w == &raw[..]));

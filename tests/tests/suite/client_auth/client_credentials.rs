@@ -34,15 +34,7 @@ async fn client_credentials_gives_a_service_client_an_access_token_for_its_scope
     assert_eq!(header["kid"], signer.as_str());
 
     // It verifies against the served JWK of its kid.
-    let jwks: Value = app
-        .http()
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("JSON");
+    let jwks = app.get_json("/jwks").await;
     let jwk = jwks["keys"]
         .as_array()
         .expect("keys")

@@ -11,15 +11,12 @@ fn starts_like_pkcs8(bytes: &[u8]) -> bool {
 #[tokio::test]
 async fn private_keys_are_stored_encrypted() {
     let app = TestApp::spawn().await;
-    let rows = sqlx::query("SELECT kid, alg, private_key FROM signing_keys")
-        .fetch_all(&app.state.db.pool)
+    let rows = idp::keys::store::all_keys(&app.state.db)
         .await
-        .expect("query");
+        .expect("keys");
     assert_eq!(rows.len(), 2);
     for row in rows {
-        let kid: String = row.try_get("kid").expect("kid");
-        let alg: String = row.try_get("alg").expect("alg");
-        let stored: Vec<u8> = row.try_get("private_key").expect("private_key");
+        let (kid, alg, stored) = (row.kid, row.alg, row.private_key);
 
         // The control: what the KEK opens is the PKCS#8 key, which the checks below recognise.
         let plain = app

@@ -36,7 +36,6 @@ use idp_tests::{
     *,
 };
 use serde_json::{Value, json};
-use sqlx::Row;
 
 mod at_rest;
 mod atomicity;
@@ -129,14 +128,7 @@ fn kid_of(jwt: &str) -> String {
 }
 
 async fn served_jwks(app: &TestApp) -> Value {
-    let response = app
-        .http()
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .expect("GET /jwks");
-    assert_eq!(response.status(), 200);
-    response.json().await.expect("JWKS JSON")
+    app.get_json("/jwks").await
 }
 
 async fn served_kids(app: &TestApp) -> HashSet<String> {

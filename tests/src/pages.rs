@@ -1,0 +1,86 @@
+//! The provider's pages as the tests read them: a page's text with the template escapes
+//! undone, forms posted with their CSRF token, a browser logged in.
+
+use crate::{Browser, PASSWORD, TestApp, csrf_of, location};
+
+/// A page's text with askama's escapes of quotes and ampersands undone, so tests read French
+/// as written.
+pub fn text(html: &str) -> String {
+    html.replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+/// A response's status and [`text`].
+pub async fn page_of(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    (status, text(&response.text().await.expect("page body")))
+}
+
+/// The 6-digit code of an e-mail (sign-up, address change): the line that is only the code.
+pub fn code_of(mail: &crate::ReceivedMail) -> String {
+    mail.text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("a code in {}", mail.text))
+        .to_owned()
+}
+
+impl TestApp {
+    /// A new browser logged in as `email` with [`PASSWORD`] on the login page: sent home.
+    pub async fn log_in(&self, email: &str) -> Browser {
+        let browser = self.browser();
+        let r = browser.submit_login("/connexion", email, PASSWORD).await;
+        assert_eq!(r.status(), 303, "{email} logs in");
+        assert_eq!(location(&r).as_deref(), Some("/"), "login of {email}");
+        browser
+    }
+}
+
+impl Browser {
+    /// GET `path`: status and [`text`].
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        page_of(self.get(path).await).await
+    }
+
+    /// The CSRF token of the form on the page at `path`.
+    pub async fn csrf_at(&self, path: &str) -> String {
+        csrf_of(&self.get(path).await.text().await.expect("page body"))
+    }
+
+    /// POSTs `fields` to `action` with the CSRF token read on the page at `form_page`.
+    pub async fn post_from(
+        &self,
+        form_page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let csrf = self.csrf_at(form_page).await;
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.post_form(action, &form).await
+    }
+
+    /// [`Browser::post_from`] the page at `path` (asserted shown) to `action`: status,
+    /// location and [`text`] of the answer.
+    pub async fn submit(
+        &self,
+        path: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, Option<String>, String) {
+        let (status, html) = self.page(path).await;
+        assert_eq!(status, 200, "{path}: {html}");
+        let mut form = vec![("csrf", csrf_of(&html))];
+        form.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = self.post_form(action, &form).await;
+        let to = location(&r);
+        let (status, body) = page_of(r).await;
+        (status, to, body)
+    }
+}
