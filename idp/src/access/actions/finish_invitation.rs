@@ -94,56 +94,22 @@ pub async fn finish_invitation(
         check_grant(&mut tx, input.manager, input.service, &g.siret, &g.role).await?;
     }
     let service = input.service.code.as_str();
-    let (user, created) = match (existing, input.new_user) {
-        (Some(user), _) => (UserId::from_stored(user.id), false),
-        (None, None) => return Ok(Finished::IdentityUnknown),
-        (None, Some(new)) => {
-            match users::insert_user_in(&mut tx, input.email, None, new, now).await? {
-                Some(id) => {
-                    audit::record(
-                        &mut tx,
-                        now,
-                        input.manager.as_str(),
-                        "account.created",
-                        id.as_str(),
-                        serde_json::json!({ "via": "invitation", "service": service }),
-                    )
-                    .await?;
-                    (id, true)
-                }
-                // Taken meanwhile (a sign-up finished first): that account is invited.
-                None => match users::user_by_email(db, input.email).await? {
-                    Some(user) => (UserId::from_stored(user.id), false),
-                    None => return Ok(Finished::IdentityUnknown),
-                },
-            }
-        }
+    let Some((user, created)) = invited_account(&mut tx, db, existing, input, now).await? else {
+        return Ok(Finished::IdentityUnknown);
     };
-    let mut by_siret: Vec<(String, Vec<InvitedRole>)> = Vec::new();
     for g in input.grants {
-        habilitations::grant_in(
-            &mut tx,
-            &NewHabilitation {
-                user_id: user.as_str(),
-                service_code: service,
-                siret: &g.siret,
-                role: &g.role,
-                end_date: g.end_date.as_deref().and_then(EndDate::from_stored),
-                granted_by: Some(input.manager.as_str()),
-                how: GrantedHow::Invitation,
-            },
-            now,
-        )
-        .await?;
-        let role = InvitedRole {
-            role: g.role.clone(),
-            end_date: g.end_date.clone(),
+        let new = NewHabilitation {
+            user_id: user.as_str(),
+            service_code: service,
+            siret: &g.siret,
+            role: &g.role,
+            end_date: g.end_date.as_deref().and_then(EndDate::from_stored),
+            granted_by: Some(input.manager.as_str()),
+            how: GrantedHow::Invitation,
         };
-        match by_siret.iter_mut().find(|(s, _)| *s == g.siret) {
-            Some((_, list)) => list.push(role),
-            None => by_siret.push((g.siret.clone(), vec![role])),
-        }
+        habilitations::grant_in(&mut tx, &new, now).await?;
     }
+    let by_siret = by_establishment(input.grants);
     for (siret, invited) in &by_siret {
         let id = invitations::create_in(
             &mut tx,
@@ -180,4 +146,46 @@ pub async fn finish_invitation(
         created,
         sent: by_siret,
     })
+}
+
+/// The invited account: the one the address has, or a new one made from the wizard's identity
+/// (with its `account.created` event); `None` when neither is there any more.
+async fn invited_account(
+    conn: &mut sqlx::AnyConnection,
+    db: &Db,
+    existing: Option<users::User>,
+    input: &FinishInvitation<'_>,
+    now: i64,
+) -> Result<Option<(UserId, bool)>, AccessRefusal> {
+    let new = match (existing, input.new_user) {
+        (Some(user), _) => return Ok(Some((UserId::from_stored(user.id), false))),
+        (None, None) => return Ok(None),
+        (None, Some(new)) => new,
+    };
+    if let Some(id) = users::insert_user_in(conn, input.email, None, new, now).await? {
+        let details = serde_json::json!({ "via": "invitation", "service": input.service.code });
+        let actor = input.manager.as_str();
+        audit::record(conn, now, actor, "account.created", id.as_str(), details).await?;
+        return Ok(Some((id, true)));
+    }
+    // Taken meanwhile (a sign-up finished first): that account is invited.
+    Ok(users::user_by_email(db, input.email)
+        .await?
+        .map(|user| (UserId::from_stored(user.id), false)))
+}
+
+/// The roles given, grouped by establishment (one invitation each), in the wizard's order.
+fn by_establishment(grants: &[Grant]) -> Vec<(String, Vec<InvitedRole>)> {
+    let mut by_siret: Vec<(String, Vec<InvitedRole>)> = Vec::new();
+    for g in grants {
+        let role = InvitedRole {
+            role: g.role.clone(),
+            end_date: g.end_date.clone(),
+        };
+        match by_siret.iter_mut().find(|(s, _)| *s == g.siret) {
+            Some((_, list)) => list.push(role),
+            None => by_siret.push((g.siret.clone(), vec![role])),
+        }
+    }
+    by_siret
 }
