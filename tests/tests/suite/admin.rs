@@ -293,3 +293,62 @@ async fn a_client_update_whose_audit_fails_keeps_the_registration() {
     assert!(kept.has_redirect_uri("https://rp.example/cb"));
     assert!(!kept.has_redirect_uri("https://rp.example/autre"));
 }
+
+#[tokio::test]
+async fn an_operator_grant_or_account_whose_audit_fails_leaves_nothing() {
+    use idp::access::actions::grant_habilitation::{OperatorGrant, grant_habilitation};
+    use idp::accounts::{Email, UserId, actions::create_account::create_account, store::NewUser};
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let bob = app.user("bob@centre.fr").await;
+    let ceres = services::by_code(db, "ceres")
+        .await
+        .unwrap()
+        .expect("CERES");
+
+    app.fail_audit_of("habilitation.granted").await;
+    let siret = idp::organizations::Siret::parse("13002526500013").unwrap();
+    let input = OperatorGrant {
+        by: "cli",
+        person: &UserId::from_stored(bob.id.clone()),
+        service: &ceres,
+        siret: &siret,
+        role: "centre_agree",
+        end_date: None,
+        manager: true,
+    };
+    failed_on_audit(grant_habilitation(db, &app.state.clock, &input).await);
+    let granted = idp::access::habilitations::of_user(db, &bob.id, "ceres")
+        .await
+        .unwrap();
+    assert!(granted.is_empty(), "{granted:?}");
+    let managers = idp::access::managers::establishments_of(db, &bob.id, "ceres").await;
+    assert!(
+        managers.unwrap().is_empty(),
+        "nor the Responsable des accès right"
+    );
+
+    app.fail_audit_of("user.created").await;
+    let email = Email::parse("carole@dreets.gouv.fr").unwrap();
+    let new = NewUser {
+        given_name: "Carole".into(),
+        family_name: "Agent".into(),
+        is_agent: true,
+        ..NewUser::default()
+    };
+    let now = app.state.clock.now();
+    let failed = create_account(db, now, "cli", &email, "$argon2id$v=19$x", &new).await;
+    assert!(
+        matches!(
+            failed,
+            Err(idp::accounts::refusal::AccountRefusal::Storage(_))
+        ),
+        "{failed:?}"
+    );
+    assert!(
+        idp::accounts::store::user_by_email(db, &email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
