@@ -60,36 +60,27 @@ impl AuthMethod {
 /// Grant types a client may use.
 pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
 
-/// A registered relying party.
+/// A registered relying party: its registration, and what storage adds to it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Client {
-    /// Public identifier.
-    pub client_id: String,
-    /// Name shown to people.
-    pub name: String,
+    /// What was registered (readable through the client itself).
+    #[serde(flatten)]
+    pub registration: ClientRegistration,
     /// SHA-256 of the secret (secret clients only).
     #[serde(skip)]
     pub secret_hash: Option<String>,
-    /// Token endpoint authentication.
-    pub auth_method: AuthMethod,
-    /// Exact redirect URIs.
-    pub redirect_uris: Vec<String>,
-    /// Exact post-logout redirect URIs.
-    pub post_logout_redirect_uris: Vec<String>,
-    /// Allowed grant types.
-    pub grant_types: Vec<String>,
-    /// Scopes the client may obtain.
-    pub scopes: Vec<String>,
-    /// ID token (and access token) signing algorithm.
-    pub id_token_alg: SigningAlg,
-    /// Public keys for `private_key_jwt` (a JWKS document).
-    pub jwks: Option<serde_json::Value>,
-    /// First-party client: no consent screen.
-    pub skip_consent: bool,
     /// When this registration was made: tokens issued earlier were issued to a deleted
     /// client of the same id.
     #[serde(skip)]
     pub created_at: i64,
+}
+
+impl std::ops::Deref for Client {
+    type Target = ClientRegistration;
+
+    fn deref(&self) -> &ClientRegistration {
+        &self.registration
+    }
 }
 
 impl Client {
@@ -115,7 +106,7 @@ impl Client {
 }
 
 /// A client registration, validated.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ClientRegistration {
     /// Identifier.
     pub client_id: String,
@@ -298,19 +289,21 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Client, sqlx::Error> {
     let alg: String = row.try_get("id_token_alg")?;
     let jwks: Option<String> = row.try_get("jwks")?;
     Ok(Client {
-        client_id: row.try_get("client_id")?,
-        name: row.try_get("name")?,
+        registration: ClientRegistration {
+            client_id: row.try_get("client_id")?,
+            name: row.try_get("name")?,
+            auth_method: AuthMethod::parse(&method).unwrap_or(AuthMethod::ClientSecretBasic),
+            redirect_uris: json_list(&row.try_get::<String, _>("redirect_uris")?),
+            post_logout_redirect_uris: json_list(
+                &row.try_get::<String, _>("post_logout_redirect_uris")?,
+            ),
+            grant_types: json_list(&row.try_get::<String, _>("grant_types")?),
+            scopes: json_list(&row.try_get::<String, _>("scopes")?),
+            id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::RS256),
+            jwks: jwks.and_then(|j| serde_json::from_str(&j).ok()),
+            skip_consent: row.try_get::<i64, _>("skip_consent")? != 0,
+        },
         secret_hash: row.try_get("secret_hash")?,
-        auth_method: AuthMethod::parse(&method).unwrap_or(AuthMethod::ClientSecretBasic),
-        redirect_uris: json_list(&row.try_get::<String, _>("redirect_uris")?),
-        post_logout_redirect_uris: json_list(
-            &row.try_get::<String, _>("post_logout_redirect_uris")?,
-        ),
-        grant_types: json_list(&row.try_get::<String, _>("grant_types")?),
-        scopes: json_list(&row.try_get::<String, _>("scopes")?),
-        id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::RS256),
-        jwks: jwks.and_then(|j| serde_json::from_str(&j).ok()),
-        skip_consent: row.try_get::<i64, _>("skip_consent")? != 0,
         created_at: row.try_get("created_at")?,
     })
 }

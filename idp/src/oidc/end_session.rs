@@ -136,7 +136,7 @@ async fn logout(
         let token = csrf::token(headers, state.config.session.secure_cookies);
         let page = ConfirmPage {
             csrf: token.value,
-            client_id: client.map(|c| c.client_id).unwrap_or_default(),
+            client_id: client.map(|c| c.registration.client_id).unwrap_or_default(),
             post_logout_redirect_uri: redirect.unwrap_or_default(),
             state: get("state").unwrap_or_default(),
         };
