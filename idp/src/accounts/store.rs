@@ -5,7 +5,8 @@ use sqlx::Row;
 use super::{Email, UserId};
 use crate::store::{Db, now};
 
-/// An account.
+/// An account: its identity ([`NewUser`], readable through the account itself) and what the
+/// provider keeps about it.
 #[derive(Clone, Debug)]
 pub struct User {
     /// Opaque, stable id; the OIDC `sub`.
@@ -16,22 +17,18 @@ pub struct User {
     pub email_verified: bool,
     /// argon2id PHC string, `None` until the person sets a password.
     pub password_hash: Option<String>,
-    /// Prénom.
-    pub given_name: String,
-    /// Nom.
-    pub family_name: String,
-    /// Civilité as an OIDC gender: `female` or `male`.
-    pub gender: Option<String>,
-    /// Poste.
-    pub job: Option<String>,
-    /// Establishment of the person's organisation.
-    pub siret: Option<String>,
-    /// Raison sociale of that organisation.
-    pub organization_label: Option<String>,
-    /// Ministry agent.
-    pub is_agent: bool,
+    /// Civilité, names, poste, organisation, agent.
+    pub profile: NewUser,
     /// Last change of the profile, seconds.
     pub updated_at: i64,
+}
+
+impl std::ops::Deref for User {
+    type Target = NewUser;
+
+    fn deref(&self) -> &NewUser {
+        &self.profile
+    }
 }
 
 /// What a new account starts with.
@@ -61,13 +58,15 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
         email: row.try_get("email")?,
         email_verified: row.try_get::<i64, _>("email_verified")? != 0,
         password_hash: row.try_get("password_hash")?,
-        given_name: row.try_get("given_name")?,
-        family_name: row.try_get("family_name")?,
-        gender: row.try_get("gender")?,
-        job: row.try_get("job")?,
-        siret: row.try_get("siret")?,
-        organization_label: row.try_get("organization_label")?,
-        is_agent: row.try_get::<i64, _>("is_agent")? != 0,
+        profile: NewUser {
+            given_name: row.try_get("given_name")?,
+            family_name: row.try_get("family_name")?,
+            gender: row.try_get("gender")?,
+            job: row.try_get("job")?,
+            siret: row.try_get("siret")?,
+            organization_label: row.try_get("organization_label")?,
+            is_agent: row.try_get::<i64, _>("is_agent")? != 0,
+        },
         updated_at: row.try_get("updated_at")?,
     })
 }

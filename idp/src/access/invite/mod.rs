@@ -269,7 +269,7 @@ async fn recap(
                 label: format!("Identité : {}", display_name(&user)),
                 href: None,
             });
-            if let Some(org) = user.organization_label.filter(|o| !o.is_empty()) {
+            if let Some(org) = user.profile.organization_label.filter(|o| !o.is_empty()) {
                 items.push(RecapItem {
                     label: format!("Organisation de rattachement de l'utilisateur : {org}"),
                     href: None,
