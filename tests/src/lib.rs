@@ -20,7 +20,7 @@ pub mod pages;
 pub mod store;
 
 pub use openidconnect;
-pub use pages::{code_of, page_of, text};
+pub use pages::{assert_redirect, assert_shows, code_of, content_type, page_of, text};
 pub use reqwest;
 
 /// A password that meets the rules, for test accounts.

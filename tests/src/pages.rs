@@ -20,6 +20,30 @@ pub async fn page_of(response: reqwest::Response) -> (u16, String) {
     (status, text(&response.text().await.expect("page body")))
 }
 
+/// Asserts that `page` contains `needle`, showing the page when it does not.
+#[track_caller]
+pub fn assert_shows(page: &str, needle: &str) {
+    assert!(
+        page.contains(needle),
+        "{needle:?} is not on the page: {page}"
+    );
+}
+
+/// Asserts that `response` redirects to `to`.
+#[track_caller]
+pub fn assert_redirect(response: &reqwest::Response, to: &str) {
+    assert_eq!(location(response).as_deref(), Some(to), "the redirect");
+}
+
+/// The `Content-Type` of `response` (empty when absent).
+pub fn content_type(response: &reqwest::Response) -> &str {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
 /// The 6-digit code of an e-mail (sign-up, address change): the line that is only the code.
 pub fn code_of(mail: &crate::ReceivedMail) -> String {
     mail.text

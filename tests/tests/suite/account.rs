@@ -3,8 +3,8 @@
 
 use idp::accounts::{Email, store as users};
 use idp_tests::{
-    Browser, PASSWORD, SmtpSink, TestApp, auth_url, code_of, csrf_of, exchange_code, hidden_field,
-    location, page_of, query_of, refresh_response as refresh,
+    Browser, PASSWORD, SmtpSink, TestApp, assert_redirect, assert_shows, auth_url, code_of,
+    csrf_of, exchange_code, hidden_field, location, page_of, query_of, refresh_response as refresh,
 };
 use totp_rs::{Builder, Secret, Totp};
 
@@ -147,7 +147,7 @@ async fn account_pages_need_a_login_and_the_login_comes_back_to_them() {
             ],
         )
         .await;
-    assert_eq!(location(&answer).as_deref(), Some("/compte"));
+    assert_redirect(&answer, "/compte");
     assert_eq!(browser.get("/compte").await.status(), 200);
 }
 
@@ -187,7 +187,7 @@ async fn account_overview_shows_identity_address_organization_and_the_actions() 
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     let (_, home) = page_of(browser.get("/").await).await;
-    assert!(home.contains("href=\"/compte\""), "{home}");
+    assert_shows(&home, "href=\"/compte\"");
     assert!(home.contains("Gérer mon compte"));
     let (status, page) = page_of(browser.get("/compte").await).await;
     assert_eq!(status, 200);
@@ -246,7 +246,7 @@ async fn account_identity_and_poste_are_changed() {
     let before = app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     let (_, page) = page_of(browser.get("/compte/identite").await).await;
-    assert!(page.contains("value=\"Martin\""), "{page}");
+    assert_shows(&page, "value=\"Martin\"");
     let answer = submit(
         &browser,
         "/compte/identite",
@@ -260,7 +260,7 @@ async fn account_identity_and_poste_are_changed() {
     )
     .await;
     assert_eq!(answer.status(), 303);
-    assert_eq!(location(&answer).as_deref(), Some("/compte?fait=identite"));
+    assert_redirect(&answer, "/compte?fait=identite");
     let after = user(&app, ALICE).await.unwrap();
     assert_eq!(after.family_name, "Durand");
     assert_eq!(after.given_name, "Jean");
@@ -392,12 +392,9 @@ async fn account_password_change_ends_other_sessions_revokes_tokens_and_tells_th
     } = alice_on_two_browsers(&app).await;
 
     let answer = change_password(&laptop, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/compte?fait=mot-de-passe")
-    );
+    assert_redirect(&answer, "/compte?fait=mot-de-passe");
     let (_, page) = page_of(laptop.get("/compte?fait=mot-de-passe").await).await;
-    assert!(page.contains("Votre mot de passe a été modifié."), "{page}");
+    assert_shows(&page, "Votre mot de passe a été modifié.");
 
     assert!(has_session(&laptop).await, "this browser stays logged in");
     assert!(!has_session(&phone).await, "the other session ended");
@@ -498,7 +495,7 @@ async fn account_password_checks_are_limited_per_account() {
     let (status, page) =
         page_of(change_password(&browser, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await).await;
     assert_eq!(status, 429, "{page}");
-    assert!(page.contains("Trop de tentatives"), "{page}");
+    assert_shows(&page, "Trop de tentatives");
 }
 
 // ---- E-mail address ----
@@ -536,12 +533,9 @@ async fn account_address_changes_with_the_code_sent_to_the_new_address() {
     let browser = logged_in_as(&app, ALICE).await;
 
     let answer = ask_address_change(&browser, "  Alice.Martin@Nouveau-Centre.fr ", PASSWORD).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/compte/adresse-electronique/code")
-    );
+    assert_redirect(&answer, "/compte/adresse-electronique/code");
     let (_, page) = page_of(browser.get("/compte/adresse-electronique/code").await).await;
-    assert!(page.contains(NEW_ADDRESS), "{page}");
+    assert_shows(&page, NEW_ADDRESS);
     let mail = &sink.wait_for(1).await[0];
     assert_eq!(mail.rcpt_tos, [NEW_ADDRESS]);
     assert_eq!(
@@ -552,12 +546,12 @@ async fn account_address_changes_with_the_code_sent_to_the_new_address() {
 
     let (status, page) = page_of(enter_address_code(&browser, &wrong(&code)).await).await;
     assert_eq!(status, 400);
-    assert!(
-        page.contains("Le code saisi est incorrect. Il vous reste 4 essais."),
-        "{page}"
+    assert_shows(
+        &page,
+        "Le code saisi est incorrect. Il vous reste 4 essais.",
     );
     let answer = enter_address_code(&browser, &code).await;
-    assert_eq!(location(&answer).as_deref(), Some("/compte?fait=adresse"));
+    assert_redirect(&answer, "/compte?fait=adresse");
 
     let changed = user(&app, NEW_ADDRESS).await.expect("the new address");
     assert_eq!(changed.id, alice.id);
@@ -651,10 +645,7 @@ async fn account_address_change_refuses_bad_inputs_and_changes_nothing() {
     assert_eq!(forged.status(), 403);
     // No code was asked: the code page sends back to step 1.
     let answer = browser.get("/compte/adresse-electronique/code").await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/compte/adresse-electronique")
-    );
+    assert_redirect(&answer, "/compte/adresse-electronique");
     assert!(sink.messages().is_empty());
     assert!(user(&app, ALICE).await.is_some());
 }
@@ -680,7 +671,7 @@ async fn account_address_code_dies_after_five_wrong_tries_or_when_expired() {
         );
     }
     let (_, page) = page_of(enter_address_code(&browser, &wrong(&code)).await).await;
-    assert!(page.contains("Ce code n'est plus utilisable."), "{page}");
+    assert_shows(&page, "Ce code n'est plus utilisable.");
     let (status, _) = page_of(enter_address_code_without_page(&browser, &code).await).await;
     assert_eq!(status, 410);
     assert!(user(&app, NEW_ADDRESS).await.is_none());
@@ -693,10 +684,7 @@ async fn account_address_code_dies_after_five_wrong_tries_or_when_expired() {
     app.state.ephemeral.delete(&key).await.unwrap();
     let (status, page) = page_of(enter_address_code_without_page(&browser, &code).await).await;
     assert_eq!(status, 410);
-    assert!(
-        page.contains("Ce code a expiré ou a déjà été utilisé."),
-        "{page}"
-    );
+    assert_shows(&page, "Ce code a expiré ou a déjà été utilisé.");
     assert!(user(&app, ALICE).await.is_some());
 }
 
@@ -709,10 +697,7 @@ async fn account_address_of_another_account_is_refused_without_saying_so() {
     let browser = logged_in_as(&app, ALICE).await;
 
     let answer = ask_address_change(&browser, BOB, PASSWORD).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/compte/adresse-electronique/code")
-    );
+    assert_redirect(&answer, "/compte/adresse-electronique/code");
     let (_, page) = page_of(browser.get("/compte/adresse-electronique/code").await).await;
     assert!(page.contains("Un e-mail contenant un code de validation a été envoyé"));
     let mail = &sink.wait_for(1).await[0];
@@ -732,7 +717,7 @@ async fn account_address_of_another_account_is_refused_without_saying_so() {
     // Any code is just wrong, as for an address without an account.
     let (status, page) = page_of(enter_address_code(&browser, "123456").await).await;
     assert_eq!(status, 400);
-    assert!(page.contains("Il vous reste 4 essais."), "{page}");
+    assert_shows(&page, "Il vous reste 4 essais.");
     assert_eq!(user(&app, ALICE).await.unwrap().email, ALICE);
     assert_eq!(user(&app, BOB).await.unwrap().email, BOB);
 }
@@ -756,9 +741,9 @@ async fn account_address_taken_meanwhile_is_not_changed() {
     app.user(NEW_ADDRESS).await;
     let (status, page) = page_of(enter_address_code(&browser, &code).await).await;
     assert_eq!(status, 409);
-    assert!(
-        page.contains("La modification de votre adresse e-mail n'a pas pu être effectuée."),
-        "{page}"
+    assert_shows(
+        &page,
+        "La modification de votre adresse e-mail n'a pas pu être effectuée.",
     );
     assert_eq!(user(&app, ALICE).await.unwrap().given_name, "Alice");
     assert_eq!(sink.messages().len(), 1, "no notice to anyone");
@@ -803,7 +788,7 @@ async fn account_sessions_are_listed_and_ended() {
     let (status, page) = page_of(laptop.get("/compte/sessions").await).await;
     assert_eq!(status, 200);
     assert_eq!(page.matches("Cette session").count(), 1, "{page}");
-    assert!(page.contains("Firefox sur Windows"), "{page}");
+    assert_shows(&page, "Firefox sur Windows");
     // The start time, in France's time: « le 22/11/2026 à 21h30 ».
     let today = idp::access::dates::french_date(idp::store::now());
     assert!(page.contains(&format!("{today} à ")), "{page}");
@@ -827,7 +812,7 @@ async fn account_sessions_are_listed_and_ended() {
         &[("sid", &phone_sid)],
     )
     .await;
-    assert_eq!(location(&answer).as_deref(), Some("/compte/sessions"));
+    assert_redirect(&answer, "/compte/sessions");
     assert!(!has_session(&phone).await);
     assert!(has_session(&tablet).await);
     assert!(has_session(&laptop).await);
@@ -934,7 +919,7 @@ async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
         page_of(delete_account(&laptop, &[("password", PASSWORD), ("confirmation", "on")]).await)
             .await;
     assert_eq!(status, 200);
-    assert!(page.contains("Votre compte a été supprimé"), "{page}");
+    assert_shows(&page, "Votre compte a été supprimé");
 
     assert!(user(&app, ALICE).await.is_none());
     assert!(!logs_in(&app, ALICE, PASSWORD).await);
@@ -966,10 +951,7 @@ async fn account_deletion_needs_the_password_and_the_confirmation() {
     let browser = logged_in_as(&app, ALICE).await;
     let (status, page) = page_of(delete_account(&browser, &[("password", PASSWORD)]).await).await;
     assert_eq!(status, 400);
-    assert!(
-        page.contains("Je comprends que cette suppression est définitive"),
-        "{page}"
-    );
+    assert_shows(&page, "Je comprends que cette suppression est définitive");
     let (status, page) = page_of(
         delete_account(
             &browser,
@@ -1070,7 +1052,7 @@ async fn account_login_with_a_second_factor_also_comes_back_to_the_account_page(
             ],
         )
         .await;
-    assert_eq!(location(&answer).as_deref(), Some("/compte/sessions"));
+    assert_redirect(&answer, "/compte/sessions");
 }
 
 #[tokio::test]
@@ -1081,7 +1063,7 @@ async fn account_deletion_with_a_second_factor_needs_a_code() {
     let (_, recovery) = enrol(&browser).await;
 
     let (_, page) = page_of(browser.get("/compte/suppression").await).await;
-    assert!(page.contains("Code de vérification"), "{page}");
+    assert_shows(&page, "Code de vérification");
     let (status, page) = page_of(
         delete_account(
             &browser,

@@ -7,7 +7,7 @@ use idp::{
     config::{Config, MailTransport, SmtpTls},
     mail::{MailError, Mailer, messages},
 };
-use idp_tests::{SmtpSink, TestApp, free_port};
+use idp_tests::{SmtpSink, TestApp, assert_shows, free_port};
 
 const SENDER: &str = "EFP Connect <no-reply@efp-connect.test>";
 
@@ -42,8 +42,8 @@ async fn the_signup_code_arrives_with_its_subject_sender_recipient_and_code() {
     assert_eq!(mail.from, SENDER);
     assert_eq!(mail.content_type, "multipart/alternative");
     for part in [&mail.text, &mail.html] {
-        assert!(part.contains("764906"), "{part}");
-        assert!(part.contains("Ce code expirera dans 1 heure."), "{part}");
+        assert_shows(&part, "764906");
+        assert_shows(&part, "Ce code expirera dans 1 heure.");
     }
     assert!(mail.html.contains("<html lang=\"fr\">"));
 }
@@ -211,10 +211,7 @@ async fn the_outbox_transport_writes_a_file_that_the_outbox_page_lists_and_shows
     let list = browser.get("/outbox").await;
     assert_eq!(list.status(), 200);
     let list = list.text().await.unwrap();
-    assert!(
-        list.contains("Validation de votre compte EFP CONNECT"),
-        "{list}"
-    );
+    assert_shows(&list, "Validation de votre compte EFP CONNECT");
     assert!(list.contains("alice@centre-formation.fr"));
 
     let id = files[0].file_stem().unwrap().to_str().unwrap().to_owned();
@@ -297,10 +294,7 @@ fn the_debug_form_of_the_configuration_hides_the_smtp_password() {
     config.mail.smtp_password = Some("mot-de-passe-smtp-tres-secret".into());
     let debug = format!("{config:?}");
     assert!(!debug.contains("mot-de-passe-smtp-tres-secret"), "{debug}");
-    assert!(
-        debug.contains("smtp_password: Some(\"<redacted>\")"),
-        "{debug}"
-    );
+    assert_shows(&debug, "smtp_password: Some(\"<redacted>\")");
     let pretty = format!("{config:#?}");
     assert!(!pretty.contains("mot-de-passe-smtp-tres-secret"));
 }

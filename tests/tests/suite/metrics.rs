@@ -4,7 +4,7 @@
 //!
 //! One process, one recorder: these tests compare values before and after, never absolutes.
 
-use idp_tests::{PASSWORD, TestApp, auth_url, exchange_code, location, query_of};
+use idp_tests::{PASSWORD, TestApp, auth_url, content_type, exchange_code, location, query_of};
 
 /// The value of the first sample of `name` whose labels include every `label="value"` given.
 fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -28,12 +28,7 @@ fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 async fn scrape(app: &TestApp) -> String {
     let r = app.http().get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain; version=0.0.4")
-    );
+    assert!(content_type(&r).starts_with("text/plain; version=0.0.4"));
     r.text().await.unwrap()
 }
 

@@ -3,8 +3,8 @@
 
 use idp::accounts::{Email, store as users};
 use idp_tests::{
-    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, auth_url, code_of, csrf_of, exchange_code,
-    free_port, location, page_of, query_of,
+    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, assert_redirect, assert_shows, auth_url,
+    code_of, csrf_of, exchange_code, free_port, location, page_of, query_of,
 };
 
 const ALICE: &str = "alice@centre.fr";
@@ -29,7 +29,7 @@ async fn ask_code(browser: &Browser, email: &str) -> reqwest::Response {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("Étape 1 sur 3"), "{page}");
+    assert_shows(&page, "Étape 1 sur 3");
     browser
         .post_form(
             "/mot-de-passe-oublie",
@@ -61,7 +61,7 @@ async fn choose_password(
         .text()
         .await
         .unwrap();
-    assert!(page.contains("Étape 3 sur 3"), "{page}");
+    assert_shows(&page, "Étape 3 sur 3");
     browser
         .post_form(
             "/mot-de-passe-oublie/nouveau",
@@ -86,10 +86,7 @@ async fn logs_in(app: &TestApp, email: &str, password: &str) -> bool {
 /// Steps 1 and 2 for ALICE; returns the code e-mailed (the `n`-th message of the sink).
 async fn code_for_alice(browser: &Browser, sink: &SmtpSink, n: usize) -> String {
     let answer = ask_code(browser, ALICE).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/mot-de-passe-oublie/code")
-    );
+    assert_redirect(&answer, "/mot-de-passe-oublie/code");
     code_of(&sink.wait_for(n).await[n - 1])
 }
 
@@ -103,7 +100,7 @@ async fn the_full_journey_changes_the_password_and_only_the_new_one_logs_in() {
     let answer = ask_code(&browser, ALICE).await;
     assert_eq!(answer.status(), 303);
     let (_, step2) = page_of(browser.get("/mot-de-passe-oublie/code").await).await;
-    assert!(step2.contains("Étape 2 sur 3"), "{step2}");
+    assert_shows(&step2, "Étape 2 sur 3");
     assert!(step2.contains(
         "Si un compte existe pour cette adresse, un e-mail contenant un code vous a été envoyé."
     ));
@@ -114,10 +111,7 @@ async fn the_full_journey_changes_the_password_and_only_the_new_one_logs_in() {
         "Réinitialisation du mot de passe de votre compte EFP Connect"
     );
     let answer = enter_code(&browser, &code_of(mail)).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/mot-de-passe-oublie/nouveau")
-    );
+    assert_redirect(&answer, "/mot-de-passe-oublie/nouveau");
     let (status, done) = page_of(choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD).await).await;
     assert_eq!(status, 200, "{done}");
     assert!(done.contains("Votre mot de passe a été modifié avec succès"));
@@ -168,7 +162,7 @@ async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
     );
     // Whatever code the stranger tries, it fails like a wrong one.
     let (_, answer) = page_of(enter_code(&stranger, "123456").await).await;
-    assert!(answer.contains("Le code saisi est incorrect."), "{answer}");
+    assert_shows(&answer, "Le code saisi est incorrect.");
     app.state.background.idle().await;
     assert_eq!(sink.messages().len(), 1, "no mail for an unknown address");
 }
@@ -185,20 +179,20 @@ async fn a_wrong_code_counts_down_and_dies_after_five_tries() {
     for left in [4, 3, 2] {
         let (status, page) = page_of(enter_code(&browser, wrong).await).await;
         assert_eq!(status, 400);
-        assert!(page.contains("Le code saisi est incorrect."), "{page}");
+        assert_shows(&page, "Le code saisi est incorrect.");
         assert!(
             page.contains(&format!("Il vous reste {left} essais.")),
             "{page}"
         );
     }
     let (_, page) = page_of(enter_code(&browser, wrong).await).await;
-    assert!(page.contains("Il vous reste 1 essai."), "{page}");
+    assert_shows(&page, "Il vous reste 1 essai.");
     let (_, page) = page_of(enter_code(&browser, wrong).await).await;
-    assert!(page.contains("n'est plus valable"), "{page}");
+    assert_shows(&page, "n'est plus valable");
     // Dead: even the right code no longer works, and a new one can be asked.
     let (status, page) = page_of(enter_code(&browser, &code).await).await;
     assert_eq!(status, 410);
-    assert!(page.contains("Demandez un nouveau code"), "{page}");
+    assert_shows(&page, "Demandez un nouveau code");
     assert!(page.contains("href=\"/mot-de-passe-oublie\""));
     assert!(logs_in(&app, ALICE, PASSWORD).await);
 }
@@ -221,17 +215,14 @@ async fn a_used_code_is_refused() {
     // Going back to step 2 and entering it again.
     let (status, page) = page_of(enter_code(&browser, &code).await).await;
     assert_eq!(status, 410);
-    assert!(
-        page.contains("Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code."),
-        "{page}"
+    assert_shows(
+        &page,
+        "Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code.",
     );
     assert!(page.contains("href=\"/mot-de-passe-oublie\""));
     // Step 3 is closed too.
     let answer = browser.get("/mot-de-passe-oublie/nouveau").await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/mot-de-passe-oublie/code")
-    );
+    assert_redirect(&answer, "/mot-de-passe-oublie/code");
 }
 
 #[tokio::test]
@@ -244,13 +235,10 @@ async fn a_new_request_replaces_the_previous_code() {
     let second = code_for_alice(&browser, &sink, 2).await;
     if first != second {
         let (_, page) = page_of(enter_code(&browser, &first).await).await;
-        assert!(page.contains("Le code saisi est incorrect."), "{page}");
+        assert_shows(&page, "Le code saisi est incorrect.");
     }
     let answer = enter_code(&browser, &second).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/mot-de-passe-oublie/nouveau")
-    );
+    assert_redirect(&answer, "/mot-de-passe-oublie/nouveau");
 }
 
 #[tokio::test]
@@ -280,8 +268,8 @@ async fn an_expired_code_is_refused() {
         .await;
     let (status, page) = page_of(response).await;
     assert_eq!(status, 410);
-    assert!(page.contains("Ce code a expiré"), "{page}");
-    assert!(page.contains("Demander un nouveau code"), "{page}");
+    assert_shows(&page, "Ce code a expiré");
+    assert_shows(&page, "Demander un nouveau code");
     assert!(logs_in(&app, ALICE, PASSWORD).await);
 }
 
@@ -296,10 +284,7 @@ async fn the_emailed_link_skips_the_code() {
     // Opened in another browser, as from a mail client.
     let browser = app.browser();
     let answer = browser.get(&link).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/mot-de-passe-oublie/nouveau")
-    );
+    assert_redirect(&answer, "/mot-de-passe-oublie/nouveau");
     let (status, _) = page_of(choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD).await).await;
     assert_eq!(status, 200);
     assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
@@ -324,10 +309,7 @@ async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_no
     assert!(page.contains("Le mot de passe doit comporter au moins 12 caractères."));
     let (_, page) =
         page_of(choose_password(&browser, "toutenminuscules", "toutenminuscules").await).await;
-    assert!(
-        page.contains("au moins 3 des 4 types de caractères"),
-        "{page}"
-    );
+    assert_shows(&page, "au moins 3 des 4 types de caractères");
     let (status, page) =
         page_of(choose_password(&browser, NEW_PASSWORD, "Autre-mot-de-passe-2026").await).await;
     assert_eq!(status, 400);
@@ -453,9 +435,9 @@ async fn past_the_limit_a_request_gets_a_wait_message() {
     }
     let (status, page) = page_of(ask_code(&browser, "personne@centre.fr").await).await;
     assert_eq!(status, 429);
-    assert!(
-        page.contains("Trop de demandes de réinitialisation. Veuillez réessayer dans 60 minutes."),
-        "{page}"
+    assert_shows(
+        &page,
+        "Trop de demandes de réinitialisation. Veuillez réessayer dans 60 minutes.",
     );
 }
 
@@ -526,10 +508,7 @@ async fn a_mail_that_could_not_be_sent_answers_as_an_unknown_address_and_is_with
     );
     let (status, page) = page_of(enter_code(&known, "123456").await).await;
     assert_eq!(status, 410, "the request was not withdrawn: {page}");
-    assert!(
-        page.contains("Ce code a expiré ou a déjà été utilisé."),
-        "{page}"
-    );
+    assert_shows(&page, "Ce code a expiré ou a déjà été utilisé.");
 }
 
 #[tokio::test]
@@ -539,7 +518,7 @@ async fn a_reset_is_atomic_when_its_audit_fails() {
     let alice = app.user(ALICE).await;
     let laptop = app.browser();
     let login = laptop.submit_login("/connexion", ALICE, PASSWORD).await;
-    assert_eq!(location(&login).as_deref(), Some("/"));
+    assert_redirect(&login, "/");
     let phone = app.browser();
     let reset_code = code_for_alice(&phone, &sink, 1).await;
     enter_code(&phone, &reset_code).await;
