@@ -565,6 +565,22 @@ impl Browser {
         .await
     }
 
+    /// Submits, as `email` with [`PASSWORD`], the login form at `login_uri` that a page asking
+    /// for a login sent to (its `retour` field kept): the provider's answer.
+    pub async fn log_in_back(&self, login_uri: &str, email: &str) -> reqwest::Response {
+        let page = self.get(login_uri).await.text().await.expect("login page");
+        self.post_form(
+            "/connexion",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("retour", &hidden_field(&page, "retour").expect("retour")),
+                ("email", email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await
+    }
+
     /// Runs an authorization request to its end: logs in with `email` and [`PASSWORD`] if the
     /// provider asks, consents if asked, and returns where the provider finally redirects
     /// (the client's redirect URI with `code` or `error`).
@@ -664,6 +680,44 @@ impl Browser {
     }
 }
 
+/// POSTs `form` to `app`'s token endpoint with `client`'s client_secret_basic: the answer.
+pub async fn token_request(
+    app: &TestApp,
+    client: &TestClient,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    app.http()
+        .post(app.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(form)
+        .send()
+        .await
+        .expect("token request")
+}
+
+/// The kid of the key that signs with `alg` now on `app`.
+pub fn signing_kid(app: &TestApp, alg: SigningAlg) -> String {
+    app.state
+        .keys
+        .current()
+        .signer(alg)
+        .unwrap_or_else(|| panic!("a {alg:?} signer"))
+        .kid
+        .clone()
+}
+
+/// The decoding key of the JWK `kid` in the JWK set `jwks`; panics when it is not served.
+pub fn served_key(jwks: &serde_json::Value, kid: &str) -> jsonwebtoken::DecodingKey {
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap_or_else(|| panic!("{kid} is not served: {jwks}"));
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).expect("JWK");
+    jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("decoding key")
+}
+
 /// Exchanges `code` at `app`'s token endpoint with client_secret_basic.
 pub async fn exchange_code(
     app: &TestApp,
@@ -677,13 +731,7 @@ pub async fn exchange_code(
         ("redirect_uri", REDIRECT_URI),
     ];
     form.extend_from_slice(extra);
-    app.http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&form)
-        .send()
-        .await
-        .expect("token request")
+    token_request(app, client, &form).await
 }
 
 /// A response's status and JSON body (`null` when the body is not JSON).
@@ -722,16 +770,15 @@ pub async fn refresh_response(
     client: &TestClient,
     refresh_token: &str,
 ) -> reqwest::Response {
-    app.http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
+    token_request(
+        app,
+        client,
+        &[
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
-        ])
-        .send()
-        .await
-        .expect("token request")
+        ],
+    )
+    .await
 }
 
 /// [`refresh_response`]: status and body.
@@ -741,6 +788,31 @@ pub async fn refresh(
     refresh_token: &str,
 ) -> (u16, serde_json::Value) {
     json(refresh_response(app, client, refresh_token).await).await
+}
+
+/// The workspace's root (the folder that holds `tests/`).
+pub fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace holds tests/")
+        .to_owned()
+}
+
+/// Asserts that `tests/<dir>` has its node modules (`package` among them) and that chromium is
+/// installed: the chromium binary's path.
+pub fn node_and_chromium(dir: &str, package: &str) -> String {
+    assert!(
+        repo()
+            .join(format!("tests/{dir}/node_modules/{package}"))
+            .is_dir(),
+        "run scripts/test.sh first (npm ci in tests/{dir})"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).is_file(),
+        "{chromium} is missing (scripts/test.sh installs Debian's chromium)"
+    );
+    chromium
 }
 
 /// Waits until `check` holds, polling for at most `limit`.

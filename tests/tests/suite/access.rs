@@ -15,7 +15,7 @@ use idp::{
     },
     cli::{Cli, CliError},
 };
-use idp_tests::{TestApp, auth_url_for, exchange_code, location, query_of};
+use idp_tests::{TestApp, auth_url_for, exchange_code, location, query_of, token_request};
 use serde_json::Value;
 
 use idp_tests::access::{CENTRE, OTHER as OTHER_CENTRE};
@@ -421,20 +421,18 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
 
     // A new habilitation shows at the next token, refresh included.
     grant(OTHER_CENTRE, "ceres", "centre_agree", None).await;
-    let refreshed: Value = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&ceres.id, ceres.secret.as_deref())
-        .form(&[
+    let refreshed: Value = token_request(
+        &app,
+        &ceres,
+        &[
             ("grant_type", "refresh_token"),
             ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let id = payload(
         refreshed["id_token"]
             .as_str()

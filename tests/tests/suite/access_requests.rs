@@ -9,10 +9,7 @@ use idp::access::{
     services::{self, DocumentKind},
 };
 use idp_tests::access::{CENTRE, OTHER};
-use idp_tests::{
-    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, assert_shows, csrf_of, hidden_field,
-    location, text,
-};
+use idp_tests::{Browser, ReceivedMail, SmtpSink, TestApp, assert_shows, csrf_of, location, text};
 
 const CLOSED: &str = "44200038500009";
 const REQUESTER: &str = "bob@centre.fr";
@@ -278,18 +275,7 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
     let r = manager.get(&link).await;
     let login = location(&r).unwrap();
     assert!(login.starts_with("/connexion?retour="), "{login}");
-    let page = manager.get(&login).await.text().await.unwrap();
-    let r = manager
-        .post_form(
-            "/connexion",
-            &[
-                ("csrf", &csrf_of(&page)),
-                ("retour", &hidden_field(&page, "retour").unwrap()),
-                ("email", MANAGER),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let r = manager.log_in_back(&login, MANAGER).await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r).unwrap(), path);
     let page = manage_page(&manager, &path).await;

@@ -1028,18 +1028,7 @@ async fn account_login_with_a_second_factor_also_comes_back_to_the_account_page(
     let (_, recovery) = enrol(&logged_in_as(&app, ALICE).await).await;
     let browser = app.browser();
     let login = location(&browser.get("/compte/sessions").await).unwrap();
-    let page = browser.get(&login).await.text().await.unwrap();
-    let answer = browser
-        .post_form(
-            "/connexion",
-            &[
-                ("csrf", &csrf_of(&page)),
-                ("retour", &hidden_field(&page, "retour").unwrap()),
-                ("email", ALICE),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let answer = browser.log_in_back(&login, ALICE).await;
     assert_eq!(answer.status(), 200, "the code page");
     let page = answer.text().await.unwrap();
     let answer = browser

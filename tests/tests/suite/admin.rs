@@ -55,14 +55,12 @@ async fn a_client_deletion_whose_audit_fails_leaves_the_client_and_its_secret_wo
     assert_eq!(app.count(EVENTS_ON, "rp-kept").await, 0);
     // The client still authenticates at the token endpoint (client_credentials is not allowed
     // for it: the answer names the grant, not the client).
-    let r = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&rp.id, rp.secret.as_deref())
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
-        .send()
-        .await
-        .unwrap();
+    let r = token_request(
+        &app,
+        &rp,
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+    )
+    .await;
     let (status, body) = json(r).await;
     assert_ne!(body["error"], "invalid_client", "{status} {body}");
 }

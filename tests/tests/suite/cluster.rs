@@ -115,14 +115,7 @@ async fn a_key_rotated_through_one_node_is_published_by_the_other() {
     Backend::require_cluster();
     let a = TestApp::spawn_with(|c| c.keys.prepublication_seconds = 2).await;
     let b = a.another_node().await;
-    let old = b
-        .state
-        .keys
-        .current()
-        .signer(SigningAlg::RS256)
-        .expect("B signs")
-        .kid
-        .clone();
+    let old = signing_kid(&b, SigningAlg::RS256);
     let policy = KeyPolicy::from_config(&a.state.config);
     let new = rotation::rotate(
         &a.state.db,

@@ -23,7 +23,7 @@ use idp_tests::{
     },
     refresh_response as refresh,
     reqwest::{self, StatusCode, header},
-    *,
+    token_request, *,
 };
 use serde_json::{Value, json};
 
@@ -1046,18 +1046,16 @@ async fn a_code_redeemed_with_another_redirect_uri_is_refused() {
         .authorize(&authz(&app, &client, &[]), EMAIL)
         .await;
     let code = code_of(&app, &out, "etat-123");
-    let response = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
+    let response = token_request(
+        &app,
+        &client,
+        &[
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("redirect_uri", "https://rp.example/other"),
-        ])
-        .send()
-        .await
-        .expect("token");
+        ],
+    )
+    .await;
     assert_oauth_error(response, 400, "invalid_grant").await;
 }
 

@@ -4,7 +4,7 @@
 use idp::accounts::{Email, store as users};
 use idp_tests::{
     Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, assert_redirect, assert_shows, auth_url,
-    code_of, csrf_of, exchange_code, free_port, location, page_of, query_of,
+    code_of, csrf_of, exchange_code, free_port, location, page_of, query_of, token_request,
 };
 
 const ALICE: &str = "alice@centre.fr";
@@ -405,17 +405,15 @@ async fn a_reset_ends_every_session_and_revokes_refresh_tokens() {
         Some("login_required"),
         "{out}"
     );
-    let answer = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
+    let answer = token_request(
+        &app,
+        &client,
+        &[
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(answer.status(), 400);
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");

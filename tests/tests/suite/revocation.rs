@@ -203,17 +203,16 @@ async fn a_refused_refresh_leaves_the_refresh_token_usable_and_a_reuse_ends_the_
 
     // A scope beyond the grant is refused, and the token is not spent by the refusal.
     let (status, body) = json(
-        app.http()
-            .post(app.url("/token"))
-            .basic_auth(&rp.id, rp.secret.as_deref())
-            .form(&[
+        token_request(
+            &app,
+            &rp,
+            &[
                 ("grant_type", "refresh_token"),
                 ("refresh_token", refresh_token.as_str()),
                 ("scope", "openid habilitations"),
-            ])
-            .send()
-            .await
-            .expect("refresh"),
+            ],
+        )
+        .await,
     )
     .await;
     assert_eq!(

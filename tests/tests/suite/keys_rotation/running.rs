@@ -133,14 +133,7 @@ async fn an_old_id_token_verifies_with_the_served_jwk_of_its_kid_while_the_key_r
     );
 
     let jwks = served_jwks(&app).await;
-    let jwk = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .find(|k| k["kid"] == old_kid.as_str())
-        .expect("the retiring key is served");
-    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).expect("JWK");
-    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("decoding key");
+    let key = served_key(&jwks, &old_kid);
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[&client.id]);
     validation.set_issuer(&[&app.issuer]);
