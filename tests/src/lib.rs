@@ -229,6 +229,23 @@ impl TestApp {
         Self::start(config, listener, storage).await
     }
 
+    /// Two nodes of one deployment ([`TestApp::spawn`] and [`TestApp::another_node`]); the
+    /// test fails at once without PostgreSQL and Redis ([`Backend::require_cluster`]).
+    pub async fn two_nodes() -> (Self, Self) {
+        Backend::require_cluster();
+        let a = Self::spawn().await;
+        let b = a.another_node().await;
+        (a, b)
+    }
+
+    /// Where `client`'s plain authorization request ([`auth_url`]) ends for a new browser
+    /// logging in as `email` ([`Browser::authorize`]).
+    pub async fn authorized(&self, client: &TestClient, email: &str) -> String {
+        self.browser()
+            .authorize(&auth_url(self, client, &[]), email)
+            .await
+    }
+
     /// Another node of the same deployment: same database, same Redis key space, same KEK and
     /// issuer, its own port.
     pub async fn another_node(&self) -> Self {

@@ -26,9 +26,7 @@ async fn served_kids(app: &TestApp) -> Vec<String> {
 #[tokio::test]
 #[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_login_on_one_node_is_honoured_by_the_other() {
-    Backend::require_cluster();
-    let a = TestApp::spawn().await;
-    let b = a.another_node().await;
+    let (a, b) = TestApp::two_nodes().await;
     assert_ne!(a.base, b.base);
     let client = a.client("rp").await;
     let user = a.user("alice@centre.fr").await;
@@ -82,15 +80,10 @@ async fn a_login_on_one_node_is_honoured_by_the_other() {
 #[tokio::test]
 #[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_code_is_single_use_across_nodes() {
-    Backend::require_cluster();
-    let a = TestApp::spawn().await;
-    let b = a.another_node().await;
+    let (a, b) = TestApp::two_nodes().await;
     let client = a.client("rp").await;
     a.user("alice@centre.fr").await;
-    let out = a
-        .browser()
-        .authorize(&auth_url(&a, &client, &[]), "alice@centre.fr")
-        .await;
+    let out = a.authorized(&client, "alice@centre.fr").await;
     let code = query_of(&out)["code"].clone();
 
     let (status, tokens) = json(exchange_code(&a, &client, &code, &[]).await).await;

@@ -129,6 +129,16 @@ async fn metrics_count_rate_limit_refusals() {
     assert!(refused >= 2.0, "{after}");
 }
 
+/// `GET /metrics` with `token` as the bearer.
+async fn metrics_with_token(app: &TestApp, token: &str) -> idp_tests::reqwest::Response {
+    app.http()
+        .get(app.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn metrics_need_the_configured_token_when_there_is_one() {
     let app = TestApp::spawn_with(|c| c.metrics.token = Some("jeton-de-supervision".into())).await;
@@ -139,19 +149,9 @@ async fn metrics_need_the_configured_token_when_there_is_one() {
         404,
         "loopback is not enough once a token is set"
     );
-    let r = http
-        .get(app.url("/metrics"))
-        .bearer_auth("jeton-de-supervisioN")
-        .send()
-        .await
-        .unwrap();
+    let r = metrics_with_token(&app, "jeton-de-supervisioN").await;
     assert_eq!(r.status(), 404);
-    let r = http
-        .get(app.url("/metrics"))
-        .bearer_auth("jeton-de-supervision")
-        .send()
-        .await
-        .unwrap();
+    let r = metrics_with_token(&app, "jeton-de-supervision").await;
     assert_eq!(r.status(), 200);
     assert!(
         r.text()

@@ -10,10 +10,7 @@ use serde_json::Value;
 
 /// Tokens of `client` for a user logged in on `app`.
 async fn tokens(app: &TestApp, client: &TestClient, email: &str) -> Value {
-    let out = app
-        .browser()
-        .authorize(&auth_url(app, client, &[]), email)
-        .await;
+    let out = app.authorized(client, email).await;
     let code = query_of(&out)["code"].clone();
     let (status, tokens) = json(exchange_code(app, client, &code, &[]).await).await;
     assert_eq!(status, 200, "{tokens}");
@@ -157,9 +154,7 @@ async fn revocations_are_purged_once_no_token_they_name_can_live() {
 #[tokio::test]
 #[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_revocation_on_one_node_holds_at_once_on_the_other() {
-    Backend::require_cluster();
-    let a = TestApp::spawn().await;
-    let b = a.another_node().await;
+    let (a, b) = TestApp::two_nodes().await;
     let rp = a.client("rp").await;
     let rs = a.client("rs").await;
     a.user("alice@centre.fr").await;
