@@ -20,7 +20,9 @@ pub mod pages;
 pub mod store;
 
 pub use openidconnect;
-pub use pages::{assert_redirect, assert_shows, code_of, content_type, page_of, text};
+pub use pages::{
+    assert_redirect, assert_shows, code_of, content_type, page_of, reset_link_of, text,
+};
 pub use reqwest;
 
 /// A password that meets the rules, for test accounts.
@@ -227,6 +229,29 @@ impl TestApp {
         let mut config = test_config(&storage, &backend, &base, addr);
         adjust(&mut config);
         Self::start(config, listener, storage).await
+    }
+
+    /// POSTs `form` to `path` with `client`'s client_secret_basic: the answer.
+    pub async fn client_post(
+        &self,
+        client: &TestClient,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.http()
+            .post(self.url(path))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// A new SMTP sink and a provider mailing to it ([`TestApp::mailing_to`]).
+    pub async fn with_mailbox() -> (SmtpSink, Self) {
+        let sink = SmtpSink::start().await;
+        let app = Self::mailing_to(&sink).await;
+        (sink, app)
     }
 
     /// Two nodes of one deployment ([`TestApp::spawn`] and [`TestApp::another_node`]); the
@@ -703,13 +728,7 @@ pub async fn token_request(
     client: &TestClient,
     form: &[(&str, &str)],
 ) -> reqwest::Response {
-    app.http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(form)
-        .send()
-        .await
-        .expect("token request")
+    app.client_post(client, "/token", form).await
 }
 
 /// The kid of the key that signs with `alg` now on `app`.
@@ -758,6 +777,16 @@ pub async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
         status,
         response.json().await.unwrap_or(serde_json::Value::Null),
     )
+}
+
+/// Asserts that the JSON answer `status` and `body` is the error `error` with `expected` status.
+#[track_caller]
+pub fn assert_error(status: u16, body: &serde_json::Value, expected: u16, error: &str) {
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (expected, Some(error)),
+        "{body}"
+    );
 }
 
 /// The string member `key` of `v`; panics naming it when absent.

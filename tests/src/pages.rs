@@ -44,6 +44,18 @@ pub fn content_type(response: &reqwest::Response) -> &str {
         .unwrap_or_default()
 }
 
+/// The path and query of the link of a reset (or invitation) e-mail, asserted to be written in
+/// full on `app`.
+pub fn reset_link_of(app: &TestApp, mail: &crate::ReceivedMail) -> String {
+    let start = mail
+        .text
+        .find("/mot-de-passe-oublie/lien?jeton=")
+        .expect("a link");
+    let link = mail.text[start..].lines().next().expect("line").trim();
+    assert!(mail.text.contains(&app.url(link)), "{}", mail.text);
+    link.to_owned()
+}
+
 /// The 6-digit code of an e-mail (sign-up, address change): the line that is only the code.
 pub fn code_of(mail: &crate::ReceivedMail) -> String {
     mail.text

@@ -12,7 +12,7 @@ use idp::{
 };
 use idp_tests::access::{CENTRE, OTHER};
 use idp_tests::{
-    Browser, ReceivedMail, SmtpSink, TestApp, assert_redirect, assert_shows, csrf_of, location,
+    Browser, SmtpSink, TestApp, assert_redirect, assert_shows, csrf_of, location, reset_link_of,
 };
 
 const COMPANY: &str = "35600000000048";
@@ -54,16 +54,6 @@ async fn finish(browser: &Browser) -> (u16, Option<String>, String) {
             &[],
         )
         .await
-}
-
-fn link_of(app: &TestApp, mail: &ReceivedMail) -> String {
-    let start = mail
-        .text
-        .find("/mot-de-passe-oublie/lien?jeton=")
-        .expect("a link");
-    let link = mail.text[start..].lines().next().expect("line").trim();
-    assert!(mail.text.contains(&app.url(link)), "{}", mail.text);
-    link.to_owned()
 }
 
 async fn pending_count(app: &TestApp) -> usize {
@@ -259,7 +249,7 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     assert_shows(&html, "Vous pourrez relancer cette invitation dans 1 jour.");
 
     // Jean follows the link, chooses a password, logs in: no longer pending.
-    let link = link_of(&app, &mails[0]);
+    let link = reset_link_of(&app, &mails[0]);
     let jeans = app.browser();
     let r = jeans.get(&link).await;
     assert_redirect(&r, "/mot-de-passe-oublie/nouveau");

@@ -22,20 +22,6 @@ async fn logged_in_as(app: &TestApp, email: &str) -> Browser {
     browser
 }
 
-/// GETs `path` for its CSRF token, then POSTs `form` (plus the token) to `action`.
-async fn submit(
-    browser: &Browser,
-    path: &str,
-    action: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let page = browser.get(path).await.text().await.unwrap();
-    let csrf = csrf_of(&page);
-    let mut fields = vec![("csrf", csrf.as_str())];
-    fields.extend_from_slice(form);
-    browser.post_form(action, &fields).await
-}
-
 /// Whether `email` / `password` opens a session in a fresh browser.
 async fn logs_in(app: &TestApp, email: &str, password: &str) -> bool {
     let response = app
@@ -247,18 +233,18 @@ async fn account_identity_and_poste_are_changed() {
     let browser = logged_in_as(&app, ALICE).await;
     let (_, page) = page_of(browser.get("/compte/identite").await).await;
     assert_shows(&page, "value=\"Martin\"");
-    let answer = submit(
-        &browser,
-        "/compte/identite",
-        "/compte/identite",
-        &[
-            ("civilite", "monsieur"),
-            ("nom", "  Durand "),
-            ("prenom", "Jean"),
-            ("poste", ""),
-        ],
-    )
-    .await;
+    let answer = browser
+        .post_from(
+            "/compte/identite",
+            "/compte/identite",
+            &[
+                ("civilite", "monsieur"),
+                ("nom", "  Durand "),
+                ("prenom", "Jean"),
+                ("poste", ""),
+            ],
+        )
+        .await;
     assert_eq!(answer.status(), 303);
     assert_redirect(&answer, "/compte?fait=identite");
     let after = user(&app, ALICE).await.unwrap();
@@ -326,8 +312,12 @@ async fn account_identity_errors_show_the_form_again_and_change_nothing() {
             "Le poste ne peut dépasser 200 caractères.",
         ),
     ] {
-        let (status, page) =
-            page_of(submit(&browser, "/compte/identite", "/compte/identite", &form).await).await;
+        let (status, page) = page_of(
+            browser
+                .post_from("/compte/identite", "/compte/identite", &form)
+                .await,
+        )
+        .await;
         assert_eq!(status, 400, "{message}");
         assert!(page.contains(message), "{message} in {page}");
         // What was typed comes back.
@@ -366,23 +356,22 @@ async fn change_password(
     new: &str,
     confirmation: &str,
 ) -> reqwest::Response {
-    submit(
-        browser,
-        "/compte/mot-de-passe",
-        "/compte/mot-de-passe",
-        &[
-            ("current", current),
-            ("password", new),
-            ("confirmation", confirmation),
-        ],
-    )
-    .await
+    browser
+        .post_from(
+            "/compte/mot-de-passe",
+            "/compte/mot-de-passe",
+            &[
+                ("current", current),
+                ("password", new),
+                ("confirmation", confirmation),
+            ],
+        )
+        .await
 }
 
 #[tokio::test]
 async fn account_password_change_ends_other_sessions_revokes_tokens_and_tells_the_owner() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let TwoBrowsers {
         client,
         phone,
@@ -411,8 +400,7 @@ async fn account_password_change_ends_other_sessions_revokes_tokens_and_tells_th
 
 #[tokio::test]
 async fn account_password_change_refuses_bad_inputs_and_changes_nothing() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     let other = logged_in_as(&app, ALICE).await;
@@ -501,23 +489,23 @@ async fn account_password_checks_are_limited_per_account() {
 // ---- E-mail address ----
 
 async fn ask_address_change(browser: &Browser, email: &str, password: &str) -> reqwest::Response {
-    submit(
-        browser,
-        "/compte/adresse-electronique",
-        "/compte/adresse-electronique",
-        &[("email", email), ("password", password)],
-    )
-    .await
+    browser
+        .post_from(
+            "/compte/adresse-electronique",
+            "/compte/adresse-electronique",
+            &[("email", email), ("password", password)],
+        )
+        .await
 }
 
 async fn enter_address_code(browser: &Browser, code: &str) -> reqwest::Response {
-    submit(
-        browser,
-        "/compte/adresse-electronique/code",
-        "/compte/adresse-electronique/code",
-        &[("code", code)],
-    )
-    .await
+    browser
+        .post_from(
+            "/compte/adresse-electronique/code",
+            "/compte/adresse-electronique/code",
+            &[("code", code)],
+        )
+        .await
 }
 
 /// A code that is not `code`.
@@ -527,8 +515,7 @@ fn wrong(code: &str) -> String {
 
 #[tokio::test]
 async fn account_address_changes_with_the_code_sent_to_the_new_address() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let alice = app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
 
@@ -594,8 +581,7 @@ async fn enter_address_code_without_page(browser: &Browser, code: &str) -> reqwe
 
 #[tokio::test]
 async fn account_address_change_refuses_bad_inputs_and_changes_nothing() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     for (email, password, status, message) in [
@@ -652,8 +638,7 @@ async fn account_address_change_refuses_bad_inputs_and_changes_nothing() {
 
 #[tokio::test]
 async fn account_address_code_dies_after_five_wrong_tries_or_when_expired() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let alice = app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
 
@@ -690,8 +675,7 @@ async fn account_address_code_dies_after_five_wrong_tries_or_when_expired() {
 
 #[tokio::test]
 async fn account_address_of_another_account_is_refused_without_saying_so() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     app.user(BOB).await;
     let browser = logged_in_as(&app, ALICE).await;
@@ -734,8 +718,7 @@ async fn alice_asks_for_new_address(app: &TestApp, sink: &SmtpSink) -> (Browser,
 
 #[tokio::test]
 async fn account_address_taken_meanwhile_is_not_changed() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let (browser, code) = alice_asks_for_new_address(&app, &sink).await;
     // Someone signs up with that address before the code is typed.
     app.user(NEW_ADDRESS).await;
@@ -805,13 +788,13 @@ async fn account_sessions_are_listed_and_ended() {
         .clone();
 
     // One ends.
-    let answer = submit(
-        &laptop,
-        "/compte/sessions",
-        "/compte/sessions",
-        &[("sid", &phone_sid)],
-    )
-    .await;
+    let answer = laptop
+        .post_from(
+            "/compte/sessions",
+            "/compte/sessions",
+            &[("sid", &phone_sid)],
+        )
+        .await;
     assert_redirect(&answer, "/compte/sessions");
     assert!(!has_session(&phone).await);
     assert!(has_session(&tablet).await);
@@ -821,13 +804,13 @@ async fn account_sessions_are_listed_and_ended() {
 
     // Ending it again, or a forged one: nothing happens.
     let (status, page) = page_of(
-        submit(
-            &laptop,
-            "/compte/sessions",
-            "/compte/sessions",
-            &[("sid", &phone_sid)],
-        )
-        .await,
+        laptop
+            .post_from(
+                "/compte/sessions",
+                "/compte/sessions",
+                &[("sid", &phone_sid)],
+            )
+            .await,
     )
     .await;
     assert_eq!(status, 404);
@@ -839,13 +822,9 @@ async fn account_sessions_are_listed_and_ended() {
     assert!(has_session(&tablet).await);
 
     // All the others end.
-    let answer = submit(
-        &laptop,
-        "/compte/sessions",
-        "/compte/sessions",
-        &[("autres", "1")],
-    )
-    .await;
+    let answer = laptop
+        .post_from("/compte/sessions", "/compte/sessions", &[("autres", "1")])
+        .await;
     assert_eq!(answer.status(), 303);
     assert!(!has_session(&tablet).await);
     assert!(has_session(&laptop).await);
@@ -884,13 +863,9 @@ async fn account_sessions_of_another_account_cannot_be_ended() {
     let bob_sid = sids_on(&page).pop().expect("bob's other session");
     // Alice has one session: her page has no form, so the token comes from another page.
     let (status, _) = page_of(
-        submit(
-            &alice,
-            "/compte/identite",
-            "/compte/sessions",
-            &[("sid", &bob_sid)],
-        )
-        .await,
+        alice
+            .post_from("/compte/identite", "/compte/sessions", &[("sid", &bob_sid)])
+            .await,
     )
     .await;
     assert_eq!(status, 404);
@@ -900,13 +875,14 @@ async fn account_sessions_of_another_account_cannot_be_ended() {
 // ---- Deletion ----
 
 async fn delete_account(browser: &Browser, form: &[(&str, &str)]) -> reqwest::Response {
-    submit(browser, "/compte/suppression", "/compte/suppression", form).await
+    browser
+        .post_from("/compte/suppression", "/compte/suppression", form)
+        .await
 }
 
 #[tokio::test]
 async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let TwoBrowsers {
         alice,
         client,
@@ -945,8 +921,7 @@ async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
 
 #[tokio::test]
 async fn account_deletion_needs_the_password_and_the_confirmation() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     let (status, page) = page_of(delete_account(&browser, &[("password", PASSWORD)]).await).await;
@@ -1102,8 +1077,7 @@ async fn assert_untouched(app: &TestApp, sink: &SmtpSink, two: TwoBrowsers) {
 
 #[tokio::test]
 async fn account_deletion_is_atomic_when_its_audit_fails() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let two = alice_on_two_browsers(&app).await;
     app.fail_audit_of("account.deleted").await;
 
@@ -1115,8 +1089,7 @@ async fn account_deletion_is_atomic_when_its_audit_fails() {
 
 #[tokio::test]
 async fn account_password_change_is_atomic_when_its_audit_fails() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let two = alice_on_two_browsers(&app).await;
     app.fail_audit_of("password.changed").await;
 
@@ -1139,7 +1112,9 @@ async fn account_identity_change_is_atomic_when_its_audit_fails() {
         ("nom", "Autre"),
         ("prenom", "Nom"),
     ];
-    let answer = submit(&browser, "/compte/identite", "/compte/identite", &form).await;
+    let answer = browser
+        .post_from("/compte/identite", "/compte/identite", &form)
+        .await;
     assert_eq!(answer.status(), 500);
 
     assert_identity_unchanged(&app).await;
@@ -1147,8 +1122,7 @@ async fn account_identity_change_is_atomic_when_its_audit_fails() {
 
 #[tokio::test]
 async fn account_address_change_is_atomic_when_its_audit_fails() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let (browser, code) = alice_asks_for_new_address(&app, &sink).await;
     app.fail_audit_of("email.changed").await;
 

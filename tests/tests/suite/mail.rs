@@ -58,8 +58,8 @@ async fn the_signup_code_arrives_with_its_subject_sender_recipient_and_code() {
     assert_eq!(mail.mail_from, "no-reply@efp-connect.test");
     assert_eq!(mail.content_type, "multipart/alternative");
     for part in [&mail.text, &mail.html] {
-        assert_shows(&part, "764906");
-        assert_shows(&part, "Ce code expirera dans 1 heure.");
+        assert_shows(part, "764906");
+        assert_shows(part, "Ce code expirera dans 1 heure.");
     }
     assert!(mail.html.contains("<html lang=\"fr\">"));
 }

@@ -263,13 +263,8 @@ async fn userinfo_json(app: &TestApp, access_token: &str) -> Value {
 
 async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
     let response = app
-        .http()
-        .post(app.url("/introspect"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .expect("introspection");
+        .client_post(client, "/introspect", &[("token", token)])
+        .await;
     assert_eq!(response.status(), 200);
     response.json().await.expect("JSON")
 }

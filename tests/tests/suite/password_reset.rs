@@ -3,39 +3,34 @@
 
 use idp::accounts::{Email, store as users};
 use idp_tests::{
-    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, assert_redirect, assert_shows, auth_url,
-    code_of, csrf_of, exchange_code, free_port, location, page_of, query_of, token_request,
+    Browser, PASSWORD, SmtpSink, TestApp, assert_redirect, assert_shows, auth_url, code_of,
+    csrf_of, exchange_code, free_port, location, page_of, query_of, reset_link_of, token_request,
 };
 
 const ALICE: &str = "alice@centre.fr";
 const NEW_PASSWORD: &str = "Nouveau-mot-de-passe-2026";
 
-/// The path and query of the link of a reset e-mail.
-fn link_of(app: &TestApp, mail: &ReceivedMail) -> String {
-    let start = mail
-        .text
-        .find("/mot-de-passe-oublie/lien?jeton=")
-        .expect("a link");
-    let link = mail.text[start..].lines().next().expect("line").trim();
-    assert!(mail.text.contains(&app.url(link)), "{}", mail.text);
-    link.to_owned()
+/// Posts `fields` with the CSRF token to `path`, whose page is asserted to be `step`.
+async fn post_step(
+    browser: &Browser,
+    path: &str,
+    step: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let (_, page) = browser.page(path).await;
+    assert_shows(&page, step);
+    browser.post_from(path, path, fields).await
 }
 
 /// Step 1: asks a code for `email`; returns the answer (a redirect to step 2 when accepted).
 async fn ask_code(browser: &Browser, email: &str) -> reqwest::Response {
-    let page = browser
-        .get("/mot-de-passe-oublie")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert_shows(&page, "Étape 1 sur 3");
-    browser
-        .post_form(
-            "/mot-de-passe-oublie",
-            &[("csrf", &csrf_of(&page)), ("email", email)],
-        )
-        .await
+    post_step(
+        browser,
+        "/mot-de-passe-oublie",
+        "Étape 1 sur 3",
+        &[("email", email)],
+    )
+    .await
 }
 
 /// Step 2: types `code`; returns the answer.
@@ -55,23 +50,13 @@ async fn choose_password(
     password: &str,
     confirmation: &str,
 ) -> reqwest::Response {
-    let page = browser
-        .get("/mot-de-passe-oublie/nouveau")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert_shows(&page, "Étape 3 sur 3");
-    browser
-        .post_form(
-            "/mot-de-passe-oublie/nouveau",
-            &[
-                ("csrf", &csrf_of(&page)),
-                ("password", password),
-                ("confirmation", confirmation),
-            ],
-        )
-        .await
+    post_step(
+        browser,
+        "/mot-de-passe-oublie/nouveau",
+        "Étape 3 sur 3",
+        &[("password", password), ("confirmation", confirmation)],
+    )
+    .await
 }
 
 /// Whether `email` / `password` opens a session in a fresh browser.
@@ -92,8 +77,7 @@ async fn code_for_alice(browser: &Browser, sink: &SmtpSink, n: usize) -> String 
 
 #[tokio::test]
 async fn the_full_journey_changes_the_password_and_only_the_new_one_logs_in() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let alice = app.user(ALICE).await;
     let browser = app.browser();
 
@@ -138,8 +122,7 @@ async fn the_login_page_links_to_the_reset_journey() {
 
 #[tokio::test]
 async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
 
     let known = app.browser();
@@ -169,8 +152,7 @@ async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
 
 #[tokio::test]
 async fn a_wrong_code_counts_down_and_dies_after_five_tries() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = app.browser();
     let code = code_for_alice(&browser, &sink, 1).await;
@@ -199,8 +181,7 @@ async fn a_wrong_code_counts_down_and_dies_after_five_tries() {
 
 #[tokio::test]
 async fn a_used_code_is_refused() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = app.browser();
     let code = code_for_alice(&browser, &sink, 1).await;
@@ -227,8 +208,7 @@ async fn a_used_code_is_refused() {
 
 #[tokio::test]
 async fn a_new_request_replaces_the_previous_code() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = app.browser();
     let first = code_for_alice(&browser, &sink, 1).await;
@@ -275,11 +255,10 @@ async fn an_expired_code_is_refused() {
 
 #[tokio::test]
 async fn the_emailed_link_skips_the_code() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     ask_code(&app.browser(), ALICE).await;
-    let link = link_of(&app, &sink.wait_for(1).await[0]);
+    let link = reset_link_of(&app, &sink.wait_for(1).await[0]);
 
     // Opened in another browser, as from a mail client.
     let browser = app.browser();
@@ -297,8 +276,7 @@ async fn the_emailed_link_skips_the_code() {
 
 #[tokio::test]
 async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_nothing() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = app.browser();
     let code = code_for_alice(&browser, &sink, 1).await;
@@ -327,8 +305,7 @@ async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_no
 
 #[tokio::test]
 async fn a_form_without_csrf_is_refused() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = app.browser();
     browser.get("/mot-de-passe-oublie").await;
@@ -362,8 +339,7 @@ async fn a_form_without_csrf_is_refused() {
 
 #[tokio::test]
 async fn a_reset_ends_every_session_and_revokes_refresh_tokens() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let client = app.client("ceres").await;
 
@@ -441,8 +417,7 @@ async fn past_the_limit_a_request_gets_a_wait_message() {
 
 #[tokio::test]
 async fn an_account_without_a_password_sets_its_first_one() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     users::insert_user(
         &app.state.db,
         &Email::parse(ALICE).unwrap(),
@@ -511,8 +486,7 @@ async fn a_mail_that_could_not_be_sent_answers_as_an_unknown_address_and_is_with
 
 #[tokio::test]
 async fn a_reset_is_atomic_when_its_audit_fails() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let alice = app.user(ALICE).await;
     let laptop = app.browser();
     let login = laptop.submit_login("/connexion", ALICE, PASSWORD).await;

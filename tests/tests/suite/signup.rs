@@ -12,6 +12,13 @@ const GOOD_PASSWORD: &str = "Tulipe-Orage-42";
 /// DINUM's SIREN, with spaces as people type it.
 const SIREN: &str = "130 025 265";
 
+/// A provider mailing to a new sink, and a browser on it.
+async fn start() -> (SmtpSink, TestApp, Browser) {
+    let (sink, app) = TestApp::with_mailbox().await;
+    let browser = app.browser();
+    (sink, app, browser)
+}
+
 /// This browser's CSRF token (the same for every form).
 async fn csrf(browser: &Browser) -> String {
     csrf_of(&browser.get("/inscription").await.text().await.unwrap())
@@ -88,9 +95,7 @@ async fn up_to_organization(browser: &Browser, sink: &SmtpSink) {
 
 #[tokio::test]
 async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, app, browser) = start().await;
 
     let (status, page) = get_page(&browser, "/connexion").await;
     assert_eq!(status, 200);
@@ -152,9 +157,7 @@ async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
 
 #[tokio::test]
 async fn a_sign_up_started_from_a_services_login_page_goes_back_to_that_service() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, app, browser) = start().await;
     let client = app.client("ceres").await;
     let (_, at) = browser.follow(&auth_url(&app, &client, &[])).await;
     let authreq = query_of(&at)["authreq"].clone();
@@ -182,8 +185,7 @@ async fn a_sign_up_started_from_a_services_login_page_goes_back_to_that_service(
 #[tokio::test]
 async fn an_existing_address_sees_the_same_screens_gets_the_account_exists_mail_and_no_code_works()
 {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(JEAN).await;
 
     // A new address, for comparison.
@@ -233,9 +235,7 @@ async fn an_existing_address_sees_the_same_screens_gets_the_account_exists_mail_
 
 #[tokio::test]
 async fn a_wrong_code_counts_down_and_the_code_dies_after_five_tries() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
     let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
     let wrong = if code == "000000" { "111111" } else { "000000" };
 
@@ -258,9 +258,7 @@ async fn a_wrong_code_counts_down_and_the_code_dies_after_five_tries() {
 
 #[tokio::test]
 async fn a_new_code_is_refused_before_the_cooldown_and_after_it_replaces_the_old_one() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, app, browser) = start().await;
     let old = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
 
     let (status, page) = page_of(post(&browser, "/inscription/code/renvoyer", &[]).await).await;
@@ -293,9 +291,7 @@ async fn a_new_code_is_refused_before_the_cooldown_and_after_it_replaces_the_old
 
 #[tokio::test]
 async fn weak_common_address_derived_and_mismatched_passwords_are_refused_with_the_rule() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
     let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
     enter_code(&browser, &code).await;
 
@@ -327,9 +323,7 @@ async fn weak_common_address_derived_and_mismatched_passwords_are_refused_with_t
 
 #[tokio::test]
 async fn missing_identity_fields_are_refused() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
     let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
     enter_code(&browser, &code).await;
     choose_password(&browser, GOOD_PASSWORD, GOOD_PASSWORD).await;
@@ -354,9 +348,7 @@ async fn missing_identity_fields_are_refused() {
 
 #[tokio::test]
 async fn an_invalid_siren_or_unchecked_terms_are_refused_and_a_siret_is_stored() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, app, browser) = start().await;
     up_to_organization(&browser, &sink).await;
 
     for (siren, message) in [
@@ -399,9 +391,7 @@ async fn an_invalid_siren_or_unchecked_terms_are_refused_and_a_siret_is_stored()
 
 #[tokio::test]
 async fn a_shared_mailbox_is_refused_and_nothing_is_sent() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
     for address in [
         "contact@entreprise.fr",
         "Accueil@entreprise.fr",
@@ -424,9 +414,7 @@ async fn a_shared_mailbox_is_refused_and_nothing_is_sent() {
 
 #[tokio::test]
 async fn a_form_without_its_csrf_token_is_refused() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
     let _ = csrf(&browser).await;
     for path in [
         "/inscription",
@@ -448,9 +436,7 @@ async fn a_form_without_its_csrf_token_is_refused() {
 
 #[tokio::test]
 async fn going_back_with_modifier_keeps_what_was_typed() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
 
     // Out of order: every step sends to the first one missing.
     let answer = browser.get("/inscription/organisation").await;
@@ -486,9 +472,7 @@ async fn going_back_with_modifier_keeps_what_was_typed() {
 
 #[tokio::test]
 async fn the_last_step_is_atomic_when_its_audit_fails() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, app, browser) = start().await;
     up_to_organization(&browser, &sink).await;
     app.fail_audit_of("account.created").await;
 
