@@ -150,27 +150,20 @@ impl TestApp {
 
     /// The actions of every audit event, oldest first.
     pub async fn audit_actions(&self) -> Vec<String> {
-        sqlx::query_scalar("SELECT action FROM audit_events ORDER BY at")
-            .fetch_all(&self.state.db.pool)
+        self.strings("SELECT action FROM audit_events ORDER BY at")
             .await
-            .expect("audit events")
     }
 
     /// The stored hashes of the activation codes (never the codes).
     pub async fn stored_code_hashes(&self) -> Vec<String> {
-        sqlx::query_scalar("SELECT code_hash FROM activation_codes")
-            .fetch_all(&self.state.db.pool)
-            .await
-            .expect("activation codes")
+        self.strings("SELECT code_hash FROM activation_codes").await
     }
 
     /// Every access request, oldest first.
     pub async fn access_requests(&self) -> Vec<AccessRequest> {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM access_requests ORDER BY created_at, id")
-                .fetch_all(&self.state.db.pool)
-                .await
-                .expect("access requests");
+        let ids = self
+            .strings("SELECT id FROM access_requests ORDER BY created_at, id")
+            .await;
         let mut all = Vec::new();
         for id in ids {
             all.push(self.access_request(&id).await);

@@ -20,7 +20,9 @@ pub mod pages;
 pub mod store;
 
 pub use openidconnect;
-pub use pages::{code_of, page_of, text};
+pub use pages::{
+    assert_redirect, assert_shows, code_of, content_type, page_of, reset_link_of, text,
+};
 pub use reqwest;
 
 /// A password that meets the rules, for test accounts.
@@ -227,6 +229,46 @@ impl TestApp {
         let mut config = test_config(&storage, &backend, &base, addr);
         adjust(&mut config);
         Self::start(config, listener, storage).await
+    }
+
+    /// POSTs `form` to `path` with `client`'s client_secret_basic: the answer.
+    pub async fn client_post(
+        &self,
+        client: &TestClient,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.http()
+            .post(self.url(path))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// A new SMTP sink and a provider mailing to it ([`TestApp::mailing_to`]).
+    pub async fn with_mailbox() -> (SmtpSink, Self) {
+        let sink = SmtpSink::start().await;
+        let app = Self::mailing_to(&sink).await;
+        (sink, app)
+    }
+
+    /// Two nodes of one deployment ([`TestApp::spawn`] and [`TestApp::another_node`]); the
+    /// test fails at once without PostgreSQL and Redis ([`Backend::require_cluster`]).
+    pub async fn two_nodes() -> (Self, Self) {
+        Backend::require_cluster();
+        let a = Self::spawn().await;
+        let b = a.another_node().await;
+        (a, b)
+    }
+
+    /// Where `client`'s plain authorization request ([`auth_url`]) ends for a new browser
+    /// logging in as `email` ([`Browser::authorize`]).
+    pub async fn authorized(&self, client: &TestClient, email: &str) -> String {
+        self.browser()
+            .authorize(&auth_url(self, client, &[]), email)
+            .await
     }
 
     /// Another node of the same deployment: same database, same Redis key space, same KEK and
@@ -565,6 +607,22 @@ impl Browser {
         .await
     }
 
+    /// Submits, as `email` with [`PASSWORD`], the login form at `login_uri` that a page asking
+    /// for a login sent to (its `retour` field kept): the provider's answer.
+    pub async fn log_in_back(&self, login_uri: &str, email: &str) -> reqwest::Response {
+        let page = self.get(login_uri).await.text().await.expect("login page");
+        self.post_form(
+            "/connexion",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("retour", &hidden_field(&page, "retour").expect("retour")),
+                ("email", email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await
+    }
+
     /// Runs an authorization request to its end: logs in with `email` and [`PASSWORD`] if the
     /// provider asks, consents if asked, and returns where the provider finally redirects
     /// (the client's redirect URI with `code` or `error`).
@@ -664,6 +722,38 @@ impl Browser {
     }
 }
 
+/// POSTs `form` to `app`'s token endpoint with `client`'s client_secret_basic: the answer.
+pub async fn token_request(
+    app: &TestApp,
+    client: &TestClient,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    app.client_post(client, "/token", form).await
+}
+
+/// The kid of the key that signs with `alg` now on `app`.
+pub fn signing_kid(app: &TestApp, alg: SigningAlg) -> String {
+    app.state
+        .keys
+        .current()
+        .signer(alg)
+        .unwrap_or_else(|| panic!("a {alg:?} signer"))
+        .kid
+        .clone()
+}
+
+/// The decoding key of the JWK `kid` in the JWK set `jwks`; panics when it is not served.
+pub fn served_key(jwks: &serde_json::Value, kid: &str) -> jsonwebtoken::DecodingKey {
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap_or_else(|| panic!("{kid} is not served: {jwks}"));
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).expect("JWK");
+    jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("decoding key")
+}
+
 /// Exchanges `code` at `app`'s token endpoint with client_secret_basic.
 pub async fn exchange_code(
     app: &TestApp,
@@ -677,13 +767,7 @@ pub async fn exchange_code(
         ("redirect_uri", REDIRECT_URI),
     ];
     form.extend_from_slice(extra);
-    app.http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&form)
-        .send()
-        .await
-        .expect("token request")
+    token_request(app, client, &form).await
 }
 
 /// A response's status and JSON body (`null` when the body is not JSON).
@@ -693,6 +777,16 @@ pub async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
         status,
         response.json().await.unwrap_or(serde_json::Value::Null),
     )
+}
+
+/// Asserts that the JSON answer `status` and `body` is the error `error` with `expected` status.
+#[track_caller]
+pub fn assert_error(status: u16, body: &serde_json::Value, expected: u16, error: &str) {
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (expected, Some(error)),
+        "{body}"
+    );
 }
 
 /// The string member `key` of `v`; panics naming it when absent.
@@ -722,16 +816,15 @@ pub async fn refresh_response(
     client: &TestClient,
     refresh_token: &str,
 ) -> reqwest::Response {
-    app.http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
+    token_request(
+        app,
+        client,
+        &[
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
-        ])
-        .send()
-        .await
-        .expect("token request")
+        ],
+    )
+    .await
 }
 
 /// [`refresh_response`]: status and body.
@@ -741,6 +834,31 @@ pub async fn refresh(
     refresh_token: &str,
 ) -> (u16, serde_json::Value) {
     json(refresh_response(app, client, refresh_token).await).await
+}
+
+/// The workspace's root (the folder that holds `tests/`).
+pub fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace holds tests/")
+        .to_owned()
+}
+
+/// Asserts that `tests/<dir>` has its node modules (`package` among them) and that chromium is
+/// installed: the chromium binary's path.
+pub fn node_and_chromium(dir: &str, package: &str) -> String {
+    assert!(
+        repo()
+            .join(format!("tests/{dir}/node_modules/{package}"))
+            .is_dir(),
+        "run scripts/test.sh first (npm ci in tests/{dir})"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).is_file(),
+        "{chromium} is missing (scripts/test.sh installs Debian's chromium)"
+    );
+    chromium
 }
 
 /// Waits until `check` holds, polling for at most `limit`.

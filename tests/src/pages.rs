@@ -20,6 +20,42 @@ pub async fn page_of(response: reqwest::Response) -> (u16, String) {
     (status, text(&response.text().await.expect("page body")))
 }
 
+/// Asserts that `page` contains `needle`, showing the page when it does not.
+#[track_caller]
+pub fn assert_shows(page: &str, needle: &str) {
+    assert!(
+        page.contains(needle),
+        "{needle:?} is not on the page: {page}"
+    );
+}
+
+/// Asserts that `response` redirects to `to`.
+#[track_caller]
+pub fn assert_redirect(response: &reqwest::Response, to: &str) {
+    assert_eq!(location(response).as_deref(), Some(to), "the redirect");
+}
+
+/// The `Content-Type` of `response` (empty when absent).
+pub fn content_type(response: &reqwest::Response) -> &str {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// The path and query of the link of a reset (or invitation) e-mail, asserted to be written in
+/// full on `app`.
+pub fn reset_link_of(app: &TestApp, mail: &crate::ReceivedMail) -> String {
+    let start = mail
+        .text
+        .find("/mot-de-passe-oublie/lien?jeton=")
+        .expect("a link");
+    let link = mail.text[start..].lines().next().expect("line").trim();
+    assert!(mail.text.contains(&app.url(link)), "{}", mail.text);
+    link.to_owned()
+}
+
 /// The 6-digit code of an e-mail (sign-up, address change): the line that is only the code.
 pub fn code_of(mail: &crate::ReceivedMail) -> String {
     mail.text

@@ -37,12 +37,18 @@ impl TestApp {
             .expect("a stored TOTP secret")
     }
 
-    /// The keys of the revocation list, sorted.
-    pub async fn revoked_keys(&self) -> Vec<String> {
-        sqlx::query_scalar("SELECT key FROM revoked_tokens ORDER BY key")
+    /// The text values `sql` (a query of one column, no parameter) reads, in its order.
+    pub async fn strings(&self, sql: &'static str) -> Vec<String> {
+        sqlx::query_scalar(sql)
             .fetch_all(&self.state.db.pool)
             .await
-            .expect("revocation list")
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The keys of the revocation list, sorted.
+    pub async fn revoked_keys(&self) -> Vec<String> {
+        self.strings("SELECT key FROM revoked_tokens ORDER BY key")
+            .await
     }
 
     /// Puts `key` on the revocation list until `until` (seconds).

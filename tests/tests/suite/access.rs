@@ -15,7 +15,7 @@ use idp::{
     },
     cli::{Cli, CliError},
 };
-use idp_tests::{TestApp, auth_url_for, exchange_code, location, query_of};
+use idp_tests::{TestApp, auth_url_for, exchange_code, location, query_of, refresh, userinfo};
 use serde_json::Value;
 
 use idp_tests::access::{CENTRE, OTHER as OTHER_CENTRE};
@@ -404,16 +404,8 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
         .unwrap()
         .expect("a new request");
     app.set_agent(&alice.id, true).await;
-    let info: Value = app
-        .http()
-        .get(app.url("/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, info) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{info}");
     assert_eq!(info["habilitations"], id["habilitations"]);
     assert_eq!(info["access_manager_of"], id["access_manager_of"]);
     assert_eq!(info["pending_access_requests"], 1);
@@ -421,20 +413,9 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
 
     // A new habilitation shows at the next token, refresh included.
     grant(OTHER_CENTRE, "ceres", "centre_agree", None).await;
-    let refreshed: Value = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&ceres.id, ceres.secret.as_deref())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, refreshed) =
+        refresh(&app, &ceres, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{refreshed}");
     let id = payload(
         refreshed["id_token"]
             .as_str()

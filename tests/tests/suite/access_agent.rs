@@ -3,7 +3,7 @@
 
 use idp::access::{ActivationCode, codes, managers, refusal::AccessRefusal};
 use idp_tests::access::CENTRE;
-use idp_tests::{TestApp, csrf_of, location, text};
+use idp_tests::{TestApp, assert_shows, csrf_of, location, text};
 
 const CLOSED: &str = "73282932000074";
 
@@ -36,7 +36,7 @@ async fn access_agent_issues_and_revokes_codes_and_reads_the_journal() {
         .page(&format!("/agent?service=ceres&siret={CENTRE}"))
         .await
         .1;
-    assert!(page.contains("CENTRE DU LAC"), "{page}");
+    assert_shows(&page, "CENTRE DU LAC");
     assert!(page.contains("Aucun responsable des accès"));
     let csrf = csrf_of(&page);
 

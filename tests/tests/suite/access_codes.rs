@@ -12,7 +12,7 @@ use idp::access::{
     refusal::AccessRefusal,
 };
 use idp_tests::access::{CENTRE, OTHER};
-use idp_tests::{Browser, TestApp, csrf_of, text};
+use idp_tests::{Browser, TestApp, assert_error, csrf_of, text};
 use serde_json::{Value, json};
 
 const ALICE: &str = "alice@centre.fr";
@@ -179,10 +179,7 @@ async fn access_codes_a_closed_establishments_code_is_refused_alike_the_api_too(
     refused_alike(&s, CENTRE, &code, closed, 409).await;
     // Without the SIRET, the code's establishment is the one checked.
     let (got, body) = s.app.activation_api(&s.token, json!({"code": code})).await;
-    assert_eq!(
-        (got, body["error"].as_str()),
-        (409, Some("closed_establishment"))
-    );
+    assert_error(got, &body, 409, "closed_establishment");
     let live = codes::list(&s.app.state.db, "ceres", Some(CENTRE))
         .await
         .unwrap();
@@ -206,10 +203,7 @@ async fn access_codes_are_issued_only_for_establishments_the_register_holds_open
     };
     // Luhn-valid, but no establishment of the register.
     let (status, body) = idp_tests::json(post("00000000000000").await.unwrap()).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (404, Some("unknown_establishment"))
-    );
+    assert_error(status, &body, 404, "unknown_establishment");
     let stored = "SELECT count(*) FROM activation_codes WHERE siret = $1";
     assert_eq!(app.count(stored, "00000000000000").await, 0);
 
@@ -412,10 +406,7 @@ async fn access_codes_the_page_and_the_api_count_tries_in_the_same_buckets() {
         .app
         .activation_api(&s.token, json!({"code": guess.as_str()}))
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (429, Some("too_many_requests"))
-    );
+    assert_error(status, &body, 429, "too_many_requests");
     let r = s.browser.submit_code("", CENTRE, guess.as_str()).await;
     assert_eq!(r.status(), 429);
 }

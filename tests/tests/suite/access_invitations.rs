@@ -11,7 +11,9 @@ use idp::{
     accounts::{Email, store as users},
 };
 use idp_tests::access::{CENTRE, OTHER};
-use idp_tests::{Browser, ReceivedMail, SmtpSink, TestApp, csrf_of, location};
+use idp_tests::{
+    Browser, SmtpSink, TestApp, assert_redirect, assert_shows, csrf_of, location, reset_link_of,
+};
 
 const COMPANY: &str = "35600000000048";
 const NEW_PASSWORD: &str = "Nouveau-mot-de-passe-2026";
@@ -54,16 +56,6 @@ async fn finish(browser: &Browser) -> (u16, Option<String>, String) {
         .await
 }
 
-fn link_of(app: &TestApp, mail: &ReceivedMail) -> String {
-    let start = mail
-        .text
-        .find("/mot-de-passe-oublie/lien?jeton=")
-        .expect("a link");
-    let link = mail.text[start..].lines().next().expect("line").trim();
-    assert!(mail.text.contains(&app.url(link)), "{}", mail.text);
-    link.to_owned()
-}
-
 async fn pending_count(app: &TestApp) -> usize {
     invitations::pending(&app.state.db, "ceres", &[CENTRE.to_owned()])
         .await
@@ -87,7 +79,7 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     // Step 1: the e-mail.
     let (status, html) = browser.page(&format!("{INVITE}?nouveau")).await;
     assert_eq!(status, 200);
-    assert!(html.contains("Étape 1 sur 5"), "{html}");
+    assert_shows(&html, "Étape 1 sur 5");
     let (status, to, _) = browser
         .submit(INVITE, INVITE, &[("email", "pas-une-adresse")])
         .await;
@@ -119,10 +111,7 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
         )
         .await;
     assert_eq!(status, 400);
-    assert!(
-        html.contains("Veuillez saisir le nom de l'utilisateur."),
-        "{html}"
-    );
+    assert_shows(&html, "Veuillez saisir le nom de l'utilisateur.");
     let (_, to, _) = browser
         .submit(
             &step3,
@@ -144,13 +133,13 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     let (_, html) = browser
         .page(&format!("{step4}?recherche=boursidiere"))
         .await;
-    assert!(html.contains("Étape 4 sur 5"), "{html}");
+    assert_shows(&html, "Étape 4 sur 5");
     assert!(
         html.contains("✓ Type de compte : Professionnel")
             && html.contains("✓ Identité : M. Jean Dupont"),
         "{html}"
     );
-    assert!(html.contains("1 résultat"), "{html}");
+    assert_shows(&html, "1 résultat");
     assert!(html.contains(&format!("value=\"{COMPANY}\"")), "{html}");
     let (status, _, _) = browser
         .submit(&step4, &step4, &[("poste", "Responsable RH")])
@@ -170,11 +159,8 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
 
     // Step 5: the habilitations, kept until « Terminer ».
     let (_, html) = browser.page(&format!("{INVITE}/habilitations")).await;
-    assert!(html.contains("Étape 5 sur 5"), "{html}");
-    assert!(
-        html.contains("Attribuez des habilitations à M. Jean Dupont"),
-        "{html}"
-    );
+    assert_shows(&html, "Étape 5 sur 5");
+    assert_shows(&html, "Attribuez des habilitations à M. Jean Dupont");
     assert!(
         html.contains(
             "✓ Organisation de rattachement de l'utilisateur : BOURSIDIERE CENTRE D AFFAIRES"
@@ -257,25 +243,16 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     // The « Invitations » tab.
     let (status, html) = browser.page("/acces/ceres/gestion/invitations").await;
     assert_eq!(status, 200);
-    assert!(
-        html.contains("1 invitation en attente de connexion"),
-        "{html}"
-    );
+    assert_shows(&html, "1 invitation en attente de connexion");
     assert!(html.contains("M. Jean Dupont") && html.contains("jean.dupont@boursidiere.fr"));
     assert!(html.contains("Invitation envoyée le "));
-    assert!(
-        html.contains("Vous pourrez relancer cette invitation dans 1 jour."),
-        "{html}"
-    );
+    assert_shows(&html, "Vous pourrez relancer cette invitation dans 1 jour.");
 
     // Jean follows the link, chooses a password, logs in: no longer pending.
-    let link = link_of(&app, &mails[0]);
+    let link = reset_link_of(&app, &mails[0]);
     let jeans = app.browser();
     let r = jeans.get(&link).await;
-    assert_eq!(
-        location(&r).as_deref(),
-        Some("/mot-de-passe-oublie/nouveau")
-    );
+    assert_redirect(&r, "/mot-de-passe-oublie/nouveau");
     let (_, html) = jeans.page("/mot-de-passe-oublie/nouveau").await;
     let r = jeans
         .post_form(
@@ -296,10 +273,7 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     assert_eq!(r.status(), 303);
     assert_eq!(pending_count(&app).await, 0);
     let (_, html) = browser.page("/acces/ceres/gestion/invitations").await;
-    assert!(
-        html.contains("0 invitation en attente de connexion"),
-        "{html}"
-    );
+    assert_shows(&html, "0 invitation en attente de connexion");
 }
 
 #[tokio::test]
@@ -322,10 +296,7 @@ async fn access_invite_an_existing_account_skips_to_the_habilitations() {
     // Steps 2–4 do not apply.
     for step in ["type", "identite", "organisation"] {
         let r = browser.get(&format!("{INVITE}/{step}")).await;
-        assert_eq!(
-            location(&r).as_deref(),
-            Some("/acces/ceres/gestion/inviter/habilitations")
-        );
+        assert_redirect(&r, "/acces/ceres/gestion/inviter/habilitations");
     }
     let (_, html) = browser.page(&format!("{INVITE}/habilitations")).await;
     assert!(
@@ -389,10 +360,7 @@ async fn access_invite_relaunch_is_refused_early_and_allowed_once_expired() {
     // Too early: refused, nothing sent.
     let (status, _, html) = browser.submit(tab, &relaunch, &[]).await;
     assert_eq!(status, 400);
-    assert!(
-        html.contains("Vous pourrez relancer cette invitation dans"),
-        "{html}"
-    );
+    assert_shows(&html, "Vous pourrez relancer cette invitation dans");
     assert_eq!(sink.messages().len(), 1);
 
     // Expired: « Relancer l'invitation » works and sends a new e-mail.
@@ -444,9 +412,9 @@ async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused
     // « Terminer » with no habilitation.
     let (status, _, html) = finish(&browser).await;
     assert_eq!(status, 400);
-    assert!(
-        html.contains("Ajoutez au moins une habilitation avant de terminer l'invitation."),
-        "{html}"
+    assert_shows(
+        &html,
+        "Ajoutez au moins une habilitation avant de terminer l'invitation.",
     );
     // A forged form.
     let r = browser
@@ -488,10 +456,7 @@ async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused
         .clock
         .advance(std::time::Duration::from_secs(86_401));
     let (_, html) = browser.page("/acces/ceres/gestion/invitations").await;
-    assert!(
-        html.contains("0 invitation en attente de connexion"),
-        "{html}"
-    );
+    assert_shows(&html, "0 invitation en attente de connexion");
     let (status, _, _) = browser
         .submit(
             INVITE,
@@ -561,10 +526,7 @@ async fn access_invite_address_look_ups_are_audited_and_limited_per_manager() {
         .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
         .await;
     assert_eq!(status, 429, "{html}");
-    assert!(
-        html.contains("Trop de tentatives. Veuillez réessayer dans"),
-        "{html}"
-    );
+    assert_shows(&html, "Trop de tentatives. Veuillez réessayer dans");
     let counted = idp::audit::latest(&app.state.db, 500)
         .await
         .unwrap()

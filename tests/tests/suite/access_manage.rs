@@ -4,7 +4,7 @@
 
 use idp::access::{habilitations, managers};
 use idp_tests::access::{CENTRE, OTHER};
-use idp_tests::{SmtpSink, TestApp, csrf_of, location, text};
+use idp_tests::{SmtpSink, TestApp, assert_redirect, assert_shows, csrf_of, location, text};
 
 #[tokio::test]
 async fn access_manage_a_responsable_sees_and_changes_only_their_establishments() {
@@ -43,7 +43,7 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
     let (status, html) = browser.page(&bob_page).await;
     assert_eq!(status, 200);
     assert!(html.contains("Coordonnées") && html.contains("Centre agréé"));
-    assert!(html.contains("attribué par l'administration le "), "{html}");
+    assert_shows(&html, "attribué par l'administration le ");
     let (status, _) = browser
         .page(&format!("/acces/ceres/gestion/utilisateurs/{}", carol.id))
         .await;
@@ -188,7 +188,7 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
     let r = bobs.get("/acces/ceres/gestion").await;
     assert!(location(&r).unwrap().starts_with("/acces/ceres/charte?"));
     let (_, html) = browser.page(&bob_page).await;
-    assert!(html.contains("Habilité par Alice Martin le "), "{html}");
+    assert_shows(&html, "Habilité par Alice Martin le ");
 
     // Alice removes Bob's right (not the last one: done at once), then her own (the last
     // one: confirmation first).
@@ -224,7 +224,7 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
             &[("csrf", &csrf), ("siret", CENTRE), ("confirmer", "oui")],
         )
         .await;
-    assert_eq!(location(&r).as_deref(), Some("/acces/ceres"));
+    assert_redirect(&r, "/acces/ceres");
     assert!(
         managers::of_establishment(&app.state.db, "ceres", CENTRE)
             .await
@@ -264,7 +264,7 @@ async fn access_manage_needs_a_login_and_the_charte() {
             ],
         )
         .await;
-    assert_eq!(location(&r).as_deref(), Some("/acces/ceres/gestion"));
+    assert_redirect(&r, "/acces/ceres/gestion");
     // A return to another site is ignored.
     let r = browser
         .post_form(
@@ -304,10 +304,10 @@ async fn access_manage_the_requests_tab_lists_pending_requests_with_a_badge() {
         .unwrap();
     let browser = app.log_in("alice@centre.fr").await;
     let (_, users) = browser.page("/acces/ceres/gestion").await;
-    assert!(users.contains("aria-label=\"1 en attente\""), "{users}");
+    assert_shows(&users, "aria-label=\"1 en attente\"");
     let (status, list) = browser.page("/acces/ceres/gestion/demandes").await;
     assert_eq!(status, 200);
-    assert!(list.contains("1 demande d'accès en attente"), "{list}");
+    assert_shows(&list, "1 demande d'accès en attente");
     assert!(list.contains("bob@centre.fr") && list.contains("« Merci »"));
     assert!(
         !list.contains("carol@autre.fr"),

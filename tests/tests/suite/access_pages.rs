@@ -6,8 +6,8 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use idp::access::{codes, habilitations, managers, services};
 use idp_tests::access::{CENTRE, OTHER};
 use idp_tests::{
-    TestApp, TestClient, auth_url_for, csrf_of, exchange_code, hidden_field, location, query_of,
-    text,
+    TestApp, TestClient, assert_error, assert_redirect, assert_shows, auth_url_for, csrf_of,
+    exchange_code, hidden_field, location, query_of, text,
 };
 use serde_json::{Value, json};
 
@@ -37,12 +37,9 @@ async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_
 
     // The service requires a habilitation: the no-access page, not the client.
     let (r, at) = browser.follow(&authorize_url(&app, &client, &[])).await;
-    assert!(at.contains("/acces/ceres?authreq="), "{at}");
+    assert_shows(&at, "/acces/ceres?authreq=");
     let page = text(&r.text().await.unwrap());
-    assert!(
-        page.contains("Vous n'avez pas accès au service numérique CERES."),
-        "{page}"
-    );
+    assert_shows(&page, "Vous n'avez pas accès au service numérique CERES.");
     assert!(page.contains("Demander l'accès"));
     let authreq = hidden_field(&page, "authreq").unwrap();
 
@@ -94,7 +91,7 @@ async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_
     assert!(location(&r).unwrap().starts_with("/acces/ceres/charte?"));
 
     let page = browser.get(&next).await.text().await.unwrap();
-    assert!(page.contains("Charte du responsable des accès"), "{page}");
+    assert_shows(&page, "Charte du responsable des accès");
     assert!(page.contains("CENTRE DE FORMATION DU LAC"));
     let form = |extra: Option<(&'static str, &'static str)>, csrf: String| {
         let mut f = vec![
@@ -153,8 +150,8 @@ async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_
     let r = post(f, "/acces/ceres/mes-acces").await;
     let back = location(&r).unwrap();
     let page = browser.page(&back).await.1;
-    assert!(page.contains("Liste de vos habilitations"), "{page}");
-    assert!(page.contains("jusqu'au 30/06/2099"), "{page}");
+    assert_shows(&page, "Liste de vos habilitations");
+    assert_shows(&page, "jusqu'au 30/06/2099");
 
     let r = post(
         form(Some(("action", "terminer")), csrf_of(&page)),
@@ -239,19 +236,13 @@ async fn access_mes_habilitations_lists_each_services_rights_with_their_origin()
     let alice = app.user(ALICE).await;
     let anonymous = app.browser();
     let r = anonymous.get("/compte/habilitations").await;
-    assert_eq!(
-        location(&r).as_deref(),
-        Some("/connexion?retour=%2Fcompte%2Fhabilitations")
-    );
+    assert_redirect(&r, "/connexion?retour=%2Fcompte%2Fhabilitations");
 
     // Nothing yet: the ways to get an access.
     let browser = app.log_in(ALICE).await;
     let page = browser.page("/compte/habilitations").await.1;
-    assert!(
-        page.contains("Vous n'avez pas d'habilitation pour CERES."),
-        "{page}"
-    );
-    assert!(page.contains("href=\"/acces/ceres/demande\""), "{page}");
+    assert_shows(&page, "Vous n'avez pas d'habilitation pour CERES.");
+    assert_shows(&page, "href=\"/acces/ceres/demande\"");
 
     let db = &app.state.db;
     let app = &app;
@@ -284,11 +275,11 @@ async fn access_mes_habilitations_lists_each_services_rights_with_their_origin()
     let live = page.find("Centre agréé").expect("the live one");
     let ended = page.find("Gestionnaire CENTRES").expect("the ended one");
     assert!(live < ended, "live ones first");
-    assert!(page.contains("30/06/2099"), "{page}");
-    assert!(page.contains("Terminée"), "{page}");
-    assert!(page.contains("code d'activation"), "{page}");
-    assert!(page.contains("Responsable des accès"), "{page}");
-    assert!(page.contains("href=\"/acces/ceres/gestion\""), "{page}");
+    assert_shows(&page, "30/06/2099");
+    assert_shows(&page, "Terminée");
+    assert_shows(&page, "code d'activation");
+    assert_shows(&page, "Responsable des accès");
+    assert_shows(&page, "href=\"/acces/ceres/gestion\"");
     assert!(!page.contains("J'ai un code d'activation"), "{page}");
 }
 
@@ -303,7 +294,7 @@ async fn access_a_relying_party_redeems_a_code_with_the_persons_token() {
     let (s, b) = app
         .activation_api("pas-un-jeton", json!({"code": code}))
         .await;
-    assert_eq!((s, b["error"].as_str()), (401, Some("invalid_token")));
+    assert_error(s, &b, 401, "invalid_token");
     let r = app
         .http()
         .post(app.url("/api/v1/activation"))
@@ -314,15 +305,15 @@ async fn access_a_relying_party_redeems_a_code_with_the_persons_token() {
         .unwrap();
     assert_eq!(r.status(), 400);
     let (s, b) = app.activation_api(&token, json!({"code": "AB"})).await;
-    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_code")));
+    assert_error(s, &b, 400, "invalid_code");
     let (s, b) = app
         .activation_api(&token, json!({"code": code, "siret": "123"}))
         .await;
-    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_siret")));
+    assert_error(s, &b, 400, "invalid_siret");
     let (s, b) = app
         .activation_api(&token, json!({"code": code, "siret": OTHER}))
         .await;
-    assert_eq!((s, b["error"].as_str()), (400, Some("wrong_siret")));
+    assert_error(s, &b, 400, "wrong_siret");
     assert!(b["error_description"].as_str().unwrap().contains("SIRET"));
 
     let (s, b) = app
@@ -341,7 +332,7 @@ async fn access_a_relying_party_redeems_a_code_with_the_persons_token() {
             .unwrap()
     );
     let (s, b) = app.activation_api(&token, json!({"code": code})).await;
-    assert_eq!((s, b["error"].as_str()), (400, Some("used_code")));
+    assert_error(s, &b, 400, "used_code");
 
     // A client of no service cannot redeem.
     let plain = app
@@ -351,7 +342,7 @@ async fn access_a_relying_party_redeems_a_code_with_the_persons_token() {
     let (s, b) = app
         .activation_api(&other_token, json!({"code": app.issue_code(OTHER).await}))
         .await;
-    assert_eq!((s, b["error"].as_str()), (403, Some("no_service")));
+    assert_error(s, &b, 403, "no_service");
 }
 
 #[tokio::test]
@@ -373,7 +364,7 @@ async fn access_guessing_codes_is_limited_per_person() {
     // The right code is refused too while the limit holds: guessing gains nothing.
     let code = app.issue_code(CENTRE).await;
     let (s, b) = app.activation_api(&token, json!({"code": code})).await;
-    assert_eq!((s, b["error"].as_str()), (429, Some("too_many_requests")));
+    assert_error(s, &b, 429, "too_many_requests");
 }
 
 #[tokio::test]
@@ -438,20 +429,16 @@ async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
     assert_eq!(listed["codes"][0]["status"], "live");
     assert!(!listed.to_string().contains(code), "never the code itself");
     let id = listed["codes"][0]["id"].as_str().unwrap();
-    let r = http
-        .delete(app.url(&format!("/api/v1/codes/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
-    let r = http
-        .delete(app.url(&format!("/api/v1/codes/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409);
+    // Revoked once; a second revocation is a conflict.
+    for (attempt, status) in [("first", 204), ("second", 409)] {
+        let r = http
+            .delete(app.url(&format!("/api/v1/codes/{id}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "the {attempt} revocation");
+    }
 
     // Without the scope: refused. A code of another service: not found.
     let weak = app.back_office_token("ceres-lecture", "autre:scope").await;

@@ -9,9 +9,7 @@ use idp::access::{
     services::{self, DocumentKind},
 };
 use idp_tests::access::{CENTRE, OTHER};
-use idp_tests::{
-    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, csrf_of, hidden_field, location, text,
-};
+use idp_tests::{Browser, ReceivedMail, SmtpSink, TestApp, assert_shows, csrf_of, location, text};
 
 const CLOSED: &str = "44200038500009";
 const REQUESTER: &str = "bob@centre.fr";
@@ -97,17 +95,17 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
 
     // The form is pre-filled with the person's own establishment; the register is searchable.
     let page = browser.page("/acces/ceres/demande").await.1;
-    assert!(
-        page.contains("Vous souhaitez demander un accès au service numérique CERES ?"),
-        "{page}"
+    assert_shows(
+        &page,
+        "Vous souhaitez demander un accès au service numérique CERES ?",
     );
-    assert!(page.contains("1 résultats affichés sur 1"), "{page}");
+    assert_shows(&page, "1 résultats affichés sur 1");
     assert!(
         page.contains(&format!("value=\"{CENTRE}\" checked")),
         "{page}"
     );
     let found = browser.page("/acces/ceres/demande?recherche=autre").await.1;
-    assert!(found.contains("AUTRE CENTRE"), "{found}");
+    assert_shows(&found, "AUTRE CENTRE");
     assert!(found.contains(&format!("value=\"{OTHER}\"")), "{found}");
 
     // A too long message: nothing stored.
@@ -184,10 +182,7 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
         .clock
         .advance(std::time::Duration::from_secs(29 * 86_400 + 60));
     let page = browser.page(&status_path).await.1;
-    assert!(
-        page.contains("Vous pourrez relancer la demande dans 1 jour."),
-        "{page}"
-    );
+    assert_shows(&page, "Vous pourrez relancer la demande dans 1 jour.");
     app.state
         .clock
         .advance(std::time::Duration::from_secs(86_400));
@@ -239,9 +234,9 @@ async fn access_request_without_manager_explains_the_activation_code_and_stores_
     let r = ask(&browser, OTHER, "").await;
     assert_eq!(r.status(), 200);
     let page = text(&r.text().await.unwrap());
-    assert!(
-        page.contains("n'a pas encore de responsable des accès pour le service numérique CERES"),
-        "{page}"
+    assert_shows(
+        &page,
+        "n'a pas encore de responsable des accès pour le service numérique CERES",
     );
     assert!(page.contains("DREETS ou DDETS"));
     assert!(page.contains("code d'activation"));
@@ -280,18 +275,7 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
     let r = manager.get(&link).await;
     let login = location(&r).unwrap();
     assert!(login.starts_with("/connexion?retour="), "{login}");
-    let page = manager.get(&login).await.text().await.unwrap();
-    let r = manager
-        .post_form(
-            "/connexion",
-            &[
-                ("csrf", &csrf_of(&page)),
-                ("retour", &hidden_field(&page, "retour").unwrap()),
-                ("email", MANAGER),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let r = manager.log_in_back(&login, MANAGER).await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r).unwrap(), path);
     let page = manage_page(&manager, &path).await;
@@ -383,11 +367,8 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
     // Handled once: the other manager sees who did it, and cannot refuse it now.
     let other = app.log_in(MANAGER2).await;
     let page = manage_page(&other, &path).await;
-    assert!(page.contains("Cette demande a déjà été traitée."), "{page}");
-    assert!(
-        page.contains("Demande acceptée par Jeanne Martin le "),
-        "{page}"
-    );
+    assert_shows(&page, "Cette demande a déjà été traitée.");
+    assert_shows(&page, "Demande acceptée par Jeanne Martin le ");
     assert!(!page.contains("Ajouter l'habilitation"));
     let csrf = other.csrf_at("/acces/ceres/demande").await;
     let r = other
@@ -458,7 +439,7 @@ async fn access_request_refused_tells_the_requester_why() {
             .is_empty()
     );
     let page = manage_page(&manager, &path).await;
-    assert!(page.contains("Demande refusée par vous le "), "{page}");
+    assert_shows(&page, "Demande refusée par vous le ");
     // Accepting after the refusal: refused, nothing granted.
     let r = manager
         .post_form(
@@ -688,9 +669,9 @@ async fn access_request_tells_the_requester_when_no_manager_could_be_mailed() {
     let r = ask(&browser, CENTRE, "").await;
     assert_eq!(r.status(), 303);
     let page = browser.page(&location(&r).unwrap()).await.1;
-    assert!(
-        page.contains("aucun e-mail n'a pu être envoyé à votre responsable des accès"),
-        "{page}"
+    assert_shows(
+        &page,
+        "aucun e-mail n'a pu être envoyé à votre responsable des accès",
     );
     assert!(!page.contains("Un e-mail a été envoyé"));
     // Sending again is allowed at once.

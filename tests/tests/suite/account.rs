@@ -3,8 +3,8 @@
 
 use idp::accounts::{Email, store as users};
 use idp_tests::{
-    Browser, PASSWORD, SmtpSink, TestApp, auth_url, code_of, csrf_of, exchange_code, hidden_field,
-    location, page_of, query_of, refresh_response as refresh,
+    Browser, PASSWORD, SmtpSink, TestApp, assert_redirect, assert_shows, auth_url, code_of,
+    csrf_of, exchange_code, hidden_field, location, page_of, query_of, refresh_response as refresh,
 };
 use totp_rs::{Builder, Secret, Totp};
 
@@ -20,20 +20,6 @@ async fn logged_in_as(app: &TestApp, email: &str) -> Browser {
     let answer = browser.submit_login("/connexion", email, PASSWORD).await;
     assert_eq!(location(&answer).as_deref(), Some("/"), "login of {email}");
     browser
-}
-
-/// GETs `path` for its CSRF token, then POSTs `form` (plus the token) to `action`.
-async fn submit(
-    browser: &Browser,
-    path: &str,
-    action: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let page = browser.get(path).await.text().await.unwrap();
-    let csrf = csrf_of(&page);
-    let mut fields = vec![("csrf", csrf.as_str())];
-    fields.extend_from_slice(form);
-    browser.post_form(action, &fields).await
 }
 
 /// Whether `email` / `password` opens a session in a fresh browser.
@@ -147,7 +133,7 @@ async fn account_pages_need_a_login_and_the_login_comes_back_to_them() {
             ],
         )
         .await;
-    assert_eq!(location(&answer).as_deref(), Some("/compte"));
+    assert_redirect(&answer, "/compte");
     assert_eq!(browser.get("/compte").await.status(), 200);
 }
 
@@ -187,7 +173,7 @@ async fn account_overview_shows_identity_address_organization_and_the_actions() 
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     let (_, home) = page_of(browser.get("/").await).await;
-    assert!(home.contains("href=\"/compte\""), "{home}");
+    assert_shows(&home, "href=\"/compte\"");
     assert!(home.contains("Gérer mon compte"));
     let (status, page) = page_of(browser.get("/compte").await).await;
     assert_eq!(status, 200);
@@ -246,21 +232,21 @@ async fn account_identity_and_poste_are_changed() {
     let before = app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     let (_, page) = page_of(browser.get("/compte/identite").await).await;
-    assert!(page.contains("value=\"Martin\""), "{page}");
-    let answer = submit(
-        &browser,
-        "/compte/identite",
-        "/compte/identite",
-        &[
-            ("civilite", "monsieur"),
-            ("nom", "  Durand "),
-            ("prenom", "Jean"),
-            ("poste", ""),
-        ],
-    )
-    .await;
+    assert_shows(&page, "value=\"Martin\"");
+    let answer = browser
+        .post_from(
+            "/compte/identite",
+            "/compte/identite",
+            &[
+                ("civilite", "monsieur"),
+                ("nom", "  Durand "),
+                ("prenom", "Jean"),
+                ("poste", ""),
+            ],
+        )
+        .await;
     assert_eq!(answer.status(), 303);
-    assert_eq!(location(&answer).as_deref(), Some("/compte?fait=identite"));
+    assert_redirect(&answer, "/compte?fait=identite");
     let after = user(&app, ALICE).await.unwrap();
     assert_eq!(after.family_name, "Durand");
     assert_eq!(after.given_name, "Jean");
@@ -326,8 +312,12 @@ async fn account_identity_errors_show_the_form_again_and_change_nothing() {
             "Le poste ne peut dépasser 200 caractères.",
         ),
     ] {
-        let (status, page) =
-            page_of(submit(&browser, "/compte/identite", "/compte/identite", &form).await).await;
+        let (status, page) = page_of(
+            browser
+                .post_from("/compte/identite", "/compte/identite", &form)
+                .await,
+        )
+        .await;
         assert_eq!(status, 400, "{message}");
         assert!(page.contains(message), "{message} in {page}");
         // What was typed comes back.
@@ -366,23 +356,22 @@ async fn change_password(
     new: &str,
     confirmation: &str,
 ) -> reqwest::Response {
-    submit(
-        browser,
-        "/compte/mot-de-passe",
-        "/compte/mot-de-passe",
-        &[
-            ("current", current),
-            ("password", new),
-            ("confirmation", confirmation),
-        ],
-    )
-    .await
+    browser
+        .post_from(
+            "/compte/mot-de-passe",
+            "/compte/mot-de-passe",
+            &[
+                ("current", current),
+                ("password", new),
+                ("confirmation", confirmation),
+            ],
+        )
+        .await
 }
 
 #[tokio::test]
 async fn account_password_change_ends_other_sessions_revokes_tokens_and_tells_the_owner() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let TwoBrowsers {
         client,
         phone,
@@ -392,12 +381,9 @@ async fn account_password_change_ends_other_sessions_revokes_tokens_and_tells_th
     } = alice_on_two_browsers(&app).await;
 
     let answer = change_password(&laptop, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/compte?fait=mot-de-passe")
-    );
+    assert_redirect(&answer, "/compte?fait=mot-de-passe");
     let (_, page) = page_of(laptop.get("/compte?fait=mot-de-passe").await).await;
-    assert!(page.contains("Votre mot de passe a été modifié."), "{page}");
+    assert_shows(&page, "Votre mot de passe a été modifié.");
 
     assert!(has_session(&laptop).await, "this browser stays logged in");
     assert!(!has_session(&phone).await, "the other session ended");
@@ -414,8 +400,7 @@ async fn account_password_change_ends_other_sessions_revokes_tokens_and_tells_th
 
 #[tokio::test]
 async fn account_password_change_refuses_bad_inputs_and_changes_nothing() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     let other = logged_in_as(&app, ALICE).await;
@@ -498,29 +483,29 @@ async fn account_password_checks_are_limited_per_account() {
     let (status, page) =
         page_of(change_password(&browser, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await).await;
     assert_eq!(status, 429, "{page}");
-    assert!(page.contains("Trop de tentatives"), "{page}");
+    assert_shows(&page, "Trop de tentatives");
 }
 
 // ---- E-mail address ----
 
 async fn ask_address_change(browser: &Browser, email: &str, password: &str) -> reqwest::Response {
-    submit(
-        browser,
-        "/compte/adresse-electronique",
-        "/compte/adresse-electronique",
-        &[("email", email), ("password", password)],
-    )
-    .await
+    browser
+        .post_from(
+            "/compte/adresse-electronique",
+            "/compte/adresse-electronique",
+            &[("email", email), ("password", password)],
+        )
+        .await
 }
 
 async fn enter_address_code(browser: &Browser, code: &str) -> reqwest::Response {
-    submit(
-        browser,
-        "/compte/adresse-electronique/code",
-        "/compte/adresse-electronique/code",
-        &[("code", code)],
-    )
-    .await
+    browser
+        .post_from(
+            "/compte/adresse-electronique/code",
+            "/compte/adresse-electronique/code",
+            &[("code", code)],
+        )
+        .await
 }
 
 /// A code that is not `code`.
@@ -530,18 +515,14 @@ fn wrong(code: &str) -> String {
 
 #[tokio::test]
 async fn account_address_changes_with_the_code_sent_to_the_new_address() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let alice = app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
 
     let answer = ask_address_change(&browser, "  Alice.Martin@Nouveau-Centre.fr ", PASSWORD).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/compte/adresse-electronique/code")
-    );
+    assert_redirect(&answer, "/compte/adresse-electronique/code");
     let (_, page) = page_of(browser.get("/compte/adresse-electronique/code").await).await;
-    assert!(page.contains(NEW_ADDRESS), "{page}");
+    assert_shows(&page, NEW_ADDRESS);
     let mail = &sink.wait_for(1).await[0];
     assert_eq!(mail.rcpt_tos, [NEW_ADDRESS]);
     assert_eq!(
@@ -552,12 +533,12 @@ async fn account_address_changes_with_the_code_sent_to_the_new_address() {
 
     let (status, page) = page_of(enter_address_code(&browser, &wrong(&code)).await).await;
     assert_eq!(status, 400);
-    assert!(
-        page.contains("Le code saisi est incorrect. Il vous reste 4 essais."),
-        "{page}"
+    assert_shows(
+        &page,
+        "Le code saisi est incorrect. Il vous reste 4 essais.",
     );
     let answer = enter_address_code(&browser, &code).await;
-    assert_eq!(location(&answer).as_deref(), Some("/compte?fait=adresse"));
+    assert_redirect(&answer, "/compte?fait=adresse");
 
     let changed = user(&app, NEW_ADDRESS).await.expect("the new address");
     assert_eq!(changed.id, alice.id);
@@ -600,8 +581,7 @@ async fn enter_address_code_without_page(browser: &Browser, code: &str) -> reqwe
 
 #[tokio::test]
 async fn account_address_change_refuses_bad_inputs_and_changes_nothing() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     for (email, password, status, message) in [
@@ -651,18 +631,14 @@ async fn account_address_change_refuses_bad_inputs_and_changes_nothing() {
     assert_eq!(forged.status(), 403);
     // No code was asked: the code page sends back to step 1.
     let answer = browser.get("/compte/adresse-electronique/code").await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/compte/adresse-electronique")
-    );
+    assert_redirect(&answer, "/compte/adresse-electronique");
     assert!(sink.messages().is_empty());
     assert!(user(&app, ALICE).await.is_some());
 }
 
 #[tokio::test]
 async fn account_address_code_dies_after_five_wrong_tries_or_when_expired() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let alice = app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
 
@@ -680,7 +656,7 @@ async fn account_address_code_dies_after_five_wrong_tries_or_when_expired() {
         );
     }
     let (_, page) = page_of(enter_address_code(&browser, &wrong(&code)).await).await;
-    assert!(page.contains("Ce code n'est plus utilisable."), "{page}");
+    assert_shows(&page, "Ce code n'est plus utilisable.");
     let (status, _) = page_of(enter_address_code_without_page(&browser, &code).await).await;
     assert_eq!(status, 410);
     assert!(user(&app, NEW_ADDRESS).await.is_none());
@@ -693,26 +669,19 @@ async fn account_address_code_dies_after_five_wrong_tries_or_when_expired() {
     app.state.ephemeral.delete(&key).await.unwrap();
     let (status, page) = page_of(enter_address_code_without_page(&browser, &code).await).await;
     assert_eq!(status, 410);
-    assert!(
-        page.contains("Ce code a expiré ou a déjà été utilisé."),
-        "{page}"
-    );
+    assert_shows(&page, "Ce code a expiré ou a déjà été utilisé.");
     assert!(user(&app, ALICE).await.is_some());
 }
 
 #[tokio::test]
 async fn account_address_of_another_account_is_refused_without_saying_so() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     app.user(BOB).await;
     let browser = logged_in_as(&app, ALICE).await;
 
     let answer = ask_address_change(&browser, BOB, PASSWORD).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/compte/adresse-electronique/code")
-    );
+    assert_redirect(&answer, "/compte/adresse-electronique/code");
     let (_, page) = page_of(browser.get("/compte/adresse-electronique/code").await).await;
     assert!(page.contains("Un e-mail contenant un code de validation a été envoyé"));
     let mail = &sink.wait_for(1).await[0];
@@ -732,7 +701,7 @@ async fn account_address_of_another_account_is_refused_without_saying_so() {
     // Any code is just wrong, as for an address without an account.
     let (status, page) = page_of(enter_address_code(&browser, "123456").await).await;
     assert_eq!(status, 400);
-    assert!(page.contains("Il vous reste 4 essais."), "{page}");
+    assert_shows(&page, "Il vous reste 4 essais.");
     assert_eq!(user(&app, ALICE).await.unwrap().email, ALICE);
     assert_eq!(user(&app, BOB).await.unwrap().email, BOB);
 }
@@ -749,16 +718,15 @@ async fn alice_asks_for_new_address(app: &TestApp, sink: &SmtpSink) -> (Browser,
 
 #[tokio::test]
 async fn account_address_taken_meanwhile_is_not_changed() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let (browser, code) = alice_asks_for_new_address(&app, &sink).await;
     // Someone signs up with that address before the code is typed.
     app.user(NEW_ADDRESS).await;
     let (status, page) = page_of(enter_address_code(&browser, &code).await).await;
     assert_eq!(status, 409);
-    assert!(
-        page.contains("La modification de votre adresse e-mail n'a pas pu être effectuée."),
-        "{page}"
+    assert_shows(
+        &page,
+        "La modification de votre adresse e-mail n'a pas pu être effectuée.",
     );
     assert_eq!(user(&app, ALICE).await.unwrap().given_name, "Alice");
     assert_eq!(sink.messages().len(), 1, "no notice to anyone");
@@ -803,7 +771,7 @@ async fn account_sessions_are_listed_and_ended() {
     let (status, page) = page_of(laptop.get("/compte/sessions").await).await;
     assert_eq!(status, 200);
     assert_eq!(page.matches("Cette session").count(), 1, "{page}");
-    assert!(page.contains("Firefox sur Windows"), "{page}");
+    assert_shows(&page, "Firefox sur Windows");
     // The start time, in France's time: « le 22/11/2026 à 21h30 ».
     let today = idp::access::dates::french_date(idp::store::now());
     assert!(page.contains(&format!("{today} à ")), "{page}");
@@ -820,14 +788,14 @@ async fn account_sessions_are_listed_and_ended() {
         .clone();
 
     // One ends.
-    let answer = submit(
-        &laptop,
-        "/compte/sessions",
-        "/compte/sessions",
-        &[("sid", &phone_sid)],
-    )
-    .await;
-    assert_eq!(location(&answer).as_deref(), Some("/compte/sessions"));
+    let answer = laptop
+        .post_from(
+            "/compte/sessions",
+            "/compte/sessions",
+            &[("sid", &phone_sid)],
+        )
+        .await;
+    assert_redirect(&answer, "/compte/sessions");
     assert!(!has_session(&phone).await);
     assert!(has_session(&tablet).await);
     assert!(has_session(&laptop).await);
@@ -836,13 +804,13 @@ async fn account_sessions_are_listed_and_ended() {
 
     // Ending it again, or a forged one: nothing happens.
     let (status, page) = page_of(
-        submit(
-            &laptop,
-            "/compte/sessions",
-            "/compte/sessions",
-            &[("sid", &phone_sid)],
-        )
-        .await,
+        laptop
+            .post_from(
+                "/compte/sessions",
+                "/compte/sessions",
+                &[("sid", &phone_sid)],
+            )
+            .await,
     )
     .await;
     assert_eq!(status, 404);
@@ -854,13 +822,9 @@ async fn account_sessions_are_listed_and_ended() {
     assert!(has_session(&tablet).await);
 
     // All the others end.
-    let answer = submit(
-        &laptop,
-        "/compte/sessions",
-        "/compte/sessions",
-        &[("autres", "1")],
-    )
-    .await;
+    let answer = laptop
+        .post_from("/compte/sessions", "/compte/sessions", &[("autres", "1")])
+        .await;
     assert_eq!(answer.status(), 303);
     assert!(!has_session(&tablet).await);
     assert!(has_session(&laptop).await);
@@ -899,13 +863,9 @@ async fn account_sessions_of_another_account_cannot_be_ended() {
     let bob_sid = sids_on(&page).pop().expect("bob's other session");
     // Alice has one session: her page has no form, so the token comes from another page.
     let (status, _) = page_of(
-        submit(
-            &alice,
-            "/compte/identite",
-            "/compte/sessions",
-            &[("sid", &bob_sid)],
-        )
-        .await,
+        alice
+            .post_from("/compte/identite", "/compte/sessions", &[("sid", &bob_sid)])
+            .await,
     )
     .await;
     assert_eq!(status, 404);
@@ -915,13 +875,14 @@ async fn account_sessions_of_another_account_cannot_be_ended() {
 // ---- Deletion ----
 
 async fn delete_account(browser: &Browser, form: &[(&str, &str)]) -> reqwest::Response {
-    submit(browser, "/compte/suppression", "/compte/suppression", form).await
+    browser
+        .post_from("/compte/suppression", "/compte/suppression", form)
+        .await
 }
 
 #[tokio::test]
 async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let TwoBrowsers {
         alice,
         client,
@@ -934,7 +895,7 @@ async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
         page_of(delete_account(&laptop, &[("password", PASSWORD), ("confirmation", "on")]).await)
             .await;
     assert_eq!(status, 200);
-    assert!(page.contains("Votre compte a été supprimé"), "{page}");
+    assert_shows(&page, "Votre compte a été supprimé");
 
     assert!(user(&app, ALICE).await.is_none());
     assert!(!logs_in(&app, ALICE, PASSWORD).await);
@@ -960,16 +921,12 @@ async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
 
 #[tokio::test]
 async fn account_deletion_needs_the_password_and_the_confirmation() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
     let (status, page) = page_of(delete_account(&browser, &[("password", PASSWORD)]).await).await;
     assert_eq!(status, 400);
-    assert!(
-        page.contains("Je comprends que cette suppression est définitive"),
-        "{page}"
-    );
+    assert_shows(&page, "Je comprends que cette suppression est définitive");
     let (status, page) = page_of(
         delete_account(
             &browser,
@@ -1046,18 +1003,7 @@ async fn account_login_with_a_second_factor_also_comes_back_to_the_account_page(
     let (_, recovery) = enrol(&logged_in_as(&app, ALICE).await).await;
     let browser = app.browser();
     let login = location(&browser.get("/compte/sessions").await).unwrap();
-    let page = browser.get(&login).await.text().await.unwrap();
-    let answer = browser
-        .post_form(
-            "/connexion",
-            &[
-                ("csrf", &csrf_of(&page)),
-                ("retour", &hidden_field(&page, "retour").unwrap()),
-                ("email", ALICE),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let answer = browser.log_in_back(&login, ALICE).await;
     assert_eq!(answer.status(), 200, "the code page");
     let page = answer.text().await.unwrap();
     let answer = browser
@@ -1070,7 +1016,7 @@ async fn account_login_with_a_second_factor_also_comes_back_to_the_account_page(
             ],
         )
         .await;
-    assert_eq!(location(&answer).as_deref(), Some("/compte/sessions"));
+    assert_redirect(&answer, "/compte/sessions");
 }
 
 #[tokio::test]
@@ -1081,7 +1027,7 @@ async fn account_deletion_with_a_second_factor_needs_a_code() {
     let (_, recovery) = enrol(&browser).await;
 
     let (_, page) = page_of(browser.get("/compte/suppression").await).await;
-    assert!(page.contains("Code de vérification"), "{page}");
+    assert_shows(&page, "Code de vérification");
     let (status, page) = page_of(
         delete_account(
             &browser,
@@ -1131,8 +1077,7 @@ async fn assert_untouched(app: &TestApp, sink: &SmtpSink, two: TwoBrowsers) {
 
 #[tokio::test]
 async fn account_deletion_is_atomic_when_its_audit_fails() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let two = alice_on_two_browsers(&app).await;
     app.fail_audit_of("account.deleted").await;
 
@@ -1144,8 +1089,7 @@ async fn account_deletion_is_atomic_when_its_audit_fails() {
 
 #[tokio::test]
 async fn account_password_change_is_atomic_when_its_audit_fails() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let two = alice_on_two_browsers(&app).await;
     app.fail_audit_of("password.changed").await;
 
@@ -1168,7 +1112,9 @@ async fn account_identity_change_is_atomic_when_its_audit_fails() {
         ("nom", "Autre"),
         ("prenom", "Nom"),
     ];
-    let answer = submit(&browser, "/compte/identite", "/compte/identite", &form).await;
+    let answer = browser
+        .post_from("/compte/identite", "/compte/identite", &form)
+        .await;
     assert_eq!(answer.status(), 500);
 
     assert_identity_unchanged(&app).await;
@@ -1176,8 +1122,7 @@ async fn account_identity_change_is_atomic_when_its_audit_fails() {
 
 #[tokio::test]
 async fn account_address_change_is_atomic_when_its_audit_fails() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let (browser, code) = alice_asks_for_new_address(&app, &sink).await;
     app.fail_audit_of("email.changed").await;
 

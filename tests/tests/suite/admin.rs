@@ -33,6 +33,16 @@ fn registration(id: &str, auth_method: AuthMethod) -> ClientRegistration {
     }
 }
 
+/// A new service `code` labelled `label`, without description or home page.
+fn service_input(code: &str, label: &str) -> service_create::ServiceInput {
+    service_create::ServiceInput {
+        code: code.into(),
+        label: label.into(),
+        description: None,
+        home_url: None,
+    }
+}
+
 #[tokio::test]
 async fn a_client_deletion_whose_audit_fails_leaves_the_client_and_its_secret_working() {
     let app = TestApp::spawn().await;
@@ -55,14 +65,12 @@ async fn a_client_deletion_whose_audit_fails_leaves_the_client_and_its_secret_wo
     assert_eq!(app.count(EVENTS_ON, "rp-kept").await, 0);
     // The client still authenticates at the token endpoint (client_credentials is not allowed
     // for it: the answer names the grant, not the client).
-    let r = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&rp.id, rp.secret.as_deref())
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
-        .send()
-        .await
-        .unwrap();
+    let r = token_request(
+        &app,
+        &rp,
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+    )
+    .await;
     let (status, body) = json(r).await;
     assert_ne!(body["error"], "invalid_client", "{status} {body}");
 }
@@ -202,12 +210,7 @@ async fn service_actions_refuse_unknown_services_and_clients_and_bad_codes() {
         matches!(&unknown_service, Err(r) if r.code() == "unknown_service"),
         "{unknown_service:?}"
     );
-    let bad = service_create::ServiceInput {
-        code: "Pas Bon".into(),
-        label: "x".into(),
-        description: None,
-        home_url: None,
-    };
+    let bad = service_input("Pas Bon", "x");
     let refused = service_create::save_service(db, bad, now, "cli").await;
     assert!(
         matches!(&refused, Err(r) if r.code() == "invalid_code_name"),
@@ -228,19 +231,9 @@ async fn a_service_or_role_saved_whose_audit_fails_changes_nothing() {
         .expect("CERES");
 
     app.fail_audit_of("service.saved").await;
-    let input = service_create::ServiceInput {
-        code: "ceres".into(),
-        label: "Autre libellé".into(),
-        description: None,
-        home_url: None,
-    };
+    let input = service_input("ceres", "Autre libellé");
     failed_on_audit(service_create::save_service(db, input, now, "t").await);
-    let new = service_create::ServiceInput {
-        code: "nouveau".into(),
-        label: "Nouveau service".into(),
-        description: None,
-        home_url: None,
-    };
+    let new = service_input("nouveau", "Nouveau service");
     failed_on_audit(service_create::save_service(db, new, now, "t").await);
     let after = services::by_code(db, "ceres")
         .await

@@ -4,7 +4,10 @@
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use idp::web::anti_robot;
-use idp_tests::{Browser, PASSWORD, SmtpSink, TestApp, csrf_of, hidden_field, location};
+use idp_tests::{
+    Browser, PASSWORD, SmtpSink, TestApp, assert_redirect, assert_shows, content_type, csrf_of,
+    hidden_field, location,
+};
 
 const ALICE: &str = "alice@centre.fr";
 const FAILED: &str = "La vérification anti-robot a échoué. Veuillez réessayer.";
@@ -99,7 +102,7 @@ async fn assert_refused(response: reqwest::Response) {
         .any(|c| c.to_str().unwrap().contains("session"));
     assert!(!has_session, "no session cookie");
     let body = response.text().await.unwrap();
-    assert!(body.contains(FAILED), "{body}");
+    assert_shows(&body, FAILED);
     // The question is marked invalid and tells why (people answering it without JavaScript).
     assert!(
         body.contains(r#"id="robot_answer""#)
@@ -107,7 +110,7 @@ async fn assert_refused(response: reqwest::Response) {
         "{body}"
     );
     // A fresh challenge comes with the page.
-    assert!(body.contains("data-challenge=\""), "{body}");
+    assert_shows(&body, "data-challenge=\"");
 }
 
 #[tokio::test]
@@ -117,22 +120,20 @@ async fn the_pages_carry_a_challenge_the_script_and_a_labelled_question() {
     let browser = app.browser();
     for uri in ["/connexion", "/inscription", "/mot-de-passe-oublie"] {
         let page = page(&browser, uri).await;
-        assert!(
-            page.contains("<script src=\"/static/anti_robot.js\" defer></script>"),
-            "{page}"
+        assert_shows(
+            &page,
+            "<script src=\"/static/anti_robot.js\" defer></script>",
         );
-        assert!(page.contains("<label class=\"fr-label\" for=\"robot_answer\">Je ne suis pas un robot : Combien font "), "{page}");
+        assert_shows(
+            &page,
+            "<label class=\"fr-label\" for=\"robot_answer\">Je ne suis pas un robot : Combien font ",
+        );
         assert!(data(&page, "salt").contains("?expires="), "{page}");
         assert_eq!(hidden_field(&page, "altcha").as_deref(), Some(""));
     }
     let script = browser.get("/static/anti_robot.js").await;
     assert_eq!(script.status(), 200);
-    assert!(
-        script.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/javascript")
-    );
+    assert!(content_type(&script).starts_with("text/javascript"));
     assert!(script.text().await.unwrap().contains("crypto.subtle"));
 }
 
@@ -145,7 +146,7 @@ async fn a_solved_challenge_lets_the_login_proceed() {
     let page = page(&browser, "/connexion").await;
     let answer = login(&browser, &page, &[("altcha", &solve(&page))]).await;
     assert_eq!(answer.status(), 303);
-    assert_eq!(location(&answer).as_deref(), Some("/"));
+    assert_redirect(&answer, "/");
 }
 
 #[tokio::test]
@@ -254,7 +255,7 @@ async fn sign_up_sends_a_code_only_after_the_check() {
 
     let solution = solve(&page);
     let accepted = signup_step1(&browser, &page, &[("altcha", &solution)]).await;
-    assert_eq!(location(&accepted).as_deref(), Some("/inscription/code"));
+    assert_redirect(&accepted, "/inscription/code");
     assert_eq!(sink.wait_for(1).await.len(), 1);
     // The same solution from another browser: refused, nothing sent.
     let other = app.browser();
@@ -277,7 +278,7 @@ async fn sign_up_without_javascript_answers_the_question() {
         &[("robot_token", &token), ("robot_answer", &answer(&page))],
     )
     .await;
-    assert_eq!(location(&accepted).as_deref(), Some("/inscription/code"));
+    assert_redirect(&accepted, "/inscription/code");
 }
 
 async fn reset_step1(browser: &Browser, page: &str, robot: &[(&str, &str)]) -> reqwest::Response {
@@ -308,9 +309,6 @@ async fn a_reset_code_is_sent_only_after_the_check() {
     assert!(sink.messages().is_empty(), "no code sent");
 
     let accepted = reset_step1(&browser, &page, &[("altcha", &solve(&page))]).await;
-    assert_eq!(
-        location(&accepted).as_deref(),
-        Some("/mot-de-passe-oublie/code")
-    );
+    assert_redirect(&accepted, "/mot-de-passe-oublie/code");
     assert_eq!(sink.wait_for(1).await.len(), 1);
 }

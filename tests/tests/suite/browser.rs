@@ -9,13 +9,6 @@ use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use idp_tests::*;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace holds tests/")
-        .to_owned()
-}
-
 /// The DSFR `dist` folder installed by `scripts/assets.sh`: the pages as users see them.
 fn dsfr_dist() -> PathBuf {
     repo().join("web/node_modules/@gouvfr/dsfr/dist")
@@ -122,17 +115,7 @@ async fn browser_account_journeys_pass_axe_on_every_page() {
 
 /// Runs `tests/browser/<script>` with node and `envs`, within `limit`; fails with its output.
 async fn run_script(script: &str, envs: &[(&str, String)], limit: Duration) {
-    assert!(
-        repo()
-            .join("tests/browser/node_modules/playwright-core")
-            .is_dir(),
-        "run scripts/test.sh first (npm ci in tests/browser)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).is_file(),
-        "{chromium} is missing (scripts/test.sh installs Debian's chromium)"
-    );
+    let chromium = node_and_chromium("browser", "playwright-core");
     let started = std::time::Instant::now();
     let child = tokio::process::Command::new("node")
         .arg(repo().join("tests/browser").join(script))

@@ -26,9 +26,7 @@ async fn served_kids(app: &TestApp) -> Vec<String> {
 #[tokio::test]
 #[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_login_on_one_node_is_honoured_by_the_other() {
-    Backend::require_cluster();
-    let a = TestApp::spawn().await;
-    let b = a.another_node().await;
+    let (a, b) = TestApp::two_nodes().await;
     assert_ne!(a.base, b.base);
     let client = a.client("rp").await;
     let user = a.user("alice@centre.fr").await;
@@ -52,10 +50,7 @@ async fn a_login_on_one_node_is_honoured_by_the_other() {
     assert_eq!(status, 200);
     // The spent refresh token is spent everywhere.
     let (status, body) = refresh(&a, &client, &string(&tokens, "refresh_token")).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_error(status, &body, 400, "invalid_grant");
 
     // The session made on A lets B answer prompt=none with a code.
     let on_b = browser.on(&b.base);
@@ -82,15 +77,10 @@ async fn a_login_on_one_node_is_honoured_by_the_other() {
 #[tokio::test]
 #[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_code_is_single_use_across_nodes() {
-    Backend::require_cluster();
-    let a = TestApp::spawn().await;
-    let b = a.another_node().await;
+    let (a, b) = TestApp::two_nodes().await;
     let client = a.client("rp").await;
     a.user("alice@centre.fr").await;
-    let out = a
-        .browser()
-        .authorize(&auth_url(&a, &client, &[]), "alice@centre.fr")
-        .await;
+    let out = a.authorized(&client, "alice@centre.fr").await;
     let code = query_of(&out)["code"].clone();
 
     let (status, tokens) = json(exchange_code(&a, &client, &code, &[]).await).await;
@@ -103,10 +93,7 @@ async fn a_code_is_single_use_across_nodes() {
     let (status, _) = userinfo(&b, &string(&tokens, "access_token")).await;
     assert_eq!(status, 401);
     let (status, body) = refresh(&a, &client, &string(&tokens, "refresh_token")).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_error(status, &body, 400, "invalid_grant");
 }
 
 #[tokio::test]
@@ -115,14 +102,7 @@ async fn a_key_rotated_through_one_node_is_published_by_the_other() {
     Backend::require_cluster();
     let a = TestApp::spawn_with(|c| c.keys.prepublication_seconds = 2).await;
     let b = a.another_node().await;
-    let old = b
-        .state
-        .keys
-        .current()
-        .signer(SigningAlg::RS256)
-        .expect("B signs")
-        .kid
-        .clone();
+    let old = signing_kid(&b, SigningAlg::RS256);
     let policy = KeyPolicy::from_config(&a.state.config);
     let new = rotation::rotate(
         &a.state.db,

@@ -7,7 +7,7 @@
 //!   login in Debian's Chromium (playwright-core);
 //! - `tests/interop/authlib_client.py`: PyPI `authlib` with `requests`, the login by form posts.
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{process::Stdio, time::Duration};
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::{
@@ -19,13 +19,6 @@ use idp_tests::*;
 use serde_json::json;
 
 const EMAIL: &str = "interop.teste@organisme-formation.fr";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace holds tests/")
-        .to_owned()
-}
 
 /// How the client authenticates at the token, introspection and revocation endpoints.
 enum Auth {
@@ -109,17 +102,7 @@ async fn run(program: &str, script: &str, envs: &[(&'static str, String)]) {
 }
 
 async fn openid_client(id: &str, auth: Auth, alg: SigningAlg) {
-    assert!(
-        repo()
-            .join("tests/interop/node_modules/openid-client")
-            .is_dir(),
-        "run scripts/test.sh first (npm ci in tests/interop)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).is_file(),
-        "{chromium} is missing (scripts/test.sh installs Debian's chromium)"
-    );
+    let chromium = node_and_chromium("interop", "openid-client");
     let (_app, mut envs) = setup(id, auth, alg).await;
     envs.push(("CHROMIUM", chromium));
     run("node", "tests/interop/openid_client.mjs", &envs).await;

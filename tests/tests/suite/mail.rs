@@ -5,9 +5,9 @@
 use idp::{
     accounts::Email,
     config::{Config, MailTransport, SmtpTls},
-    mail::{MailError, Mailer, messages},
+    mail::{MailError, Mailer, Outgoing, messages},
 };
-use idp_tests::{SmtpSink, TestApp, free_port};
+use idp_tests::{ReceivedMail, SmtpSink, TestApp, assert_shows, free_port};
 
 const SENDER: &str = "EFP Connect <no-reply@efp-connect.test>";
 
@@ -25,25 +25,41 @@ async fn app_mailing_to(sink: &SmtpSink, adjust: impl FnOnce(&mut Config)) -> Te
     .await
 }
 
+/// Sends `message` through `app` and reads it at `sink`: a mail to Alice from [`SENDER`] with
+/// `subject`.
+async fn delivered(
+    app: &TestApp,
+    sink: &SmtpSink,
+    message: &Outgoing,
+    subject: &str,
+) -> ReceivedMail {
+    app.state.mailer.send(message).await.unwrap();
+    let mail = sink.wait_for(1).await.remove(0);
+    assert_eq!(mail.subject, subject);
+    assert_eq!(mail.rcpt_tos, ["alice@centre-formation.fr"]);
+    assert_eq!(mail.from, SENDER);
+    mail
+}
+
 #[tokio::test]
 async fn the_signup_code_arrives_with_its_subject_sender_recipient_and_code() {
     let sink = SmtpSink::start().await;
     let app = app_mailing_to(&sink, |_| {}).await;
 
     let message = messages::signup_code(&alice(), "764906").unwrap();
-    app.state.mailer.send(&message).await.unwrap();
-
-    let received = sink.wait_for(1).await;
-    let mail = &received[0];
-    assert_eq!(mail.subject, "Validation de votre compte EFP CONNECT");
-    assert_eq!(mail.rcpt_tos, ["alice@centre-formation.fr"]);
+    let mail = delivered(
+        &app,
+        &sink,
+        &message,
+        "Validation de votre compte EFP CONNECT",
+    )
+    .await;
     assert_eq!(mail.to, "alice@centre-formation.fr");
     assert_eq!(mail.mail_from, "no-reply@efp-connect.test");
-    assert_eq!(mail.from, SENDER);
     assert_eq!(mail.content_type, "multipart/alternative");
     for part in [&mail.text, &mail.html] {
-        assert!(part.contains("764906"), "{part}");
-        assert!(part.contains("Ce code expirera dans 1 heure."), "{part}");
+        assert_shows(part, "764906");
+        assert_shows(part, "Ce code expirera dans 1 heure.");
     }
     assert!(mail.html.contains("<html lang=\"fr\">"));
 }
@@ -64,15 +80,13 @@ async fn the_reset_mail_arrives_with_its_code_and_a_link_on_the_configured_base_
         "jeton-opaque",
     )
     .unwrap();
-    app.state.mailer.send(&message).await.unwrap();
-
-    let mail = &sink.wait_for(1).await[0];
-    assert_eq!(
-        mail.subject,
-        "Réinitialisation du mot de passe de votre compte EFP Connect"
-    );
-    assert_eq!(mail.rcpt_tos, ["alice@centre-formation.fr"]);
-    assert_eq!(mail.from, SENDER);
+    let mail = delivered(
+        &app,
+        &sink,
+        &message,
+        "Réinitialisation du mot de passe de votre compte EFP Connect",
+    )
+    .await;
     let link = "https://connexion.efp-connect.test/mot-de-passe-oublie/lien?jeton=jeton-opaque";
     assert!(mail.text.contains("596922"));
     assert!(mail.text.contains(link), "{}", mail.text);
@@ -92,15 +106,13 @@ async fn the_account_exists_mail_arrives_and_points_to_login_and_reset() {
     let app = app_mailing_to(&sink, |_| {}).await;
 
     let message = messages::account_exists(&app.state.config.issuer, &alice()).unwrap();
-    app.state.mailer.send(&message).await.unwrap();
-
-    let mail = &sink.wait_for(1).await[0];
-    assert_eq!(
-        mail.subject,
-        "Création de compte EFP Connect : vous avez déjà un compte"
-    );
-    assert_eq!(mail.rcpt_tos, ["alice@centre-formation.fr"]);
-    assert_eq!(mail.from, SENDER);
+    let mail = delivered(
+        &app,
+        &sink,
+        &message,
+        "Création de compte EFP Connect : vous avez déjà un compte",
+    )
+    .await;
     for part in [&mail.text, &mail.html] {
         assert!(part.contains(&app.url("/connexion")), "{part}");
         assert!(part.contains(&app.url("/mot-de-passe-oublie")), "{part}");
@@ -115,12 +127,7 @@ async fn the_account_created_mail_arrives_with_a_link_to_the_login_page() {
     let message =
         messages::account_created(&app.state.config.issuer, &alice(), Some("Alice Martin"))
             .unwrap();
-    app.state.mailer.send(&message).await.unwrap();
-
-    let mail = &sink.wait_for(1).await[0];
-    assert_eq!(mail.subject, "Votre compte EFP Connect a été créé");
-    assert_eq!(mail.rcpt_tos, ["alice@centre-formation.fr"]);
-    assert_eq!(mail.from, SENDER);
+    let mail = delivered(&app, &sink, &message, "Votre compte EFP Connect a été créé").await;
     assert!(
         mail.text
             .contains("Votre compte EFP Connect a bien été créé.")
@@ -211,10 +218,7 @@ async fn the_outbox_transport_writes_a_file_that_the_outbox_page_lists_and_shows
     let list = browser.get("/outbox").await;
     assert_eq!(list.status(), 200);
     let list = list.text().await.unwrap();
-    assert!(
-        list.contains("Validation de votre compte EFP CONNECT"),
-        "{list}"
-    );
+    assert_shows(&list, "Validation de votre compte EFP CONNECT");
     assert!(list.contains("alice@centre-formation.fr"));
 
     let id = files[0].file_stem().unwrap().to_str().unwrap().to_owned();
@@ -297,10 +301,7 @@ fn the_debug_form_of_the_configuration_hides_the_smtp_password() {
     config.mail.smtp_password = Some("mot-de-passe-smtp-tres-secret".into());
     let debug = format!("{config:?}");
     assert!(!debug.contains("mot-de-passe-smtp-tres-secret"), "{debug}");
-    assert!(
-        debug.contains("smtp_password: Some(\"<redacted>\")"),
-        "{debug}"
-    );
+    assert_shows(&debug, "smtp_password: Some(\"<redacted>\")");
     let pretty = format!("{config:#?}");
     assert!(!pretty.contains("mot-de-passe-smtp-tres-secret"));
 }

@@ -4,7 +4,7 @@
 //!
 //! One process, one recorder: these tests compare values before and after, never absolutes.
 
-use idp_tests::{PASSWORD, TestApp, auth_url, exchange_code, location, query_of};
+use idp_tests::{PASSWORD, TestApp, auth_url, content_type, exchange_code, location, query_of};
 
 /// The value of the first sample of `name` whose labels include every `label="value"` given.
 fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -28,12 +28,7 @@ fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 async fn scrape(app: &TestApp) -> String {
     let r = app.http().get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain; version=0.0.4")
-    );
+    assert!(content_type(&r).starts_with("text/plain; version=0.0.4"));
     r.text().await.unwrap()
 }
 
@@ -134,6 +129,16 @@ async fn metrics_count_rate_limit_refusals() {
     assert!(refused >= 2.0, "{after}");
 }
 
+/// `GET /metrics` with `token` as the bearer.
+async fn metrics_with_token(app: &TestApp, token: &str) -> idp_tests::reqwest::Response {
+    app.http()
+        .get(app.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn metrics_need_the_configured_token_when_there_is_one() {
     let app = TestApp::spawn_with(|c| c.metrics.token = Some("jeton-de-supervision".into())).await;
@@ -144,19 +149,9 @@ async fn metrics_need_the_configured_token_when_there_is_one() {
         404,
         "loopback is not enough once a token is set"
     );
-    let r = http
-        .get(app.url("/metrics"))
-        .bearer_auth("jeton-de-supervisioN")
-        .send()
-        .await
-        .unwrap();
+    let r = metrics_with_token(&app, "jeton-de-supervisioN").await;
     assert_eq!(r.status(), 404);
-    let r = http
-        .get(app.url("/metrics"))
-        .bearer_auth("jeton-de-supervision")
-        .send()
-        .await
-        .unwrap();
+    let r = metrics_with_token(&app, "jeton-de-supervision").await;
     assert_eq!(r.status(), 200);
     assert!(
         r.text()

@@ -10,6 +10,7 @@ use std::{collections::HashMap, time::Duration};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use idp::{keys::SigningAlg, oidc::clients::AuthMethod};
 use idp_tests::{
+    assert_shows,
     openidconnect::{
         AccessToken, AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId,
         ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
@@ -22,7 +23,7 @@ use idp_tests::{
     },
     refresh_response as refresh,
     reqwest::{self, StatusCode, header},
-    *,
+    token_request, *,
 };
 use serde_json::{Value, json};
 
@@ -262,13 +263,8 @@ async fn userinfo_json(app: &TestApp, access_token: &str) -> Value {
 
 async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
     let response = app
-        .http()
-        .post(app.url("/introspect"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .expect("introspection");
+        .client_post(client, "/introspect", &[("token", token)])
+        .await;
     assert_eq!(response.status(), 200);
     response.json().await.expect("JSON")
 }
@@ -779,7 +775,7 @@ async fn userinfo_refuses_a_garbage_token_as_invalid_token() {
         .expect("ASCII")
         .to_owned();
     assert!(challenge.starts_with("Bearer"), "{challenge}");
-    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert_shows(&challenge, "error=\"invalid_token\"");
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["error"], "invalid_token");
 }
@@ -1045,18 +1041,16 @@ async fn a_code_redeemed_with_another_redirect_uri_is_refused() {
         .authorize(&authz(&app, &client, &[]), EMAIL)
         .await;
     let code = code_of(&app, &out, "etat-123");
-    let response = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
+    let response = token_request(
+        &app,
+        &client,
+        &[
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("redirect_uri", "https://rp.example/other"),
-        ])
-        .send()
-        .await
-        .expect("token");
+        ],
+    )
+    .await;
     assert_oauth_error(response, 400, "invalid_grant").await;
 }
 
@@ -1146,7 +1140,7 @@ async fn prompt_login_asks_to_log_in_again() {
     let started = start(&rp, &[], &[("prompt", "login")]);
     let (response, at) = browser.follow(&started.url).await;
     assert!(location(&response).is_none(), "no code without a new login");
-    assert!(at.contains("/connexion"), "{at}");
+    assert_shows(&at, "/connexion");
     assert_eq!(response.status(), 200);
     let out = browser.authorize(&started.url, EMAIL).await;
     let code = code_of(&app, &out, started.state.secret());
@@ -1168,7 +1162,7 @@ async fn max_age_1_requires_a_fresh_login() {
     let started = start(&rp, &[], &[("max_age", "1")]);
     let (response, at) = browser.follow(&started.url).await;
     assert!(location(&response).is_none(), "no code without a new login");
-    assert!(at.contains("/connexion"), "{at}");
+    assert_shows(&at, "/connexion");
     let out = browser.authorize(&started.url, EMAIL).await;
     let code = code_of(&app, &out, started.state.secret());
     let second = redeem(&app, &rp, code, started).await;
@@ -1238,7 +1232,7 @@ async fn login_hint_fills_in_the_login_page() {
         .browser()
         .follow(&authz(&app, &client, &[("login_hint", Some(EMAIL))]))
         .await;
-    assert!(at.contains("/connexion"), "{at}");
+    assert_shows(&at, "/connexion");
     let page = response.text().await.expect("page");
     assert!(page.contains(&format!("value=\"{EMAIL}\"")), "{page}");
 }
@@ -1765,8 +1759,8 @@ async fn refusing_consent_is_access_denied() {
     let browser = app.browser();
     let page_uri = to_consent_page(&browser, &authz(&app, &client, &[])).await;
     let page = browser.get(&page_uri).await.text().await.expect("page");
-    assert!(page.contains("Application rp-consent"), "{page}");
-    assert!(page.contains("Votre adresse e-mail"), "{page}");
+    assert_shows(&page, "Application rp-consent");
+    assert_shows(&page, "Votre adresse e-mail");
     let response = browser
         .post_form(
             "/consentement",
@@ -2131,7 +2125,7 @@ async fn wrong_credentials_get_one_generic_message() {
     ] {
         let browser = app.browser();
         let (_, at) = browser.follow(&authz(&app, &client, &[])).await;
-        assert!(at.contains("/connexion"), "{at}");
+        assert_shows(&at, "/connexion");
         let response = browser.submit_login(&at, email, password).await;
         assert!(location(&response).is_none(), "no redirect on failure");
         assert!(
@@ -2142,7 +2136,7 @@ async fn wrong_credentials_get_one_generic_message() {
         );
         let status = response.status();
         let page = response.text().await.expect("page");
-        assert!(page.contains(BAD_CREDENTIALS), "{page}");
+        assert_shows(&page, BAD_CREDENTIALS);
         assert!(!has_session(&app, &client, &browser).await);
         answers.push(status);
     }
@@ -2158,7 +2152,7 @@ async fn a_login_without_the_csrf_field_is_refused() {
     app.user(EMAIL).await;
     let browser = app.browser();
     let (response, at) = browser.follow(&authz(&app, &client, &[])).await;
-    assert!(at.contains("/connexion"), "{at}");
+    assert_shows(&at, "/connexion");
     let page = response.text().await.expect("page");
     let response = browser
         .post_form(
@@ -2309,10 +2303,7 @@ async fn the_consent_page_lists_the_scope_of_a_claim_asked_for_by_name() {
     let (page, at) = browser
         .follow(&location(&response).expect("redirect"))
         .await;
-    assert!(at.contains("/consentement"), "{at}");
+    assert_shows(&at, "/consentement");
     let html = page.text().await.expect("page");
-    assert!(
-        html.contains("Votre organisation (SIREN, SIRET, raison sociale)"),
-        "{html}"
-    );
+    assert_shows(&html, "Votre organisation (SIREN, SIRET, raison sociale)");
 }

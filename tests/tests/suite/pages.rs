@@ -125,15 +125,9 @@ async fn a_refused_login_is_announced_and_points_the_fields_to_the_message() {
         .await;
     assert_eq!(response.status(), 401);
     let page = response.text().await.expect("page");
-    assert!(
-        page.contains("<title>Erreur - Connexion - EFP Connect</title>"),
-        "{page}"
-    );
-    assert!(page.contains("role=\"alert\" id=\"login-error\""), "{page}");
-    assert!(
-        page.contains("Identifiant ou mot de passe incorrect."),
-        "{page}"
-    );
+    assert_shows(&page, "<title>Erreur - Connexion - EFP Connect</title>");
+    assert_shows(&page, "role=\"alert\" id=\"login-error\"");
+    assert_shows(&page, "Identifiant ou mot de passe incorrect.");
     assert_eq!(
         page.matches("aria-invalid=\"true\" aria-describedby=\"login-error\"")
             .count(),
@@ -171,10 +165,7 @@ async fn without_the_design_system_files_the_provider_starts_and_pages_still_ren
     let response = browser.get("/connexion").await;
     assert_eq!(response.status(), 200);
     let page = response.text().await.expect("page");
-    assert!(
-        page.contains("Identifiant (e-mail professionnel)"),
-        "{page}"
-    );
+    assert_shows(&page, "Identifiant (e-mail professionnel)");
     assert!(hidden_field(&page, "csrf").is_some(), "{page}");
     // The stylesheet is simply not there, and its absence is not cached.
     let response = browser.get("/static/dsfr/dsfr.min.css").await;
@@ -191,5 +182,5 @@ async fn without_the_design_system_files_the_provider_starts_and_pages_still_ren
     let response = browser
         .submit_login("/connexion", "alice@centre.fr", PASSWORD)
         .await;
-    assert_eq!(location(&response).as_deref(), Some("/"));
+    assert_redirect(&response, "/");
 }

@@ -3,39 +3,34 @@
 
 use idp::accounts::{Email, store as users};
 use idp_tests::{
-    Browser, PASSWORD, ReceivedMail, SmtpSink, TestApp, auth_url, code_of, csrf_of, exchange_code,
-    free_port, location, page_of, query_of,
+    Browser, PASSWORD, SmtpSink, TestApp, assert_redirect, assert_shows, auth_url, code_of,
+    csrf_of, exchange_code, free_port, location, page_of, query_of, reset_link_of, token_request,
 };
 
 const ALICE: &str = "alice@centre.fr";
 const NEW_PASSWORD: &str = "Nouveau-mot-de-passe-2026";
 
-/// The path and query of the link of a reset e-mail.
-fn link_of(app: &TestApp, mail: &ReceivedMail) -> String {
-    let start = mail
-        .text
-        .find("/mot-de-passe-oublie/lien?jeton=")
-        .expect("a link");
-    let link = mail.text[start..].lines().next().expect("line").trim();
-    assert!(mail.text.contains(&app.url(link)), "{}", mail.text);
-    link.to_owned()
+/// Posts `fields` with the CSRF token to `path`, whose page is asserted to be `step`.
+async fn post_step(
+    browser: &Browser,
+    path: &str,
+    step: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let (_, page) = browser.page(path).await;
+    assert_shows(&page, step);
+    browser.post_from(path, path, fields).await
 }
 
 /// Step 1: asks a code for `email`; returns the answer (a redirect to step 2 when accepted).
 async fn ask_code(browser: &Browser, email: &str) -> reqwest::Response {
-    let page = browser
-        .get("/mot-de-passe-oublie")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("Étape 1 sur 3"), "{page}");
-    browser
-        .post_form(
-            "/mot-de-passe-oublie",
-            &[("csrf", &csrf_of(&page)), ("email", email)],
-        )
-        .await
+    post_step(
+        browser,
+        "/mot-de-passe-oublie",
+        "Étape 1 sur 3",
+        &[("email", email)],
+    )
+    .await
 }
 
 /// Step 2: types `code`; returns the answer.
@@ -55,23 +50,13 @@ async fn choose_password(
     password: &str,
     confirmation: &str,
 ) -> reqwest::Response {
-    let page = browser
-        .get("/mot-de-passe-oublie/nouveau")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("Étape 3 sur 3"), "{page}");
-    browser
-        .post_form(
-            "/mot-de-passe-oublie/nouveau",
-            &[
-                ("csrf", &csrf_of(&page)),
-                ("password", password),
-                ("confirmation", confirmation),
-            ],
-        )
-        .await
+    post_step(
+        browser,
+        "/mot-de-passe-oublie/nouveau",
+        "Étape 3 sur 3",
+        &[("password", password), ("confirmation", confirmation)],
+    )
+    .await
 }
 
 /// Whether `email` / `password` opens a session in a fresh browser.
@@ -86,24 +71,20 @@ async fn logs_in(app: &TestApp, email: &str, password: &str) -> bool {
 /// Steps 1 and 2 for ALICE; returns the code e-mailed (the `n`-th message of the sink).
 async fn code_for_alice(browser: &Browser, sink: &SmtpSink, n: usize) -> String {
     let answer = ask_code(browser, ALICE).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/mot-de-passe-oublie/code")
-    );
+    assert_redirect(&answer, "/mot-de-passe-oublie/code");
     code_of(&sink.wait_for(n).await[n - 1])
 }
 
 #[tokio::test]
 async fn the_full_journey_changes_the_password_and_only_the_new_one_logs_in() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let alice = app.user(ALICE).await;
     let browser = app.browser();
 
     let answer = ask_code(&browser, ALICE).await;
     assert_eq!(answer.status(), 303);
     let (_, step2) = page_of(browser.get("/mot-de-passe-oublie/code").await).await;
-    assert!(step2.contains("Étape 2 sur 3"), "{step2}");
+    assert_shows(&step2, "Étape 2 sur 3");
     assert!(step2.contains(
         "Si un compte existe pour cette adresse, un e-mail contenant un code vous a été envoyé."
     ));
@@ -114,10 +95,7 @@ async fn the_full_journey_changes_the_password_and_only_the_new_one_logs_in() {
         "Réinitialisation du mot de passe de votre compte EFP Connect"
     );
     let answer = enter_code(&browser, &code_of(mail)).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/mot-de-passe-oublie/nouveau")
-    );
+    assert_redirect(&answer, "/mot-de-passe-oublie/nouveau");
     let (status, done) = page_of(choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD).await).await;
     assert_eq!(status, 200, "{done}");
     assert!(done.contains("Votre mot de passe a été modifié avec succès"));
@@ -144,8 +122,7 @@ async fn the_login_page_links_to_the_reset_journey() {
 
 #[tokio::test]
 async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
 
     let known = app.browser();
@@ -168,15 +145,14 @@ async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
     );
     // Whatever code the stranger tries, it fails like a wrong one.
     let (_, answer) = page_of(enter_code(&stranger, "123456").await).await;
-    assert!(answer.contains("Le code saisi est incorrect."), "{answer}");
+    assert_shows(&answer, "Le code saisi est incorrect.");
     app.state.background.idle().await;
     assert_eq!(sink.messages().len(), 1, "no mail for an unknown address");
 }
 
 #[tokio::test]
 async fn a_wrong_code_counts_down_and_dies_after_five_tries() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = app.browser();
     let code = code_for_alice(&browser, &sink, 1).await;
@@ -185,28 +161,27 @@ async fn a_wrong_code_counts_down_and_dies_after_five_tries() {
     for left in [4, 3, 2] {
         let (status, page) = page_of(enter_code(&browser, wrong).await).await;
         assert_eq!(status, 400);
-        assert!(page.contains("Le code saisi est incorrect."), "{page}");
+        assert_shows(&page, "Le code saisi est incorrect.");
         assert!(
             page.contains(&format!("Il vous reste {left} essais.")),
             "{page}"
         );
     }
     let (_, page) = page_of(enter_code(&browser, wrong).await).await;
-    assert!(page.contains("Il vous reste 1 essai."), "{page}");
+    assert_shows(&page, "Il vous reste 1 essai.");
     let (_, page) = page_of(enter_code(&browser, wrong).await).await;
-    assert!(page.contains("n'est plus valable"), "{page}");
+    assert_shows(&page, "n'est plus valable");
     // Dead: even the right code no longer works, and a new one can be asked.
     let (status, page) = page_of(enter_code(&browser, &code).await).await;
     assert_eq!(status, 410);
-    assert!(page.contains("Demandez un nouveau code"), "{page}");
+    assert_shows(&page, "Demandez un nouveau code");
     assert!(page.contains("href=\"/mot-de-passe-oublie\""));
     assert!(logs_in(&app, ALICE, PASSWORD).await);
 }
 
 #[tokio::test]
 async fn a_used_code_is_refused() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = app.browser();
     let code = code_for_alice(&browser, &sink, 1).await;
@@ -221,36 +196,29 @@ async fn a_used_code_is_refused() {
     // Going back to step 2 and entering it again.
     let (status, page) = page_of(enter_code(&browser, &code).await).await;
     assert_eq!(status, 410);
-    assert!(
-        page.contains("Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code."),
-        "{page}"
+    assert_shows(
+        &page,
+        "Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code.",
     );
     assert!(page.contains("href=\"/mot-de-passe-oublie\""));
     // Step 3 is closed too.
     let answer = browser.get("/mot-de-passe-oublie/nouveau").await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/mot-de-passe-oublie/code")
-    );
+    assert_redirect(&answer, "/mot-de-passe-oublie/code");
 }
 
 #[tokio::test]
 async fn a_new_request_replaces_the_previous_code() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = app.browser();
     let first = code_for_alice(&browser, &sink, 1).await;
     let second = code_for_alice(&browser, &sink, 2).await;
     if first != second {
         let (_, page) = page_of(enter_code(&browser, &first).await).await;
-        assert!(page.contains("Le code saisi est incorrect."), "{page}");
+        assert_shows(&page, "Le code saisi est incorrect.");
     }
     let answer = enter_code(&browser, &second).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/mot-de-passe-oublie/nouveau")
-    );
+    assert_redirect(&answer, "/mot-de-passe-oublie/nouveau");
 }
 
 #[tokio::test]
@@ -280,26 +248,22 @@ async fn an_expired_code_is_refused() {
         .await;
     let (status, page) = page_of(response).await;
     assert_eq!(status, 410);
-    assert!(page.contains("Ce code a expiré"), "{page}");
-    assert!(page.contains("Demander un nouveau code"), "{page}");
+    assert_shows(&page, "Ce code a expiré");
+    assert_shows(&page, "Demander un nouveau code");
     assert!(logs_in(&app, ALICE, PASSWORD).await);
 }
 
 #[tokio::test]
 async fn the_emailed_link_skips_the_code() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     ask_code(&app.browser(), ALICE).await;
-    let link = link_of(&app, &sink.wait_for(1).await[0]);
+    let link = reset_link_of(&app, &sink.wait_for(1).await[0]);
 
     // Opened in another browser, as from a mail client.
     let browser = app.browser();
     let answer = browser.get(&link).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/mot-de-passe-oublie/nouveau")
-    );
+    assert_redirect(&answer, "/mot-de-passe-oublie/nouveau");
     let (status, _) = page_of(choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD).await).await;
     assert_eq!(status, 200);
     assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
@@ -312,8 +276,7 @@ async fn the_emailed_link_skips_the_code() {
 
 #[tokio::test]
 async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_nothing() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = app.browser();
     let code = code_for_alice(&browser, &sink, 1).await;
@@ -324,10 +287,7 @@ async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_no
     assert!(page.contains("Le mot de passe doit comporter au moins 12 caractères."));
     let (_, page) =
         page_of(choose_password(&browser, "toutenminuscules", "toutenminuscules").await).await;
-    assert!(
-        page.contains("au moins 3 des 4 types de caractères"),
-        "{page}"
-    );
+    assert_shows(&page, "au moins 3 des 4 types de caractères");
     let (status, page) =
         page_of(choose_password(&browser, NEW_PASSWORD, "Autre-mot-de-passe-2026").await).await;
     assert_eq!(status, 400);
@@ -345,8 +305,7 @@ async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_no
 
 #[tokio::test]
 async fn a_form_without_csrf_is_refused() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = app.browser();
     browser.get("/mot-de-passe-oublie").await;
@@ -380,8 +339,7 @@ async fn a_form_without_csrf_is_refused() {
 
 #[tokio::test]
 async fn a_reset_ends_every_session_and_revokes_refresh_tokens() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let client = app.client("ceres").await;
 
@@ -423,17 +381,15 @@ async fn a_reset_ends_every_session_and_revokes_refresh_tokens() {
         Some("login_required"),
         "{out}"
     );
-    let answer = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
+    let answer = token_request(
+        &app,
+        &client,
+        &[
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(answer.status(), 400);
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
@@ -453,16 +409,15 @@ async fn past_the_limit_a_request_gets_a_wait_message() {
     }
     let (status, page) = page_of(ask_code(&browser, "personne@centre.fr").await).await;
     assert_eq!(status, 429);
-    assert!(
-        page.contains("Trop de demandes de réinitialisation. Veuillez réessayer dans 60 minutes."),
-        "{page}"
+    assert_shows(
+        &page,
+        "Trop de demandes de réinitialisation. Veuillez réessayer dans 60 minutes.",
     );
 }
 
 #[tokio::test]
 async fn an_account_without_a_password_sets_its_first_one() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     users::insert_user(
         &app.state.db,
         &Email::parse(ALICE).unwrap(),
@@ -526,20 +481,16 @@ async fn a_mail_that_could_not_be_sent_answers_as_an_unknown_address_and_is_with
     );
     let (status, page) = page_of(enter_code(&known, "123456").await).await;
     assert_eq!(status, 410, "the request was not withdrawn: {page}");
-    assert!(
-        page.contains("Ce code a expiré ou a déjà été utilisé."),
-        "{page}"
-    );
+    assert_shows(&page, "Ce code a expiré ou a déjà été utilisé.");
 }
 
 #[tokio::test]
 async fn a_reset_is_atomic_when_its_audit_fails() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let alice = app.user(ALICE).await;
     let laptop = app.browser();
     let login = laptop.submit_login("/connexion", ALICE, PASSWORD).await;
-    assert_eq!(location(&login).as_deref(), Some("/"));
+    assert_redirect(&login, "/");
     let phone = app.browser();
     let reset_code = code_for_alice(&phone, &sink, 1).await;
     enter_code(&phone, &reset_code).await;

@@ -16,7 +16,10 @@ use idp::{
         rotation::{KeyPolicy, KeyState, list, revoke},
     },
 };
-use idp_tests::{Browser, TestApp, csrf_of, eventually, location, query_of, text};
+use idp_tests::{
+    Browser, TestApp, assert_redirect, assert_shows, content_type, csrf_of, eventually, location,
+    query_of, text,
+};
 use relying_party_demo::Config;
 
 const CENTRE: &str = "13002526500013";
@@ -114,7 +117,7 @@ async fn login(app: &TestApp, rp: &Rp, email: &str) -> Browser {
         "{}",
         done.text().await.unwrap_or_default()
     );
-    assert_eq!(location(&done).as_deref(), Some("/"));
+    assert_redirect(&done, "/");
     browser
 }
 
@@ -140,7 +143,7 @@ async fn relying_party_login_asks_the_cgu_once_then_shows_the_dashboard_with_the
     let browser = login(&app, &rp, "alice@centre.fr").await;
     let (status, cgu) = page(&browser, "/").await;
     assert_eq!(status, 200);
-    assert!(cgu.contains("J'ai lu et j'accepte les CGU"), "{cgu}");
+    assert_shows(&cgu, "J'ai lu et j'accepte les CGU");
     assert!(!cgu.contains("Votre tableau de bord"));
 
     // Not ticked: refused, with the message tied to the box.
@@ -161,7 +164,7 @@ async fn relying_party_login_asks_the_cgu_once_then_shows_the_dashboard_with_the
     assert_eq!(accepted.status(), 303);
     let (status, dashboard) = page(&browser, "/").await;
     assert_eq!(status, 200);
-    assert!(dashboard.contains("Votre tableau de bord"), "{dashboard}");
+    assert_shows(&dashboard, "Votre tableau de bord");
     assert!(dashboard.contains("Alice Martin"));
     assert_eq!(dashboard.matches("<h1").count(), 1);
 
@@ -227,9 +230,9 @@ async fn relying_party_no_access_page_redeems_a_code_and_shows_the_apis_french_e
     let browser = login(&app, &rp, "bob@centre.fr").await;
     let (status, no_access) = page(&browser, "/").await;
     assert_eq!(status, 200);
-    assert!(
-        no_access.contains("Vous n'avez pas accès au service numérique CERES"),
-        "{no_access}"
+    assert_shows(
+        &no_access,
+        "Vous n'avez pas accès au service numérique CERES",
     );
     assert!(no_access.contains(&format!("{}/acces/ceres/demande", app.base)));
     assert!(no_access.contains("Faire une demande d'accès"));
@@ -245,10 +248,7 @@ async fn relying_party_no_access_page_redeems_a_code_and_shows_the_apis_french_e
         .await;
     assert_eq!(wrong.status(), 400);
     let wrong = text(&wrong.text().await.unwrap());
-    assert!(
-        wrong.contains("Ce code d'activation n'est pas valide"),
-        "{wrong}"
-    );
+    assert_shows(&wrong, "Ce code d'activation n'est pas valide");
     assert!(wrong.contains("id=\"code-error\""));
     assert!(!wrong.contains("invalid_code"), "no raw error codes");
     // Malformed code: refused before the API, in French.
@@ -299,14 +299,9 @@ async fn relying_party_callback_errors_end_on_french_pages_not_json() {
     let state = query_of(&location(&start).unwrap())["state"].clone();
     let r = browser.get("/callback?code=abc&state=not-the-state").await;
     assert_eq!(r.status(), 400);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(content_type(&r).starts_with("text/html"));
     let body = text(&r.text().await.unwrap());
-    assert!(body.contains("Connexion impossible"), "{body}");
+    assert_shows(&body, "Connexion impossible");
     assert!(!body.trim_start().starts_with('{'));
     // The login is spent: replaying the right state now fails too.
     let r = browser
@@ -370,7 +365,7 @@ async fn relying_party_agent_area_is_refused_to_others_and_prints_the_letter_for
     assert!(body.contains("Accès refusé"));
     // Not logged in: to the login.
     let r = Browser::new(&rp.base).get("/agent").await;
-    assert_eq!(location(&r).as_deref(), Some("/login"));
+    assert_redirect(&r, "/login");
 
     let browser = login(&app, &rp, "agent@dreets.gouv.fr").await;
     let (status, search) = page(&browser, "/agent").await;
@@ -415,9 +410,9 @@ async fn relying_party_agent_area_is_refused_to_others_and_prints_the_letter_for
     let pdf = r.bytes().await.unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
     let letter = idp_tests::pdf_text(&pdf);
-    assert!(
-        letter.contains("Objet : Modalit\u{e9}s d'acc\u{e8}s \u{e0} l'applicatif CERES"),
-        "{letter}"
+    assert_shows(
+        &letter,
+        "Objet : Modalit\u{e9}s d'acc\u{e8}s \u{e0} l'applicatif CERES",
     );
     assert!(letter.contains(CENTRE_NAME));
     let line = letter

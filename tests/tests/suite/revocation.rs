@@ -10,10 +10,7 @@ use serde_json::Value;
 
 /// Tokens of `client` for a user logged in on `app`.
 async fn tokens(app: &TestApp, client: &TestClient, email: &str) -> Value {
-    let out = app
-        .browser()
-        .authorize(&auth_url(app, client, &[]), email)
-        .await;
+    let out = app.authorized(client, email).await;
     let code = query_of(&out)["code"].clone();
     let (status, tokens) = json(exchange_code(app, client, &code, &[]).await).await;
     assert_eq!(status, 200, "{tokens}");
@@ -40,13 +37,8 @@ async fn userinfo_status(app: &TestApp, token: &str) -> u16 {
 
 async fn revoke(app: &TestApp, client: &TestClient, token: &str) {
     let status = app
-        .http()
-        .post(app.url("/revoke"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
+        .client_post(client, "/revoke", &[("token", token)])
         .await
-        .expect("revocation")
         .status();
     assert_eq!(status, 200);
 }
@@ -113,10 +105,7 @@ async fn a_deleted_client_loses_its_tokens_even_when_its_id_is_registered_again(
     assert_eq!(userinfo_status(&app, &access).await, 401);
     // Its secret no longer authenticates it.
     let (status, body) = refresh(&app, &rp, &string(&issued, "refresh_token")).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_client"))
-    );
+    assert_error(status, &body, 401, "invalid_client");
 
     // A new client under the same id does not inherit the old one's tokens.
     let again = app.client("rp").await;
@@ -157,9 +146,7 @@ async fn revocations_are_purged_once_no_token_they_name_can_live() {
 #[tokio::test]
 #[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_revocation_on_one_node_holds_at_once_on_the_other() {
-    Backend::require_cluster();
-    let a = TestApp::spawn().await;
-    let b = a.another_node().await;
+    let (a, b) = TestApp::two_nodes().await;
     let rp = a.client("rp").await;
     let rs = a.client("rs").await;
     a.user("alice@centre.fr").await;
@@ -203,37 +190,27 @@ async fn a_refused_refresh_leaves_the_refresh_token_usable_and_a_reuse_ends_the_
 
     // A scope beyond the grant is refused, and the token is not spent by the refusal.
     let (status, body) = json(
-        app.http()
-            .post(app.url("/token"))
-            .basic_auth(&rp.id, rp.secret.as_deref())
-            .form(&[
+        token_request(
+            &app,
+            &rp,
+            &[
                 ("grant_type", "refresh_token"),
                 ("refresh_token", refresh_token.as_str()),
                 ("scope", "openid habilitations"),
-            ])
-            .send()
-            .await
-            .expect("refresh"),
+            ],
+        )
+        .await,
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_scope"))
-    );
+    assert_error(status, &body, 400, "invalid_scope");
     let (status, rotated) = refresh(&app, &rp, &refresh_token).await;
     assert_eq!(status, 200, "{rotated}");
 
     // The spent token presented again ends the family: its successor and access token too.
     let (status, body) = refresh(&app, &rp, &refresh_token).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_error(status, &body, 400, "invalid_grant");
     let (status, body) = refresh(&app, &rp, &string(&rotated, "refresh_token")).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_error(status, &body, 400, "invalid_grant");
     assert_eq!(
         userinfo_status(&app, &string(&rotated, "access_token")).await,
         401
@@ -258,8 +235,5 @@ async fn an_expired_refresh_token_is_refused_on_the_provider_clock() {
     app.state.clock.advance(Duration::from_secs(ttl + 1));
     assert_eq!(introspect(&app, &rp, &second).await["active"], false);
     let (status, body) = refresh(&app, &rp, &second).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_error(status, &body, 400, "invalid_grant");
 }

@@ -3,14 +3,21 @@
 
 use idp::accounts::{Email, signup, store as users};
 use idp_tests::{
-    Browser, ReceivedMail, SmtpSink, TestApp, auth_url, code_of, csrf_of, exchange_code, location,
-    page_of, query_of,
+    Browser, ReceivedMail, SmtpSink, TestApp, assert_redirect, assert_shows, auth_url, code_of,
+    csrf_of, exchange_code, location, page_of, query_of,
 };
 
 const JEAN: &str = "jean.dupont@entreprise.fr";
 const GOOD_PASSWORD: &str = "Tulipe-Orage-42";
 /// DINUM's SIREN, with spaces as people type it.
 const SIREN: &str = "130 025 265";
+
+/// A provider mailing to a new sink, and a browser on it.
+async fn start() -> (SmtpSink, TestApp, Browser) {
+    let (sink, app) = TestApp::with_mailbox().await;
+    let browser = app.browser();
+    (sink, app, browser)
+}
 
 /// This browser's CSRF token (the same for every form).
 async fn csrf(browser: &Browser) -> String {
@@ -32,7 +39,7 @@ async fn get_page(browser: &Browser, path: &str) -> (u16, String) {
 /// Step 1 for `email`; the `n`-th message of the sink is the answer.
 async fn ask_code(browser: &Browser, sink: &SmtpSink, email: &str, n: usize) -> ReceivedMail {
     let answer = post(browser, "/inscription", &[("email", email)]).await;
-    assert_eq!(location(&answer).as_deref(), Some("/inscription/code"));
+    assert_redirect(&answer, "/inscription/code");
     sink.wait_for(n).await[n - 1].clone()
 }
 
@@ -79,38 +86,30 @@ async fn up_to_organization(browser: &Browser, sink: &SmtpSink) {
     let mail = ask_code(browser, sink, JEAN, 1).await;
     assert_eq!(mail.subject, "Validation de votre compte EFP CONNECT");
     let answer = enter_code(browser, &code_of(&mail)).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/inscription/mot-de-passe")
-    );
+    assert_redirect(&answer, "/inscription/mot-de-passe");
     let answer = choose_password(browser, GOOD_PASSWORD, GOOD_PASSWORD).await;
-    assert_eq!(location(&answer).as_deref(), Some("/inscription/identite"));
+    assert_redirect(&answer, "/inscription/identite");
     let answer = identity(browser, "monsieur", " Dupont ", "Jean").await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/inscription/organisation")
-    );
+    assert_redirect(&answer, "/inscription/organisation");
 }
 
 #[tokio::test]
 async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, app, browser) = start().await;
 
     let (status, page) = get_page(&browser, "/connexion").await;
     assert_eq!(status, 200);
-    assert!(page.contains("href=\"/inscription\""), "{page}");
+    assert_shows(&page, "href=\"/inscription\"");
     let (_, page) = get_page(&browser, "/inscription").await;
-    assert!(page.contains("Étape 1 sur 5"), "{page}");
+    assert_shows(&page, "Étape 1 sur 5");
 
     up_to_organization(&browser, &sink).await;
     let (_, page) = get_page(&browser, "/inscription/organisation").await;
-    assert!(page.contains("Étape 5 sur 5"), "{page}");
-    assert!(page.contains("Identité : M. JEAN DUPONT"), "{page}");
+    assert_shows(&page, "Étape 5 sur 5");
+    assert_shows(&page, "Identité : M. JEAN DUPONT");
     let (status, page) = page_of(organization(&browser, SIREN, "DINUM", true).await).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Votre compte EFP Connect est créé"), "{page}");
+    assert_shows(&page, "Votre compte EFP Connect est créé");
     assert!(page.contains("href=\"/connexion\""));
 
     let user = users::user_by_email(&app.state.db, &Email::parse(JEAN).unwrap())
@@ -141,7 +140,7 @@ async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
 
     // The journey is over: its pages start again from step 1.
     let answer = browser.get("/inscription/organisation").await;
-    assert_eq!(location(&answer).as_deref(), Some("/inscription"));
+    assert_redirect(&answer, "/inscription");
 
     // The new account logs in through /authorize and gets a code the client can exchange.
     let client = app.client("ceres").await;
@@ -158,9 +157,7 @@ async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
 
 #[tokio::test]
 async fn a_sign_up_started_from_a_services_login_page_goes_back_to_that_service() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, app, browser) = start().await;
     let client = app.client("ceres").await;
     let (_, at) = browser.follow(&auth_url(&app, &client, &[])).await;
     let authreq = query_of(&at)["authreq"].clone();
@@ -188,8 +185,7 @@ async fn a_sign_up_started_from_a_services_login_page_goes_back_to_that_service(
 #[tokio::test]
 async fn an_existing_address_sees_the_same_screens_gets_the_account_exists_mail_and_no_code_works()
 {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     app.user(JEAN).await;
 
     // A new address, for comparison.
@@ -234,50 +230,40 @@ async fn an_existing_address_sees_the_same_screens_gets_the_account_exists_mail_
         "no code ever sent for the account"
     );
     let answer = browser.get("/inscription/mot-de-passe").await;
-    assert_eq!(location(&answer).as_deref(), Some("/inscription/code"));
+    assert_redirect(&answer, "/inscription/code");
 }
 
 #[tokio::test]
 async fn a_wrong_code_counts_down_and_the_code_dies_after_five_tries() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
     let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
     let wrong = if code == "000000" { "111111" } else { "000000" };
 
     for left in ["4 essais", "3 essais", "2 essais", "1 essai."] {
         let (status, page) = page_of(enter_code(&browser, wrong).await).await;
         assert_eq!(status, 400);
-        assert!(page.contains("Le code saisi est incorrect."), "{page}");
+        assert_shows(&page, "Le code saisi est incorrect.");
         assert!(page.contains(&format!("Il vous reste {left}")), "{page}");
     }
     let (_, page) = page_of(enter_code(&browser, wrong).await).await;
-    assert!(page.contains("Ce code n'est plus utilisable"), "{page}");
+    assert_shows(&page, "Ce code n'est plus utilisable");
     let (status, page) = page_of(enter_code(&browser, &code).await).await;
     assert_eq!(status, 400);
-    assert!(page.contains("après 5 essais incorrects"), "{page}");
+    assert_shows(&page, "après 5 essais incorrects");
     assert!(page.contains("Envoyer le code"));
 
     let (_, page) = page_of(enter_code(&browser, "12 34").await).await;
-    assert!(
-        page.contains("Le code doit comporter 6 chiffres."),
-        "{page}"
-    );
+    assert_shows(&page, "Le code doit comporter 6 chiffres.");
 }
 
 #[tokio::test]
 async fn a_new_code_is_refused_before_the_cooldown_and_after_it_replaces_the_old_one() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, app, browser) = start().await;
     let old = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
 
     let (status, page) = page_of(post(&browser, "/inscription/code/renvoyer", &[]).await).await;
     assert_eq!(status, 429);
-    assert!(
-        page.contains("Vous pourrez demander un nouveau code dans"),
-        "{page}"
-    );
+    assert_shows(&page, "Vous pourrez demander un nouveau code dans");
     assert!(
         page.contains("secondes") || page.contains("1 minute"),
         "{page}"
@@ -293,24 +279,19 @@ async fn a_new_code_is_refused_before_the_cooldown_and_after_it_replaces_the_old
         .unwrap();
     let (status, page) = page_of(post(&browser, "/inscription/code/renvoyer", &[]).await).await;
     assert_eq!(status, 200);
-    assert!(page.contains("Un nouveau code vous a été envoyé"), "{page}");
+    assert_shows(&page, "Un nouveau code vous a été envoyé");
     let new = code_of(&sink.wait_for(2).await[1]);
     if new != old {
         let (_, page) = page_of(enter_code(&browser, &old).await).await;
-        assert!(page.contains("Le code saisi est incorrect."), "{page}");
+        assert_shows(&page, "Le code saisi est incorrect.");
     }
     let answer = enter_code(&browser, &new).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/inscription/mot-de-passe")
-    );
+    assert_redirect(&answer, "/inscription/mot-de-passe");
 }
 
 #[tokio::test]
 async fn weak_common_address_derived_and_mismatched_passwords_are_refused_with_the_rule() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
     let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
     enter_code(&browser, &code).await;
 
@@ -337,17 +318,12 @@ async fn weak_common_address_derived_and_mismatched_passwords_are_refused_with_t
         assert!(page.contains("Erreur - Je crée mon compte"));
     }
     let answer = browser.get("/inscription/identite").await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/inscription/mot-de-passe")
-    );
+    assert_redirect(&answer, "/inscription/mot-de-passe");
 }
 
 #[tokio::test]
 async fn missing_identity_fields_are_refused() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
     let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
     enter_code(&browser, &code).await;
     choose_password(&browser, GOOD_PASSWORD, GOOD_PASSWORD).await;
@@ -365,16 +341,14 @@ async fn missing_identity_fields_are_refused() {
     let long = "a".repeat(101);
     let (status, page) = page_of(identity(&browser, "madame", &long, "Jeanne").await).await;
     assert_eq!(status, 400);
-    assert!(page.contains("ne peut dépasser 100 caractères"), "{page}");
+    assert_shows(&page, "ne peut dépasser 100 caractères");
     let answer = browser.get("/inscription/organisation").await;
-    assert_eq!(location(&answer).as_deref(), Some("/inscription/identite"));
+    assert_redirect(&answer, "/inscription/identite");
 }
 
 #[tokio::test]
 async fn an_invalid_siren_or_unchecked_terms_are_refused_and_a_siret_is_stored() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, app, browser) = start().await;
     up_to_organization(&browser, &sink).await;
 
     for (siren, message) in [
@@ -390,13 +364,13 @@ async fn an_invalid_siren_or_unchecked_terms_are_refused_and_a_siret_is_stored()
     }
     let (status, page) = page_of(organization(&browser, SIREN, "DINUM", false).await).await;
     assert_eq!(status, 400);
-    assert!(
-        page.contains("Veuillez accepter les conditions générales d'utilisation"),
-        "{page}"
+    assert_shows(
+        &page,
+        "Veuillez accepter les conditions générales d'utilisation",
     );
     let (status, page) = page_of(organization(&browser, SIREN, "  ", true).await).await;
     assert_eq!(status, 400);
-    assert!(page.contains("Veuillez saisir la raison sociale"), "{page}");
+    assert_shows(&page, "Veuillez saisir la raison sociale");
     let email = Email::parse(JEAN).unwrap();
     assert!(
         users::user_by_email(&app.state.db, &email)
@@ -417,9 +391,7 @@ async fn an_invalid_siren_or_unchecked_terms_are_refused_and_a_siret_is_stored()
 
 #[tokio::test]
 async fn a_shared_mailbox_is_refused_and_nothing_is_sent() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
     for address in [
         "contact@entreprise.fr",
         "Accueil@entreprise.fr",
@@ -428,26 +400,21 @@ async fn a_shared_mailbox_is_refused_and_nothing_is_sent() {
         let (status, page) =
             page_of(post(&browser, "/inscription", &[("email", address)]).await).await;
         assert_eq!(status, 400);
-        assert!(
-            page.contains("interdit d'utiliser une adresse e-mail partagée (contact@"),
-            "{page}"
+        assert_shows(
+            &page,
+            "interdit d'utiliser une adresse e-mail partagée (contact@",
         );
     }
     let (status, page) =
         page_of(post(&browser, "/inscription", &[("email", "pas-une-adresse")]).await).await;
     assert_eq!(status, 400);
-    assert!(
-        page.contains("Le format de l'adresse e-mail est invalide"),
-        "{page}"
-    );
+    assert_shows(&page, "Le format de l'adresse e-mail est invalide");
     assert!(sink.messages().is_empty());
 }
 
 #[tokio::test]
 async fn a_form_without_its_csrf_token_is_refused() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
     let _ = csrf(&browser).await;
     for path in [
         "/inscription",
@@ -469,62 +436,43 @@ async fn a_form_without_its_csrf_token_is_refused() {
 
 #[tokio::test]
 async fn going_back_with_modifier_keeps_what_was_typed() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, _app, browser) = start().await;
 
     // Out of order: every step sends to the first one missing.
     let answer = browser.get("/inscription/organisation").await;
-    assert_eq!(location(&answer).as_deref(), Some("/inscription"));
+    assert_redirect(&answer, "/inscription");
 
     up_to_organization(&browser, &sink).await;
     let (_, page) = page_of(organization(&browser, "12", "Ma société", true).await).await;
-    assert!(
-        page.contains("href=\"/inscription/identite\">Modifier</a>"),
-        "{page}"
-    );
-    assert!(
-        page.contains("href=\"/inscription\">Modifier</a>"),
-        "{page}"
-    );
+    assert_shows(&page, "href=\"/inscription/identite\">Modifier</a>");
+    assert_shows(&page, "href=\"/inscription\">Modifier</a>");
 
     let (status, page) = get_page(&browser, "/inscription/identite").await;
     assert_eq!(status, 200);
-    assert!(page.contains("value=\"Dupont\""), "{page}");
-    assert!(page.contains("value=\"Jean\""), "{page}");
-    assert!(page.contains("value=\"monsieur\" checked"), "{page}");
+    assert_shows(&page, "value=\"Dupont\"");
+    assert_shows(&page, "value=\"Jean\"");
+    assert_shows(&page, "value=\"monsieur\" checked");
     let (_, page) = get_page(&browser, "/inscription").await;
     assert!(page.contains(&format!("value=\"{JEAN}\"")), "{page}");
     // Step 1 sent again with the same address: nothing is lost, no new code.
     let answer = post(&browser, "/inscription", &[("email", JEAN)]).await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/inscription/organisation")
-    );
+    assert_redirect(&answer, "/inscription/organisation");
     assert_eq!(sink.messages().len(), 1);
 
     let answer = identity(&browser, "madame", "Durand", "Jeanne").await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/inscription/organisation")
-    );
+    assert_redirect(&answer, "/inscription/organisation");
     let (_, page) = get_page(&browser, "/inscription/organisation").await;
-    assert!(page.contains("Identité : Mme JEANNE DURAND"), "{page}");
-    assert!(page.contains("value=\"Ma société\""), "{page}");
-    assert!(page.contains("value=\"DRH\""), "{page}");
+    assert_shows(&page, "Identité : Mme JEANNE DURAND");
+    assert_shows(&page, "value=\"Ma société\"");
+    assert_shows(&page, "value=\"DRH\"");
     // Refreshing a step already done changes nothing.
     let answer = browser.get("/inscription/code").await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/inscription/organisation")
-    );
+    assert_redirect(&answer, "/inscription/organisation");
 }
 
 #[tokio::test]
 async fn the_last_step_is_atomic_when_its_audit_fails() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::mailing_to(&sink).await;
-    let browser = app.browser();
+    let (sink, app, browser) = start().await;
     up_to_organization(&browser, &sink).await;
     app.fail_audit_of("account.created").await;
 

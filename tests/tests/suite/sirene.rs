@@ -25,7 +25,9 @@ use idp::{
         register,
     },
 };
-use idp_tests::{Browser, SmtpSink, TestApp, code_of, csrf_of, location, text};
+use idp_tests::{
+    Browser, SmtpSink, TestApp, assert_redirect, assert_shows, code_of, csrf_of, text,
+};
 use serde_json::{Value, json};
 
 /// The sample shipped for the demo and the tests.
@@ -324,7 +326,7 @@ async fn sirene_the_name_search_uses_its_index() {
     let sql =
         "SELECT siret FROM establishments WHERE name_search >= 'afpa' AND name_search < 'afpa~'";
     let plan = app.query_plan(sql).await;
-    assert!(plan.contains("establishments_name_search"), "{plan}");
+    assert_shows(&plan, "establishments_name_search");
 }
 
 /// What the INSEE API double saw.
@@ -595,7 +597,7 @@ async fn sirene_the_commands_import_search_and_explain_their_errors_in_french() 
         .await
         .unwrap_err()
         .to_string();
-    assert!(missing.contains("/nulle/ul.csv illisible"), "{missing}");
+    assert_shows(&missing, "/nulle/ul.csv illisible");
 
     let dir = tempfile::tempdir().unwrap();
     let wrong = dir.path().join("autre.csv");
@@ -604,12 +606,12 @@ async fn sirene_the_commands_import_search_and_explain_their_errors_in_french() 
         .await
         .unwrap_err()
         .to_string();
-    assert!(message.contains("colonne « siret » absente"), "{message}");
+    assert_shows(&message, "colonne « siret » absente");
     let message = cli(&app, import_command(sample(), Some(wrong)))
         .await
         .unwrap_err()
         .to_string();
-    assert!(message.contains("colonne « siren » absente"), "{message}");
+    assert_shows(&message, "colonne « siren » absente");
     let broken = dir.path().join("casse.csv");
     // INSEE's files are UTF-8: a Latin-1 file stops at its first accent, with its line.
     std::fs::write(
@@ -621,7 +623,7 @@ async fn sirene_the_commands_import_search_and_explain_their_errors_in_french() 
         .await
         .unwrap_err()
         .to_string();
-    assert!(message.contains("casse.csv, ligne 3"), "{message}");
+    assert_shows(&message, "casse.csv, ligne 3");
 
     for (query, expected) in [
         ("", "Saisissez une raison sociale, un SIREN ou un SIRET."),
@@ -683,10 +685,7 @@ async fn up_to_organization(browser: &Browser, sink: &SmtpSink) {
         ],
     )
     .await;
-    assert_eq!(
-        location(&answer).as_deref(),
-        Some("/inscription/organisation")
-    );
+    assert_redirect(&answer, "/inscription/organisation");
 }
 
 #[tokio::test]
@@ -699,35 +698,35 @@ async fn sirene_the_signup_searches_the_register_and_stores_the_chosen_establish
 
     let (status, html) = page(&browser, "/inscription/organisation").await;
     assert_eq!(status, 200);
-    assert!(html.contains("name=\"recherche\""), "{html}");
+    assert_shows(&html, "name=\"recherche\"");
     assert!(!html.contains("name=\"raison_sociale\""), "{html}");
 
     let (_, html) = page(&browser, "/inscription/organisation?recherche=a").await;
-    assert!(html.contains("Saisissez au moins 2 caractères"), "{html}");
+    assert_shows(&html, "Saisissez au moins 2 caractères");
 
     let (status, html) = page(&browser, "/inscription/organisation?recherche=Formation").await;
     assert_eq!(status, 200);
-    assert!(html.contains("10 résultats affichés sur 12"), "{html}");
-    assert!(html.contains("Page 1 sur 2"), "{html}");
-    assert!(
-        html.contains("href=\"/inscription/organisation?recherche=Formation&page=2\""),
-        "{html}"
+    assert_shows(&html, "10 résultats affichés sur 12");
+    assert_shows(&html, "Page 1 sur 2");
+    assert_shows(
+        &html,
+        "href=\"/inscription/organisation?recherche=Formation&page=2\"",
     );
     let (_, html) = page(
         &browser,
         "/inscription/organisation?recherche=Formation&page=2",
     )
     .await;
-    assert!(html.contains("2 résultats affichés sur 12"), "{html}");
+    assert_shows(&html, "2 résultats affichés sur 12");
 
     let (_, html) = page(&browser, "/inscription/organisation?recherche=AFPA+agence").await;
-    assert!(html.contains("6 résultats affichés sur 6"), "{html}");
-    assert!(html.contains("fermé"), "{html}");
+    assert_shows(&html, "6 résultats affichés sur 6");
+    assert_shows(&html, "fermé");
     assert!(
         html.contains(&format!("value=\"{AFPA_LILLE_CLOSED}\" disabled")),
         "{html}"
     );
-    assert!(html.contains("SIRET 824 165 062 00194"), "{html}");
+    assert_shows(&html, "SIRET 824 165 062 00194");
 
     // The closed establishment cannot be picked, even by a hand-made form.
     let answer = post(
@@ -742,8 +741,8 @@ async fn sirene_the_signup_searches_the_register_and_stores_the_chosen_establish
     .await;
     assert_eq!(answer.status(), 400);
     let html = text(&answer.text().await.unwrap());
-    assert!(html.contains("Cet établissement est fermé"), "{html}");
-    assert!(html.contains("6 résultats affichés sur 6"), "{html}");
+    assert_shows(&html, "Cet établissement est fermé");
+    assert_shows(&html, "6 résultats affichés sur 6");
     // Nothing picked.
     let answer = post(&browser, "/inscription/organisation", &[("cgu", "on")]).await;
     assert_eq!(answer.status(), 400);
@@ -814,7 +813,7 @@ async fn sirene_an_empty_register_keeps_the_typed_organisation_form() {
     let browser = app.browser();
     up_to_organization(&browser, &sink).await;
     let (_, html) = page(&browser, "/inscription/organisation").await;
-    assert!(html.contains("name=\"raison_sociale\""), "{html}");
+    assert_shows(&html, "name=\"raison_sociale\"");
     assert!(!html.contains("name=\"recherche\""), "{html}");
 }
 

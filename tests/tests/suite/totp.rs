@@ -3,7 +3,8 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use idp_tests::{
-    Browser, PASSWORD, TestApp, auth_url, csrf_of, exchange_code, hidden_field, location, query_of,
+    Browser, PASSWORD, TestApp, assert_redirect, assert_shows, auth_url, csrf_of, exchange_code,
+    hidden_field, location, query_of,
 };
 use serde_json::Value;
 use totp_rs::{Builder, Secret, Totp};
@@ -49,9 +50,9 @@ async fn log_in_with_password(browser: &Browser) -> reqwest::Response {
 /// Logs in (password only), enrols; returns the secret and the recovery codes.
 async fn enrol(browser: &Browser) -> (Totp, Vec<String>) {
     let r = log_in_with_password(browser).await;
-    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert_redirect(&r, "/");
     let page = browser.get(ENROL).await.text().await.expect("page");
-    assert!(page.contains("data:image/png;base64,"), "{page}");
+    assert_shows(&page, "data:image/png;base64,");
     let totp = totp_of(&secret_on(&page));
     let code = totp.generate(now()).to_string();
     let r = browser
@@ -156,7 +157,7 @@ async fn a_code_is_accepted_once() {
     let code = next_code(&totp);
     let first = app.browser();
     let r = log_in_with_code(&first, "/connexion", &code).await;
-    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert_redirect(&r, "/");
     assert!(logged_in(&first).await);
 
     let second = app.browser();
@@ -172,7 +173,7 @@ async fn a_recovery_code_works_once() {
     let (_, codes) = enrol(&app.browser()).await;
     let first = app.browser();
     let r = log_in_with_code(&first, "/connexion", &codes[3]).await;
-    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert_redirect(&r, "/");
     assert!(logged_in(&first).await);
 
     let second = app.browser();
@@ -203,7 +204,7 @@ async fn disabling_requires_the_password_and_removes_the_second_factor() {
     let r = browser
         .post_form(DISABLE, &[("csrf", &csrf), ("password", PASSWORD)])
         .await;
-    assert_eq!(location(&r).as_deref(), Some(ENROL));
+    assert_redirect(&r, ENROL);
     assert!(
         !idp::accounts::totp::is_enrolled(&app.state.db, &user.id)
             .await
@@ -213,7 +214,7 @@ async fn disabling_requires_the_password_and_removes_the_second_factor() {
     assert_eq!(codes, 0);
     // The password alone logs in again.
     let r = log_in_with_password(&app.browser()).await;
-    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert_redirect(&r, "/");
 }
 
 #[tokio::test]
@@ -307,7 +308,7 @@ async fn a_request_for_mfa_leads_an_account_without_it_through_enrolment() {
         .follow(&auth_url(&app, &client, &[("acr_values", "mfa")]))
         .await;
     let r = browser.submit_login(&at, EMAIL, PASSWORD).await;
-    assert_eq!(location(&r).as_deref(), Some(ENROL));
+    assert_redirect(&r, ENROL);
     let page = browser.get(ENROL).await.text().await.expect("page");
     let totp = totp_of(&secret_on(&page));
     let r = browser
@@ -428,7 +429,7 @@ async fn a_password_session_steps_up_with_a_code_when_the_client_asks_for_mfa() 
         .await;
     assert_eq!(r.status(), 200, "the code page, no redirect");
     let page = r.text().await.expect("code page");
-    assert!(page.contains("Code de vérification"), "{page}");
+    assert_shows(&page, "Code de vérification");
     assert!(!page.contains("name=\"password\""), "{page}");
     let r = browser
         .post_form(
@@ -471,7 +472,7 @@ async fn a_password_session_without_a_second_factor_is_led_to_enrol_on_a_request
     app.user(EMAIL).await;
     let browser = app.browser();
     let r = log_in_with_password(&browser).await;
-    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert_redirect(&r, "/");
 
     // `mfa pwd`: either will do, so the password session is enough.
     let (r, _) = browser
@@ -497,7 +498,7 @@ async fn a_password_session_without_a_second_factor_is_led_to_enrol_on_a_request
     let r = browser
         .get(&auth_url(&app, &client, &[("acr_values", "mfa")]))
         .await;
-    assert_eq!(location(&r).as_deref(), Some(ENROL));
+    assert_redirect(&r, ENROL);
     let page = browser.get(ENROL).await.text().await.expect("page");
     let totp = totp_of(&secret_on(&page));
     let r = browser
@@ -527,7 +528,7 @@ async fn enrolment_is_atomic_when_its_audit_fails() {
     let user = app.user(EMAIL).await;
     let browser = app.browser();
     let r = log_in_with_password(&browser).await;
-    assert_eq!(location(&r).as_deref(), Some("/"));
+    assert_redirect(&r, "/");
     let page = browser.get(ENROL).await.text().await.expect("page");
     let code = totp_of(&secret_on(&page)).generate(now()).to_string();
     app.fail_audit_of("totp.enrol").await;

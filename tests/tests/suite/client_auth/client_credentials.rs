@@ -23,35 +23,18 @@ async fn client_credentials_gives_a_service_client_an_access_token_for_its_scope
     let header = part(&token, 0);
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "RS256");
-    let signer = app
-        .state
-        .keys
-        .current()
-        .signer(SigningAlg::RS256)
-        .expect("signer")
-        .kid
-        .clone();
+    let signer = signing_kid(&app, SigningAlg::RS256);
     assert_eq!(header["kid"], signer.as_str());
 
     // It verifies against the served JWK of its kid.
     let jwks = app.get_json("/jwks").await;
-    let jwk = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .find(|k| k["kid"] == signer.as_str())
-        .expect("served");
-    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).expect("JWK");
+    let key = served_key(&jwks, &signer);
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&["service"]);
     validation.set_issuer(&[&app.issuer]);
-    let claims = jsonwebtoken::decode::<Value>(
-        &token,
-        &jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("key"),
-        &validation,
-    )
-    .expect("the access token verifies")
-    .claims;
+    let claims = jsonwebtoken::decode::<Value>(&token, &key, &validation)
+        .expect("the access token verifies")
+        .claims;
     assert_eq!(claims["scope"], SERVICE_SCOPE);
     assert_eq!(claims["client_id"], "service");
     assert_eq!(claims["sub"], "service");

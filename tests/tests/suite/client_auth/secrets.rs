@@ -112,19 +112,17 @@ async fn a_wrong_secret_is_refused_with_a_challenge() {
 async fn two_authentication_methods_at_once_are_refused() {
     let app = TestApp::spawn().await;
     let client = app.client("rp").await;
-    let response = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
+    let response = token_request(
+        &app,
+        &client,
+        &[
             ("grant_type", "refresh_token"),
             ("refresh_token", "x"),
             ("client_id", client.id.as_str()),
             ("client_secret", secret(&client)),
-        ])
-        .send()
-        .await
-        .expect("POST");
+        ],
+    )
+    .await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["error"], "invalid_request");

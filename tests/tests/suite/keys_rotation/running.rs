@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// Records a failure seen by one of the relying parties.
+fn note(failures: &Mutex<Vec<String>>, failure: String) {
+    failures.lock().expect("lock").push(failure);
+}
+
 async fn short_timings() -> TestApp {
     TestApp::spawn_with(|c| {
         c.keys.prepublication_seconds = 1;
@@ -133,14 +138,7 @@ async fn an_old_id_token_verifies_with_the_served_jwk_of_its_kid_while_the_key_r
     );
 
     let jwks = served_jwks(&app).await;
-    let jwk = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .find(|k| k["kid"] == old_kid.as_str())
-        .expect("the retiring key is served");
-    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).expect("JWK");
-    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("decoding key");
+    let key = served_key(&jwks, &old_kid);
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[&client.id]);
     validation.set_issuer(&[&app.issuer]);
@@ -162,10 +160,7 @@ async fn userinfo_counted(
     if status == 200 {
         ok.fetch_add(1, Ordering::Relaxed);
     } else {
-        failures
-            .lock()
-            .expect("lock")
-            .push(format!("userinfo {status}"));
+        note(failures, format!("userinfo {status}"));
     }
 }
 
@@ -196,10 +191,7 @@ async fn no_request_fails_while_the_keys_rotate() {
             while !stop.load(Ordering::Relaxed) {
                 let (status, body) = refresh(&app, &client, &refresh_token).await;
                 if status != 200 {
-                    failures
-                        .lock()
-                        .expect("lock")
-                        .push(format!("refresh {status}: {body}"));
+                    note(&failures, format!("refresh {status}: {body}"));
                     break;
                 }
                 refresh_token = string(&body, "refresh_token");
@@ -207,10 +199,7 @@ async fn no_request_fails_while_the_keys_rotate() {
                 let kid = kid_of(&id_token);
                 // A relying party fetching the JWKS after receiving the token finds its key.
                 if !served_kids(&app).await.contains(&kid) {
-                    failures
-                        .lock()
-                        .expect("lock")
-                        .push(format!("kid {kid} not in the served JWKS"));
+                    note(&failures, format!("kid {kid} not in the served JWKS"));
                 }
                 kids_seen.lock().expect("lock").insert(kid);
                 userinfo_counted(&app, &body, &ok, &failures).await;
@@ -233,20 +222,14 @@ async fn no_request_fails_while_the_keys_rotate() {
                     .authorize(&auth_url(&app, &client, &[]), "alice@centre.fr")
                     .await;
                 let Some(code) = query_of(&out).remove("code") else {
-                    failures
-                        .lock()
-                        .expect("lock")
-                        .push(format!("authorize: {out}"));
+                    note(&failures, format!("authorize: {out}"));
                     continue;
                 };
                 let response = exchange_code(&app, &client, &code, &[]).await;
                 let status = response.status();
                 let body: Value = response.json().await.unwrap_or(Value::Null);
                 if status != 200 {
-                    failures
-                        .lock()
-                        .expect("lock")
-                        .push(format!("code exchange {status}: {body}"));
+                    note(&failures, format!("code exchange {status}: {body}"));
                     continue;
                 }
                 userinfo_counted(&app, &body, &ok, &failures).await;
