@@ -37,60 +37,68 @@ pub fn routes() -> axum::Router<crate::AppState> {
         .route("/api/v1/establishments/{siret}", get(api::establishment))
         .route("/api/v1/codes", get(api::list).post(api::issue))
         .route("/api/v1/codes/{id}", delete(api::revoke))
-        .route("/acces/{service}/gestion", get(manage::users))
-        .route("/acces/{service}/gestion/demandes", get(manage::requests))
+        .route("/acces/{service}/gestion", get(manage::users::users))
+        .route(
+            "/acces/{service}/gestion/demandes",
+            get(manage::requests::requests),
+        )
         .route(
             "/acces/{service}/gestion/inviter",
-            get(invite::show_email).post(invite::submit_email),
+            get(invite::steps::show_email).post(invite::steps::submit_email),
         )
         .route(
             "/acces/{service}/gestion/inviter/type",
-            get(invite::show_type).post(invite::submit_type),
+            get(invite::steps::show_type).post(invite::steps::submit_type),
         )
         .route(
             "/acces/{service}/gestion/inviter/identite",
-            get(invite::show_identity).post(invite::submit_identity),
+            get(invite::steps::show_identity).post(invite::steps::submit_identity),
         )
         .route(
             "/acces/{service}/gestion/inviter/organisation",
-            get(invite::show_organization).post(invite::submit_organization),
+            get(invite::organization::show_organization)
+                .post(invite::organization::submit_organization),
         )
         .route(
             "/acces/{service}/gestion/inviter/habilitations",
-            get(invite::show_habilitations).post(invite::add_habilitation),
+            get(invite::habilitations::show_habilitations)
+                .post(invite::habilitations::add_habilitation),
         )
         .route(
             "/acces/{service}/gestion/inviter/habilitations/retirer",
-            post(invite::drop_habilitation),
+            post(invite::habilitations::drop_habilitation),
         )
         .route(
             "/acces/{service}/gestion/inviter/terminer",
-            post(invite::finish),
+            post(invite::finish::finish),
         )
-        .route("/acces/{service}/gestion/invitations", get(invite::list))
+        .route(
+            "/acces/{service}/gestion/invitations",
+            get(invite::tab::list),
+        )
         .route(
             "/acces/{service}/gestion/invitations/{id}/relancer",
-            post(invite::resend),
+            post(invite::tab::resend),
         )
         .route(
             "/acces/{service}/gestion/utilisateurs/{id}",
-            get(manage::user),
+            get(manage::person::user),
         )
         .route(
             "/acces/{service}/gestion/utilisateurs/{id}/habilitations",
-            post(manage::add),
+            post(manage::person::add),
         )
         .route(
             "/acces/{service}/gestion/utilisateurs/{id}/responsable",
-            post(manage::designate),
+            post(manage::person::designate),
         )
         .route(
             "/acces/{service}/gestion/utilisateurs/{id}/responsable/retirer",
-            post(manage::withdraw),
+            post(manage::person::withdraw),
         )
         .route(
             "/acces/{service}/gestion/habilitations/{id}/retirer",
-            post(manage::remove),
+            post(manage::person::remove),
         )
         .route("/agent", get(agent::show))
         .route("/agent/codes", post(agent::issue))
@@ -107,12 +115,18 @@ pub fn routes() -> axum::Router<crate::AppState> {
         )
         .route(
             "/acces/{service}/demande",
-            get(request::show).post(request::submit),
+            get(request::ask::show).post(request::ask::submit),
         )
-        .route("/acces/{service}/demande/envoyee", get(request::show_sent))
-        .route("/acces/{service}/demande/relance", post(request::resend))
+        .route(
+            "/acces/{service}/demande/envoyee",
+            get(request::sent::show_sent),
+        )
+        .route(
+            "/acces/{service}/demande/relance",
+            post(request::sent::resend),
+        )
         .route(
             "/acces/{service}/demandes/{id}",
-            get(request::show_request).post(request::decide),
+            get(request::decide::show_request).post(request::decide::decide),
         )
 }

@@ -345,20 +345,10 @@ macro_rules! open_or_return {
     };
 }
 
-mod finish;
-mod habilitations;
-mod organization;
-mod steps;
-mod tab;
+pub mod finish;
+pub mod habilitations;
+pub mod organization;
+pub mod steps;
+pub mod tab;
 
-pub use finish::finish;
-pub use habilitations::{
-    AddForm, DropForm, add_habilitation, drop_habilitation, show_habilitations,
-};
-pub use organization::{OrganizationForm, SearchParams, show_organization, submit_organization};
-pub use steps::{
-    EmailForm, IdentityForm, TypeForm, show_email, show_identity, show_type, submit_email,
-    submit_identity, submit_type,
-};
-pub use tab::{DoneQuery, list, resend};
 use {finish::send_invitation, habilitations::habilitations_page};

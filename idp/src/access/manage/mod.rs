@@ -4,10 +4,6 @@
 //! person manages for this service, with the current charte accepted: anything else is 403
 //! and changes nothing.
 
-mod person;
-mod requests;
-mod users;
-
-pub use person::{AddForm, RightForm, add, designate, remove, user, withdraw};
-pub use requests::requests;
-pub use users::{UserRow, UsersQuery, users};
+pub mod person;
+pub mod requests;
+pub mod users;

@@ -163,10 +163,6 @@ pub(super) async fn mail_managers(
     sent
 }
 
-mod ask;
-mod decide;
-mod sent;
-
-pub use ask::{RequestForm, SearchParams, show, submit};
-pub use decide::{DecisionForm, decide, show_request};
-pub use sent::{ResendForm, resend, show_sent};
+pub mod ask;
+pub mod decide;
+pub mod sent;
