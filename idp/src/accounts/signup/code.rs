@@ -11,7 +11,7 @@ use axum::{extract::State, http::HeaderMap, http::StatusCode, response::Response
 use serde::{Deserialize, Serialize};
 
 use super::{Frame, Session, Step, reply, reply_with};
-use crate::web::page::CsrfForm;
+use crate::web::page::{CsrfForm, PlainForm};
 use crate::{
     AppState,
     accounts::{Email, store},
@@ -301,19 +301,12 @@ pub async fn submit(
     reply_with(page.f.take_cookies(), &page, StatusCode::BAD_REQUEST)
 }
 
-/// Fields of the "Envoyer le code" form.
-#[derive(Deserialize)]
-pub struct ResendForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /inscription/code/renvoyer`: a new code, after the cooldown.
 pub async fn resend(
     State(state): State<AppState>,
     ip: ClientIp,
     headers: HeaderMap,
-    CsrfForm(_): CsrfForm<ResendForm>,
+    CsrfForm(_): CsrfForm<PlainForm>,
 ) -> Result<Response, PageError> {
     let session = Session::load(&state, &headers).await?;
     if let Some(redirect) = session.guard(Step::Code) {
@@ -372,4 +365,4 @@ mod tests {
     }
 }
 
-crate::with_csrf!(CodeForm, ResendForm);
+crate::with_csrf!(CodeForm);
