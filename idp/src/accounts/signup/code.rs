@@ -10,8 +10,8 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::{extract::State, http::HeaderMap, http::StatusCode, response::Response};
 use serde::{Deserialize, Serialize};
 
-use super::{Frame, Session, Step, reply, reply_with};
-use crate::web::page::{CsrfForm, PlainForm};
+use super::{At, Frame, Posted, Session, Step, reply, reply_with};
+use crate::web::page::PlainForm;
 use crate::{
     AppState,
     accounts::{Email, store},
@@ -218,12 +218,9 @@ fn page(session: &Session, state: &AppState, headers: &HeaderMap) -> CodePage {
 /// `GET /inscription/code`: step 2.
 pub async fn show(
     State(state): State<AppState>,
+    At(session): At<{ Step::Code as u8 }>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let session = Session::load(&state, &headers).await?;
-    if let Some(redirect) = session.guard(Step::Code) {
-        return Ok(redirect);
-    }
     if session.journey.code_verified {
         // Already proven: nothing to type again.
         return Ok(session.redirect(session.journey.next_step().path()));
@@ -247,12 +244,8 @@ pub async fn submit(
     State(state): State<AppState>,
     ip: ClientIp,
     headers: HeaderMap,
-    CsrfForm(form): CsrfForm<CodeForm>,
+    Posted(mut session, form): Posted<{ Step::Code as u8 }, CodeForm>,
 ) -> Result<Response, PageError> {
-    let mut session = Session::load(&state, &headers).await?;
-    if let Some(redirect) = session.guard(Step::Code) {
-        return Ok(redirect);
-    }
     if session.journey.code_verified {
         return Ok(session.redirect(session.journey.next_step().path()));
     }
@@ -306,12 +299,8 @@ pub async fn resend(
     State(state): State<AppState>,
     ip: ClientIp,
     headers: HeaderMap,
-    CsrfForm(_): CsrfForm<PlainForm>,
+    Posted(session, _): Posted<{ Step::Code as u8 }, PlainForm>,
 ) -> Result<Response, PageError> {
-    let session = Session::load(&state, &headers).await?;
-    if let Some(redirect) = session.guard(Step::Code) {
-        return Ok(redirect);
-    }
     if session.journey.code_verified {
         return Ok(session.redirect(session.journey.next_step().path()));
     }

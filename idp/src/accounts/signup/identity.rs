@@ -5,8 +5,7 @@ use askama::Template;
 use axum::{extract::State, http::HeaderMap, http::StatusCode, response::Response};
 use serde::Deserialize;
 
-use super::{Frame, Session, Step, reply, reply_with};
-use crate::web::page::CsrfForm;
+use super::{At, Frame, Posted, Step, reply, reply_with};
 use crate::{AppState, error::PageError};
 
 /// Longest nom or prénom accepted.
@@ -25,12 +24,9 @@ struct IdentityPage {
 /// `GET /inscription/identite`: step 4, filled in with what was typed before.
 pub async fn show(
     State(state): State<AppState>,
+    At(session): At<{ Step::Identity as u8 }>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let session = Session::load(&state, &headers).await?;
-    if let Some(redirect) = session.guard(Step::Identity) {
-        return Ok(redirect);
-    }
     let j = &session.journey;
     let mut page = IdentityPage {
         f: session.frame(&state, &headers, Step::Identity),
@@ -112,12 +108,8 @@ pub fn parse_identity(
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    CsrfForm(form): CsrfForm<IdentityForm>,
+    Posted(mut session, form): Posted<{ Step::Identity as u8 }, IdentityForm>,
 ) -> Result<Response, PageError> {
-    let mut session = Session::load(&state, &headers).await?;
-    if let Some(redirect) = session.guard(Step::Identity) {
-        return Ok(redirect);
-    }
     match parse_identity(&form.civilite, &form.nom, &form.prenom) {
         Ok(identity) => {
             session.journey.gender = Some(identity.gender.to_owned());

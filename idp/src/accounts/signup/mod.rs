@@ -72,6 +72,55 @@ pub enum Step {
     Organization = 5,
 }
 
+/// The sign-up journey of this browser, at step `STEP` (a [`Step`] as a number) or, when an
+/// earlier step is not done yet, the redirect to it: as a handler argument, each step's
+/// handlers start where the journey is and nowhere else.
+pub struct At<const STEP: u8>(pub Session);
+
+impl<const STEP: u8> At<STEP> {
+    /// The journey of these headers, if it has reached `STEP`; else the redirect to its step.
+    async fn of(state: &AppState, headers: &HeaderMap) -> Result<Self, Response> {
+        let session = Session::load(state, headers)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let next = session.journey.next_step();
+        if STEP > next as u8 {
+            return Err(session.redirect(next.path()));
+        }
+        Ok(Self(session))
+    }
+}
+
+impl<const STEP: u8> axum::extract::FromRequestParts<AppState> for At<STEP> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        Self::of(state, &parts.headers).await
+    }
+}
+
+/// A step's posted form, its CSRF token checked first (a forged form is refused whatever the
+/// journey), then the journey at `STEP` as [`At`].
+pub struct Posted<const STEP: u8, F>(pub Session, pub F);
+
+impl<const STEP: u8, F> axum::extract::FromRequest<AppState> for Posted<STEP, F>
+where
+    F: serde::de::DeserializeOwned + crate::web::page::WithCsrf + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let crate::web::page::CsrfForm(form) =
+            crate::web::page::CsrfForm::<F>::from_request(req, state).await?;
+        let At(session) = At::<STEP>::of(state, &headers).await?;
+        Ok(Self(session, form))
+    }
+}
+
 impl Step {
     /// The step's page.
     pub fn path(self) -> &'static str {
@@ -179,12 +228,6 @@ impl Session {
             .email
             .as_deref()
             .and_then(|e| crate::accounts::Email::parse(e).ok())
-    }
-
-    /// `None` when `step` may be shown; otherwise the redirect to the first missing step.
-    pub fn guard(&self, step: Step) -> Option<Response> {
-        let next = self.journey.next_step();
-        (step > next).then(|| self.redirect(next.path()))
     }
 
     /// A redirect (303: the browser GETs the next page) carrying the cookie if new.

@@ -21,8 +21,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{Frame, Session, Step, reply, reply_with};
-use crate::web::page::CsrfForm;
+use super::{At, Frame, Posted, Session, Step, reply, reply_with};
 use crate::{
     AppState,
     accounts::{Email, UserId, actions::sign_up::sign_up, refusal::AccountRefusal, store::NewUser},
@@ -85,13 +84,10 @@ async fn search(
 /// `GET /inscription/organisation`: step 5 (with `?recherche=…`: the register's answers).
 pub async fn show(
     State(state): State<AppState>,
+    At(session): At<{ Step::Organization as u8 }>,
     headers: HeaderMap,
     UrlQuery(params): UrlQuery<SearchParams>,
 ) -> Result<Response, PageError> {
-    let session = Session::load(&state, &headers).await?;
-    if let Some(redirect) = session.guard(Step::Organization) {
-        return Ok(redirect);
-    }
     let j = &session.journey;
     let mut page = OrganizationPage {
         f: session.frame(&state, &headers, Step::Organization),
@@ -333,12 +329,8 @@ fn new_user(
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    CsrfForm(form): CsrfForm<OrganizationForm>,
+    Posted(mut session, form): Posted<{ Step::Organization as u8 }, OrganizationForm>,
 ) -> Result<Response, PageError> {
-    let mut session = Session::load(&state, &headers).await?;
-    if let Some(redirect) = session.guard(Step::Organization) {
-        return Ok(redirect);
-    }
     let job = parse_job(&form.poste);
     let register_on = picker::register_available(&state).await?;
     let resolved = resolve(&state, &form, register_on).await?;

@@ -5,8 +5,7 @@ use askama::Template;
 use axum::{extract::State, http::HeaderMap, http::StatusCode, response::Response};
 use serde::Deserialize;
 
-use super::{Frame, Session, Step, reply, reply_with};
-use crate::web::page::CsrfForm;
+use super::{At, Frame, Posted, Step, reply, reply_with};
 use crate::{
     AppState,
     accounts::{Email, Password},
@@ -94,12 +93,9 @@ struct PasswordPage {
 /// `GET /inscription/mot-de-passe`: step 3.
 pub async fn show(
     State(state): State<AppState>,
+    At(session): At<{ Step::Password as u8 }>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let session = Session::load(&state, &headers).await?;
-    if let Some(redirect) = session.guard(Step::Password) {
-        return Ok(redirect);
-    }
     let mut page = PasswordPage {
         f: session.frame(&state, &headers, Step::Password),
         saved: session.journey.password_hash.is_some(),
@@ -120,12 +116,8 @@ pub struct PasswordForm {
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    CsrfForm(form): CsrfForm<PasswordForm>,
+    Posted(mut session, form): Posted<{ Step::Password as u8 }, PasswordForm>,
 ) -> Result<Response, PageError> {
-    let mut session = Session::load(&state, &headers).await?;
-    if let Some(redirect) = session.guard(Step::Password) {
-        return Ok(redirect);
-    }
     let Some(email) = session.email() else {
         return Ok(session.redirect(Step::Email.path()));
     };
