@@ -19,6 +19,21 @@ pub const CENTRE: &str = "13002526500013";
 pub const OTHER: &str = "73282932000074";
 
 impl TestApp {
+    /// Puts a service `code` (labelled `label`, no home page) in the catalogue beside CERES.
+    pub async fn service(&self, code: &str, label: &str) {
+        services::upsert(
+            &self.state.db,
+            &services::Service {
+                code: code.into(),
+                label: label.into(),
+                description: String::new(),
+                home_url: None,
+            },
+        )
+        .await
+        .expect("upsert the service");
+    }
+
     /// An account with [`crate::PASSWORD`] working at `siret`; returns its id.
     pub async fn person(&self, email: &str, given: &str, family: &str, siret: &str) -> String {
         let new = users::NewUser {

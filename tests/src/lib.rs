@@ -468,6 +468,18 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
     }
 
+    /// `GET path` on this node: the body as text, whatever the status (`/metrics`, the JWKS).
+    pub async fn get_text(&self, path: &str) -> String {
+        self.http()
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
     /// An HTTP client that follows no redirect, as `openidconnect` requires.
     pub fn http(&self) -> reqwest::Client {
         reqwest::Client::builder()

@@ -333,17 +333,7 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     let db = &app.state.db;
     app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true)
         .await;
-    services::upsert(
-        db,
-        &services::Service {
-            code: "autre".into(),
-            label: "Autre service".into(),
-            description: String::new(),
-            home_url: None,
-        },
-    )
-    .await
-    .unwrap();
+    app.service("autre", "Autre service").await;
     services::upsert_role(
         db,
         "autre",

@@ -3,7 +3,7 @@
 //! office.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-use idp::access::{codes, habilitations, managers, services};
+use idp::access::{codes, habilitations, managers};
 use idp_tests::access::{CENTRE, OTHER};
 use idp_tests::{
     TestApp, TestClient, assert_error, assert_redirect, assert_shows, auth_url_for, csrf_of,
@@ -452,17 +452,7 @@ async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
     assert_eq!(r.status(), 403);
     let r = lookup(OTHER, &weak).await.unwrap();
     assert_eq!(r.status(), 403, "the register lookup needs the scope too");
-    services::upsert(
-        &app.state.db,
-        &services::Service {
-            code: "vae".into(),
-            label: "VAE".into(),
-            description: String::new(),
-            home_url: None,
-        },
-    )
-    .await
-    .unwrap();
+    app.service("vae", "VAE").await;
     let foreign = codes::issue(&app.state.db, &app.code_key(), "vae", CENTRE, "x", 60)
         .await
         .unwrap();

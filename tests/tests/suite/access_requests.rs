@@ -67,7 +67,7 @@ async fn world_mailing(reachable: bool) -> World {
 async fn ask(browser: &Browser, siret: &str, message: &str) -> reqwest::Response {
     let fields = [("authreq", ""), ("siret", siret), ("message", message)];
     let form = "/acces/ceres/demande";
-    browser.post_from(form, form, &fields).await
+    browser.post_to(form, &fields).await
 }
 
 /// The link of a manager's e-mail.
@@ -296,12 +296,11 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
 
     // Bad input: a message, still pending.
     let r = manager
-        .post_from(&path, &path, &[("action", "accepter"), ("role", "pilote")])
+        .post_to(&path, &[("action", "accepter"), ("role", "pilote")])
         .await;
     assert_eq!(r.status(), 400);
     let r = manager
-        .post_from(
-            &path,
+        .post_to(
             &path,
             &[
                 ("action", "accepter"),
@@ -315,8 +314,7 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
     assert_eq!(app.request_status(&id).await, "pending");
 
     let r = manager
-        .post_from(
-            &path,
+        .post_to(
             &path,
             &[
                 ("action", "accepter"),
@@ -408,8 +406,7 @@ async fn access_request_refused_tells_the_requester_why() {
     let path = format!("/acces/ceres/demandes/{id}");
     let manager = app.log_in(MANAGER2).await;
     let r = manager
-        .post_from(
-            &path,
+        .post_to(
             &path,
             &[
                 ("action", "refuser"),
@@ -519,17 +516,7 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
         .await;
     assert_eq!(r.status(), 403);
     // Another service's URL for this request: not found.
-    services::upsert(
-        &app.state.db,
-        &services::Service {
-            code: "vae".into(),
-            label: "VAE".into(),
-            description: String::new(),
-            home_url: None,
-        },
-    )
-    .await
-    .unwrap();
+    app.service("vae", "VAE").await;
     assert_eq!(
         manager
             .get(&format!("/acces/vae/demandes/{id}"))
@@ -586,11 +573,7 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
     app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", false)
         .await;
     let r = manager
-        .post_from(
-            &path,
-            &path,
-            &[("action", "accepter"), ("role", "centre_agree")],
-        )
+        .post_to(&path, &[("action", "accepter"), ("role", "centre_agree")])
         .await;
     assert_eq!(r.status(), 400);
     assert!(text(&r.text().await.unwrap()).contains("Cet établissement est fermé"));
@@ -722,11 +705,7 @@ async fn access_request_accepted_whose_audit_fails_stays_pending_and_grants_noth
     app.fail_audit_of("access_request.accepted").await;
 
     let r = manager
-        .post_from(
-            &path,
-            &path,
-            &[("action", "accepter"), ("role", "centre_agree")],
-        )
+        .post_to(&path, &[("action", "accepter"), ("role", "centre_agree")])
         .await;
     assert_eq!(r.status(), 500);
     assert_eq!(app.request_status(&id).await, "pending");

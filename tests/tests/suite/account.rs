@@ -22,15 +22,6 @@ async fn logged_in_as(app: &TestApp, email: &str) -> Browser {
     browser
 }
 
-/// Whether `email` / `password` opens a session in a fresh browser.
-async fn logs_in(app: &TestApp, email: &str, password: &str) -> bool {
-    let response = app
-        .browser()
-        .submit_login("/connexion", email, password)
-        .await;
-    response.status() == 303
-}
-
 /// Whether the browser still has a session (the account page shows instead of the login).
 async fn has_session(browser: &Browser) -> bool {
     browser.get("/compte").await.status() == 200
@@ -234,8 +225,7 @@ async fn account_identity_and_poste_are_changed() {
     let (_, page) = page_of(browser.get("/compte/identite").await).await;
     assert_shows(&page, "value=\"Martin\"");
     let answer = browser
-        .post_from(
-            "/compte/identite",
+        .post_to(
             "/compte/identite",
             &[
                 ("civilite", "monsieur"),
@@ -312,12 +302,7 @@ async fn account_identity_errors_show_the_form_again_and_change_nothing() {
             "Le poste ne peut dépasser 200 caractères.",
         ),
     ] {
-        let (status, page) = page_of(
-            browser
-                .post_from("/compte/identite", "/compte/identite", &form)
-                .await,
-        )
-        .await;
+        let (status, page) = page_of(browser.post_to("/compte/identite", &form).await).await;
         assert_eq!(status, 400, "{message}");
         assert!(page.contains(message), "{message} in {page}");
         // What was typed comes back.
@@ -357,8 +342,7 @@ async fn change_password(
     confirmation: &str,
 ) -> reqwest::Response {
     browser
-        .post_from(
-            "/compte/mot-de-passe",
+        .post_to(
             "/compte/mot-de-passe",
             &[
                 ("current", current),
@@ -388,8 +372,8 @@ async fn account_password_change_ends_other_sessions_revokes_tokens_and_tells_th
     assert!(has_session(&laptop).await, "this browser stays logged in");
     assert!(!has_session(&phone).await, "the other session ended");
     assert_refused(&app, &client, &refresh_token).await;
-    assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
-    assert!(!logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, NEW_PASSWORD).await);
+    assert!(!app.logs_in(ALICE, PASSWORD).await);
 
     let mail = &sink.wait_for(1).await[0];
     assert_eq!(mail.rcpt_tos, [ALICE]);
@@ -460,7 +444,7 @@ async fn account_password_change_refuses_bad_inputs_and_changes_nothing() {
         )
         .await;
     assert_eq!(forged.status(), 403);
-    assert!(logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await);
     assert!(has_session(&other).await);
     assert!(sink.messages().is_empty());
 }
@@ -490,8 +474,7 @@ async fn account_password_checks_are_limited_per_account() {
 
 async fn ask_address_change(browser: &Browser, email: &str, password: &str) -> reqwest::Response {
     browser
-        .post_from(
-            "/compte/adresse-electronique",
+        .post_to(
             "/compte/adresse-electronique",
             &[("email", email), ("password", password)],
         )
@@ -500,11 +483,7 @@ async fn ask_address_change(browser: &Browser, email: &str, password: &str) -> r
 
 async fn enter_address_code(browser: &Browser, code: &str) -> reqwest::Response {
     browser
-        .post_from(
-            "/compte/adresse-electronique/code",
-            "/compte/adresse-electronique/code",
-            &[("code", code)],
-        )
+        .post_to("/compte/adresse-electronique/code", &[("code", code)])
         .await
 }
 
@@ -543,8 +522,8 @@ async fn account_address_changes_with_the_code_sent_to_the_new_address() {
     let changed = user(&app, NEW_ADDRESS).await.expect("the new address");
     assert_eq!(changed.id, alice.id);
     assert!(user(&app, ALICE).await.is_none());
-    assert!(logs_in(&app, NEW_ADDRESS, PASSWORD).await);
-    assert!(!logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(NEW_ADDRESS, PASSWORD).await);
+    assert!(!app.logs_in(ALICE, PASSWORD).await);
     let (_, page) = page_of(browser.get("/compte").await).await;
     assert!(page.contains(NEW_ADDRESS));
 
@@ -789,11 +768,7 @@ async fn account_sessions_are_listed_and_ended() {
 
     // One ends.
     let answer = laptop
-        .post_from(
-            "/compte/sessions",
-            "/compte/sessions",
-            &[("sid", &phone_sid)],
-        )
+        .post_to("/compte/sessions", &[("sid", &phone_sid)])
         .await;
     assert_redirect(&answer, "/compte/sessions");
     assert!(!has_session(&phone).await);
@@ -805,11 +780,7 @@ async fn account_sessions_are_listed_and_ended() {
     // Ending it again, or a forged one: nothing happens.
     let (status, page) = page_of(
         laptop
-            .post_from(
-                "/compte/sessions",
-                "/compte/sessions",
-                &[("sid", &phone_sid)],
-            )
+            .post_to("/compte/sessions", &[("sid", &phone_sid)])
             .await,
     )
     .await;
@@ -822,9 +793,7 @@ async fn account_sessions_are_listed_and_ended() {
     assert!(has_session(&tablet).await);
 
     // All the others end.
-    let answer = laptop
-        .post_from("/compte/sessions", "/compte/sessions", &[("autres", "1")])
-        .await;
+    let answer = laptop.post_to("/compte/sessions", &[("autres", "1")]).await;
     assert_eq!(answer.status(), 303);
     assert!(!has_session(&tablet).await);
     assert!(has_session(&laptop).await);
@@ -875,9 +844,7 @@ async fn account_sessions_of_another_account_cannot_be_ended() {
 // ---- Deletion ----
 
 async fn delete_account(browser: &Browser, form: &[(&str, &str)]) -> reqwest::Response {
-    browser
-        .post_from("/compte/suppression", "/compte/suppression", form)
-        .await
+    browser.post_to("/compte/suppression", form).await
 }
 
 #[tokio::test]
@@ -898,7 +865,7 @@ async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
     assert_shows(&page, "Votre compte a été supprimé");
 
     assert!(user(&app, ALICE).await.is_none());
-    assert!(!logs_in(&app, ALICE, PASSWORD).await);
+    assert!(!app.logs_in(ALICE, PASSWORD).await);
     assert!(!has_session(&laptop).await);
     assert!(!has_session(&phone).await);
     assert_refused(&app, &client, &refresh_token).await;
@@ -1071,7 +1038,7 @@ async fn assert_untouched(app: &TestApp, sink: &SmtpSink, two: TwoBrowsers) {
     assert!(has_session(&two.phone).await);
     let refreshed = refresh(app, &two.client, &two.refresh_token).await;
     assert_eq!(refreshed.status(), 200);
-    assert!(logs_in(app, ALICE, PASSWORD).await, "the password works");
+    assert!(app.logs_in(ALICE, PASSWORD).await, "the password works");
     assert!(sink.messages().is_empty(), "no e-mail announces it");
 }
 
@@ -1096,7 +1063,7 @@ async fn account_password_change_is_atomic_when_its_audit_fails() {
     let answer = change_password(&two.laptop, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(answer.status(), 500);
 
-    assert!(!logs_in(&app, ALICE, NEW_PASSWORD).await);
+    assert!(!app.logs_in(ALICE, NEW_PASSWORD).await);
     assert_untouched(&app, &sink, two).await;
 }
 
@@ -1112,9 +1079,7 @@ async fn account_identity_change_is_atomic_when_its_audit_fails() {
         ("nom", "Autre"),
         ("prenom", "Nom"),
     ];
-    let answer = browser
-        .post_from("/compte/identite", "/compte/identite", &form)
-        .await;
+    let answer = browser.post_to("/compte/identite", &form).await;
     assert_eq!(answer.status(), 500);
 
     assert_identity_unchanged(&app).await;

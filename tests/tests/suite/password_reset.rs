@@ -19,7 +19,7 @@ async fn post_step(
 ) -> reqwest::Response {
     let (_, page) = browser.page(path).await;
     assert_shows(&page, step);
-    browser.post_from(path, path, fields).await
+    browser.post_to(path, fields).await
 }
 
 /// Step 1: asks a code for `email`; returns the answer (a redirect to step 2 when accepted).
@@ -36,11 +36,7 @@ async fn ask_code(browser: &Browser, email: &str) -> reqwest::Response {
 /// Step 2: types `code`; returns the answer.
 async fn enter_code(browser: &Browser, code: &str) -> reqwest::Response {
     browser
-        .post_from(
-            "/mot-de-passe-oublie/code",
-            "/mot-de-passe-oublie/code",
-            &[("code", code)],
-        )
+        .post_to("/mot-de-passe-oublie/code", &[("code", code)])
         .await
 }
 
@@ -57,15 +53,6 @@ async fn choose_password(
         &[("password", password), ("confirmation", confirmation)],
     )
     .await
-}
-
-/// Whether `email` / `password` opens a session in a fresh browser.
-async fn logs_in(app: &TestApp, email: &str, password: &str) -> bool {
-    let response = app
-        .browser()
-        .submit_login("/connexion", email, password)
-        .await;
-    response.status() == 303
 }
 
 /// Steps 1 and 2 for ALICE; returns the code e-mailed (the `n`-th message of the sink).
@@ -101,8 +88,8 @@ async fn the_full_journey_changes_the_password_and_only_the_new_one_logs_in() {
     assert!(done.contains("Votre mot de passe a été modifié avec succès"));
     assert!(done.contains("href=\"/connexion\""));
 
-    assert!(!logs_in(&app, ALICE, PASSWORD).await);
-    assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
+    assert!(!app.logs_in(ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, NEW_PASSWORD).await);
     let events = idp::audit::latest(&app.state.db, 10).await.unwrap();
     assert!(
         events
@@ -176,7 +163,7 @@ async fn a_wrong_code_counts_down_and_dies_after_five_tries() {
     assert_eq!(status, 410);
     assert_shows(&page, "Demandez un nouveau code");
     assert!(page.contains("href=\"/mot-de-passe-oublie\""));
-    assert!(logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await);
 }
 
 #[tokio::test]
@@ -250,7 +237,7 @@ async fn an_expired_code_is_refused() {
     assert_eq!(status, 410);
     assert_shows(&page, "Ce code a expiré");
     assert_shows(&page, "Demander un nouveau code");
-    assert!(logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await);
 }
 
 #[tokio::test]
@@ -266,7 +253,7 @@ async fn the_emailed_link_skips_the_code() {
     assert_redirect(&answer, "/mot-de-passe-oublie/nouveau");
     let (status, _) = page_of(choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD).await).await;
     assert_eq!(status, 200);
-    assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
+    assert!(app.logs_in(ALICE, NEW_PASSWORD).await);
 
     // Spent with the password change.
     let (status, page) = page_of(app.browser().get(&link).await).await;
@@ -292,7 +279,7 @@ async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_no
         page_of(choose_password(&browser, NEW_PASSWORD, "Autre-mot-de-passe-2026").await).await;
     assert_eq!(status, 400);
     assert!(page.contains("Les mots de passe ne correspondent pas."));
-    assert!(logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await);
 
     // The journey survives the mistakes.
     assert_eq!(
@@ -334,7 +321,7 @@ async fn a_form_without_csrf_is_refused() {
         )
         .await;
     assert_eq!(answer.status(), 403);
-    assert!(logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await);
 }
 
 #[tokio::test]
@@ -436,7 +423,7 @@ async fn an_account_without_a_password_sets_its_first_one() {
             .status(),
         200
     );
-    assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
+    assert!(app.logs_in(ALICE, NEW_PASSWORD).await);
 }
 
 #[tokio::test]
@@ -466,15 +453,7 @@ async fn a_mail_that_could_not_be_sent_answers_as_an_unknown_address_and_is_with
     app.state.background.idle().await;
     // The counter is the process's (shared by the tests of this file): any count will do.
     let failed = r#"idp_mails_total{kind="password_reset",outcome="failed"} "#;
-    let metrics = app
-        .http()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     assert!(
         metrics.contains(failed),
         "the mailer never gave up:\n{metrics}"
@@ -502,11 +481,8 @@ async fn a_reset_is_atomic_when_its_audit_fails() {
     let again = choose_password(&phone, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(again.status(), 500);
 
-    assert!(
-        logs_in(&app, ALICE, PASSWORD).await,
-        "the old password works"
-    );
-    assert!(!logs_in(&app, ALICE, NEW_PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await, "the old password works");
+    assert!(!app.logs_in(ALICE, NEW_PASSWORD).await);
     let still = laptop.get("/compte").await;
     assert_eq!(still.status(), 200, "the session is intact");
     let revoked = "SELECT count(*) FROM grants WHERE user_id = $1 AND revoked_at IS NOT NULL";

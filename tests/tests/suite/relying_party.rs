@@ -461,17 +461,9 @@ async fn relying_party_keeps_logging_in_after_the_provider_replaces_its_signing_
     revoke(db, &app.state.kek, &policy, &old, now, "test")
         .await
         .expect("revoked");
-    let http = app.http();
     assert!(
         eventually(Duration::from_secs(10), || async {
-            let jwks = http
-                .get(app.url("/jwks"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let jwks = app.get_text("/jwks").await;
             !jwks.contains(&old)
         })
         .await
