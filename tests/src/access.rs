@@ -83,6 +83,14 @@ impl TestApp {
         self.accept_charte(user_id, siret).await;
     }
 
+    /// `alice@centre.fr`, Responsable des accès of CENTRE, and `bob@centre.fr`: their accounts.
+    pub async fn alice_manages_bob(&self) -> (users::User, users::User) {
+        let alice = self.user("alice@centre.fr").await;
+        let bob = self.user("bob@centre.fr").await;
+        self.make_manager(&alice.id, CENTRE).await;
+        (alice, bob)
+    }
+
     /// Gives `user_id` the CERES `role` at `siret` (by an operator, no end); returns its id.
     pub async fn habilitate(&self, user_id: &str, siret: &str, role: &str) -> String {
         habilitations::grant(
@@ -152,6 +160,20 @@ impl TestApp {
             .fetch_one(&self.state.db.pool)
             .await
             .expect("count the audit events")
+    }
+
+    /// Whether `user_id` is Responsable des accès of CERES at `siret`.
+    pub async fn is_manager(&self, user_id: &str, siret: &str) -> bool {
+        managers::is_manager(&self.state.db, user_id, "ceres", siret)
+            .await
+            .expect("read the managers")
+    }
+
+    /// The live CERES habilitations of `user_id`.
+    pub async fn live_habilitations(&self, user_id: &str) -> Vec<habilitations::Habilitation> {
+        habilitations::live(&self.state.db, user_id, "ceres")
+            .await
+            .expect("read the habilitations")
     }
 
     /// How many habilitations `user_id` has, of every service, ended ones included.

@@ -112,6 +112,14 @@ impl Browser {
         self.post_form(action, &form).await
     }
 
+    /// POSTs `fields` to `action` with a forged CSRF token: asserts it is refused (403).
+    pub async fn assert_forged_refused(&self, action: &str, fields: &[(&str, &str)]) {
+        let mut form = vec![("csrf", "faux")];
+        form.extend_from_slice(fields);
+        let status = self.post_form(action, &form).await.status();
+        assert_eq!(status, 403, "forged form to {action}");
+    }
+
     /// [`Browser::post_from`] the page at `path` to `path` itself.
     pub async fn post_to(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         self.post_from(path, path, fields).await

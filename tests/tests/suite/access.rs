@@ -98,11 +98,7 @@ async fn access_a_code_is_redeemed_once_and_makes_its_redeemer_responsable_des_a
         .await
         .expect("redeemed");
     assert_eq!(done.siret.as_str(), CENTRE);
-    assert!(
-        managers::is_manager(db, &alice.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(app.is_manager(&alice.id, CENTRE).await);
     let m = &managers::of_establishment(db, "ceres", CENTRE)
         .await
         .unwrap()[0];
@@ -111,11 +107,7 @@ async fn access_a_code_is_redeemed_once_and_makes_its_redeemer_responsable_des_a
 
     let again = app.redeem_code(&code, None, &bob.id).await;
     assert!(matches!(again, Err(AccessRefusal::UsedCode)), "{again:?}");
-    assert!(
-        !managers::is_manager(db, &bob.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(!app.is_manager(&bob.id, CENTRE).await);
     let listed = codes::list(db, "ceres", Some(CENTRE)).await.unwrap();
     assert_eq!(
         listed[0].status,
@@ -287,11 +279,7 @@ async fn access_the_last_responsable_des_acces_is_removed_only_when_confirmed() 
         matches!(r, Err(idp::access::refusal::AccessRefusal::LastManager)),
         "{r:?}"
     );
-    assert!(
-        managers::is_manager(db, &alice.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(app.is_manager(&alice.id, CENTRE).await);
     withdraw(a.clone(), true).await.unwrap();
     assert!(
         managers::of_establishment(db, "ceres", CENTRE)
@@ -558,14 +546,10 @@ async fn access_operators_manage_services_codes_and_habilitations_from_the_comma
     )
     .await
     .unwrap();
-    let live = habilitations::live(db, &alice.id, "ceres").await.unwrap();
+    let live = app.live_habilitations(&alice.id).await;
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].end_date.unwrap().french(), "31/12/2099");
-    assert!(
-        managers::is_manager(db, &alice.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(app.is_manager(&alice.id, CENTRE).await);
     let r = grant_alice(&app, CENTRE, "pilote", &[]).await;
     assert!(matches!(r, Err(CliError::NotFound(_))), "{r:?}");
     let r = grant_alice(&app, OTHER_CENTRE, "centre_agree", &[]).await;

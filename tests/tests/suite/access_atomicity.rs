@@ -72,9 +72,7 @@ fn failed_on_audit<T: std::fmt::Debug>(result: Result<T, AccessRefusal>) {
 
 impl Team {
     async fn bob_manages(&self) -> bool {
-        managers::is_manager(&self.app.state.db, self.bob.as_str(), "ceres", CENTRE)
-            .await
-            .unwrap()
+        self.app.is_manager(self.bob.as_str(), CENTRE).await
     }
 
     async fn bobs_habilitations(&self) -> Vec<String> {

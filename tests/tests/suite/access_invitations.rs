@@ -12,7 +12,7 @@ use idp::{
 };
 use idp_tests::access::{CENTRE, OTHER};
 use idp_tests::{
-    Browser, SmtpSink, TestApp, assert_redirect, assert_shows, csrf_of, location, reset_link_of,
+    Browser, TestApp, assert_redirect, assert_shows, csrf_of, location, reset_link_of,
 };
 
 const COMPANY: &str = "35600000000048";
@@ -65,8 +65,7 @@ async fn pending_count(app: &TestApp) -> usize {
 
 #[tokio::test]
 async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_and_log_in() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     with_register(&app).await;
     let alice = app.user("alice@centre.fr").await;
     app.make_manager(&alice.id, CENTRE).await;
@@ -212,9 +211,7 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     );
     assert_eq!(jean.siret.as_deref(), Some(COMPANY));
     assert_eq!(jean.job.as_deref(), Some("Responsable RH"));
-    let live = habilitations::live(&app.state.db, &jean.id, "ceres")
-        .await
-        .unwrap();
+    let live = app.live_habilitations(&jean.id).await;
     assert_eq!(live.len(), 2);
     assert!(
         live.iter()
@@ -278,11 +275,8 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
 
 #[tokio::test]
 async fn access_invite_an_existing_account_skips_to_the_habilitations() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
-    let alice = app.user("alice@centre.fr").await;
-    let bob = app.user("bob@centre.fr").await;
-    app.make_manager(&alice.id, CENTRE).await;
+    let (sink, app) = TestApp::with_mailbox().await;
+    let (_, bob) = app.alice_manages_bob().await;
     let browser = app.log_in("alice@centre.fr").await;
 
     browser.page(&format!("{INVITE}?nouveau")).await;
@@ -311,9 +305,7 @@ async fn access_invite_an_existing_account_skips_to_the_habilitations() {
         Some("/acces/ceres/gestion/invitations?fait=envoyee")
     );
 
-    let live = habilitations::live(&app.state.db, &bob.id, "ceres")
-        .await
-        .unwrap();
+    let live = app.live_habilitations(&bob.id).await;
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].granted_how, GrantedHow::Invitation);
     let bob_now = users::user_by_id(&app.state.db, &bob.id)
@@ -336,8 +328,7 @@ async fn access_invite_an_existing_account_skips_to_the_habilitations() {
 
 #[tokio::test]
 async fn access_invite_relaunch_is_refused_early_and_allowed_once_expired() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let alice = app.user("alice@centre.fr").await;
     app.user("bob@centre.fr").await;
     app.make_manager(&alice.id, CENTRE).await;
@@ -393,8 +384,7 @@ async fn access_invite_relaunch_is_refused_early_and_allowed_once_expired() {
 
 #[tokio::test]
 async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let (_sink, app) = TestApp::with_mailbox().await;
     let alice = app.user("alice@centre.fr").await;
     let dave = app.user("dave@autre.fr").await;
     let bob = app.user("bob@centre.fr").await;
@@ -417,21 +407,15 @@ async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused
         "Ajoutez au moins une habilitation avant de terminer l'invitation.",
     );
     // A forged form.
-    let r = browser
-        .post_form(
+    browser
+        .assert_forged_refused(
             &format!("{INVITE}/habilitations"),
-            &[
-                ("csrf", "faux"),
-                ("siret", CENTRE),
-                ("role", "centre_agree"),
-            ],
+            &[("siret", CENTRE), ("role", "centre_agree")],
         )
         .await;
-    assert_eq!(r.status(), 403);
-    let r = browser
-        .post_form(&format!("{INVITE}/terminer"), &[("csrf", "faux")])
+    browser
+        .assert_forged_refused(&format!("{INVITE}/terminer"), &[])
         .await;
-    assert_eq!(r.status(), 403);
     assert!(
         habilitations::of_user(&app.state.db, &bob.id, "ceres")
             .await
@@ -497,9 +481,7 @@ async fn access_invite_is_for_responsables_des_acces_only() {
 async fn access_invite_address_look_ups_are_audited_and_limited_per_manager() {
     use idp::access::actions::look_up_invitee::LOOKUPS_PER_MANAGER;
     let app = TestApp::spawn().await;
-    let alice = app.user("alice@centre.fr").await;
-    let bob = app.user("bob@centre.fr").await;
-    app.make_manager(&alice.id, CENTRE).await;
+    let (alice, bob) = app.alice_manages_bob().await;
     let browser = app.log_in("alice@centre.fr").await;
     browser.page(&format!("{INVITE}?nouveau")).await;
 
@@ -540,8 +522,7 @@ async fn access_invite_address_look_ups_are_audited_and_limited_per_manager() {
 /// of it remains (no account, no habilitation, no invitation) and no e-mail leaves.
 #[tokio::test]
 async fn access_invite_finishing_is_atomic() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     with_register(&app).await;
     let alice = app.user("alice@centre.fr").await;
     app.make_manager(&alice.id, CENTRE).await;
@@ -593,8 +574,7 @@ async fn access_invite_finishing_is_atomic() {
 /// event cannot be written, the invitation keeps its dates and no e-mail goes.
 #[tokio::test]
 async fn access_invite_relaunch_whose_audit_fails_changes_nothing() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let alice = app.user("alice@centre.fr").await;
     app.user("bob@centre.fr").await;
     app.make_manager(&alice.id, CENTRE).await;

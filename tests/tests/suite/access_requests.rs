@@ -4,7 +4,7 @@
 
 use idp::access::{
     claims, dates,
-    habilitations::{self, GrantedHow},
+    habilitations::GrantedHow,
     requests,
     services::{self, DocumentKind},
 };
@@ -349,9 +349,7 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
     assert_eq!(list[0]["siret"], CENTRE);
     assert_eq!(list[0]["role"], "centre_agree");
     assert_eq!(list[0]["expires_at"], "2099-12-31");
-    let h = &habilitations::live(&app.state.db, &w.requester, "ceres")
-        .await
-        .unwrap()[0];
+    let h = &app.live_habilitations(&w.requester).await[0];
     assert_eq!(h.granted_how, GrantedHow::Request);
     assert_eq!(h.granted_by.as_deref(), Some(w.manager.as_str()));
     assert_eq!(
@@ -429,12 +427,7 @@ async fn access_request_refused_tells_the_requester_why() {
         "{}",
         mail.text
     );
-    assert!(
-        habilitations::live(&app.state.db, &w.requester, "ceres")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.live_habilitations(&w.requester).await.is_empty());
     let page = manage_page(&manager, &path).await;
     assert_shows(&page, "Demande refusée par vous le ");
     // Accepting after the refusal: refused, nothing granted.
@@ -449,12 +442,7 @@ async fn access_request_refused_tells_the_requester_why() {
         )
         .await;
     assert_eq!(r.status(), 409);
-    assert!(
-        habilitations::live(&app.state.db, &w.requester, "ceres")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.live_habilitations(&w.requester).await.is_empty());
     assert_eq!(app.audit_count("access_request.refused").await, 1);
 }
 
@@ -530,12 +518,7 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
     );
 
     assert_eq!(app.request_status(&id).await, "pending");
-    assert!(
-        habilitations::live(&app.state.db, &w.requester, "ceres")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.live_habilitations(&w.requester).await.is_empty());
     assert_eq!(w.sink.messages().len(), 2);
 
     // A manager who has not accepted the current charte goes to it first.
@@ -578,12 +561,7 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
     assert_eq!(r.status(), 400);
     assert!(text(&r.text().await.unwrap()).contains("Cet établissement est fermé"));
     assert_eq!(app.request_status(&id).await, "pending");
-    assert!(
-        habilitations::live(&app.state.db, &w.requester, "ceres")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.live_habilitations(&w.requester).await.is_empty());
 }
 
 #[tokio::test]
@@ -633,9 +611,7 @@ async fn access_request_decided_at_once_on_two_nodes_is_handled_once() {
     statuses.sort_unstable();
     assert_eq!(statuses, [303, 409]);
     let status = app.request_status(&id).await;
-    let live = habilitations::live(&app.state.db, &w.requester, "ceres")
-        .await
-        .unwrap();
+    let live = app.live_habilitations(&w.requester).await;
     // The habilitation exists exactly when the acceptance won.
     assert_eq!(live.len(), usize::from(status == "accepted"), "{status}");
     // One e-mail to the requester, whichever won.

@@ -681,8 +681,7 @@ async fn up_to_organization(browser: &Browser, sink: &SmtpSink) {
 
 #[tokio::test]
 async fn sirene_the_signup_searches_the_register_and_stores_the_chosen_establishment() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     import_files(&app, &sample(), Some(&sample_legal_units())).await;
     let browser = app.browser();
     up_to_organization(&browser, &sink).await;
@@ -790,8 +789,7 @@ async fn sirene_the_signup_searches_the_register_and_stores_the_chosen_establish
 
 #[tokio::test]
 async fn sirene_an_empty_register_keeps_the_typed_organisation_form() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let browser = app.browser();
     up_to_organization(&browser, &sink).await;
     let (_, html) = page(&browser, "/inscription/organisation").await;
