@@ -83,6 +83,13 @@ impl TestApp {
         self.accept_charte(user_id, siret).await;
     }
 
+    /// A new provider with CENTRE open in its register.
+    pub async fn with_centre() -> TestApp {
+        let app = TestApp::spawn().await;
+        app.establishment(CENTRE, "CENTRE DU LAC", true).await;
+        app
+    }
+
     /// `alice@centre.fr`, Responsable des accès of CENTRE, and `bob@centre.fr`: their accounts.
     pub async fn alice_manages_bob(&self) -> (users::User, users::User) {
         let alice = self.user("alice@centre.fr").await;
@@ -232,10 +239,8 @@ impl TestApp {
 
     /// Marks every access request refused, as a manager would.
     pub async fn refuse_all_access_requests(&self) {
-        sqlx::query("UPDATE access_requests SET status = 'refused'")
-            .execute(&self.state.db.pool)
-            .await
-            .expect("refuse the requests");
+        self.execute("UPDATE access_requests SET status = 'refused'")
+            .await;
     }
 
     /// A live activation code of `siret` for CERES, for an hour, issued by an agent.

@@ -17,8 +17,7 @@ fn code_on(page: &str) -> String {
 
 #[tokio::test]
 async fn access_agent_issues_and_revokes_codes_and_reads_the_journal() {
-    let app = TestApp::spawn().await;
-    app.establishment(CENTRE, "CENTRE DU LAC", true).await;
+    let app = TestApp::with_centre().await;
     app.establishment(CLOSED, "ANCIEN CENTRE", false).await;
     app.agent("agent@dreets.gouv.fr").await;
     let alice = app.user("alice@centre.fr").await;

@@ -25,8 +25,7 @@ struct Team {
 }
 
 async fn team() -> Team {
-    let app = TestApp::spawn().await;
-    app.establishment(CENTRE, "CENTRE DU LAC", true).await;
+    let app = TestApp::with_centre().await;
     let db = &app.state.db;
     let alice = app.user("alice@centre.fr").await.id;
     let bob = app.user("bob@centre.fr").await.id;

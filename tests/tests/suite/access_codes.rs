@@ -25,13 +25,6 @@ struct Surfaces {
     token: String,
 }
 
-/// `app` with CENTRE open in the register.
-async fn app_with_centre() -> TestApp {
-    let app = TestApp::spawn().await;
-    app.establishment(CENTRE, "CENTRE DU LAC", true).await;
-    app
-}
-
 /// Alice's two ways in, opened after whatever the test did to the clock.
 async fn surfaces(app: TestApp) -> Surfaces {
     let client = app.service_client("ceres-app", "ceres", false).await;
@@ -63,7 +56,7 @@ async fn issue(app: &TestApp) -> String {
 
 /// An app with CENTRE open in the register and a live code of CENTRE.
 async fn centre_code() -> (TestApp, String) {
-    let app = app_with_centre().await;
+    let app = TestApp::with_centre().await;
     let code = issue(&app).await;
     (app, code)
 }
@@ -181,7 +174,7 @@ async fn refused_alike(
 async fn access_codes_an_unknown_code_is_refused_alike_on_the_page_and_the_api() {
     let unknown = ActivationCode::generate();
     refused_alike(
-        app_with_centre().await,
+        TestApp::with_centre().await,
         CENTRE,
         unknown.as_str(),
         AccessRefusal::UnknownCode,
@@ -282,7 +275,7 @@ async fn access_codes_a_redemption_whose_audit_fails_leaves_the_code_live_and_no
 
 #[tokio::test]
 async fn access_codes_an_issue_whose_audit_fails_leaves_the_previous_code_live() {
-    let app = app_with_centre().await;
+    let app = TestApp::with_centre().await;
     let token = app.back_office_token("ceres-batch", "codes:issue").await;
     let (status, first) = issue_by_api(&app, &token, CENTRE).await;
     assert_eq!(status, 201);
@@ -374,7 +367,7 @@ async fn access_codes_a_closed_establishment_gets_no_new_own_habilitation() {
 
 #[tokio::test]
 async fn access_codes_a_revocation_whose_audit_fails_leaves_the_code_live() {
-    let app = app_with_centre().await;
+    let app = TestApp::with_centre().await;
     issue(&app).await;
     let id = centre_codes(&app).await[0].id.clone();
     let revoke = codes_api(
@@ -391,7 +384,7 @@ async fn access_codes_a_revocation_whose_audit_fails_leaves_the_code_live() {
 
 #[tokio::test]
 async fn access_codes_the_page_and_the_api_count_tries_in_the_same_buckets() {
-    let s = surfaces(app_with_centre().await).await;
+    let s = surfaces(TestApp::with_centre().await).await;
     for _ in 0..10 {
         let guess = ActivationCode::generate();
         let r = s.browser.submit_code("", CENTRE, guess.as_str()).await;

@@ -65,8 +65,7 @@ async fn client_secret_post_works_only_for_a_client_registered_with_it() {
 
 #[tokio::test]
 async fn a_wrong_secret_is_refused_with_a_challenge() {
-    let app = TestApp::spawn().await;
-    let client = app.client("rp").await;
+    let (app, client) = app_with_rp().await;
     let post_client = post_client(&app).await;
     let form = [("grant_type", "refresh_token"), ("refresh_token", "x")];
 
@@ -87,8 +86,7 @@ async fn a_wrong_secret_is_refused_with_a_challenge() {
 
 #[tokio::test]
 async fn two_authentication_methods_at_once_are_refused() {
-    let app = TestApp::spawn().await;
-    let client = app.client("rp").await;
+    let (app, client) = app_with_rp().await;
     let response = token_request(
         &app,
         &client,
