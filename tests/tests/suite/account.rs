@@ -9,6 +9,16 @@ use idp_tests::{
 use totp_rs::{Builder, Secret, Totp};
 
 const ALICE: &str = "alice@centre.fr";
+
+/// The pages of « Mon compte ».
+const ACCOUNT_PAGES: [&str; 6] = [
+    "/compte",
+    "/compte/identite",
+    "/compte/mot-de-passe",
+    "/compte/adresse-electronique",
+    "/compte/sessions",
+    "/compte/suppression",
+];
 const BOB: &str = "bob@centre.fr";
 const NEW_PASSWORD: &str = "Nouveau-mot-de-passe-2026";
 const NEW_ADDRESS: &str = "alice.martin@nouveau-centre.fr";
@@ -92,14 +102,7 @@ async fn account_pages_need_a_login_and_the_login_comes_back_to_them() {
     let app = TestApp::spawn().await;
     app.user(ALICE).await;
     let browser = app.browser();
-    for path in [
-        "/compte",
-        "/compte/identite",
-        "/compte/mot-de-passe",
-        "/compte/adresse-electronique",
-        "/compte/sessions",
-        "/compte/suppression",
-    ] {
+    for path in ACCOUNT_PAGES {
         let answer = browser.get(path).await;
         assert_eq!(answer.status(), 303, "{path}");
         let to = location(&answer).unwrap();
@@ -193,14 +196,7 @@ async fn account_pages_need_no_inline_style_or_script() {
     let app = TestApp::spawn().await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
-    for path in [
-        "/compte",
-        "/compte/identite",
-        "/compte/mot-de-passe",
-        "/compte/adresse-electronique",
-        "/compte/sessions",
-        "/compte/suppression",
-    ] {
+    for path in ACCOUNT_PAGES {
         let (status, page) = page_of(browser.get(path).await).await;
         assert_eq!(status, 200, "{path}");
         assert!(page.contains("<html lang=\"fr\""), "{path}");
@@ -847,6 +843,11 @@ async fn delete_account(browser: &Browser, form: &[(&str, &str)]) -> reqwest::Re
     browser.post_to("/compte/suppression", form).await
 }
 
+/// [`delete_account`]: status and text of the answer.
+async fn deletion(browser: &Browser, form: &[(&str, &str)]) -> (u16, String) {
+    page_of(delete_account(browser, form).await).await
+}
+
 #[tokio::test]
 async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
     let (sink, app) = TestApp::with_mailbox().await;
@@ -891,18 +892,15 @@ async fn account_deletion_needs_the_password_and_the_confirmation() {
     let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
-    let (status, page) = page_of(delete_account(&browser, &[("password", PASSWORD)]).await).await;
+    let (status, page) = deletion(&browser, &[("password", PASSWORD)]).await;
     assert_eq!(status, 400);
     assert_shows(&page, "Je comprends que cette suppression est définitive");
-    let (status, page) = page_of(
-        delete_account(
-            &browser,
-            &[
-                ("password", "Mauvais-mot-de-passe-1"),
-                ("confirmation", "on"),
-            ],
-        )
-        .await,
+    let (status, page) = deletion(
+        &browser,
+        &[
+            ("password", "Mauvais-mot-de-passe-1"),
+            ("confirmation", "on"),
+        ],
     )
     .await;
     assert_eq!(status, 401);
@@ -995,31 +993,25 @@ async fn account_deletion_with_a_second_factor_needs_a_code() {
 
     let (_, page) = page_of(browser.get("/compte/suppression").await).await;
     assert_shows(&page, "Code de vérification");
-    let (status, page) = page_of(
-        delete_account(
-            &browser,
-            &[
-                ("password", PASSWORD),
-                ("code", "000000"),
-                ("confirmation", "on"),
-            ],
-        )
-        .await,
+    let (status, page) = deletion(
+        &browser,
+        &[
+            ("password", PASSWORD),
+            ("code", "000000"),
+            ("confirmation", "on"),
+        ],
     )
     .await;
     assert_eq!(status, 401);
     assert!(page.contains("Code de vérification incorrect."));
     assert!(user(&app, ALICE).await.is_some());
-    let (status, _) = page_of(
-        delete_account(
-            &browser,
-            &[
-                ("password", PASSWORD),
-                ("code", &recovery),
-                ("confirmation", "on"),
-            ],
-        )
-        .await,
+    let (status, _) = deletion(
+        &browser,
+        &[
+            ("password", PASSWORD),
+            ("code", &recovery),
+            ("confirmation", "on"),
+        ],
     )
     .await;
     assert_eq!(status, 200);

@@ -34,13 +34,18 @@ async fn jwt_token(app: &TestApp, assertion: &str) -> Answer {
     post(app, "/token", Auth::Jwt(assertion), &CLIENT_CREDENTIALS).await
 }
 
+/// [`jwt_token`], asserted accepted (200).
+async fn accepted(app: &TestApp, assertion: &str) -> Answer {
+    let answer = jwt_token(app, assertion).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer
+}
+
 #[tokio::test]
 async fn private_key_jwt_accepts_a_fresh_assertion_signed_by_the_registered_key() {
     let (app, key, client) = jwt_app().await;
 
-    let assertion = fresh(&app, &key, &client);
-    let answer = jwt_token(&app, &assertion).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = accepted(&app, &fresh(&app, &key, &client)).await;
     assert_eq!(answer.body["scope"], SERVICE_SCOPE);
     assert_eq!(
         part(&string(&answer.body, "access_token"), 1)["client_id"],
@@ -62,8 +67,7 @@ async fn private_key_jwt_refuses_a_replayed_assertion() {
     let (app, key, client) = jwt_app().await;
     let assertion = fresh(&app, &key, &client);
 
-    let first = jwt_token(&app, &assertion).await;
-    assert_eq!(first.status, 200, "{}", first.body);
+    accepted(&app, &assertion).await;
     let replay = jwt_token(&app, &assertion).await;
     assert_eq!(replay.status, 401, "{}", replay.body);
     assert_eq!(replay.error(), Some("invalid_client"));
