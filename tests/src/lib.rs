@@ -247,6 +247,17 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
+    /// [`TestApp::with_mailbox`], `adjust` applied to the configuration too.
+    pub async fn with_mailbox_and(adjust: impl FnOnce(&mut Config)) -> (SmtpSink, Self) {
+        let sink = SmtpSink::start().await;
+        let app = Self::spawn_with(|config| {
+            sink.configure(config);
+            adjust(config);
+        })
+        .await;
+        (sink, app)
+    }
+
     /// A new SMTP sink and a provider mailing to it ([`TestApp::mailing_to`]).
     pub async fn with_mailbox() -> (SmtpSink, Self) {
         let sink = SmtpSink::start().await;
