@@ -12,7 +12,7 @@ use idp::{
 };
 use idp_tests::access::{CENTRE, OTHER};
 use idp_tests::{
-    Browser, SmtpSink, TestApp, assert_redirect, assert_shows, csrf_of, location, reset_link_of,
+    Browser, SmtpSink, TestApp, assert_redirect, assert_shows, location, reset_link_of,
 };
 
 const COMPANY: &str = "35600000000048";
@@ -284,16 +284,9 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     let jeans = app.browser();
     let r = jeans.get(&link).await;
     assert_redirect(&r, "/mot-de-passe-oublie/nouveau");
-    let (_, html) = jeans.page("/mot-de-passe-oublie/nouveau").await;
+    let password = [("password", NEW_PASSWORD), ("confirmation", NEW_PASSWORD)];
     let r = jeans
-        .post_form(
-            "/mot-de-passe-oublie/nouveau",
-            &[
-                ("csrf", &csrf_of(&html)),
-                ("password", NEW_PASSWORD),
-                ("confirmation", NEW_PASSWORD),
-            ],
-        )
+        .post_to("/mot-de-passe-oublie/nouveau", &password)
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(pending_count(&app).await, 1);
