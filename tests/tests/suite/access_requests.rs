@@ -162,11 +162,10 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
     assert!(page.contains("Vous pourrez relancer la demande dans 30 jours."));
 
     // The server refuses an early resend; asking again shows the same request.
+    let csrf = csrf_of(&page);
+    let form = [("csrf", csrf.as_str()), ("siret", CENTRE)];
     let r = browser
-        .post_form(
-            "/acces/ceres/demande/relance",
-            &[("csrf", &csrf_of(&page)), ("siret", CENTRE)],
-        )
+        .post_form("/acces/ceres/demande/relance", &form)
         .await;
     assert_eq!(r.status(), 400);
     assert!(
@@ -189,11 +188,10 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
     let page = browser.page(&status_path).await.1;
     assert!(!page.contains("disabled"), "{page}");
     assert!(!page.contains("Vous pourrez relancer"));
+    let csrf = csrf_of(&page);
+    let form = [("csrf", csrf.as_str()), ("siret", CENTRE)];
     let r = browser
-        .post_form(
-            "/acces/ceres/demande/relance",
-            &[("csrf", &csrf_of(&page)), ("siret", CENTRE)],
-        )
+        .post_form("/acces/ceres/demande/relance", &form)
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r).unwrap(), status_path);
