@@ -19,6 +19,21 @@ pub const CENTRE: &str = "13002526500013";
 pub const OTHER: &str = "73282932000074";
 
 impl TestApp {
+    /// Puts a service `code` (labelled `label`, no home page) in the catalogue beside CERES.
+    pub async fn service(&self, code: &str, label: &str) {
+        services::upsert(
+            &self.state.db,
+            &services::Service {
+                code: code.into(),
+                label: label.into(),
+                description: String::new(),
+                home_url: None,
+            },
+        )
+        .await
+        .expect("upsert the service");
+    }
+
     /// An account with [`crate::PASSWORD`] working at `siret`; returns its id.
     pub async fn person(&self, email: &str, given: &str, family: &str, siret: &str) -> String {
         let new = users::NewUser {
@@ -66,6 +81,21 @@ impl TestApp {
     pub async fn make_manager(&self, user_id: &str, siret: &str) {
         self.grant_manager(user_id, siret).await;
         self.accept_charte(user_id, siret).await;
+    }
+
+    /// A new provider with CENTRE open in its register.
+    pub async fn with_centre() -> TestApp {
+        let app = TestApp::spawn().await;
+        app.establishment(CENTRE, "CENTRE DU LAC", true).await;
+        app
+    }
+
+    /// `alice@centre.fr`, Responsable des accès of CENTRE, and `bob@centre.fr`: their accounts.
+    pub async fn alice_manages_bob(&self) -> (users::User, users::User) {
+        let alice = self.user("alice@centre.fr").await;
+        let bob = self.user("bob@centre.fr").await;
+        self.make_manager(&alice.id, CENTRE).await;
+        (alice, bob)
     }
 
     /// Gives `user_id` the CERES `role` at `siret` (by an operator, no end); returns its id.
@@ -139,6 +169,20 @@ impl TestApp {
             .expect("count the audit events")
     }
 
+    /// Whether `user_id` is Responsable des accès of CERES at `siret`.
+    pub async fn is_manager(&self, user_id: &str, siret: &str) -> bool {
+        managers::is_manager(&self.state.db, user_id, "ceres", siret)
+            .await
+            .expect("read the managers")
+    }
+
+    /// The live CERES habilitations of `user_id`.
+    pub async fn live_habilitations(&self, user_id: &str) -> Vec<habilitations::Habilitation> {
+        habilitations::live(&self.state.db, user_id, "ceres")
+            .await
+            .expect("read the habilitations")
+    }
+
     /// How many habilitations `user_id` has, of every service, ended ones included.
     pub async fn habilitation_count(&self, user_id: &str) -> i64 {
         self.count(
@@ -195,10 +239,8 @@ impl TestApp {
 
     /// Marks every access request refused, as a manager would.
     pub async fn refuse_all_access_requests(&self) {
-        sqlx::query("UPDATE access_requests SET status = 'refused'")
-            .execute(&self.state.db.pool)
-            .await
-            .expect("refuse the requests");
+        self.execute("UPDATE access_requests SET status = 'refused'")
+            .await;
     }
 
     /// A live activation code of `siret` for CERES, for an hour, issued by an agent.

@@ -247,6 +247,17 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
+    /// [`TestApp::with_mailbox`], `adjust` applied to the configuration too.
+    pub async fn with_mailbox_and(adjust: impl FnOnce(&mut Config)) -> (SmtpSink, Self) {
+        let sink = SmtpSink::start().await;
+        let app = Self::spawn_with(|config| {
+            sink.configure(config);
+            adjust(config);
+        })
+        .await;
+        (sink, app)
+    }
+
     /// A new SMTP sink and a provider mailing to it ([`TestApp::mailing_to`]).
     pub async fn with_mailbox() -> (SmtpSink, Self) {
         let sink = SmtpSink::start().await;
@@ -466,6 +477,18 @@ impl TestApp {
             .json()
             .await
             .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
+    }
+
+    /// `GET path` on this node: the body as text, whatever the status (`/metrics`, the JWKS).
+    pub async fn get_text(&self, path: &str) -> String {
+        self.http()
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
     /// An HTTP client that follows no redirect, as `openidconnect` requires.

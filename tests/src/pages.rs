@@ -77,6 +77,17 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Whether `email` / `password` opens a session in a fresh browser.
+    pub async fn logs_in(&self, email: &str, password: &str) -> bool {
+        let response = self
+            .browser()
+            .submit_login("/connexion", email, password)
+            .await;
+        response.status() == 303
+    }
+}
+
 impl Browser {
     /// GET `path`: status and [`text`].
     pub async fn page(&self, path: &str) -> (u16, String) {
@@ -99,6 +110,19 @@ impl Browser {
         let mut form = vec![("csrf", csrf.as_str())];
         form.extend_from_slice(fields);
         self.post_form(action, &form).await
+    }
+
+    /// POSTs `fields` to `action` with a forged CSRF token: asserts it is refused (403).
+    pub async fn assert_forged_refused(&self, action: &str, fields: &[(&str, &str)]) {
+        let mut form = vec![("csrf", "faux")];
+        form.extend_from_slice(fields);
+        let status = self.post_form(action, &form).await.status();
+        assert_eq!(status, 403, "forged form to {action}");
+    }
+
+    /// [`Browser::post_from`] the page at `path` to `path` itself.
+    pub async fn post_to(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.post_from(path, path, fields).await
     }
 
     /// [`Browser::post_from`] the page at `path` (asserted shown) to `action`: status,

@@ -63,10 +63,15 @@ impl TestApp {
 
     /// Empties the signing key table, as a deployment that has made no key yet.
     pub async fn delete_signing_keys(&self) {
-        sqlx::query("DELETE FROM signing_keys")
+        self.execute("DELETE FROM signing_keys").await;
+    }
+
+    /// Runs `sql`, a trusted, test-written statement.
+    pub async fn execute(&self, sql: &'static str) {
+        sqlx::query(sql)
             .execute(&self.state.db.pool)
             .await
-            .expect("delete keys");
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// The plan the database makes for `sql` (a trusted, test-written `SELECT`), one line a

@@ -13,9 +13,12 @@ use idp::{
         refusal::AccessRefusal,
         requests, services,
     },
+    accounts::store::User,
     cli::{Cli, CliError},
 };
-use idp_tests::{TestApp, auth_url_for, exchange_code, location, query_of, refresh, userinfo};
+use idp_tests::{
+    TestApp, TestClient, auth_url_for, exchange_code, location, query_of, refresh, userinfo,
+};
 use serde_json::Value;
 
 use idp_tests::access::{CENTRE, OTHER as OTHER_CENTRE};
@@ -24,6 +27,14 @@ async fn run_cli(app: &TestApp, args: &[&str]) -> Result<(), CliError> {
     let mut argv = vec!["idp"];
     argv.extend_from_slice(args);
     idp::cli::run(Cli::parse_from(argv), (*app.state.config).clone()).await
+}
+
+/// A fresh app with two people of the centre, alice and bob.
+async fn alice_and_bob() -> (TestApp, User, User) {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice@centre.fr").await;
+    let bob = app.user("bob@centre.fr").await;
+    (app, alice, bob)
 }
 
 #[tokio::test]
@@ -68,10 +79,8 @@ async fn access_ceres_is_seeded_with_its_two_roles_and_its_documents() {
 
 #[tokio::test]
 async fn access_a_code_is_redeemed_once_and_makes_its_redeemer_responsable_des_acces() {
-    let app = TestApp::spawn().await;
+    let (app, alice, bob) = alice_and_bob().await;
     let db = &app.state.db;
-    let alice = app.user("alice@centre.fr").await;
-    let bob = app.user("bob@centre.fr").await;
     let issued = codes::issue(db, &app.code_key(), "ceres", CENTRE, "agent", 3600)
         .await
         .unwrap();
@@ -89,11 +98,7 @@ async fn access_a_code_is_redeemed_once_and_makes_its_redeemer_responsable_des_a
         .await
         .expect("redeemed");
     assert_eq!(done.siret.as_str(), CENTRE);
-    assert!(
-        managers::is_manager(db, &alice.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(app.is_manager(&alice.id, CENTRE).await);
     let m = &managers::of_establishment(db, "ceres", CENTRE)
         .await
         .unwrap()[0];
@@ -102,11 +107,7 @@ async fn access_a_code_is_redeemed_once_and_makes_its_redeemer_responsable_des_a
 
     let again = app.redeem_code(&code, None, &bob.id).await;
     assert!(matches!(again, Err(AccessRefusal::UsedCode)), "{again:?}");
-    assert!(
-        !managers::is_manager(db, &bob.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(!app.is_manager(&bob.id, CENTRE).await);
     let listed = codes::list(db, "ceres", Some(CENTRE)).await.unwrap();
     assert_eq!(
         listed[0].status,
@@ -228,10 +229,8 @@ async fn access_concurrent_redemptions_of_one_code_make_exactly_one_manager() {
 
 #[tokio::test]
 async fn access_the_last_responsable_des_acces_is_removed_only_when_confirmed() {
-    let app = TestApp::spawn().await;
+    let (app, alice, bob) = alice_and_bob().await;
     let db = &app.state.db;
-    let alice = app.user("alice@centre.fr").await;
-    let bob = app.user("bob@centre.fr").await;
     app.grant_manager(&alice.id, CENTRE).await;
     managers::grant(
         db,
@@ -280,11 +279,7 @@ async fn access_the_last_responsable_des_acces_is_removed_only_when_confirmed() 
         matches!(r, Err(idp::access::refusal::AccessRefusal::LastManager)),
         "{r:?}"
     );
-    assert!(
-        managers::is_manager(db, &alice.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(app.is_manager(&alice.id, CENTRE).await);
     withdraw(a.clone(), true).await.unwrap();
     assert!(
         managers::of_establishment(db, "ceres", CENTRE)
@@ -304,23 +299,29 @@ fn payload(jwt: &str) -> Value {
     serde_json::from_slice(&B64.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }
 
+/// Alice logs in through `client` asking for `scope`; the token response for her code.
+async fn alice_tokens(app: &TestApp, client: &TestClient, scope: &str) -> Value {
+    let browser = app.browser();
+    let (_, at) = browser.follow(&auth_url_for(app, client, scope, &[])).await;
+    let r = browser
+        .submit_login(&at, "alice@centre.fr", idp_tests::PASSWORD)
+        .await;
+    let (r, _) = browser.follow(&location(&r).unwrap()).await;
+    let code = query_of(&location(&r).unwrap())["code"].clone();
+    exchange_code(app, client, &code, &[])
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only() {
     let app = TestApp::spawn().await;
     let db = &app.state.db;
     app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true)
         .await;
-    services::upsert(
-        db,
-        &services::Service {
-            code: "autre".into(),
-            label: "Autre service".into(),
-            description: String::new(),
-            home_url: None,
-        },
-    )
-    .await
-    .unwrap();
+    app.service("autre", "Autre service").await;
     services::upsert_role(
         db,
         "autre",
@@ -363,25 +364,7 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     app.end_habilitation(&ended, Some("2000-01-01")).await;
     app.grant_manager(&alice.id, CENTRE).await;
 
-    let browser = app.browser();
-    let (_, at) = browser
-        .follow(&auth_url_for(
-            &app,
-            &ceres,
-            "openid habilitations offline_access",
-            &[],
-        ))
-        .await;
-    let r = browser
-        .submit_login(&at, "alice@centre.fr", idp_tests::PASSWORD)
-        .await;
-    let (r, _) = browser.follow(&location(&r).unwrap()).await;
-    let code = query_of(&location(&r).unwrap())["code"].clone();
-    let tokens: Value = exchange_code(&app, &ceres, &code, &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tokens = alice_tokens(&app, &ceres, "openid habilitations offline_access").await;
     let id = payload(tokens["id_token"].as_str().unwrap());
     assert_eq!(
         id["habilitations"],
@@ -445,22 +428,30 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     assert_eq!(seen["habilitations"], serde_json::json!([]));
 
     // Without the scope, no habilitation claim at all.
-    let browser = app.browser();
-    let (_, at) = browser
-        .follow(&auth_url_for(&app, &ceres, "openid", &[]))
-        .await;
-    let r = browser
-        .submit_login(&at, "alice@centre.fr", idp_tests::PASSWORD)
-        .await;
-    let (r, _) = browser.follow(&location(&r).unwrap()).await;
-    let code = query_of(&location(&r).unwrap())["code"].clone();
-    let tokens: Value = exchange_code(&app, &ceres, &code, &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tokens = alice_tokens(&app, &ceres, "openid").await;
     let id = payload(tokens["id_token"].as_str().unwrap());
     assert!(id.get("habilitations").is_none(), "{id}");
+}
+
+/// `habilitations grant` for alice@centre.fr at `siret` as `role`, with `extra` options.
+async fn grant_alice(
+    app: &TestApp,
+    siret: &str,
+    role: &str,
+    extra: &[&str],
+) -> Result<(), CliError> {
+    let mut args = vec![
+        "habilitations",
+        "grant",
+        "--email",
+        "alice@centre.fr",
+        "--siret",
+        siret,
+        "--role",
+        role,
+    ];
+    args.extend_from_slice(extra);
+    run_cli(app, &args).await
 }
 
 #[tokio::test]
@@ -547,61 +538,21 @@ async fn access_operators_manage_services_codes_and_habilitations_from_the_comma
     assert!(matches!(r, Err(CliError::NotFound(_))), "{r:?}");
 
     let alice = app.user("alice@centre.fr").await;
-    run_cli(
+    grant_alice(
         &app,
-        &[
-            "habilitations",
-            "grant",
-            "--email",
-            "alice@centre.fr",
-            "--siret",
-            CENTRE,
-            "--role",
-            "centre_agree",
-            "--end-date",
-            "31/12/2099",
-            "--manager",
-        ],
+        CENTRE,
+        "centre_agree",
+        &["--end-date", "31/12/2099", "--manager"],
     )
     .await
     .unwrap();
-    let live = habilitations::live(db, &alice.id, "ceres").await.unwrap();
+    let live = app.live_habilitations(&alice.id).await;
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].end_date.unwrap().french(), "31/12/2099");
-    assert!(
-        managers::is_manager(db, &alice.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
-    let r = run_cli(
-        &app,
-        &[
-            "habilitations",
-            "grant",
-            "--email",
-            "alice@centre.fr",
-            "--siret",
-            CENTRE,
-            "--role",
-            "pilote",
-        ],
-    )
-    .await;
+    assert!(app.is_manager(&alice.id, CENTRE).await);
+    let r = grant_alice(&app, CENTRE, "pilote", &[]).await;
     assert!(matches!(r, Err(CliError::NotFound(_))), "{r:?}");
-    let r = run_cli(
-        &app,
-        &[
-            "habilitations",
-            "grant",
-            "--email",
-            "alice@centre.fr",
-            "--siret",
-            OTHER_CENTRE,
-            "--role",
-            "centre_agree",
-        ],
-    )
-    .await;
+    let r = grant_alice(&app, OTHER_CENTRE, "centre_agree", &[]).await;
     assert!(matches!(r, Err(CliError::Invalid(_))), "closed: {r:?}");
     let mut events = 0;
     for action in [

@@ -1,7 +1,7 @@
 //! The ministry agents' area: look up an establishment, issue (« Éditer le courrier
 //! d'activation ») and revoke its codes, read its audit trail; agents only.
 
-use idp::access::{ActivationCode, codes, managers, refusal::AccessRefusal};
+use idp::access::{ActivationCode, codes, refusal::AccessRefusal};
 use idp_tests::access::CENTRE;
 use idp_tests::{TestApp, assert_shows, csrf_of, location, text};
 
@@ -17,8 +17,7 @@ fn code_on(page: &str) -> String {
 
 #[tokio::test]
 async fn access_agent_issues_and_revokes_codes_and_reads_the_journal() {
-    let app = TestApp::spawn().await;
-    app.establishment(CENTRE, "CENTRE DU LAC", true).await;
+    let app = TestApp::with_centre().await;
     app.establishment(CLOSED, "ANCIEN CENTRE", false).await;
     app.agent("agent@dreets.gouv.fr").await;
     let alice = app.user("alice@centre.fr").await;
@@ -78,11 +77,7 @@ async fn access_agent_issues_and_revokes_codes_and_reads_the_journal() {
     app.redeem_code(&ActivationCode::parse(&second).unwrap(), None, &alice.id)
         .await
         .unwrap();
-    assert!(
-        managers::is_manager(db, &alice.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(app.is_manager(&alice.id, CENTRE).await);
 
     // A third code, revoked from the page.
     code_on(&text(&issue(CENTRE).await.text().await.unwrap()));

@@ -25,8 +25,7 @@ struct Team {
 }
 
 async fn team() -> Team {
-    let app = TestApp::spawn().await;
-    app.establishment(CENTRE, "CENTRE DU LAC", true).await;
+    let app = TestApp::with_centre().await;
     let db = &app.state.db;
     let alice = app.user("alice@centre.fr").await.id;
     let bob = app.user("bob@centre.fr").await.id;
@@ -72,9 +71,7 @@ fn failed_on_audit<T: std::fmt::Debug>(result: Result<T, AccessRefusal>) {
 
 impl Team {
     async fn bob_manages(&self) -> bool {
-        managers::is_manager(&self.app.state.db, self.bob.as_str(), "ceres", CENTRE)
-            .await
-            .unwrap()
+        self.app.is_manager(self.bob.as_str(), CENTRE).await
     }
 
     async fn bobs_habilitations(&self) -> Vec<String> {

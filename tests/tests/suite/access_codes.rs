@@ -25,13 +25,6 @@ struct Surfaces {
     token: String,
 }
 
-/// `app` with CENTRE open in the register.
-async fn app_with_centre() -> TestApp {
-    let app = TestApp::spawn().await;
-    app.establishment(CENTRE, "CENTRE DU LAC", true).await;
-    app
-}
-
 /// Alice's two ways in, opened after whatever the test did to the clock.
 async fn surfaces(app: TestApp) -> Surfaces {
     let client = app.service_client("ceres-app", "ceres", false).await;
@@ -61,6 +54,70 @@ async fn issue(app: &TestApp) -> String {
     issued.code.code.as_str().to_owned()
 }
 
+/// An app with CENTRE open in the register and a live code of CENTRE.
+async fn centre_code() -> (TestApp, String) {
+    let app = TestApp::with_centre().await;
+    let code = issue(&app).await;
+    (app, code)
+}
+
+/// The codes of CENTRE, as the operators list them.
+async fn centre_codes(app: &TestApp) -> Vec<codes::CodeInfo> {
+    codes::list(&app.state.db, "ceres", Some(CENTRE))
+        .await
+        .unwrap()
+}
+
+/// CENTRE's newest code is `status`, for the reason `why`.
+async fn assert_code_is(app: &TestApp, status: codes::CodeStatus, why: &str) {
+    assert_eq!(centre_codes(app).await[0].status, status, "{why}");
+}
+
+/// `POST /api/v1/codes` for `siret` with the back office's `token`: status and JSON body.
+async fn issue_by_api(app: &TestApp, token: &str, siret: &str) -> (u16, Value) {
+    let r = app
+        .http()
+        .post(app.url("/api/v1/codes"))
+        .bearer_auth(token)
+        .json(&json!({ "siret": siret }))
+        .send()
+        .await
+        .unwrap();
+    idp_tests::json(r).await
+}
+
+/// `code` redeemed by bob, through the action.
+async fn redeemed_by_bob(app: &TestApp, code: &str) {
+    let bob = app.user("bob@centre.fr").await;
+    app.redeem_code(&ActivationCode::parse(code).unwrap(), None, &bob.id)
+        .await
+        .expect("bob redeems it");
+}
+
+/// A request of the back office codes API at `path` (a `ceres-batch` token with `codes:issue`).
+async fn codes_api(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    let token = app.back_office_token("ceres-batch", "codes:issue").await;
+    app.http()
+        .request(method, app.url(path))
+        .bearer_auth(&token)
+}
+
+/// The response to `r` is `status` and its page shows `refusal`'s French message.
+async fn assert_page_refuses(r: reqwest::Response, status: u16, refusal: &AccessRefusal) {
+    assert_eq!(r.status(), status, "{refusal:?}");
+    let page = text(&r.text().await.unwrap());
+    assert!(page.contains(&refusal.to_string()), "{page}");
+}
+
+/// The API answered `status` with `refusal`'s code.
+fn assert_api_refuses(got: u16, body: &Value, status: u16, refusal: &AccessRefusal) {
+    assert_eq!(
+        (got, body["error"].as_str()),
+        (status, Some(idp::action::Refusal::code(refusal))),
+        "{body}"
+    );
+}
+
 /// How many refusals of a redemption the audit holds with this reason.
 async fn refusals(app: &TestApp, reason: &str) -> i64 {
     app.count(
@@ -71,8 +128,16 @@ async fn refusals(app: &TestApp, reason: &str) -> i64 {
 }
 
 /// `code` typed with `siret` is refused on the page (400, the French message, beside the
-/// field) and through the JSON API (`status`, the refusal's code), audited alike both times.
-async fn refused_alike(s: &Surfaces, siret: &str, code: &str, refusal: AccessRefusal, status: u16) {
+/// field) and through the JSON API (`status`, the refusal's code), audited alike both times;
+/// Alice's surfaces, opened on `app` for the check.
+async fn refused_alike(
+    app: TestApp,
+    siret: &str,
+    code: &str,
+    refusal: AccessRefusal,
+    status: u16,
+) -> Surfaces {
+    let s = surfaces(app).await;
     let reason = idp::action::Refusal::code(&refusal);
     let message = refusal.to_string();
     let r = s.browser.submit_code("", siret, code).await;
@@ -102,14 +167,14 @@ async fn refused_alike(s: &Surfaces, siret: &str, code: &str, refusal: AccessRef
         0,
         "nobody became manager"
     );
+    s
 }
 
 #[tokio::test]
 async fn access_codes_an_unknown_code_is_refused_alike_on_the_page_and_the_api() {
-    let s = surfaces(app_with_centre().await).await;
     let unknown = ActivationCode::generate();
     refused_alike(
-        &s,
+        TestApp::with_centre().await,
         CENTRE,
         unknown.as_str(),
         AccessRefusal::UnknownCode,
@@ -120,130 +185,79 @@ async fn access_codes_an_unknown_code_is_refused_alike_on_the_page_and_the_api()
 
 #[tokio::test]
 async fn access_codes_a_code_of_another_establishment_is_refused_alike() {
-    let app = app_with_centre().await;
-    let code = issue(&app).await;
-    let s = surfaces(app).await;
-    refused_alike(&s, OTHER, &code, AccessRefusal::WrongSiret, 400).await;
+    let (app, code) = centre_code().await;
+    refused_alike(app, OTHER, &code, AccessRefusal::WrongSiret, 400).await;
 }
 
 #[tokio::test]
 async fn access_codes_an_expired_code_is_refused_alike() {
-    let app = app_with_centre().await;
-    let code = issue(&app).await;
+    let (app, code) = centre_code().await;
     app.state.clock.advance(Duration::from_secs(3601));
-    let s = surfaces(app).await;
-    refused_alike(&s, CENTRE, &code, AccessRefusal::ExpiredCode, 400).await;
+    let s = refused_alike(app, CENTRE, &code, AccessRefusal::ExpiredCode, 400).await;
     // The back office sees it expired by the same clock.
-    let token = s.app.back_office_token("ceres-batch", "codes:issue").await;
-    let listed = s
-        .app
-        .http()
-        .get(s.app.url(&format!("/api/v1/codes?siret={CENTRE}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let listed = codes_api(
+        &s.app,
+        reqwest::Method::GET,
+        &format!("/api/v1/codes?siret={CENTRE}"),
+    )
+    .await
+    .send()
+    .await
+    .unwrap();
     let (_, listed) = idp_tests::json(listed).await;
     assert_eq!(listed["codes"][0]["status"], "expired", "{listed}");
 }
 
 #[tokio::test]
 async fn access_codes_a_revoked_code_is_refused_alike() {
-    let app = app_with_centre().await;
-    let code = issue(&app).await;
+    let (app, code) = centre_code().await;
     issue(&app).await;
-    let s = surfaces(app).await;
-    refused_alike(&s, CENTRE, &code, AccessRefusal::RevokedCode, 400).await;
+    refused_alike(app, CENTRE, &code, AccessRefusal::RevokedCode, 400).await;
 }
 
 #[tokio::test]
 async fn access_codes_a_used_code_is_refused_alike() {
-    let app = app_with_centre().await;
-    let code = issue(&app).await;
-    let bob = app.user("bob@centre.fr").await;
-    app.redeem_code(&ActivationCode::parse(&code).unwrap(), None, &bob.id)
-        .await
-        .expect("bob was first");
-    let s = surfaces(app).await;
-    refused_alike(&s, CENTRE, &code, AccessRefusal::UsedCode, 400).await;
+    let (app, code) = centre_code().await;
+    redeemed_by_bob(&app, &code).await;
+    refused_alike(app, CENTRE, &code, AccessRefusal::UsedCode, 400).await;
 }
 
 #[tokio::test]
 async fn access_codes_a_closed_establishments_code_is_refused_alike_the_api_too() {
-    let app = app_with_centre().await;
-    let code = issue(&app).await;
+    let (app, code) = centre_code().await;
     // Closed in the register after the letter went out.
     app.establishment(CENTRE, "CENTRE DU LAC", false).await;
-    let s = surfaces(app).await;
     let closed = AccessRefusal::ClosedEstablishment(idp::access::refusal::NewAccess::Access);
-    refused_alike(&s, CENTRE, &code, closed, 409).await;
+    let s = refused_alike(app, CENTRE, &code, closed, 409).await;
     // Without the SIRET, the code's establishment is the one checked.
     let (got, body) = s.app.activation_api(&s.token, json!({"code": code})).await;
     assert_error(got, &body, 409, "closed_establishment");
-    let live = codes::list(&s.app.state.db, "ceres", Some(CENTRE))
-        .await
-        .unwrap();
-    assert_eq!(
-        live[0].status,
-        codes::CodeStatus::Live,
-        "the code stays unused"
-    );
+    assert_code_is(&s.app, codes::CodeStatus::Live, "the code stays unused").await;
 }
 
 #[tokio::test]
 async fn access_codes_are_issued_only_for_establishments_the_register_holds_open() {
     let app = TestApp::spawn().await;
     let token = app.back_office_token("ceres-batch", "codes:issue").await;
-    let post = |siret: &'static str| {
-        app.http()
-            .post(app.url("/api/v1/codes"))
-            .bearer_auth(&token)
-            .json(&json!({ "siret": siret }))
-            .send()
-    };
     // Luhn-valid, but no establishment of the register.
-    let (status, body) = idp_tests::json(post("00000000000000").await.unwrap()).await;
+    let (status, body) = issue_by_api(&app, &token, "00000000000000").await;
     assert_error(status, &body, 404, "unknown_establishment");
     let stored = "SELECT count(*) FROM activation_codes WHERE siret = $1";
     assert_eq!(app.count(stored, "00000000000000").await, 0);
 
     // The agents' page says it in French.
-    app.agent("agent@dreets.gouv.fr").await;
-    let browser = app.browser();
-    let r = browser
-        .submit_login("/connexion", "agent@dreets.gouv.fr", idp_tests::PASSWORD)
-        .await;
-    assert_eq!(r.status(), 303);
-    let page = browser
-        .get("/agent?service=ceres&siret=00000000000000")
-        .await
-        .text()
-        .await
-        .unwrap();
-    let form = [
-        ("csrf", csrf_of(&page)),
-        ("siret", "00000000000000".to_owned()),
-        ("service", "ceres".to_owned()),
-    ];
-    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let r = browser.post_form("/agent/codes", &pairs).await;
-    assert_eq!(r.status(), 400);
-    let body = text(&r.text().await.unwrap());
-    assert!(
-        body.contains(&AccessRefusal::UnknownEstablishment.to_string()),
-        "{body}"
-    );
+    let r = issue_on_the_page(&app, "00000000000000").await;
+    assert_page_refuses(r, 400, &AccessRefusal::UnknownEstablishment).await;
     assert_eq!(app.count(stored, "00000000000000").await, 0);
 
     // Open in the register: issued.
     app.establishment(CENTRE, "CENTRE DU LAC", true).await;
-    assert_eq!(post(CENTRE).await.unwrap().status(), 201);
+    assert_eq!(issue_by_api(&app, &token, CENTRE).await.0, 201);
 }
 
 #[tokio::test]
 async fn access_codes_a_redemption_whose_audit_fails_leaves_the_code_live_and_no_manager() {
-    let app = app_with_centre().await;
-    let code = issue(&app).await;
+    let (app, code) = centre_code().await;
     let s = surfaces(app).await;
     s.app.fail_audit_of("activation_code.redeemed").await;
 
@@ -254,39 +268,23 @@ async fn access_codes_a_redemption_whose_audit_fails_leaves_the_code_live_and_no
 
     let managers = "SELECT count(*) FROM access_managers WHERE user_id = $1";
     assert_eq!(s.app.count(managers, &s.alice).await, 0);
-    let listed = codes::list(&s.app.state.db, "ceres", Some(CENTRE))
-        .await
-        .unwrap();
-    assert_eq!(
-        listed[0].status,
-        codes::CodeStatus::Live,
-        "still redeemable"
-    );
+    assert_code_is(&s.app, codes::CodeStatus::Live, "still redeemable").await;
     let redeemed = "SELECT count(*) FROM audit_events WHERE action = $1";
     assert_eq!(s.app.count(redeemed, "activation_code.redeemed").await, 0);
 }
 
 #[tokio::test]
 async fn access_codes_an_issue_whose_audit_fails_leaves_the_previous_code_live() {
-    let app = app_with_centre().await;
+    let app = TestApp::with_centre().await;
     let token = app.back_office_token("ceres-batch", "codes:issue").await;
-    let issue = || {
-        app.http()
-            .post(app.url("/api/v1/codes"))
-            .bearer_auth(&token)
-            .json(&json!({ "siret": CENTRE }))
-            .send()
-    };
-    let (status, first) = idp_tests::json(issue().await.unwrap()).await;
+    let (status, first) = issue_by_api(&app, &token, CENTRE).await;
     assert_eq!(status, 201);
     app.fail_audit_of("activation_code.issued").await;
 
-    let (status, _) = idp_tests::json(issue().await.unwrap()).await;
+    let (status, _) = issue_by_api(&app, &token, CENTRE).await;
     assert_eq!(status, 500);
 
-    let listed = codes::list(&app.state.db, "ceres", Some(CENTRE))
-        .await
-        .unwrap();
+    let listed = centre_codes(&app).await;
     assert_eq!(listed.len(), 1, "no new code");
     assert_eq!(listed[0].id, first["id"].as_str().unwrap());
     assert_eq!(
@@ -298,8 +296,7 @@ async fn access_codes_an_issue_whose_audit_fails_leaves_the_previous_code_live()
 
 /// Alice on her pages, Responsable des accès of CENTRE by its code.
 async fn new_manager() -> Surfaces {
-    let app = app_with_centre().await;
-    let code = issue(&app).await;
+    let (app, code) = centre_code().await;
     let s = surfaces(app).await;
     s.app
         .redeem_code(
@@ -370,32 +367,24 @@ async fn access_codes_a_closed_establishment_gets_no_new_own_habilitation() {
 
 #[tokio::test]
 async fn access_codes_a_revocation_whose_audit_fails_leaves_the_code_live() {
-    let app = app_with_centre().await;
+    let app = TestApp::with_centre().await;
     issue(&app).await;
-    let token = app.back_office_token("ceres-batch", "codes:issue").await;
-    let id = codes::list(&app.state.db, "ceres", Some(CENTRE))
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let id = centre_codes(&app).await[0].id.clone();
+    let revoke = codes_api(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/codes/{id}"),
+    )
+    .await;
     app.fail_audit_of("activation_code.revoked").await;
-    let r = app
-        .http()
-        .delete(app.url(&format!("/api/v1/codes/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = revoke.send().await.unwrap();
     assert_eq!(r.status(), 500);
-    let listed = codes::list(&app.state.db, "ceres", Some(CENTRE))
-        .await
-        .unwrap();
-    assert_eq!(listed[0].status, codes::CodeStatus::Live);
+    assert_code_is(&app, codes::CodeStatus::Live, "revocation not recorded").await;
 }
 
 #[tokio::test]
 async fn access_codes_the_page_and_the_api_count_tries_in_the_same_buckets() {
-    let s = surfaces(app_with_centre().await).await;
+    let s = surfaces(TestApp::with_centre().await).await;
     for _ in 0..10 {
         let guess = ActivationCode::generate();
         let r = s.browser.submit_code("", CENTRE, guess.as_str()).await;
@@ -411,8 +400,8 @@ async fn access_codes_the_page_and_the_api_count_tries_in_the_same_buckets() {
     assert_eq!(r.status(), 429);
 }
 
-/// An agent logged in on the provider's pages, with a CSRF token of the agents' page.
-async fn agent_on_the_page(app: &TestApp) -> (Browser, String) {
+/// An agent logged in on the provider's pages, with a CSRF token of the agents' page of `siret`.
+async fn agent_on_the_page(app: &TestApp, siret: &str) -> (Browser, String) {
     app.agent("agent@dreets.gouv.fr").await;
     let browser = app.browser();
     let r = browser
@@ -420,13 +409,24 @@ async fn agent_on_the_page(app: &TestApp) -> (Browser, String) {
         .await;
     assert_eq!(r.status(), 303);
     let page = browser
-        .get(&format!("/agent?service=ceres&siret={CENTRE}"))
+        .get(&format!("/agent?service=ceres&siret={siret}"))
         .await
         .text()
         .await
         .unwrap();
     let csrf = csrf_of(&page);
     (browser, csrf)
+}
+
+/// An agent asks the agents' page for a code of `siret`.
+async fn issue_on_the_page(app: &TestApp, siret: &str) -> reqwest::Response {
+    let (browser, csrf) = agent_on_the_page(app, siret).await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("siret", siret),
+        ("service", "ceres"),
+    ];
+    browser.post_form("/agent/codes", &form).await
 }
 
 /// A code for a closed establishment is refused alike by the agents' page (the French message)
@@ -438,32 +438,13 @@ async fn access_codes_a_closed_establishment_gets_no_code_alike_on_the_page_and_
     let refusal = AccessRefusal::ClosedEstablishment(idp::access::refusal::NewAccess::Code);
     let stored = "SELECT count(*) FROM activation_codes WHERE siret = $1";
 
-    let (browser, csrf) = agent_on_the_page(&app).await;
-    let form = [
-        ("csrf", csrf.as_str()),
-        ("siret", CENTRE),
-        ("service", "ceres"),
-    ];
-    let r = browser.post_form("/agent/codes", &form).await;
-    assert_eq!(r.status(), 400);
-    let page = text(&r.text().await.unwrap());
-    assert!(page.contains(&refusal.to_string()), "{page}");
+    let r = issue_on_the_page(&app, CENTRE).await;
+    assert_page_refuses(r, 400, &refusal).await;
     assert_eq!(app.count(stored, CENTRE).await, 0);
 
     let token = app.back_office_token("ceres-batch", "codes:issue").await;
-    let r = app
-        .http()
-        .post(app.url("/api/v1/codes"))
-        .bearer_auth(&token)
-        .json(&json!({ "siret": CENTRE }))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = idp_tests::json(r).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (409, Some(idp::action::Refusal::code(&refusal)))
-    );
+    let (status, body) = issue_by_api(&app, &token, CENTRE).await;
+    assert_api_refuses(status, &body, 409, &refusal);
     assert_eq!(body["error_description"], Value::from(refusal.to_string()));
     assert_eq!(app.count(stored, CENTRE).await, 0);
 }
@@ -472,43 +453,26 @@ async fn access_codes_a_closed_establishment_gets_no_code_alike_on_the_page_and_
 /// same refusal, and the code stays used.
 #[tokio::test]
 async fn access_codes_a_used_code_is_not_revocable_alike_on_the_page_and_the_api() {
-    let app = app_with_centre().await;
-    let code = issue(&app).await;
-    let bob = app.user("bob@centre.fr").await;
-    app.redeem_code(&ActivationCode::parse(&code).unwrap(), None, &bob.id)
-        .await
-        .expect("redeemed");
-    let id = codes::list(&app.state.db, "ceres", Some(CENTRE))
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let (app, code) = centre_code().await;
+    redeemed_by_bob(&app, &code).await;
+    let id = centre_codes(&app).await[0].id.clone();
     let refusal = AccessRefusal::NotRevocable;
 
-    let (browser, csrf) = agent_on_the_page(&app).await;
+    let (browser, csrf) = agent_on_the_page(&app, CENTRE).await;
     let r = browser
         .post_form(&format!("/agent/codes/{id}/revoquer"), &[("csrf", &csrf)])
         .await;
-    assert_eq!(r.status(), 409);
-    let page = text(&r.text().await.unwrap());
-    assert!(page.contains(&refusal.to_string()), "{page}");
+    assert_page_refuses(r, 409, &refusal).await;
 
-    let token = app.back_office_token("ceres-batch", "codes:issue").await;
-    let r = app
-        .http()
-        .delete(app.url(&format!("/api/v1/codes/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = idp_tests::json(r).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (409, Some(idp::action::Refusal::code(&refusal)))
-    );
-    let listed = codes::list(&app.state.db, "ceres", Some(CENTRE))
-        .await
-        .unwrap();
+    let revoke = codes_api(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/codes/{id}"),
+    )
+    .await;
+    let (status, body) = idp_tests::json(revoke.send().await.unwrap()).await;
+    assert_api_refuses(status, &body, 409, &refusal);
+    let listed = centre_codes(&app).await;
     assert!(
         matches!(listed[0].status, codes::CodeStatus::Redeemed(_)),
         "the code stays used"

@@ -12,7 +12,7 @@ use idp::{
 };
 use idp_tests::access::{CENTRE, OTHER};
 use idp_tests::{
-    Browser, SmtpSink, TestApp, assert_redirect, assert_shows, csrf_of, location, reset_link_of,
+    Browser, SmtpSink, TestApp, assert_redirect, assert_shows, location, reset_link_of,
 };
 
 const COMPANY: &str = "35600000000048";
@@ -57,20 +57,53 @@ async fn finish(browser: &Browser) -> (u16, Option<String>, String) {
 }
 
 async fn pending_count(app: &TestApp) -> usize {
-    invitations::pending(&app.state.db, "ceres", &[CENTRE.to_owned()])
-        .await
-        .unwrap()
-        .len()
+    pending_at(app, CENTRE).await.len()
 }
 
-#[tokio::test]
-async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_and_log_in() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+/// The pending invitations at `siret`.
+async fn pending_at(app: &TestApp, siret: &str) -> Vec<invitations::Invitation> {
+    invitations::pending(&app.state.db, "ceres", &[siret.to_owned()])
+        .await
+        .unwrap()
+}
+
+/// Step 1 of a new invitation: `email` typed.
+async fn start_invite(browser: &Browser, email: &str) -> (u16, Option<String>, String) {
+    browser.page(&format!("{INVITE}?nouveau")).await;
+    browser.submit(INVITE, INVITE, &[("email", email)]).await
+}
+
+/// Alice, Responsable des accès of CENTRE, logged in on a provider whose register holds
+/// CENTRE and COMPANY; its mail caught by the sink.
+async fn alice_on_the_register() -> (SmtpSink, TestApp, Browser) {
+    let (sink, app) = TestApp::with_mailbox().await;
     with_register(&app).await;
     let alice = app.user("alice@centre.fr").await;
     app.make_manager(&alice.id, CENTRE).await;
     let browser = app.log_in("alice@centre.fr").await;
+    (sink, app, browser)
+}
+
+/// Alice, logged in, has invited bob at CENTRE, and the mail went out.
+async fn bob_invited() -> (SmtpSink, TestApp, Browser) {
+    let (sink, app) = TestApp::with_mailbox().await;
+    app.alice_manages_bob().await;
+    let browser = app.log_in("alice@centre.fr").await;
+    invite_bob(&browser, CENTRE).await;
+    sink.wait_for(1).await;
+    (sink, app, browser)
+}
+
+/// Invites bob@centre.fr (an account already) as « Centre agréé » at `siret`.
+async fn invite_bob(browser: &Browser, siret: &str) {
+    start_invite(browser, "bob@centre.fr").await;
+    add(browser, siret, "centre_agree", "").await;
+    finish(browser).await;
+}
+
+#[tokio::test]
+async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_and_log_in() {
+    let (sink, app, browser) = alice_on_the_register().await;
 
     // The button on the users tab, and the tab itself.
     let (_, users_tab) = browser.page("/acces/ceres/gestion").await;
@@ -212,9 +245,7 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     );
     assert_eq!(jean.siret.as_deref(), Some(COMPANY));
     assert_eq!(jean.job.as_deref(), Some("Responsable RH"));
-    let live = habilitations::live(&app.state.db, &jean.id, "ceres")
-        .await
-        .unwrap();
+    let live = app.live_habilitations(&jean.id).await;
     assert_eq!(live.len(), 2);
     assert!(
         live.iter()
@@ -253,16 +284,9 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     let jeans = app.browser();
     let r = jeans.get(&link).await;
     assert_redirect(&r, "/mot-de-passe-oublie/nouveau");
-    let (_, html) = jeans.page("/mot-de-passe-oublie/nouveau").await;
+    let password = [("password", NEW_PASSWORD), ("confirmation", NEW_PASSWORD)];
     let r = jeans
-        .post_form(
-            "/mot-de-passe-oublie/nouveau",
-            &[
-                ("csrf", &csrf_of(&html)),
-                ("password", NEW_PASSWORD),
-                ("confirmation", NEW_PASSWORD),
-            ],
-        )
+        .post_to("/mot-de-passe-oublie/nouveau", &password)
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(pending_count(&app).await, 1);
@@ -278,17 +302,11 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
 
 #[tokio::test]
 async fn access_invite_an_existing_account_skips_to_the_habilitations() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
-    let alice = app.user("alice@centre.fr").await;
-    let bob = app.user("bob@centre.fr").await;
-    app.make_manager(&alice.id, CENTRE).await;
+    let (sink, app) = TestApp::with_mailbox().await;
+    let (_, bob) = app.alice_manages_bob().await;
     let browser = app.log_in("alice@centre.fr").await;
 
-    browser.page(&format!("{INVITE}?nouveau")).await;
-    let (_, to, _) = browser
-        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
-        .await;
+    let (_, to, _) = start_invite(&browser, "bob@centre.fr").await;
     assert_eq!(
         to.as_deref(),
         Some("/acces/ceres/gestion/inviter/habilitations")
@@ -311,9 +329,7 @@ async fn access_invite_an_existing_account_skips_to_the_habilitations() {
         Some("/acces/ceres/gestion/invitations?fait=envoyee")
     );
 
-    let live = habilitations::live(&app.state.db, &bob.id, "ceres")
-        .await
-        .unwrap();
+    let live = app.live_habilitations(&bob.id).await;
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].granted_how, GrantedHow::Invitation);
     let bob_now = users::user_by_id(&app.state.db, &bob.id)
@@ -336,22 +352,8 @@ async fn access_invite_an_existing_account_skips_to_the_habilitations() {
 
 #[tokio::test]
 async fn access_invite_relaunch_is_refused_early_and_allowed_once_expired() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
-    let alice = app.user("alice@centre.fr").await;
-    app.user("bob@centre.fr").await;
-    app.make_manager(&alice.id, CENTRE).await;
-    let browser = app.log_in("alice@centre.fr").await;
-    browser.page(&format!("{INVITE}?nouveau")).await;
-    browser
-        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
-        .await;
-    add(&browser, CENTRE, "centre_agree", "").await;
-    finish(&browser).await;
-    sink.wait_for(1).await;
-    let pending = invitations::pending(&app.state.db, "ceres", &[CENTRE.to_owned()])
-        .await
-        .unwrap();
+    let (sink, app, browser) = bob_invited().await;
+    let pending = pending_at(&app, CENTRE).await;
     assert_eq!(pending.len(), 1);
     let id = pending[0].id.clone();
     let relaunch = format!("/acces/ceres/gestion/invitations/{id}/relancer");
@@ -393,18 +395,14 @@ async fn access_invite_relaunch_is_refused_early_and_allowed_once_expired() {
 
 #[tokio::test]
 async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let (_sink, app) = TestApp::with_mailbox().await;
     let alice = app.user("alice@centre.fr").await;
     let dave = app.user("dave@autre.fr").await;
     let bob = app.user("bob@centre.fr").await;
     app.make_manager(&alice.id, CENTRE).await;
     app.make_manager(&dave.id, OTHER).await;
     let browser = app.log_in("alice@centre.fr").await;
-    browser.page(&format!("{INVITE}?nouveau")).await;
-    browser
-        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
-        .await;
+    start_invite(&browser, "bob@centre.fr").await;
 
     // An establishment Alice does not manage: 403, nothing kept.
     let (status, _, _) = add(&browser, OTHER, "centre_agree", "").await;
@@ -417,21 +415,15 @@ async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused
         "Ajoutez au moins une habilitation avant de terminer l'invitation.",
     );
     // A forged form.
-    let r = browser
-        .post_form(
+    browser
+        .assert_forged_refused(
             &format!("{INVITE}/habilitations"),
-            &[
-                ("csrf", "faux"),
-                ("siret", CENTRE),
-                ("role", "centre_agree"),
-            ],
+            &[("siret", CENTRE), ("role", "centre_agree")],
         )
         .await;
-    assert_eq!(r.status(), 403);
-    let r = browser
-        .post_form(&format!("{INVITE}/terminer"), &[("csrf", "faux")])
+    browser
+        .assert_forged_refused(&format!("{INVITE}/terminer"), &[])
         .await;
-    assert_eq!(r.status(), 403);
     assert!(
         habilitations::of_user(&app.state.db, &bob.id, "ceres")
             .await
@@ -442,15 +434,8 @@ async fn access_invite_outside_ones_establishments_or_forged_or_empty_is_refused
 
     // Dave's invitation is not Alice's to relaunch.
     let daves = app.log_in("dave@autre.fr").await;
-    daves.page(&format!("{INVITE}?nouveau")).await;
-    daves
-        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
-        .await;
-    add(&daves, OTHER, "centre_agree", "").await;
-    finish(&daves).await;
-    let theirs = invitations::pending(&app.state.db, "ceres", &[OTHER.to_owned()])
-        .await
-        .unwrap();
+    invite_bob(&daves, OTHER).await;
+    let theirs = pending_at(&app, OTHER).await;
     assert_eq!(theirs.len(), 1);
     app.state
         .clock
@@ -497,9 +482,7 @@ async fn access_invite_is_for_responsables_des_acces_only() {
 async fn access_invite_address_look_ups_are_audited_and_limited_per_manager() {
     use idp::access::actions::look_up_invitee::LOOKUPS_PER_MANAGER;
     let app = TestApp::spawn().await;
-    let alice = app.user("alice@centre.fr").await;
-    let bob = app.user("bob@centre.fr").await;
-    app.make_manager(&alice.id, CENTRE).await;
+    let (alice, bob) = app.alice_manages_bob().await;
     let browser = app.log_in("alice@centre.fr").await;
     browser.page(&format!("{INVITE}?nouveau")).await;
 
@@ -540,12 +523,7 @@ async fn access_invite_address_look_ups_are_audited_and_limited_per_manager() {
 /// of it remains (no account, no habilitation, no invitation) and no e-mail leaves.
 #[tokio::test]
 async fn access_invite_finishing_is_atomic() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
-    with_register(&app).await;
-    let alice = app.user("alice@centre.fr").await;
-    app.make_manager(&alice.id, CENTRE).await;
-    let browser = app.log_in("alice@centre.fr").await;
+    let (sink, app, browser) = alice_on_the_register().await;
     browser.page(&format!("{INVITE}?nouveau")).await;
     let steps: [(&str, Vec<(&str, &str)>); 4] = [
         ("", vec![("email", "jean.dupont@boursidiere.fr")]),
@@ -593,23 +571,8 @@ async fn access_invite_finishing_is_atomic() {
 /// event cannot be written, the invitation keeps its dates and no e-mail goes.
 #[tokio::test]
 async fn access_invite_relaunch_whose_audit_fails_changes_nothing() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
-    let alice = app.user("alice@centre.fr").await;
-    app.user("bob@centre.fr").await;
-    app.make_manager(&alice.id, CENTRE).await;
-    let browser = app.log_in("alice@centre.fr").await;
-    browser.page(&format!("{INVITE}?nouveau")).await;
-    browser
-        .submit(INVITE, INVITE, &[("email", "bob@centre.fr")])
-        .await;
-    add(&browser, CENTRE, "centre_agree", "").await;
-    finish(&browser).await;
-    sink.wait_for(1).await;
-    let before = invitations::pending(&app.state.db, "ceres", &[CENTRE.to_owned()])
-        .await
-        .unwrap()
-        .remove(0);
+    let (sink, app, browser) = bob_invited().await;
+    let before = pending_at(&app, CENTRE).await.remove(0);
     app.state
         .clock
         .advance(std::time::Duration::from_secs(86_401));

@@ -4,17 +4,33 @@
 
 use idp::access::{habilitations, managers};
 use idp_tests::access::{CENTRE, OTHER};
-use idp_tests::{SmtpSink, TestApp, assert_redirect, assert_shows, csrf_of, location, text};
+use idp_tests::{Browser, TestApp, assert_redirect, assert_shows, csrf_of, location, text};
+
+/// Accepts the charte on `page` (its HTML), asking to go back to `retour`.
+async fn accept_charte_returning(browser: &Browser, page: &str, retour: &str) -> reqwest::Response {
+    let csrf = csrf_of(page);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("siret", CENTRE),
+        ("retour", retour),
+        ("accepte", "oui"),
+    ];
+    browser.post_form("/acces/ceres/charte", &form).await
+}
+
+/// POSTs CENTRE as `siret` to `action` with `csrf`.
+async fn post_for_centre(browser: &Browser, csrf: &str, action: &str) -> reqwest::Response {
+    browser
+        .post_form(action, &[("csrf", csrf), ("siret", CENTRE)])
+        .await
+}
 
 #[tokio::test]
 async fn access_manage_a_responsable_sees_and_changes_only_their_establishments() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
-    let alice = app.user("alice@centre.fr").await;
-    let bob = app.user("bob@centre.fr").await;
+    let (sink, app) = TestApp::with_mailbox().await;
+    let (alice, bob) = app.alice_manages_bob().await;
     let carol = app.user("carol@autre.fr").await;
     let dave = app.user("dave@autre.fr").await;
-    app.make_manager(&alice.id, CENTRE).await;
     app.make_manager(&dave.id, OTHER).await;
     app.habilitate(&bob.id, CENTRE, "centre_agree").await;
     let carols = app.habilitate(&carol.id, OTHER, "centre_agree").await;
@@ -63,9 +79,7 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         )
         .await;
     assert_eq!(location(&r).as_deref(), Some(bob_page.as_str()));
-    let live = habilitations::live(&app.state.db, &bob.id, "ceres")
-        .await
-        .unwrap();
+    let live = app.live_habilitations(&bob.id).await;
     let added = live
         .iter()
         .find(|h| h.role == "gestionnaire_centres")
@@ -94,13 +108,7 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         )
         .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(
-        habilitations::live(&app.state.db, &carol.id, "ceres")
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.live_habilitations(&carol.id).await.len(), 1);
     let r = browser
         .post_form(
             &format!("/acces/ceres/gestion/utilisateurs/{}/responsable", carol.id),
@@ -108,11 +116,7 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         )
         .await;
     assert_eq!(r.status(), 403);
-    assert!(
-        !managers::is_manager(&app.state.db, &carol.id, "ceres", OTHER)
-            .await
-            .unwrap()
-    );
+    assert!(!app.is_manager(&carol.id, OTHER).await);
     // A past end date, an unknown role: the page says why.
     for (role, end, says) in [
         ("centre_agree", "01/01/2001", "antérieure"),
@@ -133,17 +137,12 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         assert!(text(&r.text().await.unwrap()).contains(says), "{says}");
     }
     // A forged form.
-    let r = browser
-        .post_form(
+    browser
+        .assert_forged_refused(
             &format!("{bob_page}/habilitations"),
-            &[
-                ("csrf", "faux"),
-                ("siret", CENTRE),
-                ("role", "centre_agree"),
-            ],
+            &[("siret", CENTRE), ("role", "centre_agree")],
         )
         .await;
-    assert_eq!(r.status(), 403);
 
     // Remove Bob's new habilitation: Bob is told.
     let r = browser
@@ -153,13 +152,7 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         )
         .await;
     assert_eq!(location(&r).as_deref(), Some(bob_page.as_str()));
-    assert_eq!(
-        habilitations::live(&app.state.db, &bob.id, "ceres")
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.live_habilitations(&bob.id).await.len(), 1);
     let mails = sink.wait_for(2).await;
     assert_eq!(
         mails[1].subject,
@@ -167,18 +160,9 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
     );
 
     // Designate Bob Responsable des accès: told, and his pages need the charte first.
-    let r = browser
-        .post_form(
-            &format!("{bob_page}/responsable"),
-            &[("csrf", &csrf), ("siret", CENTRE)],
-        )
-        .await;
+    let r = post_for_centre(&browser, &csrf, &format!("{bob_page}/responsable")).await;
     assert_eq!(r.status(), 303);
-    assert!(
-        managers::is_manager(&app.state.db, &bob.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(app.is_manager(&bob.id, CENTRE).await);
     let mails = sink.wait_for(3).await;
     assert_eq!(
         mails[2].subject,
@@ -192,32 +176,17 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
 
     // Alice removes Bob's right (not the last one: done at once), then her own (the last
     // one: confirmation first).
-    let r = browser
-        .post_form(
-            &format!("{bob_page}/responsable/retirer"),
-            &[("csrf", &csrf), ("siret", CENTRE)],
-        )
-        .await;
+    let r = post_for_centre(&browser, &csrf, &format!("{bob_page}/responsable/retirer")).await;
     assert_eq!(r.status(), 303);
-    assert!(
-        !managers::is_manager(&app.state.db, &bob.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(!app.is_manager(&bob.id, CENTRE).await);
     let own = format!(
         "/acces/ceres/gestion/utilisateurs/{}/responsable/retirer",
         alice.id
     );
-    let r = browser
-        .post_form(&own, &[("csrf", &csrf), ("siret", CENTRE)])
-        .await;
+    let r = post_for_centre(&browser, &csrf, &own).await;
     assert_eq!(r.status(), 200);
     assert!(text(&r.text().await.unwrap()).contains("Dernier responsable des accès"));
-    assert!(
-        managers::is_manager(&app.state.db, &alice.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(app.is_manager(&alice.id, CENTRE).await);
     let r = browser
         .post_form(
             &own,
@@ -253,30 +222,10 @@ async fn access_manage_needs_a_login_and_the_charte() {
     );
     // Once accepted, back to the page that sent there.
     let page = browser.get(&charte).await.text().await.unwrap();
-    let r = browser
-        .post_form(
-            "/acces/ceres/charte",
-            &[
-                ("csrf", &csrf_of(&page)),
-                ("siret", CENTRE),
-                ("retour", "/acces/ceres/gestion"),
-                ("accepte", "oui"),
-            ],
-        )
-        .await;
+    let r = accept_charte_returning(&browser, &page, "/acces/ceres/gestion").await;
     assert_redirect(&r, "/acces/ceres/gestion");
     // A return to another site is ignored.
-    let r = browser
-        .post_form(
-            "/acces/ceres/charte",
-            &[
-                ("csrf", &csrf_of(&page)),
-                ("siret", CENTRE),
-                ("retour", "//evil.example/"),
-                ("accepte", "oui"),
-            ],
-        )
-        .await;
+    let r = accept_charte_returning(&browser, &page, "//evil.example/").await;
     assert!(location(&r).unwrap().starts_with("/acces/ceres/mes-acces?"));
     assert_eq!(browser.get("/acces/ceres/gestion").await.status(), 200);
 }
@@ -284,10 +233,8 @@ async fn access_manage_needs_a_login_and_the_charte() {
 #[tokio::test]
 async fn access_manage_the_requests_tab_lists_pending_requests_with_a_badge() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice@centre.fr").await;
-    let bob = app.user("bob@centre.fr").await;
+    let (_, bob) = app.alice_manages_bob().await;
     let carol = app.user("carol@autre.fr").await;
-    app.make_manager(&alice.id, CENTRE).await;
     let mine = idp::access::requests::create(&app.state.db, &bob.id, "ceres", CENTRE, "Merci")
         .await
         .unwrap()
@@ -321,10 +268,8 @@ async fn access_manage_the_requests_tab_lists_pending_requests_with_a_badge() {
 #[tokio::test]
 async fn access_manage_a_habilitation_cannot_be_added_to_someone_outside_the_establishments() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice@centre.fr").await;
-    let bob = app.user("bob@centre.fr").await;
+    let (_, bob) = app.alice_manages_bob().await;
     let stranger = app.user("stranger@ailleurs.fr").await;
-    app.make_manager(&alice.id, CENTRE).await;
     app.habilitate(&bob.id, CENTRE, "centre_agree").await;
     let browser = app.log_in("alice@centre.fr").await;
     let (_, bob_page) = browser
@@ -376,22 +321,15 @@ async fn access_manage_a_habilitation_cannot_be_added_to_someone_outside_the_est
         )
         .await;
     assert_eq!(r.status(), 403);
-    assert!(
-        !managers::is_manager(&app.state.db, &stranger.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(!app.is_manager(&stranger.id, CENTRE).await);
 }
 
 /// Adding a habilitation is one transaction with its audit event: when the event cannot be
 /// written, no habilitation remains and no e-mail goes.
 #[tokio::test]
 async fn access_manage_an_added_habilitation_whose_audit_fails_is_not_granted() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
-    let alice = app.user("alice@centre.fr").await;
-    let bob = app.user("bob@centre.fr").await;
-    app.make_manager(&alice.id, CENTRE).await;
+    let (sink, app) = TestApp::with_mailbox().await;
+    let (_, bob) = app.alice_manages_bob().await;
     app.habilitate(&bob.id, CENTRE, "centre_agree").await;
     let browser = app.log_in("alice@centre.fr").await;
     let bob_page = format!("/acces/ceres/gestion/utilisateurs/{}", bob.id);

@@ -3,7 +3,7 @@
 //! office.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-use idp::access::{codes, habilitations, managers, services};
+use idp::access::{codes, habilitations};
 use idp_tests::access::{CENTRE, OTHER};
 use idp_tests::{
     TestApp, TestClient, assert_error, assert_redirect, assert_shows, auth_url_for, csrf_of,
@@ -55,11 +55,7 @@ async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_
         let body = text(&r.text().await.unwrap());
         assert!(body.contains(expected), "{expected}: {body}");
     }
-    assert!(
-        !managers::is_manager(&app.state.db, &alice.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(!app.is_manager(&alice.id, CENTRE).await);
     // A forged form.
     let r = browser
         .post_form(
@@ -76,11 +72,7 @@ async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_
         .await;
     let next = location(&r).expect("to the charte");
     assert!(next.starts_with("/acces/ceres/charte?"), "{next}");
-    assert!(
-        managers::is_manager(&app.state.db, &alice.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(app.is_manager(&alice.id, CENTRE).await);
 
     // « Gestion de mes accès » is not shown before the charte is accepted.
     let r = browser
@@ -185,9 +177,7 @@ async fn access_a_person_without_habilitation_redeems_a_code_accepts_the_charte_
     assert_eq!(id["access_manager_of"], json!([CENTRE]));
 
     // The origin is recorded, and the audit trail has the redemption and the grant.
-    let h = &habilitations::live(&app.state.db, &alice.id, "ceres")
-        .await
-        .unwrap()[0];
+    let h = &app.live_habilitations(&alice.id).await[0];
     assert!(
         h.origin().starts_with("Habilité par Alice Martin le "),
         "{}",
@@ -326,11 +316,7 @@ async fn access_a_relying_party_redeems_a_code_with_the_persons_token() {
         b["next"],
         app.url(&format!("/acces/ceres/charte?siret={CENTRE}"))
     );
-    assert!(
-        managers::is_manager(&app.state.db, &alice.id, "ceres", CENTRE)
-            .await
-            .unwrap()
-    );
+    assert!(app.is_manager(&alice.id, CENTRE).await);
     let (s, b) = app.activation_api(&token, json!({"code": code})).await;
     assert_error(s, &b, 400, "used_code");
 
@@ -452,17 +438,7 @@ async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
     assert_eq!(r.status(), 403);
     let r = lookup(OTHER, &weak).await.unwrap();
     assert_eq!(r.status(), 403, "the register lookup needs the scope too");
-    services::upsert(
-        &app.state.db,
-        &services::Service {
-            code: "vae".into(),
-            label: "VAE".into(),
-            description: String::new(),
-            home_url: None,
-        },
-    )
-    .await
-    .unwrap();
+    app.service("vae", "VAE").await;
     let foreign = codes::issue(&app.state.db, &app.code_key(), "vae", CENTRE, "x", 60)
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 
 use idp::access::{
     claims, dates,
-    habilitations::{self, GrantedHow},
+    habilitations::GrantedHow,
     requests,
     services::{self, DocumentKind},
 };
@@ -67,7 +67,7 @@ async fn world_mailing(reachable: bool) -> World {
 async fn ask(browser: &Browser, siret: &str, message: &str) -> reqwest::Response {
     let fields = [("authreq", ""), ("siret", siret), ("message", message)];
     let form = "/acces/ceres/demande";
-    browser.post_from(form, form, &fields).await
+    browser.post_to(form, &fields).await
 }
 
 /// The link of a manager's e-mail.
@@ -162,11 +162,10 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
     assert!(page.contains("Vous pourrez relancer la demande dans 30 jours."));
 
     // The server refuses an early resend; asking again shows the same request.
+    let csrf = csrf_of(&page);
+    let form = [("csrf", csrf.as_str()), ("siret", CENTRE)];
     let r = browser
-        .post_form(
-            "/acces/ceres/demande/relance",
-            &[("csrf", &csrf_of(&page)), ("siret", CENTRE)],
-        )
+        .post_form("/acces/ceres/demande/relance", &form)
         .await;
     assert_eq!(r.status(), 400);
     assert!(
@@ -189,11 +188,10 @@ async fn access_request_reaches_every_manager_and_can_be_sent_again_after_30_day
     let page = browser.page(&status_path).await.1;
     assert!(!page.contains("disabled"), "{page}");
     assert!(!page.contains("Vous pourrez relancer"));
+    let csrf = csrf_of(&page);
+    let form = [("csrf", csrf.as_str()), ("siret", CENTRE)];
     let r = browser
-        .post_form(
-            "/acces/ceres/demande/relance",
-            &[("csrf", &csrf_of(&page)), ("siret", CENTRE)],
-        )
+        .post_form("/acces/ceres/demande/relance", &form)
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r).unwrap(), status_path);
@@ -296,12 +294,11 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
 
     // Bad input: a message, still pending.
     let r = manager
-        .post_from(&path, &path, &[("action", "accepter"), ("role", "pilote")])
+        .post_to(&path, &[("action", "accepter"), ("role", "pilote")])
         .await;
     assert_eq!(r.status(), 400);
     let r = manager
-        .post_from(
-            &path,
+        .post_to(
             &path,
             &[
                 ("action", "accepter"),
@@ -315,8 +312,7 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
     assert_eq!(app.request_status(&id).await, "pending");
 
     let r = manager
-        .post_from(
-            &path,
+        .post_to(
             &path,
             &[
                 ("action", "accepter"),
@@ -351,9 +347,7 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
     assert_eq!(list[0]["siret"], CENTRE);
     assert_eq!(list[0]["role"], "centre_agree");
     assert_eq!(list[0]["expires_at"], "2099-12-31");
-    let h = &habilitations::live(&app.state.db, &w.requester, "ceres")
-        .await
-        .unwrap()[0];
+    let h = &app.live_habilitations(&w.requester).await[0];
     assert_eq!(h.granted_how, GrantedHow::Request);
     assert_eq!(h.granted_by.as_deref(), Some(w.manager.as_str()));
     assert_eq!(
@@ -408,8 +402,7 @@ async fn access_request_refused_tells_the_requester_why() {
     let path = format!("/acces/ceres/demandes/{id}");
     let manager = app.log_in(MANAGER2).await;
     let r = manager
-        .post_from(
-            &path,
+        .post_to(
             &path,
             &[
                 ("action", "refuser"),
@@ -432,12 +425,7 @@ async fn access_request_refused_tells_the_requester_why() {
         "{}",
         mail.text
     );
-    assert!(
-        habilitations::live(&app.state.db, &w.requester, "ceres")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.live_habilitations(&w.requester).await.is_empty());
     let page = manage_page(&manager, &path).await;
     assert_shows(&page, "Demande refusée par vous le ");
     // Accepting after the refusal: refused, nothing granted.
@@ -452,12 +440,7 @@ async fn access_request_refused_tells_the_requester_why() {
         )
         .await;
     assert_eq!(r.status(), 409);
-    assert!(
-        habilitations::live(&app.state.db, &w.requester, "ceres")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.live_habilitations(&w.requester).await.is_empty());
     assert_eq!(app.audit_count("access_request.refused").await, 1);
 }
 
@@ -519,17 +502,7 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
         .await;
     assert_eq!(r.status(), 403);
     // Another service's URL for this request: not found.
-    services::upsert(
-        &app.state.db,
-        &services::Service {
-            code: "vae".into(),
-            label: "VAE".into(),
-            description: String::new(),
-            home_url: None,
-        },
-    )
-    .await
-    .unwrap();
+    app.service("vae", "VAE").await;
     assert_eq!(
         manager
             .get(&format!("/acces/vae/demandes/{id}"))
@@ -543,12 +516,7 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
     );
 
     assert_eq!(app.request_status(&id).await, "pending");
-    assert!(
-        habilitations::live(&app.state.db, &w.requester, "ceres")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.live_habilitations(&w.requester).await.is_empty());
     assert_eq!(w.sink.messages().len(), 2);
 
     // A manager who has not accepted the current charte goes to it first.
@@ -586,21 +554,12 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
     app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", false)
         .await;
     let r = manager
-        .post_from(
-            &path,
-            &path,
-            &[("action", "accepter"), ("role", "centre_agree")],
-        )
+        .post_to(&path, &[("action", "accepter"), ("role", "centre_agree")])
         .await;
     assert_eq!(r.status(), 400);
     assert!(text(&r.text().await.unwrap()).contains("Cet établissement est fermé"));
     assert_eq!(app.request_status(&id).await, "pending");
-    assert!(
-        habilitations::live(&app.state.db, &w.requester, "ceres")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.live_habilitations(&w.requester).await.is_empty());
 }
 
 #[tokio::test]
@@ -650,9 +609,7 @@ async fn access_request_decided_at_once_on_two_nodes_is_handled_once() {
     statuses.sort_unstable();
     assert_eq!(statuses, [303, 409]);
     let status = app.request_status(&id).await;
-    let live = habilitations::live(&app.state.db, &w.requester, "ceres")
-        .await
-        .unwrap();
+    let live = app.live_habilitations(&w.requester).await;
     // The habilitation exists exactly when the acceptance won.
     assert_eq!(live.len(), usize::from(status == "accepted"), "{status}");
     // One e-mail to the requester, whichever won.
@@ -722,11 +679,7 @@ async fn access_request_accepted_whose_audit_fails_stays_pending_and_grants_noth
     app.fail_audit_of("access_request.accepted").await;
 
     let r = manager
-        .post_from(
-            &path,
-            &path,
-            &[("action", "accepter"), ("role", "centre_agree")],
-        )
+        .post_to(&path, &[("action", "accepter"), ("role", "centre_agree")])
         .await;
     assert_eq!(r.status(), 500);
     assert_eq!(app.request_status(&id).await, "pending");

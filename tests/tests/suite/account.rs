@@ -9,6 +9,16 @@ use idp_tests::{
 use totp_rs::{Builder, Secret, Totp};
 
 const ALICE: &str = "alice@centre.fr";
+
+/// The pages of « Mon compte ».
+const ACCOUNT_PAGES: [&str; 6] = [
+    "/compte",
+    "/compte/identite",
+    "/compte/mot-de-passe",
+    "/compte/adresse-electronique",
+    "/compte/sessions",
+    "/compte/suppression",
+];
 const BOB: &str = "bob@centre.fr";
 const NEW_PASSWORD: &str = "Nouveau-mot-de-passe-2026";
 const NEW_ADDRESS: &str = "alice.martin@nouveau-centre.fr";
@@ -20,15 +30,6 @@ async fn logged_in_as(app: &TestApp, email: &str) -> Browser {
     let answer = browser.submit_login("/connexion", email, PASSWORD).await;
     assert_eq!(location(&answer).as_deref(), Some("/"), "login of {email}");
     browser
-}
-
-/// Whether `email` / `password` opens a session in a fresh browser.
-async fn logs_in(app: &TestApp, email: &str, password: &str) -> bool {
-    let response = app
-        .browser()
-        .submit_login("/connexion", email, password)
-        .await;
-    response.status() == 303
 }
 
 /// Whether the browser still has a session (the account page shows instead of the login).
@@ -101,14 +102,7 @@ async fn account_pages_need_a_login_and_the_login_comes_back_to_them() {
     let app = TestApp::spawn().await;
     app.user(ALICE).await;
     let browser = app.browser();
-    for path in [
-        "/compte",
-        "/compte/identite",
-        "/compte/mot-de-passe",
-        "/compte/adresse-electronique",
-        "/compte/sessions",
-        "/compte/suppression",
-    ] {
+    for path in ACCOUNT_PAGES {
         let answer = browser.get(path).await;
         assert_eq!(answer.status(), 303, "{path}");
         let to = location(&answer).unwrap();
@@ -202,14 +196,7 @@ async fn account_pages_need_no_inline_style_or_script() {
     let app = TestApp::spawn().await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
-    for path in [
-        "/compte",
-        "/compte/identite",
-        "/compte/mot-de-passe",
-        "/compte/adresse-electronique",
-        "/compte/sessions",
-        "/compte/suppression",
-    ] {
+    for path in ACCOUNT_PAGES {
         let (status, page) = page_of(browser.get(path).await).await;
         assert_eq!(status, 200, "{path}");
         assert!(page.contains("<html lang=\"fr\""), "{path}");
@@ -234,8 +221,7 @@ async fn account_identity_and_poste_are_changed() {
     let (_, page) = page_of(browser.get("/compte/identite").await).await;
     assert_shows(&page, "value=\"Martin\"");
     let answer = browser
-        .post_from(
-            "/compte/identite",
+        .post_to(
             "/compte/identite",
             &[
                 ("civilite", "monsieur"),
@@ -312,12 +298,7 @@ async fn account_identity_errors_show_the_form_again_and_change_nothing() {
             "Le poste ne peut dépasser 200 caractères.",
         ),
     ] {
-        let (status, page) = page_of(
-            browser
-                .post_from("/compte/identite", "/compte/identite", &form)
-                .await,
-        )
-        .await;
+        let (status, page) = page_of(browser.post_to("/compte/identite", &form).await).await;
         assert_eq!(status, 400, "{message}");
         assert!(page.contains(message), "{message} in {page}");
         // What was typed comes back.
@@ -357,8 +338,7 @@ async fn change_password(
     confirmation: &str,
 ) -> reqwest::Response {
     browser
-        .post_from(
-            "/compte/mot-de-passe",
+        .post_to(
             "/compte/mot-de-passe",
             &[
                 ("current", current),
@@ -388,8 +368,8 @@ async fn account_password_change_ends_other_sessions_revokes_tokens_and_tells_th
     assert!(has_session(&laptop).await, "this browser stays logged in");
     assert!(!has_session(&phone).await, "the other session ended");
     assert_refused(&app, &client, &refresh_token).await;
-    assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
-    assert!(!logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, NEW_PASSWORD).await);
+    assert!(!app.logs_in(ALICE, PASSWORD).await);
 
     let mail = &sink.wait_for(1).await[0];
     assert_eq!(mail.rcpt_tos, [ALICE]);
@@ -460,7 +440,7 @@ async fn account_password_change_refuses_bad_inputs_and_changes_nothing() {
         )
         .await;
     assert_eq!(forged.status(), 403);
-    assert!(logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await);
     assert!(has_session(&other).await);
     assert!(sink.messages().is_empty());
 }
@@ -490,8 +470,7 @@ async fn account_password_checks_are_limited_per_account() {
 
 async fn ask_address_change(browser: &Browser, email: &str, password: &str) -> reqwest::Response {
     browser
-        .post_from(
-            "/compte/adresse-electronique",
+        .post_to(
             "/compte/adresse-electronique",
             &[("email", email), ("password", password)],
         )
@@ -500,11 +479,7 @@ async fn ask_address_change(browser: &Browser, email: &str, password: &str) -> r
 
 async fn enter_address_code(browser: &Browser, code: &str) -> reqwest::Response {
     browser
-        .post_from(
-            "/compte/adresse-electronique/code",
-            "/compte/adresse-electronique/code",
-            &[("code", code)],
-        )
+        .post_to("/compte/adresse-electronique/code", &[("code", code)])
         .await
 }
 
@@ -543,8 +518,8 @@ async fn account_address_changes_with_the_code_sent_to_the_new_address() {
     let changed = user(&app, NEW_ADDRESS).await.expect("the new address");
     assert_eq!(changed.id, alice.id);
     assert!(user(&app, ALICE).await.is_none());
-    assert!(logs_in(&app, NEW_ADDRESS, PASSWORD).await);
-    assert!(!logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(NEW_ADDRESS, PASSWORD).await);
+    assert!(!app.logs_in(ALICE, PASSWORD).await);
     let (_, page) = page_of(browser.get("/compte").await).await;
     assert!(page.contains(NEW_ADDRESS));
 
@@ -789,11 +764,7 @@ async fn account_sessions_are_listed_and_ended() {
 
     // One ends.
     let answer = laptop
-        .post_from(
-            "/compte/sessions",
-            "/compte/sessions",
-            &[("sid", &phone_sid)],
-        )
+        .post_to("/compte/sessions", &[("sid", &phone_sid)])
         .await;
     assert_redirect(&answer, "/compte/sessions");
     assert!(!has_session(&phone).await);
@@ -805,11 +776,7 @@ async fn account_sessions_are_listed_and_ended() {
     // Ending it again, or a forged one: nothing happens.
     let (status, page) = page_of(
         laptop
-            .post_from(
-                "/compte/sessions",
-                "/compte/sessions",
-                &[("sid", &phone_sid)],
-            )
+            .post_to("/compte/sessions", &[("sid", &phone_sid)])
             .await,
     )
     .await;
@@ -822,9 +789,7 @@ async fn account_sessions_are_listed_and_ended() {
     assert!(has_session(&tablet).await);
 
     // All the others end.
-    let answer = laptop
-        .post_from("/compte/sessions", "/compte/sessions", &[("autres", "1")])
-        .await;
+    let answer = laptop.post_to("/compte/sessions", &[("autres", "1")]).await;
     assert_eq!(answer.status(), 303);
     assert!(!has_session(&tablet).await);
     assert!(has_session(&laptop).await);
@@ -875,9 +840,12 @@ async fn account_sessions_of_another_account_cannot_be_ended() {
 // ---- Deletion ----
 
 async fn delete_account(browser: &Browser, form: &[(&str, &str)]) -> reqwest::Response {
-    browser
-        .post_from("/compte/suppression", "/compte/suppression", form)
-        .await
+    browser.post_to("/compte/suppression", form).await
+}
+
+/// [`delete_account`]: status and text of the answer.
+async fn deletion(browser: &Browser, form: &[(&str, &str)]) -> (u16, String) {
+    page_of(delete_account(browser, form).await).await
 }
 
 #[tokio::test]
@@ -898,7 +866,7 @@ async fn account_deletion_removes_the_account_its_sessions_and_its_tokens() {
     assert_shows(&page, "Votre compte a été supprimé");
 
     assert!(user(&app, ALICE).await.is_none());
-    assert!(!logs_in(&app, ALICE, PASSWORD).await);
+    assert!(!app.logs_in(ALICE, PASSWORD).await);
     assert!(!has_session(&laptop).await);
     assert!(!has_session(&phone).await);
     assert_refused(&app, &client, &refresh_token).await;
@@ -924,18 +892,15 @@ async fn account_deletion_needs_the_password_and_the_confirmation() {
     let (sink, app) = TestApp::with_mailbox().await;
     app.user(ALICE).await;
     let browser = logged_in_as(&app, ALICE).await;
-    let (status, page) = page_of(delete_account(&browser, &[("password", PASSWORD)]).await).await;
+    let (status, page) = deletion(&browser, &[("password", PASSWORD)]).await;
     assert_eq!(status, 400);
     assert_shows(&page, "Je comprends que cette suppression est définitive");
-    let (status, page) = page_of(
-        delete_account(
-            &browser,
-            &[
-                ("password", "Mauvais-mot-de-passe-1"),
-                ("confirmation", "on"),
-            ],
-        )
-        .await,
+    let (status, page) = deletion(
+        &browser,
+        &[
+            ("password", "Mauvais-mot-de-passe-1"),
+            ("confirmation", "on"),
+        ],
     )
     .await;
     assert_eq!(status, 401);
@@ -1028,31 +993,25 @@ async fn account_deletion_with_a_second_factor_needs_a_code() {
 
     let (_, page) = page_of(browser.get("/compte/suppression").await).await;
     assert_shows(&page, "Code de vérification");
-    let (status, page) = page_of(
-        delete_account(
-            &browser,
-            &[
-                ("password", PASSWORD),
-                ("code", "000000"),
-                ("confirmation", "on"),
-            ],
-        )
-        .await,
+    let (status, page) = deletion(
+        &browser,
+        &[
+            ("password", PASSWORD),
+            ("code", "000000"),
+            ("confirmation", "on"),
+        ],
     )
     .await;
     assert_eq!(status, 401);
     assert!(page.contains("Code de vérification incorrect."));
     assert!(user(&app, ALICE).await.is_some());
-    let (status, _) = page_of(
-        delete_account(
-            &browser,
-            &[
-                ("password", PASSWORD),
-                ("code", &recovery),
-                ("confirmation", "on"),
-            ],
-        )
-        .await,
+    let (status, _) = deletion(
+        &browser,
+        &[
+            ("password", PASSWORD),
+            ("code", &recovery),
+            ("confirmation", "on"),
+        ],
     )
     .await;
     assert_eq!(status, 200);
@@ -1071,7 +1030,7 @@ async fn assert_untouched(app: &TestApp, sink: &SmtpSink, two: TwoBrowsers) {
     assert!(has_session(&two.phone).await);
     let refreshed = refresh(app, &two.client, &two.refresh_token).await;
     assert_eq!(refreshed.status(), 200);
-    assert!(logs_in(app, ALICE, PASSWORD).await, "the password works");
+    assert!(app.logs_in(ALICE, PASSWORD).await, "the password works");
     assert!(sink.messages().is_empty(), "no e-mail announces it");
 }
 
@@ -1096,7 +1055,7 @@ async fn account_password_change_is_atomic_when_its_audit_fails() {
     let answer = change_password(&two.laptop, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(answer.status(), 500);
 
-    assert!(!logs_in(&app, ALICE, NEW_PASSWORD).await);
+    assert!(!app.logs_in(ALICE, NEW_PASSWORD).await);
     assert_untouched(&app, &sink, two).await;
 }
 
@@ -1112,9 +1071,7 @@ async fn account_identity_change_is_atomic_when_its_audit_fails() {
         ("nom", "Autre"),
         ("prenom", "Nom"),
     ];
-    let answer = browser
-        .post_from("/compte/identite", "/compte/identite", &form)
-        .await;
+    let answer = browser.post_to("/compte/identite", &form).await;
     assert_eq!(answer.status(), 500);
 
     assert_identity_unchanged(&app).await;

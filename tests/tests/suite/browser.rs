@@ -27,6 +27,21 @@ fn screenshot_dir() -> PathBuf {
     repo().join("target/browser-screenshots").join(backend)
 }
 
+/// A provider serving the built DSFR assets, its mail caught by the returned sink.
+async fn dsfr_app_with_mailbox() -> (SmtpSink, TestApp) {
+    assert!(
+        dsfr_dist().join("dsfr.min.css").is_file(),
+        "run scripts/assets.sh first"
+    );
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(|c| {
+        c.static_dir = dsfr_dist();
+        sink.configure(c);
+    })
+    .await;
+    (sink, app)
+}
+
 /// A sibling of the account journeys' folder named with `suffix` (their test empties theirs
 /// when it starts), emptied.
 fn sibling_screenshot_dir(suffix: &str) -> PathBuf {
@@ -41,29 +56,7 @@ fn sibling_screenshot_dir(suffix: &str) -> PathBuf {
 
 #[tokio::test]
 async fn browser_account_journeys_pass_axe_on_every_page() {
-    let script = repo().join("tests/browser/journeys.mjs");
-    assert!(
-        repo()
-            .join("tests/browser/node_modules/playwright-core")
-            .is_dir(),
-        "run scripts/test.sh first (npm ci in tests/browser)"
-    );
-    assert!(
-        dsfr_dist().join("dsfr.min.css").is_file(),
-        "run scripts/assets.sh first"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).is_file(),
-        "{chromium} is missing (scripts/test.sh installs Debian's chromium)"
-    );
-
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| {
-        c.static_dir = dsfr_dist();
-        sink.configure(c);
-    })
-    .await;
+    let (sink, app) = dsfr_app_with_mailbox().await;
     let client = app.client("navigateur").await;
     // A second provider with the anti-robot check on, as in production.
     let robot = TestApp::spawn_with(|c| {
@@ -76,41 +69,18 @@ async fn browser_account_journeys_pass_axe_on_every_page() {
     let screenshots = screenshot_dir();
     let _ = std::fs::remove_dir_all(&screenshots);
     std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    println!("browser journeys: screenshots in {}", screenshots.display());
 
-    let started = std::time::Instant::now();
-    let child = tokio::process::Command::new("node")
-        .arg(&script)
-        .env("BASE_URL", &app.base)
-        .env("AUTH_URL", auth_url(&app, &client, &[]))
-        .env("ROBOT_BASE_URL", &robot.base)
-        .env("ROBOT_EMAIL", robot_user.email.as_str())
-        .env("ROBOT_PASSWORD", PASSWORD)
-        .env("MAIL_DIR", sink.dir())
-        .env("SCREENSHOT_DIR", &screenshots)
-        .env("CHROMIUM", &chromium)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs tests/browser/journeys.mjs");
-    let output = tokio::time::timeout(Duration::from_secs(240), child.wait_with_output())
-        .await
-        .expect("the browser journeys finish within 4 minutes")
-        .expect("node output");
-    println!("{}", String::from_utf8_lossy(&output.stdout));
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    println!(
-        "browser journeys: {:.1} s, screenshots in {}",
-        started.elapsed().as_secs_f64(),
-        screenshots.display()
-    );
-    assert!(
-        output.status.success(),
-        "the browser journeys failed ({}): see the output above and the screenshots in {}",
-        output.status,
-        screenshots.display()
-    );
+    let envs = [
+        ("BASE_URL", app.base.clone()),
+        ("AUTH_URL", auth_url(&app, &client, &[])),
+        ("ROBOT_BASE_URL", robot.base.clone()),
+        ("ROBOT_EMAIL", robot_user.email.as_str().to_owned()),
+        ("ROBOT_PASSWORD", PASSWORD.to_owned()),
+        ("MAIL_DIR", sink.dir().display().to_string()),
+        ("SCREENSHOT_DIR", screenshots.display().to_string()),
+    ];
+    run_script("journeys.mjs", &envs, Duration::from_secs(240)).await;
 }
 
 /// Runs `tests/browser/<script>` with node and `envs`, within `limit`; fails with its output.
@@ -153,17 +123,7 @@ async fn browser_access_journeys_pass_axe_on_every_page() {
     const REQUESTER: &str = "paul.formateur@centre-du-lac.fr";
     const AGENT: &str = "agent@dreets.gouv.fr";
     const PENDING: &str = "claire.stagiaire@centre-du-lac.fr";
-    assert!(
-        dsfr_dist().join("dsfr.min.css").is_file(),
-        "run scripts/assets.sh first"
-    );
-
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| {
-        c.static_dir = dsfr_dist();
-        sink.configure(c);
-    })
-    .await;
+    let (sink, app) = dsfr_app_with_mailbox().await;
     let db = &app.state.db;
     app.establishment(SIRET, NAME, true).await;
     let client = app.service_client("ceres-app", "ceres", true).await;

@@ -77,12 +77,13 @@ async fn the_design_system_files_are_served_with_their_type_and_a_long_cache() {
 #[tokio::test]
 async fn only_the_files_the_pages_use_are_published() {
     let app = app_with_dsfr().await;
-    for path in [
+    let unpublished = [
         "/static/dsfr/README.md",
         "/static/dsfr/dsfr.min.css.map",
         "/static/dsfr/dsfr.css",
         "/static/dsfr/utility/utility.min.css",
-    ] {
+    ];
+    for path in unpublished {
         assert_eq!(app.browser().get(path).await.status(), 404, "{path}");
     }
 }

@@ -19,7 +19,7 @@ async fn post_step(
 ) -> reqwest::Response {
     let (_, page) = browser.page(path).await;
     assert_shows(&page, step);
-    browser.post_from(path, path, fields).await
+    browser.post_to(path, fields).await
 }
 
 /// Step 1: asks a code for `email`; returns the answer (a redirect to step 2 when accepted).
@@ -36,11 +36,7 @@ async fn ask_code(browser: &Browser, email: &str) -> reqwest::Response {
 /// Step 2: types `code`; returns the answer.
 async fn enter_code(browser: &Browser, code: &str) -> reqwest::Response {
     browser
-        .post_from(
-            "/mot-de-passe-oublie/code",
-            "/mot-de-passe-oublie/code",
-            &[("code", code)],
-        )
+        .post_to("/mot-de-passe-oublie/code", &[("code", code)])
         .await
 }
 
@@ -59,20 +55,31 @@ async fn choose_password(
     .await
 }
 
-/// Whether `email` / `password` opens a session in a fresh browser.
-async fn logs_in(app: &TestApp, email: &str, password: &str) -> bool {
-    let response = app
-        .browser()
-        .submit_login("/connexion", email, password)
-        .await;
-    response.status() == 303
-}
-
 /// Steps 1 and 2 for ALICE; returns the code e-mailed (the `n`-th message of the sink).
 async fn code_for_alice(browser: &Browser, sink: &SmtpSink, n: usize) -> String {
     let answer = ask_code(browser, ALICE).await;
     assert_redirect(&answer, "/mot-de-passe-oublie/code");
     code_of(&sink.wait_for(n).await[n - 1])
+}
+
+/// A provider with Alice's account, a browser in which she asked a code, and the code.
+async fn alice_has_a_code() -> (SmtpSink, TestApp, Browser, String) {
+    let (sink, app) = TestApp::with_mailbox().await;
+    app.user(ALICE).await;
+    let browser = app.browser();
+    let code = code_for_alice(&browser, &sink, 1).await;
+    (sink, app, browser, code)
+}
+
+/// Step 2 with `code`: status and text of the answer.
+async fn code_page(browser: &Browser, code: &str) -> (u16, String) {
+    page_of(enter_code(browser, code).await).await
+}
+
+/// Step 3 takes [`NEW_PASSWORD`] (200).
+async fn new_password_taken(browser: &Browser) {
+    let answer = choose_password(browser, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(answer.status(), 200, "the new password is taken");
 }
 
 #[tokio::test]
@@ -101,8 +108,8 @@ async fn the_full_journey_changes_the_password_and_only_the_new_one_logs_in() {
     assert!(done.contains("Votre mot de passe a été modifié avec succès"));
     assert!(done.contains("href=\"/connexion\""));
 
-    assert!(!logs_in(&app, ALICE, PASSWORD).await);
-    assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
+    assert!(!app.logs_in(ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, NEW_PASSWORD).await);
     let events = idp::audit::latest(&app.state.db, 10).await.unwrap();
     assert!(
         events
@@ -152,14 +159,11 @@ async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
 
 #[tokio::test]
 async fn a_wrong_code_counts_down_and_dies_after_five_tries() {
-    let (sink, app) = TestApp::with_mailbox().await;
-    app.user(ALICE).await;
-    let browser = app.browser();
-    let code = code_for_alice(&browser, &sink, 1).await;
+    let (_sink, app, browser, code) = alice_has_a_code().await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
 
     for left in [4, 3, 2] {
-        let (status, page) = page_of(enter_code(&browser, wrong).await).await;
+        let (status, page) = code_page(&browser, wrong).await;
         assert_eq!(status, 400);
         assert_shows(&page, "Le code saisi est incorrect.");
         assert!(
@@ -167,34 +171,26 @@ async fn a_wrong_code_counts_down_and_dies_after_five_tries() {
             "{page}"
         );
     }
-    let (_, page) = page_of(enter_code(&browser, wrong).await).await;
+    let (_, page) = code_page(&browser, wrong).await;
     assert_shows(&page, "Il vous reste 1 essai.");
-    let (_, page) = page_of(enter_code(&browser, wrong).await).await;
+    let (_, page) = code_page(&browser, wrong).await;
     assert_shows(&page, "n'est plus valable");
     // Dead: even the right code no longer works, and a new one can be asked.
-    let (status, page) = page_of(enter_code(&browser, &code).await).await;
+    let (status, page) = code_page(&browser, &code).await;
     assert_eq!(status, 410);
     assert_shows(&page, "Demandez un nouveau code");
     assert!(page.contains("href=\"/mot-de-passe-oublie\""));
-    assert!(logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await);
 }
 
 #[tokio::test]
 async fn a_used_code_is_refused() {
-    let (sink, app) = TestApp::with_mailbox().await;
-    app.user(ALICE).await;
-    let browser = app.browser();
-    let code = code_for_alice(&browser, &sink, 1).await;
+    let (_sink, _app, browser, code) = alice_has_a_code().await;
     enter_code(&browser, &code).await;
-    assert_eq!(
-        choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD)
-            .await
-            .status(),
-        200
-    );
+    new_password_taken(&browser).await;
 
     // Going back to step 2 and entering it again.
-    let (status, page) = page_of(enter_code(&browser, &code).await).await;
+    let (status, page) = code_page(&browser, &code).await;
     assert_eq!(status, 410);
     assert_shows(
         &page,
@@ -208,13 +204,10 @@ async fn a_used_code_is_refused() {
 
 #[tokio::test]
 async fn a_new_request_replaces_the_previous_code() {
-    let (sink, app) = TestApp::with_mailbox().await;
-    app.user(ALICE).await;
-    let browser = app.browser();
-    let first = code_for_alice(&browser, &sink, 1).await;
+    let (sink, _app, browser, first) = alice_has_a_code().await;
     let second = code_for_alice(&browser, &sink, 2).await;
     if first != second {
-        let (_, page) = page_of(enter_code(&browser, &first).await).await;
+        let (_, page) = code_page(&browser, &first).await;
         assert_shows(&page, "Le code saisi est incorrect.");
     }
     let answer = enter_code(&browser, &second).await;
@@ -223,12 +216,8 @@ async fn a_new_request_replaces_the_previous_code() {
 
 #[tokio::test]
 async fn an_expired_code_is_refused() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|config| {
-        sink.configure(config);
-        config.accounts.reset_code_ttl_seconds = 1;
-    })
-    .await;
+    let (sink, app) =
+        TestApp::with_mailbox_and(|config| config.accounts.reset_code_ttl_seconds = 1).await;
     app.user(ALICE).await;
     let browser = app.browser();
     let answer = ask_code(&browser, ALICE).await;
@@ -250,7 +239,7 @@ async fn an_expired_code_is_refused() {
     assert_eq!(status, 410);
     assert_shows(&page, "Ce code a expiré");
     assert_shows(&page, "Demander un nouveau code");
-    assert!(logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await);
 }
 
 #[tokio::test]
@@ -266,7 +255,7 @@ async fn the_emailed_link_skips_the_code() {
     assert_redirect(&answer, "/mot-de-passe-oublie/nouveau");
     let (status, _) = page_of(choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD).await).await;
     assert_eq!(status, 200);
-    assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
+    assert!(app.logs_in(ALICE, NEW_PASSWORD).await);
 
     // Spent with the password change.
     let (status, page) = page_of(app.browser().get(&link).await).await;
@@ -276,10 +265,7 @@ async fn the_emailed_link_skips_the_code() {
 
 #[tokio::test]
 async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_nothing() {
-    let (sink, app) = TestApp::with_mailbox().await;
-    app.user(ALICE).await;
-    let browser = app.browser();
-    let code = code_for_alice(&browser, &sink, 1).await;
+    let (_sink, app, browser, code) = alice_has_a_code().await;
     enter_code(&browser, &code).await;
 
     let (status, page) = page_of(choose_password(&browser, "court", "court").await).await;
@@ -292,15 +278,10 @@ async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_no
         page_of(choose_password(&browser, NEW_PASSWORD, "Autre-mot-de-passe-2026").await).await;
     assert_eq!(status, 400);
     assert!(page.contains("Les mots de passe ne correspondent pas."));
-    assert!(logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await);
 
     // The journey survives the mistakes.
-    assert_eq!(
-        choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD)
-            .await
-            .status(),
-        200
-    );
+    new_password_taken(&browser).await;
 }
 
 #[tokio::test]
@@ -334,7 +315,7 @@ async fn a_form_without_csrf_is_refused() {
         )
         .await;
     assert_eq!(answer.status(), 403);
-    assert!(logs_in(&app, ALICE, PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await);
 }
 
 #[tokio::test]
@@ -367,12 +348,7 @@ async fn a_reset_ends_every_session_and_revokes_refresh_tokens() {
     let phone = app.browser();
     let reset_code = code_for_alice(&phone, &sink, 1).await;
     enter_code(&phone, &reset_code).await;
-    assert_eq!(
-        choose_password(&phone, NEW_PASSWORD, NEW_PASSWORD)
-            .await
-            .status(),
-        200
-    );
+    new_password_taken(&phone).await;
 
     let (response, _) = laptop.follow(&silent).await;
     let out = location(&response).expect("back to the client");
@@ -397,12 +373,8 @@ async fn a_reset_ends_every_session_and_revokes_refresh_tokens() {
 
 #[tokio::test]
 async fn past_the_limit_a_request_gets_a_wait_message() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|config| {
-        sink.configure(config);
-        config.limits.reset_per_address = 2;
-    })
-    .await;
+    let (_sink, app) =
+        TestApp::with_mailbox_and(|config| config.limits.reset_per_address = 2).await;
     let browser = app.browser();
     for _ in 0..2 {
         assert_eq!(ask_code(&browser, "personne@centre.fr").await.status(), 303);
@@ -430,13 +402,8 @@ async fn an_account_without_a_password_sets_its_first_one() {
     let browser = app.browser();
     let code = code_for_alice(&browser, &sink, 1).await;
     enter_code(&browser, &code).await;
-    assert_eq!(
-        choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD)
-            .await
-            .status(),
-        200
-    );
-    assert!(logs_in(&app, ALICE, NEW_PASSWORD).await);
+    new_password_taken(&browser).await;
+    assert!(app.logs_in(ALICE, NEW_PASSWORD).await);
 }
 
 #[tokio::test]
@@ -466,15 +433,7 @@ async fn a_mail_that_could_not_be_sent_answers_as_an_unknown_address_and_is_with
     app.state.background.idle().await;
     // The counter is the process's (shared by the tests of this file): any count will do.
     let failed = r#"idp_mails_total{kind="password_reset",outcome="failed"} "#;
-    let metrics = app
-        .http()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     assert!(
         metrics.contains(failed),
         "the mailer never gave up:\n{metrics}"
@@ -502,11 +461,8 @@ async fn a_reset_is_atomic_when_its_audit_fails() {
     let again = choose_password(&phone, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(again.status(), 500);
 
-    assert!(
-        logs_in(&app, ALICE, PASSWORD).await,
-        "the old password works"
-    );
-    assert!(!logs_in(&app, ALICE, NEW_PASSWORD).await);
+    assert!(app.logs_in(ALICE, PASSWORD).await, "the old password works");
+    assert!(!app.logs_in(ALICE, NEW_PASSWORD).await);
     let still = laptop.get("/compte").await;
     assert_eq!(still.status(), 200, "the session is intact");
     let revoked = "SELECT count(*) FROM grants WHERE user_id = $1 AND revoked_at IS NOT NULL";

@@ -121,6 +121,28 @@ async fn login(app: &TestApp, rp: &Rp, email: &str) -> Browser {
     browser
 }
 
+/// A provider with CENTRE open in its register, and the relying party started on it.
+async fn rp_of_the_centre() -> (TestApp, Rp) {
+    let app = TestApp::spawn().await;
+    let rp = spawn_rp(&app).await;
+    app.establishment(CENTRE, CENTRE_NAME, true).await;
+    (app, rp)
+}
+
+/// The `state` of a login the relying party starts in `browser`.
+async fn new_state(browser: &Browser) -> String {
+    let start = browser.get("/login").await;
+    query_of(&location(&start).unwrap())["state"].clone()
+}
+
+/// The relying party's callback with `params` and the state of a new login.
+async fn callback(browser: &Browser, params: &str) -> reqwest::Response {
+    let state = new_state(browser).await;
+    browser
+        .get(&format!("/callback?{params}&state={state}"))
+        .await
+}
+
 async fn page(browser: &Browser, path: &str) -> (u16, String) {
     let r = browser.get(path).await;
     let status = r.status().as_u16();
@@ -129,9 +151,7 @@ async fn page(browser: &Browser, path: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn relying_party_login_asks_the_cgu_once_then_shows_the_dashboard_with_the_name() {
-    let app = TestApp::spawn().await;
-    let rp = spawn_rp(&app).await;
-    app.establishment(CENTRE, CENTRE_NAME, true).await;
+    let (app, rp) = rp_of_the_centre().await;
     let alice = app.user("alice@centre.fr").await;
     grant(&app, &alice.id, "centre_agree", None).await;
 
@@ -176,9 +196,7 @@ async fn relying_party_login_asks_the_cgu_once_then_shows_the_dashboard_with_the
 
 #[tokio::test]
 async fn relying_party_dashboard_lists_habilitations_with_role_end_date_and_manager_links() {
-    let app = TestApp::spawn().await;
-    let rp = spawn_rp(&app).await;
-    app.establishment(CENTRE, CENTRE_NAME, true).await;
+    let (app, rp) = rp_of_the_centre().await;
     let alice = app.user("alice@centre.fr").await;
     grant(&app, &alice.id, "centre_agree", Some("31/12/2099")).await;
     grant(&app, &alice.id, "gestionnaire_centres", None).await;
@@ -218,9 +236,7 @@ async fn relying_party_dashboard_lists_habilitations_with_role_end_date_and_mana
 
 #[tokio::test]
 async fn relying_party_no_access_page_redeems_a_code_and_shows_the_apis_french_errors() {
-    let app = TestApp::spawn().await;
-    let rp = spawn_rp(&app).await;
-    app.establishment(CENTRE, CENTRE_NAME, true).await;
+    let (app, rp) = rp_of_the_centre().await;
     let bob = app.user("bob@centre.fr").await;
     let key = app.state.kek.derive(codes::HASH_KEY_LABEL);
     let issued = codes::issue(&app.state.db, &key, "ceres", CENTRE, "agent", 3600)
@@ -295,8 +311,7 @@ async fn relying_party_callback_errors_end_on_french_pages_not_json() {
     let browser = app.browser().on(&rp.base);
 
     // Unknown state.
-    let start = browser.get("/login").await;
-    let state = query_of(&location(&start).unwrap())["state"].clone();
+    let state = new_state(&browser).await;
     let r = browser.get("/callback?code=abc&state=not-the-state").await;
     assert_eq!(r.status(), 400);
     assert!(content_type(&r).starts_with("text/html"));
@@ -310,13 +325,11 @@ async fn relying_party_callback_errors_end_on_french_pages_not_json() {
     assert_eq!(r.status(), 400);
 
     // The provider refused.
-    let start = browser.get("/login").await;
-    let state = query_of(&location(&start).unwrap())["state"].clone();
-    let r = browser
-        .get(&format!(
-            "/callback?error=access_denied&error_description=%7B%22x%22%7D&state={state}"
-        ))
-        .await;
+    let r = callback(
+        &browser,
+        "error=access_denied&error_description=%7B%22x%22%7D",
+    )
+    .await;
     assert_eq!(r.status(), 403);
     let body = text(&r.text().await.unwrap());
     assert!(body.contains("Connexion impossible"));
@@ -324,20 +337,12 @@ async fn relying_party_callback_errors_end_on_french_pages_not_json() {
     assert!(!body.contains("{\"x\"}"), "the description is not echoed");
     assert!(body.contains("href=\"/\""));
 
-    let start = browser.get("/login").await;
-    let state = query_of(&location(&start).unwrap())["state"].clone();
-    let r = browser
-        .get(&format!("/callback?error=login_required&state={state}"))
-        .await;
+    let r = callback(&browser, "error=login_required").await;
     assert_eq!(r.status(), 400);
     assert!(text(&r.text().await.unwrap()).contains("Vous devez vous connecter à EFP Connect"));
 
     // A forged code with the right state: the exchange is refused, in French.
-    let start = browser.get("/login").await;
-    let state = query_of(&location(&start).unwrap())["state"].clone();
-    let r = browser
-        .get(&format!("/callback?code=forged&state={state}"))
-        .await;
+    let r = callback(&browser, "code=forged").await;
     assert_eq!(r.status(), 401);
     assert!(text(&r.text().await.unwrap()).contains("Connexion impossible"));
 
@@ -352,9 +357,7 @@ async fn relying_party_callback_errors_end_on_french_pages_not_json() {
 
 #[tokio::test]
 async fn relying_party_agent_area_is_refused_to_others_and_prints_the_letter_for_agents() {
-    let app = TestApp::spawn().await;
-    let rp = spawn_rp(&app).await;
-    app.establishment(CENTRE, CENTRE_NAME, true).await;
+    let (app, rp) = rp_of_the_centre().await;
     let alice_user = app.user("alice@centre.fr").await;
     let agent = app.user("agent@dreets.gouv.fr").await;
     app.set_agent(&agent.id, true).await;
@@ -461,17 +464,9 @@ async fn relying_party_keeps_logging_in_after_the_provider_replaces_its_signing_
     revoke(db, &app.state.kek, &policy, &old, now, "test")
         .await
         .expect("revoked");
-    let http = app.http();
     assert!(
         eventually(Duration::from_secs(10), || async {
-            let jwks = http
-                .get(app.url("/jwks"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let jwks = app.get_text("/jwks").await;
             !jwks.contains(&old)
         })
         .await

@@ -31,6 +31,45 @@ async fn introspect(app: &TestApp, by: &TestClient, token: &str) -> Value {
     .1
 }
 
+/// Introspected by `by` on `app`, `token` is active or not, as `expected`.
+async fn assert_active(app: &TestApp, by: &TestClient, token: &str, expected: bool) {
+    let answer = introspect(app, by, token).await;
+    assert_eq!(answer["active"], expected, "{answer}");
+}
+
+/// `token` refreshed by `client`: the new tokens (asserted 200).
+async fn refreshed(app: &TestApp, client: &TestClient, token: &str) -> Value {
+    let (status, tokens) = refresh(app, client, token).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+/// `token` is refused a refresh by `client` as `invalid_grant`.
+async fn refresh_refused(app: &TestApp, client: &TestClient, token: &str) {
+    let (status, body) = refresh(app, client, token).await;
+    assert_error(status, &body, 400, "invalid_grant");
+}
+
+/// Clients `rp` and `rs` of `app` and alice's tokens of `rp`, its access token active as `rs`
+/// introspects it on `seen_on`: `(rp, rs, tokens, access token)`.
+async fn live_access(app: &TestApp, seen_on: &TestApp) -> (TestClient, TestClient, Value, String) {
+    let rp = app.client("rp").await;
+    let rs = app.client("rs").await;
+    app.user("alice@centre.fr").await;
+    let issued = tokens(app, &rp, "alice@centre.fr").await;
+    let access = string(&issued, "access_token");
+    assert_active(seen_on, &rs, &access, true).await;
+    (rp, rs, issued, access)
+}
+
+/// The client `rp` of `app`, and alice's tokens of it.
+async fn rp_with_tokens(app: &TestApp) -> (TestClient, Value) {
+    let rp = app.client("rp").await;
+    app.user("alice@centre.fr").await;
+    let issued = tokens(app, &rp, "alice@centre.fr").await;
+    (rp, issued)
+}
+
 async fn userinfo_status(app: &TestApp, token: &str) -> u16 {
     userinfo(app, token).await.0
 }
@@ -46,32 +85,26 @@ async fn revoke(app: &TestApp, client: &TestClient, token: &str) {
 #[tokio::test]
 async fn a_revoked_access_token_stops_alone_and_a_revoked_refresh_token_stops_its_grant() {
     let app = TestApp::spawn().await;
-    let rp = app.client("rp").await;
-    let rs = app.client("rs").await;
-    app.user("alice@centre.fr").await;
-    let first = tokens(&app, &rp, "alice@centre.fr").await;
-    let access = string(&first, "access_token");
-    assert_eq!(introspect(&app, &rs, &access).await["active"], true);
+    let (rp, rs, first, access) = live_access(&app, &app).await;
     // Nothing is written for an issued token: only revocations are listed.
     assert!(app.revoked_keys().await.is_empty());
 
     revoke(&app, &rp, &access).await;
-    assert_eq!(introspect(&app, &rs, &access).await["active"], false);
+    assert_active(&app, &rs, &access, false).await;
     assert_eq!(userinfo_status(&app, &access).await, 401);
     let keys = app.revoked_keys().await;
     assert_eq!(keys.len(), 1);
     assert!(keys[0].starts_with("jti:"), "{keys:?}");
 
     // The grant lives on: its refresh token gives a working access token.
-    let (status, second) = refresh(&app, &rp, &string(&first, "refresh_token")).await;
-    assert_eq!(status, 200, "{second}");
+    let second = refreshed(&app, &rp, &string(&first, "refresh_token")).await;
     let access2 = string(&second, "access_token");
-    assert_eq!(introspect(&app, &rs, &access2).await["active"], true);
+    assert_active(&app, &rs, &access2, true).await;
     assert_eq!(userinfo_status(&app, &access2).await, 200);
 
     // Revoking the refresh token ends the grant: the access token issued with it stops too.
     revoke(&app, &rp, &string(&second, "refresh_token")).await;
-    assert_eq!(introspect(&app, &rs, &access2).await["active"], false);
+    assert_active(&app, &rs, &access2, false).await;
     assert_eq!(userinfo_status(&app, &access2).await, 401);
     assert!(
         app.revoked_keys()
@@ -86,12 +119,7 @@ async fn a_revoked_access_token_stops_alone_and_a_revoked_refresh_token_stops_it
 async fn a_deleted_client_loses_its_tokens_even_when_its_id_is_registered_again() {
     // Registrations are re-read every second here, so the deletion shows without waiting 5 s.
     let app = TestApp::spawn_with(|c| c.clients.cache_seconds = 1).await;
-    let rp = app.client("rp").await;
-    let rs = app.client("rs").await;
-    app.user("alice@centre.fr").await;
-    let issued = tokens(&app, &rp, "alice@centre.fr").await;
-    let access = string(&issued, "access_token");
-    assert_eq!(introspect(&app, &rs, &access).await["active"], true);
+    let (rp, rs, issued, access) = live_access(&app, &app).await;
 
     assert!(
         clients::delete_client(&app.state.db, "rp")
@@ -101,7 +129,7 @@ async fn a_deleted_client_loses_its_tokens_even_when_its_id_is_registered_again(
     // Also a second later than the token: registrations and tokens are dated to the second,
     // and a client registered in the second of a token would validate it (a known limit).
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(introspect(&app, &rs, &access).await["active"], false);
+    assert_active(&app, &rs, &access, false).await;
     assert_eq!(userinfo_status(&app, &access).await, 401);
     // Its secret no longer authenticates it.
     let (status, body) = refresh(&app, &rp, &string(&issued, "refresh_token")).await;
@@ -109,21 +137,16 @@ async fn a_deleted_client_loses_its_tokens_even_when_its_id_is_registered_again(
 
     // A new client under the same id does not inherit the old one's tokens.
     let again = app.client("rp").await;
-    assert_eq!(introspect(&app, &rs, &access).await["active"], false);
+    assert_active(&app, &rs, &access, false).await;
     assert_eq!(userinfo_status(&app, &access).await, 401);
     let fresh = tokens(&app, &again, "alice@centre.fr").await;
-    assert_eq!(
-        introspect(&app, &rs, &string(&fresh, "access_token")).await["active"],
-        true
-    );
+    assert_active(&app, &rs, &string(&fresh, "access_token"), true).await;
 }
 
 #[tokio::test]
 async fn revocations_are_purged_once_no_token_they_name_can_live() {
     let app = TestApp::spawn().await;
-    let rp = app.client("rp").await;
-    app.user("alice@centre.fr").await;
-    let issued = tokens(&app, &rp, "alice@centre.fr").await;
+    let (rp, issued) = rp_with_tokens(&app).await;
     revoke(&app, &rp, &string(&issued, "access_token")).await;
     app.add_revocation("jti:old", now() - 1).await;
     assert_eq!(app.revoked_keys().await.len(), 2);
@@ -147,21 +170,15 @@ async fn revocations_are_purged_once_no_token_they_name_can_live() {
 #[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
 async fn a_revocation_on_one_node_holds_at_once_on_the_other() {
     let (a, b) = TestApp::two_nodes().await;
-    let rp = a.client("rp").await;
-    let rs = a.client("rs").await;
-    a.user("alice@centre.fr").await;
-    let issued = tokens(&a, &rp, "alice@centre.fr").await;
-    let access = string(&issued, "access_token");
     // B has the list loaded and warm before the revocation.
-    assert_eq!(introspect(&b, &rs, &access).await["active"], true);
+    let (rp, rs, issued, access) = live_access(&a, &b).await;
 
     revoke(&a, &rp, &access).await;
-    assert_eq!(introspect(&b, &rs, &access).await["active"], false);
+    assert_active(&b, &rs, &access, false).await;
     assert_eq!(userinfo_status(&b, &access).await, 401);
 
     // A grant revoked through B is refused by A at once.
-    let (status, second) = refresh(&a, &rp, &string(&issued, "refresh_token")).await;
-    assert_eq!(status, 200, "{second}");
+    let second = refreshed(&a, &rp, &string(&issued, "refresh_token")).await;
     let access2 = string(&second, "access_token");
     assert_eq!(userinfo_status(&a, &access2).await, 200);
     revoke(&b, &rp, &string(&second, "refresh_token")).await;
@@ -175,17 +192,15 @@ async fn a_revocation_on_one_node_holds_at_once_on_the_other() {
         .await
         .expect("redis");
     for node in [&a, &b] {
-        assert_eq!(introspect(node, &rs, &access).await["active"], false);
-        assert_eq!(introspect(node, &rs, &access2).await["active"], false);
+        assert_active(node, &rs, &access, false).await;
+        assert_active(node, &rs, &access2, false).await;
     }
 }
 
 #[tokio::test]
 async fn a_refused_refresh_leaves_the_refresh_token_usable_and_a_reuse_ends_the_family() {
     let app = TestApp::spawn().await;
-    let rp = app.client("rp").await;
-    app.user("alice@centre.fr").await;
-    let issued = tokens(&app, &rp, "alice@centre.fr").await;
+    let (rp, issued) = rp_with_tokens(&app).await;
     let refresh_token = string(&issued, "refresh_token");
 
     // A scope beyond the grant is refused, and the token is not spent by the refusal.
@@ -203,14 +218,11 @@ async fn a_refused_refresh_leaves_the_refresh_token_usable_and_a_reuse_ends_the_
     )
     .await;
     assert_error(status, &body, 400, "invalid_scope");
-    let (status, rotated) = refresh(&app, &rp, &refresh_token).await;
-    assert_eq!(status, 200, "{rotated}");
+    let rotated = refreshed(&app, &rp, &refresh_token).await;
 
     // The spent token presented again ends the family: its successor and access token too.
-    let (status, body) = refresh(&app, &rp, &refresh_token).await;
-    assert_error(status, &body, 400, "invalid_grant");
-    let (status, body) = refresh(&app, &rp, &string(&rotated, "refresh_token")).await;
-    assert_error(status, &body, 400, "invalid_grant");
+    refresh_refused(&app, &rp, &refresh_token).await;
+    refresh_refused(&app, &rp, &string(&rotated, "refresh_token")).await;
     assert_eq!(
         userinfo_status(&app, &string(&rotated, "access_token")).await,
         401
@@ -222,18 +234,14 @@ async fn a_refused_refresh_leaves_the_refresh_token_usable_and_a_reuse_ends_the_
 #[tokio::test]
 async fn an_expired_refresh_token_is_refused_on_the_provider_clock() {
     let app = TestApp::spawn().await;
-    let rp = app.client("rp").await;
-    app.user("alice@centre.fr").await;
-    let issued = tokens(&app, &rp, "alice@centre.fr").await;
+    let (rp, issued) = rp_with_tokens(&app).await;
     let first = string(&issued, "refresh_token");
-    assert_eq!(introspect(&app, &rp, &first).await["active"], true);
-    let (status, renewed) = refresh(&app, &rp, &first).await;
-    assert_eq!(status, 200, "{renewed}");
+    assert_active(&app, &rp, &first, true).await;
+    let renewed = refreshed(&app, &rp, &first).await;
     let second = string(&renewed, "refresh_token");
 
     let ttl = app.state.config.tokens.refresh_token_ttl_seconds;
     app.state.clock.advance(Duration::from_secs(ttl + 1));
-    assert_eq!(introspect(&app, &rp, &second).await["active"], false);
-    let (status, body) = refresh(&app, &rp, &second).await;
-    assert_error(status, &body, 400, "invalid_grant");
+    assert_active(&app, &rp, &second, false).await;
+    refresh_refused(&app, &rp, &second).await;
 }

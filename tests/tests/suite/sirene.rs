@@ -69,6 +69,14 @@ async fn seeded() -> TestApp {
     app
 }
 
+/// The register's establishment `s` (asserted there).
+async fn stored(app: &TestApp, s: &str) -> register::Establishment {
+    register::by_siret(&app.state.db, &siret(s))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{s} in the register"))
+}
+
 async fn search(app: &TestApp, q: &str, page: u32) -> register::SearchPage {
     register::search(&app.state.db, &Query::parse(q).unwrap(), page)
         .await
@@ -105,19 +113,13 @@ async fn sirene_the_sample_imports_with_progress_and_a_rerun_changes_nothing() {
     assert_eq!(progress.last(), Some(&SAMPLE_ROWS));
     assert_eq!(register::count(&app.state.db).await.unwrap(), SAMPLE_ROWS);
 
-    let paris = register::by_siret(&app.state.db, &siret(AFPA_PARIS))
-        .await
-        .unwrap()
-        .unwrap();
+    let paris = stored(&app, AFPA_PARIS).await;
     assert_eq!(paris.name, "AFPA PARIS 15");
     assert_eq!(paris.address, "12 RUE DE L'ÉGLISE");
     assert_eq!(paris.postcode, "75015");
     assert_eq!(paris.commune, "PARIS 15");
     assert!(paris.active && !paris.head_office);
-    let la_poste = register::by_siret(&app.state.db, &siret(LA_POSTE))
-        .await
-        .unwrap()
-        .unwrap();
+    let la_poste = stored(&app, LA_POSTE).await;
     assert!(la_poste.head_office);
     assert_eq!(la_poste.address, "9 RUE DU COLONEL PIERRE AVIA");
 
@@ -125,13 +127,7 @@ async fn sirene_the_sample_imports_with_progress_and_a_rerun_changes_nothing() {
     assert_eq!(again.imported, SAMPLE_ROWS);
     assert_eq!(again.created, 0);
     assert_eq!(register::count(&app.state.db).await.unwrap(), SAMPLE_ROWS);
-    assert_eq!(
-        register::by_siret(&app.state.db, &siret(AFPA_PARIS))
-            .await
-            .unwrap()
-            .unwrap(),
-        paris
-    );
+    assert_eq!(stored(&app, AFPA_PARIS).await, paris);
 }
 
 #[tokio::test]
@@ -169,17 +165,11 @@ async fn sirene_a_reimport_updates_in_place_and_invalid_lines_are_counted_not_fa
     assert!(report.invalid_samples[2].1.contains("état administratif"));
     assert!(report.invalid_samples[3].1.contains("SIREN"));
 
-    let paris = register::by_siret(&app.state.db, &siret(AFPA_PARIS))
-        .await
-        .unwrap()
-        .unwrap();
+    let paris = stored(&app, AFPA_PARIS).await;
     assert_eq!(paris.name, "AFPA PARIS VAUGIRARD");
     assert!(!paris.active, "closed by the new stock");
     assert_eq!(register::count(&app.state.db).await.unwrap(), SAMPLE_ROWS);
-    let dinum = register::by_siret(&app.state.db, &siret("13002526500013"))
-        .await
-        .unwrap()
-        .unwrap();
+    let dinum = stored(&app, "13002526500013").await;
     assert_eq!(dinum.name, "DIRECTION INTERMINISTÉRIELLE DU NUMÉRIQUE");
 }
 
@@ -214,10 +204,7 @@ async fn sirene_the_raison_sociale_comes_from_the_unites_legales_file_or_an_extr
     )
     .unwrap();
     import_files(&app, &file, None).await;
-    let dinum = register::by_siret(&app.state.db, &siret("13002526500013"))
-        .await
-        .unwrap()
-        .unwrap();
+    let dinum = stored(&app, "13002526500013").await;
     assert_eq!(dinum.name, "DINUM RAISON SOCIALE");
 }
 
@@ -306,10 +293,7 @@ async fn sirene_results_are_paged_with_their_total() {
 #[tokio::test]
 async fn sirene_closed_establishments_are_flagged() {
     let app = seeded().await;
-    let lille = register::by_siret(&app.state.db, &siret(AFPA_LILLE_CLOSED))
-        .await
-        .unwrap()
-        .unwrap();
+    let lille = stored(&app, AFPA_LILLE_CLOSED).await;
     assert!(!lille.active);
     let found = search(&app, "afpa", 1).await;
     assert_eq!(found.total, 6);
@@ -657,6 +641,13 @@ async fn post(browser: &Browser, path: &str, fields: &[(&str, &str)]) -> reqwest
     browser.post_form(path, &form).await
 }
 
+/// Posts the organisation step with `fields`: the answer's text, asserted `status`.
+async fn pick(browser: &Browser, fields: &[(&str, &str)], status: u16) -> String {
+    let answer = post(browser, "/inscription/organisation", fields).await;
+    assert_eq!(answer.status(), status, "{fields:?}");
+    text(&answer.text().await.unwrap())
+}
+
 async fn page(browser: &Browser, path: &str) -> (u16, String) {
     let response = browser.get(path).await;
     (
@@ -690,8 +681,7 @@ async fn up_to_organization(browser: &Browser, sink: &SmtpSink) {
 
 #[tokio::test]
 async fn sirene_the_signup_searches_the_register_and_stores_the_chosen_establishment() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     import_files(&app, &sample(), Some(&sample_legal_units())).await;
     let browser = app.browser();
     up_to_organization(&browser, &sink).await;
@@ -729,49 +719,40 @@ async fn sirene_the_signup_searches_the_register_and_stores_the_chosen_establish
     assert_shows(&html, "SIRET 824 165 062 00194");
 
     // The closed establishment cannot be picked, even by a hand-made form.
-    let answer = post(
+    let html = pick(
         &browser,
-        "/inscription/organisation",
         &[
             ("siret", AFPA_LILLE_CLOSED),
             ("cgu", "on"),
             ("recherche", "afpa"),
         ],
+        400,
     )
     .await;
-    assert_eq!(answer.status(), 400);
-    let html = text(&answer.text().await.unwrap());
     assert_shows(&html, "Cet établissement est fermé");
     assert_shows(&html, "6 résultats affichés sur 6");
     // Nothing picked.
-    let answer = post(&browser, "/inscription/organisation", &[("cgu", "on")]).await;
-    assert_eq!(answer.status(), 400);
-    assert!(
-        text(&answer.text().await.unwrap()).contains("Veuillez rechercher votre établissement")
+    assert_shows(
+        &pick(&browser, &[("cgu", "on")], 400).await,
+        "Veuillez rechercher votre établissement",
     );
     // Unknown SIRET.
-    let answer = post(
-        &browser,
-        "/inscription/organisation",
-        &[("siret", "13002526500021"), ("cgu", "on")],
-    )
-    .await;
-    assert_eq!(answer.status(), 400);
-    assert!(text(&answer.text().await.unwrap()).contains("introuvable dans le répertoire SIRENE"));
+    assert_shows(
+        &pick(&browser, &[("siret", "13002526500021"), ("cgu", "on")], 400).await,
+        "introuvable dans le répertoire SIRENE",
+    );
 
     // Picked, terms not accepted: the choice comes back checked.
-    let answer = post(
+    let html = pick(
         &browser,
-        "/inscription/organisation",
         &[
             ("siret", AFPA_PARIS),
             ("poste", "Formatrice"),
             ("recherche", "afpa"),
         ],
+        400,
     )
     .await;
-    assert_eq!(answer.status(), 400);
-    let html = text(&answer.text().await.unwrap());
     assert!(
         html.contains(&format!("value=\"{AFPA_PARIS}\" checked")),
         "{html}"
@@ -808,8 +789,7 @@ async fn sirene_the_signup_searches_the_register_and_stores_the_chosen_establish
 
 #[tokio::test]
 async fn sirene_an_empty_register_keeps_the_typed_organisation_form() {
-    let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
+    let (sink, app) = TestApp::with_mailbox().await;
     let browser = app.browser();
     up_to_organization(&browser, &sink).await;
     let (_, html) = page(&browser, "/inscription/organisation").await;

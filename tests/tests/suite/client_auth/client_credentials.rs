@@ -82,8 +82,7 @@ async fn client_credentials_is_refused_to_a_public_client_and_to_a_client_withou
 
 #[tokio::test]
 async fn an_unsupported_grant_type_is_refused() {
-    let app = TestApp::spawn().await;
-    let client = app.client("rp").await;
+    let (app, client) = app_with_rp().await;
     for grant_type in [
         "password",
         "urn:ietf:params:oauth:grant-type:device_code",

@@ -118,8 +118,7 @@ async fn a_client_cannot_revoke_another_clients_tokens() {
 
 #[tokio::test]
 async fn revoking_an_unknown_token_answers_200() {
-    let app = TestApp::spawn().await;
-    let client = app.client("rp").await;
+    let (app, client) = app_with_rp().await;
     let answer = post(
         &app,
         "/revoke",

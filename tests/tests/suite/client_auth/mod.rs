@@ -69,6 +69,13 @@ async fn post(app: &TestApp, path: &str, auth: Auth<'_>, form: &[(&str, &str)]) 
     }
 }
 
+/// A new provider and its client `rp` (client_secret_basic).
+async fn app_with_rp() -> (TestApp, TestClient) {
+    let app = TestApp::spawn().await;
+    let client = app.client("rp").await;
+    (app, client)
+}
+
 fn secret(client: &TestClient) -> &str {
     client.secret.as_deref().expect("secret client")
 }

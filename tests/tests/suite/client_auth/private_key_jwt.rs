@@ -16,15 +16,36 @@ async fn jwt_client(app: &TestApp, key: &ClientKey) -> TestClient {
     client
 }
 
-#[tokio::test]
-async fn private_key_jwt_accepts_a_fresh_assertion_signed_by_the_registered_key() {
+/// A provider, a key `k1` and a client registered with it.
+async fn jwt_app() -> (TestApp, ClientKey, TestClient) {
     let app = TestApp::spawn().await;
     let key = ClientKey::generate("k1");
     let client = jwt_client(&app, &key).await;
+    (app, key, client)
+}
 
-    let assertion = key.sign("k1", &assertion_claims(&app, &client.id));
-    let answer = post(&app, "/token", Auth::Jwt(&assertion), &CLIENT_CREDENTIALS).await;
+/// A fresh assertion of `client`, signed with `key` as `k1`.
+fn fresh(app: &TestApp, key: &ClientKey, client: &TestClient) -> String {
+    key.sign("k1", &assertion_claims(app, &client.id))
+}
+
+/// The client credentials grant authenticated by `assertion`.
+async fn jwt_token(app: &TestApp, assertion: &str) -> Answer {
+    post(app, "/token", Auth::Jwt(assertion), &CLIENT_CREDENTIALS).await
+}
+
+/// [`jwt_token`], asserted accepted (200).
+async fn accepted(app: &TestApp, assertion: &str) -> Answer {
+    let answer = jwt_token(app, assertion).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
+    answer
+}
+
+#[tokio::test]
+async fn private_key_jwt_accepts_a_fresh_assertion_signed_by_the_registered_key() {
+    let (app, key, client) = jwt_app().await;
+
+    let answer = accepted(&app, &fresh(&app, &key, &client)).await;
     assert_eq!(answer.body["scope"], SERVICE_SCOPE);
     assert_eq!(
         part(&string(&answer.body, "access_token"), 1)["client_id"],
@@ -43,14 +64,11 @@ async fn private_key_jwt_accepts_a_fresh_assertion_signed_by_the_registered_key(
 
 #[tokio::test]
 async fn private_key_jwt_refuses_a_replayed_assertion() {
-    let app = TestApp::spawn().await;
-    let key = ClientKey::generate("k1");
-    let client = jwt_client(&app, &key).await;
-    let assertion = key.sign("k1", &assertion_claims(&app, &client.id));
+    let (app, key, client) = jwt_app().await;
+    let assertion = fresh(&app, &key, &client);
 
-    let first = post(&app, "/token", Auth::Jwt(&assertion), &CLIENT_CREDENTIALS).await;
-    assert_eq!(first.status, 200, "{}", first.body);
-    let replay = post(&app, "/token", Auth::Jwt(&assertion), &CLIENT_CREDENTIALS).await;
+    accepted(&app, &assertion).await;
+    let replay = jwt_token(&app, &assertion).await;
     assert_eq!(replay.status, 401, "{}", replay.body);
     assert_eq!(replay.error(), Some("invalid_client"));
 
@@ -70,9 +88,7 @@ async fn private_key_jwt_refuses_a_replayed_assertion() {
 
 #[tokio::test]
 async fn private_key_jwt_refuses_a_wrong_audience_an_expired_assertion_and_another_key() {
-    let app = TestApp::spawn().await;
-    let key = ClientKey::generate("k1");
-    let client = jwt_client(&app, &key).await;
+    let (app, key, client) = jwt_app().await;
     let other_key = ClientKey::generate("k1");
 
     let mut wrong_aud = assertion_claims(&app, &client.id);
@@ -90,17 +106,14 @@ async fn private_key_jwt_refuses_a_wrong_audience_an_expired_assertion_and_anoth
         ("expired", key.sign("k1", &expired)),
         ("wrong sub", key.sign("k1", &wrong_sub)),
         ("no jti", key.sign("k1", &no_jti)),
-        (
-            "another key, same kid",
-            other_key.sign("k1", &assertion_claims(&app, &client.id)),
-        ),
+        ("another key, same kid", fresh(&app, &other_key, &client)),
         (
             "another key, unknown kid",
             other_key.sign("k2", &assertion_claims(&app, &client.id)),
         ),
     ];
     for (case, assertion) in cases {
-        let answer = post(&app, "/token", Auth::Jwt(&assertion), &CLIENT_CREDENTIALS).await;
+        let answer = jwt_token(&app, &assertion).await;
         assert_eq!(answer.status, 401, "{case}: {}", answer.body);
         assert_eq!(answer.error(), Some("invalid_client"), "{case}");
     }
@@ -108,14 +121,14 @@ async fn private_key_jwt_refuses_a_wrong_audience_an_expired_assertion_and_anoth
     // A secret client cannot authenticate with an assertion either.
     let secret_client = service_client(&app, "rp-secret").await;
     let assertion = key.sign("k1", &assertion_claims(&app, &secret_client.id));
-    let answer = post(&app, "/token", Auth::Jwt(&assertion), &CLIENT_CREDENTIALS).await;
+    let answer = jwt_token(&app, &assertion).await;
     assert_eq!(
         (answer.status, answer.error()),
         (401, Some("invalid_client"))
     );
 
     // The control: a good assertion still works.
-    let good = key.sign("k1", &assertion_claims(&app, &client.id));
+    let good = fresh(&app, &key, &client);
     let answer = post(&app, "/token", Auth::Jwt(&good), &CLIENT_CREDENTIALS).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 }

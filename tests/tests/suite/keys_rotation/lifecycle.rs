@@ -2,54 +2,78 @@
 
 use super::*;
 
-#[tokio::test]
-async fn a_rotated_key_is_published_before_it_signs_then_signs_while_the_old_one_retires_then_the_old_one_leaves_the_jwks()
- {
+/// A new provider, a time `t0` just ahead, and its one active RS256 key then.
+async fn with_rs256_signer() -> (TestApp, i64, String) {
     let app = TestApp::spawn().await;
-    let db = &app.state.db;
     let t0 = real_now() + 10;
-    let old = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
-    let es256 = only(db, SigningAlg::ES256, KeyState::Active, t0).await;
-    let (_, signer) = loaded(&app, t0, SigningAlg::RS256).await;
-    assert_eq!(signer.as_deref(), Some(old.as_str()));
-    let old_token = load(db, &app.state.kek, t0)
+    let signer = only(&app.state.db, SigningAlg::RS256, KeyState::Active, t0).await;
+    (app, t0, signer)
+}
+
+/// A token signed by the RS256 signer of `at`.
+async fn rs256_token(app: &TestApp, at: i64) -> String {
+    load(&app.state.db, &app.state.kek, at)
         .await
         .expect("load")
         .signer(SigningAlg::RS256)
         .expect("RS256 signer")
-        .sign("JWT", &probe_claims(&app));
+        .sign("JWT", &probe_claims(app))
+}
+
+/// At `at`, the keys loaded sign `alg` with `kid`.
+async fn assert_signs(app: &TestApp, at: i64, alg: SigningAlg, kid: &str) {
+    let (_, signer) = loaded(app, at, alg).await;
+    assert_eq!(signer.as_deref(), Some(kid), "{alg:?} signer at {at}");
+}
+
+/// At `at`, each key of `states` is in its state and published, and `signer` signs RS256.
+async fn assert_published(app: &TestApp, at: i64, states: [(&String, KeyState); 2], signer: &str) {
+    let (kids, signs) = loaded(app, at, SigningAlg::RS256).await;
+    for (kid, state) in states {
+        assert_eq!(
+            state_at(&app.state.db, kid, at).await,
+            state,
+            "{kid} at {at}"
+        );
+        assert!(kids.contains(kid), "{kid} published at {at}: {kids:?}");
+    }
+    assert_eq!(signs.as_deref(), Some(signer), "RS256 signer at {at}");
+}
+
+/// At `at`, `token` is refused: its key is unknown.
+async fn assert_unknown_key(app: &TestApp, at: i64, token: &str) {
+    let set = load(&app.state.db, &app.state.kek, at).await.expect("load");
+    assert!(matches!(
+        set.verify::<Value>(token, &app.issuer, true),
+        Err(VerifyError::UnknownKey)
+    ));
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_published_before_it_signs_then_signs_while_the_old_one_retires_then_the_old_one_leaves_the_jwks()
+ {
+    let (app, t0, old) = with_rs256_signer().await;
+    let db = &app.state.db;
+    let es256 = only(db, SigningAlg::ES256, KeyState::Active, t0).await;
+    let (_, signer) = loaded(&app, t0, SigningAlg::RS256).await;
+    assert_eq!(signer.as_deref(), Some(old.as_str()));
+    let old_token = rs256_token(&app, t0).await;
 
     let new = start_rotation(&app, SigningAlg::RS256, t0).await;
     assert_eq!(new.activates_at, t0 + PREPUBLICATION);
 
     // Pre-publication: the new key is in the JWKS, the old one still signs.
     for at in [t0, t0 + PREPUBLICATION - 1] {
-        assert_eq!(
-            state_at(db, &new.kid, at).await,
-            KeyState::Pending,
-            "at t0+{}",
-            at - t0
-        );
-        assert_eq!(state_at(db, &old, at).await, KeyState::Active);
-        let (kids, signer) = loaded(&app, at, SigningAlg::RS256).await;
-        assert!(kids.contains(&new.kid) && kids.contains(&old), "{kids:?}");
-        assert_eq!(signer.as_deref(), Some(old.as_str()));
+        let states = [(&new.kid, KeyState::Pending), (&old, KeyState::Active)];
+        assert_published(&app, at, states, &old).await;
     }
 
     // From activates_at the new key signs; the old one retires but stays published, and tokens
     // it signed still verify.
     let switch = new.activates_at;
     for at in [switch, switch + RETENTION - 1] {
-        assert_eq!(
-            state_at(db, &new.kid, at).await,
-            KeyState::Active,
-            "at switch+{}",
-            at - switch
-        );
-        assert_eq!(state_at(db, &old, at).await, KeyState::Retiring);
-        let (kids, signer) = loaded(&app, at, SigningAlg::RS256).await;
-        assert!(kids.contains(&new.kid) && kids.contains(&old), "{kids:?}");
-        assert_eq!(signer.as_deref(), Some(new.kid.as_str()));
+        let states = [(&new.kid, KeyState::Active), (&old, KeyState::Retiring)];
+        assert_published(&app, at, states, &new.kid).await;
         let set = load(db, &app.state.kek, at).await.expect("load");
         set.verify::<Value>(&old_token, &app.issuer, true)
             .expect("a token of the retiring key verifies");
@@ -65,26 +89,17 @@ async fn a_rotated_key_is_published_before_it_signs_then_signs_while_the_old_one
     assert!(!kids.contains(&old), "{kids:?}");
     assert!(kids.contains(&new.kid));
     assert_eq!(signer.as_deref(), Some(new.kid.as_str()));
-    let set = load(db, &app.state.kek, gone).await.expect("load");
-    assert!(matches!(
-        set.verify::<Value>(&old_token, &app.issuer, true),
-        Err(VerifyError::UnknownKey)
-    ));
+    assert_unknown_key(&app, gone, &old_token).await;
 
     // The other algorithm was not touched.
     assert_eq!(state_at(db, &es256, gone).await, KeyState::Active);
-    assert_eq!(
-        loaded(&app, gone, SigningAlg::ES256).await.1.as_deref(),
-        Some(es256.as_str())
-    );
+    assert_signs(&app, gone, SigningAlg::ES256, &es256).await;
 }
 
 #[tokio::test]
 async fn retiring_the_only_signer_is_refused_and_changes_nothing() {
-    let app = TestApp::spawn().await;
+    let (app, t0, signer) = with_rs256_signer().await;
     let db = &app.state.db;
-    let t0 = real_now() + 10;
-    let signer = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
     let before = serde_json::to_value(keys_at(db, t0).await).expect("serialises");
 
     let refused = retire(db, &policy(0), &signer, t0, "test").await;
@@ -102,18 +117,13 @@ async fn retiring_the_only_signer_is_refused_and_changes_nothing() {
 
     let after = serde_json::to_value(keys_at(db, t0).await).expect("serialises");
     assert_eq!(before, after);
-    assert_eq!(
-        loaded(&app, t0, SigningAlg::RS256).await.1.as_deref(),
-        Some(signer.as_str())
-    );
+    assert_signs(&app, t0, SigningAlg::RS256, &signer).await;
 }
 
 #[tokio::test]
 async fn retiring_a_signer_hands_over_to_its_pending_successor_at_once() {
-    let app = TestApp::spawn().await;
+    let (app, t0, old) = with_rs256_signer().await;
     let db = &app.state.db;
-    let t0 = real_now() + 10;
-    let old = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
     let new = start_rotation(&app, SigningAlg::RS256, t0).await;
 
     let t1 = t0 + 10;
@@ -130,17 +140,10 @@ async fn retiring_a_signer_hands_over_to_its_pending_successor_at_once() {
 
 #[tokio::test]
 async fn revoking_a_key_removes_it_at_once_and_makes_a_replacement_signer() {
-    let app = TestApp::spawn().await;
+    let (app, t0, old) = with_rs256_signer().await;
     let db = &app.state.db;
-    let t0 = real_now() + 10;
-    let old = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
     let es256 = only(db, SigningAlg::ES256, KeyState::Active, t0).await;
-    let old_token = load(db, &app.state.kek, t0)
-        .await
-        .expect("load")
-        .signer(SigningAlg::RS256)
-        .expect("signer")
-        .sign("JWT", &probe_claims(&app));
+    let old_token = rs256_token(&app, t0).await;
 
     let created = revoke(db, &app.state.kek, &policy(0), &old, t0, "test")
         .await
@@ -155,16 +158,9 @@ async fn revoking_a_key_removes_it_at_once_and_makes_a_replacement_signer() {
     assert!(!kids.contains(&old), "{kids:?}");
     assert!(kids.contains(replacement));
     assert_eq!(signer.as_deref(), Some(replacement.as_str()));
-    let set = load(db, &app.state.kek, t0).await.expect("load");
-    assert!(matches!(
-        set.verify::<Value>(&old_token, &app.issuer, true),
-        Err(VerifyError::UnknownKey)
-    ));
+    assert_unknown_key(&app, t0, &old_token).await;
     // ES256 keeps its signer.
-    assert_eq!(
-        loaded(&app, t0, SigningAlg::ES256).await.1.as_deref(),
-        Some(es256.as_str())
-    );
+    assert_signs(&app, t0, SigningAlg::ES256, &es256).await;
 
     // Revoking twice is refused; revoking a key that does not sign makes no replacement.
     assert!(matches!(
@@ -179,10 +175,7 @@ async fn revoking_a_key_removes_it_at_once_and_makes_a_replacement_signer() {
         .await
         .expect("revocation");
     assert!(created.is_empty(), "{created:?}");
-    assert_eq!(
-        loaded(&app, t0, SigningAlg::ES256).await.1.as_deref(),
-        Some(es256.as_str())
-    );
+    assert_signs(&app, t0, SigningAlg::ES256, &es256).await;
     assert!(matches!(
         revoke(db, &app.state.kek, &policy(0), "no-such-kid", t0, "test").await,
         Err(RotationError::UnknownKey(_))
@@ -191,10 +184,8 @@ async fn revoking_a_key_removes_it_at_once_and_makes_a_replacement_signer() {
 
 #[tokio::test]
 async fn revoking_the_signer_during_a_rotation_promotes_the_pending_key_at_once() {
-    let app = TestApp::spawn().await;
+    let (app, t0, old) = with_rs256_signer().await;
     let db = &app.state.db;
-    let t0 = real_now() + 10;
-    let old = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
     let pending = start_rotation(&app, SigningAlg::RS256, t0).await;
     let count = keys_at(db, t0).await.len();
 
@@ -217,10 +208,8 @@ async fn revoking_the_signer_during_a_rotation_promotes_the_pending_key_at_once(
 #[tokio::test]
 async fn withdrawing_a_pending_key_leaves_the_current_signer_signing() {
     for withdraw in ["revoke", "retire"] {
-        let app = TestApp::spawn().await;
+        let (app, t0, current) = with_rs256_signer().await;
         let db = &app.state.db;
-        let t0 = real_now() + 10;
-        let current = only(db, SigningAlg::RS256, KeyState::Active, t0).await;
         let pending = start_rotation(&app, SigningAlg::RS256, t0).await;
 
         // The new key turns out to be unusable before it signs: it is withdrawn.
