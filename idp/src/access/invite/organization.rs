@@ -119,20 +119,17 @@ pub async fn submit_organization(
     let register_on = picker::register_available(&state).await?;
     let picked = form.siret.trim();
     let resolved = resolve(&state, &form, register_on).await?;
-    let job = parse_job(&form.poste);
-    let error = match (&job, &resolved) {
-        (Err(message), _) => Some(("poste", message.clone())),
-        (_, Err((field, message))) => Some((*field, message.clone())),
-        _ => None,
+    let (field, message) = match (parse_job(&form.poste), resolved) {
+        (Err(message), _) => ("poste", message),
+        (_, Err(error)) => error,
+        (Ok(job), Ok((siret, label))) => {
+            w.job = job;
+            w.siret = siret;
+            w.organization = Some(label);
+            save(&state, &m, &w).await?;
+            return Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response());
+        }
     };
-    if let (Ok(job), Ok((siret, label))) = (job, resolved) {
-        w.job = job;
-        w.siret = siret;
-        w.organization = Some(label);
-        save(&state, &m, &w).await?;
-        return Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response());
-    }
-    let (field, message) = error.expect("an error when not resolved");
     let mut page = InvitePage {
         job: form.poste.clone(),
         register: register_on,

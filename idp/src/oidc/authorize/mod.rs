@@ -212,15 +212,16 @@ impl Interaction {
     }
 }
 
-/// The first interaction this request still needs with this session, if any.
-async fn interaction(
+/// The first interaction this request still needs with this session; the session itself when
+/// none is left (then the code can be issued).
+async fn interaction<'s>(
     state: &AppState,
     client: &Client,
     request: &AuthorizationRequest,
-    session: Option<&LoginSession>,
-) -> Result<Option<Interaction>, PageError> {
+    session: Option<&'s LoginSession>,
+) -> Result<Result<&'s LoginSession, Interaction>, PageError> {
     let Some(session) = session else {
-        return Ok(Some(Interaction::Login));
+        return Ok(Err(Interaction::Login));
     };
     // A login that happened during this request satisfies prompt=login and max_age.
     let fresh = request.logged_in_sid.as_deref() == Some(session.sid.as_str());
@@ -229,17 +230,17 @@ async fn interaction(
             .max_age
             .is_some_and(|max| state.clock.now() - session.auth_time > max);
     if !fresh && too_old {
-        return Ok(Some(Interaction::Login));
+        return Ok(Err(Interaction::Login));
     }
     if request.requires_mfa() && session.acr != "mfa" {
-        return Ok(Some(Interaction::SecondFactor));
+        return Ok(Err(Interaction::SecondFactor));
     }
     if let Some((service, true)) = services::of_client(&state.db, &client.client_id).await?
         && habilitations::live(&state.db, &session.user_id, &service.code)
             .await?
             .is_empty()
     {
-        return Ok(Some(Interaction::Access(service.code)));
+        return Ok(Err(Interaction::Access(service.code)));
     }
     if !client.skip_consent && !request.consented {
         let granted =
@@ -249,10 +250,10 @@ async fn interaction(
             .iter()
             .any(|s| !granted.contains(s));
         if missing || request.prompt.iter().any(|p| p == "consent") {
-            return Ok(Some(Interaction::Consent));
+            return Ok(Err(Interaction::Consent));
         }
     }
-    Ok(None)
+    Ok(Ok(session))
 }
 
 /// Login, second factor, access, consent, then the code: each step resumes here through
@@ -264,9 +265,9 @@ async fn proceed(
     request: AuthorizationRequest,
 ) -> Result<Response, PageError> {
     let session = LoginSession::from_headers(state, headers).await?;
-    let Some(needed) = interaction(state, client, &request, session.as_ref()).await? else {
-        let session = session.expect("a session exists when no interaction is needed");
-        return issue_code(state, client, &request, &session).await;
+    let needed = match interaction(state, client, &request, session.as_ref()).await? {
+        Ok(session) => return issue_code(state, client, &request, session).await,
+        Err(needed) => needed,
     };
     if request.prompt.iter().any(|p| p == "none") {
         let (error, description) = needed.refused();
