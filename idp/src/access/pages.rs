@@ -103,3 +103,16 @@ pub fn charte_then(service_code: &str, siret: &str, back: &str) -> String {
         .finish();
     format!("/acces/{service_code}/charte?{query}")
 }
+
+/// « Ajouter l'habilitation »: establishment, role and last day, on a person's page and in the
+/// invitation's step 5.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct HabilitationForm {
+    pub(crate) csrf: String,
+    pub(crate) siret: String,
+    pub(crate) role: String,
+    pub(crate) date_fin: String,
+}
+
+crate::with_csrf!(HabilitationForm);

@@ -78,14 +78,7 @@ pub async fn show_habilitations(
 }
 
 /// « Ajouter l'habilitation » of step 5.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct AddForm {
-    csrf: String,
-    siret: String,
-    role: String,
-    date_fin: String,
-}
+pub use crate::access::pages::HabilitationForm as AddForm;
 
 /// `POST /acces/{service}/gestion/inviter/habilitations`: adds one to the wizard's list.
 pub async fn add_habilitation(
@@ -155,4 +148,4 @@ pub async fn drop_habilitation(
     Ok(Redirect::to(&Step::Habilitations.path(&m.service.code)).into_response())
 }
 
-with_csrf!(AddForm, DropForm);
+with_csrf!(DropForm);

@@ -160,14 +160,7 @@ fn back_to(service: &Service, user_id: &str) -> Response {
 }
 
 /// « Ajouter l'habilitation » on a user page.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct AddForm {
-    csrf: String,
-    siret: String,
-    role: String,
-    date_fin: String,
-}
+pub use crate::access::pages::HabilitationForm as AddForm;
 
 /// `POST /acces/{service}/gestion/utilisateurs/{id}/habilitations`.
 pub async fn add(
@@ -303,4 +296,4 @@ pub async fn withdraw(
     Ok(Redirect::to(&format!("/acces/{}", m.service.code)).into_response())
 }
 
-with_csrf!(AddForm, RightForm);
+with_csrf!(RightForm);
