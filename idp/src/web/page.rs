@@ -85,9 +85,20 @@ where
 
     async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
         let headers = req.headers().clone();
-        let axum::Form(form) = axum::Form::<T>::from_request(req, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let axum::Form(form) = axum::Form::<T>::from_request(req, state).await.map_err(
+            |rejection| match rejection {
+                // A field of the wrong kind (every field has a default): said in French. Other
+                // rejections (wrong content type, body too large) keep axum's status.
+                axum::extract::rejection::FormRejection::FailedToDeserializeForm(_)
+                | axum::extract::rejection::FormRejection::FailedToDeserializeFormBody(_) => {
+                    PageError::bad_request(
+                        "Le formulaire envoyé est illisible. Rechargez la page et recommencez.",
+                    )
+                    .into_response()
+                }
+                other => other.into_response(),
+            },
+        )?;
         check_csrf(state, &headers, form.csrf()).map_err(IntoResponse::into_response)?;
         Ok(Self(form))
     }

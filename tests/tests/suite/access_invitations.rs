@@ -592,3 +592,31 @@ async fn access_invite_relaunch_whose_audit_fails_changes_nothing() {
     );
     assert_eq!(sink.messages().len(), 1, "no second e-mail");
 }
+
+/// A form whose field cannot be read (a habilitation's index that is not a number) is refused
+/// with a French message and changes nothing in the wizard.
+#[tokio::test]
+async fn access_invite_an_unreadable_form_is_refused_in_french_and_changes_nothing() {
+    let (_sink, app, browser) = alice_on_the_register().await;
+    app.user("bob@centre.fr").await;
+    start_invite(&browser, "bob@centre.fr").await;
+    add(&browser, CENTRE, "centre_agree", "").await;
+    let step5 = format!("{INVITE}/habilitations");
+    let (status, _, html) = browser
+        .submit(
+            &step5,
+            &format!("{step5}/retirer"),
+            &[("index", "pas-un-nombre")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains("Le formulaire envoyé est illisible. Rechargez la page et recommencez."),
+        "{html}"
+    );
+    let (_, page) = browser.page(&step5).await;
+    assert!(
+        page.contains("Liste des habilitations de"),
+        "the habilitation is still listed: {page}"
+    );
+}
