@@ -1,6 +1,8 @@
 //! Work spawned after an answer (the password reset e-mail goes after the answer, so a known
 //! address is not slower than an unknown one). [`Background`] counts it, so shutdown (and a
-//! test asserting that no e-mail went) can wait until none is left.
+//! test asserting that no e-mail went) can wait until none is left. tokio-util's `TaskTracker`
+//! only waits once closed, and reopening it between waits races with a concurrent waiter; a
+//! counter and a `Notify` wait any number of times.
 
 use std::{
     future::Future,
