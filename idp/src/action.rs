@@ -6,6 +6,9 @@
 //! refusal. It never sees HTTP. The page, the JSON API and the CLI call the same action and only
 //! render its refusal differently: the French message on pages, the stable [`Refusal::code`] as
 //! the JSON `error`, the same code as the audit's `reason`.
+//!
+//! [`in_one_transaction`] is that frame. An action that records several events, or a refusal on
+//! its own, runs its transaction itself and writes each [`Event`] with [`Event::record_in`].
 
 use crate::{audit, store::Db};
 
