@@ -164,24 +164,28 @@ pub async fn role_of_service(
 /// The message to the Responsables des accès, trimmed, holds at most
 /// [`super::requests::MAX_MESSAGE_CHARS`] characters.
 pub fn request_message(message: &str) -> Result<&str, AccessRefusal> {
-    let message = message.trim();
-    let max = super::requests::MAX_MESSAGE_CHARS;
-    if message.chars().count() > max {
-        Err(AccessRefusal::MessageTooLong(max))
-    } else {
-        Ok(message)
-    }
+    trimmed_within_limit(message, AccessRefusal::MessageTooLong)
 }
 
 /// The reason of a refusal, trimmed, holds at most [`super::requests::MAX_MESSAGE_CHARS`]
 /// characters.
 pub fn refusal_reason(reason: &str) -> Result<&str, AccessRefusal> {
-    let reason = reason.trim();
+    trimmed_within_limit(reason, AccessRefusal::ReasonTooLong)
+}
+
+/// `text` trimmed, or `too_long` when it holds more than
+/// [`super::requests::MAX_MESSAGE_CHARS`] characters: the one limit of what people write to
+/// each other about a request.
+fn trimmed_within_limit(
+    text: &str,
+    too_long: fn(usize) -> AccessRefusal,
+) -> Result<&str, AccessRefusal> {
+    let text = text.trim();
     let max = super::requests::MAX_MESSAGE_CHARS;
-    if reason.chars().count() > max {
-        Err(AccessRefusal::ReasonTooLong(max))
+    if text.chars().count() > max {
+        Err(too_long(max))
     } else {
-        Ok(reason)
+        Ok(text)
     }
 }
 

@@ -6,7 +6,10 @@ use clap::Subcommand;
 use super::{CliError, codes::siret_arg, open, services::service};
 use crate::{
     access::{
-        EndDate, actions::grant_habilitation, dates, habilitations, managers, services::Service,
+        EndDate,
+        actions::{HabilitationGrant, grant_habilitation},
+        dates, habilitations, managers,
+        services::Service,
     },
     accounts::{Email, UserId, store as users},
     clock::Clock,
@@ -115,16 +118,15 @@ async fn grant(
         .map(|d| EndDate::parse(d, dates::today()))
         .transpose()
         .map_err(|e| CliError::Invalid(e.to_string()))?;
-    let input = grant_habilitation::OperatorGrant {
-        by: "cli",
+    let input = HabilitationGrant {
         person: &UserId::from_stored(user.id.clone()),
         service,
         siret,
         role,
         end_date,
-        manager,
     };
-    let id = grant_habilitation::grant_habilitation(db, &Clock::system(), &input).await?;
+    let id = grant_habilitation::grant_habilitation(db, &Clock::system(), "cli", &input, manager)
+        .await?;
     println!("habilitation {id} accordée");
     Ok(())
 }

@@ -3,7 +3,10 @@
 //! PostgreSQL). Called as the pages call them, with the manager's typed input.
 
 use idp::access::{
-    actions::{add_habilitation, designate_manager, remove_habilitation, withdraw_manager},
+    actions::{
+        HabilitationGrant, add_habilitation, designate_manager, remove_habilitation,
+        withdraw_manager,
+    },
     habilitations::{self, GrantedHow, NewHabilitation},
     managers,
     refusal::AccessRefusal,
@@ -124,15 +127,14 @@ async fn access_atomicity_a_habilitation_added_or_removed_whose_audit_fails_chan
     let before = t.bobs_habilitations().await;
 
     t.app.fail_audit_of("habilitation.granted").await;
-    let input = add_habilitation::AddHabilitation {
-        by: &t.alice,
+    let input = HabilitationGrant {
         person: &t.bob,
         service: &t.ceres,
         siret: &t.siret,
         role: "gestionnaire_centres",
         end_date: None,
     };
-    failed_on_audit(add_habilitation::add_habilitation(db, clock, &input).await);
+    failed_on_audit(add_habilitation::add_habilitation(db, clock, &t.alice, &input).await);
     assert_eq!(t.bobs_habilitations().await, before);
 
     t.app.fail_audit_of("habilitation.removed").await;

@@ -289,7 +289,7 @@ async fn a_client_update_whose_audit_fails_keeps_the_registration() {
 
 #[tokio::test]
 async fn an_operator_grant_or_account_whose_audit_fails_leaves_nothing() {
-    use idp::access::actions::grant_habilitation::{OperatorGrant, grant_habilitation};
+    use idp::access::actions::{HabilitationGrant, grant_habilitation::grant_habilitation};
     use idp::accounts::{Email, UserId, actions::create_account::create_account, store::NewUser};
     let app = TestApp::spawn().await;
     let db = &app.state.db;
@@ -301,16 +301,14 @@ async fn an_operator_grant_or_account_whose_audit_fails_leaves_nothing() {
 
     app.fail_audit_of("habilitation.granted").await;
     let siret = idp::organizations::Siret::parse("13002526500013").unwrap();
-    let input = OperatorGrant {
-        by: "cli",
+    let input = HabilitationGrant {
         person: &UserId::from_stored(bob.id.clone()),
         service: &ceres,
         siret: &siret,
         role: "centre_agree",
         end_date: None,
-        manager: true,
     };
-    failed_on_audit(grant_habilitation(db, &app.state.clock, &input).await);
+    failed_on_audit(grant_habilitation(db, &app.state.clock, "cli", &input, true).await);
     let granted = idp::access::habilitations::of_user(db, &bob.id, "ceres")
         .await
         .unwrap();

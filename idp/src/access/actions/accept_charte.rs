@@ -7,7 +7,7 @@ use crate::{
         services::{self, DocumentKind},
     },
     accounts::UserId,
-    audit,
+    action::{self, Event},
     clock::Clock,
     organizations::Siret,
     store::Db,
@@ -28,26 +28,12 @@ pub async fn accept_charte(
     let doc = services::current_document(db, service_code, DocumentKind::Charte)
         .await?
         .ok_or(AccessRefusal::NoCharte)?;
-    let mut tx = db.begin().await?;
-    services::accept_document_in(
-        &mut tx,
-        by,
-        service_code,
-        DocumentKind::Charte,
-        doc.version,
-        siret,
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        by.as_str(),
-        "charte.accepted",
-        siret.as_str(),
-        serde_json::json!({"service": service_code, "version": doc.version}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(doc.version)
+    let (kind, version) = (DocumentKind::Charte, doc.version);
+    action::in_one_transaction(db, now, async |tx| {
+        services::accept_document_in(tx, by, service_code, kind, version, siret, now).await?;
+        let details = serde_json::json!({"service": service_code, "version": version});
+        let event = Event::new(by.as_str(), "charte.accepted", siret.as_str()).with(details);
+        Ok((version, event))
+    })
+    .await
 }

@@ -11,7 +11,7 @@ use crate::{
         services::{Role, Service},
     },
     accounts::UserId,
-    audit,
+    action::Event,
     clock::Clock,
     organizations::Siret,
     store::Db,
@@ -73,8 +73,10 @@ pub async fn decide_request(
             }
             let mut details = details;
             details["reason"] = (*reason).into();
-            let (actor, whom) = (by.as_str(), request.user_id.as_str());
-            audit::record(&mut tx, now, actor, "access_request.refused", whom, details).await?;
+            Event::new(by.as_str(), "access_request.refused", &request.user_id)
+                .with(details)
+                .record_in(&mut tx, now)
+                .await?;
             Decided::Refused
         }
         Decision::Accept { role, end_date } => {
@@ -95,22 +97,17 @@ pub async fn decide_request(
                 granted_by: Some(by.as_str()),
                 how: GrantedHow::Request,
             };
-            let id = super::grant_and_record(&mut tx, now, by.as_str(), &new, ("request", false))
-                .await?;
+            let (id, granted) =
+                super::grant(&mut tx, now, by.as_str(), &new, ("request", false)).await?;
+            granted.record_in(&mut tx, now).await?;
             let mut details = details;
             details["role"] = role.code.clone().into();
             details["end_date"] = end_date.map(|d| d.iso()).into();
             details["habilitation_id"] = id.into();
-            let (actor, whom) = (by.as_str(), request.user_id.as_str());
-            audit::record(
-                &mut tx,
-                now,
-                actor,
-                "access_request.accepted",
-                whom,
-                details,
-            )
-            .await?;
+            Event::new(by.as_str(), "access_request.accepted", &request.user_id)
+                .with(details)
+                .record_in(&mut tx, now)
+                .await?;
             Decided::Accepted(role)
         }
     };

@@ -6,7 +6,7 @@ use crate::{
         habilitations::GrantedHow, managers, refusal::AccessRefusal, rules, services::Service,
     },
     accounts::UserId,
-    audit,
+    action::{self, Event},
     clock::Clock,
     organizations::Siret,
     store::Db,
@@ -22,29 +22,15 @@ pub async fn designate_manager(
     siret: &Siret,
 ) -> Result<(), AccessRefusal> {
     let now = clock.now();
-    let mut tx = db.begin().await?;
-    rules::manages(&mut tx, by, service, siret.as_str()).await?;
-    rules::may_manage(&mut tx, by, service, person).await?;
-    rules::may_become_manager(&mut tx, person, service, siret.as_str()).await?;
-    managers::insert_in(
-        &mut tx,
-        person,
-        &service.code,
-        siret,
-        Some(by),
-        GrantedHow::Delegation,
-        now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        by.as_str(),
-        "access_manager.granted",
-        person.as_str(),
-        serde_json::json!({"service": service.code, "siret": siret.as_str()}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    action::in_one_transaction(db, now, async |tx| {
+        rules::manages(tx, by, service, siret.as_str()).await?;
+        rules::may_manage(tx, by, service, person).await?;
+        rules::may_become_manager(tx, person, service, siret.as_str()).await?;
+        let how = GrantedHow::Delegation;
+        managers::insert_in(tx, person, &service.code, siret, Some(by), how, now).await?;
+        let details = serde_json::json!({"service": service.code, "siret": siret.as_str()});
+        let event = Event::new(by.as_str(), "access_manager.granted", person.as_str());
+        Ok(((), event.with(details)))
+    })
+    .await
 }

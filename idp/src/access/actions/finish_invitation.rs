@@ -16,7 +16,7 @@ use crate::{
         Email, UserId,
         store::{self as users, NewUser},
     },
-    audit,
+    action::Event,
     organizations::Siret,
     store::Db,
 };
@@ -124,21 +124,17 @@ pub async fn finish_invitation(
             now,
         )
         .await?;
-        audit::record(
-            &mut tx,
-            now,
-            input.manager.as_str(),
-            "invitation.sent",
-            user.as_str(),
-            serde_json::json!({
-                "invitation": id,
-                "service": service,
-                "siret": siret,
-                "roles": invited,
-                "new_account": created,
-            }),
-        )
-        .await?;
+        let details = serde_json::json!({
+            "invitation": id,
+            "service": service,
+            "siret": siret,
+            "roles": invited,
+            "new_account": created,
+        });
+        Event::new(input.manager.as_str(), "invitation.sent", user.as_str())
+            .with(details)
+            .record_in(&mut tx, now)
+            .await?;
     }
     tx.commit().await?;
     Ok(Finished::Sent {
@@ -164,8 +160,10 @@ async fn invited_account(
     };
     if let Some(id) = users::insert_user_in(conn, input.email, None, new, now).await? {
         let details = serde_json::json!({ "via": "invitation", "service": input.service.code });
-        let actor = input.manager.as_str();
-        audit::record(conn, now, actor, "account.created", id.as_str(), details).await?;
+        Event::new(input.manager.as_str(), "account.created", id.as_str())
+            .with(details)
+            .record_in(conn, now)
+            .await?;
         return Ok(Some((id, true)));
     }
     // Taken meanwhile (a sign-up finished first): that account is invited.

@@ -7,7 +7,7 @@ use crate::{
         refusal::AccessRefusal,
         rules,
     },
-    audit,
+    action::{self, Event},
     clock::Clock,
     organizations::{Establishment, Siret},
     store::Db,
@@ -45,30 +45,22 @@ pub async fn issue_code(
     input: &CodeIssue<'_>,
 ) -> Result<Issued, AccessRefusal> {
     let now = clock.now();
-    let mut tx = db.begin().await?;
-    let establishment = rules::code_may_be_issued_for(&mut tx, input.siret).await?;
-    let code = codes::issue_in(
-        &mut tx,
-        key,
-        input.service_code,
-        input.siret,
-        input.by,
-        now,
-        input.ttl_seconds,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        input.by,
-        "activation_code.issued",
-        input.siret.as_str(),
-        serde_json::json!({"service": input.service_code, "code_id": code.id}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Issued {
-        code,
-        establishment,
+    let CodeIssue {
+        by,
+        service_code,
+        siret,
+        ttl_seconds,
+    } = *input;
+    action::in_one_transaction(db, now, async |tx| {
+        let establishment = rules::code_may_be_issued_for(tx, siret).await?;
+        let code = codes::issue_in(tx, key, service_code, siret, by, now, ttl_seconds).await?;
+        let details = serde_json::json!({"service": service_code, "code_id": code.id});
+        let event = Event::new(by, "activation_code.issued", siret.as_str()).with(details);
+        let issued = Issued {
+            code,
+            establishment,
+        };
+        Ok((issued, event))
     })
+    .await
 }

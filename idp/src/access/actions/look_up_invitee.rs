@@ -14,7 +14,6 @@ use crate::{
     clock::Clock,
     secrets,
     store::{Db, Ephemeral},
-    web::rate_limit,
 };
 
 /// Look-ups allowed per Responsable des accès in [`LOOKUP_WINDOW`]: inviting a team takes a few
@@ -33,16 +32,14 @@ pub async fn look_up_invitee(
     service: &Service,
     email: &Email,
 ) -> Result<Option<UserId>, AccessRefusal> {
-    rate_limit::hit(
+    super::within_limit(
         ephemeral,
         "invite-lookup",
-        by.as_str(),
+        by,
         LOOKUPS_PER_MANAGER,
         LOOKUP_WINDOW,
     )
-    .await
-    .map_err(|e| AccessRefusal::Unavailable(e.to_string()))?
-    .map_err(|reached| AccessRefusal::TooManyAttempts(reached.retry_after))?;
+    .await?;
     let found = users::user_by_email(db, email)
         .await?
         .map(|u| UserId::from_stored(u.id));

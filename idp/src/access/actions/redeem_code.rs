@@ -11,7 +11,7 @@ use crate::{
         rules,
     },
     accounts::UserId,
-    action::Refusal,
+    action::{Event, Refusal},
     audit,
     clock::Clock,
     organizations::{Siret, register},
@@ -56,6 +56,7 @@ pub async fn redeem_code(
     input: &Redemption<'_>,
 ) -> Result<Redeemed, AccessRefusal> {
     let now = clock.now();
+    // Not `action::in_one_transaction`: a refusal is recorded on its own, after the rollback.
     let mut tx = db.begin().await?;
     let refused = match redeem_in(&mut tx, now, key, input).await {
         Ok(done) => {
@@ -128,14 +129,13 @@ async fn redeem_in(
     )
     .await?;
     let establishment = register::by_siret_in(tx, &siret).await?.map(|e| e.name);
-    audit::record(
-        tx,
-        now,
+    Event::new(
         input.by.as_str(),
         "activation_code.redeemed",
         siret.as_str(),
-        details(input, "code_id", code.id.clone().into()),
     )
+    .with(details(input, "code_id", code.id.clone().into()))
+    .record_in(tx, now)
     .await?;
     Ok(Redeemed {
         code_id: code.id,

@@ -10,7 +10,7 @@ use crate::{
         services::Service,
     },
     accounts::UserId,
-    audit,
+    action::{self, Event},
     clock::Clock,
     store::Db,
 };
@@ -25,24 +25,24 @@ pub async fn relaunch_invitation(
     id: &str,
 ) -> Result<Invitation, AccessRefusal> {
     let now = clock.now();
-    let mut tx = db.begin().await?;
-    let invitation = invitations::by_id_in(&mut tx, id)
-        .await?
-        .filter(|i| i.service_code == service.code)
-        .ok_or(AccessRefusal::NoSuchRequest)?;
-    rules::manages(&mut tx, by, service, &invitation.siret).await?;
-    if invitation.accepted_at.is_some() {
-        return Err(AccessRefusal::AlreadyConnected);
-    }
-    if !invitations::resend_in(&mut tx, &invitation.id, now).await? {
-        let left = invitations::wait_label(invitation.expires_at - now);
-        return Err(AccessRefusal::InvitationRelaunchTooEarly(left));
-    }
-    let details = serde_json::json!({
-        "invitation": invitation.id, "service": service.code, "siret": invitation.siret,
-    });
-    let (actor, whom) = (by.as_str(), invitation.user_id.as_str());
-    audit::record(&mut tx, now, actor, "invitation.resent", whom, details).await?;
-    tx.commit().await?;
-    Ok(invitation)
+    action::in_one_transaction(db, now, async |tx| {
+        let invitation = invitations::by_id_in(tx, id)
+            .await?
+            .filter(|i| i.service_code == service.code)
+            .ok_or(AccessRefusal::NoSuchRequest)?;
+        rules::manages(tx, by, service, &invitation.siret).await?;
+        if invitation.accepted_at.is_some() {
+            return Err(AccessRefusal::AlreadyConnected);
+        }
+        if !invitations::resend_in(tx, &invitation.id, now).await? {
+            let left = invitations::wait_label(invitation.expires_at - now);
+            return Err(AccessRefusal::InvitationRelaunchTooEarly(left));
+        }
+        let details = serde_json::json!({
+            "invitation": invitation.id, "service": service.code, "siret": invitation.siret,
+        });
+        let event = Event::new(by.as_str(), "invitation.resent", &invitation.user_id);
+        Ok((invitation, event.with(details)))
+    })
+    .await
 }

@@ -9,7 +9,7 @@ use crate::{
         services::Service,
     },
     accounts::UserId,
-    audit,
+    action::{self, Event},
     clock::Clock,
     store::Db,
 };
@@ -24,26 +24,18 @@ pub async fn relaunch_request(
     siret: &str,
 ) -> Result<AccessRequest, AccessRefusal> {
     let now = clock.now();
-    let mut tx = db.begin().await?;
-    let Some(request) = requests::pending_for_in(&mut tx, by, &service.code, siret).await? else {
-        return Err(AccessRefusal::NoSuchRequest);
-    };
-    if !request.can_resend(now) || !requests::mark_resent_in(&mut tx, &request.id, now).await? {
-        return Err(AccessRefusal::RequestRelaunchTooEarly(
-            request.days_before_resend(now).max(1),
-        ));
-    }
-    let details = serde_json::json!({"service": service.code, "request_id": request.id});
-    let (actor, target) = (by.as_str(), request.siret.as_str());
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "access_request.resent",
-        target,
-        details,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(request)
+    action::in_one_transaction(db, now, async |tx| {
+        let Some(request) = requests::pending_for_in(tx, by, &service.code, siret).await? else {
+            return Err(AccessRefusal::NoSuchRequest);
+        };
+        if !request.can_resend(now) || !requests::mark_resent_in(tx, &request.id, now).await? {
+            return Err(AccessRefusal::RequestRelaunchTooEarly(
+                request.days_before_resend(now).max(1),
+            ));
+        }
+        let details = serde_json::json!({"service": service.code, "request_id": request.id});
+        let event = Event::new(by.as_str(), "access_request.resent", &request.siret);
+        Ok((request, event.with(details)))
+    })
+    .await
 }

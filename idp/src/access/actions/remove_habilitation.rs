@@ -9,7 +9,7 @@ use crate::{
         services::Service,
     },
     accounts::UserId,
-    audit,
+    action::{self, Event},
     clock::Clock,
     store::Db,
 };
@@ -25,22 +25,17 @@ pub async fn remove_habilitation(
     habilitation_id: &str,
 ) -> Result<Habilitation, AccessRefusal> {
     let now = clock.now();
-    let mut tx = db.begin().await?;
-    let found = habilitations::by_id_in(&mut tx, habilitation_id)
-        .await?
-        .filter(|h| h.service_code == service.code)
-        .ok_or(AccessRefusal::NoSuchHabilitation)?;
-    rules::manages(&mut tx, by, service, &found.siret).await?;
-    habilitations::remove_in(&mut tx, &found.id).await?;
-    audit::record(
-        &mut tx,
-        now,
-        by.as_str(),
-        "habilitation.removed",
-        &found.user_id,
-        serde_json::json!({"service": service.code, "siret": found.siret, "role": found.role}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(found)
+    action::in_one_transaction(db, now, async |tx| {
+        let found = habilitations::by_id_in(tx, habilitation_id)
+            .await?
+            .filter(|h| h.service_code == service.code)
+            .ok_or(AccessRefusal::NoSuchHabilitation)?;
+        rules::manages(tx, by, service, &found.siret).await?;
+        habilitations::remove_in(tx, &found.id).await?;
+        let details =
+            serde_json::json!({"service": service.code, "siret": found.siret, "role": found.role});
+        let event = Event::new(by.as_str(), "habilitation.removed", &found.user_id);
+        Ok((found, event.with(details)))
+    })
+    .await
 }

@@ -12,11 +12,10 @@ use crate::{
         services::Service,
     },
     accounts::UserId,
-    audit,
+    action::Event,
     clock::Clock,
     organizations::Siret,
     store::{Db, Ephemeral},
-    web::rate_limit,
 };
 
 /// Requests a person may create per [`CREATE_WINDOW`] (all services and establishments).
@@ -61,29 +60,15 @@ pub async fn request_access(
     }
     let details = serde_json::json!({"service": service.code});
     if !rules::has_manager(&mut tx, service, siret).await? {
-        let (actor, target) = (by.as_str(), siret.as_str());
-        audit::record(
-            &mut tx,
-            now,
-            actor,
-            "access_request.no_manager",
-            target,
-            details,
-        )
-        .await?;
+        Event::new(by.as_str(), "access_request.no_manager", siret.as_str())
+            .with(details)
+            .record_in(&mut tx, now)
+            .await?;
         tx.commit().await?;
         return Ok(Requested::NoManager);
     }
-    rate_limit::hit(
-        ephemeral,
-        "access-request-user",
-        by.as_str(),
-        CREATES_PER_USER,
-        CREATE_WINDOW,
-    )
-    .await
-    .map_err(|e| AccessRefusal::Unavailable(e.to_string()))?
-    .map_err(|reached| AccessRefusal::TooManyAttempts(reached.retry_after))?;
+    let bucket = "access-request-user";
+    super::within_limit(ephemeral, bucket, by, CREATES_PER_USER, CREATE_WINDOW).await?;
     let Some(request) =
         requests::create_in(&mut tx, by, &service.code, siret, message, now).await?
     else {
@@ -91,16 +76,10 @@ pub async fn request_access(
     };
     let mut details = details;
     details["request_id"] = request.id.clone().into();
-    let (actor, target) = (by.as_str(), siret.as_str());
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "access_request.created",
-        target,
-        details,
-    )
-    .await?;
+    Event::new(by.as_str(), "access_request.created", siret.as_str())
+        .with(details)
+        .record_in(&mut tx, now)
+        .await?;
     tx.commit().await?;
     Ok(Requested::Created(Box::new(request)))
 }

@@ -6,7 +6,7 @@ use crate::{
         codes::{self, CodeInfo},
         refusal::AccessRefusal,
     },
-    audit,
+    action::{self, Event},
     clock::Clock,
     store::Db,
 };
@@ -22,23 +22,17 @@ pub async fn revoke_code(
     service_code: Option<&str>,
 ) -> Result<CodeInfo, AccessRefusal> {
     let now = clock.now();
-    let mut tx = db.begin().await?;
-    let code = codes::by_id_in(&mut tx, id, now)
-        .await?
-        .filter(|c| service_code.is_none_or(|s| s == c.service_code))
-        .ok_or(AccessRefusal::NoSuchCode)?;
-    if !codes::revoke_in(&mut tx, id, now).await? {
-        return Err(AccessRefusal::NotRevocable);
-    }
-    audit::record(
-        &mut tx,
-        now,
-        by,
-        "activation_code.revoked",
-        &code.siret,
-        serde_json::json!({"service": code.service_code, "code_id": id}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(code)
+    action::in_one_transaction(db, now, async |tx| {
+        let code = codes::by_id_in(tx, id, now)
+            .await?
+            .filter(|c| service_code.is_none_or(|s| s == c.service_code))
+            .ok_or(AccessRefusal::NoSuchCode)?;
+        if !codes::revoke_in(tx, id, now).await? {
+            return Err(AccessRefusal::NotRevocable);
+        }
+        let details = serde_json::json!({"service": code.service_code, "code_id": id});
+        let event = Event::new(by, "activation_code.revoked", &code.siret).with(details);
+        Ok((code, event))
+    })
+    .await
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     access::{refusal::AccessRefusal, rules, services},
-    audit,
+    action::{self, Event},
     store::Db,
 };
 
@@ -15,24 +15,18 @@ pub async fn save_role(
     now: i64,
     actor: &str,
 ) -> Result<services::Role, AccessRefusal> {
-    let mut tx = db.begin().await?;
-    let service = rules::service_exists(&mut tx, service).await?;
-    rules::code_is_well_formed(&role.code)?;
-    rules::label_is_given(&role.label)?;
-    let role = services::Role {
-        label: role.label.trim().to_owned(),
-        ..role
-    };
-    services::upsert_role_in(&mut tx, &service.code, &role).await?;
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "service.role_saved",
-        &service.code,
-        serde_json::json!({"role": role.code}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(role)
+    action::in_one_transaction(db, now, async |tx| {
+        let service = rules::service_exists(tx, service).await?;
+        rules::code_is_well_formed(&role.code)?;
+        rules::label_is_given(&role.label)?;
+        let role = services::Role {
+            label: role.label.trim().to_owned(),
+            ..role
+        };
+        services::upsert_role_in(tx, &service.code, &role).await?;
+        let details = serde_json::json!({"role": role.code});
+        let event = Event::new(actor, "service.role_saved", service.code).with(details);
+        Ok((role, event))
+    })
+    .await
 }

@@ -6,7 +6,7 @@ use crate::{
         rules,
         services::{self, Service},
     },
-    audit,
+    action::{self, Event},
     store::Db,
 };
 
@@ -35,27 +35,20 @@ pub async fn save_service(
     rules::code_is_well_formed(&input.code)?;
     rules::label_is_given(&input.label)?;
     rules::home_url_is_valid(input.home_url.as_deref())?;
-    let mut tx = db.begin().await?;
-    let existing = services::by_code_in(&mut tx, &input.code).await?;
-    let service = Service {
-        label: input.label.trim().to_owned(),
-        description: input
-            .description
-            .or_else(|| existing.as_ref().map(|s| s.description.clone()))
-            .unwrap_or_default(),
-        home_url: input.home_url.or_else(|| existing.and_then(|s| s.home_url)),
-        code: input.code,
-    };
-    services::upsert_in(&mut tx, &service, now).await?;
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "service.saved",
-        &service.code,
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(service)
+    action::in_one_transaction(db, now, async |tx| {
+        let existing = services::by_code_in(tx, &input.code).await?;
+        let service = Service {
+            label: input.label.trim().to_owned(),
+            description: input
+                .description
+                .or_else(|| existing.as_ref().map(|s| s.description.clone()))
+                .unwrap_or_default(),
+            home_url: input.home_url.or_else(|| existing.and_then(|s| s.home_url)),
+            code: input.code,
+        };
+        services::upsert_in(tx, &service, now).await?;
+        let event = Event::new(actor, "service.saved", &service.code);
+        Ok((service, event))
+    })
+    .await
 }

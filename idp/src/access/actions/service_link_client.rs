@@ -5,7 +5,7 @@ use crate::{
         refusal::{AccessRefusal, ServiceRefusal},
         rules, services,
     },
-    audit,
+    action::{self, Event},
     oidc::clients,
     store::Db,
 };
@@ -21,24 +21,16 @@ pub async fn link_client(
     now: i64,
     actor: &str,
 ) -> Result<(), AccessRefusal> {
-    let mut tx = db.begin().await?;
-    let service = rules::service_exists(&mut tx, service).await?;
-    if clients::client_by_id_in(&mut tx, client_id)
-        .await?
-        .is_none()
-    {
-        return Err(ServiceRefusal::UnknownClient(client_id.to_owned()).into());
-    }
-    services::link_client_in(&mut tx, &service.code, client_id, requires_habilitation).await?;
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "service.client_linked",
-        &service.code,
-        serde_json::json!({"client_id": client_id, "requires_habilitation": requires_habilitation}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    action::in_one_transaction(db, now, async |tx| {
+        let service = rules::service_exists(tx, service).await?;
+        if clients::client_by_id_in(tx, client_id).await?.is_none() {
+            return Err(ServiceRefusal::UnknownClient(client_id.to_owned()).into());
+        }
+        services::link_client_in(tx, &service.code, client_id, requires_habilitation).await?;
+        let details =
+            serde_json::json!({"client_id": client_id, "requires_habilitation": requires_habilitation});
+        let event = Event::new(actor, "service.client_linked", service.code).with(details);
+        Ok(((), event))
+    })
+    .await
 }

@@ -6,7 +6,7 @@ use crate::{
         rules,
         services::{self, DocumentKind},
     },
-    audit,
+    action::{self, Event},
     store::Db,
 };
 
@@ -22,20 +22,14 @@ pub async fn publish_document(
     actor: &str,
 ) -> Result<i64, AccessRefusal> {
     rules::document_is_given(title, body)?;
-    let mut tx = db.begin().await?;
-    let service = rules::service_exists(&mut tx, service).await?;
-    let version =
-        services::publish_document_in(&mut tx, &service.code, kind, title.trim(), body.trim(), now)
-            .await?;
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "service.document_published",
-        &service.code,
-        serde_json::json!({"kind": kind.as_str(), "version": version}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(version)
+    action::in_one_transaction(db, now, async |tx| {
+        let service = rules::service_exists(tx, service).await?;
+        let (title, body) = (title.trim(), body.trim());
+        let version =
+            services::publish_document_in(tx, &service.code, kind, title, body, now).await?;
+        let details = serde_json::json!({"kind": kind.as_str(), "version": version});
+        let event = Event::new(actor, "service.document_published", service.code);
+        Ok((version, event.with(details)))
+    })
+    .await
 }

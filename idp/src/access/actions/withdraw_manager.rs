@@ -5,7 +5,7 @@
 use crate::{
     access::{managers, refusal::AccessRefusal, rules, services::Service},
     accounts::UserId,
-    audit,
+    action::{self, Event},
     clock::Clock,
     store::Db,
 };
@@ -23,25 +23,20 @@ pub async fn withdraw_manager(
     confirm_last: bool,
 ) -> Result<(), AccessRefusal> {
     let now = clock.now();
-    let mut tx = db.begin().await?;
-    rules::manages(&mut tx, by, service, siret).await?;
-    let holders = managers::of_establishment_in(&mut tx, &service.code, siret).await?;
-    if !holders.iter().any(|m| m.user_id == person.as_str()) {
-        return Err(AccessRefusal::NotAManager);
-    }
-    if holders.len() == 1 && !confirm_last {
-        return Err(AccessRefusal::LastManager);
-    }
-    managers::delete_in(&mut tx, person, &service.code, siret).await?;
-    audit::record(
-        &mut tx,
-        now,
-        by.as_str(),
-        "access_manager.removed",
-        person.as_str(),
-        serde_json::json!({"service": service.code, "siret": siret, "last": confirm_last}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    action::in_one_transaction(db, now, async |tx| {
+        rules::manages(tx, by, service, siret).await?;
+        let holders = managers::of_establishment_in(tx, &service.code, siret).await?;
+        if !holders.iter().any(|m| m.user_id == person.as_str()) {
+            return Err(AccessRefusal::NotAManager);
+        }
+        if holders.len() == 1 && !confirm_last {
+            return Err(AccessRefusal::LastManager);
+        }
+        managers::delete_in(tx, person, &service.code, siret).await?;
+        let details =
+            serde_json::json!({"service": service.code, "siret": siret, "last": confirm_last});
+        let event = Event::new(by.as_str(), "access_manager.removed", person.as_str());
+        Ok(((), event.with(details)))
+    })
+    .await
 }

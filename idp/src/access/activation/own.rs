@@ -15,7 +15,7 @@ use crate::{
     AppState,
     access::{
         EndDate,
-        actions::assign_own_habilitations::{OwnHabilitation, assign_own_habilitation},
+        actions::{HabilitationGrant, assign_own_habilitations::assign_own_habilitation},
         dates,
         habilitations::{self, Habilitation},
         pages::{self, AccessQuery},
@@ -212,9 +212,9 @@ async fn add(
         }
     };
     let by = UserId::from_stored(user.id.clone());
-    let input = OwnHabilitation {
-        by: &by,
-        service_code: &service.code,
+    let input = HabilitationGrant {
+        person: &by,
+        service,
         siret,
         role: &role.code,
         end_date,

@@ -13,7 +13,10 @@ use crate::{
     AppState,
     access::{
         EndDate,
-        actions::{add_habilitation, designate_manager, remove_habilitation, withdraw_manager},
+        actions::{
+            HabilitationGrant, add_habilitation, designate_manager, remove_habilitation,
+            withdraw_manager,
+        },
         dates,
         habilitations::{self, Habilitation},
         manager::{Establishment, Manager},
@@ -186,15 +189,14 @@ pub async fn add(
             Err(e) => return user_page(&state, &headers, m, p, again(e.to_string())).await,
         },
     };
-    let input = add_habilitation::AddHabilitation {
-        by: &m.id,
+    let input = HabilitationGrant {
         person: &UserId::from_stored(p.id.clone()),
         service: &m.service,
         siret: &siret,
         role: &form.role,
         end_date,
     };
-    match add_habilitation::add_habilitation(&state.db, &state.clock, &input).await {
+    match add_habilitation::add_habilitation(&state.db, &state.clock, &m.id, &input).await {
         Ok(h) => {
             if p.id != m.user.id {
                 notices::habilitation_granted(&state, &m.service, &p, &h, &m.user).await;

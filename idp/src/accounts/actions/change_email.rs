@@ -3,7 +3,11 @@
 //! the notice to the old address.
 
 use super::{AccountRefusal, UserId, store};
-use crate::{accounts::Email, audit, store::Db};
+use crate::{
+    accounts::Email,
+    action::{self, Event},
+    store::Db,
+};
 
 /// Gives `user` the address `email`; [`AccountRefusal::EmailTaken`] when another account got
 /// it since the code was sent.
@@ -13,12 +17,14 @@ pub async fn change_email(
     user: &UserId,
     email: &Email,
 ) -> Result<(), AccountRefusal> {
-    let mut tx = db.begin().await?;
-    if !store::set_email_in(&mut tx, user, email, now).await? {
-        return Err(AccountRefusal::EmailTaken);
-    }
-    let (actor, details) = (user.as_str(), serde_json::json!({}));
-    audit::record(&mut tx, now, actor, "email.changed", actor, details).await?;
-    tx.commit().await?;
-    Ok(())
+    action::in_one_transaction(db, now, async |tx| {
+        if !store::set_email_in(tx, user, email, now).await? {
+            return Err(AccountRefusal::EmailTaken);
+        }
+        Ok((
+            (),
+            Event::new(user.as_str(), "email.changed", user.as_str()),
+        ))
+    })
+    .await
 }

@@ -4,7 +4,7 @@
 use super::{AccountRefusal, UserId, store};
 use crate::{
     accounts::{Email, store::NewUser},
-    audit,
+    action::{self, Event},
     store::Db,
 };
 
@@ -17,12 +17,13 @@ pub async fn create_account(
     phc: &str,
     new: &NewUser,
 ) -> Result<UserId, AccountRefusal> {
-    let mut tx = db.begin().await?;
-    let Some(user) = store::insert_user_in(&mut tx, email, Some(phc), new, now).await? else {
-        return Err(AccountRefusal::EmailTaken);
-    };
-    let details = serde_json::json!({ "agent": new.is_agent });
-    audit::record(&mut tx, now, by, "user.created", user.as_str(), details).await?;
-    tx.commit().await?;
-    Ok(user)
+    action::in_one_transaction(db, now, async |tx| {
+        let Some(user) = store::insert_user_in(tx, email, Some(phc), new, now).await? else {
+            return Err(AccountRefusal::EmailTaken);
+        };
+        let details = serde_json::json!({ "agent": new.is_agent });
+        let event = Event::new(by, "user.created", user.as_str()).with(details);
+        Ok((user, event))
+    })
+    .await
 }

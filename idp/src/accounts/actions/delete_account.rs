@@ -4,7 +4,11 @@
 //! revocation lists, ends every session and sends the last e-mail.
 
 use super::{AccountRefusal, UserId, store};
-use crate::{audit, oidc::grants, store::Db};
+use crate::{
+    action::{self, Event},
+    oidc::grants,
+    store::Db,
+};
 
 /// Deletes `user` and everything hanging on it; `access_ttl` is how long its access tokens can
 /// still live (their grants stay listed as revoked that long).
@@ -14,19 +18,12 @@ pub async fn delete_account(
     user: &UserId,
     access_ttl: u64,
 ) -> Result<(), AccountRefusal> {
-    let mut tx = db.begin().await?;
-    grants::delete_for_user(&mut tx, user, now, access_ttl).await?;
-    store::delete_user_in(&mut tx, user).await?;
-    let details = serde_json::json!({ "via": "account" });
-    audit::record(
-        &mut tx,
-        now,
-        user.as_str(),
-        "account.deleted",
-        user.as_str(),
-        details,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    action::in_one_transaction(db, now, async |tx| {
+        grants::delete_for_user(tx, user, now, access_ttl).await?;
+        store::delete_user_in(tx, user).await?;
+        let details = serde_json::json!({ "via": "account" });
+        let event = Event::new(user.as_str(), "account.deleted", user.as_str()).with(details);
+        Ok(((), event))
+    })
+    .await
 }

@@ -3,7 +3,10 @@
 //! `totp.enrol` audited, in one transaction.
 
 use super::{AccountRefusal, UserId, store};
-use crate::{audit, store::Db};
+use crate::{
+    action::{self, Event},
+    store::Db,
+};
 
 /// What the enrolment stores.
 #[derive(Debug)]
@@ -23,15 +26,14 @@ pub async fn enrol_totp(
     user: &UserId,
     enrolment: &Enrolment<'_>,
 ) -> Result<(), AccountRefusal> {
-    let mut tx = db.begin().await?;
     let Enrolment {
         sealed,
         accepted_step,
         code_hashes,
     } = enrolment;
-    store::replace_totp_in(&mut tx, user, sealed, *accepted_step, code_hashes, now).await?;
-    let (actor, details) = (user.as_str(), serde_json::json!({}));
-    audit::record(&mut tx, now, actor, "totp.enrol", actor, details).await?;
-    tx.commit().await?;
-    Ok(())
+    action::in_one_transaction(db, now, async |tx| {
+        store::replace_totp_in(tx, user, sealed, *accepted_step, code_hashes, now).await?;
+        Ok(((), Event::new(user.as_str(), "totp.enrol", user.as_str())))
+    })
+    .await
 }

@@ -14,7 +14,11 @@ pub mod sign_up;
 pub mod update_profile;
 
 use super::{UserId, refusal::AccountRefusal, store};
-use crate::{audit, oidc::grants, store::Db};
+use crate::{
+    action::{self, Event},
+    oidc::grants,
+    store::Db,
+};
 
 /// Sets a new password hash, revokes every live grant of the account, and records `action`
 /// (with `details`), in one transaction: what a password reset and a password change share.
@@ -24,12 +28,15 @@ async fn replace_password(
     user: &UserId,
     phc: &str,
     access_ttl: u64,
-    (action, details): (&str, serde_json::Value),
+    (action, details): (&'static str, serde_json::Value),
 ) -> Result<(), AccountRefusal> {
-    let mut tx = db.begin().await?;
-    store::set_password_hash_in(&mut tx, user, phc, now).await?;
-    grants::revoke_user_grants_in(&mut tx, user, now, access_ttl).await?;
-    audit::record(&mut tx, now, user.as_str(), action, user.as_str(), details).await?;
-    tx.commit().await?;
-    Ok(())
+    action::in_one_transaction(db, now, async |tx| {
+        store::set_password_hash_in(tx, user, phc, now).await?;
+        grants::revoke_user_grants_in(tx, user, now, access_ttl).await?;
+        Ok((
+            (),
+            Event::new(user.as_str(), action, user.as_str()).with(details),
+        ))
+    })
+    .await
 }

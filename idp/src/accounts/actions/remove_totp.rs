@@ -3,14 +3,16 @@
 //! in one transaction.
 
 use super::{AccountRefusal, UserId, store};
-use crate::{audit, store::Db};
+use crate::{
+    action::{self, Event},
+    store::Db,
+};
 
 /// Removes the second factor of `user`.
 pub async fn remove_totp(db: &Db, now: i64, user: &UserId) -> Result<(), AccountRefusal> {
-    let mut tx = db.begin().await?;
-    store::delete_totp_in(&mut tx, user).await?;
-    let (actor, details) = (user.as_str(), serde_json::json!({}));
-    audit::record(&mut tx, now, actor, "totp.disable", actor, details).await?;
-    tx.commit().await?;
-    Ok(())
+    action::in_one_transaction(db, now, async |tx| {
+        store::delete_totp_in(tx, user).await?;
+        Ok(((), Event::new(user.as_str(), "totp.disable", user.as_str())))
+    })
+    .await
 }

@@ -5,7 +5,7 @@
 use super::{AccountRefusal, UserId, store};
 use crate::{
     accounts::{Email, store::NewUser},
-    audit,
+    action::{self, Event},
     organizations::Siren,
     store::Db,
 };
@@ -20,13 +20,13 @@ pub async fn sign_up(
     new: &NewUser,
     siren: &Siren,
 ) -> Result<UserId, AccountRefusal> {
-    let mut tx = db.begin().await?;
-    let Some(user) = store::insert_user_in(&mut tx, email, Some(phc), new, now).await? else {
-        return Err(AccountRefusal::EmailTaken);
-    };
-    let details = serde_json::json!({ "via": "signup", "siren": siren.as_str() });
-    let actor = user.as_str();
-    audit::record(&mut tx, now, actor, "account.created", actor, details).await?;
-    tx.commit().await?;
-    Ok(user)
+    action::in_one_transaction(db, now, async |tx| {
+        let Some(user) = store::insert_user_in(tx, email, Some(phc), new, now).await? else {
+            return Err(AccountRefusal::EmailTaken);
+        };
+        let details = serde_json::json!({ "via": "signup", "siren": siren.as_str() });
+        let event = Event::new(user.as_str(), "account.created", user.as_str()).with(details);
+        Ok((user, event))
+    })
+    .await
 }

@@ -2,7 +2,11 @@
 //! and `account.identity_changed` audited, in one transaction.
 
 use super::{AccountRefusal, UserId, store};
-use crate::{accounts::store::Identity, audit, store::Db};
+use crate::{
+    accounts::store::Identity,
+    action::{self, Event},
+    store::Db,
+};
 
 /// Replaces the identity of `user`.
 pub async fn update_profile(
@@ -11,18 +15,10 @@ pub async fn update_profile(
     user: &UserId,
     identity: &Identity<'_>,
 ) -> Result<(), AccountRefusal> {
-    let mut tx = db.begin().await?;
-    store::update_identity_in(&mut tx, user, identity, now).await?;
-    let (actor, details) = (user.as_str(), serde_json::json!({}));
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "account.identity_changed",
-        actor,
-        details,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    action::in_one_transaction(db, now, async |tx| {
+        store::update_identity_in(tx, user, identity, now).await?;
+        let event = Event::new(user.as_str(), "account.identity_changed", user.as_str());
+        Ok(((), event))
+    })
+    .await
 }

@@ -2,7 +2,7 @@
 
 use super::{find, keep_signer};
 use crate::{
-    audit,
+    action::{self, Event},
     keys::{
         refusal::RotationError,
         rules::{KeyPolicy, KeyState, is_signer, successor_of},
@@ -21,42 +21,34 @@ pub async fn retire(
     now: i64,
     actor: &str,
 ) -> Result<(), RotationError> {
-    let mut tx = db.begin().await?;
-    let keys = store::all_keys_in(&mut tx).await?;
-    let key = find(&keys, kid)?;
-    let state = KeyState::of(key, now);
-    if !matches!(state, KeyState::Active | KeyState::Pending) {
-        return Err(RotationError::WrongState {
-            kid: kid.into(),
-            state,
-        });
-    }
-    if is_signer(&keys, key, now) {
-        match successor_of(&keys, key, now) {
-            // A pending successor has been published since its creation: it may sign now.
-            Some(next) => {
-                store::set_activation(&mut tx, &next.kid, now.min(next.activates_at)).await?;
-            }
-            None => {
-                let alg = crate::keys::SigningAlg::parse(&key.alg)
-                    .unwrap_or(crate::keys::SigningAlg::RS256);
-                return Err(RotationError::LastSigner(kid.into(), alg.as_str()));
+    action::in_one_transaction(db, now, async |tx| {
+        let keys = store::all_keys_in(tx).await?;
+        let key = find(&keys, kid)?;
+        let state = KeyState::of(key, now);
+        if !matches!(state, KeyState::Active | KeyState::Pending) {
+            return Err(RotationError::WrongState {
+                kid: kid.into(),
+                state,
+            });
+        }
+        if is_signer(&keys, key, now) {
+            match successor_of(&keys, key, now) {
+                // A pending successor has been published since its creation: it may sign now.
+                Some(next) => {
+                    store::set_activation(tx, &next.kid, now.min(next.activates_at)).await?;
+                }
+                None => {
+                    let alg = crate::keys::SigningAlg::parse(&key.alg)
+                        .unwrap_or(crate::keys::SigningAlg::RS256);
+                    return Err(RotationError::LastSigner(kid.into(), alg.as_str()));
+                }
             }
         }
-    }
-    if state == KeyState::Pending {
-        keep_signer(&mut tx, &keys, key, now).await?;
-    }
-    store::set_retirement(&mut tx, kid, now, now + policy.retention_seconds()).await?;
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "key.retired",
-        kid,
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+        if state == KeyState::Pending {
+            keep_signer(tx, &keys, key, now).await?;
+        }
+        store::set_retirement(tx, kid, now, now + policy.retention_seconds()).await?;
+        Ok(((), Event::new(actor, "key.retired", kid)))
+    })
+    .await
 }

@@ -2,7 +2,7 @@
 
 use super::{create_signer, ensure_signers::ensure_signers_in, find, keep_signer};
 use crate::{
-    audit,
+    action::{self, Event},
     keys::{
         kek::Kek,
         keyset::SigningAlg,
@@ -25,38 +25,30 @@ pub async fn revoke(
     now: i64,
     actor: &str,
 ) -> Result<Vec<String>, RotationError> {
-    let mut tx = db.begin().await?;
-    let keys = store::all_keys_in(&mut tx).await?;
-    let key = find(&keys, kid)?;
-    if key.revoked_at.is_some() {
-        return Err(RotationError::WrongState {
-            kid: kid.into(),
-            state: KeyState::Revoked,
-        });
-    }
-    if KeyState::of(key, now) == KeyState::Pending {
-        keep_signer(&mut tx, &keys, key, now).await?;
-    }
-    let mut created = Vec::new();
-    if let Some(alg) = SigningAlg::parse(&key.alg)
-        && is_signer(&keys, key, now)
-    {
-        match pending_of(&keys, alg, now) {
-            Some(pending) => store::set_activation(&mut tx, &pending.kid, now).await?,
-            None => created.push(create_signer(&mut tx, kek, policy, alg, now).await?),
+    action::in_one_transaction(db, now, async |tx| {
+        let keys = store::all_keys_in(tx).await?;
+        let key = find(&keys, kid)?;
+        if key.revoked_at.is_some() {
+            return Err(RotationError::WrongState {
+                kid: kid.into(),
+                state: KeyState::Revoked,
+            });
         }
-    }
-    store::set_revoked(&mut tx, kid, now).await?;
-    created.extend(ensure_signers_in(&mut tx, kek, policy, now).await?);
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "key.revoked",
-        kid,
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(created)
+        if KeyState::of(key, now) == KeyState::Pending {
+            keep_signer(tx, &keys, key, now).await?;
+        }
+        let mut created = Vec::new();
+        if let Some(alg) = SigningAlg::parse(&key.alg)
+            && is_signer(&keys, key, now)
+        {
+            match pending_of(&keys, alg, now) {
+                Some(pending) => store::set_activation(tx, &pending.kid, now).await?,
+                None => created.push(create_signer(tx, kek, policy, alg, now).await?),
+            }
+        }
+        store::set_revoked(tx, kid, now).await?;
+        created.extend(ensure_signers_in(tx, kek, policy, now).await?);
+        Ok((created, Event::new(actor, "key.revoked", kid)))
+    })
+    .await
 }

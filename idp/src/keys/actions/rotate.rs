@@ -2,7 +2,7 @@
 
 use super::generate;
 use crate::{
-    audit,
+    action::{self, Event},
     keys::{
         kek::Kek,
         keyset::SigningAlg,
@@ -27,28 +27,22 @@ pub async fn rotate(
     let activates_at = now + policy.prepublication_seconds();
     // Generated before the transaction: the write lock is not held while RSA primes are sought.
     let new = generate(kek, policy, alg, now, activates_at).await?;
-    let mut tx = db.begin().await?;
-    let keys = store::all_keys_in(&mut tx).await?;
-    if let Some(pending) = pending_of(&keys, alg, now) {
-        return Err(RotationError::WrongState {
-            kid: pending.kid.clone(),
-            state: KeyState::Pending,
-        });
-    }
-    store::insert_key(&mut tx, &new).await?;
-    if let Some(current) = signer_of(&keys, alg, now) {
-        let remove_at = activates_at + policy.retention_seconds();
-        store::set_retirement(&mut tx, &current.kid, activates_at, remove_at).await?;
-    }
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "key.rotated",
-        &new.kid,
-        serde_json::json!({"alg": new.alg, "activates_at": activates_at}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(new)
+    action::in_one_transaction(db, now, async |tx| {
+        let keys = store::all_keys_in(tx).await?;
+        if let Some(pending) = pending_of(&keys, alg, now) {
+            return Err(RotationError::WrongState {
+                kid: pending.kid.clone(),
+                state: KeyState::Pending,
+            });
+        }
+        store::insert_key(tx, &new).await?;
+        if let Some(current) = signer_of(&keys, alg, now) {
+            let remove_at = activates_at + policy.retention_seconds();
+            store::set_retirement(tx, &current.kid, activates_at, remove_at).await?;
+        }
+        let details = serde_json::json!({"alg": new.alg, "activates_at": activates_at});
+        let event = Event::new(actor, "key.rotated", &new.kid).with(details);
+        Ok((new, event))
+    })
+    .await
 }

@@ -1,7 +1,7 @@
 //! Register a relying party.
 
 use crate::{
-    audit,
+    action::{self, Event},
     oidc::clients::{self, ClientRefusal, ClientRegistration, RegistrationError},
     store::Db,
 };
@@ -15,19 +15,11 @@ pub async fn create_client(
     actor: &str,
 ) -> Result<Option<String>, ClientRefusal> {
     reg.validate()?;
-    let mut tx = db.begin().await?;
-    let secret = clients::insert_client_in(&mut tx, reg, now)
-        .await?
-        .ok_or_else(|| RegistrationError::Exists(reg.client_id.clone()))?;
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "client.created",
-        &reg.client_id,
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(secret)
+    action::in_one_transaction(db, now, async |tx| {
+        let secret = clients::insert_client_in(tx, reg, now)
+            .await?
+            .ok_or_else(|| RegistrationError::Exists(reg.client_id.clone()))?;
+        Ok((secret, Event::new(actor, "client.created", &reg.client_id)))
+    })
+    .await
 }

@@ -1,7 +1,7 @@
 //! Delete a relying party.
 
 use crate::{
-    audit,
+    action::{self, Event},
     oidc::clients::{self, ClientRefusal},
     store::Db,
 };
@@ -14,19 +14,11 @@ pub async fn delete_client(
     now: i64,
     actor: &str,
 ) -> Result<(), ClientRefusal> {
-    let mut tx = db.begin().await?;
-    if !clients::delete_client_in(&mut tx, client_id).await? {
-        return Err(ClientRefusal::Unknown(client_id.to_owned()));
-    }
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "client.deleted",
-        client_id,
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    action::in_one_transaction(db, now, async |tx| {
+        if !clients::delete_client_in(tx, client_id).await? {
+            return Err(ClientRefusal::Unknown(client_id.to_owned()));
+        }
+        Ok(((), Event::new(actor, "client.deleted", client_id)))
+    })
+    .await
 }

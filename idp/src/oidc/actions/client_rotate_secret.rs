@@ -1,7 +1,7 @@
 //! Give a secret client a new secret.
 
 use crate::{
-    audit,
+    action::{self, Event},
     oidc::clients::{self, ClientRefusal},
     store::Db,
 };
@@ -14,19 +14,14 @@ pub async fn rotate_secret(
     now: i64,
     actor: &str,
 ) -> Result<String, ClientRefusal> {
-    let mut tx = db.begin().await?;
-    let secret = clients::rotate_secret_in(&mut tx, client_id, now)
-        .await?
-        .ok_or_else(|| ClientRefusal::NoSecret(client_id.to_owned()))?;
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "client.secret_rotated",
-        client_id,
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(secret)
+    action::in_one_transaction(db, now, async |tx| {
+        let secret = clients::rotate_secret_in(tx, client_id, now)
+            .await?
+            .ok_or_else(|| ClientRefusal::NoSecret(client_id.to_owned()))?;
+        Ok((
+            secret,
+            Event::new(actor, "client.secret_rotated", client_id),
+        ))
+    })
+    .await
 }

@@ -1,7 +1,7 @@
 //! Change a relying party's registration.
 
 use crate::{
-    audit,
+    action::{self, Event},
     oidc::clients::{self, ClientRefusal, ClientRegistration},
     store::Db,
 };
@@ -15,23 +15,15 @@ pub async fn update_client(
     actor: &str,
 ) -> Result<(), ClientRefusal> {
     reg.validate()?;
-    let mut tx = db.begin().await?;
-    let current = clients::client_by_id_in(&mut tx, &reg.client_id)
-        .await?
-        .ok_or_else(|| ClientRefusal::Unknown(reg.client_id.clone()))?;
-    current.may_become(reg)?;
-    if !clients::update_client_in(&mut tx, reg, now).await? {
-        return Err(ClientRefusal::Unknown(reg.client_id.clone()));
-    }
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        "client.updated",
-        &reg.client_id,
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    action::in_one_transaction(db, now, async |tx| {
+        let current = clients::client_by_id_in(tx, &reg.client_id)
+            .await?
+            .ok_or_else(|| ClientRefusal::Unknown(reg.client_id.clone()))?;
+        current.may_become(reg)?;
+        if !clients::update_client_in(tx, reg, now).await? {
+            return Err(ClientRefusal::Unknown(reg.client_id.clone()));
+        }
+        Ok(((), Event::new(actor, "client.updated", &reg.client_id)))
+    })
+    .await
 }
