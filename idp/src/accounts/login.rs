@@ -6,7 +6,6 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form,
     extract::{Query, State},
     http::{HeaderMap, header},
     response::{IntoResponse, Redirect, Response},
@@ -18,7 +17,13 @@ use crate::{
     AppState,
     error::PageError,
     oidc::pending::PendingAuthorization,
-    web::{anti_robot, client_ip::ClientIp, csrf, page::safe_return, rate_limit},
+    web::{
+        anti_robot,
+        client_ip::ClientIp,
+        csrf,
+        page::{CsrfForm, safe_return},
+        rate_limit,
+    },
 };
 
 #[derive(Template, WebTemplate)]
@@ -184,12 +189,8 @@ pub async fn submit(
     State(state): State<AppState>,
     ip: ClientIp,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    let secure = state.config.session.secure_cookies;
-    if !csrf::verify(&headers, &form.csrf, secure) {
-        return Err(PageError::form_expired());
-    }
     // Under a flood, the attempts the hasher cannot take are shed before they cost a store or
     // database round trip: what is left of the cores goes to the hashes (docs/performance.md).
     if state.hasher.is_saturated() {
@@ -272,3 +273,5 @@ pub async fn home(
     };
     Ok(HomePage { name }.into_response())
 }
+
+crate::with_csrf!(LoginForm);

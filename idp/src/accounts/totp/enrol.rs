@@ -160,11 +160,8 @@ pub async fn enrol(
     State(state): State<AppState>,
     LoggedIn { session, user }: LoggedIn,
     headers: HeaderMap,
-    Form(form): Form<EnrolForm>,
+    CsrfForm(form): CsrfForm<EnrolForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::form_expired());
-    }
     if is_enrolled(&state.db, &user.id).await? {
         return Err(PageError::bad_request(
             "La double authentification est déjà activée sur ce compte.",
@@ -229,11 +226,8 @@ pub async fn disable(
     State(state): State<AppState>,
     LoggedIn { user, .. }: LoggedIn,
     headers: HeaderMap,
-    Form(form): Form<DisableForm>,
+    CsrfForm(form): CsrfForm<DisableForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::form_expired());
-    }
     if !password_matches(&state, &user, &form.password).await? {
         return Ok(render(&state, &headers, StatusCode::UNAUTHORIZED, |csrf| {
             EnrolPage {
@@ -248,3 +242,5 @@ pub async fn disable(
     tracing::info!(user.id = %user.id, "second factor disabled");
     Ok(Redirect::to("/compte/double-authentification").into_response())
 }
+
+crate::with_csrf!(EnrolForm, DisableForm);

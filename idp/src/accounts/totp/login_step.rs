@@ -78,11 +78,8 @@ pub struct CodeForm {
 pub async fn submit_code(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<CodeForm>,
+    CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::form_expired());
-    }
     let expired = || {
         PageError::bad_request(
             "Votre connexion a expiré. Veuillez saisir à nouveau votre identifiant et votre mot de passe.",
@@ -131,3 +128,5 @@ pub async fn submit_code(
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }
+
+crate::with_csrf!(CodeForm);

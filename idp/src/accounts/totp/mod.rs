@@ -9,7 +9,6 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form,
     extract::State,
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
@@ -34,7 +33,7 @@ use crate::{
     oidc::pending::PendingAuthorization,
     secrets,
     store::{Db, now},
-    web::{csrf, rate_limit},
+    web::{csrf, page::CsrfForm, rate_limit},
 };
 
 /// The enrolment page (status, or a new secret and its QR code).
