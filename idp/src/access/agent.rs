@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{
     actions::{
-        issue_code::{CodeIssue, issue_code},
+        issue_code::{CodeIssue, Issued, issue_code},
         revoke_code::revoke_code,
     },
     codes::{self, CodeInfo},
@@ -179,14 +179,7 @@ pub async fn issue(
     let service = pages::service(&page, &form.service).await?;
     let siret =
         Siret::parse(&form.siret).map_err(|e| PageError::bad_request(format!("SIRET : {e}")))?;
-    let input = CodeIssue {
-        by: &user.id,
-        service_code: &service.code,
-        siret: &siret,
-        ttl_seconds: i64::from(page.config.access.activation_code_ttl_days) * 86_400,
-    };
-    let key = page.kek.derive(codes::HASH_KEY_LABEL);
-    let issued = match issue_code(&page.db, &page.clock, &key, &input).await {
+    let issued = match issue_for_configured_days(&page, &user.id, &service, &siret).await {
         Ok(issued) => issued,
         Err(AccessRefusal::Storage(e)) => return Err(e.into()),
         Err(refused) => return Err(PageError::bad_request(refused.to_string())),
@@ -220,3 +213,21 @@ pub async fn revoke(
 }
 
 crate::with_csrf!(CodeForm);
+
+/// Issues an activation code valid for the configured number of days (the agent's page and
+/// the back-office API).
+pub(super) async fn issue_for_configured_days(
+    state: &AppState,
+    by: &str,
+    service: &Service,
+    siret: &Siret,
+) -> Result<Issued, AccessRefusal> {
+    let input = CodeIssue {
+        by,
+        service_code: &service.code,
+        siret,
+        ttl_seconds: i64::from(state.config.access.activation_code_ttl_days) * 86_400,
+    };
+    let key = state.kek.derive(codes::HASH_KEY_LABEL);
+    issue_code(&state.db, &state.clock, &key, &input).await
+}

@@ -22,11 +22,12 @@ use serde_json::json;
 use super::{
     ActivationCode,
     actions::{
-        issue_code::{CodeIssue, Issued, issue_code},
+        issue_code::Issued,
         redeem_code::{Redemption, redeem_code},
         revoke_code::revoke_code,
     },
     activation::count_attempt,
+    agent::issue_for_configured_days,
     codes, pages,
     services::{self, Service},
 };
@@ -190,17 +191,10 @@ pub async fn issue(
     let (claims, service) = back_office(&state, &headers).await?;
     let form: IssueBody = body(&raw)?;
     let siret = siret_of(&form.siret)?;
-    let input = CodeIssue {
-        by: &claims.client_id,
-        service_code: &service.code,
-        siret: &siret,
-        ttl_seconds: i64::from(state.config.access.activation_code_ttl_days) * 86_400,
-    };
-    let key = state.kek.derive(codes::HASH_KEY_LABEL);
     let Issued {
         code: issued,
         establishment,
-    } = issue_code(&state.db, &state.clock, &key, &input)
+    } = issue_for_configured_days(&state, &claims.client_id, &service, &siret)
         .await
         .map_err(|refused| OAuthError::refused(&refused))?;
     let body = json!({
