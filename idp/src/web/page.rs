@@ -42,10 +42,7 @@ impl axum::extract::FromRequestParts<AppState> for Page {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self {
-            state: state.clone(),
-            headers: parts.headers.clone(),
-        })
+        Ok(Self::new(state, &parts.headers))
     }
 }
 
@@ -58,6 +55,14 @@ impl std::ops::Deref for Page {
 }
 
 impl Page {
+    /// The page of a request whose handler holds the state and headers apart.
+    pub fn new(state: &AppState, headers: &HeaderMap) -> Self {
+        Self {
+            state: state.clone(),
+            headers: headers.clone(),
+        }
+    }
+
     /// The request's headers (its cookies: the login session, the CSRF token).
     pub fn headers(&self) -> &HeaderMap {
         &self.headers

@@ -29,7 +29,7 @@ use askama_web::WebTemplate;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::{
     extract::{Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,7 @@ use crate::{
     error::PageError,
     secrets,
     store::ephemeral::EphemeralError,
-    web::{anti_robot, client_ip::ClientIp, cookies, csrf, rate_limit},
+    web::{anti_robot, client_ip::ClientIp, cookies, page::Page, rate_limit},
 };
 /// Step 1's page, where the journey starts (e-mail + anti-robot check).
 pub const RESET_START_PATH: &str = "/mot-de-passe-oublie";
@@ -132,15 +132,15 @@ fn six_digits() -> String {
     }
 }
 
-async fn load_flow(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<(String, Flow)>, PageError> {
-    let Some(token) = cookies::get(headers, cookies::RESET, state.config.session.secure_cookies)
-    else {
+async fn load_flow(page: &Page) -> Result<Option<(String, Flow)>, PageError> {
+    let Some(token) = cookies::get(
+        page.headers(),
+        cookies::RESET,
+        page.config.session.secure_cookies,
+    ) else {
         return Ok(None);
     };
-    let Some(raw) = state.ephemeral.get(&flow_key(&token)).await? else {
+    let Some(raw) = page.ephemeral.get(&flow_key(&token)).await? else {
         return Ok(None);
     };
     Ok(serde_json::from_str(&raw).ok().map(|flow| (token, flow)))
@@ -167,25 +167,6 @@ async fn start_flow(state: &AppState, flow: &Flow) -> Result<HeaderValue, PageEr
         state.config.session.secure_cookies,
         None,
     ))
-}
-
-/// A page with a CSRF token, never cached.
-fn page(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    build: impl FnOnce(String) -> Response,
-) -> Response {
-    let token = csrf::token(headers, state.config.session.secure_cookies);
-    let mut response = build(token.value);
-    *response.status_mut() = status;
-    if let Some(cookie) = token.set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 fn see_other(path: &str, cookie: Option<HeaderValue>) -> Response {

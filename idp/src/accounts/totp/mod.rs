@@ -9,8 +9,7 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::{StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
@@ -33,7 +32,10 @@ use crate::{
     oidc::pending::PendingAuthorization,
     secrets,
     store::{Db, now},
-    web::{csrf, page::CsrfForm, rate_limit},
+    web::{
+        page::{CsrfForm, Page},
+        rate_limit,
+    },
 };
 
 /// The enrolment page (status, or a new secret and its QR code).
@@ -168,21 +170,6 @@ pub(crate) async fn verify_second_factor(
         return Ok(false);
     }
     Ok(use_recovery_code(&state.db, user_id, &code).await?)
-}
-
-/// Renders a page with a CSRF token (`build` gets it), never cached.
-pub(super) fn render<T: IntoResponse>(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    build: impl FnOnce(String) -> T,
-) -> Response {
-    let token = csrf::token(headers, state.config.session.secure_cookies);
-    let mut response = (status, build(token.value)).into_response();
-    if let Some(cookie) = token.set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    crate::web::no_store(response)
 }
 
 /// Where a login goes next: back to its authorization request, or home.
