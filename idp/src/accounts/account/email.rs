@@ -32,7 +32,6 @@ use crate::{
         signup::{
             code::{
                 CHECK_WINDOW, CHECKS_PER_ADDRESS, SEND_WINDOW, SENDS_PER_ADDRESS, TRIES_PER_CODE,
-                random_code,
             },
             email::{SHARED_MAILBOX_MESSAGE, is_shared_mailbox},
         },
@@ -166,7 +165,7 @@ async fn send_code(state: &AppState, user: &User, email: &Email) -> Result<bool,
             messages::email_change_taken(&state.config.issuer, email),
         )
     } else {
-        let code = random_code();
+        let code = secrets::six_digits();
         let name = full_name(user);
         (
             Some(code_hash(&id, email.as_str(), &code)),
