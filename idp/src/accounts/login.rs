@@ -152,10 +152,15 @@ async fn check_credentials(
     }
     let limits = &state.config.limits;
     let window = Duration::from_secs(limits.login_window_seconds);
-    let store_ = &state.ephemeral;
-    rate_limit::hit(store_, "login-ip", &ip.key(), limits.login_per_ip, window).await??;
-    let per_account = limits.login_per_account;
-    rate_limit::hit(store_, "login-account", email.as_str(), per_account, window).await??;
+    rate_limit::hit(
+        &state.ephemeral,
+        "login-ip",
+        &ip.key(),
+        limits.login_per_ip,
+        window,
+    )
+    .await??;
+    super::count_account_attempt(state, "login-account", email.as_str()).await?;
 
     let user = store::user_by_email(&state.db, &email).await?;
     // Unknown accounts and accounts without a password verify against a dummy hash, so the

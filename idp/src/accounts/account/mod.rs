@@ -9,8 +9,6 @@ pub mod password;
 pub mod profile;
 pub mod sessions;
 
-use std::time::Duration;
-
 use askama::Template;
 use axum::{
     extract::Query,
@@ -25,7 +23,6 @@ use crate::{
     AppState,
     error::PageError,
     mail::messages::{ACCOUNT_PATH, Outgoing},
-    web::rate_limit,
 };
 
 /// The logged-in session of this browser and its account, if both still exist. Pages take
@@ -47,15 +44,7 @@ pub async fn password_matches(
     user: &User,
     password: &str,
 ) -> Result<bool, PageError> {
-    let limits = &state.config.limits;
-    rate_limit::hit(
-        &state.ephemeral,
-        "login-account",
-        &user.email,
-        limits.login_per_account,
-        Duration::from_secs(limits.login_window_seconds),
-    )
-    .await??;
+    super::count_account_attempt(state, "login-account", &user.email).await?;
     Ok(!password.is_empty()
         && state
             .hasher

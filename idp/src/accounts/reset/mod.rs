@@ -20,13 +20,12 @@ mod start;
 pub use code::{CodeForm, show_code, submit_code};
 pub use link::{LinkQuery, follow_link};
 pub use password::{PasswordForm, show_password, submit_password};
-pub use start::{EmailForm, show_start, submit_start};
+pub use start::{show_start, submit_start};
 
 use std::time::Duration;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::{
     extract::{Query, State},
     http::{HeaderValue, StatusCode, header},
@@ -118,20 +117,6 @@ fn ttl(state: &AppState) -> Duration {
     Duration::from_secs(state.config.accounts.reset_code_ttl_seconds)
 }
 
-/// Six random digits, uniformly drawn.
-fn six_digits() -> String {
-    let rng = SystemRandom::new();
-    loop {
-        let mut buf = [0u8; 4];
-        rng.fill(&mut buf).expect("system randomness");
-        let n = u32::from_be_bytes(buf);
-        // Reject the top of the range so every code is equally likely.
-        if n < 4_294_000_000 {
-            return format!("{:06}", n % 1_000_000);
-        }
-    }
-}
-
 async fn load_flow(page: &Page) -> Result<Option<(String, Flow)>, PageError> {
     let Some(token) = cookies::get(
         page.headers(),
@@ -195,7 +180,7 @@ pub async fn create_request(
     user_id: Option<&str>,
     ttl: Duration,
 ) -> Result<NewRequest, EphemeralError> {
-    let code = six_digits();
+    let code = secrets::six_digits();
     let link_token = secrets::random_token(32);
     let rid = secrets::random_token(16);
     let request = ResetRequest {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::mail::messages;
-use crate::web::page::CsrfForm;
+use crate::{accounts::EmailForm, web::page::CsrfForm};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "reset_email.html")]
@@ -21,17 +21,6 @@ pub async fn show_start(page: Page) -> Result<Response, PageError> {
         error: None,
         robot: anti_robot::issue(&page),
     })
-}
-
-/// Fields of step 1.
-#[derive(Deserialize)]
-pub struct EmailForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    email: String,
-    #[serde(flatten)]
-    robot: anti_robot::Fields,
 }
 
 /// Counts a request against the limits per client address and per address; the message to
@@ -130,5 +119,3 @@ pub async fn submit_start(
     let cookie = start_flow(&page, &flow).await?;
     Ok(see_other(RESET_CODE_PATH, Some(cookie)))
 }
-
-crate::with_csrf!(EmailForm);

@@ -160,10 +160,7 @@ pub async fn enrol(
             "La double authentification est déjà activée sur ce compte.",
         ));
     }
-    let limits = &page.config.limits;
-    let window = Duration::from_secs(limits.login_window_seconds);
-    let per_account = limits.login_per_account;
-    rate_limit::hit(&page.ephemeral, "totp-enrol", &user.id, per_account, window).await??;
+    count_account_attempt(&page, "totp-enrol", &user.id).await?;
     let key = enrolment_key(&session.sid);
     let sealed = match page.ephemeral.get(&key).await? {
         Some(encoded) => STANDARD.decode(encoded).ok(),

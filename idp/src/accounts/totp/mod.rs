@@ -23,6 +23,7 @@ use super::{
         enrol_totp::{Enrolment, enrol_totp},
         remove_totp::remove_totp,
     },
+    count_account_attempt,
     session::LoginSession,
     store as users,
 };
@@ -32,10 +33,7 @@ use crate::{
     oidc::pending::PendingAuthorization,
     secrets,
     store::{Db, now},
-    web::{
-        page::{CsrfForm, Page},
-        rate_limit,
-    },
+    web::page::{CsrfForm, Page},
 };
 
 /// The enrolment page (status, or a new secret and its QR code).
@@ -142,15 +140,7 @@ pub(crate) async fn verify_second_factor(
     account: &str,
     code: &str,
 ) -> Result<bool, PageError> {
-    let limits = &state.config.limits;
-    rate_limit::hit(
-        &state.ephemeral,
-        "login-totp",
-        user_id,
-        limits.login_per_account,
-        Duration::from_secs(limits.login_window_seconds),
-    )
-    .await??;
+    count_account_attempt(state, "login-totp", user_id).await?;
     let code = normalise(code);
     if is_totp_code(&code) {
         let Some(sealed) = sealed_secret(&state.db, user_id).await? else {
