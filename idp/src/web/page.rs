@@ -68,6 +68,20 @@ impl Page {
         &self.headers
     }
 
+    /// Renders a form page: 400 when it shows an error, 200 otherwise.
+    pub fn render_form<T: Template>(
+        &self,
+        has_error: bool,
+        build: impl FnOnce(String) -> T,
+    ) -> Result<Response, PageError> {
+        let status = if has_error {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        self.render(status, build)
+    }
+
     /// Renders a page with this browser's CSRF token (`build` gets it), never cached; the
     /// token's cookie is set when the browser had none.
     pub fn render<T: Template>(

@@ -4,7 +4,6 @@
 use askama::Template;
 use axum::{
     extract::{Path, Query},
-    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -50,12 +49,7 @@ async fn charte_page(
         .await?
         .ok_or_else(PageError::not_found)?;
     let establishment = establishment_name(page, siret).await?;
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    page.render(status, |csrf| ChartePage {
+    page.render_form(error.is_some(), |csrf| ChartePage {
         csrf,
         service,
         authreq,

@@ -4,7 +4,6 @@
 use askama::Template;
 use axum::{
     extract::{Path, Query},
-    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -66,12 +65,7 @@ async fn self_page(
         .filter(|h| h.siret == siret.as_str() && h.is_live())
         .collect();
     let establishment = establishment_name(page, siret).await?;
-    let status = if form.error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    page.render(status, |csrf| SelfPage {
+    page.render_form(form.error.is_some(), |csrf| SelfPage {
         csrf,
         service,
         authreq,

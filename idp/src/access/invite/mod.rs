@@ -314,12 +314,7 @@ async fn show_page(
     mut view: InvitePage,
 ) -> Result<Response, PageError> {
     view.recap = recap(page, m, w, step).await?;
-    let status = if view.error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    page.render(status, |csrf| InvitePage { csrf, ..view })
+    page.render_form(view.error.is_some(), |csrf| InvitePage { csrf, ..view })
 }
 
 /// The acting manager's wizard, or where to go first (an earlier step not done yet).

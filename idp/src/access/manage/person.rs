@@ -4,7 +4,6 @@
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -108,13 +107,8 @@ async fn user_page(
         .cloned()
         .collect();
     let roles = services::roles(&page.db, &m.service.code).await?;
-    let status = if view.error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     let name = full_name(&person).unwrap_or_else(|| person.email.clone());
-    page.render(status, |csrf| UserPage {
+    page.render_form(view.error.is_some(), |csrf| UserPage {
         csrf,
         service: m.service,
         name,

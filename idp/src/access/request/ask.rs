@@ -100,12 +100,7 @@ async fn request_page(
         message: draft.message.to_owned(),
         max_message: MAX_MESSAGE_CHARS,
     };
-    let status = if view.error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    page.render(status, |csrf| RequestPage { csrf, ..view })
+    page.render_form(view.error.is_some(), |csrf| RequestPage { csrf, ..view })
 }
 
 /// `GET /acces/{service}/demande`: « Vous souhaitez demander un accès au service numérique … ».

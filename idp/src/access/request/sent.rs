@@ -25,13 +25,8 @@ pub(super) async fn sent_page(
     error: Option<String>,
 ) -> Result<Response, PageError> {
     let t = page.clock.now();
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     let home = home(page, &service);
-    page.render(status, |csrf| SentPage {
+    page.render_form(error.is_some(), |csrf| SentPage {
         csrf,
         service,
         authreq,

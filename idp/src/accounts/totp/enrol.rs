@@ -59,12 +59,7 @@ async fn new_enrolment(
         .to_qr_base64()
         .map_err(|e| PageError::internal("totp qr", &e))?;
     let secret = totp.secret().to_base32();
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    page.render(status, |csrf| EnrolPage {
+    page.render_form(error.is_some(), |csrf| EnrolPage {
         qr,
         secret,
         error,
