@@ -42,8 +42,7 @@ pub async fn finish(
             // The account the wizard found was deleted meanwhile: its identity is unknown.
             let mut w = w.clone();
             w.existing = None;
-            save(&page, &m, &w).await?;
-            return Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response());
+            return save_and_continue(&page, &m, &w).await;
         }
     };
     tracing::info!(user.id = %user_id.as_str(), created, "invitation sent");

@@ -163,6 +163,16 @@ async fn save(state: &AppState, m: &Manager, w: &Wizard) -> Result<(), PageError
     Ok(())
 }
 
+/// Saves the wizard and goes on to its next step (the first one not done yet).
+async fn save_and_continue(
+    state: &AppState,
+    m: &Manager,
+    w: &Wizard,
+) -> Result<Response, PageError> {
+    save(state, m, w).await?;
+    Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response())
+}
+
 /// « M. », « Mme ».
 fn civility(gender: Option<&str>) -> &'static str {
     match gender {

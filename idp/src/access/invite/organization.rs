@@ -124,8 +124,7 @@ pub async fn submit_organization(
             w.job = job;
             w.siret = siret;
             w.organization = Some(label);
-            save(&page, &m, &w).await?;
-            return Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response());
+            return save_and_continue(&page, &m, &w).await;
         }
     };
     let mut view = InvitePage {

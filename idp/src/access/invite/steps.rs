@@ -67,8 +67,7 @@ pub async fn submit_email(
     .await
     .map_err(|refused| PageError::refused(&refused))?
     .map(|id| id.as_str().to_owned());
-    save(&page, &m, &w).await?;
-    Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response())
+    save_and_continue(&page, &m, &w).await
 }
 
 // ---- Step 2: the type of account ----
@@ -101,8 +100,7 @@ pub async fn submit_type(
         return show_page(&page, &m, &w, Step::Type, view).await;
     }
     w.account_type = Some(form.type_compte);
-    save(&page, &m, &w).await?;
-    Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response())
+    save_and_continue(&page, &m, &w).await
 }
 
 // ---- Step 3: the identity ----
@@ -134,8 +132,7 @@ pub async fn submit_identity(
             w.gender = Some(identity.gender.to_owned());
             w.family_name = Some(identity.family_name);
             w.given_name = Some(identity.given_name);
-            save(&page, &m, &w).await?;
-            Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response())
+            save_and_continue(&page, &m, &w).await
         }
         Err((field, message)) => {
             // The sign-up speaks to the person; here the manager speaks of someone else.
