@@ -160,7 +160,7 @@ fn router(c: &mut Criterion) {
         ),
         (
             "bare + security_headers",
-            idp::routes(state.clone()).layer(idp::web::security_headers::SecurityHeadersLayer),
+            idp::routes(state.clone()).layer(idp::web::security_headers::layer()),
         ),
         (
             "bare + body limit",

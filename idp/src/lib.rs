@@ -255,7 +255,7 @@ pub fn with_middleware(routes: Router) -> Router {
                         .on_response(web::request_id::on_response),
                 )
                 .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
-                .layer(web::security_headers::SecurityHeadersLayer)
+                .layer(web::security_headers::layer())
                 // Innermost, so it times the handler alone; the route template is known
                 // (`MatchedPath`) whatever the position, as the router matches before any layer.
                 .layer(metrics::TrackLayer),

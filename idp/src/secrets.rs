@@ -16,6 +16,19 @@ pub fn random_token(bytes: usize) -> String {
     B64.encode(buf)
 }
 
+/// Six random digits, every code equally likely (the top of the `u32` range is drawn again).
+pub fn six_digits() -> String {
+    let rng = SystemRandom::new();
+    loop {
+        let mut buf = [0u8; 4];
+        rng.fill(&mut buf).expect("system randomness");
+        let n = u32::from_le_bytes(buf);
+        if n < 4_294_000_000 {
+            return format!("{:06}", n % 1_000_000);
+        }
+    }
+}
+
 /// SHA-256 of `value`, base64url: how codes and tokens are keyed and stored.
 pub fn hash(value: &str) -> String {
     B64.encode(digest(&SHA256, value.as_bytes()).as_ref())

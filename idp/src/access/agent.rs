@@ -6,14 +6,14 @@
 use askama::Template;
 use axum::{
     extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 
 use super::{
     actions::{
-        issue_code::{CodeIssue, issue_code},
+        issue_code::{CodeIssue, Issued, issue_code},
         revoke_code::revoke_code,
     },
     codes::{self, CodeInfo},
@@ -30,7 +30,7 @@ use crate::{
     audit::{self, NamedEvent},
     error::PageError,
     organizations::{Establishment, Siret, register},
-    web::page::render,
+    web::page::Page,
 };
 
 /// How many audit events the page shows.
@@ -113,12 +113,11 @@ async fn lookup(state: &AppState, service: &str, siret: &Siret) -> Result<Lookup
 
 /// `GET /agent`: find an establishment by SIRET; what the provider knows of it.
 pub async fn show(
-    State(state): State<AppState>,
+    page: Page,
     _: Agent,
-    headers: HeaderMap,
     Query(q): Query<AgentQuery>,
 ) -> Result<Response, PageError> {
-    let services = services::all(&state.db).await?;
+    let services = services::all(&page.db).await?;
     let service = if q.service.is_empty() {
         services.first().map(|s| s.code.clone()).unwrap_or_default()
     } else {
@@ -132,14 +131,14 @@ pub async fn show(
     } else {
         match Siret::parse(&q.siret) {
             Ok(siret) => (
-                Some(lookup(&state, &service, &siret).await?),
+                Some(lookup(&page, &service, &siret).await?),
                 None,
                 StatusCode::OK,
             ),
             Err(e) => (None, Some(format!("SIRET : {e}")), StatusCode::BAD_REQUEST),
         }
     };
-    render(&state, &headers, status, |csrf| AgentPage {
+    page.render(status, |csrf| AgentPage {
         csrf,
         services,
         service,
@@ -173,28 +172,20 @@ struct IssuedPage {
 /// establishment of the register (the unused previous one is revoked), shown once with what
 /// the letter needs. A refusal is the page of its French message, 400.
 pub async fn issue(
-    State(state): State<AppState>,
+    page: Page,
     Agent(user): Agent,
-    headers: HeaderMap,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    let service = pages::service(&state, &form.service).await?;
+    let service = pages::service(&page, &form.service).await?;
     let siret =
         Siret::parse(&form.siret).map_err(|e| PageError::bad_request(format!("SIRET : {e}")))?;
-    let input = CodeIssue {
-        by: &user.id,
-        service_code: &service.code,
-        siret: &siret,
-        ttl_seconds: i64::from(state.config.access.activation_code_ttl_days) * 86_400,
-    };
-    let key = state.kek.derive(codes::HASH_KEY_LABEL);
-    let issued = match issue_code(&state.db, &state.clock, &key, &input).await {
+    let issued = match issue_for_configured_days(&page, &user.id, &service, &siret).await {
         Ok(issued) => issued,
         Err(AccessRefusal::Storage(e)) => return Err(e.into()),
         Err(refused) => return Err(PageError::bad_request(refused.to_string())),
     };
-    let redeem_url = state.config.url(&format!("/acces/{}", service.code));
-    render(&state, &headers, StatusCode::OK, |_| IssuedPage {
+    let redeem_url = page.config.url(&format!("/acces/{}", service.code));
+    page.render(StatusCode::OK, |_| IssuedPage {
         code: issued.code.code.as_str().to_owned(),
         expires: dates::french_date(issued.code.expires_at),
         siret: siret.to_string(),
@@ -222,3 +213,21 @@ pub async fn revoke(
 }
 
 crate::with_csrf!(CodeForm);
+
+/// Issues an activation code valid for the configured number of days (the agent's page and
+/// the back-office API).
+pub(super) async fn issue_for_configured_days(
+    state: &AppState,
+    by: &str,
+    service: &Service,
+    siret: &Siret,
+) -> Result<Issued, AccessRefusal> {
+    let input = CodeIssue {
+        by,
+        service_code: &service.code,
+        siret,
+        ttl_seconds: i64::from(state.config.access.activation_code_ttl_days) * 86_400,
+    };
+    let key = state.kek.derive(codes::HASH_KEY_LABEL);
+    issue_code(&state.db, &state.clock, &key, &input).await
+}

@@ -12,8 +12,8 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    extract::{FromRequestParts, Path, Query, State},
+    http::{HeaderMap, StatusCode, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -22,11 +22,12 @@ use serde_json::json;
 use super::{
     ActivationCode,
     actions::{
-        issue_code::{CodeIssue, Issued, issue_code},
+        issue_code::Issued,
         redeem_code::{Redemption, redeem_code},
         revoke_code::revoke_code,
     },
     activation::count_attempt,
+    agent::issue_for_configured_days,
     codes, pages,
     services::{self, Service},
 };
@@ -142,19 +143,26 @@ pub async fn redeem(
     .into_response())
 }
 
-/// The service of a back-office token with the codes scope.
-async fn back_office(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<(AccessClaims, Service), OAuthError> {
-    let claims = verified(state, headers).await?;
-    if !claims.scope.split(' ').any(|s| s == CODES_SCOPE) {
-        return Err(OAuthError::insufficient_scope(format!(
-            "Le scope {CODES_SCOPE} est nécessaire."
-        )));
+/// A call from a service's back office: a valid access token with the codes scope, from a
+/// client attached to a service.
+pub struct BackOffice {
+    claims: AccessClaims,
+    service: Service,
+}
+
+impl FromRequestParts<AppState> for BackOffice {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, OAuthError> {
+        let claims = verified(state, &parts.headers).await?;
+        if !claims.scope.split(' ').any(|s| s == CODES_SCOPE) {
+            return Err(OAuthError::insufficient_scope(format!(
+                "Le scope {CODES_SCOPE} est nécessaire."
+            )));
+        }
+        let service = service_of(state, &claims.client_id).await?;
+        Ok(Self { claims, service })
     }
-    let service = service_of(state, &claims.client_id).await?;
-    Ok((claims, service))
 }
 
 fn code_json(c: &codes::CodeInfo) -> serde_json::Value {
@@ -184,23 +192,15 @@ struct IssueBody {
 /// the code included (the only time it is given).
 pub async fn issue(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    BackOffice { claims, service }: BackOffice,
     raw: Bytes,
 ) -> Result<Response, OAuthError> {
-    let (claims, service) = back_office(&state, &headers).await?;
     let form: IssueBody = body(&raw)?;
     let siret = siret_of(&form.siret)?;
-    let input = CodeIssue {
-        by: &claims.client_id,
-        service_code: &service.code,
-        siret: &siret,
-        ttl_seconds: i64::from(state.config.access.activation_code_ttl_days) * 86_400,
-    };
-    let key = state.kek.derive(codes::HASH_KEY_LABEL);
     let Issued {
         code: issued,
         establishment,
-    } = issue_code(&state.db, &state.clock, &key, &input)
+    } = issue_for_configured_days(&state, &claims.client_id, &service, &siret)
         .await
         .map_err(|refused| OAuthError::refused(&refused))?;
     let body = json!({
@@ -229,10 +229,9 @@ pub struct ListQuery {
 /// `GET /api/v1/codes?siret=…`: the codes of the client's service (never the codes).
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    BackOffice { service, .. }: BackOffice,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, OAuthError> {
-    let (_, service) = back_office(&state, &headers).await?;
     let siret = q
         .siret
         .as_deref()
@@ -251,10 +250,9 @@ pub async fn list(
 /// `DELETE /api/v1/codes/{id}`: revokes an unused code of the client's service.
 pub async fn revoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    BackOffice { claims, service }: BackOffice,
     Path(id): Path<String>,
 ) -> Result<Response, OAuthError> {
-    let (claims, service) = back_office(&state, &headers).await?;
     revoke_code(
         &state.db,
         &state.clock,
@@ -271,10 +269,9 @@ pub async fn revoke(
 /// service's back office about to issue a code (closed ones are shown, with `active: false`).
 pub async fn establishment(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: BackOffice,
     Path(siret): Path<String>,
 ) -> Result<Response, OAuthError> {
-    back_office(&state, &headers).await?;
     let siret = siret_of(&siret)?;
     let Some(found) = register::by_siret(&state.db, &siret).await? else {
         return Err(OAuthError::api(

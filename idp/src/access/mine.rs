@@ -4,11 +4,7 @@
 //! their « Gérer mes habilitations ».
 
 use askama::Template;
-use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    response::Response,
-};
+use axum::{http::StatusCode, response::Response};
 
 use super::{habilitations, managers, services};
 use crate::{
@@ -16,7 +12,7 @@ use crate::{
     accounts::account::logged_in,
     error::PageError,
     organizations::{Siret, register},
-    web::page::{login_then, render},
+    web::page::{Page, login_then},
 };
 
 /// The page's path.
@@ -76,19 +72,16 @@ async fn establishment_label(
 }
 
 /// `GET /compte/habilitations`.
-pub async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let Some((_, user)) = logged_in(&state, &headers).await? else {
+pub async fn show(page: Page) -> Result<Response, PageError> {
+    let Some((_, user)) = logged_in(&page, page.headers()).await? else {
         return Ok(login_then(PATH));
     };
     let mut blocks = Vec::new();
-    for service in services::all(&state.db).await? {
+    for service in services::all(&page.db).await? {
         let mut lines = Vec::new();
-        for h in habilitations::of_user(&state.db, &user.id, &service.code).await? {
+        for h in habilitations::of_user(&page.db, &user.id, &service.code).await? {
             lines.push(Line {
-                establishment: establishment_label(&state, &h.siret, h.establishment.as_deref())
+                establishment: establishment_label(&page, &h.siret, h.establishment.as_deref())
                     .await?,
                 role_label: h.role_label.clone(),
                 end: h
@@ -101,9 +94,9 @@ pub async fn show(
         // Live ones first, the ended ones after them as a history.
         lines.sort_by_key(|l| !l.live);
         let mut managed = Vec::new();
-        for siret in managers::establishments_of(&state.db, &user.id, &service.code).await? {
+        for siret in managers::establishments_of(&page.db, &user.id, &service.code).await? {
             managed.push(Managed {
-                establishment: establishment_label(&state, &siret, None).await?,
+                establishment: establishment_label(&page, &siret, None).await?,
             });
         }
         blocks.push(ServiceBlock {
@@ -113,7 +106,5 @@ pub async fn show(
             managed,
         });
     }
-    render(&state, &headers, StatusCode::OK, |_| MinePage {
-        services: blocks,
-    })
+    page.render(StatusCode::OK, |_| MinePage { services: blocks })
 }

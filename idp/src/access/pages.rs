@@ -13,7 +13,7 @@ use crate::{
     accounts::{account::logged_in, session::LoginSession, store::User},
     error::PageError,
     oidc::authorize::PendingAuthorization,
-    web::page::login_then,
+    web::page::{Page, login_then},
 };
 
 /// `?authreq=…&siret=…` carried through the access pages.
@@ -50,16 +50,15 @@ pub async fn person(
 /// The service of `/acces/{code}{suffix}` and the logged-in person, or the login page coming
 /// back to that page (with its `authreq` and `siret`): how every access page starts.
 pub async fn visitor(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     code: &str,
     suffix: &str,
     authreq: &str,
     siret: &str,
 ) -> Result<Result<(Service, User), Response>, PageError> {
-    let service = service(state, code).await?;
+    let service = service(page, code).await?;
     let here = with_query(&format!("/acces/{}{suffix}", service.code), authreq, siret);
-    Ok(person(state, headers, &here)
+    Ok(person(page, page.headers(), &here)
         .await?
         .map(|(_, user)| (service, user)))
 }

@@ -6,9 +6,8 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form,
-    extract::{Query, State},
-    http::{HeaderMap, header},
+    extract::Query,
+    http::header,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -18,7 +17,12 @@ use crate::{
     AppState,
     error::PageError,
     oidc::pending::PendingAuthorization,
-    web::{anti_robot, client_ip::ClientIp, csrf, page::safe_return, rate_limit},
+    web::{
+        anti_robot,
+        client_ip::ClientIp,
+        page::{CsrfForm, Page, safe_return},
+        rate_limit,
+    },
 };
 
 #[derive(Template, WebTemplate)]
@@ -50,20 +54,15 @@ pub struct LoginQuery {
 }
 
 /// `GET /connexion`: the login form.
-pub async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<LoginQuery>,
-) -> Result<Response, PageError> {
-    let pending = PendingAuthorization::load(&state, &q.authreq).await?;
+pub async fn show(page: Page, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
+    let pending = PendingAuthorization::load(&page, &q.authreq).await?;
     let email = pending
         .as_ref()
         .and_then(|p| p.request.login_hint.clone())
         .unwrap_or_default();
     let client_name = pending.map(|p| p.client_name);
-    render(
-        &state,
-        &headers,
+    login_page(
+        &page,
         LoginPage {
             csrf: String::new(),
             authreq: q.authreq,
@@ -79,24 +78,18 @@ pub async fn show(
     )
 }
 
-fn render(
-    state: &AppState,
-    headers: &HeaderMap,
-    mut page: LoginPage,
+/// The login page, with a fresh anti-robot check (marked failed after an error).
+fn login_page(
+    page: &Page,
+    view: LoginPage,
     status: axum::http::StatusCode,
 ) -> Result<Response, PageError> {
-    let token = csrf::token(headers, state.config.session.secure_cookies);
-    page.csrf = token.value;
-    page.robot = anti_robot::issue(state).failed_if(page.error.as_deref(), "login-error");
-    let mut response = (status, page).into_response();
-    if let Some(cookie) = token.set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    let robot = anti_robot::issue(page).failed_if(view.error.as_deref(), "login-error");
+    page.render(status, |csrf| LoginPage {
+        csrf,
+        robot,
+        ..view
+    })
 }
 
 /// Fields of the login form.
@@ -159,10 +152,15 @@ async fn check_credentials(
     }
     let limits = &state.config.limits;
     let window = Duration::from_secs(limits.login_window_seconds);
-    let store_ = &state.ephemeral;
-    rate_limit::hit(store_, "login-ip", &ip.key(), limits.login_per_ip, window).await??;
-    let per_account = limits.login_per_account;
-    rate_limit::hit(store_, "login-account", email.as_str(), per_account, window).await??;
+    rate_limit::hit(
+        &state.ephemeral,
+        "login-ip",
+        &ip.key(),
+        limits.login_per_ip,
+        window,
+    )
+    .await??;
+    super::count_account_attempt(state, "login-account", email.as_str()).await?;
 
     let user = store::user_by_email(&state.db, &email).await?;
     // Unknown accounts and accounts without a password verify against a dummy hash, so the
@@ -181,25 +179,20 @@ async fn check_credentials(
 
 /// `POST /connexion`: checks the credentials and starts a session.
 pub async fn submit(
-    State(state): State<AppState>,
+    page: Page,
     ip: ClientIp,
-    headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    let secure = state.config.session.secure_cookies;
-    if !csrf::verify(&headers, &form.csrf, secure) {
-        return Err(PageError::form_expired());
-    }
     // Under a flood, the attempts the hasher cannot take are shed before they cost a store or
     // database round trip: what is left of the cores goes to the hashes (docs/performance.md).
-    if state.hasher.is_saturated() {
+    if page.hasher.is_saturated() {
         return Err(crate::accounts::password::Overloaded.into());
     }
-    let pending = PendingAuthorization::load(&state, &form.authreq).await?;
-    let user = match check_credentials(&state, &ip, &form).await? {
+    let pending = PendingAuthorization::load(&page, &form.authreq).await?;
+    let user = match check_credentials(&page, &ip, &form).await? {
         Ok(user) => user,
         Err(again) => {
-            let page = LoginPage {
+            let view = LoginPage {
                 csrf: String::new(),
                 authreq: form.authreq.clone(),
                 retour: safe_return(&form.retour).unwrap_or_default().to_owned(),
@@ -210,19 +203,19 @@ pub async fn submit(
                 client_name: pending.map(|p| p.client_name),
                 robot: Default::default(),
             };
-            return render(&state, &headers, page, again.status);
+            return login_page(&page, view, again.status);
         }
     };
     // Second factor: the password alone starts no session (accounts/totp).
-    if super::totp::is_enrolled(&state.db, &user.id).await? {
+    if super::totp::is_enrolled(&page.db, &user.id).await? {
         let retour = safe_return(&form.retour).unwrap_or_default();
-        return super::totp::ask_code_then(&state, &headers, &user.id, &form.authreq, retour).await;
+        return super::totp::ask_code_then(&page, &user.id, &form.authreq, retour).await;
     }
     let (session, cookie) =
-        LoginSession::start(&state, &headers, &user.id, vec!["pwd".into()]).await?;
+        LoginSession::start(&page, page.headers(), &user.id, vec!["pwd".into()]).await?;
     tracing::info!(login.outcome = "success", user.id = %user.id, "login");
     crate::metrics::login("success");
-    let target = next_page(&state, pending, &form, &session.sid).await?;
+    let target = next_page(&page, pending, &form, &session.sid).await?;
     let mut response = Redirect::to(&target).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
@@ -256,12 +249,9 @@ struct HomePage {
 }
 
 /// `GET /`: who is logged in here.
-pub async fn home(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let name = match LoginSession::from_headers(&state, &headers).await? {
-        Some(session) => store::user_by_id(&state.db, &session.user_id)
+pub async fn home(page: Page) -> Result<Response, PageError> {
+    let name = match LoginSession::from_headers(&page, page.headers()).await? {
+        Some(session) => store::user_by_id(&page.db, &session.user_id)
             .await?
             .map(|u| {
                 format!("{} {}", u.given_name, u.family_name)
@@ -272,3 +262,5 @@ pub async fn home(
     };
     Ok(HomePage { name }.into_response())
 }
+
+crate::with_csrf!(LoginForm);

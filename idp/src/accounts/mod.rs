@@ -19,6 +19,40 @@ pub use logged_in::LoggedIn;
 pub use password::{Password, PasswordHasher};
 pub use user_id::UserId;
 
+/// Counts one attempt of `kind` on `account` against the login's per-account limit: the
+/// login, its second factor and the account pages that check a secret share that budget.
+pub(crate) async fn count_account_attempt(
+    state: &crate::AppState,
+    kind: &str,
+    account: &str,
+) -> Result<(), crate::error::PageError> {
+    let limits = &state.config.limits;
+    crate::web::rate_limit::hit(
+        &state.ephemeral,
+        kind,
+        account,
+        limits.login_per_account,
+        std::time::Duration::from_secs(limits.login_window_seconds),
+    )
+    .await??;
+    Ok(())
+}
+
+/// Step 1 of the sign-up and of the password reset: an address, and the anti-robot check.
+#[derive(serde::Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    csrf: String,
+    /// The address as typed.
+    #[serde(default)]
+    pub email: String,
+    /// The anti-robot check's fields.
+    #[serde(flatten)]
+    pub robot: crate::web::anti_robot::Fields,
+}
+
+crate::with_csrf!(EmailForm);
+
 /// The account pages: login, second factor, « Mon compte », sign-up and password reset.
 pub fn routes() -> axum::Router<crate::AppState> {
     use axum::routing::{get, post};

@@ -4,13 +4,67 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use axum::http::{HeaderMap, header};
+use axum::{
+    extract::{FromRequest, RawForm, Request},
+    http::{HeaderMap, header},
+    response::{IntoResponse, Response},
+};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use jsonwebtoken::{DecodingKey, Validation, jwk::Jwk};
 use serde::Deserialize;
 
 use super::clients::{AuthMethod, Client};
 use crate::{AppState, error::OAuthError, secrets};
+
+/// Parses a form body, refusing repeated parameters (RFC 6749 §3.2).
+pub fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| OAuthError::invalid_request("Corps de requête illisible."))?;
+    let mut form = HashMap::new();
+    for (k, v) in pairs {
+        if form.insert(k.clone(), v).is_some() {
+            return Err(OAuthError::invalid_request(format!(
+                "Le paramètre {k} est répété."
+            )));
+        }
+    }
+    Ok(form)
+}
+
+/// A back-channel call (token, revocation, introspection): its form, no parameter repeated,
+/// from the client it authenticated. The endpoint called is an accepted assertion audience.
+pub struct ClientCall {
+    pub client: Client,
+    pub form: HashMap<String, String>,
+}
+
+impl ClientCall {
+    /// The `token` parameter of a revocation or an introspection.
+    pub fn token(&self) -> Result<&str, OAuthError> {
+        self.form
+            .get("token")
+            .map(String::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::invalid_request("Le paramètre token est obligatoire."))
+    }
+}
+
+impl FromRequest<AppState> for ClientCall {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let endpoint = state.config.url(req.uri().path());
+        let headers = req.headers().clone();
+        let RawForm(body) = RawForm::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = parse_form(&body).map_err(IntoResponse::into_response)?;
+        let client = authenticate(state, &headers, &form, &endpoint)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self { client, form })
+    }
+}
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

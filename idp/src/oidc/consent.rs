@@ -3,7 +3,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form,
     extract::{Query, State},
     http::{HeaderMap, header},
     response::{IntoResponse, Response},
@@ -14,7 +13,12 @@ use super::{
     authorize::{self, PendingAuthorization, PendingQuery},
     grants,
 };
-use crate::{AppState, accounts::session::LoginSession, error::PageError, web::csrf};
+use crate::{
+    AppState,
+    accounts::session::LoginSession,
+    error::PageError,
+    web::{csrf, page::CsrfForm},
+};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "consent.html")]
@@ -91,11 +95,8 @@ pub struct ConsentForm {
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<ConsentForm>,
+    CsrfForm(form): CsrfForm<ConsentForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::form_expired());
-    }
     let Some(session) = LoginSession::from_headers(&state, &headers).await? else {
         return Err(PageError::forbidden(
             "Votre session a expiré. Veuillez retourner sur l'application et recommencer.",
@@ -123,3 +124,5 @@ pub async fn submit(
         )),
     }
 }
+
+crate::with_csrf!(ConsentForm);

@@ -1,10 +1,6 @@
 //! OpenID Provider metadata (`GET /.well-known/openid-configuration`), built once at start-up.
 
-use axum::{
-    extract::State,
-    http::{HeaderValue, header},
-    response::{IntoResponse, Response},
-};
+use axum::{extract::State, response::Response};
 use serde_json::{Value, json};
 
 use super::{SUPPORTED_SCOPES, claims::USER_CLAIMS};
@@ -65,18 +61,9 @@ pub fn document(config: &Config) -> Value {
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn discovery(State(state): State<AppState>) -> Response {
-    let mut response = (
-        [(header::CONTENT_TYPE, "application/json")],
+    super::public_document(
+        "application/json",
         state.discovery.to_string(),
+        "public, max-age=3600",
     )
-        .into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    response
 }

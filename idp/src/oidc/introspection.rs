@@ -4,43 +4,33 @@
 
 use axum::{
     Json,
-    extract::{RawForm, State},
-    http::HeaderMap,
+    extract::State,
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
 
-use super::{client_auth, grants, token::parse_form, tokens};
+use super::{client_auth::ClientCall, grants, tokens};
 use crate::{AppState, error::OAuthError};
 
 /// `POST /introspect`.
-pub async fn introspect(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawForm(body): RawForm,
-) -> Response {
-    match run(&state, &headers, &body).await {
+pub async fn introspect(State(state): State<AppState>, call: ClientCall) -> Response {
+    match run(&state, &call).await {
         Ok(body) => crate::web::no_store(Json(body)),
         Err(e) => e.into_response(),
     }
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
-    let form = parse_form(body)?;
-    let client =
-        client_auth::authenticate(state, headers, &form, &state.config.url("/introspect")).await?;
+async fn run(state: &AppState, call: &ClientCall) -> Result<Value, OAuthError> {
+    let client = &call.client;
     if client.is_public() {
         return Err(OAuthError::invalid_client(
             "L'introspection est réservée aux clients authentifiés.",
         ));
     }
-    let token = form
-        .get("token")
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| OAuthError::invalid_request("Le paramètre token est obligatoire."))?;
+    let token = call.token()?;
     // The hint only decides which kind is looked up first: a token not found as the hinted
     // kind is looked up as the other (RFC 7662 §2.1).
-    let hint = form.get("token_type_hint").map(String::as_str);
+    let hint = call.form.get("token_type_hint").map(String::as_str);
     let found = if hint == Some("refresh_token") {
         match refresh_token_info(state, &client.client_id, token).await? {
             Some(info) => Some(info),

@@ -19,6 +19,24 @@ pub mod token;
 pub mod tokens;
 pub mod userinfo;
 
+/// A document published to relying parties (discovery, keys): any origin may read it, and
+/// caches keep it for `cache_control`.
+fn public_document(
+    content_type: &'static str,
+    body: String,
+    cache_control: &'static str,
+) -> axum::response::Response {
+    use axum::http::header;
+    axum::response::IntoResponse::into_response((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache_control),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        body,
+    ))
+}
+
 /// Scopes the provider knows. Others are ignored in requests.
 pub const SUPPORTED_SCOPES: [&str; 6] = [
     "openid",

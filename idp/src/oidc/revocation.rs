@@ -3,38 +3,28 @@
 //! can only revoke its own tokens; unknown tokens get the same 200 answer.
 
 use axum::{
-    extract::{RawForm, State},
-    http::{HeaderMap, StatusCode},
+    extract::State,
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 
 use super::{
-    client_auth, grants,
-    token::parse_form,
+    client_auth::ClientCall,
+    grants,
     tokens::{self, AccessClaims},
 };
 use crate::{AppState, error::OAuthError};
 
 /// `POST /revoke`.
-pub async fn revoke(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawForm(body): RawForm,
-) -> Response {
-    match run(&state, &headers, &body).await {
+pub async fn revoke(State(state): State<AppState>, call: ClientCall) -> Response {
+    match run(&state, &call).await {
         Ok(()) => crate::web::no_store(StatusCode::OK),
         Err(e) => e.into_response(),
     }
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
-    let form = parse_form(body)?;
-    let client =
-        client_auth::authenticate(state, headers, &form, &state.config.url("/revoke")).await?;
-    let token = form
-        .get("token")
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| OAuthError::invalid_request("Le paramètre token est obligatoire."))?;
+async fn run(state: &AppState, call: &ClientCall) -> Result<(), OAuthError> {
+    let (client, token) = (&call.client, call.token()?);
     if let Some(stored) = grants::refresh_token(&state.db, token).await? {
         if let Some(grant) = grants::live_grant(&state.db, &stored.grant_id).await?
             && grant.client_id == client.client_id

@@ -4,14 +4,14 @@ use std::collections::HashMap;
 
 use axum::{
     Json,
-    extract::{RawForm, State},
-    http::{HeaderMap, HeaderValue, header},
+    extract::State,
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 
 use super::{
     authorize::{CodeData, code_key, spent_code_key},
-    client_auth,
+    client_auth::ClientCall,
     clients::Client,
     grants::{self, Grant, Issue},
     tokens::{self, TokenResponse},
@@ -21,28 +21,9 @@ use crate::{AppState, error::OAuthError, secrets};
 /// How long a spent code is remembered, to revoke what it produced if it comes back.
 const SPENT_CODE_MEMORY: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Parses a form body, refusing repeated parameters (RFC 6749 §3.2).
-pub fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| OAuthError::invalid_request("Corps de requête illisible."))?;
-    let mut form = HashMap::new();
-    for (k, v) in pairs {
-        if form.insert(k.clone(), v).is_some() {
-            return Err(OAuthError::invalid_request(format!(
-                "Le paramètre {k} est répété."
-            )));
-        }
-    }
-    Ok(form)
-}
-
 /// `POST /token`.
-pub async fn token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawForm(body): RawForm,
-) -> Response {
-    match exchange(&state, &headers, &body).await {
+pub async fn token(State(state): State<AppState>, call: ClientCall) -> Response {
+    match exchange(&state, call).await {
         Ok(response) => {
             let mut response = Json(response).into_response();
             let h = response.headers_mut();
@@ -56,12 +37,8 @@ pub async fn token(
 
 async fn exchange(
     state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
+    ClientCall { client, form }: ClientCall,
 ) -> Result<TokenResponse, OAuthError> {
-    let form = parse_form(body)?;
-    let client =
-        client_auth::authenticate(state, headers, &form, &state.config.url("/token")).await?;
     let grant_type = form
         .get("grant_type")
         .map(String::as_str)

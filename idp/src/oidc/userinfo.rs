@@ -68,7 +68,7 @@ pub async fn post(
     let form = if body.is_empty() || !is_form {
         None
     } else {
-        super::token::parse_form(&body).ok()
+        super::client_auth::parse_form(&body).ok()
     };
     respond(&state, &headers, form.as_ref()).await
 }

@@ -28,22 +28,77 @@ pub fn login_then(path: &str) -> Response {
     Redirect::to(&format!("{LOGIN_PATH}?{query}")).into_response()
 }
 
-/// Renders a page with a CSRF token (`build` gets it), never cached.
-pub fn render<T: Template>(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    build: impl FnOnce(String) -> T,
-) -> Result<Response, PageError> {
-    let token = csrf::token(headers, state.config.session.secure_cookies);
-    let body = build(token.value)
-        .render()
-        .map_err(|e| PageError::internal("page template", &e))?;
-    let mut response = (status, Html(body)).into_response();
-    if let Some(cookie) = token.set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+/// What a handler needs to answer with a page: the state (through `Deref`) and this request's
+/// headers, which hold the browser's CSRF and session cookies.
+pub struct Page {
+    state: AppState,
+    headers: HeaderMap,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Page {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::new(state, &parts.headers))
     }
-    Ok(crate::web::no_store(response))
+}
+
+impl std::ops::Deref for Page {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.state
+    }
+}
+
+impl Page {
+    /// The page of a request whose handler holds the state and headers apart.
+    pub fn new(state: &AppState, headers: &HeaderMap) -> Self {
+        Self {
+            state: state.clone(),
+            headers: headers.clone(),
+        }
+    }
+
+    /// The request's headers (its cookies: the login session, the CSRF token).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// Renders a form page: 400 when it shows an error, 200 otherwise.
+    pub fn render_form<T: Template>(
+        &self,
+        has_error: bool,
+        build: impl FnOnce(String) -> T,
+    ) -> Result<Response, PageError> {
+        let status = if has_error {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        self.render(status, build)
+    }
+
+    /// Renders a page with this browser's CSRF token (`build` gets it), never cached; the
+    /// token's cookie is set when the browser had none.
+    pub fn render<T: Template>(
+        &self,
+        status: StatusCode,
+        build: impl FnOnce(String) -> T,
+    ) -> Result<Response, PageError> {
+        let token = csrf::token(&self.headers, self.state.config.session.secure_cookies);
+        let body = build(token.value)
+            .render()
+            .map_err(|e| PageError::internal("page template", &e))?;
+        let mut response = (status, Html(body)).into_response();
+        if let Some(cookie) = token.set_cookie {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Ok(crate::web::no_store(response))
+    }
 }
 
 /// Refuses a form without this browser's CSRF token.

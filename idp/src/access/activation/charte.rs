@@ -3,8 +3,7 @@
 
 use askama::Template;
 use axum::{
-    extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    extract::{Path, Query},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -12,7 +11,6 @@ use serde::Deserialize;
 use super::{establishment_name, manager_visit};
 use crate::web::page::CsrfForm;
 use crate::{
-    AppState,
     access::{
         actions::accept_charte::accept_charte as accept,
         pages::{self, AccessQuery},
@@ -22,7 +20,7 @@ use crate::{
     accounts::UserId,
     error::PageError,
     organizations::Siret,
-    web::page::{render, safe_return},
+    web::page::{Page, safe_return},
 };
 
 #[derive(Template)]
@@ -40,24 +38,18 @@ struct ChartePage {
 }
 
 async fn charte_page(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     service: Service,
     authreq: String,
     retour: String,
     siret: &Siret,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let doc = services::current_document(&state.db, &service.code, DocumentKind::Charte)
+    let doc = services::current_document(&page.db, &service.code, DocumentKind::Charte)
         .await?
         .ok_or_else(PageError::not_found)?;
-    let establishment = establishment_name(state, siret).await?;
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    render(state, headers, status, |csrf| ChartePage {
+    let establishment = establishment_name(page, siret).await?;
+    page.render_form(error.is_some(), |csrf| ChartePage {
         csrf,
         service,
         authreq,
@@ -72,17 +64,16 @@ async fn charte_page(
 
 /// `GET /acces/{service}/charte?siret=…`: the « Charte du responsable des accès ».
 pub async fn show_charte(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path(code): Path<String>,
     Query(q): Query<AccessQuery>,
 ) -> Result<Response, PageError> {
-    let visit = manager_visit(&state, &headers, &code, "/charte", &q.authreq, &q.siret).await?;
+    let visit = manager_visit(&page, &code, "/charte", &q.authreq, &q.siret).await?;
     let (service, _, siret) = match visit {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
-    charte_page(&state, &headers, service, q.authreq, q.retour, &siret, None).await
+    charte_page(&page, service, q.authreq, q.retour, &siret, None).await
 }
 
 /// The charte form.
@@ -99,19 +90,11 @@ pub struct CharteForm {
 /// `POST /acces/{service}/charte`: « J'accepte de devenir responsable des accès » → recorded
 /// with the version and the date (the action `accept_charte`).
 pub async fn accept_charte(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path(code): Path<String>,
     CsrfForm(form): CsrfForm<CharteForm>,
 ) -> Result<Response, PageError> {
-    let visit = manager_visit(
-        &state,
-        &headers,
-        &code,
-        "/charte",
-        &form.authreq,
-        &form.siret,
-    );
+    let visit = manager_visit(&page, &code, "/charte", &form.authreq, &form.siret);
     let (service, user, siret) = match visit.await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
@@ -119,19 +102,10 @@ pub async fn accept_charte(
     if form.accepte.is_none() {
         let error = "Cochez la case « J'accepte de devenir responsable des accès » pour continuer.";
         let (authreq, retour) = (form.authreq, form.retour);
-        return charte_page(
-            &state,
-            &headers,
-            service,
-            authreq,
-            retour,
-            &siret,
-            Some(error.into()),
-        )
-        .await;
+        return charte_page(&page, service, authreq, retour, &siret, Some(error.into())).await;
     }
     let by = UserId::from_stored(user.id.clone());
-    match accept(&state.db, &state.clock, &by, &service.code, &siret).await {
+    match accept(&page.db, &page.clock, &by, &service.code, &siret).await {
         Ok(_) => {}
         Err(AccessRefusal::NoCharte) => return Err(PageError::not_found()),
         Err(refused) => return Err(PageError::refused(&refused)),

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::{
-    extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    extract::{Path, Query},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -35,7 +35,7 @@ use crate::{
     error::PageError,
     organizations::{Siret, register},
     store::ephemeral::EphemeralError,
-    web::page::render,
+    web::page::Page,
     web::{
         client_ip::ClientIp,
         rate_limit::{self, LimitReached},
@@ -95,22 +95,21 @@ struct NoAccessPage {
 /// `GET /acces/{service}`: « Vous n'avez pas accès au service numérique … ». A person who has
 /// a live habilitation by now is sent on.
 pub async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path(code): Path<String>,
     Query(q): Query<AccessQuery>,
 ) -> Result<Response, PageError> {
-    let (service, user) = match pages::visitor(&state, &headers, &code, "", &q.authreq, "").await? {
+    let (service, user) = match pages::visitor(&page, &code, "", &q.authreq, "").await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
-    if !habilitations::live(&state.db, &user.id, &service.code)
+    if !habilitations::live(&page.db, &user.id, &service.code)
         .await?
         .is_empty()
     {
-        return pages::finish(&state, &service, &q.authreq).await;
+        return pages::finish(&page, &service, &q.authreq).await;
     }
-    render(&state, &headers, StatusCode::OK, |csrf| NoAccessPage {
+    page.render(StatusCode::OK, |csrf| NoAccessPage {
         csrf,
         service,
         authreq: q.authreq,
@@ -134,28 +133,24 @@ pub struct CodeForm {
 /// `POST /acces/{service}/activation`: redeems the code ([`redeem_code`]); the person becomes
 /// Responsable des accès of the code's establishment and goes on to the charte.
 pub async fn redeem(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     ip: ClientIp,
     Path(code): Path<String>,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    let (service, user) =
-        match pages::visitor(&state, &headers, &code, "", &form.authreq, "").await? {
-            Ok(found) => found,
-            Err(login) => return Ok(login),
-        };
+    let (service, user) = match pages::visitor(&page, &code, "", &form.authreq, "").await? {
+        Ok(found) => found,
+        Err(login) => return Ok(login),
+    };
     let again = |error: String, invalid: &'static str| {
-        render(&state, &headers, StatusCode::BAD_REQUEST, |csrf| {
-            NoAccessPage {
-                csrf,
-                service: service.clone(),
-                authreq: form.authreq.clone(),
-                code: form.code.trim().to_owned(),
-                siret: form.siret.trim().to_owned(),
-                error: Some(error),
-                invalid,
-            }
+        page.render(StatusCode::BAD_REQUEST, |csrf| NoAccessPage {
+            csrf,
+            service: service.clone(),
+            authreq: form.authreq.clone(),
+            code: form.code.trim().to_owned(),
+            siret: form.siret.trim().to_owned(),
+            error: Some(error),
+            invalid,
         })
     };
     let siret = match Siret::parse(&form.siret) {
@@ -167,7 +162,7 @@ pub async fn redeem(
         Err(e) => return again(e.to_string(), "code"),
     };
     // Counted only for well-formed tries: a typo in the format costs nothing.
-    count_attempt(&state, &user.id, &ip).await??;
+    count_attempt(&page, &user.id, &ip).await??;
     let by = UserId::from_stored(user.id.clone());
     let input = Redemption {
         by: &by,
@@ -176,8 +171,8 @@ pub async fn redeem(
         code: &typed,
         via: None,
     };
-    let key = state.kek.derive(codes::HASH_KEY_LABEL);
-    match redeem_code(&state.db, &state.clock, &key, &input).await {
+    let key = page.kek.derive(codes::HASH_KEY_LABEL);
+    match redeem_code(&page.db, &page.clock, &key, &input).await {
         Ok(done) => {
             let charte = format!("/acces/{}/charte", service.code);
             let next = pages::with_query(&charte, &form.authreq, done.siret.as_str());
@@ -195,19 +190,17 @@ pub async fn redeem(
 /// `siret` they manage there: how the charte and « Gestion de mes accès » start. A person who
 /// does not manage it is refused; one logged out goes to the login page, coming back.
 async fn manager_visit(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     code: &str,
     suffix: &str,
     authreq: &str,
     siret: &str,
 ) -> Result<Result<(Service, User, Siret), Response>, PageError> {
-    let (service, user) = match pages::visitor(state, headers, code, suffix, authreq, siret).await?
-    {
+    let (service, user) = match pages::visitor(page, code, suffix, authreq, siret).await? {
         Ok(found) => found,
         Err(login) => return Ok(Err(login)),
     };
-    let siret = managed(state, &user.id, &service, siret).await?;
+    let siret = managed(page, &user.id, &service, siret).await?;
     Ok(Ok((service, user, siret)))
 }
 

@@ -3,8 +3,7 @@
 
 use askama::Template;
 use axum::{
-    extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    extract::{Path, Query},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -25,7 +24,7 @@ use crate::{
     accounts::{UserId, store::User},
     error::PageError,
     organizations::Siret,
-    web::page::render,
+    web::page::Page,
 };
 
 #[derive(Template)]
@@ -52,27 +51,21 @@ struct SelfForm<'a> {
 }
 
 async fn self_page(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     service: Service,
     user_id: &str,
     authreq: String,
     siret: &Siret,
     form: SelfForm<'_>,
 ) -> Result<Response, PageError> {
-    let roles = services::roles(&state.db, &service.code).await?;
-    let mine = habilitations::of_user(&state.db, user_id, &service.code)
+    let roles = services::roles(&page.db, &service.code).await?;
+    let mine = habilitations::of_user(&page.db, user_id, &service.code)
         .await?
         .into_iter()
         .filter(|h| h.siret == siret.as_str() && h.is_live())
         .collect();
-    let establishment = establishment_name(state, siret).await?;
-    let status = if form.error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    render(state, headers, status, |csrf| SelfPage {
+    let establishment = establishment_name(page, siret).await?;
+    page.render_form(form.error.is_some(), |csrf| SelfPage {
         csrf,
         service,
         authreq,
@@ -89,17 +82,16 @@ async fn self_page(
 
 /// `GET /acces/{service}/mes-acces?siret=…`: « Gestion de mes accès ». The charte comes first.
 pub async fn show_self(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path(code): Path<String>,
     Query(q): Query<AccessQuery>,
 ) -> Result<Response, PageError> {
-    let visit = manager_visit(&state, &headers, &code, "/mes-acces", &q.authreq, &q.siret);
+    let visit = manager_visit(&page, &code, "/mes-acces", &q.authreq, &q.siret);
     let (service, user, siret) = match visit.await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
-    if !charte_accepted(&state, &user.id, &service, siret.as_str()).await? {
+    if !charte_accepted(&page, &user.id, &service, siret.as_str()).await? {
         let to = pages::with_query(
             &format!("/acces/{}/charte", service.code),
             &q.authreq,
@@ -113,7 +105,7 @@ pub async fn show_self(
         error: None,
         invalid: "",
     };
-    self_page(&state, &headers, service, &user.id, q.authreq, &siret, form).await
+    self_page(&page, service, &user.id, q.authreq, &siret, form).await
 }
 
 /// The self-assignment form.
@@ -134,32 +126,24 @@ type Outcome = Result<Response, (String, &'static str)>;
 
 /// `POST /acces/{service}/mes-acces`: « Ajouter l'habilitation » or « Terminer ».
 pub async fn assign_self(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path(code): Path<String>,
     CsrfForm(form): CsrfForm<AssignForm>,
 ) -> Result<Response, PageError> {
-    let visit = manager_visit(
-        &state,
-        &headers,
-        &code,
-        "/mes-acces",
-        &form.authreq,
-        &form.siret,
-    );
+    let visit = manager_visit(&page, &code, "/mes-acces", &form.authreq, &form.siret);
     let (service, user, siret) = match visit.await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
-    if !charte_accepted(&state, &user.id, &service, siret.as_str()).await? {
+    if !charte_accepted(&page, &user.id, &service, siret.as_str()).await? {
         return Err(PageError::forbidden(
             "Acceptez d'abord la charte du responsable des accès.",
         ));
     }
     let outcome = if form.action == "terminer" {
-        finish(&state, &service, &user, &form).await?
+        finish(&page, &service, &user, &form).await?
     } else {
-        add(&state, &service, &user, &siret, &form).await?
+        add(&page, &service, &user, &siret, &form).await?
     };
     let (error, invalid) = match outcome {
         Ok(done) => return Ok(done),
@@ -172,7 +156,7 @@ pub async fn assign_self(
         invalid,
     };
     let authreq = form.authreq.clone();
-    self_page(&state, &headers, service, &user.id, authreq, &siret, again).await
+    self_page(&page, service, &user.id, authreq, &siret, again).await
 }
 
 /// « Terminer »: back to the service, once the person holds a habilitation.

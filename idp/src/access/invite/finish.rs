@@ -5,12 +5,11 @@ use super::*;
 /// `POST /acces/{service}/gestion/inviter/terminer`: creates the account if new, grants the
 /// habilitations, stores and sends the invitation, shows the « Invitations » tab.
 pub async fn finish(
-    State(state): State<AppState>,
+    page: Page,
     m: Manager,
-    headers: HeaderMap,
     CsrfForm(_): CsrfForm<PlainForm>,
 ) -> Result<Response, PageError> {
-    let w = open_or_return!(state, m, Step::Habilitations);
+    let w = open_or_return!(page, m, Step::Habilitations);
     let email = Email::parse(w.email.as_deref().unwrap_or_default())
         .map_err(|e| PageError::bad_request(e.to_string()))?;
     let (new_user, grants) = (w.new_user(), w.grants_to_send());
@@ -21,7 +20,7 @@ pub async fn finish(
         new_user: new_user.as_ref(),
         grants: &grants,
     };
-    let finished = match finish_invitation(&state.db, state.clock.now(), &input).await {
+    let finished = match finish_invitation(&page.db, page.clock.now(), &input).await {
         Ok(finished) => finished,
         Err(
             refused @ (AccessRefusal::NoHabilitation
@@ -29,7 +28,7 @@ pub async fn finish(
             | AccessRefusal::UnknownRole(_)),
         ) => {
             let error = Some(("grants", refused.to_string()));
-            return habilitations_page(&state, &headers, &m, &w, None, error).await;
+            return habilitations_page(&page, &m, &w, None, error).await;
         }
         Err(refused) => return Err(PageError::refused(&refused)),
     };
@@ -43,17 +42,16 @@ pub async fn finish(
             // The account the wizard found was deleted meanwhile: its identity is unknown.
             let mut w = w.clone();
             w.existing = None;
-            save(&state, &m, &w).await?;
-            return Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response());
+            return save_and_continue(&page, &m, &w).await;
         }
     };
     tracing::info!(user.id = %user_id.as_str(), created, "invitation sent");
-    let user = users::user_by_id(&state.db, user_id.as_str())
+    let user = users::user_by_id(&page.db, user_id.as_str())
         .await?
         .ok_or_else(PageError::not_found)?;
-    let roles = services::roles(&state.db, &m.service.code).await?;
-    send_invitation(&state, &m, &user, &email, &sent, &roles).await?;
-    state.ephemeral.delete(&wizard_key(&m)).await?;
+    let roles = services::roles(&page.db, &m.service.code).await?;
+    send_invitation(&page, &m, &user, &email, &sent, &roles).await?;
+    page.ephemeral.delete(&wizard_key(&m)).await?;
     let done = format!("/acces/{}/gestion/invitations?fait=envoyee", m.service.code);
     Ok(Redirect::to(&done).into_response())
 }

@@ -23,14 +23,13 @@ pub(super) async fn invitee_name(state: &AppState, w: &Wizard) -> Result<String,
 
 /// Step 5 with the form as typed.
 pub(super) async fn habilitations_page(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     m: &Manager,
     w: &Wizard,
     form: Option<&AddForm>,
     error: Option<(&'static str, String)>,
 ) -> Result<Response, PageError> {
-    let roles = services::roles(&state.db, &m.service.code).await?;
+    let roles = services::roles(&page.db, &m.service.code).await?;
     let grants = w
         .grants
         .iter()
@@ -51,8 +50,8 @@ pub(super) async fn habilitations_page(
                 .map(|d| d.french()),
         })
         .collect();
-    let mut page = InvitePage {
-        person: invitee_name(state, w).await?,
+    let mut view = InvitePage {
+        person: invitee_name(page, w).await?,
         establishments: m.establishments.clone(),
         roles,
         grants,
@@ -62,19 +61,15 @@ pub(super) async fn habilitations_page(
         ..InvitePage::at(m, Step::Habilitations)
     };
     if let Some((field, message)) = error {
-        page = page.with_error(field, message);
+        view = view.with_error(field, message);
     }
-    show_page(state, headers, m, w, Step::Habilitations, page).await
+    show_page(page, m, w, Step::Habilitations, view).await
 }
 
 /// `GET /acces/{service}/gestion/inviter/habilitations`.
-pub async fn show_habilitations(
-    State(state): State<AppState>,
-    m: Manager,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let w = open_or_return!(state, m, Step::Habilitations);
-    habilitations_page(&state, &headers, &m, &w, None, None).await
+pub async fn show_habilitations(page: Page, m: Manager) -> Result<Response, PageError> {
+    let w = open_or_return!(page, m, Step::Habilitations);
+    habilitations_page(&page, &m, &w, None, None).await
 }
 
 /// « Ajouter l'habilitation » of step 5.
@@ -82,13 +77,12 @@ pub use crate::access::pages::HabilitationForm as AddForm;
 
 /// `POST /acces/{service}/gestion/inviter/habilitations`: adds one to the wizard's list.
 pub async fn add_habilitation(
-    State(state): State<AppState>,
+    page: Page,
     m: Manager,
-    headers: HeaderMap,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> Result<Response, PageError> {
-    let mut w = open_or_return!(state, m, Step::Habilitations);
-    let mut conn = state.db.pool.acquire().await?;
+    let mut w = open_or_return!(page, m, Step::Habilitations);
+    let mut conn = page.db.pool.acquire().await?;
     let (siret, role) = match check_grant(&mut conn, &m.id, &m.service, &form.siret, &form.role)
         .await
     {
@@ -99,7 +93,7 @@ pub async fn add_habilitation(
                 _ => "siret",
             };
             let error = Some((field, refused.to_string()));
-            return habilitations_page(&state, &headers, &m, &w, Some(&form), error).await;
+            return habilitations_page(&page, &m, &w, Some(&form), error).await;
         }
         Err(refused) => return Err(PageError::refused(&refused)),
     };
@@ -111,7 +105,7 @@ pub async fn add_habilitation(
             Ok(d) => Some(d.iso()),
             Err(e) => {
                 let error = Some(("date_fin", e.to_string()));
-                return habilitations_page(&state, &headers, &m, &w, Some(&form), error).await;
+                return habilitations_page(&page, &m, &w, Some(&form), error).await;
             }
         }
     };
@@ -122,7 +116,7 @@ pub async fn add_habilitation(
         role: role.code,
         end_date,
     });
-    save(&state, &m, &w).await?;
+    save(&page, &m, &w).await?;
     Ok(Redirect::to(&Step::Habilitations.path(&m.service.code)).into_response())
 }
 

@@ -20,7 +20,7 @@ use std::{collections::HashMap, time::Duration};
 use askama::Template;
 use axum::{
     extract::{Path, Query as UrlQuery, State},
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,7 @@ use crate::{
         picker::{self, Picker},
     },
     secrets,
-    web::page::{CsrfForm, PlainForm, render},
+    web::page::{CsrfForm, Page, PlainForm},
     with_csrf,
 };
 
@@ -161,6 +161,16 @@ async fn save(state: &AppState, m: &Manager, w: &Wizard) -> Result<(), PageError
         .put(&wizard_key(m), &value, WIZARD_TTL)
         .await?;
     Ok(())
+}
+
+/// Saves the wizard and goes on to its next step (the first one not done yet).
+async fn save_and_continue(
+    state: &AppState,
+    m: &Manager,
+    w: &Wizard,
+) -> Result<Response, PageError> {
+    save(state, m, w).await?;
+    Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response())
 }
 
 /// « M. », « Mme ».
@@ -307,20 +317,14 @@ async fn recap(
 }
 
 async fn show_page(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     m: &Manager,
     w: &Wizard,
     step: Step,
-    mut page: InvitePage,
+    mut view: InvitePage,
 ) -> Result<Response, PageError> {
-    page.recap = recap(state, m, w, step).await?;
-    let status = if page.error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    render(state, headers, status, |csrf| InvitePage { csrf, ..page })
+    view.recap = recap(page, m, w, step).await?;
+    page.render_form(view.error.is_some(), |csrf| InvitePage { csrf, ..view })
 }
 
 /// The acting manager's wizard, or where to go first (an earlier step not done yet).

@@ -34,24 +34,23 @@ async fn search(
 /// `GET /acces/{service}/gestion/inviter/organisation` (with `?recherche=…`: the register's
 /// answers, as radio buttons).
 pub async fn show_organization(
-    State(state): State<AppState>,
+    page: Page,
     m: Manager,
-    headers: HeaderMap,
     UrlQuery(params): UrlQuery<SearchParams>,
 ) -> Result<Response, PageError> {
-    let w = open_or_return!(state, m, Step::Organization);
-    let mut page = InvitePage {
+    let w = open_or_return!(page, m, Step::Organization);
+    let mut view = InvitePage {
         job: w.job.clone().unwrap_or_default(),
-        register: picker::register_available(&state).await?,
+        register: picker::register_available(&page).await?,
         organization: w.organization.clone().unwrap_or_default(),
         typed_siret: w.siret.clone().unwrap_or_default(),
         ..InvitePage::at(&m, Step::Organization)
     };
-    if page.register {
+    if view.register {
         let chosen = w.siret.as_deref().and_then(|s| Siret::parse(s).ok());
-        page.picker = search(&state, &m, &params, chosen.as_ref()).await?;
+        view.picker = search(&page, &m, &params, chosen.as_ref()).await?;
     }
-    show_page(&state, &headers, &m, &w, Step::Organization, page).await
+    show_page(&page, &m, &w, Step::Organization, view).await
 }
 
 /// Fields of step 4.
@@ -110,15 +109,14 @@ async fn resolve(
 
 /// `POST /acces/{service}/gestion/inviter/organisation`.
 pub async fn submit_organization(
-    State(state): State<AppState>,
+    page: Page,
     m: Manager,
-    headers: HeaderMap,
     CsrfForm(form): CsrfForm<OrganizationForm>,
 ) -> Result<Response, PageError> {
-    let mut w = open_or_return!(state, m, Step::Organization);
-    let register_on = picker::register_available(&state).await?;
+    let mut w = open_or_return!(page, m, Step::Organization);
+    let register_on = picker::register_available(&page).await?;
     let picked = form.siret.trim();
-    let resolved = resolve(&state, &form, register_on).await?;
+    let resolved = resolve(&page, &form, register_on).await?;
     let (field, message) = match (parse_job(&form.poste), resolved) {
         (Err(message), _) => ("poste", message),
         (_, Err(error)) => error,
@@ -126,11 +124,10 @@ pub async fn submit_organization(
             w.job = job;
             w.siret = siret;
             w.organization = Some(label);
-            save(&state, &m, &w).await?;
-            return Ok(Redirect::to(&w.next_step().path(&m.service.code)).into_response());
+            return save_and_continue(&page, &m, &w).await;
         }
     };
-    let mut page = InvitePage {
+    let mut view = InvitePage {
         job: form.poste.clone(),
         register: register_on,
         organization: form.raison_sociale.clone(),
@@ -144,9 +141,9 @@ pub async fn submit_organization(
             page: form.page.clone(),
         };
         let chosen = Siret::parse(picked).ok();
-        page.picker = search(&state, &m, &params, chosen.as_ref()).await?;
+        view.picker = search(&page, &m, &params, chosen.as_ref()).await?;
     }
-    show_page(&state, &headers, &m, &w, Step::Organization, page).await
+    show_page(&page, &m, &w, Step::Organization, view).await
 }
 
 with_csrf!(OrganizationForm);

@@ -35,17 +35,16 @@ pub struct DoneQuery {
 
 /// `GET /acces/{service}/gestion/invitations`: the invitations waiting for a first login.
 pub async fn list(
-    State(state): State<AppState>,
+    page: Page,
     m: Manager,
-    headers: HeaderMap,
     UrlQuery(q): UrlQuery<DoneQuery>,
 ) -> Result<Response, PageError> {
     let sirets: Vec<String> = m.establishments.iter().map(|e| e.siret.clone()).collect();
-    let roles = services::roles(&state.db, &m.service.code).await?;
-    let t = state.clock.now();
+    let roles = services::roles(&page.db, &m.service.code).await?;
+    let t = page.clock.now();
     let mut cards = Vec::new();
-    for inv in invitations::pending(&state.db, &m.service.code, &sirets).await? {
-        let user = users::user_by_id(&state.db, &inv.user_id).await?;
+    for inv in invitations::pending(&page.db, &m.service.code, &sirets).await? {
+        let user = users::user_by_id(&page.db, &inv.user_id).await?;
         cards.push(Card {
             name: user
                 .as_ref()
@@ -62,14 +61,14 @@ pub async fn list(
         });
     }
     let pending =
-        crate::access::requests::count_pending_for_manager(&state.db, &m.user.id, &m.service.code)
+        crate::access::requests::count_pending_for_manager(&page.db, &m.user.id, &m.service.code)
             .await?;
     let notice = match q.fait.as_str() {
         "envoyee" => Some("L'invitation a été envoyée."),
         "relancee" => Some("L'invitation a été relancée."),
         _ => None,
     };
-    render(&state, &headers, StatusCode::OK, |csrf| InvitationsPage {
+    page.render(StatusCode::OK, |csrf| InvitationsPage {
         csrf,
         service: m.service,
         pending,

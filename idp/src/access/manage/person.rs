@@ -4,7 +4,6 @@
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -33,7 +32,7 @@ use crate::{
     },
     error::PageError,
     organizations::Siret,
-    web::page::{CsrfForm, PlainForm, render},
+    web::page::{CsrfForm, Page, PlainForm},
     with_csrf,
 };
 
@@ -71,17 +70,16 @@ struct UserPageState {
 /// The person's rights and habilitations within the manager's establishments; `None` when
 /// the person has nothing there (then the manager may not see them).
 async fn user_page(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     m: Manager,
     person: User,
-    page: UserPageState,
+    view: UserPageState,
 ) -> Result<Response, PageError> {
     let rights: Vec<AccessManager> = {
         let mut all = Vec::new();
         for e in &m.establishments {
             all.extend(
-                managers::of_establishment(&state.db, &m.service.code, &e.siret)
+                managers::of_establishment(&page.db, &m.service.code, &e.siret)
                     .await?
                     .into_iter()
                     .filter(|a| a.user_id == person.id),
@@ -90,14 +88,14 @@ async fn user_page(
         all
     };
     let habilitations: Vec<Habilitation> =
-        habilitations::of_user(&state.db, &person.id, &m.service.code)
+        habilitations::of_user(&page.db, &person.id, &m.service.code)
             .await?
             .into_iter()
             .filter(|h| h.is_live() && m.manages(&h.siret))
             .collect();
-    // Whom the page shows is whom the actions may change: the same rule.
+    // Whom the view shows is whom the actions may change: the same rule.
     rules::may_manage(
-        &mut *state.db.pool.acquire().await?,
+        &mut *page.db.pool.acquire().await?,
         &m.id,
         &m.service,
         &UserId::from_stored(person.id.clone()),
@@ -111,14 +109,9 @@ async fn user_page(
         .filter(|e| habilitations.iter().any(|h| h.siret == e.siret))
         .cloned()
         .collect();
-    let roles = services::roles(&state.db, &m.service.code).await?;
-    let status = if page.error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let roles = services::roles(&page.db, &m.service.code).await?;
     let name = full_name(&person).unwrap_or_else(|| person.email.clone());
-    render(state, headers, status, |csrf| UserPage {
+    page.render_form(view.error.is_some(), |csrf| UserPage {
         csrf,
         service: m.service,
         name,
@@ -127,11 +120,11 @@ async fn user_page(
         habilitations,
         establishments: m.establishments,
         roles,
-        form_siret: page.siret,
-        form_role: page.role,
-        form_end: page.end,
-        error: page.error,
-        confirm_last: page.confirm_last,
+        form_siret: view.siret,
+        form_role: view.role,
+        form_end: view.end,
+        error: view.error,
+        confirm_last: view.confirm_last,
         person,
     })
 }
@@ -145,13 +138,12 @@ async fn person(state: &AppState, id: &str) -> Result<User, PageError> {
 /// `GET /acces/{service}/gestion/utilisateurs/{id}`: « Coordonnées », the Responsable des
 /// accès right, the habilitations.
 pub async fn user(
-    State(state): State<AppState>,
+    page: Page,
     m: Manager,
-    headers: HeaderMap,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let p = person(&state, &id).await?;
-    user_page(&state, &headers, m, p, UserPageState::default()).await
+    let p = person(&page, &id).await?;
+    user_page(&page, m, p, UserPageState::default()).await
 }
 
 fn back_to(service: &Service, user_id: &str) -> Response {
@@ -167,13 +159,12 @@ pub use crate::access::pages::HabilitationForm as AddForm;
 
 /// `POST /acces/{service}/gestion/utilisateurs/{id}/habilitations`.
 pub async fn add(
-    State(state): State<AppState>,
+    page: Page,
     m: Manager,
-    headers: HeaderMap,
     Path((_, id)): Path<(String, String)>,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> Result<Response, PageError> {
-    let p = person(&state, &id).await?;
+    let p = person(&page, &id).await?;
     let again = |error: String| UserPageState {
         siret: form.siret.clone(),
         role: form.role.clone(),
@@ -186,7 +177,7 @@ pub async fn add(
         "" => None,
         typed => match EndDate::parse(typed, dates::today()) {
             Ok(d) => Some(d),
-            Err(e) => return user_page(&state, &headers, m, p, again(e.to_string())).await,
+            Err(e) => return user_page(&page, m, p, again(e.to_string())).await,
         },
     };
     let input = HabilitationGrant {
@@ -196,15 +187,15 @@ pub async fn add(
         role: &form.role,
         end_date,
     };
-    match add_habilitation::add_habilitation(&state.db, &state.clock, &m.id, &input).await {
+    match add_habilitation::add_habilitation(&page.db, &page.clock, &m.id, &input).await {
         Ok(h) => {
             if p.id != m.user.id {
-                notices::habilitation_granted(&state, &m.service, &p, &h, &m.user).await;
+                notices::habilitation_granted(&page, &m.service, &p, &h, &m.user).await;
             }
             Ok(back_to(&m.service, &p.id))
         }
         Err(refused @ (AccessRefusal::ClosedEstablishment(_) | AccessRefusal::UnknownRole(_))) => {
-            user_page(&state, &headers, m, p, again(refused.to_string())).await
+            user_page(&page, m, p, again(refused.to_string())).await
         }
         Err(refused) => Err(PageError::refused(&refused)),
     }
@@ -260,18 +251,17 @@ pub async fn designate(
 /// `POST /acces/{service}/gestion/utilisateurs/{id}/responsable/retirer`: removes the right
 /// (« Retirer »); removing the establishment's last one asks to confirm first.
 pub async fn withdraw(
-    State(state): State<AppState>,
+    page: Page,
     m: Manager,
-    headers: HeaderMap,
     Path((_, id)): Path<(String, String)>,
     CsrfForm(form): CsrfForm<RightForm>,
 ) -> Result<Response, PageError> {
-    let p = person(&state, &id).await?;
+    let p = person(&page, &id).await?;
     let whom = UserId::from_stored(p.id.clone());
     let confirmed = form.confirmer.is_some();
     let done = withdraw_manager::withdraw_manager(
-        &state.db,
-        &state.clock,
+        &page.db,
+        &page.clock,
         &m.id,
         &m.service,
         &whom,
@@ -282,16 +272,16 @@ pub async fn withdraw(
     match done {
         Ok(()) => {}
         Err(AccessRefusal::LastManager) => {
-            let page = UserPageState {
+            let view = UserPageState {
                 confirm_last: Some(form.siret.clone()),
                 ..UserPageState::default()
             };
-            return user_page(&state, &headers, m, p, page).await;
+            return user_page(&page, m, p, view).await;
         }
         Err(refused) => return Err(PageError::refused(&refused)),
     }
     if p.id != m.user.id {
-        notices::manager_removed(&state, &m.service, &p, &form.siret).await;
+        notices::manager_removed(&page, &m.service, &p, &form.siret).await;
         return Ok(back_to(&m.service, &p.id));
     }
     // Removing one's own right: the manager's pages may no longer be theirs.

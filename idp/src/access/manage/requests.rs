@@ -1,17 +1,12 @@
 //! The « Demandes d'accès » tab.
 
 use askama::Template;
-use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    response::Response,
-};
+use axum::{http::StatusCode, response::Response};
 
 use crate::{
-    AppState,
     access::{dates, manager::Manager, requests, services::Service},
     error::PageError,
-    web::page::render,
+    web::page::Page,
 };
 
 #[derive(Template)]
@@ -30,14 +25,10 @@ impl RequestsPage {
 
 /// `GET /acces/{service}/gestion/demandes`: the « Demandes d'accès » tab: the pending
 /// requests of the manager's establishments, oldest first, each opening its decision page.
-pub async fn requests(
-    State(state): State<AppState>,
-    m: Manager,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let requests = requests::pending_for_manager(&state.db, &m.user.id, &m.service.code).await?;
+pub async fn requests(page: Page, m: Manager) -> Result<Response, PageError> {
+    let requests = requests::pending_for_manager(&page.db, &m.user.id, &m.service.code).await?;
     let pending = i64::try_from(requests.len()).unwrap_or(i64::MAX);
-    render(&state, &headers, StatusCode::OK, |_| RequestsPage {
+    page.render(StatusCode::OK, |_| RequestsPage {
         service: m.service,
         requests,
         pending,

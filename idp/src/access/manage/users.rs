@@ -4,11 +4,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::{
-    extract::{Query, State},
-    http::{HeaderMap, StatusCode},
-    response::Response,
-};
+use axum::{extract::Query, http::StatusCode, response::Response};
 use serde::Deserialize;
 
 use crate::{
@@ -21,7 +17,7 @@ use crate::{
     },
     accounts::{account::full_name, store as users},
     error::PageError,
-    web::page::render,
+    web::page::Page,
 };
 
 /// One line of the users list.
@@ -64,19 +60,18 @@ pub struct UsersQuery {
 
 /// `GET /acces/{service}/gestion`: the « Utilisateurs » tab.
 pub async fn users(
-    State(state): State<AppState>,
+    page: Page,
     m: Manager,
-    headers: HeaderMap,
     Query(q): Query<UsersQuery>,
 ) -> Result<Response, PageError> {
     if !q.siret.is_empty() && !m.manages(&q.siret) {
         return Err(m.not_manager());
     }
-    let rows = rows(&state, &m, &q).await?;
-    let roles = services::roles(&state.db, &m.service.code).await?;
+    let rows = rows(&page, &m, &q).await?;
+    let roles = services::roles(&page.db, &m.service.code).await?;
     let pending =
-        requests::count_pending_for_manager(&state.db, &m.user.id, &m.service.code).await?;
-    render(&state, &headers, StatusCode::OK, |_| UsersPage {
+        requests::count_pending_for_manager(&page.db, &m.user.id, &m.service.code).await?;
+    page.render(StatusCode::OK, |_| UsersPage {
         service: m.service,
         establishments: m.establishments,
         roles,

@@ -57,15 +57,14 @@ struct Draft<'a> {
 }
 
 async fn request_page(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     service: Service,
     user: &User,
     authreq: String,
     draft: Draft<'_>,
 ) -> Result<Response, PageError> {
-    let register_on = picker::register_available(state).await?;
-    let pending = requests::pending_of_user(&state.db, &user.id, &service.code)
+    let register_on = picker::register_available(page).await?;
+    let pending = requests::pending_of_user(&page.db, &user.id, &service.code)
         .await?
         .iter()
         .map(|r| PendingRow {
@@ -78,12 +77,12 @@ async fn request_page(
         .ok()
         .or_else(|| user.siret.as_deref().and_then(|s| Siret::parse(s).ok()));
     let picker = if register_on {
-        let href = |query: &str, page: u32| search_href(&service, &authreq, query, page);
-        Picker::search(state, draft.query, draft.page, chosen.as_ref(), href).await?
+        let href = |query: &str, number: u32| search_href(&service, &authreq, query, number);
+        Picker::search(page, draft.query, draft.page, chosen.as_ref(), href).await?
     } else {
         Picker::default()
     };
-    let page = RequestPage {
+    let view = RequestPage {
         csrf: String::new(),
         back: pages::with_query(&format!("/acces/{}", service.code), &authreq, ""),
         service,
@@ -101,22 +100,16 @@ async fn request_page(
         message: draft.message.to_owned(),
         max_message: MAX_MESSAGE_CHARS,
     };
-    let status = if page.error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    render(state, headers, status, |csrf| RequestPage { csrf, ..page })
+    page.render_form(view.error.is_some(), |csrf| RequestPage { csrf, ..view })
 }
 
 /// `GET /acces/{service}/demande`: « Vous souhaitez demander un accès au service numérique … ».
 pub async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path(code): Path<String>,
     UrlQuery(q): UrlQuery<SearchParams>,
 ) -> Result<Response, PageError> {
-    let service = pages::service(&state, &code).await?;
+    let service = pages::service(&page, &code).await?;
     let here = if q.recherche.is_empty() {
         pages::with_query(&form_path(&service), &q.authreq, "")
     } else {
@@ -127,13 +120,12 @@ pub async fn show(
             q.page.parse().unwrap_or(1),
         )
     };
-    let (_, user) = match pages::person(&state, &headers, &here).await? {
+    let (_, user) = match pages::person(&page, page.headers(), &here).await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
     request_page(
-        &state,
-        &headers,
+        &page,
         service,
         &user,
         q.authreq,
@@ -160,33 +152,31 @@ struct NoManagerPage {
 
 /// « Votre établissement n'a pas de responsable des accès »: the activation code is the way in.
 async fn no_manager(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     service: Service,
     siret: &Siret,
     authreq: &str,
 ) -> Result<Response, PageError> {
-    let found = register::by_siret(&state.db, siret).await?;
-    let page = NoManagerPage {
+    let found = register::by_siret(&page.db, siret).await?;
+    let view = NoManagerPage {
         establishment: establishment_label(siret, found.as_ref()),
         code_href: pages::with_query(&format!("/acces/{}", service.code), authreq, ""),
         back: pages::with_query(&form_path(&service), authreq, ""),
         service,
     };
-    render(state, headers, StatusCode::OK, |_| page)
+    page.render(StatusCode::OK, |_| view)
 }
 
 /// `POST /acces/{service}/demande`: « Demander l'accès » (the action `request_access`), then the
 /// e-mails to the establishment's Responsables des accès.
 pub async fn submit(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path(code): Path<String>,
     CsrfForm(form): CsrfForm<RequestForm>,
 ) -> Result<Response, PageError> {
-    let service = pages::service(&state, &code).await?;
+    let service = pages::service(&page, &code).await?;
     let here = pages::with_query(&form_path(&service), &form.authreq, "");
-    let (_, user) = match pages::person(&state, &headers, &here).await? {
+    let (_, user) = match pages::person(&page, page.headers(), &here).await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
@@ -201,22 +191,20 @@ pub async fn submit(
     let Ok(siret) = Siret::parse(&form.siret) else {
         let e = "Recherchez puis sélectionnez votre établissement (SIRET à 14 chiffres).";
         let d = again(e.into(), "siret");
-        return request_page(&state, &headers, service, &user, form.authreq.clone(), d).await;
+        return request_page(&page, service, &user, form.authreq.clone(), d).await;
     };
     let by = UserId::from_stored(user.id.clone());
-    let (db, ephemeral, clock) = (&state.db, &state.ephemeral, &state.clock);
+    let (db, ephemeral, clock) = (&page.db, &page.ephemeral, &page.clock);
     let done = request_access(db, ephemeral, clock, &by, &service, &siret, &form.message);
     let sent = sent_path(&service, &form.authreq, siret.as_str());
     match done.await {
         Ok(Requested::Created(request)) => {
-            let mails = mail_managers(&state, &service, &request).await;
+            let mails = mail_managers(&page, &service, &request).await;
             tracing::info!(access.service = %service.code, mails, "access request created");
             Ok(Redirect::to(&sent).into_response())
         }
         Ok(Requested::AlreadyPending) => Ok(Redirect::to(&sent).into_response()),
-        Ok(Requested::NoManager) => {
-            no_manager(&state, &headers, service, &siret, &form.authreq).await
-        }
+        Ok(Requested::NoManager) => no_manager(&page, service, &siret, &form.authreq).await,
         Err(
             refused @ (AccessRefusal::MessageTooLong(_) | AccessRefusal::ClosedEstablishment(_)),
         ) => {
@@ -225,7 +213,7 @@ pub async fn submit(
                 _ => "siret",
             };
             let d = again(refused.to_string(), field);
-            request_page(&state, &headers, service, &user, form.authreq.clone(), d).await
+            request_page(&page, service, &user, form.authreq.clone(), d).await
         }
         Err(refused) => Err(PageError::refused(&refused)),
     }

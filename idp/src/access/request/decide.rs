@@ -54,17 +54,16 @@ fn outcome(request: &AccessRequest, viewer: &str) -> Option<String> {
 }
 
 async fn manage_page(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     service: Service,
     request: AccessRequest,
     viewer: &str,
     status: StatusCode,
     d: Decision<'_>,
 ) -> Result<Response, PageError> {
-    let roles = services::roles(&state.db, &service.code).await?;
-    let home = home(state, &service);
-    render(state, headers, status, |csrf| ManagePage {
+    let roles = services::roles(&page.db, &service.code).await?;
+    let home = home(page, &service);
+    page.render(status, |csrf| ManagePage {
         csrf,
         civilite: civilite_label(request.gender.as_deref()),
         created_at: dates::french_date_time(request.created_at),
@@ -122,23 +121,21 @@ async fn managed_request(
 
 /// `GET /acces/{service}/demandes/{id}`: the request, for its managers (the e-mail's link).
 pub async fn show_request(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path((code, id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let service = pages::service(&state, &code).await?;
+    let service = pages::service(&page, &code).await?;
     let here = request_path(&service.code, &id);
-    let (_, user) = match pages::person(&state, &headers, &here).await? {
+    let (_, user) = match pages::person(&page, page.headers(), &here).await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
-    let request = match managed_request(&state, &service, &user, &id).await? {
+    let request = match managed_request(&page, &service, &user, &id).await? {
         Ok(r) => r,
         Err(redirect) => return Ok(redirect),
     };
     manage_page(
-        &state,
-        &headers,
+        &page,
         service,
         request,
         &user.id,
@@ -163,18 +160,17 @@ pub struct DecisionForm {
 /// `POST /acces/{service}/demandes/{id}`: « Ajouter l'habilitation » or « Refuser la demande »
 /// (the action `decide_request`), then the e-mail to the requester.
 pub async fn decide(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path((code, id)): Path<(String, String)>,
     CsrfForm(form): CsrfForm<DecisionForm>,
 ) -> Result<Response, PageError> {
-    let service = pages::service(&state, &code).await?;
+    let service = pages::service(&page, &code).await?;
     let here = request_path(&service.code, &id);
-    let (_, manager) = match pages::person(&state, &headers, &here).await? {
+    let (_, manager) = match pages::person(&page, page.headers(), &here).await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
-    let Ok(request) = managed_request(&state, &service, &manager, &id).await? else {
+    let Ok(request) = managed_request(&page, &service, &manager, &id).await? else {
         let first = "Acceptez d'abord la charte du responsable des accès.";
         return Err(PageError::forbidden(first));
     };
@@ -195,14 +191,14 @@ pub async fn decide(
             Ok(decision) => decision,
             Err((error, field)) => {
                 let (status, d) = (StatusCode::BAD_REQUEST, again(error, field));
-                return manage_page(&state, &headers, service, request, viewer, status, d).await;
+                return manage_page(&page, service, request, viewer, status, d).await;
             }
         };
         let by = UserId::from_stored(manager.id.clone());
-        match decide_request(&state.db, &state.clock, &by, &service, &request, &decision).await {
+        match decide_request(&page.db, &page.clock, &by, &service, &request, &decision).await {
             Ok(Decided::AlreadyHandled) => {}
             Ok(decided) => {
-                notify_requester(&state, &service, &request, &decided, &decision).await;
+                notify_requester(&page, &service, &request, &decided, &decision).await;
                 let decision = &form.action;
                 tracing::info!(access.service = %service.code, %decision, "access request handled");
                 return Ok(Redirect::to(&request_path(&service.code, &request.id)).into_response());
@@ -215,10 +211,10 @@ pub async fn decide(
         }
     }
     // Decided meanwhile (or refused above): the page as it stands now.
-    let request = requests::by_id(&state.db, &request.id)
+    let request = requests::by_id(&page.db, &request.id)
         .await?
         .ok_or_else(PageError::not_found)?;
-    manage_page(&state, &headers, service, request, viewer, status, d).await
+    manage_page(&page, service, request, viewer, status, d).await
 }
 
 /// The field and message of a refusal the form shows again; `None` for the others (a page of

@@ -14,8 +14,8 @@
 
 use askama::Template;
 use axum::{
-    extract::{Path, Query as UrlQuery, State},
-    http::{HeaderMap, StatusCode},
+    extract::{Path, Query as UrlQuery},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -48,7 +48,7 @@ use crate::{
         picker::{self, Picker},
         register,
     },
-    web::page::{CsrfForm, render},
+    web::page::{CsrfForm, Page},
     with_csrf,
 };
 

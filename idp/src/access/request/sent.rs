@@ -18,21 +18,15 @@ pub(super) struct SentPage {
 }
 
 pub(super) async fn sent_page(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     service: Service,
     authreq: String,
     request: &AccessRequest,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let t = state.clock.now();
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    let home = home(state, &service);
-    render(state, headers, status, |csrf| SentPage {
+    let t = page.clock.now();
+    let home = home(page, &service);
+    page.render_form(error.is_some(), |csrf| SentPage {
         csrf,
         service,
         authreq,
@@ -51,18 +45,17 @@ pub(super) async fn sent_page(
 
 /// `GET /acces/{service}/demande/envoyee?siret=…`: where the person's request stands.
 pub async fn show_sent(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path(code): Path<String>,
     UrlQuery(q): UrlQuery<AccessQuery>,
 ) -> Result<Response, PageError> {
-    let service = pages::service(&state, &code).await?;
+    let service = pages::service(&page, &code).await?;
     let here = sent_path(&service, &q.authreq, &q.siret);
-    let (_, user) = match pages::person(&state, &headers, &here).await? {
+    let (_, user) = match pages::person(&page, page.headers(), &here).await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
-    let Some(request) = requests::pending_for(&state.db, &user.id, &service.code, &q.siret).await?
+    let Some(request) = requests::pending_for(&page.db, &user.id, &service.code, &q.siret).await?
     else {
         // Handled meanwhile (or never made): the no-access page decides what comes next.
         return Ok(Redirect::to(&pages::with_query(
@@ -72,7 +65,7 @@ pub async fn show_sent(
         ))
         .into_response());
     };
-    sent_page(&state, &headers, service, q.authreq, &request, None).await
+    sent_page(&page, service, q.authreq, &request, None).await
 }
 
 /// « Relancer ma demande ».
@@ -87,37 +80,28 @@ pub struct ResendForm {
 /// `POST /acces/{service}/demande/relance`: e-mails the managers again (the action
 /// `relaunch_request`), 30 days after the last e-mail at the earliest.
 pub async fn resend(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     Path(code): Path<String>,
     CsrfForm(form): CsrfForm<ResendForm>,
 ) -> Result<Response, PageError> {
-    let service = pages::service(&state, &code).await?;
+    let service = pages::service(&page, &code).await?;
     let here = sent_path(&service, &form.authreq, &form.siret);
-    let (_, user) = match pages::person(&state, &headers, &here).await? {
+    let (_, user) = match pages::person(&page, page.headers(), &here).await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
     let by = UserId::from_stored(user.id.clone());
-    match relaunch_request(&state.db, &state.clock, &by, &service, &form.siret).await {
+    match relaunch_request(&page.db, &page.clock, &by, &service, &form.siret).await {
         Ok(request) => {
-            mail_managers(&state, &service, &request).await;
+            mail_managers(&page, &service, &request).await;
             Ok(Redirect::to(&sent_path(&service, &form.authreq, &request.siret)).into_response())
         }
         Err(refused @ AccessRefusal::RequestRelaunchTooEarly(_)) => {
-            let request = requests::pending_for(&state.db, &user.id, &service.code, &form.siret)
+            let request = requests::pending_for(&page.db, &user.id, &service.code, &form.siret)
                 .await?
                 .ok_or_else(PageError::not_found)?;
             let error = Some(refused.to_string());
-            sent_page(
-                &state,
-                &headers,
-                service,
-                form.authreq.clone(),
-                &request,
-                error,
-            )
-            .await
+            sent_page(&page, service, form.authreq.clone(), &request, error).await
         }
         Err(refused) => Err(PageError::refused(&refused)),
     }

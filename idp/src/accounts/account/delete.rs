@@ -7,16 +7,14 @@
 
 use askama::Template;
 use axum::{
-    extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
 
-use super::{full_name, password_matches, render, send_notice};
+use super::{Page, full_name, password_matches, send_notice};
 use crate::web::page::CsrfForm;
 use crate::{
-    AppState,
     accounts::logged_in::LoggedIn,
     accounts::{Email, UserId, actions::delete_account::delete_account, session, totp},
     error::PageError,
@@ -41,13 +39,9 @@ struct DeletePage {
 struct DeletedPage;
 
 /// `GET /compte/suppression`: the form.
-pub async fn show(
-    State(state): State<AppState>,
-    LoggedIn { user, .. }: LoggedIn,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let totp_enrolled = totp::is_enrolled(&state.db, &user.id).await?;
-    render(&state, &headers, StatusCode::OK, |csrf| DeletePage {
+pub async fn show(page: Page, LoggedIn { user, .. }: LoggedIn) -> Result<Response, PageError> {
+    let totp_enrolled = totp::is_enrolled(&page.db, &user.id).await?;
+    page.render(StatusCode::OK, |csrf| DeletePage {
         csrf,
         totp_enrolled,
         error: None,
@@ -69,14 +63,13 @@ pub struct DeleteForm {
 
 /// `POST /compte/suppression`: checks who is asking, then deletes the account.
 pub async fn submit(
-    State(state): State<AppState>,
+    page: Page,
     LoggedIn { user, .. }: LoggedIn,
-    headers: HeaderMap,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Result<Response, PageError> {
-    let totp_enrolled = totp::is_enrolled(&state.db, &user.id).await?;
+    let totp_enrolled = totp::is_enrolled(&page.db, &user.id).await?;
     let again = |field: &'static str, message: &str, status: StatusCode| {
-        render(&state, &headers, status, |csrf| DeletePage {
+        page.render(status, |csrf| DeletePage {
             csrf,
             totp_enrolled,
             error: Some(message.to_owned()),
@@ -90,7 +83,7 @@ pub async fn submit(
             StatusCode::BAD_REQUEST,
         );
     }
-    if !password_matches(&state, &user, &form.password).await? {
+    if !password_matches(&page, &user, &form.password).await? {
         return again(
             "password",
             "Le mot de passe actuel est incorrect.",
@@ -98,7 +91,7 @@ pub async fn submit(
         );
     }
     if totp_enrolled
-        && !totp::verify_second_factor(&state, &user.id, &user.email, &form.code).await?
+        && !totp::verify_second_factor(&page, &user.id, &user.email, &form.code).await?
     {
         return again(
             "code",
@@ -107,19 +100,16 @@ pub async fn submit(
         );
     }
     let id = UserId::from_stored(user.id.clone());
-    let ttl = state.config.tokens.access_token_ttl_seconds;
-    delete_account(&state.db, state.clock.now(), &id, ttl).await?;
-    state
-        .revocations
-        .changed(&state.db, &state.ephemeral)
-        .await?;
-    session::end_all_for_user(&state, &user.id).await?;
-    let clear = session::end(&state, &headers).await?;
+    let ttl = page.config.tokens.access_token_ttl_seconds;
+    delete_account(&page.db, page.clock.now(), &id, ttl).await?;
+    page.revocations.changed(&page.db, &page.ephemeral).await?;
+    session::end_all_for_user(&page, &user.id).await?;
+    let clear = session::end(&page, page.headers()).await?;
     tracing::info!(user.id = %user.id, "account deleted by its owner");
     if let Ok(to) = Email::parse(&user.email) {
         let name = full_name(&user);
-        let notice = messages::account_deleted(&state.config.issuer, &to, name.as_deref());
-        send_notice(&state, notice).await;
+        let notice = messages::account_deleted(&page.config.issuer, &to, name.as_deref());
+        send_notice(&page, notice).await;
     }
     deleted_page(clear)
 }

@@ -15,13 +15,12 @@
 
 use askama::Template;
 use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{back_to_overview, full_name, password_matches, render, send_notice};
+use super::{Page, back_to_overview, full_name, password_matches, send_notice};
 use crate::web::page::CsrfForm;
 use crate::{
     AppState,
@@ -33,7 +32,6 @@ use crate::{
         signup::{
             code::{
                 CHECK_WINDOW, CHECKS_PER_ADDRESS, SEND_WINDOW, SENDS_PER_ADDRESS, TRIES_PER_CODE,
-                random_code,
             },
             email::{SHARED_MAILBOX_MESSAGE, is_shared_mailbox},
         },
@@ -94,12 +92,8 @@ struct EmailPage {
 }
 
 /// `GET /compte/adresse-electronique`: step 1.
-pub async fn show(
-    State(state): State<AppState>,
-    LoggedIn { user, .. }: LoggedIn,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    render(&state, &headers, StatusCode::OK, |csrf| EmailPage {
+pub async fn show(page: Page, LoggedIn { user, .. }: LoggedIn) -> Result<Response, PageError> {
+    page.render(StatusCode::OK, |csrf| EmailPage {
         csrf,
         current_email: user.email.clone(),
         email: String::new(),
@@ -171,7 +165,7 @@ async fn send_code(state: &AppState, user: &User, email: &Email) -> Result<bool,
             messages::email_change_taken(&state.config.issuer, email),
         )
     } else {
-        let code = random_code();
+        let code = secrets::six_digits();
         let name = full_name(user);
         (
             Some(code_hash(&id, email.as_str(), &code)),
@@ -204,13 +198,12 @@ async fn send_code(state: &AppState, user: &User, email: &Email) -> Result<bool,
 
 /// `POST /compte/adresse-electronique`: checks the address and the password, sends the code.
 pub async fn submit(
-    State(state): State<AppState>,
+    page: Page,
     LoggedIn { user, .. }: LoggedIn,
-    headers: HeaderMap,
     CsrfForm(form): CsrfForm<EmailForm>,
 ) -> Result<Response, PageError> {
     let again = |(field, message, status): Again| {
-        render(&state, &headers, status, |csrf| EmailPage {
+        page.render(status, |csrf| EmailPage {
             csrf,
             current_email: user.email.clone(),
             email: form.email.clone(),
@@ -218,11 +211,11 @@ pub async fn submit(
             invalid: field,
         })
     };
-    let email = match check_request(&state, &user, &form).await? {
+    let email = match check_request(&page, &user, &form).await? {
         Ok(email) => email,
         Err(refused) => return again(refused),
     };
-    if !send_code(&state, &user, &email).await? {
+    if !send_code(&page, &user, &email).await? {
         return again(("", NOT_SENT.to_owned(), StatusCode::SERVICE_UNAVAILABLE));
     }
     Ok(Redirect::to(CODE_PATH).into_response())
@@ -237,15 +230,11 @@ struct CodePage {
 }
 
 /// `GET /compte/adresse-electronique/code`: step 2.
-pub async fn show_code(
-    State(state): State<AppState>,
-    LoggedIn { user, .. }: LoggedIn,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let Some(pending) = load_pending(&state, &user.id).await? else {
+pub async fn show_code(page: Page, LoggedIn { user, .. }: LoggedIn) -> Result<Response, PageError> {
+    let Some(pending) = load_pending(&page, &user.id).await? else {
         return Ok(Redirect::to(PATH).into_response());
     };
-    render(&state, &headers, StatusCode::OK, |csrf| CodePage {
+    page.render(StatusCode::OK, |csrf| CodePage {
         csrf,
         email: pending.email,
         error: None,
@@ -323,23 +312,22 @@ async fn check_code(
 
 /// `POST /compte/adresse-electronique/code`: checks the code and changes the address.
 pub async fn submit_code(
-    State(state): State<AppState>,
+    page: Page,
     LoggedIn { user, .. }: LoggedIn,
-    headers: HeaderMap,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
     let again = |email: &str, message: String, status: StatusCode| {
-        render(&state, &headers, status, |csrf| CodePage {
+        page.render(status, |csrf| CodePage {
             csrf,
             email: email.to_owned(),
             error: Some(message),
         })
     };
     let gone = format!("Ce code a expiré ou a déjà été utilisé. {ASK_AGAIN}");
-    let Some(pending) = load_pending(&state, &user.id).await? else {
+    let Some(pending) = load_pending(&page, &user.id).await? else {
         return again("", gone, StatusCode::GONE);
     };
-    match check_code(&state, &user, &pending, &form.code).await? {
+    match check_code(&page, &user, &pending, &form.code).await? {
         Ok(()) => {}
         Err(CodeRefused::Spent) => return again("", gone, StatusCode::GONE),
         Err(CodeRefused::Wrong(message, status)) => {
@@ -349,10 +337,10 @@ pub async fn submit_code(
     let new_email =
         Email::parse(&pending.email).map_err(|e| PageError::internal("pending e-mail", &e))?;
     let id = UserId::from_stored(user.id.clone());
-    let changed = change_email(&state.db, state.clock.now(), &id, &new_email).await;
+    let changed = change_email(&page.db, page.clock.now(), &id, &new_email).await;
     if let Err(AccountRefusal::EmailTaken) = changed {
         tracing::info!(user.id = %user.id, "e-mail change refused: address taken meanwhile");
-        return render(&state, &headers, StatusCode::CONFLICT, |csrf| EmailPage {
+        return page.render(StatusCode::CONFLICT, |csrf| EmailPage {
             csrf,
             current_email: user.email.clone(),
             email: pending.email.clone(),
@@ -365,8 +353,8 @@ pub async fn submit_code(
     if let Ok(old) = Email::parse(&user.email) {
         let name = full_name(&user);
         let notice =
-            messages::email_changed(&state.config.issuer, &old, name.as_deref(), &new_email);
-        send_notice(&state, notice).await;
+            messages::email_changed(&page.config.issuer, &old, name.as_deref(), &new_email);
+        send_notice(&page, notice).await;
     }
     Ok(back_to_overview("adresse"))
 }

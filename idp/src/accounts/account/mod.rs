@@ -9,23 +9,20 @@ pub mod password;
 pub mod profile;
 pub mod sessions;
 
-use std::time::Duration;
-
 use askama::Template;
 use axum::{
-    extract::{Query, State},
+    extract::Query,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 
 use super::{logged_in::LoggedIn, session::LoginSession, store::User};
-pub use crate::web::page::{login_then, render, safe_return};
+pub use crate::web::page::{Page, login_then, safe_return};
 use crate::{
     AppState,
     error::PageError,
     mail::messages::{ACCOUNT_PATH, Outgoing},
-    web::rate_limit,
 };
 
 /// The logged-in session of this browser and its account, if both still exist. Pages take
@@ -47,15 +44,7 @@ pub async fn password_matches(
     user: &User,
     password: &str,
 ) -> Result<bool, PageError> {
-    let limits = &state.config.limits;
-    rate_limit::hit(
-        &state.ephemeral,
-        "login-account",
-        &user.email,
-        limits.login_per_account,
-        Duration::from_secs(limits.login_window_seconds),
-    )
-    .await??;
+    super::count_account_attempt(state, "login-account", &user.email).await?;
     Ok(!password.is_empty()
         && state
             .hasher
@@ -131,13 +120,12 @@ pub struct OverviewQuery {
 
 /// `GET /compte`: « Gérer mon compte », what the account holds and the actions.
 pub async fn show(
-    State(state): State<AppState>,
+    page: Page,
     LoggedIn { user, .. }: LoggedIn,
-    headers: HeaderMap,
     Query(q): Query<OverviewQuery>,
 ) -> Result<Response, PageError> {
-    let totp_enrolled = super::totp::is_enrolled(&state.db, &user.id).await?;
-    render(&state, &headers, StatusCode::OK, |_| OverviewPage {
+    let totp_enrolled = super::totp::is_enrolled(&page.db, &user.id).await?;
+    page.render(StatusCode::OK, |_| OverviewPage {
         notice: notice_of(&q.fait),
         civilite: civilite_label(user.gender.as_deref()),
         family_name: user.family_name.clone(),

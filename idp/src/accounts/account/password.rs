@@ -4,17 +4,12 @@
 //! working), and the account's address is told by e-mail.
 
 use askama::Template;
-use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    response::Response,
-};
+use axum::{http::StatusCode, response::Response};
 use serde::Deserialize;
 
-use super::{back_to_overview, full_name, password_matches, render, send_notice};
+use super::{Page, back_to_overview, full_name, password_matches, send_notice};
 use crate::web::page::CsrfForm;
 use crate::{
-    AppState,
     accounts::logged_in::LoggedIn,
     accounts::{Email, Password, UserId, actions::change_password::change_password, session},
     error::PageError,
@@ -34,12 +29,8 @@ struct PasswordPage {
 }
 
 /// `GET /compte/mot-de-passe`: the form.
-pub async fn show(
-    State(state): State<AppState>,
-    _: LoggedIn,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    render(&state, &headers, StatusCode::OK, |csrf| PasswordPage {
+pub async fn show(page: Page, _: LoggedIn) -> Result<Response, PageError> {
+    page.render(StatusCode::OK, |csrf| PasswordPage {
         csrf,
         error: None,
         invalid: "",
@@ -58,22 +49,21 @@ pub struct PasswordForm {
 
 /// `POST /compte/mot-de-passe`: checks the current password, then sets the new one.
 pub async fn submit(
-    State(state): State<AppState>,
+    page: Page,
     LoggedIn {
         session: current,
         user,
     }: LoggedIn,
-    headers: HeaderMap,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, PageError> {
     let again = |field: &'static str, message: String, status: StatusCode| {
-        render(&state, &headers, status, |csrf| PasswordPage {
+        page.render(status, |csrf| PasswordPage {
             csrf,
             error: Some(message),
             invalid: field,
         })
     };
-    if !password_matches(&state, &user, &form.current).await? {
+    if !password_matches(&page, &user, &form.current).await? {
         return again(
             "current",
             "Le mot de passe actuel est incorrect.".into(),
@@ -91,22 +81,19 @@ pub async fn submit(
             StatusCode::BAD_REQUEST,
         );
     }
-    let phc = state.hasher.hash(&password).await?;
+    let phc = page.hasher.hash(&password).await?;
     let id = UserId::from_stored(user.id.clone());
-    let ttl = state.config.tokens.access_token_ttl_seconds;
-    change_password(&state.db, state.clock.now(), &id, &phc, ttl).await?;
-    state
-        .revocations
-        .changed(&state.db, &state.ephemeral)
-        .await?;
+    let ttl = page.config.tokens.access_token_ttl_seconds;
+    change_password(&page.db, page.clock.now(), &id, &phc, ttl).await?;
+    page.revocations.changed(&page.db, &page.ephemeral).await?;
     // This browser stays logged in (it just proved the password); every other one is out.
-    session::end_others_for_user(&state, &user.id, &current.sid).await?;
+    session::end_others_for_user(&page, &user.id, &current.sid).await?;
     tracing::info!(user.id = %user.id, "password changed");
     if let Ok(to) = Email::parse(&user.email) {
         let name = full_name(&user);
         send_notice(
-            &state,
-            messages::password_changed(&state.config.issuer, &to, name.as_deref()),
+            &page,
+            messages::password_changed(&page.config.issuer, &to, name.as_deref()),
         )
         .await;
     }

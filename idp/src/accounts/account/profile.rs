@@ -2,17 +2,12 @@
 //! poste (optional, as at sign-up, `signup::organization::parse_job`).
 
 use askama::Template;
-use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    response::Response,
-};
+use axum::{http::StatusCode, response::Response};
 use serde::Deserialize;
 
-use super::{back_to_overview, render};
+use super::{Page, back_to_overview};
 use crate::web::page::CsrfForm;
 use crate::{
-    AppState,
     accounts::logged_in::LoggedIn,
     accounts::{
         UserId,
@@ -41,12 +36,8 @@ struct IdentityPage {
 }
 
 /// `GET /compte/identite`: the form, filled in with the account's values.
-pub async fn show(
-    State(state): State<AppState>,
-    LoggedIn { user, .. }: LoggedIn,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    render(&state, &headers, StatusCode::OK, |csrf| IdentityPage {
+pub async fn show(page: Page, LoggedIn { user, .. }: LoggedIn) -> Result<Response, PageError> {
+    page.render(StatusCode::OK, |csrf| IdentityPage {
         csrf,
         gender: user.gender.clone().unwrap_or_default(),
         family_name: user.family_name.clone(),
@@ -71,9 +62,8 @@ pub struct IdentityForm {
 
 /// `POST /compte/identite`: saves, or shows the form again with what was typed.
 pub async fn submit(
-    State(state): State<AppState>,
+    page: Page,
     LoggedIn { user, .. }: LoggedIn,
-    headers: HeaderMap,
     CsrfForm(form): CsrfForm<IdentityForm>,
 ) -> Result<Response, PageError> {
     let parsed = identity::parse_identity(&form.civilite, &form.nom, &form.prenom).and_then(|id| {
@@ -85,18 +75,16 @@ pub async fn submit(
     let (id, job) = match parsed {
         Ok(parsed) => parsed,
         Err((field, message)) => {
-            return render(&state, &headers, StatusCode::BAD_REQUEST, |csrf| {
-                IdentityPage {
-                    csrf,
-                    gender: identity::gender_of(&form.civilite)
-                        .unwrap_or_default()
-                        .into(),
-                    family_name: form.nom.clone(),
-                    given_name: form.prenom.clone(),
-                    job: form.poste.clone(),
-                    error: Some(message),
-                    invalid: field,
-                }
+            return page.render(StatusCode::BAD_REQUEST, |csrf| IdentityPage {
+                csrf,
+                gender: identity::gender_of(&form.civilite)
+                    .unwrap_or_default()
+                    .into(),
+                family_name: form.nom.clone(),
+                given_name: form.prenom.clone(),
+                job: form.poste.clone(),
+                error: Some(message),
+                invalid: field,
             });
         }
     };
@@ -107,7 +95,7 @@ pub async fn submit(
         job: job.as_deref(),
     };
     let user_id = UserId::from_stored(user.id.clone());
-    update_profile(&state.db, state.clock.now(), &user_id, &identity).await?;
+    update_profile(&page.db, page.clock.now(), &user_id, &identity).await?;
     tracing::info!(user.id = %user.id, "identity changed");
     Ok(back_to_overview("identite"))
 }

@@ -5,16 +5,14 @@
 
 use askama::Template;
 use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 
-use super::render;
+use super::Page;
 use crate::web::page::CsrfForm;
 use crate::{
-    AppState,
     accounts::{logged_in::LoggedIn, session},
     audit,
     error::PageError,
@@ -84,9 +82,8 @@ pub fn short_user_agent(ua: &str) -> String {
     }
 }
 
-async fn page(
-    state: &AppState,
-    headers: &HeaderMap,
+async fn sessions_page(
+    page: &Page,
     LoggedIn {
         session: current,
         user,
@@ -94,7 +91,7 @@ async fn page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let mut sessions: Vec<SessionLine> = session::list_for_user(state, &user.id)
+    let mut sessions: Vec<SessionLine> = session::list_for_user(page, &user.id)
         .await?
         .into_iter()
         .map(|s| SessionLine {
@@ -107,7 +104,7 @@ async fn page(
     // This browser's first, then the newest.
     sessions.reverse();
     sessions.sort_by_key(|s| !s.current);
-    render(state, headers, status, |csrf| SessionsPage {
+    page.render(status, |csrf| SessionsPage {
         csrf,
         sessions,
         error,
@@ -115,12 +112,8 @@ async fn page(
 }
 
 /// `GET /compte/sessions`: the list.
-pub async fn show(
-    State(state): State<AppState>,
-    me: LoggedIn,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    page(&state, &headers, &me, StatusCode::OK, None).await
+pub async fn show(page: Page, me: LoggedIn) -> Result<Response, PageError> {
+    sessions_page(&page, &me, StatusCode::OK, None).await
 }
 
 /// Fields of the forms of the page: one session (`sid`) or every other one (`autres`).
@@ -134,18 +127,16 @@ pub struct EndForm {
 
 /// `POST /compte/sessions`: ends one session of the account, or all but this browser's.
 pub async fn end(
-    State(state): State<AppState>,
+    page: Page,
     me: LoggedIn,
-    headers: HeaderMap,
     CsrfForm(form): CsrfForm<EndForm>,
 ) -> Result<Response, PageError> {
     let (current, user) = (&me.session, &me.user);
     let ended = if !form.autres.is_empty() {
-        session::end_others_for_user(&state, &user.id, &current.sid).await?
+        session::end_others_for_user(&page, &user.id, &current.sid).await?
     } else if form.sid == current.sid {
-        return page(
-            &state,
-            &headers,
+        return sessions_page(
+            &page,
             &me,
             StatusCode::BAD_REQUEST,
             Some("Pour fermer la session de ce navigateur, utilisez « Me déconnecter ».".into()),
@@ -153,13 +144,12 @@ pub async fn end(
         .await;
     } else if !form.sid.is_empty()
         && form.sid.len() <= 64
-        && session::end_by_sid(&state, &user.id, &form.sid).await?
+        && session::end_by_sid(&page, &user.id, &form.sid).await?
     {
         1
     } else {
-        return page(
-            &state,
-            &headers,
+        return sessions_page(
+            &page,
             &me,
             StatusCode::NOT_FOUND,
             Some("Cette session est déjà terminée.".into()),
@@ -167,8 +157,8 @@ pub async fn end(
         .await;
     };
     audit::record_alone(
-        &state.db,
-        state.clock.now(),
+        &page.db,
+        page.clock.now(),
         &user.id,
         "session.ended",
         &user.id,

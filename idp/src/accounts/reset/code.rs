@@ -12,21 +12,15 @@ struct CodePage {
 }
 
 /// `GET /mot-de-passe-oublie/code`: step 2, the e-mailed code.
-pub async fn show_code(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let Some((_, flow)) = load_flow(&state, &headers).await? else {
+pub async fn show_code(page: Page) -> Result<Response, PageError> {
+    let Some((_, flow)) = load_flow(&page).await? else {
         return Ok(see_other(RESET_START_PATH, None));
     };
-    Ok(page(&state, &headers, StatusCode::OK, |csrf| {
-        CodePage {
-            csrf,
-            email: flow.email,
-            error: None,
-        }
-        .into_response()
-    }))
+    page.render(StatusCode::OK, |csrf| CodePage {
+        csrf,
+        email: flow.email,
+        error: None,
+    })
 }
 
 /// Fields of step 2.
@@ -87,28 +81,24 @@ async fn check_code(
 
 /// `POST /mot-de-passe-oublie/code`: checks the code, 5 wrong tries at most.
 pub async fn submit_code(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    let Some((token, mut flow)) = load_flow(&state, &headers).await? else {
+    let Some((token, mut flow)) = load_flow(&page).await? else {
         return Ok(see_other(RESET_START_PATH, None));
     };
     let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
-    match check_code(&state, &flow.email, &code).await? {
+    match check_code(&page, &flow.email, &code).await? {
         Ok(verified) => {
             flow.verified = Some(verified);
-            save_flow(&state, &token, &flow).await?;
+            save_flow(&page, &token, &flow).await?;
             Ok(see_other(RESET_PASSWORD_PATH, None))
         }
-        Err((error, status)) => Ok(page(&state, &headers, status, |csrf| {
-            CodePage {
-                csrf,
-                email: flow.email.clone(),
-                error: Some(error),
-            }
-            .into_response()
-        })),
+        Err((error, status)) => page.render(status, |csrf| CodePage {
+            csrf,
+            email: flow.email.clone(),
+            error: Some(error),
+        }),
     }
 }
 

@@ -20,16 +20,15 @@ mod start;
 pub use code::{CodeForm, show_code, submit_code};
 pub use link::{LinkQuery, follow_link};
 pub use password::{PasswordForm, show_password, submit_password};
-pub use start::{EmailForm, show_start, submit_start};
+pub use start::{show_start, submit_start};
 
 use std::time::Duration;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::{
     extract::{Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -40,7 +39,7 @@ use crate::{
     error::PageError,
     secrets,
     store::ephemeral::EphemeralError,
-    web::{anti_robot, client_ip::ClientIp, cookies, csrf, rate_limit},
+    web::{anti_robot, client_ip::ClientIp, cookies, page::Page, rate_limit},
 };
 /// Step 1's page, where the journey starts (e-mail + anti-robot check).
 pub const RESET_START_PATH: &str = "/mot-de-passe-oublie";
@@ -118,29 +117,15 @@ fn ttl(state: &AppState) -> Duration {
     Duration::from_secs(state.config.accounts.reset_code_ttl_seconds)
 }
 
-/// Six random digits, uniformly drawn.
-fn six_digits() -> String {
-    let rng = SystemRandom::new();
-    loop {
-        let mut buf = [0u8; 4];
-        rng.fill(&mut buf).expect("system randomness");
-        let n = u32::from_be_bytes(buf);
-        // Reject the top of the range so every code is equally likely.
-        if n < 4_294_000_000 {
-            return format!("{:06}", n % 1_000_000);
-        }
-    }
-}
-
-async fn load_flow(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<(String, Flow)>, PageError> {
-    let Some(token) = cookies::get(headers, cookies::RESET, state.config.session.secure_cookies)
-    else {
+async fn load_flow(page: &Page) -> Result<Option<(String, Flow)>, PageError> {
+    let Some(token) = cookies::get(
+        page.headers(),
+        cookies::RESET,
+        page.config.session.secure_cookies,
+    ) else {
         return Ok(None);
     };
-    let Some(raw) = state.ephemeral.get(&flow_key(&token)).await? else {
+    let Some(raw) = page.ephemeral.get(&flow_key(&token)).await? else {
         return Ok(None);
     };
     Ok(serde_json::from_str(&raw).ok().map(|flow| (token, flow)))
@@ -169,25 +154,6 @@ async fn start_flow(state: &AppState, flow: &Flow) -> Result<HeaderValue, PageEr
     ))
 }
 
-/// A page with a CSRF token, never cached.
-fn page(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    build: impl FnOnce(String) -> Response,
-) -> Response {
-    let token = csrf::token(headers, state.config.session.secure_cookies);
-    let mut response = build(token.value);
-    *response.status_mut() = status;
-    if let Some(cookie) = token.set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 fn see_other(path: &str, cookie: Option<HeaderValue>) -> Response {
     let mut response = Redirect::to(path).into_response();
     if let Some(cookie) = cookie {
@@ -214,7 +180,7 @@ pub async fn create_request(
     user_id: Option<&str>,
     ttl: Duration,
 ) -> Result<NewRequest, EphemeralError> {
-    let code = six_digits();
+    let code = secrets::six_digits();
     let link_token = secrets::random_token(32);
     let rid = secrets::random_token(16);
     let request = ResetRequest {

@@ -12,24 +12,18 @@ struct PasswordPage {
 }
 
 /// `GET /mot-de-passe-oublie/nouveau`: step 3, the new password.
-pub async fn show_password(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let Some((_, flow)) = load_flow(&state, &headers).await? else {
+pub async fn show_password(page: Page) -> Result<Response, PageError> {
+    let Some((_, flow)) = load_flow(&page).await? else {
         return Ok(see_other(RESET_START_PATH, None));
     };
     if flow.verified.is_none() {
         return Ok(see_other(RESET_CODE_PATH, None));
     }
-    Ok(page(&state, &headers, StatusCode::OK, |csrf| {
-        PasswordPage {
-            csrf,
-            email: flow.email,
-            error: None,
-        }
-        .into_response()
-    }))
+    page.render(StatusCode::OK, |csrf| PasswordPage {
+        csrf,
+        email: flow.email,
+        error: None,
+    })
 }
 
 /// Fields of step 3: those of the sign-up's password step.
@@ -85,54 +79,47 @@ fn outcome(success: bool, message: &str, status: StatusCode) -> Response {
 /// `POST /mot-de-passe-oublie/nouveau`: sets the password, spends the request, ends every
 /// session and token of the account.
 pub async fn submit_password(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    page: Page,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, PageError> {
-    let Some((token, mut flow)) = load_flow(&state, &headers).await? else {
+    let Some((token, mut flow)) = load_flow(&page).await? else {
         return Ok(see_other(RESET_START_PATH, None));
     };
     let Some(verified) = flow.verified.take() else {
         return Ok(see_other(RESET_CODE_PATH, None));
     };
     let again = |error: String| {
-        page(&state, &headers, StatusCode::BAD_REQUEST, |csrf| {
-            PasswordPage {
-                csrf,
-                email: flow.email.clone(),
-                error: Some(error),
-            }
-            .into_response()
+        page.render(StatusCode::BAD_REQUEST, |csrf| PasswordPage {
+            csrf,
+            email: flow.email.clone(),
+            error: Some(error),
         })
     };
     let password = match Password::parse(&form.password) {
         Ok(password) => password,
-        Err(e) => return Ok(again(e.to_string())),
+        Err(e) => return again(e.to_string()),
     };
     if form.password != form.confirmation {
-        return Ok(again("Les mots de passe ne correspondent pas.".into()));
+        return again("Les mots de passe ne correspondent pas.".into());
     }
-    let phc = state.hasher.hash(&password).await?;
-    let Some(request) = spend_request(&state, &flow.email, &verified.rid).await? else {
-        save_flow(&state, &token, &flow).await?;
+    let phc = page.hasher.hash(&password).await?;
+    let Some(request) = spend_request(&page, &flow.email, &verified.rid).await? else {
+        save_flow(&page, &token, &flow).await?;
         return Ok(outcome(false, CODE_EXPIRED, StatusCode::GONE));
     };
     let id = UserId::from_stored(verified.user_id.clone());
-    let ttl = state.config.tokens.access_token_ttl_seconds;
-    let now = state.clock.now();
-    if let Err(refusal) = reset_password(&state.db, now, &id, &phc, &verified.via, ttl).await {
+    let ttl = page.config.tokens.access_token_ttl_seconds;
+    let now = page.clock.now();
+    if let Err(refusal) = reset_password(&page.db, now, &id, &phc, &verified.via, ttl).await {
         // Nothing changed: the code stays usable, the journey at step 3.
-        put_back(&state, &flow.email, &request).await?;
+        put_back(&page, &flow.email, &request).await?;
         return Err(refusal.into());
     }
-    state
-        .revocations
-        .changed(&state.db, &state.ephemeral)
-        .await?;
-    session::end_all_for_user(&state, &verified.user_id).await?;
+    page.revocations.changed(&page.db, &page.ephemeral).await?;
+    session::end_all_for_user(&page, &verified.user_id).await?;
     tracing::info!(user.id = %verified.user_id, "password reset");
     // The journey stays, back at step 2: going back and re-entering the code says it is spent.
-    save_flow(&state, &token, &flow).await?;
+    save_flow(&page, &token, &flow).await?;
     let done = "Votre mot de passe a été modifié avec succès.";
     Ok(outcome(true, done, StatusCode::OK))
 }

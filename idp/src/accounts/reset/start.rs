@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::mail::messages;
-use crate::web::page::CsrfForm;
+use crate::{accounts::EmailForm, web::page::CsrfForm};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "reset_email.html")]
@@ -14,27 +14,13 @@ struct EmailPage {
 }
 
 /// `GET /mot-de-passe-oublie`: step 1, the address.
-pub async fn show_start(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    page(&state, &headers, StatusCode::OK, |csrf| {
-        EmailPage {
-            csrf,
-            email: String::new(),
-            error: None,
-            robot: anti_robot::issue(&state),
-        }
-        .into_response()
+pub async fn show_start(page: Page) -> Result<Response, PageError> {
+    page.render(StatusCode::OK, |csrf| EmailPage {
+        csrf,
+        email: String::new(),
+        error: None,
+        robot: anti_robot::issue(&page),
     })
-}
-
-/// Fields of step 1.
-#[derive(Deserialize)]
-pub struct EmailForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    email: String,
-    #[serde(flatten)]
-    robot: anti_robot::Fields,
 }
 
 /// Counts a request against the limits per client address and per address; the message to
@@ -94,48 +80,42 @@ fn send_later(state: &AppState, email: &Email, user: store::User, request: NewRe
 /// `POST /mot-de-passe-oublie`: records a request and e-mails its code when the account
 /// exists; the answer is the same either way.
 pub async fn submit_start(
-    State(state): State<AppState>,
+    page: Page,
     ip: ClientIp,
-    headers: HeaderMap,
     CsrfForm(form): CsrfForm<EmailForm>,
 ) -> Result<Response, PageError> {
     let again = |error: String, status: StatusCode| {
-        page(&state, &headers, status, |csrf| {
-            EmailPage {
-                csrf,
-                email: form.email.clone(),
-                robot: anti_robot::issue(&state).failed_if(Some(&error), "reset-error"),
-                error: Some(error),
-            }
-            .into_response()
+        page.render(status, |csrf| EmailPage {
+            csrf,
+            email: form.email.clone(),
+            robot: anti_robot::issue(&page).failed_if(Some(&error), "reset-error"),
+            error: Some(error),
         })
     };
     let email = match Email::parse(&form.email) {
         Ok(email) => email,
-        Err(e) => return Ok(again(e.to_string(), StatusCode::BAD_REQUEST)),
+        Err(e) => return again(e.to_string(), StatusCode::BAD_REQUEST),
     };
     // The anti-robot check, before anything is counted or sent.
-    if !anti_robot::verify(&state, &form.robot).await? {
-        return Ok(again(anti_robot::FAILED.into(), StatusCode::BAD_REQUEST));
+    if !anti_robot::verify(&page, &form.robot).await? {
+        return again(anti_robot::FAILED.into(), StatusCode::BAD_REQUEST);
     }
-    if let Some(message) = limit_requests(&state, &ip, &email).await? {
-        return Ok(again(message, StatusCode::TOO_MANY_REQUESTS));
+    if let Some(message) = limit_requests(&page, &ip, &email).await? {
+        return again(message, StatusCode::TOO_MANY_REQUESTS);
     }
-    let user = store::user_by_email(&state.db, &email).await?;
+    let user = store::user_by_email(&page.db, &email).await?;
     // The same work for a known and an unknown address: a request is stored either way (an
     // unknown address's can never succeed), only the e-mail differs.
     let user_id = user.as_ref().map(|u| u.id.as_str());
-    let request = create_request(&state, &email, user_id, ttl(&state)).await?;
+    let request = create_request(&page, &email, user_id, ttl(&page)).await?;
     if let Some(user) = user {
         tracing::info!(user.id = %user.id, "password reset requested");
-        send_later(&state, &email, user, request);
+        send_later(&page, &email, user, request);
     }
     let flow = Flow {
         email: email.as_str().to_owned(),
         verified: None,
     };
-    let cookie = start_flow(&state, &flow).await?;
+    let cookie = start_flow(&page, &flow).await?;
     Ok(see_other(RESET_CODE_PATH, Some(cookie)))
 }
-
-crate::with_csrf!(EmailForm);

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use askama::Template;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::{extract::State, http::HeaderMap, http::StatusCode, response::Response};
 use serde::{Deserialize, Serialize};
 
@@ -82,19 +81,6 @@ fn code_hash(email: &Email, code: &str) -> String {
     secrets::hash(&format!("{}\n{code}", email.as_str()))
 }
 
-/// Six random digits (rejection sampling: no bias toward small values).
-pub fn random_code() -> String {
-    let rng = SystemRandom::new();
-    loop {
-        let mut buf = [0u8; 4];
-        rng.fill(&mut buf).expect("system randomness");
-        let n = u32::from_le_bytes(buf);
-        if n < 4_294_000_000 {
-            return format!("{:06}", n % 1_000_000);
-        }
-    }
-}
-
 /// Sends a new code to `email` (or the "account exists" e-mail), replacing the previous code.
 /// Within the cooldown nothing is sent and the wait left is returned.
 pub async fn send(state: &AppState, email: &Email) -> Result<Option<Duration>, PageError> {
@@ -124,7 +110,7 @@ pub async fn send(state: &AppState, email: &Email) -> Result<Option<Duration>, P
             message,
         )
     } else {
-        let code = random_code();
+        let code = secrets::six_digits();
         let message = messages::signup_code(email, &code);
         (
             PendingCode {
@@ -347,7 +333,7 @@ mod tests {
     #[test]
     fn codes_are_six_digits() {
         for _ in 0..100 {
-            let code = random_code();
+            let code = secrets::six_digits();
             assert_eq!(code.len(), 6);
             assert!(code.chars().all(|c| c.is_ascii_digit()));
         }

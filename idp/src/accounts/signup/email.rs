@@ -11,7 +11,6 @@ use axum::{
 use serde::Deserialize;
 
 use super::{Frame, Session, Step, code, reply, reply_with};
-use crate::web::page::CsrfForm;
 use crate::{
     AppState,
     accounts::Email,
@@ -19,6 +18,7 @@ use crate::{
     oidc::pending::PendingAuthorization,
     web::{anti_robot, client_ip::ClientIp},
 };
+use crate::{accounts::EmailForm, web::page::CsrfForm};
 
 /// Local parts of shared or role mailboxes, refused because an account must be one person's
 /// (guide `002` §3.2: « il est interdit d'utiliser une adresse e-mail partagée »). Only what
@@ -93,17 +93,6 @@ pub async fn show(
     reply(page.f.take_cookies(), &page)
 }
 
-/// Fields of step 1.
-#[derive(Deserialize)]
-pub struct EmailForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    email: String,
-    #[serde(flatten)]
-    robot: anti_robot::Fields,
-}
-
 /// `POST /inscription`: checks the address, sends the code, goes to step 2.
 pub async fn submit(
     State(state): State<AppState>,
@@ -149,5 +138,3 @@ pub async fn submit(
     session.save(&state).await?;
     Ok(session.redirect(Step::Code.path()))
 }
-
-crate::with_csrf!(EmailForm);

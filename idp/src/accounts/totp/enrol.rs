@@ -37,8 +37,7 @@ impl EnrolPage {
 /// A new secret for this session's enrolment (kept sealed in the shared store until the
 /// confirming code), and the page showing it.
 async fn new_enrolment(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     session: &LoginSession,
     account: &str,
     error: Option<String>,
@@ -48,9 +47,8 @@ async fn new_enrolment(
         .with_account_name(account)
         .build()
         .map_err(|e| PageError::internal("totp", &e))?;
-    let sealed = state.kek.seal(&session.user_id, totp.secret());
-    state
-        .ephemeral
+    let sealed = page.kek.seal(&session.user_id, totp.secret());
+    page.ephemeral
         .put(
             &enrolment_key(&session.sid),
             &STANDARD.encode(sealed),
@@ -61,32 +59,23 @@ async fn new_enrolment(
         .to_qr_base64()
         .map_err(|e| PageError::internal("totp qr", &e))?;
     let secret = totp.secret().to_base32();
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    Ok(render(state, headers, status, |csrf| EnrolPage {
+    page.render_form(error.is_some(), |csrf| EnrolPage {
         qr,
         secret,
         error,
         ..EnrolPage::new(csrf)
-    }))
+    })
 }
 
 /// `GET /compte/double-authentification`: the status, or a new secret to enrol.
-pub async fn show(
-    State(state): State<AppState>,
-    LoggedIn { session, user }: LoggedIn,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    if is_enrolled(&state.db, &user.id).await? {
-        return Ok(render(&state, &headers, StatusCode::OK, |csrf| EnrolPage {
+pub async fn show(page: Page, LoggedIn { session, user }: LoggedIn) -> Result<Response, PageError> {
+    if is_enrolled(&page.db, &user.id).await? {
+        return page.render(StatusCode::OK, |csrf| EnrolPage {
             enrolled: true,
             ..EnrolPage::new(csrf)
-        }));
+        });
     }
-    new_enrolment(&state, &headers, &session, &user.email, None).await
+    new_enrolment(&page, &session, &user.email, None).await
 }
 
 /// Fields of the enrolment form.
@@ -99,19 +88,19 @@ pub struct EnrolForm {
 
 /// The enrolment page again after a wrong code, with the same secret, so the app already set
 /// up keeps working.
-fn wrong_code(state: &AppState, headers: &HeaderMap, totp: &Totp) -> Result<Response, PageError> {
+fn wrong_code(page: &Page, totp: &Totp) -> Result<Response, PageError> {
     let qr = totp
         .to_qr_base64()
         .map_err(|e| PageError::internal("totp qr", &e))?;
     let secret = totp.secret().to_base32();
-    Ok(render(state, headers, StatusCode::BAD_REQUEST, |csrf| {
+    page.render(StatusCode::BAD_REQUEST, |csrf| {
         EnrolPage {
         qr,
         secret,
         error: Some("Code de vérification incorrect. Saisissez le code à 6 chiffres affiché par votre application.".into()),
         ..EnrolPage::new(csrf)
     }
-    }))
+    })
 }
 
 /// Stores the confirmed secret (its `step` spent) with new recovery codes; returns the codes,
@@ -141,74 +130,60 @@ async fn store_enrolment(
 /// A login that asked for `mfa` resumes with a session that now has it: where to continue,
 /// and the new session's cookie.
 async fn resume_login(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     session: &LoginSession,
 ) -> Result<(String, Option<header::HeaderValue>), PageError> {
-    let Some(authreq) = state.ephemeral.take(&return_key(&session.sid)).await? else {
+    let Some(authreq) = page.ephemeral.take(&return_key(&session.sid)).await? else {
         return Ok(("/".to_owned(), None));
     };
     let amr = ["pwd", "otp", "mfa"].map(String::from).to_vec();
-    let (new_session, cookie) = LoginSession::start(state, headers, &session.user_id, amr).await?;
-    let continue_to = continue_target(state, &authreq, &new_session.sid).await?;
+    let (new_session, cookie) =
+        LoginSession::start(page, page.headers(), &session.user_id, amr).await?;
+    let continue_to = continue_target(page, &authreq, &new_session.sid).await?;
     Ok((continue_to, Some(cookie)))
 }
 
 /// `POST /compte/double-authentification`: the code confirming the app; stores the secret and
 /// shows the recovery codes once.
 pub async fn enrol(
-    State(state): State<AppState>,
+    page: Page,
     LoggedIn { session, user }: LoggedIn,
-    headers: HeaderMap,
-    Form(form): Form<EnrolForm>,
+    CsrfForm(form): CsrfForm<EnrolForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::form_expired());
-    }
-    if is_enrolled(&state.db, &user.id).await? {
+    if is_enrolled(&page.db, &user.id).await? {
         return Err(PageError::bad_request(
             "La double authentification est déjà activée sur ce compte.",
         ));
     }
-    let limits = &state.config.limits;
-    let window = Duration::from_secs(limits.login_window_seconds);
-    let per_account = limits.login_per_account;
-    rate_limit::hit(
-        &state.ephemeral,
-        "totp-enrol",
-        &user.id,
-        per_account,
-        window,
-    )
-    .await??;
+    count_account_attempt(&page, "totp-enrol", &user.id).await?;
     let key = enrolment_key(&session.sid);
-    let sealed = match state.ephemeral.get(&key).await? {
+    let sealed = match page.ephemeral.get(&key).await? {
         Some(encoded) => STANDARD.decode(encoded).ok(),
         None => None,
     };
-    let Some(secret) = sealed.and_then(|s| state.kek.open(&user.id, &s).ok()) else {
+    let Some(secret) = sealed.and_then(|s| page.kek.open(&user.id, &s).ok()) else {
         let late = Some("Le délai est dépassé : scannez ce nouveau QR code.".into());
-        return new_enrolment(&state, &headers, &session, &user.email, late).await;
+        return new_enrolment(&page, &session, &user.email, late).await;
     };
     let totp = totp_for(secret, &user.email)?;
     let code = normalise(&form.code);
     let step = is_totp_code(&code).then(|| matching_step(&totp, &code));
     let Some(step) = step.flatten() else {
-        return wrong_code(&state, &headers, &totp);
+        return wrong_code(&page, &totp);
     };
-    if state.ephemeral.take(&key).await?.is_none() {
+    if page.ephemeral.take(&key).await?.is_none() {
         return Err(PageError::bad_request(
             "Cette activation a déjà été confirmée.",
         ));
     }
-    let recovery_codes = store_enrolment(&state, &user, &totp, step).await?;
-    let (continue_to, cookie) = resume_login(&state, &headers, &session).await?;
-    let mut response = render(&state, &headers, StatusCode::OK, |csrf| EnrolPage {
+    let recovery_codes = store_enrolment(&page, &user, &totp, step).await?;
+    let (continue_to, cookie) = resume_login(&page, &session).await?;
+    let mut response = page.render(StatusCode::OK, |csrf| EnrolPage {
         enrolled: true,
         recovery_codes,
         continue_to,
         ..EnrolPage::new(csrf)
-    });
+    })?;
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -226,25 +201,21 @@ pub struct DisableForm {
 /// `POST /compte/double-authentification/desactivation`: removes the second factor after the
 /// password is typed again.
 pub async fn disable(
-    State(state): State<AppState>,
+    page: Page,
     LoggedIn { user, .. }: LoggedIn,
-    headers: HeaderMap,
-    Form(form): Form<DisableForm>,
+    CsrfForm(form): CsrfForm<DisableForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::form_expired());
-    }
-    if !password_matches(&state, &user, &form.password).await? {
-        return Ok(render(&state, &headers, StatusCode::UNAUTHORIZED, |csrf| {
-            EnrolPage {
-                enrolled: true,
-                error: Some("Mot de passe incorrect.".into()),
-                ..EnrolPage::new(csrf)
-            }
-        }));
+    if !password_matches(&page, &user, &form.password).await? {
+        return page.render(StatusCode::UNAUTHORIZED, |csrf| EnrolPage {
+            enrolled: true,
+            error: Some("Mot de passe incorrect.".into()),
+            ..EnrolPage::new(csrf)
+        });
     }
     let id = UserId::from_stored(user.id.clone());
-    remove_totp(&state.db, state.clock.now(), &id).await?;
+    remove_totp(&page.db, page.clock.now(), &id).await?;
     tracing::info!(user.id = %user.id, "second factor disabled");
     Ok(Redirect::to("/compte/double-authentification").into_response())
 }
+
+crate::with_csrf!(EnrolForm, DisableForm);

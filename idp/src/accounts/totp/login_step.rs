@@ -28,20 +28,14 @@ struct CodePage {
 
 /// Called by the login once the password is right for an account with a second factor:
 /// remembers that for a few minutes and shows the code page. No session yet.
-pub async fn ask_code(
-    state: &AppState,
-    headers: &HeaderMap,
-    user_id: &str,
-    authreq: &str,
-) -> Result<Response, PageError> {
-    ask_code_then(state, headers, user_id, authreq, "").await
+pub async fn ask_code(page: &Page, user_id: &str, authreq: &str) -> Result<Response, PageError> {
+    ask_code_then(page, user_id, authreq, "").await
 }
 
 /// [`ask_code`], coming back to the local page `retour` (already checked by the login) when
 /// no authorization request is waiting.
 pub async fn ask_code_then(
-    state: &AppState,
-    headers: &HeaderMap,
+    page: &Page,
     user_id: &str,
     authreq: &str,
     retour: &str,
@@ -53,16 +47,15 @@ pub async fn ask_code_then(
         retour: retour.to_owned(),
     })
     .expect("second step serialises");
-    state
-        .ephemeral
+    page.ephemeral
         .put(&second_step_key(&token), &value, SECOND_STEP_TTL)
         .await?;
-    Ok(render(state, headers, StatusCode::OK, |csrf| CodePage {
+    page.render(StatusCode::OK, |csrf| CodePage {
         csrf,
         step: token,
         authreq: authreq.to_owned(),
         error: None,
-    }))
+    })
 }
 
 /// Fields of the code form.
@@ -76,13 +69,9 @@ pub struct CodeForm {
 
 /// `POST /connexion/code`: the second factor; right → the session starts (acr `mfa`).
 pub async fn submit_code(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<CodeForm>,
+    page: Page,
+    CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&headers, &form.csrf, state.config.session.secure_cookies) {
-        return Err(PageError::form_expired());
-    }
     let expired = || {
         PageError::bad_request(
             "Votre connexion a expiré. Veuillez saisir à nouveau votre identifiant et votre mot de passe.",
@@ -92,36 +81,34 @@ pub async fn submit_code(
         return Err(expired());
     }
     let key = second_step_key(&form.step);
-    let Some(raw) = state.ephemeral.get(&key).await? else {
+    let Some(raw) = page.ephemeral.get(&key).await? else {
         return Err(expired());
     };
     let step: SecondStep = serde_json::from_str(&raw).map_err(|_| expired())?;
-    let Some(user) = users::user_by_id(&state.db, &step.user_id).await? else {
+    let Some(user) = users::user_by_id(&page.db, &step.user_id).await? else {
         return Err(expired());
     };
-    if !verify_second_factor(&state, &user.id, &user.email, &form.code).await? {
+    if !verify_second_factor(&page, &user.id, &user.email, &form.code).await? {
         tracing::info!(
             login.outcome = "failure",
             login.step = "totp",
             "second factor refused"
         );
-        return Ok(render(&state, &headers, StatusCode::UNAUTHORIZED, |csrf| {
-            CodePage {
-                csrf,
-                step: form.step.clone(),
-                authreq: step.authreq.clone(),
-                error: Some("Code de vérification incorrect.".into()),
-            }
-        }));
+        return page.render(StatusCode::UNAUTHORIZED, |csrf| CodePage {
+            csrf,
+            step: form.step.clone(),
+            authreq: step.authreq.clone(),
+            error: Some("Code de vérification incorrect.".into()),
+        });
     }
     // Taken only now: a wrong code may be retried (within the rate limit), a right one once.
-    if state.ephemeral.take(&key).await?.is_none() {
+    if page.ephemeral.take(&key).await?.is_none() {
         return Err(expired());
     }
     let amr = ["pwd", "otp", "mfa"].map(String::from).to_vec();
-    let (session, cookie) = LoginSession::start(&state, &headers, &user.id, amr).await?;
+    let (session, cookie) = LoginSession::start(&page, page.headers(), &user.id, amr).await?;
     tracing::info!(login.outcome = "success", user.id = %user.id, login.step = "totp", "login");
-    let mut target = continue_target(&state, &step.authreq, &session.sid).await?;
+    let mut target = continue_target(&page, &step.authreq, &session.sid).await?;
     if target == "/"
         && let Some(retour) = crate::web::page::safe_return(&step.retour)
     {
@@ -131,3 +118,5 @@ pub async fn submit_code(
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }
+
+crate::with_csrf!(CodeForm);

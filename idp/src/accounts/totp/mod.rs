@@ -9,9 +9,7 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form,
-    extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::{StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
@@ -25,6 +23,7 @@ use super::{
         enrol_totp::{Enrolment, enrol_totp},
         remove_totp::remove_totp,
     },
+    count_account_attempt,
     session::LoginSession,
     store as users,
 };
@@ -34,7 +33,7 @@ use crate::{
     oidc::pending::PendingAuthorization,
     secrets,
     store::{Db, now},
-    web::{csrf, rate_limit},
+    web::page::{CsrfForm, Page},
 };
 
 /// The enrolment page (status, or a new secret and its QR code).
@@ -141,15 +140,7 @@ pub(crate) async fn verify_second_factor(
     account: &str,
     code: &str,
 ) -> Result<bool, PageError> {
-    let limits = &state.config.limits;
-    rate_limit::hit(
-        &state.ephemeral,
-        "login-totp",
-        user_id,
-        limits.login_per_account,
-        Duration::from_secs(limits.login_window_seconds),
-    )
-    .await??;
+    count_account_attempt(state, "login-totp", user_id).await?;
     let code = normalise(code);
     if is_totp_code(&code) {
         let Some(sealed) = sealed_secret(&state.db, user_id).await? else {
@@ -169,21 +160,6 @@ pub(crate) async fn verify_second_factor(
         return Ok(false);
     }
     Ok(use_recovery_code(&state.db, user_id, &code).await?)
-}
-
-/// Renders a page with a CSRF token (`build` gets it), never cached.
-pub(super) fn render<T: IntoResponse>(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    build: impl FnOnce(String) -> T,
-) -> Response {
-    let token = csrf::token(headers, state.config.session.secure_cookies);
-    let mut response = (status, build(token.value)).into_response();
-    if let Some(cookie) = token.set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    crate::web::no_store(response)
 }
 
 /// Where a login goes next: back to its authorization request, or home.

@@ -199,7 +199,8 @@ impl Interaction {
         let to = match (self, session) {
             (Self::SecondFactor, Some(session)) => {
                 if totp::is_enrolled(&state.db, &session.user_id).await? {
-                    return totp::ask_code(state, headers, &session.user_id, id).await;
+                    let page = crate::web::page::Page::new(state, headers);
+                    return totp::ask_code(&page, &session.user_id, id).await;
                 }
                 totp::remember_return(state, &session.sid, id).await?;
                 "/compte/double-authentification".to_owned()
