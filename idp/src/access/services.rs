@@ -1,7 +1,7 @@
 //! Services (démarches) such as CERES: their roles, their OIDC clients, and their versioned
 //! documents (CGU, « Charte du responsable des accès ») with who accepted which version.
 
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 use crate::store::{Db, now};
 
@@ -70,18 +70,11 @@ impl Document {
     }
 }
 
-fn service_from_row(row: &sqlx::any::AnyRow) -> Result<Service, sqlx::Error> {
-    sqlx::FromRow::from_row(row)
-}
-
 /// Every service, by label.
 pub async fn all(db: &Db) -> Result<Vec<Service>, sqlx::Error> {
-    sqlx::query("SELECT code, label, description, home_url FROM services ORDER BY label")
+    sqlx::query_as("SELECT code, label, description, home_url FROM services ORDER BY label")
         .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(service_from_row)
-        .collect()
+        .await
 }
 
 /// The service with this code.
@@ -94,13 +87,10 @@ pub async fn by_code_in(
     conn: &mut sqlx::AnyConnection,
     code: &str,
 ) -> Result<Option<Service>, sqlx::Error> {
-    sqlx::query("SELECT code, label, description, home_url FROM services WHERE code = $1")
+    sqlx::query_as("SELECT code, label, description, home_url FROM services WHERE code = $1")
         .bind(code)
         .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(service_from_row)
-        .transpose()
+        .await
 }
 
 /// The service an OIDC client belongs to, and whether it requires a habilitation to log in.
@@ -114,7 +104,7 @@ pub async fn of_client(db: &Db, client_id: &str) -> Result<Option<(Service, bool
     .await?;
     row.map(|r| {
         Ok((
-            service_from_row(&r)?,
+            Service::from_row(&r)?,
             r.try_get::<i64, _>("requires_habilitation")? != 0,
         ))
     })

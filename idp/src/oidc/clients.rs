@@ -431,25 +431,37 @@ pub async fn insert_client_in(
         .auth_method
         .uses_secret()
         .then(|| secrets::random_token(32));
-    let result = sqlx::query(
-        "INSERT INTO clients (client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, created_at, updated_at) \
+    let query = sqlx::query(
+        "INSERT INTO clients (client_id, name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, secret_hash, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (client_id) DO NOTHING",
-    )
-    .bind(&reg.client_id)
-    .bind(&reg.name)
-    .bind(secret.as_deref().map(secrets::hash))
-    .bind(reg.auth_method.as_str())
-    .bind(to_json(&reg.redirect_uris))
-    .bind(to_json(&reg.post_logout_redirect_uris))
-    .bind(to_json(&reg.grant_types))
-    .bind(to_json(&reg.scopes))
-    .bind(reg.id_token_alg.as_str())
-    .bind(reg.jwks.as_ref().map(|j| j.to_string()))
-    .bind(i64::from(reg.skip_consent))
-    .bind(at)
-    .execute(conn)
-    .await?;
+    );
+    let result = bind_registration(query, reg)
+        .bind(secret.as_deref().map(secrets::hash))
+        .bind(at)
+        .execute(conn)
+        .await?;
     Ok((result.rows_affected() == 1).then_some(secret))
+}
+
+/// Binds a registration's columns as `$1` to `$10`, in the order of the `clients` table that
+/// [`insert_client_in`] and [`update_client_in`] both write: client_id, name, auth_method,
+/// redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks,
+/// skip_consent.
+fn bind_registration<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    reg: &'q ClientRegistration,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(&reg.client_id)
+        .bind(&reg.name)
+        .bind(reg.auth_method.as_str())
+        .bind(to_json(&reg.redirect_uris))
+        .bind(to_json(&reg.post_logout_redirect_uris))
+        .bind(to_json(&reg.grant_types))
+        .bind(to_json(&reg.scopes))
+        .bind(reg.id_token_alg.as_str())
+        .bind(reg.jwks.as_ref().map(|j| j.to_string()))
+        .bind(i64::from(reg.skip_consent))
 }
 
 /// Replaces a validated registration (not its secret) at `at`. `false` when there is no such
@@ -459,22 +471,10 @@ pub async fn update_client_in(
     reg: &ClientRegistration,
     at: i64,
 ) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
+    let query = sqlx::query(
         "UPDATE clients SET name = $2, auth_method = $3, redirect_uris = $4, post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, id_token_alg = $8, jwks = $9, skip_consent = $10, updated_at = $11 WHERE client_id = $1",
-    )
-    .bind(&reg.client_id)
-    .bind(&reg.name)
-    .bind(reg.auth_method.as_str())
-    .bind(to_json(&reg.redirect_uris))
-    .bind(to_json(&reg.post_logout_redirect_uris))
-    .bind(to_json(&reg.grant_types))
-    .bind(to_json(&reg.scopes))
-    .bind(reg.id_token_alg.as_str())
-    .bind(reg.jwks.as_ref().map(|j| j.to_string()))
-    .bind(i64::from(reg.skip_consent))
-    .bind(at)
-    .execute(conn)
-    .await?;
+    );
+    let result = bind_registration(query, reg).bind(at).execute(conn).await?;
     Ok(result.rows_affected() == 1)
 }
 
