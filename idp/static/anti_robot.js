@@ -1,6 +1,8 @@
 // The anti-robot check (« Je ne suis pas un robot »): solves the page's proof of work
 // (web/anti_robot.rs) with Web Crypto and fills the hidden `altcha` field, so the question for
-// visitors without JavaScript is not needed. Served from the provider: the CSP stays 'self'.
+// visitors without JavaScript is not needed. Its messages start with the guide's words (002 §3.1,
+// « Je ne suis pas un robot »), which people look for on the page. Served from the provider: the
+// CSP stays 'self'.
 (function () {
   "use strict";
   var box = document.getElementById("anti-robot");
@@ -51,7 +53,7 @@
     });
   }
 
-  status.textContent = "Vérification anti-robot en cours…";
+  status.textContent = "Je ne suis pas un robot : vérification en cours…";
   search(0).then(function (number) {
     if (number === null) {
       status.textContent = "";
@@ -68,7 +70,7 @@
     );
     solved = true;
     question.hidden = true;
-    status.textContent = "Vérification anti-robot effectuée : vous n'êtes pas un robot.";
+    status.textContent = "Je ne suis pas un robot : vérification effectuée.";
     if (waiting) {
       if (form.requestSubmit) {
         form.requestSubmit();
@@ -86,7 +88,7 @@
     if (!solved && !answered) {
       event.preventDefault();
       waiting = true;
-      status.textContent = "Vérification anti-robot en cours, veuillez patienter…";
+      status.textContent = "Je ne suis pas un robot : vérification en cours, veuillez patienter…";
     }
   });
 })();

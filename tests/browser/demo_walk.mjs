@@ -1,7 +1,7 @@
 // The newcomer's walk of the demo, in a real browser (Debian's Chromium driven by
 // playwright-core), with a screenshot and an axe-core check on every page shown, the demo
 // CERES's pages included:
-//   1. on the demo CERES, « Se connecter avec EFP Connect » → « Créer un compte » → the 5-step
+//   1. on the demo CERES, « Se connecter avec EFP Connect » → « Je crée mon compte EFP CONNECT » → the 5-step
 //      sign-up, the code read in the provider's outbox (/outbox), as the README tells newcomers;
 //   2. back on CERES: login → « Vous n'avez pas accès » → SIRET + activation code → the
 //      provider's charte and « Gestion de mes accès » (« Centre agréé ») → CERES's CGU → the
@@ -110,7 +110,7 @@ async function newcomer(page) {
   // 1. Sign-up, started from CERES.
   await toLoginFromCeres(page, 'ceres-accueil');
   await check(page, 'connexion');
-  await submit(page, page.getByRole('link', { name: 'Créer un compte' }));
+  await submit(page, page.getByRole('link', { name: 'Je crée mon compte EFP CONNECT' }));
   await check(page, 'inscription-1-email');
   await page.getByLabel('Identifiant').fill(NEWCOMER);
   await submit(page, page.getByRole('button', { name: 'Suivant' }));

@@ -130,7 +130,7 @@ async function signup(page) {
   await check(page, 'accueil');
   await submit(page, page.getByRole('link', { name: 'Se connecter' }));
   await check(page, 'connexion');
-  await submit(page, page.getByRole('link', { name: 'Créer un compte' }));
+  await submit(page, page.getByRole('link', { name: 'Je crée mon compte EFP CONNECT' }));
   await check(page, 'inscription-1-email');
 
   // Error state: a shared mailbox.
@@ -219,10 +219,14 @@ async function fillLogin(page, email, password) {
 
 async function loginAndLogout(page) {
   await page.goto(`${BASE_URL}/connexion`);
+  // The page as guide 002 §3.1 shows it: the banner and its two panels.
+  await page.getByText('Pour poursuivre, merci de vous connecter ou de créer un compte EFP Connect').waitFor();
+  await page.getByRole('heading', { name: 'Je crée mon compte EFP Connect' }).waitFor();
+  await page.getByRole('heading', { name: "Je m'identifie avec mon compte EFP Connect" }).waitFor();
 
   // Error state: a wrong password.
   await fillLogin(page, EMAIL, 'Pas-le-bon-mot-de-passe-1');
-  await submit(page, page.getByRole('button', { name: "Je m'identifie" }));
+  await submit(page, page.getByRole('button', { name: "Je m'identifie avec EFP CONNECT" }));
   await expectAlert(page, '');
   await check(page, 'connexion-erreur');
 
@@ -247,7 +251,7 @@ async function logout(page) {
 
 async function resetWithCode(page) {
   await page.goto(`${BASE_URL}/connexion`);
-  await submit(page, page.getByRole('link', { name: 'Mot de passe oublié ?' }));
+  await submit(page, page.getByRole('link', { name: 'Réinitialiser mon mot de passe' }));
   await check(page, 'reinitialisation-1-email');
 
   // Error state: not an address.
@@ -376,7 +380,11 @@ async function loginWithAntiRobot(page) {
   await page.waitForFunction(() => document.getElementById('altcha')?.value !== '', null, {
     timeout: 20_000,
   });
-  assert.ok((await status.innerText()).trim().length > 0, 'the widget says it is done');
+  assert.match(
+    await status.innerText(),
+    /Je ne suis pas un robot : vérification effectuée/,
+    'the widget says it is done, in the guide\'s words',
+  );
   assert.ok(!(await page.locator('#robot_answer').isVisible()), 'the question is hidden');
   await check(page, 'anti-robot-connexion');
   await page.getByLabel('Identifiant').fill(ROBOT_EMAIL);

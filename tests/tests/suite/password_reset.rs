@@ -124,7 +124,29 @@ async fn the_login_page_links_to_the_reset_journey() {
     let app = TestApp::spawn().await;
     let page = app.browser().get("/connexion").await.text().await.unwrap();
     assert!(page.contains("href=\"/mot-de-passe-oublie\""));
-    assert!(page.contains("Mot de passe oublié ?"));
+    assert!(page.contains("Réinitialiser mon mot de passe"));
+    assert!(!page.contains("Mot de passe oublié ?"));
+}
+
+/// Guide 002 §3.1: the banner, then « Je crée mon compte EFP Connect » with its words about the
+/// former Portail Mes Démarches accounts, and « Je m'identifie avec mon compte EFP Connect ».
+#[tokio::test]
+async fn the_login_page_shows_the_guides_banner_and_panels() {
+    let app = TestApp::spawn().await;
+    let page = app.browser().get("/connexion").await.text().await.unwrap();
+    for words in [
+        "Pour poursuivre, merci de vous connecter ou de créer un compte EFP Connect si c'est la première fois que vous utilisez une des démarches du Ministère du Travail. Ce compte peut être utilisé dans de nombreux services proposés par le Ministère du travail.",
+        "Je crée mon compte EFP Connect</h2>",
+        "Si vous n'aviez pas de compte sur le Portail Mes Démarches, merci de vous créer un compte EFP Connect.",
+        "Si vous aviez auparavant un compte sur le Portail Mes Démarches, pas besoin de vous créer un nouveau compte EFP Connect, connectez-vous directement dans l'encadré à droite avec vos anciens identifiants.",
+        "Je m'identifie avec mon compte EFP Connect</h2>",
+        "Identifiant (e-mail professionnel)",
+        "Je m'identifie avec EFP CONNECT</button>",
+    ] {
+        assert!(page.contains(words), "missing « {words} »");
+    }
+    assert!(page.contains(r#"href="/inscription">Je crée mon compte EFP CONNECT</a>"#));
+    assert!(!page.contains("Créer un compte"));
 }
 
 #[tokio::test]
