@@ -17,8 +17,8 @@ use idp::{
     keys::keyset::{self, KeySet, SigningAlg, SigningKey},
     oidc::{
         claims::{ClaimsRequest, restrict},
+        client_auth::parse_form,
         clients::AuthMethod,
-        token::parse_form,
     },
     organizations::{Query, Siren, Siret, import::Columns},
     web::{cookies, csrf},

@@ -207,6 +207,8 @@ async function manage(page) {
     other.setDefaultTimeout(15_000);
     await other.goto(link);
     assert.match(other.url(), /\/mot-de-passe-oublie\/nouveau$/);
+    // A first password, not a reset: the page says so.
+    await other.getByRole('heading', { level: 1, name: 'Création de votre mot de passe' }).waitFor();
     await check(other, 'invitation-mot-de-passe');
     await other.locator('#password').fill(INVITEE_PASSWORD);
     await other.getByLabel('Confirmation du mot de passe').fill(INVITEE_PASSWORD);

@@ -264,9 +264,16 @@ async function resetWithCode(page) {
   await submit(page, page.getByRole('button', { name: 'Suivant' }));
   assert.match(page.url(), /\/mot-de-passe-oublie\/code$/);
   await check(page, 'reinitialisation-2-code');
+  const first = codeOf(await nextMail(EMAIL));
+
+  // « Renvoyer le code »: a new code to the same address, the first one no longer valid.
+  await submit(page, page.getByRole('button', { name: 'Renvoyer le code' }));
+  await page.getByText('Un nouveau code vous a été envoyé').waitFor();
+  await check(page, 'reinitialisation-2-code-renvoye');
   const code = codeOf(await nextMail(EMAIL));
 
-  await page.getByLabel('Code de validation').fill(code === '000000' ? '111111' : '000000');
+  const wrong = first !== code ? first : code === '000000' ? '111111' : '000000';
+  await page.getByLabel('Code de validation').fill(wrong);
   await submit(page, page.getByRole('button', { name: 'Suivant' }));
   await expectAlert(page, 'Le code saisi est incorrect');
   await check(page, 'reinitialisation-2-code-erreur');

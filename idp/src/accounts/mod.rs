@@ -117,6 +117,7 @@ pub fn routes() -> axum::Router<crate::AppState> {
             reset::RESET_CODE_PATH,
             get(reset::show_code).post(reset::submit_code),
         )
+        .route(reset::RESET_RESEND_PATH, post(reset::resend_code))
         .route(reset::RESET_LINK_PATH, get(reset::follow_link))
         .route(
             reset::RESET_PASSWORD_PATH,

@@ -36,6 +36,10 @@ pub enum PasswordError {
     TooLong,
 }
 
+/// What [`Password::parse`] asks, as the hint under every new-password field that it alone
+/// checks (the `new_password` macro's default): change it with the rule.
+pub const PASSWORD_RULES: &str = "Au moins 12 caractères, dont 3 des 4 types suivants : une minuscule, une majuscule, un chiffre et un caractère spécial.";
+
 /// Minimum length of a new password.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 const MAX_PASSWORD_CHARS: usize = 128;

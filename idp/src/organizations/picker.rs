@@ -101,6 +101,12 @@ impl Picker {
             picker.previous_href = (found.page > 1).then(|| href(query, found.page - 1));
             picker.next_href = (found.page < pages).then(|| href(query, found.page + 1));
         }
+        // A search that found one open establishment has it chosen already: the person
+        // only confirms (guide `002` §3.2).
+        let only = match found.results.as_slice() {
+            [one] if found.pages() == 1 && one.active => Some(&one.siret),
+            _ => None,
+        };
         picker.results = found
             .results
             .iter()
@@ -111,7 +117,7 @@ impl Picker {
                 location: e.location(),
                 active: e.active,
                 head_office: e.head_office,
-                checked: e.active && chosen == Some(&e.siret),
+                checked: e.active && (chosen == Some(&e.siret) || only == Some(&e.siret)),
             })
             .collect();
         Ok(picker)

@@ -284,6 +284,14 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     let jeans = app.browser();
     let r = jeans.get(&link).await;
     assert_redirect(&r, "/mot-de-passe-oublie/nouveau");
+    // An invited person creates a password: the page does not speak of a reset.
+    let (_, html) = jeans.page("/mot-de-passe-oublie/nouveau").await;
+    assert_shows(
+        &html,
+        "<title>Création de votre mot de passe - Étape 3 sur 3",
+    );
+    assert_shows(&html, "<h1>Création de votre mot de passe</h1>");
+    assert!(!html.contains("Réinitialisation"), "{html}");
     let password = [("password", NEW_PASSWORD), ("confirmation", NEW_PASSWORD)];
     let r = jeans
         .post_to("/mot-de-passe-oublie/nouveau", &password)

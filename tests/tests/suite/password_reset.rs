@@ -490,3 +490,102 @@ async fn a_reset_is_atomic_when_its_audit_fails() {
     let revoked = "SELECT count(*) FROM grants WHERE user_id = $1 AND revoked_at IS NOT NULL";
     assert_eq!(app.count(revoked, &alice.id).await, 0);
 }
+
+/// Step 2's « Renvoyer le code » for the journey of `browser`: status and text of the answer.
+async fn resend(browser: &Browser) -> (u16, String) {
+    let (_, step2) = browser.page("/mot-de-passe-oublie/code").await;
+    assert_shows(&step2, "Renvoyer le code");
+    assert_shows(&step2, "action=\"/mot-de-passe-oublie/code/renvoyer\"");
+    page_of(
+        browser
+            .post_from(
+                "/mot-de-passe-oublie/code",
+                "/mot-de-passe-oublie/code/renvoyer",
+                &[],
+            )
+            .await,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn renvoyer_le_code_mails_a_new_code_and_the_first_one_stops_working() {
+    let (sink, app, browser, first) = alice_has_a_code().await;
+    let (status, page) = resend(&browser).await;
+    assert_eq!(status, 200, "{page}");
+    assert_shows(&page, "Étape 2 sur 3");
+    assert_shows(
+        &page,
+        "Un nouveau code vous a été envoyé si un compte existe pour cette adresse.",
+    );
+    let mails = sink.wait_for(2).await;
+    assert_eq!(mails[1].rcpt_tos, [ALICE]);
+    let second = code_of(&mails[1]);
+    if second != first {
+        let (status, answer) = code_page(&browser, &first).await;
+        assert_eq!(status, 400);
+        assert_shows(&answer, "Le code saisi est incorrect.");
+    }
+    assert_redirect(
+        &enter_code(&browser, &second).await,
+        "/mot-de-passe-oublie/nouveau",
+    );
+    new_password_taken(&browser).await;
+    assert!(app.logs_in(ALICE, NEW_PASSWORD).await);
+}
+
+#[tokio::test]
+async fn renvoyer_le_code_is_limited_to_three_per_quarter_hour_with_a_french_message() {
+    let (sink, _app, browser, _) = alice_has_a_code().await;
+    for n in 2..=4 {
+        assert_eq!(resend(&browser).await.0, 200);
+        sink.wait_for(n).await;
+    }
+    let (status, page) = resend(&browser).await;
+    assert_eq!(status, 429);
+    assert_shows(
+        &page,
+        "Vous avez demandé trop de nouveaux codes. Veuillez réessayer dans 15 minutes.",
+    );
+}
+
+#[tokio::test]
+async fn renvoyer_le_code_answers_an_unknown_address_the_same_and_mails_nothing() {
+    let (sink, app) = TestApp::with_mailbox().await;
+    app.user(ALICE).await;
+    let known = app.browser();
+    ask_code(&known, ALICE).await;
+    sink.wait_for(1).await;
+    let stranger = app.browser();
+    ask_code(&stranger, "personne@centre.fr").await;
+
+    let (known_status, known_page) = resend(&known).await;
+    sink.wait_for(2).await;
+    let (status, page) = resend(&stranger).await;
+    assert_eq!((status, known_status), (200, 200));
+    assert_eq!(
+        page.replace("personne@centre.fr", "X")
+            .replace(&csrf_of(&page), "T"),
+        known_page
+            .replace(ALICE, "X")
+            .replace(&csrf_of(&known_page), "T")
+    );
+    app.state.background.idle().await;
+    assert_eq!(sink.messages().len(), 2, "no mail for an unknown address");
+}
+
+#[tokio::test]
+async fn renvoyer_le_code_without_csrf_is_refused() {
+    let (_sink, _app, browser, _) = alice_has_a_code().await;
+    browser
+        .assert_forged_refused("/mot-de-passe-oublie/code/renvoyer", &[])
+        .await;
+}
+
+#[tokio::test]
+async fn the_new_password_hint_says_what_the_rule_refuses() {
+    let (_sink, _app, browser, code) = alice_has_a_code().await;
+    enter_code(&browser, &code).await;
+    let (_, page) = browser.page("/mot-de-passe-oublie/nouveau").await;
+    assert_shows(&page, idp::accounts::password::PASSWORD_RULES);
+}

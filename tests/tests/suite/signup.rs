@@ -485,3 +485,16 @@ async fn the_last_step_is_atomic_when_its_audit_fails() {
     assert!(account.is_none(), "no account");
     assert_eq!(sink.messages().len(), 1, "only the code was sent");
 }
+
+#[tokio::test]
+async fn the_password_hint_names_what_the_rule_refuses() {
+    let (sink, _app, browser) = start().await;
+    let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
+    enter_code(&browser, &code).await;
+    let (_, page) = get_page(&browser, "/inscription/mot-de-passe").await;
+    // The address's parts (« dupont » of jean.dupont@…) are refused, not only the whole address.
+    assert_shows(
+        &page,
+        "Il ne doit pas contenir votre adresse e-mail (ni une partie de celle-ci) ni un mot de passe courant.",
+    );
+}

@@ -835,3 +835,30 @@ async fn sirene_a_broad_prefix_is_listed_in_name_order_with_its_total() {
     assert_eq!(narrow.total, 100);
     assert!(narrow.results.iter().all(|e| e.active && e.head_office));
 }
+
+#[tokio::test]
+async fn sirene_a_single_result_comes_checked_and_several_do_not() {
+    let (sink, app) = TestApp::with_mailbox().await;
+    import_files(&app, &sample(), Some(&sample_legal_units())).await;
+    let browser = app.browser();
+    up_to_organization(&browser, &sink).await;
+
+    let one = format!("/inscription/organisation?recherche={AFPA_PARIS}");
+    let (_, html) = page(&browser, &one).await;
+    assert!(
+        html.contains(&format!("value=\"{AFPA_PARIS}\" checked")),
+        "{html}"
+    );
+    // Several results: the person chooses.
+    let (_, html) = page(&browser, "/inscription/organisation?recherche=AFPA+agence").await;
+    assert_shows(&html, "6 résultats affichés sur 6");
+    assert!(!html.contains("checked"), "{html}");
+    // A single closed establishment cannot be chosen, so it is not checked either.
+    let closed = format!("/inscription/organisation?recherche={AFPA_LILLE_CLOSED}");
+    let (_, html) = page(&browser, &closed).await;
+    assert!(
+        html.contains(&format!("value=\"{AFPA_LILLE_CLOSED}\" disabled")),
+        "{html}"
+    );
+    assert!(!html.contains("checked"), "{html}");
+}

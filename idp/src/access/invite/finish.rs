@@ -120,7 +120,8 @@ pub(super) async fn send_invitation(
         }
     }
     let (link_label, link) = if to.password_hash.is_none() {
-        let request = reset::create_request(state, email, Some(&to.id), PASSWORD_LINK_TTL).await?;
+        let request =
+            reset::create_request(state, email, Some(&to.id), PASSWORD_LINK_TTL, true).await?;
         lines.push(format!(
             "Un compte EFP Connect a été créé pour vous avec l'adresse {}. Choisissez votre mot de passe avec le lien ci-dessous, valable 24 heures, puis connectez-vous au service numérique {}.",
             email.as_str(),

@@ -1,7 +1,7 @@
 //! Step 2 of the reset: the e-mailed code (`/mot-de-passe-oublie/code`).
 
 use super::*;
-use crate::web::page::CsrfForm;
+use crate::web::page::{CsrfForm, PlainForm};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "reset_code.html")]
@@ -9,6 +9,9 @@ struct CodePage {
     csrf: String,
     email: String,
     error: Option<String>,
+    /// Set when a new code was just sent (« Renvoyer le code »).
+    notice: Option<&'static str>,
+    title: &'static str,
 }
 
 /// `GET /mot-de-passe-oublie/code`: step 2, the e-mailed code.
@@ -18,8 +21,10 @@ pub async fn show_code(page: Page) -> Result<Response, PageError> {
     };
     page.render(StatusCode::OK, |csrf| CodePage {
         csrf,
+        title: flow.title(),
         email: flow.email,
         error: None,
+        notice: None,
     })
 }
 
@@ -96,10 +101,73 @@ pub async fn submit_code(
         }
         Err((error, status)) => page.render(status, |csrf| CodePage {
             csrf,
+            title: flow.title(),
             email: flow.email.clone(),
             error: Some(error),
+            notice: None,
         }),
     }
+}
+
+/// New codes (« Renvoyer le code ») allowed per address in [`RESEND_WINDOW`], on top of step
+/// 1's limits, which a resend counts too: enough for a mail that got lost or a code typed too
+/// late, not to flood a mailbox.
+pub const RESEND_PER_ADDRESS: u64 = 3;
+/// The window of [`RESEND_PER_ADDRESS`]: 15 minutes, the code's own lifetime by default.
+pub const RESEND_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// What step 2 says once a new code was sent; the same whether or not an account exists.
+const RESENT: &str = "Un nouveau code vous a été envoyé si un compte existe pour cette adresse. Le code précédent n'est plus valable.";
+
+/// `POST /mot-de-passe-oublie/code/renvoyer`: a new code to the journey's address, the
+/// previous one dead, within [`RESEND_PER_ADDRESS`]; the answer is the same whether or not an
+/// account exists.
+pub async fn resend_code(
+    page: Page,
+    ip: ClientIp,
+    // Only the CSRF token: the address is the journey's.
+    CsrfForm(_): CsrfForm<PlainForm>,
+) -> Result<Response, PageError> {
+    let Some((token, mut flow)) = load_flow(&page).await? else {
+        return Ok(see_other(RESET_START_PATH, None));
+    };
+    let (title, address) = (flow.title(), flow.email.clone());
+    let again = |status: StatusCode, error: Option<String>, notice: Option<&'static str>| {
+        page.render(status, |csrf| CodePage {
+            csrf,
+            title,
+            email: address.clone(),
+            error,
+            notice,
+        })
+    };
+    // The journey's address was parsed at step 1; a flow that no longer parses starts over.
+    let Ok(email) = Email::parse(&flow.email) else {
+        return Ok(see_other(RESET_START_PATH, None));
+    };
+    let resends = rate_limit::hit(
+        &page.ephemeral,
+        "reset-resend",
+        email.as_str(),
+        RESEND_PER_ADDRESS,
+        RESEND_WINDOW,
+    )
+    .await?;
+    if let Err(limit) = resends {
+        let wait = rate_limit::french_duration(limit.retry_after);
+        let error =
+            format!("Vous avez demandé trop de nouveaux codes. Veuillez réessayer dans {wait}.");
+        return again(StatusCode::TOO_MANY_REQUESTS, Some(error), None);
+    }
+    if let Some(error) = super::start::limit_requests(&page, &ip, &email).await? {
+        return again(StatusCode::TOO_MANY_REQUESTS, Some(error), None);
+    }
+    super::start::issue_code(&page, &email).await?;
+    // A code checked before the resend belonged to the request just replaced.
+    if flow.verified.take().is_some() {
+        save_flow(&page, &token, &flow).await?;
+    }
+    again(StatusCode::OK, None, Some(RESENT))
 }
 
 crate::with_csrf!(CodeForm);

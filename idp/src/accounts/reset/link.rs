@@ -56,6 +56,7 @@ pub async fn follow_link(
                 rid: request.rid,
                 via: "link".into(),
             }),
+            first_password: request.first_password,
         },
     )
     .await?;

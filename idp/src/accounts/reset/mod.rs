@@ -17,7 +17,7 @@ mod link;
 mod password;
 mod start;
 
-pub use code::{CodeForm, show_code, submit_code};
+pub use code::{CodeForm, resend_code, show_code, submit_code};
 pub use link::{LinkQuery, follow_link};
 pub use password::{PasswordForm, show_password, submit_password};
 pub use start::{show_start, submit_start};
@@ -48,6 +48,8 @@ pub const RESET_LINK_PATH: &str = "/mot-de-passe-oublie/lien";
 
 /// Step 2's page.
 pub const RESET_CODE_PATH: &str = "/mot-de-passe-oublie/code";
+/// Step 2's « Renvoyer le code »: a new code to the journey's address.
+pub const RESET_RESEND_PATH: &str = "/mot-de-passe-oublie/code/renvoyer";
 /// Step 3's page.
 pub const RESET_PASSWORD_PATH: &str = "/mot-de-passe-oublie/nouveau";
 /// How much longer a browser's journey lives than its code.
@@ -71,6 +73,10 @@ struct ResetRequest {
     /// When it dies (seconds, the provider's clock); the shared store forgets it then too.
     #[serde(default)]
     expires_at: Option<i64>,
+    /// Made by an invitation for an account without a password: its link leads to the
+    /// person's first password, not a reset, and the pages say so.
+    #[serde(default)]
+    first_password: bool,
 }
 
 impl ResetRequest {
@@ -88,7 +94,26 @@ struct Flow {
     email: String,
     /// Set once the code (or link) was checked.
     verified: Option<Verified>,
+    /// Came by an invitation's link: the person chooses a first password.
+    #[serde(default)]
+    first_password: bool,
 }
+
+impl Flow {
+    /// The title of the journey's pages: an invited person creates a password, others reset it.
+    fn title(&self) -> &'static str {
+        if self.first_password {
+            FIRST_PASSWORD_TITLE
+        } else {
+            RESET_TITLE
+        }
+    }
+}
+
+/// The title of the reset's pages (guide `002` §5.2).
+const RESET_TITLE: &str = "Réinitialisation de mot de passe";
+/// Their title for a person invited without a password, who follows the invitation's link.
+const FIRST_PASSWORD_TITLE: &str = "Création de votre mot de passe";
 
 #[derive(Serialize, Deserialize)]
 struct Verified {
@@ -173,12 +198,13 @@ pub struct NewRequest {
 /// Stores a new reset request for `email`, replacing its pending one, valid `ttl`: its code
 /// and link lead to step 3 (the new password) of this journey. `user_id` is `None` for an
 /// unknown address, whose request can never succeed. Also used by the invitations, whose
-/// link lets a person invited without a password choose their first one.
+/// link lets a person invited without a password choose their first one (`first_password`).
 pub async fn create_request(
     state: &AppState,
     email: &Email,
     user_id: Option<&str>,
     ttl: Duration,
+    first_password: bool,
 ) -> Result<NewRequest, EphemeralError> {
     let code = secrets::six_digits();
     let link_token = secrets::random_token(32);
@@ -189,6 +215,7 @@ pub async fn create_request(
         user_id: user_id.map(str::to_owned),
         link_hash: secrets::hash(&link_token),
         expires_at: Some(state.clock.now() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+        first_password,
     };
     let value = serde_json::to_string(&request).expect("request serialises");
     state

@@ -9,6 +9,7 @@ struct PasswordPage {
     csrf: String,
     email: String,
     error: Option<String>,
+    title: &'static str,
 }
 
 /// `GET /mot-de-passe-oublie/nouveau`: step 3, the new password.
@@ -21,6 +22,7 @@ pub async fn show_password(page: Page) -> Result<Response, PageError> {
     }
     page.render(StatusCode::OK, |csrf| PasswordPage {
         csrf,
+        title: flow.title(),
         email: flow.email,
         error: None,
     })
@@ -91,6 +93,7 @@ pub async fn submit_password(
     let again = |error: String| {
         page.render(StatusCode::BAD_REQUEST, |csrf| PasswordPage {
             csrf,
+            title: flow.title(),
             email: flow.email.clone(),
             error: Some(error),
         })

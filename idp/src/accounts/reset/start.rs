@@ -25,7 +25,7 @@ pub async fn show_start(page: Page) -> Result<Response, PageError> {
 
 /// Counts a request against the limits per client address and per address; the message to
 /// show when one is reached.
-async fn limit_requests(
+pub(super) async fn limit_requests(
     state: &AppState,
     ip: &ClientIp,
     email: &Email,
@@ -77,6 +77,22 @@ fn send_later(state: &AppState, email: &Email, user: store::User, request: NewRe
     });
 }
 
+/// Stores a new request for `email`, replacing its pending one (whose code and link stop
+/// working), and e-mails its code when the account exists. Step 1 and step 2's « Renvoyer le
+/// code » both come here, so both do the same work for a known and an unknown address: a
+/// request is stored either way (an unknown address's can never succeed), only the e-mail
+/// differs, and it leaves after the answer.
+pub(super) async fn issue_code(state: &AppState, email: &Email) -> Result<(), PageError> {
+    let user = store::user_by_email(&state.db, email).await?;
+    let user_id = user.as_ref().map(|u| u.id.as_str());
+    let request = create_request(state, email, user_id, ttl(state), false).await?;
+    if let Some(user) = user {
+        tracing::info!(user.id = %user.id, "password reset requested");
+        send_later(state, email, user, request);
+    }
+    Ok(())
+}
+
 /// `POST /mot-de-passe-oublie`: records a request and e-mails its code when the account
 /// exists; the answer is the same either way.
 pub async fn submit_start(
@@ -103,18 +119,11 @@ pub async fn submit_start(
     if let Some(message) = limit_requests(&page, &ip, &email).await? {
         return again(message, StatusCode::TOO_MANY_REQUESTS);
     }
-    let user = store::user_by_email(&page.db, &email).await?;
-    // The same work for a known and an unknown address: a request is stored either way (an
-    // unknown address's can never succeed), only the e-mail differs.
-    let user_id = user.as_ref().map(|u| u.id.as_str());
-    let request = create_request(&page, &email, user_id, ttl(&page)).await?;
-    if let Some(user) = user {
-        tracing::info!(user.id = %user.id, "password reset requested");
-        send_later(&page, &email, user, request);
-    }
+    issue_code(&page, &email).await?;
     let flow = Flow {
         email: email.as_str().to_owned(),
         verified: None,
+        first_password: false,
     };
     let cookie = start_flow(&page, &flow).await?;
     Ok(see_other(RESET_CODE_PATH, Some(cookie)))

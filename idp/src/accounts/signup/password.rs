@@ -62,6 +62,10 @@ impl std::fmt::Display for SignupPasswordError {
     }
 }
 
+/// What [`parse_new_password`] refuses, as the hint of the sign-up's password field (guide
+/// `002` §3.2 words the first sentence): change it with the rule.
+pub const SIGNUP_PASSWORD_RULES: &str = "Votre mot de passe doit contenir au moins 12 caractères, respectant 3 des 4 critères suivants : une minuscule, une majuscule, un chiffre et un caractère spécial. Il ne doit pas contenir votre adresse e-mail (ni une partie de celle-ci) ni un mot de passe courant.";
+
 /// The sign-up rules: [`Password::parse`], then the address and the common passwords.
 pub fn parse_new_password(input: &str, email: &Email) -> Result<Password, SignupPasswordError> {
     let password = Password::parse(input).map_err(|e| SignupPasswordError::Rule(e.to_string()))?;
