@@ -57,6 +57,33 @@ pub struct Config {
     pub access: AccessConfig,
     /// The Prometheus endpoint `/metrics`.
     pub metrics: MetricsConfig,
+    /// The assistance shown in every page's footer and in the activation letter.
+    pub assistance: AssistanceConfig,
+}
+
+/// The support desk a person reaches from every page and from the activation letter (guide
+/// 002 gives the N°Vert and its hours).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssistanceConfig {
+    /// The telephone number, written as it is shown (default « 0 805 032 430 », the guide's
+    /// N°Vert: service and call free).
+    pub phone: String,
+    /// When the line answers (default « du lundi au vendredi de 9h à 18h »).
+    pub hours: String,
+    /// The assistance portal (default `https://travail-emploi.gouv.fr/assistance-efp-connect`:
+    /// the ministry's site; set the real portal of the deployment).
+    pub portal_url: String,
+}
+
+impl Default for AssistanceConfig {
+    fn default() -> Self {
+        Self {
+            phone: "0 805 032 430".into(),
+            hours: "du lundi au vendredi de 9h à 18h".into(),
+            portal_url: "https://travail-emploi.gouv.fr/assistance-efp-connect".into(),
+        }
+    }
 }
 
 /// Who may read `/metrics`.
@@ -365,6 +392,7 @@ impl Default for Config {
             sirene: SireneConfig::default(),
             access: AccessConfig::default(),
             metrics: MetricsConfig::default(),
+            assistance: AssistanceConfig::default(),
         }
     }
 }
@@ -523,6 +551,19 @@ impl Config {
         if self.sirene.timeout_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "sirene.timeout_seconds : au moins 1".into(),
+            ));
+        }
+        if !url::Url::parse(&self.assistance.portal_url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "assistance.portal_url « {} » : une URL http(s) attendue",
+                self.assistance.portal_url
+            )));
+        }
+        if self.assistance.phone.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "assistance.phone : obligatoire (affiché en pied de chaque page)".into(),
             ));
         }
         if self.session.max_per_account == 0 {

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod help;
 pub mod keys;
 pub mod mail;
 pub mod metrics;
@@ -229,7 +230,15 @@ pub fn routes(state: AppState) -> Router {
         .merge(accounts::routes())
         .merge(access::routes())
         .merge(health::routes())
+        .merge(help::routes())
         .nest_service("/static/dsfr", web::assets::dsfr(&state.config.static_dir))
+        .fallback(help::not_found::fallback)
+        // Pages read the deployment's assistance line from here (web/footer.rs); the fallback
+        // renders a page too, so it comes before.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::footer::scope,
+        ))
         .with_state(state)
 }
 

@@ -21,6 +21,10 @@ pub struct LetterData {
     pub date: Date,
     /// Last day the code can be used.
     pub expires_on: Date,
+    /// The assistance number, as the provider's pages give it (its configuration).
+    pub assistance_phone: String,
+    /// When the assistance line answers (« du lundi au vendredi de 9h à 18h »).
+    pub assistance_hours: String,
 }
 
 /// Why the letter could not be made.
@@ -168,13 +172,12 @@ fn blocks(data: &LetterData) -> Vec<Block> {
             date_in_words(data.expires_on)
         )),
         Block::Gap,
-        Block::Paragraph(
+        Block::Paragraph(format!(
             "En cas de difficultés pour vous créer un compte, ou si vous estimez que ni votre \
              centre, ni votre siège n'êtes concernés par ce courrier, vous pouvez vous adresser \
-             au service d'assistance téléphonique du lundi au vendredi de 9h à 18h au \
-             01 46 29 25 54."
-                .into(),
-        ),
+             au service d'assistance téléphonique {} au N°Vert {} (service et appel gratuits).",
+            data.assistance_hours, data.assistance_phone
+        )),
         Block::Gap,
         Block::Paragraph(
             "Nous vous prions d'agréer, Madame, Monsieur, l'expression de nos salutations \
@@ -301,6 +304,8 @@ mod tests {
             portal_url: "http://localhost:8080".into(),
             date: jiff::civil::date(2026, 11, 23),
             expires_on: jiff::civil::date(2026, 12, 1),
+            assistance_phone: "0 805 032 430".into(),
+            assistance_hours: "du lundi au vendredi de 9h à 18h".into(),
         }
     }
 
@@ -334,7 +339,7 @@ mod tests {
             "75002 PARIS",
             "1er décembre 2026",
             "Madame, Monsieur,",
-            "01 46 29 25 54",
+            "du lundi au vendredi de 9h à 18h au N°Vert 0 805 032 430 (service et appel gratuits)",
             "http://localhost:8080",
         ] {
             assert!(text.contains(expected), "{expected:?} missing from {text}");

@@ -240,6 +240,10 @@ pub struct IssuedCode {
     /// Where the code is typed at the provider.
     #[serde(default)]
     pub redeem_url: Option<String>,
+    /// The provider's assistance number (its `assistance.phone`), which the letter gives.
+    pub assistance_phone: String,
+    /// When that line answers.
+    pub assistance_hours: String,
 }
 
 /// `POST {issuer}/api/v1/codes` `{"siret"}` with the service token.

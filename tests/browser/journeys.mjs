@@ -464,6 +464,31 @@ async function smallScreen(page) {
   }
 }
 
+/** The footer's help (N°Vert, portal) and legal pages, reached by their links' labels, and the
+ * « Page non trouvée » page of an unknown path. */
+async function helpAndLegal(page) {
+  await page.goto(`${BASE_URL}/connexion`);
+  const footer = page.getByRole('contentinfo');
+  assert.match(await footer.innerText(), /N°Vert 0 805 032 430 \(service et appel gratuits\), du lundi au vendredi de 9h à 18h/);
+  assert.ok(await footer.getByRole('link', { name: /Portail d'assistance/ }).isVisible());
+  for (const [link, heading, name] of [
+    ['Mentions légales', 'Mentions légales', 'mentions-legales'],
+    ['Données personnelles', 'Données personnelles', 'donnees-personnelles'],
+    ['Accessibilité : partiellement conforme', "Déclaration d'accessibilité", 'accessibilite'],
+    ['Plan du site', 'Plan du site', 'plan-du-site'],
+  ]) {
+    await submit(page, page.getByRole('contentinfo').getByRole('link', { name: link, exact: true }));
+    assert.ok(await page.getByRole('heading', { level: 1, name: heading }).isVisible(), `${link}: « ${heading} »`);
+    await check(page, name);
+  }
+  const response = await page.goto(`${BASE_URL}/page-qui-n-existe-pas`);
+  assert.equal(response.status(), 404);
+  assert.ok(await page.getByRole('heading', { level: 1, name: 'Page non trouvée' }).isVisible());
+  await check(page, 'page-non-trouvee');
+  await submit(page, page.getByRole('main').getByRole('link', { name: "Page d'accueil" }));
+  assert.equal(new URL(page.url()).pathname, '/');
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const browser = await chromium.launch({
@@ -522,6 +547,7 @@ try {
   await journey('anti-robot', loginWithAntiRobot);
   await journey('anti-robot-sans-script', loginWithAntiRobotQuestion);
   await journey('petit-ecran', smallScreen);
+  await journey('aide-et-mentions', helpAndLegal);
   assert.deepEqual(consoleErrors, [], 'no error in the browser console');
   log(`all journeys passed: ${shot} pages checked by axe, screenshots in ${SCREENSHOT_DIR}`);
 } catch (e) {

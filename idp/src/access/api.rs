@@ -215,6 +215,9 @@ pub async fn issue(
         "commune": establishment.commune,
         "expires_at": issued.expires_at,
         "redeem_url": state.config.url(&format!("/acces/{}", service.code)),
+        // The letter tells whom to call, the same line as every page's footer.
+        "assistance_phone": state.config.assistance.phone,
+        "assistance_hours": state.config.assistance.hours,
     });
     Ok(crate::web::no_store((StatusCode::CREATED, Json(body))))
 }

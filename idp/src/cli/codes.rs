@@ -122,6 +122,8 @@ async fn issue(
             "establishment": name,
             "address": location,
             "expires_at": issued.expires_at,
+            "assistance_phone": config.assistance.phone,
+            "assistance_hours": config.assistance.hours,
         });
         println!("{letter}");
     } else {
@@ -133,6 +135,10 @@ async fn issue(
         println!(
             "valable jusqu'au : {}",
             dates::french_date(issued.expires_at)
+        );
+        println!(
+            "assistance : N°Vert {} (service et appel gratuits), {}",
+            config.assistance.phone, config.assistance.hours
         );
     }
     Ok(())

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod client_ip;
 pub mod cookies;
 pub mod csrf;
+pub mod footer;
 pub mod page;
 pub mod rate_limit;
 pub mod request_id;

@@ -207,6 +207,8 @@ pub async fn letter(
         portal_url: state.config.issuer.clone(),
         date: jiff::Zoned::now().with_time_zone(tz).date(),
         expires_on,
+        assistance_phone: issued.assistance_phone.clone(),
+        assistance_hours: issued.assistance_hours.clone(),
     };
     let pdf = letter::render(&data).map_err(|e| PageError::Internal(e.to_string()))?;
     // Never the code: only who printed a letter for which establishment.

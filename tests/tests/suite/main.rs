@@ -15,6 +15,7 @@ mod anti_robot;
 mod browser;
 mod client_auth;
 mod cluster;
+mod help;
 mod interop;
 mod keys_rotation;
 mod mail;

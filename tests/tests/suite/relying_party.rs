@@ -123,7 +123,12 @@ async fn login(app: &TestApp, rp: &Rp, email: &str) -> Browser {
 
 /// A provider with CENTRE open in its register, and the relying party started on it.
 async fn rp_of_the_centre() -> (TestApp, Rp) {
-    let app = TestApp::spawn().await;
+    rp_of_the_centre_with(|_| {}).await
+}
+
+/// [`rp_of_the_centre`] with the provider's configuration adjusted.
+async fn rp_of_the_centre_with(adjust: impl FnOnce(&mut idp::config::Config)) -> (TestApp, Rp) {
+    let app = TestApp::spawn_with(adjust).await;
     let rp = spawn_rp(&app).await;
     app.establishment(CENTRE, CENTRE_NAME, true).await;
     (app, rp)
@@ -357,7 +362,12 @@ async fn relying_party_callback_errors_end_on_french_pages_not_json() {
 
 #[tokio::test]
 async fn relying_party_agent_area_is_refused_to_others_and_prints_the_letter_for_agents() {
-    let (app, rp) = rp_of_the_centre().await;
+    // The letter gives the provider's configured assistance line, as its pages do.
+    let (app, rp) = rp_of_the_centre_with(|c| {
+        c.assistance.phone = "0 800 123 456".into();
+        c.assistance.hours = "du lundi au samedi de 8h à 20h".into();
+    })
+    .await;
     let alice_user = app.user("alice@centre.fr").await;
     let agent = app.user("agent@dreets.gouv.fr").await;
     app.set_agent(&agent.id, true).await;
@@ -418,6 +428,11 @@ async fn relying_party_agent_area_is_refused_to_others_and_prints_the_letter_for
         "Objet : Modalit\u{e9}s d'acc\u{e8}s \u{e0} l'applicatif CERES",
     );
     assert!(letter.contains(CENTRE_NAME));
+    let flat = letter.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_shows(
+        &flat,
+        "du lundi au samedi de 8h \u{e0} 20h au N\u{b0}Vert 0 800 123 456 (service et appel gratuits)",
+    );
     let line = letter
         .lines()
         .find(|l| l.contains("Code d'activation : "))
