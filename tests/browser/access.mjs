@@ -76,10 +76,10 @@ async function firstAccess(page) {
   await check(page, 'premier-acces-gestion-de-mes-acces');
 
   await page.getByLabel('Mon rôle').selectOption('centre_agree');
-  await page.getByLabel('Date de fin').fill('2099-06-30');
+  await page.getByLabel('Date de fin (MM/AAAA)').fill('06/2099');
   await submit(page, page.getByRole('button', { name: "Ajouter l'habilitation" }));
   await page.getByRole('heading', { name: 'Liste de vos habilitations' }).waitFor();
-  assert.ok((await page.locator('main').innerText()).includes('30/06/2099'), 'the end date is listed');
+  assert.ok((await page.locator('main').innerText()).includes('06/2099'), 'the end date is listed');
   await check(page, 'premier-acces-habilitation-ajoutee');
 
   // The provider resumes the authorization request and redirects to the client, where nothing

@@ -95,6 +95,9 @@ async function acceptCeresCgu(page, prefix, withError) {
   await tick(page, "J'ai lu et j'accepte les CGU");
   await submit(page, page.getByRole('button', { name: 'Enregistrer' }));
   await page.getByRole('heading', { level: 1, name: 'Votre tableau de bord' }).waitFor();
+  // Guide 002 §3.2 (24): « Félicitations ! Votre compte CERES est maintenant fonctionnel… »
+  await page.getByRole('heading', { name: 'Félicitations !' }).waitFor();
+  assert.match(await page.locator('main').innerText(), /Votre compte CERES est maintenant fonctionnel/);
 }
 
 /** The dashboard's habilitations table holds one « Centre agréé » line for the centre. */
@@ -174,6 +177,14 @@ async function newcomer(page) {
   await submit(page, page.getByRole('button', { name: "Ajouter l'habilitation" }));
   await page.getByRole('heading', { name: 'Liste de vos habilitations' }).waitFor();
   await check(page, 'gestion-de-mes-acces-habilitation-ajoutee');
+  // As in the guide: « Ajouter une autre habilitation » opens the form again, « Annuler »
+  // drops it and comes back to the list.
+  await submit(page, page.getByRole('link', { name: 'Ajouter une autre habilitation' }));
+  await page.getByLabel('Mon rôle').waitFor();
+  await page.getByLabel('Date de fin (MM/AAAA)').fill('12/2099');
+  await submit(page, page.getByRole('button', { name: 'Annuler' }));
+  await page.getByRole('link', { name: 'Ajouter une autre habilitation' }).waitFor();
+  assert.equal(await page.getByLabel('Mon rôle').count(), 0, '« Annuler » closes the form');
   // « Terminer »: back to the service's home page, CERES, which asks for its CGU first.
   await submit(page, page.getByRole('button', { name: 'Terminer' }));
   await acceptCeresCgu(page, 'ceres', true);

@@ -42,7 +42,7 @@ pub async fn habilitation_granted(
     let Some(email) = recipient(to) else { return };
     let end = h
         .end_date
-        .map_or("sans date de fin".to_owned(), |d| format!("jusqu'au {d}"));
+        .map_or("sans date de fin".to_owned(), |d| d.until());
     let subject = format!(
         "Vous avez obtenu une nouvelle habilitation d'accès au service numérique {}",
         service.label

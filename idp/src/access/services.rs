@@ -55,17 +55,45 @@ pub struct Document {
     pub version: i64,
     /// Title.
     pub title: String,
-    /// Plain text, paragraphs separated by blank lines.
+    /// Plain text, paragraphs separated by blank lines; a paragraph starting with `## ` is a
+    /// heading (« ARTICLE 1 – Objet »).
     pub body: String,
 }
 
+/// One block of a document's text, as pages show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Block {
+    /// A heading (`## …` in the stored text).
+    Heading(String),
+    /// A paragraph.
+    Paragraph(String),
+}
+
+impl Block {
+    /// Whether this block is a heading (for templates).
+    pub fn is_heading(&self) -> bool {
+        matches!(self, Self::Heading(_))
+    }
+
+    /// The block's text.
+    pub fn text(&self) -> &str {
+        match self {
+            Self::Heading(t) | Self::Paragraph(t) => t,
+        }
+    }
+}
+
 impl Document {
-    /// The paragraphs, for pages.
-    pub fn paragraphs(&self) -> Vec<&str> {
+    /// The headings and paragraphs, for pages.
+    pub fn blocks(&self) -> Vec<Block> {
         self.body
             .split("\n\n")
             .map(str::trim)
             .filter(|p| !p.is_empty())
+            .map(|p| match p.strip_prefix("## ") {
+                Some(heading) => Block::Heading(heading.trim().to_owned()),
+                None => Block::Paragraph(p.to_owned()),
+            })
             .collect()
     }
 }

@@ -68,5 +68,6 @@ pub async fn accept(
         .accept(&person.profile.sub, &state.config.cgu_version)
         .await?;
     tracing::info!(user.sub = %person.profile.sub, cgu.version = %state.config.cgu_version, "CGU accepted");
-    Ok(Redirect::to("/").into_response())
+    // The dashboard then says « Félicitations ! », as guide 002 shows after the CGU.
+    Ok(Redirect::to("/?bienvenue=1").into_response())
 }

@@ -5,10 +5,11 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    extract::State,
+    extract::{Query, State},
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
+use serde::Deserialize;
 
 use super::{HeaderUser, cgu, end_date, no_access, role_actions};
 use crate::{AppState, Config, PageError, oidc};
@@ -87,12 +88,23 @@ pub struct Dashboard {
     pub is_agent: bool,
     /// Links to the provider.
     pub links: ProviderLinks,
+    /// Just accepted the CGU: guide 002's « Félicitations ! ».
+    pub welcome: bool,
+}
+
+/// `GET /`'s query.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct HomeQuery {
+    /// Set by `POST /cgu`: the CGU were just accepted.
+    bienvenue: String,
 }
 
 /// `GET /`.
 pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Query(q): Query<HomeQuery>,
 ) -> Result<Response, PageError> {
     let Some(person) = oidc::person(&state, &headers).await? else {
         return Ok(Landing { user: None }.into_response());
@@ -132,6 +144,7 @@ pub async fn show(
         pending_requests: p.pending_access_requests,
         is_agent: p.ministry_agent,
         links: ProviderLinks::new(&state.config),
+        welcome: !q.bienvenue.is_empty(),
     }
     .into_response())
 }

@@ -53,10 +53,12 @@ impl FieldError {
     }
 }
 
-/// `YYYY-MM-DD` → `JJ/MM/AAAA`; no date → "sans date de fin".
+/// The `end_date` claim (`YYYY-MM-DD`, the last day of access) as guide 002 writes it: a month's
+/// last day is the month, `MM/AAAA`; another day is `JJ/MM/AAAA`; no date → "sans date de fin".
 pub fn end_date(iso: Option<&str>) -> String {
     match iso.map(str::parse::<jiff::civil::Date>) {
         None => "sans date de fin".into(),
+        Some(Ok(d)) if d == d.last_of_month() => d.strftime("%m/%Y").to_string(),
         Some(Ok(d)) => d.strftime("%d/%m/%Y").to_string(),
         Some(Err(_)) => iso.unwrap_or_default().to_owned(),
     }
@@ -97,7 +99,8 @@ mod tests {
 
     #[test]
     fn end_dates_are_french() {
-        assert_eq!(end_date(Some("2099-12-31")), "31/12/2099");
+        assert_eq!(end_date(Some("2099-12-31")), "12/2099");
+        assert_eq!(end_date(Some("2099-12-30")), "30/12/2099");
         assert_eq!(end_date(None), "sans date de fin");
     }
 

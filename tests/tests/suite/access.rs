@@ -62,19 +62,40 @@ async fn access_ceres_is_seeded_with_its_two_roles_and_its_documents() {
             )
         ]
     );
-    for kind in [services::DocumentKind::Cgu, services::DocumentKind::Charte] {
-        let doc = services::current_document(db, "ceres", kind)
-            .await
-            .unwrap()
-            .expect("a document");
-        assert_eq!(doc.version, 1);
-        assert!(doc.paragraphs().len() >= 2);
-    }
+    let cgu = services::current_document(db, "ceres", services::DocumentKind::Cgu)
+        .await
+        .unwrap()
+        .expect("CERES's CGU");
+    assert_eq!(cgu.version, 1);
+    assert!(cgu.blocks().len() >= 2);
+    // The charte is guide 002's: Préambule, then Articles 1 to 8, each a heading.
     let charte = services::current_document(db, "ceres", services::DocumentKind::Charte)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(charte.title, "Charte du responsable des accès");
+    assert_eq!(charte.version, 2);
+    let headings: Vec<String> = charte
+        .blocks()
+        .into_iter()
+        .filter_map(|b| match b {
+            services::Block::Heading(h) => Some(h),
+            services::Block::Paragraph(_) => None,
+        })
+        .collect();
+    assert_eq!(headings[0], "Préambule");
+    assert_eq!(headings.len(), 9, "{headings:?}");
+    for n in 1..=8 {
+        assert!(
+            headings[n].starts_with(&format!("ARTICLE {n} – ")),
+            "{headings:?}"
+        );
+    }
+    assert!(
+        charte
+            .body
+            .contains("la DGEFP se réserve le droit de suspendre l'accès")
+    );
 }
 
 #[tokio::test]
@@ -548,7 +569,7 @@ async fn access_operators_manage_services_codes_and_habilitations_from_the_comma
     .unwrap();
     let live = app.live_habilitations(&alice.id).await;
     assert_eq!(live.len(), 1);
-    assert_eq!(live[0].end_date.unwrap().french(), "31/12/2099");
+    assert_eq!(live[0].end_date.unwrap().french(), "12/2099");
     assert!(app.is_manager(&alice.id, CENTRE).await);
     let r = grant_alice(&app, CENTRE, "pilote", &[]).await;
     assert!(matches!(r, Err(CliError::NotFound(_))), "{r:?}");

@@ -262,7 +262,10 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     assert_eq!(mails[0].subject, SUBJECT);
     assert_eq!(mails[0].rcpt_tos, ["jean.dupont@boursidiere.fr"]);
     assert!(mails[0].text.contains("Alice Martin") && mails[0].text.contains("Centre agréé"));
-    assert!(mails[0].text.contains("Gestionnaire CENTRES") && mails[0].text.contains("31/12/2099"));
+    assert!(
+        mails[0].text.contains("Gestionnaire CENTRES")
+            && mails[0].text.contains("jusqu'à fin 12/2099")
+    );
     assert!(
         mails[0].text.contains("CENTRE DE FORMATION DU LAC"),
         "{}",

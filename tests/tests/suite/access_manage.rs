@@ -91,7 +91,10 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         "Vous avez obtenu une nouvelle habilitation d'accès au service numérique CERES"
     );
     assert_eq!(mails[0].rcpt_tos, ["bob@centre.fr"]);
-    assert!(mails[0].text.contains("Gestionnaire CENTRES") && mails[0].text.contains("31/12/2099"));
+    assert!(
+        mails[0].text.contains("Gestionnaire CENTRES")
+            && mails[0].text.contains("jusqu'à fin 12/2099")
+    );
 
     // Outside her establishments: 403, nothing changes.
     let r = browser

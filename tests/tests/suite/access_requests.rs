@@ -334,7 +334,7 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
     );
     assert!(mail.text.contains("« Centre agréé »"), "{}", mail.text);
     assert!(mail.text.contains("CENTRE DE FORMATION DU LAC"));
-    assert!(mail.text.contains("jusqu'au 31/12/2099"));
+    assert!(mail.text.contains("jusqu'à fin 12/2099"));
     let requester_account = idp::accounts::store::user_by_id(&app.state.db, &w.requester)
         .await
         .unwrap()

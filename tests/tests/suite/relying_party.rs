@@ -187,16 +187,24 @@ async fn relying_party_login_asks_the_cgu_once_then_shows_the_dashboard_with_the
         .post_form("/cgu", &[("csrf", &csrf_of(&cgu)), ("accept", "oui")])
         .await;
     assert_eq!(accepted.status(), 303);
-    let (status, dashboard) = page(&browser, "/").await;
+    let welcome = location(&accepted).unwrap();
+    let (status, dashboard) = page(&browser, &welcome).await;
     assert_eq!(status, 200);
     assert_shows(&dashboard, "Votre tableau de bord");
+    // Guide 002 §3.2: « Félicitations ! » once the CGU are accepted.
+    assert_shows(&dashboard, "Félicitations !");
+    assert_shows(
+        &dashboard,
+        "Votre compte CERES est maintenant fonctionnel !",
+    );
     assert!(dashboard.contains("Alice Martin"));
     assert_eq!(dashboard.matches("<h1").count(), 1);
 
-    // Asked once: a new login goes straight to the dashboard.
+    // Asked once: a new login goes straight to the dashboard, without the congratulations.
     let again = login(&app, &rp, "alice@centre.fr").await;
     let (_, dashboard) = page(&again, "/").await;
     assert!(dashboard.contains("Votre tableau de bord"));
+    assert!(!dashboard.contains("Félicitations"));
 }
 
 #[tokio::test]
@@ -216,7 +224,7 @@ async fn relying_party_dashboard_lists_habilitations_with_role_end_date_and_mana
         CENTRE_NAME,
         CENTRE,
         "Centre agréé",
-        "31/12/2099",
+        "12/2099",
         "Gestionnaire CENTRES",
         "sans date de fin",
         "saisir les résultats",

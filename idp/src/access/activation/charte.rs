@@ -33,7 +33,7 @@ struct ChartePage {
     siret: String,
     establishment: String,
     title: String,
-    paragraphs: Vec<String>,
+    blocks: Vec<services::Block>,
     error: Option<String>,
 }
 
@@ -57,7 +57,7 @@ async fn charte_page(
         siret: siret.to_string(),
         establishment,
         title: doc.title.clone(),
-        paragraphs: doc.paragraphs().into_iter().map(str::to_owned).collect(),
+        blocks: doc.blocks(),
         error,
     })
 }

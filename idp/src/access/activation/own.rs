@@ -1,5 +1,7 @@
 //! « Gestion de mes accès » (guide `002` §3.2): the new Responsable des accès gives themselves
-//! habilitations of their establishment, then « Terminer » goes back to the service.
+//! habilitations of their establishment, then « Terminer » goes back to the service. As in the
+//! guide, once one is given the page shows « Liste de vos habilitations » with « Ajouter une
+//! autre habilitation » and « Terminer »; the form has « Annuler » beside « Terminer ».
 
 use askama::Template;
 use axum::{
@@ -17,7 +19,7 @@ use crate::{
         actions::{HabilitationGrant, assign_own_habilitations::assign_own_habilitation},
         dates,
         habilitations::{self, Habilitation},
-        pages::{self, AccessQuery},
+        pages,
         refusal::AccessRefusal,
         services::{self, Role, Service},
     },
@@ -41,6 +43,11 @@ struct SelfPage {
     end_date: String,
     error: Option<String>,
     invalid: &'static str,
+    /// Whether the form is shown: always before the first habilitation, then after « Ajouter
+    /// une autre habilitation » or with an error to correct.
+    adding: bool,
+    /// The page's address with the form, for « Ajouter une autre habilitation ».
+    add_url: String,
 }
 
 struct SelfForm<'a> {
@@ -48,6 +55,8 @@ struct SelfForm<'a> {
     end_date: &'a str,
     error: Option<String>,
     invalid: &'static str,
+    /// « Ajouter une autre habilitation » was chosen.
+    adding: bool,
 }
 
 async fn self_page(
@@ -65,6 +74,13 @@ async fn self_page(
         .filter(|h| h.siret == siret.as_str() && h.is_live())
         .collect();
     let establishment = establishment_name(page, siret).await?;
+    let list_url = pages::with_query(
+        &format!("/acces/{}/mes-acces", service.code),
+        &authreq,
+        siret.as_str(),
+    );
+    let add_url = format!("{list_url}&ajouter=1#role");
+    let adding = form.adding || form.error.is_some() || Vec::is_empty(&mine);
     page.render_form(form.error.is_some(), |csrf| SelfPage {
         csrf,
         service,
@@ -77,14 +93,26 @@ async fn self_page(
         end_date: form.end_date.to_owned(),
         error: form.error,
         invalid: form.invalid,
+        adding,
+        add_url,
     })
+}
+
+/// The page's query: [`pages::AccessQuery`]'s pending authorization and establishment, and whether
+/// « Ajouter une autre habilitation » was chosen.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SelfQuery {
+    authreq: String,
+    siret: String,
+    ajouter: String,
 }
 
 /// `GET /acces/{service}/mes-acces?siret=…`: « Gestion de mes accès ». The charte comes first.
 pub async fn show_self(
     page: Page,
     Path(code): Path<String>,
-    Query(q): Query<AccessQuery>,
+    Query(q): Query<SelfQuery>,
 ) -> Result<Response, PageError> {
     let visit = manager_visit(&page, &code, "/mes-acces", &q.authreq, &q.siret);
     let (service, user, siret) = match visit.await? {
@@ -104,6 +132,7 @@ pub async fn show_self(
         end_date: "",
         error: None,
         invalid: "",
+        adding: !q.ajouter.is_empty(),
     };
     self_page(&page, service, &user.id, q.authreq, &siret, form).await
 }
@@ -117,7 +146,8 @@ pub struct AssignForm {
     siret: String,
     role: String,
     date_fin: String,
-    /// `ajouter` (« Ajouter l'habilitation ») or `terminer` (« Terminer »).
+    /// `ajouter` (« Ajouter l'habilitation »), `annuler` (« Annuler ») or `terminer`
+    /// (« Terminer »).
     action: String,
 }
 
@@ -140,10 +170,10 @@ pub async fn assign_self(
             "Acceptez d'abord la charte du responsable des accès.",
         ));
     }
-    let outcome = if form.action == "terminer" {
-        finish(&page, &service, &user, &form).await?
-    } else {
-        add(&page, &service, &user, &siret, &form).await?
+    let outcome = match form.action.as_str() {
+        "terminer" => finish(&page, &service, &user, &form).await?,
+        "annuler" => Ok(cancel(&page, &service, &user, &siret, &form).await?),
+        _ => add(&page, &service, &user, &siret, &form).await?,
     };
     let (error, invalid) = match outcome {
         Ok(done) => return Ok(done),
@@ -154,6 +184,7 @@ pub async fn assign_self(
         end_date: &form.date_fin,
         error: Some(error),
         invalid,
+        adding: true,
     };
     let authreq = form.authreq.clone();
     self_page(&page, service, &user.id, authreq, &siret, again).await
@@ -174,6 +205,31 @@ async fn finish(
         return Ok(Err((error.into(), "role")));
     }
     Ok(Ok(pages::finish(state, service, &form.authreq).await?))
+}
+
+/// « Annuler »: what was typed is dropped. Back to the list when there is one; before the
+/// first habilitation, back to the service: the person stays Responsable des accès and can
+/// come back to give themselves one.
+async fn cancel(
+    state: &AppState,
+    service: &Service,
+    user: &User,
+    siret: &Siret,
+    form: &AssignForm,
+) -> Result<Response, PageError> {
+    if habilitations::live(&state.db, &user.id, &service.code)
+        .await?
+        .iter()
+        .any(|h| h.siret == siret.as_str())
+    {
+        let list = pages::with_query(
+            &format!("/acces/{}/mes-acces", service.code),
+            &form.authreq,
+            siret.as_str(),
+        );
+        return Ok(Redirect::to(&list).into_response());
+    }
+    pages::finish(state, service, &form.authreq).await
 }
 
 /// « Ajouter l'habilitation » (the action `assign_own_habilitation`), then the page again.

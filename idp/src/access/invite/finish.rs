@@ -113,7 +113,7 @@ pub(super) async fn send_invitation(
                 .end_date
                 .as_deref()
                 .and_then(EndDate::from_stored)
-                .map_or("sans date de fin".to_owned(), |d| format!("jusqu'au {d}"));
+                .map_or("sans date de fin".to_owned(), |d| d.until());
             lines.push(format!(
                 "- l'habilitation « {label} » pour l'établissement {establishment}, {end} ;"
             ));

@@ -47,7 +47,7 @@ pub(super) async fn habilitations_page(
                 .end_date
                 .as_deref()
                 .and_then(EndDate::from_stored)
-                .map(|d| d.french()),
+                .map(|d| d.until()),
         })
         .collect();
     let mut view = InvitePage {

@@ -86,7 +86,7 @@ pub(super) fn role_labels(inv: &Invitation, roles: &[Role]) -> Vec<String> {
                 .find(|x| x.code == r.role)
                 .map_or_else(|| r.role.clone(), |x| x.label.clone());
             match r.end_date.as_deref().and_then(EndDate::from_stored) {
-                Some(d) => format!("{label} (jusqu'au {d})"),
+                Some(d) => format!("{label} ({})", d.until()),
                 None => label,
             }
         })

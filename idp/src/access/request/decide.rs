@@ -277,9 +277,7 @@ async fn notify_requester(
     let content = mail_of(service, &line, &establishment, "");
     let message = match (decided, decision) {
         (Decided::Accepted(role), verdict::Decision::Accept { end_date, .. }) => {
-            let end = end_date.map_or("sans date de fin".to_owned(), |d| {
-                format!("jusqu'au {d} inclus")
-            });
+            let end = end_date.map_or("sans date de fin".to_owned(), |d| d.until());
             let home = home(state, service);
             messages::access_request_accepted(
                 &to,
