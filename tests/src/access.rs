@@ -63,14 +63,19 @@ impl TestApp {
         .expect("manager");
     }
 
-    /// Records that `user_id` accepted the CERES charte for `siret`.
+    /// Records that `user_id` accepted the current CERES charte for `siret`.
     pub async fn accept_charte(&self, user_id: &str, siret: &str) {
+        let current = services::current_document(&self.state.db, "ceres", DocumentKind::Charte)
+            .await
+            .expect("the charte")
+            .expect("CERES has a charte")
+            .version;
         services::accept_document(
             &self.state.db,
             user_id,
             "ceres",
             DocumentKind::Charte,
-            1,
+            current,
             siret,
         )
         .await
