@@ -169,6 +169,9 @@ async function newcomer(page) {
   await submit(page, page.getByRole('button', { name: "Valider le code d'activation" }));
   assert.ok(page.url().startsWith(`${BASE_URL}/acces/ceres/charte`), `the provider's charte: ${page.url()}`);
   await check(page, 'charte');
+  // The guide's charte: its Préambule, then Articles 1 to 8.
+  await page.getByRole('heading', { level: 2, name: 'Préambule' }).waitFor();
+  await page.getByRole('heading', { level: 2, name: 'ARTICLE 8 – Droit applicable' }).waitFor();
   await tick(page, "J'accepte de devenir responsable des accès.");
   await submit(page, page.getByRole('button', { name: 'Continuer' }));
   await page.getByRole('heading', { level: 1, name: 'Gestion de mes accès' }).waitFor();

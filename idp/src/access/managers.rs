@@ -27,9 +27,22 @@ pub struct AccessManager {
     pub granted_how: GrantedHow,
     /// When.
     pub granted_at: i64,
+    /// The latest version of the charte they accepted for this establishment, and when.
+    pub charte: Option<(i64, i64)>,
 }
 
 impl AccessManager {
+    /// « charte acceptée le 04/12/2026 (version 2) », for the agents' page.
+    pub fn charte_status(&self) -> String {
+        match self.charte {
+            Some((version, at)) => format!(
+                "charte acceptée le {} (version {version})",
+                super::dates::french_date(at)
+            ),
+            None => "charte pas encore acceptée".to_owned(),
+        }
+    }
+
     /// « attribué par code d'activation le … ».
     pub fn origin(&self) -> String {
         self.granted_how
@@ -37,8 +50,15 @@ impl AccessManager {
     }
 }
 
+// The charte columns: the latest version the manager accepted for the establishment.
 const SELECT: &str = "SELECT m.user_id, m.service_code, m.siret, m.granted_by, m.granted_how, m.granted_at, \
-    u.given_name, u.family_name, u.email, g.given_name AS by_given, g.family_name AS by_family \
+    u.given_name, u.family_name, u.email, g.given_name AS by_given, g.family_name AS by_family, \
+    (SELECT d.version FROM document_acceptances d WHERE d.user_id = m.user_id \
+      AND d.service_code = m.service_code AND d.kind = 'charte' AND d.siret = m.siret \
+      ORDER BY d.version DESC LIMIT 1) AS charte_version, \
+    (SELECT d.accepted_at FROM document_acceptances d WHERE d.user_id = m.user_id \
+      AND d.service_code = m.service_code AND d.kind = 'charte' AND d.siret = m.siret \
+      ORDER BY d.version DESC LIMIT 1) AS charte_at \
     FROM access_managers m JOIN users u ON u.id = m.user_id LEFT JOIN users g ON g.id = m.granted_by";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<AccessManager, sqlx::Error> {
@@ -55,6 +75,9 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<AccessManager, sqlx::Error> {
         granted_by_name: name(row.try_get("by_given")?, row.try_get("by_family")?),
         granted_how: GrantedHow::parse(&row.try_get::<String, _>("granted_how")?),
         granted_at: row.try_get("granted_at")?,
+        charte: row
+            .try_get::<Option<i64>, _>("charte_version")?
+            .zip(row.try_get::<Option<i64>, _>("charte_at")?),
     })
 }
 
@@ -171,6 +194,21 @@ pub async fn establishments_of(
     .iter()
     .map(|r| r.try_get("siret"))
     .collect()
+}
+
+/// The establishments `user_id` is Responsable des accès of for a service, with the charte they
+/// accepted for each.
+pub async fn of_user(
+    db: &Db,
+    user_id: &str,
+    service_code: &str,
+) -> Result<Vec<AccessManager>, sqlx::Error> {
+    select(
+        db,
+        "m.user_id = $1 AND m.service_code = $2",
+        &[user_id, service_code],
+    )
+    .await
 }
 
 /// Gives the right at `at`, inside the caller's transaction (again: a second grant keeps the

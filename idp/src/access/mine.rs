@@ -6,7 +6,10 @@
 use askama::Template;
 use axum::{http::StatusCode, response::Response};
 
-use super::{habilitations, managers, services};
+use super::{
+    habilitations, managers,
+    services::{self, DocumentKind},
+};
 use crate::{
     AppState,
     accounts::account::logged_in,
@@ -27,9 +30,14 @@ struct Line {
     live: bool,
 }
 
-/// One establishment the person manages.
+/// One establishment the person manages, and the charte they accepted for it.
 struct Managed {
+    siret: String,
     establishment: String,
+    /// « charte acceptée le … (version 2) ».
+    charte: String,
+    /// A newer version of the charte waits for their acceptance.
+    charte_to_accept: bool,
 }
 
 /// One service and what the person holds there.
@@ -94,9 +102,16 @@ pub async fn show(page: Page) -> Result<Response, PageError> {
         // Live ones first, the ended ones after them as a history.
         lines.sort_by_key(|l| !l.live);
         let mut managed = Vec::new();
-        for siret in managers::establishments_of(&page.db, &user.id, &service.code).await? {
+        let charte = services::current_document(&page.db, &service.code, DocumentKind::Charte)
+            .await?
+            .map(|d| d.version);
+        for m in managers::of_user(&page.db, &user.id, &service.code).await? {
             managed.push(Managed {
-                establishment: establishment_label(&page, &siret, None).await?,
+                establishment: establishment_label(&page, &m.siret, None).await?,
+                charte: m.charte_status(),
+                charte_to_accept: charte
+                    .is_some_and(|current| m.charte.is_none_or(|(accepted, _)| accepted < current)),
+                siret: m.siret,
             });
         }
         blocks.push(ServiceBlock {

@@ -119,4 +119,13 @@ async fn access_agent_issues_and_revokes_codes_and_reads_the_journal() {
         "the agent's name as actor: {page}"
     );
     assert!(!page.contains(&second), "codes are never shown again");
+    // Whether the Responsable des accès accepted the charte, and which version.
+    assert_shows(&page, "charte pas encore acceptée");
+    app.accept_charte(&alice.id, CENTRE).await;
+    let page = browser
+        .page(&format!("/agent?service=ceres&siret={CENTRE}"))
+        .await
+        .1;
+    assert_shows(&page, "charte acceptée le");
+    assert_shows(&page, "(version 2)");
 }

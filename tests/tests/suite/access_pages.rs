@@ -271,6 +271,17 @@ async fn access_mes_habilitations_lists_each_services_rights_with_their_origin()
     assert_shows(&page, "Responsable des accès");
     assert_shows(&page, "href=\"/acces/ceres/gestion\"");
     assert!(!page.contains("J'ai un code d'activation"), "{page}");
+    // The charte: not accepted yet, so a link to read and accept it; then its version and date.
+    assert_shows(&page, "charte pas encore acceptée");
+    assert_shows(
+        &page,
+        &format!("href=\"/acces/ceres/charte?siret={CENTRE}\""),
+    );
+    app.accept_charte(&alice.id, CENTRE).await;
+    let page = browser.page("/compte/habilitations").await.1;
+    assert_shows(&page, "charte acceptée le");
+    assert_shows(&page, "(version 2)");
+    assert!(!page.contains("nouvelle version de la charte"), "{page}");
 }
 
 #[tokio::test]

@@ -520,12 +520,12 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
     assert_eq!(w.sink.messages().len(), 2);
 
     // A manager who has not accepted the current charte goes to it first.
-    services::publish_document(
+    let published = services::publish_document(
         &app.state.db,
         "ceres",
         DocumentKind::Charte,
         "Charte du responsable des accès",
-        "Version 2.",
+        "Une nouvelle version.",
     )
     .await
     .unwrap();
@@ -544,7 +544,7 @@ async fn access_request_outsiders_get_403_and_change_nothing() {
         &w.manager,
         "ceres",
         DocumentKind::Charte,
-        2,
+        published,
         CENTRE,
     )
     .await
