@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod actions;
+pub mod back;
 pub mod email;
 pub mod logged_in;
 pub mod login;
@@ -46,6 +47,10 @@ pub struct EmailForm {
     /// The address as typed.
     #[serde(default)]
     pub email: String,
+    /// The pending authorization the journey started from (the reset's step 1, from a
+    /// service's login page).
+    #[serde(default)]
+    pub authreq: String,
     /// The anti-robot check's fields.
     #[serde(flatten)]
     pub robot: crate::web::anti_robot::Fields,

@@ -295,11 +295,26 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     );
     assert_shows(&html, "<h1>Création de votre mot de passe</h1>");
     assert!(!html.contains("Réinitialisation"), "{html}");
+    // CERES's home page, where the journey ends (guide 002: back to the service).
+    let ceres = idp::access::services::Service {
+        code: "ceres".into(),
+        label: "CERES".into(),
+        description: String::new(),
+        home_url: Some("https://ceres.example/".into()),
+    };
+    idp::access::services::upsert(&app.state.db, &ceres)
+        .await
+        .unwrap();
     let password = [("password", NEW_PASSWORD), ("confirmation", NEW_PASSWORD)];
     let r = jeans
         .post_to("/mot-de-passe-oublie/nouveau", &password)
         .await;
     assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert_shows(&html, "Votre mot de passe a été créé.");
+    assert_shows(&html, "href=\"https://ceres.example/\"");
+    assert_shows(&html, "Continuer vers CERES");
+    assert!(!html.contains("Réinitialisation"), "{html}");
     assert_eq!(pending_count(&app).await, 1);
     let r = app
         .browser()

@@ -590,3 +590,66 @@ fn assert_same_page_but_address(stranger_page: &str, known_page: &str) {
             .replace(&csrf_of(known_page), "T")
     );
 }
+
+/// Guide 002: a person who resets their password from a service's login page ends back in the
+/// service. The journey keeps the pending authorization (never a URL from the query), its last
+/// page leads to the login of that authorization, and logging in there reaches the client.
+#[tokio::test]
+async fn a_reset_started_from_a_services_login_page_ends_in_the_service() {
+    let (sink, app) = TestApp::with_mailbox().await;
+    let client = app.service_client("ceres-app", "ceres", false).await;
+    app.user(ALICE).await;
+    let browser = app.browser();
+    let (_, login) = browser.follow(&auth_url(&app, &client, &[])).await;
+    assert!(login.contains("/connexion"), "{login}");
+    let page = browser.get(&login).await.text().await.unwrap();
+    let authreq = idp_tests::hidden_field(&page, "authreq").expect("authreq");
+    let start = format!("/mot-de-passe-oublie?authreq={authreq}");
+    assert_shows(&page, &format!("href=\"{}\"", start.replace('&', "&amp;")));
+
+    // Step 1 carries it; steps 2 and 3 as usual.
+    let (_, step1) = browser.page(&start).await;
+    assert_eq!(
+        idp_tests::hidden_field(&step1, "authreq").as_deref(),
+        Some(authreq.as_str())
+    );
+    let answer = browser
+        .post_to(&start, &[("email", ALICE), ("authreq", &authreq)])
+        .await;
+    assert_redirect(&answer, "/mot-de-passe-oublie/code");
+    let code = code_of(&sink.wait_for(1).await[0]);
+    assert_redirect(
+        &enter_code(&browser, &code).await,
+        "/mot-de-passe-oublie/nouveau",
+    );
+    let (status, done) = page_of(choose_password(&browser, NEW_PASSWORD, NEW_PASSWORD).await).await;
+    assert_eq!(status, 200, "{done}");
+    let back = format!("/connexion?authreq={authreq}");
+    assert_shows(&done, &format!("href=\"{back}\""));
+    assert_shows(&done, "Se connecter à CERES");
+
+    // Logging in there goes on to the client with a code.
+    let response = browser.submit_login(&back, ALICE, NEW_PASSWORD).await;
+    let next = location(&response).expect("login succeeds");
+    let (response, _) = browser.follow(&next).await;
+    let out = location(&response).unwrap_or_default();
+    assert!(out.starts_with(idp_tests::REDIRECT_URI), "{out}");
+    assert!(query_of(&out).contains_key("code"), "{out}");
+
+    // A forged or unknown authreq is not a way out: the journey ends on the plain login.
+    let other = app.browser();
+    let answer = other
+        .post_to(
+            "/mot-de-passe-oublie",
+            &[("email", ALICE), ("authreq", "https://evil.example/")],
+        )
+        .await;
+    assert_redirect(&answer, "/mot-de-passe-oublie/code");
+    let code = code_of(&sink.wait_for(2).await[1]);
+    enter_code(&other, &code).await;
+    let (_, done) =
+        page_of(choose_password(&other, "Encore-un-autre-2026!", "Encore-un-autre-2026!").await)
+            .await;
+    assert!(done.contains("href=\"/connexion\""), "{done}");
+    assert!(!done.contains("evil.example"), "{done}");
+}

@@ -1,6 +1,7 @@
 //! « Terminer »: the invitation as one action, then its e-mail.
 
 use super::*;
+use crate::accounts::back::Back;
 
 /// `POST /acces/{service}/gestion/inviter/terminer`: creates the account if new, grants the
 /// habilitations, stores and sends the invitation, shows the « Invitations » tab.
@@ -120,8 +121,10 @@ pub(super) async fn send_invitation(
         }
     }
     let (link_label, link) = if to.password_hash.is_none() {
-        let request =
-            reset::create_request(state, email, Some(&to.id), PASSWORD_LINK_TTL, true).await?;
+        // The new password's page then leads to the service (« Continuer vers CERES »).
+        let back = Back::of_service(&m.service.code);
+        let ttl = PASSWORD_LINK_TTL;
+        let request = reset::create_request(state, email, Some(&to.id), ttl, true, &back).await?;
         lines.push(format!(
             "Un compte EFP Connect a été créé pour vous avec l'adresse {}. Choisissez votre mot de passe avec le lien ci-dessous, valable 24 heures, puis connectez-vous au service numérique {}.",
             email.as_str(),

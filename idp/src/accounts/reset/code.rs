@@ -162,7 +162,7 @@ pub async fn resend_code(
     if let Some(error) = super::start::limit_requests(&page, &ip, &email).await? {
         return again(StatusCode::TOO_MANY_REQUESTS, Some(error), None);
     }
-    super::start::issue_code(&page, &email).await?;
+    super::start::issue_code(&page, &email, &flow.back).await?;
     // A code checked before the resend belonged to the request just replaced.
     if flow.verified.take().is_some() {
         save_flow(&page, &token, &flow).await?;

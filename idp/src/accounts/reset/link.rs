@@ -20,6 +20,8 @@ pub async fn follow_link(
         let mut response = MessagePage {
             success: false,
             message: LINK_EXPIRED.into(),
+            title: RESET_TITLE,
+            next: None,
         }
         .into_response();
         *response.status_mut() = StatusCode::GONE;
@@ -57,6 +59,7 @@ pub async fn follow_link(
                 via: "link".into(),
             }),
             first_password: request.first_password,
+            back: request.back,
         },
     )
     .await?;

@@ -33,7 +33,9 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Email, Password, UserId, actions::reset_password::reset_password, session, store};
+use super::{
+    Email, Password, UserId, actions::reset_password::reset_password, back::Back, session, store,
+};
 use crate::{
     AppState,
     error::PageError,
@@ -77,6 +79,10 @@ struct ResetRequest {
     /// person's first password, not a reset, and the pages say so.
     #[serde(default)]
     first_password: bool,
+    /// The service the journey came from: a browser that follows the e-mailed link ends there
+    /// too.
+    #[serde(default)]
+    back: Back,
 }
 
 impl ResetRequest {
@@ -97,6 +103,9 @@ struct Flow {
     /// Came by an invitation's link: the person chooses a first password.
     #[serde(default)]
     first_password: bool,
+    /// Where the journey ends: the service it came from.
+    #[serde(default)]
+    back: Back,
 }
 
 impl Flow {
@@ -199,12 +208,14 @@ pub struct NewRequest {
 /// and link lead to step 3 (the new password) of this journey. `user_id` is `None` for an
 /// unknown address, whose request can never succeed. Also used by the invitations, whose
 /// link lets a person invited without a password choose their first one (`first_password`).
+/// The journey ends on `back`'s service, in whichever browser it ends.
 pub async fn create_request(
     state: &AppState,
     email: &Email,
     user_id: Option<&str>,
     ttl: Duration,
     first_password: bool,
+    back: &Back,
 ) -> Result<NewRequest, EphemeralError> {
     let code = secrets::six_digits();
     let link_token = secrets::random_token(32);
@@ -216,6 +227,7 @@ pub async fn create_request(
         link_hash: secrets::hash(&link_token),
         expires_at: Some(state.clock.now() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
         first_password,
+        back: back.clone(),
     };
     let value = serde_json::to_string(&request).expect("request serialises");
     state
@@ -234,4 +246,8 @@ pub async fn create_request(
 struct MessagePage {
     success: bool,
     message: String,
+    /// « Réinitialisation de mot de passe » or « Création de votre mot de passe ».
+    title: &'static str,
+    /// Back to the service the journey came from.
+    next: Option<super::back::Continue>,
 }

@@ -65,10 +65,23 @@ async fn put_back(state: &AppState, email: &str, request: &ResetRequest) -> Resu
 }
 
 /// The end of the journey: `message`, with `status`, never cached.
-fn outcome(success: bool, message: &str, status: StatusCode) -> Response {
+fn outcome(flow: &Flow, success: bool, message: &str, status: StatusCode) -> Response {
+    outcome_then(flow, success, message, status, None)
+}
+
+/// [`outcome`], with the link back to the service the journey came from.
+fn outcome_then(
+    flow: &Flow,
+    success: bool,
+    message: &str,
+    status: StatusCode,
+    next: Option<crate::accounts::back::Continue>,
+) -> Response {
     let mut response = MessagePage {
         success,
         message: message.into(),
+        title: flow.title(),
+        next,
     }
     .into_response();
     *response.status_mut() = status;
@@ -108,7 +121,7 @@ pub async fn submit_password(
     let phc = page.hasher.hash(&password).await?;
     let Some(request) = spend_request(&page, &flow.email, &verified.rid).await? else {
         save_flow(&page, &token, &flow).await?;
-        return Ok(outcome(false, CODE_EXPIRED, StatusCode::GONE));
+        return Ok(outcome(&flow, false, CODE_EXPIRED, StatusCode::GONE));
     };
     let id = UserId::from_stored(verified.user_id.clone());
     let ttl = page.config.tokens.access_token_ttl_seconds;
@@ -123,6 +136,11 @@ pub async fn submit_password(
     tracing::info!(user.id = %verified.user_id, "password reset");
     // The journey stays, back at step 2: going back and re-entering the code says it is spent.
     save_flow(&page, &token, &flow).await?;
-    let done = "Votre mot de passe a été modifié avec succès.";
-    Ok(outcome(true, done, StatusCode::OK))
+    let done = if flow.first_password {
+        "Votre mot de passe a été créé."
+    } else {
+        "Votre mot de passe a été modifié avec succès."
+    };
+    let next = flow.back.link(&page).await?;
+    Ok(outcome_then(&flow, true, done, StatusCode::OK, next))
 }

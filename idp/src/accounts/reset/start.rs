@@ -11,15 +11,25 @@ struct EmailPage {
     email: String,
     error: Option<String>,
     robot: anti_robot::AntiRobot,
+    /// The pending authorization of the login page the person came from.
+    authreq: String,
+}
+
+/// `GET /mot-de-passe-oublie`'s query: the login page's pending authorization, if any.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct StartQuery {
+    authreq: String,
 }
 
 /// `GET /mot-de-passe-oublie`: step 1, the address.
-pub async fn show_start(page: Page) -> Result<Response, PageError> {
+pub async fn show_start(page: Page, Query(q): Query<StartQuery>) -> Result<Response, PageError> {
     page.render(StatusCode::OK, |csrf| EmailPage {
         csrf,
         email: String::new(),
         error: None,
         robot: anti_robot::issue(&page),
+        authreq: q.authreq,
     })
 }
 
@@ -82,10 +92,14 @@ fn send_later(state: &AppState, email: &Email, user: store::User, request: NewRe
 /// code » both come here, so both do the same work for a known and an unknown address: a
 /// request is stored either way (an unknown address's can never succeed), only the e-mail
 /// differs, and it leaves after the answer.
-pub(super) async fn issue_code(state: &AppState, email: &Email) -> Result<(), PageError> {
+pub(super) async fn issue_code(
+    state: &AppState,
+    email: &Email,
+    back: &Back,
+) -> Result<(), PageError> {
     let user = store::user_by_email(&state.db, email).await?;
     let user_id = user.as_ref().map(|u| u.id.as_str());
-    let request = create_request(state, email, user_id, ttl(state), false).await?;
+    let request = create_request(state, email, user_id, ttl(state), false, back).await?;
     if let Some(user) = user {
         tracing::info!(user.id = %user.id, "password reset requested");
         send_later(state, email, user, request);
@@ -106,6 +120,7 @@ pub async fn submit_start(
             email: form.email.clone(),
             robot: anti_robot::issue(&page).failed_if(Some(&error), "reset-error"),
             error: Some(error),
+            authreq: form.authreq.clone(),
         })
     };
     let email = match Email::parse(&form.email) {
@@ -119,11 +134,13 @@ pub async fn submit_start(
     if let Some(message) = limit_requests(&page, &ip, &email).await? {
         return again(message, StatusCode::TOO_MANY_REQUESTS);
     }
-    issue_code(&page, &email).await?;
+    let back = Back::of_authreq(&page, &form.authreq).await?;
+    issue_code(&page, &email, &back).await?;
     let flow = Flow {
         email: email.as_str().to_owned(),
         verified: None,
         first_password: false,
+        back,
     };
     let cookie = start_flow(&page, &flow).await?;
     Ok(see_other(RESET_CODE_PATH, Some(cookie)))
