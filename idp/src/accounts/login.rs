@@ -242,25 +242,4 @@ async fn next_page(
     })
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "home.html")]
-struct HomePage {
-    name: Option<String>,
-}
-
-/// `GET /`: who is logged in here.
-pub async fn home(page: Page) -> Result<Response, PageError> {
-    let name = match LoginSession::from_headers(&page, page.headers()).await? {
-        Some(session) => store::user_by_id(&page.db, &session.user_id)
-            .await?
-            .map(|u| {
-                format!("{} {}", u.given_name, u.family_name)
-                    .trim()
-                    .to_owned()
-            }),
-        None => None,
-    };
-    Ok(HomePage { name }.into_response())
-}
-
 crate::with_csrf!(LoginForm);

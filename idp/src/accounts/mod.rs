@@ -4,6 +4,7 @@ pub mod account;
 pub mod actions;
 pub mod back;
 pub mod email;
+pub mod home;
 pub mod logged_in;
 pub mod login;
 pub mod password;
@@ -63,7 +64,7 @@ pub fn routes() -> axum::Router<crate::AppState> {
     use axum::routing::{get, post};
     use signup::Step;
     axum::Router::new()
-        .route("/", get(login::home))
+        .route("/", get(home::show))
         .route("/connexion", get(login::show).post(login::submit))
         .route(totp::CODE_PATH, post(totp::submit_code))
         .route(totp::PATH, get(totp::show).post(totp::enrol))

@@ -461,3 +461,60 @@ async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// The provider's home lists the services a person may use, with the way to each (guide 002:
+/// nobody is left on « Vous êtes connecté » without a way back to CERES).
+#[tokio::test]
+async fn access_the_home_lists_the_persons_services_with_their_links() {
+    let app = TestApp::spawn().await;
+    app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true)
+        .await;
+    let alice = app.user(ALICE).await;
+    let browser = app.log_in(ALICE).await;
+
+    // No habilitation: what to do.
+    let (_, home) = browser.page("/").await;
+    assert_shows(&home, "Vous êtes connecté");
+    assert_shows(&home, "Mes services");
+    assert_shows(
+        &home,
+        "Vous n'avez encore accès à aucun service numérique du ministère.",
+    );
+    assert_shows(&home, "href=\"/compte/habilitations\"");
+
+    // A live habilitation, and CERES's home page registered: the link to CERES.
+    let ceres = idp::access::services::Service {
+        code: "ceres".into(),
+        label: "CERES".into(),
+        description: "Gestion des titres professionnels".into(),
+        home_url: Some("https://ceres.example/".into()),
+    };
+    idp::access::services::upsert(&app.state.db, &ceres)
+        .await
+        .unwrap();
+    let live = app.habilitate(&alice.id, CENTRE, "centre_agree").await;
+    app.end_habilitation(&live, Some("2099-06-30")).await;
+    let ended = app
+        .habilitate(&alice.id, CENTRE, "gestionnaire_centres")
+        .await;
+    app.end_habilitation(&ended, Some("2001-01-31")).await;
+    let (_, home) = browser.page("/").await;
+    assert_shows(
+        &home,
+        "<a href=\"https://ceres.example/\">Accéder à CERES</a>",
+    );
+    assert_shows(
+        &home,
+        "Centre agréé — CENTRE DE FORMATION DU LAC (jusqu'à fin 06/2099)",
+    );
+    assert!(!home.contains("aucun service"), "{home}");
+    assert!(
+        !home.contains("Gestionnaire CENTRES"),
+        "an ended one is not listed"
+    );
+
+    // Logged out: no list.
+    let (_, home) = app.browser().page("/").await;
+    assert!(!home.contains("Mes services"), "{home}");
+    assert_shows(&home, "Se connecter");
+}
