@@ -97,6 +97,7 @@ pub fn routes() -> axum::Router<crate::AppState> {
             get(signup::code::show).post(signup::code::submit),
         )
         .route(signup::code::RESEND_PATH, post(signup::code::resend))
+        .route(signup::code::LINK_PATH, get(signup::code::follow_link))
         .route(
             Step::Password.path(),
             get(signup::password::show).post(signup::password::submit),

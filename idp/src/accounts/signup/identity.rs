@@ -116,8 +116,11 @@ pub async fn submit(
             session.journey.family_name = Some(identity.family_name);
             session.journey.given_name = Some(identity.given_name);
             let j = &session.journey;
-            if super::password::sealed_contains_names(&state, j.sealed_password.as_deref(), &j.names())
-            {
+            if super::password::sealed_contains_names(
+                &state,
+                j.sealed_password.as_deref(),
+                &j.names(),
+            ) {
                 // Back to step 3, which says why.
                 session.journey.password_hash = None;
                 session.journey.sealed_password = None;

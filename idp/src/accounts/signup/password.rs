@@ -2,8 +2,8 @@
 //! account's password may not contain its e-mail's local part nor a very common password.
 
 use askama::Template;
-use base64::Engine as _;
 use axum::{extract::State, http::HeaderMap, http::StatusCode, response::Response};
+use base64::Engine as _;
 use serde::Deserialize;
 
 use super::{At, Frame, Posted, Step, reply, reply_with};

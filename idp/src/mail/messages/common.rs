@@ -16,6 +16,8 @@ pub const RESET_CODE_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The login page.
 pub const LOGIN_PATH: &str = "/connexion";
 pub use crate::accounts::reset::{RESET_LINK_PATH, RESET_START_PATH};
+/// The sign-up code e-mail's button (step 2 with the code filled in).
+pub use crate::accounts::signup::code::LINK_PATH as SIGNUP_LINK_PATH;
 /// The account pages (« Gérer mon compte »).
 pub const ACCOUNT_PATH: &str = "/compte";
 /// How long an e-mail change code is valid, as the e-mail states it ("1 heure").
