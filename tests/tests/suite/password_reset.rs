@@ -294,6 +294,15 @@ async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_no
         page_of(choose_password(&browser, NEW_PASSWORD, "Autre-mot-de-passe-2026").await).await;
     assert_eq!(status, 400);
     assert!(page.contains("Les mots de passe ne correspondent pas."));
+    // Alice Martin's names, whatever the case (guide 002 §3.2).
+    for with_name in ["Orage-MARTIN-2026", "alice-Orage-2026"] {
+        let (status, page) = page_of(choose_password(&browser, with_name, with_name).await).await;
+        assert_eq!(status, 400, "{with_name}");
+        assert_shows(
+            &page,
+            "Le mot de passe ne doit contenir ni votre nom ni votre prénom.",
+        );
+    }
     assert!(app.logs_in(ALICE, PASSWORD).await);
 
     // The journey survives the mistakes.
