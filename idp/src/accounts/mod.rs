@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod actions;
+pub mod cgu;
 pub mod email;
 pub mod logged_in;
 pub mod login;
@@ -64,6 +65,8 @@ pub fn routes() -> axum::Router<crate::AppState> {
         .route(totp::PATH, get(totp::show).post(totp::enrol))
         .route(totp::DISABLE_PATH, post(totp::disable))
         .route("/compte", get(account::show))
+        .route(cgu::PATH, get(cgu::pages::show))
+        .route(cgu::ACCEPT_PATH, post(cgu::pages::answer))
         .route(
             account::profile::PATH,
             get(account::profile::show).post(account::profile::submit),

@@ -107,6 +107,16 @@ async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
     let (_, page) = get_page(&browser, "/inscription/organisation").await;
     assert_shows(&page, "Étape 5 sur 5");
     assert_shows(&page, "Identité : M. JEAN DUPONT");
+    // The guide's order: the poste, then the company; the CGU open in a new window.
+    let poste = page.find("Poste occupé").expect("poste");
+    let company = page
+        .find("SIREN (9 chiffres) de l'entreprise")
+        .expect("company");
+    assert!(poste < company);
+    assert_shows(
+        &page,
+        "J'accepte les <a href=\"/cgu\" target=\"_blank\" rel=\"noopener\" title=\"conditions générales d'utilisation - nouvelle fenêtre\">conditions générales d'utilisation</a>",
+    );
     let (status, page) = page_of(organization(&browser, SIREN, "DINUM", true).await).await;
     assert_eq!(status, 200, "{page}");
     assert_shows(&page, "Votre compte EFP Connect est créé");
@@ -137,6 +147,12 @@ async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
             .iter()
             .any(|e| e.action == "account.created" && e.target == user.id)
     );
+    // The box ticked: EFP Connect's current CGU accepted, in the same transaction.
+    let accepted = idp::accounts::cgu::accepted(&app.state.db, &user.id)
+        .await
+        .unwrap()
+        .expect("CGU accepted");
+    assert_eq!(accepted.version, 1);
 
     // The journey is over: its pages start again from step 1.
     let answer = browser.get("/inscription/organisation").await;
@@ -483,6 +499,15 @@ async fn the_last_step_is_atomic_when_its_audit_fails() {
         .await
         .unwrap();
     assert!(account.is_none(), "no account");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM cgu_acceptances WHERE user_id <> $1",
+            ""
+        )
+        .await,
+        0,
+        "no acceptance of the CGU either"
+    );
     assert_eq!(sink.messages().len(), 1, "only the code was sent");
 }
 

@@ -106,17 +106,8 @@ pub async fn submit_code(
         return Err(expired());
     }
     let amr = ["pwd", "otp", "mfa"].map(String::from).to_vec();
-    let (session, cookie) = LoginSession::start(&page, page.headers(), &user.id, amr).await?;
     tracing::info!(login.outcome = "success", user.id = %user.id, login.step = "totp", "login");
-    let mut target = continue_target(&page, &step.authreq, &session.sid).await?;
-    if target == "/"
-        && let Some(retour) = crate::web::page::safe_return(&step.retour)
-    {
-        target = retour.to_owned();
-    }
-    let mut response = Redirect::to(&target).into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie);
-    Ok(response)
+    crate::accounts::login::finish(&page, &user.id, amr, &step.authreq, &step.retour).await
 }
 
 crate::with_csrf!(CodeForm);
