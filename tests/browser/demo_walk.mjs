@@ -21,7 +21,9 @@
 
 import assert from 'node:assert/strict';
 
-import { check, env, expectAlert, log, login, runJourneys, submit, tick } from './common.mjs';
+import {
+  acceptEfpConnectCgu, check, env, expectAlert, log, login, runJourneys, submit, tick, tickBox,
+} from './common.mjs';
 
 const BASE_URL = env('BASE_URL');
 const RP_URL = env('RP_URL');
@@ -137,12 +139,14 @@ async function newcomer(page) {
   await submit(page, page.getByRole('button', { name: 'Suivant' }));
   assert.match(page.url(), /\/inscription\/organisation$/);
   await check(page, 'inscription-5-organisation');
-  // The centre, searched in the register by the start of its name.
-  await page.getByLabel('Rechercher votre établissement').fill('centre de formation du lac');
+  // As the guide asks: the poste, then the company searched in the register by the start of
+  // its name (the search keeps the poste), then the establishment.
+  await page.getByLabel('Poste occupé').fill('Directrice du centre');
+  await page.getByLabel('Raison sociale ou SIREN (9 chiffres)').fill('centre de formation du lac');
   await submit(page, page.getByRole('button', { name: 'Rechercher' }));
   await tick(page, SIRET_NAME);
-  await page.getByLabel('Poste occupé').fill('Directrice du centre');
-  await tick(page, "J'accepte les conditions générales d'utilisation");
+  assert.equal(await page.getByLabel('Poste occupé').inputValue(), 'Directrice du centre');
+  await tickBox(page, "J'accepte les conditions générales d'utilisation");
   await check(page, 'inscription-5-organisation-resultats');
   await submit(page, page.getByRole('button', { name: 'Créer mon compte' }));
   await page.getByRole('heading', { level: 1, name: 'Votre compte EFP Connect est créé' }).waitFor();
@@ -268,6 +272,8 @@ async function colleague(page) {
 
   await toLoginFromCeres(page);
   await login(page, COLLEAGUE, COLLEAGUE_PASSWORD);
+  // Invited, never signed up: EFP Connect's own CGU first, then CERES's.
+  await acceptEfpConnectCgu(page, 'collegue-cgu-efp-connect');
   await acceptCeresCgu(page, 'collegue-ceres', false);
   await expectCentreAgree(page);
   assert.equal(
