@@ -85,6 +85,10 @@ struct PendingCode {
 struct PendingLink {
     email: String,
     sealed_code: String,
+    /// The service's authorization request the sign-up started from, so that a sign-up
+    /// finished in another browser also goes back to it.
+    #[serde(default)]
+    authreq: Option<String>,
 }
 
 /// Where the e-mailed link leads, with its token in `jeton`.
@@ -107,9 +111,14 @@ fn code_hash(email: &Email, code: &str) -> String {
     secrets::hash(&format!("{}\n{code}", email.as_str()))
 }
 
-/// Sends a new code to `email` (or the "account exists" e-mail), replacing the previous code.
-/// Within the cooldown nothing is sent and the wait left is returned.
-pub async fn send(state: &AppState, email: &Email) -> Result<Option<Duration>, PageError> {
+/// Sends a new code to `email` (or the "account exists" e-mail), replacing the previous code;
+/// its link carries `authreq`, the service's request the sign-up started from. Within the
+/// cooldown nothing is sent and the wait left is returned.
+pub async fn send(
+    state: &AppState,
+    email: &Email,
+    authreq: Option<&str>,
+) -> Result<Option<Duration>, PageError> {
     let cooldown = cooldown_key(email);
     let until = now() + RESEND_COOLDOWN.as_secs() as i64;
     if !state
@@ -143,6 +152,7 @@ pub async fn send(state: &AppState, email: &Email) -> Result<Option<Duration>, P
         let link = PendingLink {
             email: email.as_str().to_owned(),
             sealed_code: STANDARD.encode(state.kek.seal(&token_hash, code.as_bytes())),
+            authreq: authreq.map(str::to_owned),
         };
         let raw =
             serde_json::to_string(&link).map_err(|e| PageError::internal("signup link", &e))?;
@@ -247,8 +257,15 @@ fn page(session: &Session, state: &AppState, headers: &HeaderMap) -> CodePage {
     }
 }
 
-/// The address and code the link's `token` leads to, while it is the pending code's link.
-async fn follow(state: &AppState, token: &str) -> Result<Option<(Email, String)>, PageError> {
+/// What the link's `token` leads to, while it is the pending code's link.
+struct Followed {
+    email: Email,
+    code: String,
+    authreq: Option<String>,
+}
+
+/// What the link's `token` leads to, while it is the pending code's link.
+async fn follow(state: &AppState, token: &str) -> Result<Option<Followed>, PageError> {
     if token.is_empty() || token.len() > 64 {
         return Ok(None);
     }
@@ -280,7 +297,11 @@ async fn follow(state: &AppState, token: &str) -> Result<Option<(Email, String)>
         .ok()
         .and_then(|sealed| state.kek.open(&token_hash, &sealed).ok())
         .and_then(|plain| String::from_utf8(plain).ok());
-    Ok(code.map(|code| (email, code)))
+    Ok(code.map(|code| Followed {
+        email,
+        code,
+        authreq: link.authreq,
+    }))
 }
 
 /// Query of the e-mailed link.
@@ -297,7 +318,12 @@ pub async fn follow_link(
     headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<LinkQuery>,
 ) -> Result<Response, PageError> {
-    let Some((email, code)) = follow(&state, &q.jeton).await? else {
+    let Some(Followed {
+        email,
+        code,
+        authreq,
+    }) = follow(&state, &q.jeton).await?
+    else {
         return Err(PageError {
             status: StatusCode::GONE,
             title: "Lien expiré",
@@ -309,7 +335,7 @@ pub async fn follow_link(
         // Another address's journey in this browser: what it proved does not carry over.
         session.journey = super::Journey {
             email: Some(email.as_str().to_owned()),
-            authreq: session.journey.authreq.take(),
+            authreq: authreq.or(session.journey.authreq.take()),
             ..Default::default()
         };
         session.save(&state).await?;
@@ -423,7 +449,7 @@ pub async fn resend(
         return reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS);
     }
     count_send(&state, &ip, &email).await?;
-    if let Some(wait) = send(&state, &email).await? {
+    if let Some(wait) = send(&state, &email, session.journey.authreq.as_deref()).await? {
         page.f = page.f.with_error("", wait_message(wait));
         return reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS);
     }

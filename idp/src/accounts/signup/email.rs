@@ -130,7 +130,7 @@ pub async fn submit(
     }
     code::count_send(&state, &ip, &email).await?;
     // Within the cooldown the code sent a moment ago stays the valid one: go on to step 2.
-    code::send(&state, &email).await?;
+    code::send(&state, &email, session.journey.authreq.as_deref()).await?;
     // A new address: what was proven for the previous one no longer holds.
     session.journey.email = Some(email.as_str().to_owned());
     session.journey.code_verified = false;
