@@ -217,6 +217,30 @@ pub async fn submit(
     finish(&page, &user.id, vec!["pwd".into()], &form.authreq, retour).await
 }
 
+/// « Votre connexion a expiré » : a login step (second factor, CGU) whose form is too old.
+pub(crate) fn expired() -> PageError {
+    PageError::bad_request(
+        "Votre connexion a expiré. Veuillez saisir à nouveau votre identifiant et votre mot de passe.",
+    )
+}
+
+/// The state of a login step (second factor, CGU) waiting in the shared store under the random
+/// token `step` its form carries, with the key it is stored under; [`expired`] when there is
+/// none.
+pub(crate) async fn waiting_step<T: serde::de::DeserializeOwned>(
+    page: &Page,
+    step: &str,
+    key_of: fn(&str) -> String,
+) -> Result<(String, T), PageError> {
+    if step.is_empty() || step.len() > 64 {
+        return Err(expired());
+    }
+    let key = key_of(step);
+    let raw = page.ephemeral.get(&key).await?.ok_or_else(expired)?;
+    let value = serde_json::from_str(&raw).map_err(|_| expired())?;
+    Ok((key, value))
+}
+
 /// The person is authenticated (`amr`: how): once EFP Connect's current CGU are accepted
 /// (otherwise they are asked first, and no session starts before), the session starts and the
 /// login goes on — to the enrolment of a second factor when the waiting request accepts only

@@ -17,6 +17,15 @@ async fn publish(app: &TestApp, title: &str) -> i64 {
         .expect("published")
 }
 
+/// The version of the CGU `user_id` accepted last.
+async fn accepted_version(app: &TestApp, user_id: &str) -> i64 {
+    cgu::accepted(&app.state.db, user_id)
+        .await
+        .unwrap()
+        .expect("an acceptance")
+        .version
+}
+
 /// Whether the browser has a session (the account page answers instead of the login).
 async fn logged_in(browser: &Browser) -> bool {
     browser.get("/compte").await.status() == 200
@@ -116,14 +125,7 @@ async fn a_new_version_is_asked_at_the_next_login_before_going_back_to_the_servi
     // (The message is escaped: its apostrophes are entities.)
     assert_shows(&again, "Pour vous connecter, cochez la case « J");
     assert_shows(&again, "ou refusez-les.");
-    assert_eq!(
-        cgu::accepted(&app.state.db, &alice.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        1
-    );
+    assert_eq!(accepted_version(&app, &alice.id).await, 1);
 
     let r = answer(&browser, &again, &[("accepte", "oui")]).await;
     let next = location(&r).expect("the login goes on");
@@ -186,14 +188,7 @@ async fn refusing_means_not_logged_in_and_the_next_login_asks_again() {
     // « Retour à la connexion » resumes the service's request.
     assert_shows(&page, "href=\"/connexion?authreq=");
     assert!(!logged_in(&browser).await);
-    assert_eq!(
-        cgu::accepted(&app.state.db, &alice.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        1
-    );
+    assert_eq!(accepted_version(&app, &alice.id).await, 1);
     let r = answer(&browser, &html, &[("accepte", "oui")]).await;
     assert_eq!(r.status(), 400, "a refused step is over");
     assert!(!logged_in(&browser).await);
@@ -224,22 +219,8 @@ async fn a_version_published_while_the_page_was_open_is_shown_and_asked_instead(
     let again = r.text().await.unwrap();
     assert_shows(&again, "Une nouvelle version des conditions générales d");
     assert_shows(&again, "Version 3 du ");
-    assert_eq!(
-        cgu::accepted(&app.state.db, &alice.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        1
-    );
+    assert_eq!(accepted_version(&app, &alice.id).await, 1);
     let r = answer(&browser, &again, &[("accepte", "oui")]).await;
     assert_redirect(&r, "/");
-    assert_eq!(
-        cgu::accepted(&app.state.db, &alice.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        3
-    );
+    assert_eq!(accepted_version(&app, &alice.id).await, 3);
 }

@@ -46,13 +46,7 @@ async fn the_signup_code_arrives_with_its_subject_sender_recipient_and_code() {
     let sink = SmtpSink::start().await;
     let app = app_mailing_to(&sink, |_| {}).await;
 
-    let message = messages::signup_code(
-        "https://connect.example",
-        &alice(),
-        "764906",
-        "jeton-du-lien",
-    )
-    .unwrap();
+    let message = alices_code();
     let mail = delivered(
         &app,
         &sink,
@@ -174,13 +168,7 @@ async fn a_message_to_an_smtp_server_that_is_down_fails_after_the_retries() {
     config.smtp_tls = SmtpTls::None;
     let mailer = Mailer::from_config(&config).unwrap();
 
-    let message = messages::signup_code(
-        "https://connect.example",
-        &alice(),
-        "764906",
-        "jeton-du-lien",
-    )
-    .unwrap();
+    let message = alices_code();
     let error = mailer.send(&message).await.unwrap_err();
 
     match &error {
@@ -205,13 +193,7 @@ async fn starttls_to_a_server_that_does_not_offer_it_fails_without_sending() {
     config.smtp_tls = SmtpTls::Starttls;
     let mailer = Mailer::from_config(&config).unwrap();
 
-    let message = messages::signup_code(
-        "https://connect.example",
-        &alice(),
-        "764906",
-        "jeton-du-lien",
-    )
-    .unwrap();
+    let message = alices_code();
     assert!(mailer.send(&message).await.is_err());
     assert!(sink.messages().is_empty(), "sent in plain text");
 }
@@ -221,13 +203,7 @@ async fn the_outbox_transport_writes_a_file_that_the_outbox_page_lists_and_shows
     let app = TestApp::spawn().await;
     let outbox = app.state.mailer.outbox().expect("outbox is the default");
 
-    let message = messages::signup_code(
-        "https://connect.example",
-        &alice(),
-        "764906",
-        "jeton-du-lien",
-    )
-    .unwrap();
+    let message = alices_code();
     app.state.mailer.send(&message).await.unwrap();
 
     let files: Vec<_> = std::fs::read_dir(outbox.dir())
@@ -339,13 +315,7 @@ async fn the_outbox_is_not_shown_to_a_browser_on_another_machine() {
     use tower::ServiceExt;
 
     let app = TestApp::spawn().await;
-    let message = messages::signup_code(
-        "https://connect.example",
-        &alice(),
-        "764906",
-        "jeton-du-lien",
-    )
-    .unwrap();
+    let message = alices_code();
     app.state.mailer.send(&message).await.unwrap();
     let request = |from: [u8; 4]| {
         let mut request = Request::get("/outbox").body(Body::empty()).unwrap();
@@ -364,4 +334,15 @@ async fn the_outbox_is_not_shown_to_a_browser_on_another_machine() {
         .await
         .unwrap();
     assert_eq!(local.status(), 200);
+}
+
+/// The sign-up code 764906 for Alice.
+fn alices_code() -> messages::Outgoing {
+    messages::signup_code(
+        "https://connect.example",
+        &alice(),
+        "764906",
+        "jeton-du-lien",
+    )
+    .unwrap()
 }

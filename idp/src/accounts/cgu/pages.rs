@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{Cgu, current};
 use crate::{
     access::services::Block,
+    accounts::login::{expired, waiting_step},
     accounts::{UserId, actions::accept_cgu::accept_cgu, refusal::AccountRefusal},
     error::PageError,
     secrets,
@@ -153,23 +154,7 @@ pub async fn answer(
     page: Page,
     CsrfForm(form): CsrfForm<AnswerForm>,
 ) -> Result<Response, PageError> {
-    let expired = || {
-        PageError::bad_request(
-            "Votre connexion a expiré. Veuillez saisir à nouveau votre identifiant et votre mot de passe.",
-        )
-    };
-    if form.step.is_empty() || form.step.len() > 64 {
-        return Err(expired());
-    }
-    let key = waiting_key(&form.step);
-    let Some(mut waiting) = page
-        .ephemeral
-        .get(&key)
-        .await?
-        .and_then(|raw| serde_json::from_str::<Waiting>(&raw).ok())
-    else {
-        return Err(expired());
-    };
+    let (key, mut waiting): (_, Waiting) = waiting_step(&page, &form.step, waiting_key).await?;
     if !form.refuser.is_empty() {
         page.ephemeral.delete(&key).await?;
         tracing::info!(user.id = %waiting.user_id, "cgu refused: not logged in");

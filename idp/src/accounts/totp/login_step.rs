@@ -72,19 +72,8 @@ pub async fn submit_code(
     page: Page,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    let expired = || {
-        PageError::bad_request(
-            "Votre connexion a expiré. Veuillez saisir à nouveau votre identifiant et votre mot de passe.",
-        )
-    };
-    if form.step.is_empty() || form.step.len() > 64 {
-        return Err(expired());
-    }
-    let key = second_step_key(&form.step);
-    let Some(raw) = page.ephemeral.get(&key).await? else {
-        return Err(expired());
-    };
-    let step: SecondStep = serde_json::from_str(&raw).map_err(|_| expired())?;
+    use crate::accounts::login::{expired, waiting_step};
+    let (key, step): (_, SecondStep) = waiting_step(&page, &form.step, second_step_key).await?;
     let Some(user) = users::user_by_id(&page.db, &step.user_id).await? else {
         return Err(expired());
     };

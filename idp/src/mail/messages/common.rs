@@ -134,6 +134,17 @@ pub(crate) fn absolute(base_url: &str, path: &str) -> String {
     format!("{}{path}", base_url.trim_end_matches('/'))
 }
 
+/// `base_url` + `path` + `?jeton=<token>`: the link of an e-mail that stands for its code.
+pub(crate) fn token_link(base_url: &str, path: &str, token: &str) -> String {
+    format!(
+        "{}?{}",
+        absolute(base_url, path),
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("jeton", token)
+            .finish()
+    )
+}
+
 pub(super) fn compose(
     kind: MessageKind,
     to: &Email,

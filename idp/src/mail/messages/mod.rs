@@ -24,15 +24,19 @@ mod tests {
         Email::parse("alice@centre.fr").unwrap()
     }
 
-    #[test]
-    fn the_signup_code_mail_follows_the_guide() {
-        let m = signup_code(
+    fn alices_code() -> Outgoing {
+        signup_code(
             "https://connect.example",
             &alice(),
             "764906",
             "jeton-du-lien",
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn the_signup_code_mail_follows_the_guide() {
+        let m = alices_code();
         assert_eq!(m.subject, "Validation de votre compte EFP CONNECT");
         for body in [&m.text, &m.html] {
             assert!(body.contains("764906"));
@@ -118,13 +122,7 @@ mod tests {
 
     #[test]
     fn debug_shows_neither_recipient_nor_body() {
-        let m = signup_code(
-            "https://connect.example",
-            &alice(),
-            "764906",
-            "jeton-du-lien",
-        )
-        .unwrap();
+        let m = alices_code();
         let debug = format!("{m:?}");
         assert!(!debug.contains("alice"));
         assert!(!debug.contains("764906"));

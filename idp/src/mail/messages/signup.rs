@@ -38,13 +38,7 @@ pub fn signup_code(
     let subject = "Validation de votre compte EFP CONNECT";
     let greeting = greeting(None);
     let validity = hours(SIGNUP_CODE_TTL);
-    let link = format!(
-        "{}?{}",
-        absolute(base_url, SIGNUP_LINK_PATH),
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("jeton", link_token)
-            .finish()
-    );
+    let link = token_link(base_url, SIGNUP_LINK_PATH, link_token);
     compose(
         MessageKind::SignupCode,
         to,
@@ -99,13 +93,7 @@ pub fn password_reset(
     let subject = "Réinitialisation du mot de passe de votre compte EFP Connect";
     let greeting = greeting(name);
     let validity = hours(RESET_CODE_TTL);
-    let link = format!(
-        "{}?{}",
-        absolute(base_url, RESET_LINK_PATH),
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("jeton", link_token)
-            .finish()
-    );
+    let link = token_link(base_url, RESET_LINK_PATH, link_token);
     compose(
         MessageKind::PasswordReset,
         to,
