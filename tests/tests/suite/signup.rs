@@ -628,3 +628,26 @@ async fn a_password_containing_the_name_is_refused_at_step_four_or_three() {
         .expect("account created");
     assert_eq!(user.given_name, "ELOISE");
 }
+
+#[tokio::test]
+async fn a_sign_up_from_a_service_finished_through_the_link_in_another_browser_goes_back_too() {
+    let (sink, app, browser) = start().await;
+    let client = app.client("ceres").await;
+    let (_, at) = browser.follow(&auth_url(&app, &client, &[])).await;
+    let authreq = query_of(&at)["authreq"].clone();
+    get_page(&browser, &format!("/inscription?authreq={authreq}")).await;
+    let mail = ask_code(&browser, &sink, JEAN, 1).await;
+
+    let other = app.browser();
+    let (status, _) = get_page(&other, &signup_link_of(&app, &mail)).await;
+    assert_eq!(status, 200);
+    assert_redirect(
+        &enter_code(&other, &code_of(&mail)).await,
+        "/inscription/mot-de-passe",
+    );
+    choose_password(&other, GOOD_PASSWORD, GOOD_PASSWORD).await;
+    identity(&other, "monsieur", "Dupont", "Jean").await;
+    let (status, page) = page_of(organization(&other, SIREN, "DINUM", true).await).await;
+    assert_eq!(status, 200, "{page}");
+    assert_shows(&page, &format!("href=\"/connexion?authreq={authreq}\""));
+}

@@ -1,7 +1,7 @@
 //! `/compte/mot-de-passe`: a new password for a logged-in person, who types the current one
 //! again. The rules are the reset's (`Password::parse`, the names, the confirmation).
-//! Afterwards every other session of the account ends, every grant is revoked (refresh and access tokens stop
-//! working), and the account's address is told by e-mail.
+//! Afterwards every other session of the account ends, every grant is revoked (refresh and
+//! access tokens stop working), and the account's address is told by e-mail.
 
 use askama::Template;
 use axum::{http::StatusCode, response::Response};

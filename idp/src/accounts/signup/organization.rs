@@ -6,7 +6,8 @@
 //! import`, or the INSEE API configured), « Rechercher » posts the form, which keeps the poste
 //! in the journey and comes back as the GET page of results (`?recherche=…&page=…`, no script
 //! needed); the person picks one of the results, listed as radio buttons ("3 résultats
-//! affichés sur 3"); closed establishments are shown "fermé" and cannot be picked. The chosen SIRET goes to the account's `siret` column and the register's name to
+//! affichés sur 3"); closed establishments are shown "fermé" and cannot be picked. The chosen
+//! SIRET goes to the account's `siret` column and the register's name to
 //! `organization_label`.
 //!
 //! With an empty register (a fresh install that imported nothing), the raison sociale is typed
