@@ -9,7 +9,8 @@
 //   3. « Gérer les accès de mon entreprise » at the provider: the 5-step invitation of a
 //      colleague with « Centre agréé », then « Me déconnecter » on CERES (RP-initiated logout);
 //   4. the colleague, in their own browser: the invitation e-mail in the outbox, a first
-//      password from its link, login into CERES, CGU, the dashboard with « Centre agréé ».
+//      password from its link, login into CERES, EFP Connect's CGU (asked at an invited
+//      person's first login), CERES's CGU, the dashboard with « Centre agréé ».
 //
 // Run by tests/tests/browser.rs (`browser_demo_walk_from_sign_up_to_an_invited_colleague`),
 // which starts the provider (mail to its outbox) and the demo CERES, and sets:
