@@ -135,6 +135,7 @@ pub async fn submit(
     session.journey.email = Some(email.as_str().to_owned());
     session.journey.code_verified = false;
     session.journey.password_hash = None;
+    session.journey.sealed_password = None;
     session.save(&state).await?;
     Ok(session.redirect(Step::Code.path()))
 }
