@@ -18,7 +18,9 @@
 
 import assert from 'node:assert/strict';
 
-import { check, env, expectAlert, linkIn, log, login, nextMail, runJourneys, submit, tick } from './common.mjs';
+import {
+  acceptEfpConnectCgu, check, env, expectAlert, linkIn, log, login, nextMail, runJourneys, submit, tick,
+} from './common.mjs';
 
 const BASE_URL = env('BASE_URL');
 const AUTH_URL = env('AUTH_URL');
@@ -216,6 +218,8 @@ async function manage(page) {
     await other.getByText('Votre mot de passe a été modifié avec succès').waitFor();
     await submit(other, other.getByRole('link', { name: 'Terminer' }));
     await login(other, INVITEE, INVITEE_PASSWORD);
+    // Invited, never signed up: EFP Connect's CGU are asked at the first login.
+    await acceptEfpConnectCgu(other, 'invitation-cgu-efp-connect');
     await other.getByText('Vous êtes connecté').waitFor();
     await check(other, 'invitation-connecte');
   } finally {

@@ -104,6 +104,24 @@ export async function tick(page, label) {
   assert.ok(await page.getByLabel(label).first().isChecked(), `« ${label} » is ticked`);
 }
 
+/** Ticks a DSFR checkbox whose label holds a link (« J'accepte les conditions générales
+ * d'utilisation »): clicks the box the DSFR draws at the label's start, not the link. */
+export async function tickBox(page, label) {
+  await page.locator('label', { hasText: label }).first().click({ position: { x: 8, y: 12 } });
+  assert.ok(await page.getByLabel(label).first().isChecked(), `« ${label} » is ticked`);
+}
+
+/** After the login of someone who has not accepted EFP Connect's current CGU (an invited
+ * person's first login, or a new version): the interstitial, checked as `name`, accepted. */
+export async function acceptEfpConnectCgu(page, name) {
+  await page
+    .getByRole('heading', { level: 1, name: "Conditions générales d'utilisation d'EFP Connect" })
+    .waitFor();
+  await check(page, name);
+  await tick(page, "J'accepte les conditions générales d'utilisation");
+  await submit(page, page.getByRole('button', { name: 'Continuer' }));
+}
+
 /** The page shows an error alert containing `text`; each field marked invalid points to it. */
 export async function expectAlert(page, text) {
   const alert = page.getByRole('alert');

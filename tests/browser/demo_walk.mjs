@@ -9,7 +9,8 @@
 //   3. « Gérer les accès de mon entreprise » at the provider: the 5-step invitation of a
 //      colleague with « Centre agréé », then « Me déconnecter » on CERES (RP-initiated logout);
 //   4. the colleague, in their own browser: the invitation e-mail in the outbox, a first
-//      password from its link, login into CERES, CGU, the dashboard with « Centre agréé ».
+//      password from its link, login into CERES, EFP Connect's CGU (asked at an invited
+//      person's first login), CERES's CGU, the dashboard with « Centre agréé ».
 //
 // Run by tests/tests/browser.rs (`browser_demo_walk_from_sign_up_to_an_invited_colleague`),
 // which starts the provider (mail to its outbox) and the demo CERES, and sets:
@@ -21,7 +22,9 @@
 
 import assert from 'node:assert/strict';
 
-import { check, env, expectAlert, log, login, runJourneys, submit, tick } from './common.mjs';
+import {
+  acceptEfpConnectCgu, check, env, expectAlert, log, login, runJourneys, submit, tick, tickBox,
+} from './common.mjs';
 
 const BASE_URL = env('BASE_URL');
 const RP_URL = env('RP_URL');
@@ -137,12 +140,14 @@ async function newcomer(page) {
   await submit(page, page.getByRole('button', { name: 'Suivant' }));
   assert.match(page.url(), /\/inscription\/organisation$/);
   await check(page, 'inscription-5-organisation');
-  // The centre, searched in the register by the start of its name.
-  await page.getByLabel('Rechercher votre établissement').fill('centre de formation du lac');
+  // As the guide asks: the poste, then the company searched in the register by the start of
+  // its name (the search keeps the poste), then the establishment.
+  await page.getByLabel('Poste occupé').fill('Directrice du centre');
+  await page.getByLabel('Raison sociale ou SIREN (9 chiffres)').fill('centre de formation du lac');
   await submit(page, page.getByRole('button', { name: 'Rechercher' }));
   await tick(page, SIRET_NAME);
-  await page.getByLabel('Poste occupé').fill('Directrice du centre');
-  await tick(page, "J'accepte les conditions générales d'utilisation");
+  assert.equal(await page.getByLabel('Poste occupé').inputValue(), 'Directrice du centre');
+  await tickBox(page, "J'accepte les conditions générales d'utilisation");
   await check(page, 'inscription-5-organisation-resultats');
   await submit(page, page.getByRole('button', { name: 'Créer mon compte' }));
   await page.getByRole('heading', { level: 1, name: 'Votre compte EFP Connect est créé' }).waitFor();
@@ -271,6 +276,8 @@ async function colleague(page) {
 
   await toLoginFromCeres(page);
   await login(page, COLLEAGUE, COLLEAGUE_PASSWORD);
+  // Invited, never signed up: EFP Connect's own CGU first, then CERES's.
+  await acceptEfpConnectCgu(page, 'collegue-cgu-efp-connect');
   await acceptCeresCgu(page, 'collegue-ceres', false);
   await expectCentreAgree(page);
   assert.equal(

@@ -20,7 +20,7 @@ import AxeBuilder from '@axe-core/playwright';
 import { chromium } from 'playwright-core';
 
 // Shared with access.mjs: reading the sink, submitting, alerts, screenshots.
-import { expectAlert, nextMail, screenshot, submit } from './common.mjs';
+import { expectAlert, nextMail, screenshot, submit, tickBox } from './common.mjs';
 
 const env = (name, fallback) => {
   const value = process.env[name] ?? fallback;
@@ -189,7 +189,7 @@ async function signup(page) {
   await expectAlert(page, '');
   await check(page, 'inscription-5-organisation-erreur');
 
-  await tick(page, "J'accepte les conditions générales d'utilisation");
+  await tickBox(page, "J'accepte les conditions générales d'utilisation");
   await submit(page, page.getByRole('button', { name: 'Créer mon compte' }));
   await page.getByRole('heading', { level: 1, name: 'Votre compte EFP Connect est créé' }).waitFor();
   await check(page, 'inscription-terminee');

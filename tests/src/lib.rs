@@ -399,7 +399,7 @@ impl TestApp {
             .hash(&Password::parse(PASSWORD).expect("test password"))
             .await
             .expect("hash");
-        users::insert_user(
+        let user = users::insert_user(
             &self.state.db,
             &Email::parse(email).expect("email"),
             Some(&phc),
@@ -407,7 +407,22 @@ impl TestApp {
         )
         .await
         .expect("db")
-        .expect("new account")
+        .expect("new account");
+        self.accept_current_cgu(&user.id).await;
+        user
+    }
+
+    /// Records that `user_id` accepted EFP Connect's current CGU, as the sign-up does: such
+    /// an account logs in without the CGU interstitial.
+    pub async fn accept_current_cgu(&self, user_id: &str) {
+        let current = idp::accounts::cgu::current(&self.state.db)
+            .await
+            .expect("db")
+            .expect("the migrations publish version 1");
+        let mut conn = self.state.db.pool.acquire().await.expect("db");
+        idp::accounts::cgu::accept_in(&mut conn, user_id, current.document.version, 0)
+            .await
+            .expect("db");
     }
 
     /// Makes every later audit event `action` fail to be written, as a crash between an

@@ -188,10 +188,10 @@ pub async fn submit(
     if page.hasher.is_saturated() {
         return Err(crate::accounts::password::Overloaded.into());
     }
-    let pending = PendingAuthorization::load(&page, &form.authreq).await?;
     let user = match check_credentials(&page, &ip, &form).await? {
         Ok(user) => user,
         Err(again) => {
+            let pending = PendingAuthorization::load(&page, &form.authreq).await?;
             let view = LoginPage {
                 csrf: String::new(),
                 authreq: form.authreq.clone(),
@@ -211,35 +211,68 @@ pub async fn submit(
         let retour = safe_return(&form.retour).unwrap_or_default();
         return super::totp::ask_code_then(&page, &user.id, &form.authreq, retour).await;
     }
-    let (session, cookie) =
-        LoginSession::start(&page, page.headers(), &user.id, vec!["pwd".into()]).await?;
     tracing::info!(login.outcome = "success", user.id = %user.id, "login");
     crate::metrics::login("success");
-    let target = next_page(&page, pending, &form, &session.sid).await?;
-    let mut response = Redirect::to(&target).into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie);
-    Ok(response)
+    let retour = safe_return(&form.retour).unwrap_or_default();
+    finish(&page, &user.id, vec!["pwd".into()], &form.authreq, retour).await
 }
 
-/// Where a password login goes: enrolment of a second factor when the client accepts only
-/// `mfa` (not `pwd`), back to the waiting authorization request, or to the local `retour`.
-async fn next_page(
-    state: &AppState,
-    pending: Option<PendingAuthorization>,
-    form: &LoginForm,
-    sid: &str,
-) -> Result<String, PageError> {
-    Ok(match pending {
-        Some(p) if p.request.requires_mfa() => {
-            super::totp::remember_return(state, sid, &form.authreq).await?;
+/// « Votre connexion a expiré » : a login step (second factor, CGU) whose form is too old.
+pub(crate) fn expired() -> PageError {
+    PageError::bad_request(
+        "Votre connexion a expiré. Veuillez saisir à nouveau votre identifiant et votre mot de passe.",
+    )
+}
+
+/// The state of a login step (second factor, CGU) waiting in the shared store under the random
+/// token `step` its form carries, with the key it is stored under; [`expired`] when there is
+/// none.
+pub(crate) async fn waiting_step<T: serde::de::DeserializeOwned>(
+    page: &Page,
+    step: &str,
+    key_of: fn(&str) -> String,
+) -> Result<(String, T), PageError> {
+    if step.is_empty() || step.len() > 64 {
+        return Err(expired());
+    }
+    let key = key_of(step);
+    let raw = page.ephemeral.get(&key).await?.ok_or_else(expired)?;
+    let value = serde_json::from_str(&raw).map_err(|_| expired())?;
+    Ok((key, value))
+}
+
+/// The person is authenticated (`amr`: how): once EFP Connect's current CGU are accepted
+/// (otherwise they are asked first, and no session starts before), the session starts and the
+/// login goes on — to the enrolment of a second factor when the waiting request accepts only
+/// `mfa` and `amr` lacks it, back to the waiting authorization request, or to the local
+/// `retour` (already checked).
+pub(crate) async fn finish(
+    page: &Page,
+    user_id: &str,
+    amr: Vec<String>,
+    authreq: &str,
+    retour: &str,
+) -> Result<Response, PageError> {
+    if let Some(cgu) = super::cgu::to_accept(&page.db, user_id).await? {
+        return super::cgu::pages::ask(page, user_id, amr, authreq, retour, &cgu).await;
+    }
+    let mfa = amr.iter().any(|m| m == "mfa");
+    let (session, cookie) = LoginSession::start(page, page.headers(), user_id, amr).await?;
+    let sid = &session.sid;
+    let target = match PendingAuthorization::load(page, authreq).await? {
+        Some(p) if p.request.requires_mfa() && !mfa => {
+            super::totp::remember_return(page, sid, authreq).await?;
             super::totp::PATH.to_owned()
         }
         Some(pending) => {
-            pending.logged_in(state, &form.authreq, sid).await?;
-            format!("/authorize/continue?authreq={}", form.authreq)
+            pending.logged_in(page, authreq, sid).await?;
+            format!("/authorize/continue?authreq={authreq}")
         }
-        None => safe_return(&form.retour).unwrap_or("/").to_owned(),
-    })
+        None => safe_return(retour).unwrap_or("/").to_owned(),
+    };
+    let mut response = Redirect::to(&target).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
 }
 
 crate::with_csrf!(LoginForm);

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod actions;
 pub mod back;
+pub mod cgu;
 pub mod email;
 pub mod home;
 pub mod logged_in;
@@ -70,6 +71,8 @@ pub fn routes() -> axum::Router<crate::AppState> {
         .route(totp::PATH, get(totp::show).post(totp::enrol))
         .route(totp::DISABLE_PATH, post(totp::disable))
         .route("/compte", get(account::show))
+        .route(cgu::PATH, get(cgu::pages::show))
+        .route(cgu::ACCEPT_PATH, post(cgu::pages::answer))
         .route(
             account::profile::PATH,
             get(account::profile::show).post(account::profile::submit),
@@ -103,6 +106,7 @@ pub fn routes() -> axum::Router<crate::AppState> {
             get(signup::code::show).post(signup::code::submit),
         )
         .route(signup::code::RESEND_PATH, post(signup::code::resend))
+        .route(signup::code::LINK_PATH, get(signup::code::follow_link))
         .route(
             Step::Password.path(),
             get(signup::password::show).post(signup::password::submit),

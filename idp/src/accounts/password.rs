@@ -38,7 +38,33 @@ pub enum PasswordError {
 
 /// What [`Password::parse`] asks, as the hint under every new-password field that it alone
 /// checks (the `new_password` macro's default): change it with the rule.
-pub const PASSWORD_RULES: &str = "Au moins 12 caractères, dont 3 des 4 types suivants : une minuscule, une majuscule, un chiffre et un caractère spécial.";
+pub const PASSWORD_RULES: &str = "Au moins 12 caractères, dont 3 des 4 types suivants : une minuscule, une majuscule, un chiffre et un caractère spécial. Il ne doit contenir ni votre nom ni votre prénom.";
+
+/// Why a password is refused by [`check_not_name`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("Le mot de passe ne doit contenir ni votre nom ni votre prénom.")]
+pub struct ContainsName;
+
+/// Names shorter than this are not looked for: « Li » or « Ba » would forbid too many
+/// passwords for no gain.
+pub const MIN_NAME_LETTERS: usize = 3;
+
+/// The guide's rule (`002` §3.2): a password must not contain the person's nom or prénom,
+/// whatever the case and the accents (« Éloïse » is found in « eloise-2026 »). Each word of a
+/// compound name (« Jean-Pierre », « Le Gall ») of [`MIN_NAME_LETTERS`] letters or more counts
+/// alone, and so does the whole name without its separators.
+pub fn check_not_name(password: &str, names: &[&str]) -> Result<(), ContainsName> {
+    let compact = |s: &str| crate::organizations::register::fold(s).replace(' ', "");
+    let folded = compact(password);
+    let found = names.iter().any(|name| {
+        let words = crate::organizations::register::fold(name);
+        std::iter::once(compact(name))
+            .chain(words.split(' ').map(str::to_owned))
+            .filter(|part| part.chars().count() >= MIN_NAME_LETTERS)
+            .any(|part| folded.contains(&part))
+    });
+    if found { Err(ContainsName) } else { Ok(()) }
+}
 
 /// Minimum length of a new password.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -217,6 +243,34 @@ fn hash_blocking(clear: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_may_not_contain_the_name_whatever_the_case_and_accents() {
+        let names = ["Dupont", "Éloïse"];
+        assert_eq!(
+            check_not_name("Tulipe-DUPONT-42", &names),
+            Err(ContainsName)
+        );
+        assert_eq!(check_not_name("eloise-Orage-42", &names), Err(ContainsName));
+        assert_eq!(check_not_name("ÉLOÏSE!Orage42", &names), Err(ContainsName));
+        assert_eq!(check_not_name("Tulipe-Orage-42", &names), Ok(()));
+        // Compound names: each long enough word, and the whole name joined.
+        let compound = ["Le Gall", "Jean-Pierre"];
+        assert_eq!(
+            check_not_name("Orage-Gall-4242", &compound),
+            Err(ContainsName)
+        );
+        assert_eq!(
+            check_not_name("Orage-Pierre-42", &compound),
+            Err(ContainsName)
+        );
+        assert_eq!(
+            check_not_name("LEGALL-orage-42", &compound),
+            Err(ContainsName)
+        );
+        // Two letters are not looked for.
+        assert_eq!(check_not_name("Lion-Orage-4242", &["Li", "Ba"]), Ok(()));
+    }
 
     #[test]
     fn the_rules_say_which_one_failed() {

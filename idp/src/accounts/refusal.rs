@@ -11,6 +11,14 @@ pub enum AccountRefusal {
         "Un compte EFP Connect existe déjà pour cette adresse e-mail. Connectez-vous ou réinitialisez votre mot de passe."
     )]
     EmailTaken,
+    /// The CGU accepted are no longer the current version.
+    #[error(
+        "Une nouvelle version des conditions générales d'utilisation vient d'être publiée : veuillez la lire et l'accepter."
+    )]
+    CguOutdated,
+    /// A document to publish needs a title and a text.
+    #[error("Le titre et le texte sont obligatoires.")]
+    EmptyDocument,
     /// Storage failed.
     #[error("base de données : {0}")]
     Storage(#[from] sqlx::Error),
@@ -20,13 +28,16 @@ impl Refusal for AccountRefusal {
     fn code(&self) -> &'static str {
         match self {
             Self::EmailTaken => "email_taken",
+            Self::CguOutdated => "cgu_outdated",
+            Self::EmptyDocument => "empty_document",
             Self::Storage(_) => "server_error",
         }
     }
 
     fn kind(&self) -> RefusalKind {
         match self {
-            Self::EmailTaken => RefusalKind::Conflict,
+            Self::EmailTaken | Self::CguOutdated => RefusalKind::Conflict,
+            Self::EmptyDocument => RefusalKind::Invalid,
             Self::Storage(_) => RefusalKind::Internal,
         }
     }

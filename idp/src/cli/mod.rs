@@ -1,6 +1,7 @@
 //! The `idp` command line: the argument types and the dispatch; one file per command group,
 //! each calling the actions of its domain. `main.rs` only parses and calls [`run`].
 
+mod cgu;
 mod clients;
 mod codes;
 mod habilitations;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub use self::{
+    cgu::CguCommand,
     clients::{AuthMethodArg, ClientArgs, ClientsCommand},
     codes::CodesCommand,
     habilitations::HabilitationsCommand,
@@ -72,6 +74,9 @@ pub enum Command {
     /// Habilitations (support and bootstrapping).
     #[command(subcommand)]
     Habilitations(HabilitationsCommand),
+    /// EFP Connect's own conditions générales d'utilisation.
+    #[command(subcommand)]
+    Cgu(CguCommand),
 }
 
 /// A command that failed, with what to tell the operator (its `Display`, in French). Every
@@ -167,6 +172,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Services(cmd) => services::run(config, cmd).await,
         Command::Codes(cmd) => codes::run(config, cmd).await,
         Command::Habilitations(cmd) => habilitations::run(config, cmd).await,
+        Command::Cgu(cmd) => cgu::run(config, cmd).await,
     }
 }
 

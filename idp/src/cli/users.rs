@@ -64,6 +64,7 @@ pub async fn run(config: Config, cmd: UsersCommand) -> Result<(), CliError> {
                     AccountRefusal::EmailTaken => {
                         CliError::Invalid(format!("un compte existe déjà pour {email}"))
                     }
+                    other => CliError::Invalid(other.to_string()),
                 })?;
             println!("compte créé : {user}");
         }

@@ -315,7 +315,9 @@ mod tests {
             .unwrap()
             .with_first_retry_delay(Duration::from_millis(1));
         let to = Email::parse("alice@centre.fr").unwrap();
-        let message = messages::signup_code(&to, "764906").unwrap();
+        let message =
+            messages::signup_code("https://connect.example", &to, "764906", "jeton-du-lien")
+                .unwrap();
 
         let error = mailer.send(&message).await.unwrap_err();
         assert!(matches!(
@@ -348,7 +350,10 @@ mod tests {
         let mailer = Mailer::from_config(&config).unwrap();
         let to = Email::parse("alice@centre.fr").unwrap();
         mailer
-            .send(&messages::signup_code(&to, "764906").unwrap())
+            .send(
+                &messages::signup_code("https://connect.example", &to, "764906", "jeton-du-lien")
+                    .unwrap(),
+            )
             .await
             .unwrap();
 

@@ -12,7 +12,7 @@ use idp::{
 };
 use idp_tests::access::{CENTRE, OTHER};
 use idp_tests::{
-    Browser, SmtpSink, TestApp, assert_redirect, assert_shows, location, reset_link_of,
+    Browser, SmtpSink, TestApp, assert_redirect, assert_shows, csrf_of, location, reset_link_of,
 };
 
 const COMPANY: &str = "35600000000048";
@@ -316,9 +316,27 @@ async fn access_invite_a_new_person_in_five_steps_then_they_choose_a_password_an
     assert_shows(&html, "Continuer vers CERES");
     assert!(!html.contains("Réinitialisation"), "{html}");
     assert_eq!(pending_count(&app).await, 1);
-    let r = app
-        .browser()
+    let login = app.browser();
+    let r = login
         .submit_login("/connexion", "jean.dupont@boursidiere.fr", NEW_PASSWORD)
+        .await;
+    // Invited, Jean never went through the sign-up: EFP Connect's CGU are asked first, and
+    // no session starts before they are accepted.
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert_shows(&html, "J'accepte les conditions générales d'utilisation");
+    assert_shows(&html, "Pour vous connecter, veuillez lire et accepter");
+    assert_eq!(pending_count(&app).await, 1);
+    let step = idp_tests::hidden_field(&html, "step").expect("step");
+    let r = login
+        .post_form(
+            "/cgu/accepter",
+            &[
+                ("csrf", &csrf_of(&html)),
+                ("step", &step),
+                ("accepte", "oui"),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(pending_count(&app).await, 0);

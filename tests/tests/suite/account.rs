@@ -420,6 +420,13 @@ async fn account_password_change_refuses_bad_inputs_and_changes_nothing() {
             400,
             "au moins 3 des 4 types de caractères",
         ),
+        (
+            PASSWORD,
+            "Orage-Martin-2026",
+            "Orage-Martin-2026",
+            400,
+            "Le mot de passe ne doit contenir ni votre nom ni votre prénom.",
+        ),
     ] {
         let (got, page) =
             page_of(change_password(&browser, current, new, confirmation).await).await;

@@ -299,3 +299,53 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
     .await;
     rp_server.abort();
 }
+
+/// Sign-up and EFP Connect's CGU by guide 002 §3.2 (`tests/browser/guide_signup.mjs`): from a
+/// service's /authorize, the code e-mail's button opened in a second browser context, the name
+/// rule, the organisation as the guide asks it, the CGU page in a new window, back at the
+/// service; then a version 2 of the CGU, published by this test when the script asks for it,
+/// accepted at the next login.
+#[tokio::test]
+async fn browser_guide_sign_up_and_cgu() {
+    const SIRET: &str = "13002526500013";
+    const NAME: &str = "DIRECTION INTERMINISTERIELLE DU NUMERIQUE";
+    let (sink, app) = dsfr_app_with_mailbox().await;
+    app.establishment(SIRET, NAME, true).await;
+    let client = app.client("service-guide").await;
+    let signals = tempfile::tempdir().expect("signal folder");
+
+    let publisher = {
+        let db = app.state.db.clone();
+        let dir = signals.path().to_owned();
+        tokio::spawn(async move {
+            while !dir.join("publier").exists() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            const TITLE: &str = "Conditions générales d'utilisation d'EFP Connect";
+            let body = "## Article 1 – Objet\n\nLa version 2 des conditions.";
+            let now = idp::clock::Clock::system().now();
+            idp::accounts::actions::publish_cgu::publish_cgu(&db, now, "cli", TITLE, body)
+                .await
+                .expect("version 2 published");
+            std::fs::write(dir.join("publiee"), "").expect("signal");
+        })
+    };
+
+    let screenshots = sibling_screenshot_dir("-guide-signup");
+    run_script(
+        "guide_signup.mjs",
+        &[
+            ("BASE_URL", app.base.clone()),
+            ("AUTH_URL", auth_url(&app, &client, &[])),
+            ("REDIRECT_URI", REDIRECT_URI.into()),
+            ("SIREN", SIRET[..9].into()),
+            ("SIRET_NAME", NAME.into()),
+            ("SIGNAL_DIR", signals.path().display().to_string()),
+            ("MAIL_DIR", sink.dir().display().to_string()),
+            ("SCREENSHOT_DIR", screenshots.display().to_string()),
+        ],
+        Duration::from_secs(180),
+    )
+    .await;
+    publisher.abort();
+}

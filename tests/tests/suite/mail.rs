@@ -46,7 +46,7 @@ async fn the_signup_code_arrives_with_its_subject_sender_recipient_and_code() {
     let sink = SmtpSink::start().await;
     let app = app_mailing_to(&sink, |_| {}).await;
 
-    let message = messages::signup_code(&alice(), "764906").unwrap();
+    let message = alices_code();
     let mail = delivered(
         &app,
         &sink,
@@ -146,7 +146,8 @@ async fn several_messages_arrive_in_order_on_separate_connections() {
     let bob = Email::parse("bob@centre-formation.fr").unwrap();
 
     for (to, code) in [(&alice(), "111111"), (&bob, "222222")] {
-        let message = messages::signup_code(to, code).unwrap();
+        let message =
+            messages::signup_code("https://connect.example", to, code, "jeton-du-lien").unwrap();
         app.state.mailer.send(&message).await.unwrap();
     }
 
@@ -167,7 +168,7 @@ async fn a_message_to_an_smtp_server_that_is_down_fails_after_the_retries() {
     config.smtp_tls = SmtpTls::None;
     let mailer = Mailer::from_config(&config).unwrap();
 
-    let message = messages::signup_code(&alice(), "764906").unwrap();
+    let message = alices_code();
     let error = mailer.send(&message).await.unwrap_err();
 
     match &error {
@@ -192,7 +193,7 @@ async fn starttls_to_a_server_that_does_not_offer_it_fails_without_sending() {
     config.smtp_tls = SmtpTls::Starttls;
     let mailer = Mailer::from_config(&config).unwrap();
 
-    let message = messages::signup_code(&alice(), "764906").unwrap();
+    let message = alices_code();
     assert!(mailer.send(&message).await.is_err());
     assert!(sink.messages().is_empty(), "sent in plain text");
 }
@@ -202,7 +203,7 @@ async fn the_outbox_transport_writes_a_file_that_the_outbox_page_lists_and_shows
     let app = TestApp::spawn().await;
     let outbox = app.state.mailer.outbox().expect("outbox is the default");
 
-    let message = messages::signup_code(&alice(), "764906").unwrap();
+    let message = alices_code();
     app.state.mailer.send(&message).await.unwrap();
 
     let files: Vec<_> = std::fs::read_dir(outbox.dir())
@@ -243,7 +244,9 @@ async fn the_outbox_transport_writes_a_file_that_the_outbox_page_lists_and_shows
 async fn the_outbox_lists_the_newest_message_first() {
     let app = TestApp::spawn().await;
     for code in ["111111", "222222"] {
-        let message = messages::signup_code(&alice(), code).unwrap();
+        let message =
+            messages::signup_code("https://connect.example", &alice(), code, "jeton-du-lien")
+                .unwrap();
         app.state.mailer.send(&message).await.unwrap();
         // Ids are made of milliseconds: keep the two apart.
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -312,7 +315,7 @@ async fn the_outbox_is_not_shown_to_a_browser_on_another_machine() {
     use tower::ServiceExt;
 
     let app = TestApp::spawn().await;
-    let message = messages::signup_code(&alice(), "764906").unwrap();
+    let message = alices_code();
     app.state.mailer.send(&message).await.unwrap();
     let request = |from: [u8; 4]| {
         let mut request = Request::get("/outbox").body(Body::empty()).unwrap();
@@ -331,4 +334,15 @@ async fn the_outbox_is_not_shown_to_a_browser_on_another_machine() {
         .await
         .unwrap();
     assert_eq!(local.status(), 200);
+}
+
+/// The sign-up code 764906 for Alice.
+fn alices_code() -> messages::Outgoing {
+    messages::signup_code(
+        "https://connect.example",
+        &alice(),
+        "764906",
+        "jeton-du-lien",
+    )
+    .unwrap()
 }

@@ -13,6 +13,7 @@ mod account;
 mod admin;
 mod anti_robot;
 mod browser;
+mod cgu;
 mod client_auth;
 mod cluster;
 mod help;

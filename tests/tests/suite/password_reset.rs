@@ -294,6 +294,15 @@ async fn a_weak_password_and_a_mismatched_confirmation_are_refused_and_change_no
         page_of(choose_password(&browser, NEW_PASSWORD, "Autre-mot-de-passe-2026").await).await;
     assert_eq!(status, 400);
     assert!(page.contains("Les mots de passe ne correspondent pas."));
+    // Alice Martin's names, whatever the case (guide 002 §3.2).
+    for with_name in ["Orage-MARTIN-2026", "alice-Orage-2026"] {
+        let (status, page) = page_of(choose_password(&browser, with_name, with_name).await).await;
+        assert_eq!(status, 400, "{with_name}");
+        assert_shows(
+            &page,
+            "Le mot de passe ne doit contenir ni votre nom ni votre prénom.",
+        );
+    }
     assert!(app.logs_in(ALICE, PASSWORD).await);
 
     // The journey survives the mistakes.
@@ -406,7 +415,7 @@ async fn past_the_limit_a_request_gets_a_wait_message() {
 #[tokio::test]
 async fn an_account_without_a_password_sets_its_first_one() {
     let (sink, app) = TestApp::with_mailbox().await;
-    users::insert_user(
+    let alice = users::insert_user(
         &app.state.db,
         &Email::parse(ALICE).unwrap(),
         None,
@@ -415,6 +424,8 @@ async fn an_account_without_a_password_sets_its_first_one() {
     .await
     .unwrap()
     .expect("new account");
+    // The CGU interstitial is another test's (access_invitations); here, only the password.
+    app.accept_current_cgu(&alice.id).await;
     let browser = app.browser();
     let code = code_for_alice(&browser, &sink, 1).await;
     enter_code(&browser, &code).await;

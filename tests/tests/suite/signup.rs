@@ -107,6 +107,16 @@ async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
     let (_, page) = get_page(&browser, "/inscription/organisation").await;
     assert_shows(&page, "Étape 5 sur 5");
     assert_shows(&page, "Identité : M. JEAN DUPONT");
+    // The guide's order: the poste, then the company; the CGU open in a new window.
+    let poste = page.find("Poste occupé").expect("poste");
+    let company = page
+        .find("SIREN (9 chiffres) de l'entreprise")
+        .expect("company");
+    assert!(poste < company);
+    assert_shows(
+        &page,
+        "J'accepte les <a href=\"/cgu\" target=\"_blank\" rel=\"noopener\" title=\"conditions générales d'utilisation - nouvelle fenêtre\">conditions générales d'utilisation</a>",
+    );
     let (status, page) = page_of(organization(&browser, SIREN, "DINUM", true).await).await;
     assert_eq!(status, 200, "{page}");
     assert_shows(&page, "Votre compte EFP Connect est créé");
@@ -137,6 +147,12 @@ async fn the_full_journey_creates_an_account_that_logs_in_through_authorize() {
             .iter()
             .any(|e| e.action == "account.created" && e.target == user.id)
     );
+    // The box ticked: EFP Connect's current CGU accepted, in the same transaction.
+    let accepted = idp::accounts::cgu::accepted(&app.state.db, &user.id)
+        .await
+        .unwrap()
+        .expect("CGU accepted");
+    assert_eq!(accepted.version, 1);
 
     // The journey is over: its pages start again from step 1.
     let answer = browser.get("/inscription/organisation").await;
@@ -483,6 +499,15 @@ async fn the_last_step_is_atomic_when_its_audit_fails() {
         .await
         .unwrap();
     assert!(account.is_none(), "no account");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM cgu_acceptances WHERE user_id <> $1",
+            ""
+        )
+        .await,
+        0,
+        "no acceptance of the CGU either"
+    );
     assert_eq!(sink.messages().len(), 1, "only the code was sent");
 }
 
@@ -495,6 +520,134 @@ async fn the_password_hint_names_what_the_rule_refuses() {
     // The address's parts (« dupont » of jean.dupont@…) are refused, not only the whole address.
     assert_shows(
         &page,
-        "Il ne doit pas contenir votre adresse e-mail (ni une partie de celle-ci) ni un mot de passe courant.",
+        "Il ne doit pas contenir votre adresse e-mail (ni une partie de celle-ci) ni un mot de passe courant, ni votre nom ni votre prénom.",
     );
+}
+
+/// The path and query of the sign-up e-mail's button, asserted to be written in full on `app`.
+fn signup_link_of(app: &TestApp, mail: &ReceivedMail) -> String {
+    let start = mail.text.find("/inscription/lien?jeton=").expect("a link");
+    let link = mail.text[start..].lines().next().expect("line").trim();
+    assert!(mail.text.contains(&app.url(link)), "{}", mail.text);
+    assert!(
+        mail.html
+            .contains("Vous pouvez également cliquer sur le bouton ci-dessous")
+    );
+    link.to_owned()
+}
+
+#[tokio::test]
+async fn the_mails_button_opens_step_two_with_the_code_in_another_browser_once() {
+    let (sink, app, browser) = start().await;
+    let mail = ask_code(&browser, &sink, JEAN, 1).await;
+    let link = signup_link_of(&app, &mail);
+
+    // Another browser (no journey cookie): the link alone names the pending sign-up.
+    let other = app.browser();
+    let (status, page) = get_page(&other, &link).await;
+    assert_eq!(status, 200, "{page}");
+    assert_shows(&page, "Étape 2 sur 5");
+    assert_shows(&page, &format!("value=\"{}\"", code_of(&mail)));
+    // Opening it spends nothing (mail scanners follow links): it opens again.
+    let (status, _) = get_page(&other, &link).await;
+    assert_eq!(status, 200);
+    // The filled-in code goes through the ordinary check.
+    let answer = enter_code(&other, &code_of(&mail)).await;
+    assert_redirect(&answer, "/inscription/mot-de-passe");
+    let (_, page) = get_page(&other, "/inscription/mot-de-passe").await;
+    assert_shows(&page, &format!("E-mail : {JEAN}"));
+
+    // Spent: the link has expired, in any browser, and the code no longer validates.
+    let (status, page) = get_page(&app.browser(), &link).await;
+    assert_eq!(status, 410);
+    assert_shows(&page, "Ce lien a expiré ou a déjà été utilisé.");
+    let answer = enter_code(&browser, &code_of(&mail)).await;
+    assert_eq!(answer.status(), 400);
+}
+
+#[tokio::test]
+async fn a_replaced_or_guessed_link_has_expired_and_an_existing_account_gets_none() {
+    let (sink, app, browser) = start().await;
+    let first = ask_code(&browser, &sink, JEAN, 1).await;
+    let old_link = signup_link_of(&app, &first);
+    app.state
+        .ephemeral
+        .delete(&signup::code::cooldown_key(&Email::parse(JEAN).unwrap()))
+        .await
+        .unwrap();
+    let answer = post(&browser, "/inscription/code/renvoyer", &[]).await;
+    assert_eq!(answer.status(), 200);
+    let second = sink.wait_for(2).await[1].clone();
+    let (status, _) = get_page(&app.browser(), &old_link).await;
+    assert_eq!(status, 410, "the new code's mail replaced this link");
+    let (status, _) = get_page(&app.browser(), "/inscription/lien?jeton=devine").await;
+    assert_eq!(status, 410);
+    let (status, _) = get_page(&app.browser(), "/inscription/lien").await;
+    assert_eq!(status, 410);
+    let (status, _) = get_page(&app.browser(), &signup_link_of(&app, &second)).await;
+    assert_eq!(status, 200);
+
+    // An address with an account gets the « account exists » mail: no code, no link.
+    app.user("deja@entreprise.fr").await;
+    let other = app.browser();
+    let mail = ask_code(&other, &sink, "deja@entreprise.fr", 3).await;
+    assert!(!mail.text.contains("/inscription/lien"), "{}", mail.text);
+}
+
+#[tokio::test]
+async fn a_password_containing_the_name_is_refused_at_step_four_or_three() {
+    let (sink, app, browser) = start().await;
+    let code = code_of(&ask_code(&browser, &sink, JEAN, 1).await);
+    enter_code(&browser, &code).await;
+    // Step 3 does not know the names yet…
+    let answer = choose_password(&browser, "Tulipe-Éloïse-42", "Tulipe-Éloïse-42").await;
+    assert_redirect(&answer, "/inscription/identite");
+    // …step 4 does, whatever the case and accents: back to step 3, which says why.
+    let answer = identity(&browser, "madame", "Martin", "ELOISE").await;
+    assert_redirect(&answer, "/inscription/mot-de-passe");
+    let (_, page) = get_page(&browser, "/inscription/mot-de-passe").await;
+    assert_shows(
+        &page,
+        "Le mot de passe ne doit contenir ni votre nom ni votre prénom.",
+    );
+    // Now that the names are known, step 3 checks them itself.
+    let (status, page) =
+        page_of(choose_password(&browser, "Martin-Orage-42", "Martin-Orage-42").await).await;
+    assert_eq!(status, 400);
+    assert_shows(
+        &page,
+        "Le mot de passe ne doit contenir ni votre nom ni votre prénom.",
+    );
+    let answer = choose_password(&browser, GOOD_PASSWORD, GOOD_PASSWORD).await;
+    assert_redirect(&answer, "/inscription/organisation");
+    let (status, page) = page_of(organization(&browser, SIREN, "DINUM", true).await).await;
+    assert_eq!(status, 200, "{page}");
+    let user = users::user_by_email(&app.state.db, &Email::parse(JEAN).unwrap())
+        .await
+        .unwrap()
+        .expect("account created");
+    assert_eq!(user.given_name, "ELOISE");
+}
+
+#[tokio::test]
+async fn a_sign_up_from_a_service_finished_through_the_link_in_another_browser_goes_back_too() {
+    let (sink, app, browser) = start().await;
+    let client = app.client("ceres").await;
+    let (_, at) = browser.follow(&auth_url(&app, &client, &[])).await;
+    let authreq = query_of(&at)["authreq"].clone();
+    get_page(&browser, &format!("/inscription?authreq={authreq}")).await;
+    let mail = ask_code(&browser, &sink, JEAN, 1).await;
+
+    let other = app.browser();
+    let (status, _) = get_page(&other, &signup_link_of(&app, &mail)).await;
+    assert_eq!(status, 200);
+    assert_redirect(
+        &enter_code(&other, &code_of(&mail)).await,
+        "/inscription/mot-de-passe",
+    );
+    choose_password(&other, GOOD_PASSWORD, GOOD_PASSWORD).await;
+    identity(&other, "monsieur", "Dupont", "Jean").await;
+    let (status, page) = page_of(organization(&other, SIREN, "DINUM", true).await).await;
+    assert_eq!(status, 200, "{page}");
+    assert_shows(&page, &format!("href=\"/connexion?authreq={authreq}\""));
 }

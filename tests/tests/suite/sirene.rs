@@ -680,6 +680,61 @@ async fn up_to_organization(browser: &Browser, sink: &SmtpSink) {
 }
 
 #[tokio::test]
+async fn sirene_the_signup_asks_the_poste_then_the_company_and_rechercher_keeps_the_poste() {
+    let (sink, app) = TestApp::with_mailbox().await;
+    import_files(&app, &sample(), Some(&sample_legal_units())).await;
+    let browser = app.browser();
+    up_to_organization(&browser, &sink).await;
+    let (_, html) = page(&browser, "/inscription/organisation").await;
+    // Guide 002 §3.2, steps 9 to 11: the poste, then « Raison sociale ou SIREN ».
+    let poste = html.find("Poste occupé").expect("poste");
+    let company = html
+        .find("Raison sociale ou SIREN (9 chiffres) de l'entreprise *")
+        .expect("company");
+    assert!(poste < company, "{html}");
+
+    // « Rechercher » posts the one form: the poste typed first is kept.
+    let answer = post(
+        &browser,
+        "/inscription/organisation",
+        &[
+            ("poste", "DRH"),
+            ("recherche", "AFPA agence"),
+            ("rechercher", "1"),
+        ],
+    )
+    .await;
+    assert_redirect(
+        &answer,
+        "/inscription/organisation?recherche=AFPA+agence&page=1",
+    );
+    let (_, html) = page(
+        &browser,
+        "/inscription/organisation?recherche=AFPA+agence&page=1",
+    )
+    .await;
+    assert_shows(&html, "6 résultats affichés sur 6");
+    assert_shows(&html, "value=\"DRH\"");
+    // Nothing was created by a search, even with the box ticked.
+    let answer = post(
+        &browser,
+        "/inscription/organisation",
+        &[
+            ("siret", AFPA_PARIS),
+            ("cgu", "on"),
+            ("rechercher", "1"),
+            ("recherche", "afpa"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status(), 303);
+    let user = users::user_by_email(&app.state.db, &Email::parse(JEANNE).unwrap())
+        .await
+        .unwrap();
+    assert!(user.is_none());
+}
+
+#[tokio::test]
 async fn sirene_the_signup_searches_the_register_and_stores_the_chosen_establishment() {
     let (sink, app) = TestApp::with_mailbox().await;
     import_files(&app, &sample(), Some(&sample_legal_units())).await;

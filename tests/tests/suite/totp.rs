@@ -570,3 +570,33 @@ async fn disabling_is_atomic_when_its_audit_fails() {
         "with its recovery codes"
     );
 }
+
+#[tokio::test]
+async fn a_new_version_of_the_cgu_is_asked_after_the_second_factor_not_before() {
+    let app = TestApp::spawn().await;
+    app.user(EMAIL).await;
+    let (totp, _) = enrol(&app.browser()).await;
+    idp::accounts::actions::publish_cgu::publish_cgu(&app.state.db, 0, "cli", "CGU 2", "Texte.")
+        .await
+        .expect("published");
+    let browser = app.browser();
+    // The password alone leads to the code page (checked by `log_in_with_code`), the code to
+    // the CGU: only a fully authenticated person is asked, and still no session.
+    let r = log_in_with_code(&browser, "/connexion", &next_code(&totp)).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("the CGU");
+    assert_shows(&page, "J'accepte les conditions générales d'utilisation");
+    assert!(!logged_in(&browser).await);
+    let r = browser
+        .post_form(
+            "/cgu/accepter",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("step", &hidden_field(&page, "step").expect("step")),
+                ("accepte", "oui"),
+            ],
+        )
+        .await;
+    assert_redirect(&r, "/");
+    assert!(logged_in(&browser).await);
+}

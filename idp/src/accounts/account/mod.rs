@@ -108,6 +108,8 @@ struct OverviewPage {
     siret: String,
     organization_label: String,
     totp_enrolled: bool,
+    /// The version of EFP Connect's CGU accepted last, and when.
+    cgu: Option<super::cgu::Acceptance>,
 }
 
 /// Query of the overview.
@@ -125,6 +127,7 @@ pub async fn show(
     Query(q): Query<OverviewQuery>,
 ) -> Result<Response, PageError> {
     let totp_enrolled = super::totp::is_enrolled(&page.db, &user.id).await?;
+    let cgu = super::cgu::accepted(&page.db, &user.id).await?;
     page.render(StatusCode::OK, |_| OverviewPage {
         notice: notice_of(&q.fait),
         civilite: civilite_label(user.gender.as_deref()),
@@ -135,6 +138,7 @@ pub async fn show(
         siret: user.siret.clone().unwrap_or_default(),
         organization_label: user.organization_label.clone().unwrap_or_default(),
         totp_enrolled,
+        cgu,
     })
 }
 

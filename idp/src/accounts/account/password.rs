@@ -1,13 +1,14 @@
 //! `/compte/mot-de-passe`: a new password for a logged-in person, who types the current one
-//! again. The rules are the reset's (`Password::parse` and the confirmation). Afterwards every
-//! other session of the account ends, every grant is revoked (refresh and access tokens stop
-//! working), and the account's address is told by e-mail.
+//! again. The rules are the reset's (`Password::parse`, the names, the confirmation).
+//! Afterwards every other session of the account ends, every grant is revoked (refresh and
+//! access tokens stop working), and the account's address is told by e-mail.
 
 use askama::Template;
 use axum::{http::StatusCode, response::Response};
 use serde::Deserialize;
 
 use super::{Page, back_to_overview, full_name, password_matches, send_notice};
+use crate::accounts::password::check_not_name;
 use crate::web::page::CsrfForm;
 use crate::{
     accounts::logged_in::LoggedIn,
@@ -74,6 +75,9 @@ pub async fn submit(
         Ok(password) => password,
         Err(e) => return again("password", e.to_string(), StatusCode::BAD_REQUEST),
     };
+    if let Err(e) = check_not_name(&form.password, &[&user.family_name, &user.given_name]) {
+        return again("password", e.to_string(), StatusCode::BAD_REQUEST);
+    }
     if form.password != form.confirmation {
         return again(
             "confirmation",

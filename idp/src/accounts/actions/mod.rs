@@ -3,11 +3,13 @@
 //! [`AccountRefusal`](super::refusal::AccountRefusal). None sees HTTP; sessions (ephemeral
 //! storage), nodes' revocation lists and e-mails are the caller's, after the commit.
 
+pub mod accept_cgu;
 pub mod change_email;
 pub mod change_password;
 pub mod create_account;
 pub mod delete_account;
 pub mod enrol_totp;
+pub mod publish_cgu;
 pub mod remove_totp;
 pub mod reset_password;
 pub mod sign_up;

@@ -1,6 +1,7 @@
 //! Step 3 of the reset: the new password (`/mot-de-passe-oublie/nouveau`).
 
 use super::*;
+use crate::accounts::password::check_not_name;
 use crate::web::page::CsrfForm;
 
 #[derive(Template, WebTemplate)]
@@ -115,6 +116,13 @@ pub async fn submit_password(
         Ok(password) => password,
         Err(e) => return again(e.to_string()),
     };
+    // The person's names, when the account has them (an invited person's come from the
+    // invitation).
+    if let Some(user) = store::user_by_id(&page.db, &verified.user_id).await?
+        && let Err(e) = check_not_name(&form.password, &[&user.family_name, &user.given_name])
+    {
+        return again(e.to_string());
+    }
     if form.password != form.confirmation {
         return again("Les mots de passe ne correspondent pas.".into());
     }

@@ -2,11 +2,19 @@
 //! shared store, one per address (a new code replaces the old one), valid
 //! [`SIGNUP_CODE_TTL`], at most [`TRIES_PER_CODE`] tries; a new one may be asked for after
 //! [`RESEND_COOLDOWN`].
+//!
+//! The e-mail also carries a link (`/inscription/lien?jeton=…`, guide `002` §3.2: « cliquer sur
+//! le bouton ci-dessous ») that opens step 2 with the code filled in, in whichever browser it
+//! is opened: its random token names the pending code itself, not the cookie of the browser
+//! that asked for it. Opening it spends nothing (mail scanners follow links): the code it fills
+//! in goes through the same check as a typed one, tries and limits included, and once the code
+//! is spent or replaced the link says it has expired.
 
 use std::time::Duration;
 
 use askama::Template;
 use axum::{extract::State, http::HeaderMap, http::StatusCode, response::Response};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde::{Deserialize, Serialize};
 
 use super::{At, Frame, Posted, Session, Step, reply, reply_with};
@@ -66,6 +74,28 @@ struct PendingCode {
     /// SHA-256 of address and code; `None` when the address already has an account, so that
     /// no code validates (and the page still counts tries down the same way).
     hash: Option<String>,
+    /// SHA-256 of the e-mailed link's token; `None` with `hash`.
+    #[serde(default)]
+    link: Option<String>,
+}
+
+/// What the link's token leads to, under [`link_key`]: the address, and the code sealed
+/// under the KEK bound to the token's hash (the store alone never holds a usable code).
+#[derive(Serialize, Deserialize)]
+struct PendingLink {
+    email: String,
+    sealed_code: String,
+    /// The service's authorization request the sign-up started from, so that a sign-up
+    /// finished in another browser also goes back to it.
+    #[serde(default)]
+    authreq: Option<String>,
+}
+
+/// Where the e-mailed link leads, with its token in `jeton`.
+pub const LINK_PATH: &str = "/inscription/lien";
+
+fn link_key(token_hash: &str) -> String {
+    format!("signup-link:{token_hash}")
 }
 
 fn code_key(email: &Email) -> String {
@@ -81,9 +111,14 @@ fn code_hash(email: &Email, code: &str) -> String {
     secrets::hash(&format!("{}\n{code}", email.as_str()))
 }
 
-/// Sends a new code to `email` (or the "account exists" e-mail), replacing the previous code.
-/// Within the cooldown nothing is sent and the wait left is returned.
-pub async fn send(state: &AppState, email: &Email) -> Result<Option<Duration>, PageError> {
+/// Sends a new code to `email` (or the "account exists" e-mail), replacing the previous code;
+/// its link carries `authreq`, the service's request the sign-up started from. Within the
+/// cooldown nothing is sent and the wait left is returned.
+pub async fn send(
+    state: &AppState,
+    email: &Email,
+    authreq: Option<&str>,
+) -> Result<Option<Duration>, PageError> {
     let cooldown = cooldown_key(email);
     let until = now() + RESEND_COOLDOWN.as_secs() as i64;
     if !state
@@ -106,16 +141,31 @@ pub async fn send(state: &AppState, email: &Email) -> Result<Option<Duration>, P
             PendingCode {
                 id: secrets::random_token(16),
                 hash: None,
+                link: None,
             },
             message,
         )
     } else {
         let code = secrets::six_digits();
-        let message = messages::signup_code(email, &code);
+        let token = secrets::random_token(32);
+        let token_hash = secrets::hash(&token);
+        let link = PendingLink {
+            email: email.as_str().to_owned(),
+            sealed_code: STANDARD.encode(state.kek.seal(&token_hash, code.as_bytes())),
+            authreq: authreq.map(str::to_owned),
+        };
+        let raw =
+            serde_json::to_string(&link).map_err(|e| PageError::internal("signup link", &e))?;
+        state
+            .ephemeral
+            .put(&link_key(&token_hash), &raw, SIGNUP_CODE_TTL)
+            .await?;
+        let message = messages::signup_code(&state.config.issuer, email, &code, &token);
         (
             PendingCode {
                 id: secrets::random_token(16),
                 hash: Some(code_hash(email, &code)),
+                link: Some(token_hash),
             },
             message,
         )
@@ -181,6 +231,9 @@ pub async fn check(state: &AppState, email: &Email, code: &str) -> Result<Check,
         .is_some_and(|h| secrets::constant_time_eq(h.as_bytes(), submitted.as_bytes()));
     if valid {
         state.ephemeral.delete(&code_key(email)).await?;
+        if let Some(link) = &pending.link {
+            state.ephemeral.delete(&link_key(link)).await?;
+        }
         Ok(Check::Valid)
     } else {
         Ok(Check::Wrong(TRIES_PER_CODE - tries))
@@ -192,13 +245,110 @@ pub async fn check(state: &AppState, email: &Email, code: &str) -> Result<Check,
 struct CodePage {
     f: Frame,
     notice: Option<String>,
+    /// The code filled in by the e-mailed link.
+    code: String,
 }
 
 fn page(session: &Session, state: &AppState, headers: &HeaderMap) -> CodePage {
     CodePage {
         f: session.frame(state, headers, Step::Code),
         notice: None,
+        code: String::new(),
     }
+}
+
+/// What the link's `token` leads to, while it is the pending code's link.
+struct Followed {
+    email: Email,
+    code: String,
+    authreq: Option<String>,
+}
+
+/// What the link's `token` leads to, while it is the pending code's link.
+async fn follow(state: &AppState, token: &str) -> Result<Option<Followed>, PageError> {
+    if token.is_empty() || token.len() > 64 {
+        return Ok(None);
+    }
+    let token_hash = secrets::hash(token);
+    let Some(link) = state
+        .ephemeral
+        .get(&link_key(&token_hash))
+        .await?
+        .and_then(|raw| serde_json::from_str::<PendingLink>(&raw).ok())
+    else {
+        return Ok(None);
+    };
+    let Ok(email) = Email::parse(&link.email) else {
+        return Ok(None);
+    };
+    // A newer code replaced the one this link was sent with.
+    let current = state
+        .ephemeral
+        .get(&code_key(&email))
+        .await?
+        .and_then(|raw| serde_json::from_str::<PendingCode>(&raw).ok())
+        .and_then(|pending| pending.link)
+        .is_some_and(|h| secrets::constant_time_eq(h.as_bytes(), token_hash.as_bytes()));
+    if !current {
+        return Ok(None);
+    }
+    let code = STANDARD
+        .decode(&link.sealed_code)
+        .ok()
+        .and_then(|sealed| state.kek.open(&token_hash, &sealed).ok())
+        .and_then(|plain| String::from_utf8(plain).ok());
+    Ok(code.map(|code| Followed {
+        email,
+        code,
+        authreq: link.authreq,
+    }))
+}
+
+/// Query of the e-mailed link.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LinkQuery {
+    jeton: String,
+}
+
+/// `GET /inscription/lien?jeton=…`: step 2 with the code filled in, in this browser's journey
+/// (started here when the link is opened elsewhere than where the code was asked for).
+pub async fn follow_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<LinkQuery>,
+) -> Result<Response, PageError> {
+    let Some(Followed {
+        email,
+        code,
+        authreq,
+    }) = follow(&state, &q.jeton).await?
+    else {
+        return Err(PageError {
+            status: StatusCode::GONE,
+            title: "Lien expiré",
+            message: "Ce lien a expiré ou a déjà été utilisé. Recommencez la création de votre compte pour recevoir un nouveau code.".into(),
+        });
+    };
+    let mut session = Session::load(&state, &headers).await?;
+    if session.journey.email.as_deref() != Some(email.as_str()) {
+        // Another address's journey in this browser: what it proved does not carry over.
+        session.journey = super::Journey {
+            email: Some(email.as_str().to_owned()),
+            authreq: authreq.or(session.journey.authreq.take()),
+            ..Default::default()
+        };
+        session.save(&state).await?;
+    } else if session.journey.code_verified {
+        return Ok(session.redirect(session.journey.next_step().path()));
+    }
+    let mut page = page(&session, &state, &headers);
+    page.code = code;
+    page.notice = Some(
+        "Le code de validation reçu par e-mail a été saisi pour vous : cliquez sur « Suivant »."
+            .into(),
+    );
+    reply(page.f.take_cookies(), &page)
 }
 
 /// `GET /inscription/code`: step 2.
@@ -299,7 +449,7 @@ pub async fn resend(
         return reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS);
     }
     count_send(&state, &ip, &email).await?;
-    if let Some(wait) = send(&state, &email).await? {
+    if let Some(wait) = send(&state, &email, session.journey.authreq.as_deref()).await? {
         page.f = page.f.with_error("", wait_message(wait));
         return reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS);
     }

@@ -130,11 +130,12 @@ pub async fn submit(
     }
     code::count_send(&state, &ip, &email).await?;
     // Within the cooldown the code sent a moment ago stays the valid one: go on to step 2.
-    code::send(&state, &email).await?;
+    code::send(&state, &email, session.journey.authreq.as_deref()).await?;
     // A new address: what was proven for the previous one no longer holds.
     session.journey.email = Some(email.as_str().to_owned());
     session.journey.code_verified = false;
     session.journey.password_hash = None;
+    session.journey.sealed_password = None;
     session.save(&state).await?;
     Ok(session.redirect(Step::Code.path()))
 }

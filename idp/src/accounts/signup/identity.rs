@@ -115,8 +115,19 @@ pub async fn submit(
             session.journey.gender = Some(identity.gender.to_owned());
             session.journey.family_name = Some(identity.family_name);
             session.journey.given_name = Some(identity.given_name);
+            let j = &session.journey;
+            if super::password::sealed_contains_names(
+                &state,
+                j.sealed_password.as_deref(),
+                &j.names(),
+            ) {
+                // Back to step 3, which says why.
+                session.journey.password_hash = None;
+                session.journey.sealed_password = None;
+                session.journey.password_contains_name = true;
+            }
             session.save(&state).await?;
-            Ok(session.redirect(Step::Organization.path()))
+            Ok(session.redirect(session.journey.next_step().path()))
         }
         Err((field, message)) => {
             let mut page = IdentityPage {

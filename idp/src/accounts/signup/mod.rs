@@ -36,8 +36,16 @@ pub struct Journey {
     pub email: Option<String>,
     /// Step 2: the code sent to `email` was entered.
     pub code_verified: bool,
-    /// Step 3: argon2id hash of the chosen password (never the password).
+    /// Step 3: argon2id hash of the chosen password.
     pub password_hash: Option<String>,
+    /// Step 3: the password sealed under the KEK ([`SEALED_PASSWORD_KID`]), base64: the guide
+    /// asks the names (step 4) after the password, and the password must not contain them, so
+    /// step 4 opens it to check. Gone with the journey when the account is created.
+    #[serde(default)]
+    pub sealed_password: Option<String>,
+    /// Step 4 found the names in the password: step 3 asks for another one and says why.
+    #[serde(default)]
+    pub password_contains_name: bool,
     /// Step 4: `female` or `male`.
     pub gender: Option<String>,
     /// Step 4: nom.
@@ -56,6 +64,9 @@ pub struct Journey {
     #[serde(default)]
     pub authreq: Option<String>,
 }
+
+/// The purpose the sign-up's sealed password is bound to.
+pub const SEALED_PASSWORD_KID: &str = "signup-password";
 
 /// The five steps and their addresses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -148,6 +159,14 @@ impl Journey {
         } else {
             Step::Organization
         }
+    }
+
+    /// Nom and prénom, once step 4 is done (what the password must not contain).
+    pub fn names(&self) -> Vec<&str> {
+        [self.family_name.as_deref(), self.given_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// "Mme JEANNE DUPONT", as the guide shows the identity in the recap.

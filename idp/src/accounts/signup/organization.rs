@@ -1,11 +1,13 @@
 //! Step 5 of sign-up: the organisation (poste, establishment) and the terms of use; then the
 //! account is created.
 //!
-//! With a SIRENE register (`idp sirene import`, or the INSEE API configured), the person
-//! searches their establishment by raison sociale, SIREN or SIRET with a plain GET form
-//! (`?recherche=…&page=…`, no script needed) and picks one of the results, listed as radio
-//! buttons ("3 résultats affichés sur 3"); closed establishments are shown "fermé" and cannot
-//! be picked. The chosen SIRET goes to the account's `siret` column and the register's name to
+//! As the guide asks it: « Poste occupé » (optional), then « Raison sociale ou SIREN (9
+//! chiffres) de l'entreprise », then the establishment. With a SIRENE register (`idp sirene
+//! import`, or the INSEE API configured), « Rechercher » posts the form, which keeps the poste
+//! in the journey and comes back as the GET page of results (`?recherche=…&page=…`, no script
+//! needed); the person picks one of the results, listed as radio buttons ("3 résultats
+//! affichés sur 3"); closed establishments are shown "fermé" and cannot be picked. The chosen
+//! SIRET goes to the account's `siret` column and the register's name to
 //! `organization_label`.
 //!
 //! With an empty register (a fresh install that imported nothing), the raison sociale is typed
@@ -121,6 +123,8 @@ pub struct OrganizationForm {
     page: String,
     /// The terms-of-use box: present (`on`) only when ticked.
     cgu: Option<String>,
+    /// « Rechercher » was pressed: a search, not the account's creation.
+    rechercher: String,
 }
 
 /// The poste as typed: trimmed, empty → none, at most [`MAX_LABEL_CHARS`] characters (also
@@ -333,6 +337,15 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let job = parse_job(&form.poste);
     let register_on = picker::register_available(&state).await?;
+    if register_on && !form.rechercher.is_empty() {
+        if let Err(message) = &job {
+            let error = ("poste", message.clone());
+            return show_again(&state, &headers, &session, &form, register_on, error).await;
+        }
+        session.journey.job = Some(form.poste.clone());
+        session.save(&state).await?;
+        return Ok(session.redirect(&search_href(&form.recherche, 1)));
+    }
     let resolved = resolve(&state, &form, register_on).await?;
     let error = first_error(&job, &resolved, &form);
     remember(&mut session, &form, &resolved, register_on);

@@ -72,19 +72,8 @@ pub async fn submit_code(
     page: Page,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
-    let expired = || {
-        PageError::bad_request(
-            "Votre connexion a expiré. Veuillez saisir à nouveau votre identifiant et votre mot de passe.",
-        )
-    };
-    if form.step.is_empty() || form.step.len() > 64 {
-        return Err(expired());
-    }
-    let key = second_step_key(&form.step);
-    let Some(raw) = page.ephemeral.get(&key).await? else {
-        return Err(expired());
-    };
-    let step: SecondStep = serde_json::from_str(&raw).map_err(|_| expired())?;
+    use crate::accounts::login::{expired, waiting_step};
+    let (key, step): (_, SecondStep) = waiting_step(&page, &form.step, second_step_key).await?;
     let Some(user) = users::user_by_id(&page.db, &step.user_id).await? else {
         return Err(expired());
     };
@@ -106,17 +95,8 @@ pub async fn submit_code(
         return Err(expired());
     }
     let amr = ["pwd", "otp", "mfa"].map(String::from).to_vec();
-    let (session, cookie) = LoginSession::start(&page, page.headers(), &user.id, amr).await?;
     tracing::info!(login.outcome = "success", user.id = %user.id, login.step = "totp", "login");
-    let mut target = continue_target(&page, &step.authreq, &session.sid).await?;
-    if target == "/"
-        && let Some(retour) = crate::web::page::safe_return(&step.retour)
-    {
-        target = retour.to_owned();
-    }
-    let mut response = Redirect::to(&target).into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie);
-    Ok(response)
+    crate::accounts::login::finish(&page, &user.id, amr, &step.authreq, &step.retour).await
 }
 
 crate::with_csrf!(CodeForm);

@@ -16,6 +16,8 @@ pub const RESET_CODE_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The login page.
 pub const LOGIN_PATH: &str = "/connexion";
 pub use crate::accounts::reset::{RESET_LINK_PATH, RESET_START_PATH};
+/// The sign-up code e-mail's button (step 2 with the code filled in).
+pub use crate::accounts::signup::code::LINK_PATH as SIGNUP_LINK_PATH;
 /// The account pages (« Gérer mon compte »).
 pub const ACCOUNT_PATH: &str = "/compte";
 /// How long an e-mail change code is valid, as the e-mail states it ("1 heure").
@@ -130,6 +132,17 @@ pub(super) fn hours(ttl: Duration) -> String {
 
 pub(crate) fn absolute(base_url: &str, path: &str) -> String {
     format!("{}{path}", base_url.trim_end_matches('/'))
+}
+
+/// `base_url` + `path` + `?jeton=<token>`: the link of an e-mail that stands for its code.
+pub(crate) fn token_link(base_url: &str, path: &str, token: &str) -> String {
+    format!(
+        "{}?{}",
+        absolute(base_url, path),
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("jeton", token)
+            .finish()
+    )
 }
 
 pub(super) fn compose(

@@ -24,15 +24,30 @@ mod tests {
         Email::parse("alice@centre.fr").unwrap()
     }
 
+    fn alices_code() -> Outgoing {
+        signup_code(
+            "https://connect.example",
+            &alice(),
+            "764906",
+            "jeton-du-lien",
+        )
+        .unwrap()
+    }
+
     #[test]
     fn the_signup_code_mail_follows_the_guide() {
-        let m = signup_code(&alice(), "764906").unwrap();
+        let m = alices_code();
         assert_eq!(m.subject, "Validation de votre compte EFP CONNECT");
         for body in [&m.text, &m.html] {
             assert!(body.contains("764906"));
             assert!(body.contains("Ce code expirera dans 1 heure."));
             assert!(body.contains("merci de saisir le code de validation ci-dessous"));
+            assert!(body.contains("https://connect.example/inscription/lien?jeton=jeton-du-lien"));
         }
+        assert!(
+            m.html
+                .contains("Vous pouvez également cliquer sur le bouton ci-dessous")
+        );
         assert!(m.html.contains("<html lang=\"fr\">"));
     }
 
@@ -107,7 +122,7 @@ mod tests {
 
     #[test]
     fn debug_shows_neither_recipient_nor_body() {
-        let m = signup_code(&alice(), "764906").unwrap();
+        let m = alices_code();
         let debug = format!("{m:?}");
         assert!(!debug.contains("alice"));
         assert!(!debug.contains("764906"));

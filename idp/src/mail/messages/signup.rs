@@ -13,6 +13,7 @@ struct SignupCodeText<'a> {
     greeting: &'a str,
     code: &'a str,
     validity: &'a str,
+    link: &'a str,
 }
 
 #[derive(Template)]
@@ -22,13 +23,22 @@ struct SignupCodeHtml<'a> {
     greeting: &'a str,
     code: &'a str,
     validity: &'a str,
+    link: &'a str,
 }
 
-/// Sign-up, step 2: the validation `code` (6 digits, valid [`SIGNUP_CODE_TTL`]).
-pub fn signup_code(to: &Email, code: &str) -> Result<Outgoing, MailError> {
+/// Sign-up, step 2: the validation `code` (6 digits, valid [`SIGNUP_CODE_TTL`]) and the
+/// button opening step 2 with it filled in (`link_token`: an opaque token of the pending code,
+/// never the address).
+pub fn signup_code(
+    base_url: &str,
+    to: &Email,
+    code: &str,
+    link_token: &str,
+) -> Result<Outgoing, MailError> {
     let subject = "Validation de votre compte EFP CONNECT";
     let greeting = greeting(None);
     let validity = hours(SIGNUP_CODE_TTL);
+    let link = token_link(base_url, SIGNUP_LINK_PATH, link_token);
     compose(
         MessageKind::SignupCode,
         to,
@@ -38,12 +48,14 @@ pub fn signup_code(to: &Email, code: &str) -> Result<Outgoing, MailError> {
             greeting: &greeting,
             code,
             validity: &validity,
+            link: &link,
         },
         &SignupCodeHtml {
             subject,
             greeting: &greeting,
             code,
             validity: &validity,
+            link: &link,
         },
     )
 }
@@ -81,13 +93,7 @@ pub fn password_reset(
     let subject = "Réinitialisation du mot de passe de votre compte EFP Connect";
     let greeting = greeting(name);
     let validity = hours(RESET_CODE_TTL);
-    let link = format!(
-        "{}?{}",
-        absolute(base_url, RESET_LINK_PATH),
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("jeton", link_token)
-            .finish()
-    );
+    let link = token_link(base_url, RESET_LINK_PATH, link_token);
     compose(
         MessageKind::PasswordReset,
         to,
