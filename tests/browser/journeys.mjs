@@ -380,10 +380,26 @@ async function resetWithLink(page) {
   await check(page, 'reinitialisation-lien-terminee');
 }
 
-/** The anti-robot widget on: /static/anti_robot.js solves the proof of work in the page. */
+/** Ticks « Je ne suis pas un robot » as a person does: on its label (DSFR draws the box there). */
+async function tickRobotBox(page) {
+  const box = page.getByRole('checkbox', { name: 'Je ne suis pas un robot' });
+  await page.locator('label[for=robot_check]').click({ position: { x: 8, y: 12 } });
+  assert.ok(await box.isChecked(), '« Je ne suis pas un robot » is ticked');
+}
+
+/** The anti-robot widget on: the guide's « Je ne suis pas un robot » box; ticking it makes
+ * /static/anti_robot.js solve the proof of work in the page. */
 async function loginWithAntiRobot(page) {
   await page.goto(`${ROBOT_BASE_URL}/connexion`);
   const status = page.locator('#anti-robot-status');
+  await page.getByLabel('Identifiant').fill(ROBOT_EMAIL);
+  await page.locator('#password').fill(ROBOT_PASSWORD);
+  // Not ticked: the page says so at the box and sends nothing.
+  await page.getByRole('button', { name: "Je m'identifie" }).click();
+  await page.getByText('Cochez la case « Je ne suis pas un robot » pour continuer.').waitFor();
+  assert.match(page.url(), /\/connexion$/, 'nothing was sent');
+  await check(page, 'anti-robot-non-coche');
+  await tickRobotBox(page);
   await page.waitForFunction(() => document.getElementById('altcha')?.value !== '', null, {
     timeout: 20_000,
   });
@@ -394,19 +410,17 @@ async function loginWithAntiRobot(page) {
   );
   assert.ok(!(await page.locator('#robot_answer').isVisible()), 'the question is hidden');
   await check(page, 'anti-robot-connexion');
-  await page.getByLabel('Identifiant').fill(ROBOT_EMAIL);
-  await page.locator('#password').fill(ROBOT_PASSWORD);
   await submit(page, page.getByRole('button', { name: "Je m'identifie" }));
   await page.getByText('Vous êtes connecté').waitFor();
   await check(page, 'anti-robot-connecte');
 
   // The sign-up's first step carries it too.
   await page.goto(`${ROBOT_BASE_URL}/inscription`);
-  await page.waitForFunction(() => document.getElementById('altcha')?.value !== '', null, {
-    timeout: 20_000,
-  });
   await page.getByLabel('Identifiant').fill('paul.martin@organisme-formation.fr');
+  // Ticked and sent at once: the form waits for the check, then goes.
+  await tickRobotBox(page);
   await submit(page, page.getByRole('button', { name: 'Suivant' }));
+  await page.waitForURL(/\/inscription\/code$/, { timeout: 20_000 });
   assert.match(page.url(), /\/inscription\/code$/, 'the anti-robot check passed');
   await check(page, 'anti-robot-inscription-code');
 }
@@ -418,8 +432,12 @@ async function loginWithAntiRobotQuestion(page) {
     route.fulfill({ contentType: 'text/javascript', body: '' }),
   );
   await page.goto(`${ROBOT_BASE_URL}/connexion`);
-  const question = page.getByLabel('Je ne suis pas un robot', { exact: false });
+  const question = page.getByLabel('Je ne suis pas un robot : Combien font', { exact: false });
   assert.ok(await question.isVisible(), 'the question is shown without the script');
+  assert.ok(
+    !(await page.locator('#anti-robot-check').isVisible()),
+    'the box needs the script: hidden without it',
+  );
   await check(page, 'anti-robot-question');
   const label = await page.locator('label[for=robot_answer]').innerText();
   const words = ['zéro', 'un', 'deux', 'trois', 'quatre', 'cinq', 'six', 'sept', 'huit', 'neuf',
