@@ -363,8 +363,14 @@ async function loginWithTotp(page, { secret, used }) {
   log('TOTP login through /authorize: back at the client with a code');
 }
 
+/** Guide 002 §5.2 from a service's login page: « Réinitialiser mon mot de passe », the
+ * e-mailed link, the new password, and the journey ends on that service's login (not on the
+ * provider's home). */
 async function resetWithLink(page) {
-  await page.goto(`${BASE_URL}/mot-de-passe-oublie`);
+  await page.goto(AUTH_URL);
+  await page.getByText('Pour accéder au service').waitFor();
+  await submit(page, page.getByRole('link', { name: 'Réinitialiser mon mot de passe' }));
+  assert.match(page.url(), /\/mot-de-passe-oublie\?authreq=/, 'the service is kept');
   await page.getByLabel('Identifiant').fill(EMAIL);
   await submit(page, page.getByRole('button', { name: 'Suivant' }));
   const message = await nextMail(EMAIL);
@@ -378,6 +384,9 @@ async function resetWithLink(page) {
   await submit(page, page.getByRole('button', { name: 'Suivant' }));
   await page.getByText('Votre mot de passe a été modifié avec succès').waitFor();
   await check(page, 'reinitialisation-lien-terminee');
+  await submit(page, page.getByRole('link', { name: /^Se connecter à / }));
+  assert.match(page.url(), /\/connexion\?authreq=/, `back to the service's login: ${page.url()}`);
+  await page.getByText('Pour accéder au service').waitFor();
 }
 
 /** Ticks « Je ne suis pas un robot » as a person does: on its label (DSFR draws the box there). */
