@@ -215,7 +215,7 @@ async function manage(page) {
     await other.locator('#password').fill(INVITEE_PASSWORD);
     await other.getByLabel('Confirmation du mot de passe').fill(INVITEE_PASSWORD);
     await submit(other, other.getByRole('button', { name: 'Suivant' }));
-    await other.getByText('Votre mot de passe a été modifié avec succès').waitFor();
+    await other.getByText('Votre mot de passe a été créé.').waitFor();
     await submit(other, other.getByRole('link', { name: 'Terminer' }));
     await login(other, INVITEE, INVITEE_PASSWORD);
     // Invited, never signed up: EFP Connect's CGU are asked at the first login.

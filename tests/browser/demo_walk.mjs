@@ -271,9 +271,12 @@ async function colleague(page) {
   await page.locator('#password').fill(COLLEAGUE_PASSWORD);
   await page.getByLabel('Confirmation du mot de passe').fill(COLLEAGUE_PASSWORD);
   await submit(page, page.getByRole('button', { name: 'Suivant' }));
-  await page.getByText('Votre mot de passe a été modifié avec succès').waitFor();
-  await check(page, 'collegue-mot-de-passe-modifie');
+  await page.getByText('Votre mot de passe a été créé.').waitFor();
+  await check(page, 'collegue-mot-de-passe-cree');
 
+  // Guide 002: the journey ends on the service the invitation is for, not the provider's home.
+  await submit(page, page.getByRole('link', { name: 'Continuer vers CERES' }));
+  await page.getByRole('heading', { level: 1, name: 'Bienvenue sur CERES' }).waitFor();
   await toLoginFromCeres(page);
   await login(page, COLLEAGUE, COLLEAGUE_PASSWORD);
   // Invited, never signed up: EFP Connect's own CGU first, then CERES's.
