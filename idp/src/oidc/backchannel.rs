@@ -299,3 +299,19 @@ pub async fn sessions_ended(state: &AppState, ended: &[EndedSession]) {
         Err(e) => tracing::error!(error.message = %e, "logout tokens not queued"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_between_attempts_doubles() {
+        let config = BackchannelLogoutConfig {
+            retry_seconds: 30,
+            ..BackchannelLogoutConfig::default()
+        };
+        let waits: Vec<_> = (1..=5).map(|a| backoff(&config, a)).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480]);
+        assert!(backoff(&config, i64::MAX) > 0, "no overflow");
+    }
+}
