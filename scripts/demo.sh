@@ -41,7 +41,8 @@ chmod 600 "$secret_file"
 $idp clients update ceres-demo \
   --grant-type authorization_code --grant-type refresh_token --grant-type client_credentials \
   --scope openid --scope email --scope profile --scope organization --scope habilitations \
-  --scope offline_access --scope codes:issue >/dev/null
+  --scope offline_access --scope codes:issue \
+  --backchannel-logout-uri http://localhost:8081/backchannel-logout >/dev/null
 # The sample SIRENE register (docs/organizations.md): the sign-up searches it. Re-runnable.
 $idp sirene import data/sirene/StockEtablissement_sample.csv \
   --unites-legales data/sirene/StockUniteLegale_sample.csv --progress-every 0

@@ -100,6 +100,8 @@ async fn register(state: &AppState) {
             id_token_alg: SigningAlg::ES256,
             jwks,
             skip_consent: false,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         };
         clients::insert_client(&state.db, &reg)
             .await

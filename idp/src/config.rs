@@ -41,6 +41,8 @@ pub struct Config {
     pub tokens: TokensConfig,
     /// Registered clients.
     pub clients: ClientsConfig,
+    /// Delivery of logout tokens to relying parties (Back-Channel Logout).
+    pub backchannel_logout: BackchannelLogoutConfig,
     /// Browser sessions.
     pub session: SessionConfig,
     /// Abuse limits.
@@ -271,6 +273,36 @@ impl Default for ClientsConfig {
     }
 }
 
+/// How logout tokens reach relying parties (OpenID Connect Back-Channel Logout 1.0): queued in
+/// the database at logout, posted by a worker on every node.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackchannelLogoutConfig {
+    /// How long one POST to a client may take before it counts as failed.
+    pub timeout_seconds: u64,
+    /// Attempts before the delivery is given up (logged and audited).
+    pub max_attempts: u32,
+    /// Wait before the second attempt; it doubles at each further attempt.
+    pub retry_seconds: u64,
+    /// How often each node's worker looks for due deliveries (a logout on this node wakes it
+    /// at once).
+    pub poll_seconds: u64,
+    /// Lifetime of a logout token (its `exp`), from its signature at each attempt.
+    pub token_ttl_seconds: u64,
+}
+
+impl Default for BackchannelLogoutConfig {
+    fn default() -> Self {
+        Self {
+            timeout_seconds: 5,
+            max_attempts: 5,
+            retry_seconds: 30,
+            poll_seconds: 10,
+            token_ttl_seconds: 120,
+        }
+    }
+}
+
 /// Browser sessions on the provider.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -384,6 +416,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
             clients: ClientsConfig::default(),
+            backchannel_logout: BackchannelLogoutConfig::default(),
             session: SessionConfig::default(),
             limits: LimitsConfig::default(),
             mail: MailConfig::default(),

@@ -79,6 +79,8 @@ pub struct AppStateInner {
     pub insee: Option<organizations::insee::InseeClient>,
     /// Client registrations, as this node last read them.
     pub clients: oidc::clients::ClientCache,
+    /// Posts logout tokens to relying parties (Back-Channel Logout).
+    pub backchannel: oidc::backchannel::Sender,
     /// Revoked access tokens, as this node last read them.
     pub revocations: oidc::denylist::DenyList,
     /// Set once shutdown began: `/readyz` answers 503 while in-flight work finishes.
@@ -151,6 +153,7 @@ impl AppState {
         let clients =
             oidc::clients::ClientCache::new(Duration::from_secs(config.clients.cache_seconds));
         let revocations = oidc::denylist::DenyList::load(&db).await?;
+        let backchannel = oidc::backchannel::Sender::new(&config.backchannel_logout);
         Ok(Self(Arc::new(AppStateInner {
             config: Arc::new(config),
             db,
@@ -164,6 +167,7 @@ impl AppState {
             mailer,
             insee,
             clients,
+            backchannel,
             revocations,
             draining: Arc::default(),
         })))
@@ -299,6 +303,7 @@ pub async fn serve(
             }
         }
     });
+    let logout_worker = tokio::spawn(oidc::backchannel::run(state.clone()));
     let draining = state.draining.clone();
     let drain = Duration::from_secs(state.config.shutdown_drain_seconds);
     let shutdown = async move {
@@ -321,5 +326,6 @@ pub async fn serve(
     background.idle().await;
     ticker.abort();
     upkeep.abort();
+    logout_worker.abort();
     result
 }

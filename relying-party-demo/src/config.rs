@@ -112,6 +112,11 @@ impl Config {
     }
 
     /// `{base}/`, registered at the provider as the post-logout redirect URI.
+    pub fn backchannel_logout_uri(&self) -> String {
+        format!("{}/backchannel-logout", self.base_url)
+    }
+
+    /// Where the provider sends people back after logout.
     pub fn post_logout_uri(&self) -> String {
         format!("{}/", self.base_url)
     }

@@ -89,6 +89,7 @@ pub async fn build(config: Config) -> Result<Router, Error> {
         .route("/login", get(oidc::login::start))
         .route("/callback", get(oidc::login::callback))
         .route("/logout", post(oidc::logout::logout))
+        .route("/backchannel-logout", post(oidc::backchannel::receive))
         .route("/cgu", post(pages::cgu::accept))
         .route("/activation", post(pages::no_access::redeem))
         .route("/agent", get(pages::agent::show))

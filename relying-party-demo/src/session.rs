@@ -85,6 +85,9 @@ impl Session {
 struct Entry {
     session: Arc<tokio::sync::Mutex<Session>>,
     last_seen: Instant,
+    /// Who logged in with this session, and under which provider session (`sid`): what a
+    /// logout token names.
+    login: Option<(String, Option<String>)>,
 }
 
 /// A session found for (or made for) a request.
@@ -137,6 +140,7 @@ impl SessionStore {
             Entry {
                 session: session.clone(),
                 last_seen: Instant::now(),
+                login: None,
             },
         );
         SessionHandle { id, session }
@@ -147,8 +151,9 @@ impl SessionStore {
         self.entries().remove(id);
     }
 
-    /// Moves a session to a new id (after login, so an id known before it is worthless).
-    pub fn rotate(&self, old: &SessionHandle) -> SessionHandle {
+    /// Moves a session to a new id after `sub` logged in under the provider session `sid`
+    /// (so an id known before the login is worthless).
+    pub fn rotate(&self, old: &SessionHandle, sub: &str, sid: Option<String>) -> SessionHandle {
         let id = random_token();
         let mut entries = self.entries();
         entries.remove(&old.id);
@@ -157,12 +162,33 @@ impl SessionStore {
             Entry {
                 session: old.session.clone(),
                 last_seen: Instant::now(),
+                login: Some((sub.to_owned(), sid)),
             },
         );
         SessionHandle {
             id,
             session: old.session.clone(),
         }
+    }
+}
+
+impl SessionStore {
+    /// Forgets the sessions a logout token names: those of provider session `sid` when it
+    /// says one, else every session of `sub`. Returns how many were forgotten.
+    pub fn end_logins(&self, sub: Option<&str>, sid: Option<&str>) -> usize {
+        let mut entries = self.entries();
+        let before = entries.len();
+        entries.retain(|_, e| {
+            let Some((s, session_sid)) = &e.login else {
+                return true;
+            };
+            let named = match sid {
+                Some(sid) => session_sid.as_deref() == Some(sid) && sub.is_none_or(|u| u == s),
+                None => sub == Some(s.as_str()),
+            };
+            !named
+        });
+        before - entries.len()
     }
 }
 
@@ -247,8 +273,26 @@ mod tests {
         assert!(!session.csrf_ok("nope"));
         assert!(!session.csrf_ok(""));
         drop(session);
-        let rotated = store.rotate(&found);
+        let rotated = store.rotate(&found, "u1", Some("sid-1".into()));
         assert!(store.find(&config, &headers).is_none());
         store.remove(&rotated.id);
+    }
+
+    #[test]
+    fn a_logout_token_ends_the_sessions_it_names_only() {
+        let store = SessionStore::default();
+        let a = store.rotate(&store.create(), "u1", Some("s1".into()));
+        let b = store.rotate(&store.create(), "u1", Some("s2".into()));
+        let c = store.rotate(&store.create(), "u2", Some("s3".into()));
+        assert_eq!(store.end_logins(Some("u1"), Some("s1")), 1);
+        assert_eq!(
+            store.end_logins(Some("u2"), Some("s2")),
+            0,
+            "sid of another person"
+        );
+        assert_eq!(store.end_logins(Some("u1"), None), 1);
+        let left: Vec<_> = store.entries().keys().cloned().collect();
+        assert_eq!(left, std::slice::from_ref(&c.id));
+        assert!(![a.id, b.id].iter().any(|id| left.contains(id)));
     }
 }

@@ -358,6 +358,8 @@ impl TestApp {
             id_token_alg: SigningAlg::RS256,
             jwks: None,
             skip_consent: true,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         };
         adjust(&mut reg);
         let secret = clients::insert_client(&self.state.db, &reg)

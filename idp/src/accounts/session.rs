@@ -8,7 +8,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AppState, secrets,
+    AppState,
+    oidc::backchannel::{self, EndedSession},
+    secrets,
     store::{ephemeral::EphemeralError, now},
     web::cookies,
 };
@@ -106,13 +108,31 @@ impl LoginSession {
     }
 }
 
-/// Ends this browser's session, if any; returns the `Set-Cookie` that clears the cookie.
+/// Ends this browser's session, if any, and queues the logout tokens of the clients it logged
+/// into; returns the `Set-Cookie` that clears the cookie.
 pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, EphemeralError> {
     let secure = state.config.session.secure_cookies;
-    if let Some(token) = cookies::get(headers, cookies::SESSION, secure) {
-        state.ephemeral.delete(&key(&token)).await?;
+    if let Some(token) = cookies::get(headers, cookies::SESSION, secure)
+        && let Some(raw) = state.ephemeral.take(&key(&token)).await?
+    {
+        tell_clients(state, parse(&raw).into_iter()).await;
     }
     Ok(cookies::set(cookies::SESSION, "", secure, Some(0)))
+}
+
+fn parse(raw: &str) -> Option<LoginSession> {
+    serde_json::from_str(raw).ok()
+}
+
+/// Queues the back-channel logout of sessions just ended (never fails the logout).
+async fn tell_clients(state: &AppState, ended: impl Iterator<Item = LoginSession>) {
+    let ended: Vec<_> = ended
+        .map(|s| EndedSession {
+            user_id: s.user_id,
+            sid: s.sid,
+        })
+        .collect();
+    backchannel::sessions_ended(state, &ended).await;
 }
 
 /// Where the keys of a user's sessions are listed, so a password reset can end them all.
@@ -181,9 +201,13 @@ pub async fn end_all_for_user(state: &AppState, user_id: &str) -> Result<(), Eph
         return Ok(());
     };
     let entries: Vec<IndexEntry> = serde_json::from_str(&raw).unwrap_or_default();
+    let mut ended = Vec::new();
     for e in entries {
-        state.ephemeral.delete(e.key()).await?;
+        if let Some(raw) = state.ephemeral.take(e.key()).await? {
+            ended.extend(parse(&raw));
+        }
     }
+    tell_clients(state, ended.into_iter()).await;
     Ok(())
 }
 
@@ -213,7 +237,7 @@ pub async fn end_by_sid(
     user_id: &str,
     sid: &str,
 ) -> Result<bool, EphemeralError> {
-    let mut ended = false;
+    let mut ended = Vec::new();
     for k in indexed_keys(state, user_id).await? {
         if let Some(raw) = state.ephemeral.get(&k).await?
             && let Ok(session) = serde_json::from_str::<LoginSession>(&raw)
@@ -221,10 +245,12 @@ pub async fn end_by_sid(
             && secrets::constant_time_eq(session.sid.as_bytes(), sid.as_bytes())
         {
             state.ephemeral.delete(&k).await?;
-            ended = true;
+            ended.push(session);
         }
     }
-    Ok(ended)
+    let any = !ended.is_empty();
+    tell_clients(state, ended.into_iter()).await;
+    Ok(any)
 }
 
 /// Ends every session of a user except `keep_sid` (this browser's); returns how many ended.
@@ -234,17 +260,22 @@ pub async fn end_others_for_user(
     keep_sid: &str,
 ) -> Result<usize, EphemeralError> {
     let mut ended = 0;
+    let mut sessions = Vec::new();
     for k in indexed_keys(state, user_id).await? {
         let Some(raw) = state.ephemeral.get(&k).await? else {
             continue;
         };
-        let keep = serde_json::from_str::<LoginSession>(&raw)
-            .is_ok_and(|s| s.user_id == user_id && s.sid == keep_sid);
+        let session = parse(&raw);
+        let keep = session
+            .as_ref()
+            .is_some_and(|s| s.user_id == user_id && s.sid == keep_sid);
         if !keep {
             state.ephemeral.delete(&k).await?;
             ended += 1;
+            sessions.extend(session.filter(|s| s.user_id == user_id));
         }
     }
+    tell_clients(state, sessions.into_iter()).await;
     Ok(ended)
 }
 

@@ -71,6 +71,12 @@ pub struct ClientArgs {
     /// First-party client: no consent screen.
     #[arg(long)]
     pub skip_consent: Option<bool>,
+    /// Back-channel logout URI (OpenID Connect Back-Channel Logout 1.0); "" removes it.
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client requires `sid` in its logout tokens.
+    #[arg(long)]
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 /// `idp clients …`.
@@ -169,6 +175,14 @@ fn registration(
         skip_consent: args
             .skip_consent
             .or(base.map(|b| b.skip_consent))
+            .unwrap_or(false),
+        backchannel_logout_uri: match args.backchannel_logout_uri {
+            Some(uri) => Some(uri).filter(|u| !u.is_empty()),
+            None => base.and_then(|b| b.backchannel_logout_uri.clone()),
+        },
+        backchannel_logout_session_required: args
+            .backchannel_logout_session_required
+            .or(base.map(|b| b.backchannel_logout_session_required))
             .unwrap_or(false),
         client_id,
     })

@@ -128,6 +128,12 @@ pub struct ClientRegistration {
     pub jwks: Option<serde_json::Value>,
     /// Skip consent.
     pub skip_consent: bool,
+    /// Where the client is told that a session it logged into ended (OpenID Connect
+    /// Back-Channel Logout 1.0); `None`: it is not told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in its logout tokens (ours always carry it).
+    pub backchannel_logout_session_required: bool,
 }
 
 /// Why a registration is refused.
@@ -143,6 +149,11 @@ pub enum RegistrationError {
         "URI de redirection invalide « {0} » : URI absolue sans fragment, en https (http seulement pour localhost ou 127.0.0.1)"
     )]
     RedirectUri(String),
+    /// Bad back-channel logout URI.
+    #[error(
+        "URI de déconnexion (backchannel_logout_uri) invalide « {0} » : URI absolue sans fragment, en https (http seulement pour localhost ou 127.0.0.1)"
+    )]
+    BackchannelLogoutUri(String),
     /// Unknown grant type.
     #[error(
         "type d'autorisation inconnu « {0} » (authorization_code, refresh_token, client_credentials)"
@@ -251,6 +262,11 @@ impl ClientRegistration {
                 return Err(RegistrationError::RedirectUri(uri.clone()));
             }
         }
+        if let Some(uri) = &self.backchannel_logout_uri
+            && !valid_redirect_uri(uri)
+        {
+            return Err(RegistrationError::BackchannelLogoutUri(uri.clone()));
+        }
         for g in &self.grant_types {
             if !GRANT_TYPES.contains(&g.as_str()) {
                 return Err(RegistrationError::GrantType(g.clone()));
@@ -302,13 +318,17 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Client, sqlx::Error> {
             id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::RS256),
             jwks: jwks.and_then(|j| serde_json::from_str(&j).ok()),
             skip_consent: row.try_get::<i64, _>("skip_consent")? != 0,
+            backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
+            backchannel_logout_session_required: row
+                .try_get::<i64, _>("backchannel_logout_session_required")?
+                != 0,
         },
         secret_hash: row.try_get("secret_hash")?,
         created_at: row.try_get("created_at")?,
     })
 }
 
-const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, created_at";
+const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, backchannel_logout_uri, backchannel_logout_session_required, created_at";
 
 /// Registrations as this node last read them, each kept for a set time.
 ///
@@ -432,8 +452,8 @@ pub async fn insert_client_in(
         .uses_secret()
         .then(|| secrets::random_token(32));
     let query = sqlx::query(
-        "INSERT INTO clients (client_id, name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, secret_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (client_id) DO NOTHING",
+        "INSERT INTO clients (client_id, name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, backchannel_logout_uri, backchannel_logout_session_required, secret_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) ON CONFLICT (client_id) DO NOTHING",
     );
     let result = bind_registration(query, reg)
         .bind(secret.as_deref().map(secrets::hash))
@@ -443,10 +463,10 @@ pub async fn insert_client_in(
     Ok((result.rows_affected() == 1).then_some(secret))
 }
 
-/// Binds a registration's columns as `$1` to `$10`, in the order of the `clients` table that
+/// Binds a registration's columns as `$1` to `$12`, in the order of the `clients` table that
 /// [`insert_client_in`] and [`update_client_in`] both write: client_id, name, auth_method,
 /// redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks,
-/// skip_consent.
+/// skip_consent, backchannel_logout_uri, backchannel_logout_session_required.
 fn bind_registration<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     reg: &'q ClientRegistration,
@@ -462,6 +482,8 @@ fn bind_registration<'q>(
         .bind(reg.id_token_alg.as_str())
         .bind(reg.jwks.as_ref().map(|j| j.to_string()))
         .bind(i64::from(reg.skip_consent))
+        .bind(reg.backchannel_logout_uri.as_deref())
+        .bind(i64::from(reg.backchannel_logout_session_required))
 }
 
 /// Replaces a validated registration (not its secret) at `at`. `false` when there is no such
@@ -472,7 +494,7 @@ pub async fn update_client_in(
     at: i64,
 ) -> Result<bool, sqlx::Error> {
     let query = sqlx::query(
-        "UPDATE clients SET name = $2, auth_method = $3, redirect_uris = $4, post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, id_token_alg = $8, jwks = $9, skip_consent = $10, updated_at = $11 WHERE client_id = $1",
+        "UPDATE clients SET name = $2, auth_method = $3, redirect_uris = $4, post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, id_token_alg = $8, jwks = $9, skip_consent = $10, backchannel_logout_uri = $11, backchannel_logout_session_required = $12, updated_at = $13 WHERE client_id = $1",
     );
     let result = bind_registration(query, reg).bind(at).execute(conn).await?;
     Ok(result.rows_affected() == 1)

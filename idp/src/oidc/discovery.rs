@@ -31,6 +31,8 @@ pub fn document(config: &Config) -> Value {
         "userinfo_endpoint": config.url("/userinfo"),
         "jwks_uri": config.url("/jwks"),
         "end_session_endpoint": config.url("/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "revocation_endpoint": config.url("/revoke"),
         "introspection_endpoint": config.url("/introspect"),
         "scopes_supported": SUPPORTED_SCOPES,

@@ -101,7 +101,7 @@ pub async fn callback(
         .await?;
     tracing::info!(user.sub = %sub, "login");
     session.login = Some(Login {
-        sub,
+        sub: sub.clone(),
         id_token: id_token.to_string(),
         nonce: pending.nonce,
         access_token: token.access_token().secret().clone(),
@@ -111,7 +111,8 @@ pub async fn callback(
     session.csrf = random_token();
     drop(session);
     // A new id for the logged-in session: one known before the login is worthless.
-    let handle = state.sessions.rotate(&handle);
+    let sid = super::backchannel::sid_of(&id_token.to_string());
+    let handle = state.sessions.rotate(&handle, &sub, sid);
     Ok((
         [(header::SET_COOKIE, set_cookie(&state.config, &handle.id))],
         Redirect::to("/"),

@@ -2,6 +2,7 @@
 //! signing keys rotate), ID token verification, the refresh and client_credentials grants,
 //! and userinfo. The handlers are in [`login`] (login and callback) and [`logout`].
 
+pub mod backchannel;
 pub mod login;
 pub mod logout;
 
@@ -59,6 +60,8 @@ pub struct Discovered {
     pub end_session: Option<String>,
     /// `userinfo_endpoint`.
     pub userinfo: Option<String>,
+    /// `jwks_uri`, read again to check each logout token.
+    pub jwks_uri: Option<String>,
 }
 
 /// The provider: its discovered metadata and a cached service token.
@@ -95,6 +98,7 @@ async fn fetch(config: &Config, http: &reqwest::Client) -> Result<Discovered, St
         client,
         end_session: endpoint("end_session_endpoint"),
         userinfo: endpoint("userinfo_endpoint"),
+        jwks_uri: endpoint("jwks_uri"),
     })
 }
 

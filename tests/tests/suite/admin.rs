@@ -30,6 +30,8 @@ fn registration(id: &str, auth_method: AuthMethod) -> ClientRegistration {
         id_token_alg: idp::keys::SigningAlg::RS256,
         jwks: None,
         skip_consent: false,
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
     }
 }
 

@@ -12,6 +12,7 @@ mod access_requests;
 mod account;
 mod admin;
 mod anti_robot;
+mod backchannel_logout;
 mod browser;
 mod cgu;
 mod client_auth;

@@ -1,7 +1,7 @@
 //! The demo CERES relying party (`relying-party-demo`) against a real provider: login with
 //! the `openidconnect` crate, CGU, dashboard from the claims, the no-access page and its
 //! activation code, the provider's errors as French pages, the agent's letter as a PDF,
-//! key rotation, token refresh and RP-initiated logout.
+//! key rotation, token refresh, RP-initiated logout and back-channel logout.
 
 use std::time::Duration;
 
@@ -50,6 +50,7 @@ async fn spawn_rp(app: &TestApp) -> Rp {
         .client_with(CLIENT_ID, |reg| {
             reg.redirect_uris = vec![format!("{base}/callback")];
             reg.post_logout_redirect_uris = vec![format!("{base}/")];
+            reg.backchannel_logout_uri = Some(format!("{base}/backchannel-logout"));
             reg.grant_types.push("client_credentials".into());
             reg.scopes
                 .extend(["habilitations", "codes:issue"].map(String::from));
@@ -554,4 +555,119 @@ async fn relying_party_logout_ends_both_sessions_through_the_end_session_endpoin
         at.contains("/connexion"),
         "logged out of the provider: {at}"
     );
+}
+
+/// « Me déconnecter » on the provider: the provider posts a logout token to the demo, which
+/// forgets the session; the demo's next page shows the person logged out.
+#[tokio::test]
+async fn relying_party_forgets_the_session_when_the_person_logs_out_of_the_provider() {
+    let app = TestApp::spawn().await;
+    let rp = spawn_rp(&app).await;
+    app.user("alice@centre.fr").await;
+    let browser = login(&app, &rp, "alice@centre.fr").await;
+    let (_, home) = page(&browser, "/").await;
+    assert!(home.contains("Me déconnecter"), "logged in at the demo");
+
+    let provider = browser.on(&app.base);
+    let confirm = provider
+        .get("/logout")
+        .await
+        .text()
+        .await
+        .expect("confirm page");
+    let out = provider
+        .post_form("/logout", &[("csrf", &csrf_of(&confirm))])
+        .await;
+    assert_eq!(out.status(), 200, "logged out of the provider at once");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            page(&browser, "/")
+                .await
+                .1
+                .contains("Se connecter avec EFP Connect")
+        })
+        .await,
+        "the demo shows the person logged out"
+    );
+}
+
+/// The demo's back-channel endpoint refuses a token that is not a valid logout token for it,
+/// and ends nothing.
+#[tokio::test]
+async fn relying_party_refuses_logout_tokens_that_do_not_hold() {
+    let app = TestApp::spawn().await;
+    let rp = spawn_rp(&app).await;
+    app.user("alice@centre.fr").await;
+    let browser = login(&app, &rp, "alice@centre.fr").await;
+    let signer = app
+        .state
+        .keys
+        .current()
+        .signer(SigningAlg::RS256)
+        .expect("RS256");
+    let now = app.state.clock.now();
+    let valid = serde_json::json!({
+        "iss": app.issuer, "aud": CLIENT_ID, "iat": now, "exp": now + 120, "jti": "j1",
+        "sub": "someone-else",
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    let with = |k: &str, v: serde_json::Value| {
+        let mut c = valid.clone();
+        c[k] = v;
+        c
+    };
+    let mut no_events = valid.clone();
+    no_events.as_object_mut().unwrap().remove("events");
+    let mut no_subject = valid.clone();
+    no_subject.as_object_mut().unwrap().remove("sub");
+    let ec = app
+        .state
+        .keys
+        .current()
+        .signer(SigningAlg::ES256)
+        .expect("ES256");
+    let refused = [
+        (
+            "nonce",
+            signer.sign("logout+jwt", &with("nonce", "n".into())),
+        ),
+        (
+            "aud",
+            signer.sign("logout+jwt", &with("aud", "another-client".into())),
+        ),
+        (
+            "iss",
+            signer.sign("logout+jwt", &with("iss", "https://evil.example".into())),
+        ),
+        (
+            "exp",
+            signer.sign("logout+jwt", &with("exp", (now - 600).into())),
+        ),
+        ("events", signer.sign("logout+jwt", &no_events)),
+        ("sub/sid", signer.sign("logout+jwt", &no_subject)),
+        ("typ", signer.sign("JWT", &valid)),
+        ("alg", ec.sign("logout+jwt", &valid)),
+        (
+            "signature",
+            format!("{}x", signer.sign("logout+jwt", &valid)),
+        ),
+    ];
+    let rp_http = reqwest::Client::new();
+    let post = |token: String| {
+        rp_http
+            .post(format!("{}/backchannel-logout", rp.base))
+            .form(&[("logout_token", token)])
+            .send()
+    };
+    for (what, token) in refused {
+        let r = post(token).await.expect("demo answers");
+        assert_eq!(r.status(), 400, "{what}");
+    }
+    // The well-formed token of another person is accepted and ends nothing here.
+    let r = post(signer.sign("logout+jwt", &valid))
+        .await
+        .expect("demo answers");
+    assert_eq!(r.status(), 200);
+    let (_, home) = page(&browser, "/").await;
+    assert!(home.contains("Me déconnecter"), "still logged in");
 }

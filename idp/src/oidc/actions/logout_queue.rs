@@ -1,0 +1,38 @@
+//! Queue the logout tokens of ended sessions (OpenID Connect Back-Channel Logout 1.0).
+
+use serde_json::json;
+
+use crate::{
+    action::Event,
+    oidc::backchannel::{self, EndedSession},
+    store::Db,
+};
+
+/// Queues, for each ended session, one logout token per client it logged into that registered
+/// a `backchannel_logout_uri`, with one `session.logout_queued` event per account, in one
+/// transaction (events written with
+/// [`Event::record_in`]: there can be several). Returns how many tokens were queued; the worker posts them.
+pub async fn queue_logout_tokens(
+    db: &Db,
+    ended: &[EndedSession],
+    now: i64,
+) -> Result<usize, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let mut queued = 0;
+    for session in ended {
+        let clients = backchannel::clients_to_tell_in(&mut tx, session).await?;
+        if clients.is_empty() {
+            continue;
+        }
+        for client_id in &clients {
+            backchannel::enqueue_in(&mut tx, session, client_id, now).await?;
+        }
+        queued += clients.len();
+        Event::new(&session.user_id, "session.logout_queued", &session.user_id)
+            .with(json!({ "clients": clients }))
+            .record_in(&mut tx, now)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(queued)
+}
