@@ -141,7 +141,10 @@ pub(super) async fn send_invitation(
         );
         ("Choisir mon mot de passe".to_owned(), link)
     } else {
-        (format!("Accéder à {}", m.service.label), service_url.clone())
+        (
+            format!("Accéder à {}", m.service.label),
+            service_url.clone(),
+        )
     };
     // Guide 002 §5.1: the service's address, then where to see one's habilitations.
     lines.push(format!(
