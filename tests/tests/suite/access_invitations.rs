@@ -392,6 +392,17 @@ async fn access_invite_an_existing_account_skips_to_the_habilitations() {
         mails[0].text
     );
     assert!(mails[0].text.contains("Accéder à CERES"));
+    // Guide 002 §5.1: the service's address and where to see one's habilitations.
+    assert!(
+        mails[0].text.contains(
+            "Vous pouvez désormais accéder au service numérique CERES en vous connectant sur "
+        ) && mails[0]
+            .text
+            .contains("Note : Vous pouvez consulter vos habilitations sur ")
+            && mails[0].text.contains("/acces/ceres/mes-acces."),
+        "{}",
+        mails[0].text
+    );
 }
 
 #[tokio::test]

@@ -45,6 +45,8 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         "{list}"
     );
     assert!(!list.contains("carol@autre.fr"));
+    assert_shows(&list, "2 utilisateurs ont accès à la démarche");
+    assert_shows(&list, "Habilité à accéder à CERES : Centre agréé");
     let (_, filtered) = browser.page("/acces/ceres/gestion?role=centre_agree").await;
     assert!(filtered.contains("bob@centre.fr") && !filtered.contains("alice@centre.fr"));
     let (_, filtered) = browser.page("/acces/ceres/gestion?role=responsable").await;
@@ -60,6 +62,12 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
     assert_eq!(status, 200);
     assert!(html.contains("Coordonnées") && html.contains("Centre agréé"));
     assert_shows(&html, "attribué par l'administration le ");
+    assert_shows(&html, "Société : ");
+    assert_shows(
+        &html,
+        "Le droit de responsable des accès permet de gérer les collaborateurs et les accès sur le service numérique.",
+    );
+    assert!(html.contains("Ajouter une habilitation") && html.contains("1 habilitation"));
     let (status, _) = browser
         .page(&format!("/acces/ceres/gestion/utilisateurs/{}", carol.id))
         .await;

@@ -349,3 +349,40 @@ async fn browser_guide_sign_up_and_cgu() {
     .await;
     publisher.abort();
 }
+
+/// Guide 002 §6.4 by its labels (`tests/browser/guide_people.mjs`): the users list and a
+/// collaborator's page, axe-core on each.
+#[tokio::test]
+async fn browser_guide_users_and_invitations() {
+    const SIRET: &str = "13002526500013";
+    const NAME: &str = "CENTRE DE FORMATION DU LAC";
+    const MANAGER: &str = "alice.responsable@centre-du-lac.fr";
+    let (sink, app) = dsfr_app_with_mailbox().await;
+    app.establishment(SIRET, NAME, true).await;
+    let alice = app.person(MANAGER, "Alice", "Responsable", SIRET).await;
+    app.make_manager(&alice, SIRET).await;
+    let paul = app
+        .person(
+            "paul.formateur@centre-du-lac.fr",
+            "Paul",
+            "Formateur",
+            SIRET,
+        )
+        .await;
+    app.habilitate(&paul, SIRET, "centre_agree").await;
+    let screenshots = sibling_screenshot_dir("-people");
+    run_script(
+        "guide_people.mjs",
+        &[
+            ("BASE_URL", app.base.clone()),
+            ("SIRET_NAME", NAME.into()),
+            ("MANAGER_EMAIL", MANAGER.into()),
+            ("PASSWORD", PASSWORD.into()),
+            ("COLLEAGUE_NAME", "Paul Formateur".into()),
+            ("MAIL_DIR", sink.dir().display().to_string()),
+            ("SCREENSHOT_DIR", screenshots.display().to_string()),
+        ],
+        Duration::from_secs(120),
+    )
+    .await;
+}

@@ -120,6 +120,11 @@ pub(super) async fn send_invitation(
             ));
         }
     }
+    let service_url = m
+        .service
+        .home_url
+        .clone()
+        .unwrap_or_else(|| absolute(&state.config.issuer, "/"));
     let (link_label, link) = if to.password_hash.is_none() {
         // The new password's page then leads to the service (« Continuer vers CERES »).
         let back = Back::of_service(&m.service.code);
@@ -139,17 +144,23 @@ pub(super) async fn send_invitation(
         );
         ("Choisir mon mot de passe".to_owned(), link)
     } else {
-        lines.push(format!(
-            "Vous pouvez dès maintenant vous connecter au service numérique {} avec votre compte EFP Connect.",
-            m.service.label
-        ));
-        let link = m
-            .service
-            .home_url
-            .clone()
-            .unwrap_or_else(|| absolute(&state.config.issuer, "/"));
-        (format!("Accéder à {}", m.service.label), link)
+        (
+            format!("Accéder à {}", m.service.label),
+            service_url.clone(),
+        )
     };
+    // Guide 002 §5.1: the service's address, then where to see one's habilitations.
+    lines.push(format!(
+        "Vous pouvez désormais accéder au service numérique {} en vous connectant sur {service_url}",
+        m.service.label
+    ));
+    lines.push(format!(
+        "Note : Vous pouvez consulter vos habilitations sur {}.",
+        absolute(
+            &state.config.issuer,
+            &format!("/acces/{}/mes-acces", m.service.code)
+        )
+    ));
     let subject = format!(
         "Vous avez obtenu une nouvelle habilitation d'accès au service numérique {}",
         m.service.label

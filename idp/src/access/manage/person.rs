@@ -43,6 +43,8 @@ struct UserPage {
     service: Service,
     person: User,
     name: String,
+    /// « Société »: the manager's establishments the person has a right or habilitation in.
+    companies: Vec<String>,
     /// The person's Responsable des accès rights in the manager's establishments.
     rights: Vec<AccessManager>,
     /// The manager's establishments where the person is not Responsable des accès yet.
@@ -109,12 +111,22 @@ async fn user_page(
         .filter(|e| habilitations.iter().any(|h| h.siret == e.siret))
         .cloned()
         .collect();
+    let companies = m
+        .establishments
+        .iter()
+        .filter(|e| {
+            rights.iter().any(|r| r.siret == e.siret)
+                || habilitations.iter().any(|h| h.siret == e.siret)
+        })
+        .map(Establishment::label)
+        .collect();
     let roles = services::roles(&page.db, &m.service.code).await?;
     let name = full_name(&person).unwrap_or_else(|| person.email.clone());
     page.render_form(view.error.is_some(), |csrf| UserPage {
         csrf,
         service: m.service,
         name,
+        companies,
         rights,
         can_designate,
         habilitations,
