@@ -45,6 +45,8 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         "{list}"
     );
     assert!(!list.contains("carol@autre.fr"));
+    assert_shows(&list, "utilisateurs ont accès à la démarche");
+    assert_shows(&list, "Habilité à accéder à CERES");
     let (_, filtered) = browser.page("/acces/ceres/gestion?role=centre_agree").await;
     assert!(filtered.contains("bob@centre.fr") && !filtered.contains("alice@centre.fr"));
     let (_, filtered) = browser.page("/acces/ceres/gestion?role=responsable").await;
@@ -161,10 +163,11 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         "Êtes-vous sûr de vouloir retirer l'habilitation « Gestionnaire CENTRES »",
     );
     assert_eq!(app.live_habilitations(&bob.id).await.len(), 2);
-    let (_, html) = browser
-        .page(&format!("{bob_page}?retirer={carols}"))
-        .await;
-    assert!(!html.contains("Êtes-vous sûr"), "not one of Bob's shown here");
+    let (_, html) = browser.page(&format!("{bob_page}?retirer={carols}")).await;
+    assert!(
+        !html.contains("Êtes-vous sûr"),
+        "not one of Bob's shown here"
+    );
     let r = browser
         .post_form(
             &format!("/acces/ceres/gestion/habilitations/{}/retirer", added.id),

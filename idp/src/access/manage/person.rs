@@ -195,10 +195,18 @@ impl Done {
 
     fn message(self) -> &'static str {
         match self {
-            Done::Added => "L'habilitation a été enregistrée. La personne en est informée par e-mail.",
-            Done::Removed => "L'habilitation a été retirée. La personne en est informée par e-mail.",
-            Done::ManagerGranted => "Le droit de responsable des accès a été attribué. La personne en est informée par e-mail.",
-            Done::ManagerRemoved => "Le droit de responsable des accès a été retiré. La personne en est informée par e-mail.",
+            Done::Added => {
+                "L'habilitation a été enregistrée. La personne en est informée par e-mail."
+            }
+            Done::Removed => {
+                "L'habilitation a été retirée. La personne en est informée par e-mail."
+            }
+            Done::ManagerGranted => {
+                "Le droit de responsable des accès a été attribué. La personne en est informée par e-mail."
+            }
+            Done::ManagerRemoved => {
+                "Le droit de responsable des accès a été retiré. La personne en est informée par e-mail."
+            }
         }
     }
 }
