@@ -162,7 +162,11 @@ async function manage(page) {
   const cell = page.getByRole('cell', { name: 'Gestionnaire CENTRES', exact: true });
   await cell.waitFor();
   await check(page, 'gestion-utilisateur-habilitation-ajoutee');
-  await submit(page, page.getByRole('button', { name: /^Retirer l'habilitation Gestionnaire CENTRES/ }));
+  await submit(page, page.getByRole('link', { name: /^Retirer l'habilitation Gestionnaire CENTRES/ }));
+  await page.getByText(/^Êtes-vous sûr de vouloir retirer l'habilitation « Gestionnaire CENTRES »/).waitFor();
+  await check(page, 'gestion-utilisateur-retrait-confirmation');
+  await submit(page, page.getByRole('button', { name: 'Confirmer le retrait' }));
+  await page.getByText("L'habilitation a été retirée.").waitFor();
   assert.equal(await cell.count(), 0, 'the habilitation is removed');
   await check(page, 'gestion-utilisateur-habilitation-retiree');
 

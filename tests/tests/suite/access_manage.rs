@@ -86,7 +86,10 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
             ],
         )
         .await;
-    assert_eq!(location(&r).as_deref(), Some(bob_page.as_str()));
+    let added_page = format!("{bob_page}?fait=habilitation-ajoutee");
+    assert_eq!(location(&r).as_deref(), Some(added_page.as_str()));
+    let (_, html) = browser.page(&added_page).await;
+    assert_shows(&html, "L'habilitation a été enregistrée.");
     let live = app.live_habilitations(&bob.id).await;
     let added = live
         .iter()
@@ -155,14 +158,32 @@ async fn access_manage_a_responsable_sees_and_changes_only_their_establishments(
         )
         .await;
 
-    // Remove Bob's new habilitation: Bob is told.
+    // « Retirer » asks first; « Confirmer le retrait » removes Bob's new habilitation, and
+    // Bob is told.
+    let (status, html) = browser
+        .page(&format!("{bob_page}?retirer={}", added.id))
+        .await;
+    assert_eq!(status, 200);
+    assert_shows(
+        &html,
+        "Êtes-vous sûr de vouloir retirer l'habilitation « Gestionnaire CENTRES »",
+    );
+    assert_eq!(app.live_habilitations(&bob.id).await.len(), 2);
+    let (_, html) = browser.page(&format!("{bob_page}?retirer={carols}")).await;
+    assert!(
+        !html.contains("Êtes-vous sûr"),
+        "not one of Bob's shown here"
+    );
     let r = browser
         .post_form(
             &format!("/acces/ceres/gestion/habilitations/{}/retirer", added.id),
             &[("csrf", &csrf)],
         )
         .await;
-    assert_eq!(location(&r).as_deref(), Some(bob_page.as_str()));
+    let removed_page = format!("{bob_page}?fait=habilitation-retiree");
+    assert_eq!(location(&r).as_deref(), Some(removed_page.as_str()));
+    let (_, html) = browser.page(&removed_page).await;
+    assert_shows(&html, "L'habilitation a été retirée.");
     assert_eq!(app.live_habilitations(&bob.id).await.len(), 1);
     let mails = sink.wait_for(2).await;
     assert_eq!(

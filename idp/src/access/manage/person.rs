@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query as UrlQuery, State},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -57,6 +57,10 @@ struct UserPage {
     form_end: String,
     error: Option<String>,
     confirm_last: Option<String>,
+    /// The habilitation « Retirer » asks to confirm removing.
+    confirm_remove: Option<Habilitation>,
+    /// The DSFR success message after a change.
+    notice: Option<&'static str>,
 }
 
 /// What a user page shows of the form, the error and a pending confirmation.
@@ -67,6 +71,9 @@ struct UserPageState {
     end: String,
     error: Option<String>,
     confirm_last: Option<String>,
+    /// Id of the habilitation to confirm removing (`?retirer=`).
+    confirm_remove: String,
+    notice: Option<&'static str>,
 }
 
 /// The person's rights and habilitations within the manager's establishments; `None` when
@@ -122,6 +129,11 @@ async fn user_page(
         .collect();
     let roles = services::roles(&page.db, &m.service.code).await?;
     let name = full_name(&person).unwrap_or_else(|| person.email.clone());
+    // Only a habilitation the page shows may be confirmed for removal.
+    let confirm_remove = habilitations
+        .iter()
+        .find(|h| h.id == view.confirm_remove)
+        .cloned();
     page.render_form(view.error.is_some(), |csrf| UserPage {
         csrf,
         service: m.service,
@@ -137,6 +149,8 @@ async fn user_page(
         form_end: view.end,
         error: view.error,
         confirm_last: view.confirm_last,
+        confirm_remove,
+        notice: view.notice,
         person,
     })
 }
@@ -147,21 +161,83 @@ async fn person(state: &AppState, id: &str) -> Result<User, PageError> {
         .ok_or_else(PageError::not_found)
 }
 
+/// `?fait=…` after a change, `?retirer={habilitation}` to confirm a removal.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct UserQuery {
+    fait: String,
+    retirer: String,
+}
+
+/// What was just changed on a user page, named in the redirect after the change.
+#[derive(Clone, Copy)]
+enum Done {
+    Added,
+    Removed,
+    ManagerGranted,
+    ManagerRemoved,
+}
+
+impl Done {
+    const ALL: [Done; 4] = [
+        Done::Added,
+        Done::Removed,
+        Done::ManagerGranted,
+        Done::ManagerRemoved,
+    ];
+
+    fn code(self) -> &'static str {
+        match self {
+            Done::Added => "habilitation-ajoutee",
+            Done::Removed => "habilitation-retiree",
+            Done::ManagerGranted => "responsable-attribue",
+            Done::ManagerRemoved => "responsable-retire",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Done::Added => {
+                "L'habilitation a été enregistrée. La personne en est informée par e-mail."
+            }
+            Done::Removed => {
+                "L'habilitation a été retirée. La personne en est informée par e-mail."
+            }
+            Done::ManagerGranted => {
+                "Le droit de responsable des accès a été attribué. La personne en est informée par e-mail."
+            }
+            Done::ManagerRemoved => {
+                "Le droit de responsable des accès a été retiré. La personne en est informée par e-mail."
+            }
+        }
+    }
+}
+
 /// `GET /acces/{service}/gestion/utilisateurs/{id}`: « Coordonnées », the Responsable des
 /// accès right, the habilitations.
 pub async fn user(
     page: Page,
     m: Manager,
     Path((_, id)): Path<(String, String)>,
+    UrlQuery(q): UrlQuery<UserQuery>,
 ) -> Result<Response, PageError> {
     let p = person(&page, &id).await?;
-    user_page(&page, m, p, UserPageState::default()).await
+    let view = UserPageState {
+        confirm_remove: q.retirer,
+        notice: Done::ALL
+            .into_iter()
+            .find(|d| d.code() == q.fait)
+            .map(Done::message),
+        ..UserPageState::default()
+    };
+    user_page(&page, m, p, view).await
 }
 
-fn back_to(service: &Service, user_id: &str) -> Response {
+fn back_to(service: &Service, user_id: &str, done: Done) -> Response {
     Redirect::to(&format!(
-        "/acces/{}/gestion/utilisateurs/{user_id}",
-        service.code
+        "/acces/{}/gestion/utilisateurs/{user_id}?fait={}",
+        service.code,
+        done.code()
     ))
     .into_response()
 }
@@ -182,7 +258,7 @@ pub async fn add(
         role: form.role.clone(),
         end: form.date_fin.clone(),
         error: Some(error),
-        confirm_last: None,
+        ..UserPageState::default()
     };
     let siret = Siret::parse(&form.siret).map_err(|_| m.not_manager())?;
     let end_date = match form.date_fin.trim() {
@@ -204,7 +280,7 @@ pub async fn add(
             if p.id != m.user.id {
                 notices::habilitation_granted(&page, &m.service, &p, &h, &m.user).await;
             }
-            Ok(back_to(&m.service, &p.id))
+            Ok(back_to(&m.service, &p.id, Done::Added))
         }
         Err(refused @ (AccessRefusal::ClosedEstablishment(_) | AccessRefusal::UnknownRole(_))) => {
             user_page(&page, m, p, again(refused.to_string())).await
@@ -229,7 +305,7 @@ pub async fn remove(
     {
         notices::habilitation_removed(&state, &m.service, &p, &h).await;
     }
-    Ok(back_to(&m.service, &h.user_id))
+    Ok(back_to(&m.service, &h.user_id, Done::Removed))
 }
 
 /// The Responsable des accès forms: which establishment, and the confirmation of removing
@@ -257,7 +333,7 @@ pub async fn designate(
         .await
         .map_err(|refused| PageError::refused(&refused))?;
     notices::manager_granted(&state, &m.service, &p, siret.as_str(), &m.user).await;
-    Ok(back_to(&m.service, &p.id))
+    Ok(back_to(&m.service, &p.id, Done::ManagerGranted))
 }
 
 /// `POST /acces/{service}/gestion/utilisateurs/{id}/responsable/retirer`: removes the right
@@ -294,7 +370,7 @@ pub async fn withdraw(
     }
     if p.id != m.user.id {
         notices::manager_removed(&page, &m.service, &p, &form.siret).await;
-        return Ok(back_to(&m.service, &p.id));
+        return Ok(back_to(&m.service, &p.id, Done::ManagerRemoved));
     }
     // Removing one's own right: the manager's pages may no longer be theirs.
     Ok(Redirect::to(&format!("/acces/{}", m.service.code)).into_response())
