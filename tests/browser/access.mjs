@@ -126,7 +126,7 @@ async function accessRequest(page) {
     await check(other, 'demande-traitement');
     await other.getByLabel('Rôle').selectOption('centre_agree');
     await submit(other, other.getByRole('button', { name: "Ajouter l'habilitation" }));
-    await other.getByText('Cette demande a déjà été traitée').waitFor();
+    await other.getByText('La demande de Paul Formateur a été acceptée').waitFor();
     await check(other, 'demande-acceptee');
   } finally {
     await manager.close();

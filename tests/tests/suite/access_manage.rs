@@ -283,7 +283,7 @@ async fn access_manage_the_requests_tab_lists_pending_requests_with_a_badge() {
         .unwrap();
     let browser = app.log_in("alice@centre.fr").await;
     let (_, users) = browser.page("/acces/ceres/gestion").await;
-    assert_shows(&users, "aria-label=\"1 en attente\"");
+    assert_shows(&users, "(1 en attente)");
     let (status, list) = browser.page("/acces/ceres/gestion/demandes").await;
     assert_eq!(status, 200);
     assert_shows(&list, "1 demande d'accès en attente");

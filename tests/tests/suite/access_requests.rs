@@ -322,7 +322,16 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
         )
         .await;
     assert_eq!(r.status(), 303);
+    assert_eq!(location(&r).unwrap(), path);
     assert_eq!(app.request_status(&id).await, "accepted");
+    // The deciding manager is told what they did, not that it was already handled.
+    let page = manage_page(&manager, &path).await;
+    assert_shows(&page, "La demande de Bob Durand a été acceptée le ");
+    assert_shows(
+        &page,
+        " : Centre agréé pour CENTRE DE FORMATION DU LAC (SIRET 13002526500013), jusqu'à fin 12/2099.",
+    );
+    assert!(!page.contains("déjà été traitée"), "{page}");
 
     // The requester is told, and the habilitation is in the claims.
     let mails = w.sink.wait_for(3).await;
@@ -427,7 +436,8 @@ async fn access_request_refused_tells_the_requester_why() {
     );
     assert!(app.live_habilitations(&w.requester).await.is_empty());
     let page = manage_page(&manager, &path).await;
-    assert_shows(&page, "Demande refusée par vous le ");
+    assert_shows(&page, "La demande de Bob Durand a été refusée le ");
+    assert!(!page.contains("déjà été traitée"), "{page}");
     // Accepting after the refusal: refused, nothing granted.
     let r = manager
         .post_form(
@@ -735,4 +745,102 @@ async fn access_request_relaunch_whose_audit_fails_changes_nothing() {
         2,
         "the managers are not e-mailed again"
     );
+}
+
+/// The no-access page recalls a pending request (when it was sent, for which establishment)
+/// and offers « Relancer ma demande » once the 30 days have passed; the relaunch e-mails the
+/// managers again and is audited.
+#[tokio::test]
+async fn access_request_pending_shows_on_the_no_access_page_with_relancer() {
+    let w = world().await;
+    let app = &w.app;
+    let browser = app.log_in(REQUESTER).await;
+    let page = browser.page("/acces/ceres").await.1;
+    assert!(!page.contains("Relancer ma demande"), "no request yet");
+    assert_eq!(ask(&browser, CENTRE, "").await.status(), 303);
+    w.sink.wait_for(2).await;
+    let sent_at = app.only_access_request().await.sent_at;
+    let page = browser.page("/acces/ceres").await.1;
+    assert_shows(
+        &page,
+        &format!(
+            "Un e-mail a été envoyé à votre Responsable des accès, le {} :",
+            dates::french_date_time(sent_at)
+        ),
+    );
+    assert_shows(
+        &page,
+        "Demande d'accès pour CENTRE DE FORMATION DU LAC (SIRET 13002526500013).",
+    );
+    assert_shows(
+        &page,
+        "disabled aria-describedby=\"relance-hint-1\">Relancer ma demande",
+    );
+    assert_shows(&page, "Vous pourrez relancer la demande dans 30 jours.");
+    // The code form is still there for a person who received one.
+    assert_shows(&page, "Code d'activation *");
+
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(30 * 86_400));
+    let page = browser.page("/acces/ceres").await.1;
+    assert!(!page.contains("Vous pourrez relancer"), "{page}");
+    assert!(!page.contains("disabled"), "{page}");
+    let csrf = csrf_of(&page);
+    let form = [("csrf", csrf.as_str()), ("siret", CENTRE)];
+    let r = browser
+        .post_form("/acces/ceres/demande/relance", &form)
+        .await;
+    assert_eq!(r.status(), 303);
+    w.sink.wait_for(4).await;
+    assert_eq!(app.audit_count("access_request.resent").await, 1);
+    let page = browser.page("/acces/ceres").await.1;
+    assert_shows(&page, "Vous pourrez relancer la demande dans 30 jours.");
+
+    // Once accepted, the page sends the person on: nothing pending is shown any more.
+    let id = app.only_access_request().await.id;
+    let manager = app.log_in(MANAGER).await;
+    let path = format!("/acces/ceres/demandes/{id}");
+    let fields = [("action", "accepter"), ("role", "centre_agree")];
+    assert_eq!(manager.post_to(&path, &fields).await.status(), 303);
+    let r = browser.get("/acces/ceres").await;
+    assert_ne!(r.status(), 200, "a habilitated person is sent on");
+}
+
+/// The « Demandes d'accès » tab: ✓ and ✗ on each row, named for screen readers; ✗ leads to
+/// « Motif du refus (facultatif) »; the tab's badge counts in words too.
+#[tokio::test]
+async fn access_request_rows_offer_accept_and_refuse_named_for_screen_readers() {
+    let w = world().await;
+    let app = &w.app;
+    let requester = app.log_in(REQUESTER).await;
+    assert_eq!(ask(&requester, CENTRE, "").await.status(), 303);
+    let id = app.only_access_request().await.id;
+    let manager = app.log_in(MANAGER).await;
+    let (status, list) = manager.page("/acces/ceres/gestion/demandes").await;
+    assert_eq!(status, 200);
+    let path = format!("/acces/ceres/demandes/{id}");
+    assert_shows(
+        &list,
+        &format!(
+            "href=\"{path}\">Accepter<span class=\"fr-sr-only\"> la demande de Bob Durand</span>"
+        ),
+    );
+    assert_shows(
+        &list,
+        &format!(
+            "href=\"{path}#refus\">Refuser<span class=\"fr-sr-only\"> la demande de Bob Durand</span>"
+        ),
+    );
+    assert_shows(&list, "<span class=\"fr-sr-only\"> (1 en attente)</span>");
+    let page = manage_page(&manager, &path).await;
+    assert_shows(&page, "id=\"refus\"");
+    assert_shows(&page, "Motif du refus (facultatif)");
+    let fields = [("action", "refuser"), ("motif", "")];
+    assert_eq!(manager.post_to(&path, &fields).await.status(), 303);
+    let mails = w.sink.wait_for(3).await;
+    assert!(!mails[2].text.contains("Motif :"), "no reason, no line");
+    let (_, list) = manager.page("/acces/ceres/gestion/demandes").await;
+    assert_shows(&list, "Aucune demande d'accès n'attend votre décision.");
+    assert!(!list.contains("en attente)"), "no badge once handled");
 }

@@ -386,3 +386,42 @@ async fn browser_guide_users_and_invitations() {
     )
     .await;
 }
+
+/// Guide 002 §4 and §6.1 (`tests/browser/guide_requests.mjs`): a pending request recalled on
+/// the no-access page, then the Responsable des accès accepting one request and refusing
+/// another from « Demandes d'accès », by the guide's labels; axe-core on every page.
+#[tokio::test]
+async fn browser_guide_access_requests() {
+    const SIRET: &str = "13002526500013";
+    const NAME: &str = "CENTRE DE FORMATION DU LAC";
+    const MANAGER: &str = "jeanne.responsable@centre-du-lac.fr";
+    const REQUESTER: &str = "bob.durand@centre-du-lac.fr";
+    const REFUSED: &str = "claire.martin@centre-du-lac.fr";
+    let (sink, app) = dsfr_app_with_mailbox().await;
+    app.establishment(SIRET, NAME, true).await;
+    let manager = app.person(MANAGER, "Jeanne", "Responsable", SIRET).await;
+    app.make_manager(&manager, SIRET).await;
+    for (email, given, family) in [(REQUESTER, "Bob", "Durand"), (REFUSED, "Claire", "Martin")] {
+        let id = app.person(email, given, family, SIRET).await;
+        idp::access::requests::create(&app.state.db, &id, "ceres", SIRET, "")
+            .await
+            .unwrap()
+            .expect("a new request");
+    }
+    let screenshots = sibling_screenshot_dir("-requests");
+    run_script(
+        "guide_requests.mjs",
+        &[
+            ("BASE_URL", app.base.clone()),
+            ("SIRET_NAME", NAME.into()),
+            ("MANAGER_EMAIL", MANAGER.into()),
+            ("REQUESTER_EMAIL", REQUESTER.into()),
+            ("REFUSED_EMAIL", REFUSED.into()),
+            ("PASSWORD", PASSWORD.into()),
+            ("MAIL_DIR", sink.dir().display().to_string()),
+            ("SCREENSHOT_DIR", screenshots.display().to_string()),
+        ],
+        Duration::from_secs(120),
+    )
+    .await;
+}

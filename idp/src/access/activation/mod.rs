@@ -90,6 +90,44 @@ struct NoAccessPage {
     error: Option<String>,
     /// Which field the error is about: `code`, `siret` or empty.
     invalid: &'static str,
+    /// The person's requests still waiting for a Responsable des accès.
+    pending: Vec<PendingRequest>,
+}
+
+/// A request of the person still pending, as the no-access page recalls it (guide `002` §4):
+/// for which establishment, when the last e-mail went, and « Relancer ma demande » once
+/// [`super::requests::AccessRequest::can_resend`] allows it.
+#[derive(Clone)]
+struct PendingRequest {
+    siret: String,
+    establishment: String,
+    /// « 05/11/2024 à 14h28 »; empty when no e-mail could be sent.
+    sent_at: String,
+    days_left: i64,
+}
+
+async fn pending_requests(
+    page: &Page,
+    user: &User,
+    service: &Service,
+) -> Result<Vec<PendingRequest>, sqlx::Error> {
+    let now = page.clock.now();
+    Ok(
+        super::requests::pending_of_user(&page.db, &user.id, &service.code)
+            .await?
+            .into_iter()
+            .map(|r| PendingRequest {
+                establishment: r.establishment_label(),
+                sent_at: if r.sent_at > 0 {
+                    super::dates::french_date_time(r.sent_at)
+                } else {
+                    String::new()
+                },
+                days_left: r.days_before_resend(now),
+                siret: r.siret,
+            })
+            .collect(),
+    )
 }
 
 /// `GET /acces/{service}`: « Vous n'avez pas accès au service numérique … ». A person who has
@@ -109,6 +147,7 @@ pub async fn show(
     {
         return pages::finish(&page, &service, &q.authreq).await;
     }
+    let pending = pending_requests(&page, &user, &service).await?;
     page.render(StatusCode::OK, |csrf| NoAccessPage {
         csrf,
         service,
@@ -117,6 +156,7 @@ pub async fn show(
         siret: String::new(),
         error: None,
         invalid: "",
+        pending,
     })
 }
 
@@ -142,8 +182,10 @@ pub async fn redeem(
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
+    let pending = pending_requests(&page, &user, &service).await?;
     let again = |error: String, invalid: &'static str| {
         page.render(StatusCode::BAD_REQUEST, |csrf| NoAccessPage {
+            pending: pending.clone(),
             csrf,
             service: service.clone(),
             authreq: form.authreq.clone(),

@@ -11,8 +11,8 @@ struct ManagePage {
     request: AccessRequest,
     civilite: &'static str,
     created_at: String,
-    /// « Acceptée par Jeanne Martin le … » when handled.
-    outcome: Option<String>,
+    /// What became of it, once handled.
+    outcome: Option<Outcome>,
     roles: Vec<Role>,
     role: String,
     end_date: String,
@@ -32,25 +32,78 @@ struct Decision<'a> {
     invalid: &'static str,
 }
 
-fn outcome(request: &AccessRequest, viewer: &str) -> Option<String> {
+/// A handled request as the page tells it: to the manager who decided, what they did (« La
+/// demande de Bob Durand a été acceptée : … »); to another, that it was already handled.
+struct Outcome {
+    /// The viewer decided it.
+    own: bool,
+    /// The sentence.
+    text: String,
+}
+
+async fn outcome(
+    db: &crate::store::Db,
+    request: &AccessRequest,
+    viewer: &str,
+) -> Result<Option<Outcome>, sqlx::Error> {
     let verb = match request.status {
-        Status::Pending => return None,
+        Status::Pending => return Ok(None),
         Status::Accepted => "acceptée",
         Status::Refused => "refusée",
-    };
-    let who = if request.handled_by.as_deref() == Some(viewer) {
-        "vous".to_owned()
-    } else {
-        request
-            .handled_by_name
-            .clone()
-            .unwrap_or_else(|| "un autre responsable des accès".into())
     };
     let when = request
         .handled_at
         .map(dates::french_date_time)
         .unwrap_or_default();
-    Some(format!("Demande {verb} par {who} le {when}."))
+    if request.handled_by.as_deref() != Some(viewer) {
+        let who = request
+            .handled_by_name
+            .clone()
+            .unwrap_or_else(|| "un autre responsable des accès".into());
+        let text = format!("Demande {verb} par {who} le {when}.");
+        return Ok(Some(Outcome { own: false, text }));
+    }
+    let name = request.requester_name();
+    let text = if request.status == Status::Accepted {
+        let granted = granted_by_decision(db, request).await?;
+        format!(
+            "La demande de {name} a été acceptée le {when} : {}.",
+            granted.join(" ; ")
+        )
+    } else {
+        format!("La demande de {name} a été refusée le {when}. Un e-mail l'en a informé.")
+    };
+    Ok(Some(Outcome { own: true, text }))
+}
+
+/// « Centre agréé pour CENTRE DE FORMATION DU LAC (SIRET …), jusqu'à fin 12/2099 »: the
+/// habilitations the acceptance granted, known by being granted through this request's
+/// establishment, by its decider, at the very second of the decision (one transaction).
+async fn granted_by_decision(
+    db: &crate::store::Db,
+    request: &AccessRequest,
+) -> Result<Vec<String>, sqlx::Error> {
+    use super::super::habilitations::{self, GrantedHow};
+    let all = habilitations::of_user(db, &request.user_id, &request.service_code).await?;
+    Ok(all
+        .into_iter()
+        .filter(|h| {
+            h.granted_how == GrantedHow::Request
+                && h.siret == request.siret
+                && h.granted_by == request.handled_by
+                && Some(h.granted_at) == request.handled_at
+        })
+        .map(|h| {
+            let end = h
+                .end_date
+                .map_or("sans date de fin".to_owned(), |d| d.until());
+            let place = match &h.establishment {
+                Some(n) => format!("{n} (SIRET {})", h.siret),
+                None => format!("SIRET {}", h.siret),
+            };
+            format!("{} pour {place}, {end}", h.role_label)
+        })
+        .collect())
 }
 
 async fn manage_page(
@@ -63,11 +116,12 @@ async fn manage_page(
 ) -> Result<Response, PageError> {
     let roles = services::roles(&page.db, &service.code).await?;
     let home = home(page, &service);
+    let outcome = outcome(&page.db, &request, viewer).await?;
     page.render(status, |csrf| ManagePage {
         csrf,
         civilite: civilite_label(request.gender.as_deref()),
         created_at: dates::french_date_time(request.created_at),
-        outcome: outcome(&request, viewer),
+        outcome,
         request,
         service,
         roles,
