@@ -126,7 +126,13 @@ pub fn account_fields(data: &[u8]) {
     }
     let _ = Password::parse(&input);
     if let Ok(email) = &email {
-        let _ = parse_new_password(second, email);
+        // The names typed at step 4 (the next lines but the civilité) are refused in it too.
+        let mut ahead = lines.clone().skip(1);
+        let names = [
+            ahead.next().unwrap_or_default(),
+            ahead.next().unwrap_or_default(),
+        ];
+        let _ = parse_new_password(second, email, &names);
     }
     let civilite = lines.next().unwrap_or_default();
     let nom = lines.next().unwrap_or_default();
