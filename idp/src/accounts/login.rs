@@ -5,14 +5,10 @@ use std::time::Duration;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::{
-    extract::Query,
-    http::header,
-    response::{IntoResponse, Redirect, Response},
-};
+use axum::{extract::Query, response::Response};
 use serde::Deserialize;
 
-use super::{Email, session::LoginSession, store};
+use super::{Email, login_end, store};
 use crate::{
     AppState,
     error::PageError,
@@ -24,6 +20,7 @@ use crate::{
         rate_limit,
     },
 };
+pub(crate) use login_end::{expired, waiting_step};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
@@ -217,35 +214,9 @@ pub async fn submit(
     finish(&page, &user.id, vec!["pwd".into()], &form.authreq, retour).await
 }
 
-/// « Votre connexion a expiré » : a login step (second factor, CGU) whose form is too old.
-pub(crate) fn expired() -> PageError {
-    PageError::bad_request(
-        "Votre connexion a expiré. Veuillez saisir à nouveau votre identifiant et votre mot de passe.",
-    )
-}
-
-/// The state of a login step (second factor, CGU) waiting in the shared store under the random
-/// token `step` its form carries, with the key it is stored under; [`expired`] when there is
-/// none.
-pub(crate) async fn waiting_step<T: serde::de::DeserializeOwned>(
-    page: &Page,
-    step: &str,
-    key_of: fn(&str) -> String,
-) -> Result<(String, T), PageError> {
-    if step.is_empty() || step.len() > 64 {
-        return Err(expired());
-    }
-    let key = key_of(step);
-    let raw = page.ephemeral.get(&key).await?.ok_or_else(expired)?;
-    let value = serde_json::from_str(&raw).map_err(|_| expired())?;
-    Ok((key, value))
-}
-
 /// The person is authenticated (`amr`: how): once EFP Connect's current CGU are accepted
-/// (otherwise they are asked first, and no session starts before), the session starts and the
-/// login goes on — to the enrolment of a second factor when the waiting request accepts only
-/// `mfa` and `amr` lacks it, back to the waiting authorization request, or to the local
-/// `retour` (already checked).
+/// (otherwise they are asked first, and no session starts before), the session starts
+/// ([`login_end::start_session`]).
 pub(crate) async fn finish(
     page: &Page,
     user_id: &str,
@@ -256,23 +227,7 @@ pub(crate) async fn finish(
     if let Some(cgu) = super::cgu::to_accept(&page.db, user_id).await? {
         return super::cgu::pages::ask(page, user_id, amr, authreq, retour, &cgu).await;
     }
-    let mfa = amr.iter().any(|m| m == "mfa");
-    let (session, cookie) = LoginSession::start(page, page.headers(), user_id, amr).await?;
-    let sid = &session.sid;
-    let target = match PendingAuthorization::load(page, authreq).await? {
-        Some(p) if p.request.requires_mfa() && !mfa => {
-            super::totp::remember_return(page, sid, authreq).await?;
-            super::totp::PATH.to_owned()
-        }
-        Some(pending) => {
-            pending.logged_in(page, authreq, sid).await?;
-            format!("/authorize/continue?authreq={authreq}")
-        }
-        None => safe_return(retour).unwrap_or("/").to_owned(),
-    };
-    let mut response = Redirect::to(&target).into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie);
-    Ok(response)
+    login_end::start_session(page, user_id, amr, authreq, retour).await
 }
 
 crate::with_csrf!(LoginForm);

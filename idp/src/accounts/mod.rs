@@ -8,6 +8,7 @@ pub mod email;
 pub mod home;
 pub mod logged_in;
 pub mod login;
+pub mod login_end;
 pub mod password;
 pub mod refusal;
 pub mod reset;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AppState,
-    oidc::backchannel::{self, EndedSession},
+    oidc::{actions::logout_queue, backchannel::EndedSession},
     secrets,
     store::{ephemeral::EphemeralError, now},
     web::cookies,
@@ -132,7 +132,7 @@ async fn tell_clients(state: &AppState, ended: impl Iterator<Item = LoginSession
             sid: s.sid,
         })
         .collect();
-    backchannel::sessions_ended(state, &ended).await;
+    logout_queue::sessions_ended(state, &ended).await;
 }
 
 /// Where the keys of a user's sessions are listed, so a password reset can end them all.

@@ -2,7 +2,7 @@
 //! that registered a `backchannel_logout_uri` receives a logout token, server to server.
 //!
 //! Logging out never waits for a client: the logout queues one row per client
-//! (`logout_deliveries`, in the transaction of [`super::actions::logout_queue`]) and every
+//! (`logout_deliveries`, in the transaction of `oidc::actions::logout_queue`) and every
 //! node's worker ([`run`]) posts the due rows. A row is claimed by a conditional UPDATE before
 //! its POST, so two nodes never deliver it at once; a failed POST is tried again later (the
 //! wait doubles each time) and, after `backchannel_logout.max_attempts`, given up: logged and
@@ -282,21 +282,6 @@ pub async fn run(state: AppState) {
             tracing::error!(error.message = %e, "logout token delivery failed");
         }
         let _ = tokio::time::timeout(poll, state.backchannel.wake.notified()).await;
-    }
-}
-
-/// Queues the logout tokens of sessions that just ended and wakes the worker. A failure is
-/// logged, never returned: the person's logout goes on whatever the clients' fate.
-pub async fn sessions_ended(state: &AppState, ended: &[EndedSession]) {
-    if ended.is_empty() {
-        return;
-    }
-    match super::actions::logout_queue::queue_logout_tokens(&state.db, ended, state.clock.now())
-        .await
-    {
-        Ok(0) => {}
-        Ok(_) => state.backchannel.wake(),
-        Err(e) => tracing::error!(error.message = %e, "logout tokens not queued"),
     }
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{Cgu, current};
 use crate::{
     access::services::Block,
-    accounts::login::{expired, waiting_step},
+    accounts::login_end::{expired, start_session, waiting_step},
     accounts::{UserId, actions::accept_cgu::accept_cgu, refusal::AccountRefusal},
     error::PageError,
     secrets,
@@ -203,7 +203,7 @@ pub async fn answer(
         retour,
         ..
     } = waiting;
-    super::super::login::finish(&page, &user_id, amr, &authreq, &retour).await
+    start_session(&page, &user_id, amr, &authreq, &retour).await
 }
 
 crate::with_csrf!(AnswerForm);

@@ -3,10 +3,24 @@
 use serde_json::json;
 
 use crate::{
+    AppState,
     action::Event,
     oidc::backchannel::{self, EndedSession},
     store::Db,
 };
+
+/// Queues the logout tokens of sessions that just ended and wakes the worker. A failure is
+/// logged, never returned: the person's logout goes on whatever the clients' fate.
+pub async fn sessions_ended(state: &AppState, ended: &[EndedSession]) {
+    if ended.is_empty() {
+        return;
+    }
+    match queue_logout_tokens(&state.db, ended, state.clock.now()).await {
+        Ok(0) => {}
+        Ok(_) => state.backchannel.wake(),
+        Err(e) => tracing::error!(error.message = %e, "logout tokens not queued"),
+    }
+}
 
 /// Queues, for each ended session, one logout token per client it logged into that registered
 /// a `backchannel_logout_uri`, with one `session.logout_queued` event per account, in one

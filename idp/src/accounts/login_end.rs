@@ -1,0 +1,69 @@
+//! The end of a login, below the pages that lead to it (password, second factor, CGU): the
+//! waiting steps' state and the start of the session. Kept apart from `login.rs` so the CGU page,
+//! which `login::finish` may show, can end the login without importing it back.
+
+use axum::{
+    http::header,
+    response::{IntoResponse, Redirect, Response},
+};
+
+use super::session::LoginSession;
+use crate::{
+    error::PageError,
+    oidc::pending::PendingAuthorization,
+    web::page::{Page, safe_return},
+};
+
+/// « Votre connexion a expiré » : a login step (second factor, CGU) whose form is too old.
+pub(crate) fn expired() -> PageError {
+    PageError::bad_request(
+        "Votre connexion a expiré. Veuillez saisir à nouveau votre identifiant et votre mot de passe.",
+    )
+}
+
+/// The state of a login step (second factor, CGU) waiting in the shared store under the random
+/// token `step` its form carries, with the key it is stored under; [`expired`] when there is
+/// none.
+pub(crate) async fn waiting_step<T: serde::de::DeserializeOwned>(
+    page: &Page,
+    step: &str,
+    key_of: fn(&str) -> String,
+) -> Result<(String, T), PageError> {
+    if step.is_empty() || step.len() > 64 {
+        return Err(expired());
+    }
+    let key = key_of(step);
+    let raw = page.ephemeral.get(&key).await?.ok_or_else(expired)?;
+    let value = serde_json::from_str(&raw).map_err(|_| expired())?;
+    Ok((key, value))
+}
+
+/// Starts the session of a person authenticated (`amr`: how) with EFP Connect's current CGU
+/// accepted, then goes on: to the enrolment of a second factor when the waiting request accepts
+/// only `mfa` and `amr` lacks it, back to the waiting authorization request, or to the local
+/// `retour` (already checked).
+pub(crate) async fn start_session(
+    page: &Page,
+    user_id: &str,
+    amr: Vec<String>,
+    authreq: &str,
+    retour: &str,
+) -> Result<Response, PageError> {
+    let mfa = amr.iter().any(|m| m == "mfa");
+    let (session, cookie) = LoginSession::start(page, page.headers(), user_id, amr).await?;
+    let sid = &session.sid;
+    let target = match PendingAuthorization::load(page, authreq).await? {
+        Some(p) if p.request.requires_mfa() && !mfa => {
+            super::totp::remember_return(page, sid, authreq).await?;
+            super::totp::PATH.to_owned()
+        }
+        Some(pending) => {
+            pending.logged_in(page, authreq, sid).await?;
+            format!("/authorize/continue?authreq={authreq}")
+        }
+        None => safe_return(retour).unwrap_or("/").to_owned(),
+    };
+    let mut response = Redirect::to(&target).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
