@@ -126,6 +126,8 @@ async function accessRequest(page) {
     await check(other, 'demande-traitement');
     await other.getByLabel('Rôle').selectOption('centre_agree');
     await submit(other, other.getByRole('button', { name: "Ajouter l'habilitation" }));
+    await other.getByRole('table', { name: 'Liste des habilitations' }).waitFor();
+    await submit(other, other.getByRole('button', { name: 'Terminer' }));
     await other.getByText('La demande de Paul Formateur a été acceptée').waitFor();
     await check(other, 'demande-acceptee');
   } finally {
@@ -162,6 +164,13 @@ async function manage(page) {
   const cell = page.getByRole('cell', { name: 'Gestionnaire CENTRES', exact: true });
   await cell.waitFor();
   await check(page, 'gestion-utilisateur-habilitation-ajoutee');
+  // « Modifier la date de fin »: its own form, a success message, the date in MM/AAAA.
+  await submit(page, page.getByRole('link', { name: /^Modifier la date de fin de l'habilitation Gestionnaire CENTRES/ }));
+  await page.getByLabel('Nouvelle date de fin (MM/AAAA)').fill('03/2099');
+  await check(page, 'gestion-utilisateur-date-de-fin');
+  await submit(page, page.getByRole('button', { name: 'Enregistrer la date de fin' }));
+  await page.getByText("La date de fin de l'habilitation a été modifiée.").waitFor();
+  await page.getByText('Fin : 03/2099').waitFor();
   await submit(page, page.getByRole('link', { name: /^Retirer l'habilitation Gestionnaire CENTRES/ }));
   await page.getByText(/^Êtes-vous sûr de vouloir retirer l'habilitation « Gestionnaire CENTRES »/).waitFor();
   await check(page, 'gestion-utilisateur-retrait-confirmation');

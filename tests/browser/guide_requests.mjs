@@ -1,7 +1,7 @@
 // Guide 002 §4 and §6.1 in a real browser, axe-core on every page shown: the requester's
 // pending request on the no-access page (« Relancer ma demande » not yet allowed), then the
 // Responsable des accès in « Demandes d'accès »: the badge, ✓ « Accepter la demande de … »
-// with a role, then ✗ « Refuser la demande de … » with « Motif du refus (facultatif) », each
+// with a list of two habilitations (« Liste des habilitations », « Terminer »), then ✗ « Refuser la demande de … » with « Motif du refus (facultatif) », each
 // ending on what was done.
 //
 // Run by tests/tests/suite/browser.rs (`browser_guide_access_requests`), which sets up the
@@ -52,11 +52,23 @@ async function decide(page) {
   await submit(page, page.getByRole('link', { name: 'Accepter la demande de Bob Durand' }));
   await page.getByRole('heading', { level: 1, name: 'Gestion des accès' }).waitFor();
   await check(page, 'demande-accepter');
+  // Guide §6.1, 9–13: establishment, role, end date, « Ajouter l'habilitation » (the list
+  // grows, nothing is granted yet), a second one, then « Terminer ».
+  const establishment = page.getByLabel("Nom de l'établissement");
+  const chosen = await establishment.locator('option:checked').innerText();
+  assert.ok(chosen.includes(SIRET_NAME), `the request's establishment is chosen: ${chosen}`);
   await page.getByLabel('Rôle').selectOption('centre_agree');
   await page.getByLabel('Date de fin (MM/AAAA)').fill('12/2099');
   await submit(page, page.getByRole('button', { name: "Ajouter l'habilitation" }));
+  const list = page.getByRole('table', { name: 'Liste des habilitations' });
+  await list.getByRole('cell', { name: 'Fin : 12/2099' }).waitFor();
+  await page.getByLabel('Rôle').selectOption('gestionnaire_centres');
+  await submit(page, page.getByRole('button', { name: "Ajouter l'habilitation" }));
+  await list.getByRole('cell', { name: 'Gestionnaire CENTRES', exact: true }).waitFor();
+  await check(page, 'demande-liste-des-habilitations');
+  await submit(page, page.getByRole('button', { name: 'Terminer' }));
   await page.getByText('La demande de Bob Durand a été acceptée le').waitFor();
-  await page.getByText('Centre agréé pour').waitFor();
+  await page.getByText(/Centre agréé pour .* ; Gestionnaire CENTRES pour/).waitFor();
   assert.equal(await page.getByText('Cette demande a déjà été traitée.').count(), 0);
   await check(page, 'demande-acceptee');
 
@@ -71,6 +83,7 @@ async function decide(page) {
 
   const accepted = await nextMail(REQUESTER);
   assert.match(accepted.subject, /acceptée/);
+  assert.ok(accepted.text.includes('avec les habilitations suivantes'), accepted.text);
   const refused = await nextMail(REFUSED);
   assert.match(refused.subject, /refusée/);
   assert.ok(refused.text.includes(`Motif : « ${REASON} »`), refused.text);

@@ -314,3 +314,18 @@ pub async fn remove_in(conn: &mut sqlx::AnyConnection, id: &str) -> Result<bool,
         .await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// Sets a habilitation's last day (none: no end) inside the caller's transaction; `false` when
+/// there was no such habilitation.
+pub async fn set_end_date_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    end_date: Option<EndDate>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE habilitations SET end_date = $2 WHERE id = $1")
+        .bind(id.to_owned())
+        .bind(end_date.map(|d| d.iso()))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

@@ -29,6 +29,20 @@ pub struct Establishment {
 }
 
 impl Establishment {
+    /// The establishment of `siret` as the register has it (open, without a name, when the
+    /// register does not know it).
+    pub async fn of(db: &crate::store::Db, siret: String) -> Result<Self, sqlx::Error> {
+        let found = match Siret::parse(&siret) {
+            Ok(s) => register::by_siret(db, &s).await?,
+            Err(_) => None,
+        };
+        Ok(Self {
+            name: found.as_ref().map(|e| e.name.clone()).unwrap_or_default(),
+            active: found.as_ref().is_none_or(|e| e.active),
+            siret,
+        })
+    }
+
     /// « CENTRE DU LAC — SIRET 130… » for lists.
     pub fn label(&self) -> String {
         if self.name.is_empty() {
@@ -95,15 +109,7 @@ impl Manager {
                 let to = pages::charte_then(&service.code, &siret, here);
                 return Ok(Err(Redirect::to(&to).into_response()));
             }
-            let found = match Siret::parse(&siret) {
-                Ok(s) => register::by_siret(&state.db, &s).await?,
-                Err(_) => None,
-            };
-            establishments.push(Establishment {
-                name: found.as_ref().map(|e| e.name.clone()).unwrap_or_default(),
-                active: found.as_ref().is_none_or(|e| e.active),
-                siret,
-            });
+            establishments.push(Establishment::of(&state.db, siret).await?);
         }
         Ok(Ok(Self {
             id: UserId::from_stored(user.id.clone()),

@@ -100,6 +100,10 @@ pub fn routes() -> axum::Router<crate::AppState> {
             "/acces/{service}/gestion/habilitations/{id}/retirer",
             post(manage::person::remove),
         )
+        .route(
+            "/acces/{service}/gestion/habilitations/{id}/date-fin",
+            post(manage::person::change_end_date),
+        )
         .route("/agent", get(agent::show))
         .route("/agent/codes", post(agent::issue))
         .route("/agent/codes/{id}/revoquer", post(agent::revoke))

@@ -53,20 +53,75 @@ pub async fn habilitation_granted(
         &subject,
         name(to).as_deref(),
         &[
+            // Guide 002 §5.1: the e-mail's own words, then who gave it.
             format!(
-                "{} vous a attribué l'habilitation « {} » pour l'établissement {}, {end}.",
-                name(by).unwrap_or_else(|| "Votre responsable des accès".into()),
+                "Un administrateur vous a donné accès au service numérique {} en tant que {} pour l'établissement {}, {end}.",
+                service.label,
                 h.role_label,
                 establishment(h)
             ),
             format!(
-                "Vous pouvez dès maintenant vous connecter au service numérique {} avec votre compte EFP Connect.",
-                service.label
+                "Cette habilitation vous a été attribuée par {}.",
+                name(by).unwrap_or_else(|| "votre responsable des accès".into())
+            ),
+            format!(
+                "Vous pouvez désormais accéder au service numérique {} en vous connectant sur {}",
+                service.label,
+                service_link(state, service)
+            ),
+            format!(
+                "Note : Vous pouvez consulter vos habilitations sur {}.",
+                absolute(
+                    &state.config.issuer,
+                    &format!("/acces/{}/mes-acces", service.code)
+                )
             ),
         ],
         &format!("Accéder à {}", service.label),
         &service_link(state, service),
         "Si vous ne connaissez pas cet établissement, signalez-le à l'assistance de votre service numérique.",
+    );
+    send_notice(state, message).await;
+}
+
+/// « Votre habilitation au service numérique CERES a été modifiée »: its last day changed.
+pub async fn habilitation_end_date_changed(
+    state: &AppState,
+    service: &Service,
+    to: &User,
+    before: &Habilitation,
+    after: &Habilitation,
+) {
+    let Some(email) = recipient(to) else { return };
+    let end = |h: &Habilitation| {
+        h.end_date
+            .map_or("sans date de fin".to_owned(), |d| d.until())
+    };
+    let subject = format!(
+        "Votre habilitation au service numérique {} a été modifiée",
+        service.label
+    );
+    let message = notice(
+        MessageKind::HabilitationChanged,
+        &email,
+        &subject,
+        name(to).as_deref(),
+        &[
+            format!(
+                "Le responsable des accès de l'établissement {} a modifié la date de fin de votre habilitation « {} » au service numérique {} : vous y avez désormais accès {}.",
+                establishment(after),
+                after.role_label,
+                service.label,
+                end(after)
+            ),
+            format!("Auparavant : {}.", end(before)),
+        ],
+        "Consulter mes habilitations",
+        &absolute(
+            &state.config.issuer,
+            &format!("/acces/{}/mes-acces", service.code),
+        ),
+        "Si vous pensez qu'il s'agit d'une erreur, adressez-vous au responsable des accès de votre établissement.",
     );
     send_notice(state, message).await;
 }

@@ -7,7 +7,11 @@ use super::{CliError, codes::siret_arg, open, services::service};
 use crate::{
     access::{
         EndDate,
-        actions::{HabilitationGrant, grant_habilitation},
+        actions::{
+            HabilitationGrant,
+            change_end_date::{self, ChangedBy},
+            grant_habilitation,
+        },
         dates, habilitations, managers,
         services::Service,
     },
@@ -45,12 +49,32 @@ pub enum HabilitationsCommand {
         /// Role code.
         #[arg(long)]
         role: String,
-        /// Last day (JJ/MM/AAAA or AAAA-MM-JJ).
+        /// Last day (MM/AAAA: the month's last day; JJ/MM/AAAA or AAAA-MM-JJ).
         #[arg(long)]
         end_date: Option<String>,
         /// Also Responsable des accès.
         #[arg(long)]
         manager: bool,
+    },
+    /// Changes the last day of a habilitation (its id: `idp habilitations list`); the person
+    /// is not e-mailed (operators tell them themselves).
+    EndDate {
+        /// The habilitation's id.
+        #[arg(long)]
+        id: String,
+        /// Service code.
+        #[arg(long, default_value = "ceres")]
+        service: String,
+        /// The new last day (MM/AAAA: the month's last day; JJ/MM/AAAA or AAAA-MM-JJ).
+        #[arg(
+            long,
+            required_unless_present = "no_end_date",
+            conflicts_with = "no_end_date"
+        )]
+        end_date: Option<String>,
+        /// No end: the habilitation lasts until removed.
+        #[arg(long)]
+        no_end_date: bool,
     },
 }
 
@@ -75,7 +99,43 @@ pub async fn run(config: Config, cmd: HabilitationsCommand) -> Result<(), CliErr
             let siret = siret_arg(&siret)?;
             grant(&db, &user, &s, &siret, &role, end_date.as_deref(), manager).await
         }
+        HabilitationsCommand::EndDate {
+            id,
+            service: code,
+            end_date,
+            no_end_date: _,
+        } => {
+            let s = service(&db, &code).await?;
+            let end_date = end_date_arg(end_date.as_deref())?;
+            let changed = change_end_date::change_end_date(
+                &db,
+                &Clock::system(),
+                ChangedBy::Operator,
+                &s,
+                &id,
+                end_date,
+            )
+            .await?;
+            let end = changed
+                .after
+                .end_date
+                .map_or("-".to_owned(), |d| d.french());
+            if changed.changed() {
+                println!("habilitation {id} : fin {end}");
+            } else {
+                println!("habilitation {id} : fin {end} (inchangée)");
+            }
+            Ok(())
+        }
     }
+}
+
+/// A typed last day, parsed as the pages do.
+fn end_date_arg(end_date: Option<&str>) -> Result<Option<EndDate>, CliError> {
+    end_date
+        .map(|d| EndDate::parse(d, dates::today()))
+        .transpose()
+        .map_err(|e| CliError::Invalid(e.to_string()))
 }
 
 async fn user_of(db: &Db, email: &str) -> Result<users::User, CliError> {
@@ -114,10 +174,7 @@ async fn grant(
     end_date: Option<&str>,
     manager: bool,
 ) -> Result<(), CliError> {
-    let end_date = end_date
-        .map(|d| EndDate::parse(d, dates::today()))
-        .transpose()
-        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let end_date = end_date_arg(end_date)?;
     let input = HabilitationGrant {
         person: &UserId::from_stored(user.id.clone()),
         service,

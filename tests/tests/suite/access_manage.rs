@@ -389,3 +389,141 @@ async fn access_manage_an_added_habilitation_whose_audit_fails_is_not_granted() 
     assert_eq!(roles, vec!["centre_agree".to_owned()]);
     assert!(sink.messages().is_empty());
 }
+
+/// « Modifier la date de fin »: its own control and action, the e-mail « … a été modifiée »
+/// (never « nouvelle habilitation »), the same when the role is given again; the CLI goes
+/// through the same action.
+#[tokio::test]
+async fn access_manage_an_end_date_is_changed_with_its_own_control_and_e_mail() {
+    use idp::cli::{Cli, Command, HabilitationsCommand};
+    let (sink, app) = TestApp::with_mailbox().await;
+    let (alice, bob) = app.alice_manages_bob().await;
+    let hid = app.habilitate(&bob.id, CENTRE, "centre_agree").await;
+    let browser = app.log_in("alice@centre.fr").await;
+    let bob_page = format!("/acces/ceres/gestion/utilisateurs/{}", bob.id);
+    let (_, html) = browser.page(&bob_page).await;
+    assert_shows(&html, "Modifier la date de fin");
+
+    let (status, html) = browser.page(&format!("{bob_page}?modifier={hid}")).await;
+    assert_eq!(status, 200);
+    assert_shows(&html, "Nouvelle date de fin (MM/AAAA)");
+    assert_shows(&html, "aujourd'hui sans date de fin");
+    let form = format!("/acces/ceres/gestion/habilitations/{hid}/date-fin");
+    let csrf = csrf_of(&html);
+    // A past date: said on the page, nothing changes.
+    let r = browser
+        .post_form(&form, &[("csrf", &csrf), ("date_fin", "01/2001")])
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_shows(&text(&r.text().await.unwrap()), "antérieure");
+    assert_eq!(app.live_habilitations(&bob.id).await[0].end_date, None);
+
+    let r = browser
+        .post_form(&form, &[("csrf", &csrf), ("date_fin", "06/2099")])
+        .await;
+    let done = format!("{bob_page}?fait=date-fin-modifiee");
+    assert_eq!(location(&r).as_deref(), Some(done.as_str()));
+    let (_, html) = browser.page(&done).await;
+    assert_shows(&html, "La date de fin de l'habilitation a été modifiée.");
+    assert_shows(&html, "Fin : 06/2099");
+    let h = &app.live_habilitations(&bob.id).await[0];
+    assert_eq!(h.id, hid);
+    assert_eq!(h.end_date.map(|d| d.iso()).as_deref(), Some("2099-06-30"));
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0].rcpt_tos, ["bob@centre.fr"]);
+    assert_eq!(
+        mails[0].subject,
+        "Votre habilitation au service numérique CERES a été modifiée"
+    );
+    assert!(
+        mails[0].text.contains("jusqu'à fin 06/2099"),
+        "{}",
+        mails[0].text
+    );
+    assert!(
+        mails[0].text.contains("Auparavant : sans date de fin."),
+        "{}",
+        mails[0].text
+    );
+    assert_eq!(
+        app.audit_count_by("habilitation.end_date_changed", &alice.id)
+            .await,
+        1
+    );
+
+    // Giving the role again is the same change, told the same way.
+    let r = browser
+        .post_form(
+            &format!("{bob_page}/habilitations"),
+            &[
+                ("csrf", &csrf),
+                ("siret", CENTRE),
+                ("role", "centre_agree"),
+                ("date_fin", "12/2099"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r).as_deref(), Some(done.as_str()));
+    let mails = sink.wait_for(2).await;
+    assert_eq!(
+        mails[1].subject,
+        "Votre habilitation au service numérique CERES a été modifiée"
+    );
+    assert_eq!(
+        app.audit_count_by("habilitation.granted", &alice.id).await,
+        0
+    );
+    // The same date again: nothing changes, nobody is told.
+    let r = browser
+        .post_form(&form, &[("csrf", &csrf), ("date_fin", "12/2099")])
+        .await;
+    assert_eq!(
+        location(&r).as_deref(),
+        Some(format!("{bob_page}?fait=inchangee").as_str())
+    );
+
+    // The CLI: no end any more, through the same action.
+    let cli = Cli {
+        config: None,
+        command: Command::Habilitations(HabilitationsCommand::EndDate {
+            id: hid.clone(),
+            service: "ceres".into(),
+            end_date: None,
+            no_end_date: true,
+        }),
+    };
+    idp::cli::run(cli, (*app.state.config).clone())
+        .await
+        .unwrap();
+    assert_eq!(app.live_habilitations(&bob.id).await[0].end_date, None);
+    assert_eq!(
+        app.audit_count_by("habilitation.end_date_changed", "cli")
+            .await,
+        1
+    );
+    let cli = Cli {
+        config: None,
+        command: Command::Habilitations(HabilitationsCommand::EndDate {
+            id: "nope".into(),
+            service: "ceres".into(),
+            end_date: Some("06/2099".into()),
+            no_end_date: false,
+        }),
+    };
+    assert!(
+        idp::cli::run(cli, (*app.state.config).clone())
+            .await
+            .is_err()
+    );
+    // A habilitation of another establishment is not Alice's to change.
+    let carol = app.user("carol@autre.fr").await;
+    let carols = app.habilitate(&carol.id, OTHER, "centre_agree").await;
+    let r = browser
+        .post_form(
+            &format!("/acces/ceres/gestion/habilitations/{carols}/date-fin"),
+            &[("csrf", &csrf), ("date_fin", "06/2099")],
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(sink.messages().len(), 3 - 1);
+}

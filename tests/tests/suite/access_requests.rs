@@ -9,7 +9,9 @@ use idp::access::{
     services::{self, DocumentKind},
 };
 use idp_tests::access::{CENTRE, OTHER};
-use idp_tests::{Browser, ReceivedMail, SmtpSink, TestApp, assert_shows, csrf_of, location, text};
+use idp_tests::{
+    Browser, ReceivedMail, SmtpSink, TestApp, assert_shows, csrf_of, hidden_field, location, text,
+};
 
 const CLOSED: &str = "44200038500009";
 const REQUESTER: &str = "bob@centre.fr";
@@ -671,6 +673,144 @@ async fn access_request_creation_is_limited_per_person() {
             .filter(|r| r.status == requests::Status::Pending)
             .count(),
         0
+    );
+}
+
+/// « Liste des habilitations » (guide 002 §6.1, 9–13): the manager chooses the establishment
+/// among theirs, adds several habilitations to the list (nothing is granted yet), removes one,
+/// and « Terminer » grants the list in one action, with one e-mail naming each.
+#[tokio::test]
+async fn access_request_accepted_with_a_list_of_habilitations() {
+    let w = world().await;
+    let app = &w.app;
+    app.make_manager(&w.manager, OTHER).await;
+    let requester = app.log_in(REQUESTER).await;
+    assert_eq!(ask(&requester, CENTRE, "").await.status(), 303);
+    w.sink.wait_for(2).await;
+    let id = app.only_access_request().await.id;
+    let path = format!("/acces/ceres/demandes/{id}");
+    let manager = app.log_in(MANAGER).await;
+    let (status, html) = manager.page(&path).await;
+    assert_eq!(status, 200);
+    // Both of the manager's establishments, the request's first and chosen.
+    assert!(
+        html.contains(&format!("<option value=\"{CENTRE}\" selected>")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("<option value=\"{OTHER}\">")),
+        "{html}"
+    );
+    assert_shows(&text(&html), "Liste des habilitations");
+
+    let liste = |html: &str| {
+        hidden_field(html, "liste")
+            .unwrap()
+            .replace("&#34;", "\"")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&")
+    };
+    let press = async |fields: &[(&str, &str)]| {
+        let r = manager.post_to(&path, fields).await;
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap())
+    };
+    // « Ajouter l'habilitation » three times; a role of another service is refused in the form.
+    let (status, html) =
+        press(&[("action", "ajouter"), ("siret", CENTRE), ("role", "pilote")]).await;
+    assert_eq!(status, 400);
+    assert_shows(&text(&html), "Sélectionnez le rôle du demandeur.");
+    let (status, html) = press(&[
+        ("action", "ajouter"),
+        ("siret", CENTRE),
+        ("role", "centre_agree"),
+        ("date_fin", "06/2099"),
+    ])
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let (_, html) = press(&[
+        ("action", "ajouter"),
+        ("liste", &liste(&html)),
+        ("siret", OTHER),
+        ("role", "centre_agree"),
+    ])
+    .await;
+    let (_, html) = press(&[
+        ("action", "ajouter"),
+        ("liste", &liste(&html)),
+        ("siret", CENTRE),
+        ("role", "gestionnaire_centres"),
+    ])
+    .await;
+    let page = text(&html);
+    assert_shows(&page, "CENTRE DE FORMATION DU LAC (SIRET 13002526500013)");
+    assert_shows(&page, "Fin : 06/2099");
+    assert_shows(&page, "AUTRE CENTRE");
+    assert_shows(&page, "Gestionnaire CENTRES");
+    // Nothing granted before « Terminer ».
+    assert!(app.live_habilitations(&w.requester).await.is_empty());
+    assert_eq!(app.request_status(&id).await, "pending");
+    // « Retirer » the second line.
+    let (status, html) = press(&[("action", "retirer:1"), ("liste", &liste(&html))]).await;
+    assert_eq!(status, 200);
+    assert!(!text(&html).contains("AUTRE CENTRE (SIRET"), "{html}");
+    // A tampered list is refused whole.
+    let (status, _) = press(&[("action", "terminer"), ("liste", "[{\"siret\":\"1\"}]")]).await;
+    assert_eq!(status, 400);
+    assert_eq!(app.request_status(&id).await, "pending");
+
+    let r = manager
+        .post_to(&path, &[("action", "terminer"), ("liste", &liste(&html))])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.request_status(&id).await, "accepted");
+    let mut granted: Vec<(String, String, Option<String>)> = app
+        .live_habilitations(&w.requester)
+        .await
+        .into_iter()
+        .map(|h| (h.siret, h.role, h.end_date.map(|d| d.iso())))
+        .collect();
+    granted.sort();
+    assert_eq!(
+        granted,
+        [
+            (
+                CENTRE.to_owned(),
+                "centre_agree".to_owned(),
+                Some("2099-06-30".to_owned())
+            ),
+            (CENTRE.to_owned(), "gestionnaire_centres".to_owned(), None),
+        ]
+    );
+    let page = manage_page(&manager, &path).await;
+    assert_shows(
+        &page,
+        "Centre agréé pour CENTRE DE FORMATION DU LAC (SIRET 13002526500013), jusqu'à fin 06/2099 ; Gestionnaire CENTRES pour",
+    );
+    // One e-mail naming both.
+    let mails = w.sink.wait_for(3).await;
+    let mail = &mails[2];
+    assert_eq!(mail.rcpt_tos, [REQUESTER]);
+    assert!(
+        mail.text.contains("avec les habilitations suivantes"),
+        "{}",
+        mail.text
+    );
+    assert!(mail.text.contains("« Centre agréé » pour l'établissement CENTRE DE FORMATION DU LAC (SIRET 13002526500013), jusqu'à fin 06/2099"), "{}", mail.text);
+    assert!(
+        mail.text
+            .contains("« Gestionnaire CENTRES » pour l'établissement"),
+        "{}",
+        mail.text
+    );
+    assert_eq!(
+        app.audit_count_by("habilitation.granted", &w.manager).await,
+        2
+    );
+    assert_eq!(
+        app.audit_count_by("access_request.accepted", &w.manager)
+            .await,
+        1
     );
 }
 

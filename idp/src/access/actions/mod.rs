@@ -3,6 +3,7 @@
 pub mod accept_charte;
 pub mod add_habilitation;
 pub mod assign_own_habilitations;
+pub mod change_end_date;
 pub mod decide_request;
 pub mod designate_manager;
 pub mod finish_invitation;

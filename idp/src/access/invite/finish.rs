@@ -96,10 +96,9 @@ pub(super) async fn send_invitation(
     roles: &[Role],
 ) -> Result<(), PageError> {
     let by = full_name(&m.user).unwrap_or_else(|| "Votre responsable des accès".into());
-    let mut lines = vec![format!(
-        "{by} vous a invité à utiliser le service numérique {} et vous a attribué :",
-        m.service.label
-    )];
+    // Guide 002 §5.1: « Un administrateur vous a donné accès au service numérique CERES en tant
+    // que Centre agréé pour l'établissement … », one sentence per habilitation.
+    let mut lines = Vec::new();
     for (siret, invited) in sent {
         let establishment = match m.establishment(siret) {
             Some(e) if !e.name.is_empty() => format!("{} (SIRET {siret})", e.name),
@@ -116,10 +115,12 @@ pub(super) async fn send_invitation(
                 .and_then(EndDate::from_stored)
                 .map_or("sans date de fin".to_owned(), |d| d.until());
             lines.push(format!(
-                "- l'habilitation « {label} » pour l'établissement {establishment}, {end} ;"
+                "Un administrateur vous a donné accès au service numérique {} en tant que {label} pour l'établissement {establishment}, {end}.",
+                m.service.label
             ));
         }
     }
+    lines.push(format!("Cette invitation vous a été envoyée par {by}."));
     let service_url = m
         .service
         .home_url

@@ -13,8 +13,10 @@ use crate::{
     access::{
         EndDate,
         actions::{
-            HabilitationGrant, add_habilitation, designate_manager, remove_habilitation,
-            withdraw_manager,
+            HabilitationGrant,
+            add_habilitation::{self, Added},
+            change_end_date::{self, ChangedBy},
+            designate_manager, remove_habilitation, withdraw_manager,
         },
         dates,
         habilitations::{self, Habilitation},
@@ -59,6 +61,9 @@ struct UserPage {
     confirm_last: Option<String>,
     /// The habilitation « Retirer » asks to confirm removing.
     confirm_remove: Option<Habilitation>,
+    /// The habilitation whose end date « Modifier la date de fin » opened, and the date shown
+    /// in its field.
+    edit_end: Option<(Habilitation, String)>,
     /// The DSFR success message after a change.
     notice: Option<&'static str>,
 }
@@ -73,6 +78,9 @@ struct UserPageState {
     confirm_last: Option<String>,
     /// Id of the habilitation to confirm removing (`?retirer=`).
     confirm_remove: String,
+    /// Id of the habilitation whose end date to change (`?modifier=`), and what was typed.
+    edit_end: String,
+    edit_end_typed: Option<String>,
     notice: Option<&'static str>,
 }
 
@@ -134,6 +142,16 @@ async fn user_page(
         .iter()
         .find(|h| h.id == view.confirm_remove)
         .cloned();
+    let edit_end = habilitations
+        .iter()
+        .find(|h| h.id == view.edit_end)
+        .map(|h| {
+            let shown = view
+                .edit_end_typed
+                .clone()
+                .unwrap_or_else(|| h.end_date.map(|d| d.french()).unwrap_or_default());
+            (h.clone(), shown)
+        });
     page.render_form(view.error.is_some(), |csrf| UserPage {
         csrf,
         service: m.service,
@@ -150,6 +168,7 @@ async fn user_page(
         error: view.error,
         confirm_last: view.confirm_last,
         confirm_remove,
+        edit_end,
         notice: view.notice,
         person,
     })
@@ -161,26 +180,32 @@ async fn person(state: &AppState, id: &str) -> Result<User, PageError> {
         .ok_or_else(PageError::not_found)
 }
 
-/// `?fait=…` after a change, `?retirer={habilitation}` to confirm a removal.
+/// `?fait=…` after a change, `?retirer={habilitation}` to confirm a removal,
+/// `?modifier={habilitation}` to change an end date.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct UserQuery {
     fait: String,
     retirer: String,
+    modifier: String,
 }
 
 /// What was just changed on a user page, named in the redirect after the change.
 #[derive(Clone, Copy)]
 enum Done {
     Added,
+    EndDateChanged,
+    Unchanged,
     Removed,
     ManagerGranted,
     ManagerRemoved,
 }
 
 impl Done {
-    const ALL: [Done; 4] = [
+    const ALL: [Done; 6] = [
         Done::Added,
+        Done::EndDateChanged,
+        Done::Unchanged,
         Done::Removed,
         Done::ManagerGranted,
         Done::ManagerRemoved,
@@ -189,6 +214,8 @@ impl Done {
     fn code(self) -> &'static str {
         match self {
             Done::Added => "habilitation-ajoutee",
+            Done::EndDateChanged => "date-fin-modifiee",
+            Done::Unchanged => "inchangee",
             Done::Removed => "habilitation-retiree",
             Done::ManagerGranted => "responsable-attribue",
             Done::ManagerRemoved => "responsable-retire",
@@ -200,6 +227,10 @@ impl Done {
             Done::Added => {
                 "L'habilitation a été enregistrée. La personne en est informée par e-mail."
             }
+            Done::EndDateChanged => {
+                "La date de fin de l'habilitation a été modifiée. La personne en est informée par e-mail."
+            }
+            Done::Unchanged => "Cette habilitation avait déjà cette date de fin : rien n'a changé.",
             Done::Removed => {
                 "L'habilitation a été retirée. La personne en est informée par e-mail."
             }
@@ -224,6 +255,7 @@ pub async fn user(
     let p = person(&page, &id).await?;
     let view = UserPageState {
         confirm_remove: q.retirer,
+        edit_end: q.modifier,
         notice: Done::ALL
             .into_iter()
             .find(|d| d.code() == q.fait)
@@ -276,17 +308,79 @@ pub async fn add(
         end_date,
     };
     match add_habilitation::add_habilitation(&page.db, &page.clock, &m.id, &input).await {
-        Ok(h) => {
+        Ok(Added::New(h)) => {
             if p.id != m.user.id {
                 notices::habilitation_granted(&page, &m.service, &p, &h, &m.user).await;
             }
             Ok(back_to(&m.service, &p.id, Done::Added))
         }
+        Ok(Added::EndDateChanged(changed)) => Ok(end_date_told(&page, &m, &p, &changed).await),
         Err(refused @ (AccessRefusal::ClosedEstablishment(_) | AccessRefusal::UnknownRole(_))) => {
             user_page(&page, m, p, again(refused.to_string())).await
         }
         Err(refused) => Err(PageError::refused(&refused)),
     }
+}
+
+/// After a change of end date: the e-mail to the person (not to oneself), and the page saying
+/// what was done.
+async fn end_date_told(
+    state: &AppState,
+    m: &Manager,
+    p: &User,
+    changed: &change_end_date::EndDateChanged,
+) -> Response {
+    if !changed.changed() {
+        return back_to(&m.service, &p.id, Done::Unchanged);
+    }
+    if p.id != m.user.id {
+        let (before, after) = (&changed.before, &changed.after);
+        notices::habilitation_end_date_changed(state, &m.service, p, before, after).await;
+    }
+    back_to(&m.service, &p.id, Done::EndDateChanged)
+}
+
+/// « Modifier la date de fin »: the new date (empty: no end).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct EndDateForm {
+    csrf: String,
+    date_fin: String,
+}
+
+/// `POST /acces/{service}/gestion/habilitations/{id}/date-fin` (the action `change_end_date`).
+pub async fn change_end_date(
+    page: Page,
+    m: Manager,
+    Path((_, hid)): Path<(String, String)>,
+    CsrfForm(form): CsrfForm<EndDateForm>,
+) -> Result<Response, PageError> {
+    let h = habilitations::by_id(&page.db, &hid)
+        .await?
+        .filter(|h| h.service_code == m.service.code && m.manages(&h.siret))
+        .ok_or_else(PageError::not_found)?;
+    let p = person(&page, &h.user_id).await?;
+    let end_date = match form.date_fin.trim() {
+        "" => None,
+        typed => match EndDate::parse(typed, dates::today()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let view = UserPageState {
+                    edit_end: h.id.clone(),
+                    edit_end_typed: Some(form.date_fin.clone()),
+                    error: Some(e.to_string()),
+                    ..UserPageState::default()
+                };
+                return user_page(&page, m, p, view).await;
+            }
+        },
+    };
+    let by = ChangedBy::Manager(&m.id);
+    let changed =
+        change_end_date::change_end_date(&page.db, &page.clock, by, &m.service, &h.id, end_date)
+            .await
+            .map_err(|refused| PageError::refused(&refused))?;
+    Ok(end_date_told(&page, &m, &p, &changed).await)
 }
 
 /// `POST /acces/{service}/gestion/habilitations/{id}/retirer`.
@@ -377,3 +471,4 @@ pub async fn withdraw(
 }
 
 with_csrf!(RightForm);
+with_csrf!(EndDateForm);

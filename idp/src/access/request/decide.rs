@@ -1,7 +1,10 @@
 //! The request for its Responsables des accès: « Ajouter l'habilitation » or « Refuser la
 //! demande ».
 
+use serde::Serialize;
+
 use super::*;
+use crate::access::manager::Establishment;
 
 #[derive(Template)]
 #[template(path = "access_request_manage.html")]
@@ -13,9 +16,16 @@ struct ManagePage {
     created_at: String,
     /// What became of it, once handled.
     outcome: Option<Outcome>,
+    /// « Nom de l'établissement »: the establishments the manager may grant in.
+    establishments: Vec<Establishment>,
     roles: Vec<Role>,
+    siret: String,
     role: String,
     end_date: String,
+    /// « Liste des habilitations » as shown.
+    listed: Vec<ListedLine>,
+    /// The same list, carried by the form until « Terminer ».
+    list_field: String,
     reason: String,
     max_message: usize,
     home: String,
@@ -23,13 +33,59 @@ struct ManagePage {
     invalid: &'static str,
 }
 
+/// The form as the page shows it again.
 #[derive(Default)]
 struct Decision<'a> {
+    siret: &'a str,
     role: &'a str,
     end_date: &'a str,
     reason: &'a str,
+    listed: Vec<Listed>,
     error: Option<String>,
     invalid: &'static str,
+}
+
+/// One line of « Liste des habilitations », carried by the form from « Ajouter l'habilitation »
+/// to « Terminer » (a hidden JSON field): nothing is stored before « Terminer », which grants
+/// the whole list in one action, so an abandoned page leaves nothing half done. The action
+/// checks every line again.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Listed {
+    siret: String,
+    role: String,
+    /// The last day, `AAAA-MM-JJ`.
+    #[serde(default)]
+    fin: Option<String>,
+}
+
+impl Listed {
+    fn of(grant: &verdict::RequestGrant) -> Self {
+        Self {
+            siret: grant.siret.as_str().to_owned(),
+            role: grant.role.clone(),
+            fin: grant.end_date.map(|d| d.iso()),
+        }
+    }
+
+    /// The grant it stands for; `None` for a line that was not written by the page.
+    fn grant(&self) -> Option<verdict::RequestGrant> {
+        let end_date = match &self.fin {
+            Some(fin) => Some(EndDate::from_stored(fin)?),
+            None => None,
+        };
+        Some(verdict::RequestGrant {
+            siret: Siret::parse(&self.siret).ok()?,
+            role: self.role.clone(),
+            end_date,
+        })
+    }
+}
+
+/// A line of « Liste des habilitations » in words.
+struct ListedLine {
+    role: String,
+    establishment: String,
+    end: String,
 }
 
 /// A handled request as the page tells it: to the manager who decided, what they did (« La
@@ -77,8 +133,8 @@ async fn outcome(
 }
 
 /// « Centre agréé pour CENTRE DE FORMATION DU LAC (SIRET …), jusqu'à fin 12/2099 »: the
-/// habilitations the acceptance granted, known by being granted through this request's
-/// establishment, by its decider, at the very second of the decision (one transaction).
+/// habilitations the acceptance granted, known by being granted through a request, by its
+/// decider, at the very second of the decision (one transaction).
 async fn granted_by_decision(
     db: &crate::store::Db,
     request: &AccessRequest,
@@ -89,7 +145,6 @@ async fn granted_by_decision(
         .into_iter()
         .filter(|h| {
             h.granted_how == GrantedHow::Request
-                && h.siret == request.siret
                 && h.granted_by == request.handled_by
                 && Some(h.granted_at) == request.handled_at
         })
@@ -106,6 +161,48 @@ async fn granted_by_decision(
         .collect())
 }
 
+/// The establishments `viewer` may grant a habilitation in from a request: those they manage
+/// for the service and whose charte they accepted, the request's first.
+async fn grantable(
+    state: &AppState,
+    viewer: &str,
+    service: &Service,
+    request: &AccessRequest,
+) -> Result<Vec<Establishment>, PageError> {
+    let mut sirets = managers::establishments_of(&state.db, viewer, &service.code).await?;
+    sirets.sort_by_key(|s| *s != request.siret);
+    let mut all = Vec::with_capacity(sirets.len());
+    for siret in sirets {
+        if activation::charte_accepted(state, viewer, service, &siret).await? {
+            all.push(Establishment::of(&state.db, siret).await?);
+        }
+    }
+    Ok(all)
+}
+
+/// « NOM (SIRET …) » of one of `known`, else of the register.
+async fn establishment_text(
+    state: &AppState,
+    known: &[Establishment],
+    siret: &str,
+) -> Result<String, sqlx::Error> {
+    let e = match known.iter().find(|e| e.siret == siret) {
+        Some(e) => e.clone(),
+        None => Establishment::of(&state.db, siret.to_owned()).await?,
+    };
+    Ok(if e.name.is_empty() {
+        format!("SIRET {siret}")
+    } else {
+        format!("{} (SIRET {siret})", e.name)
+    })
+}
+
+/// « « Centre agréé » pour l'établissement NOM (SIRET …), jusqu'à fin 06/2027 ».
+fn grant_text(role_label: &str, establishment: &str, end_date: Option<EndDate>) -> String {
+    let end = end_date.map_or("sans date de fin".to_owned(), |d| d.until());
+    format!("« {role_label} » pour l'établissement {establishment}, {end}")
+}
+
 async fn manage_page(
     page: &Page,
     service: Service,
@@ -117,6 +214,26 @@ async fn manage_page(
     let roles = services::roles(&page.db, &service.code).await?;
     let home = home(page, &service);
     let outcome = outcome(&page.db, &request, viewer).await?;
+    let establishments = grantable(page, viewer, &service, &request).await?;
+    let mut listed = Vec::with_capacity(d.listed.len());
+    for l in &d.listed {
+        let role = roles
+            .iter()
+            .find(|r| r.code == l.role)
+            .map_or(l.role.clone(), |r| r.label.clone());
+        let end = l.fin.as_deref().and_then(EndDate::from_stored);
+        listed.push(ListedLine {
+            establishment: establishment_text(page, &establishments, &l.siret).await?,
+            end: end.map_or("Sans date de fin".to_owned(), |d| format!("Fin : {d}")),
+            role,
+        });
+    }
+    let list_field = serde_json::to_string(&d.listed).unwrap_or_default();
+    let siret = if d.siret.is_empty() {
+        request.siret.clone()
+    } else {
+        d.siret.to_owned()
+    };
     page.render(status, |csrf| ManagePage {
         csrf,
         civilite: civilite_label(request.gender.as_deref()),
@@ -124,9 +241,13 @@ async fn manage_page(
         outcome,
         request,
         service,
+        establishments,
         roles,
+        siret,
         role: d.role.to_owned(),
         end_date: d.end_date.to_owned(),
+        listed,
+        list_field,
         reason: d.reason.to_owned(),
         max_message: MAX_MESSAGE_CHARS,
         home,
@@ -204,15 +325,45 @@ pub async fn show_request(
 #[serde(default)]
 pub struct DecisionForm {
     csrf: String,
-    /// `accepter` or `refuser`.
+    /// `ajouter`, `retirer:{n}`, `terminer` (or `accepter`, the same) or `refuser`.
     action: String,
+    siret: String,
     role: String,
     date_fin: String,
+    /// « Liste des habilitations » so far (JSON, see [`Listed`]).
+    liste: String,
     motif: String,
 }
 
-/// `POST /acces/{service}/demandes/{id}`: « Ajouter l'habilitation » or « Refuser la demande »
-/// (the action `decide_request`), then the e-mail to the requester.
+/// What a press of one of the form's buttons asks.
+enum Press {
+    /// « Ajouter l'habilitation »: the line joins the list.
+    Add,
+    /// « Retirer » on the list's line `n`.
+    Remove(usize),
+    /// « Terminer »: grant the list (and the line being typed, if any).
+    Finish,
+    /// « Refuser la demande ».
+    Refuse,
+}
+
+impl Press {
+    fn of(action: &str) -> Option<Self> {
+        match action {
+            "ajouter" => Some(Self::Add),
+            "terminer" | "accepter" => Some(Self::Finish),
+            "refuser" => Some(Self::Refuse),
+            other => other
+                .strip_prefix("retirer:")
+                .and_then(|n| n.parse().ok())
+                .map(Self::Remove),
+        }
+    }
+}
+
+/// `POST /acces/{service}/demandes/{id}`: « Ajouter l'habilitation » and « Retirer » build
+/// « Liste des habilitations »; « Terminer » or « Refuser la demande » decide (the action
+/// `decide_request`), then the e-mail to the requester.
 pub async fn decide(
     page: Page,
     Path((code, id)): Path<(String, String)>,
@@ -229,26 +380,98 @@ pub async fn decide(
         return Err(PageError::forbidden(first));
     };
     let viewer = manager.id.as_str();
-    let again = |error: String, invalid: &'static str| Decision {
-        role: &form.role,
-        end_date: &form.date_fin,
-        reason: form.motif.trim(),
-        error: Some(error),
-        invalid,
-    };
+    let by = UserId::from_stored(manager.id.clone());
     let (mut status, mut d) = (StatusCode::CONFLICT, Decision::default());
     if request.status == Status::Pending {
-        if !matches!(form.action.as_str(), "accepter" | "refuser") {
-            return Err(PageError::bad_request("Action inconnue."));
-        }
-        let decision = match decision_of(&form) {
-            Ok(decision) => decision,
-            Err((error, field)) => {
-                let (status, d) = (StatusCode::BAD_REQUEST, again(error, field));
+        let press =
+            Press::of(&form.action).ok_or_else(|| PageError::bad_request("Action inconnue."))?;
+        let mut listed: Vec<Listed> = match form.liste.trim() {
+            "" => Vec::new(),
+            json => serde_json::from_str(json).map_err(|_| unreadable())?,
+        };
+        let mut grants = listed
+            .iter()
+            .map(Listed::grant)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(unreadable)?;
+        let shown = |listed: Vec<Listed>| Decision {
+            siret: &form.siret,
+            role: &form.role,
+            end_date: &form.date_fin,
+            reason: form.motif.trim(),
+            listed,
+            ..Decision::default()
+        };
+        let again = |listed: Vec<Listed>, (error, invalid): (String, &'static str)| Decision {
+            error: Some(error),
+            invalid,
+            ..shown(listed)
+        };
+        let decision = match press {
+            Press::Remove(n) => {
+                if n < listed.len() {
+                    listed.remove(n);
+                }
+                let d = shown(listed);
+                return manage_page(&page, service, request, viewer, StatusCode::OK, d).await;
+            }
+            Press::Add => {
+                let line = match typed_line(&form, &request) {
+                    Ok(line) => line,
+                    Err(e) => {
+                        let d = again(listed, e);
+                        let status = StatusCode::BAD_REQUEST;
+                        return manage_page(&page, service, request, viewer, status, d).await;
+                    }
+                };
+                let checked = {
+                    let mut conn = page.db.pool.acquire().await?;
+                    verdict::may_grant(&mut conn, &by, &service, &line).await
+                };
+                let d = match checked {
+                    Ok(_) => {
+                        add_line(&mut listed, Listed::of(&line));
+                        Decision {
+                            siret: line.siret.as_str(),
+                            listed,
+                            reason: form.motif.trim(),
+                            ..Decision::default()
+                        }
+                    }
+                    Err(refused) => {
+                        let e = in_form(&refused).ok_or_else(|| PageError::refused(&refused))?;
+                        again(listed, e)
+                    }
+                };
+                let status = if d.error.is_some() {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::OK
+                };
                 return manage_page(&page, service, request, viewer, status, d).await;
             }
+            Press::Finish => {
+                // The line being typed counts, as if « Ajouter l'habilitation » came first.
+                if !form.role.trim().is_empty() || grants.is_empty() {
+                    match typed_line(&form, &request) {
+                        Ok(line) => {
+                            add_line(&mut listed, Listed::of(&line));
+                            grants.retain(|g| g.siret != line.siret || g.role != line.role);
+                            grants.push(line);
+                        }
+                        Err(e) => {
+                            let d = again(listed, e);
+                            let status = StatusCode::BAD_REQUEST;
+                            return manage_page(&page, service, request, viewer, status, d).await;
+                        }
+                    }
+                }
+                verdict::Decision::Accept { grants: &grants }
+            }
+            Press::Refuse => verdict::Decision::Refuse {
+                reason: form.motif.trim(),
+            },
         };
-        let by = UserId::from_stored(manager.id.clone());
         match decide_request(&page.db, &page.clock, &by, &service, &request, &decision).await {
             Ok(Decided::AlreadyHandled) => {}
             Ok(decided) => {
@@ -258,9 +481,8 @@ pub async fn decide(
                 return Ok(Redirect::to(&request_path(&service.code, &request.id)).into_response());
             }
             Err(refused) => {
-                let (field, error) =
-                    in_form(&refused).ok_or_else(|| PageError::refused(&refused))?;
-                (status, d) = (StatusCode::BAD_REQUEST, again(error, field));
+                let e = in_form(&refused).ok_or_else(|| PageError::refused(&refused))?;
+                (status, d) = (StatusCode::BAD_REQUEST, again(listed, e));
             }
         }
     }
@@ -271,39 +493,61 @@ pub async fn decide(
     manage_page(&page, service, request, viewer, status, d).await
 }
 
-/// The field and message of a refusal the form shows again; `None` for the others (a page of
-/// their own).
-fn in_form(refused: &AccessRefusal) -> Option<(&'static str, String)> {
-    match refused {
-        AccessRefusal::UnknownRole(_) => {
-            Some(("role", "Sélectionnez le rôle du demandeur.".into()))
-        }
-        AccessRefusal::ReasonTooLong(_) => Some(("motif", refused.to_string())),
-        AccessRefusal::ClosedEstablishment(_) => Some(("", refused.to_string())),
-        _ => None,
+fn unreadable() -> PageError {
+    PageError::bad_request("Le formulaire envoyé est illisible. Rechargez la page et recommencez.")
+}
+
+/// Adds `line` to the list, in place of the line of the same establishment and role.
+fn add_line(listed: &mut Vec<Listed>, line: Listed) {
+    match listed
+        .iter_mut()
+        .find(|l| l.siret == line.siret && l.role == line.role)
+    {
+        Some(same) => *same = line,
+        None => listed.push(line),
     }
 }
 
-/// The decision the form asks for; the message and the field of a date that does not parse.
-fn decision_of(form: &DecisionForm) -> Result<verdict::Decision<'_>, (String, &'static str)> {
-    match form.action.as_str() {
-        "refuser" => Ok(verdict::Decision::Refuse {
-            reason: form.motif.trim(),
-        }),
-        "accepter" => {
-            let end_date = match form.date_fin.trim() {
-                "" => None,
-                typed => Some(
-                    EndDate::parse(typed, dates::today())
-                        .map_err(|e| (e.to_string(), "date_fin"))?,
-                ),
-            };
-            Ok(verdict::Decision::Accept {
-                role: &form.role,
-                end_date,
-            })
+/// The line typed in the form (the request's establishment when none is chosen); the message
+/// and the field of what does not parse.
+fn typed_line(
+    form: &DecisionForm,
+    request: &AccessRequest,
+) -> Result<verdict::RequestGrant, (String, &'static str)> {
+    let siret = match form.siret.trim() {
+        "" => request.siret.as_str(),
+        chosen => chosen,
+    };
+    let siret =
+        Siret::parse(siret).map_err(|_| ("Sélectionnez l'établissement.".to_owned(), "siret"))?;
+    if form.role.trim().is_empty() {
+        return Err(("Sélectionnez le rôle du demandeur.".into(), "role"));
+    }
+    let end_date = match form.date_fin.trim() {
+        "" => None,
+        typed => {
+            Some(EndDate::parse(typed, dates::today()).map_err(|e| (e.to_string(), "date_fin"))?)
         }
-        _ => Err(("Action inconnue.".into(), "")),
+    };
+    Ok(verdict::RequestGrant {
+        siret,
+        role: form.role.trim().to_owned(),
+        end_date,
+    })
+}
+
+/// The field and message of a refusal the form shows again; `None` for the others (a page of
+/// their own).
+fn in_form(refused: &AccessRefusal) -> Option<(String, &'static str)> {
+    match refused {
+        AccessRefusal::UnknownRole(_) | AccessRefusal::NoHabilitation => {
+            Some(("Sélectionnez le rôle du demandeur.".into(), "role"))
+        }
+        AccessRefusal::ReasonTooLong(_) => Some((refused.to_string(), "motif")),
+        AccessRefusal::ClosedEstablishment(_) | AccessRefusal::NotManager(_) => {
+            Some((refused.to_string(), "siret"))
+        }
+        _ => None,
     }
 }
 
@@ -330,17 +574,20 @@ async fn notify_requester(
     let (line, establishment) = (requester_line(request), request.establishment_label());
     let content = mail_of(service, &line, &establishment, "");
     let message = match (decided, decision) {
-        (Decided::Accepted(role), verdict::Decision::Accept { end_date, .. }) => {
-            let end = end_date.map_or("sans date de fin".to_owned(), |d| d.until());
+        (Decided::Accepted(granted), _) => {
+            let mut lines = Vec::with_capacity(granted.len());
+            for (grant, role) in granted {
+                let place = match establishment_text(state, &[], grant.siret.as_str()).await {
+                    Ok(place) => place,
+                    Err(e) => {
+                        tracing::error!(error.message = %e, "access request: establishment not read");
+                        format!("SIRET {}", grant.siret)
+                    }
+                };
+                lines.push(grant_text(&role.label, &place, grant.end_date));
+            }
             let home = home(state, service);
-            messages::access_request_accepted(
-                &to,
-                name.as_deref(),
-                &content,
-                &role.label,
-                &end,
-                &home,
-            )
+            messages::access_request_accepted(&to, name.as_deref(), &content, &lines, &home)
         }
         (_, verdict::Decision::Refuse { reason }) => {
             let login = messages::absolute(&state.config.issuer, messages::LOGIN_PATH);

@@ -51,35 +51,44 @@ pub fn access_requested(
     )
 }
 
-/// « Votre demande d'accès au service numérique CERES a été acceptée »: `role`, `end`
-/// (« jusqu'au 30/06/2025 » or « sans date de fin ») and where to go (`link`).
+/// « Votre demande d'accès au service numérique CERES a été acceptée »: the habilitations
+/// granted, each « « Centre agréé » pour l'établissement …, jusqu'à fin 06/2027 », and where to
+/// go (`link`).
 pub fn access_request_accepted(
     to: &Email,
     name: Option<&str>,
     request: &AccessRequestMail<'_>,
-    role: &str,
-    end: &str,
+    granted: &[String],
     link: &str,
 ) -> Result<Outgoing, MailError> {
     let subject = format!(
         "Votre demande d'accès au service numérique {} a été acceptée",
         request.service_label
     );
+    let mut lines = match granted {
+        [one] => vec![format!(
+            "Votre responsable des accès a accepté votre demande : vous avez accès au service numérique {} en tant que {one}.",
+            request.service_label
+        )],
+        several => {
+            let mut lines = vec![format!(
+                "Votre responsable des accès a accepté votre demande : vous avez accès au service numérique {} avec les habilitations suivantes :",
+                request.service_label
+            )];
+            lines.extend(several.iter().map(|g| format!("- {g} ;")));
+            lines
+        }
+    };
+    lines.push(format!(
+        "Vous pouvez désormais vous connecter au service numérique {} avec votre compte EFP Connect.",
+        request.service_label
+    ));
     notice(
         MessageKind::AccessRequestAccepted,
         to,
         &subject,
         name,
-        &[
-            format!(
-                "Votre responsable des accès a accepté votre demande : vous avez accès au service numérique {} en tant que « {role} » pour l'établissement {}, {end}.",
-                request.service_label, request.establishment
-            ),
-            format!(
-                "Vous pouvez désormais vous connecter au service numérique {} avec votre compte EFP Connect.",
-                request.service_label
-            ),
-        ],
+        &lines,
         &format!("Accéder au service numérique {}", request.service_label),
         link,
         "Si vous n'êtes pas à l'origine de cette demande, contactez l'assistance EFP Connect de votre service numérique.",

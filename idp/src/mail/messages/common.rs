@@ -54,6 +54,8 @@ pub enum MessageKind {
     ManagerGranted,
     /// The person's Responsable des accès right was removed.
     ManagerRemoved,
+    /// A habilitation's last day was changed.
+    HabilitationChanged,
     /// An access request, sent to each Responsable des accès of the establishment.
     AccessRequested,
     /// An access request was accepted: sent to the requester.
@@ -80,6 +82,7 @@ impl MessageKind {
             Self::AccountDeleted => "account_deleted",
             Self::HabilitationGranted => "habilitation_granted",
             Self::HabilitationRemoved => "habilitation_removed",
+            Self::HabilitationChanged => "habilitation_changed",
             Self::ManagerGranted => "manager_granted",
             Self::ManagerRemoved => "manager_removed",
             Self::AccessRequested => "access_requested",
