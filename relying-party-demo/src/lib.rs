@@ -25,7 +25,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     Router,
     http::{HeaderValue, header},
-    response::Response,
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use tower_http::{
@@ -102,6 +102,7 @@ pub async fn build(config: Config) -> Result<Router, Error> {
         ));
     Ok(Router::new()
         .nest("/static/dsfr", dsfr(&static_dir))
+        .route("/static/ceres.css", get(ceres_css))
         .merge(pages)
         .layer(header(header::CONTENT_SECURITY_POLICY, csp))
         .layer(header(
@@ -169,6 +170,17 @@ fn dsfr(dir: &std::path::Path) -> Router<AppState> {
                     .then(|| HeaderValue::from_static(DSFR_CACHE_CONTROL))
             },
         ))
+}
+
+/// The demo's own stylesheet (the pastille, the side panel), embedded in the binary.
+async fn ceres_css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../static/ceres.css"),
+    )
 }
 
 /// Cache lifetime of DSFR files: the layout links them with `?v=<DSFR version>`.

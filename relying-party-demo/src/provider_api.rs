@@ -1,5 +1,6 @@
-//! The provider's JSON API (docs/api.md): activation of a code with the person's access
-//! token; establishments and codes with the service's client_credentials token. Errors are
+//! The provider's JSON API (docs/api.md): activation of a code and the person's notifications
+//! with their access token; establishments and codes with the service's client_credentials
+//! token. Errors are
 //! typed; the provider's `error_description` is French and shown as is.
 
 use serde::{Deserialize, de::DeserializeOwned};
@@ -170,6 +171,33 @@ pub async fn activate(
         http.post(format!("{issuer}/api/v1/activation"))
             .bearer_auth(access_token)
             .json(&body),
+    )
+    .await
+}
+
+/// What waits for the person at the provider: the red pastille beside their name.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Notifications {
+    /// Responsable des accès of at least one establishment for CERES.
+    pub access_manager: bool,
+    /// Access requests waiting for them.
+    pub pending_access_requests: u32,
+    /// The provider's « Demandes d'accès » page (managers only).
+    #[serde(default)]
+    pub requests_url: Option<String>,
+    /// The provider's « Gérer mon compte ».
+    pub account_url: String,
+}
+
+/// `GET {issuer}/api/v1/notifications` with the person's access token.
+pub async fn notifications(
+    http: &reqwest::Client,
+    issuer: &str,
+    access_token: &str,
+) -> Result<Notifications, ApiError> {
+    call(
+        http.get(format!("{issuer}/api/v1/notifications"))
+            .bearer_auth(access_token),
     )
     .await
 }

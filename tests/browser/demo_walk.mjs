@@ -5,7 +5,9 @@
 //      sign-up, the code read in the provider's outbox (/outbox), as the README tells newcomers;
 //   2. back on CERES: login → « Vous n'avez pas accès » → SIRET + activation code → the
 //      provider's charte and « Gestion de mes accès » (« Centre agréé ») → CERES's CGU → the
-//      dashboard, as Responsable des accès;
+//      dashboard, as Responsable des accès; guide 002 §6.1: the red pastille beside her name
+//      (a colleague's request waits), « le panneau des fonctionnalités » it opens and its
+//      « Gérer les demandes d'accès » to the provider's requests;
 //   3. « Gérer les accès de mon entreprise » at the provider: the 5-step invitation of a
 //      colleague with « Centre agréé », then « Me déconnecter » on CERES (RP-initiated logout);
 //   4. the colleague, in their own browser: the invitation e-mail in the outbox, a first
@@ -17,6 +19,7 @@
 //   BASE_URL         the provider, e.g. http://127.0.0.1:41234
 //   RP_URL           the demo CERES, on another host name, e.g. http://localhost:41235
 //   SIRET, SIRET_NAME, CODE   the establishment in the register, its name, its activation code
+//   REQUESTER_NAME   « Prénom Nom » of someone whose access request to SIRET is pending
 //   NEWCOMER_EMAIL, COLLEAGUE_EMAIL   two addresses without an account
 //   SCREENSHOT_DIR, CHROMIUM   as for the other scripts
 
@@ -31,6 +34,7 @@ const RP_URL = env('RP_URL');
 const SIRET = env('SIRET');
 const SIRET_NAME = env('SIRET_NAME');
 const CODE = env('CODE');
+const REQUESTER_NAME = env('REQUESTER_NAME');
 const NEWCOMER = env('NEWCOMER_EMAIL');
 const COLLEAGUE = env('COLLEAGUE_EMAIL');
 const PASSWORD = 'Velo-Rouge-Printemps-2024';
@@ -101,6 +105,17 @@ async function acceptCeresCgu(page, prefix, withError) {
   // Guide 002 §3.2 (24): « Félicitations ! Votre compte CERES est maintenant fonctionnel… »
   await page.getByRole('heading', { name: 'Félicitations !' }).waitFor();
   assert.match(await page.locator('main').innerText(), /Votre compte CERES est maintenant fonctionnel/);
+}
+
+/** Clicks « Prénom Nom » in CERES's header (its name starts with `name`) and waits for « le
+ * panneau des fonctionnalités » to be open; returns the panel. */
+async function openPanel(page, name) {
+  await page.getByRole('button', { name: new RegExp(`^${name}`) }).click();
+  const panel = page.getByRole('dialog', { name });
+  await panel.waitFor();
+  // The DSFR modal fades in: judge it (and screenshot it) once it is there.
+  await panel.evaluate((el) => Promise.all(el.getAnimations({ subtree: true }).map((a) => a.finished)));
+  return panel;
 }
 
 /** The dashboard's habilitations table holds one « Centre agréé » line for the centre. */
@@ -202,6 +217,30 @@ async function newcomer(page) {
   await check(page, 'ceres-tableau-de-bord');
   log('the newcomer is Responsable des accès and « Centre agréé » in CERES');
 
+  // Guide 002 §6.1: the red pastille beside « Prénom Nom » (a request waits for her), the name
+  // opens « le panneau des fonctionnalités », whose « Gérer les demandes d'accès » has the
+  // pastille too and leads to the provider's « Demandes d'accès ».
+  const pending = "Léa Nouvelle (1 demande d'accès en attente)";
+  const nameButton = page.getByRole('banner').getByRole('button', { name: pending });
+  assert.ok(await nameButton.getByText('1', { exact: true }).isVisible(), 'the pastille « 1 » beside the name');
+  const panel = await openPanel(page, 'Léa Nouvelle');
+  await panel.getByRole('link', { name: 'Gérer mon compte' }).waitFor();
+  const requests = panel.getByRole('link', {
+    name: "Gérer les demandes d'accès (1 demande d'accès en attente)",
+  });
+  assert.ok(await requests.getByText('1', { exact: true }).isVisible(), 'the pastille « 1 » in the panel');
+  await check(page, 'ceres-panneau-des-fonctionnalites');
+  await submit(page, requests);
+  assert.ok(page.url().startsWith(`${BASE_URL}/acces/ceres/gestion/demandes`), `the provider's requests: ${page.url()}`);
+  await page
+    .getByRole('navigation', { name: 'Gestion des accès' })
+    .getByRole('link', { name: "Demandes d'accès (1 en attente)" })
+    .waitFor();
+  await page.getByText(REQUESTER_NAME).first().waitFor();
+  await page.goto(`${RP_URL}/`);
+  await page.getByRole('heading', { level: 1, name: 'Votre tableau de bord' }).waitFor();
+  log('the pastille and « Gérer les demandes d\'accès » led to the waiting request');
+
   // 3. « Gérer les accès de mon entreprise » at the provider: invite a colleague.
   await submit(page, manage);
   assert.ok(page.url().startsWith(`${BASE_URL}/acces/ceres/gestion`), `the provider's page: ${page.url()}`);
@@ -240,9 +279,11 @@ async function newcomer(page) {
   await page.getByRole('heading', { level: 1, name: 'Votre tableau de bord' }).waitFor();
   // RP-initiated logout: CERES sends the browser to the provider's end-session endpoint with
   // its ID token as the hint, so the provider ends its session without asking.
+  // « Me déconnecter » is in the panel.
+  const logout = (await openPanel(page, 'Léa Nouvelle')).getByRole('button', { name: 'Me déconnecter' });
   const [endSession] = await Promise.all([
     page.waitForRequest((r) => r.url().startsWith(`${BASE_URL}/logout`)),
-    submit(page, page.getByRole('button', { name: 'Me déconnecter' })),
+    submit(page, logout),
   ]);
   const hop = new URL(endSession.url());
   assert.ok(hop.searchParams.get('id_token_hint'), 'CERES sends id_token_hint');
@@ -288,6 +329,11 @@ async function colleague(page) {
     0,
     'the colleague is not Responsable des accès',
   );
+  // No pastille, and no « Gérer les demandes d'accès » in the panel.
+  const panel = await openPanel(page, 'Marc Collègue');
+  assert.equal(await page.getByRole('banner').getByRole('button', { name: 'Marc Collègue', exact: true }).count(), 1);
+  assert.equal(await panel.getByRole('link', { name: /Gérer les demandes d'accès/ }).count(), 0);
+  await panel.getByRole('link', { name: 'Gérer mon compte' }).waitFor();
   await check(page, 'collegue-ceres-tableau-de-bord');
   log('the colleague is « Centre agréé » in CERES');
 }

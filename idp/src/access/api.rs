@@ -1,6 +1,8 @@
 //! The JSON API of access (docs/api.md, docs/openapi.yaml):
 //! - `POST /api/v1/activation`, called by a relying party with the person's access token:
 //!   redeems an activation code typed in the relying party's own page;
+//! - `GET /api/v1/notifications`, with the same token: what waits for the person in the
+//!   service, for the red pastille the relying party shows beside their name (guide 002 §6.1);
 //! - `POST|GET /api/v1/codes`, `DELETE /api/v1/codes/{id}`, called by a service (or the
 //!   ministry's back office) with a `client_credentials` token holding the `codes:issue`
 //!   scope: issues, lists and revokes the codes of that client's service;
@@ -28,13 +30,14 @@ use super::{
     },
     activation::count_attempt,
     agent::issue_for_configured_days,
-    codes, pages,
+    claims, codes, managers, pages, requests,
     services::{self, Service},
 };
 use crate::{
     AppState,
     accounts::UserId,
     error::OAuthError,
+    mail::messages::ACCOUNT_PATH,
     oidc::{
         tokens::{self, AccessClaims, AccessTokenError},
         userinfo::bearer,
@@ -54,6 +57,18 @@ async fn verified(state: &AppState, headers: &HeaderMap) -> Result<AccessClaims,
             AccessTokenError::Db(e) => OAuthError::from(e),
             other => OAuthError::invalid_token(other.to_string()),
         })
+}
+
+/// The token was issued to a person, not to a client for itself (`client_credentials`).
+fn person_only(claims: &AccessClaims) -> Result<(), OAuthError> {
+    if claims.sub == claims.client_id {
+        return Err(OAuthError::api(
+            StatusCode::FORBIDDEN,
+            "user_token_required",
+            "Un jeton d'accès délivré à une personne est nécessaire.",
+        ));
+    }
+    Ok(())
 }
 
 async fn service_of(state: &AppState, client_id: &str) -> Result<Service, OAuthError> {
@@ -101,13 +116,7 @@ pub async fn redeem(
     raw: Bytes,
 ) -> Result<Response, OAuthError> {
     let claims = verified(&state, &headers).await?;
-    if claims.sub == claims.client_id {
-        return Err(OAuthError::api(
-            StatusCode::FORBIDDEN,
-            "user_token_required",
-            "Un jeton d'accès délivré à une personne est nécessaire.",
-        ));
-    }
+    person_only(&claims)?;
     let service = service_of(&state, &claims.client_id).await?;
     let form: RedeemBody = body(&raw)?;
     let siret = form.siret.as_deref().map(siret_of).transpose()?;
@@ -141,6 +150,43 @@ pub async fn redeem(
         "next": next,
     }))
     .into_response())
+}
+
+/// `GET /api/v1/notifications` with the person's bearer token (scope `habilitations`): for the
+/// token's service, whether they are Responsable des accès there, how many access requests wait
+/// for them (the same count as the « Demandes d'accès » tab's badge:
+/// [`requests::count_pending_for_manager`], over every establishment they manage) and the
+/// provider's pages the relying party's side panel links to.
+pub async fn notifications(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, OAuthError> {
+    let claims = verified(&state, &headers).await?;
+    person_only(&claims)?;
+    if !claims.scope.split(' ').any(|s| s == claims::SCOPE) {
+        return Err(OAuthError::insufficient_scope(format!(
+            "Le scope {} est nécessaire.",
+            claims::SCOPE
+        )));
+    }
+    let service = service_of(&state, &claims.client_id).await?;
+    let manager = !managers::establishments_of(&state.db, &claims.sub, &service.code)
+        .await?
+        .is_empty();
+    let pending =
+        requests::count_pending_for_manager(&state.db, &claims.sub, &service.code).await?;
+    let requests_url = manager.then(|| {
+        state
+            .config
+            .url(&format!("/acces/{}/gestion/demandes", service.code))
+    });
+    Ok(crate::web::no_store(Json(json!({
+        "service": service.code,
+        "access_manager": manager,
+        "pending_access_requests": pending,
+        "requests_url": requests_url,
+        "account_url": state.config.url(ACCOUNT_PATH),
+    }))))
 }
 
 /// A call from a service's back office: a valid access token with the codes scope, from a

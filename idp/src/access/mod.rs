@@ -34,6 +34,7 @@ pub fn routes() -> axum::Router<crate::AppState> {
     axum::Router::new()
         .route(mine::PATH, get(mine::show))
         .route("/api/v1/activation", post(api::redeem))
+        .route("/api/v1/notifications", get(api::notifications))
         .route("/api/v1/establishments/{siret}", get(api::establishment))
         .route("/api/v1/codes", get(api::list).post(api::issue))
         .route("/api/v1/codes/{id}", delete(api::revoke))

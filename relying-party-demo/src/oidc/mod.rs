@@ -23,6 +23,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::{
     AppState, Config, Error, PageError,
+    provider_api::{self, Notifications},
     session::{Login, Session, SessionHandle},
 };
 
@@ -363,6 +364,9 @@ pub struct Person {
     pub session: OwnedMutexGuard<Session>,
     /// Claims from userinfo, fetched for this request.
     pub profile: Profile,
+    /// What waits for them at the provider (the header's pastille), fetched with the claims;
+    /// `None` when the provider could not say: the page shows no pastille.
+    pub notifications: Option<Notifications>,
 }
 
 impl Person {
@@ -392,6 +396,19 @@ pub async fn ensure_fresh(state: &AppState, session: &mut Session) -> Result<(),
     Ok(())
 }
 
+/// The person's notifications, or `None` (logged) when the provider could not give them: a
+/// missing pastille must not cost the page.
+async fn notifications(state: &AppState, login: &Login) -> Option<Notifications> {
+    match provider_api::notifications(&state.http, &state.config.issuer, &login.access_token).await
+    {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "notifications unavailable: no pastille on this page");
+            None
+        }
+    }
+}
+
 /// The logged-in person of the request with fresh tokens and claims, or `None` if the browser
 /// has no logged-in session. A session whose grant is gone is closed.
 pub async fn person(state: &AppState, headers: &HeaderMap) -> Result<Option<Person>, PageError> {
@@ -405,14 +422,19 @@ pub async fn person(state: &AppState, headers: &HeaderMap) -> Result<Option<Pers
     let result = async {
         ensure_fresh(state, &mut session).await?;
         let login = session.login.as_ref().ok_or(PageError::SessionExpired)?;
-        state.provider.userinfo(&state.http, login).await
+        let (profile, notifications) = tokio::join!(
+            state.provider.userinfo(&state.http, login),
+            notifications(state, login)
+        );
+        Ok((profile?, notifications))
     }
     .await;
     match result {
-        Ok(profile) => Ok(Some(Person {
+        Ok((profile, notifications)) => Ok(Some(Person {
             handle,
             session,
             profile,
+            notifications,
         })),
         Err(PageError::SessionExpired) => {
             session.login = None;

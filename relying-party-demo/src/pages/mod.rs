@@ -17,7 +17,8 @@ impl From<sqlx::Error> for PageError {
     }
 }
 
-/// The header's view of the logged-in person: their name and the logout form's CSRF token.
+/// The header's view of the logged-in person: their name (the button opening « le panneau des
+/// fonctionnalités », guide 002 §6.1), the red pastille, and the panel's links and logout form.
 pub struct HeaderUser {
     /// "Prénom Nom".
     pub name: String,
@@ -25,16 +26,43 @@ pub struct HeaderUser {
     pub csrf: String,
     /// The provider's « Gérer mon compte ».
     pub account_url: String,
+    /// The provider's « Demandes d'accès »: for a Responsable des accès only.
+    pub requests_url: Option<String>,
+    /// Access requests waiting for them (the pastille); 0 when the provider could not say.
+    pub pending: u32,
 }
 
 impl HeaderUser {
-    /// For `person`.
+    /// For `person`: the provider's notifications when they came, else the claims and the
+    /// configured links, without a pastille.
     pub fn of(person: &Person, config: &crate::Config) -> Self {
+        let (account_url, requests_url, pending) = match &person.notifications {
+            Some(n) => (
+                n.account_url.clone(),
+                n.requests_url.clone().filter(|_| n.access_manager),
+                n.pending_access_requests,
+            ),
+            None => (
+                config.provider_url("/compte"),
+                (!person.profile.access_manager_of.is_empty()).then(|| {
+                    config.provider_url(&format!("/acces/{}/gestion/demandes", config.service))
+                }),
+                0,
+            ),
+        };
         Self {
             name: person.profile.display_name(),
             csrf: person.session.csrf.clone(),
-            account_url: config.provider_url("/compte"),
+            account_url,
+            requests_url,
+            pending,
         }
+    }
+
+    /// « (2 demandes d'accès en attente) », read after the name by screen readers.
+    pub fn pending_label(&self) -> String {
+        let s = if self.pending > 1 { "s" } else { "" };
+        format!("{} demande{s} d'accès en attente", self.pending)
     }
 }
 

@@ -984,3 +984,116 @@ async fn access_request_rows_offer_accept_and_refuse_named_for_screen_readers() 
     assert_shows(&list, "Aucune demande d'accès n'attend votre décision.");
     assert!(!list.contains("en attente)"), "no badge once handled");
 }
+
+/// `GET /api/v1/notifications` with `token` (none: no header): status, JSON body and the
+/// `WWW-Authenticate` challenge.
+async fn notifications(app: &TestApp, token: Option<&str>) -> (u16, serde_json::Value, String) {
+    let mut request = app.http().get(app.url("/api/v1/notifications"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let r = request.send().await.expect("GET /api/v1/notifications");
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let (status, body) = idp_tests::json(r).await;
+    (status, body, challenge)
+}
+
+/// The relying party's red pastille (guide 002 §6.1): `GET /api/v1/notifications` counts, for
+/// the token's service, the requests waiting in the establishments the person manages (the
+/// « Demandes d'accès » tab's count), the charte not yet accepted included, and gives the
+/// provider's pages; bad tokens get the RFC 6750 answers of the rest of the API.
+#[tokio::test]
+async fn access_request_notifications_api_counts_the_persons_own_pending_requests() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    app.establishment(CENTRE, "CENTRE DE FORMATION DU LAC", true)
+        .await;
+    app.establishment(OTHER, "AUTRE CENTRE", true).await;
+    let requester = app.person(REQUESTER, "Bob", "Durand", CENTRE).await;
+    let manager = app.person(MANAGER, "Jeanne", "Martin", CENTRE).await;
+    let colleague = app.person(MANAGER2, "Paul", "Leroy", CENTRE).await;
+    let stranger = app.person(STRANGER, "Zoé", "Petit", OTHER).await;
+    app.make_manager(&manager, CENTRE).await;
+    // Responsable des accès of OTHER by a code, the charte not accepted yet.
+    app.grant_manager(&stranger, OTHER).await;
+    for (who, siret) in [
+        (&requester, CENTRE),
+        (&colleague, CENTRE),
+        (&requester, OTHER),
+    ] {
+        requests::create(db, who, "ceres", siret, "")
+            .await
+            .unwrap()
+            .expect("a new request");
+    }
+    let client = app.service_client("ceres-app", "ceres", false).await;
+
+    let token = app.user_token(&client, MANAGER).await;
+    let (status, body, _) = notifications(&app, Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "service": "ceres",
+            "access_manager": true,
+            "pending_access_requests": 2,
+            "requests_url": app.url("/acces/ceres/gestion/demandes"),
+            "account_url": app.url("/compte"),
+        }),
+        "CENTRE's two requests, not OTHER's"
+    );
+    assert_eq!(
+        body["pending_access_requests"],
+        requests::count_pending_for_manager(db, &manager, "ceres")
+            .await
+            .unwrap(),
+        "the badge's count"
+    );
+    let (_, body, _) = notifications(&app, Some(&app.user_token(&client, STRANGER).await)).await;
+    assert_eq!(body["access_manager"], true);
+    assert_eq!(body["pending_access_requests"], 1, "OTHER's, charte aside");
+    let (status, body, _) =
+        notifications(&app, Some(&app.user_token(&client, REQUESTER).await)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["access_manager"], false);
+    assert_eq!(body["pending_access_requests"], 0);
+    assert_eq!(body["requests_url"], serde_json::Value::Null);
+    // Decided requests no longer count.
+    app.refuse_all_access_requests().await;
+    let (_, body, _) = notifications(&app, Some(&token)).await;
+    assert_eq!(body["pending_access_requests"], 0);
+
+    // RFC 6750: no token, a forged one, a client's own token, a token without the scope.
+    let (status, body, challenge) = notifications(&app, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    assert_eq!(challenge, "Bearer realm=\"efp-connect\"");
+    let (status, body, challenge) = notifications(&app, Some("pas-un-jeton")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    assert_eq!(challenge, "Bearer error=\"invalid_token\"");
+    assert!(body["error_description"].is_string());
+    let back_office = app.back_office_token("ceres-back", "codes:issue").await;
+    let (status, body, _) = notifications(&app, Some(&back_office)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("user_token_required"))
+    );
+    let url = idp_tests::auth_url_for(&app, &client, "openid", &[]);
+    let plain = app.browser().tokens(&app, &client, &url, MANAGER).await;
+    let (status, body, challenge) = notifications(&app, plain["access_token"].as_str()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    assert_eq!(challenge, "Bearer error=\"insufficient_scope\"");
+}

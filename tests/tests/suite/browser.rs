@@ -173,7 +173,8 @@ async fn browser_access_journeys_pass_axe_on_every_page() {
 /// The newcomer's walk of the demo (`tests/browser/demo_walk.mjs`), from the demo CERES's home
 /// page: sign-up with the code read in the provider's outbox (`/outbox`), login into CERES, the
 /// activation code typed in CERES, the charte and « Gestion de mes accès » at the provider, the
-/// dashboard as Responsable des accès, an invitation of a colleague, logout, and the colleague's
+/// dashboard as Responsable des accès, the red pastille of a waiting request beside the name and
+/// « Gérer les demandes d'accès » in the side panel (guide 002 §6.1), an invitation of a colleague, logout, and the colleague's
 /// first password and login into CERES with the granted role. The demo CERES runs in-process on
 /// `localhost`, the provider on `127.0.0.1`: two hosts, two cookie jars, as in production.
 #[tokio::test]
@@ -196,6 +197,19 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
     );
     let db = &app.state.db;
     app.establishment(SIRET, NAME, true).await;
+    // A colleague's request waits: the newcomer, once Responsable des accès, sees the pastille.
+    let requester = app
+        .person(
+            "paul.formateur@centre-du-lac.fr",
+            "Paul",
+            "Formateur",
+            SIRET,
+        )
+        .await;
+    idp::access::requests::create(db, &requester, "ceres", SIRET, "")
+        .await
+        .unwrap()
+        .expect("a new request");
 
     // The demo CERES's address first: the provider sends people back to it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -290,6 +304,7 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
             ("SIRET", SIRET.into()),
             ("SIRET_NAME", NAME.into()),
             ("CODE", code),
+            ("REQUESTER_NAME", "Paul Formateur".into()),
             ("NEWCOMER_EMAIL", "lea.nouvelle@centre-du-lac.fr".into()),
             ("COLLEAGUE_EMAIL", "marc.collegue@centre-du-lac.fr".into()),
             ("SCREENSHOT_DIR", screenshots.display().to_string()),

@@ -246,6 +246,22 @@ async fn relying_party_dashboard_lists_habilitations_with_role_end_date_and_mana
     let (_, dashboard) = page(&browser, "/").await;
     assert!(dashboard.contains("Gérer les accès de mon entreprise"));
     assert!(dashboard.contains(&format!("{}/acces/ceres/gestion/demandes", app.base)));
+    assert!(!dashboard.contains("ceres-pastille"), "nothing waits yet");
+    // A colleague asks for access: the header's name and the panel get the red pastille
+    // (`GET /api/v1/notifications`, read at each view).
+    let bob = app.user("bob@centre.fr").await;
+    idp::access::requests::create(&app.state.db, &bob.id, "ceres", CENTRE, "")
+        .await
+        .unwrap()
+        .expect("a new request");
+    let (_, dashboard) = page(&browser, "/").await;
+    assert_eq!(
+        dashboard
+            .matches(r#"<span class="ceres-pastille" aria-hidden="true">1</span>"#)
+            .count(),
+        2,
+        "beside the name and on « Gérer les demandes d'accès »: {dashboard}"
+    );
 }
 
 #[tokio::test]
