@@ -234,7 +234,17 @@ async function manage(page) {
     // Invited, never signed up: EFP Connect's CGU are asked at the first login.
     await acceptEfpConnectCgu(other, 'invitation-cgu-efp-connect');
     await other.getByText('Vous êtes connecté').waitFor();
+    // The provider's home lists the person's services, CERES with the habilitation given.
+    await other.getByRole('heading', { level: 2, name: 'Mes services' }).waitFor();
+    await other.getByRole('heading', { level: 3, name: /CERES/ }).waitFor();
+    await other.getByText(/^Centre agréé/).first().waitFor();
     await check(other, 'invitation-connecte');
+    // The e-mail's « Note : Vous pouvez consulter vos habilitations sur … » leads to them.
+    assert.ok(message.text.includes('Un administrateur vous a donné accès au service numérique CERES en tant que Centre agréé'), message.text);
+    await other.goto(linkIn(message, '/compte/habilitations').replace(/\.$/, ''));
+    await other.getByRole('heading', { level: 1, name: 'Mes habilitations' }).waitFor();
+    await other.getByRole('cell', { name: 'Centre agréé', exact: true }).waitFor();
+    await check(other, 'invitation-mes-habilitations');
   } finally {
     await invitee.close();
   }

@@ -71,10 +71,7 @@ pub async fn habilitation_granted(
             ),
             format!(
                 "Note : Vous pouvez consulter vos habilitations sur {}.",
-                absolute(
-                    &state.config.issuer,
-                    &format!("/acces/{}/mes-acces", service.code)
-                )
+                absolute(&state.config.issuer, crate::access::mine::PATH)
             ),
         ],
         &format!("Accéder à {}", service.label),
@@ -117,10 +114,7 @@ pub async fn habilitation_end_date_changed(
             format!("Auparavant : {}.", end(before)),
         ],
         "Consulter mes habilitations",
-        &absolute(
-            &state.config.issuer,
-            &format!("/acces/{}/mes-acces", service.code),
-        ),
+        &absolute(&state.config.issuer, crate::access::mine::PATH),
         "Si vous pensez qu'il s'agit d'une erreur, adressez-vous au responsable des accès de votre établissement.",
     );
     send_notice(state, message).await;

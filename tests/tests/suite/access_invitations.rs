@@ -399,7 +399,7 @@ async fn access_invite_an_existing_account_skips_to_the_habilitations() {
         ) && mails[0]
             .text
             .contains("Note : Vous pouvez consulter vos habilitations sur ")
-            && mails[0].text.contains("/acces/ceres/mes-acces."),
+            && mails[0].text.contains("/compte/habilitations."),
         "{}",
         mails[0].text
     );

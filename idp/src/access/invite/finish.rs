@@ -157,10 +157,7 @@ pub(super) async fn send_invitation(
     ));
     lines.push(format!(
         "Note : Vous pouvez consulter vos habilitations sur {}.",
-        absolute(
-            &state.config.issuer,
-            &format!("/acces/{}/mes-acces", m.service.code)
-        )
+        absolute(&state.config.issuer, crate::access::mine::PATH)
     ));
     let subject = format!(
         "Vous avez obtenu une nouvelle habilitation d'accès au service numérique {}",
