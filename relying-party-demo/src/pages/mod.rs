@@ -26,6 +26,10 @@ pub struct HeaderUser {
     pub csrf: String,
     /// The provider's « Gérer mon compte ».
     pub account_url: String,
+    /// The provider's « Mes habilitations » (« Gérer mes habilitations »).
+    pub habilitations_url: String,
+    /// The provider's « Gérer les accès de mon entreprise »: for a Responsable des accès only.
+    pub manage_url: Option<String>,
     /// The provider's « Demandes d'accès »: for a Responsable des accès only.
     pub requests_url: Option<String>,
     /// Access requests waiting for them (the pastille); 0 when the provider could not say.
@@ -50,10 +54,17 @@ impl HeaderUser {
                 0,
             ),
         };
+        // Guide 002 §6.4: the panel also holds « Gérer mes habilitations » and, for a
+        // Responsable des accès, « Gérer les accès de mon entreprise ».
+        let manage_url = requests_url
+            .as_ref()
+            .map(|_| config.provider_url(&format!("/acces/{}/gestion", config.service)));
         Self {
             name: person.profile.display_name(),
             csrf: person.session.csrf.clone(),
             account_url,
+            habilitations_url: config.provider_url("/compte/habilitations"),
+            manage_url,
             requests_url,
             pending,
         }
