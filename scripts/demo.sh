@@ -37,12 +37,14 @@ fi
 chmod 600 "$secret_file"
 # A client kept from an older demo gets the grants and scopes of this one: people log in
 # (code + refresh), and the agents' area asks for activation codes with its own token
-# (client_credentials + codes:issue).
+# (client_credentials + codes:issue). It is told, server to server, when a provider session it
+# logged into ends (back-channel logout, `sid` required: it ends only that session's logins).
 $idp clients update ceres-demo \
   --grant-type authorization_code --grant-type refresh_token --grant-type client_credentials \
   --scope openid --scope email --scope profile --scope organization --scope habilitations \
   --scope offline_access --scope codes:issue \
-  --backchannel-logout-uri http://localhost:8081/backchannel-logout >/dev/null
+  --backchannel-logout-uri http://localhost:8081/backchannel-logout \
+  --backchannel-logout-session-required true >/dev/null
 # The sample SIRENE register (docs/organizations.md): the sign-up searches it. Re-runnable.
 $idp sirene import data/sirene/StockEtablissement_sample.csv \
   --unites-legales data/sirene/StockUniteLegale_sample.csv --progress-every 0

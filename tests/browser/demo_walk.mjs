@@ -12,7 +12,9 @@
 //      colleague with « Centre agréé », then « Me déconnecter » on CERES (RP-initiated logout);
 //   4. the colleague, in their own browser: the invitation e-mail in the outbox, a first
 //      password from its link, login into CERES, EFP Connect's CGU (asked at an invited
-//      person's first login), CERES's CGU, the dashboard with « Centre agréé ».
+//      person's first login), CERES's CGU, the dashboard with « Centre agréé »; then
+//      « Me déconnecter » on the provider's account page, and CERES, reloaded, shows them
+//      logged out (back-channel logout).
 //
 // Run by tests/tests/browser.rs (`browser_demo_walk_from_sign_up_to_an_invited_colleague`),
 // which starts the provider (mail to its outbox) and the demo CERES, and sets:
@@ -336,6 +338,28 @@ async function colleague(page) {
   await panel.getByRole('link', { name: 'Gérer mon compte' }).waitFor();
   await check(page, 'collegue-ceres-tableau-de-bord');
   log('the colleague is « Centre agréé » in CERES');
+
+  // « Me déconnecter » on the provider's account page, not on CERES: the provider tells CERES
+  // server to server (back-channel logout), so CERES shows the colleague logged out when
+  // reloaded.
+  await page.goto(`${BASE_URL}/compte`);
+  await submit(page, page.getByRole('link', { name: 'Me déconnecter' }));
+  await submit(page, page.getByRole('button', { name: 'Me déconnecter' }));
+  await page.getByRole('heading', { level: 1, name: 'Vous êtes déconnecté' }).waitFor();
+  await page.goto(`${RP_URL}/`);
+  const welcome = page.getByRole('heading', { level: 1, name: 'Bienvenue sur CERES' });
+  // The logout token is posted by the provider's worker, woken by the logout: at most a moment.
+  for (let tries = 0; !(await welcome.isVisible()); tries += 1) {
+    assert.ok(tries < 20, `CERES still shows the colleague logged in: ${page.url()}`);
+    await page.waitForTimeout(250);
+    await page.reload();
+  }
+  assert.equal(
+    await page.getByRole('link', { name: 'Se connecter avec EFP Connect' }).count(),
+    1,
+    'CERES offers to log in again',
+  );
+  log('logged out of the provider: CERES learnt it by back-channel logout');
 }
 
 await runJourneys(

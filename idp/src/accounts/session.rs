@@ -44,6 +44,14 @@ fn key(token: &str) -> String {
 }
 
 impl LoginSession {
+    /// This session as back-channel logout names it to the clients (`sub`, `sid`).
+    pub fn ended(&self) -> EndedSession {
+        EndedSession {
+            user_id: self.user_id.clone(),
+            sid: self.sid.clone(),
+        }
+    }
+
     /// The session of this browser, if it has a live one.
     pub async fn from_headers(
         state: &AppState,
@@ -96,7 +104,10 @@ impl LoginSession {
         let ttl = Duration::from_secs(state.config.session.ttl_seconds);
         let value = serde_json::to_string(&session).expect("session serialises");
         state.ephemeral.put(&key(&token), &value, ttl).await?;
-        remember(state, user_id, &key(&token), ttl).await?;
+        // Sessions pushed out by `session.max_per_account` end like any other: their clients
+        // are told.
+        let pushed_out = remember(state, user_id, &key(&token), ttl).await?;
+        tell_clients(state, pushed_out.into_iter()).await;
         crate::access::invitations::mark_connected(&state.db, user_id).await;
         let cookie = cookies::set(
             cookies::SESSION,
@@ -124,14 +135,12 @@ fn parse(raw: &str) -> Option<LoginSession> {
     serde_json::from_str(raw).ok()
 }
 
-/// Queues the back-channel logout of sessions just ended (never fails the logout).
+/// Queues the back-channel logout of sessions just ended (never fails the logout). Every path
+/// that ends a session comes through here: logout, a new login on the same browser, the
+/// per-account cap, « Mes sessions », a password change or reset. Account deletion queues its
+/// tokens itself, in its transaction, before the grants they are found from go.
 async fn tell_clients(state: &AppState, ended: impl Iterator<Item = LoginSession>) {
-    let ended: Vec<_> = ended
-        .map(|s| EndedSession {
-            user_id: s.user_id,
-            sid: s.sid,
-        })
-        .collect();
+    let ended: Vec<_> = ended.map(|s| s.ended()).collect();
     logout_queue::sessions_ended(state, &ended).await;
 }
 
@@ -168,15 +177,16 @@ impl IndexEntry {
 }
 
 /// Adds a session key to its user's list (which lives as long as its newest session): expired
-/// entries are dropped, and the oldest sessions past `session.max_per_account` are ended. Two
-/// logins of one account at the same instant on two nodes could lose an entry; a lost entry
-/// only means that session outlives a reset until its own expiry.
+/// entries are dropped, and the oldest sessions past `session.max_per_account` are ended and
+/// returned, so their clients are told. Two logins of one account at the same instant on two
+/// nodes could lose an entry; a lost entry only means that session outlives a reset until its
+/// own expiry.
 async fn remember(
     state: &AppState,
     user_id: &str,
     session_key: &str,
     ttl: Duration,
-) -> Result<(), EphemeralError> {
+) -> Result<Vec<LoginSession>, EphemeralError> {
     let index = user_index_key(user_id);
     let at = now();
     let mut entries = index_entries(state, user_id).await?;
@@ -188,11 +198,15 @@ async fn remember(
     let excess = entries
         .len()
         .saturating_sub(state.config.session.max_per_account);
+    let mut pushed_out = Vec::new();
     for oldest in entries.drain(..excess) {
-        state.ephemeral.delete(oldest.key()).await?;
+        if let Some(raw) = state.ephemeral.take(oldest.key()).await? {
+            pushed_out.extend(parse(&raw).filter(|s| s.user_id == user_id));
+        }
     }
     let value = serde_json::to_string(&entries).expect("index entries serialise");
-    state.ephemeral.put(&index, &value, ttl).await
+    state.ephemeral.put(&index, &value, ttl).await?;
+    Ok(pushed_out)
 }
 
 /// Ends every session of a user, on every browser (password reset).

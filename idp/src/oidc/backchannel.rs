@@ -118,7 +118,9 @@ struct Delivery {
 }
 
 /// The logout token of `d` for its client, signed now with the current RS256 key: no nonce
-/// (§2.4), `typ` `logout+jwt` so it cannot pass for an ID token.
+/// (§2.4), `typ` `logout+jwt` so it cannot pass for an ID token. `sid` is always there, whatever
+/// the client's `backchannel_logout_session_required`: every session has one, so a client that
+/// requires it is satisfied and the others may end only the session named.
 fn logout_token(state: &AppState, d: &Delivery, iat: i64) -> Option<String> {
     let signer = state.keys.current().signer(SigningAlg::RS256)?;
     let ttl = i64::try_from(state.config.backchannel_logout.token_ttl_seconds).unwrap_or(120);

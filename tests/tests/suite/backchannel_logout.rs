@@ -276,3 +276,103 @@ async fn a_session_without_such_clients_queues_nothing() {
         0
     );
 }
+
+/// A provider as [`provider`] keeping at most `max_sessions` sessions per account, with a
+/// client `rp` told at the receiver's URI (`sid` required, as the demo CERES registers).
+async fn provider_and_rp(max_sessions: usize) -> (TestApp, TestClient, Receiver) {
+    let (receiver, uri) = Receiver::start(0).await;
+    let app = TestApp::spawn_with(|c| {
+        c.backchannel_logout.retry_seconds = 1;
+        c.backchannel_logout.poll_seconds = 1;
+        c.session.max_per_account = max_sessions;
+    })
+    .await;
+    let client = app
+        .client_with("rp", |r| {
+            r.backchannel_logout_uri = Some(uri.clone());
+            r.backchannel_logout_session_required = true;
+        })
+        .await;
+    app.user(EMAIL).await;
+    (app, client, receiver)
+}
+
+/// The `(sub, sid)` the receiver was told, sorted, once `count` tokens arrived and nothing is
+/// left queued; each token checked as a logout token for `rp`.
+async fn told(app: &TestApp, receiver: &Receiver, count: usize) -> Vec<(String, String)> {
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            receiver.tokens().len() >= count && queued(app).await == 0
+        })
+        .await,
+        "{count} logout tokens expected, {} received",
+        receiver.tokens().len()
+    );
+    let mut named = Vec::new();
+    for token in receiver.tokens() {
+        let (claims, typ) = verified(app, &token, "rp").await;
+        assert_eq!(typ.as_deref(), Some("logout+jwt"));
+        named.push((string(&claims, "sub"), string(&claims, "sid")));
+    }
+    named.sort();
+    named
+}
+
+/// The `(sub, sid)` of an ID token.
+fn session_of(id_token: &str) -> (String, String) {
+    let claims = unverified_claims(id_token);
+    (string(&claims, "sub"), string(&claims, "sid"))
+}
+
+/// A login past `session.max_per_account` pushes the oldest session out: its clients are told,
+/// the newer session's are not.
+#[tokio::test]
+async fn a_session_pushed_out_by_the_per_account_cap_is_told() {
+    let (app, client, receiver) = provider_and_rp(1).await;
+    let (_, oldest) = logged_in(&app, &client).await;
+    let (_, newest) = logged_in(&app, &client).await;
+    assert_eq!(told(&app, &receiver, 1).await, [session_of(&oldest)]);
+    assert_ne!(session_of(&newest).1, session_of(&oldest).1);
+}
+
+/// A session ended from « Mes sessions » on another browser: its clients are told, and only
+/// for that session.
+#[tokio::test]
+async fn a_session_ended_from_my_sessions_is_told() {
+    let (app, client, receiver) = provider_and_rp(10).await;
+    let (_, phone) = logged_in(&app, &client).await;
+    let (laptop, _) = logged_in(&app, &client).await;
+    let (_, sid) = session_of(&phone);
+    let answer = laptop.post_to("/compte/sessions", &[("sid", &sid)]).await;
+    assert_redirect(&answer, "/compte/sessions");
+    assert_eq!(told(&app, &receiver, 1).await, [session_of(&phone)]);
+}
+
+/// Account deletion: every live session of the person is told to the clients it logged into,
+/// though the grants they are found from go with the account (queued in the same transaction).
+#[tokio::test]
+async fn account_deletion_tells_the_clients_of_every_session() {
+    let (app, client, receiver) = provider_and_rp(10).await;
+    let (_, phone) = logged_in(&app, &client).await;
+    let (laptop, on_laptop) = logged_in(&app, &client).await;
+    let answer = laptop
+        .post_to(
+            "/compte/suppression",
+            &[("password", PASSWORD), ("confirmation", "on")],
+        )
+        .await;
+    assert_eq!(answer.status(), 200, "« Votre compte a été supprimé »");
+    let mut expected = vec![session_of(&phone), session_of(&on_laptop)];
+    expected.sort();
+    assert_eq!(told(&app, &receiver, 2).await, expected);
+    let (sub, _) = session_of(&phone);
+    assert_eq!(app.rows_of_user("grants", &sub).await, 0, "the grants went");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_events WHERE action = 'session.logout_queued' AND actor = $1",
+            &sub,
+        )
+        .await,
+        2
+    );
+}

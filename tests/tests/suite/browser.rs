@@ -174,8 +174,10 @@ async fn browser_access_journeys_pass_axe_on_every_page() {
 /// page: sign-up with the code read in the provider's outbox (`/outbox`), login into CERES, the
 /// activation code typed in CERES, the charte and « Gestion de mes accès » at the provider, the
 /// dashboard as Responsable des accès, the red pastille of a waiting request beside the name and
-/// « Gérer les demandes d'accès » in the side panel (guide 002 §6.1), an invitation of a colleague, logout, and the colleague's
-/// first password and login into CERES with the granted role. The demo CERES runs in-process on
+/// « Gérer les demandes d'accès » in the side panel (guide 002 §6.1), an invitation of a
+/// colleague, logout, the colleague's first password and login into CERES with the granted role,
+/// then their « Me déconnecter » on the provider, which CERES learns by back-channel logout. The
+/// demo CERES runs in-process on
 /// `localhost`, the provider on `127.0.0.1`: two hosts, two cookie jars, as in production.
 #[tokio::test]
 async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
@@ -237,6 +239,9 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
             reg.name = "CERES (démo)".into();
             reg.redirect_uris = vec![format!("{rp}/callback")];
             reg.post_logout_redirect_uris = vec![format!("{rp}/")];
+            // As scripts/demo.sh: told when a provider session it logged into ends.
+            reg.backchannel_logout_uri = Some(format!("{rp}/backchannel-logout"));
+            reg.backchannel_logout_session_required = true;
             reg.grant_types = ["authorization_code", "refresh_token", "client_credentials"]
                 .map(String::from)
                 .to_vec();

@@ -51,6 +51,7 @@ async fn spawn_rp(app: &TestApp) -> Rp {
             reg.redirect_uris = vec![format!("{base}/callback")];
             reg.post_logout_redirect_uris = vec![format!("{base}/")];
             reg.backchannel_logout_uri = Some(format!("{base}/backchannel-logout"));
+            reg.backchannel_logout_session_required = true;
             reg.grant_types.push("client_credentials".into());
             reg.scopes
                 .extend(["habilitations", "codes:issue"].map(String::from));
@@ -574,13 +575,16 @@ async fn relying_party_logout_ends_both_sessions_through_the_end_session_endpoin
 }
 
 /// « Me déconnecter » on the provider: the provider posts a logout token to the demo, which
-/// forgets the session; the demo's next page shows the person logged out.
+/// forgets the session; the demo's next page shows the person logged out. The token names the
+/// provider session (`sid`, which the demo registers as required): the same person's login on
+/// another browser, under another provider session, stays.
 #[tokio::test]
 async fn relying_party_forgets_the_session_when_the_person_logs_out_of_the_provider() {
     let app = TestApp::spawn().await;
     let rp = spawn_rp(&app).await;
     app.user("alice@centre.fr").await;
     let browser = login(&app, &rp, "alice@centre.fr").await;
+    let other_browser = login(&app, &rp, "alice@centre.fr").await;
     let (_, home) = page(&browser, "/").await;
     assert!(home.contains("Me déconnecter"), "logged in at the demo");
 
@@ -604,6 +608,11 @@ async fn relying_party_forgets_the_session_when_the_person_logs_out_of_the_provi
         })
         .await,
         "the demo shows the person logged out"
+    );
+    let (_, other) = page(&other_browser, "/").await;
+    assert!(
+        other.contains("Me déconnecter"),
+        "the login under another provider session stays"
     );
 }
 

@@ -2,8 +2,9 @@
 //! (password, and a TOTP or recovery code when the account has a second factor) and tick
 //! « Je comprends que cette suppression est définitive ». Then the account and everything
 //! hanging on it go in one transaction (`actions::delete_account`: tokens, grants,
-//! consents, second factor), every session ends, the address gets a last e-mail, and the audit trail
-//! keeps an `account.deleted` event.
+//! consents, second factor, with the logout tokens of the person's live sessions queued for
+//! the clients they logged into), every session ends, the address gets a last e-mail, and the
+//! audit trail keeps an `account.deleted` event.
 
 use askama::Template;
 use axum::{
@@ -101,7 +102,16 @@ pub async fn submit(
     }
     let id = UserId::from_stored(user.id.clone());
     let ttl = page.config.tokens.access_token_ttl_seconds;
-    delete_account(&page.db, page.clock.now(), &id, ttl).await?;
+    // The clients each live session logged into are found from the grants, which the
+    // deletion removes: the action queues their logout tokens in its own transaction.
+    let sessions: Vec<_> = session::list_for_user(&page, &user.id)
+        .await?
+        .iter()
+        .map(session::LoginSession::ended)
+        .collect();
+    if delete_account(&page.db, page.clock.now(), &id, &sessions, ttl).await? > 0 {
+        page.backchannel.wake();
+    }
     page.revocations.changed(&page.db, &page.ephemeral).await?;
     session::end_all_for_user(&page, &user.id).await?;
     let clear = session::end(&page, page.headers()).await?;
