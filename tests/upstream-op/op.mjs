@@ -2,7 +2,7 @@
 // (OpenID-certified), not our code. Started by tests/tests/suite/upstream.rs, one process per
 // test, on a free port; prints `listening <issuer>` once ready.
 //
-// Environment: UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_REDIRECT_URI (the provider's
+// Environment: UPSTREAM_PORT (default: any free port), UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_REDIRECT_URI (the provider's
 // callback). UPSTREAM_TAMPER=iss|nonce|exp re-signs the ID token of the token endpoint with the
 // provider's own key after changing that claim: a well-signed token that must still be refused.
 //
@@ -20,7 +20,7 @@ const { privateKey } = await jose.generateKeyPair("RS256", { extractable: true }
 const jwk = { ...(await jose.exportJWK(privateKey)), kid: "upstream-test", alg: "RS256", use: "sig" };
 
 const server = http.createServer();
-await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+await new Promise((resolve) => server.listen(Number(env.UPSTREAM_PORT || 0), "127.0.0.1", resolve));
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {
@@ -41,7 +41,7 @@ const provider = new Provider(issuer, {
     acr: null,
     amr: null,
   },
-  features: { devInteractions: { enabled: false } },
+  features: { devInteractions: { enabled: false }, claimsParameter: { enabled: true } },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   cookies: { keys: ["upstream-test-cookie-key"] },
   async findAccount(_ctx, id) {

@@ -7,7 +7,11 @@ use crate::{
 };
 
 /// The account linked to this upstream subject, if any.
-pub async fn user_of(db: &Db, issuer: &str, subject: &str) -> Result<Option<store::User>, sqlx::Error> {
+pub async fn user_of(
+    db: &Db,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<store::User>, sqlx::Error> {
     let id: Option<String> =
         sqlx::query_scalar("SELECT user_id FROM upstream_links WHERE issuer = $1 AND subject = $2")
             .bind(issuer)

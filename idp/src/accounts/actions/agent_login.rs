@@ -88,14 +88,23 @@ pub async fn agent_logged_in(
     .await
 }
 
-/// A login through `upstream` that failed (`reason`: the stable code): the event alone.
+/// A login through `upstream` that failed (`reason`: the stable code; `upstream_error`: the
+/// `error` the upstream answered, if it did): the event alone.
 pub async fn login_failed(
     db: &Db,
     now: i64,
     upstream: &str,
     reason: &str,
+    upstream_error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    let details = serde_json::json!({ "reason": reason });
-    crate::audit::record_alone(db, now, "anonymous", "upstream.login_failed", upstream, details)
-        .await
+    let details = serde_json::json!({ "reason": reason, "upstream_error": upstream_error });
+    crate::audit::record_alone(
+        db,
+        now,
+        "anonymous",
+        "upstream.login_failed",
+        upstream,
+        details,
+    )
+    .await
 }

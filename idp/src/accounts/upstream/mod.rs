@@ -23,11 +23,11 @@ use serde::{Deserialize, Serialize};
 
 use self::rp::UpstreamError;
 use super::{
-    Email,
+    Email, UserId,
     actions::agent_login::{self, UpstreamIdentity},
     refusal::AccountRefusal,
     store::{self, NewUser},
-    upstream_links, UserId,
+    upstream_links,
 };
 use crate::{
     AppState,
@@ -120,12 +120,18 @@ fn started_key(state: &str) -> String {
 async fn failed(state: &AppState, upstream: &str, error: UpstreamError) -> PageError {
     tracing::warn!(upstream, reason = error.code(), "agent login failed");
     let now = state.clock.now();
-    if let Err(e) = agent_login::login_failed(&state.db, now, upstream, error.code()).await {
+    let upstream_error = match &error {
+        UpstreamError::Refused(e) => Some(e.as_str()),
+        _ => None,
+    };
+    let recorded =
+        agent_login::login_failed(&state.db, now, upstream, error.code(), upstream_error).await;
+    if let Err(e) = recorded {
         return PageError::internal("upstream audit", &e);
     }
     let status = match error {
         UpstreamError::Unavailable(_) => StatusCode::BAD_GATEWAY,
-        UpstreamError::Refused(_) => StatusCode::FORBIDDEN,
+        UpstreamError::Refused(_) | UpstreamError::DomainNotAllowed => StatusCode::FORBIDDEN,
         UpstreamError::BadToken(_) => StatusCode::BAD_GATEWAY,
     };
     PageError {
@@ -197,7 +203,9 @@ pub async fn start(
     };
     let ttl = Duration::from_secs(page.config.agents.login_ttl_seconds);
     let raw = serde_json::to_string(&started).map_err(|e| PageError::internal("upstream", &e))?;
-    page.ephemeral.put(&started_key(&state_token), &raw, ttl).await?;
+    page.ephemeral
+        .put(&started_key(&state_token), &raw, ttl)
+        .await?;
     let secure = page.config.session.secure_cookies;
     let cookie = cookies::set(BINDING_COOKIE, &binding, secure, Some(ttl.as_secs()));
     let mut response = Redirect::to(&url).into_response();
@@ -247,7 +255,14 @@ pub async fn callback(
         return Err(login_expired());
     };
     if !q.error.is_empty() {
-        let error = UpstreamError::Refused(q.error.chars().take(64).collect());
+        // An RFC 6749 error code: a short ASCII word, kept as such in the audit.
+        let code = q
+            .error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        let error = UpstreamError::Refused(code);
         return Err(failed(&page, &id, error).await);
     }
     let done = rp::complete(
@@ -285,13 +300,10 @@ pub async fn callback(
         .as_deref()
         .filter(|_| person.email_verified != Some(false))
         .and_then(|e| Email::parse(e).ok());
-    let Some(email) = email.filter(|e| upstream_links::domain_allowed(&upstream.allowed_domains, e))
+    let Some(email) =
+        email.filter(|e| upstream_links::domain_allowed(&upstream.allowed_domains, e))
     else {
-        let error = UpstreamError::Refused("domain_not_allowed".into());
-        failed(&page, &id, error).await;
-        return Err(PageError::forbidden(
-            "Votre adresse électronique n'appartient pas à un domaine autorisé pour les agents du ministère : aucun compte n'a été créé.",
-        ));
+        return Err(failed(&page, &id, UpstreamError::DomainNotAllowed).await);
     };
     if let Some(existing) = store::user_by_email(&page.db, &email).await? {
         return ask_password(&page, &login, &existing, &upstream.label).await;
@@ -323,8 +335,15 @@ impl AgentLogin {
     /// Through an existing link: the login event, then the session.
     async fn finish(&self, page: &Page, user: &UserId) -> Result<Response, PageError> {
         let now = page.clock.now();
-        agent_login::agent_logged_in(&page.db, now, &self.who, user, self.acr.as_deref(), &self.amr)
-            .await?;
+        agent_login::agent_logged_in(
+            &page.db,
+            now,
+            &self.who,
+            user,
+            self.acr.as_deref(),
+            &self.amr,
+        )
+        .await?;
         self.finish_logged(page, user).await
     }
 
@@ -342,8 +361,15 @@ impl AgentLogin {
             amr.push("pwd".into());
         }
         let upstream = Some(self.who.upstream.clone());
-        super::login::finish_via(page, user.as_str(), amr, upstream, &self.authreq, &self.retour)
-            .await
+        super::login::finish_via(
+            page,
+            user.as_str(),
+            amr,
+            upstream,
+            &self.authreq,
+            &self.retour,
+        )
+        .await
     }
 }
 
@@ -404,8 +430,7 @@ pub struct LinkQuery {
 
 /// `GET /connexion/agent/rattacher`: the password of the account to link.
 pub async fn link_get(page: Page, Query(q): Query<LinkQuery>) -> Result<Response, PageError> {
-    let (_, linking) =
-        super::login_end::waiting_step::<Linking>(&page, &q.step, link_key).await?;
+    let (_, linking) = super::login_end::waiting_step::<Linking>(&page, &q.step, link_key).await?;
     page.render(StatusCode::OK, |csrf| LinkPage {
         csrf,
         step: q.step.clone(),

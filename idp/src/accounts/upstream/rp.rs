@@ -20,6 +20,8 @@ pub enum UpstreamError {
     Refused(String),
     /// The ID token (or userinfo) is not acceptable: signature, `iss`, `aud`, `exp`, `nonce`.
     BadToken(&'static str),
+    /// A first login whose address is missing, unverified or outside the allowed domains.
+    DomainNotAllowed,
 }
 
 impl UpstreamError {
@@ -28,6 +30,7 @@ impl UpstreamError {
         match self {
             Self::Unavailable(why) | Self::BadToken(why) => why,
             Self::Refused(_) => "upstream_refused",
+            Self::DomainNotAllowed => "domain_not_allowed",
         }
     }
 }
@@ -40,6 +43,9 @@ impl std::fmt::Display for UpstreamError {
             }
             Self::Refused(_) => {
                 "Le service d'identification des agents n'a pas autorisé votre connexion. Si vous êtes agent du ministère, contactez votre service informatique."
+            }
+            Self::DomainNotAllowed => {
+                "Votre adresse électronique n'appartient pas à un domaine autorisé pour les agents du ministère : aucun compte n'a été créé. Contactez votre service informatique si vous êtes agent du ministère."
             }
             Self::BadToken(_) => {
                 "La réponse du service d'identification des agents n'a pas pu être vérifiée. Aucun compte n'a été créé ni modifié ; veuillez réessayer."
@@ -75,6 +81,10 @@ pub struct Discovery {
     /// Claims of the person.
     #[serde(default)]
     pub userinfo_endpoint: Option<String>,
+    /// Whether it takes the `claims` parameter (then `acr` and `amr` are asked for by name:
+    /// some providers put them in the ID token only when asked).
+    #[serde(default)]
+    pub claims_parameter_supported: bool,
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(
@@ -135,6 +145,10 @@ pub fn authorization_url(
         .append_pair("nonce", nonce)
         .append_pair("code_challenge", challenge)
         .append_pair("code_challenge_method", "S256");
+    if discovery.claims_parameter_supported {
+        url.query_pairs_mut()
+            .append_pair("claims", r#"{"id_token":{"acr":null,"amr":null}}"#);
+    }
     Ok(url.into())
 }
 
@@ -218,11 +232,9 @@ pub async fn complete(
     let keys: JwkSet = get_json(&discovery.jwks_uri, None, timeout).await?;
     let claims = validate_id_token(&tokens.id_token, &keys, upstream, nonce)?;
     let person = match &discovery.userinfo_endpoint {
-        Some(url) => {
-            get_json::<Person>(url, Some(&tokens.access_token), timeout)
-                .await
-                .map_err(|_| UpstreamError::Unavailable("upstream_userinfo_failed"))?
-        }
+        Some(url) => get_json::<Person>(url, Some(&tokens.access_token), timeout)
+            .await
+            .map_err(|_| UpstreamError::Unavailable("upstream_userinfo_failed"))?,
         None => Person::default(),
     };
     if person.sub != claims.sub {
@@ -243,8 +255,8 @@ pub fn validate_id_token(
     upstream: &UpstreamConfig,
     nonce: &str,
 ) -> Result<IdClaims, UpstreamError> {
-    let header =
-        jsonwebtoken::decode_header(token).map_err(|_| UpstreamError::BadToken("id_token_malformed"))?;
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|_| UpstreamError::BadToken("id_token_malformed"))?;
     use jsonwebtoken::Algorithm::{HS256, HS384, HS512};
     if matches!(header.alg, HS256 | HS384 | HS512) {
         return Err(UpstreamError::BadToken("id_token_signature"));
