@@ -85,13 +85,43 @@ fn login_page(
     status: axum::http::StatusCode,
 ) -> Result<Response, PageError> {
     let robot = anti_robot::issue(page).failed_if(view.error.as_deref(), "login-error");
-    let agents = super::upstream::buttons(page, &view.authreq, &view.retour);
+    let agents = agent_buttons(page, &view.authreq, &view.retour);
     page.render(status, |csrf| LoginPage {
         csrf,
         robot,
         agents,
         ..view
     })
+}
+
+/// « AGENT DU MINISTÈRE »: `(label, path)` per configured upstream provider (its login starts
+/// at `/connexion/agent/<id>`, accounts/upstream), with the waiting request and `retour`.
+fn agent_buttons(state: &AppState, authreq: &str, retour: &str) -> Vec<(String, String)> {
+    let upstreams = &state.config.agents.upstreams;
+    upstreams
+        .iter()
+        .map(|u| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            if !authreq.is_empty() {
+                query.append_pair("authreq", authreq);
+            }
+            if !retour.is_empty() {
+                query.append_pair("retour", retour);
+            }
+            let query = query.finish();
+            let path = if query.is_empty() {
+                format!("/connexion/agent/{}", u.id)
+            } else {
+                format!("/connexion/agent/{}?{query}", u.id)
+            };
+            let label = if upstreams.len() == 1 {
+                "AGENT DU MINISTÈRE".to_owned()
+            } else {
+                format!("AGENT DU MINISTÈRE ({})", u.label)
+            };
+            (label, path)
+        })
+        .collect()
 }
 
 /// Fields of the login form.

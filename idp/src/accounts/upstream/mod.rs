@@ -58,35 +58,6 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/connexion/agent/{id}", get(start))
 }
 
-/// The buttons of the login page: `(label, path)` per configured upstream.
-pub fn buttons(state: &AppState, authreq: &str, retour: &str) -> Vec<(String, String)> {
-    let upstreams = &state.config.agents.upstreams;
-    upstreams
-        .iter()
-        .map(|u| {
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            if !authreq.is_empty() {
-                query.append_pair("authreq", authreq);
-            }
-            if !retour.is_empty() {
-                query.append_pair("retour", retour);
-            }
-            let query = query.finish();
-            let path = if query.is_empty() {
-                format!("/connexion/agent/{}", u.id)
-            } else {
-                format!("/connexion/agent/{}?{query}", u.id)
-            };
-            let label = if upstreams.len() == 1 {
-                "AGENT DU MINISTÈRE".to_owned()
-            } else {
-                format!("AGENT DU MINISTÈRE ({})", u.label)
-            };
-            (label, path)
-        })
-        .collect()
-}
-
 fn upstream<'a>(state: &'a AppState, id: &str) -> Option<&'a UpstreamConfig> {
     state.config.agents.upstreams.iter().find(|u| u.id == id)
 }
