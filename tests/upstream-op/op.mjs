@@ -76,7 +76,7 @@ provider.use(async (ctx, next) => {
     .sign(privateKey);
 });
 
-const page = (uid) => `<!doctype html><html lang="fr"><head><title>Fédération des agents</title></head>
+const page = (uid) => `<!doctype html><html lang="fr"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Fédération des agents</title></head>
 <body><h1>Fédération des agents (test)</h1>
 <form method="post" action="/interaction/${uid}/login">
 <label for="login">Adresse électronique</label><input id="login" name="login" autocomplete="username">

@@ -15,12 +15,12 @@ const CLIENT_ID: &str = "efp-connect";
 const CLIENT_SECRET: &str = "secret-de-test-de-la-federation";
 
 /// A running upstream OP (killed when dropped).
-struct Upstream {
+pub(crate) struct Upstream {
     _child: tokio::process::Child,
 }
 
 /// A free port for the upstream, so that its issuer is known before the provider starts.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -28,28 +28,38 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The provider with one upstream at `port` (domains `travail.gouv.fr`), and that upstream
-/// started with `tamper` (see op.mjs).
+/// The configuration of the upstream at `port` (domains `travail.gouv.fr`).
+pub(crate) fn upstream_config(port: u16) -> idp::config::UpstreamConfig {
+    idp::config::UpstreamConfig {
+        id: UPSTREAM.into(),
+        label: "Fédération des agents (test)".into(),
+        issuer: format!("http://127.0.0.1:{port}"),
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        allowed_domains: vec!["travail.gouv.fr".into()],
+    }
+}
+
+/// The provider with one upstream, and that upstream started with `tamper` (see op.mjs).
 async fn app_and_upstream(tamper: &str) -> (TestApp, Upstream) {
+    let port = free_port();
+    let app = TestApp::spawn_with(|config| {
+        config.agents.upstreams = vec![upstream_config(port)];
+        config.agents.timeout_seconds = 2;
+    })
+    .await;
+    let upstream = start_upstream(&app, port, tamper).await;
+    (app, upstream)
+}
+
+/// Starts tests/upstream-op/op.mjs at `port` for `app` (configured with [`upstream_config`]).
+pub(crate) async fn start_upstream(app: &TestApp, port: u16, tamper: &str) -> Upstream {
     let dir = idp_tests::repo().join("tests/upstream-op");
     assert!(
         dir.join("node_modules/oidc-provider").is_dir(),
         "run scripts/test.sh first (npm ci in tests/upstream-op)"
     );
-    let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
-    let app = TestApp::spawn_with(|config| {
-        config.agents.upstreams = vec![idp::config::UpstreamConfig {
-            id: UPSTREAM.into(),
-            label: "Fédération des agents (test)".into(),
-            issuer: issuer.clone(),
-            client_id: CLIENT_ID.into(),
-            client_secret: CLIENT_SECRET.into(),
-            allowed_domains: vec!["travail.gouv.fr".into()],
-        }];
-        config.agents.timeout_seconds = 2;
-    })
-    .await;
     let mut child = tokio::process::Command::new("node")
         .arg(dir.join("op.mjs"))
         .env("UPSTREAM_PORT", port.to_string())
@@ -73,7 +83,7 @@ async fn app_and_upstream(tamper: &str) -> (TestApp, Upstream) {
     );
     // Whatever it prints later is drained: a closed pipe would stop it.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (app, Upstream { _child: child })
+    Upstream { _child: child }
 }
 
 fn absolute(base: &str, location: &str) -> String {
