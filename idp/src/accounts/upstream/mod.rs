@@ -199,13 +199,21 @@ fn login_expired() -> PageError {
     )
 }
 
-/// `GET /connexion/agent/retour`: back from the upstream.
+/// `GET /connexion/agent/retour`: back from the upstream. The binding cookie, spent, is cleared.
 pub async fn callback(
     page: Page,
     ip: ClientIp,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, PageError> {
-    limit(&page, &ip).await?;
+    let mut response = come_back(&page, &ip, q).await?;
+    let secure = page.config.session.secure_cookies;
+    let cleared = cookies::set(BINDING_COOKIE, "", secure, Some(0));
+    response.headers_mut().append(header::SET_COOKIE, cleared);
+    Ok(response)
+}
+
+async fn come_back(page: &Page, ip: &ClientIp, q: CallbackQuery) -> Result<Response, PageError> {
+    limit(page, ip).await?;
     if q.state.is_empty() || q.state.len() > 128 {
         return Err(login_expired());
     }
@@ -222,7 +230,7 @@ pub async fn callback(
         return Err(login_expired());
     }
     let id = started.upstream.clone();
-    let Some(upstream) = upstream(&page, &id) else {
+    let Some(upstream) = upstream(page, &id) else {
         return Err(login_expired());
     };
     if !q.error.is_empty() {
@@ -234,21 +242,21 @@ pub async fn callback(
             .take(64)
             .collect();
         let error = UpstreamError::Refused(code);
-        return Err(failed(&page, &id, error).await);
+        return Err(failed(page, &id, error).await);
     }
     let done = rp::complete(
         &started.discovery,
         upstream,
-        &redirect_uri(&page),
+        &redirect_uri(page),
         &q.code,
         &started.verifier,
         &started.nonce,
-        timeout(&page),
+        timeout(page),
     )
     .await;
     let (claims, person) = match done {
         Ok(done) => done,
-        Err(e) => return Err(failed(&page, &id, e).await),
+        Err(e) => return Err(failed(page, &id, e).await),
     };
     let who = UpstreamIdentity {
         upstream: id.clone(),
@@ -263,7 +271,7 @@ pub async fn callback(
         retour: started.retour,
     };
     if let Some(user) = upstream_links::user_of(&page.db, &claims.iss, &claims.sub).await? {
-        return login.finish(&page, &UserId::from_stored(user.id)).await;
+        return login.finish(page, &UserId::from_stored(user.id)).await;
     }
     // First login: the address must be verified and of an allowed domain.
     let email = person
@@ -274,10 +282,10 @@ pub async fn callback(
     let Some(email) =
         email.filter(|e| upstream_links::domain_allowed(&upstream.allowed_domains, e))
     else {
-        return Err(failed(&page, &id, UpstreamError::DomainNotAllowed).await);
+        return Err(failed(page, &id, UpstreamError::DomainNotAllowed).await);
     };
     if let Some(existing) = store::user_by_email(&page.db, &email).await? {
-        return ask_password(&page, &login, &existing, &upstream.label).await;
+        return ask_password(page, &login, &existing, &upstream.label).await;
     }
     let new = NewUser {
         given_name: person.given_name.unwrap_or_default(),
@@ -286,7 +294,7 @@ pub async fn callback(
     };
     let now = page.clock.now();
     match agent_login::create_agent(&page.db, now, &login.who, &email, &new).await {
-        Ok(user) => login.finish_logged(&page, &user).await,
+        Ok(user) => login.finish_logged(page, &user).await,
         Err(AccountRefusal::EmailTaken | AccountRefusal::AlreadyLinked) => Err(login_expired()),
         Err(refusal) => Err(refusal.into()),
     }
