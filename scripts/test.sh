@@ -87,6 +87,14 @@ if [ ! -f "$stamp" ] || [ tests/interop/package-lock.json -nt "$stamp" ]; then
   (cd tests/interop && npm ci --no-audit --no-fund)
   touch "$stamp"
 fi
+# The agents' login tests (tests/tests/suite/upstream.rs) log in at a third-party OpenID
+# provider: npm oidc-provider in tests/upstream-op/ (same stamp as above).
+stamp=tests/upstream-op/node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ tests/upstream-op/package-lock.json -nt "$stamp" ]; then
+  echo "agents' login tests: npm ci in tests/upstream-op/"
+  (cd tests/upstream-op && npm ci --no-audit --no-fund)
+  touch "$stamp"
+fi
 pins="authlib==1.9.9 joserfc==1.8.0 requests==2.34.2"
 if ! python3 -c 'import importlib.metadata as m, sys
 sys.exit(any(m.version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))' $pins 2>/dev/null; then

@@ -61,6 +61,66 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The assistance shown in every page's footer and in the activation letter.
     pub assistance: AssistanceConfig,
+    /// « AGENT DU MINISTÈRE »: the upstream OpenID providers agents log in with.
+    pub agents: AgentsConfig,
+}
+
+/// The upstream OpenID providers of the ministry's agents (the State's agents' federation…):
+/// the login page shows « AGENT DU MINISTÈRE » when at least one is configured.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// The upstream providers (default: none, no button).
+    pub upstreams: Vec<UpstreamConfig>,
+    /// Timeout of one call to an upstream (discovery, keys, token, userinfo), seconds (default 5).
+    pub timeout_seconds: u64,
+    /// How long a login may stay at the upstream before it comes back (`state` and `nonce`
+    /// kept in the shared store), seconds (default 600).
+    pub login_ttl_seconds: u64,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        Self {
+            upstreams: Vec::new(),
+            timeout_seconds: 5,
+            login_ttl_seconds: 600,
+        }
+    }
+}
+
+/// One upstream OpenID provider.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Short name in URLs and audit events (`[a-z0-9-]`, unique), e.g. `agentconnect`.
+    pub id: String,
+    /// What the button and the pages call it, e.g. « la fédération des agents de l'État ».
+    pub label: String,
+    /// Its issuer identifier: discovery is read at `<issuer>/.well-known/openid-configuration`
+    /// and must name this exact issuer.
+    pub issuer: String,
+    /// Our client id there.
+    pub client_id: String,
+    /// Our client secret there (`client_secret_basic`): never logged, redacted from `Debug`.
+    pub client_secret: String,
+    /// The e-mail domains whose agents may get an account on their first login, e.g.
+    /// `["travail.gouv.fr", "dreets.gouv.fr"]` (exact domains, lower case).
+    pub allowed_domains: Vec<String>,
+}
+
+// Hand-written so that the secret never reaches a log line that prints the configuration.
+impl std::fmt::Debug for UpstreamConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamConfig")
+            .field("id", &self.id)
+            .field("label", &self.label)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("allowed_domains", &self.allowed_domains)
+            .finish()
+    }
 }
 
 /// The support desk a person reaches from every page and from the activation letter (guide
@@ -426,6 +486,7 @@ impl Default for Config {
             access: AccessConfig::default(),
             metrics: MetricsConfig::default(),
             assistance: AssistanceConfig::default(),
+            agents: AgentsConfig::default(),
         }
     }
 }
@@ -536,6 +597,35 @@ impl Config {
         Ok(config)
     }
 
+    fn validate_agents(&self) -> Result<(), ConfigError> {
+        let agents = &self.agents;
+        if agents.timeout_seconds == 0 || agents.login_ttl_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "agents.timeout_seconds, agents.login_ttl_seconds : au moins 1".into(),
+            ));
+        }
+        for (i, u) in agents.upstreams.iter().enumerate() {
+            let name_ok = !u.id.is_empty()
+                && u.id.len() <= 32
+                && u.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            let issuer_ok = url::Url::parse(&u.issuer)
+                .is_ok_and(|x| matches!(x.scheme(), "http" | "https") && x.query().is_none());
+            if !name_ok
+                || !issuer_ok
+                || u.client_id.is_empty()
+                || u.label.trim().is_empty()
+                || agents.upstreams[..i].iter().any(|o| o.id == u.id)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "agents.upstreams[{i}] : id unique en [a-z0-9-], label, issuer (URL http(s)) et client_id obligatoires"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let issuer = url::Url::parse(&self.issuer)
             .map_err(|e| ConfigError::Invalid(format!("issuer « {} » : {e}", self.issuer)))?;
@@ -581,6 +671,7 @@ impl Config {
                 "sirene.api_base_url « {base} » : une URL http(s) attendue"
             )));
         }
+        self.validate_agents()?;
         if self.sirene.timeout_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "sirene.timeout_seconds : au moins 1".into(),

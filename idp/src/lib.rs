@@ -232,6 +232,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(outbox)
         .merge(oidc::routes())
         .merge(accounts::routes())
+        .merge(accounts::upstream::routes())
         .merge(access::routes())
         .merge(health::routes())
         .merge(help::routes())

@@ -5,6 +5,8 @@
 //   BASE_URL         the provider (anti-robot check off), e.g. http://127.0.0.1:41234
 //   ROBOT_BASE_URL   a second provider with the anti-robot check on
 //   ROBOT_EMAIL      an account of that second provider (password ROBOT_PASSWORD)
+//   AGENT_LOGIN      an agent's login at the upstream provider of that second provider
+//                    (tests/upstream-op, « AGENT DU MINISTÈRE »)
 //   AUTH_URL         an /authorize URL of a registered client (redirect https://rp.example/callback)
 //   MAIL_DIR         the sink's folder: one JSON file per message (tests/smtp_sink.py)
 //   SCREENSHOT_DIR   where each step's screenshot goes
@@ -20,7 +22,7 @@ import AxeBuilder from '@axe-core/playwright';
 import { chromium } from 'playwright-core';
 
 // Shared with access.mjs: reading the sink, submitting, alerts, screenshots.
-import { expectAlert, nextMail, screenshot, submit, tickBox } from './common.mjs';
+import { acceptEfpConnectCgu, expectAlert, nextMail, screenshot, submit, tickBox } from './common.mjs';
 
 const env = (name, fallback) => {
   const value = process.env[name] ?? fallback;
@@ -32,6 +34,7 @@ const ROBOT_BASE_URL = env('ROBOT_BASE_URL');
 const ROBOT_EMAIL = env('ROBOT_EMAIL');
 const ROBOT_PASSWORD = env('ROBOT_PASSWORD');
 const AUTH_URL = env('AUTH_URL');
+const AGENT_LOGIN = env('AGENT_LOGIN');
 const SCREENSHOT_DIR = env('SCREENSHOT_DIR', 'target/browser-screenshots');
 const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 
@@ -475,6 +478,20 @@ async function loginWithAntiRobotQuestion(page) {
 }
 
 /** The entry pages on a phone-sized screen (320 CSS pixels wide: WCAG's reflow width). */
+/** « AGENT DU MINISTÈRE »: the button of the login page, the upstream's own login form (a
+ * third-party OP, not checked by axe), EFP Connect's CGU at the first login, the agents' area. */
+async function agentLogin(page) {
+  await page.goto(`${ROBOT_BASE_URL}/connexion`);
+  await check(page, 'agent-bouton');
+  await page.getByRole('link', { name: 'AGENT DU MINISTÈRE' }).click();
+  await page.getByLabel('Adresse électronique').fill(AGENT_LOGIN);
+  await submit(page, page.getByRole('button', { name: 'Se connecter' }));
+  await acceptEfpConnectCgu(page, 'agent-cgu');
+  await page.goto(`${ROBOT_BASE_URL}/agent`);
+  await page.getByRole('heading', { level: 1, name: 'Espace agent du ministère' }).waitFor();
+  await check(page, 'agent-espace');
+}
+
 async function smallScreen(page) {
   await page.setViewportSize({ width: 320, height: 640 });
   for (const [path, name] of [
@@ -573,6 +590,7 @@ try {
   await journey('reinitialisation-lien', resetWithLink);
   await journey('anti-robot', loginWithAntiRobot);
   await journey('anti-robot-sans-script', loginWithAntiRobotQuestion);
+  await journey('agent-du-ministere', agentLogin);
   await journey('petit-ecran', smallScreen);
   await journey('aide-et-mentions', helpAndLegal);
   assert.deepEqual(consoleErrors, [], 'no error in the browser console');

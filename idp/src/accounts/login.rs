@@ -36,6 +36,8 @@ struct LoginPage {
     /// The error concerns the password field.
     password_invalid: bool,
     client_name: Option<String>,
+    /// « AGENT DU MINISTÈRE »: `(label, path)` per configured upstream provider.
+    agents: Vec<(String, String)>,
     /// The anti-robot check.
     robot: anti_robot::AntiRobot,
 }
@@ -69,6 +71,7 @@ pub async fn show(page: Page, Query(q): Query<LoginQuery>) -> Result<Response, P
             email_invalid: false,
             password_invalid: false,
             client_name,
+            agents: Vec::new(),
             robot: Default::default(),
         },
         axum::http::StatusCode::OK,
@@ -82,11 +85,43 @@ fn login_page(
     status: axum::http::StatusCode,
 ) -> Result<Response, PageError> {
     let robot = anti_robot::issue(page).failed_if(view.error.as_deref(), "login-error");
+    let agents = agent_buttons(page, &view.authreq, &view.retour);
     page.render(status, |csrf| LoginPage {
         csrf,
         robot,
+        agents,
         ..view
     })
+}
+
+/// « AGENT DU MINISTÈRE »: `(label, path)` per configured upstream provider (its login starts
+/// at `/connexion/agent/<id>`, accounts/upstream), with the waiting request and `retour`.
+fn agent_buttons(state: &AppState, authreq: &str, retour: &str) -> Vec<(String, String)> {
+    let upstreams = &state.config.agents.upstreams;
+    upstreams
+        .iter()
+        .map(|u| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            if !authreq.is_empty() {
+                query.append_pair("authreq", authreq);
+            }
+            if !retour.is_empty() {
+                query.append_pair("retour", retour);
+            }
+            let query = query.finish();
+            let path = if query.is_empty() {
+                format!("/connexion/agent/{}", u.id)
+            } else {
+                format!("/connexion/agent/{}?{query}", u.id)
+            };
+            let label = if upstreams.len() == 1 {
+                "AGENT DU MINISTÈRE".to_owned()
+            } else {
+                format!("AGENT DU MINISTÈRE ({})", u.label)
+            };
+            (label, path)
+        })
+        .collect()
 }
 
 /// Fields of the login form.
@@ -198,6 +233,7 @@ pub async fn submit(
                 email_invalid: again.email_invalid,
                 password_invalid: again.password_invalid,
                 client_name: pending.map(|p| p.client_name),
+                agents: Vec::new(),
                 robot: Default::default(),
             };
             return login_page(&page, view, again.status);
@@ -216,7 +252,7 @@ pub async fn submit(
 
 /// The person is authenticated (`amr`: how): once EFP Connect's current CGU are accepted
 /// (otherwise they are asked first, and no session starts before), the session starts
-/// ([`login_end::start_session`]).
+/// ([`login_end::start_session_via`]).
 pub(crate) async fn finish(
     page: &Page,
     user_id: &str,
@@ -224,10 +260,23 @@ pub(crate) async fn finish(
     authreq: &str,
     retour: &str,
 ) -> Result<Response, PageError> {
+    finish_via(page, user_id, amr, None, authreq, retour).await
+}
+
+/// [`finish`], for a login through the upstream provider `upstream` (if any).
+pub(crate) async fn finish_via(
+    page: &Page,
+    user_id: &str,
+    amr: Vec<String>,
+    upstream: Option<String>,
+    authreq: &str,
+    retour: &str,
+) -> Result<Response, PageError> {
     if let Some(cgu) = super::cgu::to_accept(&page.db, user_id).await? {
-        return super::cgu::pages::ask(page, user_id, amr, authreq, retour, &cgu).await;
+        let how = (amr, upstream);
+        return super::cgu::pages::ask(page, user_id, how, authreq, retour, &cgu).await;
     }
-    login_end::start_session(page, user_id, amr, authreq, retour).await
+    login_end::start_session_via(page, user_id, amr, upstream, authreq, retour).await
 }
 
 crate::with_csrf!(LoginForm);

@@ -42,15 +42,19 @@ pub(crate) async fn waiting_step<T: serde::de::DeserializeOwned>(
 /// accepted, then goes on: to the enrolment of a second factor when the waiting request accepts
 /// only `mfa` and `amr` lacks it, back to the waiting authorization request, or to the local
 /// `retour` (already checked).
-pub(crate) async fn start_session(
+///
+/// `upstream`: the upstream provider of an agent's login (« AGENT DU MINISTÈRE »), if any.
+pub(crate) async fn start_session_via(
     page: &Page,
     user_id: &str,
     amr: Vec<String>,
+    upstream: Option<String>,
     authreq: &str,
     retour: &str,
 ) -> Result<Response, PageError> {
     let mfa = amr.iter().any(|m| m == "mfa");
-    let (session, cookie) = LoginSession::start(page, page.headers(), user_id, amr).await?;
+    let (session, cookie) =
+        LoginSession::start_via(page, page.headers(), user_id, amr, upstream).await?;
     let sid = &session.sid;
     let target = match PendingAuthorization::load(page, authreq).await? {
         Some(p) if p.request.requires_mfa() && !mfa => {

@@ -16,6 +16,8 @@ pub mod session;
 pub mod signup;
 pub mod store;
 pub mod totp;
+pub mod upstream;
+pub mod upstream_links;
 pub mod user_id;
 
 pub use email::Email;

@@ -19,6 +19,9 @@ pub enum AccountRefusal {
     /// A document to publish needs a title and a text.
     #[error("Le titre et le texte sont obligatoires.")]
     EmptyDocument,
+    /// The upstream subject is already linked to an account.
+    #[error("Cette identité d'agent est déjà rattachée à un compte EFP Connect.")]
+    AlreadyLinked,
     /// Storage failed.
     #[error("base de données : {0}")]
     Storage(#[from] sqlx::Error),
@@ -30,13 +33,14 @@ impl Refusal for AccountRefusal {
             Self::EmailTaken => "email_taken",
             Self::CguOutdated => "cgu_outdated",
             Self::EmptyDocument => "empty_document",
+            Self::AlreadyLinked => "already_linked",
             Self::Storage(_) => "server_error",
         }
     }
 
     fn kind(&self) -> RefusalKind {
         match self {
-            Self::EmailTaken | Self::CguOutdated => RefusalKind::Conflict,
+            Self::EmailTaken | Self::CguOutdated | Self::AlreadyLinked => RefusalKind::Conflict,
             Self::EmptyDocument => RefusalKind::Invalid,
             Self::Storage(_) => RefusalKind::Internal,
         }

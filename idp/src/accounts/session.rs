@@ -34,6 +34,10 @@ pub struct LoginSession {
     /// The browser's `User-Agent` at login, cut to [`MAX_USER_AGENT_CHARS`]; empty if unknown.
     #[serde(default)]
     pub user_agent: String,
+    /// The upstream OpenID provider (its configured id) the person logged in through
+    /// (« AGENT DU MINISTÈRE »): what makes this session an agent's; `None` for a local login.
+    #[serde(default)]
+    pub upstream: Option<String>,
 }
 
 /// Longest `User-Agent` kept with a session (the sessions page shows a short form of it).
@@ -78,6 +82,17 @@ impl LoginSession {
         user_id: &str,
         amr: Vec<String>,
     ) -> Result<(Self, HeaderValue), EphemeralError> {
+        Self::start_via(state, headers, user_id, amr, None).await
+    }
+
+    /// [`Self::start`], for a login through the upstream provider `upstream` (if any).
+    pub async fn start_via(
+        state: &AppState,
+        headers: &HeaderMap,
+        user_id: &str,
+        amr: Vec<String>,
+        upstream: Option<String>,
+    ) -> Result<(Self, HeaderValue), EphemeralError> {
         end(state, headers).await?;
         let token = secrets::random_token(32);
         let user_agent = headers
@@ -92,7 +107,7 @@ impl LoginSession {
             sid: secrets::random_token(16),
             user_id: user_id.to_owned(),
             auth_time: state.clock.now(),
-            acr: if amr.iter().any(|m| m == "otp") {
+            acr: if amr.iter().any(|m| m == "otp" || m == "mfa") {
                 "mfa".into()
             } else {
                 "pwd".into()
@@ -100,6 +115,7 @@ impl LoginSession {
             amr,
             started_at: state.clock.now(),
             user_agent,
+            upstream,
         };
         let ttl = Duration::from_secs(state.config.session.ttl_seconds);
         let value = serde_json::to_string(&session).expect("session serialises");

@@ -59,11 +59,15 @@ async fn browser_account_journeys_pass_axe_on_every_page() {
     let (sink, app) = dsfr_app_with_mailbox().await;
     let client = app.client("navigateur").await;
     // A second provider with the anti-robot check on, as in production.
+    // It also has an agents' upstream provider (« AGENT DU MINISTÈRE »).
+    let upstream_port = super::upstream::free_port();
     let robot = TestApp::spawn_with(|c| {
         c.static_dir = dsfr_dist();
         c.anti_robot.enabled = true;
+        c.agents.upstreams = vec![super::upstream::upstream_config(upstream_port)];
     })
     .await;
+    let _upstream = super::upstream::start_upstream(&robot, upstream_port, "").await;
     let robot_user = robot.user("robot.teste@organisme-formation.fr").await;
 
     let screenshots = screenshot_dir();
@@ -77,6 +81,7 @@ async fn browser_account_journeys_pass_axe_on_every_page() {
         ("ROBOT_BASE_URL", robot.base.clone()),
         ("ROBOT_EMAIL", robot_user.email.as_str().to_owned()),
         ("ROBOT_PASSWORD", PASSWORD.to_owned()),
+        ("AGENT_LOGIN", "agent.navigateur@travail.gouv.fr".to_owned()),
         ("MAIL_DIR", sink.dir().display().to_string()),
         ("SCREENSHOT_DIR", screenshots.display().to_string()),
     ];

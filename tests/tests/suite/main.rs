@@ -31,3 +31,4 @@ mod signup;
 mod sirene;
 mod smoke;
 mod totp;
+mod upstream;

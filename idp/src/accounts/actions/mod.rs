@@ -4,6 +4,7 @@
 //! storage), nodes' revocation lists and e-mails are the caller's, after the commit.
 
 pub mod accept_cgu;
+pub mod agent_login;
 pub mod change_email;
 pub mod change_password;
 pub mod create_account;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{Cgu, current};
 use crate::{
     access::services::Block,
-    accounts::login_end::{expired, start_session, waiting_step},
+    accounts::login_end::{expired, start_session_via, waiting_step},
     accounts::{UserId, actions::accept_cgu::accept_cgu, refusal::AccountRefusal},
     error::PageError,
     secrets,
@@ -56,6 +56,9 @@ pub async fn show(page: Page) -> Result<Response, PageError> {
 struct Waiting {
     user_id: String,
     amr: Vec<String>,
+    /// The upstream provider of an agent's login (« AGENT DU MINISTÈRE »).
+    #[serde(default)]
+    upstream: Option<String>,
     authreq: String,
     retour: String,
     /// The version shown, the one accepted by ticking the box.
@@ -101,7 +104,7 @@ impl AcceptPage {
 pub async fn ask(
     page: &Page,
     user_id: &str,
-    amr: Vec<String>,
+    (amr, upstream): (Vec<String>, Option<String>),
     authreq: &str,
     retour: &str,
     cgu: &Cgu,
@@ -110,6 +113,7 @@ pub async fn ask(
     let waiting = Waiting {
         user_id: user_id.to_owned(),
         amr,
+        upstream,
         authreq: authreq.to_owned(),
         retour: retour.to_owned(),
         version: cgu.document.version,
@@ -199,11 +203,12 @@ pub async fn answer(
     let Waiting {
         user_id,
         amr,
+        upstream,
         authreq,
         retour,
         ..
     } = waiting;
-    start_session(&page, &user_id, amr, &authreq, &retour).await
+    start_session_via(&page, &user_id, amr, upstream, &authreq, &retour).await
 }
 
 crate::with_csrf!(AnswerForm);
