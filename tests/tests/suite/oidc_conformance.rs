@@ -510,8 +510,11 @@ async fn a_relying_party_completes_the_code_flow_and_verifies_everything() {
     assert!(claims.auth_time().is_some());
     let auth_time = done.int("auth_time");
     assert!(auth_time >= before && auth_time <= idp::store::now());
-    // acr / amr: a password login.
-    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("pwd"));
+    // acr / amr: a password login, one factor (eIDAS-style default names).
+    assert_eq!(
+        claims.auth_context_ref().map(|a| a.as_str()),
+        Some("eidas1")
+    );
     let amr: Vec<&str> = claims
         .auth_method_refs()
         .expect("amr")

@@ -116,7 +116,7 @@ async fn an_enrolled_account_logs_in_with_a_code_and_gets_mfa_in_the_id_token() 
             .expect("base64url"),
     )
     .expect("JSON");
-    assert_eq!(payload["acr"], "mfa");
+    assert_eq!(payload["acr"], "eidas2");
     let amr: Vec<&str> = payload["amr"]
         .as_array()
         .expect("amr")
@@ -308,8 +308,12 @@ async fn a_request_for_mfa_leads_an_account_without_it_through_enrolment() {
         .follow(&auth_url(&app, &client, &[("acr_values", "mfa")]))
         .await;
     let r = browser.submit_login(&at, EMAIL, PASSWORD).await;
-    assert_redirect(&r, ENROL);
-    let page = browser.get(ENROL).await.text().await.expect("page");
+    // The request resumes, and the level it asks for leads to the enrolment.
+    let (r, at) = browser
+        .follow(&location(&r).expect("login continues"))
+        .await;
+    assert!(at.ends_with(ENROL), "{at}");
+    let page = r.text().await.expect("page");
     let totp = totp_of(&secret_on(&page));
     let r = browser
         .post_form(
@@ -421,7 +425,7 @@ async fn a_password_session_steps_up_with_a_code_when_the_client_asks_for_mfa() 
     let (r, _) = browser.follow(&auth_url(&app, &client, &[])).await;
     let out = location(&r).expect("straight back to the client");
     let code = query_of(&out).get("code").cloned().expect("a code");
-    assert_eq!(id_token_claims(&app, &client, &code).await["acr"], "pwd");
+    assert_eq!(id_token_claims(&app, &client, &code).await["acr"], "eidas1");
 
     // One that asks for `mfa` makes the person type a code first, with no new password.
     let r = browser
@@ -480,7 +484,8 @@ async fn a_password_session_without_a_second_factor_is_led_to_enrol_on_a_request
         .await;
     assert!(query_of(&location(&r).expect("back")).contains_key("code"));
 
-    // `prompt=none` cannot show the enrolment: the client is told so.
+    // `prompt=none` cannot show the enrolment: the level asked for is unmet (OpenID Connect
+    // Core Unmet Authentication Requirements 1.0).
     let (r, _) = browser
         .follow(&auth_url(
             &app,
@@ -491,7 +496,7 @@ async fn a_password_session_without_a_second_factor_is_led_to_enrol_on_a_request
     let out = location(&r).expect("back to the client");
     assert_eq!(
         query_of(&out).get("error").map(String::as_str),
-        Some("interaction_required"),
+        Some("unmet_authentication_requirements"),
         "{out}"
     );
 
@@ -520,6 +525,75 @@ async fn a_password_session_without_a_second_factor_is_led_to_enrol_on_a_request
     let out = location(&r).expect("back to the client");
     let code = query_of(&out).get("code").cloned().expect("a code");
     assert_eq!(id_token_claims(&app, &client, &code).await["acr"], "mfa");
+}
+
+#[tokio::test]
+async fn an_essential_two_factor_acr_steps_up_and_unmet_levels_go_back_to_the_client() {
+    let app = TestApp::spawn().await;
+    let client = app.client("rp").await;
+    app.user(EMAIL).await;
+    let browser = app.browser();
+    let (totp, _) = enrol(&browser).await;
+    let essential =
+        |v: &str| format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":["{v}"]}}}}}}"#);
+
+    // An essential value nobody knows cannot be met: straight back, no login asked.
+    let (r, _) = app
+        .browser()
+        .follow(&auth_url(
+            &app,
+            &client,
+            &[("claims", &essential("loa-inconnu"))],
+        ))
+        .await;
+    let out = location(&r).expect("back to the client");
+    assert_eq!(
+        query_of(&out).get("error").map(String::as_str),
+        Some("unmet_authentication_requirements"),
+        "{out}"
+    );
+    // The establishment level for a person who redeemed no activation code: unmet too.
+    let (r, _) = browser
+        .follow(&auth_url(
+            &app,
+            &client,
+            &[("claims", &essential("eidas2-etablissement"))],
+        ))
+        .await;
+    let out = location(&r).expect("back to the client");
+    assert_eq!(
+        query_of(&out).get("error").map(String::as_str),
+        Some("unmet_authentication_requirements"),
+        "{out}"
+    );
+
+    // Two factors, essential, over a password session: the code page, no password.
+    let r = browser
+        .get(&auth_url(
+            &app,
+            &client,
+            &[("claims", &essential("eidas2"))],
+        ))
+        .await;
+    assert_eq!(r.status(), 200, "the code page, no redirect");
+    let page = r.text().await.expect("code page");
+    assert!(!page.contains("name=\"password\""), "{page}");
+    let r = browser
+        .post_form(
+            "/connexion/code",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("step", &hidden_field(&page, "step").expect("step")),
+                ("code", &next_code(&totp)),
+            ],
+        )
+        .await;
+    let (r, _) = browser.follow(&location(&r).expect("resumes")).await;
+    let out = location(&r).expect("back to the client");
+    let code = query_of(&out).get("code").cloned().expect("a code");
+    let claims = id_token_claims(&app, &client, &code).await;
+    assert_eq!(claims["acr"], "eidas2");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
 }
 
 #[tokio::test]
