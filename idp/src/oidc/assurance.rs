@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{clients::Client, pending::AuthorizationRequest};
 use crate::{
     AppState,
-    access::managers,
+    access::{managers, services},
     accounts::{session::LoginSession, store as users},
     config::AssuranceConfig,
 };
@@ -163,7 +163,14 @@ pub async fn required_by_policy(
     client: &Client,
     user_id: &str,
 ) -> Result<Option<Level>, sqlx::Error> {
-    let _ = client;
+    if client.require_mfa {
+        return Ok(Some(Level::TwoFactors));
+    }
+    if let Some((service, _)) = services::of_client(&state.db, &client.client_id).await?
+        && services::requires_mfa(&state.db, &service.code).await?
+    {
+        return Ok(Some(Level::TwoFactors));
+    }
     if state.config.assurance.mfa_for_managers_and_agents {
         let agent = users::user_by_id(&state.db, user_id)
             .await?

@@ -674,3 +674,125 @@ async fn a_new_version_of_the_cgu_is_asked_after_the_second_factor_not_before() 
     assert_redirect(&r, "/");
     assert!(logged_in(&browser).await);
 }
+
+/// `prompt=none` for `client`, from a browser where `email` logged in with the password: the
+/// `error` the client gets, or `None` when it gets a code.
+async fn silent_error(
+    app: &TestApp,
+    client: &idp_tests::TestClient,
+    email: &str,
+) -> Option<String> {
+    let browser = app.log_in(email).await;
+    let (r, _) = browser
+        .follow(&auth_url(app, client, &[("prompt", "none")]))
+        .await;
+    let out = location(&r).expect("back to the client");
+    let query = query_of(&out);
+    assert!(
+        query.contains_key("error") || query.contains_key("code"),
+        "{out}"
+    );
+    query.get("error").cloned()
+}
+
+#[tokio::test]
+async fn a_client_or_a_service_can_require_a_second_factor_on_every_login() {
+    use idp::access::actions::service_create::{ServiceInput, save_service};
+    let app = TestApp::spawn().await;
+    app.user(EMAIL).await;
+    let plain = app.client("rp").await;
+    assert_eq!(silent_error(&app, &plain, EMAIL).await, None);
+
+    let strict = app
+        .client_with("rp-mfa", |reg| reg.require_mfa = true)
+        .await;
+    let required = Some("interaction_required".to_owned());
+    assert_eq!(silent_error(&app, &strict, EMAIL).await, required);
+    // With a page to show, the password session is led to the enrolment.
+    let browser = app.log_in(EMAIL).await;
+    let (_, at) = browser.follow(&auth_url(&app, &strict, &[])).await;
+    assert!(at.ends_with(ENROL), "{at}");
+
+    let of_service = app.service_client("ceres-app", "ceres", false).await;
+    assert_eq!(silent_error(&app, &of_service, EMAIL).await, None);
+    let input = ServiceInput {
+        code: "ceres".into(),
+        label: "CERES".into(),
+        description: None,
+        home_url: None,
+        require_mfa: Some(true),
+    };
+    save_service(&app.state.db, input, idp::store::now(), "test")
+        .await
+        .expect("policy saved");
+    assert_eq!(silent_error(&app, &of_service, EMAIL).await, required);
+}
+
+#[tokio::test]
+async fn a_setting_requires_a_second_factor_of_every_manager_and_agent() {
+    let app = TestApp::spawn_with(|c| c.assurance.mfa_for_managers_and_agents = true).await;
+    app.establishment(idp_tests::access::CENTRE, "CENTRE DU LAC", true)
+        .await;
+    let client = app.client("rp").await;
+    let alice = app.user(EMAIL).await;
+    let bob = app.user("bob@centre.fr").await;
+    let carol = app.user("carol@travail.gouv.fr").await;
+    assert_eq!(silent_error(&app, &client, EMAIL).await, None);
+    app.grant_manager(&alice.id, idp_tests::access::CENTRE)
+        .await;
+    app.set_agent(&carol.id, true).await;
+    let required = Some("interaction_required".to_owned());
+    assert_eq!(silent_error(&app, &client, EMAIL).await, required);
+    assert_eq!(
+        silent_error(&app, &client, "carol@travail.gouv.fr").await,
+        required
+    );
+    assert_eq!(silent_error(&app, &client, &bob.email).await, None);
+}
+
+#[tokio::test]
+async fn a_manager_by_activation_code_reaches_the_establishment_level_with_two_factors() {
+    let app = TestApp::spawn().await;
+    app.establishment(idp_tests::access::CENTRE, "CENTRE DU LAC", true)
+        .await;
+    let client = app.client("rp").await;
+    let alice = app.user(EMAIL).await;
+    app.grant_manager(&alice.id, idp_tests::access::CENTRE)
+        .await;
+    let browser = app.log_in(EMAIL).await;
+    let claims = r#"{"id_token":{"acr":{"essential":true,"values":["eidas2-etablissement"]}}}"#;
+    let (r, at) = browser
+        .follow(&auth_url(&app, &client, &[("claims", claims)]))
+        .await;
+    assert!(at.ends_with(ENROL), "forced enrolment: {at}");
+    let page = r.text().await.expect("page");
+    let totp = totp_of(&secret_on(&page));
+    let r = browser
+        .post_form(
+            ENROL,
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("code", &totp.generate(now()).to_string()),
+            ],
+        )
+        .await;
+    let page = r.text().await.expect("page");
+    let start = page
+        .find("href=\"/authorize/continue?authreq=")
+        .expect("continue link")
+        + 6;
+    let end = page[start..].find('"').expect("end") + start;
+    let (r, _) = browser.follow(&page[start..end]).await;
+    let out = location(&r).expect("back to the client");
+    let code = query_of(&out).get("code").cloned().expect("a code");
+    let claims = id_token_claims(&app, &client, &code).await;
+    assert_eq!(claims["acr"], "eidas2-etablissement");
+    // Without a request, the ID token says the level reached.
+    let (r, _) = browser.follow(&auth_url(&app, &client, &[])).await;
+    let out = location(&r).expect("back to the client");
+    let code = query_of(&out).get("code").cloned().expect("a code");
+    assert_eq!(
+        id_token_claims(&app, &client, &code).await["acr"],
+        "eidas2-etablissement"
+    );
+}
