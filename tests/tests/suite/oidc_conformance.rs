@@ -825,6 +825,7 @@ async fn the_profile_scope_releases_the_profile_claims() {
             "gender",
             "given_name",
             "job",
+            "name",
             "sub",
             "updated_at"
         ]
@@ -937,9 +938,11 @@ async fn claims_asked_for_in_the_id_token_section_appear_in_the_id_token() {
     let client = app.client("rp").await;
     app.user(EMAIL).await;
     let rp = relying_party(&app, &client).await;
-    let claims = r#"{"id_token":{"family_name":{"essential":true},"email":null}}"#;
+    let claims =
+        r#"{"id_token":{"family_name":{"essential":true},"name":{"essential":true},"email":null}}"#;
     let done = code_flow_with(&app, &rp, &app.browser(), &[], &[("claims", claims)]).await;
     assert_eq!(done.payload["family_name"], "Martin");
+    assert_eq!(done.payload["name"], "Alice Martin");
     assert_eq!(done.payload["email"], EMAIL);
     assert_eq!(
         done.claims
