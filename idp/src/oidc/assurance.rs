@@ -182,6 +182,27 @@ pub async fn required_by_policy(
     Ok(None)
 }
 
+/// The level an access token's `acr` stands for (legacy aliases included); one factor when it
+/// has none or an unknown one.
+pub fn of_token(acr: Option<&str>, config: &AssuranceConfig) -> Level {
+    acr.and_then(|a| Level::parse(a, config))
+        .unwrap_or(Level::OneFactor)
+}
+
+/// The level redeeming an activation code needs: redeeming makes the person Responsable des
+/// accès, so two factors when `assurance.mfa_for_managers_and_agents` is on, or when a policy
+/// requires them of this client.
+pub async fn required_to_become_manager(
+    state: &AppState,
+    client: &Client,
+    user_id: &str,
+) -> Result<Option<Level>, sqlx::Error> {
+    if state.config.assurance.mfa_for_managers_and_agents {
+        return Ok(Some(Level::TwoFactors));
+    }
+    required_by_policy(state, client, user_id).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
