@@ -102,6 +102,7 @@ async fn register(state: &AppState) {
             skip_consent: false,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            require_mfa: false,
         };
         clients::insert_client(&state.db, &reg)
             .await

@@ -63,6 +63,8 @@ pub struct Config {
     pub assistance: AssistanceConfig,
     /// « AGENT DU MINISTÈRE »: the upstream OpenID providers agents log in with.
     pub agents: AgentsConfig,
+    /// Authentication levels (`acr`) and second-factor policies.
+    pub assurance: AssuranceConfig,
 }
 
 /// The upstream OpenID providers of the ministry's agents (the State's agents' federation…):
@@ -120,6 +122,34 @@ impl std::fmt::Debug for UpstreamConfig {
             .field("client_secret", &"<redacted>")
             .field("allowed_domains", &self.allowed_domains)
             .finish()
+    }
+}
+
+/// Authentication levels published as `acr` (eIDAS-style names by default, as the State's
+/// federations use them) and the second-factor policies that do not depend on a client.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssuranceConfig {
+    /// `acr` of a login with one factor (the password).
+    pub acr_one_factor: String,
+    /// `acr` of a login with two factors (password and TOTP or recovery code).
+    pub acr_two_factors: String,
+    /// `acr` of a two-factor login by a person whose link to an establishment was checked: a
+    /// Responsable des accès who redeemed a postal activation code.
+    pub acr_establishment: String,
+    /// Every Responsable des accès and every agent must use a second factor to log in to a
+    /// client.
+    pub mfa_for_managers_and_agents: bool,
+}
+
+impl Default for AssuranceConfig {
+    fn default() -> Self {
+        Self {
+            acr_one_factor: "eidas1".into(),
+            acr_two_factors: "eidas2".into(),
+            acr_establishment: "eidas2-etablissement".into(),
+            mfa_for_managers_and_agents: false,
+        }
     }
 }
 
@@ -487,6 +517,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             assistance: AssistanceConfig::default(),
             agents: AgentsConfig::default(),
+            assurance: AssuranceConfig::default(),
         }
     }
 }
@@ -627,6 +658,19 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        let a = &self.assurance;
+        let names = [&a.acr_one_factor, &a.acr_two_factors, &a.acr_establishment];
+        if names.iter().any(|n| {
+            n.is_empty() || n.contains(char::is_whitespace) || ["pwd", "mfa"].contains(&n.as_str())
+        }) || names[0] == names[1]
+            || names[1] == names[2]
+            || names[0] == names[2]
+        {
+            return Err(ConfigError::Invalid(
+                "assurance.acr_* : trois valeurs distinctes, sans espace, autres que pwd et mfa"
+                    .into(),
+            ));
+        }
         let issuer = url::Url::parse(&self.issuer)
             .map_err(|e| ConfigError::Invalid(format!("issuer « {} » : {e}", self.issuer)))?;
         if issuer.query().is_some() || issuer.fragment().is_some() || self.issuer.ends_with('/') {

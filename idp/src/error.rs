@@ -219,6 +219,22 @@ impl OAuthError {
         }
     }
 
+    /// `insufficient_user_authentication` on a resource (RFC 9470): 401 with a Bearer
+    /// challenge naming the `acr_values` to log in again with (ASCII values from the
+    /// configuration); the French description stays in the body.
+    pub fn insufficient_user_authentication(acr_values: &str, d: impl Into<String>) -> Self {
+        Self {
+            www_authenticate: Some(format!(
+                "Bearer error=\"insufficient_user_authentication\", acr_values=\"{acr_values}\""
+            )),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "insufficient_user_authentication",
+                d,
+            )
+        }
+    }
+
     /// An error of one of the provider's JSON APIs, in the same envelope as the protocol's
     /// (`error`, `error_description`), with an error code of that API.
     pub fn api(status: StatusCode, error: &'static str, d: impl Into<String>) -> Self {

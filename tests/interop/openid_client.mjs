@@ -17,6 +17,7 @@
 //   CHROMIUM                    Debian's Chromium (default /usr/bin/chromium)
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import * as client from 'openid-client';
@@ -78,6 +79,20 @@ function listen() {
   });
 }
 
+/** The current RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 secret, as an app shows it. */
+function totp(base32) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bits = [...base32.replace(/[\s=]/g, '').toUpperCase()]
+    .map((c) => alphabet.indexOf(c).toString(2).padStart(5, '0'))
+    .join('');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const at = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
 async function main() {
   const { server, hits } = await listen();
   const browser = await chromium.launch({
@@ -107,6 +122,7 @@ async function run(browser, hits) {
   assert.equal(metadata.issuer, ISSUER, 'discovered issuer');
   assert.ok(metadata.supportsPKCE(), 'the provider advertises PKCE S256');
   assert.ok(metadata.id_token_signing_alg_values_supported.includes(ID_TOKEN_ALG));
+  assert.ok(metadata.acr_values_supported.includes('eidas2'), 'the two-factor acr is advertised');
   log(`discovery: ${metadata.issuer}, auth ${CLIENT_AUTH}, ID token ${ID_TOKEN_ALG}`);
 
   // 2. Authorization code + PKCE, with a real login in Chromium.
@@ -217,10 +233,45 @@ async function run(browser, hits) {
   assert.equal(introspection.active, false, 'the grant\'s first access token is inactive');
   log('revocation: access and refresh tokens inactive, refused');
 
-  // 8. RP-initiated logout with the URL the library builds.
+  // 8. A second factor demanded as an essential acr: the password session is not enough, and
+  // this account has none, so the provider leads through the enrolment (no new password),
+  // then the authorization goes on and the ID token states two factors, honestly.
+  const mfaState = client.randomState();
+  const mfaUrl = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    state: mfaState,
+    nonce,
+    claims: JSON.stringify({ id_token: { acr: { essential: true, values: ['eidas2'] } } }),
+  });
+  await page.goto(mfaUrl.href);
+  assert.equal(new URL(page.url()).pathname, '/compte/double-authentification', page.url());
+  const secret = await page.locator('#totp-secret').textContent();
+  await page.getByLabel('Code de vérification').fill(totp(secret));
+  await page.getByRole('button', { name: 'Activer' }).click();
+  await Promise.all([
+    page.waitForURL((url) => url.href.startsWith(REDIRECT_URI)),
+    page.getByRole('link', { name: 'Continuer' }).click(),
+  ]);
+  const mfaTokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
+    pkceCodeVerifier: codeVerifier,
+    expectedState: mfaState,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  const mfaClaims = mfaTokens.claims();
+  assert.equal(mfaClaims.sub, claims.sub);
+  assert.equal(claims.acr, 'eidas1', 'the first login was one factor');
+  assert.equal(mfaClaims.acr, 'eidas2', 'the essential acr was met');
+  assert.deepEqual(mfaClaims.amr, ['pwd', 'otp', 'mfa'], 'amr says how (RFC 8176)');
+  log('essential acr eidas2: enrolment, then an ID token with acr eidas2 and amr pwd/otp/mfa');
+
+  // 9. RP-initiated logout with the URL the library builds.
   const logoutState = client.randomState();
   const endSession = client.buildEndSessionUrl(config, {
-    id_token_hint: tokens.id_token,
+    id_token_hint: mfaTokens.id_token,
     post_logout_redirect_uri: POST_LOGOUT_URI,
     state: logoutState,
   });

@@ -360,6 +360,7 @@ impl TestApp {
             skip_consent: true,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            require_mfa: false,
         };
         adjust(&mut reg);
         let secret = clients::insert_client(&self.state.db, &reg)

@@ -39,6 +39,7 @@ use crate::{
     error::OAuthError,
     mail::messages::ACCOUNT_PATH,
     oidc::{
+        assurance,
         tokens::{self, AccessClaims, AccessTokenError},
         userinfo::bearer,
     },
@@ -69,6 +70,29 @@ fn person_only(claims: &AccessClaims) -> Result<(), OAuthError> {
         ));
     }
     Ok(())
+}
+
+/// The token's login reached the level becoming Responsable des accès needs
+/// ([`assurance::required_to_become_manager`]); otherwise the RFC 9470 challenge, naming the
+/// level to log in again with.
+async fn assurance_to_become_manager(
+    state: &AppState,
+    claims: &AccessClaims,
+) -> Result<(), OAuthError> {
+    let Some(client) = state.clients.get(&state.db, &claims.client_id).await? else {
+        return Err(OAuthError::invalid_token("Client inconnu."));
+    };
+    let config = &state.config.assurance;
+    let needed = assurance::required_to_become_manager(state, &client, &claims.sub).await?;
+    match needed {
+        Some(level) if assurance::of_token(claims.acr.as_deref(), config) < level => {
+            Err(OAuthError::insufficient_user_authentication(
+                level.acr(config),
+                "Une connexion avec double authentification est nécessaire pour devenir responsable des accès.",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 async fn service_of(state: &AppState, client_id: &str) -> Result<Service, OAuthError> {
@@ -118,6 +142,7 @@ pub async fn redeem(
     let claims = verified(&state, &headers).await?;
     person_only(&claims)?;
     let service = service_of(&state, &claims.client_id).await?;
+    assurance_to_become_manager(&state, &claims).await?;
     let form: RedeemBody = body(&raw)?;
     let siret = form.siret.as_deref().map(siret_of).transpose()?;
     let code = ActivationCode::parse(&form.code)

@@ -284,3 +284,24 @@ pub async fn delete_in(
     .await?;
     Ok(())
 }
+
+/// Whether the person is a Responsable des accès of any establishment.
+pub async fn manages_any(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_managers WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Whether the person's link to an establishment was checked: Responsable des accès through a
+/// redeemed postal activation code (the letter goes to the establishment's registered address).
+pub async fn link_checked(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM access_managers WHERE user_id = $1 AND granted_how = 'activation_code'",
+    )
+    .bind(user_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n > 0)
+}

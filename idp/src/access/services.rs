@@ -139,6 +139,29 @@ pub async fn of_client(db: &Db, client_id: &str) -> Result<Option<(Service, bool
     .transpose()
 }
 
+/// Whether every login to the service's clients needs a second factor.
+pub async fn requires_mfa(db: &Db, code: &str) -> Result<bool, sqlx::Error> {
+    let n: Option<i64> = sqlx::query_scalar("SELECT require_mfa FROM services WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(n.unwrap_or(0) != 0)
+}
+
+/// Sets whether every login to the service's clients needs a second factor.
+pub async fn set_requires_mfa_in(
+    conn: &mut sqlx::AnyConnection,
+    code: &str,
+    required: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE services SET require_mfa = $1 WHERE code = $2")
+        .bind(i64::from(required))
+        .bind(code)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Creates a service, or updates its label, description and home URL (seeding and tests;
 /// operators go through `access::actions::service_create`).
 pub async fn upsert(db: &Db, service: &Service) -> Result<(), sqlx::Error> {

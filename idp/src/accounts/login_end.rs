@@ -39,9 +39,9 @@ pub(crate) async fn waiting_step<T: serde::de::DeserializeOwned>(
 }
 
 /// Starts the session of a person authenticated (`amr`: how) with EFP Connect's current CGU
-/// accepted, then goes on: to the enrolment of a second factor when the waiting request accepts
-/// only `mfa` and `amr` lacks it, back to the waiting authorization request, or to the local
-/// `retour` (already checked).
+/// accepted, then goes on: back to the waiting authorization request (which asks for a second
+/// factor, or its enrolment, when the level it needs is not reached), or to the local `retour`
+/// (already checked).
 ///
 /// `upstream`: the upstream provider of an agent's login (« AGENT DU MINISTÈRE »), if any.
 pub(crate) async fn start_session_via(
@@ -52,15 +52,10 @@ pub(crate) async fn start_session_via(
     authreq: &str,
     retour: &str,
 ) -> Result<Response, PageError> {
-    let mfa = amr.iter().any(|m| m == "mfa");
     let (session, cookie) =
         LoginSession::start_via(page, page.headers(), user_id, amr, upstream).await?;
     let sid = &session.sid;
     let target = match PendingAuthorization::load(page, authreq).await? {
-        Some(p) if p.request.requires_mfa() && !mfa => {
-            super::totp::remember_return(page, sid, authreq).await?;
-            super::totp::PATH.to_owned()
-        }
         Some(pending) => {
             pending.logged_in(page, authreq, sid).await?;
             format!("/authorize/continue?authreq={authreq}")

@@ -77,6 +77,9 @@ pub struct ClientArgs {
     /// The client requires `sid` in its logout tokens.
     #[arg(long)]
     pub backchannel_logout_session_required: Option<bool>,
+    /// Every login to the client needs a second factor (step-up, or enrolment first).
+    #[arg(long)]
+    pub require_mfa: Option<bool>,
 }
 
 /// `idp clients …`.
@@ -183,6 +186,10 @@ fn registration(
         backchannel_logout_session_required: args
             .backchannel_logout_session_required
             .or(base.map(|b| b.backchannel_logout_session_required))
+            .unwrap_or(false),
+        require_mfa: args
+            .require_mfa
+            .or(base.map(|b| b.require_mfa))
             .unwrap_or(false),
         client_id,
     })

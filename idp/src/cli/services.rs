@@ -40,6 +40,10 @@ pub enum ServicesCommand {
         /// when omitted on an update).
         #[arg(long)]
         home_url: Option<String>,
+        /// Every login to the service's clients needs a second factor (kept as it is when
+        /// omitted on an update).
+        #[arg(long)]
+        require_mfa: Option<bool>,
     },
     /// Adds a role to a service, or updates it.
     AddRole {
@@ -122,12 +126,14 @@ pub async fn run(config: Config, cmd: ServicesCommand) -> Result<(), CliError> {
             label,
             description,
             home_url,
+            require_mfa,
         } => {
             let input = service_create::ServiceInput {
                 code,
                 label,
                 description,
                 home_url,
+                require_mfa,
             };
             let saved = service_create::save_service(&db, input, now, "cli").await?;
             println!("service {} enregistré", saved.code);
@@ -178,6 +184,9 @@ async fn show(db: &Db, code: &str) -> Result<(), CliError> {
     println!("service : {} ({})", s.label, s.code);
     println!("description : {}", s.description);
     println!("page d'accueil : {}", s.home_url.as_deref().unwrap_or("-"));
+    if services::requires_mfa(db, &s.code).await? {
+        println!("double authentification exigée à chaque connexion");
+    }
     for r in services::roles(db, &s.code).await? {
         println!("rôle : {}\t{}\t{}", r.code, r.label, r.description);
     }

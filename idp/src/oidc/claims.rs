@@ -10,16 +10,24 @@ use crate::accounts::store::User;
 pub fn claims_of_scope(scope: &str) -> &'static [&'static str] {
     match scope {
         "email" => &["email", "email_verified"],
-        "profile" => &["given_name", "family_name", "gender", "job", "updated_at"],
+        "profile" => &[
+            "name",
+            "given_name",
+            "family_name",
+            "gender",
+            "job",
+            "updated_at",
+        ],
         "organization" => &["siren", "siret", "organization_label"],
         _ => &[],
     }
 }
 
 /// Every user claim we can release (besides `sub`).
-pub const USER_CLAIMS: [&str; 10] = [
+pub const USER_CLAIMS: [&str; 11] = [
     "email",
     "email_verified",
+    "name",
     "given_name",
     "family_name",
     "gender",
@@ -111,6 +119,9 @@ fn user_claim(user: &User, name: &str) -> Option<Value> {
     match name {
         "email" => Some(json!(user.email)),
         "email_verified" => Some(json!(user.email_verified)),
+        "name" => Some(json!(
+            format!("{} {}", user.given_name, user.family_name).trim()
+        )),
         "given_name" => Some(json!(user.given_name)),
         "family_name" => Some(json!(user.family_name)),
         "gender" => user.gender.as_ref().map(|g| json!(g)),
@@ -176,5 +187,16 @@ mod tests {
         assert!(ClaimsRequest::parse("[1]").is_err());
         assert!(ClaimsRequest::parse(r#"{"userinfo":3}"#).is_err());
         assert!(ClaimsRequest::parse("not json").is_err());
+    }
+
+    #[test]
+    fn name_is_a_profile_claim_released_when_asked_for() {
+        assert_eq!(scope_of_claim("name"), Some("profile"));
+        let (kept, scopes) = restrict(
+            r#"{"id_token":{"name":{"essential":true}}}"#,
+            &["profile".to_owned()],
+        );
+        assert!(kept.contains("\"name\""), "{kept}");
+        assert_eq!(scopes, ["profile"]);
     }
 }

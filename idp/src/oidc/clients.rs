@@ -134,6 +134,9 @@ pub struct ClientRegistration {
     pub backchannel_logout_uri: Option<String>,
     /// The client needs `sid` in its logout tokens (ours always carry it).
     pub backchannel_logout_session_required: bool,
+    /// Every login to this client needs a second factor (step-up or enrolment first).
+    #[serde(default)]
+    pub require_mfa: bool,
 }
 
 /// Why a registration is refused.
@@ -322,13 +325,14 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Client, sqlx::Error> {
             backchannel_logout_session_required: row
                 .try_get::<i64, _>("backchannel_logout_session_required")?
                 != 0,
+            require_mfa: row.try_get::<i64, _>("require_mfa")? != 0,
         },
         secret_hash: row.try_get("secret_hash")?,
         created_at: row.try_get("created_at")?,
     })
 }
 
-const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, backchannel_logout_uri, backchannel_logout_session_required, created_at";
+const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, backchannel_logout_uri, backchannel_logout_session_required, require_mfa, created_at";
 
 /// Registrations as this node last read them, each kept for a set time.
 ///
@@ -452,8 +456,8 @@ pub async fn insert_client_in(
         .uses_secret()
         .then(|| secrets::random_token(32));
     let query = sqlx::query(
-        "INSERT INTO clients (client_id, name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, backchannel_logout_uri, backchannel_logout_session_required, secret_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) ON CONFLICT (client_id) DO NOTHING",
+        "INSERT INTO clients (client_id, name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, backchannel_logout_uri, backchannel_logout_session_required, require_mfa, secret_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) ON CONFLICT (client_id) DO NOTHING",
     );
     let result = bind_registration(query, reg)
         .bind(secret.as_deref().map(secrets::hash))
@@ -463,10 +467,10 @@ pub async fn insert_client_in(
     Ok((result.rows_affected() == 1).then_some(secret))
 }
 
-/// Binds a registration's columns as `$1` to `$12`, in the order of the `clients` table that
+/// Binds a registration's columns as `$1` to `$13`, in the order of the `clients` table that
 /// [`insert_client_in`] and [`update_client_in`] both write: client_id, name, auth_method,
 /// redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks,
-/// skip_consent, backchannel_logout_uri, backchannel_logout_session_required.
+/// skip_consent, backchannel_logout_uri, backchannel_logout_session_required, require_mfa.
 fn bind_registration<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     reg: &'q ClientRegistration,
@@ -484,6 +488,7 @@ fn bind_registration<'q>(
         .bind(i64::from(reg.skip_consent))
         .bind(reg.backchannel_logout_uri.as_deref())
         .bind(i64::from(reg.backchannel_logout_session_required))
+        .bind(i64::from(reg.require_mfa))
 }
 
 /// Replaces a validated registration (not its secret) at `at`. `false` when there is no such
@@ -494,7 +499,7 @@ pub async fn update_client_in(
     at: i64,
 ) -> Result<bool, sqlx::Error> {
     let query = sqlx::query(
-        "UPDATE clients SET name = $2, auth_method = $3, redirect_uris = $4, post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, id_token_alg = $8, jwks = $9, skip_consent = $10, backchannel_logout_uri = $11, backchannel_logout_session_required = $12, updated_at = $13 WHERE client_id = $1",
+        "UPDATE clients SET name = $2, auth_method = $3, redirect_uris = $4, post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, id_token_alg = $8, jwks = $9, skip_consent = $10, backchannel_logout_uri = $11, backchannel_logout_session_required = $12, require_mfa = $13, updated_at = $14 WHERE client_id = $1",
     );
     let result = bind_registration(query, reg).bind(at).execute(conn).await?;
     Ok(result.rows_affected() == 1)

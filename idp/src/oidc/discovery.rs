@@ -52,7 +52,7 @@ pub fn document(config: &Config) -> Value {
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": false,
         "authorization_response_iss_parameter_supported": true,
-        "acr_values_supported": ["pwd", "mfa"],
+        "acr_values_supported": super::assurance::values_supported(&config.assurance),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "display_values_supported": ["page"],
         "ui_locales_supported": ["fr-FR"],

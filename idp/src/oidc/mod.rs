@@ -2,6 +2,7 @@
 //! introspection and logout. Pages (login, consent) only hand back to it.
 
 pub mod actions;
+pub mod assurance;
 pub mod authorize;
 pub mod backchannel;
 pub mod claims;

@@ -52,12 +52,6 @@ pub struct AuthorizationRequest {
 }
 
 impl AuthorizationRequest {
-    /// Whether the client accepts only a second-factor login: `acr_values` names `mfa` and
-    /// not `pwd` (values are in order of preference; one it would also take means no step-up).
-    pub fn requires_mfa(&self) -> bool {
-        self.acr_values.iter().any(|v| v == "mfa") && !self.acr_values.iter().any(|v| v == "pwd")
-    }
-
     /// What the person consents to: the requested scopes and those of claims named in `claims`.
     pub fn consent_scopes(&self) -> Vec<String> {
         let mut all = self.scopes.clone();

@@ -63,6 +63,10 @@ pub struct AccessClaims {
     /// The grant the token was issued under (user tokens): revoking the grant revokes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
+    /// The authentication level of the login (user tokens, RFC 9068 §2.2.1): what the
+    /// provider's own APIs check before acting (RFC 9470).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 fn signer(
@@ -97,6 +101,7 @@ pub fn access_token(
         scope: scope.to_owned(),
         auth_time: grant.map(|g| g.auth_time),
         gid: grant.map(|g| g.id.clone()),
+        acr: grant.map(|g| g.acr.clone()),
     };
     let token = signer(state, client.id_token_alg)?.sign("at+jwt", &claims);
     Ok((token, ttl))

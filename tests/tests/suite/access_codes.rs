@@ -478,3 +478,31 @@ async fn access_codes_a_used_code_is_not_revocable_alike_on_the_page_and_the_api
         "the code stays used"
     );
 }
+
+/// RFC 9470: when becoming Responsable des accès needs two factors, a password-only token gets
+/// the step-up challenge naming the level, and the code stays unused.
+#[tokio::test]
+async fn access_codes_the_api_asks_for_a_second_factor_when_managers_need_one() {
+    let app = TestApp::spawn_with(|c| c.assurance.mfa_for_managers_and_agents = true).await;
+    app.establishment(CENTRE, "CENTRE DU LAC", true).await;
+    let code = issue(&app).await;
+    let client = app.service_client("ceres-app", "ceres", false).await;
+    app.user(ALICE).await;
+    let token = app.user_token(&client, ALICE).await;
+    let r = app
+        .http()
+        .post(app.url("/api/v1/activation"))
+        .bearer_auth(&token)
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer error=\"insufficient_user_authentication\", acr_values=\"eidas2\""
+    );
+    let (_, body) = idp_tests::json(r).await;
+    assert_eq!(body["error"], "insufficient_user_authentication");
+    assert_code_is(&app, codes::CodeStatus::Live, "not redeemed").await;
+}

@@ -32,6 +32,7 @@ fn registration(id: &str, auth_method: AuthMethod) -> ClientRegistration {
         skip_consent: false,
         backchannel_logout_uri: None,
         backchannel_logout_session_required: false,
+        require_mfa: false,
     }
 }
 
@@ -42,6 +43,7 @@ fn service_input(code: &str, label: &str) -> service_create::ServiceInput {
         label: label.into(),
         description: None,
         home_url: None,
+        require_mfa: None,
     }
 }
 

@@ -175,6 +175,7 @@ fn registration(id: &str) -> clients::ClientRegistration {
         skip_consent: true,
         backchannel_logout_uri: None,
         backchannel_logout_session_required: false,
+        require_mfa: false,
     }
 }
 

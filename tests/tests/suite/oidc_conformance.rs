@@ -510,8 +510,11 @@ async fn a_relying_party_completes_the_code_flow_and_verifies_everything() {
     assert!(claims.auth_time().is_some());
     let auth_time = done.int("auth_time");
     assert!(auth_time >= before && auth_time <= idp::store::now());
-    // acr / amr: a password login.
-    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("pwd"));
+    // acr / amr: a password login, one factor (eIDAS-style default names).
+    assert_eq!(
+        claims.auth_context_ref().map(|a| a.as_str()),
+        Some("eidas1")
+    );
     let amr: Vec<&str> = claims
         .auth_method_refs()
         .expect("amr")
@@ -822,6 +825,7 @@ async fn the_profile_scope_releases_the_profile_claims() {
             "gender",
             "given_name",
             "job",
+            "name",
             "sub",
             "updated_at"
         ]
@@ -934,9 +938,11 @@ async fn claims_asked_for_in_the_id_token_section_appear_in_the_id_token() {
     let client = app.client("rp").await;
     app.user(EMAIL).await;
     let rp = relying_party(&app, &client).await;
-    let claims = r#"{"id_token":{"family_name":{"essential":true},"email":null}}"#;
+    let claims =
+        r#"{"id_token":{"family_name":{"essential":true},"name":{"essential":true},"email":null}}"#;
     let done = code_flow_with(&app, &rp, &app.browser(), &[], &[("claims", claims)]).await;
     assert_eq!(done.payload["family_name"], "Martin");
+    assert_eq!(done.payload["name"], "Alice Martin");
     assert_eq!(done.payload["email"], EMAIL);
     assert_eq!(
         done.claims

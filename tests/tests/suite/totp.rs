@@ -116,7 +116,7 @@ async fn an_enrolled_account_logs_in_with_a_code_and_gets_mfa_in_the_id_token() 
             .expect("base64url"),
     )
     .expect("JSON");
-    assert_eq!(payload["acr"], "mfa");
+    assert_eq!(payload["acr"], "eidas2");
     let amr: Vec<&str> = payload["amr"]
         .as_array()
         .expect("amr")
@@ -308,8 +308,12 @@ async fn a_request_for_mfa_leads_an_account_without_it_through_enrolment() {
         .follow(&auth_url(&app, &client, &[("acr_values", "mfa")]))
         .await;
     let r = browser.submit_login(&at, EMAIL, PASSWORD).await;
-    assert_redirect(&r, ENROL);
-    let page = browser.get(ENROL).await.text().await.expect("page");
+    // The request resumes, and the level it asks for leads to the enrolment.
+    let (r, at) = browser
+        .follow(&location(&r).expect("login continues"))
+        .await;
+    assert!(at.ends_with(ENROL), "{at}");
+    let page = r.text().await.expect("page");
     let totp = totp_of(&secret_on(&page));
     let r = browser
         .post_form(
@@ -421,7 +425,7 @@ async fn a_password_session_steps_up_with_a_code_when_the_client_asks_for_mfa() 
     let (r, _) = browser.follow(&auth_url(&app, &client, &[])).await;
     let out = location(&r).expect("straight back to the client");
     let code = query_of(&out).get("code").cloned().expect("a code");
-    assert_eq!(id_token_claims(&app, &client, &code).await["acr"], "pwd");
+    assert_eq!(id_token_claims(&app, &client, &code).await["acr"], "eidas1");
 
     // One that asks for `mfa` makes the person type a code first, with no new password.
     let r = browser
@@ -480,7 +484,8 @@ async fn a_password_session_without_a_second_factor_is_led_to_enrol_on_a_request
         .await;
     assert!(query_of(&location(&r).expect("back")).contains_key("code"));
 
-    // `prompt=none` cannot show the enrolment: the client is told so.
+    // `prompt=none` cannot show the enrolment: the level asked for is unmet (OpenID Connect
+    // Core Unmet Authentication Requirements 1.0).
     let (r, _) = browser
         .follow(&auth_url(
             &app,
@@ -491,7 +496,7 @@ async fn a_password_session_without_a_second_factor_is_led_to_enrol_on_a_request
     let out = location(&r).expect("back to the client");
     assert_eq!(
         query_of(&out).get("error").map(String::as_str),
-        Some("interaction_required"),
+        Some("unmet_authentication_requirements"),
         "{out}"
     );
 
@@ -520,6 +525,75 @@ async fn a_password_session_without_a_second_factor_is_led_to_enrol_on_a_request
     let out = location(&r).expect("back to the client");
     let code = query_of(&out).get("code").cloned().expect("a code");
     assert_eq!(id_token_claims(&app, &client, &code).await["acr"], "mfa");
+}
+
+#[tokio::test]
+async fn an_essential_two_factor_acr_steps_up_and_unmet_levels_go_back_to_the_client() {
+    let app = TestApp::spawn().await;
+    let client = app.client("rp").await;
+    app.user(EMAIL).await;
+    let browser = app.browser();
+    let (totp, _) = enrol(&browser).await;
+    let essential =
+        |v: &str| format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":["{v}"]}}}}}}"#);
+
+    // An essential value nobody knows cannot be met: straight back, no login asked.
+    let (r, _) = app
+        .browser()
+        .follow(&auth_url(
+            &app,
+            &client,
+            &[("claims", &essential("loa-inconnu"))],
+        ))
+        .await;
+    let out = location(&r).expect("back to the client");
+    assert_eq!(
+        query_of(&out).get("error").map(String::as_str),
+        Some("unmet_authentication_requirements"),
+        "{out}"
+    );
+    // The establishment level for a person who redeemed no activation code: unmet too.
+    let (r, _) = browser
+        .follow(&auth_url(
+            &app,
+            &client,
+            &[("claims", &essential("eidas2-etablissement"))],
+        ))
+        .await;
+    let out = location(&r).expect("back to the client");
+    assert_eq!(
+        query_of(&out).get("error").map(String::as_str),
+        Some("unmet_authentication_requirements"),
+        "{out}"
+    );
+
+    // Two factors, essential, over a password session: the code page, no password.
+    let r = browser
+        .get(&auth_url(
+            &app,
+            &client,
+            &[("claims", &essential("eidas2"))],
+        ))
+        .await;
+    assert_eq!(r.status(), 200, "the code page, no redirect");
+    let page = r.text().await.expect("code page");
+    assert!(!page.contains("name=\"password\""), "{page}");
+    let r = browser
+        .post_form(
+            "/connexion/code",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("step", &hidden_field(&page, "step").expect("step")),
+                ("code", &next_code(&totp)),
+            ],
+        )
+        .await;
+    let (r, _) = browser.follow(&location(&r).expect("resumes")).await;
+    let out = location(&r).expect("back to the client");
+    let code = query_of(&out).get("code").cloned().expect("a code");
+    let claims = id_token_claims(&app, &client, &code).await;
+    assert_eq!(claims["acr"], "eidas2");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
 }
 
 #[tokio::test]
@@ -599,4 +673,126 @@ async fn a_new_version_of_the_cgu_is_asked_after_the_second_factor_not_before() 
         .await;
     assert_redirect(&r, "/");
     assert!(logged_in(&browser).await);
+}
+
+/// `prompt=none` for `client`, from a browser where `email` logged in with the password: the
+/// `error` the client gets, or `None` when it gets a code.
+async fn silent_error(
+    app: &TestApp,
+    client: &idp_tests::TestClient,
+    email: &str,
+) -> Option<String> {
+    let browser = app.log_in(email).await;
+    let (r, _) = browser
+        .follow(&auth_url(app, client, &[("prompt", "none")]))
+        .await;
+    let out = location(&r).expect("back to the client");
+    let query = query_of(&out);
+    assert!(
+        query.contains_key("error") || query.contains_key("code"),
+        "{out}"
+    );
+    query.get("error").cloned()
+}
+
+#[tokio::test]
+async fn a_client_or_a_service_can_require_a_second_factor_on_every_login() {
+    use idp::access::actions::service_create::{ServiceInput, save_service};
+    let app = TestApp::spawn().await;
+    app.user(EMAIL).await;
+    let plain = app.client("rp").await;
+    assert_eq!(silent_error(&app, &plain, EMAIL).await, None);
+
+    let strict = app
+        .client_with("rp-mfa", |reg| reg.require_mfa = true)
+        .await;
+    let required = Some("interaction_required".to_owned());
+    assert_eq!(silent_error(&app, &strict, EMAIL).await, required);
+    // With a page to show, the password session is led to the enrolment.
+    let browser = app.log_in(EMAIL).await;
+    let (_, at) = browser.follow(&auth_url(&app, &strict, &[])).await;
+    assert!(at.ends_with(ENROL), "{at}");
+
+    let of_service = app.service_client("ceres-app", "ceres", false).await;
+    assert_eq!(silent_error(&app, &of_service, EMAIL).await, None);
+    let input = ServiceInput {
+        code: "ceres".into(),
+        label: "CERES".into(),
+        description: None,
+        home_url: None,
+        require_mfa: Some(true),
+    };
+    save_service(&app.state.db, input, idp::store::now(), "test")
+        .await
+        .expect("policy saved");
+    assert_eq!(silent_error(&app, &of_service, EMAIL).await, required);
+}
+
+#[tokio::test]
+async fn a_setting_requires_a_second_factor_of_every_manager_and_agent() {
+    let app = TestApp::spawn_with(|c| c.assurance.mfa_for_managers_and_agents = true).await;
+    app.establishment(idp_tests::access::CENTRE, "CENTRE DU LAC", true)
+        .await;
+    let client = app.client("rp").await;
+    let alice = app.user(EMAIL).await;
+    let bob = app.user("bob@centre.fr").await;
+    let carol = app.user("carol@travail.gouv.fr").await;
+    assert_eq!(silent_error(&app, &client, EMAIL).await, None);
+    app.grant_manager(&alice.id, idp_tests::access::CENTRE)
+        .await;
+    app.set_agent(&carol.id, true).await;
+    let required = Some("interaction_required".to_owned());
+    assert_eq!(silent_error(&app, &client, EMAIL).await, required);
+    assert_eq!(
+        silent_error(&app, &client, "carol@travail.gouv.fr").await,
+        required
+    );
+    assert_eq!(silent_error(&app, &client, &bob.email).await, None);
+}
+
+#[tokio::test]
+async fn a_manager_by_activation_code_reaches_the_establishment_level_with_two_factors() {
+    let app = TestApp::spawn().await;
+    app.establishment(idp_tests::access::CENTRE, "CENTRE DU LAC", true)
+        .await;
+    let client = app.client("rp").await;
+    let alice = app.user(EMAIL).await;
+    app.grant_manager(&alice.id, idp_tests::access::CENTRE)
+        .await;
+    let browser = app.log_in(EMAIL).await;
+    let claims = r#"{"id_token":{"acr":{"essential":true,"values":["eidas2-etablissement"]}}}"#;
+    let (r, at) = browser
+        .follow(&auth_url(&app, &client, &[("claims", claims)]))
+        .await;
+    assert!(at.ends_with(ENROL), "forced enrolment: {at}");
+    let page = r.text().await.expect("page");
+    let totp = totp_of(&secret_on(&page));
+    let r = browser
+        .post_form(
+            ENROL,
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("code", &totp.generate(now()).to_string()),
+            ],
+        )
+        .await;
+    let page = r.text().await.expect("page");
+    let start = page
+        .find("href=\"/authorize/continue?authreq=")
+        .expect("continue link")
+        + 6;
+    let end = page[start..].find('"').expect("end") + start;
+    let (r, _) = browser.follow(&page[start..end]).await;
+    let out = location(&r).expect("back to the client");
+    let code = query_of(&out).get("code").cloned().expect("a code");
+    let claims = id_token_claims(&app, &client, &code).await;
+    assert_eq!(claims["acr"], "eidas2-etablissement");
+    // Without a request, the ID token says the level reached.
+    let (r, _) = browser.follow(&auth_url(&app, &client, &[])).await;
+    let out = location(&r).expect("back to the client");
+    let code = query_of(&out).get("code").cloned().expect("a code");
+    assert_eq!(
+        id_token_claims(&app, &client, &code).await["acr"],
+        "eidas2-etablissement"
+    );
 }

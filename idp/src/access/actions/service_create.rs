@@ -21,6 +21,8 @@ pub struct ServiceInput {
     pub description: Option<String>,
     /// Where people go back to.
     pub home_url: Option<String>,
+    /// Every login to the service's clients needs a second factor.
+    pub require_mfa: Option<bool>,
 }
 
 /// Saves the service at `now` with its `service.saved` event, in one transaction. An update
@@ -47,6 +49,9 @@ pub async fn save_service(
             code: input.code,
         };
         services::upsert_in(tx, &service, now).await?;
+        if let Some(required) = input.require_mfa {
+            services::set_requires_mfa_in(tx, &service.code, required).await?;
+        }
         let event = Event::new(actor, "service.saved", &service.code);
         Ok((service, event))
     })

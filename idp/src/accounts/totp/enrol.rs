@@ -127,7 +127,7 @@ async fn store_enrolment(
     Ok(codes)
 }
 
-/// A login that asked for `mfa` resumes with a session that now has it: where to continue,
+/// A login that needed two factors resumes with a session that now has them: where to continue,
 /// and the new session's cookie.
 async fn resume_login(
     page: &Page,

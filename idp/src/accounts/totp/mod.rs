@@ -182,8 +182,8 @@ pub(super) fn return_key(sid: &str) -> String {
     format!("totp-return:{}", secrets::hash(sid))
 }
 
-/// Called by the login when the request asks for `acr_values=mfa` and the account has no
-/// second factor: the session (password only) is kept, the request is resumed after enrolment.
+/// Called by the authorization when the level it needs asks for a second factor and the account
+/// has none: the session (password only) is kept, the request is resumed after enrolment.
 pub async fn remember_return(state: &AppState, sid: &str, authreq: &str) -> Result<(), PageError> {
     state
         .ephemeral

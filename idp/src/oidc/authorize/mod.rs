@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::pending::{AuthorizationRequest, PendingAuthorization};
 use super::{
+    assurance::{self, Level},
     claims::ClaimsRequest,
     clients::Client,
     grants::{self, Grant},
@@ -158,9 +159,17 @@ async fn park(
 enum Interaction {
     /// No session, or one too old or refused by `prompt=login`.
     Login,
-    /// The client accepts only `mfa` and this session was opened with a password alone: the
-    /// person proves the second factor (or enrols one).
-    SecondFactor,
+    /// The client asks for (`requested`), or a policy requires, a level of two factors and
+    /// this session was opened with a password alone: the person proves the second factor (or
+    /// enrols one), without the password again.
+    SecondFactor {
+        /// The client asked for it (rather than a policy).
+        requested: bool,
+    },
+    /// The level the client requires cannot be reached by any interaction (unknown essential
+    /// `acr`, or an establishment link this person does not have): refused to the client,
+    /// whatever `prompt`.
+    Unmet,
     /// The client requires a habilitation of this service and the person has none: the
     /// service's no-access page (activation code, access request).
     Access(String),
@@ -173,9 +182,17 @@ impl Interaction {
     fn refused(&self) -> (&'static str, &'static str) {
         match self {
             Self::Login => ("login_required", "L'utilisateur doit s'authentifier."),
-            Self::SecondFactor => (
+            Self::SecondFactor { requested: true } => (
+                "unmet_authentication_requirements",
+                "L'utilisateur doit confirmer sa connexion avec un second facteur.",
+            ),
+            Self::SecondFactor { requested: false } => (
                 "interaction_required",
                 "L'utilisateur doit confirmer sa connexion avec un code de vérification.",
+            ),
+            Self::Unmet => (
+                "unmet_authentication_requirements",
+                "Le niveau d'authentification demandé ne peut pas être atteint pour cet utilisateur.",
             ),
             Self::Access(_) => (
                 "interaction_required",
@@ -197,7 +214,7 @@ impl Interaction {
         id: &str,
     ) -> Result<Response, PageError> {
         let to = match (self, session) {
-            (Self::SecondFactor, Some(session)) => {
+            (Self::SecondFactor { .. }, Some(session)) => {
                 if totp::is_enrolled(&state.db, &session.user_id).await? {
                     let page = crate::web::page::Page::new(state, headers);
                     return totp::ask_code(&page, &session.user_id, id).await;
@@ -221,6 +238,9 @@ async fn interaction<'s>(
     request: &AuthorizationRequest,
     session: Option<&'s LoginSession>,
 ) -> Result<Result<&'s LoginSession, Interaction>, PageError> {
+    if assurance::requested(request, &state.config.assurance).unknown_essential {
+        return Ok(Err(Interaction::Unmet));
+    }
     let Some(session) = session else {
         return Ok(Err(Interaction::Login));
     };
@@ -233,8 +253,8 @@ async fn interaction<'s>(
     if !fresh && too_old {
         return Ok(Err(Interaction::Login));
     }
-    if request.requires_mfa() && session.acr != "mfa" {
-        return Ok(Err(Interaction::SecondFactor));
+    if let Some(needed) = level_needed(state, client, request, session).await? {
+        return Ok(Err(needed));
     }
     if let Some((service, true)) = services::of_client(&state.db, &client.client_id).await?
         && habilitations::live(&state.db, &session.user_id, &service.code)
@@ -257,6 +277,37 @@ async fn interaction<'s>(
     Ok(Ok(session))
 }
 
+/// The interaction the authentication level needs, if the session does not reach it: what the
+/// client asks for (`acr_values`, `claims`) and what policies require.
+async fn level_needed(
+    state: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+    session: &LoginSession,
+) -> Result<Option<Interaction>, PageError> {
+    let requested = assurance::requested(request, &state.config.assurance);
+    if requested.unknown_essential {
+        return Ok(Some(Interaction::Unmet));
+    }
+    let asked = requested.minimum();
+    let policy = assurance::required_by_policy(state, client, &session.user_id).await?;
+    let Some(needed) = asked.max(policy) else {
+        return Ok(None);
+    };
+    let reached = assurance::reached(state, session).await?;
+    if reached >= needed {
+        return Ok(None);
+    }
+    if needed == Level::Establishment
+        && !crate::access::managers::link_checked(&state.db, &session.user_id).await?
+    {
+        return Ok(Some(Interaction::Unmet));
+    }
+    Ok(Some(Interaction::SecondFactor {
+        requested: asked.is_some_and(|a| a > reached),
+    }))
+}
+
 /// Login, second factor, access, consent, then the code: each step resumes here through
 /// `/authorize/continue`.
 async fn proceed(
@@ -270,7 +321,7 @@ async fn proceed(
         Ok(session) => return issue_code(state, client, &request, session).await,
         Err(needed) => needed,
     };
-    if request.prompt.iter().any(|p| p == "none") {
+    if request.prompt.iter().any(|p| p == "none") || matches!(needed, Interaction::Unmet) {
         let (error, description) = needed.refused();
         let (to, client_state) = (&request.redirect_uri, request.state.as_deref());
         let redirect = ErrorRedirect::new(state, to, client_state, error, description);
@@ -288,6 +339,10 @@ async fn issue_code(
     session: &LoginSession,
 ) -> Result<Response, PageError> {
     let code = secrets::random_token(32);
+    // The level this session honestly reached, named as the client asked for it if it did.
+    let reached = assurance::reached(state, session).await?;
+    let acr = assurance::requested(request, &state.config.assurance)
+        .acr_for(reached, &state.config.assurance);
     let data = CodeData {
         client_id: client.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
@@ -300,7 +355,7 @@ async fn issue_code(
             scope: request.scopes.join(" "),
             claims: request.claims.clone(),
             auth_time: session.auth_time,
-            acr: session.acr.clone(),
+            acr,
             amr: session.amr.clone(),
             sid: session.sid.clone(),
         },
