@@ -429,6 +429,36 @@ async fn a_shared_mailbox_is_refused_and_nothing_is_sent() {
 }
 
 #[tokio::test]
+async fn look_alike_and_invisible_addresses_are_refused_in_french_and_nothing_is_sent() {
+    let (sink, _app, browser) = start().await;
+    // A zero-width space used to reach the mailer and end in a 503.
+    let (status, page) = page_of(
+        post(
+            &browser,
+            "/inscription",
+            &[("email", "camille\u{200b}.durand@centre.fr")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_shows(&page, "Le format de l'adresse e-mail est invalide");
+    // A Cyrillic « а » next to Latin letters: an address that passes for someone else's.
+    let (status, page) = page_of(
+        post(
+            &browser,
+            "/inscription",
+            &[("email", "c\u{430}mille.durand@centre.fr")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_shows(&page, "caractères d'alphabets différents");
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
 async fn a_form_without_its_csrf_token_is_refused() {
     let (sink, _app, browser) = start().await;
     let _ = csrf(&browser).await;
