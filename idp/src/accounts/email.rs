@@ -31,7 +31,15 @@ pub enum EmailError {
 impl Email {
     /// Parses user input.
     pub fn parse(input: &str) -> Result<Self, EmailError> {
-        let s: String = input.trim().nfkc().collect::<String>().to_lowercase();
+        // Folded again after lower-casing: a folded form may hold capitals (« ㎒ » is « MHz »)
+        // and a lower-cased one may not be folded, and a parsed address must re-parse to itself.
+        let s: String = input
+            .trim()
+            .nfkc()
+            .collect::<String>()
+            .to_lowercase()
+            .nfkc()
+            .collect();
         if s.is_empty() {
             return Err(EmailError::Empty);
         }
