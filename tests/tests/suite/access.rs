@@ -435,7 +435,9 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     assert_eq!(id["habilitations"][1]["establishment"], Value::Null);
 
     // The other service's client sees its own habilitation and no CERES right.
-    let seen = claims::for_client(db, &alice, &other.id).await.unwrap();
+    let seen = claims::for_client(db, &alice, &other.id, None)
+        .await
+        .unwrap();
     assert_eq!(seen["habilitations"].as_array().unwrap().len(), 1);
     assert_eq!(seen["habilitations"][0]["role"], "lecteur");
     assert_eq!(seen["access_manager_of"], serde_json::json!([]));
@@ -445,7 +447,9 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     );
     // A client of no service sees nothing.
     let plain = app.client("plain").await;
-    let seen = claims::for_client(db, &alice, &plain.id).await.unwrap();
+    let seen = claims::for_client(db, &alice, &plain.id, None)
+        .await
+        .unwrap();
     assert_eq!(seen["habilitations"], serde_json::json!([]));
 
     // Without the scope, no habilitation claim at all.

@@ -191,6 +191,8 @@ pub struct CallbackQuery {
     state: String,
     code: String,
     error: String,
+    /// RFC 9207: who answered.
+    iss: Option<String>,
 }
 
 fn login_expired() -> PageError {
@@ -233,6 +235,10 @@ async fn come_back(page: &Page, ip: &ClientIp, q: CallbackQuery) -> Result<Respo
     let Some(upstream) = upstream(page, &id) else {
         return Err(login_expired());
     };
+    // Before anything the answer says, its own error included: it may be another provider's.
+    if let Err(e) = rp::check_response_issuer(&started.discovery, q.iss.as_deref()) {
+        return Err(failed(page, &id, e).await);
+    }
     if !q.error.is_empty() {
         // An RFC 6749 error code: a short ASCII word, kept as such in the audit.
         let code = q
@@ -270,18 +276,24 @@ async fn come_back(page: &Page, ip: &ClientIp, q: CallbackQuery) -> Result<Respo
         authreq: started.authreq,
         retour: started.retour,
     };
-    if let Some(user) = upstream_links::user_of(&page.db, &claims.iss, &claims.sub).await? {
-        return login.finish(page, &UserId::from_stored(user.id)).await;
-    }
-    // First login: the address must be verified and of an allowed domain.
+    // The address must be verified and of an allowed domain, at a linked login too: an agent
+    // whose domain is no longer allowed is no agent any more (docs/accounts.md). With no domain
+    // listed, the upstream alone says who its linked agents are.
     let email = person
         .email
         .as_deref()
         .filter(|_| person.email_verified != Some(false))
-        .and_then(|e| Email::parse(e).ok());
-    let Some(email) =
-        email.filter(|e| upstream_links::domain_allowed(&upstream.allowed_domains, e))
-    else {
+        .and_then(|e| Email::parse(e).ok())
+        .filter(|e| upstream_links::domain_allowed(&upstream.allowed_domains, e));
+    let linked = upstream_links::user_of(&page.db, &claims.iss, &claims.sub).await?;
+    if let Some(user) = &linked
+        && (email.is_some() || upstream.allowed_domains.is_empty())
+    {
+        return login
+            .finish(page, &UserId::from_stored(user.id.clone()))
+            .await;
+    }
+    let Some(email) = email.filter(|_| linked.is_none()) else {
         return Err(failed(page, &id, UpstreamError::DomainNotAllowed).await);
     };
     if let Some(existing) = store::user_by_email(&page.db, &email).await? {

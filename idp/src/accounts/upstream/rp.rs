@@ -20,7 +20,8 @@ pub enum UpstreamError {
     Refused(String),
     /// The ID token (or userinfo) is not acceptable: signature, `iss`, `aud`, `exp`, `nonce`.
     BadToken(&'static str),
-    /// A first login whose address is missing, unverified or outside the allowed domains.
+    /// An address missing, unverified or outside the allowed domains (at a first login, or at
+    /// a linked one when domains are listed).
     DomainNotAllowed,
 }
 
@@ -45,7 +46,7 @@ impl std::fmt::Display for UpstreamError {
                 "Le service d'identification des agents n'a pas autorisé votre connexion. Si vous êtes agent du ministère, contactez votre service informatique."
             }
             Self::DomainNotAllowed => {
-                "Votre adresse électronique n'appartient pas à un domaine autorisé pour les agents du ministère : aucun compte n'a été créé. Contactez votre service informatique si vous êtes agent du ministère."
+                "Votre adresse électronique n'appartient pas à un domaine autorisé pour les agents du ministère : la connexion d'agent est impossible, aucun compte n'a été créé ni modifié. Contactez votre service informatique si vous êtes agent du ministère."
             }
             Self::BadToken(_) => {
                 "La réponse du service d'identification des agents n'a pas pu être vérifiée. Aucun compte n'a été créé ni modifié ; veuillez réessayer."
@@ -85,6 +86,23 @@ pub struct Discovery {
     /// some providers put them in the ID token only when asked).
     #[serde(default)]
     pub claims_parameter_supported: bool,
+    /// RFC 9207: it names itself (`iss`) in its authorization responses, so a response
+    /// without it is refused (mix-up defence).
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// RFC 9207's mix-up defence on the callback: an `iss` present must be the upstream's own,
+/// and one is required when its discovery promises it.
+pub fn check_response_issuer(
+    discovery: &Discovery,
+    iss: Option<&str>,
+) -> Result<(), UpstreamError> {
+    match iss {
+        Some(iss) if iss == discovery.issuer => Ok(()),
+        None if !discovery.authorization_response_iss_parameter_supported => Ok(()),
+        _ => Err(UpstreamError::BadToken("authorization_response_iss")),
+    }
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(
