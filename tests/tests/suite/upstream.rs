@@ -71,6 +71,10 @@ pub(crate) async fn start_upstream(app: &TestApp, port: u16, tamper: &str) -> Up
         .env("UPSTREAM_CLIENT_ID", CLIENT_ID)
         .env("UPSTREAM_CLIENT_SECRET", CLIENT_SECRET)
         .env("UPSTREAM_REDIRECT_URI", app.url("/connexion/agent/retour"))
+        .env(
+            "UPSTREAM_POST_LOGOUT_REDIRECT_URI",
+            app.url("/deconnexion/agent"),
+        )
         .env("UPSTREAM_TAMPER", tamper)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -523,4 +527,79 @@ async fn ministry_agent_is_true_for_a_login_the_upstream_accepted_only() {
     assert_eq!(id_token_claims(&tokens)["ministry_agent"], false);
     let (_, info) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(info["ministry_agent"], false);
+}
+
+/// An agent logged in upstream through `client` (asking `openid`): the browser and our ID
+/// token.
+async fn agent_with_id_token(app: &TestApp, client: &TestClient) -> (Browser, String) {
+    let browser = app.browser();
+    let (_, login_uri) = browser.follow(&auth_url(app, client, &[])).await;
+    let back = agent_login(app, &browser, &login_uri, "jeanne@travail.gouv.fr").await;
+    let tokens = tokens_after(app, &browser, client, accept_cgu(&browser, back).await).await;
+    let id_token = tokens["id_token"].as_str().expect("an ID token").to_owned();
+    (browser, id_token)
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_upstream_session_too_then_goes_where_our_logout_goes() {
+    let (app, _upstream) = app_and_upstream("").await;
+    let client = app.client("rp-agent").await;
+    let (browser, id_token) = agent_with_id_token(&app, &client).await;
+    let logout = format!(
+        "/logout?id_token_hint={id_token}&post_logout_redirect_uri={}&state=etat-du-client",
+        idp_tests::POST_LOGOUT_URI
+    );
+    let response = browser.get(&logout).await;
+    assert_eq!(
+        browser.get("/agent").await.status(),
+        303,
+        "our session ended"
+    );
+    let at = location(&response).expect("to the upstream's logout");
+    let issuer = &app.state.config.agents.upstreams[0].issuer;
+    assert!(at.starts_with(&format!("{issuer}/session/end?")), "{at}");
+    let sent = query_of(&at);
+    assert_eq!(
+        sent["post_logout_redirect_uri"],
+        app.url("/deconnexion/agent")
+    );
+    assert!(!sent["id_token_hint"].is_empty());
+    for cookie in response.headers().get_all("set-cookie") {
+        let cookie = cookie.to_str().unwrap();
+        assert!(!cookie.contains(&sent["id_token_hint"]), "{cookie}");
+    }
+    // The upstream asks its own confirmation (oidc-provider's form), then comes back to us.
+    let page = browser.get(&at).await.text().await.unwrap();
+    let xsrf = hidden_field(&page, "xsrf").expect("the upstream's logout form");
+    let confirmed = browser
+        .post_form(
+            &format!("{issuer}/session/end/confirm"),
+            &[("xsrf", &xsrf), ("logout", "yes")],
+        )
+        .await;
+    let back = location(&confirmed).expect("back from the upstream");
+    assert!(back.starts_with(&app.url("/deconnexion/agent?")), "{back}");
+    let out = location(&browser.get(&back).await).expect("our logout goes on");
+    assert_eq!(
+        out,
+        format!("{}?state=etat-du-client", idp_tests::POST_LOGOUT_URI)
+    );
+    // Logged out upstream too: the next agent login meets the upstream's login form again.
+    let again = agent_login(&app, &browser, "/connexion", "jeanne@travail.gouv.fr").await;
+    assert_eq!(location(&again).as_deref(), Some("/"));
+    // A forged return (unknown `state`) redirects nowhere but to our page.
+    let forged = browser.get("/deconnexion/agent?state=invente").await;
+    assert_eq!(forged.status(), 200);
+}
+
+#[tokio::test]
+async fn an_upstream_without_logout_is_skipped() {
+    let (app, _upstream) = app_and_upstream("no-logout").await;
+    let client = app.client("rp-agent").await;
+    let (browser, id_token) = agent_with_id_token(&app, &client).await;
+    let response = browser
+        .get(&format!("/logout?id_token_hint={id_token}"))
+        .await;
+    assert_eq!(response.status(), 200, "our logged-out page at once");
+    assert_eq!(browser.get("/agent").await.status(), 303);
 }

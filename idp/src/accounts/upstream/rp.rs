@@ -90,6 +90,9 @@ pub struct Discovery {
     /// without it is refused (mix-up defence).
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// RP-initiated logout: where our logout sends the browser to end the upstream session.
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
 }
 
 /// RFC 9207's mix-up defence on the callback: an `iss` present must be the upstream's own,
@@ -214,7 +217,8 @@ pub struct Person {
 }
 
 /// Exchanges the code (with the PKCE verifier), validates the ID token (signature by a key of
-/// the upstream's JWKS, `iss`, `aud`, `exp`, `nonce`) and reads userinfo (same `sub`).
+/// the upstream's JWKS, `iss`, `aud`, `exp`, `nonce`) and reads userinfo (same `sub`); the ID
+/// token itself is returned too, the `id_token_hint` of the upstream logout.
 pub async fn complete(
     discovery: &Discovery,
     upstream: &UpstreamConfig,
@@ -223,7 +227,7 @@ pub async fn complete(
     verifier: &str,
     nonce: &str,
     timeout: Duration,
-) -> Result<(IdClaims, Person), UpstreamError> {
+) -> Result<(IdClaims, Person, String), UpstreamError> {
     let response = http()
         .post(&discovery.token_endpoint)
         .timeout(timeout)
@@ -258,7 +262,22 @@ pub async fn complete(
     if person.sub != claims.sub {
         return Err(UpstreamError::BadToken("upstream_userinfo_sub_mismatch"));
     }
-    Ok((claims, person))
+    Ok((claims, person, tokens.id_token))
+}
+
+/// The upstream's RP-initiated logout URL: its ID token as `id_token_hint`, back to
+/// `post_logout_redirect_uri` with `state`. `None` if the endpoint is not a URL.
+pub fn end_session_url(
+    logout: &crate::accounts::session::UpstreamLogout,
+    post_logout_redirect_uri: &str,
+    state: &str,
+) -> Option<String> {
+    let mut url = url::Url::parse(&logout.end_session_endpoint).ok()?;
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", &logout.id_token_hint)
+        .append_pair("post_logout_redirect_uri", post_logout_redirect_uri)
+        .append_pair("state", state);
+    Some(url.into())
 }
 
 /// RFC 6749 §2.3.1: the client id and secret are form-encoded before HTTP Basic.
