@@ -16,9 +16,7 @@ use idp::{
     accounts::store::User,
     cli::{Cli, CliError},
 };
-use idp_tests::{
-    TestApp, TestClient, auth_url_for, exchange_code, location, query_of, refresh, userinfo,
-};
+use idp_tests::{TestApp, TestClient, auth_url_for, refresh, userinfo};
 use serde_json::Value;
 
 use idp_tests::access::{CENTRE, OTHER as OTHER_CENTRE};
@@ -327,13 +325,7 @@ async fn alice_tokens(app: &TestApp, client: &TestClient, scope: &str) -> Value 
     let r = browser
         .submit_login(&at, "alice@centre.fr", idp_tests::PASSWORD)
         .await;
-    let (r, _) = browser.follow(&location(&r).unwrap()).await;
-    let code = query_of(&location(&r).unwrap())["code"].clone();
-    exchange_code(app, client, &code, &[])
-        .await
-        .json()
-        .await
-        .unwrap()
+    browser.tokens_after(app, client, r).await
 }
 
 #[tokio::test]

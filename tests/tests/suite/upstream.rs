@@ -9,8 +9,8 @@ use std::process::Stdio;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use idp_tests::{
-    Browser, PASSWORD, TestApp, TestClient, auth_url, auth_url_for, csrf_of, exchange_code,
-    hidden_field, location, query_of, refresh, userinfo,
+    Browser, PASSWORD, TestApp, TestClient, auth_url, auth_url_for, csrf_of, hidden_field,
+    location, query_of, refresh, userinfo,
 };
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -458,24 +458,6 @@ fn id_token_claims(tokens: &Value) -> Value {
     serde_json::from_slice(&B64.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }
 
-/// `response` (the provider's answer at the end of a login) through to the client's code,
-/// exchanged: the token response.
-async fn tokens_after(
-    app: &TestApp,
-    browser: &Browser,
-    client: &TestClient,
-    response: reqwest::Response,
-) -> Value {
-    let (response, _) = browser.follow(&location(&response).expect("on")).await;
-    let out = location(&response).expect("to the client");
-    let code = query_of(&out).remove("code").expect("a code");
-    exchange_code(app, client, &code, &[])
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn ministry_agent_is_true_for_a_login_the_upstream_accepted_only() {
     let (app, _upstream) = app_and_upstream("").await;
@@ -488,7 +470,9 @@ async fn ministry_agent_is_true_for_a_login_the_upstream_accepted_only() {
         .follow(&auth_url_for(&app, &client, scope, &[]))
         .await;
     let back = agent_login(&app, &browser, &login_uri, "jeanne@travail.gouv.fr").await;
-    let tokens = tokens_after(&app, &browser, &client, accept_cgu(&browser, back).await).await;
+    let tokens = browser
+        .tokens_after(&app, &client, accept_cgu(&browser, back).await)
+        .await;
     assert_eq!(id_token_claims(&tokens)["ministry_agent"], true);
     let (_, info) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(info["ministry_agent"], true);
@@ -523,7 +507,7 @@ async fn ministry_agent_is_true_for_a_login_the_upstream_accepted_only() {
     let response = browser
         .submit_login(&login_uri, "jean@example.com", PASSWORD)
         .await;
-    let tokens = tokens_after(&app, &browser, &client, response).await;
+    let tokens = browser.tokens_after(&app, &client, response).await;
     assert_eq!(id_token_claims(&tokens)["ministry_agent"], false);
     let (_, info) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(info["ministry_agent"], false);
@@ -535,7 +519,9 @@ async fn agent_with_id_token(app: &TestApp, client: &TestClient) -> (Browser, St
     let browser = app.browser();
     let (_, login_uri) = browser.follow(&auth_url(app, client, &[])).await;
     let back = agent_login(app, &browser, &login_uri, "jeanne@travail.gouv.fr").await;
-    let tokens = tokens_after(app, &browser, client, accept_cgu(&browser, back).await).await;
+    let tokens = browser
+        .tokens_after(app, client, accept_cgu(&browser, back).await)
+        .await;
     let id_token = tokens["id_token"].as_str().expect("an ID token").to_owned();
     (browser, id_token)
 }
