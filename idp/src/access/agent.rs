@@ -1,7 +1,8 @@
 //! The ministry agents' area (DESIGN journey 8): for an establishment (SIRET) and a service,
 //! the register entry, its Responsables des accès, its activation codes (issue, revoke; the
-//! code is shown once, for the postal letter) and its audit trail. Only accounts marked
-//! agent (`idp users create --agent`) enter; anyone else gets 403.
+//! code is shown once, for the postal letter) and its audit trail. Only agents enter
+//! ([`super::rules::is_agent`]: a login through an upstream agents' provider, or a break-glass
+//! account marked by `idp users create --agent`); anyone else gets 403.
 
 use askama::Template;
 use axum::{
