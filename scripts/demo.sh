@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts everything on embedded defaults: the provider (SQLite in data/, in-process store, keys
-# in keys/) on http://localhost:8080 and the demo CERES on http://localhost:8081, with a demo
-# client and a demo account. Nothing to install but Rust and npm. Ctrl-C stops both.
+# in keys/) on http://localhost:8080, the demo CERES on http://localhost:8081 and the agents'
+# upstream OpenID provider « Annuaire des agents (démo) » (npm oidc-provider, tests/upstream-op)
+# on http://127.0.0.1:8082, with a demo client and demo accounts. Nothing to install but Rust
+# and npm. Ctrl-C stops all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,10 +12,22 @@ export IDP_DATABASE_URL="${IDP_DATABASE_URL:-sqlite://data/idp.db?mode=rwc}"
 DEMO_EMAIL="demo@centre-formation.fr"
 DEMO_PASSWORD="Demo-EFP-Connect-2024"
 AGENT_EMAIL="agent@dreets.travail.gouv.fr"
+# « AGENT DU MINISTÈRE »: the one account of the demo upstream. 127.0.0.1, not localhost:
+# cookies ignore ports, so the upstream's would share the provider's jar on localhost.
+UPSTREAM_ISSUER="http://127.0.0.1:8082"
+UPSTREAM_LOGIN="dominique.martin@travail.gouv.fr"
+UPSTREAM_PASSWORD="Demo-Annuaire-2024"
+UPSTREAM_CLIENT_ID="efp-connect-demo"
+UPSTREAM_CLIENT_SECRET="secret-de-l-annuaire-de-demo"
 # AFPA Paris 15 in the sample register: the centre the demo's activation code is for.
 DEMO_SIRET="82416506200194"
 
 bash scripts/assets.sh
+stamp=tests/upstream-op/node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ tests/upstream-op/package-lock.json -nt "$stamp" ]; then
+  (cd tests/upstream-op && npm ci --no-audit --no-fund --silent)
+  touch "$stamp"
+fi
 cargo build --quiet -p idp -p relying-party-demo
 # Where cargo put the binaries (CARGO_TARGET_DIR when set).
 target_dir="${CARGO_TARGET_DIR:-target}"
@@ -61,11 +75,20 @@ $idp services create ceres --label CERES --home-url http://localhost:8081/ >/dev
 # A fresh activation code for the demo centre at each start (the previous one is revoked).
 DEMO_CODE="$($idp codes issue --service ceres --siret "$DEMO_SIRET" | sed -n 's/^code d.activation : //p')"
 
-$idp serve &
+UPSTREAM_PORT=8082 UPSTREAM_CLIENT_ID="$UPSTREAM_CLIENT_ID" \
+  UPSTREAM_CLIENT_SECRET="$UPSTREAM_CLIENT_SECRET" \
+  UPSTREAM_REDIRECT_URI=http://localhost:8080/connexion/agent/retour \
+  UPSTREAM_POST_LOGOUT_REDIRECT_URI=http://localhost:8080/deconnexion/agent \
+  UPSTREAM_DEMO_LOGIN="$UPSTREAM_LOGIN" UPSTREAM_DEMO_PASSWORD="$UPSTREAM_PASSWORD" \
+  node tests/upstream-op/op.mjs >/dev/null &
+upstream_pid=$!
+IDP_AGENTS__UPSTREAMS="[{id=\"annuaire\",label=\"Annuaire des agents (démo)\",issuer=\"$UPSTREAM_ISSUER\",client_id=\"$UPSTREAM_CLIENT_ID\",client_secret=\"$UPSTREAM_CLIENT_SECRET\",allowed_domains=[\"travail.gouv.fr\"]}]" \
+  $idp serve &
 idp_pid=$!
-trap 'kill $idp_pid 2>/dev/null || true' EXIT INT TERM
+trap 'kill $idp_pid $upstream_pid 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 50); do
-  curl -fs http://localhost:8080/readyz >/dev/null 2>&1 && break
+  curl -fs http://localhost:8080/readyz >/dev/null 2>&1 &&
+    curl -fs "$UPSTREAM_ISSUER/.well-known/openid-configuration" >/dev/null 2>&1 && break
   sleep 0.2
 done
 
@@ -74,7 +97,9 @@ cat <<MSG
   EFP Connect   http://localhost:8080
   CERES (démo)  http://localhost:8081   ← start here: « Se connecter avec EFP Connect »
   Demo account  $DEMO_EMAIL / $DEMO_PASSWORD
-  Agent         $AGENT_EMAIL / $DEMO_PASSWORD   (http://localhost:8080/agent)
+  Agent         « AGENT DU MINISTÈRE » on the login page, then at the Annuaire des agents
+                (démo) $UPSTREAM_ISSUER: $UPSTREAM_LOGIN / $UPSTREAM_PASSWORD
+  Break-glass   $AGENT_EMAIL / $DEMO_PASSWORD   (local agent account: http://localhost:8080/agent)
   Activation    SIRET $DEMO_SIRET, code $DEMO_CODE
   E-mails       http://localhost:8080/outbox
 

@@ -479,7 +479,8 @@ async function loginWithAntiRobotQuestion(page) {
 
 /** The entry pages on a phone-sized screen (320 CSS pixels wide: WCAG's reflow width). */
 /** « AGENT DU MINISTÈRE »: the button of the login page, the upstream's own login form (a
- * third-party OP, not checked by axe), EFP Connect's CGU at the first login, the agents' area. */
+ * third-party OP, not checked by axe), EFP Connect's CGU at the first login, the agents' area;
+ * « Me déconnecter » ends the upstream's session too, through its own confirmation. */
 async function agentLogin(page) {
   await page.goto(`${ROBOT_BASE_URL}/connexion`);
   await check(page, 'agent-bouton');
@@ -490,6 +491,14 @@ async function agentLogin(page) {
   await page.goto(`${ROBOT_BASE_URL}/agent`);
   await page.getByRole('heading', { level: 1, name: 'Espace agent du ministère' }).waitFor();
   await check(page, 'agent-espace');
+  await page.goto(`${ROBOT_BASE_URL}/`);
+  await submit(page, page.getByRole('link', { name: 'Me déconnecter' }));
+  await submit(page, page.getByRole('button', { name: 'Me déconnecter' }));
+  // The upstream's page, then back to ours.
+  await page.getByRole('heading', { level: 1, name: 'Fédération des agents (test)' }).waitFor();
+  await submit(page, page.getByRole('button', { name: 'Me déconnecter' }));
+  await page.getByRole('heading', { level: 1, name: 'Vous êtes déconnecté' }).waitFor();
+  assert.equal(new URL(page.url()).pathname, '/deconnexion/agent');
 }
 
 async function smallScreen(page) {

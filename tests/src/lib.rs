@@ -754,13 +754,31 @@ impl Browser {
         email: &str,
     ) -> serde_json::Value {
         let out = self.authorize(auth_url, email).await;
-        let code = query_of(&out).remove("code").expect("a code");
-        exchange_code(app, client, &code, &[])
-            .await
-            .json()
-            .await
-            .expect("token answer")
+        exchange_redirect(app, client, &out).await
     }
+
+    /// `response` (the provider's answer at the end of a login) through to the client's code,
+    /// exchanged: the token endpoint's JSON answer.
+    pub async fn tokens_after(
+        &self,
+        app: &TestApp,
+        client: &TestClient,
+        response: reqwest::Response,
+    ) -> serde_json::Value {
+        let (response, _) = self.follow(&location(&response).expect("on")).await;
+        let out = location(&response).expect("to the client");
+        exchange_redirect(app, client, &out).await
+    }
+}
+
+/// Exchanges the code of the redirect to the client `out`: the token endpoint's JSON answer.
+async fn exchange_redirect(app: &TestApp, client: &TestClient, out: &str) -> serde_json::Value {
+    let code = query_of(out).remove("code").expect("a code");
+    exchange_code(app, client, &code, &[])
+        .await
+        .json()
+        .await
+        .expect("token answer")
 }
 
 /// POSTs `form` to `app`'s token endpoint with `client`'s client_secret_basic: the answer.

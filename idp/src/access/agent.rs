@@ -1,7 +1,8 @@
 //! The ministry agents' area (DESIGN journey 8): for an establishment (SIRET) and a service,
 //! the register entry, its Responsables des accès, its activation codes (issue, revoke; the
-//! code is shown once, for the postal letter) and its audit trail. Only accounts marked
-//! agent (`idp users create --agent`) enter; anyone else gets 403.
+//! code is shown once, for the postal letter) and its audit trail. Only agents enter
+//! ([`super::rules::is_agent`]: a login through an upstream agents' provider, or a break-glass
+//! account marked by `idp users create --agent`); anyone else gets 403.
 
 use askama::Template;
 use axum::{
@@ -21,6 +22,7 @@ use super::{
     managers::{self, AccessManager},
     pages,
     refusal::AccessRefusal,
+    rules,
     services::{self, Service},
 };
 use crate::web::page::CsrfForm;
@@ -50,7 +52,9 @@ impl axum::extract::FromRequestParts<AppState> for Agent {
     ) -> Result<Self, Response> {
         let logged_in = crate::accounts::logged_in::LoggedIn::of(state, &parts.headers).await;
         match logged_in {
-            Ok(Some(l)) if is_agent(&l) => Ok(Self(l.user)),
+            Ok(Some(l)) if rules::is_agent(&l.user, l.session.upstream.as_deref()) => {
+                Ok(Self(l.user))
+            }
             Ok(Some(_)) => Err(PageError::forbidden(
                 "Cet espace est réservé aux agents du ministère.",
             )
@@ -65,14 +69,6 @@ impl axum::extract::FromRequestParts<AppState> for Agent {
             Err(e) => Err(e.into_response()),
         }
     }
-}
-
-/// Whether this login is an agent's: the session came through an upstream provider
-/// (« AGENT DU MINISTÈRE »: agent status comes from the upstream, so an agent the upstream
-/// no longer lets in loses the agents' pages at the next login), or the account is a
-/// break-glass agent marked by the operator (`idp users create --agent`).
-pub fn is_agent(logged_in: &crate::accounts::LoggedIn) -> bool {
-    logged_in.user.is_agent || logged_in.session.upstream.is_some()
 }
 
 /// `?siret=&service=`.

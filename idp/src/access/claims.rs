@@ -20,12 +20,14 @@ pub const CLAIMS: [&str; 4] = [
 
 /// The claims of the scope for `user` as seen by `client_id`. A client that belongs to no
 /// service sees empty lists and no pending request: never another service's rights.
-/// `ministry_agent` is the person's own standing, the same for every service: relying parties
-/// open their agents' areas on it (the provider's `/agent` checks the account itself).
+/// `ministry_agent` is the standing of the login (`upstream`: the upstream provider it came
+/// through), the same for every service: relying parties open their agents' areas on it, by
+/// the rule of the provider's own `/agent` ([`super::rules::is_agent`]).
 pub async fn for_client(
     db: &Db,
     user: &User,
     client_id: &str,
+    upstream: Option<&str>,
 ) -> Result<Map<String, Value>, sqlx::Error> {
     let mut out = Map::new();
     let user_id = user.id.as_str();
@@ -60,6 +62,9 @@ pub async fn for_client(
     out.insert("habilitations".into(), Value::Array(list));
     out.insert("access_manager_of".into(), json!(managed));
     out.insert("pending_access_requests".into(), json!(pending));
-    out.insert("ministry_agent".into(), json!(user.is_agent));
+    out.insert(
+        "ministry_agent".into(),
+        json!(super::rules::is_agent(user, upstream)),
+    );
     Ok(out)
 }

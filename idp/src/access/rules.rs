@@ -2,7 +2,20 @@
 //! handler), inside the action's transaction.
 
 use super::refusal::{AccessRefusal, NewAccess};
-use crate::organizations::{Siret, register};
+use crate::{
+    accounts::store::User,
+    organizations::{Siret, register},
+};
+
+/// Agent status, the one rule of the agents' pages, the `ministry_agent` claim and the
+/// second-factor policy: `user` logged in through the upstream provider `upstream`
+/// (« AGENT DU MINISTÈRE »: a session gets one only when the upstream accepted the login and
+/// the linked address is still of an allowed domain, so an agent the upstream no longer lets
+/// in is no agent from the next login on), or the account is a break-glass agent marked by the
+/// operator (`idp users create --agent`).
+pub fn is_agent(user: &User, upstream: Option<&str>) -> bool {
+    user.is_agent || upstream.is_some()
+}
 
 /// An establishment receives new access only if the register does not have it closed (one that
 /// the register does not hold, a recent creation, is accepted: people type SIRETs the import has

@@ -268,7 +268,7 @@ pub(crate) async fn finish_via(
     page: &Page,
     user_id: &str,
     amr: Vec<String>,
-    upstream: Option<String>,
+    upstream: Option<super::session::ViaUpstream>,
     authreq: &str,
     retour: &str,
 ) -> Result<Response, PageError> {

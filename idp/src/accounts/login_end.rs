@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 
-use super::session::LoginSession;
+use super::session::{LoginSession, ViaUpstream};
 use crate::{
     error::PageError,
     oidc::pending::PendingAuthorization,
@@ -43,12 +43,13 @@ pub(crate) async fn waiting_step<T: serde::de::DeserializeOwned>(
 /// factor, or its enrolment, when the level it needs is not reached), or to the local `retour`
 /// (already checked).
 ///
-/// `upstream`: the upstream provider of an agent's login (« AGENT DU MINISTÈRE »), if any.
+/// `upstream`: the upstream provider of an agent's login (« AGENT DU MINISTÈRE ») and how to
+/// log out there, if any.
 pub(crate) async fn start_session_via(
     page: &Page,
     user_id: &str,
     amr: Vec<String>,
-    upstream: Option<String>,
+    upstream: Option<ViaUpstream>,
     authreq: &str,
     retour: &str,
 ) -> Result<Response, PageError> {

@@ -38,6 +38,38 @@ pub struct LoginSession {
     /// (« AGENT DU MINISTÈRE »): what makes this session an agent's; `None` for a local login.
     #[serde(default)]
     pub upstream: Option<String>,
+    /// How to end the person's session at that upstream too when they log out here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_logout: Option<UpstreamLogout>,
+}
+
+/// An agent's login through an upstream provider (« AGENT DU MINISTÈRE »).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ViaUpstream {
+    /// The upstream's configured id.
+    pub id: String,
+    /// Its RP-initiated logout, when it has one.
+    pub logout: Option<UpstreamLogout>,
+}
+
+/// RP-initiated logout at an upstream: its `end_session_endpoint` and the ID token it issued
+/// (the `id_token_hint`), kept with the session in the shared store, never in a cookie.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UpstreamLogout {
+    /// Where the browser is sent.
+    pub end_session_endpoint: String,
+    /// The upstream's ID token of this login.
+    pub id_token_hint: String,
+}
+
+// Hand-written so that the ID token never reaches a log line.
+impl std::fmt::Debug for UpstreamLogout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamLogout")
+            .field("end_session_endpoint", &self.end_session_endpoint)
+            .field("id_token_hint", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Longest `User-Agent` kept with a session (the sessions page shows a short form of it).
@@ -85,13 +117,13 @@ impl LoginSession {
         Self::start_via(state, headers, user_id, amr, None).await
     }
 
-    /// [`Self::start`], for a login through the upstream provider `upstream` (if any).
+    /// [`Self::start`], for a login through an upstream provider (if any).
     pub async fn start_via(
         state: &AppState,
         headers: &HeaderMap,
         user_id: &str,
         amr: Vec<String>,
-        upstream: Option<String>,
+        upstream: Option<ViaUpstream>,
     ) -> Result<(Self, HeaderValue), EphemeralError> {
         end(state, headers).await?;
         let token = secrets::random_token(32);
@@ -115,7 +147,8 @@ impl LoginSession {
             amr,
             started_at: state.clock.now(),
             user_agent,
-            upstream,
+            upstream_logout: upstream.as_ref().and_then(|u| u.logout.clone()),
+            upstream: upstream.map(|u| u.id),
         };
         let ttl = Duration::from_secs(state.config.session.ttl_seconds);
         let value = serde_json::to_string(&session).expect("session serialises");
@@ -138,13 +171,23 @@ impl LoginSession {
 /// Ends this browser's session, if any, and queues the logout tokens of the clients it logged
 /// into; returns the `Set-Cookie` that clears the cookie.
 pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, EphemeralError> {
+    Ok(end_returning(state, headers).await?.1)
+}
+
+/// [`end`], with the session ended (logout goes on to its upstream's).
+pub async fn end_returning(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Option<LoginSession>, HeaderValue), EphemeralError> {
     let secure = state.config.session.secure_cookies;
+    let mut ended = None;
     if let Some(token) = cookies::get(headers, cookies::SESSION, secure)
         && let Some(raw) = state.ephemeral.take(&key(&token)).await?
     {
-        tell_clients(state, parse(&raw).into_iter()).await;
+        ended = parse(&raw);
+        tell_clients(state, ended.clone().into_iter()).await;
     }
-    Ok(cookies::set(cookies::SESSION, "", secure, Some(0)))
+    Ok((ended, cookies::set(cookies::SESSION, "", secure, Some(0))))
 }
 
 fn parse(raw: &str) -> Option<LoginSession> {

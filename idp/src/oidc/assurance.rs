@@ -157,11 +157,12 @@ pub fn requested(request: &AuthorizationRequest, config: &AssuranceConfig) -> Re
 
 /// The level a policy requires of this person logging in to this client: two factors when the
 /// client, its service, or (with `assurance.mfa_for_managers_and_agents`) the person's role
-/// requires it.
+/// requires it (`upstream`: the login's upstream provider, which makes it an agent's).
 pub async fn required_by_policy(
     state: &AppState,
     client: &Client,
     user_id: &str,
+    upstream: Option<&str>,
 ) -> Result<Option<Level>, sqlx::Error> {
     if client.require_mfa {
         return Ok(Some(Level::TwoFactors));
@@ -174,7 +175,7 @@ pub async fn required_by_policy(
     if state.config.assurance.mfa_for_managers_and_agents {
         let agent = users::user_by_id(&state.db, user_id)
             .await?
-            .is_some_and(|u| u.is_agent);
+            .is_some_and(|u| crate::access::rules::is_agent(&u, upstream));
         if agent || managers::manages_any(&state.db, user_id).await? {
             return Ok(Some(Level::TwoFactors));
         }
@@ -200,7 +201,8 @@ pub async fn required_to_become_manager(
     if state.config.assurance.mfa_for_managers_and_agents {
         return Ok(Some(Level::TwoFactors));
     }
-    required_by_policy(state, client, user_id).await
+    // An agent's login needs two factors only with that setting, handled above.
+    required_by_policy(state, client, user_id, None).await
 }
 
 #[cfg(test)]

@@ -3,8 +3,13 @@
 //! With a valid `id_token_hint` the session ends at once; without one the person confirms.
 //! `post_logout_redirect_uri` must exactly match one registered for the client named by the
 //! hint or by `client_id`; otherwise nobody is redirected.
+//!
+//! An agent who logged in through an upstream provider that has RP-initiated logout is logged
+//! out there too (docs/accounts.md « Agents »): the browser goes to the upstream's
+//! `end_session_endpoint` with its ID token, comes back to
+//! [`crate::accounts::upstream::LOGOUT_RETURN_PATH`], and our logout ends as it would have.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -16,7 +21,13 @@ use axum::{
 use serde::Deserialize;
 
 use super::clients::Client;
-use crate::{AppState, accounts::session, error::PageError, web::csrf};
+use crate::{
+    AppState,
+    accounts::{session, upstream},
+    error::PageError,
+    secrets,
+    web::csrf,
+};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "logout_confirm.html")]
@@ -147,17 +158,73 @@ async fn logout(
         return Ok(response);
     }
 
-    let clear = session::end(state, headers).await?;
-    let mut response = match redirect {
-        Some(uri) => {
-            let mut url = url::Url::parse(&uri).expect("registered URIs are absolute");
-            if let Some(s) = get("state") {
-                url.query_pairs_mut().append_pair("state", &s);
-            }
-            Redirect::to(url.as_str()).into_response()
+    let (ended, clear) = session::end_returning(state, headers).await?;
+    let then = redirect.map(|uri| {
+        let mut url = url::Url::parse(&uri).expect("registered URIs are absolute");
+        if let Some(s) = get("state") {
+            url.query_pairs_mut().append_pair("state", &s);
         }
-        None => LoggedOutPage {}.into_response(),
+        url.to_string()
+    });
+    let logout = ended.and_then(|s| s.upstream_logout);
+    let mut response = match logout {
+        Some(logout) => at_upstream(state, &logout, then).await?,
+        None => finished(then),
     };
     response.headers_mut().append(header::SET_COOKIE, clear);
     Ok(response)
+}
+
+/// The end of a logout: to the client's `post_logout_redirect_uri` (with its `state`), or our
+/// page.
+fn finished(then: Option<String>) -> Response {
+    match then {
+        Some(url) => Redirect::to(&url).into_response(),
+        None => LoggedOutPage {}.into_response(),
+    }
+}
+
+fn upstream_logout_key(state: &str) -> String {
+    format!("upstream-logout:{}", secrets::hash(state))
+}
+
+/// To the upstream's logout; where ours goes on afterwards waits in the shared store under the
+/// `state` sent there, so a forged return can redirect nowhere but to our page.
+async fn at_upstream(
+    state: &AppState,
+    logout: &session::UpstreamLogout,
+    then: Option<String>,
+) -> Result<Response, PageError> {
+    let token = secrets::random_token(32);
+    let back = state.config.url(upstream::LOGOUT_RETURN_PATH);
+    let Some(url) = upstream::rp::end_session_url(logout, &back, &token) else {
+        return Ok(finished(then));
+    };
+    let ttl = Duration::from_secs(state.config.agents.login_ttl_seconds);
+    let value = then.unwrap_or_default();
+    state
+        .ephemeral
+        .put(&upstream_logout_key(&token), &value, ttl)
+        .await?;
+    Ok(Redirect::to(&url).into_response())
+}
+
+/// `state` of the upstream's return.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct UpstreamReturn {
+    state: String,
+}
+
+/// `GET /deconnexion/agent`: back from the upstream's logout, our logout ends.
+pub async fn back_from_upstream(
+    State(state): State<AppState>,
+    Query(q): Query<UpstreamReturn>,
+) -> Result<Response, PageError> {
+    let then = if q.state.is_empty() || q.state.len() > 128 {
+        None
+    } else {
+        state.ephemeral.take(&upstream_logout_key(&q.state)).await?
+    };
+    Ok(finished(then.filter(|t| !t.is_empty())))
 }

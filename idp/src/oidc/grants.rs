@@ -36,6 +36,10 @@ pub struct Grant {
     pub amr: Vec<String>,
     /// Login session id.
     pub sid: String,
+    /// The upstream provider of the login (« AGENT DU MINISTÈRE »), `None` for a local login:
+    /// with the account, its agent status ([`crate::access::rules::is_agent`]).
+    #[serde(default)]
+    pub upstream: Option<String>,
 }
 
 /// What a token response writes along with its refresh token, in the same transaction.
@@ -69,7 +73,7 @@ pub async fn record_issue(
     match issue {
         Issue::NewGrant => {
             sqlx::query(
-                "INSERT INTO grants (id, user_id, client_id, scope, claims, auth_time, acr, amr, sid, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO grants (id, user_id, client_id, scope, claims, auth_time, acr, amr, sid, created_at, upstream) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(&grant.id)
             .bind(&grant.user_id)
@@ -81,6 +85,7 @@ pub async fn record_issue(
             .bind(serde_json::to_string(&grant.amr).expect("amr serialises"))
             .bind(&grant.sid)
             .bind(t)
+            .bind(&grant.upstream)
             .execute(&mut *tx)
             .await?;
         }
@@ -117,7 +122,7 @@ pub async fn record_issue(
 
 /// A live (not revoked) grant by id.
 pub async fn live_grant(db: &Db, id: &str) -> Result<Option<Grant>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, user_id, client_id, scope, claims, auth_time, acr, amr, sid FROM grants WHERE id = $1 AND revoked_at IS NULL")
+    let row = sqlx::query("SELECT id, user_id, client_id, scope, claims, auth_time, acr, amr, sid, upstream FROM grants WHERE id = $1 AND revoked_at IS NULL")
         .bind(id)
         .fetch_optional(&db.pool)
         .await?;
@@ -132,6 +137,7 @@ pub async fn live_grant(db: &Db, id: &str) -> Result<Option<Grant>, sqlx::Error>
             acr: r.try_get("acr")?,
             amr: serde_json::from_str(&r.try_get::<String, _>("amr")?).unwrap_or_default(),
             sid: r.try_get("sid")?,
+            upstream: r.try_get("upstream")?,
         })
     })
     .transpose()

@@ -65,5 +65,9 @@ pub fn routes() -> axum::Router<crate::AppState> {
         .route("/revoke", post(revocation::revoke))
         .route("/introspect", post(introspection::introspect))
         .route("/logout", get(end_session::get).post(end_session::post))
+        .route(
+            crate::accounts::upstream::LOGOUT_RETURN_PATH,
+            get(end_session::back_from_upstream),
+        )
         .route("/consentement", get(consent::show).post(consent::submit))
 }

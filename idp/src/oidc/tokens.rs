@@ -170,7 +170,8 @@ pub async fn issue(
     let has_openid = grant.scope.split(' ').any(|s| s == "openid");
     let id_token = if has_openid {
         let access = if grant.scope.split(' ').any(|s| s == access_claims::SCOPE) {
-            access_claims::for_client(&state.db, &user, &client.client_id).await?
+            let upstream = grant.upstream.as_deref();
+            access_claims::for_client(&state.db, &user, &client.client_id, upstream).await?
         } else {
             Map::new()
         };

@@ -106,19 +106,26 @@ async fn userinfo(
         .await?
         .ok_or_else(|| OAuthError::invalid_token("Le compte n'existe plus."))?;
     // Claims asked for through the `claims` parameter of the authorization request.
-    let requested = match &claims.gid {
-        Some(gid) => grants::live_grant(&state.db, gid)
-            .await?
-            .ok_or_else(|| OAuthError::invalid_token("Jeton d'accès révoqué."))?
-            .claims
-            .and_then(|raw| ClaimsRequest::parse(&raw).ok())
-            .map(|c| c.userinfo)
-            .unwrap_or_default(),
-        None => Vec::new(),
+    let grant = match &claims.gid {
+        Some(gid) => Some(
+            grants::live_grant(&state.db, gid)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_token("Jeton d'accès révoqué."))?,
+        ),
+        None => None,
     };
+    let requested = grant
+        .as_ref()
+        .and_then(|g| g.claims.as_deref())
+        .and_then(|raw| ClaimsRequest::parse(raw).ok())
+        .map(|c| c.userinfo)
+        .unwrap_or_default();
+    let upstream = grant.as_ref().and_then(|g| g.upstream.as_deref());
     let mut body = claims::user_claims(&user, scopes.iter().copied(), &requested);
     if scopes.contains(&access_claims::SCOPE) {
-        body.extend(access_claims::for_client(&state.db, &user, &claims.client_id).await?);
+        body.extend(
+            access_claims::for_client(&state.db, &user, &claims.client_id, upstream).await?,
+        );
     }
     body.insert("sub".into(), json!(user.id));
     Ok(Value::Object(body))

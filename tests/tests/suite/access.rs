@@ -16,9 +16,7 @@ use idp::{
     accounts::store::User,
     cli::{Cli, CliError},
 };
-use idp_tests::{
-    TestApp, TestClient, auth_url_for, exchange_code, location, query_of, refresh, userinfo,
-};
+use idp_tests::{TestApp, TestClient, auth_url_for, refresh, userinfo};
 use serde_json::Value;
 
 use idp_tests::access::{CENTRE, OTHER as OTHER_CENTRE};
@@ -327,13 +325,7 @@ async fn alice_tokens(app: &TestApp, client: &TestClient, scope: &str) -> Value 
     let r = browser
         .submit_login(&at, "alice@centre.fr", idp_tests::PASSWORD)
         .await;
-    let (r, _) = browser.follow(&location(&r).unwrap()).await;
-    let code = query_of(&location(&r).unwrap())["code"].clone();
-    exchange_code(app, client, &code, &[])
-        .await
-        .json()
-        .await
-        .unwrap()
+    browser.tokens_after(app, client, r).await
 }
 
 #[tokio::test]
@@ -435,7 +427,9 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     assert_eq!(id["habilitations"][1]["establishment"], Value::Null);
 
     // The other service's client sees its own habilitation and no CERES right.
-    let seen = claims::for_client(db, &alice, &other.id).await.unwrap();
+    let seen = claims::for_client(db, &alice, &other.id, None)
+        .await
+        .unwrap();
     assert_eq!(seen["habilitations"].as_array().unwrap().len(), 1);
     assert_eq!(seen["habilitations"][0]["role"], "lecteur");
     assert_eq!(seen["access_manager_of"], serde_json::json!([]));
@@ -445,7 +439,9 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     );
     // A client of no service sees nothing.
     let plain = app.client("plain").await;
-    let seen = claims::for_client(db, &alice, &plain.id).await.unwrap();
+    let seen = claims::for_client(db, &alice, &plain.id, None)
+        .await
+        .unwrap();
     assert_eq!(seen["habilitations"], serde_json::json!([]));
 
     // Without the scope, no habilitation claim at all.

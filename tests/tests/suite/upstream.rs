@@ -7,7 +7,12 @@
 
 use std::process::Stdio;
 
-use idp_tests::{Browser, PASSWORD, TestApp, auth_url, csrf_of, hidden_field, location, query_of};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use idp_tests::{
+    Browser, PASSWORD, TestApp, TestClient, auth_url, auth_url_for, csrf_of, hidden_field,
+    location, query_of, refresh, userinfo,
+};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const UPSTREAM: &str = "ministere";
@@ -66,6 +71,10 @@ pub(crate) async fn start_upstream(app: &TestApp, port: u16, tamper: &str) -> Up
         .env("UPSTREAM_CLIENT_ID", CLIENT_ID)
         .env("UPSTREAM_CLIENT_SECRET", CLIENT_SECRET)
         .env("UPSTREAM_REDIRECT_URI", app.url("/connexion/agent/retour"))
+        .env(
+            "UPSTREAM_POST_LOGOUT_REDIRECT_URI",
+            app.url("/deconnexion/agent"),
+        )
         .env("UPSTREAM_TAMPER", tamper)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -100,6 +109,18 @@ async fn agent_login(
     browser: &Browser,
     login_uri: &str,
     login: &str,
+) -> reqwest::Response {
+    agent_login_via(app, browser, login_uri, login, str::to_owned).await
+}
+
+/// [`agent_login`], the upstream's redirect to our callback rewritten by `forge` (an attacker
+/// in the middle).
+async fn agent_login_via(
+    app: &TestApp,
+    browser: &Browser,
+    login_uri: &str,
+    login: &str,
+    forge: impl Fn(&str) -> String,
 ) -> reqwest::Response {
     let page = browser
         .get(login_uri)
@@ -137,10 +158,10 @@ async fn agent_login(
     loop {
         let next = absolute(&at, &location(&response).expect("the upstream redirects"));
         at = next.clone();
-        response = browser.get(&next).await;
         if next.starts_with(&app.url("/connexion/agent/retour")) {
-            return response;
+            return browser.get(&forge(&next)).await;
         }
+        response = browser.get(&next).await;
     }
 }
 
@@ -266,6 +287,54 @@ async fn an_expired_token_is_refused() {
     refused(&app, back, "id_token_expired", 502).await;
 }
 
+/// The callback `url` with its `iss` replaced by `iss` (removed if `None`); panics if the
+/// upstream sent none.
+fn with_iss(url: &str, iss: Option<&str>) -> String {
+    let mut forged = reqwest::Url::parse(url).unwrap();
+    let mut pairs: Vec<(String, String)> = forged
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let sent = pairs.len();
+    pairs.retain(|(k, _)| k != "iss");
+    assert_eq!(pairs.len() + 1, sent, "oidc-provider sends iss: {url}");
+    pairs.extend(iss.map(|i| ("iss".to_owned(), i.to_owned())));
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    forged.to_string()
+}
+
+#[tokio::test]
+async fn a_callback_without_the_upstreams_iss_is_refused_as_a_mix_up() {
+    // oidc-provider says `authorization_response_iss_parameter_supported` and sends `iss`.
+    let (app, _upstream) = app_and_upstream("").await;
+    // Another provider's `iss`, then none.
+    for iss in [Some("https://faux-fournisseur.example"), None] {
+        let browser = app.browser();
+        let forge = |url: &str| with_iss(url, iss);
+        let back = agent_login_via(
+            &app,
+            &browser,
+            "/connexion",
+            "jeanne@travail.gouv.fr",
+            forge,
+        )
+        .await;
+        assert_eq!(back.status(), 502, "{iss:?}");
+        let page = back.text().await.unwrap();
+        assert!(page.contains("Connexion agent impossible"), "{page}");
+        assert_eq!(browser.get("/agent").await.status(), 303, "no session");
+    }
+    let failed = "SELECT COUNT(*) FROM audit_events WHERE action = 'upstream.login_failed' AND details LIKE '%authorization_response_iss%' AND $1 = ''";
+    assert_eq!(count(&app, failed).await, 2);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM users WHERE $1 = ''").await,
+        0
+    );
+    // The same callback, untouched, logs in: the check is not what refused it.
+    let back = agent_login(&app, &app.browser(), "/connexion", "jeanne@travail.gouv.fr").await;
+    assert_eq!(back.status(), 200, "the CGU of a first login");
+}
+
 #[tokio::test]
 async fn a_disallowed_domain_or_an_upstream_refusal_creates_nothing() {
     let (app, _upstream) = app_and_upstream("").await;
@@ -381,4 +450,142 @@ async fn an_existing_account_is_linked_only_after_its_password_and_agent_status_
         .await;
     assert_eq!(response.status(), 303);
     assert_eq!(local_browser.get("/agent").await.status(), 403);
+}
+
+/// The claims of a token response's ID token (its signature is tested with the token endpoint).
+fn id_token_claims(tokens: &Value) -> Value {
+    let jwt = tokens["id_token"].as_str().expect("an ID token");
+    serde_json::from_slice(&B64.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn ministry_agent_is_true_for_a_login_the_upstream_accepted_only() {
+    let (app, _upstream) = app_and_upstream("").await;
+    let client = app
+        .client_with("rp-agent", |c| c.scopes.push("habilitations".into()))
+        .await;
+    let scope = "openid habilitations offline_access";
+    let browser = app.browser();
+    let (_, login_uri) = browser
+        .follow(&auth_url_for(&app, &client, scope, &[]))
+        .await;
+    let back = agent_login(&app, &browser, &login_uri, "jeanne@travail.gouv.fr").await;
+    let tokens = browser
+        .tokens_after(&app, &client, accept_cgu(&browser, back).await)
+        .await;
+    assert_eq!(id_token_claims(&tokens)["ministry_agent"], true);
+    let (_, info) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["ministry_agent"], true);
+    // The grant keeps the login's standing: a refresh says the same.
+    let (status, refreshed) =
+        refresh(&app, &client, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(id_token_claims(&refreshed)["ministry_agent"], true);
+
+    // A linked account whose upstream address is no longer of an allowed domain (linked when
+    // `example.com` was): the upstream login is refused, and the account's own password makes
+    // no agent.
+    let local = app.user("jean@example.com").await;
+    app.accept_current_cgu(&local.id).await;
+    sqlx::query("INSERT INTO upstream_links (issuer, subject, user_id, created_at, last_login_at) VALUES ($1, $2, $3, 0, 0)")
+        .bind(&app.state.config.agents.upstreams[0].issuer)
+        .bind("agent-jean@example.com")
+        .bind(&local.id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let browser = app.browser();
+    let (_, login_uri) = browser
+        .follow(&auth_url_for(&app, &client, scope, &[]))
+        .await;
+    let back = agent_login(&app, &browser, &login_uri, "jean@example.com").await;
+    assert_eq!(back.status(), 403);
+    assert!(back.text().await.unwrap().contains("domaine autorisé"));
+    let failed = "SELECT COUNT(*) FROM audit_events WHERE action = 'upstream.login_failed' AND details LIKE '%domain_not_allowed%' AND $1 = ''";
+    assert_eq!(count(&app, failed).await, 1);
+    assert_eq!(browser.get("/agent").await.status(), 303, "no session");
+    let response = browser
+        .submit_login(&login_uri, "jean@example.com", PASSWORD)
+        .await;
+    let tokens = browser.tokens_after(&app, &client, response).await;
+    assert_eq!(id_token_claims(&tokens)["ministry_agent"], false);
+    let (_, info) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["ministry_agent"], false);
+}
+
+/// An agent logged in upstream through `client` (asking `openid`): the browser and our ID
+/// token.
+async fn agent_with_id_token(app: &TestApp, client: &TestClient) -> (Browser, String) {
+    let browser = app.browser();
+    let (_, login_uri) = browser.follow(&auth_url(app, client, &[])).await;
+    let back = agent_login(app, &browser, &login_uri, "jeanne@travail.gouv.fr").await;
+    let tokens = browser
+        .tokens_after(app, client, accept_cgu(&browser, back).await)
+        .await;
+    let id_token = tokens["id_token"].as_str().expect("an ID token").to_owned();
+    (browser, id_token)
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_upstream_session_too_then_goes_where_our_logout_goes() {
+    let (app, _upstream) = app_and_upstream("").await;
+    let client = app.client("rp-agent").await;
+    let (browser, id_token) = agent_with_id_token(&app, &client).await;
+    let logout = format!(
+        "/logout?id_token_hint={id_token}&post_logout_redirect_uri={}&state=etat-du-client",
+        idp_tests::POST_LOGOUT_URI
+    );
+    let response = browser.get(&logout).await;
+    assert_eq!(
+        browser.get("/agent").await.status(),
+        303,
+        "our session ended"
+    );
+    let at = location(&response).expect("to the upstream's logout");
+    let issuer = &app.state.config.agents.upstreams[0].issuer;
+    assert!(at.starts_with(&format!("{issuer}/session/end?")), "{at}");
+    let sent = query_of(&at);
+    assert_eq!(
+        sent["post_logout_redirect_uri"],
+        app.url("/deconnexion/agent")
+    );
+    assert!(!sent["id_token_hint"].is_empty());
+    for cookie in response.headers().get_all("set-cookie") {
+        let cookie = cookie.to_str().unwrap();
+        assert!(!cookie.contains(&sent["id_token_hint"]), "{cookie}");
+    }
+    // The upstream asks its own confirmation (oidc-provider's form), then comes back to us.
+    let page = browser.get(&at).await.text().await.unwrap();
+    let xsrf = hidden_field(&page, "xsrf").expect("the upstream's logout form");
+    let confirmed = browser
+        .post_form(
+            &format!("{issuer}/session/end/confirm"),
+            &[("xsrf", &xsrf), ("logout", "yes")],
+        )
+        .await;
+    let back = location(&confirmed).expect("back from the upstream");
+    assert!(back.starts_with(&app.url("/deconnexion/agent?")), "{back}");
+    let out = location(&browser.get(&back).await).expect("our logout goes on");
+    assert_eq!(
+        out,
+        format!("{}?state=etat-du-client", idp_tests::POST_LOGOUT_URI)
+    );
+    // Logged out upstream too: the next agent login meets the upstream's login form again.
+    let again = agent_login(&app, &browser, "/connexion", "jeanne@travail.gouv.fr").await;
+    assert_eq!(location(&again).as_deref(), Some("/"));
+    // A forged return (unknown `state`) redirects nowhere but to our page.
+    let forged = browser.get("/deconnexion/agent?state=invente").await;
+    assert_eq!(forged.status(), 200);
+}
+
+#[tokio::test]
+async fn an_upstream_without_logout_is_skipped() {
+    let (app, _upstream) = app_and_upstream("no-logout").await;
+    let client = app.client("rp-agent").await;
+    let (browser, id_token) = agent_with_id_token(&app, &client).await;
+    let response = browser
+        .get(&format!("/logout?id_token_hint={id_token}"))
+        .await;
+    assert_eq!(response.status(), 200, "our logged-out page at once");
+    assert_eq!(browser.get("/agent").await.status(), 303);
 }

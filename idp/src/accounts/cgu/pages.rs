@@ -16,6 +16,7 @@ use super::{Cgu, current};
 use crate::{
     access::services::Block,
     accounts::login_end::{expired, start_session_via, waiting_step},
+    accounts::session::ViaUpstream,
     accounts::{UserId, actions::accept_cgu::accept_cgu, refusal::AccountRefusal},
     error::PageError,
     secrets,
@@ -58,7 +59,7 @@ struct Waiting {
     amr: Vec<String>,
     /// The upstream provider of an agent's login (« AGENT DU MINISTÈRE »).
     #[serde(default)]
-    upstream: Option<String>,
+    upstream: Option<ViaUpstream>,
     authreq: String,
     retour: String,
     /// The version shown, the one accepted by ticking the box.
@@ -104,7 +105,7 @@ impl AcceptPage {
 pub async fn ask(
     page: &Page,
     user_id: &str,
-    (amr, upstream): (Vec<String>, Option<String>),
+    (amr, upstream): (Vec<String>, Option<ViaUpstream>),
     authreq: &str,
     retour: &str,
     cgu: &Cgu,

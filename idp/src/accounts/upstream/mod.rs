@@ -26,6 +26,7 @@ use super::{
     Email, UserId,
     actions::agent_login::{self, UpstreamIdentity},
     refusal::AccountRefusal,
+    session::{UpstreamLogout, ViaUpstream},
     store::{self, NewUser},
     upstream_links,
 };
@@ -46,6 +47,9 @@ use crate::{
 pub const CALLBACK_PATH: &str = "/connexion/agent/retour";
 /// The page asking the password of an existing account before it is linked.
 pub const LINK_PATH: &str = "/connexion/agent/rattacher";
+/// Where an upstream sends the browser back after its logout (its registered
+/// `post_logout_redirect_uri`): our logout goes on from there.
+pub const LOGOUT_RETURN_PATH: &str = "/deconnexion/agent";
 /// The cookie binding a login at the upstream to the browser that started it.
 const BINDING_COOKIE: &str = "idp_upstream";
 
@@ -191,6 +195,8 @@ pub struct CallbackQuery {
     state: String,
     code: String,
     error: String,
+    /// RFC 9207: who answered.
+    iss: Option<String>,
 }
 
 fn login_expired() -> PageError {
@@ -233,6 +239,10 @@ async fn come_back(page: &Page, ip: &ClientIp, q: CallbackQuery) -> Result<Respo
     let Some(upstream) = upstream(page, &id) else {
         return Err(login_expired());
     };
+    // Before anything the answer says, its own error included: it may be another provider's.
+    if let Err(e) = rp::check_response_issuer(&started.discovery, q.iss.as_deref()) {
+        return Err(failed(page, &id, e).await);
+    }
     if !q.error.is_empty() {
         // An RFC 6749 error code: a short ASCII word, kept as such in the audit.
         let code = q
@@ -254,7 +264,7 @@ async fn come_back(page: &Page, ip: &ClientIp, q: CallbackQuery) -> Result<Respo
         timeout(page),
     )
     .await;
-    let (claims, person) = match done {
+    let (claims, person, id_token) = match done {
         Ok(done) => done,
         Err(e) => return Err(failed(page, &id, e).await),
     };
@@ -263,25 +273,39 @@ async fn come_back(page: &Page, ip: &ClientIp, q: CallbackQuery) -> Result<Respo
         issuer: claims.iss.clone(),
         subject: claims.sub.clone(),
     };
+    let logout = started
+        .discovery
+        .end_session_endpoint
+        .map(|end_session_endpoint| UpstreamLogout {
+            end_session_endpoint,
+            id_token_hint: id_token,
+        });
     let login = AgentLogin {
         who,
         acr: claims.acr.clone(),
         amr: claims.amr.clone(),
+        logout,
         authreq: started.authreq,
         retour: started.retour,
     };
-    if let Some(user) = upstream_links::user_of(&page.db, &claims.iss, &claims.sub).await? {
-        return login.finish(page, &UserId::from_stored(user.id)).await;
-    }
-    // First login: the address must be verified and of an allowed domain.
+    // The address must be verified and of an allowed domain, at a linked login too: an agent
+    // whose domain is no longer allowed is no agent any more (docs/accounts.md). With no domain
+    // listed, the upstream alone says who its linked agents are.
     let email = person
         .email
         .as_deref()
         .filter(|_| person.email_verified != Some(false))
-        .and_then(|e| Email::parse(e).ok());
-    let Some(email) =
-        email.filter(|e| upstream_links::domain_allowed(&upstream.allowed_domains, e))
-    else {
+        .and_then(|e| Email::parse(e).ok())
+        .filter(|e| upstream_links::domain_allowed(&upstream.allowed_domains, e));
+    let linked = upstream_links::user_of(&page.db, &claims.iss, &claims.sub).await?;
+    if let Some(user) = &linked
+        && (email.is_some() || upstream.allowed_domains.is_empty())
+    {
+        return login
+            .finish(page, &UserId::from_stored(user.id.clone()))
+            .await;
+    }
+    let Some(email) = email.filter(|_| linked.is_none()) else {
         return Err(failed(page, &id, UpstreamError::DomainNotAllowed).await);
     };
     if let Some(existing) = store::user_by_email(&page.db, &email).await? {
@@ -301,11 +325,14 @@ async fn come_back(page: &Page, ip: &ClientIp, q: CallbackQuery) -> Result<Respo
 }
 
 /// An agent authenticated upstream, on the way to a session.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct AgentLogin {
     who: UpstreamIdentity,
     acr: Option<String>,
     amr: Vec<String>,
+    /// How to log out at the upstream, when it can.
+    #[serde(default)]
+    logout: Option<UpstreamLogout>,
     authreq: String,
     retour: String,
 }
@@ -339,7 +366,10 @@ impl AgentLogin {
         if amr.is_empty() {
             amr.push("pwd".into());
         }
-        let upstream = Some(self.who.upstream.clone());
+        let upstream = Some(ViaUpstream {
+            id: self.who.upstream.clone(),
+            logout: self.logout.clone(),
+        });
         super::login::finish_via(
             page,
             user.as_str(),
@@ -383,13 +413,7 @@ async fn ask_password(
 ) -> Result<Response, PageError> {
     let step = secrets::random_token(32);
     let linking = Linking {
-        login: AgentLogin {
-            who: login.who.clone(),
-            acr: login.acr.clone(),
-            amr: login.amr.clone(),
-            authreq: login.authreq.clone(),
-            retour: login.retour.clone(),
-        },
+        login: login.clone(),
         user_id: existing.id.clone(),
         email: existing.email.clone(),
         label: label.to_owned(),

@@ -20,7 +20,8 @@ pub enum UpstreamError {
     Refused(String),
     /// The ID token (or userinfo) is not acceptable: signature, `iss`, `aud`, `exp`, `nonce`.
     BadToken(&'static str),
-    /// A first login whose address is missing, unverified or outside the allowed domains.
+    /// An address missing, unverified or outside the allowed domains (at a first login, or at
+    /// a linked one when domains are listed).
     DomainNotAllowed,
 }
 
@@ -45,7 +46,7 @@ impl std::fmt::Display for UpstreamError {
                 "Le service d'identification des agents n'a pas autorisé votre connexion. Si vous êtes agent du ministère, contactez votre service informatique."
             }
             Self::DomainNotAllowed => {
-                "Votre adresse électronique n'appartient pas à un domaine autorisé pour les agents du ministère : aucun compte n'a été créé. Contactez votre service informatique si vous êtes agent du ministère."
+                "Votre adresse électronique n'appartient pas à un domaine autorisé pour les agents du ministère : la connexion d'agent est impossible, aucun compte n'a été créé ni modifié. Contactez votre service informatique si vous êtes agent du ministère."
             }
             Self::BadToken(_) => {
                 "La réponse du service d'identification des agents n'a pas pu être vérifiée. Aucun compte n'a été créé ni modifié ; veuillez réessayer."
@@ -85,6 +86,26 @@ pub struct Discovery {
     /// some providers put them in the ID token only when asked).
     #[serde(default)]
     pub claims_parameter_supported: bool,
+    /// RFC 9207: it names itself (`iss`) in its authorization responses, so a response
+    /// without it is refused (mix-up defence).
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+    /// RP-initiated logout: where our logout sends the browser to end the upstream session.
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
+}
+
+/// RFC 9207's mix-up defence on the callback: an `iss` present must be the upstream's own,
+/// and one is required when its discovery promises it.
+pub fn check_response_issuer(
+    discovery: &Discovery,
+    iss: Option<&str>,
+) -> Result<(), UpstreamError> {
+    match iss {
+        Some(iss) if iss == discovery.issuer => Ok(()),
+        None if !discovery.authorization_response_iss_parameter_supported => Ok(()),
+        _ => Err(UpstreamError::BadToken("authorization_response_iss")),
+    }
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(
@@ -196,7 +217,8 @@ pub struct Person {
 }
 
 /// Exchanges the code (with the PKCE verifier), validates the ID token (signature by a key of
-/// the upstream's JWKS, `iss`, `aud`, `exp`, `nonce`) and reads userinfo (same `sub`).
+/// the upstream's JWKS, `iss`, `aud`, `exp`, `nonce`) and reads userinfo (same `sub`); the ID
+/// token itself is returned too, the `id_token_hint` of the upstream logout.
 pub async fn complete(
     discovery: &Discovery,
     upstream: &UpstreamConfig,
@@ -205,7 +227,7 @@ pub async fn complete(
     verifier: &str,
     nonce: &str,
     timeout: Duration,
-) -> Result<(IdClaims, Person), UpstreamError> {
+) -> Result<(IdClaims, Person, String), UpstreamError> {
     let response = http()
         .post(&discovery.token_endpoint)
         .timeout(timeout)
@@ -240,7 +262,22 @@ pub async fn complete(
     if person.sub != claims.sub {
         return Err(UpstreamError::BadToken("upstream_userinfo_sub_mismatch"));
     }
-    Ok((claims, person))
+    Ok((claims, person, tokens.id_token))
+}
+
+/// The upstream's RP-initiated logout URL: its ID token as `id_token_hint`, back to
+/// `post_logout_redirect_uri` with `state`. `None` if the endpoint is not a URL.
+pub fn end_session_url(
+    logout: &crate::accounts::session::UpstreamLogout,
+    post_logout_redirect_uri: &str,
+    state: &str,
+) -> Option<String> {
+    let mut url = url::Url::parse(&logout.end_session_endpoint).ok()?;
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", &logout.id_token_hint)
+        .append_pair("post_logout_redirect_uri", post_logout_redirect_uri)
+        .append_pair("state", state);
+    Some(url.into())
 }
 
 /// RFC 6749 §2.3.1: the client id and secret are form-encoded before HTTP Basic.

@@ -290,7 +290,9 @@ async fn level_needed(
         return Ok(Some(Interaction::Unmet));
     }
     let asked = requested.minimum();
-    let policy = assurance::required_by_policy(state, client, &session.user_id).await?;
+    let policy =
+        assurance::required_by_policy(state, client, &session.user_id, session.upstream.as_deref())
+            .await?;
     let Some(needed) = asked.max(policy) else {
         return Ok(None);
     };
@@ -358,6 +360,7 @@ async fn issue_code(
             acr,
             amr: session.amr.clone(),
             sid: session.sid.clone(),
+            upstream: session.upstream.clone(),
         },
         expires_at: Some(
             state.clock.now()
