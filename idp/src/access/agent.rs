@@ -28,6 +28,7 @@ use super::{
 use crate::web::page::CsrfForm;
 use crate::{
     AppState,
+    accounts::step_up,
     accounts::store::User,
     audit::{self, NamedEvent},
     error::PageError,
@@ -53,21 +54,28 @@ impl axum::extract::FromRequestParts<AppState> for Agent {
         let logged_in = crate::accounts::logged_in::LoggedIn::of(state, &parts.headers).await;
         match logged_in {
             Ok(Some(l)) if rules::is_agent(&l.user, l.session.upstream.as_deref()) => {
-                Ok(Self(l.user))
+                let here = agents_page(parts);
+                match step_up::before_own_page(state, &parts.headers, &l.session, &here).await {
+                    Ok(None) => Ok(Self(l.user)),
+                    Ok(Some(step_up)) => Err(step_up),
+                    Err(e) => Err(e.into_response()),
+                }
             }
             Ok(Some(_)) => Err(PageError::forbidden(
                 "Cet espace est réservé aux agents du ministère.",
             )
             .into_response()),
-            Ok(None) => {
-                let here = match parts.uri.query() {
-                    Some(q) if parts.method == axum::http::Method::GET => format!("/agent?{q}"),
-                    _ => "/agent".to_owned(),
-                };
-                Err(crate::web::page::login_then(&here))
-            }
+            Ok(None) => Err(crate::web::page::login_then(&agents_page(parts))),
             Err(e) => Err(e.into_response()),
         }
+    }
+}
+
+/// The agents' page to come back to after a login or a step-up (with its query when shown).
+fn agents_page(parts: &axum::http::request::Parts) -> String {
+    match parts.uri.query() {
+        Some(q) if parts.method == axum::http::Method::GET => format!("/agent?{q}"),
+        _ => "/agent".to_owned(),
     }
 }
 

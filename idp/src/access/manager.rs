@@ -103,6 +103,11 @@ impl Manager {
                 service.label
             )));
         }
+        if let Some(step_up) =
+            crate::accounts::step_up::before_own_page(state, headers, &session, here).await?
+        {
+            return Ok(Err(step_up));
+        }
         let mut establishments = Vec::with_capacity(sirets.len());
         for siret in sirets {
             if !activation::charte_accepted(state, &user.id, &service, &siret).await? {

@@ -14,6 +14,7 @@ pub mod refusal;
 pub mod reset;
 pub mod session;
 pub mod signup;
+pub mod step_up;
 pub mod store;
 pub mod totp;
 pub mod upstream;

@@ -77,6 +77,12 @@ pub fn factors(session: &LoginSession) -> Level {
     }
 }
 
+/// Whether the managers' and agents' own pages must first raise this session to two factors:
+/// with `assurance.mfa_for_managers_and_agents`, the level their logins to clients need.
+pub fn own_pages_need_second_factor(config: &AssuranceConfig, session: &LoginSession) -> bool {
+    config.mfa_for_managers_and_agents && factors(session) < Level::TwoFactors
+}
+
 /// The level a session reaches for its person now.
 pub async fn reached(state: &AppState, session: &LoginSession) -> Result<Level, sqlx::Error> {
     let factors = factors(session);

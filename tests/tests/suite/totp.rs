@@ -796,3 +796,78 @@ async fn a_manager_by_activation_code_reaches_the_establishment_level_with_two_f
         "eidas2-etablissement"
     );
 }
+
+/// The enrolment page's « Continuer » link.
+fn continue_link(page: &str) -> String {
+    let start = page
+        .find("Continuer")
+        .map_or(0, |i| page[..i].rfind("href=\"").unwrap_or(0))
+        + 6;
+    let end = page[start..].find('"').expect("end of the link") + start;
+    page[start..end].replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn with_the_setting_the_managers_and_agents_own_pages_ask_the_second_factor_first() {
+    let app = TestApp::spawn_with(|c| c.assurance.mfa_for_managers_and_agents = true).await;
+    app.establishment(idp_tests::access::CENTRE, "CENTRE DU LAC", true)
+        .await;
+    let _ = app.alice_manages_bob().await;
+    let carol = app.user("carol@travail.gouv.fr").await;
+    app.set_agent(&carol.id, true).await;
+
+    // A password session of a manager without a second factor: enrolment first, then the page.
+    let before = app.log_in(EMAIL).await;
+    let (_, at) = before.follow("/acces/ceres/gestion").await;
+    assert!(at.ends_with(ENROL), "forced enrolment: {at}");
+    let browser = app.log_in(EMAIL).await;
+    let (r, at) = browser.follow("/acces/ceres/gestion").await;
+    assert!(at.ends_with(ENROL), "{at}");
+    let page = r.text().await.expect("enrolment page");
+    let totp = totp_of(&secret_on(&page));
+    let r = browser
+        .post_form(
+            ENROL,
+            &[("csrf", &csrf_of(&page)), ("code", &next_code(&totp))],
+        )
+        .await;
+    let page = r.text().await.expect("recovery codes");
+    let recovery = recovery_codes_on(&page);
+    assert_eq!(continue_link(&page), "/acces/ceres/gestion");
+    let (status, list) = browser.page("/acces/ceres/gestion").await;
+    assert_eq!(status, 200, "{list}");
+    assert_shows(&list, "Gérer les accès de mon entreprise");
+
+    // A session opened with the password alone before the enrolment: a code (here a recovery
+    // code: the TOTP one was just used), not the password again, then the page.
+    let (r, _) = before.follow("/acces/ceres/gestion/demandes").await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("code page");
+    assert_shows(&page, "Code de vérification");
+    let r = before
+        .post_form(
+            "/connexion/code",
+            &[
+                ("csrf", &csrf_of(&page)),
+                ("step", &hidden_field(&page, "step").expect("step")),
+                ("code", &recovery[0]),
+            ],
+        )
+        .await;
+    assert_redirect(&r, "/acces/ceres/gestion/demandes");
+    let (status, _) = before.page("/acces/ceres/gestion/demandes").await;
+    assert_eq!(status, 200);
+
+    // A break-glass agent: the same before the agents' pages.
+    let agent = app.log_in("carol@travail.gouv.fr").await;
+    let (_, at) = agent.follow("/agent").await;
+    assert!(at.ends_with(ENROL), "{at}");
+
+    // Without the setting, the same pages open with the password alone.
+    let app = TestApp::spawn().await;
+    app.establishment(idp_tests::access::CENTRE, "CENTRE DU LAC", true)
+        .await;
+    let _ = app.alice_manages_bob().await;
+    let (status, _) = app.log_in(EMAIL).await.page("/acces/ceres/gestion").await;
+    assert_eq!(status, 200);
+}

@@ -9,8 +9,8 @@ use std::process::Stdio;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use idp_tests::{
-    Browser, PASSWORD, TestApp, TestClient, auth_url, auth_url_for, csrf_of, hidden_field,
-    location, query_of, refresh, userinfo,
+    Browser, PASSWORD, TestApp, TestClient, assert_shows, auth_url, auth_url_for, csrf_of,
+    hidden_field, location, query_of, refresh, userinfo,
 };
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -588,4 +588,27 @@ async fn an_upstream_without_logout_is_skipped() {
         .await;
     assert_eq!(response.status(), 200, "our logged-out page at once");
     assert_eq!(browser.get("/agent").await.status(), 303);
+}
+
+#[tokio::test]
+async fn with_the_mfa_setting_an_agent_needs_the_upstreams_second_factor_for_the_agents_pages() {
+    let port = free_port();
+    let app = TestApp::spawn_with(|config| {
+        config.agents.upstreams = vec![upstream_config(port)];
+        config.assurance.mfa_for_managers_and_agents = true;
+    })
+    .await;
+    let _upstream = start_upstream(&app, port, "").await;
+    // A smart card upstream: two factors here, the agents' pages open.
+    let browser = app.browser();
+    let back = agent_login(&app, &browser, "/connexion", "carte.jeanne@travail.gouv.fr").await;
+    accept_cgu(&browser, back).await;
+    assert_eq!(browser.get("/agent").await.status(), 200);
+    // A password upstream: the agents' pages ask for a login with the second factor there.
+    let browser = app.browser();
+    let back = agent_login(&app, &browser, "/connexion", "paul@travail.gouv.fr").await;
+    accept_cgu(&browser, back).await;
+    let (status, page) = browser.page("/agent").await;
+    assert_eq!(status, 403);
+    assert_shows(&page, "reconnectez-vous avec « AGENT DU MINISTÈRE »");
 }

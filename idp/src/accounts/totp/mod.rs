@@ -162,12 +162,16 @@ pub(crate) async fn verify_second_factor(
     Ok(use_recovery_code(&state.db, user_id, &code).await?)
 }
 
-/// Where a login goes next: back to its authorization request, or home.
+/// Where a login goes next: back to its authorization request, to the provider's own page that
+/// asked for the second factor (a local path, only ever written by [`remember_page`]), or home.
 pub(super) async fn continue_target(
     state: &AppState,
     authreq: &str,
     sid: &str,
 ) -> Result<String, PageError> {
+    if let Some(here) = crate::web::page::safe_return(authreq) {
+        return Ok(here.to_owned());
+    }
     Ok(match PendingAuthorization::load(state, authreq).await? {
         Some(pending) => {
             pending.logged_in(state, authreq, sid).await?;
@@ -180,6 +184,13 @@ pub(super) async fn continue_target(
 /// Where a login that needs `mfa` but has no second factor resumes after enrolment.
 pub(super) fn return_key(sid: &str) -> String {
     format!("totp-return:{}", secrets::hash(sid))
+}
+
+/// Called by the provider's own pages that need two factors when the account has none: the
+/// session (password only) is kept, and the local page `here` is shown again after enrolment.
+pub async fn remember_page(state: &AppState, sid: &str, here: &str) -> Result<(), PageError> {
+    let here = crate::web::page::safe_return(here).unwrap_or("/");
+    remember_return(state, sid, here).await
 }
 
 /// Called by the authorization when the level it needs asks for a second factor and the account
