@@ -140,6 +140,21 @@ pub struct AssuranceConfig {
     /// Every Responsable des accès and every agent must use a second factor to log in to a
     /// client.
     pub mfa_for_managers_and_agents: bool,
+    /// Whether a login from a browser the account has not used yet is confirmed by a code
+    /// e-mailed to the account (accounts without a second factor only).
+    pub verify_new_browsers: NewBrowsers,
+}
+
+/// Which accounts confirm a new browser with an e-mailed code (`assurance.verify_new_browsers`).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NewBrowsers {
+    /// Never.
+    Off,
+    /// The accounts whose owner turned it on in « Mon compte ».
+    Optional,
+    /// Every account without a second factor.
+    Required,
 }
 
 impl Default for AssuranceConfig {
@@ -149,6 +164,7 @@ impl Default for AssuranceConfig {
             acr_two_factors: "eidas2".into(),
             acr_establishment: "eidas2-etablissement".into(),
             mfa_for_managers_and_agents: false,
+            verify_new_browsers: NewBrowsers::Optional,
         }
     }
 }

@@ -244,9 +244,13 @@ pub async fn submit(
         let retour = safe_return(&form.retour).unwrap_or_default();
         return super::totp::ask_code_then(&page, &user.id, &form.authreq, retour).await;
     }
+    let retour = safe_return(&form.retour).unwrap_or_default();
+    // A browser the account has not confirmed: its e-mailed code first (accounts/browsers).
+    if super::browsers::needs_code(&page, page.headers(), &user.id).await? {
+        return super::browsers::ask(&page, &user.id, &form.authreq, retour).await;
+    }
     tracing::info!(login.outcome = "success", user.id = %user.id, "login");
     crate::metrics::login("success");
-    let retour = safe_return(&form.retour).unwrap_or_default();
     finish(&page, &user.id, vec!["pwd".into()], &form.authreq, retour).await
 }
 

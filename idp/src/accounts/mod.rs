@@ -3,6 +3,7 @@
 pub mod account;
 pub mod actions;
 pub mod back;
+pub mod browsers;
 pub mod cgu;
 pub mod email;
 pub mod home;
@@ -75,6 +76,14 @@ pub fn routes() -> axum::Router<crate::AppState> {
         .route(totp::PATH, get(totp::show).post(totp::enrol))
         .route(totp::DISABLE_PATH, post(totp::disable))
         .route("/compte", get(account::show))
+        .route(browsers::PATH, post(browsers::pages::submit))
+        .route(browsers::RESEND_PATH, post(browsers::pages::resend))
+        .route(browsers::ACCOUNT_PATH, get(browsers::pages::show))
+        .route("/compte/navigateurs/choix", post(browsers::pages::choose))
+        .route(
+            "/compte/navigateurs/{id}/oublier",
+            post(browsers::pages::forget),
+        )
         .route(cgu::PATH, get(cgu::pages::show))
         .route(cgu::ACCEPT_PATH, post(cgu::pages::answer))
         .route(

@@ -14,6 +14,7 @@ mod admin;
 mod anti_robot;
 mod backchannel_logout;
 mod browser;
+mod browsers;
 mod cgu;
 mod client_auth;
 mod cluster;

@@ -7,10 +7,13 @@ pub mod accept_cgu;
 pub mod agent_login;
 pub mod change_email;
 pub mod change_password;
+pub mod choose_browser_verification;
 pub mod create_account;
 pub mod delete_account;
 pub mod enrol_totp;
+pub mod forget_browsers;
 pub mod publish_cgu;
+pub mod remember_browser;
 pub mod remove_totp;
 pub mod reset_password;
 pub mod sign_up;
@@ -36,6 +39,8 @@ async fn replace_password(
     action::in_one_transaction(db, now, async |tx| {
         store::set_password_hash_in(tx, user, phc, now).await?;
         grants::revoke_user_grants_in(tx, user, now, access_ttl).await?;
+        // Whoever knew the old password may have had a browser confirmed with it.
+        crate::accounts::browsers::store::forget_all_in(tx, user).await?;
         Ok((
             (),
             Event::new(user.as_str(), action, user.as_str()).with(details),

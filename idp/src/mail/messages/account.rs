@@ -54,6 +54,63 @@ pub fn email_change_code(
     )
 }
 
+/// A login from a browser the account has not used yet (`browser`, a short description, at
+/// `when`): the 6-digit `code` confirming it, valid `validity`.
+pub fn browser_code(
+    to: &Email,
+    name: Option<&str>,
+    code: &str,
+    browser: &str,
+    when: &str,
+    validity: &str,
+) -> Result<Outgoing, MailError> {
+    let subject = "Connexion à votre compte EFP Connect depuis un nouveau navigateur";
+    let greeting = greeting(name);
+    compose(
+        MessageKind::BrowserCode,
+        to,
+        subject,
+        &BrowserCodeText {
+            subject,
+            greeting: &greeting,
+            code,
+            browser,
+            when,
+            validity,
+        },
+        &BrowserCodeHtml {
+            subject,
+            greeting: &greeting,
+            code,
+            browser,
+            when,
+            validity,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "mail_browser_code.txt")]
+struct BrowserCodeText<'a> {
+    subject: &'a str,
+    greeting: &'a str,
+    code: &'a str,
+    browser: &'a str,
+    when: &'a str,
+    validity: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail_browser_code.html")]
+struct BrowserCodeHtml<'a> {
+    subject: &'a str,
+    greeting: &'a str,
+    code: &'a str,
+    browser: &'a str,
+    when: &'a str,
+    validity: &'a str,
+}
+
 #[derive(Template)]
 #[template(path = "mail_email_change_code.txt")]
 struct EmailChangeCodeText<'a> {

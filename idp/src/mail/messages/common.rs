@@ -40,6 +40,8 @@ pub enum MessageKind {
     PasswordChanged,
     /// E-mail change: the 6-digit code sent to the new address.
     EmailChangeCode,
+    /// A login from a browser the account has not used yet: the 6-digit code confirming it.
+    BrowserCode,
     /// E-mail change towards an address that already has an account.
     EmailChangeTaken,
     /// E-mail change done: sent to the previous address.
@@ -77,6 +79,7 @@ impl MessageKind {
             Self::AccountCreated => "account_created",
             Self::PasswordChanged => "password_changed",
             Self::EmailChangeCode => "email_change_code",
+            Self::BrowserCode => "browser_code",
             Self::EmailChangeTaken => "email_change_taken",
             Self::EmailChanged => "email_changed",
             Self::AccountDeleted => "account_deleted",
