@@ -14,6 +14,7 @@ AGENT_EMAIL="agent@dreets.travail.gouv.fr"
 DEMO_SIRET="82416506200194"
 
 bash scripts/assets.sh
+bash scripts/openssl.sh
 cargo build --quiet -p idp -p relying-party-demo
 # Where cargo put the binaries (CARGO_TARGET_DIR when set).
 target_dir="${CARGO_TARGET_DIR:-target}"
