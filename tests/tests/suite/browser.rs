@@ -512,7 +512,7 @@ async fn browser_passkey_journeys_pass_axe_on_every_page() {
         .collect();
     for (action, times) in [
         ("passkey.register", 1),
-        ("passkey.use", 4),
+        ("passkey.use", 3),
         ("passkey.refused", 1),
         ("passkey.remove", 1),
     ] {

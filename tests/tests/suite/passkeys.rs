@@ -47,7 +47,8 @@ async fn a_passkey_whose_counter_does_not_go_up_is_refused_audited_and_not_updat
     let user = app.user("cle.compteur@organisme-formation.fr").await;
     let id = UserId::from_stored(user.id.clone());
     let now = idp::store::now();
-    register_passkey(db, now, &id, "Téléphone", &parse!(passkey(1, 2)))
+    let (_, hashes) = idp::accounts::totp::new_recovery_codes();
+    register_passkey(db, now, &id, "Téléphone", &parse!(passkey(1, 2)), &hashes)
         .await
         .expect("registered");
     let credential = store::credential_id(&parse!(passkey(1, 2)));
@@ -56,6 +57,8 @@ async fn a_passkey_whose_counter_does_not_go_up_is_refused_audited_and_not_updat
         .expect("read")
         .expect("stored");
     assert_eq!(stored.name, "Téléphone");
+    let codes = idp::accounts::totp::recovery_codes_left(db, &user.id).await;
+    assert_eq!(codes.expect("codes"), 10, "stored with the passkey");
 
     // The counter went up: accepted, stored with the use.
     use_passkey(db, now, &stored, &parse!(passkey(1, 5)), Use::Passwordless)
@@ -126,17 +129,19 @@ async fn passkeys_are_removed_by_their_owner_only_and_capped_per_account() {
             &alice_id,
             &format!("Clé {n}"),
             &parse!(passkey(n, 0)),
+            &[],
         )
         .await
         .expect("registered");
     }
-    let eleventh = register_passkey(db, now, &alice_id, "Clé 10", &parse!(passkey(10, 0))).await;
+    let eleventh =
+        register_passkey(db, now, &alice_id, "Clé 10", &parse!(passkey(10, 0)), &[]).await;
     assert!(
         matches!(eleventh, Err(PasskeyRefusal::TooMany)),
         "{eleventh:?}"
     );
     // A credential belongs to one account.
-    let taken = register_passkey(db, now, &bob_id, "Copie", &parse!(passkey(0, 0))).await;
+    let taken = register_passkey(db, now, &bob_id, "Copie", &parse!(passkey(0, 0)), &[]).await;
     assert!(
         matches!(taken, Err(PasskeyRefusal::AlreadyRegistered)),
         "{taken:?}"

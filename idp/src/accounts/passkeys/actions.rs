@@ -7,7 +7,7 @@ use webauthn_rs::prelude::Passkey;
 
 use super::{MAX_PER_ACCOUNT, store};
 use crate::{
-    accounts::UserId,
+    accounts::{UserId, store as users},
     action::{self, Event, Refusal, RefusalKind},
     audit,
     store::Db,
@@ -65,13 +65,15 @@ impl From<PasskeyRefusal> for crate::error::PageError {
 }
 
 /// Gives `user` the passkey `name`, unless its credential is registered already or the account
-/// holds [`MAX_PER_ACCOUNT`]; returns its id.
+/// holds [`MAX_PER_ACCOUNT`]; returns its id. `recovery_codes`: hashes of recovery codes given
+/// with it (the first second factor of an account without any), stored in the same transaction.
 pub async fn register_passkey(
     db: &Db,
     now: i64,
     user: &UserId,
     name: &str,
     passkey: &Passkey,
+    recovery_codes: &[String],
 ) -> Result<String, PasskeyRefusal> {
     let credential = store::credential_id(passkey);
     action::in_one_transaction(db, now, async |tx| {
@@ -83,8 +85,10 @@ pub async fn register_passkey(
             return Err(PasskeyRefusal::TooMany);
         }
         let id = store::insert_in(tx, user, name, passkey, now).await?;
-        let event = Event::new(user.as_str(), "passkey.register", user.as_str())
-            .with(serde_json::json!({ "passkey": id, "name": name }));
+        users::add_recovery_codes_in(tx, user, recovery_codes).await?;
+        let event = Event::new(user.as_str(), "passkey.register", user.as_str()).with(
+            serde_json::json!({ "passkey": id, "name": name, "recovery_codes": recovery_codes.len() }),
+        );
         Ok((id, event))
     })
     .await

@@ -17,7 +17,7 @@ use super::{
     relying_party_or_refuse, store, user_handle,
 };
 use crate::{
-    accounts::{LoggedIn, UserId, session::LoginSession},
+    accounts::{LoggedIn, UserId, session::LoginSession, totp},
     error::PageError,
     mail::messages::ACCOUNT_PATH,
     web::page::{CsrfForm, Page, login_then},
@@ -194,10 +194,33 @@ pub async fn register(
                 "Cette clé d'accès n'a pas pu être enregistrée : elle doit vérifier votre identité (code, empreinte ou visage). Veuillez recommencer, ou essayer avec une autre clé.",
             )
         })?;
+    // An account without any way back if its keys are lost gets recovery codes with its first
+    // passkey, as with a TOTP enrolment; shown once.
+    let (codes, hashes) = if totp::is_enrolled(&page.db, &user.id).await?
+        || totp::recovery_codes_left(&page.db, &user.id).await? > 0
+    {
+        (Vec::new(), Vec::new())
+    } else {
+        totp::new_recovery_codes()
+    };
     let id = UserId::from_stored(user.id.clone());
-    actions::register_passkey(&page.db, page.clock.now(), &id, &waiting.name, &passkey).await?;
+    let now = page.clock.now();
+    actions::register_passkey(&page.db, now, &id, &waiting.name, &passkey, &hashes).await?;
     tracing::info!(user.id = %user.id, "passkey registered");
-    Ok(Redirect::to(&format!("{ACCOUNT_PATH}?fait=cle-d-acces")).into_response())
+    if codes.is_empty() {
+        return Ok(Redirect::to(&format!("{ACCOUNT_PATH}?fait=cle-d-acces")).into_response());
+    }
+    page.render(StatusCode::OK, |_| CodesPage {
+        name: waiting.name.clone(),
+        recovery_codes: codes,
+    })
+}
+
+#[derive(Template, askama_web::WebTemplate)]
+#[template(path = "passkey_codes.html")]
+struct CodesPage {
+    name: String,
+    recovery_codes: Vec<String>,
 }
 
 #[derive(Template, askama_web::WebTemplate)]

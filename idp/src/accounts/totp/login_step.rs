@@ -34,7 +34,9 @@ struct CodePage {
 async fn factors_of(page: &Page, user_id: &str) -> Result<(bool, bool), PageError> {
     let passkey = crate::accounts::passkeys::available(&page.config)
         && passkeys::has_any(&page.db, user_id).await?;
-    Ok((is_enrolled(&page.db, user_id).await? || !passkey, passkey))
+    let codes =
+        is_enrolled(&page.db, user_id).await? || recovery_codes_left(&page.db, user_id).await? > 0;
+    Ok((codes || !passkey, passkey))
 }
 
 /// Called by the login once the password is right for an account with a second factor:

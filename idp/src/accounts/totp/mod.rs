@@ -82,6 +82,24 @@ pub async fn has_second_factor(state: &AppState, user_id: &str) -> Result<bool, 
     Ok(super::passkeys::available(&state.config) && passkeys::has_any(&state.db, user_id).await?)
 }
 
+/// How many unused recovery codes an account has.
+pub async fn recovery_codes_left(db: &Db, user_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM totp_recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")
+}
+
+/// New recovery codes: the codes, shown once, and their hashes, stored.
+pub fn new_recovery_codes() -> (Vec<String>, Vec<String>) {
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| secrets::random_token(12))
+        .collect();
+    let hashes = codes.iter().map(|c| secrets::hash(c)).collect();
+    (codes, hashes)
+}
+
 /// The sealed secret of an account.
 async fn sealed_secret(db: &Db, user_id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
     sqlx::query("SELECT secret FROM user_totp WHERE user_id = $1")
