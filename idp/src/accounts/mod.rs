@@ -9,6 +9,7 @@ pub mod home;
 pub mod logged_in;
 pub mod login;
 pub mod login_end;
+pub mod passkeys;
 pub mod password;
 pub mod refusal;
 pub mod reset;
@@ -74,6 +75,7 @@ pub fn routes() -> axum::Router<crate::AppState> {
         .route(totp::PATH, get(totp::show).post(totp::enrol))
         .route(totp::DISABLE_PATH, post(totp::disable))
         .route("/compte", get(account::show))
+        .merge(passkeys::routes())
         .route(cgu::PATH, get(cgu::pages::show))
         .route(cgu::ACCEPT_PATH, post(cgu::pages::answer))
         .route(
