@@ -29,6 +29,7 @@ python3 -c 'import requests' || { echo "python3 needs requests" >&2; exit 2; }
 pg_isready -h 127.0.0.1 -p 5432 >/dev/null || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 2; }
 [ "$(redis-cli -h 127.0.0.1 -p 6379 ping)" = PONG ] || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 2; }
 
+bash scripts/openssl.sh
 echo "== cargo build --release -p idp"
 cargo build --release --locked -p idp --quiet
 

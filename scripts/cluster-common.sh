@@ -19,6 +19,7 @@ cluster_setup() {
     echo "== build (cargo build -p idp)"
     local t
     t=$(date +%s)
+    bash scripts/openssl.sh
     cargo build -p idp --quiet
     echo "   built in $(($(date +%s) - t)) s"
 

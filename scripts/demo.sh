@@ -28,6 +28,7 @@ if [ ! -f "$stamp" ] || [ tests/upstream-op/package-lock.json -nt "$stamp" ]; th
   (cd tests/upstream-op && npm ci --no-audit --no-fund --silent)
   touch "$stamp"
 fi
+bash scripts/openssl.sh
 cargo build --quiet -p idp -p relying-party-demo
 # Where cargo put the binaries (CARGO_TARGET_DIR when set).
 target_dir="${CARGO_TARGET_DIR:-target}"

@@ -36,6 +36,7 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
     cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
 fi
 
+bash scripts/openssl.sh  # the targets link idp, hence webauthn-rs's OpenSSL
 started=$SECONDS
 build_flags=()
 if [ "${FUZZ_MODE:-}" = ci ]; then

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/assets.sh  # the design system the pages tests fetch (web/node_modules)
+bash scripts/openssl.sh  # OpenSSL headers for webauthn-rs (passkeys)
 
 backend="${IDP_TEST_BACKEND:-sqlite}"
 # Tests that need two nodes on shared storage are compiled in only for PostgreSQL + Redis;

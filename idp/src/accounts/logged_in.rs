@@ -10,6 +10,7 @@ use axum::{
 };
 
 use super::{
+    passkeys,
     session::LoginSession,
     store::{self as users, User},
     totp,
@@ -43,6 +44,7 @@ impl LoggedIn {
 fn return_to(path: &str) -> &str {
     match path {
         totp::DISABLE_PATH => totp::PATH,
+        passkeys::REGISTER_PATH | passkeys::REMOVE_PATH => crate::mail::messages::ACCOUNT_PATH,
         other => other,
     }
 }

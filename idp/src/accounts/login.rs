@@ -40,6 +40,8 @@ struct LoginPage {
     agents: Vec<(String, String)>,
     /// The anti-robot check.
     robot: anti_robot::AntiRobot,
+    /// « Se connecter avec une clé d'accès » (accounts/passkeys) is offered.
+    passkeys: bool,
 }
 
 /// Query of `GET /connexion`.
@@ -73,6 +75,7 @@ pub async fn show(page: Page, Query(q): Query<LoginQuery>) -> Result<Response, P
             client_name,
             agents: Vec::new(),
             robot: Default::default(),
+            passkeys: false,
         },
         axum::http::StatusCode::OK,
     )
@@ -86,10 +89,12 @@ fn login_page(
 ) -> Result<Response, PageError> {
     let robot = anti_robot::issue(page).failed_if(view.error.as_deref(), "login-error");
     let agents = agent_buttons(page, &view.authreq, &view.retour);
+    let passkeys = super::passkeys::available(&page.config);
     page.render(status, |csrf| LoginPage {
         csrf,
         robot,
         agents,
+        passkeys,
         ..view
     })
 }
@@ -235,12 +240,13 @@ pub async fn submit(
                 client_name: pending.map(|p| p.client_name),
                 agents: Vec::new(),
                 robot: Default::default(),
+                passkeys: false,
             };
             return login_page(&page, view, again.status);
         }
     };
     // Second factor: the password alone starts no session (accounts/totp).
-    if super::totp::is_enrolled(&page.db, &user.id).await? {
+    if super::totp::has_second_factor(&page, &user.id).await? {
         let retour = safe_return(&form.retour).unwrap_or_default();
         return super::totp::ask_code_then(&page, &user.id, &form.authreq, retour).await;
     }

@@ -10,6 +10,7 @@ pub mod home;
 pub mod logged_in;
 pub mod login;
 pub mod login_end;
+pub mod passkeys;
 pub mod password;
 pub mod refusal;
 pub mod reset;
@@ -84,6 +85,7 @@ pub fn routes() -> axum::Router<crate::AppState> {
             "/compte/navigateurs/{id}/oublier",
             post(browsers::pages::forget),
         )
+        .merge(passkeys::routes())
         .route(cgu::PATH, get(cgu::pages::show))
         .route(cgu::ACCEPT_PATH, post(cgu::pages::answer))
         .route(

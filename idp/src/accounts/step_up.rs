@@ -11,8 +11,8 @@ use axum::{
 use super::{session::LoginSession, totp};
 use crate::{AppState, error::PageError, oidc::assurance, web::page::Page};
 
-/// The step-up this session needs before the page `here`, if any: the code page when the
-/// account has a second factor, its enrolment otherwise.
+/// The step-up this session needs before the page `here`, if any: the second step (TOTP or
+/// recovery code, or passkey) when the account has a second factor, its enrolment otherwise.
 pub async fn before_own_page(
     state: &AppState,
     headers: &HeaderMap,
@@ -29,7 +29,7 @@ pub async fn before_own_page(
             "Cet espace demande une connexion avec deux facteurs : reconnectez-vous avec « AGENT DU MINISTÈRE » en utilisant votre second facteur (carte agent ou application d'authentification).",
         ));
     }
-    if totp::is_enrolled(&state.db, &session.user_id).await? {
+    if totp::has_second_factor(state, &session.user_id).await? {
         let page = Page::new(state, headers);
         let here = crate::web::page::safe_return(here).unwrap_or("/");
         return Ok(Some(

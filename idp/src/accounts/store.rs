@@ -252,6 +252,16 @@ pub async fn replace_totp_in(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    add_recovery_codes_in(conn, user, code_hashes).await
+}
+
+/// Stores the hashes of new recovery codes of an account, inside the caller's transaction
+/// (with a TOTP enrolment, or with the first passkey of an account without any).
+pub async fn add_recovery_codes_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    code_hashes: &[String],
+) -> Result<(), sqlx::Error> {
     for hash in code_hashes {
         sqlx::query("INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES ($1, $2)")
             .bind(user.as_str())

@@ -18,7 +18,8 @@ use crate::{
 pub enum Level {
     /// One factor: the password.
     OneFactor,
-    /// Two factors: the password and a TOTP or recovery code.
+    /// Two factors: the password and a TOTP or recovery code or a passkey, or a passkey
+    /// verified on its device (PIN or biometrics).
     TwoFactors,
     /// Two factors, and the person's link to an establishment was checked (a Responsable des
     /// accès who redeemed a postal activation code).
@@ -65,6 +66,25 @@ pub fn amr_password() -> Vec<String> {
 /// `amr` of a password login completed with a TOTP or recovery code (RFC 8176).
 pub fn amr_password_and_otp() -> Vec<String> {
     ["pwd", "otp", "mfa"].map(String::from).to_vec()
+}
+
+/// `amr` of a password login completed with a passkey (RFC 8176): `hwk`, the key held in
+/// hardware (or a platform keychain), `user` when the authenticator verified the person (PIN or
+/// biometrics, which RFC 8176 cannot tell apart), and `mfa`.
+pub fn amr_password_and_passkey(user_verified: bool) -> Vec<String> {
+    let mut amr = vec!["pwd".to_owned(), "hwk".to_owned()];
+    if user_verified {
+        amr.push("user".into());
+    }
+    amr.push("mfa".into());
+    amr
+}
+
+/// `amr` of a login with a passkey alone (RFC 8176): the key (`hwk`) unlocked on the device by
+/// its PIN or biometrics (`user`), two factors (`mfa`). Without user verification it would be
+/// one factor; `webauthn-rs` requires it for passkeys, so that case does not log in.
+pub fn amr_passkey() -> Vec<String> {
+    ["hwk", "user", "mfa"].map(String::from).to_vec()
 }
 
 /// The factors a session proved: two when its methods include a one-time code (or it was

@@ -450,3 +450,73 @@ async fn browser_guide_access_requests() {
     )
     .await;
 }
+
+/// Passkeys (`tests/browser/passkeys.mjs`) with Chromium's virtual authenticator: added on
+/// « Mon compte », a step-up to acr eidas2, a passwordless login, the second factor after the
+/// password, a cloned key refused, removal. WebAuthn needs a domain name, not an IP address:
+/// this provider's issuer is `http://localhost:<port>`, where the browser goes.
+#[tokio::test]
+async fn browser_passkey_journeys_pass_axe_on_every_page() {
+    let app = TestApp::spawn_with(|c| {
+        c.static_dir = dsfr_dist();
+        c.issuer = format!("http://localhost:{}", c.listen.port());
+    })
+    .await;
+    let client = app.client("navigateur").await;
+    let user = app.user("cle.acces@organisme-formation.fr").await;
+    let on_localhost = |url: String| url.replacen("http://127.0.0.1:", "http://localhost:", 1);
+    let step_up = auth_url(&app, &client, &[("acr_values", "eidas2")]);
+    let screenshots = sibling_screenshot_dir("-passkeys");
+    let callback_file = screenshots.join("step-up-callback.txt");
+    let envs = [
+        ("BASE_URL", app.issuer.clone()),
+        ("STEP_UP_URL", on_localhost(step_up)),
+        ("EMAIL", user.email.as_str().to_owned()),
+        ("PASSWORD", PASSWORD.to_owned()),
+        ("CALLBACK_FILE", callback_file.display().to_string()),
+        ("SCREENSHOT_DIR", screenshots.display().to_string()),
+    ];
+    run_script("passkeys.mjs", &envs, Duration::from_secs(120)).await;
+
+    // The step-up's ID token: the level asked, reached with the password and the passkey.
+    let callback = std::fs::read_to_string(&callback_file).expect("the step-up's callback");
+    let callback = url::Url::parse(&callback).expect("callback URL");
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let (status, tokens) = json(exchange_code(&app, &client, &code, &[]).await).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().expect("id_token");
+    let payload = id_token.split('.').nth(1).expect("JWT payload");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .expect("base64url"),
+    )
+    .expect("claims");
+    assert_eq!(claims["acr"], "eidas2", "{claims}");
+    assert_eq!(
+        claims["amr"],
+        serde_json::json!(["pwd", "hwk", "user", "mfa"]),
+        "{claims}"
+    );
+
+    // Each use, the refusal of the copy, the registration and the removal are audited.
+    let actions: Vec<String> = idp::audit::latest(&app.state.db, 100)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .filter(|a| a.starts_with("passkey."))
+        .collect();
+    for (action, times) in [
+        ("passkey.register", 1),
+        ("passkey.use", 3),
+        ("passkey.refused", 1),
+        ("passkey.remove", 1),
+    ] {
+        let seen = actions.iter().filter(|a| *a == action).count();
+        assert_eq!(seen, times, "{action} in {actions:?}");
+    }
+}

@@ -25,6 +25,7 @@ mod mail;
 mod metrics;
 mod oidc_conformance;
 mod pages;
+mod passkeys;
 mod password_reset;
 mod relying_party;
 mod revocation;

@@ -83,6 +83,8 @@ fn notice_of(done: &str) -> Option<&'static str> {
             Some("Votre mot de passe a été modifié. Vos autres sessions ont été fermées.")
         }
         "adresse" => Some("Votre adresse e-mail a été modifiée."),
+        "cle-d-acces" => Some("Votre clé d'accès a été ajoutée."),
+        "cle-d-acces-supprimee" => Some("La clé d'accès a été supprimée."),
         _ => None,
     }
 }
@@ -108,6 +110,10 @@ struct OverviewPage {
     siret: String,
     organization_label: String,
     totp_enrolled: bool,
+    /// « Clés d'accès » is shown (the issuer's host is a domain name).
+    passkeys_available: bool,
+    /// The account's passkeys.
+    passkeys: Vec<super::passkeys::store::Listed>,
     /// The version of EFP Connect's CGU accepted last, and when.
     cgu: Option<super::cgu::Acceptance>,
 }
@@ -128,6 +134,8 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let totp_enrolled = super::totp::is_enrolled(&page.db, &user.id).await?;
     let cgu = super::cgu::accepted(&page.db, &user.id).await?;
+    let passkeys_available = super::passkeys::available(&page.config);
+    let passkeys = super::passkeys::store::list(&page.db, &user.id).await?;
     page.render(StatusCode::OK, |_| OverviewPage {
         notice: notice_of(&q.fait),
         civilite: civilite_label(user.gender.as_deref()),
@@ -138,6 +146,8 @@ pub async fn show(
         siret: user.siret.clone().unwrap_or_default(),
         organization_label: user.organization_label.clone().unwrap_or_default(),
         totp_enrolled,
+        passkeys_available,
+        passkeys,
         cgu,
     })
 }

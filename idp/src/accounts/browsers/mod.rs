@@ -31,7 +31,7 @@ pub const COOKIE_MAX_AGE: u64 = 365 * 24 * 3600;
 pub const CODE_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// The rule: whether a login from an unknown browser must be confirmed by an e-mailed code.
-/// Accounts with a second factor never are (it already proves more than a mailbox does);
+/// Accounts with a second factor (TOTP or passkey) never are (it already proves more than a mailbox does);
 /// otherwise the setting decides, or with `optional` the person's own choice.
 pub fn must_verify(setting: NewBrowsers, opted_in: bool, has_second_factor: bool) -> bool {
     match setting {
@@ -48,9 +48,10 @@ pub fn may_choose(setting: NewBrowsers, has_second_factor: bool) -> bool {
     setting == NewBrowsers::Optional && !has_second_factor
 }
 
-/// Whether the account has a second factor (then new browsers are never asked about).
+/// Whether the account has a second factor, TOTP or passkey (then new browsers are never
+/// asked about).
 pub async fn has_second_factor(state: &AppState, user_id: &str) -> Result<bool, sqlx::Error> {
-    super::totp::is_enrolled(&state.db, user_id).await
+    super::totp::has_second_factor(state, user_id).await
 }
 
 /// The SHA-256 of this browser's cookie token, if it has one.

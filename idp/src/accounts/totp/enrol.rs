@@ -111,10 +111,7 @@ async fn store_enrolment(
     totp: &Totp,
     step: i64,
 ) -> Result<Vec<String>, PageError> {
-    let codes: Vec<String> = (0..RECOVERY_CODES)
-        .map(|_| secrets::random_token(12))
-        .collect();
-    let hashes: Vec<String> = codes.iter().map(|c| secrets::hash(c)).collect();
+    let (codes, hashes) = new_recovery_codes();
     let sealed = state.kek.seal(&user.id, totp.secret());
     let enrolment = Enrolment {
         sealed: &sealed,

@@ -3,17 +3,17 @@
 
 use super::*;
 
-/// What is remembered between the password and the code.
+/// What is remembered between the password and the code (or the passkey, accounts/passkeys).
 #[derive(Serialize, Deserialize)]
-struct SecondStep {
-    user_id: String,
-    authreq: String,
+pub(crate) struct SecondStep {
+    pub(crate) user_id: String,
+    pub(crate) authreq: String,
     /// A local page to go back to when no client is waiting (`retour` of the login).
     #[serde(default)]
-    retour: String,
+    pub(crate) retour: String,
 }
 
-fn second_step_key(token: &str) -> String {
+pub(crate) fn second_step_key(token: &str) -> String {
     format!("login-totp:{}", secrets::hash(token))
 }
 
@@ -24,6 +24,19 @@ struct CodePage {
     step: String,
     authreq: String,
     error: Option<String>,
+    /// The account has a TOTP (or recovery codes): the code field.
+    totp: bool,
+    /// The account has passkeys: « Utiliser une clé d'accès ».
+    passkey: bool,
+}
+
+/// Which second factors the page offers this account: (TOTP, passkey).
+async fn factors_of(page: &Page, user_id: &str) -> Result<(bool, bool), PageError> {
+    let passkey = crate::accounts::passkeys::available(&page.config)
+        && passkeys::has_any(&page.db, user_id).await?;
+    let codes =
+        is_enrolled(&page.db, user_id).await? || recovery_codes_left(&page.db, user_id).await? > 0;
+    Ok((codes || !passkey, passkey))
 }
 
 /// Called by the login once the password is right for an account with a second factor:
@@ -50,11 +63,14 @@ pub async fn ask_code_then(
     page.ephemeral
         .put(&second_step_key(&token), &value, SECOND_STEP_TTL)
         .await?;
+    let (totp, passkey) = factors_of(page, user_id).await?;
     page.render(StatusCode::OK, |csrf| CodePage {
         csrf,
         step: token,
         authreq: authreq.to_owned(),
         error: None,
+        totp,
+        passkey,
     })
 }
 
@@ -83,11 +99,14 @@ pub async fn submit_code(
             login.step = "totp",
             "second factor refused"
         );
+        let (totp, passkey) = factors_of(&page, &user.id).await?;
         return page.render(StatusCode::UNAUTHORIZED, |csrf| CodePage {
             csrf,
             step: form.step.clone(),
             authreq: step.authreq.clone(),
             error: Some("Code de vérification incorrect.".into()),
+            totp,
+            passkey,
         });
     }
     // Taken only now: a wrong code may be retried (within the rate limit), a right one once.

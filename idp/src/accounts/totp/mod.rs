@@ -24,6 +24,7 @@ use super::{
         remove_totp::remove_totp,
     },
     count_account_attempt,
+    passkeys::store as passkeys,
     session::LoginSession,
     store as users,
 };
@@ -44,7 +45,7 @@ pub const DISABLE_PATH: &str = "/compte/double-authentification/desactivation";
 pub const CODE_PATH: &str = "/connexion/code";
 
 mod enrol;
-mod login_step;
+pub(crate) mod login_step;
 
 pub use enrol::{DisableForm, EnrolForm, disable, enrol, show};
 pub use login_step::{CodeForm, ask_code, ask_code_then, submit_code};
@@ -70,6 +71,33 @@ pub async fn is_enrolled(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
             .await?
             .is_some(),
     )
+}
+
+/// Whether the login asks this account a second factor: it has a TOTP, or a passkey (when
+/// passkeys are offered, accounts/passkeys).
+pub async fn has_second_factor(state: &AppState, user_id: &str) -> Result<bool, sqlx::Error> {
+    if is_enrolled(&state.db, user_id).await? {
+        return Ok(true);
+    }
+    Ok(super::passkeys::available(&state.config) && passkeys::has_any(&state.db, user_id).await?)
+}
+
+/// How many unused recovery codes an account has.
+pub async fn recovery_codes_left(db: &Db, user_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM totp_recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")
+}
+
+/// New recovery codes: the codes, shown once, and their hashes, stored.
+pub fn new_recovery_codes() -> (Vec<String>, Vec<String>) {
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| secrets::random_token(12))
+        .collect();
+    let hashes = codes.iter().map(|c| secrets::hash(c)).collect();
+    (codes, hashes)
 }
 
 /// The sealed secret of an account.

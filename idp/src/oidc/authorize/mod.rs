@@ -215,7 +215,7 @@ impl Interaction {
     ) -> Result<Response, PageError> {
         let to = match (self, session) {
             (Self::SecondFactor { .. }, Some(session)) => {
-                if totp::is_enrolled(&state.db, &session.user_id).await? {
+                if totp::has_second_factor(state, &session.user_id).await? {
                     let page = crate::web::page::Page::new(state, headers);
                     return totp::ask_code(&page, &session.user_id, id).await;
                 }
