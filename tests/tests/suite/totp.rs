@@ -812,12 +812,13 @@ async fn with_the_setting_the_managers_and_agents_own_pages_ask_the_second_facto
     let app = TestApp::spawn_with(|c| c.assurance.mfa_for_managers_and_agents = true).await;
     app.establishment(idp_tests::access::CENTRE, "CENTRE DU LAC", true)
         .await;
-    let _ = app.alice_manages_bob().await;
+    let (_, bob) = app.alice_manages_bob().await;
     let carol = app.user("carol@travail.gouv.fr").await;
     app.set_agent(&carol.id, true).await;
 
     // A password session of a manager without a second factor: enrolment first, then the page.
     let before = app.log_in(EMAIL).await;
+    let still_password = app.log_in(EMAIL).await;
     let (_, at) = before.follow("/acces/ceres/gestion").await;
     assert!(at.ends_with(ENROL), "forced enrolment: {at}");
     let browser = app.log_in(EMAIL).await;
@@ -857,6 +858,40 @@ async fn with_the_setting_the_managers_and_agents_own_pages_ask_the_second_facto
     assert_redirect(&r, "/acces/ceres/gestion/demandes");
     let (status, _) = before.page("/acces/ceres/gestion/demandes").await;
     assert_eq!(status, 200);
+
+    // A request's own page (the e-mail's link) too, and deciding from it: the code first,
+    // nothing decided.
+    let service = idp::access::services::by_code(&app.state.db, "ceres")
+        .await
+        .expect("db")
+        .expect("ceres");
+    let requested = idp::access::actions::request_access::request_access(
+        &app.state.db,
+        &app.state.ephemeral,
+        &app.state.clock,
+        &idp::accounts::UserId::from_stored(bob.id.clone()),
+        &service,
+        &idp::organizations::Siret::parse(idp_tests::access::CENTRE).expect("siret"),
+        "",
+    )
+    .await
+    .expect("requested");
+    let idp::access::actions::request_access::Requested::Created(request) = requested else {
+        panic!("a new request");
+    };
+    let request_page = format!("/acces/ceres/demandes/{}", request.id);
+    let (_, page) = still_password.page("/compte/mot-de-passe").await;
+    let r = still_password
+        .post_form(
+            &request_page,
+            &[("csrf", &csrf_of(&page)), ("action", "refuser")],
+        )
+        .await;
+    assert_eq!(r.status(), 200, "the code page, not a decision");
+    assert_shows(&r.text().await.expect("page"), "Code de vérification");
+    assert_eq!(app.request_status(&request.id).await, "pending");
+    let (_, page) = still_password.page(&request_page).await;
+    assert_shows(&page, "Code de vérification");
 
     // A break-glass agent: the same before the agents' pages.
     let agent = app.log_in("carol@travail.gouv.fr").await;

@@ -4,7 +4,10 @@
 use serde::Serialize;
 
 use super::*;
-use crate::access::manager::Establishment;
+use crate::{
+    access::manager::Establishment,
+    accounts::{session::LoginSession, step_up},
+};
 
 #[derive(Template)]
 #[template(path = "access_request_manage.html")]
@@ -257,13 +260,15 @@ async fn manage_page(
 }
 
 /// The request of the URL, when `user` is Responsable des accès of its establishment for the
-/// service and accepted the charte there: else 404, 403 or the charte page.
+/// service, with a session strong enough for the managers' pages, and accepted the charte
+/// there: else 404, 403, the second factor's step-up or the charte page.
 async fn managed_request(
-    state: &AppState,
+    page: &Page,
     service: &Service,
-    user: &User,
+    (session, user): (&LoginSession, &User),
     id: &str,
 ) -> Result<Result<AccessRequest, Response>, PageError> {
+    let state: &AppState = page;
     let request = requests::by_id(&state.db, id)
         .await?
         .filter(|r| r.service_code == service.code)
@@ -283,12 +288,12 @@ async fn managed_request(
             service.label
         )));
     }
+    let here = request_path(&service.code, &request.id);
+    if let Some(step_up) = step_up::before_own_page(state, page.headers(), session, &here).await? {
+        return Ok(Err(step_up));
+    }
     if !activation::charte_accepted(state, &user.id, service, &request.siret).await? {
-        let to = pages::charte_then(
-            &service.code,
-            &request.siret,
-            &format!("/acces/{}/demandes/{}", service.code, request.id),
-        );
+        let to = pages::charte_then(&service.code, &request.siret, &here);
         return Ok(Err(Redirect::to(&to).into_response()));
     }
     Ok(Ok(request))
@@ -301,11 +306,11 @@ pub async fn show_request(
 ) -> Result<Response, PageError> {
     let service = pages::service(&page, &code).await?;
     let here = request_path(&service.code, &id);
-    let (_, user) = match pages::person(&page, page.headers(), &here).await? {
+    let (session, user) = match pages::person(&page, page.headers(), &here).await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
-    let request = match managed_request(&page, &service, &user, &id).await? {
+    let request = match managed_request(&page, &service, (&session, &user), &id).await? {
         Ok(r) => r,
         Err(redirect) => return Ok(redirect),
     };
@@ -371,13 +376,15 @@ pub async fn decide(
 ) -> Result<Response, PageError> {
     let service = pages::service(&page, &code).await?;
     let here = request_path(&service.code, &id);
-    let (_, manager) = match pages::person(&page, page.headers(), &here).await? {
+    let (session, manager) = match pages::person(&page, page.headers(), &here).await? {
         Ok(found) => found,
         Err(login) => return Ok(login),
     };
-    let Ok(request) = managed_request(&page, &service, &manager, &id).await? else {
-        let first = "Acceptez d'abord la charte du responsable des accès.";
-        return Err(PageError::forbidden(first));
+    // The second factor or the charte first: the request's page comes back afterwards, where
+    // the decision is made again.
+    let request = match managed_request(&page, &service, (&session, &manager), &id).await? {
+        Ok(request) => request,
+        Err(first) => return Ok(first),
     };
     let viewer = manager.id.as_str();
     let by = UserId::from_stored(manager.id.clone());
