@@ -47,6 +47,25 @@ pub(crate) async fn count_account_attempt(
     Ok(())
 }
 
+/// Counts one attempt of `kind` (a second factor, a login step) from this client address,
+/// against the same budget as the login's per-address limit.
+pub(crate) async fn count_ip_attempt(
+    state: &crate::AppState,
+    kind: &str,
+    ip: &crate::web::client_ip::ClientIp,
+) -> Result<(), crate::error::PageError> {
+    let limits = &state.config.limits;
+    crate::web::rate_limit::hit(
+        &state.ephemeral,
+        kind,
+        &ip.key(),
+        limits.login_per_ip,
+        std::time::Duration::from_secs(limits.login_window_seconds),
+    )
+    .await??;
+    Ok(())
+}
+
 /// Step 1 of the sign-up and of the password reset: an address, and the anti-robot check.
 #[derive(serde::Deserialize)]
 pub struct EmailForm {

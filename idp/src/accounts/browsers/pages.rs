@@ -20,7 +20,7 @@ use crate::{
             forget_browsers::{Forget, forget_browsers},
             remember_browser::remember_browser,
         },
-        count_account_attempt,
+        count_account_attempt, count_ip_attempt,
         logged_in::LoggedIn,
         store as users,
     },
@@ -28,6 +28,7 @@ use crate::{
     mail::messages,
     secrets,
     web::{
+        client_ip::ClientIp,
         cookies,
         page::{CsrfForm, Page},
         rate_limit,
@@ -178,7 +179,12 @@ pub struct CodeForm {
 
 /// `POST /connexion/navigateur`: the code; right, the browser is remembered and the login goes
 /// on as it would have without the step.
-pub async fn submit(page: Page, CsrfForm(form): CsrfForm<CodeForm>) -> Result<Response, PageError> {
+pub async fn submit(
+    page: Page,
+    ip: ClientIp,
+    CsrfForm(form): CsrfForm<CodeForm>,
+) -> Result<Response, PageError> {
+    count_ip_attempt(&page, "browser-code-ip", &ip).await?;
     let Some(pending) = load(&page, &form.step).await? else {
         return Err(expired());
     };
@@ -255,8 +261,10 @@ pub struct ResendForm {
 /// `POST /connexion/navigateur/renvoyer`: a new code replaces the previous one.
 pub async fn resend(
     page: Page,
+    ip: ClientIp,
     CsrfForm(form): CsrfForm<ResendForm>,
 ) -> Result<Response, PageError> {
+    count_ip_attempt(&page, "browser-code-ip", &ip).await?;
     let Some(mut pending) = load(&page, &form.step).await? else {
         return Err(expired());
     };

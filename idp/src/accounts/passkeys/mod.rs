@@ -107,16 +107,7 @@ async fn count_assertion(state: &AppState, ip: &ClientIp, user_id: &str) -> Resu
 
 /// Counts one passkey ceremony from this client address.
 async fn count_from_ip(state: &AppState, ip: &ClientIp) -> Result<(), PageError> {
-    let limits = &state.config.limits;
-    crate::web::rate_limit::hit(
-        &state.ephemeral,
-        "passkey-ip",
-        &ip.key(),
-        limits.login_per_ip,
-        Duration::from_secs(limits.login_window_seconds),
-    )
-    .await??;
-    Ok(())
+    super::count_ip_attempt(state, "passkey-ip", ip).await
 }
 
 /// « Clé d'accès refusée »: an answer that names no passkey of the account, or whose signature
