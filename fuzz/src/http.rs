@@ -103,6 +103,9 @@ async fn register(state: &AppState) {
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
             require_mfa: false,
+            require_pkce: false,
+            introspects: Vec::new(),
+            forwards_end_user_ip: false,
         };
         clients::insert_client(&state.db, &reg)
             .await

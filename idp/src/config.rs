@@ -219,12 +219,18 @@ pub struct AccessConfig {
     /// How long an activation code stays valid, days (default 90: the post takes days, and
     /// the centre may not open the letter at once).
     pub activation_code_ttl_days: u32,
+    /// Tries of activation codes allowed per relying party through `POST /api/v1/activation`
+    /// per hour, all its users together (default 500). Each person has 10 an hour, so a few
+    /// accounts guessing cannot stop the client's other users, and the calling server's address
+    /// (shared by all its users) is not what is counted.
+    pub activation_attempts_per_client: u64,
 }
 
 impl Default for AccessConfig {
     fn default() -> Self {
         Self {
             activation_code_ttl_days: 90,
+            activation_attempts_per_client: 500,
         }
     }
 }
@@ -426,12 +432,28 @@ pub struct SessionConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
-    /// Login attempts (right or wrong password) allowed per account per window, on all nodes.
+    /// Attempts per account per `login_window_seconds`, on all nodes, of the account's other
+    /// checks: the e-mailed code of a new browser, passkeys, the TOTP code of an enrolment.
+    /// (The password and the second factor are guarded per account and address instead:
+    /// `login_free_failures` and the following.)
     pub login_per_account: u64,
     /// Login attempts allowed per IP per window.
     pub login_per_ip: u64,
-    /// Window of the login limits.
+    /// Window of the per-IP login limit and of `login_per_account`.
     pub login_window_seconds: u64,
+    /// Tries of an account's password (or second factor) from one client address before each
+    /// further try from there waits a delay (default 5); a right one starts again from none.
+    pub login_free_failures: u64,
+    /// The first delay, seconds (default 30), doubled at each further try.
+    pub login_delay_seconds: u64,
+    /// The longest delay, seconds (default 900).
+    pub login_max_delay_seconds: u64,
+    /// Failures of an account's password (or second factor) from all addresses together past
+    /// which every try on it is refused until the window ends (default 100; audited).
+    pub login_failures_per_account: u64,
+    /// Window of the tries per account and address and of `login_failures_per_account`,
+    /// seconds (default 3600).
+    pub login_failures_window_seconds: u64,
     /// Password hashes computed at once on this node (default: its cores); more wait, and past
     /// `hash_queue` get 503.
     pub hash_concurrency: usize,
@@ -568,9 +590,9 @@ impl Default for SessionConfig {
         Self {
             ttl_seconds: 8 * 3600,
             secure_cookies: true,
-            // With the default login limits an account cannot reach it (10 logins per 15 min
-            // make at most 320 sessions in their 8 hours): it bounds the per-account index when
-            // the limits are raised, as the cluster checker and the load bench do.
+            // Right passwords are not limited per account (only wrong ones: accounts/guard.rs):
+            // this bounds the per-account index of an account logging in again and again, as
+            // the cluster checker and the load bench do.
             max_per_account: 1000,
         }
     }
@@ -582,6 +604,11 @@ impl Default for LimitsConfig {
             login_per_account: 10,
             login_per_ip: 100,
             login_window_seconds: 900,
+            login_free_failures: 5,
+            login_delay_seconds: 30,
+            login_max_delay_seconds: 900,
+            login_failures_per_account: 100,
+            login_failures_window_seconds: 3600,
             // argon2id is CPU- and memory-bound: more threads than cores only share the cores and
             // the caches (measured: 2 on 2 cores gave 10 % more logins/s than 4).
             hash_concurrency: std::thread::available_parallelism().map_or(2, usize::from),

@@ -9,9 +9,10 @@ counts the peer address and does not trust X-Forwarded-For (web/client_ip.rs), s
 starts on an empty keyspace (FLUSHALL of the probe's own Redis) and no phase spends another's
 budget.
 
-a. login, per account: wrong passwords for one account alternately on node A and node B; the
-   429 « Trop de tentatives » must come at attempt login_per_account + 1 in total, and then the
-   right password is refused on both nodes.
+a. login, per account and client address: wrong passwords for one account alternately on node A
+   and node B; past login_free_failures tries from this address each next one waits a delay, so
+   the 429 « Trop de tentatives » must come at attempt login_free_failures + 1 in total, and then
+   the right password from this address is refused on both nodes.
 b. login, per client address: a different unknown e-mail for every attempt, alternating nodes;
    the 429 must come at attempt login_per_ip + 1 in total, for the right password too.
 c. password reset step 1 (per address, then per client address) and sign-up step 1 (per address,
@@ -47,7 +48,7 @@ import requests  # noqa: E402
 from faults import PASSWORD, TIMEOUT, Cluster, log  # noqa: E402
 
 # The provider's defaults (idp/src/config.rs LimitsConfig::default, signup/email.rs constants).
-LOGIN_PER_ACCOUNT = 10
+LOGIN_FREE_FAILURES = 5
 LOGIN_PER_IP = 100
 RESET_PER_ADDRESS = 5
 RESET_PER_IP = 30
@@ -203,7 +204,7 @@ class Probe:
         # a. login, per account ------------------------------------------------------------
         http, csrf = self.browser("/connexion")
         self.limit_phase(
-            "a. login per account (one account, wrong passwords)", LOGIN_PER_ACCOUNT,
+            "a. login per account and address (one account, wrong passwords)", LOGIN_FREE_FAILURES,
             lambda i, node: self.login(http, csrf, node, account, WRONG)[0], 401, TOO_MANY_LOGINS,
             extra=[("right password", n, lambda node: self.login(http, csrf, node, account, PASSWORD)[0])
                    for n in ("A", "B")])

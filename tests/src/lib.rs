@@ -361,6 +361,12 @@ impl TestApp {
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
             require_mfa: false,
+            // Most tests drive the code flow by hand without PKCE: their client says so, as an
+            // operator would (`--require-pkce false`). The relying parties of `interop` and
+            // `relying_party`, and the tests of PKCE itself, register with it required.
+            require_pkce: false,
+            introspects: Vec::new(),
+            forwards_end_user_ip: false,
         };
         adjust(&mut reg);
         let secret = clients::insert_client(&self.state.db, &reg)
@@ -482,6 +488,12 @@ impl TestApp {
         Browser::new(&self.base)
     }
 
+    /// A new browser connecting from `ip`, a loopback address other than 127.0.0.1 (Linux
+    /// routes all of 127.0.0.0/8 here): the provider's per-address limits see another client.
+    pub fn browser_from(&self, ip: &str) -> Browser {
+        Browser::from_address(&self.base, Some(ip.parse().expect("an IP address")))
+    }
+
     /// `GET path` on this node, asserted 200: the JSON body (the JWKS, the discovery document).
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         let response = self
@@ -560,9 +572,15 @@ pub fn query_of(uri: &str) -> std::collections::HashMap<String, String> {
 impl Browser {
     /// A browser for a provider at `base`.
     pub fn new(base: &str) -> Self {
+        Self::from_address(base, None)
+    }
+
+    /// A browser for a provider at `base`, connecting from `local` (else the system's choice).
+    pub fn from_address(base: &str, local: Option<std::net::IpAddr>) -> Self {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            .local_address(local)
             .build()
             .expect("client");
         Self {

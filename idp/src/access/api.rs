@@ -11,6 +11,8 @@
 //!
 //! Errors use the protocol's envelope (`error`, `error_description`).
 
+use std::net::IpAddr;
+
 use axum::{
     Json,
     body::Bytes,
@@ -28,7 +30,7 @@ use super::{
         redeem_code::{Redemption, redeem_code},
         revoke_code::revoke_code,
     },
-    activation::count_attempt,
+    activation::{TriedFrom, count_attempt},
     agent::issue_for_configured_days,
     claims, codes, managers, pages, requests,
     services::{self, Service},
@@ -44,7 +46,6 @@ use crate::{
         userinfo::bearer,
     },
     organizations::{Siret, register},
-    web::client_ip::ClientIp,
 };
 
 /// The scope a service's back-office client needs for the codes API.
@@ -129,14 +130,44 @@ struct RedeemBody {
     code: String,
     #[serde(default)]
     siret: Option<String>,
+    /// The person's own address, as their browser reached the relying party: only read from a
+    /// client registered as trusted to forward it (`forwards_end_user_ip`).
+    #[serde(default)]
+    end_user_ip: Option<String>,
 }
 
-/// `POST /api/v1/activation` `{"code": "…", "siret": "…"?}` with the person's bearer token:
-/// the same action as the page ([`redeem_code`]), its refusal's code as `error`.
+/// The person's address the calling client forwards, if it is trusted to: an address it sends
+/// that does not parse is its error, one an untrusted client sends is ignored.
+async fn end_user_ip(
+    state: &AppState,
+    client_id: &str,
+    forwarded: Option<&str>,
+) -> Result<Option<IpAddr>, OAuthError> {
+    let Some(forwarded) = forwarded else {
+        return Ok(None);
+    };
+    let trusted = state
+        .clients
+        .get(&state.db, client_id)
+        .await?
+        .is_some_and(|c| c.forwards_end_user_ip);
+    if !trusted {
+        return Ok(None);
+    }
+    forwarded
+        .trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| OAuthError::invalid_request("end_user_ip doit être une adresse IPv4 ou IPv6."))
+}
+
+/// `POST /api/v1/activation` `{"code": "…", "siret": "…"?, "end_user_ip": "…"?}` with the
+/// person's bearer token: the same action as the page ([`redeem_code`]), its refusal's code as
+/// `error`. Its limits count the person, the client and (forwarded by a trusted client) the
+/// person's address, never the calling server's ([`TriedFrom::Api`]).
 pub async fn redeem(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ip: ClientIp,
     raw: Bytes,
 ) -> Result<Response, OAuthError> {
     let claims = verified(&state, &headers).await?;
@@ -147,7 +178,11 @@ pub async fn redeem(
     let siret = form.siret.as_deref().map(siret_of).transpose()?;
     let code = ActivationCode::parse(&form.code)
         .map_err(|e| OAuthError::api(StatusCode::BAD_REQUEST, "invalid_code", e.to_string()))?;
-    count_attempt(&state, &claims.sub, &ip)
+    let from = TriedFrom::Api {
+        client_id: &claims.client_id,
+        end_user_ip: end_user_ip(&state, &claims.client_id, form.end_user_ip.as_deref()).await?,
+    };
+    count_attempt(&state, &claims.sub, from)
         .await?
         .map_err(OAuthError::rate_limited)?;
     let by = UserId::from_stored(claims.sub.clone());

@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use axum::{extract::Query, response::Response};
 use serde::Deserialize;
 
-use super::{Email, login_end, store};
+use super::{Email, guard::Guard, login_end, store};
 use crate::{
     AppState,
     error::PageError,
@@ -169,7 +169,8 @@ impl Again {
 }
 
 /// The account whose e-mail and password the form holds, after the anti-robot check and the
-/// login limits (per client address and per account); or why the form is shown again.
+/// login limits (per client address, and per account and address: [`Guard`]); or why the form
+/// is shown again.
 async fn check_credentials(
     state: &AppState,
     ip: &ClientIp,
@@ -197,7 +198,9 @@ async fn check_credentials(
         window,
     )
     .await??;
-    super::count_account_attempt(state, "login-account", email.as_str()).await?;
+    // Keyed by the typed address, whether or not it names an account (no enumeration).
+    let guard = Guard::new(state, "login", email.as_str(), ip);
+    guard.check().await?;
 
     let user = store::user_by_email(&state.db, &email).await?;
     // Unknown accounts and accounts without a password verify against a dummy hash, so the
@@ -205,12 +208,14 @@ async fn check_credentials(
     let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let valid = state.hasher.verify(&form.password, phc).await?;
     let Some(user) = user.filter(|_| valid) else {
+        guard.failed().await?;
         tracing::info!(login.outcome = "failure", "login refused");
         crate::metrics::login("failure");
         let mut again = Again::new(BAD_CREDENTIALS, true, true);
         again.status = axum::http::StatusCode::UNAUTHORIZED;
         return Ok(Err(again));
     };
+    guard.succeeded().await?;
     Ok(Ok(user))
 }
 

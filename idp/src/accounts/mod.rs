@@ -6,6 +6,7 @@ pub mod back;
 pub mod browsers;
 pub mod cgu;
 pub mod email;
+pub(crate) mod guard;
 pub mod home;
 pub mod logged_in;
 pub mod login;

@@ -80,6 +80,16 @@ pub struct ClientArgs {
     /// Every login to the client needs a second factor (step-up, or enrolment first).
     #[arg(long)]
     pub require_mfa: Option<bool>,
+    /// Authorization requests must carry a PKCE challenge (default true; public clients always).
+    #[arg(long)]
+    pub require_pkce: Option<bool>,
+    /// A client whose access tokens this one may introspect, as a resource server (repeat for
+    /// several; "" alone empties the list).
+    #[arg(long = "introspects")]
+    pub introspects: Vec<String>,
+    /// Trusted to forward the person's address to the activation API (`end_user_ip`).
+    #[arg(long)]
+    pub forwards_end_user_ip: Option<bool>,
 }
 
 /// `idp clients …`.
@@ -191,6 +201,18 @@ fn registration(
             .require_mfa
             .or(base.map(|b| b.require_mfa))
             .unwrap_or(false),
+        require_pkce: args
+            .require_pkce
+            .or(base.map(|b| b.require_pkce))
+            .unwrap_or(true),
+        introspects: given_or(args.introspects, base.map(|b| &b.introspects), &[])
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .collect(),
+        forwards_end_user_ip: args
+            .forwards_end_user_ip
+            .or(base.map(|b| b.forwards_end_user_ip))
+            .unwrap_or(false),
         client_id,
     })
 }
@@ -244,4 +266,115 @@ pub async fn run(config: Config, cmd: ClientsCommand) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    /// The registration `idp clients create|update <args>` describes, over `base`.
+    fn parsed(argv: &[&str], base: Option<&Client>) -> ClientRegistration {
+        let cli = Cli::try_parse_from(argv).expect("parses");
+        let (client_id, args) = match cli.command {
+            Command::Clients(
+                ClientsCommand::Create { client_id, args }
+                | ClientsCommand::Update { client_id, args },
+            ) => (client_id, args),
+            other => panic!("unexpected command {other:?}"),
+        };
+        registration(client_id, args, base).expect("registration")
+    }
+
+    #[test]
+    fn a_new_client_needs_pkce_introspects_nothing_and_forwards_no_address() {
+        let reg = parsed(
+            &[
+                "idp",
+                "clients",
+                "create",
+                "rp",
+                "--redirect-uri",
+                "https://rp.example/cb",
+            ],
+            None,
+        );
+        assert!(reg.require_pkce);
+        assert!(reg.introspects.is_empty());
+        assert!(!reg.forwards_end_user_ip);
+    }
+
+    #[test]
+    fn pkce_introspection_and_address_forwarding_are_set_and_kept_by_updates() {
+        let reg = parsed(
+            &[
+                "idp",
+                "clients",
+                "create",
+                "api",
+                "--grant-type",
+                "client_credentials",
+                "--require-pkce",
+                "false",
+                "--introspects",
+                "rp",
+                "--introspects",
+                "rp2",
+                "--forwards-end-user-ip",
+                "true",
+            ],
+            None,
+        );
+        assert!(!reg.require_pkce);
+        assert_eq!(reg.introspects, ["rp", "rp2"]);
+        assert!(reg.forwards_end_user_ip);
+        reg.validate().expect("valid");
+
+        let current = Client {
+            registration: reg,
+            secret_hash: None,
+            created_at: 0,
+        };
+        // An update that names none of them keeps them.
+        let kept = parsed(
+            &["idp", "clients", "update", "api", "--name", "API"],
+            Some(&current),
+        );
+        assert_eq!(
+            (
+                kept.require_pkce,
+                kept.introspects.clone(),
+                kept.forwards_end_user_ip
+            ),
+            (false, vec!["rp".to_owned(), "rp2".to_owned()], true)
+        );
+        // "" alone empties the list.
+        let emptied = parsed(
+            &["idp", "clients", "update", "api", "--introspects", ""],
+            Some(&current),
+        );
+        assert!(emptied.introspects.is_empty());
+    }
+
+    #[test]
+    fn an_introspected_client_id_is_checked_like_a_client_id() {
+        let reg = parsed(
+            &[
+                "idp",
+                "clients",
+                "create",
+                "api",
+                "--grant-type",
+                "client_credentials",
+                "--introspects",
+                "not an id",
+            ],
+            None,
+        );
+        assert!(
+            matches!(reg.validate(), Err(crate::oidc::clients::RegistrationError::ClientId(id)) if id == "not an id")
+        );
+    }
 }

@@ -103,6 +103,18 @@ impl Client {
     pub fn is_public(&self) -> bool {
         self.auth_method == AuthMethod::None
     }
+
+    /// Whether its authorization requests need a PKCE challenge: by registration, and always
+    /// for a public client (nothing else binds its code to it).
+    pub fn needs_pkce(&self) -> bool {
+        self.require_pkce || self.is_public()
+    }
+
+    /// Whether it may introspect an access token issued to `audience`: its own, or one of the
+    /// clients its registration lists.
+    pub fn may_introspect(&self, audience: &str) -> bool {
+        audience == self.client_id || self.introspects.iter().any(|c| c == audience)
+    }
 }
 
 /// A client registration, validated.
@@ -137,6 +149,15 @@ pub struct ClientRegistration {
     /// Every login to this client needs a second factor (step-up or enrolment first).
     #[serde(default)]
     pub require_mfa: bool,
+    /// Its authorization requests must carry a PKCE challenge (RFC 7636, S256). On by default;
+    /// a public client needs one whatever this says.
+    pub require_pkce: bool,
+    /// The clients whose access tokens (their audience) this client may introspect, as a
+    /// resource server; its own tokens it always may.
+    pub introspects: Vec<String>,
+    /// A relying party trusted to forward the person's own address to the activation API
+    /// (`end_user_ip`): the per-address limit then counts it instead of the client's server.
+    pub forwards_end_user_ip: bool,
 }
 
 /// Why a registration is refused.
@@ -247,14 +268,18 @@ pub fn valid_redirect_uri(uri: &str) -> bool {
 impl ClientRegistration {
     /// Validates a registration's fields.
     pub fn validate(&self) -> Result<(), RegistrationError> {
-        let id_ok = !self.client_id.is_empty()
-            && self.client_id.len() <= 100
-            && self
-                .client_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !id_ok {
+        let id_ok = |id: &str| {
+            !id.is_empty()
+                && id.len() <= 100
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        if !id_ok(&self.client_id) {
             return Err(RegistrationError::ClientId(self.client_id.clone()));
+        }
+        if let Some(bad) = self.introspects.iter().find(|id| !id_ok(id)) {
+            return Err(RegistrationError::ClientId(bad.clone()));
         }
         for uri in self
             .redirect_uris
@@ -326,13 +351,16 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Client, sqlx::Error> {
                 .try_get::<i64, _>("backchannel_logout_session_required")?
                 != 0,
             require_mfa: row.try_get::<i64, _>("require_mfa")? != 0,
+            require_pkce: row.try_get::<i64, _>("require_pkce")? != 0,
+            introspects: json_list(&row.try_get::<String, _>("introspects")?),
+            forwards_end_user_ip: row.try_get::<i64, _>("forwards_end_user_ip")? != 0,
         },
         secret_hash: row.try_get("secret_hash")?,
         created_at: row.try_get("created_at")?,
     })
 }
 
-const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, backchannel_logout_uri, backchannel_logout_session_required, require_mfa, created_at";
+const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, backchannel_logout_uri, backchannel_logout_session_required, require_mfa, require_pkce, introspects, forwards_end_user_ip, created_at";
 
 /// Registrations as this node last read them, each kept for a set time.
 ///
@@ -456,8 +484,8 @@ pub async fn insert_client_in(
         .uses_secret()
         .then(|| secrets::random_token(32));
     let query = sqlx::query(
-        "INSERT INTO clients (client_id, name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, backchannel_logout_uri, backchannel_logout_session_required, require_mfa, secret_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) ON CONFLICT (client_id) DO NOTHING",
+        "INSERT INTO clients (client_id, name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks, skip_consent, backchannel_logout_uri, backchannel_logout_session_required, require_mfa, require_pkce, introspects, forwards_end_user_ip, secret_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) ON CONFLICT (client_id) DO NOTHING",
     );
     let result = bind_registration(query, reg)
         .bind(secret.as_deref().map(secrets::hash))
@@ -467,10 +495,11 @@ pub async fn insert_client_in(
     Ok((result.rows_affected() == 1).then_some(secret))
 }
 
-/// Binds a registration's columns as `$1` to `$13`, in the order of the `clients` table that
+/// Binds a registration's columns as `$1` to `$16`, in the order of the `clients` table that
 /// [`insert_client_in`] and [`update_client_in`] both write: client_id, name, auth_method,
 /// redirect_uris, post_logout_redirect_uris, grant_types, scopes, id_token_alg, jwks,
-/// skip_consent, backchannel_logout_uri, backchannel_logout_session_required, require_mfa.
+/// skip_consent, backchannel_logout_uri, backchannel_logout_session_required, require_mfa,
+/// require_pkce, introspects, forwards_end_user_ip.
 fn bind_registration<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     reg: &'q ClientRegistration,
@@ -489,6 +518,9 @@ fn bind_registration<'q>(
         .bind(reg.backchannel_logout_uri.as_deref())
         .bind(i64::from(reg.backchannel_logout_session_required))
         .bind(i64::from(reg.require_mfa))
+        .bind(i64::from(reg.require_pkce))
+        .bind(to_json(&reg.introspects))
+        .bind(i64::from(reg.forwards_end_user_ip))
 }
 
 /// Replaces a validated registration (not its secret) at `at`. `false` when there is no such
@@ -499,7 +531,7 @@ pub async fn update_client_in(
     at: i64,
 ) -> Result<bool, sqlx::Error> {
     let query = sqlx::query(
-        "UPDATE clients SET name = $2, auth_method = $3, redirect_uris = $4, post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, id_token_alg = $8, jwks = $9, skip_consent = $10, backchannel_logout_uri = $11, backchannel_logout_session_required = $12, require_mfa = $13, updated_at = $14 WHERE client_id = $1",
+        "UPDATE clients SET name = $2, auth_method = $3, redirect_uris = $4, post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, id_token_alg = $8, jwks = $9, skip_consent = $10, backchannel_logout_uri = $11, backchannel_logout_session_required = $12, require_mfa = $13, require_pkce = $14, introspects = $15, forwards_end_user_ip = $16, updated_at = $17 WHERE client_id = $1",
     );
     let result = bind_registration(query, reg).bind(at).execute(conn).await?;
     Ok(result.rows_affected() == 1)

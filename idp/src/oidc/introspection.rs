@@ -1,6 +1,9 @@
 //! Token introspection (RFC 7662, `POST /introspect`), for confidential clients (resource
-//! servers). A revoked, expired or unknown token is `{"active": false}`. Refresh tokens are
-//! only described to the client they were issued to.
+//! servers). A revoked, expired or unknown token is `{"active": false}`. An access token is
+//! only described to the client it was issued to and to the resource servers registered to
+//! see that client's tokens (`introspects`, RFC 7662 §4: a client must not learn about tokens
+//! that are none of its business); to any other client it is `{"active": false}`, as if
+//! unknown. Refresh tokens are only described to the client they were issued to.
 
 use axum::{
     Json,
@@ -9,7 +12,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{client_auth::ClientCall, grants, tokens};
+use super::{client_auth::ClientCall, clients::Client, grants, tokens};
 use crate::{AppState, error::OAuthError};
 
 /// `POST /introspect`.
@@ -34,10 +37,10 @@ async fn run(state: &AppState, call: &ClientCall) -> Result<Value, OAuthError> {
     let found = if hint == Some("refresh_token") {
         match refresh_token_info(state, &client.client_id, token).await? {
             Some(info) => Some(info),
-            None => access_token_info(state, token).await?,
+            None => access_token_info(state, client, token).await?,
         }
     } else {
-        match access_token_info(state, token).await? {
+        match access_token_info(state, client, token).await? {
             Some(info) => Some(info),
             None => refresh_token_info(state, &client.client_id, token).await?,
         }
@@ -45,10 +48,15 @@ async fn run(state: &AppState, call: &ClientCall) -> Result<Value, OAuthError> {
     Ok(found.unwrap_or_else(|| json!({ "active": false })))
 }
 
-/// An active access token's introspection answer, `None` when it is not one.
-async fn access_token_info(state: &AppState, token: &str) -> Result<Option<Value>, OAuthError> {
+/// An active access token's introspection answer, `None` when it is not one or `client` may
+/// not see it.
+async fn access_token_info(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+) -> Result<Option<Value>, OAuthError> {
     match tokens::verify_access_token(state, token).await {
-        Ok(c) => {
+        Ok(c) if client.may_introspect(&c.aud) => {
             let mut out = json!({
                 "active": true,
                 "token_type": "Bearer",
@@ -66,6 +74,7 @@ async fn access_token_info(state: &AppState, token: &str) -> Result<Option<Value
             }
             Ok(Some(out))
         }
+        Ok(_) => Ok(None),
         Err(tokens::AccessTokenError::Db(e)) => Err(e.into()),
         Err(_) => Ok(None),
     }

@@ -148,6 +148,12 @@ async fn authorization_code(
             "redirect_uri ne correspond pas à celle de la demande d'autorisation.",
         ));
     }
+    // A code asked for before the client was made to need PKCE is not exchanged without it.
+    if data.code_challenge.is_none() && client.needs_pkce() {
+        return Err(OAuthError::invalid_grant(
+            "PKCE est obligatoire pour cette application : code_challenge manquant dans la demande.",
+        ));
+    }
     verify_pkce(data.code_challenge.as_deref(), form.get("code_verifier"))?;
     tokens::issue(
         state,

@@ -364,6 +364,102 @@ async fn access_guessing_codes_is_limited_per_person() {
     assert_error(s, &b, 429, "too_many_requests");
 }
 
+/// `n` bad codes tried through the API with `token`, each sent with `body` added: the statuses.
+async fn bad_tries(app: &TestApp, token: &str, n: usize, extra: Value) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        let mut body = extra.clone();
+        body["code"] = json!(codes::ActivationCode::generate().as_str());
+        statuses.push(app.activation_api(token, body).await.0);
+    }
+    statuses
+}
+
+/// The relying party's server calls the API for all its users from one address: that address
+/// is not what is limited, so people guessing through it (even with a made-up `end_user_ip`,
+/// which an untrusted client cannot make count) leave its other users their activation.
+#[tokio::test]
+async fn access_people_guessing_through_a_relying_party_do_not_block_its_other_users() {
+    let app = TestApp::spawn().await;
+    let client = app.service_client("ceres-app", "ceres", false).await;
+    let forged = json!({ "end_user_ip": "203.0.113.7" });
+    // 40 bad codes from one server address: more than a person's address may try.
+    for guesser in [
+        "g1@centre.fr",
+        "g2@centre.fr",
+        "g3@centre.fr",
+        "g4@centre.fr",
+    ] {
+        app.user(guesser).await;
+        let token = app.user_token(&client, guesser).await;
+        let statuses = bad_tries(&app, &token, 10, forged.clone()).await;
+        assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
+    }
+    app.user(ALICE).await;
+    let token = app.user_token(&client, ALICE).await;
+    let code = app.issue_code(CENTRE).await;
+    let (s, b) = app.activation_api(&token, json!({"code": code})).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+/// A relying party trusted to forward the person's address (`forwards_end_user_ip`): the
+/// tries are counted per that address, as on the page; another address is not held back. A
+/// forwarded address that is none is the client's error.
+#[tokio::test]
+async fn access_a_trusted_relying_party_has_the_persons_address_limited() {
+    let app = TestApp::spawn().await;
+    let client = app
+        .client_with("ceres-app", |reg| {
+            reg.scopes.push("habilitations".into());
+            reg.forwards_end_user_ip = true;
+        })
+        .await;
+    idp::access::services::link_client(&app.state.db, "ceres", "ceres-app", false)
+        .await
+        .expect("link");
+    let from = json!({ "end_user_ip": "203.0.113.7" });
+    for guesser in ["g1@centre.fr", "g2@centre.fr", "g3@centre.fr"] {
+        app.user(guesser).await;
+        let token = app.user_token(&client, guesser).await;
+        let statuses = bad_tries(&app, &token, 10, from.clone()).await;
+        assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
+    }
+    app.user(ALICE).await;
+    let token = app.user_token(&client, ALICE).await;
+    let code = app.issue_code(CENTRE).await;
+    let (s, b) = app
+        .activation_api(&token, json!({"code": code, "end_user_ip": "203.0.113.7"}))
+        .await;
+    assert_error(s, &b, 429, "too_many_requests");
+    let (s, b) = app
+        .activation_api(
+            &token,
+            json!({"code": code, "end_user_ip": "pas une adresse"}),
+        )
+        .await;
+    assert_error(s, &b, 400, "invalid_request");
+    let (s, b) = app
+        .activation_api(&token, json!({"code": code, "end_user_ip": "2001:db8::1"}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+/// All the users of one relying party together have a ceiling of tries through the API.
+#[tokio::test]
+async fn access_a_relying_partys_tries_have_a_ceiling() {
+    let app = TestApp::spawn_with(|c| c.access.activation_attempts_per_client = 5).await;
+    let client = app.service_client("ceres-app", "ceres", false).await;
+    app.user("g1@centre.fr").await;
+    let token = app.user_token(&client, "g1@centre.fr").await;
+    let statuses = bad_tries(&app, &token, 5, json!({})).await;
+    assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
+    app.user(ALICE).await;
+    let token = app.user_token(&client, ALICE).await;
+    let code = app.issue_code(CENTRE).await;
+    let (s, b) = app.activation_api(&token, json!({"code": code})).await;
+    assert_error(s, &b, 429, "too_many_requests");
+}
+
 #[tokio::test]
 async fn access_a_services_back_office_issues_lists_and_revokes_codes() {
     let app = TestApp::spawn().await;

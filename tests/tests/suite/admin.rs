@@ -33,6 +33,9 @@ fn registration(id: &str, auth_method: AuthMethod) -> ClientRegistration {
         backchannel_logout_uri: None,
         backchannel_logout_session_required: false,
         require_mfa: false,
+        require_pkce: true,
+        introspects: Vec::new(),
+        forwards_end_user_ip: false,
     }
 }
 

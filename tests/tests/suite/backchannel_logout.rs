@@ -176,6 +176,9 @@ fn registration(id: &str) -> clients::ClientRegistration {
         backchannel_logout_uri: None,
         backchannel_logout_session_required: false,
         require_mfa: false,
+        require_pkce: false,
+        introspects: Vec::new(),
+        forwards_end_user_ip: false,
     }
 }
 

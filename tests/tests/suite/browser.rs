@@ -247,6 +247,8 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
             // As scripts/demo.sh: told when a provider session it logged into ends.
             reg.backchannel_logout_uri = Some(format!("{rp}/backchannel-logout"));
             reg.backchannel_logout_session_required = true;
+            // As `idp clients create` registers it: PKCE required (the demo sends it).
+            reg.require_pkce = true;
             reg.grant_types = ["authorization_code", "refresh_token", "client_credentials"]
                 .map(String::from)
                 .to_vec();

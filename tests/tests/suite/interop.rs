@@ -59,6 +59,8 @@ async fn setup(id: &str, auth: Auth, alg: SigningAlg) -> (TestApp, Vec<(&'static
             reg.redirect_uris = vec![format!("http://127.0.0.1:{port}/cb")];
             reg.post_logout_redirect_uris = vec![format!("http://127.0.0.1:{port}/logged-out")];
             reg.id_token_alg = alg;
+            // As every client registered by an operator: the library must send PKCE.
+            reg.require_pkce = true;
             if let Some(jwks) = jwks {
                 reg.auth_method = AuthMethod::PrivateKeyJwt;
                 reg.jwks = Some(jwks);

@@ -21,6 +21,7 @@ mod cluster;
 mod help;
 mod interop;
 mod keys_rotation;
+mod login_limits;
 mod mail;
 mod metrics;
 mod oidc_conformance;

@@ -107,7 +107,7 @@ async fn metrics_count_requests_logins_and_tokens_and_list_the_keys() {
 
 #[tokio::test]
 async fn metrics_count_rate_limit_refusals() {
-    let app = TestApp::spawn_with(|c| c.limits.login_per_account = 1).await;
+    let app = TestApp::spawn_with(|c| c.limits.login_free_failures = 1).await;
     app.user("bob@centre.fr").await;
     let before = scrape(&app).await;
     let browser = app.browser();
@@ -120,11 +120,11 @@ async fn metrics_count_rate_limit_refusals() {
     let refused = sample(
         &after,
         "idp_rate_limited_total",
-        &[("bucket", "login-account")],
+        &[("bucket", "login-delay")],
     ) - sample(
         &before,
         "idp_rate_limited_total",
-        &[("bucket", "login-account")],
+        &[("bucket", "login-delay")],
     );
     assert!(refused >= 2.0, "{after}");
 }

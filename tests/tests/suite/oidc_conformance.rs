@@ -482,7 +482,7 @@ async fn every_published_key_has_kid_alg_and_use() {
 #[tokio::test]
 async fn a_relying_party_completes_the_code_flow_and_verifies_everything() {
     let app = TestApp::spawn().await;
-    let client = app.client("rp").await;
+    let client = app.client_with("rp", |reg| reg.require_pkce = true).await;
     let user = app.user(EMAIL).await;
     let rp = relying_party(&app, &client).await;
     let before = idp::store::now();
@@ -1609,6 +1609,60 @@ async fn a_missing_code_verifier_is_invalid_grant() {
     let client = app.client("rp").await;
     app.user(EMAIL).await;
     let code = pkce_code(&app, &client).await;
+    let response = exchange_code(&app, &client, &code, &[]).await;
+    assert_oauth_error(response, 400, "invalid_grant").await;
+}
+
+/// PKCE is required of every client unless its registration says otherwise: a confidential
+/// client registered as operators do (`require_pkce` on) is refused a request without a
+/// challenge; the same client registered with it off may still send none.
+#[tokio::test]
+async fn pkce_is_required_of_a_confidential_client_unless_registered_otherwise() {
+    let app = TestApp::spawn().await;
+    let strict = app.client_with("rp", |reg| reg.require_pkce = true).await;
+    let q = error_redirect(&app.browser(), &authz(&app, &strict, &[])).await;
+    assert_eq!(q["error"], "invalid_request");
+    assert_eq!(q["state"], "etat-123");
+    assert!(q["error_description"].contains("PKCE"), "{q:?}");
+
+    let lax = app
+        .client_with("rp-lax", |reg| reg.require_pkce = false)
+        .await;
+    app.user(EMAIL).await;
+    let out = app
+        .browser()
+        .authorize(&authz(&app, &lax, &[]), EMAIL)
+        .await;
+    let code = code_of(&app, &out, "etat-123");
+    let response = exchange_code(&app, &lax, &code, &[]).await;
+    assert_eq!(response.status(), 200);
+}
+
+/// A code asked for without a challenge before its client was made to need PKCE is not
+/// exchanged afterwards: the token endpoint checks the registration again.
+#[tokio::test]
+async fn a_code_without_challenge_is_refused_once_the_client_needs_pkce() {
+    // Registrations are read again at every request here.
+    let app = TestApp::spawn_with(|c| c.clients.cache_seconds = 0).await;
+    let client = app.client_with("rp", |reg| reg.require_pkce = false).await;
+    app.user(EMAIL).await;
+    let out = app
+        .browser()
+        .authorize(&authz(&app, &client, &[]), EMAIL)
+        .await;
+    let code = code_of(&app, &out, "etat-123");
+    let mut current = idp::oidc::clients::client_by_id(&app.state.db, "rp")
+        .await
+        .expect("db")
+        .expect("client")
+        .registration;
+    current.require_pkce = true;
+    let mut tx = app.state.db.begin().await.expect("db");
+    let updated = idp::oidc::clients::update_client_in(&mut tx, &current, idp::store::now())
+        .await
+        .expect("db");
+    tx.commit().await.expect("commit");
+    assert!(updated);
     let response = exchange_code(&app, &client, &code, &[]).await;
     assert_oauth_error(response, 400, "invalid_grant").await;
 }

@@ -52,6 +52,8 @@ async fn spawn_rp(app: &TestApp) -> Rp {
             reg.post_logout_redirect_uris = vec![format!("{base}/")];
             reg.backchannel_logout_uri = Some(format!("{base}/backchannel-logout"));
             reg.backchannel_logout_session_required = true;
+            // As `idp clients create` registers it (scripts/demo.sh): the demo sends PKCE.
+            reg.require_pkce = true;
             reg.grant_types.push("client_credentials".into());
             reg.scopes
                 .extend(["habilitations", "codes:issue"].map(String::from));

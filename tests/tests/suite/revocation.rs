@@ -50,11 +50,14 @@ async fn refresh_refused(app: &TestApp, client: &TestClient, token: &str) {
     assert_error(status, &body, 400, "invalid_grant");
 }
 
-/// Clients `rp` and `rs` of `app` and alice's tokens of `rp`, its access token active as `rs`
-/// introspects it on `seen_on`: `(rp, rs, tokens, access token)`.
+/// Clients `rp` and `rs` (allowed to introspect rp's tokens) of `app` and alice's tokens of
+/// `rp`, its access token active as `rs` introspects it on `seen_on`: `(rp, rs, tokens, access token)`.
 async fn live_access(app: &TestApp, seen_on: &TestApp) -> (TestClient, TestClient, Value, String) {
     let rp = app.client("rp").await;
-    let rs = app.client("rs").await;
+    // The resource server is registered to see rp's tokens (`idp clients --introspects rp`).
+    let rs = app
+        .client_with("rs", |reg| reg.introspects = vec!["rp".into()])
+        .await;
     app.user("alice@centre.fr").await;
     let issued = tokens(app, &rp, "alice@centre.fr").await;
     let access = string(&issued, "access_token");

@@ -355,7 +355,7 @@ async fn a_request_for_mfa_leads_an_account_without_it_through_enrolment() {
 
 #[tokio::test]
 async fn past_the_limit_wrong_codes_get_a_wait_message() {
-    let app = TestApp::spawn_with(|config| config.limits.login_per_account = 2).await;
+    let app = TestApp::spawn_with(|config| config.limits.login_free_failures = 2).await;
     app.user(EMAIL).await;
     let (totp, _) = enrol(&app.browser()).await;
     let right = next_code(&totp);

@@ -7,7 +7,7 @@
 mod charte;
 mod own;
 
-use std::time::Duration;
+use std::{net::IpAddr, time::Duration};
 
 use askama::Template;
 use axum::{
@@ -42,41 +42,65 @@ use crate::{
     },
 };
 
-/// Tries of activation codes allowed per person and per client address in
-/// [`ATTEMPT_WINDOW`]: a person with the letter needs one or two; 60 bits cannot be guessed
-/// at this pace. The page and the JSON API count in the same buckets ([`count_attempt`]).
+/// Tries of activation codes allowed per person in [`ATTEMPT_WINDOW`]: a person with the
+/// letter needs one or two; 60 bits cannot be guessed at this pace. The page and the JSON API
+/// count in the same buckets ([`count_attempt`]).
 pub const ATTEMPTS_PER_USER: u64 = 10;
-/// Per client address.
+/// Per address of the person (their browser on the page; on the JSON API, the address a
+/// trusted relying party forwards).
 pub const ATTEMPTS_PER_IP: u64 = 30;
-/// The window of both.
+/// The window of every limit of the tries.
 pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(3600);
 
-/// Counts one try of a well-formed activation code by `user_id` from `ip`, on the page or
-/// through the JSON API alike: refused once either limit is reached.
+/// Where a try of an activation code comes from, for its limits.
+#[derive(Clone, Copy, Debug)]
+pub enum TriedFrom<'a> {
+    /// The provider's own page: the person's browser at this address.
+    Page(&'a ClientIp),
+    /// The JSON API, called by a relying party's server. Its address is that server's, shared
+    /// by all its users: it is not counted. The client is (`access.activation_attempts_per_client`),
+    /// and the person's own address when the client is trusted to forward it.
+    Api {
+        /// The calling client.
+        client_id: &'a str,
+        /// The person's address, as a trusted client forwarded it.
+        end_user_ip: Option<IpAddr>,
+    },
+}
+
+/// Counts one try of a well-formed activation code by `user_id`, on the page or through the
+/// JSON API alike: refused once a limit is reached (per person, per address of the person,
+/// per client of the API).
 pub async fn count_attempt(
     state: &AppState,
     user_id: &str,
-    ip: &ClientIp,
+    from: TriedFrom<'_>,
 ) -> Result<Result<(), LimitReached>, EphemeralError> {
-    let per_user = rate_limit::hit(
-        &state.ephemeral,
-        "activation-user",
-        user_id,
-        ATTEMPTS_PER_USER,
-        ATTEMPT_WINDOW,
-    )
-    .await?;
+    let hit = |bucket: &'static str, subject: String, max: u64| async move {
+        rate_limit::hit(&state.ephemeral, bucket, &subject, max, ATTEMPT_WINDOW).await
+    };
+    let per_user = hit("activation-user", user_id.to_owned(), ATTEMPTS_PER_USER).await?;
     if per_user.is_err() {
         return Ok(per_user);
     }
-    rate_limit::hit(
-        &state.ephemeral,
-        "activation-ip",
-        &ip.key(),
-        ATTEMPTS_PER_IP,
-        ATTEMPT_WINDOW,
-    )
-    .await
+    let address = match from {
+        TriedFrom::Page(ip) => Some(ip.key()),
+        TriedFrom::Api {
+            client_id,
+            end_user_ip,
+        } => {
+            let max = state.config.access.activation_attempts_per_client;
+            let per_client = hit("activation-client", client_id.to_owned(), max).await?;
+            if per_client.is_err() {
+                return Ok(per_client);
+            }
+            end_user_ip.map(|ip| ClientIp(Some(ip)).key())
+        }
+    };
+    match address {
+        Some(key) => hit("activation-ip", key, ATTEMPTS_PER_IP).await,
+        None => Ok(Ok(())),
+    }
 }
 
 #[derive(Template)]
@@ -204,7 +228,7 @@ pub async fn redeem(
         Err(e) => return again(e.to_string(), "code"),
     };
     // Counted only for well-formed tries: a typo in the format costs nothing.
-    count_attempt(&page, &user.id, &ip).await??;
+    count_attempt(&page, &user.id, TriedFrom::Page(&ip)).await??;
     let by = UserId::from_stored(user.id.clone());
     let input = Redemption {
         by: &by,

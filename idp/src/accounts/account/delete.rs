@@ -14,7 +14,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{Page, full_name, password_matches, send_notice};
-use crate::web::page::CsrfForm;
+use crate::web::{client_ip::ClientIp, page::CsrfForm};
 use crate::{
     accounts::logged_in::LoggedIn,
     accounts::{Email, UserId, actions::delete_account::delete_account, session, totp},
@@ -66,6 +66,7 @@ pub struct DeleteForm {
 pub async fn submit(
     page: Page,
     LoggedIn { user, .. }: LoggedIn,
+    ip: ClientIp,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Result<Response, PageError> {
     let totp_enrolled = totp::is_enrolled(&page.db, &user.id).await?;
@@ -84,7 +85,7 @@ pub async fn submit(
             StatusCode::BAD_REQUEST,
         );
     }
-    if !password_matches(&page, &user, &form.password).await? {
+    if !password_matches(&page, &ip, &user, &form.password).await? {
         return again(
             "password",
             "Le mot de passe actuel est incorrect.",
@@ -92,7 +93,7 @@ pub async fn submit(
         );
     }
     if totp_enrolled
-        && !totp::verify_second_factor(&page, &user.id, &user.email, &form.code).await?
+        && !totp::verify_second_factor(&page, &ip, &user.id, &user.email, &form.code).await?
     {
         return again(
             "code",

@@ -21,7 +21,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{Page, back_to_overview, full_name, password_matches, send_notice};
-use crate::web::page::CsrfForm;
+use crate::web::{client_ip::ClientIp, page::CsrfForm};
 use crate::{
     AppState,
     accounts::logged_in::LoggedIn,
@@ -118,6 +118,7 @@ type Again = (&'static str, String, StatusCode);
 /// the account's, with the right current password.
 async fn check_request(
     state: &AppState,
+    ip: &ClientIp,
     user: &User,
     form: &EmailForm,
 ) -> Result<Result<Email, Again>, PageError> {
@@ -132,7 +133,7 @@ async fn check_request(
     if email.as_str() == user.email {
         return bad("Cette adresse est déjà celle de votre compte.");
     }
-    if !password_matches(state, user, &form.password).await? {
+    if !password_matches(state, ip, user, &form.password).await? {
         let message = "Le mot de passe actuel est incorrect.".to_owned();
         return Ok(Err(("password", message, StatusCode::UNAUTHORIZED)));
     }
@@ -200,6 +201,7 @@ async fn send_code(state: &AppState, user: &User, email: &Email) -> Result<bool,
 pub async fn submit(
     page: Page,
     LoggedIn { user, .. }: LoggedIn,
+    ip: ClientIp,
     CsrfForm(form): CsrfForm<EmailForm>,
 ) -> Result<Response, PageError> {
     let again = |(field, message, status): Again| {
@@ -211,7 +213,7 @@ pub async fn submit(
             invalid: field,
         })
     };
-    let email = match check_request(&page, &user, &form).await? {
+    let email = match check_request(&page, &ip, &user, &form).await? {
         Ok(email) => email,
         Err(refused) => return again(refused),
     };

@@ -17,12 +17,13 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{logged_in::LoggedIn, session::LoginSession, store::User};
+use super::{guard::Guard, logged_in::LoggedIn, session::LoginSession, store::User};
 pub use crate::web::page::{Page, login_then, safe_return};
 use crate::{
     AppState,
     error::PageError,
     mail::messages::{ACCOUNT_PATH, Outgoing},
+    web::client_ip::ClientIp,
 };
 
 /// The logged-in session of this browser and its account, if both still exist. Pages take
@@ -37,19 +38,28 @@ pub async fn logged_in(
         .map(|LoggedIn { session, user }| (session, user)))
 }
 
-/// Checks the current password typed again on an account page. Counted with the login's
-/// per-account attempts, so these forms are no way around the login's limit.
+/// Checks the current password typed again on an account page from `ip`. Guarded with the
+/// login's tries of this account from that address ([`Guard`]), so these forms are no way
+/// around the login's limits.
 pub async fn password_matches(
     state: &AppState,
+    ip: &ClientIp,
     user: &User,
     password: &str,
 ) -> Result<bool, PageError> {
-    super::count_account_attempt(state, "login-account", &user.email).await?;
-    Ok(!password.is_empty()
+    let guard = Guard::new(state, "login", &user.email, ip);
+    guard.check().await?;
+    let matches = !password.is_empty()
         && state
             .hasher
             .verify(password, user.password_hash.as_deref())
-            .await?)
+            .await?;
+    if matches {
+        guard.succeeded().await?;
+    } else {
+        guard.failed().await?;
+    }
+    Ok(matches)
 }
 
 /// « Alice Martin », for e-mail greetings.

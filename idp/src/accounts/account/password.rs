@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{Page, back_to_overview, full_name, password_matches, send_notice};
 use crate::accounts::password::check_not_name;
-use crate::web::page::CsrfForm;
+use crate::web::{client_ip::ClientIp, page::CsrfForm};
 use crate::{
     accounts::logged_in::LoggedIn,
     accounts::{Email, Password, UserId, actions::change_password::change_password, session},
@@ -55,6 +55,7 @@ pub async fn submit(
         session: current,
         user,
     }: LoggedIn,
+    ip: ClientIp,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, PageError> {
     let again = |field: &'static str, message: String, status: StatusCode| {
@@ -64,7 +65,7 @@ pub async fn submit(
             invalid: field,
         })
     };
-    if !password_matches(&page, &user, &form.current).await? {
+    if !password_matches(&page, &ip, &user, &form.current).await? {
         return again(
             "current",
             "Le mot de passe actuel est incorrect.".into(),

@@ -200,9 +200,10 @@ pub struct DisableForm {
 pub async fn disable(
     page: Page,
     LoggedIn { user, .. }: LoggedIn,
+    ip: ClientIp,
     CsrfForm(form): CsrfForm<DisableForm>,
 ) -> Result<Response, PageError> {
-    if !password_matches(&page, &user, &form.password).await? {
+    if !password_matches(&page, &ip, &user, &form.password).await? {
         return page.render(StatusCode::UNAUTHORIZED, |csrf| EnrolPage {
             enrolled: true,
             error: Some("Mot de passe incorrect.".into()),

@@ -86,6 +86,7 @@ pub struct CodeForm {
 /// `POST /connexion/code`: the second factor; right → the session starts (acr `mfa`).
 pub async fn submit_code(
     page: Page,
+    ip: ClientIp,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, PageError> {
     use crate::accounts::login::{expired, waiting_step};
@@ -93,7 +94,7 @@ pub async fn submit_code(
     let Some(user) = users::user_by_id(&page.db, &step.user_id).await? else {
         return Err(expired());
     };
-    if !verify_second_factor(&page, &user.id, &user.email, &form.code).await? {
+    if !verify_second_factor(&page, &ip, &user.id, &user.email, &form.code).await? {
         tracing::info!(
             login.outcome = "failure",
             login.step = "totp",

@@ -24,6 +24,7 @@ use super::{
         remove_totp::remove_totp,
     },
     count_account_attempt,
+    guard::Guard,
     passkeys::store as passkeys,
     session::LoginSession,
     store as users,
@@ -34,7 +35,10 @@ use crate::{
     oidc::pending::PendingAuthorization,
     secrets,
     store::{Db, now},
-    web::page::{CsrfForm, Page},
+    web::{
+        client_ip::ClientIp,
+        page::{CsrfForm, Page},
+    },
 };
 
 /// The enrolment page (status, or a new secret and its QR code).
@@ -159,16 +163,35 @@ fn is_totp_code(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Checks a TOTP code or a recovery code for an enrolled account, consuming it. Counted with
-/// the per-account limit of second-factor checks (the login's second step and the account
-/// pages share it).
+/// Checks a TOTP code or a recovery code for an enrolled account typed from `ip`, consuming it.
+/// Guarded per account and address ([`Guard`]: the login's second step and the account pages
+/// share it), so a password guessed elsewhere does not let its holder lock the owner out of
+/// their second factor.
 pub(crate) async fn verify_second_factor(
+    state: &AppState,
+    ip: &ClientIp,
+    user_id: &str,
+    account: &str,
+    code: &str,
+) -> Result<bool, PageError> {
+    let guard = Guard::new(state, "login-totp", user_id, ip);
+    guard.check().await?;
+    let right = check_second_factor(state, user_id, account, code).await?;
+    if right {
+        guard.succeeded().await?;
+    } else {
+        guard.failed().await?;
+    }
+    Ok(right)
+}
+
+/// [`verify_second_factor`] without its guard.
+async fn check_second_factor(
     state: &AppState,
     user_id: &str,
     account: &str,
     code: &str,
 ) -> Result<bool, PageError> {
-    count_account_attempt(state, "login-totp", user_id).await?;
     let code = normalise(code);
     if is_totp_code(&code) {
         let Some(sealed) = sealed_secret(&state.db, user_id).await? else {

@@ -465,10 +465,16 @@ pub async fn link_submit(
     let (key, linking) =
         super::login_end::waiting_step::<Linking>(&page, &form.step, link_key).await?;
     limit(&page, &ip).await?;
-    super::count_account_attempt(&page, "login-account", &linking.email).await?;
+    let guard = super::guard::Guard::new(&page, "login", &linking.email, &ip);
+    guard.check().await?;
     let user = store::user_by_id(&page.db, &linking.user_id).await?;
     let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let valid = page.hasher.verify(&form.password, phc).await?;
+    if valid {
+        guard.succeeded().await?;
+    } else {
+        guard.failed().await?;
+    }
     let Some(user) = user.filter(|_| valid) else {
         let error = Some("Mot de passe incorrect.".to_owned());
         return page.render(StatusCode::UNAUTHORIZED, |csrf| LinkPage {

@@ -111,7 +111,8 @@ impl Params {
         Ok(scopes)
     }
 
-    /// PKCE: S256 only, compulsory for public clients.
+    /// PKCE: S256 only, compulsory for public clients and for every client registered with
+    /// `require_pkce` (the default).
     fn code_challenge(&self, client: &Client) -> Result<Option<String>, Invalid> {
         let challenge = self.get("code_challenge");
         let method = self.get("code_challenge_method");
@@ -122,8 +123,8 @@ impl Params {
             }
             (Some(_), Some(_)) => Some("Méthode PKCE inconnue : seule S256 est acceptée."),
             (None, Some(_)) => Some("code_challenge_method sans code_challenge."),
-            (None, None) if client.is_public() => {
-                Some("PKCE (code_challenge, S256) est obligatoire pour les applications publiques.")
+            (None, None) if client.needs_pkce() => {
+                Some("PKCE (code_challenge, S256) est obligatoire pour cette application.")
             }
             (None, None) => None,
         };

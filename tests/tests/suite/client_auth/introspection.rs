@@ -116,6 +116,39 @@ async fn a_client_cannot_revoke_another_clients_tokens() {
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
+/// An access token is described only to its own client and to the resource servers registered
+/// to see that client's tokens; to any other client it is inactive, as an unknown token.
+#[tokio::test]
+async fn only_its_client_and_the_resource_servers_it_is_meant_for_see_an_access_token() {
+    let app = TestApp::spawn().await;
+    app.user("alice@centre.fr").await;
+    let owner = app.client("rp-a").await;
+    let stranger = app.client("rp-b").await;
+    let api = app
+        .client_with("api-a", |reg| reg.introspects = vec!["rp-a".into()])
+        .await;
+    let other_api = app
+        .client_with("api-b", |reg| reg.introspects = vec!["rp-b".into()])
+        .await;
+    let tokens = user_tokens(&app, &app.browser(), &owner).await;
+    let access_token = string(&tokens, "access_token");
+
+    for allowed in [&owner, &api] {
+        let seen = introspect(&app, basic(allowed), &access_token).await;
+        assert_eq!(seen.body["active"], true, "{}: {}", allowed.id, seen.body);
+        assert_eq!(seen.body["client_id"], "rp-a");
+    }
+    for refused in [&stranger, &other_api] {
+        let hidden = introspect(&app, basic(refused), &access_token).await;
+        assert_eq!(hidden.status, 200);
+        assert_eq!(hidden.body, json!({ "active": false }), "{}", refused.id);
+    }
+    // The resource server is not told about the client's refresh token either.
+    let refresh_token = string(&tokens, "refresh_token");
+    let hidden = introspect(&app, basic(&api), &refresh_token).await;
+    assert_eq!(hidden.body, json!({ "active": false }));
+}
+
 #[tokio::test]
 async fn revoking_an_unknown_token_answers_200() {
     let (app, client) = app_with_rp().await;
