@@ -22,7 +22,6 @@ UPSTREAM_CLIENT_SECRET="secret-de-l-annuaire-de-demo"
 # AFPA Paris 15 in the sample register: the centre the demo's activation code is for.
 DEMO_SIRET="82416506200194"
 
-bash scripts/assets.sh
 stamp=tests/upstream-op/node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ tests/upstream-op/package-lock.json -nt "$stamp" ]; then
   (cd tests/upstream-op && npm ci --no-audit --no-fund --silent)

@@ -5,7 +5,6 @@
 # Extra arguments go to `cargo test`, e.g. `bash scripts/test.sh -- login` to filter by name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/assets.sh  # the design system the pages tests fetch (web/node_modules)
 bash scripts/openssl.sh  # OpenSSL headers for webauthn-rs (passkeys)
 
 backend="${IDP_TEST_BACKEND:-sqlite}"
@@ -72,7 +71,7 @@ if ! command -v pdftotext >/dev/null; then
     { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils; }
 fi
 # npm writes node_modules/.package-lock.json at each install: its age is the install's
-# (the same stamp as scripts/assets.sh).
+# (the same stamp for every npm folder below).
 stamp=tests/browser/node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ tests/browser/package-lock.json -nt "$stamp" ]; then
   echo "browser tests: npm ci in tests/browser/"
@@ -101,6 +100,11 @@ if ! python3 -c 'import importlib.metadata as m, sys
 sys.exit(any(m.version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))' $pins 2>/dev/null; then
   python3 -m pip install --quiet $pins
 fi
+
+# The `idp` binary itself, which a test runs as a process from an empty directory
+# (pages.rs, the_binary_serves_styled_pages_from_an_empty_directory) and
+# scripts/package-check.sh packages: `cargo test` builds only the library the tests link.
+cargo build --locked --quiet -p idp --bin idp
 
 # Library, binary and integration tests (no doc-tests: the crates have no examples to run).
 # A plain total closes the run, so a reader (or CI) sees at once how many tests ran.

@@ -32,9 +32,6 @@ pub struct Config {
     pub redis_key_prefix: String,
     /// Log format: `json` (default) or `pretty`.
     pub log_format: LogFormat,
-    /// The state design system's `dist` folder (npm `@gouvfr/dsfr`, installed by
-    /// `scripts/assets.sh`), served under `/static/dsfr/`. Missing: pages are unstyled.
-    pub static_dir: PathBuf,
     /// Signing keys.
     pub keys: KeysConfig,
     /// Token and code lifetimes.
@@ -540,7 +537,6 @@ impl Default for Config {
             redis_url: None,
             redis_key_prefix: "efp:".into(),
             log_format: LogFormat::Json,
-            static_dir: PathBuf::from("web/node_modules/@gouvfr/dsfr/dist"),
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
             clients: ClientsConfig::default(),

@@ -236,7 +236,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(access::routes())
         .merge(health::routes())
         .merge(help::routes())
-        .nest_service("/static/dsfr", web::assets::dsfr(&state.config.static_dir))
+        .nest(dsfr_assets::MOUNT, dsfr_assets::router())
         .fallback(help::not_found::fallback)
         // Pages read the deployment's assistance line from here (web/footer.rs); the fallback
         // renders a page too, so it comes before.

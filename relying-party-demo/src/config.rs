@@ -1,6 +1,6 @@
 //! The configuration, read from the environment in one place ([`Config::from_env`]).
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::net::SocketAddr;
 
 /// What the demo needs to know, each field from one environment variable.
 #[derive(Clone)]
@@ -25,9 +25,6 @@ pub struct Config {
     /// `RP_DATABASE_URL` (default `sqlite://data/ceres-demo.db?mode=rwc`): the SQLite
     /// database that keeps CGU acceptances.
     pub database_url: String,
-    /// `RP_STATIC_DIR` (default `web/node_modules/@gouvfr/dsfr/dist`): the DSFR `dist`
-    /// folder installed by `scripts/assets.sh`, served at `/static/dsfr`.
-    pub static_dir: PathBuf,
     /// `RP_CGU_VERSION` (default `2024-01`): the version of CERES's CGU; a new version is
     /// asked again of everyone.
     pub cgu_version: String,
@@ -43,7 +40,6 @@ impl std::fmt::Debug for Config {
             .field("base_url", &self.base_url)
             .field("service", &self.service)
             .field("database_url", &self.database_url)
-            .field("static_dir", &self.static_dir)
             .field("cgu_version", &self.cgu_version)
             .finish()
     }
@@ -87,7 +83,6 @@ impl Config {
             base_url,
             service: or("RP_SERVICE", "ceres"),
             database_url: or("RP_DATABASE_URL", "sqlite://data/ceres-demo.db?mode=rwc"),
-            static_dir: PathBuf::from(or("RP_STATIC_DIR", "web/node_modules/@gouvfr/dsfr/dist")),
             cgu_version: or("RP_CGU_VERSION", "2024-01"),
         })
     }

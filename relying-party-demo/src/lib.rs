@@ -25,13 +25,10 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     Router,
     http::{HeaderValue, header},
-    response::{IntoResponse, Response},
+    response::IntoResponse,
     routing::{get, post},
 };
-use tower_http::{
-    services::{ServeDir, ServeFile},
-    set_header::SetResponseHeaderLayer,
-};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::Config;
 pub use error::{Error, PageError};
@@ -74,7 +71,6 @@ pub async fn build(config: Config) -> Result<Router, Error> {
         .map_err(|e| Error::Http(e.to_string()))?;
     let provider = oidc::Provider::discover(&config, &http).await?;
     let store = store::Store::open(&config.database_url).await?;
-    let static_dir = config.static_dir.clone();
     let state = AppState(Arc::new(Inner {
         config,
         http,
@@ -101,7 +97,7 @@ pub async fn build(config: Config) -> Result<Router, Error> {
             HeaderValue::from_static("no-store"),
         ));
     Ok(Router::new()
-        .nest("/static/dsfr", dsfr(&static_dir))
+        .nest(dsfr_assets::MOUNT, dsfr_assets::router())
         .route("/static/ceres.css", get(ceres_css))
         .merge(pages)
         .layer(header(header::CONTENT_SECURITY_POLICY, csp))
@@ -138,40 +134,6 @@ pub async fn serve(config: Config, listener: tokio::net::TcpListener) -> Result<
         .map_err(|e| Error::Http(e.to_string()))
 }
 
-/// The DSFR files under `/static/dsfr/`, as the provider serves them (idp/src/web/assets.rs):
-/// from the npm package's `dist` folder, so nothing is fetched from another origin.
-fn dsfr(dir: &std::path::Path) -> Router<AppState> {
-    if !dir.join("dsfr.min.css").is_file() {
-        tracing::warn!(
-            static_dir = %dir.display(),
-            "DSFR assets not found: pages will be unstyled (run scripts/assets.sh)"
-        );
-    }
-    let file = |name: &str| ServeFile::new(dir.join(name));
-    Router::new()
-        .route_service("/dsfr.min.css", file("dsfr.min.css"))
-        .route_service("/dsfr.module.min.js", file("dsfr.module.min.js"))
-        .route_service("/dsfr.nomodule.min.js", file("dsfr.nomodule.min.js"))
-        // The `fr-icon-*` classes are not in dsfr.min.css; their SVGs are under /icons.
-        .route_service(
-            "/utility/icons/icons.min.css",
-            file("utility/icons/icons.min.css"),
-        )
-        .nest_service("/fonts", ServeDir::new(dir.join("fonts")))
-        .nest_service("/icons", ServeDir::new(dir.join("icons")))
-        .nest_service("/favicon", ServeDir::new(dir.join("favicon")))
-        // Only what was found: a 404 must not stick in caches once the files are installed.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            |response: &Response| {
-                response
-                    .status()
-                    .is_success()
-                    .then(|| HeaderValue::from_static(DSFR_CACHE_CONTROL))
-            },
-        ))
-}
-
 /// The demo's own stylesheet (the pastille, the side panel), embedded in the binary.
 async fn ceres_css() -> impl IntoResponse {
     (
@@ -182,6 +144,3 @@ async fn ceres_css() -> impl IntoResponse {
         include_str!("../static/ceres.css"),
     )
 }
-
-/// Cache lifetime of DSFR files: the layout links them with `?v=<DSFR version>`.
-const DSFR_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";

@@ -151,7 +151,6 @@ class Cluster:
             IDP_LIMITS__LOGIN_PER_IP="1000000",
             IDP_MAIL__TRANSPORT="outbox",
             IDP_MAIL__OUTBOX_DIR=os.path.join(self.work, "outbox"),
-            IDP_STATIC_DIR=os.path.join(self.work, "no-static"),
             IDP_LOG="warn",
             IDP_LOG_FORMAT="json",
         )

@@ -2,7 +2,6 @@
 //! client addresses, the shared page layout and the design system's files.
 
 pub mod anti_robot;
-pub mod assets;
 pub mod client_ip;
 pub mod cookies;
 pub mod csrf;

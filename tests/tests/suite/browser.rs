@@ -9,11 +9,6 @@ use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use idp_tests::*;
 
-/// The DSFR `dist` folder installed by `scripts/assets.sh`: the pages as users see them.
-fn dsfr_dist() -> PathBuf {
-    repo().join("web/node_modules/@gouvfr/dsfr/dist")
-}
-
 /// Where the screenshots go: `IDP_BROWSER_SCREENSHOTS`, or target/browser-screenshots/<backend>.
 fn screenshot_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("IDP_BROWSER_SCREENSHOTS").filter(|d| !d.is_empty()) {
@@ -27,18 +22,10 @@ fn screenshot_dir() -> PathBuf {
     repo().join("target/browser-screenshots").join(backend)
 }
 
-/// A provider serving the built DSFR assets, its mail caught by the returned sink.
+/// A provider (serving the compiled-in DSFR), its mail caught by the returned sink.
 async fn dsfr_app_with_mailbox() -> (SmtpSink, TestApp) {
-    assert!(
-        dsfr_dist().join("dsfr.min.css").is_file(),
-        "run scripts/assets.sh first"
-    );
     let sink = SmtpSink::start().await;
-    let app = TestApp::spawn_with(|c| {
-        c.static_dir = dsfr_dist();
-        sink.configure(c);
-    })
-    .await;
+    let app = TestApp::spawn_with(|c| sink.configure(c)).await;
     (sink, app)
 }
 
@@ -62,7 +49,6 @@ async fn browser_account_journeys_pass_axe_on_every_page() {
     // It also has an agents' upstream provider (« AGENT DU MINISTÈRE »).
     let upstream_port = super::upstream::free_port();
     let robot = TestApp::spawn_with(|c| {
-        c.static_dir = dsfr_dist();
         c.anti_robot.enabled = true;
         c.agents.upstreams = vec![super::upstream::upstream_config(upstream_port)];
     })
@@ -190,13 +176,9 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
 
     const SIRET: &str = "13002526500013";
     const NAME: &str = "CENTRE DE FORMATION DU LAC";
-    assert!(
-        dsfr_dist().join("dsfr.min.css").is_file(),
-        "run scripts/assets.sh first"
-    );
 
     // The provider on the test configuration's mail transport: the outbox, read at /outbox.
-    let app = TestApp::spawn_with(|c| c.static_dir = dsfr_dist()).await;
+    let app = TestApp::spawn().await;
     assert_eq!(
         app.state.config.mail.transport,
         idp::config::MailTransport::Outbox,
@@ -291,7 +273,6 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
                 rp_dir.path().join("ceres-demo.db").display()
             ),
         ),
-        ("RP_STATIC_DIR", dsfr_dist().display().to_string()),
     ];
     let config = relying_party_demo::Config::from_lookup(|k| {
         rp_vars
@@ -460,7 +441,6 @@ async fn browser_guide_access_requests() {
 #[tokio::test]
 async fn browser_passkey_journeys_pass_axe_on_every_page() {
     let app = TestApp::spawn_with(|c| {
-        c.static_dir = dsfr_dist();
         c.issuer = format!("http://localhost:{}", c.listen.port());
     })
     .await;

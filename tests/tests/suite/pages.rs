@@ -1,35 +1,23 @@
-//! The pages' look: the state design system (DSFR) served by the provider itself, the layout's
-//! accessibility landmarks, and pages that still work when the design system is not installed.
+//! The pages' look: the state design system (DSFR) compiled into the binaries and served under
+//! a content-hashed path, the layout's accessibility landmarks, and the `idp` binary serving
+//! styled pages from an empty directory (nothing but its configuration and keys).
 
-use std::path::PathBuf;
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
 
 use idp_tests::*;
 use reqwest::header;
 
-/// The DSFR `dist` folder installed by `scripts/assets.sh` (the harness's default `static_dir`
-/// is relative to the repository root, not to this crate).
-fn dsfr_dist() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web/node_modules/@gouvfr/dsfr/dist")
-}
-
-/// The DSFR version pinned in web/package.json.
-fn dsfr_version() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web/package.json");
-    let package: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("web/package.json"))
-            .expect("JSON");
-    package["dependencies"]["@gouvfr/dsfr"]
-        .as_str()
-        .expect("@gouvfr/dsfr pinned")
-        .to_owned()
+/// Where the design system's files are: `/static/dsfr/<hash of the bundle>`.
+fn dsfr() -> &'static str {
+    dsfr_assets::base()
 }
 
 async fn app_with_dsfr() -> TestApp {
-    assert!(
-        dsfr_dist().join("dsfr.min.css").is_file(),
-        "run scripts/assets.sh first"
-    );
-    TestApp::spawn_with(|c| c.static_dir = dsfr_dist()).await
+    TestApp::spawn().await
 }
 
 fn header_of(response: &reqwest::Response, name: header::HeaderName) -> String {
@@ -45,27 +33,26 @@ fn header_of(response: &reqwest::Response, name: header::HeaderName) -> String {
 async fn the_design_system_files_are_served_with_their_type_and_a_long_cache() {
     let app = app_with_dsfr().await;
     let browser = app.browser();
-    for (path, content_type) in [
-        ("/static/dsfr/dsfr.min.css", "text/css"),
-        ("/static/dsfr/dsfr.module.min.js", "text/javascript"),
-        ("/static/dsfr/fonts/Marianne-Regular.woff2", "font/woff2"),
-        (
-            "/static/dsfr/icons/system/fr--error-fill.svg",
-            "image/svg+xml",
-        ),
-        ("/static/dsfr/favicon/favicon.svg", "image/svg+xml"),
+    for (file, content_type) in [
+        ("dsfr.min.css", "text/css"),
+        ("dsfr.module.min.js", "text/javascript"),
+        ("utility/icons/icons.min.css", "text/css"),
+        ("fonts/Marianne-Regular.woff2", "font/woff2"),
+        ("icons/system/fr--error-fill.svg", "image/svg+xml"),
+        ("favicon/favicon.svg", "image/svg+xml"),
     ] {
-        let response = browser.get(path).await;
+        let path = format!("{}/{file}", dsfr());
+        let response = browser.get(&path).await;
         assert_eq!(response.status(), 200, "{path}");
         assert!(
             header_of(&response, header::CONTENT_TYPE).starts_with(content_type),
             "{path}: {:?}",
             response.headers()
         );
-        assert!(
-            header_of(&response, header::CACHE_CONTROL).contains("max-age=31536000"),
-            "{path}: {:?}",
-            response.headers()
+        assert_eq!(
+            header_of(&response, header::CACHE_CONTROL),
+            "public, max-age=31536000, immutable",
+            "{path}"
         );
         assert_eq!(
             header_of(&response, header::X_CONTENT_TYPE_OPTIONS),
@@ -77,14 +64,119 @@ async fn the_design_system_files_are_served_with_their_type_and_a_long_cache() {
 #[tokio::test]
 async fn only_the_files_the_pages_use_are_published() {
     let app = app_with_dsfr().await;
+    let base = dsfr();
     let unpublished = [
-        "/static/dsfr/README.md",
-        "/static/dsfr/dsfr.min.css.map",
-        "/static/dsfr/dsfr.css",
-        "/static/dsfr/utility/utility.min.css",
+        format!("{base}/README.md"),
+        format!("{base}/dsfr.min.css.map"),
+        format!("{base}/dsfr.css"),
+        format!("{base}/utility/utility.min.css"),
+        format!("{base}/icons/weather/windy-line.svg"),
+        // Without the bundle's hash, or with another bundle's (a page from before an upgrade).
+        "/static/dsfr/dsfr.min.css".to_owned(),
+        "/static/dsfr/0123456789abcdef/dsfr.min.css".to_owned(),
     ];
     for path in unpublished {
-        assert_eq!(app.browser().get(path).await.status(), 404, "{path}");
+        let response = app.browser().get(&path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        // A 404 is not kept by caches, and is not the « page not found » page.
+        assert!(
+            !header_of(&response, header::CACHE_CONTROL).contains("max-age"),
+            "{path}: {:?}",
+            response.headers()
+        );
+    }
+}
+
+/// Every `url(…)` of the two stylesheets the layout links (fonts, icons) is served: the
+/// vendored copy was not trimmed of something the pages need.
+#[tokio::test]
+async fn every_file_the_stylesheets_point_to_is_served() {
+    let app = app_with_dsfr().await;
+    let browser = app.browser();
+    let mut checked = 0;
+    for stylesheet in ["dsfr.min.css", "utility/icons/icons.min.css"] {
+        let css = browser
+            .get(&format!("{}/{stylesheet}", dsfr()))
+            .await
+            .text()
+            .await
+            .expect("css");
+        let folder = Path::new(dsfr()).join(stylesheet);
+        let folder = folder.parent().expect("folder");
+        for url in css.split("url(").skip(1) {
+            let url = url[..url.find(')').expect("url end")].trim_matches(['"', '\'']);
+            if url.starts_with("data:") {
+                continue;
+            }
+            let mut path = PathBuf::new();
+            for part in folder.join(url).components() {
+                match part {
+                    std::path::Component::ParentDir => {
+                        path.pop();
+                    }
+                    other => path.push(other),
+                }
+            }
+            let path = path.to_str().expect("utf-8").to_owned();
+            assert_eq!(
+                browser.get(&path).await.status(),
+                200,
+                "{stylesheet}: {url}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} files");
+}
+
+/// The icon classes the templates use are in the trimmed icons stylesheet
+/// (`scripts/dsfr-vendor.sh` keeps only those).
+#[tokio::test]
+async fn every_icon_class_the_templates_use_is_styled() {
+    let app = app_with_dsfr().await;
+    let css = app
+        .browser()
+        .get(&format!("{}/utility/icons/icons.min.css", dsfr()))
+        .await
+        .text()
+        .await
+        .expect("css");
+    let mut used = Vec::new();
+    for folder in [
+        "idp/src",
+        "relying-party-demo/src",
+        "relying-party-demo/templates",
+    ] {
+        collect_icon_classes(&repo().join(folder), &mut used);
+    }
+    assert!(used.len() >= 10, "{used:?}");
+    for class in used {
+        assert!(
+            css.contains(&format!(".{class}:before")),
+            "{class} is not styled"
+        );
+    }
+}
+
+fn collect_icon_classes(folder: &Path, found: &mut Vec<String>) {
+    for entry in std::fs::read_dir(folder).expect("folder") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            collect_icon_classes(&path, found);
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for (at, _) in text.match_indices("fr-icon-") {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+                .collect();
+            if name.len() > "fr-icon-".len() && !found.contains(&name) {
+                found.push(name);
+            }
+        }
     }
 }
 
@@ -96,7 +188,7 @@ async fn the_login_page_links_the_design_system_and_labels_its_fields() {
     let page = response.text().await.expect("page");
     for expected in [
         "<html lang=\"fr\"".to_owned(),
-        format!("href=\"/static/dsfr/dsfr.min.css?v={}\"", dsfr_version()),
+        format!("href=\"{}/dsfr.min.css\"", dsfr()),
         "href=\"/static/idp.css\"".to_owned(),
         // Skip link to the main content, and its target.
         "<a class=\"fr-link\" href=\"#contenu\">Contenu</a>".to_owned(),
@@ -152,36 +244,135 @@ async fn pages_need_no_inline_style_or_script_so_the_csp_stays_self_only() {
         assert!(!page.contains("<style"), "{path}: {page}");
         for script in page.split("<script").skip(1) {
             let tag = &script[..script.find('>').expect("tag end")];
-            assert!(tag.contains(" src=\"/static/dsfr/"), "{path}: {tag}");
+            assert!(
+                tag.contains(&format!(" src=\"{}/", dsfr())),
+                "{path}: {tag}"
+            );
         }
     }
 }
 
+/// The provider as it is deployed: the built `idp` binary, run as a process in an empty
+/// directory holding only its configuration file and its key-encryption key. Its pages link
+/// the design system, served from the binary itself.
 #[tokio::test]
-async fn without_the_design_system_files_the_provider_starts_and_pages_still_render() {
-    let missing = tempfile::tempdir().expect("temp dir");
-    let app = TestApp::spawn_with(|c| c.static_dir = missing.path().join("absent")).await;
-    let browser = app.browser();
-    assert_eq!(browser.get("/readyz").await.status(), 200);
-    let response = browser.get("/connexion").await;
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.expect("page");
-    assert_shows(&page, "Identifiant (e-mail professionnel)");
-    assert!(hidden_field(&page, "csrf").is_some(), "{page}");
-    // The stylesheet is simply not there, and its absence is not cached.
-    let response = browser.get("/static/dsfr/dsfr.min.css").await;
-    assert_eq!(response.status(), 404);
+async fn the_binary_serves_styled_pages_from_an_empty_directory() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    std::fs::write(
+        dir.path().join("idp.toml"),
+        format!(
+            "issuer = \"http://127.0.0.1:{port}\"\n\
+             listen = \"127.0.0.1:{port}\"\n\
+             database_url = \"sqlite://idp.db?mode=rwc\"\n"
+        ),
+    )
+    .expect("configuration");
+    std::fs::create_dir(dir.path().join("keys")).expect("keys/");
+    std::fs::write(
+        dir.path().join("keys/kek.key"),
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    )
+    .expect("kek");
+    let idp = Process::start(dir.path());
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    idp.wait_ready(&http, &base).await;
+
+    let page = http
+        .get(format!("{base}/connexion"))
+        .send()
+        .await
+        .expect("GET /connexion");
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.expect("page");
+    let stylesheet = page
+        .split("<link rel=\"stylesheet\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a stylesheet link")
+        .to_owned();
+    assert_eq!(stylesheet, format!("{}/dsfr.min.css", dsfr()), "{page}");
+    for file in [
+        stylesheet.clone(),
+        stylesheet.replace("dsfr.min.css", "fonts/Marianne-Bold.woff2"),
+    ] {
+        let response = http.get(format!("{base}{file}")).send().await.expect("GET");
+        assert_eq!(response.status(), 200, "{file}");
+        assert_eq!(
+            header_of(&response, header::CACHE_CONTROL),
+            "public, max-age=31536000, immutable"
+        );
+        if file == stylesheet {
+            assert!(header_of(&response, header::CONTENT_TYPE).starts_with("text/css"));
+            assert!(response.text().await.expect("css").contains(".fr-btn"));
+        }
+    }
+    // Nothing was read from, or written to, a design system folder: the directory holds the
+    // configuration, the keys and what the provider wrote (its database, data/outbox).
+    let mut entries: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+        .filter(|name| !name.starts_with("idp.db"))
+        .collect();
+    entries.sort();
     assert!(
-        !header_of(&response, header::CACHE_CONTROL).contains("max-age"),
-        "{:?}",
-        response.headers()
+        entries
+            .iter()
+            .all(|e| ["data", "idp.toml", "keys"].contains(&e.as_str())),
+        "{entries:?}"
     );
-    // Our own additions are compiled in.
-    assert_eq!(browser.get("/static/idp.css").await.status(), 200);
-    // And a user still logs in.
-    app.user("alice@centre.fr").await;
-    let response = browser
-        .submit_login("/connexion", "alice@centre.fr", PASSWORD)
-        .await;
-    assert_redirect(&response, "/");
+}
+
+/// The `idp` binary cargo built beside this test (`scripts/test.sh` builds it first), running
+/// `serve` in `dir`; killed when dropped.
+struct Process(Child);
+
+impl Process {
+    fn start(dir: &Path) -> Self {
+        // target/<profile>/deps/suite-<hash> → target/<profile>/idp
+        let exe = std::env::current_exe().expect("test binary");
+        let bin = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>")
+            .join("idp");
+        assert!(
+            bin.is_file(),
+            "{} not found: build it first (cargo build -p idp)",
+            bin.display()
+        );
+        let mut command = Command::new(&bin);
+        command
+            .args(["serve", "--config", "idp.toml"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        // The harness's own variables must not reach the server: the file is its configuration.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("IDP_") {
+                command.env_remove(name);
+            }
+        }
+        Self(command.env("IDP_LOG", "warn").spawn().expect("idp serve"))
+    }
+
+    async fn wait_ready(&self, http: &reqwest::Client, base: &str) {
+        for _ in 0..300 {
+            if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("idp serve did not answer /readyz within 30 s");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -71,7 +71,6 @@ async fn spawn_rp(app: &TestApp) -> Rp {
         base_url: base.clone(),
         service: "ceres".into(),
         database_url: format!("sqlite://{}?mode=rwc", dir.path().join("rp.db").display()),
-        static_dir: dir.path().join("no-dsfr"),
         cgu_version: "2024-01".into(),
     };
     let router = relying_party_demo::build(config)
