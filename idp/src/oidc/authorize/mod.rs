@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::{
     extract::{Query, RawForm, State},
-    http::HeaderMap,
+    http::{HeaderMap, header},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,7 @@ use crate::{
     error::PageError,
     secrets,
     store::now,
+    web::security_headers,
 };
 
 /// What a code stands for until it is exchanged.
@@ -330,7 +331,14 @@ async fn proceed(
         return Ok(redirect.into_response());
     }
     let id = park(state, client, &request).await?;
-    needed.page(state, headers, session.as_ref(), &id).await
+    let mut response = needed.page(state, headers, session.as_ref(), &id).await?;
+    // The pages of this request may end at the client: their forms may lead there.
+    let secure = state.config.session.secure_cookies;
+    if let Some(cookie) = security_headers::return_origin_cookie(&request.redirect_uri, secure) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    security_headers::allow_form_action(&mut response, &request.redirect_uri);
+    Ok(response)
 }
 
 /// The authorization code, kept for its lifetime, and the redirect that carries it.
