@@ -656,6 +656,14 @@ impl Browser {
         panic!("too many redirects from {uri}");
     }
 
+    /// This browser's CSRF token as its pages carry it now (it changes at login and logout),
+    /// read from a page every browser may open.
+    pub async fn csrf(&self) -> String {
+        let page = self.get("/mot-de-passe-oublie").await;
+        assert_eq!(page.status(), 200, "GET /mot-de-passe-oublie");
+        csrf_of(&page.text().await.expect("page"))
+    }
+
     /// Submits the login form found at `page_uri` and returns the provider's answer.
     pub async fn submit_login(
         &self,

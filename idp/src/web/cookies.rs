@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 
 /// The provider's login session.
 pub const SESSION: &str = "idp_session";
-/// The CSRF double-submit token.
+/// This browser's CSRF value, which form tokens are derived from (web/csrf.rs).
 pub const CSRF: &str = "idp_csrf";
 /// The password reset journey of this browser.
 pub const RESET: &str = "idp_reset";

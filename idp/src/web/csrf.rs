@@ -31,13 +31,24 @@ pub struct CsrfToken {
     pub set_cookie: Option<HeaderValue>,
 }
 
-fn key(state: &AppState) -> hmac::Key {
-    hmac::Key::new(hmac::HMAC_SHA256, &state.kek.derive(KEY_LABEL))
+/// The key tokens are computed with.
+pub struct CsrfKey(hmac::Key);
+
+impl CsrfKey {
+    /// The provider's key, derived from its KEK.
+    pub fn of(state: &AppState) -> Self {
+        Self::from_bytes(&state.kek.derive(KEY_LABEL))
+    }
+
+    /// A key of these bytes (the fuzz targets' fixed key).
+    pub fn from_bytes(bytes: &[u8; 32]) -> Self {
+        Self(hmac::Key::new(hmac::HMAC_SHA256, bytes))
+    }
 }
 
 /// The token of `browser` (the CSRF cookie) and `session` (the session cookie, if any).
-fn bound(key: &hmac::Key, browser: &str, session: Option<&str>) -> String {
-    let mut context = hmac::Context::with_key(key);
+fn bound(key: &CsrfKey, browser: &str, session: Option<&str>) -> String {
+    let mut context = hmac::Context::with_key(&key.0);
     context.update(browser.as_bytes());
     // A separator that neither base64url value contains: no two pairs give the same input.
     context.update(b"|");
@@ -51,7 +62,26 @@ fn browser_value(headers: &HeaderMap, secure: bool) -> Option<String> {
 
 /// The token of this browser and session, making the browser's value if it had none.
 pub fn token(state: &AppState, headers: &HeaderMap) -> CsrfToken {
-    let secure = state.config.session.secure_cookies;
+    token_with(
+        &CsrfKey::of(state),
+        headers,
+        state.config.session.secure_cookies,
+    )
+}
+
+/// Whether the submitted field is the token of this browser and session.
+pub fn verify(state: &AppState, headers: &HeaderMap, submitted: &str) -> bool {
+    let key = CsrfKey::of(state);
+    verify_with(
+        &key,
+        headers,
+        submitted,
+        state.config.session.secure_cookies,
+    )
+}
+
+/// [`token`] with `key`, cookies `secure` (`__Host-`) or not.
+pub fn token_with(key: &CsrfKey, headers: &HeaderMap, secure: bool) -> CsrfToken {
     let session = cookies::get(headers, cookies::SESSION, secure);
     let (browser, set_cookie) = match browser_value(headers, secure) {
         Some(value) => (value, None),
@@ -62,19 +92,18 @@ pub fn token(state: &AppState, headers: &HeaderMap) -> CsrfToken {
         }
     };
     CsrfToken {
-        value: bound(&key(state), &browser, session.as_deref()),
+        value: bound(key, &browser, session.as_deref()),
         set_cookie,
     }
 }
 
-/// Whether the submitted field is the token of this browser and session.
-pub fn verify(state: &AppState, headers: &HeaderMap, submitted: &str) -> bool {
-    let secure = state.config.session.secure_cookies;
+/// [`verify`] with `key`, cookies `secure` (`__Host-`) or not.
+pub fn verify_with(key: &CsrfKey, headers: &HeaderMap, submitted: &str, secure: bool) -> bool {
     let Some(browser) = browser_value(headers, secure) else {
         return false;
     };
     let session = cookies::get(headers, cookies::SESSION, secure);
-    let expected = bound(&key(state), &browser, session.as_deref());
+    let expected = bound(key, &browser, session.as_deref());
     secrets::constant_time_eq(expected.as_bytes(), submitted.as_bytes())
 }
 
@@ -90,7 +119,7 @@ mod tests {
 
     #[test]
     fn a_token_names_its_browser_and_its_session() {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, &[7u8; 32]);
+        let key = CsrfKey::from_bytes(&[7u8; 32]);
         let browser = secrets::random_token(32);
         let before = bound(&key, &browser, None);
         let session = bound(&key, &browser, Some("session-a"));
@@ -99,7 +128,7 @@ mod tests {
         assert_ne!(before, session, "the login changes it");
         assert_ne!(session, bound(&key, &browser, Some("session-b")));
         assert_ne!(before, bound(&key, &secrets::random_token(32), None));
-        let other_key = hmac::Key::new(hmac::HMAC_SHA256, &[8u8; 32]);
+        let other_key = CsrfKey::from_bytes(&[8u8; 32]);
         assert_ne!(before, bound(&other_key, &browser, None));
     }
 }

@@ -120,7 +120,7 @@ pub fn allow_form_action(response: &mut axum::response::Response, uri: &str) {
 
 /// The cookie remembering the origin of this browser's authorization request (`redirect_uri`):
 /// its pages' forms may end there.
-pub fn return_origin_cookie(redirect_uri: &str, secure: bool) -> Option<HeaderValue> {
+fn return_origin_cookie(redirect_uri: &str, secure: bool) -> Option<HeaderValue> {
     let origin = origin_of(redirect_uri)?;
     Some(cookies::set(
         cookies::RETURN_ORIGIN,
@@ -128,6 +128,16 @@ pub fn return_origin_cookie(redirect_uri: &str, secure: bool) -> Option<HeaderVa
         secure,
         Some(RETURN_ORIGIN_SECONDS),
     ))
+}
+
+/// Lets `response`'s forms, and the pages this browser opens next, lead to the origin of the
+/// authorization request's `redirect_uri` (a registered one): the answer of `/authorize`, and
+/// the login page of a request opened in another browser (a link of the sign-up's e-mail).
+pub fn remember_return(response: &mut axum::response::Response, redirect_uri: &str, secure: bool) {
+    if let Some(cookie) = return_origin_cookie(redirect_uri, secure) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    allow_form_action(response, redirect_uri);
 }
 
 fn return_origin(headers: &HeaderMap, secure: bool) -> Option<String> {

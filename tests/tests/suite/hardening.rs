@@ -242,6 +242,9 @@ async fn the_pages_of_an_authorization_request_may_lead_back_to_its_client_only(
     assert!(at.contains("/connexion"), "{at}");
     assert_eq!(form_action(&login), ["'self'", "https://rp.example"]);
     let page = login.text().await.unwrap();
+    // The same login page opened in another browser (a link of the sign-up's e-mail) too.
+    let elsewhere = app.browser().get(&at).await;
+    assert_eq!(form_action(&elsewhere), ["'self'", "https://rp.example"]);
     let r = browser.submit_login(&at, EMAIL, PASSWORD).await;
     let (consent, at) = browser.follow(&location(&r).unwrap()).await;
     assert!(at.contains("/consentement"), "{at}");

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::{
     extract::{Query, RawForm, State},
-    http::{HeaderMap, header},
+    http::HeaderMap,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -334,10 +334,7 @@ async fn proceed(
     let mut response = needed.page(state, headers, session.as_ref(), &id).await?;
     // The pages of this request may end at the client: their forms may lead there.
     let secure = state.config.session.secure_cookies;
-    if let Some(cookie) = security_headers::return_origin_cookie(&request.redirect_uri, secure) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    security_headers::allow_form_action(&mut response, &request.redirect_uri);
+    security_headers::remember_return(&mut response, &request.redirect_uri, secure);
     Ok(response)
 }
 
