@@ -20,9 +20,6 @@ from peer import CODE_CHALLENGE, CODE_VERIFIER, REDIRECT_URI  # the same client 
 PASSWORD = "Bench-password-2026!"
 EMAIL = "bench@bench.test"
 TIMEOUT = 10
-# The login bench posts the form with a CSRF value of its own: the check is a double submit
-# (cookie == field), so any 43-character value set in both is what a browser would send.
-CSRF = "b" * 43
 
 
 class Ours:
@@ -118,6 +115,13 @@ class Ours:
             "scope": "openid email profile", "state": "bench-state", "nonce": "bench-nonce",
             "code_challenge": CODE_CHALLENGE, "code_challenge_method": "S256",
         })
+
+    def login_form(self):
+        """The login page's CSRF pair, as one browser holds it: (cookie value, form token). The
+        token is bound to the cookie (web/csrf.rs), so every bench connection sends both."""
+        page = requests.get(self.base + "/connexion", timeout=TIMEOUT)
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        return page.cookies["idp_csrf"], token
 
     def login_session(self, alg="RS256"):
         """Logs in once through /authorize; returns the Cookie header that gives a code at once."""

@@ -35,6 +35,10 @@ pub trait Refusal: std::fmt::Display + std::fmt::Debug {
     fn code(&self) -> &'static str;
     /// How HTTP answers it.
     fn kind(&self) -> RefusalKind;
+    /// For a [`RefusalKind::TooMany`]: how long until a new try may succeed (`Retry-After`).
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// The audit event an action records with its change (see [`crate::audit`]).

@@ -191,13 +191,20 @@ impl Default for AssistanceConfig {
     }
 }
 
-/// Who may read `/metrics`.
+/// Where and to whom `/metrics` is served. With neither setting (the default), nowhere: the
+/// main listener faces the load balancer, and a reverse proxy on the same machine would make
+/// every visitor look local.
 #[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// A bearer token the scraper sends (`Authorization: Bearer …`). Empty (default): only
-    /// requests from the node's own machine (loopback) are answered. Redacted from `Debug`.
+    /// A bearer token the scraper sends (`Authorization: Bearer …`), compared in constant
+    /// time: `/metrics` is then served on the main listener to requests carrying it (and the
+    /// dedicated listener asks for it too). Empty (default): no token. Redacted from `Debug`.
     pub token: Option<String>,
+    /// A second address serving `/metrics` alone (e.g. `10.0.0.5:9090`, an address only the
+    /// monitoring network reaches), without token unless `token` is set. Empty (default): no
+    /// second listener.
+    pub listen: Option<SocketAddr>,
 }
 
 // Hand-written so that the token never reaches a log line that prints the configuration.
@@ -205,6 +212,7 @@ impl std::fmt::Debug for MetricsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricsConfig")
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("listen", &self.listen)
             .finish()
     }
 }

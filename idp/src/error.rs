@@ -2,6 +2,8 @@
 //! protocol endpoints (RFC 6749 `error` / `error_description` JSON). Internal failures are
 //! logged with context and shown as a generic message; their details never reach the client.
 
+use std::time::Duration;
+
 use askama::Template;
 use axum::{
     http::{HeaderValue, StatusCode, header},
@@ -24,6 +26,8 @@ pub struct PageError {
     pub title: &'static str,
     /// The French message.
     pub message: String,
+    /// How long to wait before trying again (`Retry-After`, 429 answers).
+    pub retry_after: Option<Duration>,
 }
 
 #[derive(Template)]
@@ -34,22 +38,24 @@ struct ErrorPage<'a> {
 }
 
 impl PageError {
+    /// A page of `status`, `title` and `message`.
+    pub fn new(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            title,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
     /// A request we cannot serve, explained.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            title: "Requête invalide",
-            message: message.into(),
-        }
+        Self::new(StatusCode::BAD_REQUEST, "Requête invalide", message)
     }
 
     /// Something the person may not do.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::FORBIDDEN,
-            title: "Accès refusé",
-            message: message.into(),
-        }
+        Self::new(StatusCode::FORBIDDEN, "Accès refusé", message)
     }
 
     /// A form whose CSRF token does not match the browser's: the one message for every form.
@@ -61,11 +67,11 @@ impl PageError {
 
     /// Nothing here.
     pub fn not_found() -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            title: "Page introuvable",
-            message: "La page demandée n'existe pas.".into(),
-        }
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "Page introuvable",
+            "La page demandée n'existe pas.",
+        )
     }
 
     /// An action's refusal as a page: its French message, the status of its kind.
@@ -79,22 +85,19 @@ impl PageError {
             RefusalKind::Internal => return Self::internal(refusal.code(), refusal),
         };
         Self {
-            status,
-            title,
-            message: refusal.to_string(),
+            retry_after: refusal.retry_after(),
+            ..Self::new(status, title, refusal.to_string())
         }
     }
 
     /// A failure on our side: logged here, generic for the person.
     pub fn internal(context: &str, error: &dyn std::fmt::Display) -> Self {
         tracing::error!(error.context = context, error.message = %error, "internal error");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            title: "Erreur technique",
-            message:
-                "Une erreur technique est survenue. Veuillez réessayer dans quelques instants."
-                    .into(),
-        }
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Erreur technique",
+            "Une erreur technique est survenue. Veuillez réessayer dans quelques instants.",
+        )
     }
 }
 
@@ -106,7 +109,11 @@ impl IntoResponse for PageError {
         }
         .render()
         .unwrap_or_else(|_| self.message.clone());
-        crate::web::no_store((self.status, Html(body)))
+        let response = crate::web::no_store((self.status, Html(body)));
+        match self.retry_after {
+            Some(wait) => crate::web::rate_limit::with_retry_after(response, wait),
+            None => response,
+        }
     }
 }
 
@@ -124,24 +131,26 @@ impl From<EphemeralError> for PageError {
 
 impl From<Overloaded> for PageError {
     fn from(_: Overloaded) -> Self {
-        Self {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            title: "Service momentanément indisponible",
-            message: "Le service est très sollicité. Veuillez réessayer dans quelques instants."
-                .into(),
-        }
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service momentanément indisponible",
+            "Le service est très sollicité. Veuillez réessayer dans quelques instants.",
+        )
     }
 }
 
 impl From<LimitReached> for PageError {
     fn from(limit: LimitReached) -> Self {
         Self {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            title: "Trop de tentatives",
-            message: format!(
-                "Trop de tentatives. Veuillez réessayer dans {}.",
-                crate::web::rate_limit::french_duration(limit.retry_after)
-            ),
+            retry_after: Some(limit.retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Trop de tentatives",
+                format!(
+                    "Trop de tentatives. Veuillez réessayer dans {}.",
+                    crate::web::rate_limit::french_duration(limit.retry_after)
+                ),
+            )
         }
     }
 }
@@ -157,6 +166,8 @@ pub struct OAuthError {
     pub description: String,
     /// `WWW-Authenticate` to send (401 answers).
     pub www_authenticate: Option<String>,
+    /// How long to wait before trying again (`Retry-After`, 429 answers).
+    pub retry_after: Option<Duration>,
 }
 
 impl OAuthError {
@@ -166,6 +177,7 @@ impl OAuthError {
             error,
             description: description.into(),
             www_authenticate: None,
+            retry_after: None,
         }
     }
 
@@ -252,19 +264,25 @@ impl OAuthError {
             RefusalKind::TooMany => StatusCode::TOO_MANY_REQUESTS,
             RefusalKind::Internal => return Self::internal(refusal.code(), refusal),
         };
-        Self::new(status, refusal.code(), refusal.to_string())
+        Self {
+            retry_after: refusal.retry_after(),
+            ..Self::new(status, refusal.code(), refusal.to_string())
+        }
     }
 
-    /// Too many attempts: 429 with the wait in French.
+    /// Too many attempts: 429 with the wait in French and in `Retry-After`.
     pub fn rate_limited(reached: LimitReached) -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            format!(
-                "Trop de tentatives. Veuillez réessayer dans {}.",
-                crate::web::rate_limit::french_duration(reached.retry_after)
-            ),
-        )
+        Self {
+            retry_after: Some(reached.retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!(
+                    "Trop de tentatives. Veuillez réessayer dans {}.",
+                    crate::web::rate_limit::french_duration(reached.retry_after)
+                ),
+            )
+        }
     }
 
     /// `temporarily_unavailable`: overload.
@@ -301,7 +319,10 @@ impl IntoResponse for OAuthError {
         {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
-        response
+        match self.retry_after {
+            Some(wait) => crate::web::rate_limit::with_retry_after(response, wait),
+            None => response,
+        }
     }
 }
 

@@ -214,7 +214,8 @@ impl AppState {
 
 /// Builds the router of the whole provider.
 pub fn router(state: AppState) -> Router {
-    with_middleware(routes(state))
+    let deployment = web::security_headers::DeploymentLayer::new(&state.config);
+    with_middleware(routes(state)).layer(deployment)
 }
 
 /// Every route, without the middleware that [`router`] adds; public for the benchmarks, which
@@ -283,6 +284,21 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The dedicated metrics listener, bound before anything runs: a wrong address stops the
+    // start rather than leaving the node unwatched.
+    let metrics_server = match state.config.metrics.listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address).await?;
+            tracing::info!(listen = %listener.local_addr()?, "metrics listening");
+            let routes = metrics::dedicated_routes(state.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, routes).await {
+                    tracing::error!(error.message = %e, "metrics listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let node_id = secrets::random_token(9);
     let upkeep = tokio::spawn(async {
         let mut interval = tokio::time::interval(Duration::from_secs(10));
@@ -328,5 +344,8 @@ pub async fn serve(
     ticker.abort();
     upkeep.abort();
     logout_worker.abort();
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     result
 }

@@ -12,6 +12,8 @@
 //! - `idp_logins_total{outcome}`, `idp_rate_limited_total{bucket}`,
 //!   `idp_mails_total{kind,outcome}`, `idp_tokens_issued_total{grant_type}`;
 //! - `idp_signing_key_age_seconds{kid,alg,state}` for every published key.
+//!
+//! Who may read it (`metrics.token`, `metrics.listen`): [`scrape`] and [`dedicated_routes`].
 
 use std::{
     cell::RefCell,
@@ -35,7 +37,6 @@ use crate::{
     AppState,
     keys::{rotation::KeyState, store as key_store},
     store::now,
-    web::client_ip::ClientIp,
 };
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -240,30 +241,52 @@ pub fn tokens_issued(grant_type: &'static str) {
     metrics::counter!("idp_tokens_issued_total", "grant_type" => grant_type).increment(1);
 }
 
-/// Whether the scraper may read: the configured bearer token (compared in constant time), or,
-/// when none is configured, a request from this machine.
-fn allowed(state: &AppState, headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> bool {
-    match state
+/// Whether the request carries the configured bearer token (compared in constant time);
+/// `None` when no token is configured.
+fn token_given(state: &AppState, headers: &HeaderMap) -> Option<bool> {
+    let expected = state
         .config
         .metrics
         .token
         .as_deref()
-        .filter(|t| !t.is_empty())
-    {
-        Some(expected) => headers
+        .filter(|t| !t.is_empty())?;
+    Some(
+        headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|given| bool::from(given.as_bytes().ct_eq(expected.as_bytes()))),
-        None => peer.is_some_and(|ip| ip.is_loopback()),
-    }
+    )
 }
 
-/// `GET /metrics`.
-pub async fn scrape(State(state): State<AppState>, headers: HeaderMap, peer: ClientIp) -> Response {
-    if !allowed(&state, &headers, peer.0) {
+/// `GET /metrics` on the main listener: only with the configured bearer token; 404 otherwise,
+/// and always when no token is configured (the address of the request proves nothing behind
+/// a reverse proxy).
+pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if token_given(&state, &headers) != Some(true) {
         return StatusCode::NOT_FOUND.into_response();
     }
+    exposition(&state).await
+}
+
+/// `GET /metrics` on the dedicated listener (`metrics.listen`): to whoever reaches that
+/// address, or only with the token when one is configured.
+async fn scrape_dedicated(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if token_given(&state, &headers) == Some(false) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    exposition(&state).await
+}
+
+/// The router of the dedicated listener: `/metrics` and nothing else.
+pub fn dedicated_routes(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(scrape_dedicated))
+        .with_state(state)
+}
+
+/// The exposition: the recorder's series, then the signing keys read now.
+async fn exposition(state: &AppState) -> Response {
     let mut body = handle().render();
     match key_store::all_keys(&state.db).await {
         Ok(keys) => {

@@ -667,14 +667,18 @@ def sigterm_in_flight(c, rec, n=24):
     """Opens n requests to node A (login submissions: argon2 keeps them busy), sends SIGTERM
     while they run, and checks that every one gets its whole answer."""
     port = c.ports["A"]
-    form = urllib.parse.urlencode({"csrf": "x", "authreq": "", "email": "vu0@cluster.test",
+    # A real form: its token is bound to the browser cookie (and checked before the hash).
+    page = requests.get(c.base("A") + "/connexion", timeout=TIMEOUT)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    cookie = f"Cookie: idp_csrf={page.cookies['idp_csrf']}"
+    form = urllib.parse.urlencode({"csrf": csrf, "authreq": "", "email": "vu0@cluster.test",
                                    "password": PASSWORD}).encode()
     socks = []
     for i in range(n):
         # Half slow (a password hash each), half quick (JWKS), all sent before the signal.
         if i % 2 == 0:
             socks.append(("login", raw_request(port, "POST", "/connexion", form, (
-                "Content-Type: application/x-www-form-urlencoded", "Cookie: idp_csrf=x"))))
+                "Content-Type: application/x-www-form-urlencoded", cookie))))
         else:
             socks.append(("jwks", raw_request(port, "GET", "/jwks")))
     time.sleep(0.05)

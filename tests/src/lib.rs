@@ -31,6 +31,9 @@ pub const PASSWORD: &str = "Motdepasse-solide-42";
 pub const REDIRECT_URI: &str = "https://rp.example/callback";
 /// Post-logout redirect URI registered for test clients.
 pub const POST_LOGOUT_URI: &str = "https://rp.example/logged-out";
+/// The bearer token the test configuration gives `/metrics` (`metrics.token`): with none,
+/// the main listener serves it to nobody.
+pub const METRICS_TOKEN: &str = "jeton-de-supervision-des-tests";
 
 static CRYPTO: Once = Once::new();
 
@@ -199,6 +202,7 @@ fn test_config(storage: &Storage, backend: &Backend, issuer: &str, listen: Socke
     // Plain-HTTP test clients do not send `Secure` cookies; one test checks the real ones.
     config.session.secure_cookies = false;
     config.limits.hash_concurrency = 2;
+    config.metrics.token = Some(METRICS_TOKEN.to_owned());
     // Most tests are not about the anti-robot check (tests/tests/anti_robot.rs turns it on).
     config.anti_robot.enabled = false;
     // The outbox of the default (embedded) transport goes with the test's storage.
@@ -300,6 +304,7 @@ impl TestApp {
     ) -> Self {
         let addr = listener.local_addr().expect("addr");
         let issuer = config.issuer.clone();
+        let metrics_listen = config.metrics.listen;
         let state = AppState::open(config).await.expect("provider starts");
         let (tx, rx) = oneshot::channel::<()>();
         let server_state = state.clone();
@@ -309,6 +314,17 @@ impl TestApp {
             })
             .await;
         });
+        // The server binds the dedicated metrics listener itself, as it starts.
+        if let Some(address) = metrics_listen {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while tokio::net::TcpStream::connect(address).await.is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the metrics listener {address} never opened"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         Self {
             addr,
             base: format!("http://127.0.0.1:{}", addr.port()),
@@ -509,7 +525,7 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
     }
 
-    /// `GET path` on this node: the body as text, whatever the status (`/metrics`, the JWKS).
+    /// `GET path` on this node: the body as text, whatever the status (the JWKS).
     pub async fn get_text(&self, path: &str) -> String {
         self.http()
             .get(self.url(path))
@@ -519,6 +535,20 @@ impl TestApp {
             .text()
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// `GET /metrics` with the test configuration's token ([`METRICS_TOKEN`]), asserted 200:
+    /// the exposition.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .http()
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("GET /metrics");
+        assert_eq!(response.status(), 200, "GET /metrics");
+        response.text().await.expect("GET /metrics")
     }
 
     /// An HTTP client that follows no redirect, as `openidconnect` requires.
@@ -642,6 +672,14 @@ impl Browser {
             }
         }
         panic!("too many redirects from {uri}");
+    }
+
+    /// This browser's CSRF token as its pages carry it now (it changes at login and logout),
+    /// read from a page every browser may open.
+    pub async fn csrf(&self) -> String {
+        let page = self.get("/mot-de-passe-oublie").await;
+        assert_eq!(page.status(), 200, "GET /mot-de-passe-oublie");
+        csrf_of(&page.text().await.expect("page"))
     }
 
     /// Submits the login form found at `page_uri` and returns the provider's answer.

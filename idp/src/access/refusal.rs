@@ -194,6 +194,13 @@ impl Refusal for AccessRefusal {
             Self::Storage(_) => RefusalKind::Internal,
         }
     }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::TooManyAttempts(wait) => Some(*wait),
+            _ => None,
+        }
+    }
 }
 
 // --- Service administration ---

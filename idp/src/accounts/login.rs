@@ -17,7 +17,7 @@ use crate::{
         anti_robot,
         client_ip::ClientIp,
         page::{CsrfForm, Page, safe_return},
-        rate_limit,
+        rate_limit, security_headers,
     },
 };
 pub(crate) use login_end::{expired, waiting_step};
@@ -61,8 +61,9 @@ pub async fn show(page: Page, Query(q): Query<LoginQuery>) -> Result<Response, P
         .as_ref()
         .and_then(|p| p.request.login_hint.clone())
         .unwrap_or_default();
+    let returns_to = pending.as_ref().map(|p| p.request.redirect_uri.clone());
     let client_name = pending.map(|p| p.client_name);
-    login_page(
+    let mut response = login_page(
         &page,
         LoginPage {
             csrf: String::new(),
@@ -78,7 +79,13 @@ pub async fn show(page: Page, Query(q): Query<LoginQuery>) -> Result<Response, P
             passkeys: false,
         },
         axum::http::StatusCode::OK,
-    )
+    )?;
+    // Opened from a link (the sign-up's e-mail) in a browser that never saw `/authorize`: the
+    // login still ends at the client.
+    if let Some(uri) = returns_to {
+        security_headers::remember_return(&mut response, &uri, page.config.session.secure_cookies);
+    }
+    Ok(response)
 }
 
 /// The login page, with a fresh anti-robot check (marked failed after an error).

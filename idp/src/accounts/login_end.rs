@@ -2,10 +2,7 @@
 //! waiting steps' state and the start of the session. Kept apart from `login.rs` so the CGU page,
 //! which `login::finish` may show, can end the login without importing it back.
 
-use axum::{
-    http::header,
-    response::{IntoResponse, Redirect, Response},
-};
+use axum::response::{IntoResponse, Redirect, Response};
 
 use super::session::{LoginSession, ViaUpstream};
 use crate::{
@@ -53,7 +50,7 @@ pub(crate) async fn start_session_via(
     authreq: &str,
     retour: &str,
 ) -> Result<Response, PageError> {
-    let (session, cookie) =
+    let (session, cookies) =
         LoginSession::start_via(page, page.headers(), user_id, amr, upstream).await?;
     let sid = &session.sid;
     let target = match PendingAuthorization::load(page, authreq).await? {
@@ -64,6 +61,6 @@ pub(crate) async fn start_session_via(
         None => safe_return(retour).unwrap_or("/").to_owned(),
     };
     let mut response = Redirect::to(&target).into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie);
+    cookies.add_to(&mut response);
     Ok(response)
 }

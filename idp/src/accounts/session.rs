@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::{
+    http::{HeaderMap, HeaderValue, header},
+    response::Response,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -12,8 +15,32 @@ use crate::{
     oidc::{actions::logout_queue, backchannel::EndedSession},
     secrets,
     store::{ephemeral::EphemeralError, now},
-    web::cookies,
+    web::{cookies, csrf},
 };
+
+/// The `Set-Cookie` values of a change of this browser's session (a login, a logout): the
+/// session cookie, and a new CSRF browser value, so the forms of pages shown before the change
+/// are refused after it (web/csrf.rs).
+#[must_use = "the browser must get its new cookies"]
+pub struct SessionCookies([HeaderValue; 2]);
+
+impl SessionCookies {
+    fn new(session: HeaderValue, secure: bool) -> Self {
+        Self([session, csrf::renewed_cookie(secure)])
+    }
+
+    /// The values, in order: the session cookie, the CSRF cookie.
+    pub fn values(&self) -> &[HeaderValue] {
+        &self.0
+    }
+
+    /// Adds them to `response`.
+    pub fn add_to(self, response: &mut Response) {
+        for cookie in self.0 {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+}
 
 /// A logged-in browser.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -107,13 +134,13 @@ impl LoginSession {
     }
 
     /// Starts a session after a successful login; the old one (if any) is ended so a session
-    /// token planted before login is worthless after it. Returns the `Set-Cookie`.
+    /// token planted before login is worthless after it. Returns the `Set-Cookie` values.
     pub async fn start(
         state: &AppState,
         headers: &HeaderMap,
         user_id: &str,
         amr: Vec<String>,
-    ) -> Result<(Self, HeaderValue), EphemeralError> {
+    ) -> Result<(Self, SessionCookies), EphemeralError> {
         Self::start_via(state, headers, user_id, amr, None).await
     }
 
@@ -124,8 +151,9 @@ impl LoginSession {
         user_id: &str,
         amr: Vec<String>,
         upstream: Option<ViaUpstream>,
-    ) -> Result<(Self, HeaderValue), EphemeralError> {
-        end(state, headers).await?;
+    ) -> Result<(Self, SessionCookies), EphemeralError> {
+        // The new session's cookies replace the ended one's in this same answer.
+        let _ = end_returning(state, headers).await?;
         let token = secrets::random_token(32);
         let user_agent = headers
             .get(header::USER_AGENT)
@@ -158,19 +186,15 @@ impl LoginSession {
         let pushed_out = remember(state, user_id, &key(&token), ttl).await?;
         tell_clients(state, pushed_out.into_iter()).await;
         crate::access::invitations::mark_connected(&state.db, user_id).await;
-        let cookie = cookies::set(
-            cookies::SESSION,
-            &token,
-            state.config.session.secure_cookies,
-            None,
-        );
-        Ok((session, cookie))
+        let secure = state.config.session.secure_cookies;
+        let cookie = cookies::set(cookies::SESSION, &token, secure, None);
+        Ok((session, SessionCookies::new(cookie, secure)))
     }
 }
 
 /// Ends this browser's session, if any, and queues the logout tokens of the clients it logged
-/// into; returns the `Set-Cookie` that clears the cookie.
-pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, EphemeralError> {
+/// into; returns the `Set-Cookie` values that clear the cookie and renew the CSRF one.
+pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<SessionCookies, EphemeralError> {
     Ok(end_returning(state, headers).await?.1)
 }
 
@@ -178,7 +202,7 @@ pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, E
 pub async fn end_returning(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<(Option<LoginSession>, HeaderValue), EphemeralError> {
+) -> Result<(Option<LoginSession>, SessionCookies), EphemeralError> {
     let secure = state.config.session.secure_cookies;
     let mut ended = None;
     if let Some(token) = cookies::get(headers, cookies::SESSION, secure)
@@ -187,7 +211,8 @@ pub async fn end_returning(
         ended = parse(&raw);
         tell_clients(state, ended.clone().into_iter()).await;
     }
-    Ok((ended, cookies::set(cookies::SESSION, "", secure, Some(0))))
+    let clear = cookies::set(cookies::SESSION, "", secure, Some(0));
+    Ok((ended, SessionCookies::new(clear, secure)))
 }
 
 fn parse(raw: &str) -> Option<LoginSession> {

@@ -17,7 +17,7 @@ use crate::{
     AppState,
     accounts::session::LoginSession,
     error::PageError,
-    web::{csrf, page::CsrfForm},
+    web::{csrf, page::CsrfForm, security_headers},
 };
 
 #[derive(Template, WebTemplate)]
@@ -63,7 +63,8 @@ pub async fn show(
             "Votre session a expiré. Veuillez retourner sur l'application et recommencer.",
         ));
     }
-    let token = csrf::token(&headers, state.config.session.secure_cookies);
+    let token = csrf::token(&state, &headers);
+    let redirect_uri = pending.request.redirect_uri.clone();
     let page = ConsentPage {
         csrf: token.value,
         authreq: q.authreq,
@@ -79,6 +80,8 @@ pub async fn show(
     if let Some(cookie) = token.set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
+    // The decision's answer redirects to the client.
+    security_headers::allow_form_action(&mut response, &redirect_uri);
     Ok(response)
 }
 

@@ -26,7 +26,7 @@ use crate::{
     accounts::{session, upstream},
     error::PageError,
     secrets,
-    web::csrf,
+    web::{csrf, security_headers},
 };
 
 #[derive(Template, WebTemplate)]
@@ -75,9 +75,9 @@ pub async fn post(
     let confirmed = params.contains_key("csrf");
     if confirmed
         && !csrf::verify(
+            &state,
             &headers,
             params.get("csrf").map(String::as_str).unwrap_or_default(),
-            state.config.session.secure_cookies,
         )
     {
         return Err(PageError::form_expired());
@@ -144,16 +144,20 @@ async fn logout(
     };
 
     if !hint_valid && !confirmed {
-        let token = csrf::token(headers, state.config.session.secure_cookies);
+        let token = csrf::token(state, headers);
         let page = ConfirmPage {
             csrf: token.value,
             client_id: client.map(|c| c.registration.client_id).unwrap_or_default(),
-            post_logout_redirect_uri: redirect.unwrap_or_default(),
+            post_logout_redirect_uri: redirect.clone().unwrap_or_default(),
             state: get("state").unwrap_or_default(),
         };
         let mut response = page.into_response();
         if let Some(cookie) = token.set_cookie {
             response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        // The confirmation's answer redirects to the client's registered address.
+        if let Some(uri) = &redirect {
+            security_headers::allow_form_action(&mut response, uri);
         }
         return Ok(response);
     }
@@ -171,7 +175,7 @@ async fn logout(
         Some(logout) => at_upstream(state, &logout, then).await?,
         None => finished(then),
     };
-    response.headers_mut().append(header::SET_COOKIE, clear);
+    clear.add_to(&mut response);
     Ok(response)
 }
 

@@ -5,10 +5,12 @@ use axum::http::{HeaderMap, HeaderValue, header};
 
 /// The provider's login session.
 pub const SESSION: &str = "idp_session";
-/// The CSRF double-submit token.
+/// This browser's CSRF value, which form tokens are derived from (web/csrf.rs).
 pub const CSRF: &str = "idp_csrf";
 /// The password reset journey of this browser.
 pub const RESET: &str = "idp_reset";
+/// The origin of this browser's latest authorization request (web/security_headers.rs).
+pub const RETURN_ORIGIN: &str = "idp_return";
 
 /// The cookie's name on the wire.
 pub fn wire_name(name: &str, secure: bool) -> String {

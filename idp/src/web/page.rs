@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::{
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
 
@@ -68,6 +68,39 @@ impl Page {
         &self.headers
     }
 
+    /// This page as the browser will be once it stores `set_cookies` (a session started in
+    /// this very answer): the forms it renders then carry the new session's CSRF token.
+    pub fn after(&self, set_cookies: &[HeaderValue]) -> Self {
+        let mut jar: Vec<(String, String)> = self
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        for set in set_cookies.iter().filter_map(|v| v.to_str().ok()) {
+            let Some((name, value)) = set.split(';').next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
+            jar.retain(|(k, _)| k != name);
+            if !set.contains("Max-Age=0") {
+                jar.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        let mut headers = self.headers.clone();
+        headers.remove(header::COOKIE);
+        let line: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if let Ok(value) = HeaderValue::from_str(&line.join("; ")) {
+            headers.insert(header::COOKIE, value);
+        }
+        Self {
+            state: self.state.clone(),
+            headers,
+        }
+    }
+
     /// Renders a form page: 400 when it shows an error, 200 otherwise.
     pub fn render_form<T: Template>(
         &self,
@@ -89,7 +122,7 @@ impl Page {
         status: StatusCode,
         build: impl FnOnce(String) -> T,
     ) -> Result<Response, PageError> {
-        let token = csrf::token(&self.headers, self.state.config.session.secure_cookies);
+        let token = csrf::token(&self.state, &self.headers);
         let body = build(token.value)
             .render()
             .map_err(|e| PageError::internal("page template", &e))?;
@@ -103,7 +136,7 @@ impl Page {
 
 /// Refuses a form without this browser's CSRF token.
 pub fn check_csrf(state: &AppState, headers: &HeaderMap, submitted: &str) -> Result<(), PageError> {
-    if csrf::verify(headers, submitted, state.config.session.secure_cookies) {
+    if csrf::verify(state, headers, submitted) {
         Ok(())
     } else {
         Err(PageError::form_expired())

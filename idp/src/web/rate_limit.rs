@@ -1,6 +1,12 @@
-//! Rate limits counted in the shared store, so they hold across nodes.
+//! Rate limits counted in the shared store, so they hold across nodes, and the `Retry-After`
+//! every refusal (429) carries.
 
 use std::time::Duration;
+
+use axum::{
+    http::{HeaderValue, header},
+    response::Response,
+};
 
 use crate::{
     secrets,
@@ -33,6 +39,26 @@ pub async fn hit(
     })
 }
 
+/// The wait a 429 announces when the code that refused did not say how long its window has
+/// left (the security-headers layer adds it): a client that backs off this long retries after
+/// most of the provider's windows have moved on, and no 429 goes out without `Retry-After`.
+pub const RETRY_AFTER_FALLBACK: Duration = Duration::from_secs(60);
+
+/// `response` with `Retry-After: <seconds>` (RFC 9110 §10.2.3), rounded up, at least 1: a
+/// client retrying then finds the window over.
+pub fn with_retry_after(mut response: Response, wait: Duration) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, retry_after_value(wait));
+    response
+}
+
+/// The `Retry-After` value for `wait`.
+pub fn retry_after_value(wait: Duration) -> HeaderValue {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(seconds.max(1))
+}
+
 /// "3 minutes", "45 secondes": a wait time for a French message.
 pub fn french_duration(d: Duration) -> String {
     let s = d.as_secs().max(1);
@@ -44,5 +70,34 @@ pub fn french_duration(d: Duration) -> String {
         "1 seconde".to_owned()
     } else {
         format!("{s} secondes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{http::StatusCode, response::IntoResponse};
+
+    use super::*;
+    use crate::error::{OAuthError, PageError};
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_value(Duration::from_millis(1)), "1");
+        assert_eq!(retry_after_value(Duration::ZERO), "1");
+        assert_eq!(retry_after_value(Duration::from_millis(89_001)), "90");
+        assert_eq!(retry_after_value(Duration::from_secs(900)), "900");
+    }
+
+    #[test]
+    fn every_surface_sends_the_wait_of_its_limit() {
+        let reached = LimitReached {
+            retry_after: Duration::from_secs(125),
+        };
+        let page = PageError::from(reached).into_response();
+        let api = OAuthError::rate_limited(reached).into_response();
+        for response in [page, api] {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "125");
+        }
     }
 }

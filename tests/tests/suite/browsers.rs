@@ -80,8 +80,11 @@ async fn with_the_setting_required_a_new_browser_needs_the_emailed_code_once() {
         .await,
         1
     );
-    // The same code again: spent.
-    assert_eq!(type_code(&browser, &page, &code).await.status(), 400);
+    // The same code again: spent (its form's CSRF token is from before the login: refused as
+    // it was, and as spent with the token the browser has now).
+    assert_eq!(type_code(&browser, &page, &code).await.status(), 403);
+    let now = page.replace(&csrf_of(&page), &browser.csrf().await);
+    assert_eq!(type_code(&browser, &now, &code).await.status(), 400);
 
     // Back on the same browser: no code. On another one: a code again.
     browser.get("/logout").await;

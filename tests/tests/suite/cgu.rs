@@ -155,8 +155,12 @@ async fn a_new_version_is_asked_at_the_next_login_before_going_back_to_the_servi
             .any(|e| e.action == "cgu.accepted" && e.actor == alice.id)
     );
 
-    // The form is spent: it cannot start a second session.
+    // The form is spent: it cannot start a second session, neither as it was (its CSRF token is
+    // from before the login) nor with the token this browser has now.
     let r = answer(&browser, &again, &[("accepte", "oui")]).await;
+    assert_eq!(r.status(), 403);
+    let now = again.replace(&csrf_of(&again), &browser.csrf().await);
+    let r = answer(&browser, &now, &[("accepte", "oui")]).await;
     assert_eq!(r.status(), 400);
     // Accepted once: the next login goes straight on.
     let r = app

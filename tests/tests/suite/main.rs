@@ -18,6 +18,7 @@ mod browsers;
 mod cgu;
 mod client_auth;
 mod cluster;
+mod hardening;
 mod help;
 mod interop;
 mod keys_rotation;

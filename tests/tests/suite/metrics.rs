@@ -1,10 +1,14 @@
 //! `/metrics`: the Prometheus exposition counts requests by route template and status, logins,
 //! rate-limit refusals and issued tokens, and lists the published signing keys with their
-//! ages; only loopback scrapers or the configured bearer token may read it.
+//! ages; the main listener serves it only with the configured bearer token, and a dedicated
+//! listener (`metrics.listen`) serves it alone.
 //!
 //! One process, one recorder: these tests compare values before and after, never absolutes.
 
-use idp_tests::{PASSWORD, TestApp, auth_url, content_type, exchange_code, location, query_of};
+use idp_tests::{
+    METRICS_TOKEN, PASSWORD, TestApp, auth_url, content_type, exchange_code, free_port, location,
+    query_of,
+};
 
 /// The value of the first sample of `name` whose labels include every `label="value"` given.
 fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -26,7 +30,13 @@ fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 async fn scrape(app: &TestApp) -> String {
-    let r = app.http().get(app.url("/metrics")).send().await.unwrap();
+    let r = app
+        .http()
+        .get(app.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(content_type(&r).starts_with("text/plain; version=0.0.4"));
     r.text().await.unwrap()
@@ -144,11 +154,7 @@ async fn metrics_need_the_configured_token_when_there_is_one() {
     let app = TestApp::spawn_with(|c| c.metrics.token = Some("jeton-de-supervision".into())).await;
     let http = app.http();
     let r = http.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(
-        r.status(),
-        404,
-        "loopback is not enough once a token is set"
-    );
+    assert_eq!(r.status(), 404, "a request without the token is refused");
     let r = metrics_with_token(&app, "jeton-de-supervisioN").await;
     assert_eq!(r.status(), 404);
     let r = metrics_with_token(&app, "jeton-de-supervision").await;
@@ -159,6 +165,72 @@ async fn metrics_need_the_configured_token_when_there_is_one() {
             .unwrap()
             .contains("idp_signing_key_age_seconds")
     );
+}
+
+#[tokio::test]
+async fn without_a_token_the_main_listener_serves_metrics_to_nobody_not_even_loopback() {
+    let app = TestApp::spawn_with(|c| c.metrics.token = None).await;
+    // The test client is on the node's own machine, as a reverse proxy in front of it would be.
+    let r = app.http().get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = metrics_with_token(&app, METRICS_TOKEN).await;
+    assert_eq!(r.status(), 404, "no token configured: none is accepted");
+}
+
+#[tokio::test]
+async fn the_dedicated_listener_serves_metrics_alone() {
+    let port = free_port();
+    let app = TestApp::spawn_with(|c| {
+        c.metrics.token = None;
+        c.metrics.listen = Some(([127, 0, 0, 1], port).into());
+    })
+    .await;
+    let http = app.http();
+    let dedicated = format!("http://127.0.0.1:{port}");
+    let r = http
+        .get(format!("{dedicated}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(content_type(&r).starts_with("text/plain; version=0.0.4"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("idp_signing_key_age_seconds")
+    );
+    // Nothing else on that address, and the main listener still refuses.
+    for path in ["/healthz", "/connexion", "/jwks"] {
+        let r = http.get(format!("{dedicated}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    let r = http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn with_a_token_the_dedicated_listener_asks_for_it_too() {
+    let port = free_port();
+    let app = TestApp::spawn_with(|c| c.metrics.listen = Some(([127, 0, 0, 1], port).into())).await;
+    let http = app.http();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http
+        .get(&url)
+        .bearer_auth("pas-le-bon")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http
+        .get(&url)
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }
 
 #[tokio::test]

@@ -460,7 +460,7 @@ async fn a_mail_that_could_not_be_sent_answers_as_an_unknown_address_and_is_with
     app.state.background.idle().await;
     // The counter is the process's (shared by the tests of this file): any count will do.
     let failed = r#"idp_mails_total{kind="password_reset",outcome="failed"} "#;
-    let metrics = app.get_text("/metrics").await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(failed),
         "the mailer never gave up:\n{metrics}"

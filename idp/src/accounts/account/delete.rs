@@ -126,12 +126,12 @@ pub async fn submit(
 }
 
 /// « Votre compte a été supprimé », clearing the session cookie.
-fn deleted_page(clear: HeaderValue) -> Result<Response, PageError> {
+fn deleted_page(clear: session::SessionCookies) -> Result<Response, PageError> {
     let body = DeletedPage
         .render()
         .map_err(|e| PageError::internal("account template", &e))?;
     let mut response = Html(body).into_response();
-    response.headers_mut().append(header::SET_COOKIE, clear);
+    clear.add_to(&mut response);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -13,6 +13,8 @@
 //! account. If the address is taken between the code and its check, the page says only that
 //! the change could not be made.
 
+use std::time::Duration;
+
 use askama::Template;
 use axum::{
     http::StatusCode,
@@ -137,6 +139,15 @@ async fn check_request(
         let message = "Le mot de passe actuel est incorrect.".to_owned();
         return Ok(Err(("password", message, StatusCode::UNAUTHORIZED)));
     }
+    Ok(Ok(email))
+}
+
+/// Counts a code sent for `user` and to `email`; the wait when a limit is reached.
+async fn limit_sends(
+    state: &AppState,
+    user: &User,
+    email: &Email,
+) -> Result<Option<Duration>, PageError> {
     for (bucket, subject) in [
         ("account-email-send", user.id.as_str()),
         ("account-email-send-address", email.as_str()),
@@ -144,14 +155,10 @@ async fn check_request(
         let limits = &state.ephemeral;
         let hit = rate_limit::hit(limits, bucket, subject, SENDS_PER_ADDRESS, SEND_WINDOW).await?;
         if let Err(limit) = hit {
-            let message = format!(
-                "Trop de demandes de changement d'adresse. Veuillez réessayer dans {}.",
-                rate_limit::french_duration(limit.retry_after)
-            );
-            return Ok(Err(("", message, StatusCode::TOO_MANY_REQUESTS)));
+            return Ok(Some(limit.retry_after));
         }
     }
-    Ok(Ok(email))
+    Ok(None)
 }
 
 /// Records the pending change and e-mails its code to the new address (or, when another
@@ -217,6 +224,14 @@ pub async fn submit(
         Ok(email) => email,
         Err(refused) => return again(refused),
     };
+    if let Some(wait) = limit_sends(&page, &user, &email).await? {
+        let message = format!(
+            "Trop de demandes de changement d'adresse. Veuillez réessayer dans {}.",
+            rate_limit::french_duration(wait)
+        );
+        let page = again(("", message, StatusCode::TOO_MANY_REQUESTS))?;
+        return Ok(rate_limit::with_retry_after(page, wait));
+    }
     if !send_code(&page, &user, &email).await? {
         return again(("", NOT_SENT.to_owned(), StatusCode::SERVICE_UNAVAILABLE));
     }

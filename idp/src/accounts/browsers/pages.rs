@@ -144,12 +144,11 @@ async fn send_code(page: &Page, step: &str, pending: &mut Step) -> Result<String
     if let Err(e) = sent {
         tracing::error!(user.id = %user.id, error.message = %e, "browser code not sent");
         page.ephemeral.delete(&step_key(step)).await?;
-        return Err(PageError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            title: "Service momentanément indisponible",
-            message: "Le code n'a pas pu être envoyé. Veuillez réessayer dans quelques instants."
-                .into(),
-        });
+        return Err(PageError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service momentanément indisponible",
+            "Le code n'a pas pu être envoyé. Veuillez réessayer dans quelques instants.",
+        ));
     }
     tracing::info!(user.id = %user.id, "browser code sent");
     Ok(user.email)

@@ -38,11 +38,11 @@ struct CguPage {
 /// `GET /cgu`: the current version, with its number and date.
 pub async fn show(page: Page) -> Result<Response, PageError> {
     let Some(cgu) = current(&page.db).await? else {
-        return Err(PageError {
-            status: StatusCode::NOT_FOUND,
-            title: "Page non trouvée",
-            message: "Les conditions générales d'utilisation ne sont pas encore publiées.".into(),
-        });
+        return Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            "Page non trouvée",
+            "Les conditions générales d'utilisation ne sont pas encore publiées.",
+        ));
     };
     page.render(StatusCode::OK, |_| CguPage {
         title: cgu.document.title.clone(),

@@ -157,10 +157,12 @@ pub async fn resend_code(
         let wait = rate_limit::french_duration(limit.retry_after);
         let error =
             format!("Vous avez demandé trop de nouveaux codes. Veuillez réessayer dans {wait}.");
-        return again(StatusCode::TOO_MANY_REQUESTS, Some(error), None);
+        let page = again(StatusCode::TOO_MANY_REQUESTS, Some(error), None)?;
+        return Ok(rate_limit::with_retry_after(page, limit.retry_after));
     }
-    if let Some(error) = super::start::limit_requests(&page, &ip, &email).await? {
-        return again(StatusCode::TOO_MANY_REQUESTS, Some(error), None);
+    if let Some((error, wait)) = super::start::limit_requests(&page, &ip, &email).await? {
+        let page = again(StatusCode::TOO_MANY_REQUESTS, Some(error), None)?;
+        return Ok(rate_limit::with_retry_after(page, wait));
     }
     super::start::issue_code(&page, &email, &flow.back).await?;
     // A code checked before the resend belonged to the request just replaced.

@@ -34,12 +34,12 @@ pub async fn show_start(page: Page, Query(q): Query<StartQuery>) -> Result<Respo
 }
 
 /// Counts a request against the limits per client address and per address; the message to
-/// show when one is reached.
+/// show and the wait when one is reached.
 pub(super) async fn limit_requests(
     state: &AppState,
     ip: &ClientIp,
     email: &Email,
-) -> Result<Option<String>, PageError> {
+) -> Result<Option<(String, Duration)>, PageError> {
     let limits = &state.config.limits;
     let window = Duration::from_secs(limits.reset_window_seconds);
     let address = email.as_str().to_owned();
@@ -49,10 +49,11 @@ pub(super) async fn limit_requests(
     ] {
         if let Err(limit) = rate_limit::hit(&state.ephemeral, bucket, &subject, max, window).await?
         {
-            return Ok(Some(format!(
+            let message = format!(
                 "Trop de demandes de réinitialisation. Veuillez réessayer dans {}.",
                 rate_limit::french_duration(limit.retry_after)
-            )));
+            );
+            return Ok(Some((message, limit.retry_after)));
         }
     }
     Ok(None)
@@ -131,8 +132,9 @@ pub async fn submit_start(
     if !anti_robot::verify(&page, &form.robot).await? {
         return again(anti_robot::FAILED.into(), StatusCode::BAD_REQUEST);
     }
-    if let Some(message) = limit_requests(&page, &ip, &email).await? {
-        return again(message, StatusCode::TOO_MANY_REQUESTS);
+    if let Some((message, wait)) = limit_requests(&page, &ip, &email).await? {
+        let page = again(message, StatusCode::TOO_MANY_REQUESTS)?;
+        return Ok(rate_limit::with_retry_after(page, wait));
     }
     let back = Back::of_authreq(&page, &form.authreq).await?;
     issue_code(&page, &email, &back).await?;

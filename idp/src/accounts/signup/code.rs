@@ -184,12 +184,11 @@ pub async fn send(
         // Nothing arrived: the person may ask again at once.
         state.ephemeral.delete(&cooldown).await?;
         tracing::error!(error.message = %e, "sign-up e-mail not sent");
-        return Err(PageError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            title: "Envoi impossible",
-            message: "L'e-mail n'a pas pu être envoyé. Veuillez réessayer dans quelques instants."
-                .into(),
-        });
+        return Err(PageError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Envoi impossible",
+            "L'e-mail n'a pas pu être envoyé. Veuillez réessayer dans quelques instants.",
+        ));
     }
     tracing::info!(signup.existing_account = exists, "sign-up e-mail sent");
     Ok(None)
@@ -324,11 +323,11 @@ pub async fn follow_link(
         authreq,
     }) = follow(&state, &q.jeton).await?
     else {
-        return Err(PageError {
-            status: StatusCode::GONE,
-            title: "Lien expiré",
-            message: "Ce lien a expiré ou a déjà été utilisé. Recommencez la création de votre compte pour recevoir un nouveau code.".into(),
-        });
+        return Err(PageError::new(
+            StatusCode::GONE,
+            "Lien expiré",
+            "Ce lien a expiré ou a déjà été utilisé. Recommencez la création de votre compte pour recevoir un nouveau code.",
+        ));
     };
     let mut session = Session::load(&state, &headers).await?;
     if session.journey.email.as_deref() != Some(email.as_str()) {
@@ -446,12 +445,14 @@ pub async fn resend(
     let mut page = page(&session, &state, &headers);
     if let Some(wait) = cooldown_left(&state, &email).await? {
         page.f = page.f.with_error("", wait_message(wait));
-        return reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS);
+        let reply = reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS)?;
+        return Ok(rate_limit::with_retry_after(reply, wait));
     }
     count_send(&state, &ip, &email).await?;
     if let Some(wait) = send(&state, &email, session.journey.authreq.as_deref()).await? {
         page.f = page.f.with_error("", wait_message(wait));
-        return reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS);
+        let reply = reply_with(page.f.take_cookies(), &page, StatusCode::TOO_MANY_REQUESTS)?;
+        return Ok(rate_limit::with_retry_after(reply, wait));
     }
     page.notice = Some(
         "Un nouveau code vous a été envoyé par e-mail. Le code précédent n'est plus valable."

@@ -262,7 +262,7 @@ impl Session {
 
     /// The parts every step's page shares.
     pub fn frame(&self, state: &AppState, headers: &HeaderMap, step: Step) -> Frame {
-        let token = csrf::token(headers, state.config.session.secure_cookies);
+        let token = csrf::token(state, headers);
         let mut set_cookies: Vec<HeaderValue> = token.set_cookie.into_iter().collect();
         set_cookies.extend(self.set_cookie.clone());
         let j = &self.journey;

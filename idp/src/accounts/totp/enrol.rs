@@ -2,7 +2,7 @@
 //! confirming code, the recovery codes shown once; and disabling the second factor.
 
 use super::*;
-use crate::accounts::{account::password_matches, logged_in::LoggedIn};
+use crate::accounts::{account::password_matches, logged_in::LoggedIn, session::SessionCookies};
 
 fn enrolment_key(sid: &str) -> String {
     format!("totp-enrol:{}", secrets::hash(sid))
@@ -125,19 +125,19 @@ async fn store_enrolment(
 }
 
 /// A login that needed two factors resumes with a session that now has them: where to continue,
-/// and the new session's cookie.
+/// and the new session's cookies.
 async fn resume_login(
     page: &Page,
     session: &LoginSession,
-) -> Result<(String, Option<header::HeaderValue>), PageError> {
+) -> Result<(String, Option<SessionCookies>), PageError> {
     let Some(authreq) = page.ephemeral.take(&return_key(&session.sid)).await? else {
         return Ok(("/".to_owned(), None));
     };
     let amr = ["pwd", "otp", "mfa"].map(String::from).to_vec();
-    let (new_session, cookie) =
+    let (new_session, cookies) =
         LoginSession::start(page, page.headers(), &session.user_id, amr).await?;
     let continue_to = continue_target(page, &authreq, &new_session.sid).await?;
-    Ok((continue_to, Some(cookie)))
+    Ok((continue_to, Some(cookies)))
 }
 
 /// `POST /compte/double-authentification`: the code confirming the app; stores the secret and
@@ -174,15 +174,20 @@ pub async fn enrol(
         ));
     }
     let recovery_codes = store_enrolment(&page, &user, &totp, step).await?;
-    let (continue_to, cookie) = resume_login(&page, &session).await?;
-    let mut response = page.render(StatusCode::OK, |csrf| EnrolPage {
+    let (continue_to, cookies) = resume_login(&page, &session).await?;
+    // The disabling form of this page is posted with the new session.
+    let shown = match &cookies {
+        Some(cookies) => page.after(cookies.values()),
+        None => page,
+    };
+    let mut response = shown.render(StatusCode::OK, |csrf| EnrolPage {
         enrolled: true,
         recovery_codes,
         continue_to,
         ..EnrolPage::new(csrf)
     })?;
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+    if let Some(cookies) = cookies {
+        cookies.add_to(&mut response);
     }
     Ok(response)
 }

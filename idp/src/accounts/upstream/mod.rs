@@ -109,11 +109,7 @@ async fn failed(state: &AppState, upstream: &str, error: UpstreamError) -> PageE
         UpstreamError::Refused(_) | UpstreamError::DomainNotAllowed => StatusCode::FORBIDDEN,
         UpstreamError::BadToken(_) => StatusCode::BAD_GATEWAY,
     };
-    PageError {
-        status,
-        title: "Connexion agent impossible",
-        message: error.to_string(),
-    }
+    PageError::new(status, "Connexion agent impossible", error.to_string())
 }
 
 async fn limit(state: &AppState, ip: &ClientIp) -> Result<(), PageError> {

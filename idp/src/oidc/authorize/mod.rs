@@ -32,6 +32,7 @@ use crate::{
     error::PageError,
     secrets,
     store::now,
+    web::security_headers,
 };
 
 /// What a code stands for until it is exchanged.
@@ -330,7 +331,11 @@ async fn proceed(
         return Ok(redirect.into_response());
     }
     let id = park(state, client, &request).await?;
-    needed.page(state, headers, session.as_ref(), &id).await
+    let mut response = needed.page(state, headers, session.as_ref(), &id).await?;
+    // The pages of this request may end at the client: their forms may lead there.
+    let secure = state.config.session.secure_cookies;
+    security_headers::remember_return(&mut response, &request.redirect_uri, secure);
+    Ok(response)
 }
 
 /// The authorization code, kept for its lifetime, and the redirect that carries it.
