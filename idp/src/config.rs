@@ -863,3 +863,39 @@ impl Config {
         format!("{}{}", self.issuer, path)
     }
 }
+
+#[cfg(test)]
+mod tls_settings_tests {
+    use super::*;
+
+    fn refused(adjust: impl FnOnce(&mut Config)) -> bool {
+        let mut config = Config::default();
+        adjust(&mut config);
+        config.validate().is_err()
+    }
+
+    #[test]
+    fn tls_settings_that_cannot_work_together_are_refused() {
+        assert!(!refused(|_| {}));
+        assert!(refused(
+            |c| c.redis.sentinels = vec!["rediss://s:26379".into()]
+        ));
+        assert!(!refused(|c| {
+            c.redis.sentinels = vec!["rediss://s:26379".into()];
+            c.redis.sentinel_service = "efp".into();
+            c.redis.ca_file = Some("ca.pem".into());
+        }));
+        assert!(refused(|c| {
+            c.redis_url = Some("redis://cache:6379".into());
+            c.redis.ca_file = Some("ca.pem".into());
+        }));
+        assert!(!refused(|c| {
+            c.redis_url = Some("rediss://cache:6379".into());
+            c.redis.ca_file = Some("ca.pem".into());
+        }));
+        assert!(refused(|c| c.redis.client_cert_file = Some("c.pem".into())));
+        assert!(refused(
+            |c| c.mail.smtp_client_key_file = Some("k.pem".into())
+        ));
+    }
+}

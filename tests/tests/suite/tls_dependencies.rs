@@ -228,7 +228,7 @@ async fn a_sentinel_failover_under_load_keeps_sessions_and_counters_and_no_reque
         task.await.unwrap();
     }
 
-    let samples = samples.lock().unwrap();
+    let samples = std::mem::take(&mut *samples.lock().unwrap());
     let before: Vec<_> = samples.iter().filter(|s| s.answered < killed).collect();
     let after: Vec<_> = samples.iter().filter(|s| s.sent > failover_over).collect();
     let in_window = samples.len() - before.len() - after.len();
@@ -251,7 +251,9 @@ async fn a_sentinel_failover_under_load_keeps_sessions_and_counters_and_no_reque
     let failed_after: Vec<_> = after.iter().filter(|s| !s.ok).map(|s| &s.what).collect();
     assert!(
         failed_after.is_empty(),
-        "requests failed after the failover: {failed_after:?}"
+        "{} requests failed after the failover, the first: {:?}",
+        failed_after.len(),
+        &failed_after[..failed_after.len().min(3)]
     );
     assert!(after.len() >= 20, "too little load after the failover");
 
