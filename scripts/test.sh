@@ -66,6 +66,15 @@ if ! command -v openssl >/dev/null; then
     { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl; }
 fi
 
+if [ "$backend" = postgres ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  # The server binaries only: no cluster of the package's own on this machine.
+  echo "TLS tests: apt-get install postgresql (binaries, no cluster)"
+  mkdir -p /etc/postgresql-common/createcluster.d
+  echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/idp-tests.conf
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql ||
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }
+fi
+
 # The browser journeys (tests/tests/browser.rs) drive Debian's Chromium with playwright-core
 # (`npx playwright install` cannot download a browser here): install both once.
 if [ ! -x /usr/bin/chromium ]; then
