@@ -56,6 +56,24 @@ if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("aiosmt
   python3 -m pip install --quiet aiosmtpd==1.4.6
 fi
 
+# The TLS tests of the dependencies (tests/tests/suite/tls_dependencies.rs) make their private CA
+# with the openssl command; the PostgreSQL run also starts its own redis-server processes and
+# sentinels (redis-server, redis-cli) and a PostgreSQL of its own (/usr/lib/postgresql/*/bin).
+if ! command -v openssl >/dev/null; then
+  echo "TLS tests: apt-get install openssl"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl ||
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl; }
+fi
+
+if [ "$backend" = postgres ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  # The server binaries only: no cluster of the package's own on this machine.
+  echo "TLS tests: apt-get install postgresql (binaries, no cluster)"
+  mkdir -p /etc/postgresql-common/createcluster.d
+  echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/idp-tests.conf
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql ||
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }
+fi
+
 # The browser journeys (tests/tests/browser.rs) drive Debian's Chromium with playwright-core
 # (`npx playwright install` cannot download a browser here): install both once.
 if [ ! -x /usr/bin/chromium ]; then

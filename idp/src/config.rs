@@ -30,6 +30,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key, so several deployments can share one Redis.
     pub redis_key_prefix: String,
+    /// Redis over TLS (private CA, client certificate) and Redis Sentinel.
+    pub redis: RedisConfig,
     /// Log format: `json` (default) or `pretty`.
     pub log_format: LogFormat,
     /// Signing keys.
@@ -472,6 +474,27 @@ pub struct LimitsConfig {
     pub reset_window_seconds: u64,
 }
 
+/// How the provider reaches Redis beyond `redis_url`: the certificates of a TLS connection
+/// (`rediss://`) and Redis Sentinel. The files are read once at start-up.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// PEM file of the CA(s) the Redis servers' (and sentinels') certificates must chain to,
+    /// instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate (chain) presented to Redis servers that ask for one
+    /// (`tls-auth-clients`).
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM private key of `client_cert_file`.
+    pub client_key_file: Option<PathBuf>,
+    /// Sentinel addresses, `redis://host:port` or `rediss://host:port` (all alike). Set: the
+    /// master is the one they name for `sentinel_service`, and `redis_url`, if set, only
+    /// gives the master's scheme, user, password and database.
+    pub sentinels: Vec<String>,
+    /// The master's name in the sentinels' configuration (`sentinel monitor NAME …`).
+    pub sentinel_service: String,
+}
+
 /// Outgoing e-mail: how messages leave the provider and who sends them.
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -490,6 +513,13 @@ pub struct MailConfig {
     pub smtp_username: Option<String>,
     /// SMTP password: never logged, redacted from `Debug`.
     pub smtp_password: Option<String>,
+    /// PEM file of the CA(s) the SMTP server's certificate must chain to, instead of the
+    /// public roots (a private CA). Empty: the public roots.
+    pub smtp_ca_file: Option<PathBuf>,
+    /// PEM certificate presented to an SMTP server that asks for one (the first of the file).
+    pub smtp_client_cert_file: Option<PathBuf>,
+    /// PEM private key of `smtp_client_cert_file`.
+    pub smtp_client_key_file: Option<PathBuf>,
     /// Sender of every message, `Nom <adresse>`.
     pub from: String,
 }
@@ -530,6 +560,9 @@ impl std::fmt::Debug for MailConfig {
                 "smtp_password",
                 &self.smtp_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("smtp_ca_file", &self.smtp_ca_file)
+            .field("smtp_client_cert_file", &self.smtp_client_cert_file)
+            .field("smtp_client_key_file", &self.smtp_client_key_file)
             .field("from", &self.from)
             .finish()
     }
@@ -544,6 +577,7 @@ impl Default for Config {
             database_url: "sqlite://data/idp.db?mode=rwc".into(),
             redis_url: None,
             redis_key_prefix: "efp:".into(),
+            redis: RedisConfig::default(),
             log_format: LogFormat::Json,
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
@@ -634,6 +668,9 @@ impl Default for MailConfig {
             smtp_tls: SmtpTls::Starttls,
             smtp_username: None,
             smtp_password: None,
+            smtp_ca_file: None,
+            smtp_client_cert_file: None,
+            smtp_client_key_file: None,
             // The sender the ministry's guide tells users to look for in their spam folder.
             from: "EFP Connect <no-reply@emploi.gouv.fr>".into(),
         }
@@ -673,6 +710,53 @@ impl Config {
             .map_err(Box::new)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The settings of the TLS connections to Redis and SMTP that cannot work together.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let pairs = [
+            (
+                "redis.client_cert_file et redis.client_key_file",
+                &self.redis.client_cert_file,
+                &self.redis.client_key_file,
+            ),
+            (
+                "mail.smtp_client_cert_file et mail.smtp_client_key_file",
+                &self.mail.smtp_client_cert_file,
+                &self.mail.smtp_client_key_file,
+            ),
+        ];
+        for (names, cert, key) in pairs {
+            if cert.is_some() != key.is_some() {
+                return Err(ConfigError::Invalid(format!("{names} : les deux ou aucun")));
+            }
+        }
+        if !self.redis.sentinels.is_empty() && self.redis.sentinel_service.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "redis.sentinel_service : obligatoire avec redis.sentinels".into(),
+            ));
+        }
+        let plain_url = self
+            .redis_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("redis://"));
+        let plain_sentinels = self
+            .redis
+            .sentinels
+            .iter()
+            .all(|s| s.starts_with("redis://"));
+        let tls_files = self.redis.ca_file.is_some() || self.redis.client_cert_file.is_some();
+        if tls_files && self.redis.sentinels.is_empty() && plain_url {
+            return Err(ConfigError::Invalid(
+                "redis.ca_file, redis.client_cert_file : pour une connexion rediss://".into(),
+            ));
+        }
+        if tls_files && !self.redis.sentinels.is_empty() && plain_sentinels && plain_url {
+            return Err(ConfigError::Invalid(
+                "redis.ca_file, redis.client_cert_file : ni les sentinelles ni le maître ne sont en rediss://".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn validate_agents(&self) -> Result<(), ConfigError> {
@@ -751,6 +835,7 @@ impl Config {
                 "mail.smtp_host : obligatoire avec mail.transport = \"smtp\"".into(),
             ));
         }
+        self.validate_tls()?;
         if let Some(base) = self
             .sirene
             .api_base_url
@@ -807,5 +892,41 @@ impl Config {
     /// `<issuer><path>`: every absolute URL we publish is built here.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
+    }
+}
+
+#[cfg(test)]
+mod tls_settings_tests {
+    use super::*;
+
+    fn refused(adjust: impl FnOnce(&mut Config)) -> bool {
+        let mut config = Config::default();
+        adjust(&mut config);
+        config.validate().is_err()
+    }
+
+    #[test]
+    fn tls_settings_that_cannot_work_together_are_refused() {
+        assert!(!refused(|_| {}));
+        assert!(refused(
+            |c| c.redis.sentinels = vec!["rediss://s:26379".into()]
+        ));
+        assert!(!refused(|c| {
+            c.redis.sentinels = vec!["rediss://s:26379".into()];
+            c.redis.sentinel_service = "efp".into();
+            c.redis.ca_file = Some("ca.pem".into());
+        }));
+        assert!(refused(|c| {
+            c.redis_url = Some("redis://cache:6379".into());
+            c.redis.ca_file = Some("ca.pem".into());
+        }));
+        assert!(!refused(|c| {
+            c.redis_url = Some("rediss://cache:6379".into());
+            c.redis.ca_file = Some("ca.pem".into());
+        }));
+        assert!(refused(|c| c.redis.client_cert_file = Some("c.pem".into())));
+        assert!(refused(
+            |c| c.mail.smtp_client_key_file = Some("k.pem".into())
+        ));
     }
 }

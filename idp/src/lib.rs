@@ -117,9 +117,11 @@ impl AppState {
         let mailer = mail::Mailer::from_config(&config.mail)?;
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
-        let ephemeral = match config.redis_url.as_deref().filter(|u| !u.is_empty()) {
-            Some(url) => Ephemeral::redis(url, &config.redis_key_prefix).await?,
-            None => Ephemeral::memory(),
+        let redis_url = config.redis_url.as_deref().filter(|u| !u.is_empty());
+        let ephemeral = if redis_url.is_some() || !config.redis.sentinels.is_empty() {
+            Ephemeral::redis(redis_url, &config.redis, &config.redis_key_prefix).await?
+        } else {
+            Ephemeral::memory()
         };
         let kek = Kek::load(config.keys.kek.as_deref(), &config.keys.dir)?;
         let policy = KeyPolicy::from_config(&config);

@@ -18,6 +18,7 @@ use tokio::{sync::oneshot, task::JoinHandle};
 pub mod access;
 pub mod pages;
 pub mod store;
+pub mod tls;
 
 pub use openidconnect;
 pub use pages::{
@@ -1023,11 +1024,37 @@ pub struct ReceivedMail {
     pub text: String,
     /// The `text/html` part, decoded.
     pub html: String,
+    /// Whether the message came over TLS.
+    pub tls: bool,
+    /// The common name of the certificate the client presented, if any.
+    pub client_cert_cn: Option<String>,
 }
 
 impl SmtpSink {
     /// Starts the sink and waits until it answers.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts a sink in TLS with `pki`'s server certificate: `mode` is `starttls` or `tls`
+    /// (implicit); with `client_certificate`, the client must present one of `pki`'s CA.
+    pub async fn start_tls(mode: &str, pki: &tls::TestPki, client_certificate: bool) -> Self {
+        let (cert, key) = pki.server();
+        let mut args = vec![
+            "--tls".to_owned(),
+            mode.to_owned(),
+            "--cert".to_owned(),
+            cert.display().to_string(),
+            "--key".to_owned(),
+            key.display().to_string(),
+        ];
+        if client_certificate {
+            args.extend(["--client-ca".to_owned(), pki.ca().display().to_string()]);
+        }
+        Self::start_with(&args).await
+    }
+
+    async fn start_with(options: &[String]) -> Self {
         use tokio::io::AsyncBufReadExt;
         let dir = tempfile::tempdir().expect("temp dir");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/smtp_sink.py");
@@ -1038,6 +1065,7 @@ impl SmtpSink {
                 .arg(script)
                 .arg(port.to_string())
                 .arg(dir.path())
+                .args(options)
                 .stdout(std::process::Stdio::piped())
                 // The sink exits when this pipe closes: no orphan if the test process dies.
                 .stdin(std::process::Stdio::piped())
@@ -1104,6 +1132,10 @@ impl SmtpSink {
                     content_type: s("content_type"),
                     text: s("text"),
                     html: s("html"),
+                    tls: v["tls"].as_bool().unwrap_or(false),
+                    client_cert_cn: v["client_cert_subject"]["commonName"]
+                        .as_str()
+                        .map(str::to_owned),
                 }
             })
             .collect()

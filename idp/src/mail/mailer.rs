@@ -16,7 +16,7 @@ use lettre::{
     transport::smtp::{
         self,
         authentication::Credentials,
-        client::{Tls, TlsParameters},
+        client::{Certificate, CertificateStore, Identity, Tls, TlsParameters},
     },
 };
 
@@ -218,10 +218,7 @@ impl Mailer {
 
 fn smtp_transport(config: &MailConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
     let host = config.smtp_host.trim();
-    let tls = |host: &str| {
-        TlsParameters::new(host.to_owned())
-            .map_err(|e| MailError::Transport(format!("TLS vers {host} : {e}")))
-    };
+    let tls = |host: &str| tls_parameters(config, host);
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
         .port(config.smtp_port)
         .timeout(Some(SMTP_COMMAND_TIMEOUT));
@@ -239,6 +236,46 @@ fn smtp_transport(config: &MailConfig) -> Result<AsyncSmtpTransport<Tokio1Execut
         ));
     }
     Ok(builder.build())
+}
+
+/// TLS towards `host`: the public roots, or only the CA of `smtp_ca_file`; the client
+/// certificate of `smtp_client_cert_file` if set. The files are read here, once at start-up.
+fn tls_parameters(config: &MailConfig, host: &str) -> Result<TlsParameters, MailError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| MailError::Transport(format!("fichier {} : {e}", path.display())))
+    };
+    let unusable = |what: &str, e: smtp::Error| MailError::Transport(format!("{what} : {e}"));
+    let mut builder = TlsParameters::builder(host.to_owned());
+    if let Some(ca) = config.smtp_ca_file.as_deref() {
+        let ca = Certificate::from_pem(&read(ca)?).map_err(|e| unusable("mail.smtp_ca_file", e))?;
+        // Only the private CA: a public certificate for the same name must not pass.
+        builder = builder
+            .certificate_store(CertificateStore::None)
+            .add_root_certificate(ca);
+    }
+    if let (Some(cert), Some(key)) = (
+        config.smtp_client_cert_file.as_deref(),
+        config.smtp_client_key_file.as_deref(),
+    ) {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        let pem = read(cert)?;
+        let leaf = CertificateDer::pem_slice_iter(&pem)
+            .next()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                MailError::Transport("mail.smtp_client_cert_file : aucun certificat PEM".into())
+            })?;
+        // lettre 0.11's rustls backend takes this argument as one DER certificate despite the
+        // method's name (it wraps the bytes as they are): hand it the leaf's DER. The server
+        // must therefore know any intermediate CA of the client certificate.
+        let identity = Identity::from_pem(leaf.as_ref(), &read(key)?)
+            .map_err(|e| unusable("mail.smtp_client_cert_file", e))?;
+        builder = builder.identify_with(identity);
+    }
+    builder
+        .build()
+        .map_err(|e| MailError::Transport(format!("TLS vers {host} : {e}")))
 }
 
 /// Sorts an SMTP error into "try again" or "give up", keeping only what may be logged.

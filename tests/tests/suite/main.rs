@@ -34,5 +34,6 @@ mod revocation;
 mod signup;
 mod sirene;
 mod smoke;
+mod tls_dependencies;
 mod totp;
 mod upstream;
