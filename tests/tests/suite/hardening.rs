@@ -44,8 +44,10 @@ fn form_action(response: &reqwest::Response) -> Vec<String> {
 #[tokio::test]
 async fn a_limited_login_says_in_retry_after_when_the_window_ends() {
     let app = TestApp::spawn_with(|c| {
-        c.limits.login_per_account = 1;
-        c.limits.login_window_seconds = 900;
+        // One free try, then the address waits 900 s for the account (accounts::guard).
+        c.limits.login_free_failures = 1;
+        c.limits.login_delay_seconds = 900;
+        c.limits.login_max_delay_seconds = 900;
     })
     .await;
     app.user(EMAIL).await;
@@ -54,7 +56,7 @@ async fn a_limited_login_says_in_retry_after_when_the_window_ends() {
     assert_eq!(r.status(), 401);
     let r = browser.submit_login("/connexion", EMAIL, "mauvais").await;
     let wait = retry_after(&r);
-    // The window's own end, not the fallback of a refusal that does not know it (60 s).
+    // The delay's own end, not the fallback of a refusal that does not know it (60 s).
     assert!((850..=900).contains(&wait), "{wait}");
 }
 
