@@ -195,8 +195,13 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
         "run scripts/assets.sh first"
     );
 
-    // The provider on the test configuration's mail transport: the outbox, read at /outbox.
-    let app = TestApp::spawn_with(|c| c.static_dir = dsfr_dist()).await;
+    // The provider on the test configuration's mail transport: the outbox, read at /outbox,
+    // which the demo asks for (mail.outbox_viewer).
+    let app = TestApp::spawn_with(|c| {
+        c.static_dir = dsfr_dist();
+        c.mail.outbox_viewer = true;
+    })
+    .await;
     assert_eq!(
         app.state.config.mail.transport,
         idp::config::MailTransport::Outbox,
