@@ -527,8 +527,10 @@ mod tests {
         assert_eq!(all.len(), 7, "{all:?}");
         assert!(all.contains(&Warning::SqliteWithSeveralNodes));
         assert!(all.contains(&Warning::EveryoneTrusted("0.0.0.0/0".into())));
-        let mut config = Config::default();
-        config.issuer = "http://connect.example.fr".into();
+        let mut config = Config {
+            issuer: "http://connect.example.fr".into(),
+            ..Config::default()
+        };
         config.mail.transport = MailTransport::Smtp;
         config.keys.kek = Some("a2V5".into());
         assert_eq!(warnings(&config), [Warning::PlainHttpIssuer]);
