@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 
 export IDP_LOG_FORMAT="${IDP_LOG_FORMAT:-pretty}"
 export IDP_DATABASE_URL="${IDP_DATABASE_URL:-sqlite://data/idp.db?mode=rwc}"
+# The e-mails stay in data/outbox and are read at /outbox: a viewer that shows everyone's codes,
+# so it exists only when asked for, and only on a localhost issuer (docs/configuration.md).
+export IDP_MAIL__OUTBOX_VIEWER=true
 DEMO_EMAIL="demo@centre-formation.fr"
 DEMO_PASSWORD="Demo-EFP-Connect-2024"
 AGENT_EMAIL="agent@dreets.travail.gouv.fr"

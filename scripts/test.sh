@@ -88,6 +88,13 @@ if ! command -v pdftotext >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils ||
     { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils; }
 fi
+# The reverse-proxy tests (tests/tests/suite/proxy.rs) put Debian's nginx in front of the
+# provider; the package's own service is never started (the tests run their own, on free ports).
+if [ ! -x /usr/sbin/nginx ]; then
+  echo "proxy tests: apt-get install nginx-light"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light ||
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light; }
+fi
 # npm writes node_modules/.package-lock.json at each install: its age is the install's
 # (the same stamp for every npm folder below).
 stamp=tests/browser/node_modules/.package-lock.json

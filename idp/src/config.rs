@@ -64,6 +64,44 @@ pub struct Config {
     pub agents: AgentsConfig,
     /// Authentication levels (`acr`) and second-factor policies.
     pub assurance: AssuranceConfig,
+    /// The reverse proxies whose forwarding headers are believed.
+    pub proxy: ProxyConfig,
+}
+
+/// The reverse proxies (load balancers) in front of the provider: a request whose TCP peer is
+/// one of them has its client address read from `Forwarded` or `X-Forwarded-For`, right to
+/// left, up to the first hop that is not one of them (`web/client_ip.rs`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Addresses or networks, e.g. `["10.0.0.5", "10.1.0.0/16"]`. Empty (default): no proxy
+    /// is trusted and every forwarding header is ignored.
+    pub trusted: Vec<TrustedNet>,
+}
+
+/// One trusted proxy: an address (`10.0.0.5`, `::1`) or a network (`10.1.0.0/16`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TrustedNet(pub ipnet::IpNet);
+
+impl TryFrom<String> for TrustedNet {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let text = text.trim();
+        text.parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map(Self)
+            .map_err(|_| {
+                format!("proxy.trusted : « {text} » n'est ni une adresse IP ni un réseau CIDR")
+            })
+    }
+}
+
+impl From<TrustedNet> for String {
+    fn from(net: TrustedNet) -> Self {
+        net.0.to_string()
+    }
 }
 
 /// The upstream OpenID providers of the ministry's agents (the State's agents' federation…):
@@ -503,6 +541,10 @@ pub struct MailConfig {
     pub transport: MailTransport,
     /// Folder of the outbox transport.
     pub outbox_dir: PathBuf,
+    /// Serve the outbox viewer `/outbox` (default false): it shows every message, live codes
+    /// included. Refused at start-up unless the transport is `outbox` and the issuer is a
+    /// localhost URL; never served through a proxy. For the demo (`scripts/demo.sh`).
+    pub outbox_viewer: bool,
     /// SMTP server name (also the name its certificate must carry).
     pub smtp_host: String,
     /// SMTP server port.
@@ -552,6 +594,7 @@ impl std::fmt::Debug for MailConfig {
         f.debug_struct("MailConfig")
             .field("transport", &self.transport)
             .field("outbox_dir", &self.outbox_dir)
+            .field("outbox_viewer", &self.outbox_viewer)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
             .field("smtp_tls", &self.smtp_tls)
@@ -594,6 +637,7 @@ impl Default for Config {
             assistance: AssistanceConfig::default(),
             agents: AgentsConfig::default(),
             assurance: AssuranceConfig::default(),
+            proxy: ProxyConfig::default(),
         }
     }
 }
@@ -663,6 +707,7 @@ impl Default for MailConfig {
         Self {
             transport: MailTransport::Outbox,
             outbox_dir: PathBuf::from("data/outbox"),
+            outbox_viewer: false,
             smtp_host: "localhost".into(),
             smtp_port: 587,
             smtp_tls: SmtpTls::Starttls,
@@ -686,11 +731,21 @@ pub enum ConfigError {
     /// A value is present but out of bounds.
     #[error("configuration invalide : {0}")]
     Invalid(String),
+    /// Values out of bounds or settings that contradict each other (`config_check.rs`).
+    #[error("configuration invalide : {0}")]
+    Checks(#[from] crate::config_check::Problems),
 }
 
 impl Config {
     /// Loads defaults, then the TOML file if given, then `IDP_*` variables, and checks bounds.
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let config = Self::read(file)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// [`Config::load`] without the checks: `idp config check` reports them all itself.
+    pub fn read(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
@@ -708,7 +763,6 @@ impl Config {
             )
             .extract()
             .map_err(Box::new)?;
-        config.validate()?;
         Ok(config)
     }
 
@@ -788,7 +842,9 @@ impl Config {
         Ok(())
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Every check of the values; the first problem of the checks written here, or all those
+    /// of `config_check.rs`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let a = &self.assurance;
         let names = [&a.acr_one_factor, &a.acr_two_factors, &a.acr_establishment];
         if names.iter().any(|n| {
@@ -876,6 +932,7 @@ impl Config {
                 "limits.hash_concurrency : au moins 1".into(),
             ));
         }
+        crate::config_check::Problems::of(self).into_result()?;
         Ok(())
     }
 

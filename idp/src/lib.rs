@@ -11,6 +11,7 @@ pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod config_check;
 pub mod error;
 pub mod health;
 pub mod help;
@@ -217,19 +218,21 @@ impl AppState {
 /// Builds the router of the whole provider.
 pub fn router(state: AppState) -> Router {
     let deployment = web::security_headers::DeploymentLayer::new(&state.config);
-    with_middleware(routes(state)).layer(deployment)
+    let trusted = web::client_ip::TrustedProxies::from_config(&state.config.proxy);
+    with_middleware(routes(state), trusted).layer(deployment)
 }
 
 /// Every route, without the middleware that [`router`] adds; public for the benchmarks, which
 /// price each layer against this bare router.
 #[doc(hidden)]
 pub fn routes(state: AppState) -> Router {
-    // The outbox viewer is a development tool: mounted only when mail goes to the outbox.
+    // The outbox viewer shows everyone's codes: mounted only when asked for, on the outbox
+    // transport, with a localhost issuer (config_check.rs refuses the rest at start-up).
     let outbox = match state.mailer.outbox() {
-        Some(_) => Router::new()
+        Some(_) if config_check::outbox_viewer_enabled(&state.config) => Router::new()
             .route("/outbox", get(mail::outbox::list))
             .route("/outbox/{id}", get(mail::outbox::show)),
-        None => Router::new(),
+        _ => Router::new(),
     };
     Router::new()
         .merge(outbox)
@@ -250,8 +253,9 @@ pub fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The middleware every response goes through, around `routes`.
-pub fn with_middleware(routes: Router) -> Router {
+/// The middleware every response goes through, around `routes`; `trusted` are the proxies
+/// whose forwarding headers name the client.
+pub fn with_middleware(routes: Router, trusted: web::client_ip::TrustedProxies) -> Router {
     // Counters recorded before the recorder exists would be lost.
     metrics::handle();
     routes
@@ -266,6 +270,8 @@ pub fn with_middleware(routes: Router) -> Router {
                     web::request_id::MakeRequestUuid,
                 ))
                 .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+                // The real client, once, before the span that records its address.
+                .layer(web::client_ip::layer(trusted))
                 .layer(
                     tower_http::trace::TraceLayer::new_for_http()
                         .make_span_with(web::request_id::span)

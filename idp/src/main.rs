@@ -13,6 +13,10 @@ async fn main() -> std::process::ExitCode {
     // Both rustls back-ends end up in the tree (sqlx, redis): pick one for the process.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
+    // The check reports an invalid configuration instead of stopping at it.
+    if let Command::Config(cmd) = &cli.command {
+        return idp::cli::config::run(cmd, cli.config.as_deref());
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {

@@ -607,3 +607,90 @@ async fn an_invalid_configuration_stops_the_command() {
         "nothing was opened"
     );
 }
+
+#[tokio::test]
+async fn config_check_prints_the_configuration_without_its_secrets_and_its_warnings() {
+    let idp = Idp::new();
+    let run = idp
+        .run_with(
+            &["config", "check"],
+            &[
+                (
+                    "IDP_KEYS__KEK",
+                    "c2VjcmV0LWRlLWxhLWNsZS1kZS1jaGlmZnJlbWVudA==",
+                ),
+                ("IDP_MAIL__SMTP_PASSWORD", "mot-de-passe-du-relais"),
+                ("IDP_SESSION__SECURE_COOKIES", "false"),
+                ("IDP_PROXY__TRUSTED", "[\"10.1.0.0/16\", \"192.0.2.7\"]"),
+            ],
+        )
+        .ok();
+    for secret in [
+        "c2VjcmV0LWRlLWxhLWNsZS1kZS1jaGlmZnJlbWVudA==",
+        "mot-de-passe-du-relais",
+    ] {
+        assert!(!run.stdout.contains(secret), "{run:#?}");
+        assert!(!run.stderr.contains(secret), "{run:#?}");
+    }
+    assert!(
+        run.stdout.contains("smtp_password = \"<masqué>\""),
+        "{run:#?}"
+    );
+    // A bare address is a network of one.
+    assert!(run.stdout.contains("\"192.0.2.7/32\""), "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("session.secure_cookies = false : cookies sans Secure")
+    );
+    assert!(run.stdout.contains("# erreurs : aucune"), "{run:#?}");
+    assert!(
+        !idp.dir.path().join("idp.db").exists(),
+        "nothing was opened"
+    );
+}
+
+#[tokio::test]
+async fn config_check_lists_every_error_in_french_and_exits_with_2() {
+    let idp = Idp::new();
+    let run = idp
+        .run_with(
+            &["config", "check"],
+            &[
+                ("IDP_TOKENS__ACCESS_TOKEN_TTL_SECONDS", "0"),
+                ("IDP_LIMITS__LOGIN_PER_IP", "0"),
+                ("IDP_MAIL__OUTBOX_VIEWER", "true"),
+                ("IDP_ISSUER", "https://connexion.efp.example.fr"),
+            ],
+        )
+        .refused("tokens.access_token_ttl_seconds = 0 : attendu entre 1 et 86400");
+    assert!(
+        run.stderr
+            .contains("limits.login_per_ip = 0 : attendu entre 1 et")
+    );
+    assert!(run.stderr.contains("mail.outbox_viewer = true est refusé"));
+    assert!(run.stdout.contains("# erreurs : 3"), "{run:#?}");
+    idp.run_with(
+        &["config", "check"],
+        &[("IDP_PROXY__TRUSTED", "[\"proxy.interne\"]")],
+    )
+    .refused("n'est ni une adresse IP ni un réseau CIDR");
+}
+
+#[tokio::test]
+async fn the_outbox_viewer_with_an_issuer_the_network_reaches_stops_the_start() {
+    let idp = Idp::new();
+    idp.run_with(
+        &["serve"],
+        &[
+            ("IDP_MAIL__OUTBOX_VIEWER", "true"),
+            ("IDP_ISSUER", "https://connexion.efp.example.fr"),
+        ],
+    )
+    .refused(
+        "mail.outbox_viewer = true est refusé avec l'émetteur « https://connexion.efp.example.fr »",
+    );
+    assert!(
+        !idp.dir.path().join("idp.db").exists(),
+        "nothing was opened"
+    );
+}

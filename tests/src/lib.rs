@@ -17,6 +17,7 @@ use tokio::{sync::oneshot, task::JoinHandle};
 
 pub mod access;
 pub mod pages;
+pub mod proxy;
 pub mod store;
 pub mod tls;
 

@@ -4,6 +4,7 @@
 mod cgu;
 mod clients;
 mod codes;
+pub mod config;
 mod habilitations;
 mod keys;
 mod services;
@@ -77,6 +78,9 @@ pub enum Command {
     /// EFP Connect's own conditions générales d'utilisation.
     #[command(subcommand)]
     Cgu(CguCommand),
+    /// The configuration itself.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 /// A command that failed, with what to tell the operator (its `Display`, in French). Every
@@ -173,6 +177,14 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Codes(cmd) => codes::run(config, cmd).await,
         Command::Habilitations(cmd) => habilitations::run(config, cmd).await,
         Command::Cgu(cmd) => cgu::run(config, cmd).await,
+        // main.rs runs it before loading (and refusing) the configuration.
+        Command::Config(cmd) => {
+            if config::passes(&cmd, cli.config.as_deref()) {
+                Ok(())
+            } else {
+                Err(CliError::Invalid("configuration invalide".into()))
+            }
+        }
     }
 }
 
@@ -186,6 +198,7 @@ async fn open(config: &Config) -> Result<Db, CliError> {
 }
 
 async fn serve(config: Config) -> Result<(), CliError> {
+    crate::config_check::log_warnings(&config);
     let listen = config.listen;
     let state = AppState::open(config).await?;
     let listener = tokio::net::TcpListener::bind(listen).await?;

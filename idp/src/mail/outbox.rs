@@ -2,9 +2,11 @@
 //! `GET /outbox` and `GET /outbox/{id}`.
 //!
 //! A development and demonstration tool: it lets someone follow the sign-up and reset journeys
-//! without a mail server. The routes exist only when `mail.transport = "outbox"`; with SMTP
-//! they are not mounted at all (404). The viewer shows other people's codes, so an install that
-//! real users reach must use SMTP. The HTML part of a message is never inserted into our page:
+//! without a mail server. The routes exist only when asked for (`mail.outbox_viewer`, which the
+//! start-up refuses unless `mail.transport = "outbox"` and the issuer is a localhost URL);
+//! otherwise they are not mounted at all (404). They answer only a browser on this machine
+//! that reached the provider directly, never through a proxy: the viewer shows other people's
+//! codes. The HTML part of a message is never inserted into our page:
 //! it goes, escaped, into the `srcdoc` of an `<iframe sandbox>` (no scripts, an opaque origin,
 //! and our page's CSP inherited).
 
@@ -18,7 +20,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path as UrlPath, State};
 
-use crate::web::client_ip::ClientIp;
+use crate::web::client_ip::RealClient;
 use crate::{AppState, error::PageError};
 
 /// At most this many messages are listed (the newest): the folder is never pruned.
@@ -198,11 +200,11 @@ struct MessagePage {
     message: OutboxMessage,
 }
 
-fn outbox_of<'a>(state: &'a AppState, ip: &ClientIp) -> Result<&'a Outbox, PageError> {
-    // The routes are only mounted with the outbox transport; this is the second lock. The
-    // messages hold live codes: only a browser on this machine may read them, so a server left
-    // on the default transport does not publish them to the network.
-    if !ip.0.is_some_and(|ip| ip.is_loopback()) {
+fn outbox_of<'a>(state: &'a AppState, client: &RealClient) -> Result<&'a Outbox, PageError> {
+    // The routes are only mounted when asked for; this is the second lock. The messages hold
+    // live codes: only a browser on this machine may read them, and not through a proxy on
+    // this machine, which would make every browser of the network look local.
+    if client.proxied || !client.ip.is_some_and(|ip| ip.is_loopback()) {
         return Err(PageError::not_found());
     }
     state.mailer.outbox().ok_or_else(PageError::not_found)
@@ -211,9 +213,9 @@ fn outbox_of<'a>(state: &'a AppState, ip: &ClientIp) -> Result<&'a Outbox, PageE
 /// `GET /outbox`: the messages "sent", newest first.
 pub async fn list(
     State(state): State<AppState>,
-    ip: ClientIp,
+    client: RealClient,
 ) -> Result<impl axum::response::IntoResponse, PageError> {
-    let messages = outbox_of(&state, &ip)?
+    let messages = outbox_of(&state, &client)?
         .list()
         .await
         .map_err(|e| PageError::internal("outbox list", &e))?;
@@ -223,11 +225,11 @@ pub async fn list(
 /// `GET /outbox/{id}`: one message, text part and sandboxed HTML part.
 pub async fn show(
     State(state): State<AppState>,
-    ip: ClientIp,
+    client: RealClient,
     UrlPath(id): UrlPath<String>,
 ) -> Result<impl axum::response::IntoResponse, PageError> {
     let id = OutboxId::parse(&id).ok_or_else(PageError::not_found)?;
-    let message = outbox_of(&state, &ip)?
+    let message = outbox_of(&state, &client)?
         .read(&id)
         .await
         .map_err(|e| PageError::internal("outbox read", &e))?

@@ -1,7 +1,8 @@
 //! One span per request for the logs: its id (`x-request-id`, made by the router's
-//! `SetRequestIdLayer` when the client sent none, and sent back in the response), the method
-//! and the route template. Never the raw URI: query strings carry reset tokens, codes and
-//! `id_token_hint`s, which must not reach a log line.
+//! `SetRequestIdLayer` when the client sent none, and sent back in the response), the client's
+//! address (through the trusted proxies, `client_ip.rs`), the method and the route template.
+//! Never the raw URI: query strings carry reset tokens, codes and `id_token_hint`s, which must
+//! not reach a log line.
 
 use std::time::Duration;
 
@@ -43,9 +44,15 @@ pub fn span<B>(request: &Request<B>) -> Span {
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
+    let client = request
+        .extensions()
+        .get::<super::client_ip::RealClient>()
+        .and_then(|c| c.ip)
+        .map(tracing::field::display);
     tracing::info_span!(
         "request",
         request.id = %id,
+        client.ip = client,
         http.method = %request.method(),
         http.route = %route,
     )

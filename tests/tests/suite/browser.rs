@@ -177,8 +177,9 @@ async fn browser_demo_walk_from_sign_up_to_an_invited_colleague() {
     const SIRET: &str = "13002526500013";
     const NAME: &str = "CENTRE DE FORMATION DU LAC";
 
-    // The provider on the test configuration's mail transport: the outbox, read at /outbox.
-    let app = TestApp::spawn().await;
+    // The provider on the test configuration's mail transport: the outbox, read at /outbox,
+    // which the demo asks for (mail.outbox_viewer).
+    let app = TestApp::spawn_with(|c| c.mail.outbox_viewer = true).await;
     assert_eq!(
         app.state.config.mail.transport,
         idp::config::MailTransport::Outbox,

@@ -4,7 +4,8 @@
 
 use idp::{
     accounts::Email,
-    config::{Config, MailTransport, SmtpTls},
+    config::{Config, ConfigError, MailTransport, SmtpTls, TrustedNet},
+    config_check::Problem,
     mail::{MailError, Mailer, Outgoing, messages},
 };
 use idp_tests::{ReceivedMail, SmtpSink, TestApp, assert_shows, free_port};
@@ -200,7 +201,7 @@ async fn starttls_to_a_server_that_does_not_offer_it_fails_without_sending() {
 
 #[tokio::test]
 async fn the_outbox_transport_writes_a_file_that_the_outbox_page_lists_and_shows() {
-    let app = TestApp::spawn().await;
+    let app = with_outbox_viewer().await;
     let outbox = app.state.mailer.outbox().expect("outbox is the default");
 
     let message = alices_code();
@@ -242,7 +243,7 @@ async fn the_outbox_transport_writes_a_file_that_the_outbox_page_lists_and_shows
 
 #[tokio::test]
 async fn the_outbox_lists_the_newest_message_first() {
-    let app = TestApp::spawn().await;
+    let app = with_outbox_viewer().await;
     for code in ["111111", "222222"] {
         let message =
             messages::signup_code("https://connect.example", &alice(), code, "jeton-du-lien")
@@ -270,7 +271,7 @@ async fn the_outbox_lists_the_newest_message_first() {
 
 #[tokio::test]
 async fn unknown_or_malformed_outbox_ids_are_not_found() {
-    let app = TestApp::spawn().await;
+    let app = with_outbox_viewer().await;
     let browser = app.browser();
     for path in [
         "/outbox/1234567890123-nothing",
@@ -286,7 +287,8 @@ async fn unknown_or_malformed_outbox_ids_are_not_found() {
 #[tokio::test]
 async fn the_outbox_pages_do_not_exist_with_the_smtp_transport() {
     let sink = SmtpSink::start().await;
-    let app = app_mailing_to(&sink, |_| {}).await;
+    // Even asked for: the check of the start-up refuses it, the router does not mount it.
+    let app = app_mailing_to(&sink, |c| c.mail.outbox_viewer = true).await;
     assert!(app.state.mailer.outbox().is_none());
     let browser = app.browser();
     assert_eq!(browser.get("/outbox").await.status(), 404);
@@ -310,30 +312,82 @@ fn the_debug_form_of_the_configuration_hides_the_smtp_password() {
 }
 
 #[tokio::test]
-async fn the_outbox_is_not_shown_to_a_browser_on_another_machine() {
+async fn the_outbox_is_not_shown_to_a_browser_on_another_machine_nor_through_a_proxy() {
+    let app = with_outbox_viewer().await;
+    let message = alices_code();
+    app.state.mailer.send(&message).await.unwrap();
+    assert_eq!(outbox_status(&app, [203, 0, 113, 7], None).await, 404);
+    assert_eq!(outbox_status(&app, [127, 0, 0, 1], None).await, 200);
+    // A proxy on this machine makes every browser look local: its headers give it away,
+    // trusted or not.
+    for header in ["x-forwarded-for", "forwarded", "x-real-ip", "via"] {
+        assert_eq!(
+            outbox_status(&app, [127, 0, 0, 1], Some((header, "for=203.0.113.7"))).await,
+            404,
+            "{header}"
+        );
+    }
+    let proxied = TestApp::spawn_with(|c| {
+        c.mail.outbox_viewer = true;
+        c.proxy.trusted = vec![TrustedNet::try_from("127.0.0.1".to_owned()).unwrap()];
+    })
+    .await;
+    assert_eq!(
+        outbox_status(
+            &proxied,
+            [127, 0, 0, 1],
+            Some(("x-forwarded-for", "127.0.0.1"))
+        )
+        .await,
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_outbox_exists_only_when_asked_for() {
+    // The test configuration is the embedded default: outbox transport, localhost issuer.
+    let app = TestApp::spawn().await;
+    assert!(app.state.mailer.outbox().is_some());
+    assert_eq!(outbox_status(&app, [127, 0, 0, 1], None).await, 404);
+    // Asked for with an issuer the network reaches: refused at start-up, and not mounted by a
+    // state built without the start-up's checks.
+    let public = TestApp::spawn_with(|c| {
+        c.mail.outbox_viewer = true;
+        c.issuer = "https://connect.example.fr".into();
+    })
+    .await;
+    assert!(matches!(
+        public.state.config.validate(),
+        Err(ConfigError::Checks(p))
+            if p.0 == [Problem::OutboxViewerWithPublicIssuer { issuer: "https://connect.example.fr".into() }]
+    ));
+    assert_eq!(outbox_status(&public, [127, 0, 0, 1], None).await, 404);
+}
+
+/// A provider whose outbox viewer is on, as the demo asks.
+async fn with_outbox_viewer() -> TestApp {
+    TestApp::spawn_with(|c| c.mail.outbox_viewer = true).await
+}
+
+/// The status of `GET /outbox` from `from`, through the router's whole middleware, with an
+/// optional extra header.
+async fn outbox_status(app: &TestApp, from: [u8; 4], header: Option<(&'static str, &str)>) -> u16 {
     use axum::{body::Body, extract::ConnectInfo, http::Request};
     use tower::ServiceExt;
 
-    let app = TestApp::spawn().await;
-    let message = alices_code();
-    app.state.mailer.send(&message).await.unwrap();
-    let request = |from: [u8; 4]| {
-        let mut request = Request::get("/outbox").body(Body::empty()).unwrap();
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(std::net::SocketAddr::from((from, 40000))));
-        request
-    };
-    let remote = idp::router(app.state.clone())
-        .oneshot(request([203, 0, 113, 7]))
+    let mut request = Request::get("/outbox").body(Body::empty()).unwrap();
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(std::net::SocketAddr::from((from, 40000))));
+    if let Some((name, value)) = header {
+        request.headers_mut().insert(name, value.parse().unwrap());
+    }
+    idp::router(app.state.clone())
+        .oneshot(request)
         .await
-        .unwrap();
-    assert_eq!(remote.status(), 404);
-    let local = idp::router(app.state.clone())
-        .oneshot(request([127, 0, 0, 1]))
-        .await
-        .unwrap();
-    assert_eq!(local.status(), 200);
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// The sign-up code 764906 for Alice.

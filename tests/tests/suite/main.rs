@@ -29,6 +29,7 @@ mod oidc_conformance;
 mod pages;
 mod passkeys;
 mod password_reset;
+mod proxy;
 mod relying_party;
 mod revocation;
 mod signup;

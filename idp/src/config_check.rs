@@ -1,0 +1,575 @@
+//! What the types of `config.rs` cannot say: the bounds of every duration and limit, settings
+//! that contradict each other or expose secrets ([`Problems`], refused at start-up), and the
+//! development-only settings in effect ([`Warning`], one log line each at start-up). `idp config
+//! check` prints both with the effective configuration, its secrets redacted ([`redacted`]).
+
+use std::fmt;
+
+use crate::config::{Config, MailTransport};
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 3600;
+const DAY: u64 = 24 * HOUR;
+/// Counters of the abuse limits: load tests raise them far, zero would refuse everyone.
+const MAX_COUNT: u64 = 1_000_000_000;
+
+/// One reason the configuration cannot be used; its `Display` is the French message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// A number outside the range that makes sense.
+    #[error("{setting} = {value} : attendu entre {min} et {max}")]
+    OutOfBounds {
+        /// The setting, dotted (`tokens.access_token_ttl_seconds`).
+        setting: &'static str,
+        /// Its value.
+        value: u64,
+        /// Smallest accepted value.
+        min: u64,
+        /// Largest accepted value.
+        max: u64,
+    },
+    /// The viewer has nothing to show without the outbox transport.
+    #[error("mail.outbox_viewer = true demande mail.transport = \"outbox\"")]
+    OutboxViewerWithoutOutbox,
+    /// The viewer shows everyone's codes: never on an install the network reaches.
+    #[error(
+        "mail.outbox_viewer = true est refusé avec l'émetteur « {issuer} » : le visualiseur montre les codes et liens de tous les comptes, il n'existe que pour une démonstration sur localhost"
+    )]
+    OutboxViewerWithPublicIssuer {
+        /// The configured issuer.
+        issuer: String,
+    },
+}
+
+/// Every [`Problem`] of a configuration, in the order of the settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ; ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+impl Problems {
+    /// The problems of `config`.
+    pub fn of(config: &Config) -> Self {
+        let mut problems: Vec<Problem> = bounds(config)
+            .into_iter()
+            .filter(|b| !(b.min..=b.max).contains(&b.value))
+            .map(|b| Problem::OutOfBounds {
+                setting: b.setting,
+                value: b.value,
+                min: b.min,
+                max: b.max,
+            })
+            .collect();
+        if config.mail.outbox_viewer {
+            if config.mail.transport != MailTransport::Outbox {
+                problems.push(Problem::OutboxViewerWithoutOutbox);
+            }
+            if !is_local_issuer(&config.issuer) {
+                problems.push(Problem::OutboxViewerWithPublicIssuer {
+                    issuer: config.issuer.clone(),
+                });
+            }
+        }
+        Self(problems)
+    }
+
+    /// `Ok` when there is none.
+    pub fn into_result(self) -> Result<(), Self> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
+    }
+}
+
+struct Bound {
+    setting: &'static str,
+    value: u64,
+    min: u64,
+    max: u64,
+}
+
+fn bound(setting: &'static str, value: impl TryInto<u64>, min: u64, max: u64) -> Bound {
+    Bound {
+        setting,
+        value: value.try_into().unwrap_or(u64::MAX),
+        min,
+        max,
+    }
+}
+
+/// Every duration and limit with its range. A new numeric setting gets its line here.
+fn bounds(c: &Config) -> Vec<Bound> {
+    let k = &c.keys;
+    let t = &c.tokens;
+    let b = &c.backchannel_logout;
+    let l = &c.limits;
+    vec![
+        bound(
+            "shutdown_drain_seconds",
+            c.shutdown_drain_seconds,
+            0,
+            5 * MINUTE,
+        ),
+        bound(
+            "keys.prepublication_seconds",
+            k.prepublication_seconds,
+            0,
+            30 * DAY,
+        ),
+        // 0: never rotated by the scheduler.
+        bound(
+            "keys.rotation_interval_seconds",
+            k.rotation_interval_seconds,
+            0,
+            5 * 365 * DAY,
+        ),
+        bound(
+            "keys.retention_margin_seconds",
+            k.retention_margin_seconds,
+            0,
+            30 * DAY,
+        ),
+        bound(
+            "keys.refresh_interval_seconds",
+            k.refresh_interval_seconds,
+            1,
+            HOUR,
+        ),
+        bound("tokens.code_ttl_seconds", t.code_ttl_seconds, 1, MINUTE),
+        bound(
+            "tokens.access_token_ttl_seconds",
+            t.access_token_ttl_seconds,
+            1,
+            DAY,
+        ),
+        bound(
+            "tokens.id_token_ttl_seconds",
+            t.id_token_ttl_seconds,
+            1,
+            DAY,
+        ),
+        bound(
+            "tokens.refresh_token_ttl_seconds",
+            t.refresh_token_ttl_seconds,
+            1,
+            365 * DAY,
+        ),
+        bound("clients.cache_seconds", c.clients.cache_seconds, 0, HOUR),
+        bound(
+            "backchannel_logout.timeout_seconds",
+            b.timeout_seconds,
+            1,
+            MINUTE,
+        ),
+        bound("backchannel_logout.max_attempts", b.max_attempts, 1, 100),
+        bound("backchannel_logout.retry_seconds", b.retry_seconds, 1, DAY),
+        bound("backchannel_logout.poll_seconds", b.poll_seconds, 1, HOUR),
+        bound(
+            "backchannel_logout.token_ttl_seconds",
+            b.token_ttl_seconds,
+            1,
+            HOUR,
+        ),
+        bound(
+            "session.ttl_seconds",
+            c.session.ttl_seconds,
+            MINUTE,
+            30 * DAY,
+        ),
+        bound(
+            "session.max_per_account",
+            c.session.max_per_account,
+            1,
+            100_000,
+        ),
+        bound(
+            "limits.login_per_account",
+            l.login_per_account,
+            1,
+            MAX_COUNT,
+        ),
+        bound("limits.login_per_ip", l.login_per_ip, 1, MAX_COUNT),
+        bound(
+            "limits.login_window_seconds",
+            l.login_window_seconds,
+            1,
+            DAY,
+        ),
+        bound("limits.hash_concurrency", l.hash_concurrency, 1, 1024),
+        bound("limits.hash_queue", l.hash_queue, 0, 100_000),
+        bound("limits.reset_per_ip", l.reset_per_ip, 1, MAX_COUNT),
+        bound(
+            "limits.reset_per_address",
+            l.reset_per_address,
+            1,
+            MAX_COUNT,
+        ),
+        bound(
+            "limits.reset_window_seconds",
+            l.reset_window_seconds,
+            1,
+            7 * DAY,
+        ),
+        bound(
+            "accounts.reset_code_ttl_seconds",
+            c.accounts.reset_code_ttl_seconds,
+            MINUTE,
+            7 * DAY,
+        ),
+        bound(
+            "anti_robot.max_number",
+            c.anti_robot.max_number,
+            1,
+            1_000_000_000,
+        ),
+        bound("anti_robot.ttl_seconds", c.anti_robot.ttl_seconds, 10, DAY),
+        bound(
+            "sirene.timeout_seconds",
+            c.sirene.timeout_seconds,
+            1,
+            2 * MINUTE,
+        ),
+        bound(
+            "access.activation_code_ttl_days",
+            c.access.activation_code_ttl_days,
+            1,
+            3650,
+        ),
+        bound(
+            "agents.timeout_seconds",
+            c.agents.timeout_seconds,
+            1,
+            2 * MINUTE,
+        ),
+        bound(
+            "agents.login_ttl_seconds",
+            c.agents.login_ttl_seconds,
+            10,
+            DAY,
+        ),
+    ]
+}
+
+/// Whether `issuer` names this machine (`localhost`, `*.localhost`, a loopback address): only
+/// such a provider may show the outbox.
+pub fn is_local_issuer(issuer: &str) -> bool {
+    let Ok(url) = url::Url::parse(issuer) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Whether `/outbox` is mounted: asked for, on the outbox transport, with a localhost issuer.
+/// The start-up refuses the other cases ([`Problem`]); this is checked again where the routes
+/// are built, for states made without [`Config::load`].
+pub fn outbox_viewer_enabled(config: &Config) -> bool {
+    config.mail.outbox_viewer
+        && config.mail.transport == MailTransport::Outbox
+        && is_local_issuer(&config.issuer)
+}
+
+/// A development-only setting in effect: allowed, but said once at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// `/outbox` shows every message.
+    OutboxViewer,
+    /// E-mails are written to files, never delivered.
+    OutboxTransport,
+    /// Cookies without `Secure` nor `__Host-`.
+    InsecureCookies,
+    /// Forms without the anti-robot check.
+    AntiRobotOff,
+    /// Several nodes (a shared Redis) on one SQLite file.
+    SqliteWithSeveralNodes,
+    /// The key-encryption key is a local file.
+    LocalKek,
+    /// A plain-HTTP issuer on a name other than this machine's.
+    PlainHttpIssuer,
+    /// A trusted proxy network that includes every address.
+    EveryoneTrusted(String),
+}
+
+impl Warning {
+    /// The setting it is about, for the log field `config.setting`.
+    pub fn setting(&self) -> &'static str {
+        match self {
+            Self::OutboxViewer => "mail.outbox_viewer",
+            Self::OutboxTransport => "mail.transport",
+            Self::InsecureCookies => "session.secure_cookies",
+            Self::AntiRobotOff => "anti_robot.enabled",
+            Self::SqliteWithSeveralNodes => "database_url",
+            Self::LocalKek => "keys.kek",
+            Self::PlainHttpIssuer => "issuer",
+            Self::EveryoneTrusted(_) => "proxy.trusted",
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OutboxViewer => f.write_str(
+                "mail.outbox_viewer : /outbox montre les codes et liens de tous les comptes (démonstration seulement)",
+            ),
+            Self::OutboxTransport => f.write_str(
+                "mail.transport = \"outbox\" : les courriels sont écrits dans un dossier, jamais envoyés",
+            ),
+            Self::InsecureCookies => f.write_str(
+                "session.secure_cookies = false : cookies sans Secure ni préfixe __Host- (tests en HTTP seulement)",
+            ),
+            Self::AntiRobotOff => f.write_str(
+                "anti_robot.enabled = false : connexion, inscription et réinitialisation sans contrôle anti-robot",
+            ),
+            Self::SqliteWithSeveralNodes => f.write_str(
+                "database_url SQLite avec redis_url : plusieurs nœuds ne partagent pas un fichier SQLite (PostgreSQL attendu)",
+            ),
+            Self::LocalKek => f.write_str(
+                "keys.kek vide : la clé de chiffrement des clés est un fichier local (keys.dir), à fournir par le déploiement",
+            ),
+            Self::PlainHttpIssuer => f.write_str(
+                "issuer en http:// hors localhost : jetons et cookies circulent en clair",
+            ),
+            Self::EveryoneTrusted(net) => write!(
+                f,
+                "proxy.trusted contient {net} : tout client peut choisir l'adresse sous laquelle il est compté"
+            ),
+        }
+    }
+}
+
+/// The development-only settings in effect in `config`.
+pub fn warnings(config: &Config) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    if outbox_viewer_enabled(config) {
+        warnings.push(Warning::OutboxViewer);
+    }
+    if config.mail.transport == MailTransport::Outbox {
+        warnings.push(Warning::OutboxTransport);
+    }
+    if !config.session.secure_cookies {
+        warnings.push(Warning::InsecureCookies);
+    }
+    if !config.anti_robot.enabled {
+        warnings.push(Warning::AntiRobotOff);
+    }
+    if config.database_url.starts_with("sqlite:")
+        && config.redis_url.as_deref().is_some_and(|u| !u.is_empty())
+    {
+        warnings.push(Warning::SqliteWithSeveralNodes);
+    }
+    if config.keys.kek.as_deref().is_none_or(str::is_empty) {
+        warnings.push(Warning::LocalKek);
+    }
+    if config.issuer.starts_with("http://") && !is_local_issuer(&config.issuer) {
+        warnings.push(Warning::PlainHttpIssuer);
+    }
+    for net in &config.proxy.trusted {
+        if net.0.prefix_len() == 0 {
+            warnings.push(Warning::EveryoneTrusted(net.0.to_string()));
+        }
+    }
+    warnings
+}
+
+/// Logs one line per [`Warning`] (start-up of `idp serve`).
+pub fn log_warnings(config: &Config) {
+    for warning in warnings(config) {
+        tracing::warn!(config.setting = warning.setting(), "{warning}");
+    }
+}
+
+/// Names of settings that hold secrets: the last part of their dotted name ends with one of
+/// these (a setting added later with such a name is redacted without a change here).
+const SECRET_SUFFIXES: [&str; 5] = ["secret", "password", "token", "kek", "private_key"];
+
+/// The effective configuration as TOML, every secret replaced by `<masqué>` and the password of
+/// any URL (`postgres://user:pass@…`) too.
+pub fn redacted(config: &Config) -> String {
+    let mut value = match toml::Value::try_from(config) {
+        Ok(v) => v,
+        Err(e) => return format!("# configuration non affichable : {e}\n"),
+    };
+    redact(&mut value, "");
+    toml::to_string_pretty(&value)
+        .unwrap_or_else(|e| format!("# configuration non affichable : {e}\n"))
+}
+
+fn redact(value: &mut toml::Value, key: &str) {
+    match value {
+        toml::Value::Table(table) => {
+            for (k, v) in table.iter_mut() {
+                redact(v, k);
+            }
+        }
+        toml::Value::Array(items) => {
+            for v in items {
+                redact(v, key);
+            }
+        }
+        toml::Value::String(s) => {
+            if SECRET_SUFFIXES.iter().any(|suffix| key.ends_with(suffix)) {
+                if !s.is_empty() {
+                    *s = "<masqué>".into();
+                }
+            } else if let Ok(mut url) = url::Url::parse(s)
+                && url.password().is_some()
+                && url.set_password(Some("masque")).is_ok()
+            {
+                *s = url.to_string();
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TrustedNet;
+
+    #[test]
+    fn the_defaults_have_no_problem() {
+        assert_eq!(Problems::of(&Config::default()), Problems::default());
+    }
+
+    #[test]
+    fn every_out_of_bounds_value_is_reported_in_french() {
+        let mut config = Config::default();
+        config.tokens.access_token_ttl_seconds = 0;
+        config.limits.login_per_ip = 0;
+        config.session.ttl_seconds = 400 * DAY;
+        let problems = Problems::of(&config);
+        assert_eq!(problems.0.len(), 3, "{problems}");
+        assert_eq!(
+            problems.0[0].to_string(),
+            "tokens.access_token_ttl_seconds = 0 : attendu entre 1 et 86400"
+        );
+        assert!(
+            problems
+                .to_string()
+                .contains("limits.login_per_ip = 0 : attendu entre 1 et 1000000000")
+        );
+        assert!(matches!(
+            config.validate(),
+            Err(crate::config::ConfigError::Checks(p)) if p.0.len() == 3
+        ));
+    }
+
+    #[test]
+    fn the_outbox_viewer_is_refused_unless_on_the_outbox_and_on_localhost() {
+        let mut config = Config::default();
+        config.mail.outbox_viewer = true;
+        assert!(outbox_viewer_enabled(&config));
+        assert_eq!(Problems::of(&config), Problems::default());
+        for issuer in [
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+            "http://demo.localhost",
+        ] {
+            config.issuer = issuer.into();
+            assert!(outbox_viewer_enabled(&config), "{issuer}");
+        }
+        for issuer in [
+            "https://connect.travail.gouv.fr",
+            "http://10.0.0.5:8080",
+            "http://localhost.example.fr",
+        ] {
+            config.issuer = issuer.into();
+            assert!(!outbox_viewer_enabled(&config), "{issuer}");
+            assert_eq!(
+                Problems::of(&config).0,
+                [Problem::OutboxViewerWithPublicIssuer {
+                    issuer: issuer.into()
+                }]
+            );
+        }
+        config.issuer = "http://localhost:8080".into();
+        config.mail.transport = MailTransport::Smtp;
+        assert!(!outbox_viewer_enabled(&config));
+        assert_eq!(
+            Problems::of(&config).0,
+            [Problem::OutboxViewerWithoutOutbox]
+        );
+    }
+
+    #[test]
+    fn each_development_setting_gives_one_warning() {
+        let config = Config::default();
+        assert_eq!(
+            warnings(&config),
+            [Warning::OutboxTransport, Warning::LocalKek]
+        );
+        let mut config = Config::default();
+        config.mail.outbox_viewer = true;
+        config.session.secure_cookies = false;
+        config.anti_robot.enabled = false;
+        config.redis_url = Some("redis://127.0.0.1:6379".into());
+        config.proxy.trusted = vec![TrustedNet("0.0.0.0/0".parse().unwrap())];
+        let all = warnings(&config);
+        assert_eq!(all.len(), 7, "{all:?}");
+        assert!(all.contains(&Warning::SqliteWithSeveralNodes));
+        assert!(all.contains(&Warning::EveryoneTrusted("0.0.0.0/0".into())));
+        let mut config = Config {
+            issuer: "http://connect.example.fr".into(),
+            ..Config::default()
+        };
+        config.mail.transport = MailTransport::Smtp;
+        config.keys.kek = Some("a2V5".into());
+        assert_eq!(warnings(&config), [Warning::PlainHttpIssuer]);
+    }
+
+    #[test]
+    fn the_printed_configuration_hides_every_secret() {
+        let mut config = Config::default();
+        config.keys.kek = Some("cle-de-chiffrement-secrete".into());
+        config.mail.smtp_password = Some("mot-de-passe-smtp".into());
+        config.metrics.token = Some("jeton-metriques".into());
+        config.sirene.api_token = Some("jeton-insee".into());
+        config.database_url = "postgres://idp:mot-de-passe-base@db.internal/idp".into();
+        config.redis_url = Some("redis://:mot-de-passe-redis@cache.internal:6379".into());
+        config.agents.upstreams = vec![crate::config::UpstreamConfig {
+            id: "agents".into(),
+            client_secret: "secret-amont".into(),
+            ..Default::default()
+        }];
+        let printed = redacted(&config);
+        for secret in [
+            "cle-de-chiffrement-secrete",
+            "mot-de-passe-smtp",
+            "jeton-metriques",
+            "jeton-insee",
+            "mot-de-passe-base",
+            "mot-de-passe-redis",
+            "secret-amont",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(
+            printed.contains("access_token_ttl_seconds = 600"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("postgres://idp:masque@db.internal/idp"),
+            "{printed}"
+        );
+        assert!(printed.contains("kek = \"<masqué>\""), "{printed}");
+    }
+}
