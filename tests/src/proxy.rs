@@ -3,7 +3,6 @@
 //! logs in a temporary folder, and stopped when dropped.
 
 use std::{
-    net::IpAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
@@ -126,21 +125,6 @@ impl Drop for Nginx {
 }
 
 impl Browser {
-    /// A browser at `base` whose connections leave from `local` (any of 127.0.0.0/8 on
-    /// Linux): proxies and the provider see that address.
-    pub fn from_address(base: &str, local: IpAddr) -> Self {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .local_address(local)
-            .build()
-            .expect("client");
-        Self {
-            client,
-            base: base.to_owned(),
-        }
-    }
-
     /// The absolute URL of `path` on this browser's base.
     pub fn url(&self, path: &str) -> String {
         self.absolute(path)

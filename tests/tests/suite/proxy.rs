@@ -40,8 +40,8 @@ async fn behind_nginx_each_client_has_its_own_limit_and_forged_forwarding_header
     })
     .await;
     let nginx = Nginx::start(app.addr).await;
-    let alice = Browser::from_address(&nginx.base, ip("127.0.0.2"));
-    let bob = Browser::from_address(&nginx.base, ip("127.0.0.3"));
+    let alice = Browser::from_address(&nginx.base, Some(ip("127.0.0.2")));
+    let bob = Browser::from_address(&nginx.base, Some(ip("127.0.0.3")));
 
     // Alice spends her attempts through the proxy, which connects from 127.0.0.1.
     let mut n = 0;
@@ -81,7 +81,7 @@ async fn behind_nginx_each_client_has_its_own_limit_and_forged_forwarding_header
     // `X-Forwarded-For` is ignored. Naming Alice's address does not borrow her exhausted
     // limit, and naming a new address at each attempt does not buy new attempts: every one is
     // counted under 127.0.0.4.
-    let direct = Browser::from_address(&app.base, ip("127.0.0.4"));
+    let direct = Browser::from_address(&app.base, Some(ip("127.0.0.4")));
     n += 1;
     assert_eq!(
         failed_login(&direct, n, Some(("x-forwarded-for", "127.0.0.2"))).await,
