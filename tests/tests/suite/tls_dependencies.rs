@@ -148,7 +148,10 @@ async fn a_sentinel_failover_under_load_keeps_sessions_and_counters_and_no_reque
             .collect();
         config.redis.sentinel_service = SERVICE.into();
         pki.configure_redis(config);
-        config.limits.login_per_account = 6;
+        // Six tries of one account's password from one address before it waits (the 6th
+        // starts the wait, the 7th is refused): accounts::guard's counter, kept in Redis.
+        config.limits.login_free_failures = 6;
+        config.limits.login_delay_seconds = 900;
     })
     .await;
     let client = app.client("rp").await;
