@@ -26,6 +26,9 @@ pub struct Config {
     pub shutdown_drain_seconds: u64,
     /// Durable storage: `sqlite://PATH?mode=rwc` (default) or `postgres://…`.
     pub database_url: String,
+    /// Most connections a node keeps open to the database (default 16 on PostgreSQL, 8 on
+    /// SQLite): every node's pool together must stay under the server's `max_connections`.
+    pub database_max_connections: Option<u32>,
     /// Short-lived shared state. Empty: in-process (single node only); `redis://…`: shared by nodes.
     pub redis_url: Option<String>,
     /// Prefix of every Redis key, so several deployments can share one Redis.
@@ -618,6 +621,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             shutdown_drain_seconds: 1,
             database_url: "sqlite://data/idp.db?mode=rwc".into(),
+            database_max_connections: None,
             redis_url: None,
             redis_key_prefix: "efp:".into(),
             redis: RedisConfig::default(),

@@ -114,6 +114,13 @@ fn bounds(c: &Config) -> Vec<Bound> {
     let b = &c.backchannel_logout;
     let l = &c.limits;
     vec![
+        // Unset: the engine's default (16 or 8), in range.
+        bound(
+            "database_max_connections",
+            c.database_max_connections.unwrap_or(16),
+            1,
+            1000,
+        ),
         bound(
             "shutdown_drain_seconds",
             c.shutdown_drain_seconds,
@@ -456,11 +463,17 @@ mod tests {
         config.tokens.access_token_ttl_seconds = 0;
         config.limits.login_per_ip = 0;
         config.session.ttl_seconds = 400 * DAY;
+        config.database_max_connections = Some(0);
         let problems = Problems::of(&config);
-        assert_eq!(problems.0.len(), 3, "{problems}");
+        assert_eq!(problems.0.len(), 4, "{problems}");
         assert_eq!(
             problems.0[0].to_string(),
-            "tokens.access_token_ttl_seconds = 0 : attendu entre 1 et 86400"
+            "database_max_connections = 0 : attendu entre 1 et 1000"
+        );
+        assert!(
+            problems
+                .to_string()
+                .contains("tokens.access_token_ttl_seconds = 0 : attendu entre 1 et 86400")
         );
         assert!(
             problems
@@ -469,7 +482,7 @@ mod tests {
         );
         assert!(matches!(
             config.validate(),
-            Err(crate::config::ConfigError::Checks(p)) if p.0.len() == 3
+            Err(crate::config::ConfigError::Checks(p)) if p.0.len() == 4
         ));
     }
 

@@ -116,7 +116,7 @@ impl AppState {
     /// key, and loads the key set.
     pub async fn open(config: Config) -> Result<Self, StartError> {
         let mailer = mail::Mailer::from_config(&config.mail)?;
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect_with(&config.database_url, config.database_max_connections).await?;
         db.migrate().await?;
         let redis_url = config.redis_url.as_deref().filter(|u| !u.is_empty());
         let ephemeral = if redis_url.is_some() || !config.redis.sentinels.is_empty() {

@@ -190,7 +190,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
 
 /// The database, migrated.
 async fn open(config: &Config) -> Result<Db, CliError> {
-    let db = Db::connect(&config.database_url)
+    let db = Db::connect_with(&config.database_url, config.database_max_connections)
         .await
         .map_err(StartError::from)?;
     db.migrate().await.map_err(StartError::from)?;

@@ -18,6 +18,17 @@ pub enum Engine {
     Postgres,
 }
 
+impl Engine {
+    /// Connections per node unless `database_max_connections` says otherwise: SQLite has one
+    /// writer at a time, so a larger pool only queues on the file's lock.
+    fn default_pool_size(self) -> u32 {
+        match self {
+            Self::Sqlite => 8,
+            Self::Postgres => 16,
+        }
+    }
+}
+
 /// The durable database pool.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -100,8 +111,14 @@ impl Db {
         }
     }
 
-    /// Opens the database named by `url`, creating a SQLite file (and its folder) if needed.
+    /// Opens the database named by `url`, creating a SQLite file (and its folder) if needed,
+    /// with the engine's default pool size.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
+        Self::connect_with(url, None).await
+    }
+
+    /// [`Db::connect`] with at most `max_connections` connections (`database_max_connections`).
+    pub async fn connect_with(url: &str, max_connections: Option<u32>) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
             Engine::Sqlite
@@ -133,7 +150,7 @@ impl Db {
             });
         }
         let pool = options
-            .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
+            .max_connections(max_connections.unwrap_or(engine.default_pool_size()))
             .connect(url)
             .await
             .map_err(DbError::Connect)?;
@@ -185,5 +202,20 @@ pub fn redact(url: &str) -> String {
             parsed.to_string()
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_pool_size_is_the_configured_one_or_the_engines_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/idp.db?mode=rwc", dir.path().display());
+        let db = Db::connect_with(&url, Some(3)).await.unwrap();
+        assert_eq!(db.pool.options().get_max_connections(), 3);
+        let db = Db::connect(&url).await.unwrap();
+        assert_eq!(db.pool.options().get_max_connections(), 8);
     }
 }
