@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::config::{Config, MailTransport};
+use crate::config::{Config, ConfigError, MailTransport, Problem, Problems};
 
 const MINUTE: u64 = 60;
 const HOUR: u64 = 3600;
@@ -13,51 +13,186 @@ const DAY: u64 = 24 * HOUR;
 /// Counters of the abuse limits: load tests raise them far, zero would refuse everyone.
 const MAX_COUNT: u64 = 1_000_000_000;
 
-/// One reason the configuration cannot be used; its `Display` is the French message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Problem {
-    /// A number outside the range that makes sense.
-    #[error("{setting} = {value} : attendu entre {min} et {max}")]
-    OutOfBounds {
-        /// The setting, dotted (`tokens.access_token_ttl_seconds`).
-        setting: &'static str,
-        /// Its value.
-        value: u64,
-        /// Smallest accepted value.
-        min: u64,
-        /// Largest accepted value.
-        max: u64,
-    },
-    /// The viewer has nothing to show without the outbox transport.
-    #[error("mail.outbox_viewer = true demande mail.transport = \"outbox\"")]
-    OutboxViewerWithoutOutbox,
-    /// The viewer shows everyone's codes: never on an install the network reaches.
-    #[error(
-        "mail.outbox_viewer = true est refusé avec l'émetteur « {issuer} » : le visualiseur montre les codes et liens de tous les comptes, il n'existe que pour une démonstration sur localhost"
-    )]
-    OutboxViewerWithPublicIssuer {
-        /// The configured issuer.
-        issuer: String,
-    },
-}
+/// Loading and every check of the values: here rather than in `config.rs`, so the types know
+/// nothing of their checks.
+impl Config {
+    /// Loads defaults, then the TOML file if given, then `IDP_*` variables, and checks bounds.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let config = Self::read(file)?;
+        config.validate()?;
+        Ok(config)
+    }
 
-/// Every [`Problem`] of a configuration, in the order of the settings.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Problems(pub Vec<Problem>);
-
-impl fmt::Display for Problems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ; ")?;
+    /// The settings of the TLS connections to Redis and SMTP that cannot work together.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let pairs = [
+            (
+                "redis.client_cert_file et redis.client_key_file",
+                &self.redis.client_cert_file,
+                &self.redis.client_key_file,
+            ),
+            (
+                "mail.smtp_client_cert_file et mail.smtp_client_key_file",
+                &self.mail.smtp_client_cert_file,
+                &self.mail.smtp_client_key_file,
+            ),
+        ];
+        for (names, cert, key) in pairs {
+            if cert.is_some() != key.is_some() {
+                return Err(ConfigError::Invalid(format!("{names} : les deux ou aucun")));
             }
-            write!(f, "{problem}")?;
+        }
+        if !self.redis.sentinels.is_empty() && self.redis.sentinel_service.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "redis.sentinel_service : obligatoire avec redis.sentinels".into(),
+            ));
+        }
+        let plain_url = self
+            .redis_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("redis://"));
+        let plain_sentinels = self
+            .redis
+            .sentinels
+            .iter()
+            .all(|s| s.starts_with("redis://"));
+        let tls_files = self.redis.ca_file.is_some() || self.redis.client_cert_file.is_some();
+        if tls_files && self.redis.sentinels.is_empty() && plain_url {
+            return Err(ConfigError::Invalid(
+                "redis.ca_file, redis.client_cert_file : pour une connexion rediss://".into(),
+            ));
+        }
+        if tls_files && !self.redis.sentinels.is_empty() && plain_sentinels && plain_url {
+            return Err(ConfigError::Invalid(
+                "redis.ca_file, redis.client_cert_file : ni les sentinelles ni le maître ne sont en rediss://".into(),
+            ));
         }
         Ok(())
     }
-}
 
-impl std::error::Error for Problems {}
+    fn validate_agents(&self) -> Result<(), ConfigError> {
+        let agents = &self.agents;
+        if agents.timeout_seconds == 0 || agents.login_ttl_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "agents.timeout_seconds, agents.login_ttl_seconds : au moins 1".into(),
+            ));
+        }
+        for (i, u) in agents.upstreams.iter().enumerate() {
+            let name_ok = !u.id.is_empty()
+                && u.id.len() <= 32
+                && u.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            let issuer_ok = url::Url::parse(&u.issuer)
+                .is_ok_and(|x| matches!(x.scheme(), "http" | "https") && x.query().is_none());
+            if !name_ok
+                || !issuer_ok
+                || u.client_id.is_empty()
+                || u.label.trim().is_empty()
+                || agents.upstreams[..i].iter().any(|o| o.id == u.id)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "agents.upstreams[{i}] : id unique en [a-z0-9-], label, issuer (URL http(s)) et client_id obligatoires"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every check of the values; the first problem of the checks written here, or all those
+    /// of `config_check.rs`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let a = &self.assurance;
+        let names = [&a.acr_one_factor, &a.acr_two_factors, &a.acr_establishment];
+        if names.iter().any(|n| {
+            n.is_empty() || n.contains(char::is_whitespace) || ["pwd", "mfa"].contains(&n.as_str())
+        }) || names[0] == names[1]
+            || names[1] == names[2]
+            || names[0] == names[2]
+        {
+            return Err(ConfigError::Invalid(
+                "assurance.acr_* : trois valeurs distinctes, sans espace, autres que pwd et mfa"
+                    .into(),
+            ));
+        }
+        let issuer = url::Url::parse(&self.issuer)
+            .map_err(|e| ConfigError::Invalid(format!("issuer « {} » : {e}", self.issuer)))?;
+        if issuer.query().is_some() || issuer.fragment().is_some() || self.issuer.ends_with('/') {
+            return Err(ConfigError::Invalid(
+                "issuer : ni requête, ni fragment, ni « / » final (OpenID Connect Discovery §3)"
+                    .into(),
+            ));
+        }
+        if !(1..=60).contains(&self.tokens.code_ttl_seconds) {
+            return Err(ConfigError::Invalid(
+                "tokens.code_ttl_seconds : entre 1 et 60".into(),
+            ));
+        }
+        if ![2048, 3072, 4096].contains(&self.keys.rsa_bits) {
+            return Err(ConfigError::Invalid(
+                "keys.rsa_bits : 2048, 3072 ou 4096".into(),
+            ));
+        }
+        if self.keys.refresh_interval_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "keys.refresh_interval_seconds : au moins 1".into(),
+            ));
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::Invalid(
+                "mail.from : une adresse, éventuellement précédée d'un nom (Nom <adresse>)".into(),
+            ));
+        }
+        if self.mail.transport == MailTransport::Smtp && self.mail.smtp_host.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "mail.smtp_host : obligatoire avec mail.transport = \"smtp\"".into(),
+            ));
+        }
+        self.validate_tls()?;
+        if let Some(base) = self
+            .sirene
+            .api_base_url
+            .as_deref()
+            .filter(|b| !b.is_empty())
+            && url::Url::parse(base).is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "sirene.api_base_url « {base} » : une URL http(s) attendue"
+            )));
+        }
+        self.validate_agents()?;
+        if self.sirene.timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "sirene.timeout_seconds : au moins 1".into(),
+            ));
+        }
+        if !url::Url::parse(&self.assistance.portal_url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "assistance.portal_url « {} » : une URL http(s) attendue",
+                self.assistance.portal_url
+            )));
+        }
+        if self.assistance.phone.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "assistance.phone : obligatoire (affiché en pied de chaque page)".into(),
+            ));
+        }
+        if self.session.max_per_account == 0 {
+            return Err(ConfigError::Invalid(
+                "session.max_per_account : au moins 1".into(),
+            ));
+        }
+        if self.limits.hash_concurrency == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.hash_concurrency : au moins 1".into(),
+            ));
+        }
+        Problems::of(self).into_result()?;
+        Ok(())
+    }
+}
 
 impl Problems {
     /// The problems of `config`.

@@ -343,3 +343,28 @@ impl From<Overloaded> for OAuthError {
         Self::unavailable()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::{
+        http::{StatusCode, header},
+        response::IntoResponse,
+    };
+
+    use super::*;
+
+    #[test]
+    fn every_surface_sends_the_wait_of_its_limit() {
+        let reached = LimitReached {
+            retry_after: Duration::from_secs(125),
+        };
+        let page = PageError::from(reached).into_response();
+        let api = OAuthError::rate_limited(reached).into_response();
+        for response in [page, api] {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "125");
+        }
+    }
+}

@@ -69,10 +69,10 @@ impl Backend {
         self.postgres_admin.is_some() && self.redis.is_some()
     }
 
-    /// For the tests that need two nodes on shared storage: they are compiled in with the
-    /// `clustered` feature (`scripts/test.sh` turns it on for the PostgreSQL run) and reported as
-    /// skipped without it. Run with the feature but without the servers, such a test fails here
-    /// rather than passing without having tested anything.
+    /// For the tests that need two nodes on shared storage: they are marked ignored, so the
+    /// embedded run reports them as skipped, and `scripts/test.sh` runs them on PostgreSQL +
+    /// Redis with `--include-ignored` (the same build serves both runs). Run without those
+    /// servers, such a test fails here rather than passing without having tested anything.
     pub fn require_cluster() {
         assert!(
             Self::from_env().is_clustered(),

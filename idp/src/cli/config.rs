@@ -56,10 +56,11 @@ fn check(file: Option<&Path>) -> bool {
     let errors: Vec<String> = match config.validate() {
         Ok(()) => Vec::new(),
         Err(ConfigError::Checks(problems)) => problems.0.iter().map(ToString::to_string).collect(),
-        // A check of config.rs stops at its first problem, before those of config_check.rs.
+        // The early checks of `Config::validate` stop at their first problem, before the
+        // bounds and contradictions of `Problems::of`.
         Err(first) => std::iter::once(first.to_string())
             .chain(
-                config_check::Problems::of(&config)
+                crate::config::Problems::of(&config)
                     .0
                     .iter()
                     .map(ToString::to_string),

@@ -75,10 +75,7 @@ pub fn french_duration(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use axum::{http::StatusCode, response::IntoResponse};
-
     use super::*;
-    use crate::error::{OAuthError, PageError};
 
     #[test]
     fn retry_after_rounds_up_to_whole_seconds() {
@@ -86,18 +83,5 @@ mod tests {
         assert_eq!(retry_after_value(Duration::ZERO), "1");
         assert_eq!(retry_after_value(Duration::from_millis(89_001)), "90");
         assert_eq!(retry_after_value(Duration::from_secs(900)), "900");
-    }
-
-    #[test]
-    fn every_surface_sends_the_wait_of_its_limit() {
-        let reached = LimitReached {
-            retry_after: Duration::from_secs(125),
-        };
-        let page = PageError::from(reached).into_response();
-        let api = OAuthError::rate_limited(reached).into_response();
-        for response in [page, api] {
-            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-            assert_eq!(response.headers()[header::RETRY_AFTER], "125");
-        }
     }
 }

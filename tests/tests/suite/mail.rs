@@ -4,8 +4,7 @@
 
 use idp::{
     accounts::Email,
-    config::{Config, ConfigError, MailTransport, SmtpTls, TrustedNet},
-    config_check::Problem,
+    config::{Config, ConfigError, MailTransport, Problem, SmtpTls, TrustedNet},
     mail::{MailError, Mailer, Outgoing, messages},
 };
 use idp_tests::{ReceivedMail, SmtpSink, TestApp, assert_shows, free_port};

@@ -170,7 +170,7 @@ async fn revocations_are_purged_once_no_token_they_name_can_live() {
 }
 
 #[tokio::test]
-#[cfg_attr(not(feature = "clustered"), ignore = "needs PostgreSQL and Redis")]
+#[ignore = "needs PostgreSQL and Redis: scripts/test.sh runs it there (--include-ignored)"]
 async fn a_revocation_on_one_node_holds_at_once_on_the_other() {
     let (a, b) = TestApp::two_nodes().await;
     // B has the list loaded and warm before the revocation.

@@ -3,8 +3,8 @@
 //! failover under load, SMTP over STARTTLS and over implicit TLS.
 //!
 //! The Redis tests start their own `redis-server` processes (Debian's, built with TLS): they run
-//! with the PostgreSQL + Redis suite (the `clustered` feature), where Redis is installed, and are
-//! reported as skipped in the embedded run.
+//! with the PostgreSQL + Redis suite, where Redis is installed (marked ignored, run there with
+//! `--include-ignored`), and are reported as skipped in the embedded run.
 
 use std::{
     sync::{Arc, Mutex},
@@ -25,10 +25,7 @@ use idp_tests::{
 // ---- Redis over TLS ----
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "clustered"),
-    ignore = "needs redis-server (PostgreSQL + Redis run)"
-)]
+#[ignore = "needs redis-server (PostgreSQL + Redis run): scripts/test.sh runs it there (--include-ignored)"]
 async fn the_shared_store_speaks_tls_to_redis_with_a_private_ca_and_a_client_certificate() {
     let pki = TestPki::generate();
     let redis = RedisProcess::server(&pki, None).await;
@@ -100,10 +97,7 @@ struct Sample {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "clustered"),
-    ignore = "needs redis-server (PostgreSQL + Redis run)"
-)]
+#[ignore = "needs redis-server (PostgreSQL + Redis run): scripts/test.sh runs it there (--include-ignored)"]
 async fn a_sentinel_failover_under_load_keeps_sessions_and_counters_and_no_request_fails_after_it()
 {
     let pki = TestPki::generate();
@@ -277,10 +271,7 @@ async fn a_sentinel_failover_under_load_keeps_sessions_and_counters_and_no_reque
 // ---- PostgreSQL over TLS ----
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "clustered"),
-    ignore = "needs PostgreSQL's server binaries (PostgreSQL + Redis run)"
-)]
+#[ignore = "needs PostgreSQL's server binaries (PostgreSQL + Redis run): scripts/test.sh runs it there (--include-ignored)"]
 async fn the_database_connection_checks_the_postgresql_certificate_with_verify_full() {
     let pki = TestPki::generate();
     let server = PostgresProcess::start(&pki).await;
