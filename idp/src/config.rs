@@ -799,8 +799,10 @@ impl Config {
                     // Variables of the command line and the test harness, not configuration.
                     .filter(|k| {
                         let k = k.as_str().to_ascii_lowercase();
-                        !matches!(k.as_str(), "config" | "log" | "new_user_password")
-                            && !k.starts_with("test_")
+                        !matches!(
+                            k.as_str(),
+                            "config" | "log" | "new_user_password" | "operator"
+                        ) && !k.starts_with("test_")
                     })
                     .split("__"),
             )

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod accounts;
 pub mod action;
+pub mod admin;
 pub mod audit;
 pub mod background;
 pub mod cli;
@@ -118,12 +119,7 @@ impl AppState {
         let mailer = mail::Mailer::from_config(&config.mail)?;
         let db = Db::connect_with(&config.database_url, config.database_max_connections).await?;
         db.migrate().await?;
-        let redis_url = config.redis_url.as_deref().filter(|u| !u.is_empty());
-        let ephemeral = if redis_url.is_some() || !config.redis.sentinels.is_empty() {
-            Ephemeral::redis(redis_url, &config.redis, &config.redis_key_prefix).await?
-        } else {
-            Ephemeral::memory()
-        };
+        let ephemeral = Ephemeral::from_config(&config).await?;
         let kek = Kek::load(config.keys.kek.as_deref(), &config.keys.dir)?;
         let policy = KeyPolicy::from_config(&config);
         let now = store::now();

@@ -927,6 +927,21 @@ pub async fn userinfo(app: &TestApp, access_token: &str) -> (u16, serde_json::Va
     .await
 }
 
+/// `token` introspected by the client `by` at `app` (client_secret_basic): the JSON answer.
+pub async fn introspect(app: &TestApp, by: &TestClient, token: &str) -> serde_json::Value {
+    json(
+        app.http()
+            .post(app.url("/introspect"))
+            .basic_auth(&by.id, by.secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("introspection"),
+    )
+    .await
+    .1
+}
+
 /// A refresh at `app`'s token endpoint with client_secret_basic: the answer.
 pub async fn refresh_response(
     app: &TestApp,
@@ -959,6 +974,55 @@ pub fn repo() -> std::path::PathBuf {
         .parent()
         .expect("the workspace holds tests/")
         .to_owned()
+}
+
+/// The `idp` binary next to the test binaries (`scripts/test.sh` builds it first).
+pub fn idp_binary() -> std::path::PathBuf {
+    // target/<profile>/deps/suite-<hash> → target/<profile>/idp
+    let exe = std::env::current_exe().expect("test binary");
+    let bin = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>")
+        .join("idp");
+    assert!(
+        bin.is_file(),
+        "{} not found: build it first (cargo build -p idp)",
+        bin.display()
+    );
+    bin
+}
+
+impl TestApp {
+    /// Runs `idp <args>` as an operator would on a node of this deployment (same database,
+    /// same Redis key space), from an empty directory, with `IDP_OPERATOR` set to `Claire`:
+    /// `(exit status, stdout, stderr)`.
+    pub async fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = &self.state.config;
+        let mut command = tokio::process::Command::new(idp_binary());
+        command.args(args).current_dir(dir.path());
+        // Only what this deployment says: nothing of the shell the tests run in.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("IDP_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("IDP_ISSUER", &config.issuer)
+            .env("IDP_DATABASE_URL", &config.database_url)
+            .env("IDP_REDIS_KEY_PREFIX", &config.redis_key_prefix)
+            .env("IDP_OPERATOR", "Claire");
+        if let Some(url) = &config.redis_url {
+            command.env("IDP_REDIS_URL", url);
+        }
+        let out = command.output().await.expect("idp runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
 }
 
 /// Asserts that `tests/<dir>` has its node modules (`package` among them) and that chromium is

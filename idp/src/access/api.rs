@@ -40,11 +40,7 @@ use crate::{
     accounts::UserId,
     error::OAuthError,
     mail::messages::ACCOUNT_PATH,
-    oidc::{
-        assurance,
-        tokens::{self, AccessClaims, AccessTokenError},
-        userinfo::bearer,
-    },
+    oidc::{assurance, tokens::AccessClaims, userinfo},
     organizations::{Siret, register},
 };
 
@@ -52,13 +48,7 @@ use crate::{
 pub const CODES_SCOPE: &str = "codes:issue";
 
 async fn verified(state: &AppState, headers: &HeaderMap) -> Result<AccessClaims, OAuthError> {
-    let token = bearer(headers, None)?;
-    tokens::verify_access_token(state, &token)
-        .await
-        .map_err(|e| match e {
-            AccessTokenError::Db(e) => OAuthError::from(e),
-            other => OAuthError::invalid_token(other.to_string()),
-        })
+    userinfo::verified(state, headers, None).await
 }
 
 /// The token was issued to a person, not to a client for itself (`client_credentials`).

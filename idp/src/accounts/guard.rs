@@ -1,5 +1,5 @@
 //! Guessing an account's secrets (its password, its second factor) is bounded without handing
-//! anyone the power to lock the account out (docs/accounts.md, « Limites de tentatives »).
+//! anyone the power to lock the account out (docs/accounts.md, « Login limits »).
 //!
 //! A blunt per-account counter let anyone who knows an address keep its owner out: ten wrong
 //! passwords from anywhere, and nobody could log in for a quarter of an hour. Here tries are
@@ -24,6 +24,7 @@ use crate::{
     AppState,
     error::PageError,
     secrets,
+    store::{Ephemeral, ephemeral::EphemeralError},
     web::{client_ip::ClientIp, rate_limit::LimitReached},
 };
 
@@ -135,6 +136,36 @@ impl<'a> Guard<'a> {
         store.delete(&self.key("wait", &self.pair)).await?;
         Ok(())
     }
+}
+
+/// The per-account limits of the other login steps ([`crate::accounts::count_account_attempt`]),
+/// keyed by the account's id.
+const ACCOUNT_STEP_LIMITS: [&str; 3] = ["login-passkey", "totp-enrol", "browser-code"];
+
+/// An operator's unlock: the account's ceilings and failure counts go — its password's
+/// (counted by its address `email`), its second factor's (by its id) — with the per-account
+/// limits of its other login steps. The waits of single addresses cannot be found (their keys
+/// hash the address with the account) and end by themselves, at most
+/// `limits.login_max_delay_seconds` later. Returns how many counters were there.
+pub async fn unlock(
+    store: &Ephemeral,
+    email: &str,
+    user_id: &str,
+) -> Result<usize, EphemeralError> {
+    let mut keys = Vec::new();
+    for (kind, account) in [("login", email), ("login-totp", user_id)] {
+        for what in ["ceiling", "failures"] {
+            keys.push(format!("guard:{kind}:{what}:{}", secrets::hash(account)));
+        }
+    }
+    for bucket in ACCOUNT_STEP_LIMITS {
+        keys.push(crate::web::rate_limit::key(bucket, user_id));
+    }
+    let mut found = 0;
+    for key in keys {
+        found += usize::from(store.take(&key).await?.is_some());
+    }
+    Ok(found)
 }
 
 /// The wait after the `tries`-th try of one address (from `login_free_failures` on): the first

@@ -31,10 +31,15 @@ impl LoggedIn {
         state: &AppState,
         headers: &axum::http::HeaderMap,
     ) -> Result<Option<Self>, crate::error::PageError> {
-        let Some(session) = LoginSession::from_headers(state, headers).await? else {
+        let Some((key, session)) = LoginSession::stored(state, headers).await? else {
             return Ok(None);
         };
+        // The account is read anyway: its standing comes with it, no second read.
         let user = users::user_by_id(&state.db, &session.user_id).await?;
+        let standing = user.as_ref().map(|u| u.standing);
+        let Some(session) = session.if_holds(state, &key, standing).await? else {
+            return Ok(None);
+        };
         Ok(user.map(|user| Self { session, user }))
     }
 }

@@ -5,12 +5,18 @@ use std::time::Duration;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::{extract::Query, response::Response};
+use axum::{extract::Query, http::HeaderMap, response::Response};
 use serde::Deserialize;
 
-use super::{Email, guard::Guard, login_end, store};
+use super::{
+    Email, UserId,
+    actions::record_login::{LoginContext, login_refused},
+    guard::Guard,
+    login_end, store,
+};
 use crate::{
     AppState,
+    action::Refusal,
     error::PageError,
     oidc::pending::PendingAuthorization,
     web::{
@@ -180,6 +186,7 @@ impl Again {
 /// is shown again.
 async fn check_credentials(
     state: &AppState,
+    headers: &HeaderMap,
     ip: &ClientIp,
     form: &LoginForm,
 ) -> Result<Result<store::User, Again>, PageError> {
@@ -214,8 +221,30 @@ async fn check_credentials(
     // answer takes as long as for a real one.
     let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let valid = state.hasher.verify(&form.password, phc).await?;
+    // For the audit trail of a refusal: the client the login was for, where it came from.
+    let context = async || LoginContext {
+        client_id: PendingAuthorization::load(state, &form.authreq)
+            .await
+            .ok()
+            .flatten()
+            .map(|p| p.request.client_id),
+        ip: ip.0,
+        user_agent: super::session::user_agent(headers),
+    };
+    let known = user.as_ref().map(|u| UserId::from_stored(u.id.clone()));
     let Some(user) = user.filter(|_| valid) else {
         guard.failed().await?;
+        let now = state.clock.now();
+        let context = context().await;
+        login_refused(
+            &state.db,
+            now,
+            known.as_ref(),
+            "bad_credentials",
+            "pwd",
+            &context,
+        )
+        .await?;
         tracing::info!(login.outcome = "failure", "login refused");
         crate::metrics::login("failure");
         let mut again = Again::new(BAD_CREDENTIALS, true, true);
@@ -223,6 +252,14 @@ async fn check_credentials(
         return Ok(Err(again));
     };
     guard.succeeded().await?;
+    // Told only to whoever knows the password: no enumeration.
+    if let Err(refusal) = user.standing.may_log_in() {
+        let id = UserId::from_stored(user.id.clone());
+        let now = state.clock.now();
+        let context = context().await;
+        login_refused(&state.db, now, Some(&id), refusal.code(), "pwd", &context).await?;
+        return Err(refusal.into());
+    }
     Ok(Ok(user))
 }
 
@@ -237,7 +274,7 @@ pub async fn submit(
     if page.hasher.is_saturated() {
         return Err(crate::accounts::password::Overloaded.into());
     }
-    let user = match check_credentials(&page, &ip, &form).await? {
+    let user = match check_credentials(&page, page.headers(), &ip, &form).await? {
         Ok(user) => user,
         Err(again) => {
             let pending = PendingAuthorization::load(&page, &form.authreq).await?;
@@ -294,6 +331,7 @@ pub(crate) async fn finish_via(
     authreq: &str,
     retour: &str,
 ) -> Result<Response, PageError> {
+    login_end::may_log_in(page, &UserId::from_stored(user_id)).await?;
     if let Some(cgu) = super::cgu::to_accept(&page.db, user_id).await? {
         let how = (amr, upstream);
         return super::cgu::pages::ask(page, user_id, how, authreq, retour, &cgu).await;

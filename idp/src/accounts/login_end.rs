@@ -4,7 +4,12 @@
 
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::session::{LoginSession, ViaUpstream};
+use super::{
+    UserId,
+    actions::record_login::{LoginContext, record_login},
+    session::{LoginSession, ViaUpstream},
+    standing,
+};
 use crate::{
     error::PageError,
     oidc::pending::PendingAuthorization,
@@ -35,6 +40,13 @@ pub(crate) async fn waiting_step<T: serde::de::DeserializeOwned>(
     Ok((key, value))
 }
 
+/// The one gate every way of logging in goes through (password, second factor, passkey, agent's
+/// upstream, new-browser code, CGU) before a session starts: a disabled account starts none.
+pub(crate) async fn may_log_in(page: &Page, user: &UserId) -> Result<(), PageError> {
+    let standing = standing::of(&page.db.pool, user).await?;
+    Ok(standing.ok_or_else(expired)?.may_log_in()?)
+}
+
 /// Starts the session of a person authenticated (`amr`: how) with EFP Connect's current CGU
 /// accepted, then goes on: back to the waiting authorization request (which asks for a second
 /// factor, or its enrolment, when the level it needs is not reached), or to the local `retour`
@@ -50,10 +62,21 @@ pub(crate) async fn start_session_via(
     authreq: &str,
     retour: &str,
 ) -> Result<Response, PageError> {
+    let user = UserId::from_stored(user_id);
+    may_log_in(page, &user).await?;
     let (session, cookies) =
         LoginSession::start_via(page, page.headers(), user_id, amr, upstream).await?;
+    let pending = PendingAuthorization::load(page, authreq).await?;
+    let context = LoginContext {
+        client_id: pending.as_ref().map(|p| p.request.client_id.clone()),
+        ip: page.client_ip(),
+        user_agent: session.user_agent.clone(),
+    };
+    let now = page.clock.now();
+    record_login(&page.db, now, &user, &session.amr, &session.acr, &context).await?;
+    tracing::info!(user.id = %user, client.id = context.client_id.as_deref().unwrap_or("-"), "session started");
     let sid = &session.sid;
-    let target = match PendingAuthorization::load(page, authreq).await? {
+    let target = match pending {
         Some(pending) => {
             pending.logged_in(page, authreq, sid).await?;
             format!("/authorize/continue?authreq={authreq}")

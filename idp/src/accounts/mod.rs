@@ -2,11 +2,13 @@
 
 pub mod account;
 pub mod actions;
+pub mod admin_api;
 pub mod back;
 pub mod browsers;
 pub mod cgu;
+pub mod dossier;
 pub mod email;
-pub(crate) mod guard;
+pub mod guard;
 pub mod home;
 pub mod logged_in;
 pub mod login;
@@ -15,8 +17,10 @@ pub mod passkeys;
 pub mod password;
 pub mod refusal;
 pub mod reset;
+pub mod search;
 pub mod session;
 pub mod signup;
+pub mod standing;
 pub mod step_up;
 pub mod store;
 pub mod totp;
@@ -91,6 +95,17 @@ pub fn routes() -> axum::Router<crate::AppState> {
     use axum::routing::{get, post};
     use signup::Step;
     axum::Router::new()
+        .route("/api/v1/admin/users", get(admin_api::list))
+        .route(
+            "/api/v1/admin/users/{id}",
+            get(admin_api::show).delete(admin_api::delete),
+        )
+        .route("/api/v1/admin/users/{id}/export", get(admin_api::export))
+        .route(
+            "/api/v1/admin/users/{id}/agent",
+            axum::routing::put(admin_api::set_agent_flag).delete(admin_api::unset_agent_flag),
+        )
+        .route("/api/v1/admin/users/{id}/{action}", post(admin_api::act))
         .route("/", get(home::show))
         .route("/connexion", get(login::show).post(login::submit))
         .route(totp::CODE_PATH, post(totp::submit_code))

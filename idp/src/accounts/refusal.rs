@@ -22,6 +22,23 @@ pub enum AccountRefusal {
     /// The upstream subject is already linked to an account.
     #[error("Cette identité d'agent est déjà rattachée à un compte EFP Connect.")]
     AlreadyLinked,
+    /// The account is disabled (by an operator): no login, no token.
+    #[error(
+        "Ce compte est désactivé. Pour en connaître la raison ou le faire réactiver, contactez l'assistance."
+    )]
+    Disabled,
+    /// An administrative action names no account.
+    #[error("Aucun compte ne correspond.")]
+    NoSuchAccount,
+    /// Disabling an account that is.
+    #[error("Ce compte est déjà désactivé.")]
+    AlreadyDisabled,
+    /// Enabling an account that is not disabled.
+    #[error("Ce compte n'est pas désactivé.")]
+    NotDisabled,
+    /// An administrative action that would change nothing (the message says why).
+    #[error("{0}")]
+    Unchanged(&'static str),
     /// Storage failed.
     #[error("base de données : {0}")]
     Storage(#[from] sqlx::Error),
@@ -34,13 +51,25 @@ impl Refusal for AccountRefusal {
             Self::CguOutdated => "cgu_outdated",
             Self::EmptyDocument => "empty_document",
             Self::AlreadyLinked => "already_linked",
+            Self::Disabled => "account_disabled",
+            Self::NoSuchAccount => "not_found",
+            Self::AlreadyDisabled => "already_disabled",
+            Self::NotDisabled => "not_disabled",
+            Self::Unchanged(_) => "unchanged",
             Self::Storage(_) => "server_error",
         }
     }
 
     fn kind(&self) -> RefusalKind {
         match self {
-            Self::EmailTaken | Self::CguOutdated | Self::AlreadyLinked => RefusalKind::Conflict,
+            Self::EmailTaken
+            | Self::CguOutdated
+            | Self::AlreadyLinked
+            | Self::AlreadyDisabled
+            | Self::NotDisabled
+            | Self::Unchanged(_) => RefusalKind::Conflict,
+            Self::Disabled => RefusalKind::Forbidden,
+            Self::NoSuchAccount => RefusalKind::NotFound,
             Self::EmptyDocument => RefusalKind::Invalid,
             Self::Storage(_) => RefusalKind::Internal,
         }

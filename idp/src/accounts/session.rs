@@ -10,8 +10,13 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::{
+    UserId,
+    standing::{self, Standing},
+};
 use crate::{
     AppState,
+    error::PageError,
     oidc::{actions::logout_queue, backchannel::EndedSession},
     secrets,
     store::{ephemeral::EphemeralError, now},
@@ -102,6 +107,19 @@ impl std::fmt::Debug for UpstreamLogout {
 /// Longest `User-Agent` kept with a session (the sessions page shows a short form of it).
 pub const MAX_USER_AGENT_CHARS: usize = 256;
 
+/// The browser's `User-Agent`, without control characters, cut at [`MAX_USER_AGENT_CHARS`]:
+/// what a session and the audit trail keep of it.
+pub fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_USER_AGENT_CHARS)
+        .collect()
+}
+
 fn key(token: &str) -> String {
     format!("session:{}", secrets::hash(token))
 }
@@ -115,11 +133,28 @@ impl LoginSession {
         }
     }
 
-    /// The session of this browser, if it has a live one.
+    /// The session of this browser, if it has a live one that still holds: not if an operator
+    /// ended the account's sessions or disabled it since, nor once the account is gone
+    /// ([`standing`]; read from the database, which every node and the command line share).
     pub async fn from_headers(
         state: &AppState,
         headers: &HeaderMap,
-    ) -> Result<Option<Self>, EphemeralError> {
+    ) -> Result<Option<Self>, PageError> {
+        let Some((key, session)) = Self::stored(state, headers).await? else {
+            return Ok(None);
+        };
+        let user = UserId::from_stored(session.user_id.clone());
+        let standing = standing::of(&state.db.pool, &user).await?;
+        Ok(session.if_holds(state, &key, standing).await?)
+    }
+
+    /// The session this browser's cookie names, as stored, with its key; not checked against
+    /// its account's [`standing`] (for a caller that reads the account anyway, then
+    /// [`Self::if_holds`]).
+    pub(crate) async fn stored(
+        state: &AppState,
+        headers: &HeaderMap,
+    ) -> Result<Option<(String, Self)>, EphemeralError> {
         let Some(token) = cookies::get(
             headers,
             cookies::SESSION,
@@ -127,10 +162,26 @@ impl LoginSession {
         ) else {
             return Ok(None);
         };
-        let Some(raw) = state.ephemeral.get(&key(&token)).await? else {
+        let key = key(&token);
+        let Some(raw) = state.ephemeral.get(&key).await? else {
             return Ok(None);
         };
-        Ok(serde_json::from_str(&raw).ok())
+        Ok(serde_json::from_str(&raw).ok().map(|s| (key, s)))
+    }
+
+    /// This session if it holds for its account's `standing` (`None`: no such account);
+    /// otherwise it is dropped from the store (its clients were told when it was ended).
+    pub(crate) async fn if_holds(
+        self,
+        state: &AppState,
+        key: &str,
+        standing: Option<Standing>,
+    ) -> Result<Option<Self>, EphemeralError> {
+        if standing.is_some_and(|s| s.session_holds(self.started_at)) {
+            return Ok(Some(self));
+        }
+        state.ephemeral.delete(key).await?;
+        Ok(None)
     }
 
     /// Starts a session after a successful login; the old one (if any) is ended so a session
@@ -155,14 +206,7 @@ impl LoginSession {
         // The new session's cookies replace the ended one's in this same answer.
         let _ = end_returning(state, headers).await?;
         let token = secrets::random_token(32);
-        let user_agent = headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(MAX_USER_AGENT_CHARS)
-            .collect();
+        let user_agent = user_agent(headers);
         let session = Self {
             sid: secrets::random_token(16),
             user_id: user_id.to_owned(),

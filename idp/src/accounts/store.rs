@@ -21,6 +21,10 @@ pub struct User {
     pub profile: NewUser,
     /// Last change of the profile, seconds.
     pub updated_at: i64,
+    /// Whether it may log in and which sessions hold ([`super::standing`]).
+    pub standing: super::standing::Standing,
+    /// Last successful login, seconds.
+    pub last_login_at: Option<i64>,
 }
 
 impl std::ops::Deref for User {
@@ -50,7 +54,7 @@ pub struct NewUser {
     pub is_agent: bool,
 }
 
-const COLUMNS: &str = "id, email, email_verified, password_hash, given_name, family_name, gender, job, siret, organization_label, is_agent, updated_at";
+const COLUMNS: &str = "id, email, email_verified, password_hash, given_name, family_name, gender, job, siret, organization_label, is_agent, updated_at, disabled_at, sessions_not_before, last_login_at";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
@@ -68,6 +72,11 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
             is_agent: row.try_get::<i64, _>("is_agent")? != 0,
         },
         updated_at: row.try_get("updated_at")?,
+        standing: super::standing::Standing {
+            disabled_at: row.try_get("disabled_at")?,
+            sessions_not_before: row.try_get("sessions_not_before")?,
+        },
+        last_login_at: row.try_get("last_login_at")?,
     })
 }
 
@@ -287,4 +296,122 @@ pub async fn delete_totp_in(
             .await?;
     }
     Ok(())
+}
+
+/// Disables an account at `now` for `reason` (`Some`), or enables it again (`None`), inside the
+/// caller's transaction.
+pub async fn set_disabled_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    disabled: Option<(i64, &str)>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET disabled_at = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(disabled.map(|(at, _)| at))
+    .bind(disabled.map(|(_, reason)| reason))
+    .bind(now)
+    .bind(user.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Voids every session of an account started before `not_before`, on every node (they read it
+/// at each request: [`crate::accounts::standing`]), inside the caller's transaction.
+pub async fn void_sessions_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    not_before: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET sessions_not_before = $1 WHERE id = $2")
+        .bind(not_before)
+        .bind(user.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets or clears the ministry-agent flag of an account (the break-glass of
+/// [`crate::access::rules::is_agent`]) inside the caller's transaction; `false` when it already
+/// had that value.
+pub async fn set_agent_flag_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    agent: bool,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(
+        "UPDATE users SET is_agent = $1, updated_at = $2 WHERE id = $3 AND is_agent <> $1",
+    )
+    .bind(i64::from(agent))
+    .bind(now)
+    .bind(user.as_str())
+    .execute(conn)
+    .await?;
+    Ok(changed.rows_affected() == 1)
+}
+
+/// Records a successful login at `now` (support reads it; `idp users list --inactive-since`),
+/// inside the caller's transaction.
+pub async fn set_last_login_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(user.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What an operator's reset of an account's second factors removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SecondFactorsRemoved {
+    /// Its TOTP application (0 or 1).
+    pub totp: u64,
+    /// Its recovery codes.
+    pub recovery_codes: u64,
+    /// Its passkeys.
+    pub passkeys: u64,
+    /// Its known browsers (confirmed with a factor now gone).
+    pub known_browsers: u64,
+}
+
+impl SecondFactorsRemoved {
+    /// Whether there was anything to remove.
+    pub fn any(&self) -> bool {
+        self.totp + self.recovery_codes + self.passkeys + self.known_browsers > 0
+    }
+}
+
+/// Removes every second factor of an account (TOTP, recovery codes, passkeys) and its known
+/// browsers, inside the caller's transaction.
+pub async fn remove_second_factors_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+) -> Result<SecondFactorsRemoved, sqlx::Error> {
+    let mut counts = [0; 4];
+    for (count, sql) in counts.iter_mut().zip([
+        "DELETE FROM user_totp WHERE user_id = $1",
+        "DELETE FROM totp_recovery_codes WHERE user_id = $1",
+        "DELETE FROM user_passkeys WHERE user_id = $1",
+        "DELETE FROM known_browsers WHERE user_id = $1",
+    ]) {
+        *count = sqlx::query(sql)
+            .bind(user.as_str())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    let [totp, recovery_codes, passkeys, known_browsers] = counts;
+    Ok(SecondFactorsRemoved {
+        totp,
+        recovery_codes,
+        passkeys,
+        known_browsers,
+    })
 }

@@ -228,6 +228,29 @@ pub async fn revoke_user_grants_in(
     Ok(())
 }
 
+/// The sessions of `user` that still have a live grant, as back-channel logout names them:
+/// what an operator ends from a process that cannot read the sessions themselves (the command
+/// line on an embedded installation keeps them in the server's memory).
+pub async fn live_sessions_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+) -> Result<Vec<crate::oidc::backchannel::EndedSession>, sqlx::Error> {
+    sqlx::query(
+        "SELECT DISTINCT sid FROM grants WHERE user_id = $1 AND revoked_at IS NULL ORDER BY sid",
+    )
+    .bind(user.as_str())
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(crate::oidc::backchannel::EndedSession {
+            user_id: user.as_str().to_owned(),
+            sid: r.try_get("sid")?,
+        })
+    })
+    .collect()
+}
+
 /// Deletes everything the OIDC domain holds about a user, inside the caller's transaction
 /// (account deletion): its live grants are revoked (listed for as long as their access tokens
 /// can live; revoked ones were listed when revoked), then its refresh tokens, grants and

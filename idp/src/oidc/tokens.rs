@@ -165,6 +165,10 @@ pub async fn issue(
     let user = users::user_by_id(&state.db, &grant.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("Le compte n'existe plus."))?;
+    // A disabled account gets no token, whatever the code or refresh token it comes with.
+    if user.standing.may_log_in().is_err() {
+        return Err(OAuthError::invalid_grant("Le compte est désactivé."));
+    }
     let (access_token, expires_in) =
         access_token(state, client, &user.id, &grant.scope, Some(grant))?;
     let has_openid = grant.scope.split(' ').any(|s| s == "openid");

@@ -84,18 +84,28 @@ async fn respond(
     }
 }
 
+/// The claims of the request's bearer token (header, or `form`), once verified: signature,
+/// issuer, expiry, revocation.
+pub async fn verified(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Option<&HashMap<String, String>>,
+) -> Result<tokens::AccessClaims, OAuthError> {
+    let token = bearer(headers, form)?;
+    tokens::verify_access_token(state, &token)
+        .await
+        .map_err(|e| match e {
+            AccessTokenError::Db(e) => OAuthError::from(e),
+            other => OAuthError::invalid_token(other.to_string()),
+        })
+}
+
 async fn userinfo(
     state: &AppState,
     headers: &HeaderMap,
     form: Option<&HashMap<String, String>>,
 ) -> Result<Value, OAuthError> {
-    let token = bearer(headers, form)?;
-    let claims = tokens::verify_access_token(state, &token)
-        .await
-        .map_err(|e| match e {
-            AccessTokenError::Db(e) => OAuthError::from(e),
-            other => OAuthError::invalid_token(other.to_string()),
-        })?;
+    let claims = verified(state, headers, form).await?;
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
     if !scopes.contains(&"openid") {
         return Err(OAuthError::insufficient_scope(
@@ -105,6 +115,10 @@ async fn userinfo(
     let user = users::user_by_id(&state.db, &claims.sub)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("Le compte n'existe plus."))?;
+    // Its grants were revoked when it was disabled; this holds while a node's list catches up.
+    if user.standing.may_log_in().is_err() {
+        return Err(OAuthError::invalid_token("Le compte est désactivé."));
+    }
     // Claims asked for through the `claims` parameter of the authorization request.
     let grant = match &claims.gid {
         Some(gid) => Some(

@@ -79,6 +79,17 @@ impl Ephemeral {
         Self::Memory(Arc::new(MemoryStore::default()))
     }
 
+    /// The store the configuration names: Redis (`redis_url`, or `redis.sentinels`), or this
+    /// process's memory.
+    pub async fn from_config(config: &crate::config::Config) -> Result<Self, EphemeralError> {
+        let url = config.redis_url.as_deref().filter(|u| !u.is_empty());
+        if url.is_some() || !config.redis.sentinels.is_empty() {
+            Self::redis(url, &config.redis, &config.redis_key_prefix).await
+        } else {
+            Ok(Self::memory())
+        }
+    }
+
     /// Connects to Redis (`url`, or the master the sentinels of `redis` name) and checks it
     /// answers. `prefix` starts every key, so that several deployments (or test runs) can share
     /// one Redis.

@@ -33,6 +33,7 @@ pub fn login_then(path: &str) -> Response {
 pub struct Page {
     state: AppState,
     headers: HeaderMap,
+    client_ip: Option<std::net::IpAddr>,
 }
 
 impl axum::extract::FromRequestParts<AppState> for Page {
@@ -42,7 +43,12 @@ impl axum::extract::FromRequestParts<AppState> for Page {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self::new(state, &parts.headers))
+        let mut page = Self::new(state, &parts.headers);
+        page.client_ip = parts
+            .extensions
+            .get::<crate::web::client_ip::RealClient>()
+            .and_then(|c| c.ip);
+        Ok(page)
     }
 }
 
@@ -60,7 +66,14 @@ impl Page {
         Self {
             state: state.clone(),
             headers: headers.clone(),
+            client_ip: None,
         }
+    }
+
+    /// The client's address, as far as the trusted proxies tell (for the audit trail); `None`
+    /// for a page made with [`Page::new`].
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.client_ip
     }
 
     /// The request's headers (its cookies: the login session, the CSRF token).
@@ -98,6 +111,7 @@ impl Page {
         Self {
             state: self.state.clone(),
             headers,
+            client_ip: self.client_ip,
         }
     }
 

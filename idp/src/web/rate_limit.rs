@@ -20,6 +20,12 @@ pub struct LimitReached {
     pub retry_after: Duration,
 }
 
+/// The store key of `bucket`'s counter for `subject` (hashed: no address or e-mail in the
+/// store).
+pub fn key(bucket: &str, subject: &str) -> String {
+    format!("rl:{bucket}:{}", secrets::hash(subject))
+}
+
 /// Counts one attempt in `bucket` for `subject` (hashed: no address or e-mail in the store)
 /// and refuses past `max` in `window`.
 pub async fn hit(
@@ -29,8 +35,7 @@ pub async fn hit(
     max: u64,
     window: Duration,
 ) -> Result<Result<(), LimitReached>, EphemeralError> {
-    let key = format!("rl:{bucket}:{}", secrets::hash(subject));
-    let (count, left) = store.hit(&key, window).await?;
+    let (count, left) = store.hit(&key(bucket, subject), window).await?;
     Ok(if count > max {
         crate::metrics::rate_limited(bucket);
         Err(LimitReached { retry_after: left })

@@ -235,3 +235,60 @@ async fn a_node_starting_while_another_bootstraps_the_keys_starts_as_soon_as_the
     let keys = rotation::list(&a.state.db, now()).await.expect("keys");
     assert_eq!(keys.len(), 2, "the waiting node made no keys of its own");
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/test.sh runs it there (--include-ignored)"]
+async fn an_account_disabled_by_an_operator_is_refused_on_both_nodes() {
+    let (a, b) = TestApp::two_nodes().await;
+    let rp = a.client("rp").await;
+    let rs = a
+        .client_with("rs", |reg| reg.introspects = vec!["rp".into()])
+        .await;
+    a.user("alice@centre.fr").await;
+    let tokens = a
+        .browser()
+        .tokens(&a, &rp, &auth_url(&a, &rp, &[]), "alice@centre.fr")
+        .await;
+    let access = string(&tokens, "access_token");
+    let refresh_token = string(&tokens, "refresh_token");
+    let browser = a.browser();
+    let login = browser
+        .submit_login("/connexion", "alice@centre.fr", PASSWORD)
+        .await;
+    assert_eq!(login.status(), 303);
+    let on_b = browser.on(&b.base);
+    assert_eq!(
+        on_b.get("/compte").await.status(),
+        200,
+        "B honours A's session"
+    );
+    // Both nodes have checked (and cached) the access token before the change.
+    for node in [&a, &b] {
+        assert_eq!(userinfo(node, &access).await.0, 200);
+    }
+
+    let (status, out, err) = a
+        .cli(&[
+            "users",
+            "disable",
+            "alice@centre.fr",
+            "--reason",
+            "fin de mission",
+        ])
+        .await;
+    assert_eq!(status, 0, "{out}{err}");
+
+    for node in [&a, &b] {
+        assert_eq!(browser.on(&node.base).get("/compte").await.status(), 303);
+        let (status, body) = refresh(node, &rp, &refresh_token).await;
+        assert_error(status, &body, 400, "invalid_grant");
+        assert_eq!(userinfo(node, &access).await.0, 401);
+        let answer = introspect(node, &rs, &access).await;
+        assert_eq!(answer["active"], false, "{answer}");
+        let refused = node
+            .browser()
+            .submit_login("/connexion", "alice@centre.fr", PASSWORD)
+            .await;
+        assert_eq!(refused.status(), 403);
+    }
+}

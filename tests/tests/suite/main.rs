@@ -10,6 +10,7 @@ mod access_manage;
 mod access_pages;
 mod access_requests;
 mod account;
+mod accounts_admin;
 mod admin;
 mod anti_robot;
 mod backchannel_logout;

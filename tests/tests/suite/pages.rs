@@ -330,18 +330,7 @@ struct Process(Child);
 
 impl Process {
     fn start(dir: &Path) -> Self {
-        // target/<profile>/deps/suite-<hash> → target/<profile>/idp
-        let exe = std::env::current_exe().expect("test binary");
-        let bin = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>")
-            .join("idp");
-        assert!(
-            bin.is_file(),
-            "{} not found: build it first (cargo build -p idp)",
-            bin.display()
-        );
+        let bin = idp_binary();
         let mut command = Command::new(&bin);
         command
             .args(["serve", "--config", "idp.toml"])

@@ -17,20 +17,6 @@ async fn tokens(app: &TestApp, client: &TestClient, email: &str) -> Value {
     tokens
 }
 
-async fn introspect(app: &TestApp, by: &TestClient, token: &str) -> Value {
-    json(
-        app.http()
-            .post(app.url("/introspect"))
-            .basic_auth(&by.id, by.secret.as_deref())
-            .form(&[("token", token)])
-            .send()
-            .await
-            .expect("introspection"),
-    )
-    .await
-    .1
-}
-
 /// Introspected by `by` on `app`, `token` is active or not, as `expected`.
 async fn assert_active(app: &TestApp, by: &TestClient, token: &str, expected: bool) {
     let answer = introspect(app, by, token).await;

@@ -17,7 +17,11 @@ use super::{Page, full_name, password_matches, send_notice};
 use crate::web::{client_ip::ClientIp, page::CsrfForm};
 use crate::{
     accounts::logged_in::LoggedIn,
-    accounts::{Email, UserId, actions::delete_account::delete_account, session, totp},
+    accounts::{
+        Email, UserId,
+        actions::delete_account::{Deleter, delete_account},
+        session, totp,
+    },
     error::PageError,
     mail::messages,
 };
@@ -110,7 +114,10 @@ pub async fn submit(
         .iter()
         .map(session::LoginSession::ended)
         .collect();
-    if delete_account(&page.db, page.clock.now(), &id, &sessions, ttl).await? > 0 {
+    let by = Deleter::Owner {
+        sessions: &sessions,
+    };
+    if delete_account(&page.db, page.clock.now(), &id, by, ttl).await? > 0 {
         page.backchannel.wake();
     }
     page.revocations.changed(&page.db, &page.ephemeral).await?;
