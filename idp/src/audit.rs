@@ -113,3 +113,47 @@ pub async fn for_establishment(
         })
         .collect())
 }
+
+/// Which events an export takes.
+#[derive(Debug, Clone, Default)]
+pub struct ExportFilter {
+    /// From this instant (seconds, included).
+    pub since: i64,
+    /// Until this instant (seconds, excluded).
+    pub until: i64,
+    /// Only those by or about this account (its id).
+    pub user: Option<String>,
+    /// Only those about this establishment (the target is the SIRET, or the details name it).
+    pub establishment: Option<crate::organizations::Siret>,
+}
+
+/// The events `filter` takes, oldest first, as a stream: rows come from the database as they
+/// are written out, so an export of millions of events holds a handful in memory.
+pub fn export<'a>(
+    db: &'a Db,
+    filter: &ExportFilter,
+) -> futures_util::stream::BoxStream<'a, Result<AuditEvent, sqlx::Error>> {
+    let mut sql = String::from(
+        "SELECT at, actor, action, target, details FROM audit_events WHERE at >= $1 AND at < $2",
+    );
+    let mut query_args: Vec<String> = Vec::new();
+    if let Some(user) = &filter.user {
+        query_args.push(user.clone());
+        let n = query_args.len() + 2;
+        sql.push_str(&format!(" AND (actor = ${n} OR target = ${n})"));
+    }
+    if let Some(siret) = &filter.establishment {
+        query_args.push(siret.as_str().to_owned());
+        query_args.push(format!("%\"siret\":\"{}\"%", siret.as_str()));
+        let (t, d) = (query_args.len() + 1, query_args.len() + 2);
+        sql.push_str(&format!(" AND (target = ${t} OR details LIKE ${d})"));
+    }
+    sql.push_str(" ORDER BY at, id");
+    let mut query = sqlx::query_as::<_, AuditEvent>(sqlx::AssertSqlSafe(sql))
+        .bind(filter.since)
+        .bind(filter.until);
+    for arg in query_args {
+        query = query.bind(arg);
+    }
+    query.fetch(&db.pool)
+}

@@ -39,7 +39,9 @@ pub const METRICS_TOKEN: &str = "jeton-de-supervision-des-tests";
 
 static CRYPTO: Once = Once::new();
 
-fn install_crypto() {
+/// The process's TLS provider (both rustls back-ends are in the tree): every test that makes
+/// an HTTP client without a [`TestApp`] calls it first.
+pub fn install_crypto() {
     CRYPTO.call_once(|| {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     });

@@ -1,6 +1,7 @@
 //! The `idp` command line: the argument types and the dispatch; one file per command group,
 //! each calling the actions of its domain. `main.rs` only parses and calls [`run`].
 
+mod audit;
 mod cgu;
 mod clients;
 mod codes;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub use self::{
+    audit::AuditCommand,
     cgu::CguCommand,
     clients::{AuthMethodArg, ClientArgs, ClientsCommand},
     codes::CodesCommand,
@@ -81,6 +83,9 @@ pub enum Command {
     /// The configuration itself.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 /// A command that failed, with what to tell the operator (its `Display`, in French). Every
@@ -177,6 +182,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Codes(cmd) => codes::run(config, cmd).await,
         Command::Habilitations(cmd) => habilitations::run(config, cmd).await,
         Command::Cgu(cmd) => cgu::run(config, cmd).await,
+        Command::Audit(cmd) => audit::run(config, cmd).await,
         // main.rs runs it before loading (and refusing) the configuration.
         Command::Config(cmd) => {
             if config::passes(&cmd, cli.config.as_deref()) {

@@ -62,6 +62,7 @@ impl FromRequest<AppState> for ClientCall {
         let client = authenticate(state, &headers, &form, &endpoint)
             .await
             .map_err(IntoResponse::into_response)?;
+        crate::web::request_id::record_client(&client.client_id);
         Ok(Self { client, form })
     }
 }

@@ -92,12 +92,14 @@ pub async fn verified(
     form: Option<&HashMap<String, String>>,
 ) -> Result<tokens::AccessClaims, OAuthError> {
     let token = bearer(headers, form)?;
-    tokens::verify_access_token(state, &token)
+    let claims = tokens::verify_access_token(state, &token)
         .await
         .map_err(|e| match e {
             AccessTokenError::Db(e) => OAuthError::from(e),
             other => OAuthError::invalid_token(other.to_string()),
-        })
+        })?;
+    crate::web::request_id::record_client(&claims.client_id);
+    Ok(claims)
 }
 
 async fn userinfo(

@@ -53,9 +53,17 @@ pub fn span<B>(request: &Request<B>) -> Span {
         "request",
         request.id = %id,
         client.ip = client,
+        client.id = tracing::field::Empty,
         http.method = %request.method(),
         http.route = %route,
     )
+}
+
+/// Names the relying party (or back office) a request is from in its log span, once known:
+/// an authenticated client at the token, revocation and introspection endpoints, the
+/// `client_id` of an authorization request, the client of a bearer token at the APIs.
+pub fn record_client(client_id: &str) {
+    Span::current().record("client.id", client_id);
 }
 
 /// One line per answered request, inside its span.

@@ -508,3 +508,82 @@ async fn every_login_is_in_the_audit_trail_with_method_client_and_address() {
         "no address in the trail"
     );
 }
+
+#[tokio::test]
+async fn the_audit_trail_is_exported_as_json_lines_or_csv_filtered_by_person_and_establishment() {
+    let app = TestApp::spawn().await;
+    let hana = app.user("hana@example.fr").await;
+    app.user("ivan@example.fr").await;
+    logged_in(&app, &hana.email).await;
+    logged_in(&app, "ivan@example.fr").await;
+    let siret = "13002526500013";
+    idp::audit::record_alone(
+        &app.state.db,
+        idp::store::now(),
+        &hana.id,
+        "habilitation.granted",
+        "h1",
+        json!({ "siret": siret }),
+    )
+    .await
+    .expect("event");
+
+    let (status, out, err) = app
+        .cli(&[
+            "audit",
+            "export",
+            "--since",
+            "2020-01-01",
+            "--user",
+            &hana.email,
+        ])
+        .await;
+    assert_eq!(status, 0, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert!(lines.len() >= 2, "{out}");
+    for line in &lines {
+        assert!(
+            line["actor"] == hana.id || line["target"] == hana.id,
+            "{line}"
+        );
+        assert!(line["at"].as_str().expect("at").ends_with('Z'), "{line}");
+        assert!(line["details"].is_object(), "{line}");
+    }
+    assert!(lines.iter().any(|l| l["action"] == "login.succeeded"));
+    assert!(err.contains("événement(s) exporté(s)"), "{err}");
+
+    let (status, out, err) = app
+        .cli(&[
+            "audit",
+            "export",
+            "--since",
+            "2020-01-01",
+            "--establishment",
+            siret,
+            "--format",
+            "csv",
+        ])
+        .await;
+    assert_eq!(status, 0, "{err}");
+    let mut rows = out.lines();
+    assert_eq!(rows.next(), Some("at,actor,action,target,details"));
+    let rows: Vec<&str> = rows.collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert!(rows[0].contains("habilitation.granted"), "{out}");
+
+    // The export is itself in the trail; a bad date is a typed error.
+    assert!(
+        app.count(
+            "SELECT count(*) FROM audit_events WHERE action = $1",
+            "audit.exported"
+        )
+        .await
+            >= 2
+    );
+    let (status, _, err) = app.cli(&["audit", "export", "--since", "hier"]).await;
+    assert_eq!(status, 2);
+    assert!(err.contains("AAAA-MM-JJ"), "{err}");
+}

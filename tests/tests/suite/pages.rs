@@ -257,23 +257,7 @@ async fn pages_need_no_inline_style_or_script_so_the_csp_stays_self_only() {
 /// the design system, served from the binary itself.
 #[tokio::test]
 async fn the_binary_serves_styled_pages_from_an_empty_directory() {
-    let dir = tempfile::tempdir().expect("dir");
-    let port = free_port();
-    std::fs::write(
-        dir.path().join("idp.toml"),
-        format!(
-            "issuer = \"http://127.0.0.1:{port}\"\n\
-             listen = \"127.0.0.1:{port}\"\n\
-             database_url = \"sqlite://idp.db?mode=rwc\"\n"
-        ),
-    )
-    .expect("configuration");
-    std::fs::create_dir(dir.path().join("keys")).expect("keys/");
-    std::fs::write(
-        dir.path().join("keys/kek.key"),
-        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-    )
-    .expect("kek");
+    let (dir, port) = deployment("");
     let idp = Process::start(dir.path());
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
@@ -324,18 +308,47 @@ async fn the_binary_serves_styled_pages_from_an_empty_directory() {
     );
 }
 
+/// An empty directory holding only what a deployment gives the provider: its configuration
+/// file (a free port, embedded SQLite, then `extra` lines) and its key-encryption key.
+fn deployment(extra: &str) -> (tempfile::TempDir, u16) {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    std::fs::write(
+        dir.path().join("idp.toml"),
+        format!(
+            "issuer = \"http://127.0.0.1:{port}\"\n\
+             listen = \"127.0.0.1:{port}\"\n\
+             database_url = \"sqlite://idp.db?mode=rwc\"\n{extra}"
+        ),
+    )
+    .expect("configuration");
+    std::fs::create_dir(dir.path().join("keys")).expect("keys/");
+    std::fs::write(
+        dir.path().join("keys/kek.key"),
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    )
+    .expect("kek");
+    (dir, port)
+}
+
 /// The `idp` binary cargo built beside this test (`scripts/test.sh` builds it first), running
 /// `serve` in `dir`; killed when dropped.
 struct Process(Child);
 
 impl Process {
     fn start(dir: &Path) -> Self {
+        Self::start_with(dir, Stdio::null(), "warn")
+    }
+
+    /// [`Process::start`] with its standard output (the JSON logs) to `stdout`, at `level`.
+    fn start_with(dir: &Path, stdout: impl Into<Stdio>, level: &str) -> Self {
+        install_crypto();
         let bin = idp_binary();
         let mut command = Command::new(&bin);
         command
             .args(["serve", "--config", "idp.toml"])
             .current_dir(dir)
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::inherit());
         // The harness's own variables must not reach the server: the file is its configuration.
         for (name, _) in std::env::vars_os() {
@@ -343,7 +356,7 @@ impl Process {
                 command.env_remove(name);
             }
         }
-        Self(command.env("IDP_LOG", "warn").spawn().expect("idp serve"))
+        Self(command.env("IDP_LOG", level).spawn().expect("idp serve"))
     }
 
     async fn wait_ready(&self, http: &reqwest::Client, base: &str) {
@@ -363,5 +376,95 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_json_logs_name_the_request_the_client_and_its_address_and_never_a_secret() {
+    let (dir, port) = deployment("log_format = \"json\"\n");
+    let created = Command::new(idp_binary())
+        .args(["clients", "create", "back-office", "--name", "Support"])
+        .args(["--grant-type", "client_credentials", "--scope", "admin"])
+        .args(["--config", "idp.toml"])
+        .current_dir(dir.path())
+        .env("IDP_LOG", "warn")
+        .output()
+        .expect("idp clients create");
+    let printed = String::from_utf8_lossy(&created.stdout).into_owned();
+    let secret = printed
+        .lines()
+        .find_map(|l| l.split(" : ").nth(1).filter(|_| l.starts_with("secret")))
+        .unwrap_or_else(|| panic!("a secret in {printed}"))
+        .trim()
+        .to_owned();
+    let log_path = dir.path().join("idp.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let idp = Process::start_with(dir.path(), log, "info");
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    idp.wait_ready(&http, &base).await;
+
+    let token: serde_json::Value = http
+        .post(format!("{base}/token"))
+        .basic_auth("back-office", Some(&secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "admin")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("JSON");
+    let access = token["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    let listed = http
+        .get(format!(
+            "{base}/api/v1/admin/users?email=personne.secrete@example.fr"
+        ))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("admin API");
+    assert_eq!(listed.status(), 200);
+    // A login with an address and a password: neither may reach the logs.
+    let _ = http
+        .post(format!("{base}/connexion"))
+        .form(&[
+            ("email", "personne.secrete@example.fr"),
+            ("password", "Mot-de-passe-42"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    drop(idp);
+
+    let logs = std::fs::read_to_string(&log_path).expect("logs");
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let served = |route: &str| {
+        lines.iter().find(|l| {
+            l["fields"]["message"] == "request served" && l["spans"][0]["http.route"] == route
+        })
+    };
+    for route in ["/token", "/api/v1/admin/users"] {
+        let line = served(route).unwrap_or_else(|| panic!("{route} in\n{logs}"));
+        assert_eq!(line["spans"][0]["client.id"], "back-office", "{line}");
+        assert_eq!(line["spans"][0]["client.ip"], "127.0.0.1", "{line}");
+        assert!(
+            line["spans"][0]["request.id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty())
+        );
+    }
+    for secret in [
+        secret.as_str(),
+        access.as_str(),
+        "personne.secrete",
+        "Mot-de-passe-42",
+    ] {
+        assert!(!logs.contains(secret), "{secret} reached the logs");
     }
 }

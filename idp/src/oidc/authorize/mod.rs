@@ -93,6 +93,7 @@ async fn authorize(
         Err(Refusal::Page(page)) => return page.into_response(),
         Err(Refusal::Redirect(redirect)) => return redirect.into_response(),
     };
+    crate::web::request_id::record_client(&client.client_id);
     proceed(state, headers, &client, request)
         .await
         .unwrap_or_else(|e| e.into_response())
