@@ -163,6 +163,14 @@ async fn logout(
     }
 
     let (ended, clear) = session::end_returning(state, headers).await?;
+    if let Some(session) = &ended {
+        let details = serde_json::json!({
+            "sid": session.sid,
+            "client_id": client.as_ref().map(|c| c.registration.client_id.as_str()),
+        });
+        let (db, now, user) = (&state.db, state.clock.now(), &session.user_id);
+        crate::audit::record_alone(db, now, user, "session.logout", user, details).await?;
+    }
     let then = redirect.map(|uri| {
         let mut url = url::Url::parse(&uri).expect("registered URIs are absolute");
         if let Some(s) = get("state") {

@@ -162,10 +162,17 @@ async fn list_revoked(
 
 /// Revokes a grant: its refresh tokens and its access tokens stop working. Access tokens
 /// live `access_ttl` at most, so the grant is listed that long (the node's list must be
-/// told afterwards: [`denylist::DenyList::changed`]).
-pub async fn revoke_grant(db: &Db, id: &str, access_ttl: u64) -> Result<(), sqlx::Error> {
+/// told afterwards: [`denylist::DenyList::changed`]). `why` is recorded in the same
+/// transaction (a client's revocation, a reuse detected).
+pub async fn revoke_grant(
+    db: &Db,
+    id: &str,
+    access_ttl: u64,
+    why: crate::action::Event,
+) -> Result<(), sqlx::Error> {
     let t = now();
     let mut tx = db.begin().await?;
+    why.record_in(&mut tx, t).await?;
     sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(t)
         .bind(id)
@@ -328,7 +335,8 @@ pub async fn consented_scopes(
     })
 }
 
-/// Records consent to `scopes` (merged with earlier consent).
+/// Records consent to `scopes` (merged with earlier consent) with its audit event
+/// (`consent.granted`), in one transaction.
 pub async fn record_consent(
     db: &Db,
     user_id: &str,
@@ -341,6 +349,8 @@ pub async fn record_consent(
             all.push(s.clone());
         }
     }
+    let at = now();
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
@@ -348,8 +358,12 @@ pub async fn record_consent(
     .bind(user_id)
     .bind(client_id)
     .bind(all.join(" "))
-    .bind(now())
-    .execute(&db.pool)
+    .bind(at)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    crate::action::Event::new(user_id, "consent.granted", user_id)
+        .with(serde_json::json!({ "client_id": client_id, "scopes": scopes }))
+        .record_in(&mut tx, at)
+        .await?;
+    tx.commit().await
 }

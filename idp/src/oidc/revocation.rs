@@ -29,7 +29,8 @@ async fn run(state: &AppState, call: &ClientCall) -> Result<(), OAuthError> {
         if let Some(grant) = grants::live_grant(&state.db, &stored.grant_id).await?
             && grant.client_id == client.client_id
         {
-            tokens::revoke_grant(state, &grant.id).await?;
+            let why = tokens::GrantRevocation::ByClient(&client.client_id);
+            tokens::revoke_grant(state, &grant.id, why).await?;
         }
         return Ok(());
     }

@@ -120,7 +120,11 @@ async fn authorization_code(
     let Some(raw) = state.ephemeral.take(&code_key(code)).await? else {
         // Spent before: whatever it produced is revoked (RFC 6749 §4.1.2).
         if let Some(grant_id) = state.ephemeral.get(&spent_code_key(code)).await? {
-            tokens::revoke_grant(state, &grant_id).await?;
+            let why = tokens::GrantRevocation::Reuse {
+                kind: "authorization_code",
+                client_id: &client.client_id,
+            };
+            tokens::revoke_grant(state, &grant_id, why).await?;
             tracing::warn!(grant.id = %grant_id, "authorization code reused: grant revoked");
         }
         return Err(OAuthError::invalid_grant(
@@ -189,7 +193,11 @@ async fn refresh_token(
     }
     if stored.used_at.is_some() {
         // A spent token came back: it was stolen, or the client leaks. End the family.
-        tokens::revoke_grant(state, &grant.id).await?;
+        let why = tokens::GrantRevocation::Reuse {
+            kind: "refresh_token",
+            client_id: &client.client_id,
+        };
+        tokens::revoke_grant(state, &grant.id, why).await?;
         tracing::warn!(grant.id = %grant.id, "refresh token reused: family revoked");
         return Err(invalid());
     }

@@ -199,7 +199,11 @@ pub async fn issue(
         Ok(token) => token,
         Err(AlreadySpent) => {
             // Spent between our read and our write: a concurrent reuse. End the family.
-            revoke_grant(state, &grant.id).await?;
+            let why = GrantRevocation::Reuse {
+                kind: "refresh_token",
+                client_id: &client.client_id,
+            };
+            revoke_grant(state, &grant.id, why).await?;
             tracing::warn!(grant.id = %grant.id, "refresh token reused: family revoked");
             return Err(OAuthError::invalid_grant(
                 "Jeton de rafraîchissement invalide, expiré ou révoqué.",
@@ -270,9 +274,38 @@ pub async fn verify_access_token(
     Ok(claims)
 }
 
-/// Revokes a grant (its refresh and access tokens) and tells every node.
-pub async fn revoke_grant(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
-    grants::revoke_grant(&state.db, id, state.config.tokens.access_token_ttl_seconds).await?;
+/// Why a grant is revoked, for the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub enum GrantRevocation<'a> {
+    /// Its client asked (`/revoke`).
+    ByClient(&'a str),
+    /// A spent authorization code or refresh token came back (stolen, or a leaking client):
+    /// the whole family ends.
+    Reuse {
+        /// `authorization_code` or `refresh_token`.
+        kind: &'static str,
+        /// The client that presented it.
+        client_id: &'a str,
+    },
+}
+
+/// Revokes a grant (its refresh and access tokens) with its audit event, and tells every node.
+pub async fn revoke_grant(
+    state: &AppState,
+    id: &str,
+    why: GrantRevocation<'_>,
+) -> Result<(), sqlx::Error> {
+    let event = match why {
+        GrantRevocation::ByClient(client_id) => {
+            crate::action::Event::new(client_id, "token.revoked", id)
+        }
+        GrantRevocation::Reuse { kind, client_id } => {
+            crate::action::Event::new("system", "token.reuse_detected", id)
+                .with(serde_json::json!({ "kind": kind, "client_id": client_id }))
+        }
+    };
+    let ttl = state.config.tokens.access_token_ttl_seconds;
+    grants::revoke_grant(&state.db, id, ttl, event).await?;
     state.revocations.changed(&state.db, &state.ephemeral).await
 }
 

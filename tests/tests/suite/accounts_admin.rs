@@ -495,6 +495,32 @@ async fn every_login_is_in_the_audit_trail_with_method_client_and_address() {
         .expect("row");
     assert!(last.is_some());
 
+    // Logging out, giving consent and a replayed code are in the trail too.
+    let browser = app.browser();
+    let tokens = browser
+        .tokens(&app, &rp, &auth_url(&app, &rp, &[]), &gina.email)
+        .await;
+    let id_token = string(&tokens, "id_token");
+    browser
+        .get(&format!("{}?id_token_hint={id_token}", app.url("/logout")))
+        .await;
+    audited(&app, "session.logout", &gina.id).await;
+    let asking = app
+        .client_with("asks-consent", |reg| reg.skip_consent = false)
+        .await;
+    let browser = logged_in(&app, &gina.email).await;
+    let (_, page) = browser.follow(&auth_url(&app, &asking, &[])).await;
+    assert!(page.contains("/consentement"), "{page}");
+    let out = browser.consent(&page, "allow").await;
+    assert!(out.starts_with(REDIRECT_URI), "{out}");
+    let (_, details) = audited(&app, "consent.granted", &gina.id).await;
+    assert_eq!(details["client_id"], "asks-consent");
+    let code = query_of(&app.authorized(&rp, &gina.email).await)["code"].clone();
+    assert_eq!(exchange_code(&app, &rp, &code, &[]).await.status(), 200);
+    assert_eq!(exchange_code(&app, &rp, &code, &[]).await.status(), 400);
+    let reuse = "SELECT count(*) FROM audit_events WHERE action = $1";
+    assert_eq!(app.count(reuse, "token.reuse_detected").await, 1);
+
     let r = app
         .browser()
         .submit_login("/connexion", "personne@example.fr", PASSWORD)

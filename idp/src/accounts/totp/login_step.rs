@@ -2,6 +2,13 @@
 //! factor, a TOTP or recovery code before the session starts.
 
 use super::*;
+use crate::{
+    accounts::{
+        UserId,
+        actions::record_login::{LoginContext, login_refused},
+    },
+    oidc::pending::PendingAuthorization,
+};
 
 /// What is remembered between the password and the code (or the passkey, accounts/passkeys).
 #[derive(Serialize, Deserialize)]
@@ -100,6 +107,24 @@ pub async fn submit_code(
             login.step = "totp",
             "second factor refused"
         );
+        let context = LoginContext {
+            client_id: PendingAuthorization::load(&page, &step.authreq)
+                .await?
+                .map(|p| p.request.client_id),
+            ip: ip.0,
+            user_agent: crate::accounts::session::user_agent(page.headers()),
+        };
+        let id = UserId::from_stored(user.id.clone());
+        let now = page.clock.now();
+        login_refused(
+            &page.db,
+            now,
+            Some(&id),
+            "bad_second_factor",
+            "otp",
+            &context,
+        )
+        .await?;
         let (totp, passkey) = factors_of(&page, &user.id).await?;
         return page.render(StatusCode::UNAUTHORIZED, |csrf| CodePage {
             csrf,
