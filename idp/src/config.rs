@@ -389,6 +389,10 @@ pub enum LogFormat {
 pub struct KeysConfig {
     /// Key-encryption key (32 bytes, base64). Empty: read or create `<dir>/kek.key`.
     pub kek: Option<String>,
+    /// Previous key-encryption keys (base64), which still open what they sealed while a change
+    /// of KEK is under way, until `idp keys rewrap` has re-sealed it under `kek`
+    /// (docs/operations.md, « Changing the key-encryption key »).
+    pub previous_keks: Vec<String>,
     /// Folder for local key material of a fresh install.
     pub dir: PathBuf,
     /// How long a new key is published in the JWKS before it signs.
@@ -650,6 +654,7 @@ impl Default for KeysConfig {
     fn default() -> Self {
         Self {
             kek: None,
+            previous_keks: Vec::new(),
             dir: PathBuf::from("keys"),
             prepublication_seconds: 3600,
             rotation_interval_seconds: 90 * 24 * 3600,

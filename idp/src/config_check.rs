@@ -540,7 +540,7 @@ pub fn log_warnings(config: &Config) {
 
 /// Names of settings that hold secrets: the last part of their dotted name ends with one of
 /// these (a setting added later with such a name is redacted without a change here).
-const SECRET_SUFFIXES: [&str; 5] = ["secret", "password", "token", "kek", "private_key"];
+const SECRET_SUFFIXES: [&str; 6] = ["secret", "password", "token", "kek", "keks", "private_key"];
 
 /// The effective configuration as TOML, every secret replaced by `<masqué>` and the password of
 /// any URL (`postgres://user:pass@…`) too.

@@ -101,6 +101,9 @@ pub enum StartError {
     /// Key-encryption key.
     #[error(transparent)]
     Kek(#[from] keys::kek::KekError),
+    /// The derivation root sealed under the key-encryption key.
+    #[error("secret de dérivation : {0}")]
+    Root(#[from] keys::store::RootError),
     /// Signing keys.
     #[error(transparent)]
     Keys(#[from] rotation::RotationError),
@@ -120,7 +123,7 @@ impl AppState {
         let db = Db::connect_with(&config.database_url, config.database_max_connections).await?;
         db.migrate().await?;
         let ephemeral = Ephemeral::from_config(&config).await?;
-        let kek = Kek::load(config.keys.kek.as_deref(), &config.keys.dir)?;
+        let kek = open_kek(&config, &db).await?;
         let policy = KeyPolicy::from_config(&config);
         let now = store::now();
         // Two nodes starting at once on an empty database must not both create keys.
@@ -209,6 +212,15 @@ impl AppState {
         self.reload_keys().await?;
         Ok(())
     }
+}
+
+/// The key-encryption key of the configuration — the current one, the previous ones — with the
+/// installation's derivation root (recorded at the first start: [`keys::store::derivation_root`]).
+pub async fn open_kek(config: &Config, db: &Db) -> Result<Kek, StartError> {
+    let kek = Kek::load(config.keys.kek.as_deref(), &config.keys.dir)?
+        .with_previous(&config.keys.previous_keks)?;
+    let root = keys::store::derivation_root(db, &kek).await?;
+    Ok(kek.with_derivation_root(&root))
 }
 
 /// Builds the router of the whole provider.

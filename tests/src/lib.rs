@@ -293,10 +293,16 @@ impl TestApp {
     /// Another node of the same deployment: same database, same Redis key space, same KEK and
     /// issuer, its own port.
     pub async fn another_node(&self) -> Self {
+        self.another_node_with(|_| {}).await
+    }
+
+    /// [`TestApp::another_node`] with its configuration adjusted (another KEK, say).
+    pub async fn another_node_with(&self, adjust: impl FnOnce(&mut Config)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let mut config = (*self.state.config).clone();
+        adjust(&mut config);
         config.listen = listener.local_addr().expect("addr");
         Self::start(config, listener, self.storage.clone()).await
     }
@@ -1000,6 +1006,11 @@ impl TestApp {
     /// same Redis key space), from an empty directory, with `IDP_OPERATOR` set to `Claire`:
     /// `(exit status, stdout, stderr)`.
     pub async fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        self.cli_env(args, &[]).await
+    }
+
+    /// [`TestApp::cli`] with these variables on top (`IDP_KEYS__KEK`…).
+    pub async fn cli_env(&self, args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
         let dir = tempfile::tempdir().expect("dir");
         let config = &self.state.config;
         let mut command = tokio::process::Command::new(idp_binary());
@@ -1018,6 +1029,10 @@ impl TestApp {
         if let Some(url) = &config.redis_url {
             command.env("IDP_REDIS_URL", url);
         }
+        if let Some(kek) = &config.keys.kek {
+            command.env("IDP_KEYS__KEK", kek);
+        }
+        command.envs(vars.iter().copied());
         let out = command.output().await.expect("idp runs");
         (
             out.status.code().unwrap_or(-1),

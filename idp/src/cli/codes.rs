@@ -15,7 +15,6 @@ use crate::{
     },
     clock::Clock,
     config::Config,
-    keys::kek::Kek,
     organizations::Siret,
     store::Db,
 };
@@ -98,8 +97,7 @@ async fn issue(
 ) -> Result<(), CliError> {
     let s = service(db, code).await?;
     let siret = siret_arg(siret)?;
-    let kek =
-        Kek::load(config.keys.kek.as_deref(), &config.keys.dir).map_err(crate::StartError::from)?;
+    let kek = crate::open_kek(config, db).await?;
     let key = kek.derive(codes::HASH_KEY_LABEL);
     let input = CodeIssue {
         by: "cli",

@@ -36,6 +36,9 @@ pub enum KeysCommand {
         #[arg(allow_hyphen_values = true)]
         kid: String,
     },
+    /// Re-seals every private key and secret under the current key-encryption key (`keys.kek`),
+    /// opening them with it or a previous one (`keys.previous_keks`), in one transaction.
+    Rewrap,
 }
 
 /// A signing algorithm on the command line.
@@ -60,6 +63,9 @@ impl From<AlgArg> for SigningAlg {
 
 /// Runs `idp keys …`.
 pub async fn run(config: Config, cmd: KeysCommand) -> Result<(), CliError> {
+    if matches!(cmd, KeysCommand::Rewrap) {
+        return rewrap(&config).await;
+    }
     let state = AppState::open(config).await?;
     let policy = KeyPolicy::from_config(&state.config);
     let now = state.clock.now();
@@ -83,6 +89,7 @@ pub async fn run(config: Config, cmd: KeysCommand) -> Result<(), CliError> {
                 "clé {kid} retirée : elle ne signe plus et reste publiée jusqu'à l'expiration des jetons signés"
             );
         }
+        KeysCommand::Rewrap => unreachable!("run before the state opens"),
         KeysCommand::Revoke { kid } => {
             let created =
                 rotation::revoke(&state.db, &state.kek, &policy, &kid, now, "cli").await?;
@@ -91,6 +98,29 @@ pub async fn run(config: Config, cmd: KeysCommand) -> Result<(), CliError> {
                 println!("clé de remplacement {kid} créée, elle signe dès maintenant");
             }
         }
+    }
+    Ok(())
+}
+
+/// `idp keys rewrap`: without opening the whole state, which would make keys on an empty
+/// database and load them (a key sealed under neither KEK would stop it before the refusal
+/// could say which).
+async fn rewrap(config: &Config) -> Result<(), CliError> {
+    let db = super::open(config).await?;
+    let kek = crate::open_kek(config, &db).await?;
+    let now = crate::clock::Clock::system().now();
+    let done = crate::keys::actions::rewrap::rewrap(&db, &kek, now, "cli")
+        .await
+        .map_err(crate::StartError::from)?;
+    println!(
+        "re-scellés sous la clé de chiffrement courante : {} clé(s) de signature, {} secret(s) TOTP, \
+         {} secret(s) nommé(s) ({} l'étaient déjà)",
+        done.signing_keys, done.totp_secrets, done.sealed_secrets, done.already_current
+    );
+    if kek.previous_count() > 0 {
+        println!(
+            "les clés précédentes (keys.previous_keks) peuvent quitter la configuration de chaque nœud"
+        );
     }
     Ok(())
 }

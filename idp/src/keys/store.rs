@@ -1,5 +1,6 @@
 //! Signing keys in the database.
 
+use super::kek::Kek;
 use crate::store::Db;
 
 /// A stored key, private part sealed.
@@ -122,4 +123,88 @@ pub async fn set_revoked(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The name of the derivation root in `sealed_secrets` (also its AES-GCM associated data).
+const DERIVATION_ROOT: &str = "derivation-root";
+
+/// The installation's derivation root, opened with `kek`; recorded (sealed under the current
+/// KEK) by the first node that finds none: the current KEK's own bytes, so that nothing derived
+/// before changes. Two nodes starting at once record one: the second insert does nothing and
+/// both read what was recorded.
+pub async fn derivation_root(db: &Db, kek: &Kek) -> Result<Vec<u8>, RootError> {
+    let sealed = sqlx::query("INSERT INTO sealed_secrets (name, sealed, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+        .bind(DERIVATION_ROOT)
+        .bind(kek.seal(DERIVATION_ROOT, &kek.first_derivation_root()))
+        .bind(crate::store::now())
+        .execute(&db.pool);
+    sealed.await?;
+    let row = sqlx::query("SELECT sealed FROM sealed_secrets WHERE name = $1")
+        .bind(DERIVATION_ROOT)
+        .fetch_one(&db.pool)
+        .await?;
+    let sealed: Vec<u8> = sqlx::Row::try_get(&row, "sealed")?;
+    Ok(kek.open(DERIVATION_ROOT, &sealed)?)
+}
+
+/// Why the derivation root could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RootError {
+    /// Storage failed.
+    #[error("base de données : {0}")]
+    Db(#[from] sqlx::Error),
+    /// Neither the current KEK nor a previous one opens it.
+    #[error(transparent)]
+    Kek(#[from] super::kek::KekError),
+}
+
+/// What `idp keys rewrap` re-sealed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Rewrapped {
+    /// Private signing keys.
+    pub signing_keys: u64,
+    /// TOTP secrets.
+    pub totp_secrets: u64,
+    /// Named sealed secrets (the derivation root).
+    pub sealed_secrets: u64,
+    /// Of those, how many were already under the current KEK (re-sealed all the same).
+    pub already_current: u64,
+}
+
+/// Re-seals, inside the caller's transaction, everything stored under a KEK: each row is opened
+/// (current or previous KEK) and sealed again under the current one, with the same associated
+/// data. A row no configured KEK opens stops it all ([`RootError::Kek`]): nothing is half done.
+pub async fn rewrap_in(conn: &mut sqlx::AnyConnection, kek: &Kek) -> Result<Rewrapped, RootError> {
+    use sqlx::Row;
+    let mut done = Rewrapped::default();
+    // (table, the column naming the row and bound as associated data, the sealed column)
+    let tables = [
+        ("signing_keys", "kid", "private_key"),
+        ("user_totp", "user_id", "secret"),
+        ("sealed_secrets", "name", "sealed"),
+    ];
+    for (table, id, column) in tables {
+        let select = format!("SELECT {id} AS id, {column} AS sealed FROM {table} ORDER BY {id}");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(select))
+            .fetch_all(&mut *conn)
+            .await?;
+        let update = format!("UPDATE {table} SET {column} = $1 WHERE {id} = $2");
+        for row in rows {
+            let name: String = row.try_get("id")?;
+            let sealed: Vec<u8> = row.try_get("sealed")?;
+            let (plain, current) = kek.open_under(&name, &sealed)?;
+            sqlx::query(sqlx::AssertSqlSafe(update.clone()))
+                .bind(kek.seal(&name, &plain))
+                .bind(&name)
+                .execute(&mut *conn)
+                .await?;
+            done.already_current += u64::from(current);
+            match table {
+                "signing_keys" => done.signing_keys += 1,
+                "user_totp" => done.totp_secrets += 1,
+                _ => done.sealed_secrets += 1,
+            }
+        }
+    }
+    Ok(done)
 }

@@ -22,6 +22,7 @@ mod cluster;
 mod hardening;
 mod help;
 mod interop;
+mod kek_change;
 mod keys_rotation;
 mod login_limits;
 mod mail;

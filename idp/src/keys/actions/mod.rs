@@ -4,6 +4,7 @@
 pub mod ensure_signers;
 pub mod retire;
 pub mod revoke;
+pub mod rewrap;
 pub mod rotate;
 
 use super::{
