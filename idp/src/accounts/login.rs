@@ -10,9 +10,12 @@ use serde::Deserialize;
 
 use super::{
     Email, UserId,
-    actions::record_login::{LoginContext, login_refused},
+    actions::{
+        record_login::{LoginContext, login_refused},
+        rehash_password::rehash_password,
+    },
     guard::Guard,
-    login_end, store,
+    login_end, password, store,
 };
 use crate::{
     AppState,
@@ -252,6 +255,19 @@ async fn check_credentials(
         return Ok(Err(again));
     };
     guard.succeeded().await?;
+    // An imported account's hash (or one of older parameters) becomes today's argon2id.
+    if let Some(old) = user
+        .password_hash
+        .as_deref()
+        .filter(|h| password::needs_rehash(h))
+    {
+        let scheme = password::HashScheme::of(old).map_or("unknown", password::HashScheme::name);
+        let clear = super::Password::from_verified(&form.password);
+        let new = state.hasher.hash(&clear).await?;
+        let id = UserId::from_stored(user.id.clone());
+        let now = state.clock.now();
+        rehash_password(&state.db, now, &id, old, &new, scheme).await?;
+    }
     // Told only to whoever knows the password: no enumeration.
     if let Err(refusal) = user.standing.may_log_in() {
         let id = UserId::from_stored(user.id.clone());

@@ -10,6 +10,7 @@ pub mod dossier;
 pub mod email;
 pub mod guard;
 pub mod home;
+pub mod import;
 pub mod logged_in;
 pub mod login;
 pub mod login_end;

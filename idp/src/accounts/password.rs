@@ -71,6 +71,13 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 const MAX_PASSWORD_CHARS: usize = 128;
 
 impl Password {
+    /// A password that just verified against a stored hash, to hash again with today's
+    /// parameters: the rules of [`Password::parse`] are for new passwords, and an imported
+    /// account's may predate them.
+    pub fn from_verified(clear: &str) -> Self {
+        Self(clear.to_owned())
+    }
+
     /// Checks a new password against the rules.
     pub fn parse(input: &str) -> Result<Self, PasswordError> {
         let chars = input.chars().count();
@@ -200,9 +207,89 @@ impl PasswordHasher {
     }
 }
 
+/// The scheme of a stored hash: ours (argon2, any parameters), or one a previous system used
+/// (accounts imported from « Mes démarches »: docs/administration.md, « Legacy accounts »).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashScheme {
+    /// `$argon2id$`, `$argon2i$`, `$argon2d$` (PHC).
+    Argon2,
+    /// `$2a$`, `$2b$`, `$2y$` (bcrypt, modular crypt format).
+    Bcrypt,
+    /// `$pbkdf2-sha256$` (PHC).
+    Pbkdf2Sha256,
+}
+
+impl HashScheme {
+    /// The scheme of `stored`, if it is one we verify.
+    pub fn of(stored: &str) -> Option<Self> {
+        if stored.starts_with("$argon2") {
+            Some(Self::Argon2)
+        } else if ["$2a$", "$2b$", "$2y$"]
+            .iter()
+            .any(|p| stored.starts_with(p))
+        {
+            Some(Self::Bcrypt)
+        } else if stored.starts_with("$pbkdf2-sha256$") {
+            Some(Self::Pbkdf2Sha256)
+        } else {
+            None
+        }
+    }
+
+    /// Its name in the audit trail.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Argon2 => "argon2",
+            Self::Bcrypt => "bcrypt",
+            Self::Pbkdf2Sha256 => "pbkdf2-sha256",
+        }
+    }
+}
+
+/// Whether `stored` verifies and parses as a hash of its scheme (an import checks each row
+/// with it before writing any).
+pub fn is_well_formed(stored: &str) -> bool {
+    match HashScheme::of(stored) {
+        Some(HashScheme::Argon2 | HashScheme::Pbkdf2Sha256) => {
+            PasswordHash::new(stored).is_ok_and(|h| h.salt.is_some() && h.hash.is_some())
+        }
+        Some(HashScheme::Bcrypt) => stored.len() == 60,
+        None => false,
+    }
+}
+
+/// Whether a hash that just verified should be replaced by one of today's: anything but
+/// argon2id with the current parameters (a legacy scheme, or our own older parameters).
+pub fn needs_rehash(stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return true;
+    };
+    let current = Params::default();
+    parsed.algorithm.as_str() != "argon2id"
+        || parsed.version != Some(Version::V0x13.into())
+        || Params::try_from(&parsed).map_or(true, |p| {
+            (p.m_cost(), p.t_cost(), p.p_cost())
+                != (current.m_cost(), current.t_cost(), current.p_cost())
+        })
+}
+
 /// What `PasswordVerifier::verify_password` answers, computed in `memory` (grown to the
-/// hash's parameters when it is too small) instead of a fresh allocation.
+/// hash's parameters when it is too small) instead of a fresh allocation; the schemes of
+/// imported accounts ([`HashScheme`]) by their own crates.
 fn verify_in(memory: &mut Vec<Block>, clear: &[u8], phc: &str) -> bool {
+    match HashScheme::of(phc) {
+        Some(HashScheme::Argon2) => verify_argon2_in(memory, clear, phc),
+        // bcrypt compares in constant time.
+        Some(HashScheme::Bcrypt) => bcrypt::verify(clear, phc).unwrap_or(false),
+        Some(HashScheme::Pbkdf2Sha256) => {
+            use pbkdf2::password_hash::{PasswordVerifier, phc::PasswordHash as Phc};
+            Phc::new(phc).is_ok_and(|h| pbkdf2::Pbkdf2::SHA256.verify_password(clear, &h).is_ok())
+        }
+        None => false,
+    }
+}
+
+fn verify_argon2_in(memory: &mut Vec<Block>, clear: &[u8], phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
@@ -351,5 +438,60 @@ mod tests {
         assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
         assert!(!hasher.is_saturated());
         assert!(hasher.verify("Correct-Horse-42", Some(&phc)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn imported_schemes_verify_and_ask_for_a_rehash_ours_does_not() {
+        let hasher = PasswordHasher::new(1, 1);
+        let bcrypt = bcrypt::hash("Ancien-secret-1", 4).unwrap();
+        assert!(is_well_formed(&bcrypt));
+        assert!(
+            hasher
+                .verify("Ancien-secret-1", Some(&bcrypt))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("ancien-secret-1", Some(&bcrypt))
+                .await
+                .unwrap()
+        );
+        // The PBKDF2-SHA256 vector of the pbkdf2 crate (RFC 7914 inputs).
+        let pbkdf2 = "$pbkdf2-sha256$i=4096,l=40\
+            $c2FsdFNBTFRzYWx0U0FMVHNhbHRTQUxUc2FsdFNBTFRzYWx0\
+            $NIyJ28vTKy8y2BS4EW6EzysXNH68GAAYHE4qH7jdU+HGNVGMfaxH6Q";
+        assert!(is_well_formed(pbkdf2));
+        assert!(
+            hasher
+                .verify("passwordPASSWORDpassword", Some(pbkdf2))
+                .await
+                .unwrap()
+        );
+        assert!(!hasher.verify("password", Some(pbkdf2)).await.unwrap());
+        let light = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"Ancien-secret-1")
+        .unwrap()
+        .to_string();
+        assert!(
+            hasher
+                .verify("Ancien-secret-1", Some(&light))
+                .await
+                .unwrap()
+        );
+        for legacy in [bcrypt.as_str(), pbkdf2, light.as_str()] {
+            assert!(needs_rehash(legacy), "{legacy}");
+        }
+        let ours = hasher
+            .hash(&Password::parse("Correct-Horse-42").unwrap())
+            .await
+            .unwrap();
+        assert!(!needs_rehash(&ours));
+        assert_eq!(HashScheme::of("$md5$abc"), None);
+        assert!(!is_well_formed("$2b$short"));
     }
 }

@@ -139,6 +139,20 @@ pub enum UsersCommand {
         #[arg(long)]
         output: Option<std::path::PathBuf>,
     },
+    /// Imports the accounts of a previous system (CSV with a header, or JSON lines): e-mail,
+    /// password hash (bcrypt, PBKDF2-SHA256 or argon2), identity. All or nothing.
+    Import {
+        /// The export.
+        file: std::path::PathBuf,
+        /// Its format (default: from the file's extension, `.jsonl` or else CSV).
+        #[arg(long, value_enum)]
+        format: Option<ImportFormat>,
+        /// Checks every row and says what would be imported, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        who: Who,
+    },
     /// Deletes an account and everything hanging on it (the audit trail stays).
     Delete {
         #[command(flatten)]
@@ -147,6 +161,15 @@ pub enum UsersCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// The format of an import.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ImportFormat {
+    /// Comma-separated values, header line first.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
 }
 
 /// Runs `idp users …`.
@@ -269,6 +292,12 @@ pub async fn run(config: Config, cmd: UsersCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
+        UsersCommand::Import {
+            file,
+            format,
+            dry_run,
+            who,
+        } => import(&db, now, &file, format, dry_run, &who).await,
         UsersCommand::Delete { target, yes } => {
             if !yes {
                 return Err(CliError::Invalid(
@@ -515,4 +544,51 @@ fn summary(file: &Dossier) -> String {
         );
     }
     out
+}
+
+async fn import(
+    db: &Db,
+    now: i64,
+    file: &std::path::Path,
+    format: Option<ImportFormat>,
+    dry_run: bool,
+    who: &Who,
+) -> Result<(), CliError> {
+    use crate::accounts::{actions::import_accounts, import};
+    let call = who.call()?;
+    let format = match format {
+        Some(ImportFormat::Jsonl) => import::Format::Jsonl,
+        Some(ImportFormat::Csv) => import::Format::Csv,
+        None if file.extension().is_some_and(|e| e == "jsonl") => import::Format::Jsonl,
+        None => import::Format::Csv,
+    };
+    let input = std::io::BufReader::new(std::fs::File::open(file)?);
+    let report = |bad: &[import::BadRow]| {
+        for row in bad {
+            eprintln!("  {row}");
+        }
+        CliError::Invalid(format!(
+            "{} ligne(s) refusée(s) : rien n'a été importé",
+            bad.len()
+        ))
+    };
+    let accounts = import::read(input, format, |n| eprintln!("  … {n} lignes lues"))
+        .map_err(|bad| report(&bad))?;
+    if dry_run {
+        println!(
+            "{} compte(s) à importer, aucune erreur (rien n'a été écrit)",
+            accounts.len()
+        );
+        return Ok(());
+    }
+    let done = import_accounts::import_accounts(db, now, &call, &accounts, |n| {
+        eprintln!("  … {n} comptes écrits");
+    })
+    .await
+    .map_err(|e| match e {
+        import_accounts::ImportRefusal::Rows(bad) => report(&bad),
+        import_accounts::ImportRefusal::Refused(r) => refused(r),
+    })?;
+    println!("{done} compte(s) importé(s) : chacun se connecte avec son ancien mot de passe");
+    Ok(())
 }

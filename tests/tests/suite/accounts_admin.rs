@@ -613,3 +613,158 @@ async fn the_audit_trail_is_exported_as_json_lines_or_csv_filtered_by_person_and
     assert_eq!(status, 2);
     assert!(err.contains("AAAA-MM-JJ"), "{err}");
 }
+
+/// The stored password hash of `email`.
+async fn stored_hash(app: &TestApp, email: &str) -> String {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .expect("account")
+}
+
+#[tokio::test]
+async fn legacy_accounts_log_in_with_their_old_password_which_becomes_argon2id() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let bcrypt = bcrypt::hash("Ancien-secret-bcrypt-1", 4).expect("bcrypt");
+    // The PBKDF2-SHA256 vector of the pbkdf2 crate: password `passwordPASSWORDpassword`.
+    let pbkdf2 = "$pbkdf2-sha256$i=4096,l=40$c2FsdFNBTFRzYWx0U0FMVHNhbHRTQUxUc2FsdFNBTFRzYWx0\
+                  $NIyJ28vTKy8y2BS4EW6EzysXNH68GAAYHE4qH7jdU+HGNVGMfaxH6Q";
+    let csv = dir.path().join("mes-demarches.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "email,password_hash,given_name,family_name,gender,job,siret,organization_label\n\
+             jeanne@centre.fr,{bcrypt},Jeanne,Roux,female,Formatrice,13002526500013,Centre A\n\
+             paul@centre.fr,\"{pbkdf2}\",Paul,Blanc,male,,,\n\
+             sans.mdp@centre.fr,,Sans,Motdepasse,,,,\n"
+        ),
+    )
+    .expect("export");
+    let path = csv.to_string_lossy().into_owned();
+    let (status, out, err) = app
+        .cli(&[
+            "users",
+            "import",
+            &path,
+            "--dry-run",
+            "--reason",
+            "reprise Mes démarches",
+        ])
+        .await;
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("3 compte(s) à importer"), "{out}");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM users WHERE email LIKE $1",
+            "%@centre.fr"
+        )
+        .await,
+        0
+    );
+    let (status, out, err) = app
+        .cli(&[
+            "users",
+            "import",
+            &path,
+            "--reason",
+            "reprise Mes démarches",
+        ])
+        .await;
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("3 compte(s) importé(s)"), "{out}");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_events WHERE action = $1",
+            "account.imported"
+        )
+        .await,
+        3
+    );
+
+    // Each logs in with the old password (then is asked to accept EFP Connect's CGU, which an
+    // imported account never did); the hash becomes argon2id at once.
+    for (email, password) in [
+        ("jeanne@centre.fr", "Ancien-secret-bcrypt-1"),
+        ("paul@centre.fr", "passwordPASSWORDpassword"),
+    ] {
+        let response = app
+            .browser()
+            .submit_login("/connexion", email, password)
+            .await;
+        assert_eq!(response.status(), 200, "{email}: the password is right");
+        assert_shows(
+            &response.text().await.expect("page"),
+            "conditions générales",
+        );
+        let hash = stored_hash(&app, email).await;
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        let again = app
+            .browser()
+            .submit_login("/connexion", email, password)
+            .await;
+        assert_eq!(again.status(), 200, "and again with the new hash");
+    }
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_events WHERE action = $1",
+            "password.rehashed"
+        )
+        .await,
+        2
+    );
+    // A wrong password changes nothing.
+    let wrong = app
+        .browser()
+        .submit_login("/connexion", "paul@centre.fr", "pas-le-bon")
+        .await;
+    assert_eq!(wrong.status(), 401);
+
+    // Importing again: every line's address is taken, nothing is written, each line is named.
+    let (status, _, err) = app
+        .cli(&["users", "import", &path, "--reason", "encore"])
+        .await;
+    assert_eq!(status, 2);
+    for line in ["ligne 2", "ligne 3", "ligne 4"] {
+        assert!(err.contains(line), "{line} in {err}");
+    }
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_events WHERE action = $1",
+            "accounts.imported"
+        )
+        .await,
+        1
+    );
+
+    // A bad file: every bad row reported, nothing imported.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"email\":\"ok@autre.fr\"}\n{\"email\":\"pas une adresse\"}\n{\"email\":\"x@autre.fr\",\"password_hash\":\"$md5$abc\"}\n",
+    )
+    .expect("bad export");
+    let (status, _, err) = app
+        .cli(&[
+            "users",
+            "import",
+            &bad.to_string_lossy(),
+            "--reason",
+            "essai",
+        ])
+        .await;
+    assert_eq!(status, 2, "{err}");
+    assert!(
+        err.contains("ligne 2") && err.contains("ligne 3") && !err.contains("ligne 1 "),
+        "{err}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE email = $1", "ok@autre.fr")
+            .await,
+        0
+    );
+}
