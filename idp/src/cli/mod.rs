@@ -6,6 +6,7 @@ mod cgu;
 mod clients;
 mod codes;
 pub mod config;
+mod db;
 mod habilitations;
 mod keys;
 mod services;
@@ -21,6 +22,7 @@ pub use self::{
     cgu::CguCommand,
     clients::{AuthMethodArg, ClientArgs, ClientsCommand},
     codes::CodesCommand,
+    db::DbCommand,
     habilitations::HabilitationsCommand,
     keys::{AlgArg, KeysCommand},
     services::{KindArg, ServicesCommand},
@@ -86,6 +88,9 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The database itself: moving to another engine.
+    #[command(subcommand)]
+    Db(DbCommand),
 }
 
 /// A command that failed, with what to tell the operator (its `Display`, in French). Every
@@ -183,6 +188,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Habilitations(cmd) => habilitations::run(config, cmd).await,
         Command::Cgu(cmd) => cgu::run(config, cmd).await,
         Command::Audit(cmd) => audit::run(config, cmd).await,
+        Command::Db(cmd) => db::run(cmd).await,
         // main.rs runs it before loading (and refusing) the configuration.
         Command::Config(cmd) => {
             if config::passes(&cmd, cli.config.as_deref()) {

@@ -1,6 +1,7 @@
 //! Storage: the durable database (SQLite or PostgreSQL) and the short-lived shared store
 //! (in-process or Redis).
 
+pub mod copy;
 pub mod db;
 pub mod ephemeral;
 

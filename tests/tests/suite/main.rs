@@ -19,6 +19,7 @@ mod browsers;
 mod cgu;
 mod client_auth;
 mod cluster;
+mod db_copy;
 mod hardening;
 mod help;
 mod interop;

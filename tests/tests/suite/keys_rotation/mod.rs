@@ -24,7 +24,7 @@ use idp::{
             KeyInfo, KeyPolicy, KeyState, RotationError, ensure_signers, list, load, retire,
             revoke, rotate, scheduled_rotation,
         },
-        store::KeyRow,
+        store::{KeyRow, RootError},
     },
     store::{Db, now as real_now},
 };
