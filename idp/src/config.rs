@@ -69,6 +69,35 @@ pub struct Config {
     pub assurance: AssuranceConfig,
     /// The reverse proxies whose forwarding headers are believed.
     pub proxy: ProxyConfig,
+    /// What expired rows are removed, and when (the janitor, `idp purge`).
+    pub retention: RetentionConfig,
+}
+
+/// The janitor (`retention.rs`): what has expired goes, in small batches, on one node at a
+/// time; the history (audit events, decided requests, closed codes, old invitations) after
+/// `history_days`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// How often a node runs it (the first node to take the turn does; 0: never in `serve`).
+    pub interval_seconds: u64,
+    /// How long the audit trail and other history are kept (default one year).
+    pub history_days: u64,
+    /// How long the local outbox keeps its messages (`mail.transport = "outbox"`).
+    pub outbox_days: u64,
+    /// Rows removed per statement.
+    pub batch_size: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            interval_seconds: 3600,
+            history_days: 365,
+            outbox_days: 7,
+            batch_size: 500,
+        }
+    }
 }
 
 /// The reverse proxies (load balancers) in front of the provider: a request whose TCP peer is
@@ -646,6 +675,7 @@ impl Default for Config {
             agents: AgentsConfig::default(),
             assurance: AssuranceConfig::default(),
             proxy: ProxyConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }

@@ -249,6 +249,15 @@ fn bounds(c: &Config) -> Vec<Bound> {
     let b = &c.backchannel_logout;
     let l = &c.limits;
     vec![
+        bound(
+            "retention.interval_seconds",
+            c.retention.interval_seconds,
+            0,
+            7 * DAY,
+        ),
+        bound("retention.history_days", c.retention.history_days, 30, 3650),
+        bound("retention.outbox_days", c.retention.outbox_days, 1, 365),
+        bound("retention.batch_size", c.retention.batch_size, 1, 10_000),
         // Unset: the engine's default (16 or 8), in range.
         bound(
             "database_max_connections",

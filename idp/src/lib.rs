@@ -21,6 +21,7 @@ pub mod mail;
 pub mod metrics;
 pub mod oidc;
 pub mod organizations;
+pub mod retention;
 pub mod secrets;
 pub mod store;
 pub mod web;
@@ -316,6 +317,7 @@ pub async fn serve(
         None => None,
     };
     let node_id = secrets::random_token(9);
+    let janitor_node = node_id.clone();
     let upkeep = tokio::spawn(async {
         let mut interval = tokio::time::interval(Duration::from_secs(10));
         loop {
@@ -333,6 +335,24 @@ pub async fn serve(
             interval.tick().await;
             if let Err(e) = ticker_state.key_tick(&node_id).await {
                 tracing::error!(error.message = %e, "key refresh failed; keeping the previous key set");
+            }
+        }
+    });
+    let janitor_state = state.clone();
+    let janitor = tokio::spawn(async move {
+        let every = janitor_state.config.retention.interval_seconds;
+        if every == 0 {
+            return;
+        }
+        let mut interval = tokio::time::interval(Duration::from_secs(every));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let s = &janitor_state;
+            let now = s.clock.now();
+            let run = retention::scheduled(&s.db, &s.ephemeral, &s.config, now, &janitor_node);
+            if let Err(e) = run.await {
+                tracing::error!(error.message = %e, "retention run failed; next one at the next interval");
             }
         }
     });
@@ -358,6 +378,7 @@ pub async fn serve(
     // E-mails promised after an answer go before the node stops.
     background.idle().await;
     ticker.abort();
+    janitor.abort();
     upkeep.abort();
     logout_worker.abort();
     if let Some(server) = metrics_server {

@@ -220,6 +220,11 @@ fn record(route: &str, method: &'static str, status: u16, seconds: f64) {
     });
 }
 
+/// Rows (or outbox messages) the janitor removed from `table`.
+pub fn purged(table: &'static str, rows: u64) {
+    metrics::counter!("idp_purged_rows_total", "table" => table).increment(rows);
+}
+
 /// A login form's outcome: `success` or `failure` (wrong credentials).
 pub fn login(outcome: &'static str) {
     metrics::counter!("idp_logins_total", "outcome" => outcome).increment(1);

@@ -201,6 +201,9 @@ fn test_config(storage: &Storage, backend: &Backend, issuer: &str, listen: Socke
         ..Config::default()
     };
     config.keys.kek = Some(storage.kek.clone());
+    // The janitor would run at each start, beside what a test arranges; the retention tests
+    // turn it on (or call it) themselves.
+    config.retention.interval_seconds = 0;
     config.keys.dir = storage.dir.path().join("keys");
     config.keys.refresh_interval_seconds = 1;
     // Plain-HTTP test clients do not send `Secure` cookies; one test checks the real ones.

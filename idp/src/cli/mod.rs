@@ -91,6 +91,13 @@ pub enum Command {
     /// The database itself: moving to another engine.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Removes what has expired (tokens, grants, history past `retention.history_days`, old
+    /// outbox messages), as `idp serve` does every `retention.interval_seconds`.
+    Purge {
+        /// Counts what would go, removing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// A command that failed, with what to tell the operator (its `Display`, in French). Every
@@ -189,6 +196,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Cgu(cmd) => cgu::run(config, cmd).await,
         Command::Audit(cmd) => audit::run(config, cmd).await,
         Command::Db(cmd) => db::run(cmd).await,
+        Command::Purge { dry_run } => purge(config, dry_run).await,
         // main.rs runs it before loading (and refusing) the configuration.
         Command::Config(cmd) => {
             if config::passes(&cmd, cli.config.as_deref()) {
@@ -207,6 +215,24 @@ async fn open(config: &Config) -> Result<Db, CliError> {
         .map_err(StartError::from)?;
     db.migrate().await.map_err(StartError::from)?;
     Ok(db)
+}
+
+async fn purge(config: Config, dry_run: bool) -> Result<(), CliError> {
+    let db = open(&config).await?;
+    let now = crate::clock::Clock::system().now();
+    let purged = crate::retention::purge(&db, &config, now, dry_run, "cli")
+        .await
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let verb = if dry_run {
+        "à supprimer"
+    } else {
+        "supprimé(s)"
+    };
+    for (table, rows) in &purged.tables {
+        println!("{table:<20} {rows} ligne(s) {verb}");
+    }
+    println!("{:<20} {} message(s) {verb}", "outbox", purged.outbox_files);
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), CliError> {

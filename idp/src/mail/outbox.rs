@@ -62,6 +62,34 @@ impl OutboxId {
     }
 }
 
+/// Removes (or, `dry`, counts) the messages of the outbox folder `dir` written before
+/// `before_ms` (milliseconds since 1970, the first part of their name): the janitor's
+/// (`retention.rs`). A folder that does not exist holds nothing.
+pub fn purge_older_than(dir: &Path, before_ms: i64, dry: bool) -> io::Result<u64> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let path = entry?.path();
+        let written = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|_| path.extension().is_some_and(|e| e == EXTENSION))
+            .and_then(OutboxId::parse)
+            .and_then(|id| id.0.split('-').next()?.parse::<i64>().ok());
+        if written.is_some_and(|ms| ms < before_ms) {
+            if !dry {
+                std::fs::remove_file(&path)?;
+            }
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// A message read back from the outbox, decoded for display.
 #[derive(Clone, Debug)]
 pub struct OutboxMessage {

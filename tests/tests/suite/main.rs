@@ -34,6 +34,7 @@ mod passkeys;
 mod password_reset;
 mod proxy;
 mod relying_party;
+mod retention;
 mod revocation;
 mod signup;
 mod sirene;
