@@ -61,17 +61,31 @@ impl From<AlgArg> for SigningAlg {
     }
 }
 
+/// The commands that need the provider's state opened.
+enum Opened {
+    List,
+    Rotate { alg: Option<AlgArg> },
+    Retire { kid: String },
+    Revoke { kid: String },
+}
+
 /// Runs `idp keys …`.
 pub async fn run(config: Config, cmd: KeysCommand) -> Result<(), CliError> {
-    if matches!(cmd, KeysCommand::Rewrap) {
-        return rewrap(&config).await;
-    }
+    // Rewrap works on the rows as stored: it must not open the state (which makes and loads
+    // keys, and would stop at a key sealed under neither KEK before the refusal says which).
+    let cmd = match cmd {
+        KeysCommand::Rewrap => return rewrap(&config).await,
+        KeysCommand::List => Opened::List,
+        KeysCommand::Rotate { alg } => Opened::Rotate { alg },
+        KeysCommand::Retire { kid } => Opened::Retire { kid },
+        KeysCommand::Revoke { kid } => Opened::Revoke { kid },
+    };
     let state = AppState::open(config).await?;
     let policy = KeyPolicy::from_config(&state.config);
     let now = state.clock.now();
     match cmd {
-        KeysCommand::List => list(&state, now).await?,
-        KeysCommand::Rotate { alg } => {
+        Opened::List => list(&state, now).await?,
+        Opened::Rotate { alg } => {
             let algs: Vec<SigningAlg> = alg.map_or(SigningAlg::ALL.to_vec(), |a| vec![a.into()]);
             for alg in algs {
                 let key = rotation::rotate(&state.db, &state.kek, &policy, alg, now, "cli").await?;
@@ -83,14 +97,13 @@ pub async fn run(config: Config, cmd: KeysCommand) -> Result<(), CliError> {
                 );
             }
         }
-        KeysCommand::Retire { kid } => {
+        Opened::Retire { kid } => {
             rotation::retire(&state.db, &policy, &kid, now, "cli").await?;
             println!(
                 "clé {kid} retirée : elle ne signe plus et reste publiée jusqu'à l'expiration des jetons signés"
             );
         }
-        KeysCommand::Rewrap => unreachable!("run before the state opens"),
-        KeysCommand::Revoke { kid } => {
+        Opened::Revoke { kid } => {
             let created =
                 rotation::revoke(&state.db, &state.kek, &policy, &kid, now, "cli").await?;
             println!("clé {kid} révoquée : retirée du JWKS");
@@ -102,9 +115,7 @@ pub async fn run(config: Config, cmd: KeysCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `idp keys rewrap`: without opening the whole state, which would make keys on an empty
-/// database and load them (a key sealed under neither KEK would stop it before the refusal
-/// could say which).
+/// `idp keys rewrap`.
 async fn rewrap(config: &Config) -> Result<(), CliError> {
     let db = super::open(config).await?;
     let kek = crate::open_kek(config, &db).await?;
