@@ -42,6 +42,11 @@ class Ours:
             # tests/cluster/probe.py.
             IDP_LIMITS__LOGIN_PER_ACCOUNT="100000000",
             IDP_LIMITS__LOGIN_PER_IP="100000000",
+            # Tries are counted per account and address before the password is checked (a right
+            # one starts again from none): eight connections sending at once reach the free
+            # tries and the delays that follow them.
+            IDP_LIMITS__LOGIN_FREE_FAILURES="100000000",
+            IDP_LIMITS__LOGIN_FAILURES_PER_ACCOUNT="100000000",
             # The anti-robot check costs the server one HMAC and one SHA-256 per login (the
             # proof of work is the browser's); a load generator cannot solve it.
             IDP_ANTI_ROBOT__ENABLED="false",
@@ -82,8 +87,9 @@ class Ours:
         self.idp("users", "create", "--email", EMAIL, "--given-name", "Banc",
                  "--family-name", "Essai", extra_env={"IDP_NEW_USER_PASSWORD": PASSWORD})
 
-    def start(self, log_path):
-        self.proc = subprocess.Popen([self.bin, "serve"], env=self.env,
+    def start(self, log_path, prefix=()):
+        """Starts `idp serve` under `prefix` (e.g. `taskset -c 0`), waits until it is ready."""
+        self.proc = subprocess.Popen([*prefix, self.bin, "serve"], env=self.env,
                                      stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
         t0 = time.time()
         while time.time() - t0 < 60:
@@ -132,6 +138,14 @@ class Ours:
         authreq = re.search(r'name="authreq" value="([^"]*)"', page.text).group(1)
         r = http.post(self.base + "/connexion", allow_redirects=False, timeout=TIMEOUT,
                       data={"csrf": csrf, "authreq": authreq, "email": EMAIL, "password": PASSWORD})
+        if r.status_code == 200 and 'action="/cgu/accepter"' in r.text:
+            # An account made by the command line has not accepted the terms of use yet: it
+            # does at its first login, as a person would (later logins go straight on).
+            form = dict(re.findall(r'name="(csrf|step)" value="([^"]+)"', r.text))
+            r = http.post(self.base + "/cgu/accepter", allow_redirects=False, timeout=TIMEOUT,
+                          data={**form, "accepte": "oui"})
+        if "Location" not in r.headers:
+            raise RuntimeError(f"login did not go on: {r.status_code} {r.text[:300]}")
         r = http.get(self.base + r.headers["Location"], allow_redirects=False, timeout=TIMEOUT)
         if not r.headers.get("Location", "").startswith(REDIRECT_URI):
             raise RuntimeError(f"login gave no code: {r.status_code} {r.headers.get('Location')}")

@@ -75,12 +75,13 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
-def start(port: int, log_path) -> subprocess.Popen:
+def start(port: int, log_path, prefix=()) -> subprocess.Popen:
     """Start the peer on 127.0.0.1:port, logging to log_path; wait for `ready`.
 
     stdout and stderr both go to the log (the server silences itself after
     start-up); readiness is detected by polling the log for the `ready` line,
-    so no pipe has to be drained while the benchmark runs.
+    so no pipe has to be drained while the benchmark runs. `prefix` goes before the
+    command (`taskset -c 0`: the CPUs the peer may use, as ours).
     """
     ensure_installed()
     log_path = Path(log_path)
@@ -88,7 +89,7 @@ def start(port: int, log_path) -> subprocess.Popen:
     env = dict(os.environ, PEER_PORT=str(port))
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            ["node", "server.mjs"],
+            [*prefix, "node", "server.mjs"],
             cwd=PEER_DIR,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -7,6 +7,13 @@ the public endpoints, then runs wrk (bench/wrk/*.lua) on loopback for each scena
 other, and prints a Markdown table (requests/s, p50, p99, our ratio to the peer); `--write FILE`
 replaces the section between the markers in FILE with it (docs/performance.md).
 
+Per core: each server (ours and the peer alike) runs pinned to the CPUs of `--server-cpus`
+(default core 0) and wrk to those of `--load-cpus` (default core 1), with `taskset`, so that
+every server has the same CPU and the load generator does not take from it. `--runs` (default 3)
+repeats the whole sequence (targets one after the other within a run, so that the VM's drift
+touches them alike); the table gives each figure's median and spread, and a target holds only
+when every run meets it.
+
 Standard library + requests only.
 """
 
@@ -34,17 +41,27 @@ from ours import EMAIL, PASSWORD, Ours  # noqa: E402
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 
-# (scenario, label, target ratio to the peer or None)
+# (scenario, label, target ratio to the peer per core)
 SCENARIOS = [
-    ("discovery", "discovery document", 5),
-    ("jwks", "JWKS", 5),
-    ("cc_rs256", "client_credentials, RS256 access token", None),
-    ("cc_es256", "client_credentials, ES256 access token", 3),
+    ("discovery", "discovery document", 4),
+    ("jwks", "JWKS", 4),
+    ("cc_rs256", "client_credentials, RS256 access token", 4),
+    ("cc_es256", "client_credentials, ES256 access token", 4),
     ("introspection", "introspection (active token)", 4),
-    ("userinfo", "userinfo (bearer)", None),
-    ("code_flow", "code flow with a session (authorize + token), flows/s", 3),
-    ("refresh", "refresh with rotation", None),
+    ("userinfo", "userinfo (bearer)", 4),
+    ("code_flow", "code flow with a session (authorize + token), RS256 client, flows/s", 4),
+    ("code_flow_es256", "code flow with a session, ES256 client, flows/s", 4),
+    ("refresh", "refresh with rotation, RS256 client", 4),
+    ("refresh_es256", "refresh with rotation, ES256 client", 4),
 ]
+
+# CPU sets (`taskset -c`) of the server and of the load generator; None: not pinned.
+PIN = {"server": None, "load": None}
+
+
+def pinned(cmd, role):
+    """`cmd` under `taskset` to the CPUs of `role` ("server" or "load"), when pinning."""
+    return ["taskset", "-c", PIN[role], *cmd] if PIN[role] else list(cmd)
 
 
 def free_port():
@@ -68,9 +85,11 @@ def argon2_argon2_ms():
     """Criterion's time per argon2id verification with every core hashing (hot_paths), measured
     now: the VM's speed drifts by 15-20 % within minutes, so each target's logins are compared
     with a capacity measured just before them, the server idle."""
-    r = subprocess.run(["cargo", "bench", "--locked", "-p", "idp", "--bench", "hot_paths", "--",
-                        ARGON2_BENCH, "--warm-up-time", "1", "--measurement-time", "4",
-                        "--noplot"], capture_output=True, text=True, check=True)
+    # On the server's CPUs: the hasher has one thread per CPU it may run on, as the server's.
+    r = subprocess.run(pinned(["cargo", "bench", "--locked", "-p", "idp", "--bench", "hot_paths",
+                               "--", ARGON2_BENCH, "--warm-up-time", "1", "--measurement-time",
+                               "4", "--noplot"], "server"),
+                       capture_output=True, text=True, check=True)
     m = re.search(r"every core busy\s+time:\s+\[\S+ \S+ (\S+) (\S+)", r.stdout)
     if not m or m.group(2) != "ms":
         raise SystemExit(f"unexpected criterion output:\n{r.stdout}\n{r.stderr}")
@@ -92,13 +111,14 @@ class Wrk:
         c = connections or self.connections
         env = dict(os.environ, BENCH_WRK_DIR=os.path.join(HERE, "wrk"),
                    BENCH_THREADS=str(self.threads), **env)
-        cmd = ["wrk", "-t", str(self.threads), "-c", str(c), "--timeout", "10s",
+        cmd = ["-t", str(self.threads), "-c", str(c), "--timeout", "10s",
                "-s", os.path.join(HERE, "wrk", script), url]
         if self.warmup and warmup:
-            subprocess.run([*cmd[:1], "-d", f"{self.warmup}s", *cmd[1:]], env=env,
+            subprocess.run(pinned(["wrk", "-d", f"{self.warmup}s", *cmd], "load"), env=env,
                            capture_output=True, timeout=self.warmup + 60)
-        r = subprocess.run([*cmd[:1], "-d", f"{duration or self.duration}s", *cmd[1:]], env=env,
-                           capture_output=True, text=True, timeout=(duration or self.duration) + 60)
+        r = subprocess.run(pinned(["wrk", "-d", f"{duration or self.duration}s", *cmd], "load"),
+                           env=env, capture_output=True, text=True,
+                           timeout=(duration or self.duration) + 60)
         m = re.search(r"^BENCH (.*)$", r.stdout, re.M)
         if r.returncode != 0 or not m:
             raise RuntimeError(f"wrk failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-500:]}")
@@ -127,25 +147,31 @@ def scenarios_for(target, w, base, paths, ctx):
            BENCH_BODY="token=" + ctx["access_token"], BENCH_AUTH=basic(*ctx["clients"]["RS256"]))
     static("userinfo", paths["userinfo_path"], BENCH_AUTH="Bearer " + ctx["access_token"])
 
-    out["code_flow"] = w.run(base + ctx["authorize"], "code_flow.lua", {
-        "BENCH_AUTHORIZE": ctx["authorize"], "BENCH_COOKIE": ctx["cookie"],
-        "BENCH_TOKEN_PATH": paths["token_path"], "BENCH_AUTH": basic(*ctx["clients"]["RS256"]),
-        "BENCH_REDIRECT_URI": peer.REDIRECT_URI, "BENCH_CODE_VERIFIER": peer.CODE_VERIFIER})
-    log(f"  {target:9} {'code_flow':14} {fmt_result(out['code_flow'])}")
+    for alg, suffix in (("RS256", ""), ("ES256", "_es256")):
+        name = "code_flow" + suffix
+        # A session of its own for each: the peer's in-memory adapter is a bounded LRU, and the
+        # codes and tokens of the first scenario evict the grants of the session it used.
+        out[name] = w.run(base + ctx["authorize"](alg), "code_flow.lua", {
+            "BENCH_AUTHORIZE": ctx["authorize"](alg), "BENCH_COOKIE": ctx["session"](),
+            "BENCH_TOKEN_PATH": paths["token_path"], "BENCH_AUTH": basic(*ctx["clients"][alg]),
+            "BENCH_REDIRECT_URI": peer.REDIRECT_URI, "BENCH_CODE_VERIFIER": peer.CODE_VERIFIER})
+        log(f"  {target:9} {name:14} {fmt_result(out[name])}")
 
-    # Two refresh tokens per connection (wrk asks for one request more than it has connections
-    # at the start): each is spent once, then replaced by the answer's.
-    # Made just before: the peer's in-memory adapter is a bounded LRU, so tokens made before the
-    # code flow scenario would have been evicted by the codes and tokens it created.
-    tokens_file = os.path.join(ctx["work"], f"refresh-{target}.txt")
-    with open(tokens_file, "w") as f:
-        f.write("\n".join(ctx["refresh_tokens"](2 * w.connections)) + "\n")
-    out["refresh"] = w.run(token_url, "refresh.lua", {
-        "BENCH_TOKEN_PATH": paths["token_path"], "BENCH_AUTH": basic(*ctx["clients"]["RS256"]),
-        "BENCH_TOKENS_FILE": tokens_file},
-        # No warm-up: it would spend the file's tokens (the code flow warmed the server up).
-        warmup=False)
-    log(f"  {target:9} {'refresh':14} {fmt_result(out['refresh'])}")
+    for alg, suffix in (("RS256", ""), ("ES256", "_es256")):
+        # Two refresh tokens per connection (wrk asks for one request more than it has
+        # connections at the start): each is spent once, then replaced by the answer's.
+        # Made just before: the peer's in-memory adapter is a bounded LRU, so tokens made before
+        # the code flow scenario would have been evicted by the codes and tokens it created.
+        name = "refresh" + suffix
+        tokens_file = os.path.join(ctx["work"], f"{name}-{target}.txt")
+        with open(tokens_file, "w") as f:
+            f.write("\n".join(ctx["refresh_tokens"](alg, 2 * w.connections)) + "\n")
+        out[name] = w.run(token_url, "refresh.lua", {
+            "BENCH_TOKEN_PATH": paths["token_path"], "BENCH_AUTH": basic(*ctx["clients"][alg]),
+            "BENCH_TOKENS_FILE": tokens_file},
+            # No warm-up: it would spend the file's tokens (the code flow warmed the server up).
+            warmup=False)
+        log(f"  {target:9} {name:14} {fmt_result(out[name])}")
     return out
 
 
@@ -175,17 +201,17 @@ def bench_ours(args, w, backend, work, results, memory):
                  redis_url=args.redis_url)
     try:
         o.prepare()
-        o.start(os.path.join(work, f"idp-{backend}.log"))
+        o.start(os.path.join(work, f"idp-{backend}.log"), pinned([], "server"))
         time.sleep(1)
         idle = o.rss_kib()
         cookie = o.login_session()
         tokens = o.code_flow_tokens("RS256", cookie)
         ctx = {
-            "work": work, "cookie": cookie, "authorize": o.authorize_query("RS256"),
+            "work": work, "session": o.login_session, "authorize": o.authorize_query,
             "clients": {alg: o.client(alg) for alg in ("RS256", "ES256")},
             "access_token": tokens["access_token"],
-            "refresh_tokens": lambda n: refresh_tokens(
-                lambda: o.code_flow_tokens("RS256", cookie), n),
+            "refresh_tokens": lambda alg, n: refresh_tokens(
+                lambda: o.code_flow_tokens(alg, cookie), n),
         }
         paths = {
             "discovery_path": "/.well-known/openid-configuration", "jwks_path": "/jwks",
@@ -229,19 +255,18 @@ def bench_ours(args, w, backend, work, results, memory):
 def bench_peer(args, w, work, results, memory):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    p = peer.start(port, os.path.join(work, "peer.log"))
+    p = peer.start(port, os.path.join(work, "peer.log"), pinned([], "server"))
     try:
         time.sleep(1)
         idle = rss_kib(p.pid)
         paths = peer.endpoints(base)
-        cookie = peer.login_session(base)
         ctx = {
-            "work": work, "cookie": cookie,
-            "authorize": peer.authorize_query(peer.CLIENTS["RS256"][0]),
+            "work": work, "session": lambda: peer.login_session(base),
+            "authorize": lambda alg: peer.authorize_query(peer.CLIENTS[alg][0]),
             "clients": peer.CLIENTS,
             "access_token": peer.opaque_access_token(base, "RS256"),
-            "refresh_tokens": lambda n: refresh_tokens(
-                lambda: peer.code_flow_tokens(base, "RS256"), n),
+            "refresh_tokens": lambda alg, n: refresh_tokens(
+                lambda: peer.code_flow_tokens(base, alg), n),
         }
         results["peer"] = scenarios_for("peer", w, base, paths, ctx)
         memory["peer"] = {"idle": idle, "after_endpoints": rss_kib(p.pid)}
@@ -256,76 +281,116 @@ def ms(us):
     return f"{us / 1000:.2f}"
 
 
-def table(results, memory, args):
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def spread(xs):
+    """The runs' range around their median, in per cent of it: « ±a % »."""
+    m = median(xs)
+    if len(xs) < 2 or m == 0:
+        return ""
+    return f" (−{100 * (m - min(xs)) / m:.0f} % / +{100 * (max(xs) - m) / m:.0f} %)"
+
+
+def rate_cell(runs, target, name):
+    rs = [r[target][name] for r in runs if name in r.get(target, {})]
+    if not rs:
+        return "—", None
+    rates = [r["rate"] for r in rs]
+    bad = sum(v for r in rs for k, v in r["statuses"].items() if k not in ("200", "302", "303"))
+    note = f" ({bad} refused)" if bad else ""
+    p99 = median([r["p99_us"] for r in rs])
+    return f"{median(rates):,.0f}{spread(rates)} · p99 {ms(p99)}{note}", rates
+
+
+def table(runs, memory, args):
     lines = []
+    pin = (f"server pinned to CPU {PIN['server']}, wrk to CPU {PIN['load']} (`taskset`)"
+           if PIN["server"] else "not pinned")
     lines.append(f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} by `bash bench/run.sh` "
-                 f"({os.cpu_count()} cores, wrk {args.threads} thread(s), {args.connections} "
-                 f"connections, {args.duration} s per scenario after a {args.warmup} s warm-up, "
-                 f"everything on one machine).")
+                 f"({os.cpu_count()} cores, {pin}; wrk {args.threads} thread(s), "
+                 f"{args.connections} connections, {args.duration} s per scenario after a "
+                 f"{args.warmup} s warm-up; {len(runs)} run(s), each target in turn within a "
+                 f"run). Each cell: the median of the runs (requests or flows per second), in "
+                 f"brackets how far the lowest and highest runs are from it, then the median p99 "
+                 f"latency in ms. The ratio is ours ÷ the peer's in the same run: its median, "
+                 f"and its lowest run, which decides the target.")
     lines.append("")
-    lines.append("| scenario | ours, embedded: /s · p50 · p99 (ms) | ours, PostgreSQL + Redis | "
-                 "peer (oidc-provider) | ratio emb. / pg. to peer | target |")
-    lines.append("|---|---|---|---|---|---|")
-    for name, label, target in SCENARIOS:
-        cells, rates = [], {}
-        for t in ("ours-emb", "ours-pg", "peer"):
-            r = results.get(t, {}).get(name)
-            if r is None:
-                cells.append("—")
-                continue
-            rates[t] = r["rate"]
-            bad = sum(v for k, v in r["statuses"].items() if k not in ("200", "302", "303"))
-            note = f" ({bad} refused)" if bad else ""
-            cells.append(f"{r['rate']:,.0f} · {ms(r['p50_us'])} · {ms(r['p99_us'])}{note}")
-        ratio = "—"
-        if "peer" in rates and rates["peer"] > 0:
-            ratio = " / ".join(f"{rates[t] / rates['peer']:.1f}×" for t in ("ours-emb", "ours-pg")
-                               if t in rates)
-        goal = f"≥ {target}×" if target else "—"
-        lines.append(f"| {label} | {' | '.join(cells)} | {ratio} | {goal} |")
+    lines.append("| scenario | ours, embedded | ours, PostgreSQL + Redis | peer (oidc-provider) | "
+                 "ratio emb.: median (lowest) | ratio pg.: median (lowest) | target | met? |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for name, label, goal in SCENARIOS:
+        cells = [rate_cell(runs, t, name)[0] for t in ("ours-emb", "ours-pg", "peer")]
+        ratios, met = [], []
+        for t in ("ours-emb", "ours-pg"):
+            per_run = [r[t][name]["rate"] / r["peer"][name]["rate"] for r in runs
+                       if name in r.get(t, {}) and name in r.get("peer", {})
+                       and r["peer"][name]["rate"] > 0]
+            if per_run:
+                ratios.append(f"{median(per_run):.1f}× ({min(per_run):.1f}×)")
+                met.append(min(per_run) >= goal)
+            else:
+                ratios.append("—")
+        verdict = "—" if not met else ("yes" if all(met) else "**no**")
+        lines.append(f"| {label} | {' | '.join(cells)} | {' | '.join(ratios)} | ≥ {goal}× | "
+                     f"{verdict} |")
     lines.append("")
     lines.append("| password logins (POST /connexion) | connections | pause between attempts | "
-                 "attempts/s | logins/s | p50 · p99 (ms) | 503 (shed) | argon2id capacity "
-                 "(logins/s) | share of it |")
+                 "attempts/s | logins/s | p99 (ms) | 503 (shed) per run | argon2id capacity "
+                 "(logins/s) | share of it: median (lowest) |")
     lines.append("|---|---|---|---|---|---|---|---|---|")
     for t, tname in (("ours-emb", "embedded"), ("ours-pg", "PostgreSQL + Redis")):
-        argon2_ms = results.get(t, {}).get("_argon2_argon2_ms")
-        capacity = 1000 / argon2_ms if argon2_ms else None
         for label, pause in (("login", 0), ("login_overload", args.overload_pause_ms)):
-            r = results.get(t, {}).get(label)
-            if not r:
+            rs = [(r[t][label], 1000 / r[t]["_argon2_argon2_ms"]) for r in runs
+                  if label in r.get(t, {})]
+            if not rs:
                 continue
-            share = f"{100 * r['rate'] / capacity:.0f} %" if capacity else "—"
-            offered = r["requests"] / (r["duration_us"] / 1e6)
-            other = {k: v for k, v in r["statuses"].items() if k not in ("302", "303", "503")}
+            shares = [100 * x["rate"] / cap for x, cap in rs]
+            offered = median([x["requests"] / (x["duration_us"] / 1e6) for x, _ in rs])
+            other = {}
+            for x, _ in rs:
+                for k, v in x["statuses"].items():
+                    if k not in ("302", "303", "503"):
+                        other[k] = other.get(k, 0) + v
             note = f" (other answers: {other})" if other else ""
-            lines.append(f"| {tname} | {r['connections']} | {pause} ms | {offered:.0f} | "
-                         f"{r['rate']:.0f}{note} | {ms(r['p50_us'])} · {ms(r['p99_us'])} | "
-                         f"{r['statuses'].get('503', 0)} | "
-                         f"{f'{capacity:.0f}' if capacity else '—'} | {share} |")
+            rates = [x["rate"] for x, _ in rs]
+            lines.append(f"| {tname} | {rs[0][0]['connections']} | {pause} ms | {offered:.0f} | "
+                         f"{median(rates):.0f}{spread(rates)}{note} | "
+                         f"{ms(median([x['p99_us'] for x, _ in rs]))} | "
+                         f"{median([x['statuses'].get('503', 0) for x, _ in rs]):.0f} | "
+                         f"{median([cap for _, cap in rs]):.0f} | "
+                         f"{median(shares):.0f} % ({min(shares):.0f} %) |")
     lines.append("")
-    lines.append(f"argon2id capacity: 1 s ÷ criterion's time per verification with all "
-                 f"{os.cpu_count()} cores hashing (`hot_paths`, « {ARGON2_BENCH} »: the "
-                 f"server's hasher, one thread per core, fed without pause), measured just "
-                 f"before each target's logins with the server idle.")
+    lines.append(f"argon2id capacity: 1 s ÷ criterion's time per verification with every CPU "
+                 f"the server may use hashing (`hot_paths`, « {ARGON2_BENCH} », run under the "
+                 f"server's `taskset`: the server's hasher, one thread per CPU, fed without "
+                 f"pause), measured just before each target's logins with the server idle.")
     lines.append("")
-    lines.append("| resident memory (VmRSS) | idle after start | after the endpoint scenarios | "
-                 "after the login floods |")
+    lines.append("| resident memory (VmRSS), highest run | idle after start | after the endpoint "
+                 "scenarios | after the login floods |")
     lines.append("|---|---|---|---|")
     for t, tname in (("ours-emb", "ours, embedded"), ("ours-pg", "ours, PostgreSQL + Redis"),
                      ("peer", "peer (node)")):
-        m = memory.get(t)
-        if m:
-            after = f"{m['after_logins'] / 1024:.1f} MiB" if "after_logins" in m else "—"
-            lines.append(f"| {tname} | {m['idle'] / 1024:.1f} MiB | "
-                         f"{m['after_endpoints'] / 1024:.1f} MiB | {after} |")
+        ms_ = [m[t] for m in memory if t in m]
+        if ms_:
+            peak = lambda k: max(m[k] for m in ms_) / 1024  # noqa: E731
+            after = f"{peak('after_logins'):.1f} MiB" if "after_logins" in ms_[0] else "—"
+            lines.append(f"| {tname} | {peak('idle'):.1f} MiB | "
+                         f"{peak('after_endpoints'):.1f} MiB | {after} |")
     return "\n".join(lines)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--idp", required=True, help="release idp binary")
-    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--server-cpus", default="0", help="taskset CPU list of the servers")
+    ap.add_argument("--load-cpus", default="1", help="taskset CPU list of wrk")
+    ap.add_argument("--no-pin", action="store_true", help="run unpinned")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
@@ -337,30 +402,41 @@ def main():
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379")
     ap.add_argument("--targets", default="ours-emb,ours-pg,peer")
     ap.add_argument("--write", help="Markdown file whose bench section is replaced")
+    ap.add_argument("--json", help="file to keep every run's raw results in")
     args = ap.parse_args()
 
+    if not args.no_pin:
+        if (os.cpu_count() or 1) < 2:
+            raise SystemExit("pinning needs two CPUs (one for the server, one for wrk): --no-pin")
+        PIN.update(server=args.server_cpus, load=args.load_cpus)
     w = Wrk(args)
-    results, memory = {}, {}
+    runs, memory = [], []
     work = tempfile.mkdtemp(prefix="idp-bench.")
     targets = args.targets.split(",")
     try:
-        if "ours-emb" in targets:
-            log("our provider, embedded (SQLite + in-process store)")
-            bench_ours(args, w, "embedded", work, results, memory)
-        if "ours-pg" in targets:
-            log("our provider, PostgreSQL + Redis")
-            bench_ours(args, w, "postgres", work, results, memory)
-        if "peer" in targets:
-            log("peer: oidc-provider (npm), in-memory adapter")
-            bench_peer(args, w, work, results, memory)
+        for i in range(args.runs):
+            results, mem = {}, {}
+            log(f"run {i + 1} of {args.runs}")
+            if "ours-emb" in targets:
+                log("our provider, embedded (SQLite + in-process store)")
+                bench_ours(args, w, "embedded", work, results, mem)
+            if "ours-pg" in targets:
+                log("our provider, PostgreSQL + Redis")
+                bench_ours(args, w, "postgres", work, results, mem)
+            if "peer" in targets:
+                log("peer: oidc-provider (npm), in-memory adapter")
+                bench_peer(args, w, work, results, mem)
+            runs.append(results)
+            memory.append(mem)
     except Exception:
         log(f"failed; logs kept in {work}")
         raise
-    md = table(results, memory, args)
+    md = table(runs, memory, args)
     print()
     print(md)
-    with open(os.path.join(work, "results.json"), "w") as f:
-        json.dump({"results": results, "memory": memory}, f, indent=1)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"runs": runs, "memory": memory}, f, indent=1)
     if args.write:
         with open(args.write) as f:
             doc = f.read()

@@ -10,7 +10,9 @@
 # installs wrk (Debian) and the peer (npm oidc-provider, bench/peer/) when missing, then runs
 # bench/run.py: our provider embedded, our provider on PostgreSQL 127.0.0.1:5432 (a database of its own, dropped at the end) + Redis
 # 127.0.0.1:6379 (a key prefix of its own), and the peer, one after the other on loopback.
-# Run it on an otherwise idle machine: the load generator shares the cores with the server.
+# Per core: every server runs under `taskset -c 0` and wrk under `taskset -c 1` (bench/run.py
+# --server-cpus, --load-cpus, --no-pin), three runs (--runs) whose medians and spreads make the
+# table; every run's raw figures are kept in target/bench/. Run it on an otherwise idle machine.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -40,6 +42,8 @@ echo "== peer: npm ci in bench/peer"
 python3 -c "import sys; sys.path.insert(0, 'bench'); import peer; peer.ensure_installed()"
 
 echo "== load"
+mkdir -p "${CARGO_TARGET_DIR:-target}/bench"
 # shellcheck disable=SC2086
-python3 -u bench/run.py --idp "${CARGO_TARGET_DIR:-target}/release/idp" "${write[@]}" ${BENCH_ARGS:-}
+python3 -u bench/run.py --idp "${CARGO_TARGET_DIR:-target}/release/idp" "${write[@]}" \
+  --json "${CARGO_TARGET_DIR:-target}/bench/results-$(date +%Y%m%d-%H%M).json" ${BENCH_ARGS:-}
 echo "bench: $(($(date +%s) - started)) s in all"
