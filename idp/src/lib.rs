@@ -86,6 +86,8 @@ pub struct AppStateInner {
     pub backchannel: oidc::backchannel::Sender,
     /// Revoked access tokens, as this node last read them.
     pub revocations: oidc::denylist::DenyList,
+    /// Access tokens whose signature this node verified already.
+    pub verified: oidc::verified::VerifiedTokens,
     /// Set once shutdown began: `/readyz` answers 503 while in-flight work finishes.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -172,6 +174,7 @@ impl AppState {
             clients,
             backchannel,
             revocations,
+            verified: oidc::verified::VerifiedTokens::default(),
             draining: Arc::default(),
         })))
     }

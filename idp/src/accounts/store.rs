@@ -138,6 +138,46 @@ pub async fn user_by_email(db: &Db, email: &Email) -> Result<Option<User>, sqlx:
         .transpose()
 }
 
+/// What a user access token needs at userinfo: the account, and the grant the token names
+/// (its `claims` request and upstream) while it is live, read in one query.
+pub async fn user_with_live_grant(
+    db: &Db,
+    id: &str,
+    grant_id: Option<&str>,
+) -> Result<Option<(User, Option<LiveGrantClaims>)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS}, g.grant_id, g.claims AS grant_claims, g.upstream AS grant_upstream \
+         FROM users LEFT JOIN (SELECT id AS grant_id, claims, upstream FROM grants \
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL) g ON 1 = 1 WHERE users.id = $3"
+    );
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(grant_id.unwrap_or_default())
+        .bind(id)
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let grant = match row.try_get::<Option<String>, _>("grant_id")? {
+        Some(_) => Some(LiveGrantClaims {
+            claims: row.try_get("grant_claims")?,
+            upstream: row.try_get("grant_upstream")?,
+        }),
+        None => None,
+    };
+    Ok(Some((from_row(&row)?, grant)))
+}
+
+/// What userinfo reads of a live grant ([`user_with_live_grant`]).
+#[derive(Debug, Clone)]
+pub struct LiveGrantClaims {
+    /// The `claims` request parameter of its authorization.
+    pub claims: Option<String>,
+    /// The upstream provider of its login.
+    pub upstream: Option<String>,
+}
+
 /// The account with this id.
 pub async fn user_by_id(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");

@@ -17,7 +17,10 @@
 //!   and every check reads that key (one Redis round trip, no database): a value other than
 //!   the one the list was loaded with reloads it first. The key is read before the database,
 //!   so a list tagged with a value holds every revocation committed before that value was set.
-//!   When Redis cannot be read, the check asks the database directly;
+//!   Checks made at once share one read ([`VersionReads`]): a check uses a read that *started*
+//!   after the check did, never an older one, so it sees every revocation whose version was
+//!   published before it began, as if it had read the key itself. When Redis cannot be read,
+//!   the check asks the database directly;
 //! - the list is reloaded at least every [`RELOAD_EVERY`], for revocations written by another
 //!   process without Redis (the `idp` command line on an embedded database).
 
@@ -88,6 +91,95 @@ pub struct DenyList {
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
     // One reload at a time: a burst of checks after a revocation waits for one query.
     reloading: Arc<tokio::sync::Mutex<()>>,
+    version_reads: Arc<VersionReads>,
+}
+
+/// Reads of the shared version, shared by the checks that wait for one: under load, one Redis
+/// round trip answers every check that arrived while the previous one was on its way, instead
+/// of one per check. Reads are numbered as they start; a check takes the result of a read
+/// numbered at least what the next read's number was when the check began.
+#[derive(Default)]
+pub struct VersionReads {
+    state: std::sync::Mutex<Reads>,
+    done: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Reads {
+    /// The number the next read will have.
+    next: u64,
+    /// Whether a read is on its way.
+    in_flight: bool,
+    /// The latest read to finish: its number and what it found (an error as text).
+    last: Option<(u64, Result<Option<String>, String>)>,
+}
+
+/// Ends a read even when the check that made it is dropped midway (its client went away):
+/// the checks waiting for it then start one of their own.
+struct ReadTurn<'a>(&'a VersionReads);
+
+impl Drop for ReadTurn<'_> {
+    fn drop(&mut self) {
+        self.0.lock().in_flight = false;
+        self.0.done.notify_waiters();
+    }
+}
+
+impl VersionReads {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Reads> {
+        // A poisoned lock only means a panic between two field writes: the numbers hold.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The shared version as read by a read that started after this call did.
+    async fn read(&self, ephemeral: &Ephemeral) -> Result<Option<String>, String> {
+        self.read_with(|| async { ephemeral.get(VERSION_KEY).await.map_err(|e| e.to_string()) })
+            .await
+    }
+
+    /// [`Self::read`], reading with `fetch`.
+    async fn read_with<F, Fut>(&self, fetch: F) -> Result<Option<String>, String>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<String>, String>>,
+    {
+        let mine = self.lock().next;
+        loop {
+            // Registered before looking, so that a read ending in between still wakes us.
+            let finished = self.done.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            let number = {
+                let mut reads = self.lock();
+                if let Some((n, found)) = &reads.last
+                    && *n >= mine
+                {
+                    return found.clone();
+                }
+                if reads.in_flight {
+                    None
+                } else {
+                    reads.in_flight = true;
+                    reads.next += 1;
+                    Some(reads.next - 1)
+                }
+            };
+            let Some(number) = number else {
+                finished.await;
+                continue;
+            };
+            let turn = ReadTurn(self);
+            let found = fetch().await;
+            {
+                let mut reads = self.lock();
+                if reads.last.as_ref().is_none_or(|(n, _)| *n < number) {
+                    reads.last = Some((number, found.clone()));
+                }
+            }
+            drop(turn);
+            return found;
+        }
+    }
 }
 
 impl DenyList {
@@ -148,7 +240,7 @@ impl DenyList {
     ) -> Result<bool, sqlx::Error> {
         let version = match ephemeral {
             Ephemeral::Memory(_) => None,
-            Ephemeral::Redis(..) => match ephemeral.get(VERSION_KEY).await {
+            Ephemeral::Redis(..) => match self.version_reads.read(ephemeral).await {
                 Ok(v) => Some(v),
                 Err(e) => {
                     tracing::warn!(error = %e, "revocation version unreadable: checking the database");
@@ -235,6 +327,46 @@ mod tests {
             ..ok
         }));
         assert!(!s.names(TokenRef { grant: None, ..ok }));
+    }
+
+    #[tokio::test]
+    async fn a_version_read_is_never_one_that_started_before_the_check() {
+        let store = Ephemeral::memory();
+        let reads = VersionReads::default();
+        let ttl = Duration::from_secs(60);
+        store.put(VERSION_KEY, "v1", ttl).await.expect("put");
+        assert_eq!(reads.read(&store).await, Ok(Some("v1".into())));
+        store.put(VERSION_KEY, "v2", ttl).await.expect("put");
+        // The read that found v1 is over: this check reads again.
+        assert_eq!(reads.read(&store).await, Ok(Some("v2".into())));
+    }
+
+    #[tokio::test]
+    async fn checks_made_at_once_share_a_read() {
+        let reads = VersionReads::default();
+        let fetched = std::sync::atomic::AtomicUsize::new(0);
+        let fetch = || async {
+            fetched.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // A round trip: the other checks come in meanwhile.
+            tokio::task::yield_now().await;
+            Ok(Some("v1".to_owned()))
+        };
+        let all = futures_util::future::join_all((0..50).map(|_| reads.read_with(fetch))).await;
+        assert!(all.iter().all(|v| *v == Ok(Some("v1".into()))));
+        // The first check reads alone; the 49 that came during its read share the next one.
+        assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_check_whose_read_is_dropped_midway_does_not_hold_the_others() {
+        let reads = VersionReads::default();
+        let never = || std::future::pending::<Result<Option<String>, String>>();
+        let dropped = tokio::time::timeout(Duration::from_millis(10), reads.read_with(never)).await;
+        assert!(dropped.is_err());
+        let found = reads
+            .read_with(|| async { Ok(Some("v2".to_owned())) })
+            .await;
+        assert_eq!(found, Ok(Some("v2".into())));
     }
 
     #[test]

@@ -87,10 +87,9 @@ async fn refresh_token_info(
     client_id: &str,
     token: &str,
 ) -> Result<Option<Value>, OAuthError> {
-    if let Some(stored) = grants::refresh_token(&state.db, token).await?
+    if let Some((stored, Some(grant))) = grants::refresh_token(&state.db, token).await?
         && stored.used_at.is_none()
         && stored.expires_at > state.clock.now()
-        && let Some(grant) = grants::live_grant(&state.db, &stored.grant_id).await?
         && grant.client_id == client_id
     {
         return Ok(Some(json!({

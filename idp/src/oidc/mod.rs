@@ -20,6 +20,7 @@ pub mod revocation;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
+pub mod verified;
 
 /// A document published to relying parties (discovery, keys): any origin may read it, and
 /// caches keep it for `cache_control`.

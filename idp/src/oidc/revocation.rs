@@ -25,8 +25,8 @@ pub async fn revoke(State(state): State<AppState>, call: ClientCall) -> Response
 
 async fn run(state: &AppState, call: &ClientCall) -> Result<(), OAuthError> {
     let (client, token) = (&call.client, call.token()?);
-    if let Some(stored) = grants::refresh_token(&state.db, token).await? {
-        if let Some(grant) = grants::live_grant(&state.db, &stored.grant_id).await?
+    if let Some((_, grant)) = grants::refresh_token(&state.db, token).await? {
+        if let Some(grant) = grant
             && grant.client_id == client.client_id
         {
             let why = tokens::GrantRevocation::ByClient(&client.client_id);

@@ -182,12 +182,10 @@ async fn refresh_token(
         })?;
     let invalid =
         || OAuthError::invalid_grant("Jeton de rafraîchissement invalide, expiré ou révoqué.");
-    let stored = grants::refresh_token(&state.db, token)
+    let (stored, grant) = grants::refresh_token(&state.db, token)
         .await?
         .ok_or_else(invalid)?;
-    let grant = grants::live_grant(&state.db, &stored.grant_id)
-        .await?
-        .ok_or_else(invalid)?;
+    let grant = grant.ok_or_else(invalid)?;
     if grant.client_id != client.client_id {
         return Err(invalid());
     }

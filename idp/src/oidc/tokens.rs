@@ -39,7 +39,7 @@ pub struct TokenResponse {
 }
 
 /// Claims of our access tokens.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AccessClaims {
     /// Issuer.
     pub iss: String,
@@ -235,20 +235,31 @@ pub enum AccessTokenError {
 }
 
 /// Verifies an access token: our signature with a published key, `typ` `at+jwt`, issuer,
-/// expiry, then that neither it, its grant nor its client was revoked.
+/// expiry (or finds it verified already by this node's keys, [`super::verified`]), then that
+/// neither it, its grant nor its client was revoked.
 pub async fn verify_access_token(
     state: &AppState,
     token: &str,
 ) -> Result<AccessClaims, AccessTokenError> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| AccessTokenError::Invalid)?;
-    if header.typ.as_deref() != Some("at+jwt") {
-        return Err(AccessTokenError::Invalid);
-    }
-    let claims: AccessClaims = state
-        .keys
-        .current()
-        .verify(token, &state.config.issuer, true)
-        .map_err(|_| AccessTokenError::Invalid)?;
+    let keys = state.keys.current();
+    let claims = match state.verified.get(token, &keys, now()) {
+        Some(claims) => AccessClaims::clone(&claims),
+        None => {
+            let header =
+                jsonwebtoken::decode_header(token).map_err(|_| AccessTokenError::Invalid)?;
+            if header.typ.as_deref() != Some("at+jwt") {
+                return Err(AccessTokenError::Invalid);
+            }
+            let claims: AccessClaims = keys
+                .verify(token, &state.config.issuer, true)
+                .map_err(|_| AccessTokenError::Invalid)?;
+            // What the signature proved, and only that: the checks below run at every use.
+            state
+                .verified
+                .insert(token, keys.clone(), std::sync::Arc::new(claims.clone()));
+            claims
+        }
+    };
     // A user token names its grant; one without (issued before grants were named) cannot be
     // checked against its grant's revocation, so it is refused.
     if claims.gid.is_none() && claims.sub != claims.client_id {

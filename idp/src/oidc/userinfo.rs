@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 
 use super::{
     claims::{self, ClaimsRequest},
-    grants,
     tokens::{self, AccessTokenError},
 };
 use crate::{
@@ -114,22 +113,19 @@ async fn userinfo(
             "Ce jeton ne donne pas accès à userinfo (scope openid requis).",
         ));
     }
-    let user = users::user_by_id(&state.db, &claims.sub)
+    // The account and the grant in one query: userinfo is called at every page of some
+    // clients.
+    let (user, grant) = users::user_with_live_grant(&state.db, &claims.sub, claims.gid.as_deref())
         .await?
         .ok_or_else(|| OAuthError::invalid_token("Le compte n'existe plus."))?;
     // Its grants were revoked when it was disabled; this holds while a node's list catches up.
     if user.standing.may_log_in().is_err() {
         return Err(OAuthError::invalid_token("Le compte est désactivé."));
     }
+    if claims.gid.is_some() && grant.is_none() {
+        return Err(OAuthError::invalid_token("Jeton d'accès révoqué."));
+    }
     // Claims asked for through the `claims` parameter of the authorization request.
-    let grant = match &claims.gid {
-        Some(gid) => Some(
-            grants::live_grant(&state.db, gid)
-                .await?
-                .ok_or_else(|| OAuthError::invalid_token("Jeton d'accès révoqué."))?,
-        ),
-        None => None,
-    };
     let requested = grant
         .as_ref()
         .and_then(|g| g.claims.as_deref())

@@ -1710,6 +1710,40 @@ async fn refresh_rotates_and_a_reused_refresh_token_revokes_the_family() {
     assert_eq!(userinfo_get(&app, &new_access).await.status(), 401);
 }
 
+/// One refresh token sent many times at once (a client retrying, or a thief racing it): one
+/// request at most gets tokens, and since the token came back spent the whole family ends, the
+/// winner's new refresh token included. On PostgreSQL the rotation is one statement; this is
+/// what keeps it exact.
+#[tokio::test]
+async fn one_refresh_token_spent_at_once_many_times_rotates_at_most_once_and_ends_the_family() {
+    let app = TestApp::spawn().await;
+    let client = app.client("rp").await;
+    app.user(EMAIL).await;
+    let (_, done) = logged_in(&app, &client).await;
+    let token = done.tokens.refresh_token().expect("refresh token").secret();
+    let answers =
+        futures_util::future::join_all((0..8).map(|_| refresh(&app, &client, token))).await;
+    let mut rotated = Vec::new();
+    for answer in answers {
+        match answer.status().as_u16() {
+            200 => {
+                let body: serde_json::Value = answer.json().await.expect("json");
+                rotated.push(body["refresh_token"].as_str().expect("rotated").to_owned());
+            }
+            status => assert_eq!(status, 400, "a refused refresh is invalid_grant"),
+        }
+    }
+    assert!(
+        rotated.len() <= 1,
+        "{} rotations of one token",
+        rotated.len()
+    );
+    for newest in rotated {
+        let response = refresh(&app, &client, &newest).await;
+        assert_oauth_error(response, 400, "invalid_grant").await;
+    }
+}
+
 /// oidcc-refresh-token, negative: a refresh token presented by another client is invalid_grant,
 /// and does not burn it.
 #[tokio::test]

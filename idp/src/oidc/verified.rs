@@ -1,0 +1,124 @@
+//! Access tokens whose signature was checked already on this node, so that a token presented
+//! again (a resource server introspecting each call, a client calling userinfo) costs a hash
+//! and a lookup instead of a signature verification (RS256: ≈25 µs, ES256: ≈55 µs).
+//!
+//! Only what the signature proves is kept: the claims, for as long as the token has not
+//! expired and the key set that verified it is still the node's. Everything that can change
+//! during a token's life — its revocation (and so its grant's, and its account's: disabling an
+//! account revokes its grants), its client's registration — is checked at every use after the
+//! lookup, exactly as after a verification ([`super::tokens::verify_access_token`]): a cached
+//! token is never answered active once revoked, on any node.
+
+use std::sync::Arc;
+
+use aws_lc_rs::digest::{SHA256, digest};
+
+use super::tokens::AccessClaims;
+use crate::keys::keyset::KeySet;
+
+/// Tokens remembered at most: ≈1 KiB each (the key and the claims), about 16 MiB in all.
+pub const CAPACITY: usize = 16_384;
+
+#[derive(Clone)]
+struct Entry {
+    /// The key set that verified it: a new one (a key retired or revoked) makes it unknown.
+    keys: Arc<KeySet>,
+    claims: Arc<AccessClaims>,
+}
+
+/// The node's verified tokens, keyed by the SHA-256 of the token (the token itself is not
+/// kept), bounded by [`CAPACITY`] (least recently used ones go first).
+#[derive(Clone)]
+pub struct VerifiedTokens(Arc<quick_cache::sync::Cache<[u8; 32], Entry>>);
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
+}
+
+fn key(token: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
+    out
+}
+
+impl VerifiedTokens {
+    /// A cache of at most `capacity` tokens.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self(Arc::new(quick_cache::sync::Cache::new(capacity.max(1))))
+    }
+
+    /// The claims of `token` if it was verified by `keys` and has not expired at `now`.
+    pub fn get(&self, token: &str, keys: &Arc<KeySet>, now: i64) -> Option<Arc<AccessClaims>> {
+        let k = key(token);
+        let entry = self.0.get(&k)?;
+        if Arc::ptr_eq(&entry.keys, keys) && now < entry.claims.exp {
+            Some(entry.claims)
+        } else {
+            self.0.remove(&k);
+            None
+        }
+    }
+
+    /// Remembers that `keys` verified `token`, whose claims are `claims`.
+    pub fn insert(&self, token: &str, keys: Arc<KeySet>, claims: Arc<AccessClaims>) {
+        self.0.insert(key(token), Entry { keys, claims });
+    }
+
+    /// How many tokens are remembered.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Arc<AccessClaims> {
+        Arc::new(AccessClaims {
+            iss: "https://idp.test".into(),
+            sub: "u".into(),
+            aud: "c".into(),
+            client_id: "c".into(),
+            iat: 0,
+            exp,
+            jti: "j".into(),
+            scope: "openid".into(),
+            auth_time: None,
+            gid: Some("g".into()),
+            acr: None,
+        })
+    }
+
+    #[test]
+    fn a_token_is_known_only_with_the_key_set_that_verified_it_and_until_it_expires() {
+        let cache = VerifiedTokens::with_capacity(8);
+        let keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
+        cache.insert("t1", keys.clone(), claims(100));
+        assert_eq!(cache.get("t1", &keys, 99).map(|c| c.exp), Some(100));
+        assert!(cache.get("t2", &keys, 99).is_none(), "another token");
+        let other_keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
+        assert!(cache.get("t1", &other_keys, 99).is_none(), "new key set");
+        assert!(cache.is_empty(), "forgotten once its key set is gone");
+        cache.insert("t1", keys.clone(), claims(100));
+        assert!(cache.get("t1", &keys, 100).is_none(), "expired");
+        assert!(cache.is_empty(), "forgotten once expired");
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_capacity() {
+        let cache = VerifiedTokens::with_capacity(100);
+        let keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
+        for i in 0..1000 {
+            cache.insert(&format!("t{i}"), keys.clone(), claims(100));
+        }
+        assert!(cache.len() <= 100, "{} entries", cache.len());
+    }
+}
