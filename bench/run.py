@@ -417,15 +417,18 @@ def main():
         for i in range(args.runs):
             results, mem = {}, {}
             log(f"run {i + 1} of {args.runs}")
+            # Each run starts from nothing: a database, keys and tokens of its own.
+            run_work = os.path.join(work, f"run-{i + 1}")
+            os.makedirs(run_work)
             if "ours-emb" in targets:
                 log("our provider, embedded (SQLite + in-process store)")
-                bench_ours(args, w, "embedded", work, results, mem)
+                bench_ours(args, w, "embedded", run_work, results, mem)
             if "ours-pg" in targets:
                 log("our provider, PostgreSQL + Redis")
-                bench_ours(args, w, "postgres", work, results, mem)
+                bench_ours(args, w, "postgres", run_work, results, mem)
             if "peer" in targets:
                 log("peer: oidc-provider (npm), in-memory adapter")
-                bench_peer(args, w, work, results, mem)
+                bench_peer(args, w, run_work, results, mem)
             runs.append(results)
             memory.append(mem)
     except Exception:
