@@ -298,12 +298,12 @@ def spread(xs):
 def rate_cell(runs, target, name):
     rs = [r[target][name] for r in runs if name in r.get(target, {})]
     if not rs:
-        return "—", None
+        return "—"
     rates = [r["rate"] for r in rs]
     bad = sum(v for r in rs for k, v in r["statuses"].items() if k not in ("200", "302", "303"))
     note = f" ({bad} refused)" if bad else ""
     p99 = median([r["p99_us"] for r in rs])
-    return f"{median(rates):,.0f}{spread(rates)} · p99 {ms(p99)}{note}", rates
+    return f"{median(rates):,.0f}{spread(rates)} · p99 {ms(p99)}{note}"
 
 
 def table(runs, memory, args):
@@ -323,7 +323,7 @@ def table(runs, memory, args):
                  "ratio emb.: median (lowest) | ratio pg.: median (lowest) | target | met? |")
     lines.append("|---|---|---|---|---|---|---|---|")
     for name, label, goal in SCENARIOS:
-        cells = [rate_cell(runs, t, name)[0] for t in ("ours-emb", "ours-pg", "peer")]
+        cells = [rate_cell(runs, t, name) for t in ("ours-emb", "ours-pg", "peer")]
         ratios, met = [], []
         for t in ("ours-emb", "ours-pg"):
             per_run = [r[t][name]["rate"] / r["peer"][name]["rate"] for r in runs

@@ -54,9 +54,11 @@ pub struct NewUser {
     pub is_agent: bool,
 }
 
-const COLUMNS: &str = "id, email, email_verified, password_hash, given_name, family_name, gender, job, siret, organization_label, is_agent, updated_at, disabled_at, sessions_not_before, last_login_at";
+/// The columns [`from_row`] reads (also read by userinfo's query, `oidc::grants`).
+pub(crate) const COLUMNS: &str = "id, email, email_verified, password_hash, given_name, family_name, gender, job, siret, organization_label, is_agent, updated_at, disabled_at, sessions_not_before, last_login_at";
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
+/// An account from a row holding [`COLUMNS`].
+pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
@@ -136,46 +138,6 @@ pub async fn user_by_email(db: &Db, email: &Email) -> Result<Option<User>, sqlx:
         .as_ref()
         .map(from_row)
         .transpose()
-}
-
-/// What a user access token needs at userinfo: the account, and the grant the token names
-/// (its `claims` request and upstream) while it is live, read in one query.
-pub async fn user_with_live_grant(
-    db: &Db,
-    id: &str,
-    grant_id: Option<&str>,
-) -> Result<Option<(User, Option<LiveGrantClaims>)>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {COLUMNS}, g.grant_id, g.claims AS grant_claims, g.upstream AS grant_upstream \
-         FROM users LEFT JOIN (SELECT id AS grant_id, claims, upstream FROM grants \
-         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL) g ON 1 = 1 WHERE users.id = $3"
-    );
-    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(grant_id.unwrap_or_default())
-        .bind(id)
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let grant = match row.try_get::<Option<String>, _>("grant_id")? {
-        Some(_) => Some(LiveGrantClaims {
-            claims: row.try_get("grant_claims")?,
-            upstream: row.try_get("grant_upstream")?,
-        }),
-        None => None,
-    };
-    Ok(Some((from_row(&row)?, grant)))
-}
-
-/// What userinfo reads of a live grant ([`user_with_live_grant`]).
-#[derive(Debug, Clone)]
-pub struct LiveGrantClaims {
-    /// The `claims` request parameter of its authorization.
-    pub claims: Option<String>,
-    /// The upstream provider of its login.
-    pub upstream: Option<String>,
 }
 
 /// The account with this id.

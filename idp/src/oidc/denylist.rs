@@ -99,7 +99,7 @@ pub struct DenyList {
 /// of one per check. Reads are numbered as they start; a check takes the result of a read
 /// numbered at least what the next read's number was when the check began.
 #[derive(Default)]
-pub struct VersionReads {
+struct VersionReads {
     state: std::sync::Mutex<Reads>,
     done: tokio::sync::Notify,
 }

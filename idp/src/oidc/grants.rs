@@ -10,7 +10,7 @@ use sqlx::Row;
 
 use super::denylist;
 use crate::{
-    accounts::UserId,
+    accounts::{UserId, store as users},
     secrets,
     store::{Db, db::Engine, now},
 };
@@ -99,8 +99,8 @@ pub async fn record_issue(
     match issue {
         Issue::NewGrant => {
             bind_grant(sqlx::query(INSERT_GRANT), grant, t)
-            .execute(&mut *tx)
-            .await?;
+                .execute(&mut *tx)
+                .await?;
         }
         Issue::Rotation { spent } => {
             let done = sqlx::query(
@@ -206,6 +206,47 @@ pub async fn live_grant(db: &Db, id: &str) -> Result<Option<Grant>, sqlx::Error>
         .as_ref()
         .map(grant_from_row)
         .transpose()
+}
+
+/// What a user access token needs at userinfo: the account, and the grant the token names
+/// (its `claims` request and upstream) while it is live, read in one query.
+pub async fn user_with_live_grant(
+    db: &Db,
+    id: &str,
+    grant_id: Option<&str>,
+) -> Result<Option<(users::User, Option<LiveGrantClaims>)>, sqlx::Error> {
+    let columns = users::COLUMNS;
+    let sql = format!(
+        "SELECT {columns}, g.grant_id, g.claims AS grant_claims, g.upstream AS grant_upstream \
+         FROM users LEFT JOIN (SELECT id AS grant_id, claims, upstream FROM grants \
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL) g ON 1 = 1 WHERE users.id = $3"
+    );
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(grant_id.unwrap_or_default())
+        .bind(id)
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let grant = match row.try_get::<Option<String>, _>("grant_id")? {
+        Some(_) => Some(LiveGrantClaims {
+            claims: row.try_get("grant_claims")?,
+            upstream: row.try_get("grant_upstream")?,
+        }),
+        None => None,
+    };
+    Ok(Some((users::from_row(&row)?, grant)))
+}
+
+/// What userinfo reads of a live grant ([`user_with_live_grant`]).
+#[derive(Debug, Clone)]
+pub struct LiveGrantClaims {
+    /// The `claims` request parameter of its authorization.
+    pub claims: Option<String>,
+    /// The upstream provider of its login.
+    pub upstream: Option<String>,
 }
 
 /// Lists a revocation until `until`; a later revocation of the same key extends it.

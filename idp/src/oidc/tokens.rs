@@ -242,7 +242,8 @@ pub async fn verify_access_token(
     token: &str,
 ) -> Result<AccessClaims, AccessTokenError> {
     let keys = state.keys.current();
-    let claims = match state.verified.get(token, &keys, now()) {
+    let key = super::verified::TokenKey::of(token);
+    let claims = match state.verified.get(key, &keys, now()) {
         Some(claims) => AccessClaims::clone(&claims),
         None => {
             let header =
@@ -256,7 +257,7 @@ pub async fn verify_access_token(
             // What the signature proved, and only that: the checks below run at every use.
             state
                 .verified
-                .insert(token, keys.clone(), std::sync::Arc::new(claims.clone()));
+                .insert(key, &keys, std::sync::Arc::new(claims.clone()));
             claims
         }
     };

@@ -12,11 +12,10 @@ use serde_json::{Value, json};
 
 use super::{
     claims::{self, ClaimsRequest},
+    grants,
     tokens::{self, AccessTokenError},
 };
-use crate::{
-    AppState, access::claims as access_claims, accounts::store as users, error::OAuthError,
-};
+use crate::{AppState, access::claims as access_claims, error::OAuthError};
 
 /// The bearer token of a request: the `Authorization` header, or `access_token` in a
 /// form body (RFC 6750 §2.2); never both.
@@ -115,7 +114,7 @@ async fn userinfo(
     }
     // The account and the grant in one query: userinfo is called at every page of some
     // clients.
-    let (user, grant) = users::user_with_live_grant(&state.db, &claims.sub, claims.gid.as_deref())
+    let (user, grant) = grants::user_with_live_grant(&state.db, &claims.sub, claims.gid.as_deref())
         .await?
         .ok_or_else(|| OAuthError::invalid_token("Le compte n'existe plus."))?;
     // Its grants were revoked when it was disabled; this holds while a node's list catches up.

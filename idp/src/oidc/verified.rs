@@ -9,7 +9,7 @@
 //! lookup, exactly as after a verification ([`super::tokens::verify_access_token`]): a cached
 //! token is never answered active once revoked, on any node.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use aws_lc_rs::digest::{SHA256, digest};
 
@@ -21,26 +21,35 @@ pub const CAPACITY: usize = 16_384;
 
 #[derive(Clone)]
 struct Entry {
-    /// The key set that verified it: a new one (a key retired or revoked) makes it unknown.
-    keys: Arc<KeySet>,
+    /// The key set that verified it: a new one (reloaded every refresh interval, a key retired
+    /// or revoked) makes it unknown. Weak: an entry does not keep an old key set's keys alive,
+    /// and the allocation it points to cannot be reused by a later key set while it is held.
+    keys: Weak<KeySet>,
     claims: Arc<AccessClaims>,
+}
+
+/// The cache's key for a token: its SHA-256 (the token itself is not kept).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenKey([u8; 32]);
+
+impl TokenKey {
+    /// The key of `token`.
+    pub fn of(token: &str) -> Self {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
+        Self(out)
+    }
 }
 
 /// The node's verified tokens, keyed by the SHA-256 of the token (the token itself is not
 /// kept), bounded by [`CAPACITY`] (least recently used ones go first).
 #[derive(Clone)]
-pub struct VerifiedTokens(Arc<quick_cache::sync::Cache<[u8; 32], Entry>>);
+pub struct VerifiedTokens(Arc<quick_cache::sync::Cache<TokenKey, Entry>>);
 
 impl Default for VerifiedTokens {
     fn default() -> Self {
         Self::with_capacity(CAPACITY)
     }
-}
-
-fn key(token: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
-    out
 }
 
 impl VerifiedTokens {
@@ -49,21 +58,22 @@ impl VerifiedTokens {
         Self(Arc::new(quick_cache::sync::Cache::new(capacity.max(1))))
     }
 
-    /// The claims of `token` if it was verified by `keys` and has not expired at `now`.
-    pub fn get(&self, token: &str, keys: &Arc<KeySet>, now: i64) -> Option<Arc<AccessClaims>> {
-        let k = key(token);
-        let entry = self.0.get(&k)?;
-        if Arc::ptr_eq(&entry.keys, keys) && now < entry.claims.exp {
+    /// The claims of the token of `key` if it was verified by `keys` and has not expired at
+    /// `now`.
+    pub fn get(&self, key: TokenKey, keys: &Arc<KeySet>, now: i64) -> Option<Arc<AccessClaims>> {
+        let entry = self.0.get(&key)?;
+        if std::ptr::eq(entry.keys.as_ptr(), Arc::as_ptr(keys)) && now < entry.claims.exp {
             Some(entry.claims)
         } else {
-            self.0.remove(&k);
+            self.0.remove(&key);
             None
         }
     }
 
-    /// Remembers that `keys` verified `token`, whose claims are `claims`.
-    pub fn insert(&self, token: &str, keys: Arc<KeySet>, claims: Arc<AccessClaims>) {
-        self.0.insert(key(token), Entry { keys, claims });
+    /// Remembers that `keys` verified the token of `key`, whose claims are `claims`.
+    pub fn insert(&self, key: TokenKey, keys: &Arc<KeySet>, claims: Arc<AccessClaims>) {
+        let keys = Arc::downgrade(keys);
+        self.0.insert(key, Entry { keys, claims });
     }
 
     /// How many tokens are remembered.
@@ -101,15 +111,28 @@ mod tests {
     fn a_token_is_known_only_with_the_key_set_that_verified_it_and_until_it_expires() {
         let cache = VerifiedTokens::with_capacity(8);
         let keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
-        cache.insert("t1", keys.clone(), claims(100));
-        assert_eq!(cache.get("t1", &keys, 99).map(|c| c.exp), Some(100));
-        assert!(cache.get("t2", &keys, 99).is_none(), "another token");
+        let t1 = TokenKey::of("t1");
+        cache.insert(t1, &keys, claims(100));
+        assert_eq!(cache.get(t1, &keys, 99).map(|c| c.exp), Some(100));
+        assert!(
+            cache.get(TokenKey::of("t2"), &keys, 99).is_none(),
+            "another token"
+        );
         let other_keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
-        assert!(cache.get("t1", &other_keys, 99).is_none(), "new key set");
+        assert!(cache.get(t1, &other_keys, 99).is_none(), "new key set");
         assert!(cache.is_empty(), "forgotten once its key set is gone");
-        cache.insert("t1", keys.clone(), claims(100));
-        assert!(cache.get("t1", &keys, 100).is_none(), "expired");
+        cache.insert(t1, &keys, claims(100));
+        assert!(cache.get(t1, &keys, 100).is_none(), "expired");
         assert!(cache.is_empty(), "forgotten once expired");
+        // A key set dropped (replaced at a reload): its tokens are unknown to the next one.
+        let old_keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
+        cache.insert(t1, &old_keys, claims(100));
+        drop(old_keys);
+        let next_keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
+        assert!(
+            cache.get(t1, &next_keys, 99).is_none(),
+            "verified by a key set now gone"
+        );
     }
 
     #[test]
@@ -117,7 +140,7 @@ mod tests {
         let cache = VerifiedTokens::with_capacity(100);
         let keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
         for i in 0..1000 {
-            cache.insert(&format!("t{i}"), keys.clone(), claims(100));
+            cache.insert(TokenKey::of(&format!("t{i}")), &keys, claims(100));
         }
         assert!(cache.len() <= 100, "{} entries", cache.len());
     }
