@@ -456,7 +456,8 @@ pub struct TokensConfig {
 pub struct ClientsConfig {
     /// How long a node keeps a client registration before reading it again: a change made
     /// with `idp clients` (deletion, new secret, redirect URIs) reaches every node within this
-    /// time. 0 reads the registration at every request.
+    /// time, and so does one made with `idp services` to the client's service link or the
+    /// service's policy. 0 reads them at every request.
     pub cache_seconds: u64,
 }
 

@@ -87,7 +87,9 @@ pub struct AppStateInner {
     /// Revoked access tokens, as this node last read them.
     pub revocations: oidc::denylist::DenyList,
     /// Access tokens whose signature this node verified already.
-    pub verified: oidc::verified::VerifiedTokens,
+    pub verified: oidc::verified::VerifiedTokens<oidc::tokens::AccessClaims>,
+    /// Accounts as userinfo last read them on this node, as fresh as `revocations`.
+    pub known_accounts: oidc::known_accounts::KnownAccounts,
     /// Set once shutdown began: `/readyz` answers 503 while in-flight work finishes.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -175,6 +177,7 @@ impl AppState {
             backchannel,
             revocations,
             verified: oidc::verified::VerifiedTokens::default(),
+            known_accounts: oidc::known_accounts::KnownAccounts::default(),
             draining: Arc::default(),
         })))
     }

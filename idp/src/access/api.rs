@@ -89,7 +89,7 @@ async fn assurance_to_become_manager(
 async fn service_of(state: &AppState, client_id: &str) -> Result<Service, OAuthError> {
     services::of_client(&state.db, client_id)
         .await?
-        .map(|(s, _)| s)
+        .map(|link| link.service)
         .ok_or_else(|| {
             OAuthError::api(
                 StatusCode::FORBIDDEN,

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{habilitations, managers, requests, services};
+use super::{habilitations, managers, requests, services::ClientLink};
 use crate::{accounts::store::User, store::Db};
 
 /// The scope that releases these claims.
@@ -18,7 +18,8 @@ pub const CLAIMS: [&str; 4] = [
     "ministry_agent",
 ];
 
-/// The claims of the scope for `user` as seen by `client_id`. A client that belongs to no
+/// The claims of the scope for `user` as seen by a client of the service `link` names (its
+/// [`super::services::of_client`]). A client that belongs to no
 /// service sees empty lists and no pending request: never another service's rights.
 /// `ministry_agent` is the standing of the login (`upstream`: the upstream provider it came
 /// through), the same for every service: relying parties open their agents' areas on it, by
@@ -26,13 +27,13 @@ pub const CLAIMS: [&str; 4] = [
 pub async fn for_client(
     db: &Db,
     user: &User,
-    client_id: &str,
+    link: Option<&ClientLink>,
     upstream: Option<&str>,
 ) -> Result<Map<String, Value>, sqlx::Error> {
     let mut out = Map::new();
     let user_id = user.id.as_str();
-    let (list, managed, pending) = match services::of_client(db, client_id).await? {
-        Some((service, _)) => {
+    let (list, managed, pending) = match link {
+        Some(ClientLink { service, .. }) => {
             let managed = managers::establishments_of(db, user_id, &service.code).await?;
             let pending = if managed.is_empty() {
                 0

@@ -121,20 +121,34 @@ pub async fn by_code_in(
         .await
 }
 
-/// The service an OIDC client belongs to, and whether it requires a habilitation to log in.
-pub async fn of_client(db: &Db, client_id: &str) -> Result<Option<(Service, bool)>, sqlx::Error> {
+/// What an OIDC client's service asks of its logins ([`of_client`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientLink {
+    /// The service the client belongs to.
+    pub service: Service,
+    /// Whether logging in to this client needs a habilitation of the service.
+    pub requires_habilitation: bool,
+    /// Whether every login to the service's clients needs a second factor.
+    pub requires_mfa: bool,
+}
+
+/// The service an OIDC client belongs to and what it asks of its logins, in one query (nodes
+/// keep it with the client's registration: `oidc::clients::ClientCache::link`).
+pub async fn of_client(db: &Db, client_id: &str) -> Result<Option<ClientLink>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT s.code, s.label, s.description, s.home_url, c.requires_habilitation \
+        "SELECT s.code, s.label, s.description, s.home_url, s.require_mfa, \
+         c.requires_habilitation \
          FROM service_clients c JOIN services s ON s.code = c.service_code WHERE c.client_id = $1",
     )
     .bind(client_id)
     .fetch_optional(&db.pool)
     .await?;
     row.map(|r| {
-        Ok((
-            Service::from_row(&r)?,
-            r.try_get::<i64, _>("requires_habilitation")? != 0,
-        ))
+        Ok(ClientLink {
+            service: Service::from_row(&r)?,
+            requires_habilitation: r.try_get::<i64, _>("requires_habilitation")? != 0,
+            requires_mfa: r.try_get::<i64, _>("require_mfa")? != 0,
+        })
     })
     .transpose()
 }

@@ -112,7 +112,8 @@ fn refused(refusal: AccountRefusal) -> OAuthError {
     }
 }
 
-/// Revocations and logout tokens were committed: this node's worker and every node's list.
+/// Revocations, logout tokens or changes of an account were committed: this node's worker and
+/// every node's list (and what the nodes know of accounts).
 async fn after_revocations(state: &AppState, queued: usize) -> Result<(), OAuthError> {
     if queued > 0 {
         state.backchannel.wake();
@@ -221,6 +222,7 @@ pub async fn act(
             enable_account(db, now, &call, &user)
                 .await
                 .map_err(refused)?;
+            after_revocations(&state, 0).await?;
             json!({ "disabled": false })
         }
         "end-sessions" => {
@@ -288,6 +290,7 @@ async fn agent(
     set_agent(&state.db, state.clock.now(), &call, &user, flag)
         .await
         .map_err(refused)?;
+    after_revocations(&state, 0).await?;
     Ok(crate::web::no_store(Json(json!({ "agent": flag }))))
 }
 

@@ -38,7 +38,7 @@ impl Back {
         };
         let service = services::of_client(&state.db, &pending.request.client_id)
             .await?
-            .map(|(service, _)| service.code);
+            .map(|link| link.service.code);
         Ok(Self {
             authreq: authreq.to_owned(),
             service,

@@ -228,6 +228,7 @@ pub async fn run(config: Config, cmd: UsersCommand) -> Result<(), CliError> {
             enable_account(&db, now, &call, &user)
                 .await
                 .map_err(refused)?;
+            tell_nodes(&config, &db).await;
             println!("compte réactivé : {user}");
             Ok(())
         }
@@ -274,8 +275,8 @@ pub async fn run(config: Config, cmd: UsersCommand) -> Result<(), CliError> {
             println!("sessions terminées : {user} ({queued} avis de déconnexion aux services)");
             Ok(())
         }
-        UsersCommand::SetAgent(t) => agent_flag(&db, now, &t, true).await,
-        UsersCommand::UnsetAgent(t) => agent_flag(&db, now, &t, false).await,
+        UsersCommand::SetAgent(t) => agent_flag(&config, &db, now, &t, true).await,
+        UsersCommand::UnsetAgent(t) => agent_flag(&config, &db, now, &t, false).await,
         UsersCommand::Export { target, output } => {
             let (call, user) = resolve(&db, &target).await?;
             let file = export_account(&db, now, &call, &user, Purpose::Export)
@@ -315,11 +316,18 @@ pub async fn run(config: Config, cmd: UsersCommand) -> Result<(), CliError> {
     }
 }
 
-async fn agent_flag(db: &Db, now: i64, t: &Target, agent: bool) -> Result<(), CliError> {
+async fn agent_flag(
+    config: &Config,
+    db: &Db,
+    now: i64,
+    t: &Target,
+    agent: bool,
+) -> Result<(), CliError> {
     let (call, user) = resolve(db, t).await?;
     set_agent(db, now, &call, &user, agent)
         .await
         .map_err(refused)?;
+    tell_nodes(config, db).await;
     if agent {
         println!("compte marqué agent du ministère : {user} (à sa prochaine connexion)");
     } else {
@@ -405,7 +413,8 @@ fn refused(refusal: AccountRefusal) -> CliError {
     }
 }
 
-/// Revocations were committed: with Redis, the nodes reload their lists at their next check;
+/// Revocations or changes of an account were committed: with Redis, the nodes reload their
+/// lists (and forget what they knew of accounts) at their next check;
 /// without it (an embedded installation), the server reloads its own within
 /// [`crate::oidc::denylist::RELOAD_EVERY`].
 async fn tell_nodes(config: &Config, db: &Db) {
@@ -416,6 +425,11 @@ async fn tell_nodes(config: &Config, db: &Db) {
         return;
     };
     if !shared.is_shared() {
+        // Nothing to tell a server without Redis: it reads the list again by itself.
+        eprintln!(
+            "note : sans Redis, le serveur en cours en tient compte dans les {} secondes",
+            crate::oidc::denylist::RELOAD_EVERY.as_secs()
+        );
         return;
     }
     match DenyList::load(db).await {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{clients::Client, pending::AuthorizationRequest};
 use crate::{
     AppState,
-    access::{managers, services},
+    access::managers,
     accounts::{session::LoginSession, store as users},
     config::AssuranceConfig,
 };
@@ -193,8 +193,8 @@ pub async fn required_by_policy(
     if client.require_mfa {
         return Ok(Some(Level::TwoFactors));
     }
-    if let Some((service, _)) = services::of_client(&state.db, &client.client_id).await?
-        && services::requires_mfa(&state.db, &service.code).await?
+    if let Some(link) = state.clients.link(&state.db, &client.client_id).await?
+        && link.requires_mfa
     {
         return Ok(Some(Level::TwoFactors));
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::{
+    access::services::{self, ClientLink},
     keys::SigningAlg,
     secrets,
     store::{Db, now},
@@ -370,55 +371,90 @@ const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris,
 /// again once its copy is `ttl` old. A deleted client, a rotated secret or a changed redirect
 /// URI thus takes effect on every node within `ttl` (`clients.cache_seconds`; 0 reads every
 /// time). Unknown ids are not kept, so made-up ids cannot fill the cache.
+///
+/// A client's link to its service (`access::services::of_client`: which service, whether it
+/// needs a habilitation or a second factor) is kept the same way: it too changes through the
+/// command line (`idp services`), and every authorization request needs it.
 #[derive(Clone)]
 pub struct ClientCache {
     ttl: Duration,
-    entries: Arc<RwLock<HashMap<String, (Client, Instant)>>>,
+    clients: Arc<Kept<Client>>,
+    links: Arc<Kept<Option<ClientLink>>>,
 }
 
 /// Registrations kept at most, so the cache stays small even with many clients.
 const CACHE_CAPACITY: usize = 10_000;
+
+/// Values by client id, each with when it was read.
+struct Kept<V>(RwLock<HashMap<String, (V, Instant)>>);
+
+impl<V> Default for Kept<V> {
+    fn default() -> Self {
+        Self(RwLock::default())
+    }
+}
+
+impl<V: Clone> Kept<V> {
+    /// The value for `client_id` if it was read less than `ttl` ago.
+    fn fresh(&self, client_id: &str, ttl: Duration) -> Option<V> {
+        // A poisoned lock only means a panic between two map operations: the map is whole.
+        let entries = self.0.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(client_id)
+            .filter(|(_, read_at)| read_at.elapsed() < ttl)
+            .map(|(v, _)| v.clone())
+    }
+
+    /// Keeps `value` for `client_id` (`None`: forgets it), within [`CACHE_CAPACITY`].
+    fn keep(&self, client_id: &str, value: Option<V>, ttl: Duration) {
+        if ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let Some(value) = value else {
+            entries.remove(client_id);
+            return;
+        };
+        if entries.len() >= CACHE_CAPACITY {
+            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            if entries.len() >= CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(client_id.to_owned(), (value, Instant::now()));
+    }
+}
 
 impl ClientCache {
     /// A cache keeping each registration `ttl`.
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            entries: Arc::default(),
+            clients: Arc::default(),
+            links: Arc::default(),
         }
     }
 
     /// The client with this id, from the cache when fresh enough.
     pub async fn get(&self, db: &Db, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
-        if let Some((client, read_at)) = self
-            .entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(client_id)
-            && read_at.elapsed() < self.ttl
-        {
-            return Ok(Some(client.clone()));
+        if let Some(client) = self.clients.fresh(client_id, self.ttl) {
+            return Ok(Some(client));
         }
         let client = client_by_id(db, client_id).await?;
-        if !self.ttl.is_zero() {
-            // A poisoned lock only means a panic between two map operations: the map is whole.
-            let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-            match &client {
-                Some(c) => {
-                    if entries.len() >= CACHE_CAPACITY {
-                        entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
-                        if entries.len() >= CACHE_CAPACITY {
-                            entries.clear();
-                        }
-                    }
-                    entries.insert(client_id.to_owned(), (c.clone(), Instant::now()));
-                }
-                None => {
-                    entries.remove(client_id);
-                }
-            }
-        }
+        self.clients.keep(client_id, client.clone(), self.ttl);
         Ok(client)
+    }
+
+    /// The link of the registered client `client_id` to its service, from the cache when
+    /// fresh enough (callers ask for clients they found registered, so made-up ids do not
+    /// fill it).
+    pub async fn link(&self, db: &Db, client_id: &str) -> Result<Option<ClientLink>, sqlx::Error> {
+        if let Some(link) = self.links.fresh(client_id, self.ttl) {
+            return Ok(link);
+        }
+        let link = services::of_client(db, client_id).await?;
+        self.links.keep(client_id, Some(link.clone()), self.ttl);
+        Ok(link)
     }
 }
 

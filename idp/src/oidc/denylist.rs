@@ -23,10 +23,18 @@
 //!   the check asks the database directly;
 //! - the list is reloaded at least every [`RELOAD_EVERY`], for revocations written by another
 //!   process without Redis (the `idp` command line on an embedded database).
+//!
+//! The same version also tells the nodes that an account changed (its identity, address, agent
+//! flag or standing: [`DenyList::changed`] after those commits too). Each loading of the list
+//! has a [`Generation`]; a check says which one it went by, and what a node remembers of an
+//! account under a generation ([`super::known_accounts`]) is exactly as fresh as the list.
 
 use std::{
     collections::HashSet,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -65,6 +73,29 @@ pub fn grant_key(grant: &str) -> String {
     format!("grant:{grant}")
 }
 
+/// One loading of a node's list: a check that went by it saw every revocation and account
+/// change published before the check began (or, without Redis, made on this node, and those of
+/// other processes up to [`RELOAD_EVERY`] before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation(u64);
+
+#[cfg(test)]
+impl Generation {
+    /// The generation numbered `n`, for other modules' tests.
+    pub(crate) fn for_tests(n: u64) -> Self {
+        Self(n)
+    }
+}
+
+/// What a check found.
+#[derive(Debug, Clone, Copy)]
+pub struct Check {
+    /// Whether the token is revoked.
+    pub revoked: bool,
+    /// The loading it went by; `None` when Redis could not be read and the database was asked.
+    pub generation: Option<Generation>,
+}
+
 #[derive(Default)]
 struct Snapshot {
     jtis: HashSet<String>,
@@ -72,6 +103,7 @@ struct Snapshot {
     /// The shared version this was loaded under (`None`: the key was absent or unused).
     version: Option<String>,
     loaded: Option<Instant>,
+    generation: u64,
 }
 
 impl Snapshot {
@@ -92,6 +124,7 @@ pub struct DenyList {
     // One reload at a time: a burst of checks after a revocation waits for one query.
     reloading: Arc<tokio::sync::Mutex<()>>,
     version_reads: Arc<VersionReads>,
+    generations: Arc<AtomicU64>,
 }
 
 /// Reads of the shared version, shared by the checks that wait for one: under load, one Redis
@@ -216,6 +249,7 @@ impl DenyList {
         let mut next = Snapshot {
             version: version.unwrap_or_else(|| current.version.clone()),
             loaded: Some(Instant::now()),
+            generation: self.generations.fetch_add(1, Ordering::Relaxed) + 1,
             ..Snapshot::default()
         };
         for row in rows {
@@ -231,20 +265,24 @@ impl DenyList {
         Ok(next)
     }
 
-    /// Whether `token` is revoked.
-    pub async fn is_revoked(
+    /// Whether `token` is revoked, and the loading of the list that said so.
+    pub async fn check(
         &self,
         db: &Db,
         ephemeral: &Ephemeral,
         token: TokenRef<'_>,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Check, sqlx::Error> {
         let version = match ephemeral {
             Ephemeral::Memory(_) => None,
             Ephemeral::Redis(..) => match self.version_reads.read(ephemeral).await {
                 Ok(v) => Some(v),
                 Err(e) => {
                     tracing::warn!(error = %e, "revocation version unreadable: checking the database");
-                    return revoked_in_db(db, token).await;
+                    let revoked = revoked_in_db(db, token).await?;
+                    return Ok(Check {
+                        revoked,
+                        generation: None,
+                    });
                 }
             },
         };
@@ -254,10 +292,14 @@ impl DenyList {
         } else {
             self.reload(db, version, false).await?
         };
-        Ok(snapshot.names(token))
+        Ok(Check {
+            revoked: snapshot.names(token),
+            generation: Some(Generation(snapshot.generation)),
+        })
     }
 
-    /// To call once revocations are committed: reloads this node's list and tells the others.
+    /// To call once revocations or changes of an account are committed: reloads this node's
+    /// list and tells the others.
     pub async fn changed(&self, db: &Db, ephemeral: &Ephemeral) -> Result<(), sqlx::Error> {
         let version = match ephemeral {
             Ephemeral::Memory(_) => None,
@@ -310,6 +352,7 @@ mod tests {
             grants: ["g1".to_owned()].into(),
             version: Some("v1".into()),
             loaded: Some(Instant::now()),
+            generation: 1,
         }
     }
 

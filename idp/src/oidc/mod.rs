@@ -15,6 +15,7 @@ pub mod end_session;
 pub mod grants;
 pub mod introspection;
 pub mod jwks;
+pub mod known_accounts;
 pub mod pending;
 pub mod revocation;
 pub mod token;

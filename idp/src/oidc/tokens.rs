@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::{
     claims::{self, ClaimsRequest},
     clients::Client,
-    denylist::TokenRef,
+    denylist::{Generation, TokenRef},
     grants::{self, AlreadySpent, Grant, Issue},
 };
 use crate::{
@@ -175,7 +175,8 @@ pub async fn issue(
     let id_token = if has_openid {
         let access = if grant.scope.split(' ').any(|s| s == access_claims::SCOPE) {
             let upstream = grant.upstream.as_deref();
-            access_claims::for_client(&state.db, &user, &client.client_id, upstream).await?
+            let link = state.clients.link(&state.db, &client.client_id).await?;
+            access_claims::for_client(&state.db, &user, link.as_ref(), upstream).await?
         } else {
             Map::new()
         };
@@ -241,6 +242,15 @@ pub async fn verify_access_token(
     state: &AppState,
     token: &str,
 ) -> Result<AccessClaims, AccessTokenError> {
+    verify_access_token_by(state, token).await.map(|(c, _)| c)
+}
+
+/// [`verify_access_token`], and the loading of the node's revocation list it went by (what the
+/// node remembers of accounts under it is as fresh: [`super::known_accounts`]).
+pub async fn verify_access_token_by(
+    state: &AppState,
+    token: &str,
+) -> Result<(AccessClaims, Option<Generation>), AccessTokenError> {
     let keys = state.keys.current();
     let key = super::verified::TokenKey::of(token);
     let claims = match state.verified.get(key, &keys, now()) {
@@ -255,9 +265,10 @@ pub async fn verify_access_token(
                 .verify(token, &state.config.issuer, true)
                 .map_err(|_| AccessTokenError::Invalid)?;
             // What the signature proved, and only that: the checks below run at every use.
+            let exp = claims.exp;
             state
                 .verified
-                .insert(key, &keys, std::sync::Arc::new(claims.clone()));
+                .insert(key, &keys, exp, std::sync::Arc::new(claims.clone()));
             claims
         }
     };
@@ -276,14 +287,14 @@ pub async fn verify_access_token(
         jti: &claims.jti,
         grant: claims.gid.as_deref(),
     };
-    if state
+    let check = state
         .revocations
-        .is_revoked(&state.db, &state.ephemeral, token_ref)
-        .await?
-    {
+        .check(&state.db, &state.ephemeral, token_ref)
+        .await?;
+    if check.revoked {
         return Err(AccessTokenError::Revoked);
     }
-    Ok(claims)
+    Ok((claims, check.generation))
 }
 
 /// Why a grant is revoked, for the audit trail.

@@ -1,6 +1,6 @@
 //! The userinfo endpoint (`GET`/`POST /userinfo`, RFC 6750 bearer tokens).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Json,
@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use super::{
     claims::{self, ClaimsRequest},
+    denylist::Generation,
     grants,
+    known_accounts::AccountView,
     tokens::{self, AccessTokenError},
 };
 use crate::{AppState, access::claims as access_claims, error::OAuthError};
@@ -89,15 +91,47 @@ pub async fn verified(
     headers: &HeaderMap,
     form: Option<&HashMap<String, String>>,
 ) -> Result<tokens::AccessClaims, OAuthError> {
+    verified_by(state, headers, form).await.map(|(c, _)| c)
+}
+
+/// [`verified`], and the loading of the revocation list it went by.
+async fn verified_by(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Option<&HashMap<String, String>>,
+) -> Result<(tokens::AccessClaims, Option<Generation>), OAuthError> {
     let token = bearer(headers, form)?;
-    let claims = tokens::verify_access_token(state, &token)
+    let (claims, generation) = tokens::verify_access_token_by(state, &token)
         .await
         .map_err(|e| match e {
             AccessTokenError::Db(e) => OAuthError::from(e),
             other => OAuthError::invalid_token(other.to_string()),
         })?;
     crate::web::request_id::record_client(&claims.client_id);
-    Ok(claims)
+    Ok((claims, generation))
+}
+
+/// The account and the live grant of a verified token: as this node read them under the same
+/// loading of the revocation list ([`super::known_accounts`]), or from the database in one
+/// query (userinfo is called at every page of some clients).
+async fn account_of(
+    state: &AppState,
+    claims: &tokens::AccessClaims,
+    generation: Option<Generation>,
+) -> Result<Arc<AccountView>, OAuthError> {
+    let grant = claims.gid.as_deref();
+    if let Some(g) = generation
+        && let Some(known) = state.known_accounts.get(&claims.sub, grant, g)
+    {
+        return Ok(known);
+    }
+    let view = grants::user_with_live_grant(&state.db, &claims.sub, grant)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("Le compte n'existe plus."))?;
+    Ok(match generation {
+        Some(g) => state.known_accounts.insert(grant, g, view),
+        None => Arc::new(view),
+    })
 }
 
 async fn userinfo(
@@ -105,18 +139,15 @@ async fn userinfo(
     headers: &HeaderMap,
     form: Option<&HashMap<String, String>>,
 ) -> Result<Value, OAuthError> {
-    let claims = verified(state, headers, form).await?;
+    let (claims, generation) = verified_by(state, headers, form).await?;
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
     if !scopes.contains(&"openid") {
         return Err(OAuthError::insufficient_scope(
             "Ce jeton ne donne pas accès à userinfo (scope openid requis).",
         ));
     }
-    // The account and the grant in one query: userinfo is called at every page of some
-    // clients.
-    let (user, grant) = grants::user_with_live_grant(&state.db, &claims.sub, claims.gid.as_deref())
-        .await?
-        .ok_or_else(|| OAuthError::invalid_token("Le compte n'existe plus."))?;
+    let view = account_of(state, &claims, generation).await?;
+    let (user, grant) = &*view;
     // Its grants were revoked when it was disabled; this holds while a node's list catches up.
     if user.standing.may_log_in().is_err() {
         return Err(OAuthError::invalid_token("Le compte est désactivé."));
@@ -132,11 +163,12 @@ async fn userinfo(
         .map(|c| c.userinfo)
         .unwrap_or_default();
     let upstream = grant.as_ref().and_then(|g| g.upstream.as_deref());
-    let mut body = claims::user_claims(&user, scopes.iter().copied(), &requested);
+    let mut body = claims::user_claims(user, scopes.iter().copied(), &requested);
     if scopes.contains(&access_claims::SCOPE) {
-        body.extend(
-            access_claims::for_client(&state.db, &user, &claims.client_id, upstream).await?,
-        );
+        body.extend({
+            let link = state.clients.link(&state.db, &claims.client_id).await?;
+            access_claims::for_client(&state.db, user, link.as_ref(), upstream).await?
+        });
     }
     body.insert("sub".into(), json!(user.id));
     Ok(Value::Object(body))

@@ -13,19 +13,30 @@ use std::sync::{Arc, Weak};
 
 use aws_lc_rs::digest::{SHA256, digest};
 
-use super::tokens::AccessClaims;
 use crate::keys::keyset::KeySet;
 
 /// Tokens remembered at most: ≈1 KiB each (the key and the claims), about 16 MiB in all.
 pub const CAPACITY: usize = 16_384;
 
-#[derive(Clone)]
-struct Entry {
+struct Entry<C> {
     /// The key set that verified it: a new one (reloaded every refresh interval, a key retired
     /// or revoked) makes it unknown. Weak: an entry does not keep an old key set's keys alive,
     /// and the allocation it points to cannot be reused by a later key set while it is held.
     keys: Weak<KeySet>,
-    claims: Arc<AccessClaims>,
+    /// Its expiry (seconds).
+    exp: i64,
+    claims: Arc<C>,
+}
+
+// Not derived: a derive would ask `C: Clone`, where only the `Arc` is cloned.
+impl<C> Clone for Entry<C> {
+    fn clone(&self) -> Self {
+        Self {
+            keys: self.keys.clone(),
+            exp: self.exp,
+            claims: self.claims.clone(),
+        }
+    }
 }
 
 /// The cache's key for a token: its SHA-256 (the token itself is not kept).
@@ -42,17 +53,23 @@ impl TokenKey {
 }
 
 /// The node's verified tokens, keyed by the SHA-256 of the token (the token itself is not
-/// kept), bounded by [`CAPACITY`] (least recently used ones go first).
-#[derive(Clone)]
-pub struct VerifiedTokens(Arc<quick_cache::sync::Cache<TokenKey, Entry>>);
+/// kept), bounded by [`CAPACITY`] (least recently used ones go first). `C` is what the
+/// signature proved (`tokens::AccessClaims`).
+pub struct VerifiedTokens<C>(Arc<quick_cache::sync::Cache<TokenKey, Entry<C>>>);
 
-impl Default for VerifiedTokens {
+impl<C> Clone for VerifiedTokens<C> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<C> Default for VerifiedTokens<C> {
     fn default() -> Self {
         Self::with_capacity(CAPACITY)
     }
 }
 
-impl VerifiedTokens {
+impl<C> VerifiedTokens<C> {
     /// A cache of at most `capacity` tokens.
     pub fn with_capacity(capacity: usize) -> Self {
         Self(Arc::new(quick_cache::sync::Cache::new(capacity.max(1))))
@@ -60,9 +77,9 @@ impl VerifiedTokens {
 
     /// The claims of the token of `key` if it was verified by `keys` and has not expired at
     /// `now`.
-    pub fn get(&self, key: TokenKey, keys: &Arc<KeySet>, now: i64) -> Option<Arc<AccessClaims>> {
+    pub fn get(&self, key: TokenKey, keys: &Arc<KeySet>, now: i64) -> Option<Arc<C>> {
         let entry = self.0.get(&key)?;
-        if std::ptr::eq(entry.keys.as_ptr(), Arc::as_ptr(keys)) && now < entry.claims.exp {
+        if std::ptr::eq(entry.keys.as_ptr(), Arc::as_ptr(keys)) && now < entry.exp {
             Some(entry.claims)
         } else {
             self.0.remove(&key);
@@ -70,10 +87,11 @@ impl VerifiedTokens {
         }
     }
 
-    /// Remembers that `keys` verified the token of `key`, whose claims are `claims`.
-    pub fn insert(&self, key: TokenKey, keys: &Arc<KeySet>, claims: Arc<AccessClaims>) {
+    /// Remembers that `keys` verified the token of `key`, whose claims are `claims` and which
+    /// expires at `exp`.
+    pub fn insert(&self, key: TokenKey, keys: &Arc<KeySet>, exp: i64, claims: Arc<C>) {
         let keys = Arc::downgrade(keys);
-        self.0.insert(key, Entry { keys, claims });
+        self.0.insert(key, Entry { keys, exp, claims });
     }
 
     /// How many tokens are remembered.
@@ -91,29 +109,20 @@ impl VerifiedTokens {
 mod tests {
     use super::*;
 
-    fn claims(exp: i64) -> Arc<AccessClaims> {
-        Arc::new(AccessClaims {
-            iss: "https://idp.test".into(),
-            sub: "u".into(),
-            aud: "c".into(),
-            client_id: "c".into(),
-            iat: 0,
-            exp,
-            jti: "j".into(),
-            scope: "openid".into(),
-            auth_time: None,
-            gid: Some("g".into()),
-            acr: None,
-        })
+    fn claims() -> Arc<String> {
+        Arc::new("claims".to_owned())
     }
 
     #[test]
     fn a_token_is_known_only_with_the_key_set_that_verified_it_and_until_it_expires() {
-        let cache = VerifiedTokens::with_capacity(8);
+        let cache = VerifiedTokens::<String>::with_capacity(8);
         let keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
         let t1 = TokenKey::of("t1");
-        cache.insert(t1, &keys, claims(100));
-        assert_eq!(cache.get(t1, &keys, 99).map(|c| c.exp), Some(100));
+        cache.insert(t1, &keys, 100, claims());
+        assert_eq!(
+            cache.get(t1, &keys, 99).as_deref().map(String::as_str),
+            Some("claims")
+        );
         assert!(
             cache.get(TokenKey::of("t2"), &keys, 99).is_none(),
             "another token"
@@ -121,12 +130,12 @@ mod tests {
         let other_keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
         assert!(cache.get(t1, &other_keys, 99).is_none(), "new key set");
         assert!(cache.is_empty(), "forgotten once its key set is gone");
-        cache.insert(t1, &keys, claims(100));
+        cache.insert(t1, &keys, 100, claims());
         assert!(cache.get(t1, &keys, 100).is_none(), "expired");
         assert!(cache.is_empty(), "forgotten once expired");
         // A key set dropped (replaced at a reload): its tokens are unknown to the next one.
         let old_keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
-        cache.insert(t1, &old_keys, claims(100));
+        cache.insert(t1, &old_keys, 100, claims());
         drop(old_keys);
         let next_keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
         assert!(
@@ -137,10 +146,10 @@ mod tests {
 
     #[test]
     fn the_cache_stays_within_its_capacity() {
-        let cache = VerifiedTokens::with_capacity(100);
+        let cache = VerifiedTokens::<String>::with_capacity(100);
         let keys = Arc::new(KeySet::new(Vec::new(), Vec::new()));
         for i in 0..1000 {
-            cache.insert(TokenKey::of(&format!("t{i}")), &keys, claims(100));
+            cache.insert(TokenKey::of(&format!("t{i}")), &keys, 100, claims());
         }
         assert!(cache.len() <= 100, "{} entries", cache.len());
     }

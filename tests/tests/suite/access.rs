@@ -427,7 +427,8 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     assert_eq!(id["habilitations"][1]["establishment"], Value::Null);
 
     // The other service's client sees its own habilitation and no CERES right.
-    let seen = claims::for_client(db, &alice, &other.id, None)
+    let link = services::of_client(db, &other.id).await.unwrap();
+    let seen = claims::for_client(db, &alice, link.as_ref(), None)
         .await
         .unwrap();
     assert_eq!(seen["habilitations"].as_array().unwrap().len(), 1);
@@ -439,7 +440,8 @@ async fn access_tokens_carry_the_live_habilitations_of_the_clients_service_only(
     );
     // A client of no service sees nothing.
     let plain = app.client("plain").await;
-    let seen = claims::for_client(db, &alice, &plain.id, None)
+    let link = services::of_client(db, &plain.id).await.unwrap();
+    let seen = claims::for_client(db, &alice, link.as_ref(), None)
         .await
         .unwrap();
     assert_eq!(seen["habilitations"], serde_json::json!([]));
@@ -488,12 +490,12 @@ async fn access_operators_manage_services_codes_and_habilitations_from_the_comma
     )
     .await
     .unwrap();
-    let (service, required) = services::of_client(db, "ceres-demo")
+    let link = services::of_client(db, "ceres-demo")
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(service.code, "ceres");
-    assert!(required);
+    assert_eq!(link.service.code, "ceres");
+    assert!(link.requires_habilitation);
 
     run_cli(&app, &["services", "create", "vae", "--label", "VAE"])
         .await

@@ -350,7 +350,10 @@ async fn access_request_accepted_from_the_email_link_is_handled_once() {
         .await
         .unwrap()
         .unwrap();
-    let claims = claims::for_client(&app.state.db, &requester_account, &client.id, None)
+    let link = services::of_client(&app.state.db, &client.id)
+        .await
+        .unwrap();
+    let claims = claims::for_client(&app.state.db, &requester_account, link.as_ref(), None)
         .await
         .unwrap();
     let list = claims["habilitations"].as_array().unwrap();

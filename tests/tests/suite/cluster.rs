@@ -238,6 +238,47 @@ async fn a_node_starting_while_another_bootstraps_the_keys_starts_as_soon_as_the
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: scripts/test.sh runs it there (--include-ignored)"]
+async fn an_identity_changed_on_one_node_shows_in_userinfo_on_the_other_at_once() {
+    let (a, b) = TestApp::two_nodes().await;
+    let rp = a.client("rp").await;
+    a.user("alice@centre.fr").await;
+    let tokens = a
+        .browser()
+        .tokens(&a, &rp, &auth_url(&a, &rp, &[]), "alice@centre.fr")
+        .await;
+    let access = string(&tokens, "access_token");
+    // Both nodes have read (and remembered) the account.
+    for node in [&a, &b] {
+        let (status, info) = userinfo(node, &access).await;
+        assert_eq!(status, 200, "{info}");
+        assert_eq!(info["family_name"], "Martin");
+    }
+    let browser = a.browser();
+    let login = browser
+        .submit_login("/connexion", "alice@centre.fr", PASSWORD)
+        .await;
+    assert_eq!(login.status(), 303);
+    let saved = browser
+        .post_to(
+            "/compte/identite",
+            &[
+                ("civilite", "madame"),
+                ("nom", "Durand"),
+                ("prenom", "Alice"),
+                ("poste", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    for node in [&b, &a] {
+        let (status, info) = userinfo(node, &access).await;
+        assert_eq!(status, 200, "{info}");
+        assert_eq!(info["family_name"], "Durand", "{}", node.base);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/test.sh runs it there (--include-ignored)"]
 async fn an_account_disabled_by_an_operator_is_refused_on_both_nodes() {
     let (a, b) = TestApp::two_nodes().await;
     let rp = a.client("rp").await;

@@ -234,3 +234,52 @@ async fn an_expired_refresh_token_is_refused_on_the_provider_clock() {
     assert_active(&app, &rp, &second, false).await;
     refresh_refused(&app, &rp, &second).await;
 }
+
+/// Changes `email`'s identity through « Mon compte » on `app`: family name `family_name`.
+async fn rename(app: &TestApp, email: &str, family_name: &str) {
+    let browser = app.browser();
+    let login = browser.submit_login("/connexion", email, PASSWORD).await;
+    assert_eq!(login.status(), 303);
+    let answer = browser
+        .post_to(
+            "/compte/identite",
+            &[
+                ("civilite", "madame"),
+                ("nom", family_name),
+                ("prenom", "Alice"),
+                ("poste", ""),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status(), 303, "identity saved");
+}
+
+/// Userinfo remembers accounts per node (`oidc::known_accounts`): what it remembered is
+/// forgotten as soon as the account changes, and never outlives a revocation.
+#[tokio::test]
+async fn userinfo_shows_an_identity_change_at_the_next_request() {
+    let app = TestApp::spawn().await;
+    let (_, issued) = rp_with_tokens(&app).await;
+    let access = string(&issued, "access_token");
+    for _ in 0..2 {
+        let (status, info) = userinfo(&app, &access).await;
+        assert_eq!(status, 200, "{info}");
+        assert_eq!(info["family_name"], "Martin");
+    }
+    rename(&app, "alice@centre.fr", "Durand").await;
+    let (status, info) = userinfo(&app, &access).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(
+        info["family_name"], "Durand",
+        "the remembered account was forgotten"
+    );
+
+    // A revocation made meanwhile is not hidden by what the node remembers.
+    let rp = app.client("rp2").await;
+    let other = tokens(&app, &rp, "alice@centre.fr").await;
+    let other_access = string(&other, "access_token");
+    assert_eq!(userinfo_status(&app, &other_access).await, 200);
+    revoke(&app, &rp, &other_access).await;
+    assert_eq!(userinfo_status(&app, &other_access).await, 401);
+    assert_eq!(userinfo_status(&app, &access).await, 200);
+}

@@ -698,7 +698,9 @@ async fn silent_error(
 #[tokio::test]
 async fn a_client_or_a_service_can_require_a_second_factor_on_every_login() {
     use idp::access::actions::service_create::{ServiceInput, save_service};
-    let app = TestApp::spawn().await;
+    // A service's policy, like a registration, reaches a running node within
+    // `clients.cache_seconds`: read at every request here.
+    let app = TestApp::spawn_with(|c| c.clients.cache_seconds = 0).await;
     app.user(EMAIL).await;
     let plain = app.client("rp").await;
     assert_eq!(silent_error(&app, &plain, EMAIL).await, None);

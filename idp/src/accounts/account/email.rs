@@ -366,6 +366,8 @@ pub async fn submit_code(
         });
     }
     changed?;
+    // Userinfo on every node shows the new address from the next request.
+    page.revocations.changed(&page.db, &page.ephemeral).await?;
     tracing::info!(user.id = %user.id, "e-mail changed");
     if let Ok(old) = Email::parse(&user.email) {
         let name = full_name(&user);

@@ -96,6 +96,8 @@ pub async fn submit(
     };
     let user_id = UserId::from_stored(user.id.clone());
     update_profile(&page.db, page.clock.now(), &user_id, &identity).await?;
+    // Userinfo on every node shows the new identity from the next request.
+    page.revocations.changed(&page.db, &page.ephemeral).await?;
     tracing::info!(user.id = %user.id, "identity changed");
     Ok(back_to_overview("identite"))
 }

@@ -27,7 +27,7 @@ use super::{
 };
 use crate::{
     AppState,
-    access::{habilitations, services},
+    access::habilitations,
     accounts::{session::LoginSession, totp},
     error::PageError,
     secrets,
@@ -258,12 +258,13 @@ async fn interaction<'s>(
     if let Some(needed) = level_needed(state, client, request, session).await? {
         return Ok(Err(needed));
     }
-    if let Some((service, true)) = services::of_client(&state.db, &client.client_id).await?
-        && habilitations::live(&state.db, &session.user_id, &service.code)
+    if let Some(link) = state.clients.link(&state.db, &client.client_id).await?
+        && link.requires_habilitation
+        && habilitations::live(&state.db, &session.user_id, &link.service.code)
             .await?
             .is_empty()
     {
-        return Ok(Err(Interaction::Access(service.code)));
+        return Ok(Err(Interaction::Access(link.service.code)));
     }
     if !client.skip_consent && !request.consented {
         let granted =
