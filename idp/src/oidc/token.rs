@@ -117,9 +117,16 @@ async fn authorization_code(
         .get("code")
         .filter(|c| !c.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("Le paramètre code est obligatoire."))?;
-    let Some(raw) = state.ephemeral.take(&code_key(code)).await? else {
+    // Taken and remembered as spent in one step: the spent code keeps what it carried.
+    let taken = state
+        .ephemeral
+        .take_and_keep(&code_key(code), &spent_code_key(code), SPENT_CODE_MEMORY)
+        .await?;
+    let Some(raw) = taken else {
         // Spent before: whatever it produced is revoked (RFC 6749 §4.1.2).
-        if let Some(grant_id) = state.ephemeral.get(&spent_code_key(code)).await? {
+        if let Some(spent) = state.ephemeral.get(&spent_code_key(code)).await? {
+            // Before 2026-12-05 the spent marker held the grant's id alone.
+            let grant_id = serde_json::from_str::<CodeData>(&spent).map_or(spent, |d| d.grant.id);
             let why = tokens::GrantRevocation::Reuse {
                 kind: "authorization_code",
                 client_id: &client.client_id,
@@ -133,10 +140,6 @@ async fn authorization_code(
     };
     let data: CodeData =
         serde_json::from_str(&raw).map_err(|e| OAuthError::internal("code decoding", &e))?;
-    state
-        .ephemeral
-        .put(&spent_code_key(code), &data.grant.id, SPENT_CODE_MEMORY)
-        .await?;
     if data.expires_at.is_some_and(|at| state.clock.now() >= at) {
         return Err(OAuthError::invalid_grant(
             "Code d'autorisation invalide, expiré ou déjà utilisé.",
@@ -182,6 +185,22 @@ async fn refresh_token(
         })?;
     let invalid =
         || OAuthError::invalid_grant("Jeton de rafraîchissement invalide, expiré ou révoqué.");
+    // Without a narrower scope to check first, the token is spent, its successor recorded and
+    // its grant and account read in one step; a refusal is read again below to say why.
+    if form.get("scope").is_none_or(|s| s.is_empty()) {
+        let (ttl, now) = (
+            state.config.tokens.refresh_token_ttl_seconds,
+            state.clock.now(),
+        );
+        if let Some(grants::Rotated {
+            grant,
+            user,
+            refresh_token,
+        }) = grants::rotate(&state.db, token, &client.client_id, ttl, now).await?
+        {
+            return tokens::issue_rotated(state, client, &grant, &user, refresh_token).await;
+        }
+    }
     let (stored, grant) = grants::refresh_token(&state.db, token)
         .await?
         .ok_or_else(invalid)?;

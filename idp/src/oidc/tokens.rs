@@ -165,33 +165,7 @@ pub async fn issue(
     let user = users::user_by_id(&state.db, &grant.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("Le compte n'existe plus."))?;
-    // A disabled account gets no token, whatever the code or refresh token it comes with.
-    if user.standing.may_log_in().is_err() {
-        return Err(OAuthError::invalid_grant("Le compte est désactivé."));
-    }
-    let (access_token, expires_in) =
-        access_token(state, client, &user.id, &grant.scope, Some(grant))?;
-    let has_openid = grant.scope.split(' ').any(|s| s == "openid");
-    let id_token = if has_openid {
-        let access = if grant.scope.split(' ').any(|s| s == access_claims::SCOPE) {
-            let upstream = grant.upstream.as_deref();
-            let link = state.clients.link(&state.db, &client.client_id).await?;
-            access_claims::for_client(&state.db, &user, link.as_ref(), upstream).await?
-        } else {
-            Map::new()
-        };
-        Some(id_token(
-            state,
-            client,
-            grant,
-            &user,
-            nonce,
-            &access_token,
-            access,
-        )?)
-    } else {
-        None
-    };
+    let signed = signed(state, client, grant, &user, nonce).await?;
     let refresh_ttl = client
         .allows_grant("refresh_token")
         .then_some(state.config.tokens.refresh_token_ttl_seconds);
@@ -212,12 +186,69 @@ pub async fn issue(
         }
     };
     Ok(TokenResponse {
+        refresh_token,
+        ..signed
+    })
+}
+
+/// The answer to a refresh that [`grants::rotate`] recorded already, with its successor.
+pub async fn issue_rotated(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    user: &users::User,
+    refresh_token: String,
+) -> Result<TokenResponse, OAuthError> {
+    let signed = signed(state, client, grant, user, None).await?;
+    Ok(TokenResponse {
+        refresh_token: Some(refresh_token),
+        ..signed
+    })
+}
+
+/// The access token and (with `openid`) the ID token of `grant` for `user`, if the account may
+/// still have them; no refresh token.
+async fn signed(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    user: &users::User,
+    nonce: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
+    // A disabled account gets no token, whatever the code or refresh token it comes with.
+    if user.standing.may_log_in().is_err() {
+        return Err(OAuthError::invalid_grant("Le compte est désactivé."));
+    }
+    let (access_token, expires_in) =
+        access_token(state, client, &user.id, &grant.scope, Some(grant))?;
+    let has_openid = grant.scope.split(' ').any(|s| s == "openid");
+    let id_token = if has_openid {
+        let access = if grant.scope.split(' ').any(|s| s == access_claims::SCOPE) {
+            let upstream = grant.upstream.as_deref();
+            let link = state.clients.link(&state.db, &client.client_id).await?;
+            access_claims::for_client(&state.db, user, link.as_ref(), upstream).await?
+        } else {
+            Map::new()
+        };
+        Some(id_token(
+            state,
+            client,
+            grant,
+            user,
+            nonce,
+            &access_token,
+            access,
+        )?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in,
         scope: grant.scope.clone(),
         id_token,
-        refresh_token,
+        refresh_token: None,
     })
 }
 

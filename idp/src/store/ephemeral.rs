@@ -180,6 +180,50 @@ impl Ephemeral {
         }
     }
 
+    /// [`Self::take`], and keeps what was taken under `kept` for `ttl`, in one step (one Redis
+    /// round trip): an authorization code is taken and remembered as spent at once, so that a
+    /// second presentation finds what the first one produced (RFC 6749 §4.1.2) and a crash in
+    /// between cannot lose the memory of it.
+    pub async fn take_and_keep(
+        &self,
+        key: &str,
+        kept: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, EphemeralError> {
+        match self {
+            Self::Memory(m) => Ok(m.with(|map, now| {
+                let value = live(map, key, now).map(|(v, _)| v.clone());
+                map.remove(key);
+                if let Some(v) = &value {
+                    map.insert(kept.to_owned(), (v.clone(), now + ttl));
+                }
+                value
+            })),
+            Self::Redis(r, p) => {
+                let (key, kept) = (format!("{p}{key}"), format!("{p}{kept}"));
+                // No script: COPY (Redis 6.2, as GETDEL) copies nothing when the key is gone,
+                // and MULTI makes the three one step for every other client.
+                let (value,): (Option<String>,) = r
+                    .query(
+                        redis::pipe()
+                            .atomic()
+                            .cmd("COPY")
+                            .arg(&key)
+                            .arg(&kept)
+                            .ignore()
+                            .cmd("PEXPIRE")
+                            .arg(&kept)
+                            .arg(ttl.as_millis().max(1) as u64)
+                            .ignore()
+                            .cmd("GETDEL")
+                            .arg(&key),
+                    )
+                    .await?;
+                Ok(value)
+            }
+        }
+    }
+
     /// Deletes `key`.
     pub async fn delete(&self, key: &str) -> Result<(), EphemeralError> {
         match self {
@@ -533,6 +577,22 @@ mod tests {
         store.put("k", "v", Duration::from_secs(5)).await.unwrap();
         assert_eq!(store.take("k").await.unwrap().as_deref(), Some("v"));
         assert_eq!(store.take("k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_value_taken_and_kept_is_gone_and_kept() {
+        let store = Ephemeral::memory();
+        store.put("k", "v", Duration::from_secs(5)).await.unwrap();
+        let ttl = Duration::from_secs(5);
+        let taken = store.take_and_keep("k", "spent", ttl).await.unwrap();
+        assert_eq!(taken.as_deref(), Some("v"));
+        assert_eq!(store.take_and_keep("k", "spent", ttl).await.unwrap(), None);
+        assert_eq!(store.get("spent").await.unwrap().as_deref(), Some("v"));
+        assert_eq!(
+            store.take_and_keep("none", "other", ttl).await.unwrap(),
+            None
+        );
+        assert_eq!(store.get("other").await.unwrap(), None);
     }
 
     #[tokio::test]
