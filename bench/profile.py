@@ -32,7 +32,7 @@ import run  # noqa: E402  (bench/run.py: Wrk, pinned, scenario parameters)
 from ours import EMAIL, PASSWORD, Ours  # noqa: E402
 import peer  # noqa: E402
 
-SCENARIOS = ("userinfo", "introspection", "code_flow", "code_flow_es256", "refresh",
+SCENARIOS = ("discovery", "jwks", "userinfo", "introspection", "code_flow", "code_flow_es256", "refresh",
              "refresh_es256", "cc_rs256", "cc_es256", "login", "login_overload")
 
 
@@ -52,6 +52,9 @@ def scenario_env(name, o, ctx, work, w):
     """(url, wrk script, env, warm-up) of one scenario, as bench/run.py runs it."""
     alg = "ES256" if name.endswith("es256") else "RS256"
     auth = run.basic(*o.client(alg))
+    if name in ("discovery", "jwks"):
+        path = "/jwks" if name == "jwks" else "/.well-known/openid-configuration"
+        return o.base + path, "static.lua", {}, True
     if name == "userinfo":
         return o.base + "/userinfo", "static.lua", {"BENCH_AUTH": "Bearer " + ctx["at"]}, True
     if name == "introspection":
@@ -129,6 +132,7 @@ def main():
             if warm:
                 w.run(url, script, env, duration=2, warmup=False,
                       connections=connections_of(name, args))
+                time.sleep(3 if name.startswith("login") else 0)
             counts = ""
             if db_name:
                 before_pg = int(psql(f"SELECT xact_commit FROM pg_stat_database "

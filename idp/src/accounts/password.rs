@@ -182,7 +182,12 @@ impl PasswordHasher {
             .map_err(|_| Overloaded)?;
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move |memory| {
-            // The caller may have gone (client disconnected): nothing to tell.
+            // A caller that went while it waited in line (its client disconnected: hyper
+            // drops the request's future) is not hashed for: under a flood, clients that
+            // gave up would otherwise take the hashing from those still waiting.
+            if done.is_closed() {
+                return;
+            }
             let _ = done.send(f(memory));
         });
         self.jobs.send(job).map_err(|_| Overloaded)?;
@@ -424,6 +429,44 @@ mod tests {
         ] {
             assert!(!verify_in(&mut memory, b"x", bad), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_caller_gone_while_in_line_is_not_hashed_for() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let hasher = PasswordHasher::new(1, 4);
+        let (started, running) = oneshot::channel();
+        let busy = hasher.clone();
+        let busy = tokio::spawn(async move {
+            busy.run(move |_| {
+                let _ = started.send(());
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            })
+            .await
+        });
+        running.await.unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (waiting, counted) = (hasher.clone(), Arc::clone(&ran));
+        let gone = tokio::spawn(async move {
+            waiting
+                .run(move |_| {
+                    counted.fetch_add(1, SeqCst);
+                })
+                .await
+        });
+        // In line behind the busy one: two of the five places taken.
+        while hasher.queue.available_permits() > 3 {
+            tokio::task::yield_now().await;
+        }
+        gone.abort();
+        let _ = gone.await;
+        busy.await.unwrap().unwrap();
+        hasher.run(|_| ()).await.unwrap();
+        assert_eq!(
+            ran.load(SeqCst),
+            0,
+            "the job of a caller that went was skipped"
+        );
     }
 
     #[tokio::test]
