@@ -17,6 +17,7 @@ machine's PostgreSQL and Redis as bench/run.sh does.
 """
 
 import argparse
+import contextlib
 import os
 import re
 import secrets
@@ -92,6 +93,46 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def threads_cpu_seconds(pid):
+    """{thread name: user + system CPU seconds so far} of the threads of process `pid`."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        name = head.split("(", 1)[1]
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def core_ticks(cpu):
+    """(busy, all) clock ticks of CPU `cpu` so far (/proc/stat), whoever ran on it."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                t = [int(x) for x in line.split()[1:]]
+                return sum(t) - t[3] - t[4], sum(t)
+    raise RuntimeError(f"no cpu{cpu} in /proc/stat")
+
+
+def stores_cpu_seconds():
+    """User + system CPU time so far of every PostgreSQL and Redis process of the machine."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.split("(", 1)[1] in ("postgres", "redis-server"):
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def connections_of(name, args):
     """The logins run as bench/run.py runs them: 8 connections, or the flood of 256."""
     return {"login": 8, "login_overload": 256}.get(name, args.connections)
@@ -106,6 +147,8 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379")
     ap.add_argument("--no-perf", action="store_true")
+    ap.add_argument("--stores-unpinned", action="store_true",
+                    help="leave PostgreSQL and Redis where the scheduler puts them")
     ap.add_argument("--top", type=int, default=25)
     args = ap.parse_args()
     run.PIN.update(server="0", load="1")
@@ -121,7 +164,10 @@ def main():
         o = Ours(args.idp, "postgres", run.free_port(), work,
                  database_url=f"postgres://postgres@127.0.0.1:5432/{db_name}",
                  redis_url=args.redis_url)
+    pinning = (contextlib.nullcontext() if args.stores_unpinned or db_name is None
+               else run.stores_pinned("1"))
     try:
+        pinning.__enter__()
         o.prepare()
         o.start(os.path.join(work, "idp.log"), run.pinned([], "server"))
         time.sleep(1)
@@ -139,9 +185,17 @@ def main():
                                      f"WHERE datname = '{db_name}'"))
                 before_redis = redis_calls(args.redis_url)
             url, script, env, _ = scenario_env(name, o, ctx, work, w)
-            cpu = cpu_seconds(o.proc.pid)
+            cpu, stores, core = cpu_seconds(o.proc.pid), stores_cpu_seconds(), core_ticks(0)
+            threads = threads_cpu_seconds(o.proc.pid)
             r = w.run(url, script, env, warmup=False, connections=connections_of(name, args))
             cpu = cpu_seconds(o.proc.pid) - cpu
+            stores = stores_cpu_seconds() - stores
+            seconds = r["duration_us"] / 1e6
+            threads = {k: (v - threads.get(k, 0)) / seconds
+                       for k, v in threads_cpu_seconds(o.proc.pid).items()}
+            threads = ", ".join(f"{k} {v:.0%}" for k, v in
+                                sorted(threads.items(), key=lambda kv: -kv[1]) if v >= 0.01)
+            core = [after - before for after, before in zip(core_ticks(0), core)]
             if db_name:
                 time.sleep(1.1)  # the statistics collector's flush
                 pg = int(psql(f"SELECT xact_commit FROM pg_stat_database "
@@ -155,8 +209,10 @@ def main():
                           f"(background included)  Redis/unit {per}")
             busy = cpu / (r["duration_us"] / 1e6)
             print(f"{name}: {r['rate']:.0f}/s p99 {r['p99_us'] / 1000:.2f} ms  server CPU "
-                  f"{busy:.0%} of its core, {1e6 * cpu / max(r['units'], 1):.0f} µs per unit"
-                  f"{counts}", flush=True)
+                  f"{busy:.0%} of its core, {1e6 * cpu / max(r['units'], 1):.0f} µs per unit; "
+                  f"the core busy {core[0] / max(core[1], 1):.0%} (others on it "
+                  f"{core[0] / max(core[1], 1) - busy:.0%}); PostgreSQL + Redis "
+                  f"{1e6 * stores / max(r['units'], 1):.0f} µs per unit{counts}\n  server threads: {threads}", flush=True)
             if args.no_perf:
                 continue
             url, script, env, _ = scenario_env(name, o, ctx, work, w)
@@ -178,6 +234,7 @@ def main():
             lines = [line for line in rep.splitlines() if line.strip() and not line.startswith("#")]
             print("\n".join(lines[:args.top]), flush=True)
     finally:
+        pinning.__exit__(None, None, None)
         o.stop()
         if db_name:
             psql(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")

@@ -95,42 +95,49 @@ pub async fn record_issue(
     {
         return record_issue_in_one_statement(db, grant, issue, ttl, t).await;
     }
+    let successor = refresh_ttl.map(|ttl| {
+        let expires_at = t.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX / 2));
+        (secrets::random_token(32), expires_at)
+    });
     let mut tx = db.begin().await?;
-    match issue {
+    // SQLite's trigger inserts the successor a spent token names (migrations/sqlite/0023).
+    let inserted = match issue {
         Issue::NewGrant => {
             bind_grant(sqlx::query(INSERT_GRANT), grant, t)
                 .execute(&mut *tx)
                 .await?;
+            false
         }
         Issue::Rotation { spent } => {
             let done = sqlx::query(
-                "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+                "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2, successor_expires_at = $3 \
+                 WHERE token_hash = $4 AND used_at IS NULL",
             )
             .bind(t)
+            .bind(successor.as_ref().map(|(token, _)| secrets::hash(token)))
+            .bind(successor.as_ref().map(|(_, expires_at)| *expires_at))
             .bind(secrets::hash(spent))
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() != 1 {
                 return Ok(Err(AlreadySpent));
             }
+            db.engine == Engine::Sqlite
         }
-    }
-    let token = match refresh_ttl {
-        Some(ttl) => {
-            let token = secrets::random_token(32);
-            sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(secrets::hash(&token))
-                .bind(&grant.id)
-                .bind(t)
-                .bind(t.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX / 2)))
-                .execute(&mut *tx)
-                .await?;
-            Some(token)
-        }
-        None => None,
     };
+    if let Some((token, expires_at)) = &successor
+        && !inserted
+    {
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(secrets::hash(token))
+            .bind(&grant.id)
+            .bind(t)
+            .bind(*expires_at)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
-    Ok(Ok(token))
+    Ok(Ok(successor.map(|(token, _)| token)))
 }
 
 const GRANT_COLUMNS: &str =
@@ -176,9 +183,9 @@ pub struct Rotated {
 }
 
 /// Spends the refresh token `token` of `client_id` at `t` (the provider's clock) and records
-/// its successor, valid `ttl` seconds, reading its grant and account: on PostgreSQL in one statement (one round trip
-/// instead of three: the token and grant, the account, the rotation), on SQLite in one read and
-/// one transaction. Only a token that is live, unspent and the client's is spent; of two concurrent
+/// its successor, valid `ttl` seconds, reading its grant and account: on PostgreSQL in one
+/// statement (one round trip instead of three: the token and grant, the account, the
+/// rotation), on SQLite in one read and one write statement (its trigger inserts the successor). Only a token that is live, unspent and the client's is spent; of two concurrent
 /// presentations one rotates and the other is refused (the row lock, or SQLite's single
 /// writer), which the caller then finds spent: reuse detection stays exact.
 ///
@@ -197,7 +204,8 @@ pub async fn rotate(
     let columns = users::COLUMNS;
     let row = if db.engine == Engine::Postgres {
         let sql = format!(
-            "WITH spent AS (UPDATE refresh_tokens SET used_at = $1 \
+            "WITH spent AS (UPDATE refresh_tokens SET used_at = $1, successor_hash = $4, \
+             successor_expires_at = $5 \
              WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
              AND grant_id IN (SELECT id FROM grants WHERE client_id = $3 AND revoked_at IS NULL) \
              RETURNING grant_id), \
@@ -235,29 +243,26 @@ pub async fn rotate(
             return Ok(None);
         };
         let grant_id: String = row.try_get("grant_id")?;
-        let mut tx = db.begin().await?;
-        // The grant checked again: revoked between the read and this turn, nothing is spent.
+        // One statement: the token spent names its successor, which the schema's trigger
+        // inserts (migrations/sqlite/0023). The grant is checked again: revoked between the
+        // read and this turn, nothing is spent.
+        let turn = db.write_turn().await;
         let spent = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
-             AND EXISTS (SELECT 1 FROM grants WHERE id = $3 AND revoked_at IS NULL)",
+            "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2, successor_expires_at = $3 \
+             WHERE token_hash = $4 AND used_at IS NULL \
+             AND EXISTS (SELECT 1 FROM grants WHERE id = $5 AND revoked_at IS NULL)",
         )
         .bind(t)
+        .bind(secrets::hash(&next))
+        .bind(expires_at)
         .bind(&hash)
         .bind(&grant_id)
-        .execute(&mut *tx)
+        .execute(&db.pool)
         .await?;
+        drop(turn);
         if spent.rows_affected() != 1 {
-            tx.rollback().await?;
             return Ok(None);
         }
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(secrets::hash(&next))
-            .bind(&grant_id)
-            .bind(t)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         Some(row)
     };
     let Some(row) = row else {
@@ -297,7 +302,8 @@ async fn record_issue_in_one_statement(
         }
         Issue::Rotation { spent } => {
             sqlx::query(
-                "WITH spent AS (UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL RETURNING grant_id) \
+                "WITH spent AS (UPDATE refresh_tokens SET used_at = $1, successor_hash = $3, successor_expires_at = $4 \
+                 WHERE token_hash = $2 AND used_at IS NULL RETURNING grant_id) \
                  INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) SELECT $3, grant_id, $1, $4 FROM spent",
             )
             .bind(t)

@@ -114,6 +114,16 @@ impl Db {
         }
     }
 
+    /// The turn of one write statement run outside a transaction (atomic on its own): on
+    /// SQLite, taken like [`Db::begin`]'s (held until the guard is dropped), for the same
+    /// reason; on PostgreSQL, none.
+    pub async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.engine {
+            Engine::Sqlite => Some(self.writers.clone().lock_owned().await),
+            Engine::Postgres => None,
+        }
+    }
+
     /// Opens the database named by `url`, creating a SQLite file (and its folder) if needed,
     /// with the engine's default pool size.
     pub async fn connect(url: &str) -> Result<Self, DbError> {

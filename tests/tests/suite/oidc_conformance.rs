@@ -1694,6 +1694,27 @@ async fn refresh_rotates_and_a_reused_refresh_token_revokes_the_family() {
     );
     let second_refresh: RefreshToken = refreshed.refresh_token().expect("rotated").clone();
     assert_ne!(second_refresh.secret(), first_refresh.secret());
+    // The spent token names its successor (on SQLite, the schema's trigger inserted it in the
+    // same statement), and the successor alone is unspent.
+    let (successor, spent): (Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT successor_hash, used_at FROM refresh_tokens WHERE token_hash = $1")
+            .bind(idp::secrets::hash(first_refresh.secret()))
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("the spent token");
+    assert_eq!(
+        successor.as_deref(),
+        Some(idp::secrets::hash(second_refresh.secret()).as_str())
+    );
+    assert!(spent.is_some());
+    let (live,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL",
+    )
+    .bind(idp::secrets::hash(second_refresh.secret()))
+    .fetch_one(&app.state.db.pool)
+    .await
+    .expect("count");
+    assert_eq!(live, 1);
     // The refreshed ID token is about the same person and session.
     let id_token = refreshed.id_token().expect("ID token on refresh");
     let payload = jwt_part(&id_token.to_string(), 1);
