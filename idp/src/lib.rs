@@ -265,6 +265,10 @@ pub fn routes(state: AppState) -> Router {
             state.clone(),
             web::footer::scope,
         ))
+        // Added after that layer, so outside it: the protocol's JSON endpoints render no page,
+        // and the scope (a boxed middleware, its state cloned per request) was a third of the
+        // bare router's time on `GET /jwks`.
+        .merge(oidc::api_routes())
         .with_state(state)
 }
 

@@ -51,8 +51,23 @@ pub const SUPPORTED_SCOPES: [&str; 6] = [
     "offline_access",
 ];
 
-/// The protocol's endpoints.
+/// The protocol's endpoints that people's browsers visit (they may answer a page).
 pub fn routes() -> axum::Router<crate::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/authorize", get(authorize::get).post(authorize::post))
+        .route("/authorize/continue", get(authorize::resume))
+        .route("/logout", get(end_session::get).post(end_session::post))
+        .route(
+            crate::accounts::upstream::LOGOUT_RETURN_PATH,
+            get(end_session::back_from_upstream),
+        )
+        .route("/consentement", get(consent::show).post(consent::submit))
+}
+
+/// The endpoints that only machines call and that answer JSON (or a bare status), never a
+/// page: no page scope around them (lib.rs), the busiest requests of the provider.
+pub fn api_routes() -> axum::Router<crate::AppState> {
     use axum::routing::{get, post};
     axum::Router::new()
         .route(
@@ -60,16 +75,8 @@ pub fn routes() -> axum::Router<crate::AppState> {
             get(discovery::discovery),
         )
         .route("/jwks", get(jwks::jwks))
-        .route("/authorize", get(authorize::get).post(authorize::post))
-        .route("/authorize/continue", get(authorize::resume))
         .route("/token", post(token::token))
         .route("/userinfo", get(userinfo::get).post(userinfo::post))
         .route("/revoke", post(revocation::revoke))
         .route("/introspect", post(introspection::introspect))
-        .route("/logout", get(end_session::get).post(end_session::post))
-        .route(
-            crate::accounts::upstream::LOGOUT_RETURN_PATH,
-            get(end_session::back_from_upstream),
-        )
-        .route("/consentement", get(consent::show).post(consent::submit))
 }
