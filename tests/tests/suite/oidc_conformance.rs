@@ -1731,6 +1731,57 @@ async fn refresh_rotates_and_a_reused_refresh_token_revokes_the_family() {
     assert_eq!(userinfo_get(&app, &new_access).await.status(), 401);
 }
 
+/// A refresh may ask for fewer scopes than the grant holds (RFC 6749 §6): the answer carries
+/// them, and the token is rotated like any other (its successor named on it, the successor
+/// refreshing in turn). A scope beyond the grant is `invalid_scope` and spends nothing: the
+/// same token refreshes afterwards.
+#[tokio::test]
+async fn a_refresh_for_fewer_scopes_rotates_and_one_for_more_spends_nothing() {
+    let app = TestApp::spawn().await;
+    let client = app.client("rp").await;
+    app.user(EMAIL).await;
+    let rp = relying_party(&app, &client).await;
+    let done = code_flow(&app, &rp, &app.browser(), &["email"]).await;
+    let first = done
+        .tokens
+        .refresh_token()
+        .expect("refresh token")
+        .secret()
+        .clone();
+    let asking = |scope: &'static str, token: String| {
+        let (app, client) = (&app, &client);
+        async move {
+            token_request(
+                app,
+                client,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token.as_str()),
+                    ("scope", scope),
+                ],
+            )
+            .await
+        }
+    };
+
+    let wider = asking("openid email profile", first.clone()).await;
+    assert_oauth_error(wider, 400, "invalid_scope").await;
+
+    let narrower = asking("openid", first.clone()).await;
+    assert_eq!(narrower.status(), 200);
+    let body: Value = narrower.json().await.expect("json");
+    assert_eq!(body["scope"], "openid");
+    let second = body["refresh_token"].as_str().expect("rotated").to_owned();
+    let (successor,): (Option<String>,) =
+        sqlx::query_as("SELECT successor_hash FROM refresh_tokens WHERE token_hash = $1")
+            .bind(idp::secrets::hash(&first))
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("the spent token");
+    assert_eq!(successor, Some(idp::secrets::hash(&second)));
+    assert_eq!(refresh(&app, &client, &second).await.status(), 200);
+}
+
 /// One refresh token sent many times at once (a client retrying, or a thief racing it): one
 /// request at most gets tokens, and since the token came back spent the whole family ends, the
 /// winner's new refresh token included. On PostgreSQL the rotation is one statement; this is
