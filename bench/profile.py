@@ -86,11 +86,17 @@ def scenario_env(name, o, ctx, work, w):
         "BENCH_TOKEN_PATH": "/token", "BENCH_AUTH": auth, "BENCH_TOKENS_FILE": tokens_file}, False
 
 
+def stat(path):
+    """(name, user + system CPU seconds so far) of a process or thread (/proc/…/stat)."""
+    with open(path) as f:
+        head, rest = f.read().rsplit(")", 1)
+    fields = rest.split()
+    return head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid):
-    """User + system CPU time of process `pid` so far (/proc/PID/stat), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of process `pid` so far, in seconds."""
+    return stat(f"/proc/{pid}/stat")[1]
 
 
 def threads_cpu_seconds(pid):
@@ -98,13 +104,10 @@ def threads_cpu_seconds(pid):
     out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                head, rest = f.read().rsplit(")", 1)
+            name, seconds = stat(f"/proc/{pid}/task/{tid}/stat")
         except OSError:
             continue
-        fields = rest.split()
-        name = head.split("(", 1)[1]
-        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        out[name] = out.get(name, 0) + seconds
     return out
 
 
@@ -123,13 +126,11 @@ def stores_cpu_seconds():
     total = 0.0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                head, rest = f.read().rsplit(")", 1)
+            name, seconds = stat(f"/proc/{pid}/stat")
         except OSError:
             continue
-        if head.split("(", 1)[1] in ("postgres", "redis-server"):
-            fields = rest.split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if name in run.STORES:
+            total += seconds
     return total
 
 
@@ -164,10 +165,10 @@ def main():
         o = Ours(args.idp, "postgres", run.free_port(), work,
                  database_url=f"postgres://postgres@127.0.0.1:5432/{db_name}",
                  redis_url=args.redis_url)
-    pinning = (contextlib.nullcontext() if args.stores_unpinned or db_name is None
-               else run.stores_pinned("1"))
+    cleanup = contextlib.ExitStack()
     try:
-        pinning.__enter__()
+        if db_name and not args.stores_unpinned:
+            cleanup.enter_context(run.stores_pinned("1"))
         o.prepare()
         o.start(os.path.join(work, "idp.log"), run.pinned([], "server"))
         time.sleep(1)
@@ -234,7 +235,7 @@ def main():
             lines = [line for line in rep.splitlines() if line.strip() and not line.startswith("#")]
             print("\n".join(lines[:args.top]), flush=True)
     finally:
-        pinning.__exit__(None, None, None)
+        cleanup.close()
         o.stop()
         if db_name:
             psql(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")

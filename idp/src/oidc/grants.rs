@@ -101,7 +101,7 @@ pub async fn record_issue(
     });
     let mut tx = db.begin().await?;
     // SQLite's trigger inserts the successor a spent token names (migrations/sqlite/0023).
-    let inserted = match issue {
+    let inserted_by_trigger = match issue {
         Issue::NewGrant => {
             bind_grant(sqlx::query(INSERT_GRANT), grant, t)
                 .execute(&mut *tx)
@@ -126,7 +126,7 @@ pub async fn record_issue(
         }
     };
     if let Some((token, expires_at)) = &successor
-        && !inserted
+        && !inserted_by_trigger
     {
         sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(secrets::hash(token))
@@ -185,7 +185,8 @@ pub struct Rotated {
 /// Spends the refresh token `token` of `client_id` at `t` (the provider's clock) and records
 /// its successor, valid `ttl` seconds, reading its grant and account: on PostgreSQL in one
 /// statement (one round trip instead of three: the token and grant, the account, the
-/// rotation), on SQLite in one read and one write statement (its trigger inserts the successor). Only a token that is live, unspent and the client's is spent; of two concurrent
+/// rotation), on SQLite in one read and one write statement (its trigger inserts the
+/// successor). Only a token that is live, unspent and the client's is spent; of two concurrent
 /// presentations one rotates and the other is refused (the row lock, or SQLite's single
 /// writer), which the caller then finds spent: reuse detection stays exact.
 ///
